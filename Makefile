@@ -1,0 +1,57 @@
+# MARS: top-level build. See README for the two commands that matter:
+#   make demo    boot a two-node testbed and show MARS on it
+#   make check   set-up, build, host unit tests, all VM scenarios
+#
+# Plain `make` builds everything: the testbed kernel (from the cache when its inputs are
+# unchanged), mars.ko against it, static marsadm and testbed binaries, and the nodes'
+# initramfs. `make KDIR=/path/to/built/linux` builds mars.ko against another tree.
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+BUILD := $(TOP)/build
+RUST_TARGET := x86_64-unknown-linux-gnu
+STATIC_BIN := $(TOP)/target/$(RUST_TARGET)/release
+KDIR ?=
+
+.PHONY: all setup kernel module userland initramfs check test-host scenarios demo bench clean
+
+all: initramfs
+
+setup:
+	@scripts/setup.sh
+
+# build/kdir names the kernel tree in use; build/bzImage points at its kernel image.
+kernel: setup
+	@mkdir -p $(BUILD)
+	@if [ -n "$(KDIR)" ]; then echo "$(KDIR)"; else scripts/build-kernel.sh; fi > $(BUILD)/kdir.new
+	@mv $(BUILD)/kdir.new $(BUILD)/kdir
+	@ln -sfn "$$(cat $(BUILD)/kdir)/arch/x86/boot/bzImage" $(BUILD)/bzImage
+
+module: kernel
+	$(MAKE) -s -C "$$(cat $(BUILD)/kdir)" M=$(TOP) modules
+	@cp kernel/mars.ko $(BUILD)/mars.ko
+
+# Static binaries: they run unchanged inside the testbed nodes.
+userland: setup
+	RUSTFLAGS="-C target-feature=+crt-static" cargo build --quiet --release --locked \
+		--target $(RUST_TARGET) -p marsadm -p mars-testbed
+
+initramfs: module userland
+	@scripts/build-initramfs.sh "$$(cat $(BUILD)/kdir)" $(BUILD)/mars.ko $(STATIC_BIN) $(BUILD)/initramfs.cpio
+
+check:
+	@scripts/check.sh
+
+test-host: setup
+	cargo test --workspace --locked
+
+scenarios: all
+	@testing/run-scenarios
+
+demo: all
+	@scripts/demo.sh
+
+clean:
+	-testing/testbed down 2>/dev/null
+	-[ -f $(BUILD)/kdir ] && $(MAKE) -s -C "$$(cat $(BUILD)/kdir)" M=$(TOP) clean
+	rm -rf $(BUILD) target

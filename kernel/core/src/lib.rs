@@ -1,0 +1,11 @@
+//! Code shared by the kernel module `mars.ko` and the admin tool `marsadm`.
+//!
+//! Everything here is plain `no_std` Rust without allocation, so the same source compiles
+//! into the module (included with `#[path]` from `kernel/mars.rs`) and into marsadm (as the
+//! `mars-core` crate), and is unit-tested on the host with `cargo test`. A format or rule
+//! is defined here once; the kernel and the CLI agree because they share this code.
+
+// In the kernel this file is a module of the `mars` crate, which is no_std already.
+#![cfg_attr(not(any(CONFIG_RUST, test)), no_std)]
+
+pub mod version;

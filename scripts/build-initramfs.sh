@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Build the testbed nodes' root filesystem as an (uncompressed) initramfs.
+#
+# usage: build-initramfs.sh KDIR MARS_KO BINDIR OUT
+#   KDIR     built kernel tree (for the release name and modules.builtin)
+#   MARS_KO  the module to install as /lib/modules/<release>/extra/mars.ko
+#   BINDIR   directory with static marsadm and testbed-agent
+#   OUT      the cpio archive to write
+#
+# Contents: busybox (static), kmod, our static binaries, and host tools the tests use
+# (xfsprogs, e2fsprogs, fio, iproute2's ip and tc, drbd-utils, bash) with every shared
+# library they link, copied from this Debian machine.
+set -euo pipefail
+
+kdir=$1 mars_ko=$2 bindir=$3 out=$4
+top=$(cd "$(dirname "$0")/.." && pwd)
+root=$(mktemp -d "${TMPDIR:-/tmp}/mars-initramfs.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+
+release=$(cat "$kdir/include/config/kernel.release")
+
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc,proc,sys,dev,tmp,run,root,mars,var/lib/drbd}
+
+# busybox first; real tools copied below replace its applets of the same name.
+cp /bin/busybox "$root/bin/busybox"
+for applet in $(/bin/busybox --list-full); do
+  [ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
+done
+
+# Copy an executable and the shared libraries it needs, keeping their paths.
+copy_with_libs() {
+  local src=$1 dst=${2:-$1}
+  rm -f "$root$dst"
+  mkdir -p "$(dirname "$root$dst")"
+  cp -L "$src" "$root$dst"
+  # (scripts and static programs have no libraries: ldd and grep fail harmlessly)
+  { ldd "$src" 2>/dev/null || true; } | { grep -o '/[^ ]*' || true; } | while read -r lib; do
+    if [ ! -e "$root$lib" ]; then
+      mkdir -p "$(dirname "$root$lib")"
+      cp -L "$lib" "$root$lib"
+    fi
+  done
+}
+
+tools=(
+  /usr/sbin/mkfs.xfs /usr/sbin/xfs_repair /usr/sbin/xfs_db /usr/sbin/xfs_io /usr/sbin/xfs_admin
+  /usr/sbin/mke2fs /usr/sbin/e2fsck /usr/sbin/tune2fs /usr/sbin/blkid
+  /usr/bin/fio /usr/bin/bash /usr/bin/sha256sum /usr/bin/timeout
+  /usr/sbin/drbdadm /usr/sbin/drbdsetup /usr/sbin/drbdmeta
+)
+for t in "${tools[@]}"; do copy_with_libs "$t"; done
+ln -sf mke2fs "$root/usr/sbin/mkfs.ext4"
+ln -sf e2fsck "$root/usr/sbin/fsck.ext4"
+# iproute2: full ip and tc (netem) in place of busybox's applets.
+copy_with_libs /usr/bin/ip /sbin/ip
+copy_with_libs /usr/sbin/tc /sbin/tc
+# kmod provides modprobe/insmod/rmmod/lsmod/modinfo.
+copy_with_libs /usr/bin/kmod /bin/kmod
+for t in modprobe insmod rmmod lsmod modinfo depmod; do
+  rm -f "$root/sbin/$t" "$root/bin/$t"
+  ln -s /bin/kmod "$root/sbin/$t"
+done
+# glibc's dynamic loader under both names programs ask for.
+[ -e "$root/lib64/ld-linux-x86-64.so.2" ] || cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
+# drbd-utils looks for its versioned helpers here.
+if [ -d /usr/lib/drbd ]; then
+  mkdir -p "$root/usr/lib/drbd"
+  for t in /usr/lib/drbd/*; do [ -x "$t" ] && [ -f "$t" ] && copy_with_libs "$t"; done
+fi
+
+# Our own programs (static).
+install -m 0755 "$bindir/marsadm" "$root/usr/sbin/marsadm"
+install -m 0755 "$bindir/testbed-agent" "$root/sbin/testbed-agent"
+
+# The module, found by `modprobe mars`.
+moddir=$root/lib/modules/$release
+mkdir -p "$moddir/extra"
+install -m 0644 "$mars_ko" "$moddir/extra/mars.ko"
+for f in modules.builtin modules.builtin.modinfo modules.order; do
+  [ -e "$kdir/$f" ] && cp "$kdir/$f" "$moddir/"
+done
+depmod -b "$root" "$release"
+
+# Boot scripts and minimal system files.
+install -m 0755 "$top/testing/guest/init" "$root/init"
+install -m 0755 "$top/testing/guest/rc.node" "$root/etc/rc.node"
+install -m 0644 "$top/testing/guest/inittab" "$root/etc/inittab"
+echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
+echo 'root:x:0:' > "$root/etc/group"
+echo 'hosts: files' > "$root/etc/nsswitch.conf"
+: > "$root/etc/fstab"
+ln -sf /proc/mounts "$root/etc/mtab"
+
+mkdir -p "$(dirname "$out")"
+(cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) > "$out.tmp"
+mv "$out.tmp" "$out"
+echo "build-initramfs: $out ($(du -h "$out" | cut -f1)), kernel $release" >&2

@@ -1,0 +1,110 @@
+//! Where the testbed keeps its state, and how nodes are named.
+
+use std::fmt;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use nix::fcntl::{Flock, FlockArg};
+
+/// Upper bound on nodes; every node's /etc/hosts names all of them.
+pub const MAX_NODES: u8 = 8;
+/// Network namespace holding the replication network (bridge, taps, cut rules).
+pub const NETNS: &str = "mars-testbed";
+
+/// A node number, 1..=MAX_NODES; written `nodeK` (plain `K` is accepted on input).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NodeId(pub u8);
+
+impl FromStr for NodeId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let digits = s.strip_prefix("node").unwrap_or(s);
+        match digits.parse::<u8>() {
+            Ok(n) if (1..=MAX_NODES).contains(&n) => Ok(NodeId(n)),
+            _ => Err(format!("bad node name {s:?}: expected node1..node{MAX_NODES}")),
+        }
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "node{}", self.0)
+    }
+}
+
+impl NodeId {
+    /// Name of the node's tap device inside [`NETNS`].
+    pub fn tap(self) -> String {
+        format!("tap{}", self.0)
+    }
+}
+
+/// Paths and settings of the testbed.
+pub struct Testbed {
+    pub dir: PathBuf,
+    pub kernel: PathBuf,
+    pub initramfs: PathBuf,
+    pub mem_mib: u32,
+    pub cpus: u32,
+    pub boot_timeout_s: u64,
+}
+
+fn env_or<T: FromStr>(name: &str, default: T) -> Result<T, String> {
+    match std::env::var(name) {
+        Ok(v) => v.parse().map_err(|_| format!("bad value {v:?} in ${name}")),
+        Err(_) => Ok(default),
+    }
+}
+
+impl Testbed {
+    pub fn from_env() -> Result<Self, String> {
+        let repo = std::env::var_os("MARS_REPO").map(PathBuf::from).unwrap_or_else(|| ".".into());
+        let path = |var: &str, default: PathBuf| std::env::var_os(var).map(PathBuf::from).unwrap_or(default);
+        Ok(Testbed {
+            dir: path("MARS_TESTBED_DIR", "/var/tmp/mars-testbed".into()),
+            kernel: path("MARS_TESTBED_KERNEL", repo.join("build/bzImage")),
+            initramfs: path("MARS_TESTBED_INITRAMFS", repo.join("build/initramfs.cpio")),
+            mem_mib: env_or("MARS_TESTBED_MEM_MIB", 1024)?,
+            cpus: env_or("MARS_TESTBED_CPUS", 2)?,
+            boot_timeout_s: env_or("MARS_TESTBED_BOOT_TIMEOUT", 300)?,
+        })
+    }
+
+    pub fn node_dir(&self, node: NodeId) -> PathBuf {
+        self.dir.join(node.to_string())
+    }
+
+    /// Nodes that have been created (have a directory), in order.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        (1..=MAX_NODES).map(NodeId).filter(|n| self.node_dir(*n).is_dir()).collect()
+    }
+
+    /// Serialises state-changing verbs (up, start, crash, down, net) across shells.
+    /// The lock is on the state directory itself, so `down` leaves no lock file behind.
+    pub fn lock(&self) -> Result<Flock<File>, String> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
+        let f = File::open(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
+        Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| format!("lock {}: {e}", self.dir.display()))
+    }
+}
+
+pub fn read_trimmed(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_names() {
+        assert_eq!("node3".parse::<NodeId>(), Ok(NodeId(3)));
+        assert_eq!("8".parse::<NodeId>(), Ok(NodeId(8)));
+        assert!("node0".parse::<NodeId>().is_err());
+        assert!("node9".parse::<NodeId>().is_err());
+        assert!("nodex".parse::<NodeId>().is_err());
+        assert_eq!(NodeId(2).to_string(), "node2");
+        assert_eq!(NodeId(2).tap(), "tap2");
+    }
+}
