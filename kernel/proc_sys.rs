@@ -6,16 +6,18 @@
 //! whether the module is loaded (see `mars_core::version::PROC_SYS_DIR`).
 
 use kernel::prelude::*;
-use kernel::{c_str, str::CStr};
+use kernel::str::CStr;
 
 use crate::kapi::sysctl::{Entry, Registration};
-use crate::mars_core::version::VERSION_WITH_NUL;
+use crate::mars_core::version::{PROC_SYS_NAME_WITH_NUL, PROC_SYS_VERSION_WITH_NUL, VERSION_WITH_NUL};
 
-/// The shared version as a C string (evaluated at compile time).
-const VERSION_CSTR: &CStr = match CStr::from_bytes_with_nul(VERSION_WITH_NUL.as_bytes()) {
-    Ok(v) => v,
-    Err(_) => panic!("VERSION_WITH_NUL is not a C string"),
-};
+/// A shared `*_WITH_NUL` string as a C string, checked at compile time.
+const fn shared_cstr(s: &'static str) -> &'static CStr {
+    match CStr::from_bytes_with_nul(s.as_bytes()) {
+        Ok(v) => v,
+        Err(_) => panic!("shared string is not a C string"),
+    }
+}
 
 /// The registered `/proc/sys/mars` table; unregistered on drop.
 pub(crate) struct ProcSys {
@@ -25,8 +27,11 @@ pub(crate) struct ProcSys {
 impl ProcSys {
     /// Creates `/proc/sys/mars` with its entries.
     pub(crate) fn register() -> Result<Self> {
-        let entries = [Entry::read_only_str(c_str!("version"), VERSION_CSTR)];
-        let registration = Registration::new(c_str!("mars"), &entries)?;
+        let entries = [Entry::read_only_str(
+            shared_cstr(PROC_SYS_VERSION_WITH_NUL),
+            shared_cstr(VERSION_WITH_NUL),
+        )];
+        let registration = Registration::new(shared_cstr(PROC_SYS_NAME_WITH_NUL), &entries)?;
         Ok(ProcSys { _registration: registration })
     }
 }

@@ -49,6 +49,10 @@ tools=(
   /usr/sbin/drbdadm /usr/sbin/drbdsetup /usr/sbin/drbdmeta
 )
 for t in "${tools[@]}"; do copy_with_libs "$t"; done
+# /bin/sh is dash, as on Debian: busybox's ash runs its own applets (tc, ip, ...) even
+# where PATH names the real tool.
+copy_with_libs /usr/bin/dash /bin/dash
+ln -sfn dash "$root/bin/sh"
 ln -sf mke2fs "$root/usr/sbin/mkfs.ext4"
 ln -sf e2fsck "$root/usr/sbin/fsck.ext4"
 # iproute2: full ip and tc (netem) in place of busybox's applets.
@@ -57,7 +61,7 @@ copy_with_libs /usr/sbin/tc /sbin/tc
 # kmod provides modprobe/insmod/rmmod/lsmod/modinfo.
 copy_with_libs /usr/bin/kmod /bin/kmod
 for t in modprobe insmod rmmod lsmod modinfo depmod; do
-  rm -f "$root/sbin/$t" "$root/bin/$t"
+  rm -f "$root"/{usr/sbin,usr/bin,sbin,bin}/"$t"
   ln -s /bin/kmod "$root/sbin/$t"
 done
 # glibc's dynamic loader under both names programs ask for.
@@ -67,6 +71,20 @@ if [ -d /usr/lib/drbd ]; then
   mkdir -p "$root/usr/lib/drbd"
   for t in /usr/lib/drbd/*; do [ -x "$t" ] && [ -f "$t" ] && copy_with_libs "$t"; done
 fi
+
+# A real tool must win over busybox's applet of the same name wherever that applet
+# sits in PATH (busybox's tc and ip lack netem and other options the tests need).
+bindirs=(usr/local/sbin usr/local/bin usr/sbin usr/bin sbin bin)
+for d in "${bindirs[@]}"; do
+  for real in "$root/$d"/*; do
+    [ -f "$real" ] && [ ! -L "$real" ] || continue
+    name=${real##*/}
+    for other in "${bindirs[@]}"; do
+      link=$root/$other/$name
+      if [ -L "$link" ] && [ "$(readlink "$link")" = /bin/busybox ]; then rm -f "$link"; fi
+    done
+  done
+done
 
 # Our own programs (static).
 install -m 0755 "$bindir/marsadm" "$root/usr/sbin/marsadm"

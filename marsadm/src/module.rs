@@ -3,7 +3,7 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use mars_core::version::{PROC_SYS_DIR, PROC_SYS_VERSION};
+use mars_core::version::{without_nul, PROC_SYS_DIR, PROC_SYS_VERSION_WITH_NUL};
 
 use crate::error::{Error, Result};
 
@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 ///
 /// `proc_sys` is normally [`PROC_SYS_DIR`]; tests pass a directory of their own.
 pub fn loaded_version(proc_sys: &Path) -> Result<Option<String>> {
-    let path: PathBuf = proc_sys.join(PROC_SYS_VERSION);
+    let path: PathBuf = proc_sys.join(without_nul(PROC_SYS_VERSION_WITH_NUL));
     match std::fs::read_to_string(&path) {
         Ok(s) => Ok(Some(s.trim_end().to_owned())),
         Err(e) if e.kind() == ErrorKind::NotFound && !proc_sys.exists() => Ok(None),

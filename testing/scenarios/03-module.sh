@@ -12,7 +12,7 @@ for n in node1 node2; do
     assert_eq "$want" "$(on $n 'cat /proc/sys/mars/version')" "$n: /proc/sys/mars/version"
     on $n 'dmesg' | grep -q "mars: version $want loaded" || fail "$n: no load message in dmesg"
     on $n "marsadm version" | grep -qx "mars.ko $want" || fail "$n: marsadm version does not see the module"
-    expect_status 1 on $n 'echo 9.9.9 > /proc/sys/mars/version'
+    on $n 'echo 9.9.9 > /proc/sys/mars/version' 2>/dev/null && fail "$n: /proc/sys/mars/version is writable"
     assert_eq "$want" "$(on $n 'cat /proc/sys/mars/version')" "$n: version after write attempt"
 
     step "$n round $round: unload"
@@ -27,6 +27,6 @@ done
 step "marsadm: help, version, unknown command"
 on node1 'marsadm --help' | grep -q 'Usage: marsadm' || fail "marsadm --help"
 expect_status 2 on node1 'marsadm frobnicate'
-on node1 'marsadm frobnicate 2>&1' | grep -q "unrecognized subcommand 'frobnicate'" || fail "unknown command message"
+on node1 'marsadm frobnicate 2>&1; true' | grep -q "unrecognized subcommand 'frobnicate'" || fail "unknown command message"
 on node1 'marsadm version --json' | grep -q '"schema_version": 1' || fail "version --json"
 echo "ok"

@@ -1,27 +1,34 @@
-//! Release version of MARS (module and tools), and the `/proc/sys/mars` interface facts
-//! that marsadm relies on.
+//! Release version of MARS (module and tools), and the `/proc/sys/mars` names that the
+//! module registers and marsadm reads.
+//!
+//! Strings the kernel hands to C carry their terminating NUL here (`*_WITH_NUL`); the
+//! plain `&str` forms are derived from them at compile time, so each is written once.
 
-/// [`VERSION`] with a terminating NUL, for the kernel's C-string interfaces.
-/// This is the one place the version is written down.
+/// [`VERSION`] with a terminating NUL. This is the one place the version is written down.
 pub const VERSION_WITH_NUL: &str = "0.1.0\0";
 
 /// Release version of this MARS implementation. marsadm's Cargo version must match
 /// (checked by a unit test in marsadm), so a module and a marsadm of one release agree.
-pub const VERSION: &str = strip_nul(VERSION_WITH_NUL);
+pub const VERSION: &str = without_nul(VERSION_WITH_NUL);
 
-/// Directory of the module's sysctl interface; it exists exactly while `mars.ko` is loaded.
+/// Name of the module's directory under `/proc/sys`, with NUL. It exists exactly while
+/// `mars.ko` is loaded; marsadm uses that to tell whether the module is loaded.
+pub const PROC_SYS_NAME_WITH_NUL: &str = "mars\0";
+
+/// Read-only entry in that directory holding the loaded module's [`VERSION`], with NUL.
+pub const PROC_SYS_VERSION_WITH_NUL: &str = "version\0";
+
+/// `/proc/sys/<name>` as marsadm sees it.
 pub const PROC_SYS_DIR: &str = "/proc/sys/mars";
 
-/// Name of the read-only sysctl entry holding [`VERSION`] of the loaded module.
-pub const PROC_SYS_VERSION: &str = "version";
-
-const fn strip_nul(s: &'static str) -> &'static str {
+/// `s` without its terminating NUL, evaluated at compile time.
+pub const fn without_nul(s: &'static str) -> &'static str {
     match s.as_bytes().split_last() {
         Some((0, rest)) => match core::str::from_utf8(rest) {
             Ok(v) => v,
-            Err(_) => panic!("version is not UTF-8"),
+            Err(_) => panic!("not UTF-8"),
         },
-        _ => panic!("VERSION_WITH_NUL must end in NUL"),
+        _ => panic!("string must end in NUL"),
     }
 }
 
@@ -39,8 +46,9 @@ mod tests {
     }
 
     #[test]
-    fn nul_form_matches() {
+    fn nul_forms_match() {
         assert_eq!(VERSION_WITH_NUL.strip_suffix('\0'), Some(VERSION));
         assert!(!VERSION.contains('\0'));
+        assert_eq!(PROC_SYS_DIR, format!("/proc/sys/{}", without_nul(PROC_SYS_NAME_WITH_NUL)));
     }
 }

@@ -53,7 +53,6 @@ fn main() {
 fn serve(mut stream: TcpStream) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let argv = proto::read_request(&mut stream)?;
-    let writer = Arc::new(Mutex::new(stream.try_clone()?));
 
     let spawned = Command::new(&argv[0])
         .args(&argv[1..])
@@ -70,12 +69,13 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
-            let mut w = writer.lock().unwrap();
             let msg = format!("testbed-agent: cannot run {:?}: {e}\n", argv[0]);
-            proto::write_frame(&mut *w, Kind::Stderr, msg.as_bytes())?;
-            return proto::write_frame(&mut *w, Kind::Exit, &127i32.to_le_bytes());
+            proto::write_frame(&mut stream, Kind::Stderr, msg.as_bytes())?;
+            proto::write_frame(&mut stream, Kind::Exit, &127i32.to_le_bytes())?;
+            return finish(stream);
         }
     };
+    let writer = Arc::new(Mutex::new(stream.try_clone()?));
     let pgid = Pid::from_raw(child.id() as i32);
     let exited = Arc::new(AtomicBool::new(false));
 
@@ -129,6 +129,17 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
     let mut w = writer.lock().unwrap();
     proto::write_frame(&mut *w, Kind::Exit, &code.to_le_bytes())?;
     w.shutdown(std::net::Shutdown::Write)
+}
+
+/// Ends a connection whose command never ran: half-close, then read the host's stdin
+/// frames until it hangs up. Closing with unread input would make the kernel send a
+/// reset, which can destroy the frames we just sent before the host reads them.
+fn finish(mut stream: TcpStream) -> std::io::Result<()> {
+    stream.shutdown(std::net::Shutdown::Write)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut sink = [0u8; 4096];
+    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+    Ok(())
 }
 
 fn pump_output(mut pipe: Box<dyn Read + Send>, kind: Kind, writer: &Mutex<TcpStream>) {

@@ -9,6 +9,8 @@ use std::fs::{self, File, OpenOptions};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use nix::sched::{setns, CloneFlags};
 
@@ -88,13 +90,36 @@ pub fn open_tap(id: NodeId) -> Result<OwnedFd, String> {
     let name = id.tap();
     req.name[..name.len()].copy_from_slice(name.as_bytes());
     const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
-    // SAFETY: `tun` is an open /dev/net/tun fd and `req` is a properly sized, initialised
-    // `struct ifreq` that lives across the call.
-    let rc = unsafe { libc::ioctl(tun.as_raw_fd(), TUNSETIFF, &mut req) };
-    if rc < 0 {
-        return Err(format!("TUNSETIFF {name}: {}", std::io::Error::last_os_error()));
+    // A just-killed qemu may still be closing the old tap: EBUSY for a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // SAFETY: `tun` is an open /dev/net/tun fd and `req` is a properly sized,
+        // initialised `struct ifreq` that lives across the call.
+        let rc = unsafe { libc::ioctl(tun.as_raw_fd(), TUNSETIFF, &mut req) };
+        if rc >= 0 {
+            return Ok(tun.into());
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EBUSY) || Instant::now() > deadline {
+            return Err(format!("TUNSETIFF {name}: {err}"));
+        }
+        thread::sleep(Duration::from_millis(50));
     }
-    Ok(tun.into())
+}
+
+/// Waits until the node's tap has left the namespace (its last user closed it).
+pub fn wait_tap_gone(id: NodeId) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let present = ip_netns().args(["link", "show", &id.tap()]).output().map(|o| o.status.success());
+        if !matches!(present, Ok(true)) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{} still exists 10 s after its qemu died", id.tap()));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Puts the node's tap (now held by qemu) on the bridge.

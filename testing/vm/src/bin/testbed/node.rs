@@ -7,7 +7,7 @@
 //! and a replication NIC, a tap in the testbed's own namespace (see `net`).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
@@ -66,7 +66,11 @@ pub fn start(tb: &Testbed, id: NodeId) -> Result<(), String> {
 pub fn crash(tb: &Testbed, id: NodeId) -> Result<(), String> {
     let _lock = tb.lock()?;
     match running_pid(tb, id) {
-        Some(pid) => kill_and_wait(pid)?,
+        Some(pid) => {
+            kill_and_wait(pid)?;
+            // The tap goes away once the last qemu thread has closed it.
+            net::wait_tap_gone(id)?;
+        }
         None => eprintln!("testbed: {id} is not running"),
     }
     let dir = tb.node_dir(id);
@@ -93,15 +97,18 @@ pub fn down(tb: &Testbed) -> Result<(), String> {
 }
 
 pub fn status(tb: &Testbed) -> Result<(), String> {
+    let mut text = String::new();
     for id in tb.nodes() {
         match running_pid(tb, id) {
             Some(pid) => {
                 let port = read_trimmed(&tb.node_dir(id).join("mgmt.port")).unwrap_or_default();
-                println!("{id} running pid={pid} mgmt=127.0.0.1:{port}");
+                text += &format!("{id} running pid={pid} mgmt=127.0.0.1:{port}\n");
             }
-            None => println!("{id} stopped"),
+            None => text += &format!("{id} stopped\n"),
         }
     }
+    // A reader that stops early (`status | grep -q`) is not an error.
+    let _ = std::io::stdout().write_all(text.as_bytes());
     Ok(())
 }
 
