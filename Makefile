@@ -13,7 +13,7 @@ RUST_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN := $(TOP)/target/$(RUST_TARGET)/release
 KDIR ?=
 
-.PHONY: all setup kernel module userland initramfs check test-host scenarios demo bench clean
+.PHONY: all setup kernel module userland initramfs check test-host scenarios demo clean
 
 all: initramfs
 

@@ -8,4 +8,10 @@
 // In the kernel this file is a module of the `mars` crate, which is no_std already.
 #![cfg_attr(not(any(CONFIG_RUST, test)), no_std)]
 
+pub mod crc32c;
+pub mod lamport;
+pub mod log_record;
+pub mod names;
 pub mod version;
+// Paths between these modules are relative (`super::`): in the kernel the crate root is
+// `mars` and this file is the module `mars::mars_core`, so `crate::` would differ.

@@ -1,0 +1,673 @@
+//! Transaction log records: the one definition of the on-disk format of
+//! `/mars/resource-<res>/log-<nr>-<host>`, used by the module to write and replay logs and
+//! by `marsadm cat` to decode and verify them. Documented in docu/log-format.md.
+//!
+//! A logfile is a plain sequence of records with no file header and no padding:
+//!
+//! ```text
+//! header  (56 bytes)  magic "MARS-REC", version, header length, flags, sequence number,
+//!                     Lamport stamp, device position, data length, payload length,
+//!                     CRC32C of the header
+//! payload (payload length bytes; the written data, or nothing for a discard)
+//! trailer (40 bytes)  magic "MARS-END", sequence number again, total record length,
+//!                     payload digest (20 bytes, algorithm from the flags)
+//! ```
+//!
+//! All integers are little-endian. A record is valid only if the header checksum, both
+//! magics, the repeated sequence number and length, and the payload digest all agree, so
+//! a torn write (header without trailer, trailer of an older record, partly written
+//! payload) is always detected.
+
+use core::fmt;
+
+use super::crc32c::crc32c;
+
+/// First bytes of every record.
+pub const START_MAGIC: [u8; 8] = *b"MARS-REC";
+/// First bytes of every record trailer.
+pub const END_MAGIC: [u8; 8] = *b"MARS-END";
+/// Format version written into every header.
+pub const FORMAT_VERSION: u16 = 1;
+/// Size of the record header.
+pub const HEADER_LEN: usize = 56;
+/// Size of the record trailer.
+pub const TRAILER_LEN: usize = 40;
+/// Bytes a record adds to its payload.
+pub const OVERHEAD: usize = HEADER_LEN + TRAILER_LEN;
+/// Largest payload of one record (a write larger than this is split into records).
+pub const MAX_PAYLOAD: u32 = 1 << 20;
+/// Device positions and lengths are multiples of this (the logical block size floor).
+pub const SECTOR: u64 = 512;
+/// Size of the digest field in the trailer; shorter digests are zero-padded.
+pub const DIGEST_LEN: usize = 20;
+
+/// What a record does to the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    /// Payload = new data for `[pos, pos + data_len)`.
+    Write,
+    /// No payload: `[pos, pos + data_len)` was discarded.
+    Discard,
+}
+
+/// Payload digest algorithm of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumAlgorithm {
+    /// CRC32C, 4 bytes little-endian (default).
+    Crc32c,
+    /// MD5, 16 bytes.
+    Md5,
+    /// SHA-1, 20 bytes.
+    Sha1,
+}
+
+impl ChecksumAlgorithm {
+    const fn code(self) -> u32 {
+        match self {
+            ChecksumAlgorithm::Crc32c => 1,
+            ChecksumAlgorithm::Md5 => 2,
+            ChecksumAlgorithm::Sha1 => 3,
+        }
+    }
+
+    fn from_code(code: u32) -> Option<Self> {
+        match code {
+            1 => Some(ChecksumAlgorithm::Crc32c),
+            2 => Some(ChecksumAlgorithm::Md5),
+            3 => Some(ChecksumAlgorithm::Sha1),
+            _ => None,
+        }
+    }
+
+    /// Name as used in `/proc/sys/mars` and marsadm output.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ChecksumAlgorithm::Crc32c => "crc32c",
+            ChecksumAlgorithm::Md5 => "md5",
+            ChecksumAlgorithm::Sha1 => "sha1",
+        }
+    }
+
+    /// Length of the digest in bytes.
+    pub const fn digest_len(self) -> usize {
+        match self {
+            ChecksumAlgorithm::Crc32c => 4,
+            ChecksumAlgorithm::Md5 => 16,
+            ChecksumAlgorithm::Sha1 => 20,
+        }
+    }
+}
+
+// flags: bits 0..8 kind, bits 8..16 checksum algorithm, all other bits must be zero.
+const KIND_WRITE: u32 = 1;
+const KIND_DISCARD: u32 = 2;
+
+/// The decoded (or to be encoded) header of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordHeader {
+    /// Position in its logfile's sequence; the first record of a logfile is 1.
+    pub seq: u64,
+    /// Lamport time of the write, nanoseconds since the Unix epoch.
+    pub stamp_ns: u64,
+    /// Byte offset on the device.
+    pub pos: u64,
+    /// Bytes of the device affected.
+    pub data_len: u32,
+    /// Write or discard.
+    pub kind: RecordKind,
+    /// Algorithm of the payload digest.
+    pub checksum: ChecksumAlgorithm,
+}
+
+impl RecordHeader {
+    /// Bytes of payload that follow the header.
+    pub const fn payload_len(&self) -> u32 {
+        match self.kind {
+            RecordKind::Write => self.data_len,
+            RecordKind::Discard => 0,
+        }
+    }
+
+    /// Total bytes of the record: header, payload, trailer.
+    pub const fn record_len(&self) -> usize {
+        HEADER_LEN + self.payload_len() as usize + TRAILER_LEN
+    }
+
+    fn flags(&self) -> u32 {
+        let kind = match self.kind {
+            RecordKind::Write => KIND_WRITE,
+            RecordKind::Discard => KIND_DISCARD,
+        };
+        kind | (self.checksum.code() << 8)
+    }
+
+    /// Checks the rules every header must follow (also applied by the decoder).
+    pub fn validate(&self) -> Result<(), RecordError> {
+        if self.seq == 0 {
+            return Err(RecordError::BadSequence);
+        }
+        let len = u64::from(self.data_len);
+        let bad_len = len == 0
+            || len % SECTOR != 0
+            || self.pos % SECTOR != 0
+            || self.pos.checked_add(len).is_none()
+            || (self.kind == RecordKind::Write && self.data_len > MAX_PAYLOAD);
+        if bad_len {
+            return Err(RecordError::BadLength);
+        }
+        Ok(())
+    }
+
+    /// Writes the header, including its checksum.
+    pub fn encode(&self, out: &mut [u8; HEADER_LEN]) {
+        out[0..8].copy_from_slice(&START_MAGIC);
+        out[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out[10..12].copy_from_slice(&(HEADER_LEN as u16).to_le_bytes());
+        out[12..16].copy_from_slice(&self.flags().to_le_bytes());
+        out[16..24].copy_from_slice(&self.seq.to_le_bytes());
+        out[24..32].copy_from_slice(&self.stamp_ns.to_le_bytes());
+        out[32..40].copy_from_slice(&self.pos.to_le_bytes());
+        out[40..44].copy_from_slice(&self.data_len.to_le_bytes());
+        out[44..48].copy_from_slice(&self.payload_len().to_le_bytes());
+        let crc = crc32c(&out[0..48]);
+        out[48..52].copy_from_slice(&crc.to_le_bytes());
+        out[52..56].copy_from_slice(&0u32.to_le_bytes());
+    }
+
+    /// Writes the trailer for this header and the payload's digest (zero-padded).
+    pub fn encode_trailer(&self, digest: &[u8; DIGEST_LEN], out: &mut [u8; TRAILER_LEN]) {
+        out[0..8].copy_from_slice(&END_MAGIC);
+        out[8..16].copy_from_slice(&self.seq.to_le_bytes());
+        out[16..20].copy_from_slice(&(self.record_len() as u32).to_le_bytes());
+        out[20..40].copy_from_slice(digest);
+    }
+}
+
+/// Why bytes are not a valid record. Ordered as the decoder checks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordError {
+    /// Fewer bytes than a header or than the record's length: the log ends here (or is
+    /// still being written or fetched).
+    Truncated {
+        /// Bytes needed for the next check.
+        needed: usize,
+        /// Bytes available.
+        available: usize,
+    },
+    /// The header area is all zero: nothing was ever written here.
+    Zeroed,
+    /// The header does not start with the record magic; `repeated` is set when the area
+    /// is one repeated byte (typical of media or pre-allocation patterns).
+    BadMagic {
+        /// The byte repeated over the whole header area, if so.
+        repeated: Option<u8>,
+    },
+    /// A format version this implementation does not know.
+    UnsupportedVersion(u16),
+    /// A header length this version does not use.
+    BadHeaderLength(u16),
+    /// The header's CRC32C does not match: the header is damaged.
+    HeaderChecksum,
+    /// Unknown kind, checksum algorithm or reserved bits in the flags.
+    BadFlags(u32),
+    /// Sequence number 0.
+    BadSequence,
+    /// Position or length not sector-aligned, zero, too large, overflowing, or payload
+    /// length inconsistent with the kind.
+    BadLength,
+    /// The trailer area is all zero: the record was torn (header written, trailer not).
+    TornRecord,
+    /// The trailer does not start with the end magic.
+    BadTrailerMagic,
+    /// The trailer's sequence number or length differ from the header's: the trailer
+    /// belongs to another record (a torn overwrite).
+    TrailerMismatch,
+    /// The payload does not match its digest.
+    PayloadChecksum,
+    /// The payload digest uses an algorithm the reader cannot compute.
+    UnsupportedChecksum(ChecksumAlgorithm),
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordError::Truncated { needed, available } => {
+                write!(f, "truncated: {needed} bytes needed, {available} available")
+            }
+            RecordError::Zeroed => write!(f, "zeroed area, no record written here"),
+            RecordError::BadMagic { repeated: Some(b) } => {
+                write!(f, "bad record magic (area filled with byte 0x{b:02x})")
+            }
+            RecordError::BadMagic { repeated: None } => write!(f, "bad record magic"),
+            RecordError::UnsupportedVersion(v) => write!(f, "unsupported format version {v}"),
+            RecordError::BadHeaderLength(l) => write!(f, "bad header length {l}"),
+            RecordError::HeaderChecksum => write!(f, "header checksum mismatch"),
+            RecordError::BadFlags(x) => write!(f, "bad flags 0x{x:08x}"),
+            RecordError::BadSequence => write!(f, "sequence number 0"),
+            RecordError::BadLength => write!(f, "bad position or length"),
+            RecordError::TornRecord => write!(f, "torn record: trailer missing"),
+            RecordError::BadTrailerMagic => write!(f, "bad trailer magic"),
+            RecordError::TrailerMismatch => write!(f, "trailer belongs to another record"),
+            RecordError::PayloadChecksum => write!(f, "payload checksum mismatch"),
+            RecordError::UnsupportedChecksum(a) => write!(f, "checksum {} not supported here", a.name()),
+        }
+    }
+}
+
+/// Computes payload digests. The core implements CRC32C in software; the module and
+/// marsadm supply MD5 and SHA-1 from their own libraries.
+pub trait Digester {
+    /// The digest of `data`, zero-padded to [`DIGEST_LEN`], or `None` if `algorithm` is
+    /// not available.
+    fn digest(&self, algorithm: ChecksumAlgorithm, data: &[u8]) -> Option<[u8; DIGEST_LEN]>;
+}
+
+/// Digester with only CRC32C, in software.
+pub struct SoftwareCrc32c;
+
+impl Digester for SoftwareCrc32c {
+    fn digest(&self, algorithm: ChecksumAlgorithm, data: &[u8]) -> Option<[u8; DIGEST_LEN]> {
+        match algorithm {
+            ChecksumAlgorithm::Crc32c => Some(crc32c_digest(crc32c(data))),
+            _ => None,
+        }
+    }
+}
+
+/// A CRC32C value in the trailer's digest layout.
+pub fn crc32c_digest(crc: u32) -> [u8; DIGEST_LEN] {
+    let mut d = [0u8; DIGEST_LEN];
+    d[..4].copy_from_slice(&crc.to_le_bytes());
+    d
+}
+
+fn le_u16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn le_u64(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+
+fn repeated_byte(area: &[u8]) -> Option<u8> {
+    let first = *area.first()?;
+    area.iter().all(|&b| b == first).then_some(first)
+}
+
+/// Decodes and checks the header at the start of `buf`.
+pub fn decode_header(buf: &[u8]) -> Result<RecordHeader, RecordError> {
+    if buf.len() < HEADER_LEN {
+        // A short but all-zero tail is "nothing written", not a truncated record.
+        if !buf.is_empty() && repeated_byte(buf) == Some(0) {
+            return Err(RecordError::Zeroed);
+        }
+        return Err(RecordError::Truncated { needed: HEADER_LEN, available: buf.len() });
+    }
+    let h = &buf[..HEADER_LEN];
+    if h[0..8] != START_MAGIC {
+        return match repeated_byte(h) {
+            Some(0) => Err(RecordError::Zeroed),
+            repeated => Err(RecordError::BadMagic { repeated }),
+        };
+    }
+    let version = le_u16(h, 8);
+    if version != FORMAT_VERSION {
+        return Err(RecordError::UnsupportedVersion(version));
+    }
+    let header_len = le_u16(h, 10);
+    if usize::from(header_len) != HEADER_LEN {
+        return Err(RecordError::BadHeaderLength(header_len));
+    }
+    if le_u32(h, 48) != crc32c(&h[0..48]) || le_u32(h, 52) != 0 {
+        return Err(RecordError::HeaderChecksum);
+    }
+    let flags = le_u32(h, 12);
+    let kind = match flags & 0xff {
+        KIND_WRITE => RecordKind::Write,
+        KIND_DISCARD => RecordKind::Discard,
+        _ => return Err(RecordError::BadFlags(flags)),
+    };
+    let checksum = ChecksumAlgorithm::from_code((flags >> 8) & 0xff).ok_or(RecordError::BadFlags(flags))?;
+    if flags >> 16 != 0 {
+        return Err(RecordError::BadFlags(flags));
+    }
+    let header = RecordHeader {
+        seq: le_u64(h, 16),
+        stamp_ns: le_u64(h, 24),
+        pos: le_u64(h, 32),
+        data_len: le_u32(h, 40),
+        kind,
+        checksum,
+    };
+    if le_u32(h, 44) != header.payload_len() {
+        return Err(RecordError::BadLength);
+    }
+    header.validate()?;
+    Ok(header)
+}
+
+/// A valid record inside a buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// Its header.
+    pub header: RecordHeader,
+    /// Its payload (empty for a discard).
+    pub payload: &'a [u8],
+}
+
+/// Decodes and fully verifies the record at the start of `buf`.
+pub fn decode_record<'a>(buf: &'a [u8], digester: &impl Digester) -> Result<Record<'a>, RecordError> {
+    let header = decode_header(buf)?;
+    let len = header.record_len();
+    if buf.len() < len {
+        return Err(RecordError::Truncated { needed: len, available: buf.len() });
+    }
+    let payload = &buf[HEADER_LEN..HEADER_LEN + header.payload_len() as usize];
+    let t = &buf[len - TRAILER_LEN..len];
+    if t[0..8] != END_MAGIC {
+        return Err(if repeated_byte(t) == Some(0) { RecordError::TornRecord } else { RecordError::BadTrailerMagic });
+    }
+    if le_u64(t, 8) != header.seq || le_u32(t, 16) as usize != len {
+        return Err(RecordError::TrailerMismatch);
+    }
+    let want = digester.digest(header.checksum, payload).ok_or(RecordError::UnsupportedChecksum(header.checksum))?;
+    if t[20..40] != want {
+        return Err(RecordError::PayloadChecksum);
+    }
+    Ok(Record { header, payload })
+}
+
+/// Writes a complete record (header, payload, trailer) into `out`, which must be
+/// exactly `header.record_len()` bytes; `payload` must be `header.payload_len()` bytes.
+pub fn encode_record(
+    header: &RecordHeader,
+    payload: &[u8],
+    digester: &impl Digester,
+    out: &mut [u8],
+) -> Result<(), RecordError> {
+    header.validate()?;
+    if payload.len() != header.payload_len() as usize || out.len() != header.record_len() {
+        return Err(RecordError::BadLength);
+    }
+    let digest = digester.digest(header.checksum, payload).ok_or(RecordError::UnsupportedChecksum(header.checksum))?;
+    let (head, rest) = out.split_at_mut(HEADER_LEN);
+    let (body, tail) = rest.split_at_mut(payload.len());
+    header.encode(head.try_into().map_err(|_| RecordError::BadLength)?);
+    body.copy_from_slice(payload);
+    header.encode_trailer(&digest, tail.try_into().map_err(|_| RecordError::BadLength)?);
+    Ok(())
+}
+
+/// Where a scan of a logfile stopped, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanEnd {
+    /// All bytes were valid records (or the log ends in a zeroed area).
+    Clean,
+    /// The bytes at `offset` are not a valid record.
+    Bad {
+        /// Byte offset of the bad record in the scanned buffer.
+        offset: usize,
+        /// Sequence number the record there should have had.
+        expected_seq: u64,
+        /// What is wrong.
+        error: RecordError,
+    },
+    /// A valid record with an unexpected sequence number.
+    SequenceGap {
+        /// Byte offset of the record.
+        offset: usize,
+        /// Sequence number expected.
+        expected: u64,
+        /// Sequence number found.
+        found: u64,
+    },
+}
+
+/// Iterates the valid records of a logfile image in order, checking that sequence
+/// numbers run 1, 2, 3, ...; after the iterator ends, [`LogScanner::end`] tells why.
+pub struct LogScanner<'a, D: Digester> {
+    buf: &'a [u8],
+    offset: usize,
+    next_seq: u64,
+    digester: &'a D,
+    end: Option<ScanEnd>,
+}
+
+impl<'a, D: Digester> LogScanner<'a, D> {
+    /// Scans `buf` from its start, expecting the first record to have sequence number 1.
+    pub fn new(buf: &'a [u8], digester: &'a D) -> Self {
+        Self::resume(buf, 0, 1, digester)
+    }
+
+    /// Scans `buf` from `offset`, expecting sequence number `next_seq` there.
+    pub fn resume(buf: &'a [u8], offset: usize, next_seq: u64, digester: &'a D) -> Self {
+        LogScanner { buf, offset, next_seq, digester, end: None }
+    }
+
+    /// Offset just after the last valid record returned.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// Why the scan ended (`None` while records remain).
+    pub fn end(&self) -> Option<ScanEnd> {
+        self.end
+    }
+}
+
+impl<'a, D: Digester> Iterator for LogScanner<'a, D> {
+    /// Byte offset of the record and the record.
+    type Item = (usize, Record<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.end.is_some() {
+            return None;
+        }
+        let rest = &self.buf[self.offset.min(self.buf.len())..];
+        if rest.is_empty() {
+            self.end = Some(ScanEnd::Clean);
+            return None;
+        }
+        match decode_record(rest, self.digester) {
+            Ok(rec) if rec.header.seq == self.next_seq => {
+                let at = self.offset;
+                self.offset += rec.header.record_len();
+                self.next_seq += 1;
+                Some((at, rec))
+            }
+            Ok(rec) => {
+                self.end = Some(ScanEnd::SequenceGap { offset: self.offset, expected: self.next_seq, found: rec.header.seq });
+                None
+            }
+            Err(RecordError::Zeroed) if repeated_byte(rest) == Some(0) => {
+                self.end = Some(ScanEnd::Clean);
+                None
+            }
+            Err(error) => {
+                self.end = Some(ScanEnd::Bad { offset: self.offset, expected_seq: self.next_seq, error });
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(seq: u64, pos: u64, len: u32) -> RecordHeader {
+        RecordHeader {
+            seq,
+            stamp_ns: 1_700_000_000_123_456_789 + seq,
+            pos,
+            data_len: len,
+            kind: RecordKind::Write,
+            checksum: ChecksumAlgorithm::Crc32c,
+        }
+    }
+
+    fn record(h: &RecordHeader, fill: u8) -> Vec<u8> {
+        let payload: Vec<u8> = (0..h.payload_len()).map(|i| fill.wrapping_add(i as u8)).collect();
+        let mut out = vec![0u8; h.record_len()];
+        encode_record(h, &payload, &SoftwareCrc32c, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn round_trip_write_and_discard() {
+        let h = header(7, 4096 * 3, 4096);
+        let bytes = record(&h, 0x5a);
+        let rec = decode_record(&bytes, &SoftwareCrc32c).unwrap();
+        assert_eq!(rec.header, h);
+        assert_eq!(rec.payload.len(), 4096);
+        assert_eq!(rec.payload[1], 0x5b);
+
+        let d = RecordHeader { kind: RecordKind::Discard, data_len: 1 << 30, ..h };
+        let bytes = record(&d, 0);
+        assert_eq!(bytes.len(), OVERHEAD);
+        assert_eq!(decode_record(&bytes, &SoftwareCrc32c).unwrap().header, d);
+    }
+
+    #[test]
+    fn every_single_byte_corruption_is_detected() {
+        let h = header(3, 512, 1024);
+        let good = record(&h, 1);
+        for i in 0..good.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut bad = good.clone();
+                bad[i] ^= flip;
+                assert!(
+                    decode_record(&bad, &SoftwareCrc32c).is_err(),
+                    "corruption at byte {i} (xor {flip:#x}) not detected"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn torn_records_are_detected() {
+        let h = header(1, 0, 4096);
+        let good = record(&h, 9);
+        // The log ends in the middle of the record.
+        for cut in [1, HEADER_LEN - 1, HEADER_LEN, HEADER_LEN + 100, good.len() - 1] {
+            assert!(matches!(decode_record(&good[..cut], &SoftwareCrc32c), Err(RecordError::Truncated { .. })), "cut at {cut}");
+        }
+        // Header and payload written, trailer never (zeros).
+        let mut torn = good.clone();
+        let n = torn.len();
+        torn[n - TRAILER_LEN..].fill(0);
+        assert_eq!(decode_record(&torn, &SoftwareCrc32c), Err(RecordError::TornRecord));
+        // Trailer of another record of the same length: sequence differs.
+        let other = record(&header(2, 0, 4096), 9);
+        let mut mixed = good.clone();
+        mixed[n - TRAILER_LEN..].copy_from_slice(&other[n - TRAILER_LEN..]);
+        assert_eq!(decode_record(&mixed, &SoftwareCrc32c), Err(RecordError::TrailerMismatch));
+        // Payload only partly written (tail of payload still zero).
+        let mut partial = good.clone();
+        partial[HEADER_LEN + 2048..HEADER_LEN + 4096].fill(0);
+        assert_eq!(decode_record(&partial, &SoftwareCrc32c), Err(RecordError::PayloadChecksum));
+    }
+
+    #[test]
+    fn zero_and_pattern_areas() {
+        assert_eq!(decode_record(&[0u8; 200], &SoftwareCrc32c), Err(RecordError::Zeroed));
+        assert_eq!(decode_record(&[0u8; 10], &SoftwareCrc32c), Err(RecordError::Zeroed));
+        assert_eq!(decode_record(&[0xa5u8; 200], &SoftwareCrc32c), Err(RecordError::BadMagic { repeated: Some(0xa5) }));
+    }
+
+    #[test]
+    fn header_rules() {
+        let ok = header(1, 0, 512);
+        assert!(ok.validate().is_ok());
+        for bad in [
+            RecordHeader { seq: 0, ..ok },
+            RecordHeader { data_len: 0, ..ok },
+            RecordHeader { data_len: 100, ..ok },
+            RecordHeader { pos: 1, ..ok },
+            RecordHeader { data_len: MAX_PAYLOAD + 512, ..ok },
+            RecordHeader { pos: u64::MAX - 511, ..ok },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+            let mut out = vec![0u8; OVERHEAD + bad.payload_len() as usize];
+            let payload = vec![0u8; bad.payload_len() as usize];
+            assert!(encode_record(&bad, &payload, &SoftwareCrc32c, &mut out).is_err());
+        }
+    }
+
+    #[test]
+    fn unknown_flags_and_versions_are_rejected() {
+        let good = record(&header(1, 0, 512), 0);
+        let mut v2 = good.clone();
+        v2[8] = 2;
+        assert_eq!(decode_header(&v2), Err(RecordError::UnsupportedVersion(2)));
+        // A flag change with a recomputed header checksum is still refused.
+        let mut f = good.clone();
+        f[14] = 1; // a reserved flag bit
+        let crc = crc32c(&f[0..48]);
+        f[48..52].copy_from_slice(&crc.to_le_bytes());
+        assert!(matches!(decode_header(&f), Err(RecordError::BadFlags(_))));
+    }
+
+    #[test]
+    fn other_digests_need_a_digester_that_has_them() {
+        struct Fake;
+        impl Digester for Fake {
+            fn digest(&self, _: ChecksumAlgorithm, data: &[u8]) -> Option<[u8; DIGEST_LEN]> {
+                let mut d = [0u8; DIGEST_LEN];
+                d[0] = data.len() as u8;
+                Some(d)
+            }
+        }
+        let h = RecordHeader { checksum: ChecksumAlgorithm::Sha1, ..header(1, 0, 512) };
+        let mut out = vec![0u8; h.record_len()];
+        encode_record(&h, &[7u8; 512], &Fake, &mut out).unwrap();
+        assert_eq!(decode_record(&out, &Fake).unwrap().header.checksum, ChecksumAlgorithm::Sha1);
+        assert_eq!(decode_record(&out, &SoftwareCrc32c), Err(RecordError::UnsupportedChecksum(ChecksumAlgorithm::Sha1)));
+    }
+
+    #[test]
+    fn scanner_walks_a_log_and_reports_where_it_breaks() {
+        let mut log = Vec::new();
+        let mut offsets = Vec::new();
+        for seq in 1..=5u64 {
+            offsets.push(log.len());
+            log.extend(record(&header(seq, seq * 4096, 512 * seq as u32), seq as u8));
+        }
+        let clean_len = log.len();
+        log.extend([0u8; 300]); // preallocated tail
+        let mut s = LogScanner::new(&log, &SoftwareCrc32c);
+        let seen: Vec<u64> = s.by_ref().map(|(_, r)| r.header.seq).collect();
+        assert_eq!(seen, [1, 2, 3, 4, 5]);
+        assert_eq!(s.end(), Some(ScanEnd::Clean));
+        assert_eq!(s.offset(), clean_len);
+
+        // Damage record 4's payload: the scan stops exactly there.
+        let mut bad = log.clone();
+        bad[offsets[3] + HEADER_LEN + 10] ^= 1;
+        let mut s = LogScanner::new(&bad, &SoftwareCrc32c);
+        assert_eq!(s.by_ref().count(), 3);
+        assert_eq!(
+            s.end(),
+            Some(ScanEnd::Bad { offset: offsets[3], expected_seq: 4, error: RecordError::PayloadChecksum })
+        );
+
+        // A log that skips sequence number 3.
+        let mut gap = Vec::new();
+        for seq in [1u64, 2, 4] {
+            gap.extend(record(&header(seq, 0, 512), 0));
+        }
+        let mut s = LogScanner::new(&gap, &SoftwareCrc32c);
+        assert_eq!(s.by_ref().count(), 2);
+        assert!(matches!(s.end(), Some(ScanEnd::SequenceGap { expected: 3, found: 4, .. })));
+
+        // Resuming in the middle.
+        let s = LogScanner::resume(&log, offsets[2], 3, &SoftwareCrc32c);
+        assert_eq!(s.map(|(_, r)| r.header.seq).collect::<Vec<_>>(), [3, 4, 5]);
+    }
+}
