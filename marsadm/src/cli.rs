@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
 /// (maybe older) copy. All state lives in the symlink tree under /mars; marsadm changes
 /// it and the kernel module mars.ko acts on it.
 ///
-/// Exit status: 0 success, 1 the operation failed, 2 bad command line.
+/// Exit status: 0 success, 1 the operation failed, 2 bad command line, 3 a logfile ends
+/// in an incomplete record (cat).
 #[derive(Debug, Parser)]
 #[command(name = "marsadm", version, propagate_version = true)]
 pub struct Cli {
@@ -21,6 +22,25 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Decode and verify a transaction logfile, record by record.
+    ///
+    /// Prints one line per record (sequence number, offset in the file, Lamport stamp,
+    /// device position, length, kind, checksum algorithm) and a summary. Every record is
+    /// fully checked (header checksum, trailer, sequence, payload digest) exactly as the
+    /// module's replay checks it; the first bad record is reported with its offset.
+    /// Exit status 0: clean; 1: a damaged or out-of-sequence record; 3: the last record
+    /// is incomplete (a log being written or fetched, or cut off by a crash).
+    #[command(visible_alias = "log-dump")]
+    Cat {
+        /// The logfile, e.g. /mars/resource-r0/log-000000001-node1.
+        logfile: std::path::PathBuf,
+        /// Print only the summary, not one line per record.
+        #[arg(long)]
+        summary: bool,
+        /// Print JSON (schema in docu/marsadm-json.md) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the versions of marsadm and of the loaded kernel module.
     ///
     /// Prints marsadm's version and, if mars.ko is loaded, the module's version from

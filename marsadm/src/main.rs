@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod digest;
 mod error;
 mod module;
 

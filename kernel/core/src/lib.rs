@@ -12,6 +12,7 @@ pub mod crc32c;
 pub mod lamport;
 pub mod log_record;
 pub mod names;
+pub mod tree;
 pub mod version;
 // Paths between these modules are relative (`super::`): in the kernel the crate root is
 // `mars` and this file is the module `mars::mars_core`, so `crate::` would differ.

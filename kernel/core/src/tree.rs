@@ -1,0 +1,186 @@
+//! Names and value formats of the `/mars` symlink tree (design reference §2), shared by
+//! marsadm, which writes most of it, and the module, which acts on it and reports back.
+//!
+//! A symlink's target is its *value*, its mtime a Lamport stamp. Formatting is done with
+//! `Display` types, so the module can write into fixed buffers and marsadm into Strings.
+
+use core::fmt;
+
+use super::names::{check_host_name, NameError};
+
+/// Value meaning "nobody" (e.g. `primary` when no host is designated).
+pub const NONE: &str = "(none)";
+/// Value of a deleted entry; readers treat it as absent.
+pub const DELETED: &str = ".deleted";
+
+/// `/mars/uuid`: cluster identity.
+pub const UUID: &str = "uuid";
+/// Directory of per-resource state: `resource-<res>`.
+pub const RESOURCE_PREFIX: &str = "resource-";
+/// In a resource directory: logical size in bytes.
+pub const SIZE: &str = "size";
+/// In a resource directory: the designated primary host, or [`NONE`].
+pub const PRIMARY: &str = "primary";
+/// In a resource directory: `data-<host>` names the host's underlying disk.
+pub const DATA_PREFIX: &str = "data-";
+/// In a resource directory: `device-<host>` names `/dev/mars/<devname>` on that host.
+pub const DEVICE_PREFIX: &str = "device-";
+/// In a resource directory: `replay-<host>`, writeback/replay progress (a [`ReplayLink`]).
+pub const REPLAY_PREFIX: &str = "replay-";
+/// In a resource directory: `todo-<host>/`, switches written by marsadm.
+pub const TODO_PREFIX: &str = "todo-";
+/// In a resource directory: `actual-<host>/`, state reported by the module.
+pub const ACTUAL_PREFIX: &str = "actual-";
+
+/// `log-<nr:09>-<host>`: a transaction logfile, numbered per resource, named after the
+/// host that wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogName<'a> {
+    /// Sequence number of the logfile within its resource (first: 1).
+    pub nr: u32,
+    /// Host that created (wrote) the logfile.
+    pub host: &'a str,
+}
+
+impl fmt::Display for LogName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "log-{:09}-{}", self.nr, self.host)
+    }
+}
+
+/// Why a tree value could not be parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError {
+    /// Not of the expected shape.
+    Malformed,
+    /// A host name inside is invalid.
+    Host(NameError),
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::Malformed => write!(f, "malformed value"),
+            ParseError::Host(e) => write!(f, "bad host name: {e}"),
+        }
+    }
+}
+
+fn digits(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+impl<'a> LogName<'a> {
+    /// Parses `log-<nr>-<host>` (exactly 9 digits, nr > 0).
+    pub fn parse(s: &'a str) -> Result<Self, ParseError> {
+        let rest = s.strip_prefix("log-").ok_or(ParseError::Malformed)?;
+        let (nr, host) = rest.split_at_checked(9).ok_or(ParseError::Malformed)?;
+        let host = host.strip_prefix('-').ok_or(ParseError::Malformed)?;
+        let nr = digits(nr).filter(|&n| n > 0 && n <= u64::from(u32::MAX)).ok_or(ParseError::Malformed)?;
+        check_host_name(host).map_err(ParseError::Host)?;
+        Ok(LogName { nr: nr as u32, host })
+    }
+}
+
+/// Value of `replay-<host>`: `log-<nr:09>-<origin>,<start>,<len>`.
+///
+/// On a primary, `start` is the log position up to which everything is written back to
+/// the disk and `len` the part logged but maybe not yet written back (so `len > 0` means
+/// the disk alone is not consistent). On a secondary, `start` is the replayed position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayLink<'a> {
+    /// The logfile being applied.
+    pub log: LogName<'a>,
+    /// Log position reached.
+    pub start: u64,
+    /// Bytes after `start` still to be applied.
+    pub len: u64,
+}
+
+impl fmt::Display for ReplayLink<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{},{},{}", self.log, self.start, self.len)
+    }
+}
+
+impl<'a> ReplayLink<'a> {
+    /// Parses `log-<nr>-<host>,<start>,<len>`.
+    pub fn parse(s: &'a str) -> Result<Self, ParseError> {
+        let mut parts = s.split(',');
+        let (Some(log), Some(start), Some(len), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err(ParseError::Malformed);
+        };
+        let log = LogName::parse(log)?;
+        let start = digits(start).ok_or(ParseError::Malformed)?;
+        let len = digits(len).ok_or(ParseError::Malformed)?;
+        start.checked_add(len).ok_or(ParseError::Malformed)?;
+        Ok(ReplayLink { log, start, len })
+    }
+}
+
+/// `<prefix><host>`, e.g. `replay-node1`.
+#[derive(Debug, Clone, Copy)]
+pub struct PerHost<'a> {
+    /// One of the `*_PREFIX` constants.
+    pub prefix: &'a str,
+    /// The host.
+    pub host: &'a str,
+}
+
+impl fmt::Display for PerHost<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.prefix, self.host)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_names() {
+        let n = LogName { nr: 42, host: "node1" };
+        assert_eq!(n.to_string(), "log-000000042-node1");
+        assert_eq!(LogName::parse("log-000000042-node1"), Ok(n));
+        assert_eq!(LogName::parse("log-000000042-db-7").unwrap().host, "db-7");
+        for bad in [
+            "log-42-node1",
+            "log-000000000-node1",
+            "log-00000004x-node1",
+            "log-000000042node1",
+            "log-000000042-",
+            "lag-000000042-node1",
+            "log-0000000042-node1",
+            "log-",
+            "",
+        ] {
+            assert!(LogName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(LogName::parse("log-000000001-Node"), Err(ParseError::Host(NameError::BadStart)));
+    }
+
+    #[test]
+    fn replay_links() {
+        let r = ReplayLink { log: LogName { nr: 3, host: "node2" }, start: 4096, len: 100 };
+        assert_eq!(r.to_string(), "log-000000003-node2,4096,100");
+        assert_eq!(ReplayLink::parse("log-000000003-node2,4096,100"), Ok(r));
+        for bad in [
+            "log-000000003-node2,4096",
+            "log-000000003-node2,4096,100,1",
+            "log-000000003-node2,-1,0",
+            "log-000000003-node2,,0",
+            "log-000000003-node2,18446744073709551615,1",
+            "(none)",
+        ] {
+            assert!(ReplayLink::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn per_host_names() {
+        assert_eq!(PerHost { prefix: REPLAY_PREFIX, host: "node1" }.to_string(), "replay-node1");
+    }
+}
