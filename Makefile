@@ -24,6 +24,7 @@ setup:
 kernel: setup
 	@mkdir -p $(BUILD)
 	@if [ -n "$(KDIR)" ]; then echo "$(KDIR)"; else scripts/build-kernel.sh; fi > $(BUILD)/kdir.new
+	@test -f "$$(cat $(BUILD)/kdir.new)/Makefile" || { echo "no kernel tree at '$$(cat $(BUILD)/kdir.new)'" >&2; exit 1; }
 	@mv $(BUILD)/kdir.new $(BUILD)/kdir
 	@ln -sfn "$$(cat $(BUILD)/kdir)/arch/x86/boot/bzImage" $(BUILD)/bzImage
 

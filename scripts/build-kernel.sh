@@ -10,6 +10,10 @@
 # Prints the path of the built tree (usable as KDIR) on stdout.
 set -euo pipefail
 
+# stdout carries only the resulting path; everything else (including the kernel's own
+# make, which prints "Entering directory" lines when run under another make) goes to stderr.
+exec 3>&1 1>&2
+
 top=$(cd "$(dirname "$0")/.." && pwd)
 tarball=/usr/src/linux-source-6.12.tar.xz
 fragment=$top/scripts/kernel-6.12.config
@@ -30,7 +34,7 @@ key=$(
 )
 tree=$cache/kernel-$key
 if [ -f "$tree/.mars-complete" ]; then
-  echo "$tree"
+  echo "$tree" >&3
   exit 0
 fi
 
@@ -63,11 +67,11 @@ done < "$fragment"
 [ "$bad" = 0 ] || exit 1
 
 make -s rustavailable >/dev/null
-make -s -j"$jobs" bzImage modules
+make -s --no-print-directory -j"$jobs" bzImage modules
 touch .mars-complete
 # Remove older kernel builds: only the current key is ever used.
 for old in "$cache"/kernel-*; do
   [ "$old" = "$tree" ] || rm -rf "$old"
 done
 log "kernel ready: $tree"
-echo "$tree"
+echo "$tree" >&3
