@@ -41,6 +41,30 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make this host the first member of a new cluster.
+    ///
+    /// Writes the cluster identity (/mars/uuid) and this host's address
+    /// (/mars/ips/ip-<host>) into the /mars tree. /mars must be a filesystem of its own.
+    /// The address is taken from /etc/hosts unless given with --ip.
+    CreateCluster {
+        /// IPv4 address other members use to reach this host.
+        #[arg(long)]
+        ip: Option<std::net::Ipv4Addr>,
+    },
+    /// Create a resource on this host, which becomes its primary.
+    ///
+    /// DISK (an unused block device, e.g. /dev/vg/r0) is replicated; its content is kept
+    /// and becomes the resource's content. The device /dev/mars/DEVNAME (default: the
+    /// resource name) appears when the module has started the resource. Needs the module
+    /// loaded and a cluster (create-cluster).
+    CreateResource {
+        /// Resource name: a-z, 0-9 and '-', starting with a letter.
+        resource: String,
+        /// The underlying disk.
+        disk: std::path::PathBuf,
+        /// Name of the device under /dev/mars/ (default: the resource name).
+        devname: Option<String>,
+    },
     /// Show the versions of marsadm and of the loaded kernel module.
     ///
     /// Prints marsadm's version and, if mars.ko is loaded, the module's version from

@@ -15,6 +15,39 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     #[error("{0} is not a regular file")]
     NotAFile(PathBuf),
+    #[error("cannot {what} {path}: {source}")]
+    Tree {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0} should be a symlink in the /mars tree but is not; it was not made by MARS, remove or rename it")]
+    NotALink(PathBuf),
+    #[error("cannot determine this host's name: {0}")]
+    Host(String),
+    #[error("this host's name {host:?} cannot be used by MARS: {reason}; set a hostname of a-z, 0-9 and '-'")]
+    HostName { host: String, reason: String },
+    #[error("{0} is not a mounted filesystem of its own: MARS keeps its logs there; mount a dedicated filesystem (ext4 or xfs) on it")]
+    NoMars(PathBuf),
+    #[error("the kernel module is not loaded: run `modprobe mars`")]
+    ModuleNotLoaded,
+    #[error("this host is not member of a cluster: run `marsadm create-cluster` (or join-cluster)")]
+    NoCluster,
+    #[error("this host is already member of cluster {0}")]
+    AlreadyCluster(String),
+    #[error("cannot find an IPv4 address for {0} in /etc/hosts: give it with --ip")]
+    NoAddress(String),
+    #[error("bad {what} name {name:?}: {reason}")]
+    Name { what: &'static str, name: String, reason: String },
+    #[error("resource {0} exists already (marsadm view {0})")]
+    ResourceExists(String),
+    #[error("device name {devname} is used by resource {res} on this host: give another one")]
+    DeviceNameTaken { devname: String, res: String },
+    #[error("disk {disk} belongs to resource {res} already")]
+    DiskTaken { disk: PathBuf, res: String },
+    #[error("cannot use {path} as disk: {reason}")]
+    Disk { path: PathBuf, reason: String },
     #[error("{0}: damaged or out-of-sequence record (see the report above)")]
     LogBad(String),
     #[error("{0}: the last record is incomplete (being written or fetched, or cut off by a crash)")]
@@ -25,7 +58,24 @@ impl Error {
     /// Exit status for this error. 2 is reserved for command-line errors (clap's own).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Read { .. } | Error::Json(_) | Error::NotAFile(_) | Error::LogBad(_) => 1,
+            Error::Read { .. }
+            | Error::Json(_)
+            | Error::NotAFile(_)
+            | Error::LogBad(_)
+            | Error::Tree { .. }
+            | Error::NotALink(_)
+            | Error::Host(_)
+            | Error::HostName { .. }
+            | Error::NoMars(_)
+            | Error::ModuleNotLoaded
+            | Error::NoCluster
+            | Error::AlreadyCluster(_)
+            | Error::NoAddress(_)
+            | Error::Name { .. }
+            | Error::ResourceExists(_)
+            | Error::DeviceNameTaken { .. }
+            | Error::DiskTaken { .. }
+            | Error::Disk { .. } => 1,
             Error::LogIncomplete(_) => 3,
         }
     }

@@ -6,9 +6,11 @@
 
 mod cli;
 mod commands;
+mod context;
 mod digest;
 mod error;
 mod module;
+mod tree;
 
 use std::process::ExitCode;
 

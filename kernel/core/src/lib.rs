@@ -12,6 +12,7 @@ pub mod crc32c;
 pub mod lamport;
 pub mod log_record;
 pub mod names;
+pub mod role;
 pub mod tree;
 pub mod version;
 // Paths between these modules are relative (`super::`): in the kernel the crate root is

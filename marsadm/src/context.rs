@@ -1,0 +1,120 @@
+//! What every command needs to know about this host: its name, the `/mars` tree, the
+//! module's state, and a Lamport stamp for writes. Precondition checks live here so each
+//! is written once and every command reports a failed one the same way.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use mars_core::names::check_host_name;
+use mars_core::tree;
+
+use crate::error::{Error, Result};
+use crate::module;
+use crate::tree::{real_time_ns, MarsTree};
+
+/// Where the tree lives on every MARS host.
+pub const MARS_ROOT: &str = "/mars";
+
+pub struct Context {
+    pub tree: MarsTree,
+    pub host: String,
+    pub proc_sys: PathBuf,
+}
+
+impl Context {
+    /// The real host: `/mars`, `/proc/sys/mars`, the kernel's node name.
+    pub fn from_system() -> Result<Context> {
+        let uts = nix::sys::utsname::uname().map_err(|e| Error::Host(e.to_string()))?;
+        let host = uts.nodename().to_string_lossy().into_owned();
+        check_host_name(&host).map_err(|e| Error::HostName { host: host.clone(), reason: e.to_string() })?;
+        Ok(Context { tree: MarsTree::new(MARS_ROOT), host, proc_sys: module::proc_sys_dir().to_owned() })
+    }
+
+    /// `/mars` must be a filesystem of its own (logs must not fill the root filesystem).
+    pub fn require_mountpoint(&self) -> Result<()> {
+        let root = self.tree.root();
+        let me = std::fs::metadata(root).map_err(|_| Error::NoMars(root.to_owned()))?;
+        let parent = std::fs::metadata(root.join("..")).map_err(|_| Error::NoMars(root.to_owned()))?;
+        if !me.is_dir() || me.dev() == parent.dev() {
+            return Err(Error::NoMars(root.to_owned()));
+        }
+        Ok(())
+    }
+
+    pub fn require_module(&self) -> Result<()> {
+        match module::loaded_version(&self.proc_sys)? {
+            Some(_) => Ok(()),
+            None => Err(Error::ModuleNotLoaded),
+        }
+    }
+
+    pub fn require_cluster(&self) -> Result<()> {
+        match self.tree.get(tree::UUID)? {
+            Some(_) => Ok(()),
+            None => Err(Error::NoCluster),
+        }
+    }
+
+    /// A Lamport stamp for the next write: after real time and after every stamp in the
+    /// directories given (so marsadm's writes are ordered after what it has seen).
+    pub fn stamp(&self, dirs: &[&str]) -> Result<u64> {
+        let mut t = real_time_ns();
+        for d in dirs {
+            t = t.max(self.tree.newest_stamp(d)?.saturating_add(1));
+        }
+        Ok(t)
+    }
+
+    /// Asks the module to act on the tree now (if it is loaded).
+    pub fn trigger(&self) {
+        let _ = std::fs::write(self.proc_sys.join("trigger"), "1\n");
+    }
+}
+
+/// A block device checked to be usable as a resource's underlying disk.
+pub struct Disk {
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+/// Smallest disk accepted for a resource.
+pub const MIN_DISK_SIZE: u64 = 1 << 20;
+
+/// Checks that `path` is an absolute path to a block device nobody else uses (opened
+/// with `O_EXCL`, which fails while it is mounted or held by another driver), of at
+/// least [`MIN_DISK_SIZE`] bytes.
+pub fn check_disk(path: &Path) -> Result<Disk> {
+    if !path.is_absolute() {
+        return Err(Error::Disk { path: path.to_owned(), reason: "give an absolute path, e.g. /dev/vg/r0".into() });
+    }
+    let meta = std::fs::metadata(path).map_err(|e| Error::Disk { path: path.to_owned(), reason: e.to_string() })?;
+    if !meta.file_type().is_block_device() {
+        return Err(Error::Disk { path: path.to_owned(), reason: "not a block device".into() });
+    }
+    let mut f: File = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc_o_excl())
+        .open(path)
+        .map_err(|e| Error::Disk {
+            path: path.to_owned(),
+            reason: if e.raw_os_error() == Some(nix::libc::EBUSY) {
+                "in use (mounted, or held by another driver or resource)".into()
+            } else {
+                e.to_string()
+            },
+        })?;
+    let size = f.seek(SeekFrom::End(0)).map_err(|e| Error::Disk { path: path.to_owned(), reason: e.to_string() })?;
+    if size < MIN_DISK_SIZE {
+        return Err(Error::Disk {
+            path: path.to_owned(),
+            reason: format!("too small: {size} bytes, at least {MIN_DISK_SIZE} needed"),
+        });
+    }
+    Ok(Disk { path: path.to_owned(), size })
+}
+
+fn libc_o_excl() -> i32 {
+    nix::libc::O_EXCL
+}
