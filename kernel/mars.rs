@@ -5,6 +5,8 @@
 //! This crate is the kernel module `mars.ko`. Layout:
 //! - [`kapi`]: the only place with `unsafe`; thin safe wrappers over C kernel APIs.
 //! - [`mars_core`]: formats and rules shared with marsadm (`kernel/core/`), plain `no_std` Rust.
+//! - [`strategy`]: the `mars_main` thread acting on the `/mars` tree ([`tree`], [`clock`]).
+//! - [`resource`], [`device`]: a resource on this host and its `/dev/mars/<name>`.
 //! - [`proc_sys`]: the `/proc/sys/mars` interface.
 
 use kernel::prelude::*;
@@ -14,7 +16,12 @@ mod kapi;
 #[path = "core/src/lib.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod mars_core;
+mod clock;
+mod device;
 mod proc_sys;
+mod resource;
+mod strategy;
+mod tree;
 
 module! {
     type: Mars,
@@ -24,16 +31,21 @@ module! {
     license: "GPL",
 }
 
-/// Module state: everything that must be torn down on unload, in field order.
+/// Module state: everything that must be torn down on unload, in field order: first
+/// `/proc/sys/mars` (no more triggers), then the strategy thread (which detaches all
+/// resources; a device that is open keeps the module loaded, so none is open here).
 struct Mars {
     _proc_sys: proc_sys::ProcSys,
+    _strategy: strategy::Strategy,
 }
 
 impl kernel::Module for Mars {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        let proc_sys = proc_sys::ProcSys::register()?;
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let main = strategy::Main::new()?;
+        let proc_sys = proc_sys::ProcSys::register(main.clone())?;
+        let strategy = strategy::Strategy::start(main, module)?;
         pr_info!("version {} loaded\n", mars_core::version::VERSION);
-        Ok(Mars { _proc_sys: proc_sys })
+        Ok(Mars { _proc_sys: proc_sys, _strategy: strategy })
     }
 }
 

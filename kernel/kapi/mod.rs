@@ -5,6 +5,12 @@
 //! block argues its soundness in a `// SAFETY:` comment from the type's invariants.
 //!
 //! Bindings for the C declarations come from `kernel::bindings`, extended by the
-//! headers that `pre-patches/linux-6.12/` adds to `rust/bindings/bindings_helper.h`.
+//! headers and helpers that `pre-patches/linux-6.12/` adds to the kernel tree.
 
+pub(crate) mod bdev;
+pub(crate) mod file;
+pub(crate) mod gendisk;
 pub(crate) mod sysctl;
+pub(crate) mod thread;
+pub(crate) mod time;
+pub(crate) mod vfs;

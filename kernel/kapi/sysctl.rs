@@ -5,16 +5,55 @@
 //! Entries are described with [`Entry`] constructors that only accept data which lives
 //! for the whole registration (`'static`), so the C side never sees a dangling pointer.
 
+use core::ffi::{c_int, c_void};
 use core::ptr::{self, NonNull};
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::str::CStr;
+use kernel::sync::Arc;
+use kernel::types::ForeignOwnable;
+
+/// Target of a write-only sysctl file (see [`Entry::action`]).
+pub(crate) trait Action: Send + Sync + 'static {
+    /// Called with the bytes written to the file.
+    fn run(&self, input: &[u8]);
+}
 
 /// One file in a sysctl directory.
 pub(crate) struct Entry {
     table: bindings::ctl_table,
+    /// A reference the table's `data` holds, released after unregistering.
+    owned: Option<(*mut c_void, unsafe fn(*mut c_void))>,
+}
+
+unsafe extern "C" fn action_handler<T: Action>(
+    table: *const bindings::ctl_table,
+    write: c_int,
+    buffer: *mut c_void,
+    lenp: *mut usize,
+    ppos: *mut bindings::loff_t,
+) -> c_int {
+    // SAFETY: the sysctl core calls handlers with a valid table, a kernel buffer of
+    // `*lenp` bytes and valid `lenp`/`ppos`. `data` of tables using this handler is an
+    // `Arc<T>` from `into_foreign` (see `Entry::action`), alive while registered.
+    unsafe {
+        if write == 0 {
+            *lenp = 0;
+            return 0;
+        }
+        let input = core::slice::from_raw_parts(buffer.cast::<u8>(), *lenp);
+        <Arc<T> as ForeignOwnable>::borrow((*table).data).run(input);
+        *ppos += *lenp as bindings::loff_t;
+    }
+    0
+}
+
+unsafe fn release_arc<T: Action>(data: *mut c_void) {
+    // SAFETY: the caller passes the pointer made by `into_foreign` in `Entry::action`,
+    // once, after the table is unregistered.
+    drop(unsafe { <Arc<T> as ForeignOwnable>::from_foreign(data) });
 }
 
 impl Entry {
@@ -35,6 +74,35 @@ impl Entry {
                 extra1: ptr::null_mut(),
                 extra2: ptr::null_mut(),
             },
+            owned: None,
+        }
+    }
+
+    /// A write-only (0200) file: every write calls `target.run(bytes)`.
+    pub(crate) fn action<T: Action>(name: &'static CStr, target: Arc<T>) -> Self {
+        let data = target.into_foreign() as *mut c_void;
+        Entry {
+            table: bindings::ctl_table {
+                procname: name.as_char_ptr(),
+                data,
+                maxlen: 0,
+                mode: 0o200,
+                proc_handler: Some(action_handler::<T>),
+                poll: ptr::null_mut(),
+                extra1: ptr::null_mut(),
+                extra2: ptr::null_mut(),
+            },
+            owned: Some((data, release_arc::<T>)),
+        }
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        if let Some((data, release)) = self.owned.take() {
+            // SAFETY: an entry still owning its reference was never registered (or its
+            // registration has released the table already, see `Registration::drop`).
+            unsafe { release(data) };
         }
     }
 }
@@ -49,21 +117,30 @@ impl Entry {
 pub(crate) struct Registration {
     header: NonNull<bindings::ctl_table_header>,
     _table: KVec<bindings::ctl_table>,
+    /// References held by the registered table, released after unregistering.
+    owned: KVec<(*mut c_void, unsafe fn(*mut c_void))>,
 }
 
-// SAFETY: the registration is only an owner of the header and the table; the kernel's
-// sysctl core synchronises all access to them internally, and unregistering (in `drop`)
-// may happen from any thread.
+// SAFETY: the registration is only an owner of the header, the table and references to
+// `Send + Sync` targets; the kernel's sysctl core synchronises all access to them
+// internally, and unregistering (in `drop`) may happen from any thread.
 unsafe impl Send for Registration {}
 // SAFETY: `Registration` has no methods taking `&self` that touch the C objects.
 unsafe impl Sync for Registration {}
 
 impl Registration {
     /// Registers `entries` as files of `/proc/sys/<path>`.
-    pub(crate) fn new(path: &'static CStr, entries: &[Entry]) -> Result<Self> {
+    pub(crate) fn new(path: &'static CStr, entries: KVec<Entry>) -> Result<Self> {
         let mut table = KVec::with_capacity(entries.len(), GFP_KERNEL)?;
-        for entry in entries {
+        let mut owned = KVec::with_capacity(entries.len(), GFP_KERNEL)?;
+        for entry in &entries {
             table.push(entry.table, GFP_KERNEL)?;
+        }
+        // From here on the registration owns the references (entries release nothing).
+        for mut entry in entries {
+            if let Some(o) = entry.owned.take() {
+                owned.push(o, GFP_KERNEL)?;
+            }
         }
         // SAFETY: `path` is a valid NUL-terminated string that outlives the registration.
         // `table` points to `table.len()` initialised entries whose pointers refer to
@@ -72,16 +149,27 @@ impl Registration {
         let header = unsafe {
             bindings::register_sysctl_sz(path.as_char_ptr(), table.as_mut_ptr(), table.len())
         };
-        let header = NonNull::new(header).ok_or(ENOMEM)?;
+        let Some(header) = NonNull::new(header) else {
+            for (data, release) in owned {
+                // SAFETY: registration failed, so nothing else uses the references.
+                unsafe { release(data) };
+            }
+            return Err(ENOMEM);
+        };
         // INVARIANT: registration succeeded for `table`, which we now own unchanged.
-        Ok(Registration { header, _table: table })
+        Ok(Registration { header, _table: table, owned })
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
         // SAFETY: by the type invariant `header` is registered and not yet unregistered;
-        // after this call the table is no longer referenced and may be freed with `self`.
+        // unregistering waits for running handlers, so afterwards the table and the
+        // references its entries hold are no longer used and can be released.
         unsafe { bindings::unregister_sysctl_table(self.header.as_ptr()) };
+        for (data, release) in core::mem::replace(&mut self.owned, KVec::new()) {
+            // SAFETY: each reference is released once, after unregistering.
+            unsafe { release(data) };
+        }
     }
 }

@@ -212,7 +212,8 @@ fn launch(tb: &Testbed, id: NodeId) -> Result<(), String> {
         .arg(&tb.kernel)
         .arg("-initrd")
         .arg(&tb.initramfs)
-        .args(["-append", &format!("console=ttyS0 panic=-1 oops=panic mars.node={k}")])
+        // bdev_allow_write_mounted=0: exclusive holders (a resource's disk) block other writers.
+        .args(["-append", &format!("console=ttyS0 panic=-1 oops=panic bdev_allow_write_mounted=0 mars.node={k}")])
         .arg("-chardev")
         .arg(format!("file,id=con,path={},append=on", dir.join("console.log").display()))
         .args(["-serial", "chardev:con", "-monitor", "none"])

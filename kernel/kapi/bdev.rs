@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The underlying disk of a resource, opened exclusively (C: `bdev_file_open_by_path`,
+//! `bdev_fput`): while a resource is attached, nobody else may write to its disk, and
+//! marsadm's `O_EXCL` check reports the disk as in use.
+
+use core::ffi::c_void;
+use core::ptr::NonNull;
+
+use kernel::bindings;
+use kernel::error::from_err_ptr;
+use kernel::prelude::*;
+use kernel::str::CStr;
+
+/// An exclusively opened block device.
+///
+/// # Invariants
+///
+/// `file` was returned by a successful `bdev_file_open_by_path` with a non-null holder
+/// and has not been released.
+pub(crate) struct BlockDevice {
+    file: NonNull<bindings::file>,
+}
+
+// SAFETY: the bdev file may be used and released from any thread.
+unsafe impl Send for BlockDevice {}
+// SAFETY: `&self` methods only read immutable properties or submit I/O, which the block
+// layer allows concurrently.
+unsafe impl Sync for BlockDevice {}
+
+impl BlockDevice {
+    /// Opens `path` for reading and writing, exclusively for `holder` (any address that
+    /// is unique to the opener and stays valid while the device is open).
+    pub(crate) fn open_exclusive(path: &CStr, holder: *mut c_void) -> Result<BlockDevice> {
+        if holder.is_null() {
+            return Err(EINVAL);
+        }
+        // Exclusive, and nobody else may write to the disk while we hold it (a stray
+        // writer would change the disk behind the log's back).
+        let mode = bindings::BLK_OPEN_READ | bindings::BLK_OPEN_WRITE | bindings::BLK_OPEN_RESTRICT_WRITES;
+        // SAFETY: `path` is NUL-terminated; a non-null holder makes the open exclusive;
+        // no holder operations are needed.
+        let file = from_err_ptr(unsafe {
+            bindings::bdev_file_open_by_path(path.as_char_ptr(), mode, holder, core::ptr::null())
+        })?;
+        // INVARIANT: the open succeeded.
+        NonNull::new(file).map(|file| BlockDevice { file }).ok_or(EINVAL)
+    }
+
+    /// The C block device, for submitting bios to it.
+    pub(super) fn raw(&self) -> *mut bindings::block_device {
+        // SAFETY: the file is an open bdev file (type invariant).
+        unsafe { bindings::file_bdev(self.file.as_ptr()) }
+    }
+
+    /// Size in 512-byte sectors.
+    pub(crate) fn sectors(&self) -> u64 {
+        // SAFETY: the block device is valid while open; `bd_nr_sectors` is a plain field.
+        unsafe { (*self.raw()).bd_nr_sectors }
+    }
+
+    /// The device's queue limits, to be inherited by a device stacked on it.
+    pub(super) fn limits(&self) -> bindings::queue_limits {
+        // SAFETY: an open block device has a disk with a live queue; the limits are plain
+        // data, copied under no lock as stacking drivers do at setup time.
+        unsafe { (*(*(*self.raw()).bd_disk).queue).limits }
+    }
+}
+
+impl Drop for BlockDevice {
+    fn drop(&mut self) {
+        // SAFETY: the file is an open bdev file (type invariant), released once here.
+        unsafe { bindings::bdev_fput(self.file.as_ptr()) };
+    }
+}

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A bio-based block device `/dev/mars/<name>` (C: `__blk_alloc_disk`,
+//! `device_add_disk`, `del_gendisk`), as stacking drivers like DRBD and md are: every
+//! bio is handed, as a [`Bio`], to a [`BioHandler`] that completes it, passes it to the
+//! underlying disk, or queues it (the transaction logger).
+
+use core::ffi::c_void;
+use core::ptr::NonNull;
+
+use kernel::alloc::{flags::GFP_KERNEL, KBox};
+use kernel::bindings;
+use kernel::error::{from_err_ptr, to_result};
+use kernel::prelude::*;
+use kernel::str::CStr;
+use kernel::sync::Arc;
+use kernel::types::ForeignOwnable;
+
+use super::bdev::BlockDevice;
+
+/// Operation of a bio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BioOp {
+    /// Read data.
+    Read,
+    /// Write data (a write with no data and the preflush flag is a flush).
+    Write,
+    /// Discard a range.
+    Discard,
+    /// Anything else (write zeroes, zone operations, ...): refused.
+    Other,
+}
+
+/// How a bio ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BioStatus {
+    /// Done.
+    Ok,
+    /// The operation is not supported by this device.
+    NotSupported,
+    /// The data could not be read or written.
+    IoError,
+}
+
+/// A bio submitted to a MARS device. It must be ended exactly once: by [`Bio::end`], by
+/// [`Bio::submit_to`], or else on drop, with an I/O error (a bug, but never a hang).
+///
+/// # Invariants
+///
+/// `ptr` is a bio we received from the block layer and have not ended or passed on.
+pub(crate) struct Bio {
+    ptr: NonNull<bindings::bio>,
+}
+
+// SAFETY: a bio may be completed or resubmitted from any thread (logger, writeback).
+unsafe impl Send for Bio {}
+
+impl Bio {
+    fn opf(&self) -> u32 {
+        // SAFETY: the bio is alive (type invariant); `bi_opf` is plain data.
+        unsafe { (*self.ptr.as_ptr()).bi_opf }
+    }
+
+    /// The operation.
+    pub(crate) fn op(&self) -> BioOp {
+        let op = self.opf() & bindings::REQ_OP_MASK;
+        match op {
+            bindings::req_op_REQ_OP_READ => BioOp::Read,
+            bindings::req_op_REQ_OP_WRITE => BioOp::Write,
+            bindings::req_op_REQ_OP_DISCARD => BioOp::Discard,
+            _ => BioOp::Other,
+        }
+    }
+
+    /// The request asks for a cache flush before it (REQ_PREFLUSH).
+    pub(crate) fn is_preflush(&self) -> bool {
+        self.opf() & bindings::REQ_PREFLUSH != 0
+    }
+
+    /// The write must be durable when it completes (REQ_FUA).
+    pub(crate) fn is_fua(&self) -> bool {
+        self.opf() & bindings::REQ_FUA != 0
+    }
+
+    /// The submitter waits for this request (REQ_SYNC).
+    pub(crate) fn is_sync(&self) -> bool {
+        self.opf() & bindings::REQ_SYNC != 0
+    }
+
+    /// First byte on the device.
+    pub(crate) fn pos(&self) -> u64 {
+        // SAFETY: the bio is alive (type invariant).
+        unsafe { (*self.ptr.as_ptr()).bi_iter.bi_sector << 9 }
+    }
+
+    /// Number of bytes.
+    pub(crate) fn len(&self) -> u32 {
+        // SAFETY: the bio is alive (type invariant).
+        unsafe { (*self.ptr.as_ptr()).bi_iter.bi_size }
+    }
+
+    /// Copies the bio's data into `buf`, which must be exactly [`Bio::len`] bytes.
+    pub(crate) fn copy_to(&self, buf: &mut [u8]) -> Result {
+        if buf.len() != self.len() as usize {
+            return Err(EINVAL);
+        }
+        // SAFETY: the bio is alive; `buf` has room for exactly the bio's bytes.
+        unsafe { bindings::mars_bio_copy_to_buf(self.ptr.as_ptr(), buf.as_mut_ptr().cast()) };
+        Ok(())
+    }
+
+    /// Fills the bio's data pages from `buf`, which must be exactly [`Bio::len`] bytes.
+    pub(crate) fn copy_from(&mut self, buf: &[u8]) -> Result {
+        if buf.len() != self.len() as usize {
+            return Err(EINVAL);
+        }
+        // SAFETY: the bio is alive; `buf` holds exactly the bio's bytes.
+        unsafe { bindings::mars_bio_copy_from_buf(self.ptr.as_ptr(), buf.as_ptr().cast()) };
+        Ok(())
+    }
+
+    /// Completes the bio with `status`.
+    pub(crate) fn end(self, status: BioStatus) {
+        let status = match status {
+            BioStatus::Ok => bindings::BLK_STS_OK as bindings::blk_status_t,
+            BioStatus::NotSupported => bindings::BLK_STS_NOTSUPP,
+            BioStatus::IoError => bindings::BLK_STS_IOERR,
+        };
+        let ptr = self.ptr.as_ptr();
+        core::mem::forget(self);
+        // SAFETY: we own the bio (type invariant, consumed here); it is ended once.
+        unsafe {
+            (*ptr).bi_status = status;
+            bindings::bio_endio(ptr);
+        }
+    }
+
+    /// Hands the bio to `dev` unchanged (same sectors): the lower device completes it.
+    pub(crate) fn submit_to(self, dev: &BlockDevice) {
+        let ptr = self.ptr.as_ptr();
+        core::mem::forget(self);
+        // SAFETY: we own the bio (consumed here); remapping it to another open block
+        // device and resubmitting is how stacking drivers pass bios down.
+        unsafe {
+            bindings::bio_set_dev(ptr, dev.raw());
+            bindings::submit_bio_noacct(ptr);
+        }
+    }
+}
+
+impl Drop for Bio {
+    fn drop(&mut self) {
+        pr_err!("bio dropped without completion: failing it\n");
+        // SAFETY: not ended yet (type invariant; `end`/`submit_to` forget `self`).
+        unsafe {
+            (*self.ptr.as_ptr()).bi_status = bindings::BLK_STS_IOERR;
+            bindings::bio_endio(self.ptr.as_ptr());
+        }
+    }
+}
+
+/// What a MARS device does with its bios.
+pub(crate) trait BioHandler: Send + Sync + 'static {
+    /// Takes a bio submitted to the device; called in the submitter's context (may
+    /// sleep, must not block for long).
+    fn submit(&self, bio: Bio);
+}
+
+unsafe extern "C" fn submit_bio_callback<T: BioHandler>(bio: *mut bindings::bio) {
+    // SAFETY: the block layer passes a valid, non-null bio of one of our disks;
+    // `private_data` of our disks is an `Arc<T>` made by `into_foreign` in `Disk::new`
+    // and released only after `del_gendisk`, which waits for running `submit_bio` calls.
+    let (handler, bio) = unsafe {
+        (<Arc<T> as ForeignOwnable>::borrow((*(*(*bio).bi_bdev).bd_disk).private_data), NonNull::new_unchecked(bio))
+    };
+    // INVARIANT: a bio received from the block layer, not yet ended.
+    handler.submit(Bio { ptr: bio });
+}
+
+/// A MARS device, removed on drop.
+///
+/// # Invariants
+///
+/// `gendisk` was allocated by `__blk_alloc_disk` and added with `device_add_disk`; its
+/// `fops` points to `fops`, its `private_data` is `handler` converted by `into_foreign`.
+pub(crate) struct Disk<T: BioHandler> {
+    gendisk: NonNull<bindings::gendisk>,
+    fops: KBox<bindings::block_device_operations>,
+    _handler: core::marker::PhantomData<Arc<T>>,
+}
+
+// SAFETY: the gendisk may be removed from any thread; `T` is Send + Sync.
+unsafe impl<T: BioHandler> Send for Disk<T> {}
+// SAFETY: `&self` methods only read counters.
+unsafe impl<T: BioHandler> Sync for Disk<T> {}
+
+impl<T: BioHandler> Disk<T> {
+    /// Creates `/dev/<name>` (e.g. `mars/r0`) of `sectors` sectors, stacked on `lower`
+    /// (its block sizes and transfer limits are inherited), sending bios to `handler`.
+    pub(crate) fn new(name: &CStr, sectors: u64, lower: &BlockDevice, handler: Arc<T>, module: &'static ThisModule) -> Result<Self> {
+        let bytes = name.as_bytes_with_nul();
+        let lower_lim = lower.limits();
+        // SAFETY: all fields of `queue_limits` are valid when zeroed.
+        let mut lim: bindings::queue_limits = unsafe { core::mem::zeroed() };
+        lim.logical_block_size = lower_lim.logical_block_size;
+        lim.physical_block_size = lower_lim.physical_block_size;
+        lim.io_min = lower_lim.io_min;
+        lim.io_opt = lower_lim.io_opt;
+        lim.max_hw_sectors = lower_lim.max_hw_sectors;
+        // We complete flushes and FUA writes honestly, so let filesystems send them.
+        lim.features = bindings::BLK_FEAT_WRITE_CACHE | bindings::BLK_FEAT_FUA;
+
+        let fops = KBox::new(
+            bindings::block_device_operations {
+                submit_bio: Some(submit_bio_callback::<T>),
+                // Holding the module while the device is open: rmmod is refused then.
+                owner: module.as_ptr(),
+                // SAFETY: the remaining fields are optional callbacks and pointers, for
+                // which zero (None / null) means "not provided".
+                ..unsafe { core::mem::zeroed() }
+            },
+            GFP_KERNEL,
+        )?;
+
+        let key: &'static kernel::sync::LockClassKey = kernel::static_lock_class!();
+        // SAFETY: `lim` is initialised. `LockClassKey` is `repr(transparent)` over the C
+        // `lock_class_key` (via `Opaque`), so the pointer cast is valid; the key is static.
+        let gendisk = from_err_ptr(unsafe {
+            bindings::__blk_alloc_disk(
+                &mut lim,
+                bindings::NUMA_NO_NODE,
+                (key as *const kernel::sync::LockClassKey).cast_mut().cast(),
+            )
+        })?;
+        let gendisk = NonNull::new(gendisk).ok_or(ENOMEM)?;
+        let g = gendisk.as_ptr();
+        // SAFETY: `g` is a new, not yet added gendisk we exclusively own. The name fits
+        // (checked) into `disk_name`; fops outlives the disk (kept in `Self`, dropped
+        // after `put_disk`); `private_data` takes one reference of the handler.
+        unsafe {
+            if bytes.len() > (*g).disk_name.len() {
+                bindings::put_disk(g);
+                return Err(EINVAL);
+            }
+            for (dst, src) in (*g).disk_name.iter_mut().zip(bytes) {
+                *dst = *src as _;
+            }
+            // major 0 and no minors: the block layer assigns a dynamic device number.
+            // No partition scanning: the device carries a filesystem, not a table.
+            (*g).minors = 0;
+            (*g).flags |= bindings::GENHD_FL_NO_PART as i32;
+            (*g).fops = &*fops;
+            (*g).private_data = handler.into_foreign() as *mut c_void;
+            bindings::set_capacity(g, sectors);
+            let ret = bindings::device_add_disk(core::ptr::null_mut(), g, core::ptr::null_mut());
+            if let Err(e) = to_result(ret) {
+                drop(<Arc<T> as ForeignOwnable>::from_foreign((*g).private_data));
+                bindings::put_disk(g);
+                return Err(e);
+            }
+        }
+        // INVARIANT: allocated, set up and added as documented.
+        Ok(Disk { gendisk, fops, _handler: core::marker::PhantomData })
+    }
+
+    /// How many times the device is open right now.
+    pub(crate) fn open_count(&self) -> i32 {
+        // SAFETY: the disk is added (type invariant), so `part0` is valid; `bd_openers`
+        // is an atomic counter read without a lock, as `disk_openers()` does.
+        unsafe { (*(*self.gendisk.as_ptr()).part0).bd_openers.counter }
+    }
+}
+
+impl<T: BioHandler> Drop for Disk<T> {
+    fn drop(&mut self) {
+        let g = self.gendisk.as_ptr();
+        // SAFETY: the disk was added (type invariant). del_gendisk removes it and waits
+        // until no `submit_bio` call runs any more; then the handler reference stored in
+        // `private_data` can be released and the disk put. `fops` is dropped after this.
+        unsafe {
+            bindings::del_gendisk(g);
+            drop(<Arc<T> as ForeignOwnable>::from_foreign((*g).private_data));
+            bindings::put_disk(g);
+        }
+        let _ = &self.fops;
+    }
+}

@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Wall-clock time (C: `ktime_get_real_ts64`).
+
+use kernel::bindings;
+
+/// Real (wall-clock) time in nanoseconds since the Unix epoch.
+pub(crate) fn real_ns() -> u64 {
+    let mut ts = bindings::timespec64 { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is valid for writes.
+    unsafe { bindings::ktime_get_real_ts64(&mut ts) };
+    (ts.tv_sec.max(0) as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec.max(0) as u64)
+}

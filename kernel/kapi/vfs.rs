@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `/mars` symlink tree from inside the kernel: read a link and its mtime, replace a
+//! link atomically with a given mtime, create directories, list a directory, unlink.
+//!
+//! The rules (ordered writes, `.deleted`, Lamport mtimes) live in the strategy code; this
+//! file only performs single VFS operations safely. `/mars` is never an idmapped mount,
+//! so every operation uses the identity mapping (`nop_mnt_idmap`).
+
+use core::ffi::c_int;
+use core::ptr;
+
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::bindings;
+use kernel::error::{from_err_ptr, to_result};
+use kernel::fmt;
+use kernel::prelude::*;
+use kernel::str::{CStr, CString};
+
+use super::file::{File, OpenFlags};
+
+const NS_PER_SEC: u64 = 1_000_000_000;
+
+fn idmap() -> *mut bindings::mnt_idmap {
+    // `nop_mnt_idmap` is a static object of the kernel that lives forever; taking its
+    // address does not access it (and needs no `unsafe`).
+    ptr::addr_of_mut!(bindings::nop_mnt_idmap)
+}
+
+/// A looked-up path (mount and dentry references), released on drop.
+///
+/// # Invariants
+///
+/// `path` was filled by a successful `kern_path` and has not been put.
+struct Path {
+    path: bindings::path,
+}
+
+impl Path {
+    /// Looks `name` up without following a final symlink.
+    fn lookup(name: &CStr) -> Result<Path> {
+        let mut path = bindings::path { mnt: ptr::null_mut(), dentry: ptr::null_mut() };
+        // SAFETY: `name` is NUL-terminated; `path` is valid for writes.
+        to_result(unsafe { bindings::kern_path(name.as_char_ptr(), 0, &mut path) })?;
+        // INVARIANT: kern_path succeeded and filled `path` with references.
+        Ok(Path { path })
+    }
+
+    fn dentry(&self) -> *mut bindings::dentry {
+        self.path.dentry
+    }
+
+    /// The inode; never null for a successfully looked-up path.
+    fn inode(&self) -> *mut bindings::inode {
+        // SAFETY: the dentry is referenced (type invariant); a positive dentry returned by
+        // kern_path keeps its inode for as long as we hold the reference.
+        unsafe { (*self.path.dentry).d_inode }
+    }
+}
+
+impl Drop for Path {
+    fn drop(&mut self) {
+        // SAFETY: the references were taken by kern_path (type invariant), released once.
+        unsafe { bindings::path_put(&self.path) };
+    }
+}
+
+/// A symlink's value and its mtime in ns since the epoch.
+pub(crate) struct Link {
+    /// The link target.
+    pub(crate) value: KVec<u8>,
+    /// The mtime (a Lamport stamp in the `/mars` tree).
+    pub(crate) stamp_ns: u64,
+}
+
+fn is_symlink(inode: *const bindings::inode) -> bool {
+    // SAFETY: callers pass the inode of a referenced dentry.
+    let mode = u32::from(unsafe { (*inode).i_mode });
+    mode & bindings::S_IFMT == bindings::S_IFLNK
+}
+
+fn mtime_ns(inode: *const bindings::inode) -> u64 {
+    // SAFETY: callers pass the inode of a referenced dentry; the fields are plain values.
+    let (sec, nsec) = unsafe { ((*inode).i_mtime_sec, (*inode).i_mtime_nsec) };
+    (sec.max(0) as u64).saturating_mul(NS_PER_SEC).saturating_add(u64::from(nsec))
+}
+
+/// Reads the symlink at `name`; `Ok(None)` if nothing exists there, `EINVAL` if the
+/// path is not a symlink.
+pub(crate) fn read_link(name: &CStr) -> Result<Option<Link>> {
+    let path = match Path::lookup(name) {
+        Ok(p) => p,
+        Err(e) if e == ENOENT => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let inode = path.inode();
+    if !is_symlink(inode) {
+        return Err(EINVAL);
+    }
+    let stamp_ns = mtime_ns(inode);
+    let mut done = bindings::delayed_call { fn_: None, arg: ptr::null_mut() };
+    // SAFETY: the dentry is a referenced symlink; `done` is valid for writes and is run
+    // below, after the returned string has been copied.
+    let target = from_err_ptr(unsafe { bindings::vfs_get_link(path.dentry(), &mut done) }.cast_mut())?;
+    // SAFETY: on success `target` is a NUL-terminated string valid until `done` runs.
+    let bytes = unsafe { CStr::from_char_ptr(target) }.as_bytes();
+    let mut value = KVec::new();
+    let copied = value.extend_from_slice(bytes, GFP_KERNEL);
+    // SAFETY: `done` was set up by vfs_get_link; running it releases the string, which
+    // is not used after this point.
+    unsafe { bindings::do_delayed_call(&mut done) };
+    copied?;
+    Ok(Some(Link { value, stamp_ns }))
+}
+
+/// Creates the symlink `name` -> `value` (which must not exist yet).
+fn create_symlink(name: &CStr, value: &CStr) -> Result {
+    let mut parent = bindings::path { mnt: ptr::null_mut(), dentry: ptr::null_mut() };
+    // SAFETY: `name` is NUL-terminated, `parent` valid for writes. On success the parent
+    // directory is locked and referenced until `done_path_create`.
+    let dentry = from_err_ptr(unsafe { bindings::kern_path_create(bindings::AT_FDCWD, name.as_char_ptr(), &mut parent, 0) })?;
+    // SAFETY: `parent` holds the locked parent; `dentry` is the new negative dentry in it.
+    let ret = unsafe {
+        bindings::vfs_symlink(idmap(), (*parent.dentry).d_inode, dentry, value.as_char_ptr())
+    };
+    // SAFETY: pairs with the successful kern_path_create above (unlocks, puts).
+    unsafe { bindings::done_path_create(&mut parent, dentry) };
+    to_result(ret)
+}
+
+/// Sets the mtime (and atime) of the link `name` itself.
+fn set_link_mtime(name: &CStr, stamp_ns: u64) -> Result {
+    let path = Path::lookup(name)?;
+    let ts = bindings::timespec64 { tv_sec: (stamp_ns / NS_PER_SEC) as _, tv_nsec: (stamp_ns % NS_PER_SEC) as _ };
+    // SAFETY: `iattr` is plain old data for which all-zero is a valid (empty) value.
+    let mut attr: bindings::iattr = unsafe { core::mem::zeroed() };
+    attr.ia_valid = bindings::ATTR_MTIME | bindings::ATTR_MTIME_SET | bindings::ATTR_ATIME | bindings::ATTR_ATIME_SET;
+    attr.ia_mtime = ts;
+    attr.ia_atime = ts;
+    let inode = path.inode();
+    // SAFETY: notify_change requires the inode lock, taken and released around it; the
+    // dentry is referenced by `path`; no delegation can exist on a local /mars.
+    let ret = unsafe {
+        bindings::inode_lock(inode);
+        let ret = bindings::notify_change(idmap(), path.dentry(), &mut attr, ptr::null_mut());
+        bindings::inode_unlock(inode);
+        ret
+    };
+    to_result(ret)
+}
+
+/// Renames `old_name` to `new_name`, both entries of directory `dir`, replacing a
+/// `new_name` that exists (atomically, as rename(2) does).
+fn rename_in_dir(dir: &CStr, old_name: &[u8], new_name: &[u8]) -> Result {
+    let dir = Path::lookup(dir)?;
+    let d = dir.dentry();
+    // SAFETY: `d` is a referenced directory dentry. lock_rename with the same directory
+    // twice locks it once (returns NULL, no trap); lookups happen under that lock as
+    // lookup_one_len requires; every dentry obtained is put before unlocking.
+    unsafe {
+        bindings::lock_rename(d, d);
+        let result = (|| -> Result {
+            let old = from_err_ptr(bindings::lookup_one_len(old_name.as_ptr().cast(), d, old_name.len() as c_int))?;
+            let new = match from_err_ptr(bindings::lookup_one_len(new_name.as_ptr().cast(), d, new_name.len() as c_int)) {
+                Ok(n) => n,
+                Err(e) => {
+                    bindings::dput(old);
+                    return Err(e);
+                }
+            };
+            let ret = if (*old).d_inode.is_null() {
+                -(bindings::ENOENT as c_int)
+            } else {
+                let mut rd = bindings::renamedata {
+                    old_mnt_idmap: idmap(),
+                    old_dir: (*d).d_inode,
+                    old_dentry: old,
+                    new_mnt_idmap: idmap(),
+                    new_dir: (*d).d_inode,
+                    new_dentry: new,
+                    delegated_inode: ptr::null_mut(),
+                    flags: 0,
+                };
+                bindings::vfs_rename(&mut rd)
+            };
+            bindings::dput(new);
+            bindings::dput(old);
+            to_result(ret)
+        })();
+        bindings::unlock_rename(d, d);
+        result
+    }
+}
+
+/// Removes the entry `name` of directory `dir` (not a directory); `Ok(false)` if absent.
+pub(crate) fn unlink(dir: &CStr, name: &[u8]) -> Result<bool> {
+    let dir = Path::lookup(dir)?;
+    let d = dir.dentry();
+    let inode = dir.inode();
+    // SAFETY: the parent directory is referenced; its inode lock (parent subclass) is held
+    // across the lookup and vfs_unlink as both require, and released after the child
+    // dentry is put.
+    unsafe {
+        bindings::inode_lock_nested(inode, bindings::inode_i_mutex_lock_class_I_MUTEX_PARENT);
+        let result = match from_err_ptr(bindings::lookup_one_len(name.as_ptr().cast(), d, name.len() as c_int)) {
+            Err(e) => Err(e),
+            Ok(child) => {
+                let r = if (*child).d_inode.is_null() {
+                    Ok(false)
+                } else {
+                    to_result(bindings::vfs_unlink(idmap(), inode, child, ptr::null_mut())).map(|_| true)
+                };
+                bindings::dput(child);
+                r
+            }
+        };
+        bindings::inode_unlock(inode);
+        result
+    }
+}
+
+/// Creates directory `name` (mode 0755); `Ok(false)` if it exists already.
+pub(crate) fn mkdir(name: &CStr) -> Result<bool> {
+    let mut parent = bindings::path { mnt: ptr::null_mut(), dentry: ptr::null_mut() };
+    // SAFETY: as in `create_symlink`: the parent is locked and referenced until
+    // `done_path_create`.
+    let dentry = match from_err_ptr(unsafe {
+        bindings::kern_path_create(bindings::AT_FDCWD, name.as_char_ptr(), &mut parent, bindings::LOOKUP_DIRECTORY)
+    }) {
+        Ok(d) => d,
+        Err(e) if e == EEXIST => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    // SAFETY: `parent` holds the locked parent, `dentry` is the negative dentry in it.
+    let ret = unsafe { bindings::vfs_mkdir(idmap(), (*parent.dentry).d_inode, dentry, 0o755) };
+    // SAFETY: pairs with the successful kern_path_create above.
+    unsafe { bindings::done_path_create(&mut parent, dentry) };
+    to_result(ret).map(|_| true)
+}
+
+/// Replaces (or creates) the symlink `<dir>/<name>` with value `value` and mtime
+/// `stamp_ns`, atomically: a temporary link `.tmp-<name>` gets the value and the mtime
+/// and is then renamed over the old link, so readers see either the old or the new link.
+pub(crate) fn replace_link(dir: &CStr, name: &str, value: &str, stamp_ns: u64) -> Result {
+    let tmp_name = CString::try_from_fmt(fmt!(".tmp-{}", name))?;
+    let tmp_path = CString::try_from_fmt(fmt!("{}/.tmp-{}", dir, name))?;
+    let value = CString::try_from_fmt(fmt!("{}", value))?;
+    // A leftover from an interrupted earlier attempt.
+    unlink(dir, tmp_name.as_bytes())?;
+    create_symlink(&tmp_path, &value)?;
+    let result = set_link_mtime(&tmp_path, stamp_ns).and_then(|_| rename_in_dir(dir, tmp_name.as_bytes(), name.as_bytes()));
+    if result.is_err() {
+        let _ = unlink(dir, tmp_name.as_bytes());
+    }
+    result
+}
+
+/// Names in directory `dir` that do not start with '.', in no particular order.
+pub(crate) fn list_dir(dir: &CStr) -> Result<KVec<CString>> {
+    #[repr(C)]
+    struct Collector {
+        // Must be first: the actor receives a pointer to it and casts back.
+        ctx: bindings::dir_context,
+        names: KVec<CString>,
+        error: Option<Error>,
+    }
+
+    unsafe extern "C" fn actor(
+        ctx: *mut bindings::dir_context,
+        name: *const u8,
+        len: c_int,
+        _offset: bindings::loff_t,
+        _ino: u64,
+        _d_type: u32,
+    ) -> bool {
+        // SAFETY: `ctx` is the first field of the `Collector` passed to iterate_dir below
+        // (`repr(C)`), which is alive and exclusively ours during the iteration.
+        let c = unsafe { &mut *ctx.cast::<Collector>() };
+        // SAFETY: iterate_dir passes `len` valid bytes at `name`.
+        let bytes = unsafe { core::slice::from_raw_parts(name, len.max(0) as usize) };
+        if bytes.first() == Some(&b'.') {
+            return true;
+        }
+        let entry = core::str::from_utf8(bytes)
+            .map_err(|_| EINVAL)
+            .and_then(|s| CString::try_from_fmt(fmt!("{}", s)).map_err(Error::from));
+        match entry.and_then(|n| c.names.push(n, GFP_KERNEL).map_err(Error::from)) {
+            Ok(()) => true,
+            Err(e) => {
+                c.error = Some(e);
+                false
+            }
+        }
+    }
+
+    let file = File::open(dir, OpenFlags::READ.directory(), 0)?;
+    let mut c = Collector { ctx: bindings::dir_context { actor: Some(actor), pos: 0 }, names: KVec::new(), error: None };
+    // SAFETY: `file` is an open directory; `c.ctx` is a valid dir_context whose actor
+    // expects to be embedded in `c`, which outlives the call.
+    to_result(unsafe { bindings::iterate_dir(file.as_ptr(), &mut c.ctx) })?;
+    match c.error {
+        Some(e) => Err(e),
+        None => Ok(c.names),
+    }
+}

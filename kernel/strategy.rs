@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The strategy thread `mars_main`: reads the `/mars` tree, brings every resource of
+//! this host into the role the tree asks for (`mars_core::role`), and reports the actual
+//! state in `resource-<res>/actual-<host>/`. It runs once a second and at once when
+//! something is written to `/proc/sys/mars/trigger`. Everything is derived from the tree,
+//! so after a module reload or reboot the previous roles resume by themselves.
+
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::fmt;
+use kernel::prelude::*;
+use kernel::sync::{Arc, CondVar, Mutex};
+use kernel::time::msecs_to_jiffies;
+use kernel::{new_condvar, new_mutex, pin_init};
+
+use crate::clock::Clock;
+use crate::kapi::sysctl::Action;
+use crate::kapi::thread::{self, Thread};
+use crate::kapi::vfs;
+use crate::mars_core::names::check_host_name;
+use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
+use crate::mars_core::tree::{DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, RESOURCE_PREFIX, SIZE, TODO_PREFIX};
+use crate::resource::{Resource, Setup};
+use crate::tree::{host_name, path, Tree, ROOT};
+
+/// State shared between the strategy thread and the rest of the module.
+#[pin_data]
+pub(crate) struct Main {
+    #[pin]
+    pub(crate) clock: Clock,
+    #[pin]
+    triggered: Mutex<bool>,
+    #[pin]
+    wake: CondVar,
+}
+
+impl Main {
+    pub(crate) fn new() -> Result<Arc<Main>> {
+        Arc::pin_init(
+            pin_init!(Main {
+                clock <- Clock::new(),
+                triggered <- new_mutex!(false, "mars_trigger"),
+                wake <- new_condvar!("mars_wake"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+}
+
+/// `/proc/sys/mars/trigger`: any write makes the strategy thread run a round now.
+impl Action for Main {
+    fn run(&self, _input: &[u8]) {
+        *self.triggered.lock() = true;
+        self.wake.notify_all();
+    }
+}
+
+/// The running strategy thread; stopping it (drop) detaches every resource.
+pub(crate) struct Strategy {
+    _thread: Thread,
+}
+
+impl Strategy {
+    pub(crate) fn start(main: Arc<Main>, module: &'static ThisModule) -> Result<Strategy> {
+        let thread = Thread::spawn(kernel::c_str!("mars_main"), move || {
+            let mut resources: KVec<Option<Resource>> = KVec::new();
+            while !thread::should_stop() {
+                if let Err(e) = round(&main, &mut resources, module) {
+                    pr_debug!("strategy round failed: {:?}\n", e);
+                }
+                let mut triggered = main.triggered.lock();
+                if !*triggered {
+                    let _ = main.wake.wait_interruptible_timeout(&mut triggered, msecs_to_jiffies(1000));
+                }
+                *triggered = false;
+            }
+            // Leaving: the resources (devices, then disks) are released here.
+            drop(resources);
+        })?;
+        Ok(Strategy { _thread: thread })
+    }
+}
+
+fn text(v: &[u8]) -> &str {
+    core::str::from_utf8(v).unwrap_or("").trim_end()
+}
+
+/// One pass over the tree.
+fn round(main: &Main, resources: &mut KVec<Option<Resource>>, module: &'static ThisModule) -> Result {
+    let tree = Tree { clock: &main.clock };
+    let me_raw = host_name()?;
+    let me = text(&me_raw);
+    if check_host_name(me).is_err() {
+        return Err(EINVAL);
+    }
+    let root = path(fmt!("{}", ROOT))?;
+    let mut seen: KVec<KVec<u8>> = KVec::new();
+    for entry in vfs::list_dir(&root)? {
+        let Some(res) = entry.to_str().ok().and_then(|n| n.strip_prefix(RESOURCE_PREFIX)) else { continue };
+        let mut name = KVec::new();
+        name.extend_from_slice(res.as_bytes(), GFP_KERNEL)?;
+        seen.push(name, GFP_KERNEL)?;
+        if let Err(e) = handle_resource(&tree, resources, res, me, module) {
+            pr_warn!("resource {}: {:?}\n", res, e);
+        }
+    }
+    // Resources whose directory is gone: detach them (if their device is not open).
+    for slot in resources.iter_mut() {
+        let gone = slot.as_ref().is_some_and(|r| !seen.iter().any(|n| n.as_slice() == r.name.as_slice()));
+        if gone && slot.as_mut().is_some_and(|r| r.make_secondary().is_ok()) {
+            *slot = None;
+        }
+    }
+    Ok(())
+}
+
+/// Index of the running resource `res`.
+fn find(resources: &[Option<Resource>], res: &str) -> Option<usize> {
+    resources.iter().position(|r| r.as_ref().is_some_and(|r| r.name.as_slice() == res.as_bytes()))
+}
+
+/// Stores a newly attached resource in a free slot (or a new one).
+fn insert(resources: &mut KVec<Option<Resource>>, r: Resource) -> Result<usize> {
+    if let Some(i) = resources.iter().position(Option::is_none) {
+        resources[i] = Some(r);
+        return Ok(i);
+    }
+    resources.push(Some(r), GFP_KERNEL)?;
+    Ok(resources.len() - 1)
+}
+
+fn handle_resource(tree: &Tree<'_>, resources: &mut KVec<Option<Resource>>, res: &str, me: &str, module: &'static ThisModule) -> Result {
+    let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
+    let link = |name: core::fmt::Arguments<'_>| -> Result<Option<KVec<u8>>> {
+        tree.read(&path(fmt!("{}/{}", &*dir, name))?)
+    };
+    let data = link(fmt!("{}{}", DATA_PREFIX, me))?;
+    let attach = link(fmt!("{}{}/attach", TODO_PREFIX, me))?;
+    let primary = link(fmt!("{}", PRIMARY))?;
+    let primary = primary.as_deref().map(text).filter(|p| *p != NONE);
+    let want = desired_role(&ResourceLinks { has_data: data.is_some(), attach: switch_on(attach.as_deref()), primary }, me);
+
+    let idx = find(resources, res);
+    let actual = path(fmt!("{}/actual-{}", &*dir, me))?;
+    let mut problem: Option<Error> = None;
+
+    if want != Role::Detached {
+        let size = link(fmt!("{}", SIZE))?.and_then(|v| text(&v).parse::<u64>().ok());
+        let devname = link(fmt!("{}{}", DEVICE_PREFIX, me))?;
+        match (size, data.as_deref()) {
+            (Some(size), Some(data_path)) => {
+                let data_path = path(fmt!("{}", text(data_path)))?;
+                let devname = devname.as_deref().map(text).unwrap_or(res);
+                let setup = Setup { name: res.as_bytes(), data_path: &data_path, devname, size };
+                let idx = match idx {
+                    Some(i) => Some(i),
+                    None => match Resource::attach(&setup) {
+                        Ok(r) => {
+                            pr_info!("resource {}: attached {}\n", res, &*data_path);
+                            Some(insert(resources, r)?)
+                        }
+                        Err(e) => {
+                            problem = Some(e);
+                            None
+                        }
+                    },
+                };
+                if let Some(r) = idx.and_then(|i| resources[i].as_mut()) {
+                    let result = match want {
+                        Role::Primary => r.make_primary(&setup, module),
+                        _ => r.make_secondary(),
+                    };
+                    if let Err(e) = result {
+                        problem = Some(e);
+                    }
+                }
+            }
+            _ => problem = Some(EINVAL),
+        }
+    } else if let Some(i) = idx {
+        match resources[i].as_mut().map_or(Ok(()), |r| r.make_secondary()) {
+            Ok(()) => {
+                resources[i] = None;
+                pr_info!("resource {}: detached\n", res);
+            }
+            Err(e) => problem = Some(e),
+        }
+    }
+
+    // Report what is (not what was asked for).
+    let current = find(resources, res).and_then(|i| resources[i].as_ref());
+    let role = current.map_or(Role::Detached, |r| r.role());
+    let open = current.map_or(0, |r| r.open_count());
+    tree.write(&actual, "is-attached", if role == Role::Detached { "0" } else { "1" })?;
+    tree.write(&actual, "is-primary", if role == Role::Primary { "1" } else { "0" })?;
+    let mut buf = [0u8; 16];
+    tree.write(&actual, "open-count", fmt_int(open, &mut buf))?;
+    let err = problem.map_or(0, |e| e.to_errno());
+    tree.write(&actual, "error", fmt_int(err, &mut buf))?;
+    Ok(())
+}
+
+fn fmt_int(v: i32, buf: &mut [u8; 16]) -> &str {
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    core::str::from_utf8(&buf[i..]).unwrap_or("0")
+}

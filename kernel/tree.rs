@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The module's reads and writes of the `/mars` symlink tree (design reference §2):
+//! values are link targets, mtimes are Lamport stamps, `.deleted` means absent.
+
+use kernel::alloc::KVec;
+use kernel::fmt;
+use kernel::prelude::*;
+use kernel::str::CString;
+
+use crate::clock::Clock;
+use crate::kapi::file::{File, OpenFlags};
+use crate::kapi::vfs;
+use crate::mars_core::tree::DELETED;
+
+/// Root of the tree.
+pub(crate) const ROOT: &str = "/mars";
+
+/// This host's name as `uname -n` shows it (the `<host>` of the tree's per-host names).
+/// Read each round, so a changed hostname is noticed.
+pub(crate) fn host_name() -> Result<KVec<u8>> {
+    let file = File::open(kernel::c_str!("/proc/sys/kernel/hostname"), OpenFlags::READ, 0)?;
+    let mut buf = [0u8; 65];
+    let n = file.read_at(&mut buf, 0)?;
+    let name = buf[..n].strip_suffix(b"\n").unwrap_or(&buf[..n]);
+    let mut out = KVec::new();
+    out.extend_from_slice(name, kernel::alloc::flags::GFP_KERNEL)?;
+    Ok(out)
+}
+
+/// Access to the tree with the module's clock.
+pub(crate) struct Tree<'a> {
+    pub(crate) clock: &'a Clock,
+}
+
+/// Makes a C path from format arguments, e.g. `path(fmt!("{}/resource-{}", ROOT, res))`.
+pub(crate) fn path(args: core::fmt::Arguments<'_>) -> Result<CString> {
+    CString::try_from_fmt(args).map_err(Error::from)
+}
+
+impl Tree<'_> {
+    /// The value of the link at `p`, or `None` if missing, deleted or not a link.
+    pub(crate) fn read(&self, p: &CString) -> Result<Option<KVec<u8>>> {
+        match vfs::read_link(p) {
+            Ok(Some(link)) => {
+                self.clock.observe(link.stamp_ns);
+                Ok((link.value.as_slice() != DELETED.as_bytes()).then_some(link.value))
+            }
+            Ok(None) => Ok(None),
+            // A regular file or directory where a link is expected counts as absent.
+            Err(e) if e == EINVAL => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets `<dir>/<name>` to `value` with a fresh stamp, creating `dir` if needed,
+    /// unless it has that value already (the tree is not churned every round).
+    pub(crate) fn write(&self, dir: &CString, name: &str, value: &str) -> Result {
+        let full = path(fmt!("{}/{}", &**dir, name))?;
+        if let Some(old) = self.read(&full)? {
+            if old.as_slice() == value.as_bytes() {
+                return Ok(());
+            }
+        }
+        vfs::mkdir(dir)?;
+        vfs::replace_link(dir, name, value, self.clock.stamp())
+    }
+}

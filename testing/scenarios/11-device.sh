@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# /dev/mars/<res> appears for a resource this host is primary of, has the size of the
+# disk, carries an xfs filesystem, keeps the module loaded while open, and comes back
+# after a module reload from the /mars tree alone.
+source "$(dirname "$0")/../lib.sh"
+
+n=node1
+on $n 'rmmod mars 2>/dev/null; rm -rf /mars/*; true'
+on $n 'modprobe mars && marsadm create-cluster && marsadm create-resource r0 /dev/vdb'
+
+step "device appears, state is reported"
+retry 30 on $n 'test -b /dev/mars/r0' || fail "/dev/mars/r0 did not appear"
+assert_eq "$(on $n 'blockdev --getsize64 /dev/vdb')" "$(on $n 'blockdev --getsize64 /dev/mars/r0')" "device size"
+retry 10 on $n 'test "$(readlink /mars/resource-r0/actual-node1/is-primary)" = 1' || fail "is-primary not 1"
+assert_eq 1 "$(on $n 'readlink /mars/resource-r0/actual-node1/is-attached')" "is-attached"
+
+step "xfs on the device"
+on $n 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0'
+on $n 'mkdir -p /mnt/r0/tree && for i in $(seq 1 50); do head -c $((i * 997)) /dev/urandom > /mnt/r0/tree/f$i; done; sync'
+want=$(on $n 'cd /mnt/r0/tree && sha256sum * | sha256sum')
+retry 10 on $n 'test "$(readlink /mars/resource-r0/actual-node1/open-count)" = 1' || fail "open-count not 1 while mounted"
+
+step "module stays while the device is open"
+on $n 'rmmod mars' 2>/dev/null && fail "rmmod succeeded with /dev/mars/r0 mounted"
+on $n 'lsmod | grep -q "^mars "' || fail "module gone"
+
+step "remount: same content"
+on $n 'umount /mnt/r0 && mount /dev/mars/r0 /mnt/r0'
+assert_eq "$want" "$(on $n 'cd /mnt/r0/tree && sha256sum * | sha256sum')" "checksums after remount"
+on $n 'umount /mnt/r0'
+
+step "reload: the device comes back from the tree alone"
+on $n 'rmmod mars'
+on $n 'test ! -e /dev/mars/r0' || fail "device left after rmmod"
+on $n 'modprobe mars'
+retry 30 on $n 'test -b /dev/mars/r0' || fail "/dev/mars/r0 did not come back"
+on $n 'mount /dev/mars/r0 /mnt/r0'
+assert_eq "$want" "$(on $n 'cd /mnt/r0/tree && sha256sum * | sha256sum')" "checksums after reload"
+on $n 'umount /mnt/r0'
+
+step "the underlying disk is held exclusively while attached"
+on $n "dd if=/dev/zero of=/dev/vdb bs=4096 count=1 conv=notrunc status=none" 2>/dev/null && fail "could write to the attached disk"
+
+step "clean up"
+on $n 'rmmod mars && rm -rf /mars/*'
+echo ok
