@@ -7,6 +7,7 @@
 //! - [`mars_core`]: formats and rules shared with marsadm (`kernel/core/`), plain `no_std` Rust.
 //! - [`strategy`]: the `mars_main` thread acting on the `/mars` tree ([`tree`], [`clock`]).
 //! - [`resource`], [`device`]: a resource on this host and its `/dev/mars/<name>`.
+//! - [`logger`]: the transaction logger of a primary; [`replay`]: applying a log.
 //! - [`proc_sys`]: the `/proc/sys/mars` interface.
 
 use kernel::prelude::*;
@@ -18,7 +19,9 @@ mod kapi;
 mod mars_core;
 mod clock;
 mod device;
+mod logger;
 mod proc_sys;
+mod replay;
 mod resource;
 mod strategy;
 mod tree;

@@ -6,21 +6,28 @@
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::fmt;
 use kernel::prelude::*;
-use kernel::str::CStr;
+use kernel::str::{CStr, CString};
 use kernel::sync::Arc;
 
 use crate::device::Device;
 use crate::kapi::bdev::BlockDevice;
+use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::gendisk::Disk;
+use crate::logger::{LogQueue, LogTarget, Logger};
 use crate::mars_core::role::Role;
-use crate::tree::path;
+use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
+use crate::replay::replay;
+use crate::strategy::Main;
+use crate::tree::{path, Tree};
 
 /// A resource this host is attached to.
 pub(crate) struct Resource {
     /// Resource name (the `<res>` of `resource-<res>`).
     pub(crate) name: KVec<u8>,
-    /// Dropped before `lower`: the device goes away first.
+    /// Dropped first: no new requests after the device is gone.
     device: Option<Disk<Device>>,
+    /// Dropped next: the logger finishes what is queued, then stops.
+    logger: Option<Logger>,
     lower: Arc<BlockDevice>,
     /// Unique address identifying us as the exclusive holder of `lower`.
     _holder: KBox<u8>,
@@ -46,7 +53,7 @@ impl Resource {
         }
         let mut name = KVec::with_capacity(setup.name.len(), GFP_KERNEL)?;
         name.extend_from_slice(setup.name, GFP_KERNEL)?;
-        Ok(Resource { name, device: None, lower: Arc::new(lower, GFP_KERNEL)?, _holder: holder })
+        Ok(Resource { name, device: None, logger: None, lower: Arc::new(lower, GFP_KERNEL)?, _holder: holder })
     }
 
     /// The role this resource currently has.
@@ -58,14 +65,47 @@ impl Resource {
         }
     }
 
-    /// Becomes primary: creates `/dev/mars/<devname>`.
-    pub(crate) fn make_primary(&mut self, setup: &Setup<'_>, module: &'static ThisModule) -> Result {
+    /// Becomes primary: recovers the disk from the current logfile (replay from the
+    /// writeback position in `replay-<me>`), starts a fresh logfile unless the current
+    /// one is empty, starts the logger, and only then creates `/dev/mars/<devname>`.
+    pub(crate) fn make_primary(&mut self, setup: &Setup<'_>, main: &Arc<Main>, dir: &CStr, me: &str, module: &'static ThisModule) -> Result {
         if self.device.is_some() {
             return Ok(());
         }
+        let tree = Tree { clock: &main.clock };
+        let replay_name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
+        let value = tree.read(&path(fmt!("{}/{}", dir, &*replay_name))?)?.ok_or(EINVAL)?;
+        let text = core::str::from_utf8(&value).map_err(|_| EINVAL)?.trim_end();
+        let link = ReplayLink::parse(text).map_err(|_| EINVAL)?;
+        if link.log.host != me {
+            // Taking over another host's log comes with replication (handover).
+            pr_err!("{}: replay link names a log of {}, not of this host\n", dir, link.log.host);
+            return Err(EINVAL);
+        }
+        let log_path = path(fmt!("{}/{}", dir, link.log))?;
+        let log = File::open(&log_path, OpenFlags::READ_WRITE, 0)?;
+        let r = replay(&log, &self.lower, link.start)?;
+        if r.applied > 0 || r.end < r.size {
+            pr_info!("{}: recovery applied {} records from {} (valid log {} of {} bytes)\n", dir, r.applied, link.start, r.end, r.size);
+        }
+        let mut me_bytes = KVec::new();
+        me_bytes.extend_from_slice(me.as_bytes(), GFP_KERNEL)?;
+        let target = if r.size == 0 {
+            LogTarget { file: log, nr: link.log.nr, pos: 0, next_seq: 1, dir: path(fmt!("{}", dir))?, me: me_bytes }
+        } else {
+            // Never append to a logfile that has content: start the next one.
+            let next = LogName { nr: link.log.nr + 1, host: me };
+            let file = File::open(&path(fmt!("{}/{}", dir, next))?, OpenFlags::READ_WRITE.create().exclusive(), 0o600)?;
+            let fresh = ReplayLink { log: next, start: 0, len: 0 };
+            tree.write(&path(fmt!("{}", dir))?, replay_name.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}", fresh))?.to_str().map_err(|_| EINVAL)?)?;
+            LogTarget { file, nr: next.nr, pos: 0, next_seq: 1, dir: path(fmt!("{}", dir))?, me: me_bytes }
+        };
+        let queue = LogQueue::new()?;
+        let logger = Logger::start(main.clone(), queue.clone(), self.lower.clone(), target)?;
         let name = path(fmt!("mars/{}", setup.devname))?;
-        let handler = Arc::new(Device { lower: self.lower.clone() }, GFP_KERNEL)?;
+        let handler = Arc::new(Device { queue }, GFP_KERNEL)?;
         self.device = Some(Disk::new(&name, setup.size / 512, &self.lower, handler, module)?);
+        self.logger = Some(logger);
         Ok(())
     }
 
@@ -80,6 +120,7 @@ impl Resource {
             return Err(EBUSY);
         }
         self.device = None;
+        self.logger = None;
         Ok(())
     }
 }

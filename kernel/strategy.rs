@@ -86,7 +86,7 @@ fn text(v: &[u8]) -> &str {
 }
 
 /// One pass over the tree.
-fn round(main: &Main, resources: &mut KVec<Option<Resource>>, module: &'static ThisModule) -> Result {
+fn round(main: &Arc<Main>, resources: &mut KVec<Option<Resource>>, module: &'static ThisModule) -> Result {
     let tree = Tree { clock: &main.clock };
     let me_raw = host_name()?;
     let me = text(&me_raw);
@@ -100,7 +100,7 @@ fn round(main: &Main, resources: &mut KVec<Option<Resource>>, module: &'static T
         let mut name = KVec::new();
         name.extend_from_slice(res.as_bytes(), GFP_KERNEL)?;
         seen.push(name, GFP_KERNEL)?;
-        if let Err(e) = handle_resource(&tree, resources, res, me, module) {
+        if let Err(e) = handle_resource(main, &tree, resources, res, me, module) {
             pr_warn!("resource {}: {:?}\n", res, e);
         }
     }
@@ -129,7 +129,14 @@ fn insert(resources: &mut KVec<Option<Resource>>, r: Resource) -> Result<usize> 
     Ok(resources.len() - 1)
 }
 
-fn handle_resource(tree: &Tree<'_>, resources: &mut KVec<Option<Resource>>, res: &str, me: &str, module: &'static ThisModule) -> Result {
+fn handle_resource(
+    main: &Arc<Main>,
+    tree: &Tree<'_>,
+    resources: &mut KVec<Option<Resource>>,
+    res: &str,
+    me: &str,
+    module: &'static ThisModule,
+) -> Result {
     let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
     let link = |name: core::fmt::Arguments<'_>| -> Result<Option<KVec<u8>>> {
         tree.read(&path(fmt!("{}/{}", &*dir, name))?)
@@ -167,7 +174,7 @@ fn handle_resource(tree: &Tree<'_>, resources: &mut KVec<Option<Resource>>, res:
                 };
                 if let Some(r) = idx.and_then(|i| resources[i].as_mut()) {
                     let result = match want {
-                        Role::Primary => r.make_primary(&setup, module),
+                        Role::Primary => r.make_primary(&setup, main, &dir, me, module),
                         _ => r.make_secondary(),
                     };
                     if let Err(e) = result {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Files opened by the kernel (C: `filp_open`, `kernel_read`, `kernel_write`,
-//! `vfs_fsync`, `filp_close`): transaction logfiles on `/mars` and the underlying disk.
+//! `vfs_fsync`, `filp_close`): transaction logfiles and the symlink tree on `/mars`.
 
 use core::ptr::NonNull;
 
@@ -34,11 +34,6 @@ impl OpenFlags {
     pub(crate) const fn directory(self) -> Self {
         OpenFlags(self.0 | bindings::O_DIRECTORY)
     }
-
-    /// Bypass the page cache (block devices: I/O goes straight to the disk).
-    pub(crate) const fn direct(self) -> Self {
-        OpenFlags(self.0 | bindings::O_DIRECT)
-    }
 }
 
 /// An open file.
@@ -65,6 +60,67 @@ fn to_len(ret: isize) -> Result<usize> {
     }
 }
 
+/// Positional I/O on an open `struct file`, shared by [`File`] and the block device
+/// wrapper (`super::bdev::BlockDevice`), whose files are released differently.
+///
+/// # Safety
+///
+/// `file` must be an open file for the whole call.
+pub(super) unsafe fn write_all_at(file: *mut bindings::file, mut buf: &[u8], mut pos: u64) -> Result {
+    while !buf.is_empty() {
+        let mut off = pos as bindings::loff_t;
+        // SAFETY: `file` is open (caller); `buf` is valid for reads of `buf.len()`
+        // bytes; `off` lives across the call.
+        let n = to_len(unsafe { bindings::kernel_write(file, buf.as_ptr().cast(), buf.len(), &mut off) })?;
+        if n == 0 {
+            return Err(EIO);
+        }
+        buf = &buf[n..];
+        pos += n as u64;
+    }
+    Ok(())
+}
+
+/// Reads exactly `buf.len()` bytes at `pos` (`EIO` if the file ends before).
+///
+/// # Safety
+///
+/// `file` must be an open file for the whole call.
+pub(super) unsafe fn read_exact_at(file: *mut bindings::file, mut buf: &mut [u8], mut pos: u64) -> Result {
+    while !buf.is_empty() {
+        // SAFETY: as in `read_at_once`.
+        let n = unsafe { read_at_once(file, buf, pos) }?;
+        if n == 0 {
+            return Err(EIO);
+        }
+        buf = &mut buf[n..];
+        pos += n as u64;
+    }
+    Ok(())
+}
+
+/// One `kernel_read` at `pos`; returns the bytes read (0 at end of file).
+///
+/// # Safety
+///
+/// `file` must be an open file for the whole call.
+unsafe fn read_at_once(file: *mut bindings::file, buf: &mut [u8], pos: u64) -> Result<usize> {
+    let mut off = pos as bindings::loff_t;
+    // SAFETY: `file` is open (caller); `buf` is valid for writes of `buf.len()` bytes;
+    // `off` lives across the call.
+    to_len(unsafe { bindings::kernel_read(file, buf.as_mut_ptr().cast(), buf.len(), &mut off) })
+}
+
+/// `fsync` (or `fdatasync`) of an open file.
+///
+/// # Safety
+///
+/// `file` must be an open file for the whole call.
+pub(super) unsafe fn sync(file: *mut bindings::file, datasync: bool) -> Result {
+    // SAFETY: `file` is open (caller).
+    to_result(unsafe { bindings::vfs_fsync(file, datasync as i32) })
+}
+
 impl File {
     /// Opens `path` with `flags`; `mode` applies when the file is created.
     pub(crate) fn open(path: &CStr, flags: OpenFlags, mode: u16) -> Result<File> {
@@ -75,35 +131,21 @@ impl File {
     }
 
     /// Writes all of `buf` at byte offset `pos`.
-    pub(crate) fn write_all_at(&self, mut buf: &[u8], mut pos: u64) -> Result {
-        while !buf.is_empty() {
-            let mut off = pos as bindings::loff_t;
-            // SAFETY: the file is open (type invariant); `buf` is valid for reads of
-            // `buf.len()` bytes; `off` lives across the call.
-            let n = to_len(unsafe {
-                bindings::kernel_write(self.ptr.as_ptr(), buf.as_ptr().cast(), buf.len(), &mut off)
-            })?;
-            if n == 0 {
-                return Err(EIO);
-            }
-            buf = &buf[n..];
-            pos += n as u64;
-        }
-        Ok(())
+    pub(crate) fn write_all_at(&self, buf: &[u8], pos: u64) -> Result {
+        // SAFETY: the file is open (type invariant).
+        unsafe { write_all_at(self.ptr.as_ptr(), buf, pos) }
     }
 
     /// Reads up to `buf.len()` bytes at `pos`; returns how many (0 at end of file).
     pub(crate) fn read_at(&self, buf: &mut [u8], pos: u64) -> Result<usize> {
-        let mut off = pos as bindings::loff_t;
-        // SAFETY: the file is open (type invariant); `buf` is valid for writes of
-        // `buf.len()` bytes; `off` lives across the call.
-        to_len(unsafe { bindings::kernel_read(self.ptr.as_ptr(), buf.as_mut_ptr().cast(), buf.len(), &mut off) })
+        // SAFETY: the file is open (type invariant).
+        unsafe { read_at_once(self.ptr.as_ptr(), buf, pos) }
     }
 
     /// Makes written data durable (`datasync`: data and the metadata needed to read it).
     pub(crate) fn sync(&self, datasync: bool) -> Result {
         // SAFETY: the file is open (type invariant).
-        to_result(unsafe { bindings::vfs_fsync(self.ptr.as_ptr(), datasync as i32) })
+        unsafe { sync(self.ptr.as_ptr(), datasync) }
     }
 
     /// Current size of the file in bytes.
@@ -113,7 +155,7 @@ impl File {
         size.max(0) as u64
     }
 
-    /// The raw file, for other wrappers in `kapi` (block devices).
+    /// The raw file, for other wrappers in `kapi` (directory iteration).
     pub(super) fn as_ptr(&self) -> *mut bindings::file {
         self.ptr.as_ptr()
     }

@@ -43,7 +43,8 @@ pub(crate) enum BioStatus {
 }
 
 /// A bio submitted to a MARS device. It must be ended exactly once: by [`Bio::end`], by
-/// [`Bio::submit_to`], or else on drop, with an I/O error (a bug, but never a hang).
+/// [`Bio::split_to_limits`] (which may end it), or else on drop, with an I/O error (a bug,
+/// but never a hang).
 ///
 /// # Invariants
 ///
@@ -135,23 +136,23 @@ impl Bio {
         }
     }
 
-    /// Hands the bio to `dev` unchanged (same sectors): the lower device completes it.
-    pub(crate) fn submit_to(self, dev: &BlockDevice) {
+    /// Splits off what exceeds the device's limits (the rest is resubmitted by the
+    /// block layer); `None` if the bio was invalid and has been ended already.
+    pub(crate) fn split_to_limits(self) -> Option<Bio> {
         let ptr = self.ptr.as_ptr();
         core::mem::forget(self);
-        // SAFETY: we own the bio (consumed here); remapping it to another open block
-        // device and resubmitting is how stacking drivers pass bios down.
-        unsafe {
-            bindings::bio_set_dev(ptr, dev.raw());
-            bindings::submit_bio_noacct(ptr);
-        }
+        // SAFETY: we own the bio (consumed here); bio_split_to_limits returns the part to
+        // handle now (owned by us), or NULL after ending the bio itself.
+        let part = unsafe { bindings::bio_split_to_limits(ptr) };
+        // INVARIANT: a bio handed to us, not yet ended.
+        NonNull::new(part).map(|ptr| Bio { ptr })
     }
 }
 
 impl Drop for Bio {
     fn drop(&mut self) {
         pr_err!("bio dropped without completion: failing it\n");
-        // SAFETY: not ended yet (type invariant; `end`/`submit_to` forget `self`).
+        // SAFETY: not ended yet (type invariant; `end` and `split_to_limits` forget `self`).
         unsafe {
             (*self.ptr.as_ptr()).bi_status = bindings::BLK_STS_IOERR;
             bindings::bio_endio(self.ptr.as_ptr());
@@ -206,7 +207,8 @@ impl<T: BioHandler> Disk<T> {
         lim.physical_block_size = lower_lim.physical_block_size;
         lim.io_min = lower_lim.io_min;
         lim.io_opt = lower_lim.io_opt;
-        lim.max_hw_sectors = lower_lim.max_hw_sectors;
+        // Requests are copied into kernel buffers: keep them moderate (256 KiB).
+        lim.max_hw_sectors = lower_lim.max_hw_sectors.min(512);
         // We complete flushes and FUA writes honestly, so let filesystems send them.
         lim.features = bindings::BLK_FEAT_WRITE_CACHE | bindings::BLK_FEAT_FUA;
 
