@@ -13,7 +13,7 @@ RUST_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN := $(TOP)/target/$(RUST_TARGET)/release
 KDIR ?=
 
-.PHONY: all setup kernel module userland initramfs check test-host scenarios demo clean
+.PHONY: all setup kernel module userland initramfs check test-host scenarios demo bench clean
 
 all: initramfs
 
@@ -51,6 +51,9 @@ scenarios: all
 
 demo: all
 	@scripts/demo.sh
+
+bench: all
+	@scripts/bench.sh
 
 clean:
 	-testing/testbed down 2>/dev/null

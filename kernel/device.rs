@@ -13,6 +13,7 @@ use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::sync::Arc;
 
 use crate::kapi::gendisk::{Bio, BioHandler, BioOp, BioStatus};
+use crate::kapi::memalloc::NoIoScope;
 use crate::logger::{LogQueue, Request};
 
 /// The bio handler of a primary's device.
@@ -35,6 +36,7 @@ impl Device {
 
 impl BioHandler for Device {
     fn submit(&self, bio: Bio) {
+        let _noio = NoIoScope::enter();
         let Some(bio) = bio.split_to_limits() else { return };
         match bio.op() {
             BioOp::Read => self.queue.push(Request::Read { bio }),

@@ -29,6 +29,7 @@ use kernel::{new_condvar, new_mutex, pin_init};
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::file::File;
 use crate::kapi::gendisk::{Bio, BioStatus};
+use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
 use crate::mars_core::log_record::{
@@ -165,6 +166,8 @@ impl Logger {
         let mut buf = KVec::from_elem(0u8, LOG_BUFFER, GFP_KERNEL)?;
         let q = queue.clone();
         let thread = Thread::spawn(kernel::c_str!("mars_logger"), move || {
+            // The logger is on the I/O path of the device for its whole life.
+            let _noio = NoIoScope::enter();
             let mut target = target;
             let mut synced_pos = target.pos;
             let mut last_progress = 0u64;

@@ -10,6 +10,7 @@
 pub(crate) mod bdev;
 pub(crate) mod file;
 pub(crate) mod gendisk;
+pub(crate) mod memalloc;
 pub(crate) mod sysctl;
 pub(crate) mod thread;
 pub(crate) mod time;

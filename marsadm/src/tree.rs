@@ -105,11 +105,6 @@ impl MarsTree {
         Ok(true)
     }
 
-    /// Marks `rel` deleted (value `.deleted`) with stamp `stamp_ns`.
-    pub fn delete(&self, rel: &str, stamp_ns: u64) -> Result<bool> {
-        self.set(rel, DELETED, stamp_ns)
-    }
-
     /// Names in directory `rel` (not starting with '.'), sorted; empty if it does not exist.
     pub fn list(&self, rel: &str) -> Result<Vec<String>> {
         let dir = self.path(rel);
@@ -189,7 +184,7 @@ mod tests {
     fn deletion_is_a_stamped_value() {
         let t = temp_tree("del");
         t.set("ips/ip-node1", "10.0.0.1", 1000).unwrap();
-        assert!(t.delete("ips/ip-node1", 2000).unwrap());
+        assert!(t.set("ips/ip-node1", DELETED, 2000).unwrap());
         assert_eq!(t.get("ips/ip-node1").unwrap(), None);
         assert_eq!(t.get_raw("ips/ip-node1").unwrap().unwrap(), Link { value: DELETED.into(), stamp_ns: 2000 });
         assert_eq!(t.list("ips").unwrap(), ["ip-node1"]);
