@@ -65,6 +65,48 @@ pub enum Command {
         /// Name of the device under /dev/mars/ (default: the resource name).
         devname: Option<String>,
     },
+    /// Attach this host to a resource: open its disk (and, on the primary, start it).
+    Attach { resource: String },
+    /// Detach: release the disk. Refused while /dev/mars/<dev> is open.
+    Detach { resource: String },
+    /// Attach and allow fetch, sync and replay (what create/join leave on).
+    Up { resource: String },
+    /// Pause replay, sync and fetch, then detach. Refused while the device is open.
+    Down { resource: String },
+    /// Make this host the primary: after recovery from the log, /dev/mars/<dev> appears.
+    Primary { resource: String },
+    /// Give up the primary role: the device goes away. Refused while it is open.
+    Secondary { resource: String },
+    /// Delete a resource that is down and has no other members (its disk keeps its data).
+    DeleteResource { resource: String },
+    /// Show the state of a resource (or of all): disk state, role, device, progress.
+    ///
+    /// Text: a header line per resource, then this host's line: diskstate (Detached,
+    /// UpToDate, WriteBack), role (Primary, Secondary, None), device, open count,
+    /// writeback-rest in bytes. --json prints the same (schema in docu/marsadm-json.md).
+    View {
+        /// A resource name, or "all".
+        #[arg(default_value = "all")]
+        resource: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print 1 if this host is the actual primary of RESOURCE, else 0.
+    #[command(name = "view-is-primary")]
+    ViewIsPrimary { resource: String },
+    /// Print 1 if this host is attached to RESOURCE, else 0.
+    #[command(name = "view-is-attached")]
+    ViewIsAttached { resource: String },
+    /// Print the designated primary of RESOURCE, or (none).
+    #[command(name = "view-get-primary")]
+    ViewGetPrimary { resource: String },
+    /// Print the size of RESOURCE in bytes.
+    #[command(name = "view-resource-size")]
+    ViewResourceSize { resource: String },
+    /// Print the bytes logged but not yet known to be written back (0 when consistent).
+    #[command(name = "view-writeback-rest")]
+    ViewWritebackRest { resource: String },
     /// Show the versions of marsadm and of the loaded kernel module.
     ///
     /// Prints marsadm's version and, if mars.ko is loaded, the module's version from

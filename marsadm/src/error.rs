@@ -48,6 +48,20 @@ pub enum Error {
     DiskTaken { disk: PathBuf, res: String },
     #[error("cannot use {path} as disk: {reason}")]
     Disk { path: PathBuf, reason: String },
+    #[error("resource {0} does not exist (marsadm view all lists the resources)")]
+    NoResource(String),
+    #[error("{host} is not a member of resource {res}")]
+    NotMember { res: String, host: String },
+    #[error("resource {res}: {what} did not happen within 60 s (module reports error {error:?}; see dmesg)")]
+    Timeout { res: String, what: String, error: String },
+    #[error("resource {res}: /dev/mars device is open by {openers} user(s) (mounted?): close it before {what}")]
+    DeviceOpen { res: String, what: String, openers: u32 },
+    #[error("resource {res}: {host} is primary; a handover to this host needs replication, which is not there yet")]
+    OtherPrimary { res: String, host: String },
+    #[error("resource {0} is still attached here: run marsadm down {0} first")]
+    StillAttached(String),
+    #[error("resource {res} has other members ({hosts}): they must leave it first")]
+    OtherMembers { res: String, hosts: String },
     #[error("{0}: damaged or out-of-sequence record (see the report above)")]
     LogBad(String),
     #[error("{0}: the last record is incomplete (being written or fetched, or cut off by a crash)")]
@@ -75,7 +89,14 @@ impl Error {
             | Error::ResourceExists(_)
             | Error::DeviceNameTaken { .. }
             | Error::DiskTaken { .. }
-            | Error::Disk { .. } => 1,
+            | Error::Disk { .. }
+            | Error::NoResource(_)
+            | Error::NotMember { .. }
+            | Error::Timeout { .. }
+            | Error::DeviceOpen { .. }
+            | Error::OtherPrimary { .. }
+            | Error::StillAttached(_)
+            | Error::OtherMembers { .. } => 1,
             Error::LogIncomplete(_) => 3,
         }
     }

@@ -3,6 +3,7 @@
 mod cat;
 mod cluster;
 mod resource;
+mod view;
 mod version;
 
 use crate::cli::{Cli, Command};
@@ -16,6 +17,23 @@ pub fn run(cli: Cli) -> Result<()> {
             resource::create_resource(&Context::from_system()?, &resource, &disk, devname.as_deref())
         }
         Command::Cat { logfile, summary, json } => cat::exec(&logfile, summary, json),
+        Command::Attach { resource } => resource::attach(&Context::from_system()?, &resource),
+        Command::Detach { resource } => resource::detach(&Context::from_system()?, &resource),
+        Command::Up { resource } => resource::up(&Context::from_system()?, &resource),
+        Command::Down { resource } => resource::down(&Context::from_system()?, &resource),
+        Command::Primary { resource } => resource::primary(&Context::from_system()?, &resource),
+        Command::Secondary { resource } => resource::secondary(&Context::from_system()?, &resource),
+        Command::DeleteResource { resource } => resource::delete_resource(&Context::from_system()?, &resource),
+        Command::View { resource, json } => view::view(&Context::from_system()?, &resource, json),
+        Command::ViewIsPrimary { resource } => view::view_macro(&Context::from_system()?, view::Macro::IsPrimary, &resource),
+        Command::ViewIsAttached { resource } => view::view_macro(&Context::from_system()?, view::Macro::IsAttached, &resource),
+        Command::ViewGetPrimary { resource } => view::view_macro(&Context::from_system()?, view::Macro::GetPrimary, &resource),
+        Command::ViewResourceSize { resource } => {
+            view::view_macro(&Context::from_system()?, view::Macro::ResourceSize, &resource)
+        }
+        Command::ViewWritebackRest { resource } => {
+            view::view_macro(&Context::from_system()?, view::Macro::WritebackRest, &resource)
+        }
         Command::Version { json } => version::exec(json),
     }
 }

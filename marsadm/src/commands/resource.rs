@@ -1,6 +1,7 @@
 //! Resource membership: `create-resource`.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use mars_core::names::{check_device_name, check_resource_name};
 use mars_core::tree::{LogName, ReplayLink, DATA_PREFIX, DEVICE_PREFIX, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TODO_PREFIX};
@@ -79,5 +80,174 @@ pub fn create_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&s
     ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{me}/attach"), "1", stamp + 1)?;
     ctx.trigger();
     println!("created resource {res} on {} ({} bytes), device /dev/mars/{devname}", disk.path.display(), disk.size);
+    Ok(())
+}
+
+/// `resource-<res>/actual-<me>/<name>`, as reported by the module.
+fn actual(ctx: &Context, res: &str, name: &str) -> Result<Option<String>> {
+    Ok(ctx.tree.get(&format!("{}/actual-{}/{name}", resource_dir(res), ctx.host))?.map(|l| l.value))
+}
+
+/// Requires resource `res` to exist and this host to be a member of it.
+fn require_member(ctx: &Context, res: &str) -> Result<()> {
+    ctx.require_mountpoint()?;
+    if !resources(ctx)?.iter().any(|r| r == res) {
+        return Err(Error::NoResource(res.into()));
+    }
+    if ctx.tree.get(&format!("{}/{DATA_PREFIX}{}", resource_dir(res), ctx.host))?.is_none() {
+        return Err(Error::NotMember { res: res.into(), host: ctx.host.clone() });
+    }
+    Ok(())
+}
+
+/// How long commands wait for the module to carry out a change.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// Waits until `actual-<me>/<name>` has value `want` (the module reports it).
+fn wait_actual(ctx: &Context, res: &str, name: &str, want: &str, what: &str) -> Result<()> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if actual(ctx, res, name)?.as_deref() == Some(want) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let error = actual(ctx, res, "error")?.unwrap_or_default();
+            return Err(Error::Timeout { res: res.into(), what: what.into(), error });
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The device must not be open (mounted, or used by a program) for `what`. The module
+/// reports `open-count` once per round, so a non-zero value is re-checked after asking
+/// for a fresh report (the module itself also refuses while the device is open).
+fn require_closed(ctx: &Context, res: &str, what: &str) -> Result<()> {
+    let open = || -> Result<u32> { Ok(actual(ctx, res, "open-count")?.and_then(|v| v.parse().ok()).unwrap_or(0)) };
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let n = open()?;
+        if n == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::DeviceOpen { res: res.into(), what: what.into(), openers: n });
+        }
+        ctx.trigger();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn set_todo(ctx: &Context, res: &str, switch: &str, on: bool) -> Result<()> {
+    let dir = resource_dir(res);
+    let stamp = ctx.stamp(&[&dir, &format!("{dir}/{TODO_PREFIX}{}", ctx.host)])?;
+    ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{}/{switch}", ctx.host), if on { "1" } else { "0" }, stamp)?;
+    Ok(())
+}
+
+/// `attach`: open the disk (and, if this host is primary, bring up the device).
+pub fn attach(ctx: &Context, res: &str) -> Result<()> {
+    require_member(ctx, res)?;
+    ctx.require_module()?;
+    set_todo(ctx, res, "attach", true)?;
+    ctx.trigger();
+    wait_actual(ctx, res, "is-attached", "1", "attach")
+}
+
+/// `detach`: release the disk; refused while the device is open.
+pub fn detach(ctx: &Context, res: &str) -> Result<()> {
+    require_member(ctx, res)?;
+    ctx.require_module()?;
+    require_closed(ctx, res, "detach")?;
+    set_todo(ctx, res, "attach", false)?;
+    ctx.trigger();
+    wait_actual(ctx, res, "is-attached", "0", "detach")
+}
+
+/// `up`: attach and allow fetch, sync and replay.
+pub fn up(ctx: &Context, res: &str) -> Result<()> {
+    require_member(ctx, res)?;
+    ctx.require_module()?;
+    for switch in ["connect", "sync", "allow-replay"] {
+        set_todo(ctx, res, switch, true)?;
+    }
+    attach(ctx, res)
+}
+
+/// `down`: pause replay, sync and fetch, then detach.
+pub fn down(ctx: &Context, res: &str) -> Result<()> {
+    require_member(ctx, res)?;
+    ctx.require_module()?;
+    require_closed(ctx, res, "down")?;
+    for switch in ["allow-replay", "sync", "connect"] {
+        set_todo(ctx, res, switch, false)?;
+    }
+    detach(ctx, res)
+}
+
+/// `primary`: make this host the primary (with only one host: no handover needed).
+pub fn primary(ctx: &Context, res: &str) -> Result<()> {
+    require_member(ctx, res)?;
+    ctx.require_module()?;
+    let dir = resource_dir(res);
+    let current = ctx.tree.get(&format!("{dir}/{PRIMARY}"))?.map(|l| l.value);
+    if let Some(other) = current.as_deref().filter(|p| *p != ctx.host && *p != mars_core::tree::NONE) {
+        return Err(Error::OtherPrimary { res: res.into(), host: other.into() });
+    }
+    ctx.tree.set(&format!("{dir}/{PRIMARY}"), &ctx.host, ctx.stamp(&[&dir])?)?;
+    ctx.trigger();
+    wait_actual(ctx, res, "is-primary", "1", "primary")
+}
+
+/// `secondary`: give up the primary role (no host is primary afterwards).
+pub fn secondary(ctx: &Context, res: &str) -> Result<()> {
+    require_member(ctx, res)?;
+    ctx.require_module()?;
+    require_closed(ctx, res, "secondary")?;
+    let dir = resource_dir(res);
+    ctx.tree.set(&format!("{dir}/{PRIMARY}"), mars_core::tree::NONE, ctx.stamp(&[&dir])?)?;
+    ctx.trigger();
+    wait_actual(ctx, res, "is-primary", "0", "secondary")
+}
+
+/// `delete-resource`: remove a resource that is down on this (its only) host. Every
+/// link becomes `.deleted` (stamped, so the deletion wins everywhere) and the logfiles
+/// are removed; the disk keeps its content.
+pub fn delete_resource(ctx: &Context, res: &str) -> Result<()> {
+    require_member(ctx, res)?;
+    if actual(ctx, res, "is-attached")?.as_deref() == Some("1") {
+        return Err(Error::StillAttached(res.into()));
+    }
+    let dir = resource_dir(res);
+    let members: Vec<String> = ctx
+        .tree
+        .list(&dir)?
+        .into_iter()
+        .filter_map(|n| n.strip_prefix(DATA_PREFIX).map(str::to_owned))
+        .filter(|h| h != &ctx.host)
+        .filter(|h| matches!(ctx.tree.get(&format!("{dir}/{DATA_PREFIX}{h}")), Ok(Some(_))))
+        .collect();
+    if !members.is_empty() {
+        return Err(Error::OtherMembers { res: res.into(), hosts: members.join(", ") });
+    }
+    let stamp = ctx.stamp(&[&dir])?;
+    delete_tree(ctx, &dir, stamp)?;
+    ctx.trigger();
+    println!("deleted resource {res}; the disk keeps its content");
+    Ok(())
+}
+
+fn delete_tree(ctx: &Context, rel: &str, stamp: u64) -> Result<()> {
+    for name in ctx.tree.list(rel)? {
+        let child = format!("{rel}/{name}");
+        let path = ctx.tree.path(&child);
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::Tree { path: path.clone(), what: "read", source: e })?;
+        if meta.is_dir() {
+            delete_tree(ctx, &child, stamp)?;
+        } else if meta.file_type().is_symlink() {
+            ctx.tree.set(&child, mars_core::tree::DELETED, stamp)?;
+        } else {
+            std::fs::remove_file(&path).map_err(|e| Error::Tree { path, what: "remove", source: e })?;
+        }
+    }
     Ok(())
 }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# marsadm's resource commands on one host: view (text, JSON, macros), secondary and
+# primary, down and up, detach and attach (each refused while the device is open),
+# delete-resource; the module carries out each change and reports it.
+source "$(dirname "$0")/../lib.sh"
+
+n=node1
+on $n 'rmmod mars 2>/dev/null; rm -rf /mars/*; true'
+on $n 'modprobe mars && marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/vdb >/dev/null'
+retry 30 on $n 'test -b /dev/mars/r0' || fail "/dev/mars/r0 did not appear"
+
+step "view"
+out=$(on $n 'marsadm view r0')
+echo "$out"
+grep -q '^--------- resource r0 (536870912 bytes), primary: node1$' <<<"$out" || fail "view header"
+grep -q '^node1 UpToDate Primary /dev/mars/r0 open=0 writeback-rest=0$' <<<"$out" || fail "view line"
+on $n 'marsadm view --json' | python3 -c 'import json, sys
+v = json.load(sys.stdin)
+assert v["schema_version"] == 1 and v["host"] == "node1", v
+r = v["resources"][0]
+assert (r["name"], r["role"], r["diskstate"], r["is_primary"], r["size"]) == ("r0", "Primary", "UpToDate", True, 536870912), r' ||
+  fail "view --json"
+assert_eq 1 "$(on $n 'marsadm view-is-primary r0')" "view-is-primary"
+assert_eq 1 "$(on $n 'marsadm view-is-attached r0')" "view-is-attached"
+assert_eq node1 "$(on $n 'marsadm view-get-primary r0')" "view-get-primary"
+assert_eq 536870912 "$(on $n 'marsadm view-resource-size r0')" "view-resource-size"
+assert_eq 0 "$(on $n 'marsadm view-writeback-rest r0')" "view-writeback-rest"
+expect_status 1 on $n 'marsadm view nosuch'
+
+step "refusals while the device is open"
+on $n 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0 && echo hello > /mnt/r0/f && sync'
+retry 10 on $n 'test "$(readlink /mars/resource-r0/actual-node1/open-count)" = 1' || fail "open-count"
+for cmd in secondary down detach; do
+  out=$(on $n "marsadm $cmd r0" 2>&1) && fail "$cmd succeeded while mounted"
+  grep -q "device is open by 1 user(s) (mounted?): close it before $cmd" <<<"$out" || fail "$cmd message: $out"
+done
+on $n 'umount /mnt/r0'
+
+step "secondary: the device goes away; primary: it comes back with the data"
+on $n 'marsadm secondary r0'
+on $n 'test ! -e /dev/mars/r0' || fail "device still there after secondary"
+assert_eq "(none)" "$(on $n 'marsadm view-get-primary r0')" "primary after secondary"
+on $n 'marsadm view r0' | grep -q '^node1 UpToDate Secondary - ' || fail "view after secondary"
+on $n 'marsadm primary r0'
+on $n 'mount /dev/mars/r0 /mnt/r0 && test "$(cat /mnt/r0/f)" = hello && umount /mnt/r0' || fail "data after primary"
+
+step "down and up"
+on $n 'marsadm down r0'
+on $n 'test ! -e /dev/mars/r0' || fail "device still there after down"
+assert_eq 0 "$(on $n 'marsadm view-is-attached r0')" "attached after down"
+on $n 'marsadm view r0' | grep -q '^node1 Detached None - ' || fail "view after down"
+on $n 'dd if=/dev/vdb of=/dev/null bs=4096 count=1 status=none' || fail "disk not readable after down"
+on $n 'marsadm up r0'
+retry 10 on $n 'test -b /dev/mars/r0' || fail "device not back after up"
+
+step "detach and attach"
+on $n 'marsadm detach r0 && marsadm attach r0'
+retry 10 on $n 'test -b /dev/mars/r0' || fail "device not back after attach"
+
+step "delete-resource: refused while attached, then done"
+out=$(on $n 'marsadm delete-resource r0' 2>&1) && fail "delete-resource succeeded while attached"
+grep -q "still attached here: run marsadm down r0 first" <<<"$out" || fail "delete message: $out"
+on $n 'marsadm down r0 && marsadm delete-resource r0'
+expect_status 1 on $n 'marsadm view r0'
+on $n 'ls /mars/resource-r0/log-* 2>/dev/null' && fail "logfiles left after delete-resource"
+on $n 'marsadm create-resource r0 /dev/vdb >/dev/null' || fail "cannot create the resource again"
+retry 30 on $n 'test -b /dev/mars/r0' || fail "re-created resource has no device"
+
+step "clean up"
+on $n 'rmmod mars && rm -rf /mars/*'
+echo ok
