@@ -14,6 +14,24 @@ verify_logs() {
   on $n 'ok=0; for f in /mars/resource-r0/log-*; do marsadm cat --summary $f || ok=1; done; exit $ok' ||
     fail "a logfile does not verify"
 }
+# crash_while WRITER: run WRITER (a shell loop printing each acknowledged number) in the
+# node, crash the node after 6 s, boot it and load the module (recovery runs), and set
+# $last to the last number the writer reported before the crash.
+crash_while() {
+  local acked=/tmp/mars-acked.$$ writer
+  tb exec $n -- sh -c "$1" > $acked 2>/dev/null &
+  writer=$!
+  sleep 6
+  tb crash $n
+  wait $writer || true
+  last=$(tail -n 1 $acked)
+  rm -f $acked
+  echo "last acknowledged: $last"
+  [ -n "$last" ] && [ "$last" -gt 0 ] || fail "writer made no progress before the crash"
+  tb start $n
+  on $n 'modprobe mars'
+  retry 60 on $n 'test -b /dev/mars/r0' || fail "device did not reappear after recovery"
+}
 
 fresh_resource
 
@@ -43,20 +61,9 @@ on $n 'modprobe mars'
 retry 30 on $n 'test -b /dev/mars/r0' || fail "device did not come back"
 
 step "crash while writing fsync'ed numbered blocks"
-tb exec $n -- sh -c 'i=0; while [ $i -lt 100000 ]; do
+crash_while 'i=0; while [ $i -lt 100000 ]; do
     printf "block %08d\n" $i | dd of=/dev/mars/r0 bs=4096 seek=$((i + 30000)) conv=sync,fsync status=none || exit 1
-    echo $i; i=$((i + 1)); done' > /tmp/mars-acked.$$ 2>/dev/null &
-writer=$!
-sleep 6
-tb crash $n
-wait $writer || true
-last=$(tail -n 1 /tmp/mars-acked.$$)
-rm -f /tmp/mars-acked.$$
-echo "last acknowledged block: $last"
-[ -n "$last" ] && [ "$last" -gt 0 ] || fail "writer made no progress before the crash"
-tb start $n
-on $n 'modprobe mars'
-retry 60 on $n 'test -b /dev/mars/r0' || fail "device did not reappear after recovery"
+    echo $i; i=$((i + 1)); done'
 on $n 'dmesg | grep "mars:"' || true
 on $n "i=0; while [ \$i -le $last ]; do
     got=\$(dd if=/dev/mars/r0 bs=4096 skip=\$((i + 30000)) count=1 status=none | head -c 14)
@@ -66,20 +73,9 @@ verify_logs
 
 step "crash while writing fsync'ed files on xfs"
 on $n 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0'
-tb exec $n -- sh -c 'i=0; while [ $i -lt 100000 ]; do
+crash_while 'i=0; while [ $i -lt 100000 ]; do
     printf "file %08d\n" $i | dd of=/mnt/r0/f$i conv=fsync status=none || exit 1
-    echo $i; i=$((i + 1)); done' > /tmp/mars-acked.$$ 2>/dev/null &
-writer=$!
-sleep 6
-tb crash $n
-wait $writer || true
-last=$(tail -n 1 /tmp/mars-acked.$$)
-rm -f /tmp/mars-acked.$$
-echo "last acknowledged file: $last"
-[ -n "$last" ] && [ "$last" -gt 0 ] || fail "writer made no progress before the crash"
-tb start $n
-on $n 'modprobe mars'
-retry 60 on $n 'test -b /dev/mars/r0' || fail "device did not reappear after recovery"
+    echo $i; i=$((i + 1)); done'
 # Mounting replays the xfs journal (dirty after any crash); then the check must be clean.
 on $n "mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0 && i=0; while [ \$i -le $last ]; do
     [ \"\$(cat /mnt/r0/f\$i)\" = \"\$(printf 'file %08d' \$i)\" ] || { echo \"file \$i missing or wrong\"; exit 1; }
