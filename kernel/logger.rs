@@ -32,9 +32,8 @@ use crate::kapi::gendisk::{Bio, BioStatus};
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
-use crate::mars_core::log_record::{
-    encode_record, ChecksumAlgorithm, RecordHeader, RecordKind, SoftwareCrc32c,
-};
+use crate::digest::KernelDigests;
+use crate::mars_core::log_record::{encode_record, ChecksumAlgorithm, RecordHeader, RecordKind};
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
 use crate::strategy::Main;
 use crate::tree::Tree;
@@ -242,7 +241,7 @@ fn log_batch(main: &Main, lower: &BlockDevice, t: &mut LogTarget, batch: &mut [O
                     ok &= append(t, &buf[..used]);
                     used = 0;
                 }
-                match encode_record(&header, data, &SoftwareCrc32c, &mut buf[used..used + len]) {
+                match encode_record(&header, data, &KernelDigests, &mut buf[used..used + len]) {
                     Ok(()) => {
                         used += len;
                         t.next_seq += 1;

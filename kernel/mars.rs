@@ -19,6 +19,7 @@ mod kapi;
 mod mars_core;
 mod clock;
 mod device;
+mod digest;
 mod logger;
 mod proc_sys;
 mod replay;
@@ -44,6 +45,7 @@ struct Mars {
 
 impl kernel::Module for Mars {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        digest::self_test()?;
         let main = strategy::Main::new()?;
         let proc_sys = proc_sys::ProcSys::register(main.clone())?;
         let strategy = strategy::Strategy::start(main, module)?;

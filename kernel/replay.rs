@@ -10,7 +10,8 @@ use kernel::prelude::*;
 
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::file::File;
-use crate::mars_core::log_record::{LogScanner, RecordError, RecordKind, ScanEnd, SoftwareCrc32c, MAX_PAYLOAD, OVERHEAD};
+use crate::digest::KernelDigests;
+use crate::mars_core::log_record::{LogScanner, RecordError, RecordKind, ScanEnd, MAX_PAYLOAD, OVERHEAD};
 
 /// Bytes read from the logfile at a time (one record always fits).
 const WINDOW: usize = 4 << 20;
@@ -43,7 +44,7 @@ pub(crate) fn replay(log: &File, disk: &BlockDevice, start: u64) -> Result<Repla
             }
             got += n;
         }
-        let mut scanner = LogScanner::resume(&window[..got], 0, next_seq, &SoftwareCrc32c);
+        let mut scanner = LogScanner::resume(&window[..got], 0, next_seq, &KernelDigests);
         for (offset, rec) in scanner.by_ref() {
             if base + offset as u64 >= start && rec.header.kind == RecordKind::Write {
                 disk.write_at(rec.payload, rec.header.pos)?;
