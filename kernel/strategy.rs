@@ -200,27 +200,12 @@ fn handle_resource(
     let open = current.map_or(0, |r| r.open_count());
     tree.write(&actual, "is-attached", if role == Role::Detached { "0" } else { "1" })?;
     tree.write(&actual, "is-primary", if role == Role::Primary { "1" } else { "0" })?;
-    let mut buf = [0u8; 16];
-    tree.write(&actual, "open-count", fmt_int(open, &mut buf))?;
+    tree.write(&actual, "open-count", number(open)?.to_str().map_err(|_| EINVAL)?)?;
     let err = problem.map_or(0, |e| e.to_errno());
-    tree.write(&actual, "error", fmt_int(err, &mut buf))?;
+    tree.write(&actual, "error", number(err)?.to_str().map_err(|_| EINVAL)?)?;
     Ok(())
 }
 
-fn fmt_int(v: i32, buf: &mut [u8; 16]) -> &str {
-    let mut n = v.unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    core::str::from_utf8(&buf[i..]).unwrap_or("0")
+fn number(v: i32) -> Result<kernel::str::CString> {
+    path(fmt!("{}", v))
 }
