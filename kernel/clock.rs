@@ -28,6 +28,11 @@ impl Clock {
         self.state.lock().stamp(real_ns())
     }
 
+    /// The current Lamport time, without handing out a stamp.
+    pub(crate) fn peek(&self) -> u64 {
+        self.state.lock().peek(real_ns())
+    }
+
     /// Records a stamp read from the tree; a bogus future stamp is ignored.
     pub(crate) fn observe(&self, stamp_ns: u64) {
         if self.state.lock().observe(stamp_ns, real_ns()) == Observed::TooFarInFuture {

@@ -1,37 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `/dev/mars/<name>` on the primary: what happens to each bio.
+//! `/dev/mars/<name>` on the primary: what happens to each bio (docu/data-path.md).
 //!
-//! Every request goes to the transaction logger's queue: writes and flushes complete
-//! once logged (durably, if the request asks for it) and written back; reads are served
-//! in queue order from the disk through its page cache, which every completed write has
-//! reached. Nothing waits for disk I/O in the submitter's context (that would deadlock
-//! behind the submitter's own bio list). Discards are not advertised, and refused if they
-//! arrive anyway: never acknowledged without effect.
+//! Writes go into the RAM write buffer (`buffer`), which queues them for the logger; a
+//! flush is queued there too. Reads return the newest data (`reader`). Nothing waits
+//! for disk I/O in the submitter's context (it would wait behind the submitter's own
+//! bio list); a writer may wait for room in the buffer, which the writeback frees.
+//! Discards are not advertised, and refused if they arrive anyway: never acknowledged
+//! without effect.
 
-use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::sync::Arc;
 
+use crate::buffer::WriteBuffer;
+use crate::kapi::bdev::BlockDevice;
 use crate::kapi::gendisk::{Bio, BioHandler, BioOp, BioStatus};
 use crate::kapi::memalloc::NoIoScope;
-use crate::logger::{LogQueue, Request};
+use crate::reader::ReadQueue;
+use crate::strategy::Main;
 
 /// The bio handler of a primary's device.
 pub(crate) struct Device {
-    pub(crate) queue: Arc<LogQueue>,
-}
-
-impl Device {
-    fn write(&self, bio: Bio) {
-        let Ok(mut data) = KVec::from_elem(0u8, bio.len() as usize, GFP_KERNEL) else {
-            return bio.end(BioStatus::IoError);
-        };
-        if bio.copy_to(&mut data).is_err() {
-            return bio.end(BioStatus::IoError);
-        }
-        let durable = bio.is_preflush() || bio.is_fua() || bio.is_sync();
-        self.queue.push(Request::Write { pos: bio.pos(), data, bio, durable });
-    }
+    pub(crate) buffer: Arc<WriteBuffer>,
+    pub(crate) reads: Arc<ReadQueue>,
+    pub(crate) lower: Arc<BlockDevice>,
+    /// To report a changed open count at once (marsadm waits for it on detach/secondary).
+    pub(crate) main: Arc<Main>,
 }
 
 impl BioHandler for Device {
@@ -39,11 +32,18 @@ impl BioHandler for Device {
         let _noio = NoIoScope::enter();
         let Some(bio) = bio.split_to_limits() else { return };
         match bio.op() {
-            BioOp::Read => self.queue.push(Request::Read { bio }),
+            BioOp::Read => match self.buffer.overlapping(bio.pos(), bio.len() as u64) {
+                Ok(overlays) => self.reads.read(bio, overlays, &self.lower),
+                Err(_) => bio.end(BioStatus::IoError),
+            },
             // An empty write with REQ_PREFLUSH is a flush.
-            BioOp::Write if bio.len() == 0 => self.queue.push(Request::Flush { bio }),
-            BioOp::Write => self.write(bio),
+            BioOp::Write if bio.len() == 0 => self.buffer.flush(bio),
+            BioOp::Write => self.buffer.write(bio),
             BioOp::Discard | BioOp::Other => bio.end(BioStatus::NotSupported),
         }
+    }
+
+    fn released(&self) {
+        self.main.trigger();
     }
 }

@@ -7,7 +7,10 @@
 //! - [`mars_core`]: formats and rules shared with marsadm (`kernel/core/`), plain `no_std` Rust.
 //! - [`strategy`]: the `mars_main` thread acting on the `/mars` tree ([`tree`], [`clock`]).
 //! - [`resource`], [`device`]: a resource on this host and its `/dev/mars/<name>`.
-//! - [`logger`]: the transaction logger of a primary; [`replay`]: applying a log.
+//! - [`buffer`], [`logger`], [`writeback`], [`reader`]: a primary's data path (the RAM
+//!   write buffer, the transaction logger, sorted writeback, reads); [`replay`]: applying
+//!   a log.
+//! - [`tunables`]: module-wide tunables and counters.
 //! - [`proc_sys`]: the `/proc/sys/mars` interface.
 
 use kernel::prelude::*;
@@ -17,15 +20,20 @@ mod kapi;
 #[path = "core/src/lib.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod mars_core;
+mod buffer;
 mod clock;
 mod device;
 mod digest;
 mod logger;
 mod proc_sys;
+mod reader;
 mod replay;
 mod resource;
+mod ring;
 mod strategy;
 mod tree;
+mod tunables;
+mod writeback;
 
 module! {
     type: Mars,
@@ -45,7 +53,6 @@ struct Mars {
 
 impl kernel::Module for Mars {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        digest::self_test()?;
         let main = strategy::Main::new()?;
         let proc_sys = proc_sys::ProcSys::register(main.clone())?;
         let strategy = strategy::Strategy::start(main, module)?;

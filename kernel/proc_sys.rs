@@ -1,18 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The `/proc/sys/mars` interface: version, and (in later stages) tunables and counters.
+//! The `/proc/sys/mars` interface: version, trigger, tunables and counters (see
+//! docu/proc-sys-mars.md).
 //!
 //! The directory exists exactly while the module is loaded; marsadm uses that to tell
 //! whether the module is loaded (see `mars_core::version::PROC_SYS_DIR`).
+
+use core::sync::atomic::Ordering;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::Arc;
 
-use crate::kapi::sysctl::{Entry, Registration};
+use crate::kapi::sysctl::{Entry, Registration, Show};
+use crate::mars_core::lamport::format_stamp;
+use crate::mars_core::text::format_into;
+use crate::mars_core::version::{PROC_SYS_LAMPORT_CLOCK_WITH_NUL, PROC_SYS_NAME_WITH_NUL, PROC_SYS_VERSION_WITH_NUL, VERSION_WITH_NUL};
 use crate::strategy::Main;
-use crate::mars_core::version::{PROC_SYS_NAME_WITH_NUL, PROC_SYS_VERSION_WITH_NUL, VERSION_WITH_NUL};
+use crate::tunables::*;
 
 /// A shared `*_WITH_NUL` string as a C string, checked at compile time.
 const fn shared_cstr(s: &'static str) -> &'static CStr {
@@ -27,16 +33,55 @@ pub(crate) struct ProcSys {
     _registration: Registration,
 }
 
+/// `lamport_clock`: the module's Lamport time (`<seconds>.<nanoseconds>`), which marsadm
+/// uses as the lower bound for the stamps it writes.
+struct LamportClock(Arc<Main>);
+
+impl Show for LamportClock {
+    fn show(&self, out: &mut [u8]) -> usize {
+        let mut buf = [0u8; 32];
+        copy_str(format_stamp(self.0.clock.peek(), &mut buf), out)
+    }
+}
+
+/// `mem_used_kb`: RAM held by buffered writes.
+struct MemUsed;
+
+impl Show for MemUsed {
+    fn show(&self, out: &mut [u8]) -> usize {
+        let kib = MEM_USED.load(Ordering::Relaxed) / 1024;
+        format_into(out, format_args!("{}", kib)).map_or(0, str::len)
+    }
+}
+
+fn copy_str(s: &str, out: &mut [u8]) -> usize {
+    let n = s.len().min(out.len());
+    out[..n].copy_from_slice(&s.as_bytes()[..n]);
+    n
+}
+
 impl ProcSys {
-    /// Creates `/proc/sys/mars` with its entries: `version` (read-only) and `trigger`
-    /// (write anything: the strategy thread runs a round at once).
+    /// Creates `/proc/sys/mars` with its entries.
     pub(crate) fn register(main: Arc<Main>) -> Result<Self> {
         let mut entries = KVec::new();
         entries.push(
             Entry::read_only_str(shared_cstr(PROC_SYS_VERSION_WITH_NUL), shared_cstr(VERSION_WITH_NUL)),
             GFP_KERNEL,
         )?;
-        entries.push(Entry::action(kernel::c_str!("trigger"), main), GFP_KERNEL)?;
+        entries.push(Entry::action(kernel::c_str!("trigger"), main.clone()), GFP_KERNEL)?;
+        entries.push(Entry::show(shared_cstr(PROC_SYS_LAMPORT_CLOCK_WITH_NUL), Arc::new(LamportClock(main), GFP_KERNEL)?), GFP_KERNEL)?;
+        entries.push(Entry::show(kernel::c_str!("mem_used_kb"), Arc::new(MemUsed, GFP_KERNEL)?), GFP_KERNEL)?;
+        entries.push(
+            Entry::int(
+                kernel::c_str!("logger_completion_semantics"),
+                &LOGGER_COMPLETION_SEMANTICS,
+                &LOGGER_COMPLETION_SEMANTICS_MIN,
+                &LOGGER_COMPLETION_SEMANTICS_MAX,
+            ),
+            GFP_KERNEL,
+        )?;
+        entries.push(Entry::int(kernel::c_str!("log_digest"), &LOG_DIGEST, &LOG_DIGEST_MIN, &LOG_DIGEST_MAX), GFP_KERNEL)?;
+        entries.push(Entry::int(kernel::c_str!("mem_limit_mb"), &MEM_LIMIT_MB, &MEM_LIMIT_MB_MIN, &MEM_LIMIT_MB_MAX), GFP_KERNEL)?;
         let registration = Registration::new(shared_cstr(PROC_SYS_NAME_WITH_NUL), entries)?;
         Ok(ProcSys { _registration: registration })
     }

@@ -12,6 +12,33 @@ use crate::kapi::bdev::BlockDevice;
 use crate::kapi::file::File;
 use crate::digest::KernelDigests;
 use crate::mars_core::log_record::{LogScanner, RecordError, RecordKind, ScanEnd, MAX_PAYLOAD, OVERHEAD};
+use crate::mars_core::writeback::Piece;
+use crate::writeback::{write_pieces, DiskWrite};
+
+/// A record of the window being replayed.
+struct Record<'a> {
+    pos: u64,
+    seq: u64,
+    data: &'a [u8],
+}
+
+impl Piece for Record<'_> {
+    fn pos(&self) -> u64 {
+        self.pos
+    }
+    fn len(&self) -> u32 {
+        self.data.len() as u32
+    }
+    fn order(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl DiskWrite for Record<'_> {
+    fn data(&self) -> &[u8] {
+        self.data
+    }
+}
 
 /// Bytes read from the logfile at a time (one record always fits).
 const WINDOW: usize = 4 << 20;
@@ -27,9 +54,9 @@ pub(crate) struct Replayed {
 }
 
 /// Applies every valid record of `log` that starts at or after `start` to `disk`, then
-/// makes the disk durable. Stops at the first invalid record (a torn tail after a
+/// makes the disk durable (direct I/O, see `writeback::write_pieces`). Stops at the first invalid record (a torn tail after a
 /// crash); what follows it is reported, never applied.
-pub(crate) fn replay(log: &File, disk: &BlockDevice, start: u64) -> Result<Replayed> {
+pub(crate) fn replay(log: &File, disk: &BlockDevice, start: u64, digests: &KernelDigests) -> Result<Replayed> {
     const _: () = assert!(WINDOW >= MAX_PAYLOAD as usize + OVERHEAD);
     let size = log.size();
     let mut window = KVec::from_elem(0u8, WINDOW, GFP_KERNEL)?;
@@ -44,14 +71,19 @@ pub(crate) fn replay(log: &File, disk: &BlockDevice, start: u64) -> Result<Repla
             }
             got += n;
         }
-        let mut scanner = LogScanner::resume(&window[..got], 0, next_seq, &KernelDigests);
+        let mut scanner = LogScanner::resume(&window[..got], 0, next_seq, digests);
+        let mut pieces = KVec::new();
         for (offset, rec) in scanner.by_ref() {
             if base + offset as u64 >= start && rec.header.kind == RecordKind::Write {
-                disk.write_at(rec.payload, rec.header.pos)?;
-                applied += 1;
+                pieces.push(Record { pos: rec.header.pos, seq: rec.header.seq, data: rec.payload }, GFP_KERNEL)?;
             }
             next_seq = rec.header.seq + 1;
         }
+        // The window's records as one sorted batch, later records winning. A crash
+        // half-way leaves the replay position where it was: replaying again is harmless.
+        pieces.sort_unstable_by_key(|r| (r.pos, r.seq));
+        write_pieces(disk, &pieces, true)?;
+        applied += pieces.len() as u64;
         let consumed = scanner.offset() as u64;
         let more_in_file = base + (got as u64) < size;
         match scanner.end() {
@@ -64,7 +96,7 @@ pub(crate) fn replay(log: &File, disk: &BlockDevice, start: u64) -> Result<Repla
                 if end_pos < size {
                     pr_warn!("log ends at {} of {} bytes: {:?}\n", end_pos, size, end);
                 }
-                disk.sync()?;
+                disk.flush()?;
                 return Ok(Replayed { end: end_pos, applied, size });
             }
         }

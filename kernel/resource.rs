@@ -3,6 +3,8 @@
 //! A resource running on this host: its underlying disk (held exclusively while
 //! attached) and, in the primary role, its device `/dev/mars/<devname>`.
 
+use core::sync::atomic::AtomicU64;
+
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::fmt;
 use kernel::prelude::*;
@@ -13,7 +15,9 @@ use crate::device::Device;
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::gendisk::Disk;
-use crate::logger::{LogQueue, LogTarget, Logger};
+use crate::buffer::WriteBuffer;
+use crate::logger::{Log, LogTarget, Logger};
+use crate::reader::Reader;
 use crate::mars_core::role::Role;
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
 use crate::replay::replay;
@@ -84,26 +88,28 @@ impl Resource {
         }
         let log_path = path(fmt!("{}/{}", dir, link.log))?;
         let log = File::open(&log_path, OpenFlags::READ_WRITE, 0)?;
-        let r = replay(&log, &self.lower, link.start)?;
+        let r = replay(&log, &self.lower, link.start, &main.digests)?;
         if r.applied > 0 || r.end < r.size {
             pr_info!("{}: recovery applied {} records from {} (valid log {} of {} bytes)\n", dir, r.applied, link.start, r.end, r.size);
         }
         let mut me_bytes = KVec::new();
         me_bytes.extend_from_slice(me.as_bytes(), GFP_KERNEL)?;
-        let target = if r.size == 0 {
-            LogTarget { file: log, nr: link.log.nr, pos: 0, next_seq: 1, dir: path(fmt!("{}", dir))?, me: me_bytes }
+        let (file, nr) = if r.size == 0 {
+            (log, link.log.nr)
         } else {
             // Never append to a logfile that has content: start the next one.
             let next = LogName { nr: link.log.nr + 1, host: me };
             let file = File::open(&path(fmt!("{}/{}", dir, next))?, OpenFlags::READ_WRITE.create().exclusive(), 0o600)?;
             let fresh = ReplayLink { log: next, start: 0, len: 0 };
             tree.write(&path(fmt!("{}", dir))?, replay_name.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}", fresh))?.to_str().map_err(|_| EINVAL)?)?;
-            LogTarget { file, nr: next.nr, pos: 0, next_seq: 1, dir: path(fmt!("{}", dir))?, me: me_bytes }
+            (file, next.nr)
         };
-        let queue = LogQueue::new()?;
-        let logger = Logger::start(main.clone(), queue.clone(), self.lower.clone(), target)?;
+        let log = Arc::new(Log { file, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, durable: AtomicU64::new(0) }, GFP_KERNEL)?;
+        let buffer = WriteBuffer::new()?;
+        let reader = Reader::start(self.lower.clone())?;
+        let handler = Arc::new(Device { buffer: buffer.clone(), reads: reader.queue.clone(), lower: self.lower.clone(), main: main.clone() }, GFP_KERNEL)?;
+        let logger = Logger::start(main.clone(), buffer, reader, self.lower.clone(), LogTarget { log, pos: 0, next_seq: 1 })?;
         let name = path(fmt!("mars/{}", setup.devname))?;
-        let handler = Arc::new(Device { queue }, GFP_KERNEL)?;
         self.device = Some(Disk::new(&name, setup.size / 512, &self.lower, handler, module)?);
         self.logger = Some(logger);
         Ok(())

@@ -20,6 +20,7 @@ use crate::kapi::vfs;
 use crate::mars_core::names::check_host_name;
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use crate::mars_core::tree::{DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, RESOURCE_PREFIX, SIZE, TODO_PREFIX};
+use crate::digest::KernelDigests;
 use crate::resource::{Resource, Setup};
 use crate::tree::{host_name, path, Tree, ROOT};
 
@@ -28,6 +29,8 @@ use crate::tree::{host_name, path, Tree, ROOT};
 pub(crate) struct Main {
     #[pin]
     pub(crate) clock: Clock,
+    /// Record digests (CRC32C, MD5, SHA-1) by the kernel.
+    pub(crate) digests: KernelDigests,
     #[pin]
     triggered: Mutex<bool>,
     #[pin]
@@ -36,9 +39,11 @@ pub(crate) struct Main {
 
 impl Main {
     pub(crate) fn new() -> Result<Arc<Main>> {
+        let digests = KernelDigests::new()?;
         Arc::pin_init(
             pin_init!(Main {
                 clock <- Clock::new(),
+                digests,
                 triggered <- new_mutex!(false, "mars_trigger"),
                 wake <- new_condvar!("mars_wake"),
             }),
@@ -50,6 +55,13 @@ impl Main {
 /// `/proc/sys/mars/trigger`: any write makes the strategy thread run a round now.
 impl Action for Main {
     fn run(&self, _input: &[u8]) {
+        self.trigger();
+    }
+}
+
+impl Main {
+    /// Makes the strategy thread run a round now.
+    pub(crate) fn trigger(&self) {
         *self.triggered.lock() = true;
         self.wake.notify_all();
     }

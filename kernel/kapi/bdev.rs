@@ -47,26 +47,6 @@ impl BlockDevice {
         NonNull::new(file).map(|file| BlockDevice { file }).ok_or(EINVAL)
     }
 
-    /// Writes `buf` at byte `pos` through the device's page cache (written out by the
-    /// kernel's writeback, sorted by the I/O scheduler; made durable by [`Self::sync`]).
-    pub(crate) fn write_at(&self, buf: &[u8], pos: u64) -> Result {
-        // SAFETY: the bdev file is open (type invariant).
-        unsafe { super::file::write_all_at(self.file.as_ptr(), buf, pos) }
-    }
-
-    /// Reads `buf.len()` bytes at byte `pos` through the device's page cache, so reads
-    /// see every completed [`Self::write_at`].
-    pub(crate) fn read_at(&self, buf: &mut [u8], pos: u64) -> Result {
-        // SAFETY: the bdev file is open (type invariant).
-        unsafe { super::file::read_exact_at(self.file.as_ptr(), buf, pos) }
-    }
-
-    /// Writes out cached data and flushes the disk's volatile cache.
-    pub(crate) fn sync(&self) -> Result {
-        // SAFETY: the bdev file is open (type invariant).
-        unsafe { super::file::sync(self.file.as_ptr(), false) }
-    }
-
     /// The C block device.
     pub(super) fn raw(&self) -> *mut bindings::block_device {
         // SAFETY: the file is an open bdev file (type invariant).

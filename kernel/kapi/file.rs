@@ -60,13 +60,12 @@ fn to_len(ret: isize) -> Result<usize> {
     }
 }
 
-/// Positional I/O on an open `struct file`, shared by [`File`] and the block device
-/// wrapper (`super::bdev::BlockDevice`), whose files are released differently.
+/// Writes all of `buf` at `pos` of an open `struct file`.
 ///
 /// # Safety
 ///
 /// `file` must be an open file for the whole call.
-pub(super) unsafe fn write_all_at(file: *mut bindings::file, mut buf: &[u8], mut pos: u64) -> Result {
+unsafe fn write_all_at(file: *mut bindings::file, mut buf: &[u8], mut pos: u64) -> Result {
     while !buf.is_empty() {
         let mut off = pos as bindings::loff_t;
         // SAFETY: `file` is open (caller); `buf` is valid for reads of `buf.len()`
@@ -76,24 +75,6 @@ pub(super) unsafe fn write_all_at(file: *mut bindings::file, mut buf: &[u8], mut
             return Err(EIO);
         }
         buf = &buf[n..];
-        pos += n as u64;
-    }
-    Ok(())
-}
-
-/// Reads exactly `buf.len()` bytes at `pos` (`EIO` if the file ends before).
-///
-/// # Safety
-///
-/// `file` must be an open file for the whole call.
-pub(super) unsafe fn read_exact_at(file: *mut bindings::file, mut buf: &mut [u8], mut pos: u64) -> Result {
-    while !buf.is_empty() {
-        // SAFETY: as in `read_at_once`.
-        let n = unsafe { read_at_once(file, buf, pos) }?;
-        if n == 0 {
-            return Err(EIO);
-        }
-        buf = &mut buf[n..];
         pos += n as u64;
     }
     Ok(())
@@ -116,7 +97,7 @@ unsafe fn read_at_once(file: *mut bindings::file, buf: &mut [u8], pos: u64) -> R
 /// # Safety
 ///
 /// `file` must be an open file for the whole call.
-pub(super) unsafe fn sync(file: *mut bindings::file, datasync: bool) -> Result {
+unsafe fn sync(file: *mut bindings::file, datasync: bool) -> Result {
     // SAFETY: `file` is open (caller).
     to_result(unsafe { bindings::vfs_fsync(file, datasync as i32) })
 }

@@ -120,6 +120,20 @@ impl Bio {
         Ok(())
     }
 
+    /// Passes the bio on to `lower`, unchanged (same position and data): the lower disk
+    /// completes it. Used for reads that no buffered write overlaps.
+    pub(crate) fn remap_to(self, lower: &BlockDevice) {
+        let ptr = self.ptr.as_ptr();
+        core::mem::forget(self);
+        // SAFETY: we own the bio (consumed here). `lower` is open; its completion goes
+        // straight to the submitter and never touches our structures, so it may still be
+        // in flight after our device and `lower` are closed (the disk stays present).
+        unsafe {
+            bindings::bio_set_dev(ptr, lower.raw());
+            bindings::submit_bio_noacct(ptr);
+        }
+    }
+
     /// Completes the bio with `status`.
     pub(crate) fn end(self, status: BioStatus) {
         let status = match status {
@@ -165,6 +179,17 @@ pub(crate) trait BioHandler: Send + Sync + 'static {
     /// Takes a bio submitted to the device; called in the submitter's context (may
     /// sleep, must not block for long).
     fn submit(&self, bio: Bio);
+
+    /// Called after an opener closed the device (its open count is already lower).
+    fn released(&self) {}
+}
+
+unsafe extern "C" fn release_callback<T: BioHandler>(disk: *mut bindings::gendisk) {
+    // SAFETY: the block layer passes one of our disks, whose `private_data` is an
+    // `Arc<T>` (see `submit_bio_callback`); a release happens before `del_gendisk`
+    // returns, so the handler is alive.
+    let handler = unsafe { <Arc<T> as ForeignOwnable>::borrow((*disk).private_data) };
+    handler.released();
 }
 
 unsafe extern "C" fn submit_bio_callback<T: BioHandler>(bio: *mut bindings::bio) {
@@ -215,6 +240,7 @@ impl<T: BioHandler> Disk<T> {
         let fops = KBox::new(
             bindings::block_device_operations {
                 submit_bio: Some(submit_bio_callback::<T>),
+                release: Some(release_callback::<T>),
                 // Holding the module while the device is open: rmmod is refused then.
                 owner: module.as_ptr(),
                 // SAFETY: the remaining fields are optional callbacks and pointers, for

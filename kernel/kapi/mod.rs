@@ -9,8 +9,10 @@
 
 pub(crate) mod bdev;
 pub(crate) mod crc;
+pub(crate) mod diskio;
 pub(crate) mod file;
 pub(crate) mod gendisk;
+pub(crate) mod hash;
 pub(crate) mod memalloc;
 pub(crate) mod sysctl;
 pub(crate) mod thread;

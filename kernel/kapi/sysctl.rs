@@ -7,6 +7,7 @@
 
 use core::ffi::{c_int, c_void};
 use core::ptr::{self, NonNull};
+use core::sync::atomic::AtomicI32;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
@@ -19,6 +20,13 @@ use kernel::types::ForeignOwnable;
 pub(crate) trait Action: Send + Sync + 'static {
     /// Called with the bytes written to the file.
     fn run(&self, input: &[u8]);
+}
+
+/// Source of a read-only sysctl file computed on each read (see [`Entry::show`]).
+pub(crate) trait Show: Send + Sync + 'static {
+    /// Writes the file's content (one line, without the newline) into `out`; returns
+    /// the number of bytes written.
+    fn show(&self, out: &mut [u8]) -> usize;
 }
 
 /// One file in a sysctl directory.
@@ -50,10 +58,39 @@ unsafe extern "C" fn action_handler<T: Action>(
     0
 }
 
-unsafe fn release_arc<T: Action>(data: *mut c_void) {
-    // SAFETY: the caller passes the pointer made by `into_foreign` in `Entry::action`,
-    // once, after the table is unregistered.
-    drop(unsafe { <Arc<T> as ForeignOwnable>::from_foreign(data) });
+unsafe extern "C" fn show_handler<T: Show>(
+    table: *const bindings::ctl_table,
+    write: c_int,
+    buffer: *mut c_void,
+    lenp: *mut usize,
+    ppos: *mut bindings::loff_t,
+) -> c_int {
+    // SAFETY: as in `action_handler`; `data` of tables using this handler is an `Arc<T>`
+    // from `into_foreign` (see `Entry::show`). The content is produced whole on the first
+    // read (offset 0); later reads at an offset see the end of the file.
+    unsafe {
+        if write != 0 {
+            return -(bindings::EPERM as c_int);
+        }
+        if *ppos != 0 {
+            *lenp = 0;
+            return 0;
+        }
+        let mut line = [0u8; 96];
+        let n = <Arc<T> as ForeignOwnable>::borrow((*table).data).show(&mut line[..95]).min(95);
+        line[n] = b'\n';
+        let count = (n + 1).min(*lenp);
+        core::ptr::copy_nonoverlapping(line.as_ptr(), buffer.cast::<u8>(), count);
+        *lenp = count;
+        *ppos += count as bindings::loff_t;
+    }
+    0
+}
+
+unsafe fn release_foreign<T: ForeignOwnable>(data: *mut c_void) {
+    // SAFETY: the caller passes the pointer made by `into_foreign` in `Entry::action` or
+    // `Entry::show`, once, after the table is unregistered.
+    drop(unsafe { T::from_foreign(data) });
 }
 
 impl Entry {
@@ -92,7 +129,45 @@ impl Entry {
                 extra1: ptr::null_mut(),
                 extra2: ptr::null_mut(),
             },
-            owned: Some((data, release_arc::<T>)),
+            owned: Some((data, release_foreign::<Arc<T>>)),
+        }
+    }
+
+    /// A read-only (0444) file whose content `source.show` produces on each read.
+    pub(crate) fn show<T: Show>(name: &'static CStr, source: Arc<T>) -> Self {
+        let data = source.into_foreign() as *mut c_void;
+        Entry {
+            table: bindings::ctl_table {
+                procname: name.as_char_ptr(),
+                data,
+                maxlen: 0,
+                mode: 0o444,
+                proc_handler: Some(show_handler::<T>),
+                poll: ptr::null_mut(),
+                extra1: ptr::null_mut(),
+                extra2: ptr::null_mut(),
+            },
+            owned: Some((data, release_foreign::<Arc<T>>)),
+        }
+    }
+
+    /// A read-write (0644) integer tunable `value`, accepting only `min..=max` (C:
+    /// `proc_dointvec_minmax`). Readers of the tunable load it atomically.
+    pub(crate) fn int(name: &'static CStr, value: &'static AtomicI32, min: &'static i32, max: &'static i32) -> Self {
+        Entry {
+            table: bindings::ctl_table {
+                procname: name.as_char_ptr(),
+                // The sysctl core reads and writes the int through `data` (an aligned
+                // 32-bit store, like the atomic's own); the bounds are static constants.
+                data: value.as_ptr().cast(),
+                maxlen: core::mem::size_of::<i32>() as i32,
+                mode: 0o644,
+                proc_handler: Some(bindings::proc_dointvec_minmax),
+                poll: ptr::null_mut(),
+                extra1: (min as *const i32).cast_mut().cast(),
+                extra2: (max as *const i32).cast_mut().cast(),
+            },
+            owned: None,
         }
     }
 }

@@ -7,8 +7,10 @@ use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use mars_core::lamport::parse_stamp;
 use mars_core::names::check_host_name;
 use mars_core::tree;
+use mars_core::version::{without_nul, PROC_SYS_LAMPORT_CLOCK_WITH_NUL};
 
 use crate::error::{Error, Result};
 use crate::module;
@@ -57,10 +59,14 @@ impl Context {
         }
     }
 
-    /// A Lamport stamp for the next write: after real time and after every stamp in the
-    /// directories given (so marsadm's writes are ordered after what it has seen).
+    /// A Lamport stamp for the next write: after real time, after the module's Lamport
+    /// clock (if it is loaded), and after every stamp in the directories given (so
+    /// marsadm's writes are ordered after what it and the module have seen).
     pub fn stamp(&self, dirs: &[&str]) -> Result<u64> {
-        let mut t = real_time_ns();
+        let module_clock = std::fs::read_to_string(self.proc_sys.join(without_nul(PROC_SYS_LAMPORT_CLOCK_WITH_NUL)))
+            .ok()
+            .and_then(|s| parse_stamp(s.trim()));
+        let mut t = real_time_ns().max(module_clock.map_or(0, |c| c.saturating_add(1)));
         for d in dirs {
             t = t.max(self.tree.newest_stamp(d)?.saturating_add(1));
         }

@@ -58,11 +58,8 @@ impl LamportClock {
 /// Writes `ns` as `<sec>.<nsec:09>`, the text form of stamps in the symlink tree and in
 /// `/proc/sys/mars/lamport_clock`. Returns the used part of `buf`.
 pub fn format_stamp(ns: u64, buf: &mut [u8; 32]) -> &str {
-    let mut w = Writer { buf, len: 0 };
-    let _ = core::fmt::write(&mut w, format_args!("{}.{:09}", ns / NS_PER_SEC, ns % NS_PER_SEC));
-    let len = w.len;
-    // Only ASCII digits and '.' were written.
-    core::str::from_utf8(&buf[..len]).unwrap_or("")
+    // 20 + 1 + 9 characters at most: always fits.
+    super::text::format_into(buf, format_args!("{}.{:09}", ns / NS_PER_SEC, ns % NS_PER_SEC)).unwrap_or("")
 }
 
 /// Parses `<sec>.<nsec>` (nsec 1 to 9 digits, read as a decimal fraction) or `<sec>`.
@@ -83,23 +80,6 @@ pub fn parse_stamp(s: &str) -> Option<u64> {
         nsec += u64::from(b - b'0') * 10u64.pow(8 - i as u32);
     }
     sec.checked_mul(NS_PER_SEC)?.checked_add(nsec)
-}
-
-struct Writer<'a> {
-    buf: &'a mut [u8; 32],
-    len: usize,
-}
-
-impl core::fmt::Write for Writer<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let end = self.len + s.len();
-        if end > self.buf.len() {
-            return Err(core::fmt::Error);
-        }
-        self.buf[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

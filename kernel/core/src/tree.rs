@@ -121,6 +121,80 @@ impl<'a> ReplayLink<'a> {
     }
 }
 
+/// Prefix of `version-<nr:09>-<host>` links.
+pub const VERSION_PREFIX: &str = "version-";
+
+/// Value of `version-<nr:09>-<host>` (design reference §3.6): the hash-chained history
+/// of the logfiles `host` has processed, `<md5hex>,log-<nr>-<origin>,<pos>:<prev_head>`.
+///
+/// The digest is the MD5 of [`VersionInput`] — number, origin and length of this logfile
+/// plus the *whole* previous version link of the same host — so two hosts with equal
+/// `version-N` links have processed identical logfile histories up to N. `prev_head` is
+/// the previous link's part before its `:` (empty for the first logfile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionLink<'a> {
+    /// MD5 of the [`VersionInput`].
+    pub digest: [u8; 16],
+    /// The logfile.
+    pub log: LogName<'a>,
+    /// Its length (primary: logged; secondary: replayed).
+    pub pos: u64,
+    /// The head of the previous version link.
+    pub prev_head: &'a str,
+}
+
+impl fmt::Display for VersionLink<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.digest {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, ",{},{}:{}", self.log, self.pos, self.prev_head)
+    }
+}
+
+/// The text whose MD5 is a version link's digest: `<nr>,<origin>,<pos>:<prev>`.
+#[derive(Debug, Clone, Copy)]
+pub struct VersionInput<'a> {
+    pub log: LogName<'a>,
+    pub pos: u64,
+    /// The whole previous version link of the same host ("" for none).
+    pub prev: &'a str,
+}
+
+impl fmt::Display for VersionInput<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{},{},{}:{}", self.log.nr, self.log.host, self.pos, self.prev)
+    }
+}
+
+impl<'a> VersionLink<'a> {
+    /// The link for `input`, given the MD5 of its text.
+    pub fn new(input: &VersionInput<'a>, digest: [u8; 16]) -> Self {
+        let prev_head = input.prev.split(':').next().unwrap_or("");
+        VersionLink { digest, log: input.log, pos: input.pos, prev_head }
+    }
+
+    /// Parses `<md5hex>,log-<nr>-<origin>,<pos>:<prev_head>`.
+    pub fn parse(s: &'a str) -> Result<Self, ParseError> {
+        let (head, prev_head) = s.split_once(':').ok_or(ParseError::Malformed)?;
+        let mut parts = head.split(',');
+        let (Some(hex), Some(log), Some(pos), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err(ParseError::Malformed);
+        };
+        if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ParseError::Malformed);
+        }
+        let mut digest = [0u8; 16];
+        for (i, d) in digest.iter_mut().enumerate() {
+            *d = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| ParseError::Malformed)?;
+        }
+        if prev_head.contains(':') {
+            return Err(ParseError::Malformed);
+        }
+        Ok(VersionLink { digest, log: LogName::parse(log)?, pos: digits(pos).ok_or(ParseError::Malformed)?, prev_head })
+    }
+}
+
 /// `<prefix><host>`, e.g. `replay-node1`.
 #[derive(Debug, Clone, Copy)]
 pub struct PerHost<'a> {
@@ -139,6 +213,34 @@ impl fmt::Display for PerHost<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_links_chain() {
+        let first = VersionInput { log: LogName { nr: 1, host: "node1" }, pos: 4096, prev: "" };
+        assert_eq!(first.to_string(), "1,node1,4096:");
+        let v1 = VersionLink::new(&first, [0xab; 16]);
+        let v1_text = v1.to_string();
+        assert_eq!(v1_text, format!("{},log-000000001-node1,4096:", "ab".repeat(16)));
+        assert_eq!(VersionLink::parse(&v1_text), Ok(v1));
+        let second = VersionInput { log: LogName { nr: 2, host: "node2" }, pos: 0, prev: &v1_text };
+        assert_eq!(second.to_string(), format!("2,node2,0:{v1_text}"));
+        let v2 = VersionLink::new(&second, [1; 16]);
+        let head = v1_text.split(':').next().unwrap();
+        assert_eq!(v2.prev_head, head);
+        let v2_text = v2.to_string();
+        assert_eq!(VersionLink::parse(&v2_text), Ok(v2));
+        for bad in [
+            "",
+            "ab,log-000000001-node1,1:",
+            &format!("{},log-000000001-node1,1", "ab".repeat(16)),
+            &format!("{},log-000000001-node1,x:", "ab".repeat(16)),
+            &format!("{},log-1-node1,1:", "ab".repeat(16)),
+            &format!("{},log-000000001-node1,1:a:b", "ab".repeat(16)),
+            &format!("{},log-000000001-node1,1:", "zz".repeat(16)),
+        ] {
+            assert!(VersionLink::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn log_names() {

@@ -18,6 +18,10 @@ pub const PROC_SYS_NAME_WITH_NUL: &str = "mars\0";
 /// Read-only entry in that directory holding the loaded module's [`VERSION`], with NUL.
 pub const PROC_SYS_VERSION_WITH_NUL: &str = "version\0";
 
+/// Read-only entry with the module's Lamport clock (`<sec>.<nsec>`), with NUL; marsadm
+/// stamps its writes after it.
+pub const PROC_SYS_LAMPORT_CLOCK_WITH_NUL: &str = "lamport_clock\0";
+
 /// `/proc/sys/<name>` as marsadm sees it.
 pub const PROC_SYS_DIR: &str = "/proc/sys/mars";
 

@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The RAM write buffer of a primary (design reference §1.5): every write to
+//! `/dev/mars/<dev>` lives here from submission until it is on the disk.
+//!
+//! A write is copied out of its bio into a [`Pending`], entered into a position index
+//! (so reads find the newest data) and queued for the logger, which appends it to the
+//! logfile and then marks it logged. The writeback thread takes logged writes sorted by
+//! position, writes them to the disk, and only then removes them from the index. The
+//! buffer is bounded (`mem_limit_mb` and the queue's slots): a writer waits while it is
+//! full; nothing is dropped.
+
+use core::sync::atomic::Ordering;
+
+use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
+use kernel::prelude::*;
+use kernel::rbtree::{RBTree, RBTreeNodeReservation};
+use kernel::sync::{Arc, CondVar, Mutex};
+use kernel::time::msecs_to_jiffies;
+use kernel::{new_condvar, new_mutex, pin_init};
+
+use crate::kapi::gendisk::{Bio, BioStatus};
+use crate::mars_core::writeback::Piece;
+use crate::ring::Ring;
+use crate::tunables::{self, Completion, MEM_USED};
+
+/// Requests the logger queue holds at most.
+pub(crate) const QUEUE_SLOTS: usize = 4096;
+
+/// A buffered write: `data` for the disk at byte `pos`; `order` is its place in the log.
+pub(crate) struct Pending {
+    pub(crate) pos: u64,
+    pub(crate) order: u64,
+    pub(crate) data: KVVec<u8>,
+}
+
+impl Piece for Arc<Pending> {
+    fn pos(&self) -> u64 {
+        self.pos
+    }
+    fn len(&self) -> u32 {
+        self.data.len() as u32
+    }
+    fn order(&self) -> u64 {
+        self.order
+    }
+}
+
+/// A request for the logger.
+pub(crate) enum Request {
+    /// Log this write. `bio`, unless completed already, completes once the record is in
+    /// the logfile — durably if `durable`.
+    Write { entry: Arc<Pending>, bio: Option<Bio>, durable: bool },
+    /// A flush: completes once everything logged before it is durable.
+    Flush { bio: Bio },
+}
+
+impl Request {
+    /// Fails the request's bio (if it still has one).
+    pub(crate) fn fail(self) {
+        match self {
+            Request::Write { bio: Some(bio), .. } | Request::Flush { bio } => bio.end(BioStatus::IoError),
+            Request::Write { bio: None, .. } => {}
+        }
+    }
+}
+
+struct State {
+    queue: Ring<Request>,
+    /// Buffered writes by `(pos, order)`.
+    index: RBTree<(u64, u64), Arc<Pending>>,
+    /// Length of the longest write in `index` (bounds the overlap search).
+    longest: u64,
+    /// Payload bytes in `index`.
+    bytes: usize,
+    next_order: u64,
+    /// Every write up to this order is in the logfile, which then ends at `logged_pos`.
+    logged_order: u64,
+    logged_pos: u64,
+    /// Writes up to this order were handed to the writeback (which takes one batch at a
+    /// time and hands it back with `written` before taking the next).
+    taken_order: u64,
+    stopping: bool,
+}
+
+/// The buffer, shared by the device (producers), the logger and the writeback.
+#[pin_data]
+pub(crate) struct WriteBuffer {
+    #[pin]
+    state: Mutex<State>,
+    /// The logger waits here for requests.
+    #[pin]
+    queued: CondVar,
+    /// The writeback waits here for logged writes.
+    #[pin]
+    logged: CondVar,
+    /// Writers wait here for room.
+    #[pin]
+    room: CondVar,
+}
+
+impl WriteBuffer {
+    pub(crate) fn new() -> Result<Arc<WriteBuffer>> {
+        let state = State {
+            queue: Ring::new(QUEUE_SLOTS)?,
+            index: RBTree::new(),
+            longest: 0,
+            bytes: 0,
+            next_order: 1,
+            logged_order: 0,
+            logged_pos: 0,
+            taken_order: 0,
+            stopping: false,
+        };
+        Arc::pin_init(
+            pin_init!(WriteBuffer {
+                state <- new_mutex!(state, "mars_buffer"),
+                queued <- new_condvar!("mars_buffer_queued"),
+                logged <- new_condvar!("mars_buffer_logged"),
+                room <- new_condvar!("mars_buffer_room"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Takes a write bio: copies its data into the buffer (waiting for room) and queues
+    /// it for the logger. It completes per `logger_completion_semantics`; a write with
+    /// REQ_PREFLUSH, REQ_FUA or REQ_SYNC only once its record is durable.
+    pub(crate) fn write(&self, bio: Bio) {
+        let len = bio.len() as usize;
+        let Ok(mut data) = KVVec::from_elem(0u8, len, GFP_KERNEL) else {
+            return bio.end(BioStatus::IoError);
+        };
+        let Ok(node) = RBTreeNodeReservation::new(GFP_KERNEL) else {
+            return bio.end(BioStatus::IoError);
+        };
+        if bio.copy_to(&mut data).is_err() {
+            return bio.end(BioStatus::IoError);
+        }
+        let pos = bio.pos();
+        let asks_durable = bio.is_preflush() || bio.is_fua() || bio.is_sync();
+        let mode = tunables::completion();
+        let mut st = self.state.lock();
+        while !st.stopping
+            && (st.queue.is_full() || (st.bytes > 0 && MEM_USED.load(Ordering::Relaxed) + len > tunables::mem_limit()))
+        {
+            self.room.wait(&mut st);
+        }
+        if st.stopping {
+            drop(st);
+            return bio.end(BioStatus::IoError);
+        }
+        let order = st.next_order;
+        let Ok(entry) = Arc::new(Pending { pos, order, data }, GFP_KERNEL) else {
+            drop(st);
+            return bio.end(BioStatus::IoError);
+        };
+        st.next_order += 1;
+        st.index.insert(node.into_node((pos, order), entry.clone()));
+        st.longest = st.longest.max(len as u64);
+        st.bytes += len;
+        MEM_USED.fetch_add(len, Ordering::Relaxed);
+        let early = !asks_durable && mode == Completion::Buffered;
+        let durable = asks_durable || mode == Completion::Durable;
+        let (queued_bio, completed) = if early { (None, Some(bio)) } else { (Some(bio), None) };
+        // The queue has room: checked above under the same lock.
+        let pushed = st.queue.push(Request::Write { entry, bio: queued_bio, durable });
+        drop(st);
+        if let Err(req) = pushed {
+            req.fail();
+        }
+        self.queued.notify_one();
+        if let Some(bio) = completed {
+            bio.end(BioStatus::Ok);
+        }
+    }
+
+    /// Takes a flush: completes once everything before it is durable in the log.
+    pub(crate) fn flush(&self, bio: Bio) {
+        let mut st = self.state.lock();
+        while !st.stopping && st.queue.is_full() {
+            self.room.wait(&mut st);
+        }
+        if st.stopping {
+            drop(st);
+            return bio.end(BioStatus::IoError);
+        }
+        let pushed = st.queue.push(Request::Flush { bio });
+        drop(st);
+        if let Err(req) = pushed {
+            req.fail();
+        }
+        self.queued.notify_one();
+    }
+
+    /// The buffered writes overlapping `[pos, pos + len)`, oldest first (empty: the disk
+    /// has the newest data of the whole range).
+    pub(crate) fn overlapping(&self, pos: u64, len: u64) -> Result<KVec<Arc<Pending>>> {
+        let end = pos + len;
+        let mut found = KVec::new();
+        {
+            let mut st = self.state.lock();
+            let from = pos.saturating_sub(st.longest);
+            let mut cursor = st.index.cursor_lower_bound(&(from, 0));
+            while let Some(c) = cursor {
+                let (&(p, _), e) = c.current();
+                if p >= end {
+                    break;
+                }
+                if p + e.data.len() as u64 > pos {
+                    found.push(e.clone(), GFP_KERNEL)?;
+                }
+                cursor = c.move_next();
+            }
+        }
+        found.sort_unstable_by_key(|e| e.order);
+        Ok(found)
+    }
+
+    /// For the logger: moves queued requests into `batch` (as many as it has room
+    /// for), waiting up to a second for the first one. Returns how many.
+    pub(crate) fn take(&self, batch: &mut Ring<Request>) -> usize {
+        let mut st = self.state.lock();
+        // Waits even when stopping: a thread must never spin (kthread_stop wakes it).
+        if st.queue.is_empty() {
+            let _ = self.queued.wait_interruptible_timeout(&mut st, msecs_to_jiffies(1000));
+        }
+        let mut n = 0;
+        while !batch.is_full() {
+            let Some(req) = st.queue.pop() else { break };
+            // Not full: the push succeeds.
+            let _ = batch.push(req);
+            n += 1;
+        }
+        drop(st);
+        if n > 0 {
+            self.room.notify_all();
+        }
+        n
+    }
+
+    /// For the logger: every write up to `order` is in the logfile, which ends at `log_pos`.
+    pub(crate) fn mark_logged(&self, order: u64, log_pos: u64) {
+        let mut st = self.state.lock();
+        st.logged_order = st.logged_order.max(order);
+        st.logged_pos = st.logged_pos.max(log_pos);
+        drop(st);
+        self.logged.notify_all();
+    }
+
+    /// For the writeback: collects the logged writes (sorted by position, then order)
+    /// into `out`, waiting up to a second for some. Returns the log position up to which
+    /// they cover the log, or `None` if there were none.
+    pub(crate) fn take_logged(&self, out: &mut KVec<Arc<Pending>>) -> Result<Option<u64>> {
+        let mut st = self.state.lock();
+        if !Self::has_logged(&st) {
+            let _ = self.logged.wait_interruptible_timeout(&mut st, msecs_to_jiffies(1000));
+        }
+        if !Self::has_logged(&st) {
+            return Ok(None);
+        }
+        let upto = st.logged_order;
+        for e in st.index.values() {
+            if e.order <= upto {
+                out.push(e.clone(), GFP_KERNEL)?;
+            }
+        }
+        st.taken_order = upto;
+        Ok(Some(st.logged_pos))
+    }
+
+    fn has_logged(st: &State) -> bool {
+        st.logged_order > st.taken_order
+    }
+
+    /// For the writeback: `entries` are on the disk; they leave the buffer.
+    pub(crate) fn written(&self, entries: &[Arc<Pending>]) {
+        let mut st = self.state.lock();
+        let mut freed = 0;
+        for e in entries {
+            if st.index.remove(&(e.pos, e.order)).is_some() {
+                freed += e.data.len();
+            }
+        }
+        st.bytes -= freed;
+        if st.bytes == 0 {
+            st.longest = 0;
+        }
+        MEM_USED.fetch_sub(freed, Ordering::Relaxed);
+        drop(st);
+        self.room.notify_all();
+    }
+
+    /// From now on new requests fail; the logger and the writeback finish what is
+    /// buffered. Wakes everybody waiting.
+    pub(crate) fn stop(&self) {
+        self.state.lock().stopping = true;
+        self.room.notify_all();
+        self.queued.notify_all();
+        self.logged.notify_all();
+    }
+
+    /// Nothing is queued for the logger.
+    pub(crate) fn queue_is_empty(&self) -> bool {
+        self.state.lock().queue.is_empty()
+    }
+
+    /// Nothing is buffered any more.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.state.lock().bytes == 0
+    }
+}

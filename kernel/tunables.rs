@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Module-wide tunables and counters, shown in `/proc/sys/mars/` (see `proc_sys`) and
+//! documented in docu/proc-sys-mars.md.
+
+use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+
+use crate::mars_core::log_record::ChecksumAlgorithm;
+
+/// When an ordinary write (no REQ_PREFLUSH/REQ_FUA/REQ_SYNC) completes:
+/// 0 = once copied into the RAM buffer, 1 = once its record is written to the logfile
+/// (not yet synced), 2 = once its record is durable. Writes that ask for durability
+/// always complete only once their record is durable, whatever this says.
+pub(crate) static LOGGER_COMPLETION_SEMANTICS: AtomicI32 = AtomicI32::new(1);
+pub(crate) static LOGGER_COMPLETION_SEMANTICS_MIN: i32 = 0;
+pub(crate) static LOGGER_COMPLETION_SEMANTICS_MAX: i32 = 2;
+
+/// RAM (MiB, all resources together) that buffered writes may hold until they are on
+/// the disk; writers wait beyond it.
+pub(crate) static MEM_LIMIT_MB: AtomicI32 = AtomicI32::new(128);
+pub(crate) static MEM_LIMIT_MB_MIN: i32 = 1;
+pub(crate) static MEM_LIMIT_MB_MAX: i32 = 1 << 20;
+
+/// Payload digest of new log records: 0 = CRC32C, 1 = MD5, 2 = SHA-1 (every kind is
+/// verified when reading).
+pub(crate) static LOG_DIGEST: AtomicI32 = AtomicI32::new(0);
+pub(crate) static LOG_DIGEST_MIN: i32 = 0;
+pub(crate) static LOG_DIGEST_MAX: i32 = 2;
+
+/// Bytes of buffered writes right now, all resources together.
+pub(crate) static MEM_USED: AtomicUsize = AtomicUsize::new(0);
+
+/// How ordinary writes complete (see [`LOGGER_COMPLETION_SEMANTICS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Completion {
+    /// Once in the RAM buffer.
+    Buffered,
+    /// Once written to the logfile.
+    Logged,
+    /// Once durable in the logfile.
+    Durable,
+}
+
+pub(crate) fn completion() -> Completion {
+    match LOGGER_COMPLETION_SEMANTICS.load(Ordering::Relaxed) {
+        0 => Completion::Buffered,
+        1 => Completion::Logged,
+        _ => Completion::Durable,
+    }
+}
+
+/// The memory limit in bytes.
+pub(crate) fn mem_limit() -> usize {
+    (MEM_LIMIT_MB.load(Ordering::Relaxed).max(1) as usize) << 20
+}
+
+/// The digest new records get.
+pub(crate) fn log_digest() -> ChecksumAlgorithm {
+    match LOG_DIGEST.load(Ordering::Relaxed) {
+        1 => ChecksumAlgorithm::Md5,
+        2 => ChecksumAlgorithm::Sha1,
+        _ => ChecksumAlgorithm::Crc32c,
+    }
+}

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Writeback of a primary (design reference §1.5 phases 1-3): the `mars_writeback`
+//! thread takes the logged writes from the [`WriteBuffer`], sorted by position, and
+//! writes them to the disk with direct I/O, later writes winning (the plan comes from
+//! `mars_core::writeback`). The logfile is made durable first, so the disk never holds a
+//! write the log could lose. About once a second, after flushing the disk, the progress
+//! goes to `replay-<me>` = `log-<nr>-<me>,<pos>,0`: everything in the log before `<pos>`
+//! is on the disk; `version-<nr>-<me>` follows (§3.6). [`write_pieces`] is shared with recovery (`replay`).
+
+use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
+use kernel::fmt;
+use kernel::prelude::*;
+use kernel::str::CString;
+use kernel::sync::Arc;
+
+use crate::buffer::{Pending, WriteBuffer};
+use crate::kapi::bdev::BlockDevice;
+use crate::kapi::memalloc::NoIoScope;
+use crate::kapi::thread::{self, Thread};
+use crate::kapi::time::real_ns;
+use crate::logger::Log;
+use crate::mars_core::tree::{LogName, ReplayLink, VersionInput, VersionLink, REPLAY_PREFIX, VERSION_PREFIX};
+use crate::mars_core::writeback::{overlap, Extent, Extents, Piece};
+use crate::strategy::Main;
+use crate::tree::Tree;
+
+/// How often the replay link is brought up to date while writes flow.
+const PROGRESS_INTERVAL_NS: u64 = 1_000_000_000;
+
+/// A write to apply to the disk: a [`Piece`] with its data.
+pub(crate) trait DiskWrite: Piece {
+    fn data(&self) -> &[u8];
+}
+
+impl DiskWrite for Arc<Pending> {
+    fn data(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+/// Writes `pieces` (sorted by position, then order) to `disk`, later writes winning,
+/// and waits for all of it. Pieces whose data is suitably aligned for direct I/O are
+/// written from their own buffers unless `copy_all`; everything else goes through an
+/// aligned buffer per extent.
+pub(crate) fn write_pieces<P: DiskWrite>(disk: &BlockDevice, pieces: &[P], copy_all: bool) -> Result {
+    // Buffers for merged extents, built before the I/O so they outlive it.
+    let mut merged: KVec<(u64, KVVec<u8>)> = KVec::new();
+    for extent in Extents::new(pieces) {
+        let (first, last, start, end) = match extent {
+            Extent::Single { .. } if !copy_all => continue,
+            Extent::Single { piece, .. } => (piece, piece + 1, pieces[piece].pos(), pieces[piece].end()),
+            Extent::Merge { first, last, start, end } => (first, last, start, end),
+        };
+        let mut buf = KVVec::from_elem(0u8, (end - start) as usize, GFP_KERNEL)?;
+        let mut run = KVec::with_capacity(last - first, GFP_KERNEL)?;
+        for p in &pieces[first..last] {
+            run.push(p, GFP_KERNEL)?;
+        }
+        run.sort_unstable_by_key(|p| p.order());
+        for p in run.iter() {
+            if let Some((src, dst, n)) = overlap(start, end - start, p.pos(), p.len() as u64) {
+                buf[dst..dst + n].copy_from_slice(&p.data()[src..src + n]);
+            }
+        }
+        merged.push((start, buf), GFP_KERNEL)?;
+    }
+    disk.io(|batch| {
+        let mut next_merged = merged.iter();
+        for extent in Extents::new(pieces) {
+            match extent {
+                Extent::Single { piece, .. } if !copy_all => batch.write(pieces[piece].pos(), pieces[piece].data())?,
+                _ => {
+                    let Some((start, buf)) = next_merged.next() else { return Err(EINVAL) };
+                    batch.write(*start, buf)?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Starts the `mars_writeback` thread of a primary; `start` is the log position the
+/// disk is known to hold everything before.
+pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockDevice>, log: Arc<Log>, start: u64) -> Result<Thread> {
+    Thread::spawn(kernel::c_str!("mars_writeback"), move || {
+        // On the I/O path of the device: allocations must not recurse into it.
+        let _noio = NoIoScope::enter();
+        let mut p = Progress { written: start, reported: start, last_report: 0, failed: false };
+        loop {
+            let mut entries = KVec::new();
+            match buffer.take_logged(&mut entries) {
+                Ok(Some(log_pos)) => {
+                    let done = log.sync_to(log_pos).and_then(|()| write_pieces(&lower, &entries, false));
+                    match done {
+                        Ok(()) => p.written = log_pos,
+                        Err(e) => {
+                            // The log keeps the data: recovery re-applies it from the
+                            // last reported position, which stays where it is.
+                            if !p.failed {
+                                pr_err!("writeback to the disk failed: {:?}; replay-<me> stays behind\n", e);
+                            }
+                            p.failed = true;
+                        }
+                    }
+                    buffer.written(&entries);
+                }
+                Ok(None) => {
+                    if thread::should_stop() && buffer.is_empty() {
+                        break;
+                    }
+                }
+                Err(e) => pr_err!("writeback: out of memory ({:?}), retrying\n", e),
+            }
+            if p.written != p.reported && real_ns().saturating_sub(p.last_report) >= PROGRESS_INTERVAL_NS {
+                p.report(&main, &lower, &log);
+            }
+        }
+        p.report(&main, &lower, &log);
+    })
+}
+
+struct Progress {
+    /// Everything in the log before this is written to the disk (maybe not flushed).
+    written: u64,
+    /// The position `replay-<me>` holds.
+    reported: u64,
+    last_report: u64,
+    /// A disk write failed: the replay link must not move on.
+    failed: bool,
+}
+
+impl Progress {
+    /// Flushes the disk, then records in `replay-<me>` that everything logged before
+    /// `written` is on the disk.
+    fn report(&mut self, main: &Main, lower: &BlockDevice, log: &Log) {
+        self.last_report = real_ns();
+        if self.failed || self.written == self.reported {
+            return;
+        }
+        if let Err(e) = lower.flush() {
+            pr_err!("cannot flush the disk: {:?}\n", e);
+            return;
+        }
+        let me = core::str::from_utf8(&log.me).unwrap_or("");
+        let tree = Tree { clock: &main.clock };
+        let link = ReplayLink { log: LogName { nr: log.nr, host: me }, start: self.written, len: 0 };
+        match write_link(&tree, log, fmt!("{}{}", REPLAY_PREFIX, me), fmt!("{}", link)) {
+            Ok(()) => self.reported = self.written,
+            Err(e) => pr_err!("cannot update the replay link: {:?}\n", e),
+        }
+        if let Err(e) = update_version_link(main, &tree, log, me, self.written) {
+            pr_err!("cannot update the version link: {:?}\n", e);
+        }
+    }
+}
+
+fn write_link(tree: &Tree<'_>, log: &Log, name: core::fmt::Arguments<'_>, value: core::fmt::Arguments<'_>) -> Result {
+    let name = CString::try_from_fmt(name)?;
+    let value = CString::try_from_fmt(value)?;
+    tree.write(&log.dir, name.to_str().map_err(|_| EINVAL)?, value.to_str().map_err(|_| EINVAL)?)
+}
+
+/// Writes `version-<nr>-<me>` for the current logfile at length `pos`, chained to this
+/// host's link of the previous logfile (design reference §3.6).
+fn update_version_link(main: &Main, tree: &Tree<'_>, log: &Log, me: &str, pos: u64) -> Result {
+    let prev = match log.nr {
+        0 | 1 => None,
+        nr => tree.read(&CString::try_from_fmt(fmt!("{}/{}{:09}-{}", &*log.dir, VERSION_PREFIX, nr - 1, me))?)?,
+    };
+    let prev = core::str::from_utf8(prev.as_deref().unwrap_or(b"")).map_err(|_| EINVAL)?.trim_end();
+    let input = VersionInput { log: LogName { nr: log.nr, host: me }, pos, prev };
+    let text = CString::try_from_fmt(fmt!("{}", input))?;
+    let link = VersionLink::new(&input, main.digests.md5(text.as_bytes())?);
+    write_link(tree, log, fmt!("{}{:09}-{}", VERSION_PREFIX, log.nr, me), fmt!("{}", link))
+}
