@@ -4,9 +4,11 @@
 //!
 //! A primary's data path is three threads around the [`WriteBuffer`]:
 //! - `mars_logger` (here) takes queued writes in batches, encodes one record per write
-//!   (shared codec, CRC32C, Lamport stamp, sequence number), appends the batch to the
-//!   logfile with one write, fdatasyncs it if a request needs durability, completes the
-//!   requests waiting for that, and marks the batch logged;
+//!   (shared codec, digest per `log_digest`, Lamport stamp, sequence number), appends
+//!   the batch to the logfile with one write, completes the requests that only wait for
+//!   that, and marks the batch logged;
+//! - `mars_logsync` (here) completes the requests that need durability: one fdatasync
+//!   covers everything appended before it (group commit), while the logger goes on;
 //! - `mars_writeback` (`writeback`) writes logged writes to the disk, sorted, and records
 //!   the progress in `replay-<me>`;
 //! - `mars_reader` (`reader`) serves reads that need both the disk and buffered data.
@@ -16,23 +18,25 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::prelude::*;
 use kernel::str::CString;
-use kernel::sync::Arc;
+use kernel::sync::{Arc, CondVar, Mutex};
+use kernel::time::msecs_to_jiffies;
+use kernel::{new_condvar, new_mutex, pin_init};
 
 use crate::buffer::{Request, WriteBuffer, QUEUE_SLOTS};
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::file::File;
-use crate::kapi::gendisk::BioStatus;
+use crate::kapi::gendisk::{Bio, BioStatus};
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
-use crate::mars_core::log_record::{encode_record, RecordHeader, RecordKind};
+use crate::mars_core::log_record::{encode_frame, RecordError, RecordHeader, RecordKind, HEADER_LEN, OVERHEAD};
 use crate::reader::Reader;
 use crate::ring::Ring;
 use crate::strategy::Main;
 use crate::tunables;
 use crate::writeback;
 
-/// Size of the buffer one batch of records is encoded into.
-const LOG_BUFFER: usize = 4 << 20;
+/// Size of the buffer the frames (headers and trailers) of one batch are encoded into.
+const FRAMES: usize = QUEUE_SLOTS * OVERHEAD;
 
 /// The current logfile, shared by the logger (appends) and the writeback (syncs it
 /// before writing data back, and names it in the replay link).
@@ -45,6 +49,8 @@ pub(crate) struct Log {
     pub(crate) dir: CString,
     /// This host.
     pub(crate) me: KVec<u8>,
+    /// The logger has written the logfile up to here.
+    pub(crate) appended: AtomicU64,
     /// The logfile is durable up to here.
     pub(crate) durable: AtomicU64,
 }
@@ -72,92 +78,144 @@ pub(crate) struct LogTarget {
 /// (fields drop in order: the logger first, then the writeback, then the reader).
 pub(crate) struct Logger {
     buffer: Arc<WriteBuffer>,
+    syncs: Arc<SyncQueue>,
     _logger: Thread,
+    _syncer: Thread,
     _writeback: Thread,
     _reader: Reader,
+}
+
+/// Requests waiting until the logfile is durable up to a position (group commit: one
+/// fdatasync covers everything appended before it, while the logger appends on).
+#[pin_data]
+pub(crate) struct SyncQueue {
+    #[pin]
+    waiting: Mutex<Ring<(Bio, u64)>>,
+    #[pin]
+    queued: CondVar,
+    #[pin]
+    room: CondVar,
+}
+
+impl SyncQueue {
+    fn new() -> Result<Arc<SyncQueue>> {
+        let ring = Ring::new(QUEUE_SLOTS)?;
+        Arc::pin_init(
+            pin_init!(SyncQueue {
+                waiting <- new_mutex!(ring, "mars_log_syncs"),
+                queued <- new_condvar!("mars_log_syncs_queued"),
+                room <- new_condvar!("mars_log_syncs_room"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// `bio` completes once the logfile is durable up to `pos` (waits for a free slot).
+    fn push(&self, bio: Bio, pos: u64) {
+        let mut ring = self.waiting.lock();
+        while ring.is_full() {
+            self.room.wait(&mut ring);
+        }
+        let pushed = ring.push((bio, pos));
+        drop(ring);
+        if let Err((bio, _)) = pushed {
+            bio.end(BioStatus::IoError);
+        }
+        self.queued.notify_one();
+    }
+}
+
+/// The `mars_logsync` thread: makes the logfile durable for whoever waits, and
+/// completes them.
+fn run_syncer(log: &Log, q: &SyncQueue, done: &mut Ring<(Bio, u64)>) {
+    loop {
+        let mut ring = q.waiting.lock();
+        if ring.is_empty() {
+            if thread::should_stop() {
+                break;
+            }
+            let _ = q.queued.wait_interruptible_timeout(&mut ring, msecs_to_jiffies(1000));
+            continue;
+        }
+        drop(ring);
+        // Everyone waiting now was queued after their records were appended.
+        let target = log.appended.load(Ordering::Acquire);
+        let status = match log.sync_to(target) {
+            Ok(()) => BioStatus::Ok,
+            Err(e) => {
+                pr_err!("cannot sync the logfile: {:?}\n", e);
+                BioStatus::IoError
+            }
+        };
+        let mut ring = q.waiting.lock();
+        while ring.iter().next().is_some_and(|(_, pos)| *pos <= target) && !done.is_full() {
+            if let Some(w) = ring.pop() {
+                let _ = done.push(w);
+            }
+        }
+        drop(ring);
+        q.room.notify_all();
+        while let Some((bio, _)) = done.pop() {
+            bio.end(status);
+        }
+    }
 }
 
 impl Logger {
     /// Starts the threads of a primary's data path.
     pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, reader: Reader, lower: Arc<BlockDevice>, target: LogTarget) -> Result<Logger> {
         let mut batch = Ring::new(QUEUE_SLOTS)?;
-        let mut buf = KVec::from_elem(0u8, LOG_BUFFER, GFP_KERNEL)?;
+        let mut done = Ring::new(QUEUE_SLOTS)?;
+        let mut frames = KVec::from_elem(0u8, FRAMES, GFP_KERNEL)?;
         let writeback = writeback::start(main.clone(), buffer.clone(), lower, target.log.clone(), target.pos)?;
-        let b = buffer.clone();
+        let syncs = SyncQueue::new()?;
+        let (log, q) = (target.log.clone(), syncs.clone());
+        let syncer = Thread::spawn(kernel::c_str!("mars_logsync"), move || {
+            let _noio = NoIoScope::enter();
+            run_syncer(&log, &q, &mut done);
+        })?;
+        let (b, q) = (buffer.clone(), syncs.clone());
         let logger = Thread::spawn(kernel::c_str!("mars_logger"), move || {
             // The logger is on the I/O path of the device for its whole life.
             let _noio = NoIoScope::enter();
             let mut target = target;
             loop {
                 if b.take(&mut batch) > 0 {
-                    log_batch(&main, &b, &mut target, &mut batch, &mut buf);
+                    log_batch(&main, &b, &q, &mut target, &mut batch, &mut frames);
                 } else if thread::should_stop() && b.queue_is_empty() {
                     break;
                 }
             }
         })?;
-        Ok(Logger { buffer, _logger: logger, _writeback: writeback, _reader: reader })
+        Ok(Logger { buffer, syncs, _logger: logger, _syncer: syncer, _writeback: writeback, _reader: reader })
     }
 }
 
 impl Drop for Logger {
     fn drop(&mut self) {
-        // New requests fail from now on; the threads drain what is buffered, then stop.
+        // New requests fail from now on; the threads drain what is buffered, then stop
+        // (the syncer after the logger: it completes what the logger handed it).
         self.buffer.stop();
+        self.syncs.queued.notify_all();
     }
 }
 
-/// Logs one batch, completes the requests that waited for it, marks it logged; leaves
-/// `batch` empty.
-fn log_batch(main: &Main, b: &WriteBuffer, t: &mut LogTarget, batch: &mut Ring<Request>, buf: &mut KVec<u8>) {
-    let mut ok = true;
-    let mut durable = false;
-    let mut used = 0usize;
-    let mut last_order = None;
-    let digest = tunables::log_digest();
-    for req in batch.iter() {
-        match req {
-            Request::Write { entry, durable: d, .. } => {
-                durable |= *d;
-                last_order = Some(entry.order);
-                let header = RecordHeader {
-                    seq: t.next_seq,
-                    stamp_ns: main.clock.stamp(),
-                    pos: entry.pos,
-                    data_len: entry.data.len() as u32,
-                    kind: RecordKind::Write,
-                    checksum: digest,
-                };
-                let len = header.record_len();
-                if used + len > buf.len() {
-                    ok &= append(t, &buf[..used]);
-                    used = 0;
-                }
-                match encode_record(&header, &entry.data, &main.digests, &mut buf[used..used + len]) {
-                    Ok(()) => {
-                        used += len;
-                        t.next_seq += 1;
-                    }
-                    Err(e) => {
-                        pr_err!("cannot encode a record at {}: {}\n", entry.pos, e);
-                        ok = false;
-                    }
-                }
-            }
-            Request::Flush { .. } => durable = true,
-        }
-    }
-    ok &= append(t, &buf[..used]);
-    if ok && durable {
-        if let Err(e) = t.log.sync_to(t.pos) {
-            pr_err!("cannot sync the logfile: {:?}\n", e);
-            ok = false;
-        }
-    }
-    let status = if ok { BioStatus::Ok } else { BioStatus::IoError };
+/// Logs one batch: appends its records, completes the requests that only waited for
+/// that, hands those that need durability to the syncer, marks the batch logged;
+/// leaves `batch` empty.
+fn log_batch(main: &Main, b: &WriteBuffer, syncs: &SyncQueue, t: &mut LogTarget, batch: &mut Ring<Request>, frames: &mut KVec<u8>) {
+    let ok = append_records(main, t, batch, frames).is_ok();
+    t.log.appended.store(t.pos, Ordering::Release);
+    let last_order = batch.iter().filter_map(|r| match r {
+        Request::Write { entry, .. } => Some(entry.order),
+        Request::Flush { .. } => None,
+    }).last();
     while let Some(req) = batch.pop() {
         match req {
-            Request::Write { bio: Some(bio), .. } | Request::Flush { bio } => bio.end(status),
+            Request::Write { bio: Some(bio), durable: true, .. } | Request::Flush { bio } if ok => syncs.push(bio, t.pos),
+            Request::Write { bio: Some(bio), .. } | Request::Flush { bio } => {
+                bio.end(if ok { BioStatus::Ok } else { BioStatus::IoError })
+            }
             Request::Write { bio: None, .. } => {}
         }
     }
@@ -168,18 +226,54 @@ fn log_batch(main: &Main, b: &WriteBuffer, t: &mut LogTarget, batch: &mut Ring<R
     }
 }
 
-fn append(t: &mut LogTarget, bytes: &[u8]) -> bool {
-    if bytes.is_empty() {
-        return true;
-    }
-    match t.log.file.write_all_at(bytes, t.pos) {
-        Ok(()) => {
-            t.pos += bytes.len() as u64;
-            true
+/// Encodes a record for every write of `batch` — header and trailer into `frames`,
+/// the payload stays where it is — and appends them all with one vectored write.
+fn append_records(main: &Main, t: &mut LogTarget, batch: &Ring<Request>, frames: &mut KVec<u8>) -> Result {
+    let digest = tunables::log_digest();
+    let (mut n, mut seq) = (0usize, t.next_seq);
+    for req in batch.iter() {
+        let Request::Write { entry, .. } = req else { continue };
+        let header = RecordHeader {
+            seq,
+            stamp_ns: main.clock.stamp(),
+            pos: entry.pos,
+            data_len: entry.data.len() as u32,
+            kind: RecordKind::Write,
+            checksum: digest,
+        };
+        let frame = frames.get_mut(n * OVERHEAD..(n + 1) * OVERHEAD).ok_or(ENOSPC)?;
+        let (head, tail) = frame.split_at_mut(HEADER_LEN);
+        let encoded = match (head.try_into(), tail.try_into()) {
+            (Ok(head), Ok(tail)) => encode_frame(&header, &entry.data, &main.digests, head, tail),
+            _ => Err(RecordError::BadLength),
+        };
+        if let Err(e) = encoded {
+            pr_err!("cannot encode a record at {}: {}\n", entry.pos, e);
+            return Err(EINVAL);
         }
-        Err(e) => {
-            pr_err!("cannot write the logfile: {:?}\n", e);
-            false
-        }
+        n += 1;
+        seq += 1;
     }
+    if n == 0 {
+        return Ok(());
+    }
+    let mut parts = KVec::with_capacity(3 * n, GFP_KERNEL)?;
+    let mut bytes = 0u64;
+    for (i, req) in batch.iter().filter(|r| matches!(r, Request::Write { .. })).enumerate() {
+        let Request::Write { entry, .. } = req else { continue };
+        let frame = &frames[i * OVERHEAD..(i + 1) * OVERHEAD];
+        parts.push(&frame[..HEADER_LEN], GFP_KERNEL)?;
+        parts.push(&entry.data[..], GFP_KERNEL)?;
+        parts.push(&frame[HEADER_LEN..], GFP_KERNEL)?;
+        bytes += (OVERHEAD + entry.data.len()) as u64;
+    }
+    if let Err(e) = t.log.file.write_all_vectored_at(&parts, t.pos) {
+        // Part of the batch may have reached the file: a torn record, which readers
+        // detect, and which the next batch overwrites (it is written at the same place).
+        pr_err!("cannot write the logfile: {:?}\n", e);
+        return Err(e);
+    }
+    t.pos += bytes;
+    t.next_seq = seq;
+    Ok(())
 }

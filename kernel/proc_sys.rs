@@ -54,6 +54,15 @@ impl Show for MemUsed {
     }
 }
 
+/// `reads_from_buffer`: reads answered from buffered writes since load.
+struct ReadsFromBuffer;
+
+impl Show for ReadsFromBuffer {
+    fn show(&self, out: &mut [u8]) -> usize {
+        format_into(out, format_args!("{}", READS_FROM_BUFFER.load(Ordering::Relaxed))).map_or(0, str::len)
+    }
+}
+
 fn copy_str(s: &str, out: &mut [u8]) -> usize {
     let n = s.len().min(out.len());
     out[..n].copy_from_slice(&s.as_bytes()[..n]);
@@ -71,6 +80,7 @@ impl ProcSys {
         entries.push(Entry::action(kernel::c_str!("trigger"), main.clone()), GFP_KERNEL)?;
         entries.push(Entry::show(shared_cstr(PROC_SYS_LAMPORT_CLOCK_WITH_NUL), Arc::new(LamportClock(main), GFP_KERNEL)?), GFP_KERNEL)?;
         entries.push(Entry::show(kernel::c_str!("mem_used_kb"), Arc::new(MemUsed, GFP_KERNEL)?), GFP_KERNEL)?;
+        entries.push(Entry::show(kernel::c_str!("reads_from_buffer"), Arc::new(ReadsFromBuffer, GFP_KERNEL)?), GFP_KERNEL)?;
         entries.push(
             Entry::int(
                 kernel::c_str!("logger_completion_semantics"),

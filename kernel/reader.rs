@@ -10,6 +10,8 @@
 //! started, so a write that reaches the disk meanwhile is still overlaid, and one that
 //! left the buffer before was on the disk already.
 
+use core::sync::atomic::Ordering;
+
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use kernel::prelude::*;
 use kernel::sync::{Arc, CondVar, Mutex};
@@ -23,6 +25,7 @@ use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
 use crate::mars_core::writeback::overlap;
 use crate::ring::Ring;
+use crate::tunables::READS_FROM_BUFFER;
 
 /// Reads waiting for the reader thread at most (submitters wait beyond).
 const READ_SLOTS: usize = 256;
@@ -86,6 +89,7 @@ impl ReadQueue {
 /// Fills `bio` from `disk` (its data at the bio's position, if any) overlaid with
 /// `overlays` in order, and completes it.
 fn complete(mut bio: Bio, disk: Option<KVVec<u8>>, overlays: &[Arc<Pending>]) {
+    READS_FROM_BUFFER.fetch_add(1, Ordering::Relaxed);
     let (pos, len) = (bio.pos(), bio.len() as usize);
     let buf = match disk {
         Some(b) => Ok(b),

@@ -104,7 +104,7 @@ impl Resource {
             tree.write(&path(fmt!("{}", dir))?, replay_name.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}", fresh))?.to_str().map_err(|_| EINVAL)?)?;
             (file, next.nr)
         };
-        let log = Arc::new(Log { file, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, durable: AtomicU64::new(0) }, GFP_KERNEL)?;
+        let log = Arc::new(Log { file, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, appended: AtomicU64::new(0), durable: AtomicU64::new(0) }, GFP_KERNEL)?;
         let buffer = WriteBuffer::new()?;
         let reader = Reader::start(self.lower.clone())?;
         let handler = Arc::new(Device { buffer: buffer.clone(), reads: reader.queue.clone(), lower: self.lower.clone(), main: main.clone() }, GFP_KERNEL)?;

@@ -3,7 +3,7 @@
 //! Module-wide tunables and counters, shown in `/proc/sys/mars/` (see `proc_sys`) and
 //! documented in docu/proc-sys-mars.md.
 
-use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::mars_core::log_record::ChecksumAlgorithm;
 
@@ -26,6 +26,9 @@ pub(crate) static MEM_LIMIT_MB_MAX: i32 = 1 << 20;
 pub(crate) static LOG_DIGEST: AtomicI32 = AtomicI32::new(0);
 pub(crate) static LOG_DIGEST_MIN: i32 = 0;
 pub(crate) static LOG_DIGEST_MAX: i32 = 2;
+
+/// Reads answered (in part or whole) from buffered writes, since load.
+pub(crate) static READS_FROM_BUFFER: AtomicU64 = AtomicU64::new(0);
 
 /// Bytes of buffered writes right now, all resources together.
 pub(crate) static MEM_USED: AtomicUsize = AtomicUsize::new(0);

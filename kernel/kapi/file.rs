@@ -5,6 +5,7 @@
 
 use core::ptr::NonNull;
 
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
 use kernel::error::{from_err_ptr, to_result};
 use kernel::prelude::*;
@@ -60,26 +61,6 @@ fn to_len(ret: isize) -> Result<usize> {
     }
 }
 
-/// Writes all of `buf` at `pos` of an open `struct file`.
-///
-/// # Safety
-///
-/// `file` must be an open file for the whole call.
-unsafe fn write_all_at(file: *mut bindings::file, mut buf: &[u8], mut pos: u64) -> Result {
-    while !buf.is_empty() {
-        let mut off = pos as bindings::loff_t;
-        // SAFETY: `file` is open (caller); `buf` is valid for reads of `buf.len()`
-        // bytes; `off` lives across the call.
-        let n = to_len(unsafe { bindings::kernel_write(file, buf.as_ptr().cast(), buf.len(), &mut off) })?;
-        if n == 0 {
-            return Err(EIO);
-        }
-        buf = &buf[n..];
-        pos += n as u64;
-    }
-    Ok(())
-}
-
 /// One `kernel_read` at `pos`; returns the bytes read (0 at end of file).
 ///
 /// # Safety
@@ -111,10 +92,41 @@ impl File {
         NonNull::new(ptr).map(|ptr| File { ptr }).ok_or(EINVAL)
     }
 
-    /// Writes all of `buf` at byte offset `pos`.
-    pub(crate) fn write_all_at(&self, buf: &[u8], pos: u64) -> Result {
-        // SAFETY: the file is open (type invariant).
-        unsafe { write_all_at(self.ptr.as_ptr(), buf, pos) }
+
+    /// Writes the concatenation of `parts` at `pos` with as few calls as possible (C:
+    /// `vfs_iter_write` over a kvec iterator): the bytes are copied once, into the
+    /// page cache, from wherever they are.
+    pub(crate) fn write_all_vectored_at(&self, parts: &[&[u8]], mut pos: u64) -> Result {
+        // At most this many segments per call (the kernel's UIO_MAXIOV).
+        const MAX_SEGS: usize = 1024;
+        for chunk in parts.chunks(MAX_SEGS) {
+            let mut vecs = KVec::with_capacity(chunk.len(), GFP_KERNEL)?;
+            let mut total = 0usize;
+            for p in chunk {
+                vecs.push(bindings::kvec { iov_base: p.as_ptr().cast_mut().cast(), iov_len: p.len() }, GFP_KERNEL)?;
+                total += p.len();
+            }
+            // SAFETY: all-zero is a valid value for the iterator, which `iov_iter_kvec`
+            // initialises before use.
+            let mut iter: bindings::iov_iter = unsafe { core::mem::zeroed() };
+            // SAFETY: `vecs` describes `chunk.len()` readable buffers of `total` bytes that
+            // stay borrowed for the whole loop below.
+            unsafe { bindings::iov_iter_kvec(&mut iter, bindings::ITER_SOURCE, vecs.as_ptr(), vecs.len() as _, total) };
+            let mut done = 0usize;
+            while done < total {
+                let mut off = pos as bindings::loff_t;
+                // SAFETY: the file is open (type invariant); `iter` is a valid source
+                // iterator that the write advances past what it consumed; `off` lives
+                // across the call.
+                let n = to_len(unsafe { bindings::vfs_iter_write(self.ptr.as_ptr(), &mut iter, &mut off, 0) })?;
+                if n == 0 {
+                    return Err(EIO);
+                }
+                done += n;
+                pos += n as u64;
+            }
+        }
+        Ok(())
     }
 
     /// Reads up to `buf.len()` bytes at `pos`; returns how many (0 at end of file).

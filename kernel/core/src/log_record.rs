@@ -391,16 +391,39 @@ pub fn encode_record(
     digester: &impl Digester,
     out: &mut [u8],
 ) -> Result<(), RecordError> {
+    if out.len() != header.record_len() {
+        return Err(RecordError::BadLength);
+    }
+    let (head, rest) = out.split_at_mut(HEADER_LEN);
+    let (body, tail) = rest.split_at_mut(rest.len() - TRAILER_LEN);
+    encode_frame(
+        header,
+        payload,
+        digester,
+        head.try_into().map_err(|_| RecordError::BadLength)?,
+        tail.try_into().map_err(|_| RecordError::BadLength)?,
+    )?;
+    body.copy_from_slice(payload);
+    Ok(())
+}
+
+/// Writes the header and trailer of the record for `payload` (which must be
+/// `header.payload_len()` bytes); the record on disk is `head`, `payload`, `tail`. For
+/// writers that send the payload from where it is (vectored I/O) instead of copying it.
+pub fn encode_frame(
+    header: &RecordHeader,
+    payload: &[u8],
+    digester: &impl Digester,
+    head: &mut [u8; HEADER_LEN],
+    tail: &mut [u8; TRAILER_LEN],
+) -> Result<(), RecordError> {
     header.validate()?;
-    if payload.len() != header.payload_len() as usize || out.len() != header.record_len() {
+    if payload.len() != header.payload_len() as usize {
         return Err(RecordError::BadLength);
     }
     let digest = digester.digest(header.checksum, payload).ok_or(RecordError::UnsupportedChecksum(header.checksum))?;
-    let (head, rest) = out.split_at_mut(HEADER_LEN);
-    let (body, tail) = rest.split_at_mut(payload.len());
-    header.encode(head.try_into().map_err(|_| RecordError::BadLength)?);
-    body.copy_from_slice(payload);
-    header.encode_trailer(&digest, tail.try_into().map_err(|_| RecordError::BadLength)?);
+    header.encode(head);
+    header.encode_trailer(&digest, tail);
     Ok(())
 }
 
@@ -517,6 +540,18 @@ mod tests {
         let mut out = vec![0u8; h.record_len()];
         encode_record(h, &payload, &SoftwareCrc32c, &mut out).unwrap();
         out
+    }
+
+    #[test]
+    fn frame_plus_payload_is_the_record() {
+        for h in [header(3, 512, 4096), RecordHeader { kind: RecordKind::Discard, ..header(4, 0, 1 << 20) }] {
+            let payload: Vec<u8> = (0..h.payload_len()).map(|i| 0x11u8.wrapping_add(i as u8)).collect();
+            let (mut head, mut tail) = ([0u8; HEADER_LEN], [0u8; TRAILER_LEN]);
+            encode_frame(&h, &payload, &SoftwareCrc32c, &mut head, &mut tail).unwrap();
+            let framed = [&head[..], &payload, &tail[..]].concat();
+            assert_eq!(framed, record(&h, 0x11));
+            assert!(encode_frame(&h, &payload[..payload.len().saturating_sub(1)], &SoftwareCrc32c, &mut head, &mut tail).is_err() || payload.is_empty());
+        }
     }
 
     #[test]
