@@ -56,7 +56,7 @@ on $n "echo 128 > $P/mem_limit_mb"
 step "version links: an MD5 hash chain over the logfiles"
 on $n 'rmmod mars && modprobe mars'
 retry 30 on $n 'test -b /dev/mars/r0' || fail "/dev/mars/r0 did not come back"
-on $n 'head -c 1M /dev/urandom | dd of=/dev/mars/r0 bs=1M seek=200 oflag=direct status=none'
+on $n 'head -c 1048576 /dev/urandom > /tmp/x && dd if=/tmp/x of=/dev/mars/r0 bs=65536 seek=3200 conv=fsync status=none'
 retry 10 on $n 'test -L /mars/resource-r0/version-000000002-node1' || fail "no version link for logfile 2"
 v1=$(on $n 'readlink /mars/resource-r0/version-000000001-node1')
 retry 10 on $n "test \"\$(readlink /mars/resource-r0/replay-node1)\" = \"log-000000002-node1,\$(stat -c %s /mars/resource-r0/log-000000002-node1),0\"" ||
