@@ -41,10 +41,14 @@ run_set() { # run_set DEVICE -> three lines
 # copied into /mars' page cache, and a write asking for durability waits for an
 # fdatasync of the logfile; the raw disk does neither.
 echo "bench: /mars references" >&2
-ref_copy=$(on "fio --name=ref --thread --filename=/mars/bench-ref --size=$size --bs=1M --rw=write --ioengine=psync \
-    --output-format=terse 2>/dev/null | cut -d';' -f48; rm -f /mars/bench-ref")
-ref_sync=$(on "fio --name=ref --thread --filename=/mars/bench-ref --size=64M --runtime=5 --time_based --bs=64k --rw=write \
-    --ioengine=psync --fdatasync=1 --output-format=terse 2>/dev/null | cut -d';' -f49; rm -f /mars/bench-ref")
+ref_fio() { # ref_fio FIELD ARGS... -> one field of fio's terse output for a file on /mars
+  local field=$1
+  shift
+  on "fio --name=ref --thread --filename=/mars/bench-ref --ioengine=psync --invalidate=0 --rw=write \
+      --output-format=terse $* 2>/dev/null; rm -f /mars/bench-ref" | grep '^3;' | cut -d';' -f"$field"
+}
+ref_copy=$(ref_fio 48 --size="$size" --bs=1M)
+ref_sync=$(ref_fio 49 --size=64M --runtime=5 --time_based --bs=64k --fdatasync=1)
 
 echo "bench: raw /dev/vdb" >&2
 mapfile -t raw < <(run_set /dev/vdb)
