@@ -25,6 +25,7 @@ mod clock;
 mod device;
 mod digest;
 mod logger;
+mod meta;
 mod proc_sys;
 mod reader;
 mod replay;
@@ -48,6 +49,8 @@ module! {
 /// resources; a device that is open keeps the module loaded, so none is open here).
 struct Mars {
     _proc_sys: proc_sys::ProcSys,
+    _meta: meta::MetaServer,
+    _peers: kapi::thread::Thread,
     _strategy: strategy::Strategy,
 }
 
@@ -55,9 +58,11 @@ impl kernel::Module for Mars {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let main = strategy::Main::new()?;
         let proc_sys = proc_sys::ProcSys::register(main.clone())?;
+        let meta = meta::MetaServer::start(main.clone())?;
+        let peers = meta::start_peers(main.clone())?;
         let strategy = strategy::Strategy::start(main, module)?;
         pr_info!("version {} loaded\n", mars_core::version::VERSION);
-        Ok(Mars { _proc_sys: proc_sys, _strategy: strategy })
+        Ok(Mars { _proc_sys: proc_sys, _meta: meta, _peers: peers, _strategy: strategy })
     }
 }
 

@@ -101,3 +101,10 @@ pub(crate) fn should_stop() -> bool {
     // SAFETY: only meaningful in, and only called from, threads made by `Thread::spawn`.
     unsafe { bindings::kthread_should_stop() }
 }
+
+/// Sleeps about `ms` milliseconds (less if the thread is asked to stop meanwhile... up
+/// to the end of the current sleep).
+pub(crate) fn sleep_ms(ms: u32) {
+    // SAFETY: sleeping has no preconditions in thread context.
+    unsafe { bindings::msleep_interruptible(ms) };
+}

@@ -51,6 +51,24 @@ pub enum Command {
         #[arg(long)]
         ip: Option<std::net::Ipv4Addr>,
     },
+    /// Join the cluster that PEER is a member of.
+    ///
+    /// Needs the module loaded here and on PEER, and this host in no cluster yet. Writes
+    /// this host's and PEER's addresses into /mars/ips, then waits until the module has
+    /// fetched the cluster's tree from PEER (port 7777) and adopted its uuid. Addresses
+    /// come from /etc/hosts unless given.
+    JoinCluster {
+        /// A host that is a member of the cluster.
+        peer: String,
+        /// PEER's IPv4 address.
+        peer_ip: Option<std::net::Ipv4Addr>,
+        /// IPv4 address other members use to reach this host.
+        #[arg(long)]
+        ip: Option<std::net::Ipv4Addr>,
+        /// Seconds to wait for the cluster's answer.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
     /// Create a resource on this host, which becomes its primary.
     ///
     /// DISK (an unused block device, e.g. /dev/vg/r0) is replicated; its content is kept

@@ -38,6 +38,8 @@ pub enum Error {
     AlreadyCluster(String),
     #[error("cannot find an IPv4 address for {0} in /etc/hosts: give it with --ip")]
     NoAddress(String),
+    #[error("no answer from {peer} at {ip} within {secs} s: is the module loaded there, is it a cluster member, and is port 7777 reachable?")]
+    JoinTimeout { peer: String, ip: String, secs: u64 },
     #[error("bad {what} name {name:?}: {reason}")]
     Name { what: &'static str, name: String, reason: String },
     #[error("resource {0} exists already (marsadm view {0})")]
@@ -85,6 +87,7 @@ impl Error {
             | Error::NoCluster
             | Error::AlreadyCluster(_)
             | Error::NoAddress(_)
+            | Error::JoinTimeout { .. }
             | Error::Name { .. }
             | Error::ResourceExists(_)
             | Error::DeviceNameTaken { .. }

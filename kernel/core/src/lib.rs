@@ -11,11 +11,13 @@
 pub mod crc32c;
 pub mod lamport;
 pub mod log_record;
+pub mod merge;
 pub mod names;
 pub mod role;
 pub mod text;
 pub mod tree;
 pub mod version;
+pub mod wire;
 pub mod writeback;
 // Paths between these modules are relative (`super::`): in the kernel the crate root is
 // `mars` and this file is the module `mars::mars_core`, so `crate::` would differ.

@@ -121,6 +121,10 @@ impl<'a> ReplayLink<'a> {
     }
 }
 
+/// Value of `uuid` on a host that is joining a cluster and has not heard from it yet:
+/// it may read the cluster's tree, and adopts the cluster's uuid from it.
+pub const ANY_CLUSTER: &str = "(any)";
+
 /// Prefix of `version-<nr:09>-<host>` links.
 pub const VERSION_PREFIX: &str = "version-";
 

@@ -1,9 +1,10 @@
-//! Cluster membership: `create-cluster`.
+//! Cluster membership: `create-cluster`, `join-cluster`.
 
 use std::net::Ipv4Addr;
 
 use mars_core::lamport::format_stamp;
-use mars_core::tree::{ACTUAL_PREFIX, UUID};
+use mars_core::names::check_host_name;
+use mars_core::tree::{ACTUAL_PREFIX, ANY_CLUSTER, UUID};
 
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -47,6 +48,52 @@ pub fn create_cluster(ctx: &Context, ip: Option<Ipv4Addr>) -> Result<()> {
     ctx.trigger();
     println!("created cluster {uuid} with {} at {ip}", ctx.host);
     Ok(())
+}
+
+/// `join-cluster`: become a member of PEER's cluster (docu/cluster.md).
+pub fn join_cluster(ctx: &Context, peer: &str, peer_ip: Option<Ipv4Addr>, ip: Option<Ipv4Addr>, timeout_s: u64) -> Result<()> {
+    ctx.require_mountpoint()?;
+    ctx.require_module()?;
+    check_host_name(peer).map_err(|e| Error::Name { what: "host", name: peer.into(), reason: e.to_string() })?;
+    if peer == ctx.host {
+        return Err(Error::Name { what: "peer host", name: peer.into(), reason: "that is this host".into() });
+    }
+    if let Some(uuid) = ctx.tree.get(UUID)? {
+        if uuid.value != ANY_CLUSTER {
+            return Err(Error::AlreadyCluster(uuid.value));
+        }
+    }
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let peer_ip = match peer_ip {
+        Some(a) => a,
+        None => address_from_hosts(&hosts, peer).ok_or_else(|| Error::NoAddress(peer.into()))?,
+    };
+    let ip = match ip {
+        Some(a) => a,
+        None => address_from_hosts(&hosts, &ctx.host).ok_or_else(|| Error::NoAddress(ctx.host.clone()))?,
+    };
+    // Preliminary stamps (one second after the epoch): whatever the cluster says wins.
+    const PRELIMINARY: u64 = 1_000_000_000;
+    ctx.tree.set(&ip_link(peer), &peer_ip.to_string(), PRELIMINARY)?;
+    let stamp = ctx.stamp(&["", "ips"])?;
+    ctx.tree.set(&ip_link(&ctx.host), &ip.to_string(), stamp)?;
+    let actual = ctx.tree.path(&format!("{ACTUAL_PREFIX}{}", ctx.host));
+    std::fs::create_dir_all(&actual).map_err(|e| Error::Tree { path: actual, what: "create directory", source: e })?;
+    ctx.tree.set(UUID, ANY_CLUSTER, PRELIMINARY)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_s);
+    loop {
+        ctx.trigger();
+        if let Some(uuid) = ctx.tree.get(UUID)? {
+            if uuid.value != ANY_CLUSTER {
+                println!("joined cluster {} via {peer} at {peer_ip}", uuid.value);
+                return Ok(());
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(Error::JoinTimeout { peer: peer.into(), ip: peer_ip.to_string(), secs: timeout_s });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
 }
 
 #[cfg(test)]

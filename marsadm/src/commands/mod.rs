@@ -13,6 +13,9 @@ use crate::error::Result;
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::CreateCluster { ip } => cluster::create_cluster(&Context::from_system()?, ip),
+        Command::JoinCluster { peer, peer_ip, ip, timeout } => {
+            cluster::join_cluster(&Context::from_system()?, &peer, peer_ip, ip, timeout)
+        }
         Command::CreateResource { resource, disk, devname } => {
             resource::create_resource(&Context::from_system()?, &resource, &disk, devname.as_deref())
         }

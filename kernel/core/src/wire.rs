@@ -1,0 +1,498 @@
+//! The network wire format between MARS hosts (docu/wire-protocol.md): framed, versioned,
+//! length-prefixed, checksummed, explicitly little-endian. Shared by the module (which
+//! speaks it on ports 7777-7779) and by host tests and fuzzing.
+//!
+//! A frame is a 24-byte header followed by a payload:
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 4 | magic `MRSW` |
+//! | 4 | 2 | protocol version ([`PROTOCOL_VERSION`]) |
+//! | 6 | 2 | message kind ([`Kind`]) |
+//! | 8 | 4 | payload length (≤ [`MAX_PAYLOAD`]) |
+//! | 12 | 4 | CRC32C of the payload |
+//! | 16 | 4 | reserved, zero |
+//! | 20 | 4 | CRC32C of bytes 0..20 |
+//!
+//! Payload fields are fixed-size little-endian integers and length-prefixed strings
+//! (`u16` length, UTF-8, no NUL); a message's payload has exactly its fields, nothing
+//! more. Decoding validates everything and borrows strings from the input: a frame that
+//! fails any check is an error, never a panic, and the connection is closed.
+
+use super::crc32c::crc32c;
+
+/// Frame magic.
+pub const MAGIC: [u8; 4] = *b"MRSW";
+/// The protocol version this code speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+/// Frame header length.
+pub const HEADER_LEN: usize = 24;
+/// Largest payload accepted (a 1 MiB log chunk plus its fields).
+pub const MAX_PAYLOAD: u32 = (1 << 20) + 4096;
+/// Longest string field.
+pub const MAX_STRING: usize = 4096;
+
+/// Base TCP port; metadata, log fetch and sync use base, base + 1, base + 2.
+pub const DEFAULT_BASE_PORT: u16 = 7777;
+
+/// Message kinds. Numbers are never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// First message in both directions: who is speaking, in which cluster.
+    Hello = 1,
+    /// The peer refuses or failed: code and message; the connection closes.
+    Error = 2,
+    /// Request the symlinks under some directories of the peer's tree.
+    GetTree = 3,
+    /// One symlink of the reply to `GetTree`.
+    TreeEntry = 4,
+    /// End of the reply to `GetTree`.
+    TreeEnd = 5,
+    /// Request bytes of a logfile.
+    FetchLog = 6,
+    /// Bytes of a logfile (reply to `FetchLog`).
+    LogData = 7,
+}
+
+impl Kind {
+    fn from_u16(v: u16) -> Option<Kind> {
+        Some(match v {
+            1 => Kind::Hello,
+            2 => Kind::Error,
+            3 => Kind::GetTree,
+            4 => Kind::TreeEntry,
+            5 => Kind::TreeEnd,
+            6 => Kind::FetchLog,
+            7 => Kind::LogData,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a frame or payload was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireError {
+    /// Fewer bytes than the structure needs.
+    Truncated,
+    /// Not a MARS frame.
+    BadMagic,
+    /// A protocol version we do not speak.
+    UnsupportedVersion(u16),
+    /// Unknown message kind.
+    UnknownKind(u16),
+    /// Payload longer than [`MAX_PAYLOAD`].
+    TooLarge(u32),
+    /// Header checksum mismatch.
+    HeaderChecksum,
+    /// Payload checksum mismatch.
+    PayloadChecksum,
+    /// Reserved bits set.
+    Reserved,
+    /// A string is too long, not UTF-8, or contains NUL.
+    BadString,
+    /// A field value is out of range (e.g. an unsafe path).
+    BadField,
+    /// Bytes left over after the last field.
+    TrailingBytes,
+    /// The output buffer is too small (encoding).
+    NoSpace,
+}
+
+impl core::fmt::Display for WireError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            WireError::Truncated => write!(f, "truncated"),
+            WireError::BadMagic => write!(f, "bad magic"),
+            WireError::UnsupportedVersion(v) => write!(f, "unsupported protocol version {v}"),
+            WireError::UnknownKind(k) => write!(f, "unknown message kind {k}"),
+            WireError::TooLarge(n) => write!(f, "payload of {n} bytes too large"),
+            WireError::HeaderChecksum => write!(f, "header checksum mismatch"),
+            WireError::PayloadChecksum => write!(f, "payload checksum mismatch"),
+            WireError::Reserved => write!(f, "reserved field not zero"),
+            WireError::BadString => write!(f, "bad string field"),
+            WireError::BadField => write!(f, "field out of range"),
+            WireError::TrailingBytes => write!(f, "trailing bytes after the last field"),
+            WireError::NoSpace => write!(f, "output buffer too small"),
+        }
+    }
+}
+
+/// A checked frame header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    pub kind: Kind,
+    pub payload_len: u32,
+    pub payload_crc: u32,
+}
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Decodes and checks a frame header (the first [`HEADER_LEN`] bytes of `buf`).
+pub fn decode_header(buf: &[u8]) -> Result<FrameHeader, WireError> {
+    let h = buf.get(..HEADER_LEN).ok_or(WireError::Truncated)?;
+    if h[..4] != MAGIC {
+        return Err(WireError::BadMagic);
+    }
+    if crc32c(&h[..20]) != le32(h, 20) {
+        return Err(WireError::HeaderChecksum);
+    }
+    let version = le16(h, 4);
+    if version != PROTOCOL_VERSION {
+        return Err(WireError::UnsupportedVersion(version));
+    }
+    let kind = Kind::from_u16(le16(h, 6)).ok_or(WireError::UnknownKind(le16(h, 6)))?;
+    let payload_len = le32(h, 8);
+    if payload_len > MAX_PAYLOAD {
+        return Err(WireError::TooLarge(payload_len));
+    }
+    if le32(h, 16) != 0 {
+        return Err(WireError::Reserved);
+    }
+    Ok(FrameHeader { kind, payload_len, payload_crc: le32(h, 12) })
+}
+
+/// Checks a payload against its header.
+pub fn check_payload(header: &FrameHeader, payload: &[u8]) -> Result<(), WireError> {
+    if payload.len() != header.payload_len as usize {
+        return Err(WireError::Truncated);
+    }
+    if crc32c(payload) != header.payload_crc {
+        return Err(WireError::PayloadChecksum);
+    }
+    Ok(())
+}
+
+/// A path under `/mars` as sent on the wire: relative, `/`-separated, made of letters,
+/// digits, `.`, `_`, `-`, no empty, `.` or `..` component.
+pub fn check_tree_path(p: &str) -> Result<(), WireError> {
+    if p.is_empty() {
+        return Err(WireError::BadField);
+    }
+    for comp in p.split('/') {
+        if comp.is_empty() || comp == "." || comp == ".." {
+            return Err(WireError::BadField);
+        }
+        if !comp.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+            return Err(WireError::BadField);
+        }
+    }
+    Ok(())
+}
+
+/// A message, borrowing its strings and data from the decoded payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Message<'a> {
+    /// `cluster`: the sender's `/mars/uuid`; `host`: its name; `lamport_ns`: its clock.
+    Hello { cluster: &'a str, host: &'a str, lamport_ns: u64 },
+    /// `code`: an errno-like number; `message`: for the log.
+    Error { code: u32, message: &'a str },
+    /// The directories (relative to `/mars`, `|`-separated) whose symlinks to list,
+    /// each directory itself and one level below it.
+    GetTree { dirs: &'a str },
+    /// One symlink: `path` relative to `/mars`, its `value`, its Lamport mtime.
+    TreeEntry { path: &'a str, value: &'a str, stamp_ns: u64 },
+    /// End of a tree listing; `lamport_ns`: the sender's clock.
+    TreeEnd { lamport_ns: u64 },
+    /// Up to `max_len` bytes of the logfile `path` from `offset`.
+    FetchLog { path: &'a str, offset: u64, max_len: u32 },
+    /// `data` of the logfile at `offset`; `file_size`: the file's size when read.
+    LogData { offset: u64, file_size: u64, data: &'a [u8] },
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        let end = self.pos.checked_add(n).ok_or(WireError::Truncated)?;
+        let s = self.buf.get(self.pos..end).ok_or(WireError::Truncated)?;
+        self.pos = end;
+        Ok(s)
+    }
+    fn u16(&mut self) -> Result<u16, WireError> {
+        let b = self.take(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self) -> Result<u32, WireError> {
+        let b = self.take(4)?;
+        Ok(le32(b, 0))
+    }
+    fn u64(&mut self) -> Result<u64, WireError> {
+        let b = self.take(8)?;
+        let mut x = [0u8; 8];
+        x.copy_from_slice(b);
+        Ok(u64::from_le_bytes(x))
+    }
+    fn str(&mut self) -> Result<&'a str, WireError> {
+        let n = self.u16()? as usize;
+        if n > MAX_STRING {
+            return Err(WireError::BadString);
+        }
+        let s = core::str::from_utf8(self.take(n)?).map_err(|_| WireError::BadString)?;
+        if s.contains('\0') {
+            return Err(WireError::BadString);
+        }
+        Ok(s)
+    }
+    fn rest(&mut self) -> &'a [u8] {
+        let s = &self.buf[self.pos..];
+        self.pos = self.buf.len();
+        s
+    }
+    fn end(&self) -> Result<(), WireError> {
+        if self.pos == self.buf.len() {
+            Ok(())
+        } else {
+            Err(WireError::TrailingBytes)
+        }
+    }
+}
+
+struct Writer<'b> {
+    buf: &'b mut [u8],
+    pos: usize,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), WireError> {
+        let end = self.pos.checked_add(bytes.len()).ok_or(WireError::NoSpace)?;
+        self.buf.get_mut(self.pos..end).ok_or(WireError::NoSpace)?.copy_from_slice(bytes);
+        self.pos = end;
+        Ok(())
+    }
+    fn str(&mut self, s: &str) -> Result<(), WireError> {
+        if s.len() > MAX_STRING || s.contains('\0') {
+            return Err(WireError::BadString);
+        }
+        self.put(&(s.len() as u16).to_le_bytes())?;
+        self.put(s.as_bytes())
+    }
+}
+
+impl<'a> Message<'a> {
+    /// The kind of this message.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Message::Hello { .. } => Kind::Hello,
+            Message::Error { .. } => Kind::Error,
+            Message::GetTree { .. } => Kind::GetTree,
+            Message::TreeEntry { .. } => Kind::TreeEntry,
+            Message::TreeEnd { .. } => Kind::TreeEnd,
+            Message::FetchLog { .. } => Kind::FetchLog,
+            Message::LogData { .. } => Kind::LogData,
+        }
+    }
+
+    /// Decodes and validates the payload of a frame of `kind` (already checked with
+    /// [`check_payload`]).
+    pub fn decode(kind: Kind, payload: &'a [u8]) -> Result<Message<'a>, WireError> {
+        let mut r = Reader { buf: payload, pos: 0 };
+        let m = match kind {
+            Kind::Hello => {
+                let (cluster, host, lamport_ns) = (r.str()?, r.str()?, r.u64()?);
+                if cluster.is_empty() || super::names::check_host_name(host).is_err() {
+                    return Err(WireError::BadField);
+                }
+                Message::Hello { cluster, host, lamport_ns }
+            }
+            Kind::Error => Message::Error { code: r.u32()?, message: r.str()? },
+            Kind::GetTree => {
+                let dirs = r.str()?;
+                for d in dirs.split('|') {
+                    check_tree_path(d)?;
+                }
+                Message::GetTree { dirs }
+            }
+            Kind::TreeEntry => {
+                let (path, value, stamp_ns) = (r.str()?, r.str()?, r.u64()?);
+                check_tree_path(path)?;
+                Message::TreeEntry { path, value, stamp_ns }
+            }
+            Kind::TreeEnd => Message::TreeEnd { lamport_ns: r.u64()? },
+            Kind::FetchLog => {
+                let (path, offset, max_len) = (r.str()?, r.u64()?, r.u32()?);
+                check_tree_path(path)?;
+                if max_len == 0 || max_len > MAX_PAYLOAD - 64 {
+                    return Err(WireError::BadField);
+                }
+                Message::FetchLog { path, offset, max_len }
+            }
+            Kind::LogData => {
+                let (offset, file_size) = (r.u64()?, r.u64()?);
+                let data = r.rest();
+                if offset.checked_add(data.len() as u64).is_none_or(|end| end > file_size) {
+                    return Err(WireError::BadField);
+                }
+                Message::LogData { offset, file_size, data }
+            }
+        };
+        r.end()?;
+        Ok(m)
+    }
+
+    fn encode_payload(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+        match *self {
+            Message::Hello { cluster, host, lamport_ns } => {
+                w.str(cluster)?;
+                w.str(host)?;
+                w.put(&lamport_ns.to_le_bytes())
+            }
+            Message::Error { code, message } => {
+                w.put(&code.to_le_bytes())?;
+                w.str(message)
+            }
+            Message::GetTree { dirs } => w.str(dirs),
+            Message::TreeEntry { path, value, stamp_ns } => {
+                w.str(path)?;
+                w.str(value)?;
+                w.put(&stamp_ns.to_le_bytes())
+            }
+            Message::TreeEnd { lamport_ns } => w.put(&lamport_ns.to_le_bytes()),
+            Message::FetchLog { path, offset, max_len } => {
+                w.str(path)?;
+                w.put(&offset.to_le_bytes())?;
+                w.put(&max_len.to_le_bytes())
+            }
+            Message::LogData { offset, file_size, data } => {
+                w.put(&offset.to_le_bytes())?;
+                w.put(&file_size.to_le_bytes())?;
+                w.put(data)
+            }
+        }
+    }
+
+    /// Encodes the whole frame (header and payload) into `out`; returns its length. The
+    /// result decodes to `self` (checked by the tests).
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        let (head, body) = out.split_at_mut_checked(HEADER_LEN).ok_or(WireError::NoSpace)?;
+        let mut w = Writer { buf: body, pos: 0 };
+        self.encode_payload(&mut w)?;
+        let len = w.pos;
+        if len > MAX_PAYLOAD as usize {
+            return Err(WireError::TooLarge(len as u32));
+        }
+        let payload_crc = crc32c(&body[..len]);
+        head[..4].copy_from_slice(&MAGIC);
+        head[4..6].copy_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+        head[6..8].copy_from_slice(&(self.kind() as u16).to_le_bytes());
+        head[8..12].copy_from_slice(&(len as u32).to_le_bytes());
+        head[12..16].copy_from_slice(&payload_crc.to_le_bytes());
+        head[16..20].copy_from_slice(&0u32.to_le_bytes());
+        let header_crc = crc32c(&head[..20]);
+        head[20..24].copy_from_slice(&header_crc.to_le_bytes());
+        Ok(HEADER_LEN + len)
+    }
+}
+
+/// Decodes one complete frame from the start of `buf`; returns the message and the
+/// frame's length.
+pub fn decode_frame(buf: &[u8]) -> Result<(Message<'_>, usize), WireError> {
+    let header = decode_header(buf)?;
+    let end = HEADER_LEN + header.payload_len as usize;
+    let payload = buf.get(HEADER_LEN..end).ok_or(WireError::Truncated)?;
+    check_payload(&header, payload)?;
+    Ok((Message::decode(header.kind, payload)?, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn samples() -> Vec<Message<'static>> {
+        vec![
+            Message::Hello { cluster: "node1_1795322132.428840219", host: "node1", lamport_ns: 42 },
+            Message::Error { code: 13, message: "foreign cluster" },
+            Message::GetTree { dirs: "ips|resource-r0|actual-node1" },
+            Message::TreeEntry { path: "resource-r0/primary", value: "node1", stamp_ns: 7 },
+            Message::TreeEnd { lamport_ns: u64::MAX },
+            Message::FetchLog { path: "resource-r0/log-000000001-node1", offset: 4096, max_len: 1 << 20 },
+            Message::LogData { offset: 10, file_size: 13, data: b"abc" },
+            Message::LogData { offset: 0, file_size: 0, data: b"" },
+        ]
+    }
+
+    #[test]
+    fn round_trip() {
+        for m in samples() {
+            let mut buf = vec![0u8; 8192];
+            let n = m.encode(&mut buf).unwrap();
+            assert_eq!(decode_frame(&buf[..n]), Ok((m, n)));
+        }
+    }
+
+    #[test]
+    fn every_single_byte_corruption_is_detected() {
+        for m in samples() {
+            let mut buf = vec![0u8; 8192];
+            let n = m.encode(&mut buf).unwrap();
+            for i in 0..n {
+                for flip in [0x01u8, 0x80, 0xff] {
+                    let mut bad = buf[..n].to_vec();
+                    bad[i] ^= flip;
+                    assert!(decode_frame(&bad).is_err(), "{m:?}: byte {i} ^ {flip:#x} undetected");
+                }
+            }
+            for cut in 0..n {
+                assert!(decode_frame(&buf[..cut]).is_err(), "{m:?}: truncation to {cut} undetected");
+            }
+        }
+    }
+
+    fn frame(kind: u16, payload: &[u8]) -> Vec<u8> {
+        let mut h = vec![0u8; HEADER_LEN];
+        h[..4].copy_from_slice(&MAGIC);
+        h[4..6].copy_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+        h[6..8].copy_from_slice(&kind.to_le_bytes());
+        h[8..12].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        h[12..16].copy_from_slice(&crc32c(payload).to_le_bytes());
+        let c = crc32c(&h[..20]);
+        h[20..24].copy_from_slice(&c.to_le_bytes());
+        h.extend_from_slice(payload);
+        h
+    }
+
+    fn s(x: &str) -> Vec<u8> {
+        let mut v = (x.len() as u16).to_le_bytes().to_vec();
+        v.extend_from_slice(x.as_bytes());
+        v
+    }
+
+    #[test]
+    fn well_checksummed_but_invalid_payloads_are_refused() {
+        let unsafe_paths = ["../etc/passwd", "/abs", "a//b", "a/./b", "x y", "", "a/"];
+        for p in unsafe_paths {
+            let mut payload = s(p);
+            payload.extend_from_slice(&0u64.to_le_bytes());
+            payload.extend_from_slice(&1u32.to_le_bytes());
+            assert_eq!(decode_frame(&frame(Kind::FetchLog as u16, &payload)).unwrap_err(), WireError::BadField, "{p:?}");
+        }
+        let mut hello = s("uuid");
+        hello.extend(s("bad host!"));
+        hello.extend_from_slice(&0u64.to_le_bytes());
+        assert_eq!(decode_frame(&frame(1, &hello)).unwrap_err(), WireError::BadField);
+        let mut trailing = 5u64.to_le_bytes().to_vec();
+        trailing.push(0);
+        assert_eq!(decode_frame(&frame(5, &trailing)).unwrap_err(), WireError::TrailingBytes);
+        assert_eq!(decode_frame(&frame(99, &[])).unwrap_err(), WireError::UnknownKind(99));
+        let mut beyond = 10u64.to_le_bytes().to_vec();
+        beyond.extend_from_slice(&11u64.to_le_bytes());
+        beyond.extend_from_slice(b"ab");
+        assert_eq!(decode_frame(&frame(7, &beyond)).unwrap_err(), WireError::BadField);
+        let mut long = ((MAX_STRING + 1) as u16).to_le_bytes().to_vec();
+        long.extend(vec![b'a'; MAX_STRING + 1]);
+        assert_eq!(decode_frame(&frame(3, &long)).unwrap_err(), WireError::BadString);
+        let mut big = frame(5, &0u64.to_le_bytes());
+        big[8..12].copy_from_slice(&(MAX_PAYLOAD + 1).to_le_bytes());
+        let c = crc32c(&big[..20]);
+        big[20..24].copy_from_slice(&c.to_le_bytes());
+        assert_eq!(decode_header(&big).unwrap_err(), WireError::TooLarge(MAX_PAYLOAD + 1));
+    }
+}

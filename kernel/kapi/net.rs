@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Kernel TCP sockets over IPv4 (C: `sock_create_kern`, `kernel_bind`, `kernel_listen`,
+//! `kernel_accept`, `kernel_connect`, `kernel_sendmsg`, `kernel_recvmsg`,
+//! `kernel_sock_shutdown`, `sock_release`), with the socket options MARS sets per traffic
+//! class (IP TOS, keepalive, timeouts).
+//!
+//! Blocking calls return after the socket's timeouts ([`Socket::set_timeouts`]) or when
+//! another thread calls [`Socket::shutdown`] (how a listener thread is stopped).
+
+use core::ffi::c_int;
+use core::ptr::NonNull;
+
+use kernel::bindings;
+use kernel::error::to_result;
+use kernel::prelude::*;
+
+/// An IPv4 address and port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Endpoint {
+    pub(crate) addr: [u8; 4],
+    pub(crate) port: u16,
+}
+
+impl Endpoint {
+    fn to_c(self) -> bindings::sockaddr_in {
+        // SAFETY: all-zero is a valid `sockaddr_in` (its padding must be zero anyway).
+        let mut sa: bindings::sockaddr_in = unsafe { core::mem::zeroed() };
+        sa.sin_family = bindings::AF_INET as bindings::__kernel_sa_family_t;
+        sa.sin_port = self.port.to_be();
+        sa.sin_addr.s_addr = u32::from_be_bytes(self.addr).to_be();
+        sa
+    }
+}
+
+/// A kernel TCP socket, released on drop.
+///
+/// # Invariants
+///
+/// `sock` came from a successful `sock_create_kern` (or `kernel_accept`) and has not been
+/// released; its `sk` is valid.
+pub(crate) struct Socket {
+    sock: NonNull<bindings::socket>,
+}
+
+// SAFETY: kernel sockets may be used from any thread; concurrent calls (a shutdown while
+// another thread blocks in accept or recv) are serialised by the socket layer's locks.
+unsafe impl Send for Socket {}
+// SAFETY: see `Send`; all `&self` methods go through the socket layer.
+unsafe impl Sync for Socket {}
+
+fn new_tcp() -> Result<Socket> {
+    let mut sock: *mut bindings::socket = core::ptr::null_mut();
+    // SAFETY: `init_net` is the initial network namespace (always alive); `sock` receives
+    // the new socket on success.
+    to_result(unsafe {
+        bindings::sock_create_kern(
+            &raw mut bindings::init_net,
+            bindings::AF_INET as c_int,
+            bindings::sock_type_SOCK_STREAM as c_int,
+            bindings::IPPROTO_TCP as c_int,
+            &mut sock,
+        )
+    })?;
+    // INVARIANT: created successfully.
+    NonNull::new(sock).map(|sock| Socket { sock }).ok_or(ENOMEM)
+}
+
+impl Socket {
+    fn sk(&self) -> *mut bindings::sock {
+        // SAFETY: the socket is alive (type invariant).
+        unsafe { (*self.sock.as_ptr()).sk }
+    }
+
+    /// A socket listening on `port` of all local addresses.
+    pub(crate) fn listen(port: u16, backlog: i32) -> Result<Socket> {
+        let s = new_tcp()?;
+        let mut sa = Endpoint { addr: [0; 4], port }.to_c();
+        // SAFETY: the socket is alive; `sa` is a valid IPv4 address of the given size.
+        unsafe {
+            bindings::sock_set_reuseaddr(s.sk());
+            to_result(bindings::kernel_bind(
+                s.sock.as_ptr(),
+                (&raw mut sa).cast(),
+                core::mem::size_of::<bindings::sockaddr_in>() as c_int,
+            ))?;
+            to_result(bindings::kernel_listen(s.sock.as_ptr(), backlog))?;
+        }
+        Ok(s)
+    }
+
+    /// Waits for a connection (until [`Socket::shutdown`] or a signal).
+    pub(crate) fn accept(&self) -> Result<Socket> {
+        let mut new: *mut bindings::socket = core::ptr::null_mut();
+        // SAFETY: the socket is alive and listening; `new` receives the connection.
+        to_result(unsafe { bindings::kernel_accept(self.sock.as_ptr(), &mut new, 0) })?;
+        // INVARIANT: accepted successfully.
+        NonNull::new(new).map(|sock| Socket { sock }).ok_or(ENOMEM)
+    }
+
+    /// Connects to `to`; gives up after `timeout_s` seconds.
+    pub(crate) fn connect(to: Endpoint, timeout_s: i64) -> Result<Socket> {
+        let s = new_tcp()?;
+        s.set_timeouts(timeout_s);
+        let mut sa = to.to_c();
+        // SAFETY: the socket is alive; `sa` is a valid IPv4 address of the given size. A
+        // blocking connect waits at most the send timeout.
+        to_result(unsafe {
+            bindings::kernel_connect(
+                s.sock.as_ptr(),
+                (&raw mut sa).cast(),
+                core::mem::size_of::<bindings::sockaddr_in>() as c_int,
+                0,
+            )
+        })?;
+        Ok(s)
+    }
+
+    /// Send and receive calls fail with `EAGAIN` after `seconds` without progress.
+    pub(crate) fn set_timeouts(&self, seconds: i64) {
+        let jiffies = kernel::time::msecs_to_jiffies((seconds.max(1) as u32).saturating_mul(1000)) as isize;
+        // SAFETY: the socket is alive; both setters only store the timeout.
+        unsafe {
+            bindings::sock_set_sndtimeo(self.sk(), seconds.max(1));
+            bindings::mars_sock_set_rcvtimeo(self.sock.as_ptr(), jiffies);
+        }
+    }
+
+    /// IP type of service of outgoing packets (per traffic class).
+    pub(crate) fn set_tos(&self, tos: u8) {
+        // SAFETY: the socket is alive.
+        unsafe { bindings::ip_sock_set_tos(self.sk(), tos as c_int) };
+    }
+
+    /// TCP keepalive: probes after `idle_s` idle seconds, every `interval_s`, `count` times.
+    pub(crate) fn set_keepalive(&self, idle_s: i32, interval_s: i32, count: i32) {
+        // SAFETY: the socket is alive; out-of-range values are refused by the setters.
+        unsafe {
+            bindings::sock_set_keepalive(self.sk());
+            let _ = bindings::tcp_sock_set_keepidle(self.sk(), idle_s);
+            let _ = bindings::tcp_sock_set_keepintvl(self.sk(), interval_s);
+            let _ = bindings::tcp_sock_set_keepcnt(self.sk(), count);
+        }
+    }
+
+    /// Sends all of `buf`.
+    pub(crate) fn send_all(&self, mut buf: &[u8]) -> Result {
+        while !buf.is_empty() {
+            let mut vec = bindings::kvec { iov_base: buf.as_ptr().cast_mut().cast(), iov_len: buf.len() };
+            // SAFETY: all-zero is a valid `msghdr` (no name, no control data).
+            let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
+            msg.msg_flags = bindings::MSG_NOSIGNAL as u32;
+            // SAFETY: the socket is alive; `vec` describes `buf`, readable for the call.
+            let n = unsafe { bindings::kernel_sendmsg(self.sock.as_ptr(), &mut msg, &mut vec, 1, buf.len()) };
+            if n < 0 {
+                return Err(Error::from_errno(n));
+            }
+            if n == 0 {
+                return Err(Error::from_errno(-(bindings::ECONNRESET as i32)));
+            }
+            buf = &buf[n as usize..];
+        }
+        Ok(())
+    }
+
+    /// Receives exactly `buf.len()` bytes; `ECONNRESET` if the peer closed first.
+    pub(crate) fn recv_exact(&self, mut buf: &mut [u8]) -> Result {
+        while !buf.is_empty() {
+            let len = buf.len();
+            let mut vec = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: len };
+            // SAFETY: all-zero is a valid `msghdr`.
+            let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
+            // SAFETY: the socket is alive; `vec` describes `buf`, writable for the call.
+            let n = unsafe {
+                bindings::kernel_recvmsg(self.sock.as_ptr(), &mut msg, &mut vec, 1, len, bindings::MSG_WAITALL as c_int)
+            };
+            if n < 0 {
+                return Err(Error::from_errno(n));
+            }
+            if n == 0 {
+                return Err(Error::from_errno(-(bindings::ECONNRESET as i32)));
+            }
+            buf = &mut buf[n as usize..];
+        }
+        Ok(())
+    }
+
+    /// Ends both directions: blocked calls on this socket in other threads return.
+    pub(crate) fn shutdown(&self) {
+        // SAFETY: the socket is alive.
+        let _ = unsafe { bindings::kernel_sock_shutdown(self.sock.as_ptr(), bindings::sock_shutdown_cmd_SHUT_RDWR) };
+    }
+
+    /// The address of the other end of a connected socket.
+    pub(crate) fn peer(&self) -> Result<Endpoint> {
+        // SAFETY: all-zero is a valid `sockaddr_in`.
+        let mut sa: bindings::sockaddr_in = unsafe { core::mem::zeroed() };
+        // SAFETY: the socket is alive; `sa` has room for an IPv4 address.
+        let n = unsafe { bindings::kernel_getpeername(self.sock.as_ptr(), (&raw mut sa).cast()) };
+        if n < 0 {
+            return Err(Error::from_errno(n));
+        }
+        Ok(Endpoint { addr: u32::from_be(sa.sin_addr.s_addr).to_be_bytes(), port: u16::from_be(sa.sin_port) })
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        // SAFETY: the socket is alive (type invariant) and released once, here.
+        unsafe { bindings::sock_release(self.sock.as_ptr()) };
+    }
+}
+
+/// `EPROTO`: a peer broke the protocol (a malformed or unexpected message).
+pub(crate) fn protocol_error() -> Error {
+    Error::from_errno(-(bindings::EPROTO as i32))
+}

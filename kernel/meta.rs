@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Metadata exchange on the base port (design reference §4.5, docu/wire-protocol.md):
+//! the server side answers peers' `GetTree` requests with this host's symlinks; the
+//! `mars_peers` thread pulls every known peer's tree (`ips/ip-<host>`) and merges it by
+//! Lamport time (`mars_core::merge`).
+//!
+//! Membership: the first message both ways is `Hello` with the cluster uuid. A peer with
+//! a different uuid is refused (logged, connection closed); one that has not joined yet
+//! (`(any)`) may read but is not registered. A member whose `ips/ip-<host>` is unknown
+//! here is registered with the address it connects from — that is how a joining host
+//! becomes known to the cluster.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::fmt;
+use kernel::prelude::*;
+use kernel::str::CString;
+use kernel::sync::Arc;
+
+use crate::kapi::memalloc::NoIoScope;
+use crate::kapi::net::{protocol_error, Endpoint, Socket};
+use crate::kapi::thread::{self, Thread};
+use crate::kapi::vfs;
+use crate::mars_core::merge::{accept_remote_path, remote_wins, LinkState};
+use crate::mars_core::tree::{ANY_CLUSTER, UUID};
+use crate::mars_core::wire::{decode_header, check_payload, Message, DEFAULT_BASE_PORT, HEADER_LEN};
+use crate::strategy::Main;
+use crate::tree::{host_name, path, Tree, ROOT};
+
+/// Largest metadata frame payload we accept.
+const META_PAYLOAD: usize = 16 << 10;
+/// IP TOS of metadata traffic (IPTOS_LOWDELAY).
+const TOS_LOWDELAY: u8 = 0x10;
+/// Top-level entries a peer pull asks for.
+const PULL_PREFIXES: &str = "uuid|ips|resource-|actual-";
+
+/// A connection speaking framed messages.
+struct Conn {
+    sock: Socket,
+    buf: KVec<u8>,
+}
+
+impl Conn {
+    fn new(sock: Socket) -> Result<Conn> {
+        sock.set_timeouts(10);
+        sock.set_tos(TOS_LOWDELAY);
+        sock.set_keepalive(4, 3, 3);
+        Ok(Conn { sock, buf: KVec::from_elem(0u8, HEADER_LEN + META_PAYLOAD, GFP_KERNEL)? })
+    }
+
+    fn send(&mut self, m: &Message<'_>) -> Result {
+        let n = m.encode(&mut self.buf).map_err(|_| EINVAL)?;
+        self.sock.send_all(&self.buf[..n])
+    }
+
+    /// Receives and validates one frame; a bad one is an error (the caller closes).
+    fn recv(&mut self) -> Result<Message<'_>> {
+        self.sock.recv_exact(&mut self.buf[..HEADER_LEN])?;
+        let header = decode_header(&self.buf).map_err(|e| {
+            pr_warn!("metadata: bad frame header: {}\n", e);
+            protocol_error()
+        })?;
+        let len = header.payload_len as usize;
+        if len > META_PAYLOAD {
+            pr_warn!("metadata: frame of {} bytes too large\n", len);
+            return Err(protocol_error());
+        }
+        self.sock.recv_exact(&mut self.buf[HEADER_LEN..HEADER_LEN + len])?;
+        let payload = &self.buf[HEADER_LEN..HEADER_LEN + len];
+        check_payload(&header, payload).and_then(|()| Message::decode(header.kind, payload)).map_err(|e| {
+            pr_warn!("metadata: bad message: {}\n", e);
+            protocol_error()
+        })
+    }
+}
+
+fn read_value(tree: &Tree<'_>, p: &CString) -> Result<Option<KVec<u8>>> {
+    tree.read(p)
+}
+
+fn local_uuid(tree: &Tree<'_>) -> Result<Option<KVec<u8>>> {
+    read_value(tree, &path(fmt!("{}/{}", ROOT, UUID))?)
+}
+
+/// The metadata listener; stops when dropped.
+pub(crate) struct MetaServer {
+    listener: Arc<Socket>,
+    stopping: Arc<AtomicBool>,
+    _thread: Thread,
+}
+
+impl MetaServer {
+    pub(crate) fn start(main: Arc<Main>) -> Result<MetaServer> {
+        let listener = Arc::new(Socket::listen(DEFAULT_BASE_PORT, 16)?, GFP_KERNEL)?;
+        let stopping = Arc::new(AtomicBool::new(false), GFP_KERNEL)?;
+        let (l, s) = (listener.clone(), stopping.clone());
+        let thread = Thread::spawn(kernel::c_str!("mars_listen"), move || {
+            let _noio = NoIoScope::enter();
+            while !s.load(Ordering::Acquire) && !thread::should_stop() {
+                match l.accept() {
+                    // Connections are short (hello, one listing): served one at a time,
+                    // each bounded by the socket timeouts.
+                    Ok(sock) => {
+                        if let Err(e) = serve(&main, sock) {
+                            pr_debug!("metadata connection ended: {:?}\n", e);
+                        }
+                    }
+                    Err(_) => continue,
+                }
+            }
+        })?;
+        Ok(MetaServer { listener, stopping, _thread: thread })
+    }
+}
+
+impl Drop for MetaServer {
+    fn drop(&mut self) {
+        // accept() returns once the listener is shut down; the thread then sees the flag.
+        self.stopping.store(true, Ordering::Release);
+        self.listener.shutdown();
+    }
+}
+
+/// Serves one peer connection.
+fn serve(main: &Main, sock: Socket) -> Result {
+    let peer = sock.peer()?;
+    let mut conn = Conn::new(sock)?;
+    let tree = Tree { clock: &main.clock };
+    let me = host_name()?;
+    let me = core::str::from_utf8(&me).map_err(|_| EINVAL)?;
+    let Some(ours) = local_uuid(&tree)? else { return Err(ENOENT) };
+    let ours = core::str::from_utf8(&ours).map_err(|_| EINVAL)?.trim_end();
+    let (member, host) = match conn.recv()? {
+        Message::Hello { cluster, host, lamport_ns } => {
+            main.clock.observe(lamport_ns);
+            if cluster != ours && cluster != ANY_CLUSTER {
+                pr_warn!("refusing {} at {:?}: foreign cluster {} (ours: {})\n", host, peer.addr, cluster, ours);
+                let _ = conn.send(&Message::Error { code: 1, message: "foreign cluster" });
+                return Err(EPERM);
+            }
+            let mut h = KVec::new();
+            h.extend_from_slice(host.as_bytes(), GFP_KERNEL)?;
+            (cluster == ours, h)
+        }
+        _ => return Err(protocol_error()),
+    };
+    let host = core::str::from_utf8(&host).map_err(|_| EINVAL)?;
+    if member && host != me {
+        register(&tree, host, peer)?;
+    }
+    conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: main.clock.peek() })?;
+    loop {
+        let prefixes = match conn.recv() {
+            Ok(Message::GetTree { dirs }) => {
+                let mut p = KVec::new();
+                p.extend_from_slice(dirs.as_bytes(), GFP_KERNEL)?;
+                p
+            }
+            Ok(_) => return Err(protocol_error()),
+            Err(e) => return Err(e),
+        };
+        let prefixes = core::str::from_utf8(&prefixes).map_err(|_| EINVAL)?;
+        send_tree(&mut conn, prefixes)?;
+        conn.send(&Message::TreeEnd { lamport_ns: main.clock.peek() })?;
+    }
+}
+
+/// Records `ips/ip-<host>` for a member that connected from `from`, if unknown.
+fn register(tree: &Tree<'_>, host: &str, from: Endpoint) -> Result {
+    let link = path(fmt!("{}/ips/ip-{}", ROOT, host))?;
+    if read_value(tree, &link)?.is_some() {
+        return Ok(());
+    }
+    let [a, b, c, d] = from.addr;
+    pr_info!("cluster member {} registered at {}.{}.{}.{}\n", host, a, b, c, d);
+    tree.write(&path(fmt!("{}/ips", ROOT))?, &CString::try_from_fmt(fmt!("ip-{}", host))?.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}.{}.{}.{}", a, b, c, d))?.to_str().map_err(|_| EINVAL)?)
+}
+
+/// Sends the symlinks of the top-level entries starting with one of `prefixes` (and of
+/// their subdirectories, two levels deep).
+fn send_tree(conn: &mut Conn, prefixes: &str) -> Result {
+    let root = path(fmt!("{}", ROOT))?;
+    for top in vfs::list_dir(&root)?.iter() {
+        let top = top.to_str().map_err(|_| EINVAL)?;
+        if prefixes.split('|').any(|p| top.starts_with(p)) {
+            send_entry(conn, top, 2)?;
+        }
+    }
+    Ok(())
+}
+
+fn send_entry(conn: &mut Conn, rel: &str, depth: u32) -> Result {
+    let full = path(fmt!("{}/{}", ROOT, rel))?;
+    match vfs::read_link(&full) {
+        Ok(Some(link)) => {
+            let value = core::str::from_utf8(&link.value).map_err(|_| EINVAL)?;
+            return conn.send(&Message::TreeEntry { path: rel, value, stamp_ns: link.stamp_ns });
+        }
+        Ok(None) => return Ok(()),
+        // Not a symlink: a directory (listed below) or a regular file (skipped).
+        Err(_) => {}
+    }
+    if depth == 0 {
+        return Ok(());
+    }
+    let Ok(names) = vfs::list_dir(&full) else { return Ok(()) };
+    for name in names.iter() {
+        let name = name.to_str().map_err(|_| EINVAL)?;
+        let sub = CString::try_from_fmt(fmt!("{}/{}", rel, name))?;
+        send_entry(conn, sub.to_str().map_err(|_| EINVAL)?, depth - 1)?;
+    }
+    Ok(())
+}
+
+/// The `mars_peers` thread: pulls every peer's tree about every two seconds.
+pub(crate) fn start_peers(main: Arc<Main>) -> Result<Thread> {
+    Thread::spawn(kernel::c_str!("mars_peers"), move || {
+        let _noio = NoIoScope::enter();
+        while !thread::should_stop() {
+            if let Err(e) = pull_all(&main) {
+                pr_debug!("peer round failed: {:?}\n", e);
+            }
+            thread::sleep_ms(2000);
+        }
+    })
+}
+
+fn pull_all(main: &Main) -> Result {
+    let tree = Tree { clock: &main.clock };
+    let me = host_name()?;
+    let me = core::str::from_utf8(&me).map_err(|_| EINVAL)?;
+    let ips = path(fmt!("{}/ips", ROOT))?;
+    let Ok(names) = vfs::list_dir(&ips) else { return Ok(()) };
+    for name in names.iter() {
+        let name = name.to_str().map_err(|_| EINVAL)?;
+        let Some(host) = name.strip_prefix("ip-") else { continue };
+        if host == me {
+            continue;
+        }
+        let Some(addr) = read_value(&tree, &path(fmt!("{}/{}", &*ips, name))?)? else { continue };
+        let Some(addr) = parse_ipv4(&addr) else { continue };
+        if let Err(e) = pull(main, &tree, me, Endpoint { addr, port: DEFAULT_BASE_PORT }) {
+            pr_debug!("pull from {} failed: {:?}\n", host, e);
+        }
+    }
+    Ok(())
+}
+
+fn parse_ipv4(v: &[u8]) -> Option<[u8; 4]> {
+    let s = core::str::from_utf8(v).ok()?.trim_end();
+    let mut out = [0u8; 4];
+    let mut parts = s.split('.');
+    for o in out.iter_mut() {
+        *o = parts.next()?.parse().ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+/// One pull: hello, tree listing, merge.
+fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
+    let ours = local_uuid(tree)?;
+    let ours = match &ours {
+        Some(v) => core::str::from_utf8(v).map_err(|_| EINVAL)?.trim_end(),
+        None => return Ok(()),
+    };
+    let mut conn = Conn::new(Socket::connect(to, 2)?)?;
+    conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: main.clock.peek() })?;
+    let theirs = match conn.recv()? {
+        Message::Hello { cluster, lamport_ns, .. } => {
+            main.clock.observe(lamport_ns);
+            let mut v = KVec::new();
+            v.extend_from_slice(cluster.as_bytes(), GFP_KERNEL)?;
+            v
+        }
+        Message::Error { message, .. } => {
+            pr_warn!("peer refused us: {}\n", message);
+            return Err(EPERM);
+        }
+        _ => return Err(protocol_error()),
+    };
+    let theirs = core::str::from_utf8(&theirs).map_err(|_| EINVAL)?;
+    if theirs != ours {
+        if ours != ANY_CLUSTER || theirs == ANY_CLUSTER {
+            pr_warn!("peer at {:?} is in a foreign cluster {} (ours: {})\n", to.addr, theirs, ours);
+            return Err(EPERM);
+        }
+        // Joining: adopt the cluster's identity.
+        pr_info!("joined cluster {}\n", theirs);
+        tree.write(&path(fmt!("{}", ROOT))?, UUID, theirs)?;
+    }
+    conn.send(&Message::GetTree { dirs: PULL_PREFIXES })?;
+    loop {
+        match conn.recv()? {
+            Message::TreeEntry { path: p, value, stamp_ns } => {
+                main.clock.observe(stamp_ns);
+                if accept_remote_path(p, me) {
+                    merge_one(p, value, stamp_ns)?;
+                }
+            }
+            Message::TreeEnd { lamport_ns } => {
+                main.clock.observe(lamport_ns);
+                return Ok(());
+            }
+            _ => return Err(protocol_error()),
+        }
+    }
+}
+
+/// Applies a remote symlink if it is newer than ours (with its own stamp).
+fn merge_one(rel: &str, value: &str, stamp_ns: u64) -> Result {
+    let full = path(fmt!("{}/{}", ROOT, rel))?;
+    let local = match vfs::read_link(&full) {
+        Ok(l) => l,
+        // Something else (a file, a directory) is in the way: leave it.
+        Err(_) => return Ok(()),
+    };
+    let local_value = local.as_ref().map(|l| core::str::from_utf8(&l.value).unwrap_or(""));
+    let local_state = local.as_ref().zip(local_value).map(|(l, v)| LinkState { value: v, stamp_ns: l.stamp_ns });
+    if !remote_wins(local_state, LinkState { value, stamp_ns }) {
+        return Ok(());
+    }
+    let (dir, name) = rel.rsplit_once('/').ok_or(EINVAL)?;
+    // Parent directories (at most two levels) may be new here.
+    let mut at = 0;
+    while let Some(i) = dir[at..].find('/').map(|i| i + at) {
+        vfs::mkdir(&path(fmt!("{}/{}", ROOT, &dir[..i]))?)?;
+        at = i + 1;
+    }
+    let dir = path(fmt!("{}/{}", ROOT, dir))?;
+    vfs::mkdir(&dir)?;
+    vfs::replace_link(&dir, name, value, stamp_ns)
+}

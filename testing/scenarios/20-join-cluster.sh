@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Cluster membership over the metadata port (7777): node2 joins node1's cluster and
+# both trees converge (uuid, ips, a resource created on node1); malformed frames are
+# refused with a log line; a node of a foreign cluster can neither read from nor inject
+# links into the cluster.
+source "$(dirname "$0")/../lib.sh"
+
+for n in node1 node2; do
+  on $n 'rmmod mars 2>/dev/null; rm -rf /mars/*; modprobe mars'
+done
+on node1 'marsadm create-cluster >/dev/null'
+uuid=$(on node1 'readlink /mars/uuid')
+
+step "join-cluster: node2 adopts node1's cluster"
+on node2 'marsadm join-cluster node1' || fail "join-cluster failed"
+assert_eq "$uuid" "$(on node2 'readlink /mars/uuid')" "uuid on node2"
+assert_eq "10.77.0.1" "$(on node2 'readlink /mars/ips/ip-node1')" "node1's address on node2"
+retry 20 on node1 'test "$(readlink /mars/ips/ip-node2)" = 10.77.0.2' || fail "node1 did not learn node2's address"
+
+step "join-cluster refuses bad input and a second cluster"
+expect_status 1 on node2 'marsadm join-cluster node1'
+expect_status 1 on node1 'marsadm join-cluster node2'
+expect_status 1 on node2 'marsadm join-cluster node2'
+expect_status 2 on node2 'marsadm join-cluster'
+
+step "links propagate: a resource created on node1 is seen on node2"
+on node1 'marsadm create-resource r0 /dev/vdb >/dev/null'
+retry 30 on node2 'test "$(readlink /mars/resource-r0/primary)" = node1' || fail "primary link did not reach node2"
+assert_eq "$(on node1 'readlink /mars/resource-r0/size')" "$(on node2 'readlink /mars/resource-r0/size')" "size link"
+# The Lamport mtime travels with the link.
+assert_eq "$(on node1 'stat -c %Y /mars/resource-r0/primary')" "$(on node2 'stat -c %Y /mars/resource-r0/primary')" "mtime of primary"
+# A host's own actual-<host>/ state is never overwritten by others.
+retry 30 on node2 'test -L /mars/resource-r0/actual-node1/is-primary' || fail "node1's actual state did not reach node2"
+
+step "malformed frames are refused and logged, the server goes on"
+on node2 "printf 'GARBAGE-GARBAGE-GARBAGE-GARBAGE' | nc -w 2 10.77.0.1 7777 >/dev/null 2>&1; true"
+on node2 "head -c 4096 /dev/urandom | nc -w 2 10.77.0.1 7777 >/dev/null 2>&1; true"
+retry 10 on node1 'dmesg | grep -q "metadata: bad frame header"' || fail "no log line for a bad frame"
+on node1 'ln -s probe /mars/resource-r0/probe-link'
+retry 30 on node2 'test "$(readlink /mars/resource-r0/probe-link)" = probe' || fail "metadata exchange stopped after bad frames"
+
+step "a foreign cluster can neither read nor inject"
+on node2 'rmmod mars && rm -rf /mars/* && marsadm create-cluster >/dev/null'
+on node2 "mkdir -p /mars/ips /mars/resource-evil && ln -sf 10.77.0.1 /mars/ips/ip-node1 && ln -s node2 /mars/resource-evil/primary && modprobe mars"
+retry 20 on node1 'dmesg | grep -q "foreign cluster"' || fail "node1 did not refuse the foreign node"
+sleep 5
+on node1 'test ! -e /mars/resource-evil' || fail "a foreign node injected links"
+on node2 'test ! -e /mars/resource-r0' || fail "a foreign node read the cluster's links"
+
+step "clean up"
+for n in node1 node2; do on $n 'rmmod mars; rm -rf /mars/*'; done
+echo ok
