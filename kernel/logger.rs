@@ -18,9 +18,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::prelude::*;
 use kernel::str::CString;
-use kernel::sync::{Arc, CondVar, Mutex};
-use kernel::time::msecs_to_jiffies;
-use kernel::{new_condvar, new_mutex, pin_init};
+use kernel::sync::Arc;
 
 use crate::buffer::{Request, WriteBuffer, QUEUE_SLOTS};
 use crate::kapi::bdev::BlockDevice;
@@ -30,7 +28,7 @@ use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
 use crate::mars_core::log_record::{encode_frame, RecordError, RecordHeader, RecordKind, HEADER_LEN, OVERHEAD};
 use crate::reader::Reader;
-use crate::ring::Ring;
+use crate::ring::{Queue, Ring};
 use crate::strategy::Main;
 use crate::tunables;
 use crate::writeback;
@@ -78,7 +76,6 @@ pub(crate) struct LogTarget {
 /// (fields drop in order: the logger first, then the writeback, then the reader).
 pub(crate) struct Logger {
     buffer: Arc<WriteBuffer>,
-    syncs: Arc<SyncQueue>,
     _logger: Thread,
     _syncer: Thread,
     _writeback: Thread,
@@ -87,57 +84,18 @@ pub(crate) struct Logger {
 
 /// Requests waiting until the logfile is durable up to a position (group commit: one
 /// fdatasync covers everything appended before it, while the logger appends on).
-#[pin_data]
-pub(crate) struct SyncQueue {
-    #[pin]
-    waiting: Mutex<Ring<(Bio, u64)>>,
-    #[pin]
-    queued: CondVar,
-    #[pin]
-    room: CondVar,
-}
-
-impl SyncQueue {
-    fn new() -> Result<Arc<SyncQueue>> {
-        let ring = Ring::new(QUEUE_SLOTS)?;
-        Arc::pin_init(
-            pin_init!(SyncQueue {
-                waiting <- new_mutex!(ring, "mars_log_syncs"),
-                queued <- new_condvar!("mars_log_syncs_queued"),
-                room <- new_condvar!("mars_log_syncs_room"),
-            }),
-            GFP_KERNEL,
-        )
-    }
-
-    /// `bio` completes once the logfile is durable up to `pos` (waits for a free slot).
-    fn push(&self, bio: Bio, pos: u64) {
-        let mut ring = self.waiting.lock();
-        while ring.is_full() {
-            self.room.wait(&mut ring);
-        }
-        let pushed = ring.push((bio, pos));
-        drop(ring);
-        if let Err((bio, _)) = pushed {
-            bio.end(BioStatus::IoError);
-        }
-        self.queued.notify_one();
-    }
-}
+type SyncQueue = Queue<(Bio, u64)>;
 
 /// The `mars_logsync` thread: makes the logfile durable for whoever waits, and
 /// completes them.
 fn run_syncer(log: &Log, q: &SyncQueue, done: &mut Ring<(Bio, u64)>) {
     loop {
-        let mut ring = q.waiting.lock();
-        if ring.is_empty() {
-            if thread::should_stop() {
+        let Some(first) = q.pop_wait(1000) else {
+            if thread::should_stop() && q.is_empty() {
                 break;
             }
-            let _ = q.queued.wait_interruptible_timeout(&mut ring, msecs_to_jiffies(1000));
             continue;
-        }
-        drop(ring);
+        };
         // Everyone waiting now was queued after their records were appended.
         let target = log.appended.load(Ordering::Acquire);
         let status = match log.sync_to(target) {
@@ -147,14 +105,8 @@ fn run_syncer(log: &Log, q: &SyncQueue, done: &mut Ring<(Bio, u64)>) {
                 BioStatus::IoError
             }
         };
-        let mut ring = q.waiting.lock();
-        while ring.iter().next().is_some_and(|(_, pos)| *pos <= target) && !done.is_full() {
-            if let Some(w) = ring.pop() {
-                let _ = done.push(w);
-            }
-        }
-        drop(ring);
-        q.room.notify_all();
+        let _ = done.push(first);
+        q.pop_while(|(_, pos)| *pos <= target, done);
         while let Some((bio, _)) = done.pop() {
             bio.end(status);
         }
@@ -168,7 +120,7 @@ impl Logger {
         let mut done = Ring::new(QUEUE_SLOTS)?;
         let mut frames = KVec::from_elem(0u8, FRAMES, GFP_KERNEL)?;
         let writeback = writeback::start(main.clone(), buffer.clone(), lower, target.log.clone(), target.pos)?;
-        let syncs = SyncQueue::new()?;
+        let syncs = SyncQueue::new(QUEUE_SLOTS)?;
         let (log, q) = (target.log.clone(), syncs.clone());
         let syncer = Thread::spawn(kernel::c_str!("mars_logsync"), move || {
             let _noio = NoIoScope::enter();
@@ -187,7 +139,7 @@ impl Logger {
                 }
             }
         })?;
-        Ok(Logger { buffer, syncs, _logger: logger, _syncer: syncer, _writeback: writeback, _reader: reader })
+        Ok(Logger { buffer, _logger: logger, _syncer: syncer, _writeback: writeback, _reader: reader })
     }
 }
 
@@ -196,7 +148,6 @@ impl Drop for Logger {
         // New requests fail from now on; the threads drain what is buffered, then stop
         // (the syncer after the logger: it completes what the logger handed it).
         self.buffer.stop();
-        self.syncs.queued.notify_all();
     }
 }
 
@@ -212,7 +163,11 @@ fn log_batch(main: &Main, b: &WriteBuffer, syncs: &SyncQueue, t: &mut LogTarget,
     }).last();
     while let Some(req) = batch.pop() {
         match req {
-            Request::Write { bio: Some(bio), durable: true, .. } | Request::Flush { bio } if ok => syncs.push(bio, t.pos),
+            Request::Write { bio: Some(bio), durable: true, .. } | Request::Flush { bio } if ok => {
+                if let Err((bio, _)) = syncs.push((bio, t.pos)) {
+                    bio.end(BioStatus::IoError);
+                }
+            }
             Request::Write { bio: Some(bio), .. } | Request::Flush { bio } => {
                 bio.end(if ok { BioStatus::Ok } else { BioStatus::IoError })
             }

@@ -11,7 +11,7 @@
 //! here is registered with the address it connects from — that is how a joining host
 //! becomes known to the cluster.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::fmt;
@@ -25,14 +25,13 @@ use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;
 use crate::mars_core::merge::{accept_remote_path, remote_wins, LinkState};
 use crate::mars_core::tree::{ANY_CLUSTER, UUID};
-use crate::mars_core::wire::{decode_header, check_payload, Message, DEFAULT_BASE_PORT, HEADER_LEN};
+use crate::mars_core::wire::{check_payload, decode_header, Message, DEFAULT_BASE_PORT, HEADER_LEN, HELLO_REGISTER};
 use crate::strategy::Main;
+use crate::tunables::Traffic;
 use crate::tree::{host_name, path, Tree, ROOT};
 
 /// Largest metadata frame payload we accept.
 const META_PAYLOAD: usize = 16 << 10;
-/// IP TOS of metadata traffic (IPTOS_LOWDELAY).
-const TOS_LOWDELAY: u8 = 0x10;
 /// Top-level entries a peer pull asks for.
 const PULL_PREFIXES: &str = "uuid|ips|resource-|actual-";
 
@@ -44,9 +43,14 @@ struct Conn {
 
 impl Conn {
     fn new(sock: Socket) -> Result<Conn> {
-        sock.set_timeouts(10);
-        sock.set_tos(TOS_LOWDELAY);
-        sock.set_keepalive(4, 3, 3);
+        let t = Traffic::Meta.tuning();
+        let get = |a: &AtomicI32| a.load(Ordering::Relaxed);
+        sock.set_timeouts(i64::from(get(&t.tcp_timeout)));
+        sock.set_tos(get(&t.ip_tos) as u8);
+        sock.set_keepalive(get(&t.tcp_keepidle), get(&t.tcp_keepintvl), get(&t.tcp_keepcnt));
+        if get(&t.tcp_nodelay) != 0 {
+            sock.set_nodelay();
+        }
         Ok(Conn { sock, buf: KVec::from_elem(0u8, HEADER_LEN + META_PAYLOAD, GFP_KERNEL)? })
     }
 
@@ -133,7 +137,7 @@ fn serve(main: &Main, sock: Socket) -> Result {
     let Some(ours) = local_uuid(&tree)? else { return Err(ENOENT) };
     let ours = core::str::from_utf8(&ours).map_err(|_| EINVAL)?.trim_end();
     let (member, host) = match conn.recv()? {
-        Message::Hello { cluster, host, lamport_ns } => {
+        Message::Hello { cluster, host, lamport_ns, flags } => {
             main.clock.observe(lamport_ns);
             if cluster != ours && cluster != ANY_CLUSTER {
                 pr_warn!("refusing {} at {:?}: foreign cluster {} (ours: {})\n", host, peer.addr, cluster, ours);
@@ -142,7 +146,7 @@ fn serve(main: &Main, sock: Socket) -> Result {
             }
             let mut h = KVec::new();
             h.extend_from_slice(host.as_bytes(), GFP_KERNEL)?;
-            (cluster == ours, h)
+            (cluster == ours && flags & HELLO_REGISTER != 0, h)
         }
         _ => return Err(protocol_error()),
     };
@@ -150,7 +154,7 @@ fn serve(main: &Main, sock: Socket) -> Result {
     if member && host != me {
         register(&tree, host, peer)?;
     }
-    conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: main.clock.peek() })?;
+    conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: main.clock.peek(), flags: 0 })?;
     loop {
         let prefixes = match conn.recv() {
             Ok(Message::GetTree { dirs }) => {
@@ -167,7 +171,8 @@ fn serve(main: &Main, sock: Socket) -> Result {
     }
 }
 
-/// Records `ips/ip-<host>` for a member that connected from `from`, if unknown.
+/// Records `ips/ip-<host>` for a member that connected from `from`, unless known (a
+/// deleted link counts as unknown: the host has joined again).
 fn register(tree: &Tree<'_>, host: &str, from: Endpoint) -> Result {
     let link = path(fmt!("{}/ips/ip-{}", ROOT, host))?;
     if read_value(tree, &link)?.is_some() {
@@ -265,8 +270,10 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
         Some(v) => core::str::from_utf8(v).map_err(|_| EINVAL)?.trim_end(),
         None => return Ok(()),
     };
+    // A member (own address link present) asks to be registered; a leaving host not.
+    let flags = if read_value(tree, &path(fmt!("{}/ips/ip-{}", ROOT, me))?)?.is_some() { HELLO_REGISTER } else { 0 };
     let mut conn = Conn::new(Socket::connect(to, 2)?)?;
-    conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: main.clock.peek() })?;
+    conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: main.clock.peek(), flags })?;
     let theirs = match conn.recv()? {
         Message::Hello { cluster, lamport_ns, .. } => {
             main.clock.observe(lamport_ns);

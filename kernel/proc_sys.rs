@@ -30,7 +30,31 @@ const fn shared_cstr(s: &'static str) -> &'static CStr {
 
 /// The registered `/proc/sys/mars` table; unregistered on drop.
 pub(crate) struct ProcSys {
+    /// Dropped first: the subdirectories before their parent.
+    _tcp: KVec<Registration>,
     _registration: Registration,
+}
+
+/// `/proc/sys/mars/tcp_tuning_<n>_<name>_traffic/` for every traffic class.
+fn register_tcp() -> Result<KVec<Registration>> {
+    let dirs: [(&'static CStr, Traffic); 3] = [
+        (kernel::c_str!("mars/tcp_tuning_0_meta_traffic"), Traffic::Meta),
+        (kernel::c_str!("mars/tcp_tuning_1_replication_traffic"), Traffic::Replication),
+        (kernel::c_str!("mars/tcp_tuning_2_sync_traffic"), Traffic::Sync),
+    ];
+    let mut regs = KVec::new();
+    for (dir, class) in dirs {
+        let t = class.tuning();
+        let mut e = KVec::new();
+        e.push(Entry::int(kernel::c_str!("ip_tos"), &t.ip_tos, &ZERO, &BYTE_MAX), GFP_KERNEL)?;
+        e.push(Entry::int(kernel::c_str!("tcp_timeout"), &t.tcp_timeout, &ONE, &TCP_SECONDS_MAX), GFP_KERNEL)?;
+        e.push(Entry::int(kernel::c_str!("tcp_keepidle"), &t.tcp_keepidle, &ONE, &TCP_SECONDS_MAX), GFP_KERNEL)?;
+        e.push(Entry::int(kernel::c_str!("tcp_keepintvl"), &t.tcp_keepintvl, &ONE, &TCP_SECONDS_MAX), GFP_KERNEL)?;
+        e.push(Entry::int(kernel::c_str!("tcp_keepcnt"), &t.tcp_keepcnt, &ONE, &TCP_COUNT_MAX), GFP_KERNEL)?;
+        e.push(Entry::int(kernel::c_str!("tcp_nodelay"), &t.tcp_nodelay, &ZERO, &ONE), GFP_KERNEL)?;
+        regs.push(Registration::new(dir, e)?, GFP_KERNEL)?;
+    }
+    Ok(regs)
 }
 
 /// `lamport_clock`: the module's Lamport time (`<seconds>.<nanoseconds>`), which marsadm
@@ -93,6 +117,6 @@ impl ProcSys {
         entries.push(Entry::int(kernel::c_str!("log_digest"), &LOG_DIGEST, &LOG_DIGEST_MIN, &LOG_DIGEST_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("mem_limit_mb"), &MEM_LIMIT_MB, &MEM_LIMIT_MB_MIN, &MEM_LIMIT_MB_MAX), GFP_KERNEL)?;
         let registration = Registration::new(shared_cstr(PROC_SYS_NAME_WITH_NUL), entries)?;
-        Ok(ProcSys { _registration: registration })
+        Ok(ProcSys { _tcp: register_tcp()?, _registration: registration })
     }
 }

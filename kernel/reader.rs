@@ -14,9 +14,7 @@ use core::sync::atomic::Ordering;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use kernel::prelude::*;
-use kernel::sync::{Arc, CondVar, Mutex};
-use kernel::time::msecs_to_jiffies;
-use kernel::{new_condvar, new_mutex, pin_init};
+use kernel::sync::Arc;
 
 use crate::buffer::Pending;
 use crate::kapi::bdev::BlockDevice;
@@ -24,7 +22,7 @@ use crate::kapi::gendisk::{Bio, BioStatus};
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
 use crate::mars_core::writeback::overlap;
-use crate::ring::Ring;
+use crate::ring::Queue;
 use crate::tunables::READS_FROM_BUFFER;
 
 /// Reads waiting for the reader thread at most (submitters wait beyond).
@@ -36,29 +34,12 @@ struct ReadJob {
     overlays: KVec<Arc<Pending>>,
 }
 
-#[pin_data]
+/// The reads waiting for the reader thread.
 pub(crate) struct ReadQueue {
-    #[pin]
-    jobs: Mutex<(Ring<ReadJob>, bool)>,
-    #[pin]
-    queued: CondVar,
-    #[pin]
-    room: CondVar,
+    jobs: Arc<Queue<ReadJob>>,
 }
 
 impl ReadQueue {
-    fn new() -> Result<Arc<ReadQueue>> {
-        let ring = Ring::new(READ_SLOTS)?;
-        Arc::pin_init(
-            pin_init!(ReadQueue {
-                jobs <- new_mutex!((ring, false), "mars_reads"),
-                queued <- new_condvar!("mars_reads_queued"),
-                room <- new_condvar!("mars_reads_room"),
-            }),
-            GFP_KERNEL,
-        )
-    }
-
     /// Serves `bio` given the buffered writes overlapping it, oldest first.
     pub(crate) fn read(&self, bio: Bio, overlays: KVec<Arc<Pending>>, lower: &BlockDevice) {
         if overlays.is_empty() {
@@ -69,20 +50,9 @@ impl ReadQueue {
         if let Some(i) = overlays.iter().rposition(|e| e.pos <= pos && e.pos + e.data.len() as u64 >= pos + len) {
             return complete(bio, None, &overlays[i..]);
         }
-        let mut jobs = self.jobs.lock();
-        while !jobs.1 && jobs.0.is_full() {
-            self.room.wait(&mut jobs);
-        }
-        if jobs.1 {
-            drop(jobs);
-            return bio.end(BioStatus::IoError);
-        }
-        let pushed = jobs.0.push(ReadJob { bio, overlays });
-        drop(jobs);
-        if let Err(job) = pushed {
+        if let Err(job) = self.jobs.push(ReadJob { bio, overlays }) {
             job.bio.end(BioStatus::IoError);
         }
-        self.queued.notify_one();
     }
 }
 
@@ -115,22 +85,17 @@ pub(crate) struct Reader {
 
 impl Reader {
     pub(crate) fn start(lower: Arc<BlockDevice>) -> Result<Reader> {
-        let queue = ReadQueue::new()?;
-        let q = queue.clone();
+        let jobs = Queue::new(READ_SLOTS)?;
+        let queue = Arc::new(ReadQueue { jobs: jobs.clone() }, GFP_KERNEL)?;
         let thread = Thread::spawn(kernel::c_str!("mars_reader"), move || {
             let _noio = NoIoScope::enter();
             loop {
-                let mut jobs = q.jobs.lock();
-                if jobs.0.is_empty() {
-                    if thread::should_stop() {
+                let Some(job) = jobs.pop_wait(1000) else {
+                    if thread::should_stop() && jobs.is_empty() {
                         break;
                     }
-                    let _ = q.queued.wait_interruptible_timeout(&mut jobs, msecs_to_jiffies(1000));
-                }
-                let job = jobs.0.pop();
-                drop(jobs);
-                let Some(job) = job else { continue };
-                q.room.notify_one();
+                    continue;
+                };
                 let disk = KVVec::from_elem(0u8, job.bio.len() as usize, GFP_KERNEL).map_err(|_| ENOMEM).and_then(|mut buf| {
                     lower.io(|batch| batch.read(job.bio.pos(), &mut buf))?;
                     Ok(buf)
@@ -148,7 +113,6 @@ impl Reader {
 impl Drop for Reader {
     fn drop(&mut self) {
         // No new reads (the device is gone); the thread serves what is queued and stops.
-        self.queue.jobs.lock().1 = true;
-        self.queue.room.notify_all();
+        self.queue.jobs.close();
     }
 }

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A fixed-capacity FIFO allocated once: queueing on the I/O path never allocates.
+//! Fixed-capacity FIFOs allocated once: queueing on the I/O path never allocates.
+//! [`Ring`] for one thread, [`Queue`] between threads.
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::prelude::*;
+use kernel::sync::{Arc, CondVar, Mutex};
+use kernel::time::msecs_to_jiffies;
+use kernel::{new_condvar, new_mutex, pin_init};
 
 /// A FIFO of at most `capacity` items.
 pub(crate) struct Ring<T> {
@@ -57,5 +61,86 @@ impl<T> Ring<T> {
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
         let len = self.slots.len();
         (0..self.count).filter_map(move |i| self.slots[(self.head + i) % len].as_ref())
+    }
+}
+
+/// A bounded FIFO shared between threads: producers wait while it is full, the consumer
+/// waits (with a timeout) while it is empty. After [`Queue::close`] pushes fail and hand
+/// the item back; what is queued can still be taken.
+#[pin_data]
+pub(crate) struct Queue<T> {
+    #[pin]
+    state: Mutex<(Ring<T>, bool)>,
+    #[pin]
+    queued: CondVar,
+    #[pin]
+    room: CondVar,
+}
+
+impl<T> Queue<T> {
+    pub(crate) fn new(capacity: usize) -> Result<Arc<Queue<T>>> {
+        let ring = Ring::new(capacity)?;
+        Arc::pin_init(
+            pin_init!(Queue {
+                state <- new_mutex!((ring, false), "mars_queue"),
+                queued <- new_condvar!("mars_queue_queued"),
+                room <- new_condvar!("mars_queue_room"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Appends `item`, waiting for room; gives it back if the queue is closed.
+    pub(crate) fn push(&self, item: T) -> core::result::Result<(), T> {
+        let mut st = self.state.lock();
+        while !st.1 && st.0.is_full() {
+            self.room.wait(&mut st);
+        }
+        if st.1 {
+            return Err(item);
+        }
+        let pushed = st.0.push(item);
+        drop(st);
+        self.queued.notify_one();
+        pushed
+    }
+
+    /// Waits up to `ms` milliseconds for an item, then takes the oldest, if any. Never
+    /// spins: an empty queue is always waited on (kthread_stop wakes the waiter).
+    pub(crate) fn pop_wait(&self, ms: u32) -> Option<T> {
+        let mut st = self.state.lock();
+        if st.0.is_empty() {
+            let _ = self.queued.wait_interruptible_timeout(&mut st, msecs_to_jiffies(ms));
+        }
+        let item = st.0.pop();
+        drop(st);
+        if item.is_some() {
+            self.room.notify_one();
+        }
+        item
+    }
+
+    /// Moves items from the head into `out` while `take` says so and `out` has room.
+    pub(crate) fn pop_while(&self, take: impl Fn(&T) -> bool, out: &mut Ring<T>) {
+        let mut st = self.state.lock();
+        while !out.is_full() && st.0.iter().next().is_some_and(&take) {
+            if let Some(item) = st.0.pop() {
+                let _ = out.push(item);
+            }
+        }
+        drop(st);
+        self.room.notify_all();
+    }
+
+    /// Whether nothing is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.state.lock().0.is_empty()
+    }
+
+    /// Pushes fail from now on; wakes all waiters.
+    pub(crate) fn close(&self) {
+        self.state.lock().1 = true;
+        self.room.notify_all();
+        self.queued.notify_all();
     }
 }

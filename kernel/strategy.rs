@@ -19,7 +19,8 @@ use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;
 use crate::mars_core::names::check_host_name;
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
-use crate::mars_core::tree::{DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, RESOURCE_PREFIX, SIZE, TODO_PREFIX};
+use crate::mars_core::lamport::format_stamp;
+use crate::mars_core::tree::{ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX, UUID};
 use crate::digest::KernelDigests;
 use crate::resource::{Resource, Setup};
 use crate::tree::{host_name, path, Tree, ROOT};
@@ -106,6 +107,13 @@ fn round(main: &Arc<Main>, resources: &mut KVec<Option<Resource>>, module: &'sta
         return Err(EINVAL);
     }
     let root = path(fmt!("{}", ROOT))?;
+    // Liveness: a cluster member's actual-<me>/time is rewritten every round; since it
+    // propagates, its age elsewhere is the time since the last metadata exchange.
+    if tree.read(&path(fmt!("{}/{}", ROOT, UUID))?)?.is_some() {
+        let mut buf = [0u8; 32];
+        let now = format_stamp(main.clock.peek(), &mut buf);
+        tree.write(&path(fmt!("{}/{}{}", ROOT, ACTUAL_PREFIX, me))?, TIME, now)?;
+    }
     let mut seen: KVec<KVec<u8>> = KVec::new();
     for entry in vfs::list_dir(&root)? {
         let Some(res) = entry.to_str().ok().and_then(|n| n.strip_prefix(RESOURCE_PREFIX)) else { continue };

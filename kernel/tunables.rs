@@ -65,3 +65,53 @@ pub(crate) fn log_digest() -> ChecksumAlgorithm {
         _ => ChecksumAlgorithm::Crc32c,
     }
 }
+
+/// Network traffic classes, each with its own port offset and TCP tunables
+/// (`/proc/sys/mars/tcp_tuning_<n>_<name>_traffic/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Traffic {
+    /// Symlink tree exchange (base port).
+    Meta = 0,
+    /// Logfile fetch (base port + 1).
+    Replication = 1,
+    /// Full sync (base port + 2).
+    Sync = 2,
+}
+
+/// TCP tunables of one traffic class.
+pub(crate) struct TcpTuning {
+    pub(crate) ip_tos: AtomicI32,
+    /// Send/receive timeout in seconds: a connection without progress for this long fails.
+    pub(crate) tcp_timeout: AtomicI32,
+    pub(crate) tcp_keepidle: AtomicI32,
+    pub(crate) tcp_keepintvl: AtomicI32,
+    pub(crate) tcp_keepcnt: AtomicI32,
+    pub(crate) tcp_nodelay: AtomicI32,
+}
+
+impl TcpTuning {
+    const fn new(tos: i32) -> Self {
+        TcpTuning {
+            ip_tos: AtomicI32::new(tos),
+            tcp_timeout: AtomicI32::new(10),
+            tcp_keepidle: AtomicI32::new(4),
+            tcp_keepintvl: AtomicI32::new(3),
+            tcp_keepcnt: AtomicI32::new(3),
+            tcp_nodelay: AtomicI32::new(0),
+        }
+    }
+}
+
+/// Per class: IPTOS_LOWDELAY, IPTOS_RELIABILITY, IPTOS_MINCOST (as the original).
+pub(crate) static TCP_TUNING: [TcpTuning; 3] = [TcpTuning::new(0x10), TcpTuning::new(0x04), TcpTuning::new(0x02)];
+pub(crate) static ZERO: i32 = 0;
+pub(crate) static ONE: i32 = 1;
+pub(crate) static BYTE_MAX: i32 = 255;
+pub(crate) static TCP_SECONDS_MAX: i32 = 3600;
+pub(crate) static TCP_COUNT_MAX: i32 = 127;
+
+impl Traffic {
+    pub(crate) fn tuning(self) -> &'static TcpTuning {
+        &TCP_TUNING[self as usize]
+    }
+}

@@ -143,6 +143,12 @@ impl Socket {
         }
     }
 
+    /// Sends small messages at once instead of waiting to coalesce them (TCP_NODELAY).
+    pub(crate) fn set_nodelay(&self) {
+        // SAFETY: the socket is alive.
+        unsafe { bindings::tcp_sock_set_nodelay(self.sk()) };
+    }
+
     /// Sends all of `buf`.
     pub(crate) fn send_all(&self, mut buf: &[u8]) -> Result {
         while !buf.is_empty() {

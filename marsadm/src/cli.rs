@@ -69,6 +69,26 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         timeout: u64,
     },
+    /// Leave the cluster (this host must be member of no resource).
+    ///
+    /// Marks this host's address deleted (/mars/ips/ip-<host> = .deleted), waits until
+    /// every other member has pulled that (heard from twice since), then removes the
+    /// cluster identity (/mars/uuid) here. Afterwards `rmmod mars` is safe.
+    LeaveCluster {
+        /// Seconds to wait for the other members.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Wait until every other cluster member has been heard from.
+    ///
+    /// Succeeds once each host in /mars/ips has exchanged metadata with this host since
+    /// the command started (its actual-<host>/time link arrived here newer than that).
+    /// Fails after --timeout seconds, naming the hosts not heard from.
+    WaitCluster {
+        /// Seconds to wait.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
     /// Create a resource on this host, which becomes its primary.
     ///
     /// DISK (an unused block device, e.g. /dev/vg/r0) is replicated; its content is kept

@@ -40,6 +40,10 @@ pub enum Error {
     NoAddress(String),
     #[error("no answer from {peer} at {ip} within {secs} s: is the module loaded there, is it a cluster member, and is port 7777 reachable?")]
     JoinTimeout { peer: String, ip: String, secs: u64 },
+    #[error("this host is still member of resource(s) {0}: leave them first (leave-resource, or delete-resource)")]
+    StillMember(String),
+    #[error("not heard from {hosts} within {secs} s: check that their module is loaded and port 7777 is reachable")]
+    Silent { hosts: String, secs: u64 },
     #[error("bad {what} name {name:?}: {reason}")]
     Name { what: &'static str, name: String, reason: String },
     #[error("resource {0} exists already (marsadm view {0})")]
@@ -88,6 +92,8 @@ impl Error {
             | Error::AlreadyCluster(_)
             | Error::NoAddress(_)
             | Error::JoinTimeout { .. }
+            | Error::Silent { .. }
+            | Error::StillMember(_)
             | Error::Name { .. }
             | Error::ResourceExists(_)
             | Error::DeviceNameTaken { .. }

@@ -19,6 +19,12 @@ for bad in "logger_completion_semantics 3" "logger_completion_semantics -1" "log
 done
 assert_eq "1 0 128" "$(on $n "echo \$(cat $P/logger_completion_semantics $P/log_digest $P/mem_limit_mb)")" "unchanged after bad writes"
 on $n "echo 5 > $P/version" 2>/dev/null && fail "version is writable"
+for d in 0_meta:16 1_replication:4 2_sync:2; do
+  dir=$P/tcp_tuning_${d%%:*}_traffic
+  assert_eq "${d##*:} 10 4 3 3 0" "$(on $n "cat $dir/ip_tos $dir/tcp_timeout $dir/tcp_keepidle $dir/tcp_keepintvl $dir/tcp_keepcnt $dir/tcp_nodelay | xargs")" "$dir"
+done
+on $n "echo 256 > $P/tcp_tuning_0_meta_traffic/ip_tos" 2>/dev/null && fail "ip_tos accepted 256"
+on $n "echo 0 > $P/tcp_tuning_1_replication_traffic/tcp_timeout" 2>/dev/null && fail "tcp_timeout accepted 0"
 
 step "lamport clock: <sec>.<nsec>, not behind real time"
 c=$(on $n "cat $P/lamport_clock")

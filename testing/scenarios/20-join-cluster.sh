@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cluster membership over the metadata port (7777): node2 joins node1's cluster and
-# both trees converge (uuid, ips, a resource created on node1); malformed frames are
+# both trees converge (uuid, ips, a resource created on node1); wait-cluster sees who
+# answers, leave-cluster removes a member; malformed frames are
 # refused with a log line; a node of a foreign cluster can neither read from nor inject
 # links into the cluster.
 source "$(dirname "$0")/../lib.sh"
@@ -38,6 +39,22 @@ on node2 "head -c 4096 /dev/urandom | nc -w 2 10.77.0.1 7777 >/dev/null 2>&1; tr
 retry 10 on node1 'dmesg | grep -q "metadata: bad frame header"' || fail "no log line for a bad frame"
 on node1 'ln -s probe /mars/resource-r0/probe-link'
 retry 30 on node2 'test "$(readlink /mars/resource-r0/probe-link)" = probe' || fail "metadata exchange stopped after bad frames"
+
+step "wait-cluster: members answer; a silent one is named"
+on node1 'marsadm wait-cluster --timeout 20' || fail "wait-cluster on node1"
+on node2 'marsadm wait-cluster --timeout 20' || fail "wait-cluster on node2"
+on node2 'rmmod mars'
+expect_status 1 on node1 'marsadm wait-cluster --timeout 3 2>/tmp/wc.err'
+on node1 'grep -q "not heard from node2" /tmp/wc.err' || fail "wait-cluster did not name node2: $(on node1 'cat /tmp/wc.err')"
+on node2 'modprobe mars'
+on node1 'marsadm wait-cluster --timeout 20' || fail "wait-cluster after node2 came back"
+
+step "leave-cluster: refused for a resource member; the others learn of it"
+expect_status 1 on node1 'marsadm leave-cluster --timeout 5'
+on node2 'marsadm leave-cluster' || fail "leave-cluster on node2"
+on node2 'test ! -e /mars/uuid' || fail "node2 still has a cluster uuid"
+retry 10 on node1 'test "$(readlink /mars/ips/ip-node2)" = .deleted' || fail "node1 still lists node2"
+on node1 'marsadm wait-cluster --timeout 5' || fail "wait-cluster on node1 after node2 left"
 
 step "a foreign cluster can neither read nor inject"
 on node2 'rmmod mars && rm -rf /mars/* && marsadm create-cluster >/dev/null'

@@ -121,6 +121,9 @@ impl<'a> ReplayLink<'a> {
     }
 }
 
+/// `actual-<host>/time`: rewritten by the host's module every round (liveness).
+pub const TIME: &str = "time";
+
 /// Value of `uuid` on a host that is joining a cluster and has not heard from it yet:
 /// it may read the cluster's tree, and adopts the cluster's uuid from it.
 pub const ANY_CLUSTER: &str = "(any)";

@@ -32,6 +32,10 @@ pub const MAX_PAYLOAD: u32 = (1 << 20) + 4096;
 /// Longest string field.
 pub const MAX_STRING: usize = 4096;
 
+/// Hello flag: the sender counts itself a member (its `ips/ip-<host>` exists): a server
+/// that does not know its address (or has it deleted) records the connection's.
+pub const HELLO_REGISTER: u32 = 1;
+
 /// Base TCP port; metadata, log fetch and sync use base, base + 1, base + 2.
 pub const DEFAULT_BASE_PORT: u16 = 7777;
 
@@ -188,8 +192,9 @@ pub fn check_tree_path(p: &str) -> Result<(), WireError> {
 /// A message, borrowing its strings and data from the decoded payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Message<'a> {
-    /// `cluster`: the sender's `/mars/uuid`; `host`: its name; `lamport_ns`: its clock.
-    Hello { cluster: &'a str, host: &'a str, lamport_ns: u64 },
+    /// `cluster`: the sender's `/mars/uuid`; `host`: its name; `lamport_ns`: its clock;
+    /// `flags`: [`HELLO_REGISTER`] or 0.
+    Hello { cluster: &'a str, host: &'a str, lamport_ns: u64, flags: u32 },
     /// `code`: an errno-like number; `message`: for the log.
     Error { code: u32, message: &'a str },
     /// The directories (relative to `/mars`, `|`-separated) whose symlinks to list,
@@ -297,11 +302,11 @@ impl<'a> Message<'a> {
         let mut r = Reader { buf: payload, pos: 0 };
         let m = match kind {
             Kind::Hello => {
-                let (cluster, host, lamport_ns) = (r.str()?, r.str()?, r.u64()?);
-                if cluster.is_empty() || super::names::check_host_name(host).is_err() {
+                let (cluster, host, lamport_ns, flags) = (r.str()?, r.str()?, r.u64()?, r.u32()?);
+                if cluster.is_empty() || super::names::check_host_name(host).is_err() || flags & !HELLO_REGISTER != 0 {
                     return Err(WireError::BadField);
                 }
-                Message::Hello { cluster, host, lamport_ns }
+                Message::Hello { cluster, host, lamport_ns, flags }
             }
             Kind::Error => Message::Error { code: r.u32()?, message: r.str()? },
             Kind::GetTree => {
@@ -340,10 +345,11 @@ impl<'a> Message<'a> {
 
     fn encode_payload(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
         match *self {
-            Message::Hello { cluster, host, lamport_ns } => {
+            Message::Hello { cluster, host, lamport_ns, flags } => {
                 w.str(cluster)?;
                 w.str(host)?;
-                w.put(&lamport_ns.to_le_bytes())
+                w.put(&lamport_ns.to_le_bytes())?;
+                w.put(&flags.to_le_bytes())
             }
             Message::Error { code, message } => {
                 w.put(&code.to_le_bytes())?;
@@ -408,7 +414,8 @@ mod tests {
 
     pub(crate) fn samples() -> Vec<Message<'static>> {
         vec![
-            Message::Hello { cluster: "node1_1795322132.428840219", host: "node1", lamport_ns: 42 },
+            Message::Hello { cluster: "node1_1795322132.428840219", host: "node1", lamport_ns: 42, flags: 0 },
+            Message::Hello { cluster: "(any)", host: "node2", lamport_ns: 43, flags: HELLO_REGISTER },
             Message::Error { code: 13, message: "foreign cluster" },
             Message::GetTree { dirs: "ips|resource-r0|actual-node1" },
             Message::TreeEntry { path: "resource-r0/primary", value: "node1", stamp_ns: 7 },
@@ -477,7 +484,13 @@ mod tests {
         let mut hello = s("uuid");
         hello.extend(s("bad host!"));
         hello.extend_from_slice(&0u64.to_le_bytes());
+        hello.extend_from_slice(&0u32.to_le_bytes());
         assert_eq!(decode_frame(&frame(1, &hello)).unwrap_err(), WireError::BadField);
+        let mut flags = s("uuid");
+        flags.extend(s("node1"));
+        flags.extend_from_slice(&0u64.to_le_bytes());
+        flags.extend_from_slice(&2u32.to_le_bytes());
+        assert_eq!(decode_frame(&frame(1, &flags)).unwrap_err(), WireError::BadField);
         let mut trailing = 5u64.to_le_bytes().to_vec();
         trailing.push(0);
         assert_eq!(decode_frame(&frame(5, &trailing)).unwrap_err(), WireError::TrailingBytes);

@@ -17,7 +17,7 @@ fn path() -> impl Strategy<Value = String> {
 /// Owned inputs for one message of every kind.
 #[derive(Debug, Clone)]
 enum Spec {
-    Hello(String, String, u64),
+    Hello(String, String, u64, u32),
     Error(u32, String),
     GetTree(Vec<String>),
     Entry(String, String, u64),
@@ -28,7 +28,7 @@ enum Spec {
 
 fn spec() -> impl Strategy<Value = Spec> {
     prop_oneof![
-        ("[ -~]{1,40}", name(), any::<u64>()).prop_map(|(c, h, l)| Spec::Hello(c, h, l)),
+        ("[ -~]{1,40}", name(), any::<u64>(), 0u32..2).prop_map(|(c, h, l, f)| Spec::Hello(c, h, l, f)),
         (any::<u32>(), "[ -~]{0,80}").prop_map(|(c, m)| Spec::Error(c, m)),
         prop::collection::vec(path(), 1..5).prop_map(Spec::GetTree),
         (path(), "[ -~]{0,60}", any::<u64>()).prop_map(|(p, v, s)| Spec::Entry(p, v, s)),
@@ -42,7 +42,7 @@ fn spec() -> impl Strategy<Value = Spec> {
 fn encode(s: &Spec) -> Vec<u8> {
     let dirs;
     let m = match s {
-        Spec::Hello(c, h, l) => Message::Hello { cluster: c, host: h, lamport_ns: *l },
+        Spec::Hello(c, h, l, f) => Message::Hello { cluster: c, host: h, lamport_ns: *l, flags: *f },
         Spec::Error(c, m) => Message::Error { code: *c, message: m },
         Spec::GetTree(d) => {
             dirs = d.join("|");

@@ -1,10 +1,12 @@
-//! Cluster membership: `create-cluster`, `join-cluster`.
+//! Cluster membership: `create-cluster`, `join-cluster`, `leave-cluster`, `wait-cluster`.
 
 use std::net::Ipv4Addr;
 
 use mars_core::lamport::format_stamp;
 use mars_core::names::check_host_name;
-use mars_core::tree::{ACTUAL_PREFIX, ANY_CLUSTER, UUID};
+use mars_core::tree::{ACTUAL_PREFIX, ANY_CLUSTER, DATA_PREFIX, DELETED, RESOURCE_PREFIX, TIME, UUID};
+
+use crate::tree::real_time_ns;
 
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -91,6 +93,75 @@ pub fn join_cluster(ctx: &Context, peer: &str, peer_ip: Option<Ipv4Addr>, ip: Op
         }
         if std::time::Instant::now() > deadline {
             return Err(Error::JoinTimeout { peer: peer.into(), ip: peer_ip.to_string(), secs: timeout_s });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+/// `leave-cluster`: stop being a member (see the command's help).
+pub fn leave_cluster(ctx: &Context, timeout_s: u64) -> Result<()> {
+    ctx.require_mountpoint()?;
+    ctx.require_module()?;
+    ctx.require_cluster()?;
+    let mut resources = Vec::new();
+    for name in ctx.tree.list("")? {
+        if let Some(res) = name.strip_prefix(RESOURCE_PREFIX) {
+            if ctx.tree.get(&format!("{name}/{DATA_PREFIX}{}", ctx.host))?.is_some() {
+                resources.push(res.to_string());
+            }
+        }
+    }
+    if !resources.is_empty() {
+        return Err(Error::StillMember(resources.join(", ")));
+    }
+    let stamp = ctx.stamp(&["ips"])?;
+    ctx.tree.set(&ip_link(&ctx.host), DELETED, stamp)?;
+    // Peers pull every two seconds: once each has been heard from with a stamp two
+    // pull rounds after the deletion, it has pulled the deletion too.
+    wait_heard(ctx, stamp + 4_000_000_000, timeout_s)?;
+    let uuid = ctx.tree.path(UUID);
+    std::fs::remove_file(&uuid).map_err(|e| Error::Tree { path: uuid, what: "remove", source: e })?;
+    ctx.trigger();
+    println!("{} left the cluster", ctx.host);
+    Ok(())
+}
+
+/// `wait-cluster`: wait until every other member's liveness link is newer than the
+/// start of the command.
+pub fn wait_cluster(ctx: &Context, timeout_s: u64) -> Result<()> {
+    ctx.require_mountpoint()?;
+    ctx.require_module()?;
+    ctx.require_cluster()?;
+    let peers = wait_heard(ctx, real_time_ns(), timeout_s)?;
+    println!("heard from all {peers} other member(s)");
+    Ok(())
+}
+
+/// Waits until every other member's `actual-<host>/time` is stamped `since` or later;
+/// returns how many members there are.
+fn wait_heard(ctx: &Context, since: u64, timeout_s: u64) -> Result<usize> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_s);
+    loop {
+        ctx.trigger();
+        let mut silent = Vec::new();
+        let mut peers = 0;
+        for name in ctx.tree.list("ips")? {
+            let Some(host) = name.strip_prefix("ip-") else { continue };
+            if host == ctx.host || ctx.tree.get(&format!("ips/{name}"))?.is_none() {
+                continue;
+            }
+            peers += 1;
+            let heard = ctx.tree.get(&format!("{ACTUAL_PREFIX}{host}/{TIME}"))?.is_some_and(|l| l.stamp_ns >= since);
+            if !heard {
+                silent.push(host.to_string());
+            }
+        }
+        if silent.is_empty() {
+            return Ok(peers);
+        }
+        if std::time::Instant::now() > deadline {
+            silent.sort();
+            return Err(Error::Silent { hosts: silent.join(", "), secs: timeout_s });
         }
         std::thread::sleep(std::time::Duration::from_millis(250));
     }

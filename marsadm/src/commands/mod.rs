@@ -13,6 +13,8 @@ use crate::error::Result;
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::CreateCluster { ip } => cluster::create_cluster(&Context::from_system()?, ip),
+        Command::LeaveCluster { timeout } => cluster::leave_cluster(&Context::from_system()?, timeout),
+        Command::WaitCluster { timeout } => cluster::wait_cluster(&Context::from_system()?, timeout),
         Command::JoinCluster { peer, peer_ip, ip, timeout } => {
             cluster::join_cluster(&Context::from_system()?, &peer, peer_ip, ip, timeout)
         }
