@@ -22,8 +22,10 @@ mod kapi;
 mod mars_core;
 mod buffer;
 mod clock;
+mod conn;
 mod device;
 mod digest;
+mod fetch;
 mod logger;
 mod meta;
 mod proc_sys;
@@ -49,7 +51,8 @@ module! {
 /// resources; a device that is open keeps the module loaded, so none is open here).
 struct Mars {
     _proc_sys: proc_sys::ProcSys,
-    _meta: meta::MetaServer,
+    _meta: conn::Listener,
+    _fetch: conn::Listener,
     _peers: kapi::thread::Thread,
     _strategy: strategy::Strategy,
 }
@@ -58,11 +61,12 @@ impl kernel::Module for Mars {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let main = strategy::Main::new()?;
         let proc_sys = proc_sys::ProcSys::register(main.clone())?;
-        let meta = meta::MetaServer::start(main.clone())?;
+        let meta = meta::start_server(main.clone())?;
+        let fetch = fetch::start_server(main.clone())?;
         let peers = meta::start_peers(main.clone())?;
         let strategy = strategy::Strategy::start(main, module)?;
         pr_info!("version {} loaded\n", mars_core::version::VERSION);
-        Ok(Mars { _proc_sys: proc_sys, _meta: meta, _peers: peers, _strategy: strategy })
+        Ok(Mars { _proc_sys: proc_sys, _meta: meta, _fetch: fetch, _peers: peers, _strategy: strategy })
     }
 }
 

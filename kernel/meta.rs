@@ -11,8 +11,6 @@
 //! here is registered with the address it connects from — that is how a joining host
 //! becomes known to the cluster.
 
-use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::fmt;
 use kernel::prelude::*;
@@ -20,12 +18,13 @@ use kernel::str::CString;
 use kernel::sync::Arc;
 
 use crate::kapi::memalloc::NoIoScope;
+use crate::conn::{Conn, Listener};
 use crate::kapi::net::{protocol_error, Endpoint, Socket};
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;
 use crate::mars_core::merge::{accept_remote_path, remote_wins, LinkState};
 use crate::mars_core::tree::{ANY_CLUSTER, UUID};
-use crate::mars_core::wire::{check_payload, decode_header, Message, DEFAULT_BASE_PORT, HEADER_LEN, HELLO_REGISTER};
+use crate::mars_core::wire::{Message, DEFAULT_BASE_PORT, HELLO_REGISTER};
 use crate::strategy::Main;
 use crate::tunables::Traffic;
 use crate::tree::{host_name, path, Tree, ROOT};
@@ -35,51 +34,6 @@ const META_PAYLOAD: usize = 16 << 10;
 /// Top-level entries a peer pull asks for.
 const PULL_PREFIXES: &str = "uuid|ips|resource-|actual-";
 
-/// A connection speaking framed messages.
-struct Conn {
-    sock: Socket,
-    buf: KVec<u8>,
-}
-
-impl Conn {
-    fn new(sock: Socket) -> Result<Conn> {
-        let t = Traffic::Meta.tuning();
-        let get = |a: &AtomicI32| a.load(Ordering::Relaxed);
-        sock.set_timeouts(i64::from(get(&t.tcp_timeout)));
-        sock.set_tos(get(&t.ip_tos) as u8);
-        sock.set_keepalive(get(&t.tcp_keepidle), get(&t.tcp_keepintvl), get(&t.tcp_keepcnt));
-        if get(&t.tcp_nodelay) != 0 {
-            sock.set_nodelay();
-        }
-        Ok(Conn { sock, buf: KVec::from_elem(0u8, HEADER_LEN + META_PAYLOAD, GFP_KERNEL)? })
-    }
-
-    fn send(&mut self, m: &Message<'_>) -> Result {
-        let n = m.encode(&mut self.buf).map_err(|_| EINVAL)?;
-        self.sock.send_all(&self.buf[..n])
-    }
-
-    /// Receives and validates one frame; a bad one is an error (the caller closes).
-    fn recv(&mut self) -> Result<Message<'_>> {
-        self.sock.recv_exact(&mut self.buf[..HEADER_LEN])?;
-        let header = decode_header(&self.buf).map_err(|e| {
-            pr_warn!("metadata: bad frame header: {}\n", e);
-            protocol_error()
-        })?;
-        let len = header.payload_len as usize;
-        if len > META_PAYLOAD {
-            pr_warn!("metadata: frame of {} bytes too large\n", len);
-            return Err(protocol_error());
-        }
-        self.sock.recv_exact(&mut self.buf[HEADER_LEN..HEADER_LEN + len])?;
-        let payload = &self.buf[HEADER_LEN..HEADER_LEN + len];
-        check_payload(&header, payload).and_then(|()| Message::decode(header.kind, payload)).map_err(|e| {
-            pr_warn!("metadata: bad message: {}\n", e);
-            protocol_error()
-        })
-    }
-}
-
 fn read_value(tree: &Tree<'_>, p: &CString) -> Result<Option<KVec<u8>>> {
     tree.read(p)
 }
@@ -88,49 +42,15 @@ fn local_uuid(tree: &Tree<'_>) -> Result<Option<KVec<u8>>> {
     read_value(tree, &path(fmt!("{}/{}", ROOT, UUID))?)
 }
 
-/// The metadata listener; stops when dropped.
-pub(crate) struct MetaServer {
-    listener: Arc<Socket>,
-    stopping: Arc<AtomicBool>,
-    _thread: Thread,
-}
-
-impl MetaServer {
-    pub(crate) fn start(main: Arc<Main>) -> Result<MetaServer> {
-        let listener = Arc::new(Socket::listen(DEFAULT_BASE_PORT, 16)?, GFP_KERNEL)?;
-        let stopping = Arc::new(AtomicBool::new(false), GFP_KERNEL)?;
-        let (l, s) = (listener.clone(), stopping.clone());
-        let thread = Thread::spawn(kernel::c_str!("mars_listen"), move || {
-            let _noio = NoIoScope::enter();
-            while !s.load(Ordering::Acquire) && !thread::should_stop() {
-                match l.accept() {
-                    // Connections are short (hello, one listing): served one at a time,
-                    // each bounded by the socket timeouts.
-                    Ok(sock) => {
-                        if let Err(e) = serve(&main, sock) {
-                            pr_debug!("metadata connection ended: {:?}\n", e);
-                        }
-                    }
-                    Err(_) => continue,
-                }
-            }
-        })?;
-        Ok(MetaServer { listener, stopping, _thread: thread })
-    }
-}
-
-impl Drop for MetaServer {
-    fn drop(&mut self) {
-        // accept() returns once the listener is shut down; the thread then sees the flag.
-        self.stopping.store(true, Ordering::Release);
-        self.listener.shutdown();
-    }
+/// Starts the metadata listener (base port).
+pub(crate) fn start_server(main: Arc<Main>) -> Result<Listener> {
+    Listener::start(main, Traffic::Meta, kernel::c_str!("mars_listen_meta"), serve)
 }
 
 /// Serves one peer connection.
 fn serve(main: &Main, sock: Socket) -> Result {
     let peer = sock.peer()?;
-    let mut conn = Conn::new(sock)?;
+    let mut conn = Conn::new(sock, Traffic::Meta, META_PAYLOAD)?;
     let tree = Tree { clock: &main.clock };
     let me = host_name()?;
     let me = core::str::from_utf8(&me).map_err(|_| EINVAL)?;
@@ -272,7 +192,7 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
     };
     // A member (own address link present) asks to be registered; a leaving host not.
     let flags = if read_value(tree, &path(fmt!("{}/ips/ip-{}", ROOT, me))?)?.is_some() { HELLO_REGISTER } else { 0 };
-    let mut conn = Conn::new(Socket::connect(to, 2)?)?;
+    let mut conn = Conn::new(Socket::connect(to, 2)?, Traffic::Meta, META_PAYLOAD)?;
     conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: main.clock.peek(), flags })?;
     let theirs = match conn.recv()? {
         Message::Hello { cluster, lamport_ns, .. } => {

@@ -12,6 +12,7 @@ use kernel::str::{CStr, CString};
 use kernel::sync::Arc;
 
 use crate::device::Device;
+use crate::fetch::Fetcher;
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::gendisk::Disk;
@@ -32,6 +33,8 @@ pub(crate) struct Resource {
     device: Option<Disk<Device>>,
     /// Dropped next: the logger finishes what is queued, then stops.
     logger: Option<Logger>,
+    /// On a secondary: the thread fetching the primary's logfiles.
+    fetcher: Option<Fetcher>,
     lower: Arc<BlockDevice>,
     /// Unique address identifying us as the exclusive holder of `lower`.
     _holder: KBox<u8>,
@@ -57,7 +60,7 @@ impl Resource {
         }
         let mut name = KVec::with_capacity(setup.name.len(), GFP_KERNEL)?;
         name.extend_from_slice(setup.name, GFP_KERNEL)?;
-        Ok(Resource { name, device: None, logger: None, lower: Arc::new(lower, GFP_KERNEL)?, _holder: holder })
+        Ok(Resource { name, device: None, logger: None, fetcher: None, lower: Arc::new(lower, GFP_KERNEL)?, _holder: holder })
     }
 
     /// The role this resource currently has.
@@ -76,6 +79,7 @@ impl Resource {
         if self.device.is_some() {
             return Ok(());
         }
+        self.fetcher = None;
         let tree = Tree { clock: &main.clock };
         let replay_name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
         let value = tree.read(&path(fmt!("{}/{}", dir, &*replay_name))?)?.ok_or(EINVAL)?;
@@ -112,6 +116,21 @@ impl Resource {
         let name = path(fmt!("mars/{}", setup.devname))?;
         self.device = Some(Disk::new(&name, setup.size / 512, &self.lower, handler, module)?);
         self.logger = Some(logger);
+        Ok(())
+    }
+
+    /// On a secondary: fetches `primary`'s logfiles (restarted when the primary changes),
+    /// or stops fetching (`None`).
+    pub(crate) fn fetch_from(&mut self, main: &Arc<Main>, res: &str, primary: Option<&str>) -> Result {
+        let Some(primary) = primary else {
+            self.fetcher = None;
+            return Ok(());
+        };
+        if self.fetcher.as_ref().is_some_and(|f| f.primary.as_slice() == primary.as_bytes()) {
+            return Ok(());
+        }
+        self.fetcher = None;
+        self.fetcher = Some(Fetcher::start(main.clone(), res, primary)?);
         Ok(())
     }
 

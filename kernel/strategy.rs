@@ -163,6 +163,7 @@ fn handle_resource(
     };
     let data = link(fmt!("{}{}", DATA_PREFIX, me))?;
     let attach = link(fmt!("{}{}/attach", TODO_PREFIX, me))?;
+    let connect = link(fmt!("{}{}/connect", TODO_PREFIX, me))?;
     let primary = link(fmt!("{}", PRIMARY))?;
     let primary = primary.as_deref().map(text).filter(|p| *p != NONE);
     let want = desired_role(&ResourceLinks { has_data: data.is_some(), attach: switch_on(attach.as_deref()), primary }, me);
@@ -195,7 +196,11 @@ fn handle_resource(
                 if let Some(r) = idx.and_then(|i| resources[i].as_mut()) {
                     let result = match want {
                         Role::Primary => r.make_primary(&setup, main, &dir, me, module),
-                        _ => r.make_secondary(),
+                        _ => r.make_secondary().and_then(|()| {
+                            // A secondary fetches the primary's logfiles while connected.
+                            let from = primary.filter(|p| *p != me && switch_on(connect.as_deref()));
+                            r.fetch_from(main, res, from)
+                        }),
                     };
                     if let Err(e) = result {
                         problem = Some(e);

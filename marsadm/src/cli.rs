@@ -103,6 +103,21 @@ pub enum Command {
         /// Name of the device under /dev/mars/ (default: the resource name).
         devname: Option<String>,
     },
+    /// Join an existing resource as a secondary, replicating onto DISK.
+    ///
+    /// DISK (unused, at least the resource's size) will receive the primary's data. The
+    /// module then fetches the primary's logfiles (port 7778) from its current one on.
+    /// Not yet: the full sync of the disk (port 7779) and the replay of the logfiles, so
+    /// the disk does not become a consistent copy yet.
+    JoinResource {
+        /// The resource (created on another host, known here through the cluster).
+        resource: String,
+        /// The underlying disk on this host.
+        disk: std::path::PathBuf,
+        /// Name of the device under /dev/mars/ should this host become primary
+        /// (default: the resource name).
+        devname: Option<String>,
+    },
     /// Attach this host to a resource: open its disk (and, on the primary, start it).
     Attach { resource: String },
     /// Detach: release the disk. Refused while /dev/mars/<dev> is open.

@@ -54,6 +54,10 @@ pub enum Error {
     DiskTaken { disk: PathBuf, res: String },
     #[error("cannot use {path} as disk: {reason}")]
     Disk { path: PathBuf, reason: String },
+    #[error("{host} is already a member of resource {res}")]
+    AlreadyMember { res: String, host: String },
+    #[error("resource {0} has no primary to join from")]
+    NoPrimary(String),
     #[error("resource {0} does not exist (marsadm view all lists the resources)")]
     NoResource(String),
     #[error("{host} is not a member of resource {res}")]
@@ -100,6 +104,8 @@ impl Error {
             | Error::DiskTaken { .. }
             | Error::Disk { .. }
             | Error::NoResource(_)
+            | Error::AlreadyMember { .. }
+            | Error::NoPrimary(_)
             | Error::NotMember { .. }
             | Error::Timeout { .. }
             | Error::DeviceOpen { .. }

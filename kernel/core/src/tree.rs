@@ -128,6 +128,15 @@ pub const TIME: &str = "time";
 /// it may read the cluster's tree, and adopts the cluster's uuid from it.
 pub const ANY_CLUSTER: &str = "(any)";
 
+/// Splits `resource-<res>/log-<nr>-<host>` (a logfile path relative to `/mars`, as
+/// fetch requests name them) into the resource and the logfile; `None` for anything
+/// else (a peer must not read other files through fetch).
+pub fn parse_log_path(p: &str) -> Option<(&str, LogName<'_>)> {
+    let (dir, name) = p.split_once('/')?;
+    let res = dir.strip_prefix(RESOURCE_PREFIX).filter(|r| super::names::check_resource_name(r).is_ok())?;
+    Some((res, LogName::parse(name).ok()?))
+}
+
 /// Prefix of `version-<nr:09>-<host>` links.
 pub const VERSION_PREFIX: &str = "version-";
 
@@ -220,6 +229,22 @@ impl fmt::Display for PerHost<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_paths() {
+        assert_eq!(parse_log_path("resource-r0/log-000000003-node1"), Some(("r0", LogName { nr: 3, host: "node1" })));
+        for bad in [
+            "resource-r0/replay-node1",
+            "resource-r0/../uuid",
+            "resource-/log-000000003-node1",
+            "resource-r0/log-000000003-node1/x",
+            "uuid",
+            "resource-r0",
+            "ips/log-000000003-node1",
+        ] {
+            assert_eq!(parse_log_path(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn version_links_chain() {

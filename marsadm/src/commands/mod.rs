@@ -18,6 +18,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::JoinCluster { peer, peer_ip, ip, timeout } => {
             cluster::join_cluster(&Context::from_system()?, &peer, peer_ip, ip, timeout)
         }
+        Command::JoinResource { resource, disk, devname } => {
+            resource::join_resource(&Context::from_system()?, &resource, &disk, devname.as_deref())
+        }
         Command::CreateResource { resource, disk, devname } => {
             resource::create_resource(&Context::from_system()?, &resource, &disk, devname.as_deref())
         }

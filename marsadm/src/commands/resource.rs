@@ -1,4 +1,4 @@
-//! Resource membership: `create-resource`.
+//! Resource membership: `create-resource`, `join-resource`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -80,6 +80,53 @@ pub fn create_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&s
     ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{me}/attach"), "1", stamp + 1)?;
     ctx.trigger();
     println!("created resource {res} on {} ({} bytes), device /dev/mars/{devname}", disk.path.display(), disk.size);
+    Ok(())
+}
+
+/// `join-resource`: become a secondary of an existing resource (see the command's help).
+pub fn join_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&str>) -> Result<()> {
+    let devname = devname.unwrap_or(res);
+    check_resource_name(res).map_err(|e| Error::Name { what: "resource", name: res.into(), reason: e.to_string() })?;
+    check_device_name(devname).map_err(|e| Error::Name { what: "device", name: devname.into(), reason: e.to_string() })?;
+    ctx.require_mountpoint()?;
+    ctx.require_module()?;
+    ctx.require_cluster()?;
+    let me = ctx.host.as_str();
+    if !resources(ctx)?.iter().any(|r| r == res) {
+        return Err(Error::NoResource(res.into()));
+    }
+    let dir = resource_dir(res);
+    if ctx.tree.get(&format!("{dir}/{DATA_PREFIX}{me}"))?.is_some() {
+        return Err(Error::AlreadyMember { res: res.into(), host: me.into() });
+    }
+    let primary = ctx.tree.get(&format!("{dir}/{PRIMARY}"))?.map(|l| l.value).filter(|p| p != mars_core::tree::NONE);
+    let primary = primary.ok_or_else(|| Error::NoPrimary(res.into()))?;
+    let size: u64 = ctx.tree.get(&format!("{dir}/{SIZE}"))?.and_then(|l| l.value.parse().ok()).ok_or_else(|| Error::NoResource(res.into()))?;
+    let theirs = ctx.tree.get(&format!("{dir}/{REPLAY_PREFIX}{primary}"))?.ok_or_else(|| Error::NoPrimary(res.into()))?;
+    let theirs = ReplayLink::parse(&theirs.value).map_err(|_| Error::NoPrimary(res.into()))?;
+    let disk = check_disk(disk)?;
+    if disk.size < size {
+        return Err(Error::Disk { path: disk.path, reason: format!("{} bytes, the resource needs {size}", disk.size) });
+    }
+    let stamp = ctx.stamp(&["", &dir])?;
+    // Replication starts at the primary's current logfile.
+    let replay = ReplayLink { log: LogName { nr: theirs.log.nr, host: &primary }, start: 0, len: 0 };
+    let links: [(String, String); 7] = [
+        (format!("{dir}/{DATA_PREFIX}{me}"), disk.path.to_string_lossy().into_owned()),
+        (format!("{dir}/{DEVICE_PREFIX}{me}"), devname.to_owned()),
+        (format!("{dir}/{REPLAY_PREFIX}{me}"), replay.to_string()),
+        (format!("{dir}/syncstatus-{me}"), "0".to_owned()),
+        (format!("{dir}/{TODO_PREFIX}{me}/connect"), "1".to_owned()),
+        (format!("{dir}/{TODO_PREFIX}{me}/sync"), "1".to_owned()),
+        (format!("{dir}/{TODO_PREFIX}{me}/allow-replay"), "1".to_owned()),
+    ];
+    for (rel, value) in &links {
+        ctx.tree.set(rel, value, stamp)?;
+    }
+    ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{me}/attach"), "1", stamp + 1)?;
+    ctx.trigger();
+    println!("joined resource {res} as a secondary of {primary} on {}; fetching its logfiles from log-{:09}", disk.path.display(), theirs.log.nr);
+    println!("note: full sync and replay are not implemented yet, so {} is not a consistent copy", disk.path.display());
     Ok(())
 }
 

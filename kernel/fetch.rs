@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Logfile fetch on port base + 1 (design reference §1.6, docu/wire-protocol.md).
+//!
+//! Server side: members may read logfiles (`resource-<res>/log-<nr>-<host>`) in chunks.
+//! Client side: a secondary's `mars_fetch` thread copies the primary's logfiles, from
+//! the one its `replay-<me>` names up to the primary's current one, appending from the
+//! local size: an interrupted fetch resumes where it stopped, and a logfile is complete
+//! once the primary has moved on to the next and the sizes are equal.
+
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::fmt;
+use kernel::prelude::*;
+use kernel::str::CString;
+use kernel::sync::Arc;
+
+use crate::conn::{Conn, Listener};
+use crate::kapi::file::{File, OpenFlags};
+use crate::kapi::memalloc::NoIoScope;
+use crate::kapi::net::{protocol_error, Endpoint, Socket};
+use crate::kapi::thread::{self, Thread};
+use crate::mars_core::tree::{parse_log_path, LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, UUID};
+use crate::mars_core::wire::{Message, DEFAULT_BASE_PORT};
+use crate::strategy::Main;
+use crate::tree::{host_name, path, Tree, ROOT};
+use crate::tunables::Traffic;
+
+/// Bytes of a logfile per request.
+const CHUNK: u32 = 1 << 20;
+/// Frame payload room: a chunk plus the message's fields.
+const MAX_PAYLOAD: usize = CHUNK as usize + 64;
+
+fn owned(s: &str) -> Result<KVec<u8>> {
+    let mut v = KVec::new();
+    v.extend_from_slice(s.as_bytes(), GFP_KERNEL)?;
+    Ok(v)
+}
+
+fn text(v: &[u8]) -> Result<&str> {
+    core::str::from_utf8(v).map(str::trim_end).map_err(|_| EINVAL)
+}
+
+/// The local cluster uuid, if any.
+fn uuid(tree: &Tree<'_>) -> Result<Option<KVec<u8>>> {
+    tree.read(&path(fmt!("{}/{}", ROOT, UUID))?)
+}
+
+/// Starts the fetch listener (base port + 1).
+pub(crate) fn start_server(main: Arc<Main>) -> Result<Listener> {
+    Listener::start(main, Traffic::Replication, kernel::c_str!("mars_listen_fetch"), serve)
+}
+
+fn serve(main: &Main, sock: Socket) -> Result {
+    let tree = Tree { clock: &main.clock };
+    let Some(ours) = uuid(&tree)? else { return Err(ENOENT) };
+    let ours = text(&ours)?;
+    let me = host_name()?;
+    let mut conn = Conn::new(sock, Traffic::Replication, MAX_PAYLOAD)?;
+    match conn.recv()? {
+        Message::Hello { cluster, host, lamport_ns, .. } => {
+            main.clock.observe(lamport_ns);
+            // Only members read logfiles (a joining host has no business here yet).
+            if cluster != ours {
+                pr_warn!("fetch: refusing {}: cluster {} is not ours\n", host, cluster);
+                let _ = conn.send(&Message::Error { code: 1, message: "foreign cluster" });
+                return Err(EPERM);
+            }
+        }
+        _ => return Err(protocol_error()),
+    }
+    conn.send(&Message::Hello { cluster: ours, host: text(&me)?, lamport_ns: main.clock.peek(), flags: 0 })?;
+    let mut data = KVec::from_elem(0u8, CHUNK as usize, GFP_KERNEL)?;
+    loop {
+        let (p, offset, max_len) = match conn.recv()? {
+            Message::FetchLog { path: p, offset, max_len } => (owned(p)?, offset, max_len),
+            _ => return Err(protocol_error()),
+        };
+        let p = text(&p)?;
+        if parse_log_path(p).is_none() {
+            pr_warn!("fetch: refusing to serve {}\n", p);
+            let _ = conn.send(&Message::Error { code: 2, message: "not a logfile" });
+            return Err(EPERM);
+        }
+        let file = File::open(&path(fmt!("{}/{}", ROOT, p))?, OpenFlags::READ, 0)?;
+        let size = file.size();
+        if offset > size {
+            let _ = conn.send(&Message::Error { code: 3, message: "offset beyond the end of the logfile" });
+            return Err(EINVAL);
+        }
+        let want = (size - offset).min(u64::from(max_len.min(CHUNK))) as usize;
+        let mut got = 0;
+        while got < want {
+            let n = file.read_at(&mut data[got..want], offset + got as u64)?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        conn.send(&Message::LogData { offset, file_size: size.max(offset + got as u64), data: &data[..got] })?;
+    }
+}
+
+/// A secondary's fetch thread for one resource; stops when dropped.
+pub(crate) struct Fetcher {
+    /// The primary it fetches from.
+    pub(crate) primary: KVec<u8>,
+    _thread: Thread,
+}
+
+impl Fetcher {
+    pub(crate) fn start(main: Arc<Main>, res: &str, primary: &str) -> Result<Fetcher> {
+        let (res_owned, primary_owned) = (owned(res)?, owned(primary)?);
+        let thread = Thread::spawn(kernel::c_str!("mars_fetch"), move || {
+            let _noio = NoIoScope::enter();
+            let (res, primary) = (text(&res_owned).unwrap_or(""), text(&primary_owned).unwrap_or(""));
+            while !thread::should_stop() {
+                if let Err(e) = fetch_round(&main, res, primary) {
+                    pr_debug!("fetch of {} from {} failed: {:?}\n", res, primary, e);
+                }
+                thread::sleep_ms(1000);
+            }
+        })?;
+        Ok(Fetcher { primary: owned(primary)?, _thread: thread })
+    }
+}
+
+fn parse_ipv4(v: &str) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut parts = v.split('.');
+    for o in out.iter_mut() {
+        *o = parts.next()?.parse().ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+/// Fetches what is missing of the primary's logfiles, from the one `replay-<me>` names
+/// to the primary's current one.
+fn fetch_round(main: &Main, res: &str, primary: &str) -> Result {
+    let tree = Tree { clock: &main.clock };
+    let me = host_name()?;
+    let me = text(&me)?;
+    let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
+    let read = |p: CString| -> Result<Option<KVec<u8>>> { tree.read(&p) };
+    let Some(addr) = read(path(fmt!("{}/ips/ip-{}", ROOT, primary))?)? else { return Ok(()) };
+    let addr = parse_ipv4(text(&addr)?).ok_or(EINVAL)?;
+    let Some(theirs) = read(path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, primary))?)? else { return Ok(()) };
+    let Some(mine) = read(path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(()) };
+    let theirs = ReplayLink::parse(text(&theirs)?).map_err(|_| EINVAL)?;
+    let mine = ReplayLink::parse(text(&mine)?).map_err(|_| EINVAL)?;
+    if theirs.log.host != primary || mine.log.host != primary {
+        // Logfiles of another origin (after a handover) are not fetched yet.
+        return Ok(());
+    }
+    let Some(ours) = uuid(&tree)? else { return Ok(()) };
+    let mut conn = Conn::new(Socket::connect(Endpoint { addr, port: DEFAULT_BASE_PORT + 1 }, 2)?, Traffic::Replication, MAX_PAYLOAD)?;
+    conn.send(&Message::Hello { cluster: text(&ours)?, host: me, lamport_ns: main.clock.peek(), flags: 0 })?;
+    match conn.recv()? {
+        Message::Hello { lamport_ns, .. } => main.clock.observe(lamport_ns),
+        Message::Error { message, .. } => {
+            pr_warn!("fetch: {} refused: {}\n", primary, message);
+            return Err(EPERM);
+        }
+        _ => return Err(protocol_error()),
+    }
+    for nr in mine.log.nr..=theirs.log.nr {
+        let name = LogName { nr, host: primary };
+        let rel = CString::try_from_fmt(fmt!("{}{}/{}", RESOURCE_PREFIX, res, name))?;
+        let file = File::open(&path(fmt!("{}/{}", &*dir, name))?, OpenFlags::READ_WRITE.create(), 0o600)?;
+        loop {
+            let offset = file.size();
+            conn.send(&Message::FetchLog { path: rel.to_str().map_err(|_| EINVAL)?, offset, max_len: CHUNK })?;
+            match conn.recv()? {
+                Message::LogData { offset: at, data, .. } if at == offset => {
+                    if data.is_empty() {
+                        break;
+                    }
+                    file.write_all_vectored_at(&[data], offset)?;
+                }
+                Message::Error { message, .. } => {
+                    pr_warn!("fetch of {} from {}: {}\n", &*rel, primary, message);
+                    return Err(EIO);
+                }
+                _ => return Err(protocol_error()),
+            }
+        }
+    }
+    Ok(())
+}
