@@ -26,13 +26,19 @@ pub fn resources(ctx: &Context) -> Result<Vec<String>> {
     Ok(out)
 }
 
-pub fn create_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&str>) -> Result<()> {
-    let devname = devname.unwrap_or(res);
+/// Checks shared by create-resource and join-resource: names, then /mars, module and
+/// cluster membership.
+fn prepare_member(ctx: &Context, res: &str, devname: &str) -> Result<()> {
     check_resource_name(res).map_err(|e| Error::Name { what: "resource", name: res.into(), reason: e.to_string() })?;
     check_device_name(devname).map_err(|e| Error::Name { what: "device", name: devname.into(), reason: e.to_string() })?;
     ctx.require_mountpoint()?;
     ctx.require_module()?;
-    ctx.require_cluster()?;
+    ctx.require_cluster()
+}
+
+pub fn create_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&str>) -> Result<()> {
+    let devname = devname.unwrap_or(res);
+    prepare_member(ctx, res, devname)?;
     let me = ctx.host.as_str();
     let existing = resources(ctx)?;
     if existing.iter().any(|r| r == res) {
@@ -86,11 +92,7 @@ pub fn create_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&s
 /// `join-resource`: become a secondary of an existing resource (see the command's help).
 pub fn join_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&str>) -> Result<()> {
     let devname = devname.unwrap_or(res);
-    check_resource_name(res).map_err(|e| Error::Name { what: "resource", name: res.into(), reason: e.to_string() })?;
-    check_device_name(devname).map_err(|e| Error::Name { what: "device", name: devname.into(), reason: e.to_string() })?;
-    ctx.require_mountpoint()?;
-    ctx.require_module()?;
-    ctx.require_cluster()?;
+    prepare_member(ctx, res, devname)?;
     let me = ctx.host.as_str();
     if !resources(ctx)?.iter().any(|r| r == res) {
         return Err(Error::NoResource(res.into()));
