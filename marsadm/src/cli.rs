@@ -126,6 +126,17 @@ pub enum Command {
     Up { resource: String },
     /// Pause replay, sync and fetch, then detach. Refused while the device is open.
     Down { resource: String },
+    /// Pause fetching RESOURCE's logfiles onto this host (the primary logs on; nothing
+    /// is lost: fetch resumes where it stopped).
+    #[command(visible_alias = "pause-fetch-local", visible_alias = "disconnect")]
+    PauseFetch { resource: String },
+    /// Pause fetching on every member of RESOURCE (the switch propagates).
+    PauseFetchGlobal { resource: String },
+    /// Resume fetching RESOURCE's logfiles onto this host.
+    #[command(visible_alias = "resume-fetch-local", visible_alias = "connect")]
+    ResumeFetch { resource: String },
+    /// Resume fetching on every member of RESOURCE.
+    ResumeFetchGlobal { resource: String },
     /// Make this host the primary: after recovery from the log, /dev/mars/<dev> appears.
     Primary { resource: String },
     /// Give up the primary role: the device goes away. Refused while it is open.

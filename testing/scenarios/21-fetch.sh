@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Logfile fetch (port 7778): node2 joins resource r0 of node1 and copies node1's
 # logfiles while node1 writes; the copies are byte-identical, fetch resumes after a
-# network cut, and moves on to the next logfile when the primary starts one.
+# network cut, pauses and resumes on request (also cluster-wide), and moves on to the
+# next logfile when the primary starts one.
 # (Full sync and replay on the secondary do not exist yet.)
 source "$(dirname "$0")/../lib.sh"
 
@@ -41,6 +42,23 @@ writes node1 80 30
 sleep 3
 tb net heal node1 node2
 retry 60 same_log 1 || fail "fetch did not resume after the cut"
+
+step "pause-fetch holds the copy where it is; resume-fetch catches up"
+on node2 'marsadm pause-fetch r0' || fail "pause-fetch"
+sleep 2
+before=$(on node2 'stat -c %s /mars/resource-r0/log-000000001-node1')
+writes node1 120 20
+sleep 3
+assert_eq "$before" "$(on node2 'stat -c %s /mars/resource-r0/log-000000001-node1')" "size while paused"
+on node2 'marsadm resume-fetch r0' || fail "resume-fetch"
+retry 60 same_log 1 || fail "fetch did not catch up after resume-fetch"
+
+step "the -global forms switch every member, through the cluster"
+on node1 'marsadm pause-fetch-global r0' || fail "pause-fetch-global"
+retry 20 on node2 'test "$(readlink /mars/resource-r0/todo-node2/connect)" = 0' || fail "node2 did not get the global pause"
+on node1 'marsadm disconnect r0 >/dev/null && marsadm connect r0 >/dev/null' || fail "aliases disconnect/connect"
+on node1 'marsadm resume-fetch-global r0' || fail "resume-fetch-global"
+retry 20 on node2 'test "$(readlink /mars/resource-r0/todo-node2/connect)" = 1' || fail "node2 did not get the global resume"
 
 step "a new logfile on the primary is fetched after the old one"
 on node1 'rmmod mars && modprobe mars'

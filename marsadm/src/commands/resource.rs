@@ -193,6 +193,36 @@ fn set_todo(ctx: &Context, res: &str, switch: &str, on: bool) -> Result<()> {
     Ok(())
 }
 
+/// `pause-fetch`/`resume-fetch` (`-global`: on every member): the `todo-<host>/connect`
+/// switch, which the module of `<host>` follows.
+pub fn set_fetch(ctx: &Context, res: &str, on: bool, global: bool) -> Result<()> {
+    require_member(ctx, res)?;
+    let dir = resource_dir(res);
+    let hosts: Vec<String> = if global { members(ctx, res)? } else { vec![ctx.host.clone()] };
+    let stamp = ctx.stamp(&[&dir])?;
+    for h in &hosts {
+        ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{h}/connect"), if on { "1" } else { "0" }, stamp)?;
+    }
+    ctx.trigger();
+    println!("{} fetch of {res} on {}", if on { "resumed" } else { "paused" }, hosts.join(", "));
+    Ok(())
+}
+
+/// The members of `res` (hosts with a `data-<host>` link).
+fn members(ctx: &Context, res: &str) -> Result<Vec<String>> {
+    let dir = resource_dir(res);
+    let mut out = Vec::new();
+    for name in ctx.tree.list(&dir)? {
+        if let Some(h) = name.strip_prefix(DATA_PREFIX) {
+            if ctx.tree.get(&format!("{dir}/{name}"))?.is_some() {
+                out.push(h.to_owned());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// `attach`: open the disk (and, if this host is primary, bring up the device).
 pub fn attach(ctx: &Context, res: &str) -> Result<()> {
     require_member(ctx, res)?;
@@ -267,14 +297,7 @@ pub fn delete_resource(ctx: &Context, res: &str) -> Result<()> {
         return Err(Error::StillAttached(res.into()));
     }
     let dir = resource_dir(res);
-    let members: Vec<String> = ctx
-        .tree
-        .list(&dir)?
-        .into_iter()
-        .filter_map(|n| n.strip_prefix(DATA_PREFIX).map(str::to_owned))
-        .filter(|h| h != &ctx.host)
-        .filter(|h| matches!(ctx.tree.get(&format!("{dir}/{DATA_PREFIX}{h}")), Ok(Some(_))))
-        .collect();
+    let members: Vec<String> = members(ctx, res)?.into_iter().filter(|h| h != &ctx.host).collect();
     if !members.is_empty() {
         return Err(Error::OtherMembers { res: res.into(), hosts: members.join(", ") });
     }
