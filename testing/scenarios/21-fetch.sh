@@ -30,6 +30,8 @@ on node2 'marsadm join-resource r0 /dev/vdb' || fail "join-resource failed"
 writes node1 40 40
 retry 60 same_log 1 || fail "logfile 1 not fetched completely"
 echo "fetched $(on node2 'stat -c %s /mars/resource-r0/log-000000001-node1') bytes of logfile 1"
+# Without a full sync the joined disk is no copy, and view must say so.
+assert_eq "Inconsistent" "$(on node2 'marsadm view --json r0' | python3 -c 'import json,sys; print(json.load(sys.stdin)["resources"][0]["diskstate"])')" "diskstate of the joined disk"
 
 step "join-resource refuses bad input"
 expect_status 1 on node2 'marsadm join-resource r0 /dev/vdb'

@@ -20,7 +20,8 @@ pub struct ResourceState {
     pub primary: Option<String>,
     /// This host's actual role: `Primary`, `Secondary` (attached, no device), `None`.
     pub role: &'static str,
-    /// `Detached`, `UpToDate`, or `WriteBack` (logged data not yet on the disk).
+    /// `Detached`, `Inconsistent` (full sync not complete), `UpToDate`, or `WriteBack`
+    /// (logged data not yet on the disk).
     pub diskstate: &'static str,
     pub is_attached: bool,
     pub is_primary: bool,
@@ -55,9 +56,13 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         None => 0,
     };
     let devname = link(ctx, &format!("{dir}/{DEVICE_PREFIX}{me}"))?.unwrap_or_else(|| res.to_owned());
+    let size: u64 = link(ctx, &format!("{dir}/{SIZE}"))?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    // A joined disk is a copy only once its full sync has reached the end.
+    let synced: u64 = link(ctx, &format!("{dir}/syncstatus-{me}"))?.and_then(|v| v.parse().ok()).unwrap_or(size);
+    let sync_incomplete = synced < size;
     Ok(ResourceState {
         name: res.to_owned(),
-        size: link(ctx, &format!("{dir}/{SIZE}"))?.and_then(|v| v.parse().ok()).unwrap_or(0),
+        size,
         primary: link(ctx, &format!("{dir}/{PRIMARY}"))?.filter(|p| p != NONE),
         role: if is_primary {
             "Primary"
@@ -68,6 +73,8 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         },
         diskstate: if !is_attached {
             "Detached"
+        } else if sync_incomplete {
+            "Inconsistent"
         } else if writeback_rest > 0 {
             "WriteBack"
         } else {
