@@ -20,7 +20,7 @@ use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{protocol_error, Endpoint, Socket};
 use crate::kapi::thread::{self, Thread};
 use crate::mars_core::tree::{parse_log_path, LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, UUID};
-use crate::mars_core::wire::{Message, DEFAULT_BASE_PORT};
+use crate::mars_core::wire::{parse_ipv4, Message, DEFAULT_BASE_PORT};
 use crate::strategy::Main;
 use crate::tree::{host_name, path, Tree, ROOT};
 use crate::tunables::Traffic;
@@ -124,14 +124,6 @@ impl Fetcher {
     }
 }
 
-fn parse_ipv4(v: &str) -> Option<[u8; 4]> {
-    let mut out = [0u8; 4];
-    let mut parts = v.split('.');
-    for o in out.iter_mut() {
-        *o = parts.next()?.parse().ok()?;
-    }
-    parts.next().is_none().then_some(out)
-}
 
 /// Fetches what is missing of the primary's logfiles, from the one `replay-<me>` names
 /// to the primary's current one.

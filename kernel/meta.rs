@@ -24,7 +24,7 @@ use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;
 use crate::mars_core::merge::{accept_remote_path, remote_wins, LinkState};
 use crate::mars_core::tree::{ANY_CLUSTER, UUID};
-use crate::mars_core::wire::{Message, DEFAULT_BASE_PORT, HELLO_REGISTER};
+use crate::mars_core::wire::{parse_ipv4, Message, DEFAULT_BASE_PORT, HELLO_REGISTER};
 use crate::strategy::Main;
 use crate::tunables::Traffic;
 use crate::tree::{host_name, path, Tree, ROOT};
@@ -34,12 +34,8 @@ const META_PAYLOAD: usize = 16 << 10;
 /// Top-level entries a peer pull asks for.
 const PULL_PREFIXES: &str = "uuid|ips|resource-|actual-";
 
-fn read_value(tree: &Tree<'_>, p: &CString) -> Result<Option<KVec<u8>>> {
-    tree.read(p)
-}
-
 fn local_uuid(tree: &Tree<'_>) -> Result<Option<KVec<u8>>> {
-    read_value(tree, &path(fmt!("{}/{}", ROOT, UUID))?)
+    tree.read(&path(fmt!("{}/{}", ROOT, UUID))?)
 }
 
 /// Starts the metadata listener (base port).
@@ -95,7 +91,7 @@ fn serve(main: &Main, sock: Socket) -> Result {
 /// deleted link counts as unknown: the host has joined again).
 fn register(tree: &Tree<'_>, host: &str, from: Endpoint) -> Result {
     let link = path(fmt!("{}/ips/ip-{}", ROOT, host))?;
-    if read_value(tree, &link)?.is_some() {
+    if tree.read(&link)?.is_some() {
         return Ok(());
     }
     let [a, b, c, d] = from.addr;
@@ -164,8 +160,8 @@ fn pull_all(main: &Main) -> Result {
         if host == me {
             continue;
         }
-        let Some(addr) = read_value(&tree, &path(fmt!("{}/{}", &*ips, name))?)? else { continue };
-        let Some(addr) = parse_ipv4(&addr) else { continue };
+        let Some(addr) = tree.read(&path(fmt!("{}/{}", &*ips, name))?)? else { continue };
+        let Some(addr) = core::str::from_utf8(&addr).ok().and_then(|a| parse_ipv4(a.trim_end())) else { continue };
         if let Err(e) = pull(main, &tree, me, Endpoint { addr, port: DEFAULT_BASE_PORT }) {
             pr_debug!("pull from {} failed: {:?}\n", host, e);
         }
@@ -173,15 +169,6 @@ fn pull_all(main: &Main) -> Result {
     Ok(())
 }
 
-fn parse_ipv4(v: &[u8]) -> Option<[u8; 4]> {
-    let s = core::str::from_utf8(v).ok()?.trim_end();
-    let mut out = [0u8; 4];
-    let mut parts = s.split('.');
-    for o in out.iter_mut() {
-        *o = parts.next()?.parse().ok()?;
-    }
-    parts.next().is_none().then_some(out)
-}
 
 /// One pull: hello, tree listing, merge.
 fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
@@ -191,7 +178,7 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
         None => return Ok(()),
     };
     // A member (own address link present) asks to be registered; a leaving host not.
-    let flags = if read_value(tree, &path(fmt!("{}/ips/ip-{}", ROOT, me))?)?.is_some() { HELLO_REGISTER } else { 0 };
+    let flags = if tree.read(&path(fmt!("{}/ips/ip-{}", ROOT, me))?)?.is_some() { HELLO_REGISTER } else { 0 };
     let mut conn = Conn::new(Socket::connect(to, 2)?, Traffic::Meta, META_PAYLOAD)?;
     conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: main.clock.peek(), flags })?;
     let theirs = match conn.recv()? {

@@ -121,6 +121,20 @@ impl core::fmt::Display for WireError {
     }
 }
 
+/// Parses a dotted IPv4 address (`ips/ip-<host>` values), e.g. `10.77.0.1`.
+pub fn parse_ipv4(s: &str) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut parts = s.split('.');
+    for o in out.iter_mut() {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        *o = p.parse().ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
 /// A checked frame header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
@@ -411,6 +425,14 @@ pub fn decode_frame(buf: &[u8]) -> Result<(Message<'_>, usize), WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv4_addresses() {
+        assert_eq!(parse_ipv4("10.77.0.1"), Some([10, 77, 0, 1]));
+        for bad in ["10.77.0", "10.77.0.1.2", "10.77.0.256", "10.77..1", "+1.2.3.4", "a.b.c.d", ""] {
+            assert_eq!(parse_ipv4(bad), None, "{bad}");
+        }
+    }
 
     pub(crate) fn samples() -> Vec<Message<'static>> {
         vec![
