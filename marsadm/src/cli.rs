@@ -171,6 +171,12 @@ pub enum Command {
     /// Print the bytes logged but not yet known to be written back (0 when consistent).
     #[command(name = "view-writeback-rest")]
     ViewWritebackRest { resource: String },
+    /// Print the bytes of the primary's logfiles not yet fetched here (secondary).
+    #[command(name = "view-fetch-rest")]
+    ViewFetchRest { resource: String },
+    /// Print the bytes fetched here but not yet replayed (secondary).
+    #[command(name = "view-replay-rest")]
+    ViewReplayRest { resource: String },
     /// Show the versions of marsadm and of the loaded kernel module.
     ///
     /// Prints marsadm's version and, if mars.ko is loaded, the module's version from

@@ -30,6 +30,11 @@ on node2 'marsadm join-resource r0 /dev/vdb' || fail "join-resource failed"
 writes node1 40 40
 retry 60 same_log 1 || fail "logfile 1 not fetched completely"
 echo "fetched $(on node2 'stat -c %s /mars/resource-r0/log-000000001-node1') bytes of logfile 1"
+# Once the primary's version link has caught up, nothing is left to fetch; everything
+# fetched is still to be replayed (replay does not exist yet).
+retry 20 on node2 'test "$(marsadm view-fetch-rest r0)" = 0' || fail "view-fetch-rest: $(on node2 'marsadm view-fetch-rest r0')"
+assert_eq "$(on node2 'stat -c %s /mars/resource-r0/log-000000001-node1')" "$(on node2 'marsadm view-replay-rest r0')" "view-replay-rest"
+on node2 'marsadm view r0'
 # Without a full sync the joined disk is no copy, and view must say so.
 assert_eq "Inconsistent" "$(on node2 'marsadm view --json r0' | python3 -c 'import json,sys; print(json.load(sys.stdin)["resources"][0]["diskstate"])')" "diskstate of the joined disk"
 

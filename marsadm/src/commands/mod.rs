@@ -43,6 +43,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ViewResourceSize { resource } => {
             view::view_macro(&Context::from_system()?, view::Macro::ResourceSize, &resource)
         }
+        Command::ViewFetchRest { resource } => {
+            view::view_macro(&Context::from_system()?, view::Macro::FetchRest, &resource)
+        }
+        Command::ViewReplayRest { resource } => {
+            view::view_macro(&Context::from_system()?, view::Macro::ReplayRest, &resource)
+        }
         Command::ViewWritebackRest { resource } => {
             view::view_macro(&Context::from_system()?, view::Macro::WritebackRest, &resource)
         }

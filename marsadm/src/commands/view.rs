@@ -1,7 +1,7 @@
 //! `view` and the `view-<macro>` primitives. Every state shown is computed once, in
 //! [`resource_state`], and printed by both the text and the JSON form.
 
-use mars_core::tree::{ReplayLink, DEVICE_PREFIX, NONE, PRIMARY, REPLAY_PREFIX, SIZE};
+use mars_core::tree::{LogName, ReplayLink, VersionLink, DEVICE_PREFIX, NONE, PRIMARY, REPLAY_PREFIX, SIZE, VERSION_PREFIX};
 use serde::Serialize;
 
 use super::resource::{resource_dir, resources};
@@ -27,8 +27,13 @@ pub struct ResourceState {
     pub is_primary: bool,
     pub device: String,
     pub open_count: u32,
-    /// Bytes logged but not yet known to be on the disk (primary).
+    /// Bytes logged but not yet known to be on the disk (primary; 0 elsewhere).
     pub writeback_rest: u64,
+    /// Bytes of the primary's logfiles not yet fetched here (secondary; 0 elsewhere),
+    /// as far as the primary's version and replay links tell.
+    pub fetch_rest: u64,
+    /// Bytes fetched here but not yet replayed (secondary; 0 elsewhere).
+    pub replay_rest: u64,
     /// Last error the module reported for this resource (0: none).
     pub error: i32,
 }
@@ -43,18 +48,30 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     let actual = |name: &str| link(ctx, &format!("{dir}/actual-{me}/{name}"));
     let is_attached = actual("is-attached")?.as_deref() == Some("1");
     let is_primary = actual("is-primary")?.as_deref() == Some("1");
-    // The module rewrites the replay link only when the disk is synced, so what is not
-    // known to be on the disk is everything the logfile holds beyond the link's start.
-    let writeback_rest = match link(ctx, &format!("{dir}/{REPLAY_PREFIX}{me}"))? {
-        Some(v) => match ReplayLink::parse(&v) {
-            Ok(r) => {
-                let log_size = std::fs::metadata(ctx.tree.path(&format!("{dir}/{}", r.log))).map(|m| m.len()).unwrap_or(0);
-                r.len.max(log_size.saturating_sub(r.start))
+    let primary = link(ctx, &format!("{dir}/{PRIMARY}"))?.filter(|p| p != NONE);
+    let log_size = |name: &str| std::fs::metadata(ctx.tree.path(&format!("{dir}/{name}"))).map(|m| m.len()).unwrap_or(0);
+    let mine = link(ctx, &format!("{dir}/{REPLAY_PREFIX}{me}"))?;
+    let mine = mine.as_deref().and_then(|v| ReplayLink::parse(v).ok());
+    let (mut writeback_rest, mut fetch_rest, mut replay_rest) = (0, 0, 0);
+    match (&mine, primary.as_deref()) {
+        // A secondary: its replay link names the primary's logfile it replays.
+        (Some(r), Some(p)) if p != me.as_str() && is_attached && !is_primary => {
+            let theirs = link(ctx, &format!("{dir}/{REPLAY_PREFIX}{p}"))?;
+            let current = theirs.as_deref().and_then(|v| ReplayLink::parse(v).ok()).map_or(r.log.nr, |t| t.log.nr);
+            for nr in r.log.nr..=current.max(r.log.nr) {
+                let name = LogName { nr, host: p }.to_string();
+                let local = log_size(&name);
+                let version = link(ctx, &format!("{dir}/{VERSION_PREFIX}{nr:09}-{p}"))?;
+                let remote = version.as_deref().and_then(|v| VersionLink::parse(v).ok()).map_or(0, |v| v.pos);
+                fetch_rest += remote.saturating_sub(local);
+                replay_rest += if nr == r.log.nr { local.saturating_sub(r.start) } else { local };
             }
-            Err(_) => 0,
-        },
-        None => 0,
-    };
+        }
+        // The module rewrites the replay link only when the disk is synced, so what is
+        // not known to be on the disk is everything the logfile holds beyond the start.
+        (Some(r), _) => writeback_rest = r.len.max(log_size(&r.log.to_string()).saturating_sub(r.start)),
+        (None, _) => {}
+    }
     let devname = link(ctx, &format!("{dir}/{DEVICE_PREFIX}{me}"))?.unwrap_or_else(|| res.to_owned());
     let size: u64 = link(ctx, &format!("{dir}/{SIZE}"))?.and_then(|v| v.parse().ok()).unwrap_or(0);
     // A joined disk is a copy only once its full sync has reached the end.
@@ -63,7 +80,7 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     Ok(ResourceState {
         name: res.to_owned(),
         size,
-        primary: link(ctx, &format!("{dir}/{PRIMARY}"))?.filter(|p| p != NONE),
+        primary,
         role: if is_primary {
             "Primary"
         } else if is_attached {
@@ -85,6 +102,8 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         device: format!("/dev/mars/{devname}"),
         open_count: actual("open-count")?.and_then(|v| v.parse().ok()).unwrap_or(0),
         writeback_rest,
+        fetch_rest,
+        replay_rest,
         error: actual("error")?.and_then(|v| v.parse().ok()).unwrap_or(0),
     })
 }
@@ -120,14 +139,19 @@ pub fn view(ctx: &Context, which: &str, json: bool) -> Result<()> {
             s.size,
             s.primary.as_deref().unwrap_or(NONE)
         );
+        let progress = if s.role == "Secondary" {
+            format!("fetch-rest={} replay-rest={}", s.fetch_rest, s.replay_rest)
+        } else {
+            format!("writeback-rest={}", s.writeback_rest)
+        };
         println!(
-            "{} {} {} {} open={} writeback-rest={}{}",
+            "{} {} {} {} open={} {}{}",
             ctx.host,
             s.diskstate,
             s.role,
             if s.is_primary { s.device.as_str() } else { "-" },
             s.open_count,
-            s.writeback_rest,
+            progress,
             if s.error != 0 { format!(" error={}", s.error) } else { String::new() }
         );
     }
@@ -142,6 +166,8 @@ pub enum Macro {
     GetPrimary,
     ResourceSize,
     WritebackRest,
+    FetchRest,
+    ReplayRest,
 }
 
 pub fn view_macro(ctx: &Context, m: Macro, res: &str) -> Result<()> {
@@ -156,6 +182,8 @@ pub fn view_macro(ctx: &Context, m: Macro, res: &str) -> Result<()> {
         Macro::GetPrimary => s.primary.unwrap_or_else(|| NONE.to_owned()),
         Macro::ResourceSize => s.size.to_string(),
         Macro::WritebackRest => s.writeback_rest.to_string(),
+        Macro::FetchRest => s.fetch_rest.to_string(),
+        Macro::ReplayRest => s.replay_rest.to_string(),
     };
     println!("{out}");
     Ok(())
