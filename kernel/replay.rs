@@ -53,9 +53,10 @@ pub(crate) struct Replayed {
     pub(crate) size: u64,
 }
 
-/// Applies every valid record of `log` that starts at or after `start` to `disk`, then
-/// makes the disk durable (direct I/O, see `writeback::write_pieces`). Stops at the first invalid record (a torn tail after a
-/// crash); what follows it is reported, never applied.
+/// Applies every valid record of `log` that starts at or after `start` to `disk` (with
+/// direct I/O, see `writeback::write_pieces`), then makes the disk durable. Stops at the
+/// first invalid record (a torn tail after a crash); what follows it is reported, never
+/// applied.
 pub(crate) fn replay(log: &File, disk: &BlockDevice, start: u64, digests: &KernelDigests) -> Result<Replayed> {
     const _: () = assert!(WINDOW >= MAX_PAYLOAD as usize + OVERHEAD);
     let size = log.size();
