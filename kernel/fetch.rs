@@ -19,6 +19,7 @@ use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{protocol_error, Endpoint, Socket};
 use crate::kapi::thread::{self, Thread};
+use crate::mars_core::backoff::Backoff;
 use crate::mars_core::tree::{parse_log_path, LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, UUID};
 use crate::mars_core::wire::{parse_ipv4, Message, DEFAULT_BASE_PORT};
 use crate::strategy::Main;
@@ -113,11 +114,21 @@ impl Fetcher {
         let thread = Thread::spawn(kernel::c_str!("mars_fetch"), move || {
             let _noio = NoIoScope::enter();
             let (res, primary) = (text(&res_owned).unwrap_or(""), text(&primary_owned).unwrap_or(""));
+            let mut backoff = Backoff::new();
             while !thread::should_stop() {
-                if let Err(e) = fetch_round(&main, res, primary) {
-                    pr_debug!("fetch of {} from {} failed: {:?}\n", res, primary, e);
+                match fetch_round(&main, res, primary) {
+                    Ok(()) => {
+                        if backoff.succeeded() {
+                            pr_info!("resource {}: fetching from {} again\n", res, primary);
+                        }
+                    }
+                    Err(e) => {
+                        if backoff.failed() {
+                            pr_warn!("resource {}: fetch from {} failed ({:?}); retrying with backoff\n", res, primary, e);
+                        }
+                    }
                 }
-                thread::sleep_ms(1000);
+                thread::sleep_ms(backoff.delay_ms(1000, 10_000));
             }
         })?;
         Ok(Fetcher { primary: owned(primary)?, _thread: thread })

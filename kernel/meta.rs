@@ -22,6 +22,8 @@ use crate::conn::{Conn, Listener};
 use crate::kapi::net::{protocol_error, Endpoint, Socket};
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;
+use crate::kapi::time::real_ns;
+use crate::mars_core::backoff::Backoff;
 use crate::mars_core::merge::{accept_remote_path, remote_wins, LinkState};
 use crate::mars_core::tree::{ANY_CLUSTER, UUID};
 use crate::mars_core::wire::{parse_ipv4, Message, DEFAULT_BASE_PORT, HELLO_REGISTER};
@@ -135,20 +137,46 @@ fn send_entry(conn: &mut Conn, rel: &str, depth: u32) -> Result {
     Ok(())
 }
 
-/// The `mars_peers` thread: pulls every peer's tree about every two seconds.
+/// Pull interval, and the longest wait for an unreachable peer.
+const PULL_MS: u32 = 2000;
+const PULL_MAX_MS: u32 = 30_000;
+
+/// Retry state of one peer: its backoff and when it is due next.
+struct PeerState {
+    host: KVec<u8>,
+    backoff: Backoff,
+    due_ns: u64,
+}
+
+/// The `mars_peers` thread: pulls every peer's tree about every two seconds (an
+/// unreachable peer less often, with backoff; its outage is logged once).
 pub(crate) fn start_peers(main: Arc<Main>) -> Result<Thread> {
     Thread::spawn(kernel::c_str!("mars_peers"), move || {
         let _noio = NoIoScope::enter();
+        let mut peers: KVec<PeerState> = KVec::new();
         while !thread::should_stop() {
-            if let Err(e) = pull_all(&main) {
+            if let Err(e) = pull_all(&main, &mut peers) {
                 pr_debug!("peer round failed: {:?}\n", e);
             }
-            thread::sleep_ms(2000);
+            thread::sleep_ms(PULL_MS);
         }
     })
 }
 
-fn pull_all(main: &Main) -> Result {
+fn peer_state<'a>(peers: &'a mut KVec<PeerState>, host: &str) -> Result<&'a mut PeerState> {
+    let i = match peers.iter().position(|p| p.host.as_slice() == host.as_bytes()) {
+        Some(i) => i,
+        None => {
+            let mut h = KVec::new();
+            h.extend_from_slice(host.as_bytes(), GFP_KERNEL)?;
+            peers.push(PeerState { host: h, backoff: Backoff::new(), due_ns: 0 }, GFP_KERNEL)?;
+            peers.len() - 1
+        }
+    };
+    Ok(&mut peers[i])
+}
+
+fn pull_all(main: &Main, peers: &mut KVec<PeerState>) -> Result {
     let tree = Tree { clock: &main.clock };
     let me = host_name()?;
     let me = core::str::from_utf8(&me).map_err(|_| EINVAL)?;
@@ -162,9 +190,26 @@ fn pull_all(main: &Main) -> Result {
         }
         let Some(addr) = tree.read(&path(fmt!("{}/{}", &*ips, name))?)? else { continue };
         let Some(addr) = core::str::from_utf8(&addr).ok().and_then(|a| parse_ipv4(a.trim_end())) else { continue };
-        if let Err(e) = pull(main, &tree, me, Endpoint { addr, port: DEFAULT_BASE_PORT }) {
-            pr_debug!("pull from {} failed: {:?}\n", host, e);
+        let state = peer_state(peers, host)?;
+        let now = real_ns();
+        if now < state.due_ns {
+            continue;
         }
+        match pull(main, &tree, me, Endpoint { addr, port: DEFAULT_BASE_PORT }) {
+            Ok(()) => {
+                if state.backoff.succeeded() {
+                    pr_info!("peer {} reachable again\n", host);
+                }
+            }
+            Err(e) => {
+                if state.backoff.failed() {
+                    pr_warn!("peer {} unreachable ({:?}); retrying with backoff\n", host, e);
+                }
+            }
+        }
+        // Due again after the backoff (the thread's own interval is added on top).
+        let wait = state.backoff.delay_ms(PULL_MS, PULL_MAX_MS).saturating_sub(PULL_MS);
+        state.due_ns = now + u64::from(wait) * 1_000_000;
     }
     Ok(())
 }

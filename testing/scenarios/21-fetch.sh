@@ -49,6 +49,9 @@ writes node1 80 30
 sleep 3
 tb net heal node1 node2
 retry 60 same_log 1 || fail "fetch did not resume after the cut"
+# The outage is logged once when it starts and once when it ends, not every retry.
+on node2 'dmesg | grep "fetch from node1 failed"' | wc -l | grep -qx 1 || fail "outage not logged exactly once"
+retry 20 on node2 'dmesg | grep -q "fetching from node1 again"' || fail "end of the outage not logged"
 
 step "pause-fetch holds the copy where it is; resume-fetch catches up"
 on node2 'marsadm pause-fetch r0' || fail "pause-fetch"
