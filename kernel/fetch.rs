@@ -8,6 +8,8 @@
 //! local size: an interrupted fetch resumes where it stopped, and a logfile is complete
 //! once the primary has moved on to the next and the sizes are equal.
 
+use core::sync::atomic::Ordering;
+
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::fmt;
 use kernel::prelude::*;
@@ -19,12 +21,13 @@ use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{protocol_error, Endpoint, Socket};
 use crate::kapi::thread::{self, Thread};
+use crate::kapi::time::real_ns;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::tree::{parse_log_path, LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, UUID};
 use crate::mars_core::wire::{parse_ipv4, Message, DEFAULT_BASE_PORT};
 use crate::strategy::Main;
 use crate::tree::{host_name, path, Tree, ROOT};
-use crate::tunables::Traffic;
+use crate::tunables::{Traffic, FETCH_LIMIT_KB};
 
 /// Bytes of a logfile per request.
 const CHUNK: u32 = 1 << 20;
@@ -165,19 +168,32 @@ fn fetch_round(main: &Main, res: &str, primary: &str) -> Result {
         }
         _ => return Err(protocol_error()),
     }
+    let (started, mut fetched) = (real_ns(), 0u64);
     for nr in mine.log.nr..=theirs.log.nr {
         let name = LogName { nr, host: primary };
         let rel = CString::try_from_fmt(fmt!("{}{}/{}", RESOURCE_PREFIX, res, name))?;
         let file = File::open(&path(fmt!("{}/{}", &*dir, name))?, OpenFlags::READ_WRITE.create(), 0o600)?;
         loop {
             let offset = file.size();
-            conn.send(&Message::FetchLog { path: rel.to_str().map_err(|_| EINVAL)?, offset, max_len: CHUNK })?;
+            let limit = u64::from(FETCH_LIMIT_KB.load(Ordering::Relaxed).max(0) as u32) * 1024;
+            // Under a rate limit, chunks of a quarter second's worth keep the pace smooth.
+            let max_len = if limit == 0 { CHUNK } else { (limit / 4).clamp(4096, u64::from(CHUNK)) as u32 };
+            conn.send(&Message::FetchLog { path: rel.to_str().map_err(|_| EINVAL)?, offset, max_len })?;
             match conn.recv()? {
                 Message::LogData { offset: at, data, .. } if at == offset => {
                     if data.is_empty() {
                         break;
                     }
                     file.write_all_vectored_at(&[data], offset)?;
+                    fetched += data.len() as u64;
+                    if limit > 0 {
+                        // Sleep until the bytes so far fit the limit.
+                        let due = started + fetched.saturating_mul(1_000_000_000) / limit;
+                        let now = real_ns();
+                        if due > now {
+                            thread::sleep_ms(((due - now) / 1_000_000).min(10_000) as u32);
+                        }
+                    }
                 }
                 Message::Error { message, .. } => {
                     pr_warn!("fetch of {} from {}: {}\n", &*rel, primary, message);

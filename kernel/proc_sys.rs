@@ -115,6 +115,7 @@ impl ProcSys {
             GFP_KERNEL,
         )?;
         entries.push(Entry::int(kernel::c_str!("log_digest"), &LOG_DIGEST, &LOG_DIGEST_MIN, &LOG_DIGEST_MAX), GFP_KERNEL)?;
+        entries.push(Entry::int(kernel::c_str!("fetch_limit_kb"), &FETCH_LIMIT_KB, &ZERO, &FETCH_LIMIT_KB_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("mem_limit_mb"), &MEM_LIMIT_MB, &MEM_LIMIT_MB_MIN, &MEM_LIMIT_MB_MAX), GFP_KERNEL)?;
         let registration = Registration::new(shared_cstr(PROC_SYS_NAME_WITH_NUL), entries)?;
         Ok(ProcSys { _tcp: register_tcp()?, _registration: registration })

@@ -27,6 +27,10 @@ pub(crate) static LOG_DIGEST: AtomicI32 = AtomicI32::new(0);
 pub(crate) static LOG_DIGEST_MIN: i32 = 0;
 pub(crate) static LOG_DIGEST_MAX: i32 = 2;
 
+/// Fetch rate limit per secondary resource in KiB/s (0: unlimited).
+pub(crate) static FETCH_LIMIT_KB: AtomicI32 = AtomicI32::new(0);
+pub(crate) static FETCH_LIMIT_KB_MAX: i32 = i32::MAX;
+
 /// Reads answered (in part or whole) from buffered writes, since load.
 pub(crate) static READS_FROM_BUFFER: AtomicU64 = AtomicU64::new(0);
 

@@ -63,6 +63,20 @@ assert_eq "$before" "$(on node2 'stat -c %s /mars/resource-r0/log-000000001-node
 on node2 'marsadm resume-fetch r0' || fail "resume-fetch"
 retry 60 same_log 1 || fail "fetch did not catch up after resume-fetch"
 
+step "fetch_limit_kb limits the fetch rate"
+on node2 'marsadm pause-fetch r0 >/dev/null'
+writes node1 140 48   # 3 MiB to fetch
+before=$(on node2 'stat -c %s /mars/resource-r0/log-000000001-node1')
+on node2 'echo 256 > /proc/sys/mars/fetch_limit_kb && marsadm resume-fetch r0 >/dev/null'
+sleep 4
+got=$(( $(on node2 'stat -c %s /mars/resource-r0/log-000000001-node1') - before ))
+echo "fetched $got bytes in about 4 s at 256 KiB/s"
+# 4 s at 256 KiB/s, plus the round's start and one chunk of slack: far below 3 MiB.
+[ "$got" -le $((6 * 256 * 1024)) ] || fail "fetched $got bytes in 4 s despite a 256 KiB/s limit"
+[ "$got" -gt 0 ] || fail "nothing fetched under the limit"
+on node2 'echo 0 > /proc/sys/mars/fetch_limit_kb'
+retry 60 same_log 1 || fail "fetch did not catch up without the limit"
+
 step "the -global forms switch every member, through the cluster"
 on node1 'marsadm pause-fetch-global r0' || fail "pause-fetch-global"
 retry 20 on node2 'test "$(readlink /mars/resource-r0/todo-node2/connect)" = 0' || fail "node2 did not get the global pause"
