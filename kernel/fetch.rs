@@ -23,7 +23,7 @@ use crate::kapi::net::{protocol_error, Endpoint, Socket};
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
 use crate::mars_core::backoff::Backoff;
-use crate::mars_core::tree::{parse_log_path, LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, UUID};
+use crate::mars_core::tree::{parse_log_path, LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX};
 use crate::mars_core::wire::{parse_ipv4, Message, DEFAULT_BASE_PORT};
 use crate::strategy::Main;
 use crate::tree::{host_name, path, Tree, ROOT};
@@ -44,10 +44,6 @@ fn text(v: &[u8]) -> Result<&str> {
     core::str::from_utf8(v).map(str::trim_end).map_err(|_| EINVAL)
 }
 
-/// The local cluster uuid, if any.
-fn uuid(tree: &Tree<'_>) -> Result<Option<KVec<u8>>> {
-    tree.read(&path(fmt!("{}/{}", ROOT, UUID))?)
-}
 
 /// Starts the fetch listener (base port + 1).
 pub(crate) fn start_server(main: Arc<Main>) -> Result<Listener> {
@@ -56,7 +52,7 @@ pub(crate) fn start_server(main: Arc<Main>) -> Result<Listener> {
 
 fn serve(main: &Main, sock: Socket) -> Result {
     let tree = Tree { clock: &main.clock };
-    let Some(ours) = uuid(&tree)? else { return Err(ENOENT) };
+    let Some(ours) = tree.cluster_uuid()? else { return Err(ENOENT) };
     let ours = text(&ours)?;
     let me = host_name()?;
     let mut conn = Conn::new(sock, Traffic::Replication, MAX_PAYLOAD)?;
@@ -157,7 +153,7 @@ fn fetch_round(main: &Main, res: &str, primary: &str) -> Result {
         // Logfiles of another origin (after a handover) are not fetched yet.
         return Ok(());
     }
-    let Some(ours) = uuid(&tree)? else { return Ok(()) };
+    let Some(ours) = tree.cluster_uuid()? else { return Ok(()) };
     let mut conn = Conn::new(Socket::connect(Endpoint { addr, port: DEFAULT_BASE_PORT + 1 }, 2)?, Traffic::Replication, MAX_PAYLOAD)?;
     conn.send(&Message::Hello { cluster: text(&ours)?, host: me, lamport_ns: main.clock.peek(), flags: 0 })?;
     match conn.recv()? {

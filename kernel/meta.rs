@@ -36,9 +36,6 @@ const META_PAYLOAD: usize = 16 << 10;
 /// Top-level entries a peer pull asks for.
 const PULL_PREFIXES: &str = "uuid|ips|resource-|actual-";
 
-fn local_uuid(tree: &Tree<'_>) -> Result<Option<KVec<u8>>> {
-    tree.read(&path(fmt!("{}/{}", ROOT, UUID))?)
-}
 
 /// Starts the metadata listener (base port).
 pub(crate) fn start_server(main: Arc<Main>) -> Result<Listener> {
@@ -52,7 +49,7 @@ fn serve(main: &Main, sock: Socket) -> Result {
     let tree = Tree { clock: &main.clock };
     let me = host_name()?;
     let me = core::str::from_utf8(&me).map_err(|_| EINVAL)?;
-    let Some(ours) = local_uuid(&tree)? else { return Err(ENOENT) };
+    let Some(ours) = tree.cluster_uuid()? else { return Err(ENOENT) };
     let ours = core::str::from_utf8(&ours).map_err(|_| EINVAL)?.trim_end();
     let (member, host) = match conn.recv()? {
         Message::Hello { cluster, host, lamport_ns, flags } => {
@@ -217,7 +214,7 @@ fn pull_all(main: &Main, peers: &mut KVec<PeerState>) -> Result {
 
 /// One pull: hello, tree listing, merge.
 fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
-    let ours = local_uuid(tree)?;
+    let ours = tree.cluster_uuid()?;
     let ours = match &ours {
         Some(v) => core::str::from_utf8(v).map_err(|_| EINVAL)?.trim_end(),
         None => return Ok(()),

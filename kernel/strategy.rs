@@ -20,7 +20,7 @@ use crate::kapi::vfs;
 use crate::mars_core::names::check_host_name;
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use crate::mars_core::lamport::format_stamp;
-use crate::mars_core::tree::{ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX, UUID};
+use crate::mars_core::tree::{ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX};
 use crate::digest::KernelDigests;
 use crate::resource::{Resource, Setup};
 use crate::tree::{host_name, path, Tree, ROOT};
@@ -109,7 +109,7 @@ fn round(main: &Arc<Main>, resources: &mut KVec<Option<Resource>>, module: &'sta
     let root = path(fmt!("{}", ROOT))?;
     // Liveness: a cluster member's actual-<me>/time is rewritten every round; since it
     // propagates, its age elsewhere is the time since the last metadata exchange.
-    if tree.read(&path(fmt!("{}/{}", ROOT, UUID))?)?.is_some() {
+    if tree.cluster_uuid()?.is_some() {
         let mut buf = [0u8; 32];
         let now = format_stamp(main.clock.peek(), &mut buf);
         tree.write(&path(fmt!("{}/{}{}", ROOT, ACTUAL_PREFIX, me))?, TIME, now)?;

@@ -11,7 +11,7 @@ use kernel::str::CString;
 use crate::clock::Clock;
 use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::vfs;
-use crate::mars_core::tree::DELETED;
+use crate::mars_core::tree::{DELETED, UUID};
 
 /// Root of the tree.
 pub(crate) const ROOT: &str = "/mars";
@@ -51,6 +51,11 @@ impl Tree<'_> {
             Err(e) if e == EINVAL => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// This host's cluster uuid (`/mars/uuid`), if it is in a cluster.
+    pub(crate) fn cluster_uuid(&self) -> Result<Option<KVec<u8>>> {
+        self.read(&path(fmt!("{}/{}", ROOT, UUID))?)
     }
 
     /// Sets `<dir>/<name>` to `value` with a fresh stamp, creating `dir` if needed,

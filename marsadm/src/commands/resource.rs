@@ -187,9 +187,14 @@ fn require_closed(ctx: &Context, res: &str, what: &str) -> Result<()> {
 }
 
 fn set_todo(ctx: &Context, res: &str, switch: &str, on: bool) -> Result<()> {
+    set_todo_of(ctx, res, &ctx.host, switch, on)
+}
+
+/// Sets `todo-<host>/<switch>` of `res` (the module of `<host>` follows it).
+fn set_todo_of(ctx: &Context, res: &str, host: &str, switch: &str, on: bool) -> Result<()> {
     let dir = resource_dir(res);
-    let stamp = ctx.stamp(&[&dir, &format!("{dir}/{TODO_PREFIX}{}", ctx.host)])?;
-    ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{}/{switch}", ctx.host), if on { "1" } else { "0" }, stamp)?;
+    let stamp = ctx.stamp(&[&dir, &format!("{dir}/{TODO_PREFIX}{host}")])?;
+    ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{host}/{switch}"), if on { "1" } else { "0" }, stamp)?;
     Ok(())
 }
 
@@ -197,11 +202,9 @@ fn set_todo(ctx: &Context, res: &str, switch: &str, on: bool) -> Result<()> {
 /// switch, which the module of `<host>` follows.
 pub fn set_fetch(ctx: &Context, res: &str, on: bool, global: bool) -> Result<()> {
     require_member(ctx, res)?;
-    let dir = resource_dir(res);
     let hosts: Vec<String> = if global { members(ctx, res)? } else { vec![ctx.host.clone()] };
-    let stamp = ctx.stamp(&[&dir])?;
     for h in &hosts {
-        ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{h}/connect"), if on { "1" } else { "0" }, stamp)?;
+        set_todo_of(ctx, res, h, "connect", on)?;
     }
     ctx.trigger();
     println!("{} fetch of {res} on {}", if on { "resumed" } else { "paused" }, hosts.join(", "));
