@@ -11,11 +11,14 @@ use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::Arc;
 
+use kernel::fmt;
+
 use crate::kapi::memalloc::NoIoScope;
-use crate::kapi::net::{protocol_error, Socket};
+use crate::kapi::net::{protocol_error, Endpoint, Socket};
 use crate::kapi::thread::{self, Thread};
-use crate::mars_core::wire::{check_payload, decode_header, Message, DEFAULT_BASE_PORT, HEADER_LEN};
+use crate::mars_core::wire::{check_payload, decode_header, parse_ipv4, Message, DEFAULT_BASE_PORT, HEADER_LEN};
 use crate::strategy::Main;
+use crate::tree::{host_name, path, Tree, ROOT};
 use crate::tunables::Traffic;
 
 /// A connection speaking framed messages of one traffic class.
@@ -23,6 +26,7 @@ pub(crate) struct Conn {
     pub(crate) sock: Socket,
     buf: KVec<u8>,
     max_payload: usize,
+    class: Traffic,
     what: &'static str,
 }
 
@@ -42,7 +46,59 @@ impl Conn {
             Traffic::Replication => "fetch",
             Traffic::Sync => "sync",
         };
-        Ok(Conn { sock, buf: KVec::from_elem(0u8, HEADER_LEN + max_payload, GFP_KERNEL)?, max_payload, what })
+        Ok(Conn { sock, buf: KVec::from_elem(0u8, HEADER_LEN + max_payload, GFP_KERNEL)?, max_payload, class, what })
+    }
+
+    /// Connects to cluster member `host` (address from `ips/ip-<host>`) on the class's
+    /// port and exchanges `Hello`s; `Ok(None)` while the address is unknown. Used by the
+    /// fetch and sync clients (members only, unlike the metadata exchange).
+    pub(crate) fn connect_member(main: &Main, host: &str, class: Traffic, max_payload: usize) -> Result<Option<Conn>> {
+        let tree = Tree { clock: &main.clock };
+        let Some(addr) = tree.read(&path(fmt!("{}/ips/ip-{}", ROOT, host))?)? else { return Ok(None) };
+        let addr = parse_ipv4(text(&addr)?).ok_or(EINVAL)?;
+        let Some(ours) = tree.cluster_uuid()? else { return Ok(None) };
+        let me = host_name()?;
+        let to = Endpoint { addr, port: DEFAULT_BASE_PORT + class as u16 };
+        let mut conn = Conn::new(Socket::connect(to, 2)?, class, max_payload)?;
+        let what = conn.what;
+        conn.send(&Message::Hello { cluster: text(&ours)?, host: text(&me)?, lamport_ns: main.clock.peek(), flags: 0 })?;
+        match conn.recv()? {
+            Message::Hello { lamport_ns, .. } => main.clock.observe(lamport_ns),
+            Message::Error { message, .. } => {
+                pr_warn!("{}: {} refused us: {}\n", what, host, message);
+                return Err(EPERM);
+            }
+            _ => return Err(protocol_error()),
+        }
+        Ok(Some(conn))
+    }
+
+    /// Server side of [`Conn::connect_member`]: accepts only members of our cluster.
+    pub(crate) fn accept_member(main: &Main, sock: Socket, class: Traffic, max_payload: usize) -> Result<Conn> {
+        let tree = Tree { clock: &main.clock };
+        let Some(ours) = tree.cluster_uuid()? else { return Err(ENOENT) };
+        let me = host_name()?;
+        let mut conn = Conn::new(sock, class, max_payload)?;
+        let what = conn.what;
+        match conn.recv()? {
+            Message::Hello { cluster, host, lamport_ns, .. } => {
+                main.clock.observe(lamport_ns);
+                if cluster != text(&ours)? {
+                    pr_warn!("{}: refusing {}: cluster {} is not ours\n", what, host, cluster);
+                    let _ = conn.send(&Message::Error { code: 1, message: "foreign cluster" });
+                    return Err(EPERM);
+                }
+            }
+            _ => return Err(protocol_error()),
+        }
+        conn.send(&Message::Hello { cluster: text(&ours)?, host: text(&me)?, lamport_ns: main.clock.peek(), flags: 0 })?;
+        Ok(conn)
+    }
+
+    /// Sends an error reply (best effort: the connection is closed next anyway).
+    pub(crate) fn refuse(&mut self, code: u32, message: &str) {
+        pr_warn!("{}: refusing request: {}\n", self.what, message);
+        let _ = self.send(&Message::Error { code, message });
     }
 
     pub(crate) fn send(&mut self, m: &Message<'_>) -> Result {
@@ -64,12 +120,18 @@ impl Conn {
             return Err(protocol_error());
         }
         self.sock.recv_exact(&mut self.buf[HEADER_LEN..HEADER_LEN + len])?;
+        self.class.received().fetch_add((HEADER_LEN + len) as u64, Ordering::Relaxed);
         let payload = &self.buf[HEADER_LEN..HEADER_LEN + len];
         check_payload(&header, payload).and_then(|()| Message::decode(header.kind, payload)).map_err(|e| {
             pr_warn!("{}: bad message: {}\n", self.what, e);
             protocol_error()
         })
     }
+}
+
+/// A tree value as text (without the trailing newline some tools add).
+pub(crate) fn text(v: &[u8]) -> Result<&str> {
+    core::str::from_utf8(v).map(str::trim_end).map_err(|_| EINVAL)
 }
 
 /// A listener on the class's port, serving each connection with `serve`; stops when

@@ -14,17 +14,19 @@ use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::fmt;
 use kernel::prelude::*;
 use kernel::str::CString;
-use kernel::sync::Arc;
+use kernel::sync::{Arc, Mutex};
+use kernel::{new_mutex, pin_init};
 
-use crate::conn::{Conn, Listener};
+use crate::conn::{text, Conn, Listener};
 use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::memalloc::NoIoScope;
-use crate::kapi::net::{protocol_error, Endpoint, Socket};
+use crate::kapi::net::{protocol_error, Socket};
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
 use crate::mars_core::backoff::Backoff;
+use crate::progress::RateMeter;
 use crate::mars_core::tree::{parse_log_path, LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX};
-use crate::mars_core::wire::{parse_ipv4, Message, DEFAULT_BASE_PORT};
+use crate::mars_core::wire::Message;
 use crate::strategy::Main;
 use crate::tree::{host_name, path, Tree, ROOT};
 use crate::tunables::{Traffic, FETCH_LIMIT_KB};
@@ -40,10 +42,6 @@ fn owned(s: &str) -> Result<KVec<u8>> {
     Ok(v)
 }
 
-fn text(v: &[u8]) -> Result<&str> {
-    core::str::from_utf8(v).map(str::trim_end).map_err(|_| EINVAL)
-}
-
 
 /// Starts the fetch listener (base port + 1).
 pub(crate) fn start_server(main: Arc<Main>) -> Result<Listener> {
@@ -51,24 +49,7 @@ pub(crate) fn start_server(main: Arc<Main>) -> Result<Listener> {
 }
 
 fn serve(main: &Main, sock: Socket) -> Result {
-    let tree = Tree { clock: &main.clock };
-    let Some(ours) = tree.cluster_uuid()? else { return Err(ENOENT) };
-    let ours = text(&ours)?;
-    let me = host_name()?;
-    let mut conn = Conn::new(sock, Traffic::Replication, MAX_PAYLOAD)?;
-    match conn.recv()? {
-        Message::Hello { cluster, host, lamport_ns, .. } => {
-            main.clock.observe(lamport_ns);
-            // Only members read logfiles (a joining host has no business here yet).
-            if cluster != ours {
-                pr_warn!("fetch: refusing {}: cluster {} is not ours\n", host, cluster);
-                let _ = conn.send(&Message::Error { code: 1, message: "foreign cluster" });
-                return Err(EPERM);
-            }
-        }
-        _ => return Err(protocol_error()),
-    }
-    conn.send(&Message::Hello { cluster: ours, host: text(&me)?, lamport_ns: main.clock.peek(), flags: 0 })?;
+    let mut conn = Conn::accept_member(main, sock, Traffic::Replication, MAX_PAYLOAD)?;
     let mut data = KVec::from_elem(0u8, CHUNK as usize, GFP_KERNEL)?;
     loop {
         let (p, offset, max_len) = match conn.recv()? {
@@ -77,14 +58,13 @@ fn serve(main: &Main, sock: Socket) -> Result {
         };
         let p = text(&p)?;
         if parse_log_path(p).is_none() {
-            pr_warn!("fetch: refusing to serve {}\n", p);
-            let _ = conn.send(&Message::Error { code: 2, message: "not a logfile" });
+            conn.refuse(2, "not a logfile");
             return Err(EPERM);
         }
         let file = File::open(&path(fmt!("{}/{}", ROOT, p))?, OpenFlags::READ, 0)?;
         let size = file.size();
         if offset > size {
-            let _ = conn.send(&Message::Error { code: 3, message: "offset beyond the end of the logfile" });
+            conn.refuse(3, "offset beyond the end of the logfile");
             return Err(EINVAL);
         }
         let want = (size - offset).min(u64::from(max_len.min(CHUNK))) as usize;
@@ -100,6 +80,37 @@ fn serve(main: &Main, sock: Socket) -> Result {
     }
 }
 
+/// Where replay found the local copy of a logfile damaged: the fetch thread cuts the
+/// copy there and fetches the rest again (design reference §1.6, "self-repair").
+#[pin_data]
+pub(crate) struct Repair {
+    #[pin]
+    at: Mutex<Option<(u32, u64)>>,
+}
+
+impl Repair {
+    pub(crate) fn new() -> Result<Arc<Repair>> {
+        Arc::pin_init(pin_init!(Repair { at <- new_mutex!(None, "mars_repair") }), GFP_KERNEL)
+    }
+
+    /// Asks for logfile `nr` to be fetched again from byte `at`.
+    pub(crate) fn request(&self, nr: u32, at: u64) {
+        *self.at.lock() = Some((nr, at));
+    }
+
+    /// The position to cut logfile `nr` at, if a repair of it was asked for.
+    fn take_for(&self, nr: u32) -> Option<u64> {
+        let mut at = self.at.lock();
+        match *at {
+            Some((n, pos)) if n == nr => {
+                *at = None;
+                Some(pos)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A secondary's fetch thread for one resource; stops when dropped.
 pub(crate) struct Fetcher {
     /// The primary it fetches from.
@@ -108,14 +119,17 @@ pub(crate) struct Fetcher {
 }
 
 impl Fetcher {
-    pub(crate) fn start(main: Arc<Main>, res: &str, primary: &str) -> Result<Fetcher> {
+    pub(crate) fn start(main: Arc<Main>, res: &str, primary: &str, repair: Arc<Repair>) -> Result<Fetcher> {
         let (res_owned, primary_owned) = (owned(res)?, owned(primary)?);
         let thread = Thread::spawn(kernel::c_str!("mars_fetch"), move || {
             let _noio = NoIoScope::enter();
             let (res, primary) = (text(&res_owned).unwrap_or(""), text(&primary_owned).unwrap_or(""));
             let mut backoff = Backoff::new();
+            let mut rate = RateMeter::new("fetch-rate");
             while !thread::should_stop() {
-                match fetch_round(&main, res, primary) {
+                let round = fetch_round(&main, res, primary, &repair, &mut rate);
+                rate.tick(&Tree { clock: &main.clock }, res);
+                match round {
                     Ok(()) => {
                         if backoff.succeeded() {
                             pr_info!("resource {}: fetching from {} again\n", res, primary);
@@ -137,14 +151,12 @@ impl Fetcher {
 
 /// Fetches what is missing of the primary's logfiles, from the one `replay-<me>` names
 /// to the primary's current one.
-fn fetch_round(main: &Main, res: &str, primary: &str) -> Result {
+fn fetch_round(main: &Main, res: &str, primary: &str, repair: &Repair, rate: &mut RateMeter) -> Result {
     let tree = Tree { clock: &main.clock };
     let me = host_name()?;
     let me = text(&me)?;
     let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
     let read = |p: CString| -> Result<Option<KVec<u8>>> { tree.read(&p) };
-    let Some(addr) = read(path(fmt!("{}/ips/ip-{}", ROOT, primary))?)? else { return Ok(()) };
-    let addr = parse_ipv4(text(&addr)?).ok_or(EINVAL)?;
     let Some(theirs) = read(path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, primary))?)? else { return Ok(()) };
     let Some(mine) = read(path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(()) };
     let theirs = ReplayLink::parse(text(&theirs)?).map_err(|_| EINVAL)?;
@@ -153,23 +165,18 @@ fn fetch_round(main: &Main, res: &str, primary: &str) -> Result {
         // Logfiles of another origin (after a handover) are not fetched yet.
         return Ok(());
     }
-    let Some(ours) = tree.cluster_uuid()? else { return Ok(()) };
-    let mut conn = Conn::new(Socket::connect(Endpoint { addr, port: DEFAULT_BASE_PORT + 1 }, 2)?, Traffic::Replication, MAX_PAYLOAD)?;
-    conn.send(&Message::Hello { cluster: text(&ours)?, host: me, lamport_ns: main.clock.peek(), flags: 0 })?;
-    match conn.recv()? {
-        Message::Hello { lamport_ns, .. } => main.clock.observe(lamport_ns),
-        Message::Error { message, .. } => {
-            pr_warn!("fetch: {} refused: {}\n", primary, message);
-            return Err(EPERM);
-        }
-        _ => return Err(protocol_error()),
-    }
+    let Some(mut conn) = Conn::connect_member(main, primary, Traffic::Replication, MAX_PAYLOAD)? else { return Ok(()) };
     let (started, mut fetched) = (real_ns(), 0u64);
     for nr in mine.log.nr..=theirs.log.nr {
         let name = LogName { nr, host: primary };
         let rel = CString::try_from_fmt(fmt!("{}{}/{}", RESOURCE_PREFIX, res, name))?;
         let file = File::open(&path(fmt!("{}/{}", &*dir, name))?, OpenFlags::READ_WRITE.create(), 0o600)?;
         loop {
+            if let Some(at) = repair.take_for(nr) {
+                // Replay found damage here: fetch the rest again.
+                pr_warn!("resource {}: {} is damaged at {}; fetching it again from there\n", res, name, at);
+                file.truncate(at)?;
+            }
             let offset = file.size();
             let limit = u64::from(FETCH_LIMIT_KB.load(Ordering::Relaxed).max(0) as u32) * 1024;
             // Under a rate limit, chunks of a quarter second's worth keep the pace smooth.
@@ -182,6 +189,8 @@ fn fetch_round(main: &Main, res: &str, primary: &str) -> Result {
                     }
                     file.write_all_vectored_at(&[data], offset)?;
                     fetched += data.len() as u64;
+                    rate.add(data.len() as u64);
+                    rate.tick(&tree, res);
                     if limit > 0 {
                         // Sleep until the bytes so far fit the limit.
                         let due = started + fetched.saturating_mul(1_000_000_000) / limit;

@@ -51,6 +51,9 @@ pub(crate) struct Log {
     pub(crate) appended: AtomicU64,
     /// The logfile is durable up to here.
     pub(crate) durable: AtomicU64,
+    /// Everything logged before this is written back to the disk (maybe not flushed):
+    /// a full sync of another host may start replaying from here (`sync`).
+    pub(crate) written: AtomicU64,
 }
 
 impl Log {

@@ -9,7 +9,9 @@
 //! - [`resource`], [`device`]: a resource on this host and its `/dev/mars/<name>`.
 //! - [`buffer`], [`logger`], [`writeback`], [`reader`]: a primary's data path (the RAM
 //!   write buffer, the transaction logger, sorted writeback, reads); [`replay`]: applying
-//!   a log.
+//!   a log (recovery, and the secondaries' replay).
+//! - [`conn`], [`meta`], [`fetch`], [`sync`]: the network: framed connections, metadata
+//!   exchange (port 7777), logfile fetch (7778), full sync (7779).
 //! - [`tunables`]: module-wide tunables and counters.
 //! - [`proc_sys`]: the `/proc/sys/mars` interface.
 
@@ -29,11 +31,13 @@ mod fetch;
 mod logger;
 mod meta;
 mod proc_sys;
+mod progress;
 mod reader;
 mod replay;
 mod resource;
 mod ring;
 mod strategy;
+mod sync;
 mod tree;
 mod tunables;
 mod writeback;
@@ -53,6 +57,7 @@ struct Mars {
     _proc_sys: proc_sys::ProcSys,
     _meta: conn::Listener,
     _fetch: conn::Listener,
+    _sync: conn::Listener,
     _peers: kapi::thread::Thread,
     _strategy: strategy::Strategy,
 }
@@ -63,10 +68,11 @@ impl kernel::Module for Mars {
         let proc_sys = proc_sys::ProcSys::register(main.clone())?;
         let meta = meta::start_server(main.clone())?;
         let fetch = fetch::start_server(main.clone())?;
+        let sync = sync::start_server(main.clone())?;
         let peers = meta::start_peers(main.clone())?;
         let strategy = strategy::Strategy::start(main, module)?;
         pr_info!("version {} loaded\n", mars_core::version::VERSION);
-        Ok(Mars { _proc_sys: proc_sys, _meta: meta, _fetch: fetch, _peers: peers, _strategy: strategy })
+        Ok(Mars { _proc_sys: proc_sys, _meta: meta, _fetch: fetch, _sync: sync, _peers: peers, _strategy: strategy })
     }
 }
 

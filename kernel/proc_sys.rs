@@ -6,7 +6,7 @@
 //! The directory exists exactly while the module is loaded; marsadm uses that to tell
 //! whether the module is loaded (see `mars_core::version::PROC_SYS_DIR`).
 
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::prelude::*;
@@ -78,12 +78,12 @@ impl Show for MemUsed {
     }
 }
 
-/// `reads_from_buffer`: reads answered from buffered writes since load.
-struct ReadsFromBuffer;
+/// A counter since load, e.g. `reads_from_buffer`.
+struct Counter(&'static AtomicU64);
 
-impl Show for ReadsFromBuffer {
+impl Show for Counter {
     fn show(&self, out: &mut [u8]) -> usize {
-        format_into(out, format_args!("{}", READS_FROM_BUFFER.load(Ordering::Relaxed))).map_or(0, str::len)
+        format_into(out, format_args!("{}", self.0.load(Ordering::Relaxed))).map_or(0, str::len)
     }
 }
 
@@ -104,7 +104,15 @@ impl ProcSys {
         entries.push(Entry::action(kernel::c_str!("trigger"), main.clone()), GFP_KERNEL)?;
         entries.push(Entry::show(shared_cstr(PROC_SYS_LAMPORT_CLOCK_WITH_NUL), Arc::new(LamportClock(main), GFP_KERNEL)?), GFP_KERNEL)?;
         entries.push(Entry::show(kernel::c_str!("mem_used_kb"), Arc::new(MemUsed, GFP_KERNEL)?), GFP_KERNEL)?;
-        entries.push(Entry::show(kernel::c_str!("reads_from_buffer"), Arc::new(ReadsFromBuffer, GFP_KERNEL)?), GFP_KERNEL)?;
+        let counters: [(&'static CStr, &'static AtomicU64); 4] = [
+            (kernel::c_str!("reads_from_buffer"), &READS_FROM_BUFFER),
+            (kernel::c_str!("received_bytes_0_meta"), Traffic::Meta.received()),
+            (kernel::c_str!("received_bytes_1_replication"), Traffic::Replication.received()),
+            (kernel::c_str!("received_bytes_2_sync"), Traffic::Sync.received()),
+        ];
+        for (name, counter) in counters {
+            entries.push(Entry::show(name, Arc::new(Counter(counter), GFP_KERNEL)?), GFP_KERNEL)?;
+        }
         entries.push(
             Entry::int(
                 kernel::c_str!("logger_completion_semantics"),
@@ -116,6 +124,7 @@ impl ProcSys {
         )?;
         entries.push(Entry::int(kernel::c_str!("log_digest"), &LOG_DIGEST, &LOG_DIGEST_MIN, &LOG_DIGEST_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("fetch_limit_kb"), &FETCH_LIMIT_KB, &ZERO, &FETCH_LIMIT_KB_MAX), GFP_KERNEL)?;
+        entries.push(Entry::int(kernel::c_str!("sync_limit_kb"), &SYNC_LIMIT_KB, &ZERO, &FETCH_LIMIT_KB_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("mem_limit_mb"), &MEM_LIMIT_MB, &MEM_LIMIT_MB_MIN, &MEM_LIMIT_MB_MAX), GFP_KERNEL)?;
         let registration = Registration::new(shared_cstr(PROC_SYS_NAME_WITH_NUL), entries)?;
         Ok(ProcSys { _tcp: register_tcp()?, _registration: registration })

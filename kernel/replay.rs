@@ -1,18 +1,33 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Replay of a logfile onto the disk: crash recovery of a primary (design reference
-//! §1.7), and later the secondaries' replay. Records are applied strictly in log order
+//! §1.7), and the secondaries' replay of fetched logfiles ([`Replayer`]). Records are applied strictly in log order
 //! from a start position; applying a record twice is harmless (it writes the same data
 //! to the same place), so starting at an older position is always safe.
 
-use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
+use kernel::fmt;
 use kernel::prelude::*;
+use kernel::str::CStr;
+use kernel::sync::Arc;
 
-use crate::kapi::bdev::BlockDevice;
-use crate::kapi::file::File;
+use crate::conn::text;
 use crate::digest::KernelDigests;
-use crate::mars_core::log_record::{LogScanner, RecordError, RecordKind, ScanEnd, MAX_PAYLOAD, OVERHEAD};
+use crate::fetch::Repair;
+use crate::kapi::bdev::BlockDevice;
+use crate::kapi::file::{File, OpenFlags};
+use crate::kapi::memalloc::NoIoScope;
+use crate::kapi::thread::{self, Thread};
+use crate::kapi::vfs;
+use crate::progress::RateMeter;
+use crate::mars_core::backoff::Backoff;
+use crate::mars_core::text::format_into;
+use crate::mars_core::log_record::{decode_record, LogScanner, RecordError, RecordKind, ScanEnd, MAX_PAYLOAD, OVERHEAD};
+use crate::mars_core::replication::{next_logfile, switchover, Stop, SwitchLinks, Switchover};
+use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
+use crate::strategy::Main;
+use crate::tree::{host_name, path, Tree, ROOT};
 use crate::writeback::{write_pieces, DiskWrite};
 
 /// A record of the window being replayed.
@@ -53,6 +68,49 @@ pub(crate) struct Replayed {
     pub(crate) size: u64,
 }
 
+/// Reads up to `buf.len()` bytes of `log` at `pos`; returns how many (short at the end).
+fn read_window(log: &File, pos: u64, buf: &mut [u8]) -> Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        let n = log.read_at(&mut buf[got..], pos + got as u64)?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    Ok(got)
+}
+
+/// What applying one window of a logfile did.
+struct Applied {
+    /// Bytes of valid records from the window's start.
+    consumed: usize,
+    /// Sequence number the next record must have.
+    next_seq: u64,
+    /// Records written to the disk.
+    applied: u64,
+    /// Why the scan stopped.
+    end: Option<ScanEnd>,
+}
+
+/// Applies the valid write records of `window` (logfile bytes from `base`) that start
+/// at or after `from` to `disk`, as one sorted batch, later records winning. A crash
+/// half-way leaves the replay position where it was: replaying again is harmless.
+fn apply_window(window: &[u8], base: u64, from: u64, next_seq: u64, disk: &BlockDevice, digests: &KernelDigests) -> Result<Applied> {
+    let mut scanner = LogScanner::resume(window, 0, next_seq, digests);
+    let mut pieces = KVec::new();
+    let mut next_seq = next_seq;
+    for (offset, rec) in scanner.by_ref() {
+        if base + offset as u64 >= from && rec.header.kind == RecordKind::Write {
+            pieces.push(Record { pos: rec.header.pos, seq: rec.header.seq, data: rec.payload }, GFP_KERNEL)?;
+        }
+        next_seq = rec.header.seq + 1;
+    }
+    pieces.sort_unstable_by_key(|r| (r.pos, r.seq));
+    write_pieces(disk, &pieces, true)?;
+    Ok(Applied { consumed: scanner.offset(), next_seq, applied: pieces.len() as u64, end: scanner.end() })
+}
+
 /// Applies every valid record of `log` that starts at or after `start` to `disk` (with
 /// direct I/O, see `writeback::write_pieces`), then makes the disk durable. Stops at the
 /// first invalid record (a torn tail after a crash); what follows it is reported, never
@@ -60,40 +118,22 @@ pub(crate) struct Replayed {
 pub(crate) fn replay(log: &File, disk: &BlockDevice, start: u64, digests: &KernelDigests) -> Result<Replayed> {
     const _: () = assert!(WINDOW >= MAX_PAYLOAD as usize + OVERHEAD);
     let size = log.size();
-    let mut window = KVec::from_elem(0u8, WINDOW, GFP_KERNEL)?;
+    let mut window = KVVec::from_elem(0u8, WINDOW, GFP_KERNEL)?;
     let (mut base, mut next_seq, mut applied) = (0u64, 1u64, 0u64);
     loop {
         let want = (size - base).min(WINDOW as u64) as usize;
-        let mut got = 0;
-        while got < want {
-            let n = log.read_at(&mut window[got..want], base + got as u64)?;
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
-        let mut scanner = LogScanner::resume(&window[..got], 0, next_seq, digests);
-        let mut pieces = KVec::new();
-        for (offset, rec) in scanner.by_ref() {
-            if base + offset as u64 >= start && rec.header.kind == RecordKind::Write {
-                pieces.push(Record { pos: rec.header.pos, seq: rec.header.seq, data: rec.payload }, GFP_KERNEL)?;
-            }
-            next_seq = rec.header.seq + 1;
-        }
-        // The window's records as one sorted batch, later records winning. A crash
-        // half-way leaves the replay position where it was: replaying again is harmless.
-        pieces.sort_unstable_by_key(|r| (r.pos, r.seq));
-        write_pieces(disk, &pieces, true)?;
-        applied += pieces.len() as u64;
-        let consumed = scanner.offset() as u64;
+        let got = read_window(log, base, &mut window[..want])?;
+        let done = apply_window(&window[..got], base, start, next_seq, disk, digests)?;
+        applied += done.applied;
+        next_seq = done.next_seq;
         let more_in_file = base + (got as u64) < size;
-        match scanner.end() {
+        match done.end {
             // The window ended inside a record: read on from that record.
-            Some(ScanEnd::Bad { error: RecordError::Truncated { .. }, .. }) if more_in_file && consumed > 0 => {
-                base += consumed;
+            Some(ScanEnd::Bad { error: RecordError::Truncated { .. }, .. }) if more_in_file && done.consumed > 0 => {
+                base += done.consumed as u64;
             }
             end => {
-                let end_pos = base + consumed;
+                let end_pos = base + done.consumed as u64;
                 if end_pos < size {
                     pr_warn!("log ends at {} of {} bytes: {:?}\n", end_pos, size, end);
                 }
@@ -102,4 +142,195 @@ pub(crate) fn replay(log: &File, disk: &BlockDevice, start: u64, digests: &Kerne
             }
         }
     }
+}
+
+/// A secondary's replay thread for one resource (design reference §1.6): applies the
+/// fetched logfiles to the disk strictly in order, records the progress in
+/// `replay-<me>` and `version-<nr>-<me>` (after flushing the disk), and moves on to the
+/// next logfile only when the version chain allows it (`mars_core::replication`).
+/// Stops when dropped.
+pub(crate) struct Replayer {
+    _thread: Thread,
+}
+
+/// What one replay step did.
+enum Step {
+    /// Replayed something, or moved to the next logfile: go on at once.
+    Progress,
+    /// Nothing to do now.
+    Idle,
+}
+
+/// The state of a replay thread.
+struct Follower {
+    main: Arc<Main>,
+    res: KVec<u8>,
+    disk: Arc<BlockDevice>,
+    repair: Arc<Repair>,
+    window: KVVec<u8>,
+    /// The last problem reported (so each is logged once).
+    reported: Option<Problem>,
+    rate: RateMeter,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Problem {
+    Damaged { nr: u32, at: u64 },
+    Stopped(Stop),
+}
+
+impl Replayer {
+    pub(crate) fn start(main: Arc<Main>, res: &str, disk: Arc<BlockDevice>, repair: Arc<Repair>) -> Result<Replayer> {
+        let mut name = KVec::new();
+        name.extend_from_slice(res.as_bytes(), GFP_KERNEL)?;
+        let window = KVVec::from_elem(0u8, WINDOW, GFP_KERNEL)?;
+        let mut f = Follower { main, res: name, disk, repair, window, reported: None, rate: RateMeter::new("replay-rate") };
+        let thread = Thread::spawn(kernel::c_str!("mars_replay"), move || {
+            let _noio = NoIoScope::enter();
+            let mut backoff = Backoff::new();
+            while !thread::should_stop() {
+                let step = f.step();
+                if let Ok(res) = text(&f.res) {
+                    f.rate.tick(&Tree { clock: &f.main.clock }, res);
+                }
+                match step {
+                    Ok(Step::Progress) => {
+                        backoff.succeeded();
+                    }
+                    Ok(Step::Idle) => thread::sleep_ms(200),
+                    Err(e) => {
+                        if backoff.failed() {
+                            pr_warn!("resource {}: replay failed ({:?}); retrying\n", text(&f.res).unwrap_or(""), e);
+                        }
+                        thread::sleep_ms(backoff.delay_ms(1000, 10_000));
+                    }
+                }
+            }
+        })?;
+        Ok(Replayer { _thread: thread })
+    }
+}
+
+impl Follower {
+    fn step(&mut self) -> Result<Step> {
+        let main = self.main.clone();
+        let tree = Tree { clock: &main.clock };
+        let mut res_buf = [0u8; 64];
+        let res = format_into(&mut res_buf, format_args!("{}", text(&self.res)?)).ok_or(EINVAL)?;
+        let me = host_name()?;
+        let me = text(&me)?;
+        let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
+        let Some(link) = tree.read(&path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(Step::Idle) };
+        let replay = ReplayLink::parse(text(&link)?).map_err(|_| EINVAL)?;
+        let file = match File::open(&path(fmt!("{}/{}", &*dir, replay.log))?, OpenFlags::READ, 0) {
+            Ok(f) => f,
+            // Not fetched yet.
+            Err(e) if e == ENOENT => return Ok(Step::Idle),
+            Err(e) => return Err(e),
+        };
+        let size = file.size();
+        if replay.start < size {
+            return self.replay_window(&tree, &dir, me, &replay, &file, size);
+        }
+        // The local copy is replayed to its end: may replay move on to the next logfile?
+        let mut names: KVec<KVec<u8>> = KVec::new();
+        for entry in vfs::list_dir(&dir)? {
+            if entry.to_str().is_ok_and(|n| LogName::parse(n).is_ok()) {
+                let mut n = KVec::new();
+                n.extend_from_slice(entry.as_bytes(), GFP_KERNEL)?;
+                names.push(n, GFP_KERNEL)?;
+            }
+        }
+        let next = match next_logfile(replay.log, names.iter().filter_map(|n| LogName::parse(text(n).ok()?).ok())) {
+            Ok(next) => next,
+            Err(stop) => return self.stopped(res, stop),
+        };
+        let version = |nr: u32, host: &str| tree.read(&path(fmt!("{}/{}{:09}-{}", &*dir, VERSION_PREFIX, nr, host))?);
+        let mine = version(replay.log.nr, me)?;
+        let origin = version(replay.log.nr, replay.log.host)?;
+        let next_version = match next {
+            Some(n) => version(n.nr, n.host)?,
+            None => None,
+        };
+        let links = SwitchLinks {
+            mine: mine.as_deref().and_then(|v| text(v).ok()),
+            origin: origin.as_deref().and_then(|v| text(v).ok()),
+            next: next_version.as_deref().and_then(|v| text(v).ok()),
+        };
+        match switchover(&replay, next, &links) {
+            Switchover::Switch(next) => {
+                let fresh = ReplayLink { log: next, start: 0, len: 0 };
+                write_replay_link(&tree, &dir, me, &fresh)?;
+                pr_info!("resource {}: replay continues with {}\n", res, next);
+                Ok(Step::Progress)
+            }
+            Switchover::Wait(_) => Ok(Step::Idle),
+            Switchover::Stop(stop) => self.stopped(res, stop),
+        }
+    }
+
+    /// Applies what the local copy holds after the replay position (one window).
+    fn replay_window(&mut self, tree: &Tree<'_>, dir: &CStr, me: &str, replay: &ReplayLink<'_>, file: &File, size: u64) -> Result<Step> {
+        let want = (size - replay.start).min(WINDOW as u64) as usize;
+        let got = read_window(file, replay.start, &mut self.window[..want])?;
+        let window = &self.window[..got];
+        // The sequence number continues from the record at the replay position.
+        let first_seq = match decode_record(window, &self.main.digests) {
+            Ok(rec) => rec.header.seq,
+            // Still being fetched.
+            Err(RecordError::Truncated { .. }) => return Ok(Step::Idle),
+            Err(_) => return self.damaged(replay, replay.start),
+        };
+        let done = apply_window(window, replay.start, replay.start, first_seq, &self.disk, &self.main.digests)?;
+        let end = replay.start + done.consumed as u64;
+        let damaged = match done.end {
+            Some(ScanEnd::Bad { error: RecordError::Truncated { .. }, .. }) => false,
+            // Zeros after the last record: nothing a fetch appends looks like this.
+            Some(ScanEnd::Clean) => done.consumed < got,
+            Some(_) => true,
+            None => false,
+        };
+        if done.consumed > 0 {
+            // The disk holds the records before the links say so.
+            self.disk.flush()?;
+            let at = ReplayLink { log: replay.log, start: end, len: size - end };
+            write_replay_link(tree, dir, me, &at)?;
+            tree.write_version_link(&self.main.digests, dir, replay.log, me, end)?;
+            self.rate.add(done.consumed as u64);
+            if matches!(self.reported, Some(Problem::Damaged { .. })) {
+                self.reported = None;
+            }
+        }
+        if damaged {
+            return self.damaged(replay, end);
+        }
+        Ok(if done.consumed > 0 { Step::Progress } else { Step::Idle })
+    }
+
+    /// The local copy of the replayed logfile is damaged at `at`: the fetch thread cuts
+    /// it there and fetches the rest again.
+    fn damaged(&mut self, replay: &ReplayLink<'_>, at: u64) -> Result<Step> {
+        let problem = Problem::Damaged { nr: replay.log.nr, at };
+        if self.reported != Some(problem) {
+            pr_warn!("resource {}: {} is damaged at byte {}; it will be fetched again from there\n", text(&self.res)?, replay.log, at);
+            self.reported = Some(problem);
+        }
+        self.repair.request(replay.log.nr, at);
+        Ok(Step::Idle)
+    }
+
+    /// Replay cannot go on without an administrator: say so once.
+    fn stopped(&mut self, res: &str, stop: Stop) -> Result<Step> {
+        if self.reported != Some(Problem::Stopped(stop)) {
+            pr_err!("resource {}: replay stopped: {}\n", res, stop);
+            self.reported = Some(Problem::Stopped(stop));
+        }
+        Ok(Step::Idle)
+    }
+}
+
+fn write_replay_link(tree: &Tree<'_>, dir: &CStr, me: &str, link: &ReplayLink<'_>) -> Result {
+    let name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
+    let value = path(fmt!("{}", link))?;
+    tree.write(&path(fmt!("{}", dir))?, name.to_str().map_err(|_| EINVAL)?, value.to_str().map_err(|_| EINVAL)?)
 }

@@ -12,7 +12,8 @@ use kernel::str::{CStr, CString};
 use kernel::sync::Arc;
 
 use crate::device::Device;
-use crate::fetch::Fetcher;
+use crate::fetch::{Fetcher, Repair};
+use crate::sync::Syncer;
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::gendisk::Disk;
@@ -21,8 +22,8 @@ use crate::logger::{Log, LogTarget, Logger};
 use crate::reader::Reader;
 use crate::mars_core::role::Role;
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
-use crate::replay::replay;
-use crate::strategy::Main;
+use crate::replay::{replay, Replayer};
+use crate::strategy::{Main, Served};
 use crate::tree::{path, Tree};
 
 /// A resource this host is attached to.
@@ -35,6 +36,13 @@ pub(crate) struct Resource {
     logger: Option<Logger>,
     /// On a secondary: the thread fetching the primary's logfiles.
     fetcher: Option<Fetcher>,
+    /// On a secondary whose disk is not a copy yet: the full sync thread.
+    syncer: Option<Syncer>,
+    /// On a secondary: the thread replaying the fetched logfiles.
+    replayer: Option<Replayer>,
+    /// Damage replay found in a fetched logfile, for the fetch thread to repair.
+    repair: Arc<Repair>,
+    main: Arc<Main>,
     lower: Arc<BlockDevice>,
     /// Unique address identifying us as the exclusive holder of `lower`.
     _holder: KBox<u8>,
@@ -50,7 +58,7 @@ pub(crate) struct Setup<'a> {
 
 impl Resource {
     /// Attaches: opens the underlying disk exclusively.
-    pub(crate) fn attach(setup: &Setup<'_>) -> Result<Resource> {
+    pub(crate) fn attach(setup: &Setup<'_>, main: &Arc<Main>) -> Result<Resource> {
         let holder = KBox::new(0u8, GFP_KERNEL)?;
         let holder_ptr = (&*holder as *const u8).cast_mut().cast();
         let lower = BlockDevice::open_exclusive(setup.data_path, holder_ptr)?;
@@ -60,7 +68,18 @@ impl Resource {
         }
         let mut name = KVec::with_capacity(setup.name.len(), GFP_KERNEL)?;
         name.extend_from_slice(setup.name, GFP_KERNEL)?;
-        Ok(Resource { name, device: None, logger: None, fetcher: None, lower: Arc::new(lower, GFP_KERNEL)?, _holder: holder })
+        Ok(Resource {
+            name,
+            device: None,
+            logger: None,
+            fetcher: None,
+            syncer: None,
+            replayer: None,
+            repair: Repair::new()?,
+            main: main.clone(),
+            lower: Arc::new(lower, GFP_KERNEL)?,
+            _holder: holder,
+        })
     }
 
     /// The role this resource currently has.
@@ -80,6 +99,8 @@ impl Resource {
             return Ok(());
         }
         self.fetcher = None;
+        self.syncer = None;
+        self.replayer = None;
         let tree = Tree { clock: &main.clock };
         let replay_name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
         let value = tree.read(&path(fmt!("{}/{}", dir, &*replay_name))?)?.ok_or(EINVAL)?;
@@ -108,14 +129,18 @@ impl Resource {
             tree.write(&path(fmt!("{}", dir))?, replay_name.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}", fresh))?.to_str().map_err(|_| EINVAL)?)?;
             (file, next.nr)
         };
-        let log = Arc::new(Log { file, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, appended: AtomicU64::new(0), durable: AtomicU64::new(0) }, GFP_KERNEL)?;
+        let log = Arc::new(Log { file, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, appended: AtomicU64::new(0), durable: AtomicU64::new(0), written: AtomicU64::new(0) }, GFP_KERNEL)?;
         let buffer = WriteBuffer::new()?;
         let reader = Reader::start(self.lower.clone())?;
         let handler = Arc::new(Device { buffer: buffer.clone(), reads: reader.queue.clone(), lower: self.lower.clone(), main: main.clone() }, GFP_KERNEL)?;
+        // The new logfile's version link exists at once, so secondaries can move on to it.
+        tree.write_version_link(&main.digests, dir, LogName { nr, host: me }, me, 0)?;
+        let served = Served { name: owned(&self.name)?, disk: self.lower.clone(), log: log.clone(), size: setup.size };
         let logger = Logger::start(main.clone(), buffer, reader, self.lower.clone(), LogTarget { log, pos: 0, next_seq: 1 })?;
         let name = path(fmt!("mars/{}", setup.devname))?;
         self.device = Some(Disk::new(&name, setup.size / 512, &self.lower, handler, module)?);
         self.logger = Some(logger);
+        main.serve(served)?;
         Ok(())
     }
 
@@ -130,8 +155,39 @@ impl Resource {
             return Ok(());
         }
         self.fetcher = None;
-        self.fetcher = Some(Fetcher::start(main.clone(), res, primary)?);
+        self.fetcher = Some(Fetcher::start(main.clone(), res, primary, self.repair.clone())?);
         Ok(())
+    }
+
+    /// On a secondary: runs the full sync from `primary` (restarted when the primary
+    /// changes), or stops it (`None`).
+    pub(crate) fn sync_from(&mut self, main: &Arc<Main>, res: &str, primary: Option<&str>, size: u64) -> Result {
+        let Some(primary) = primary else {
+            self.syncer = None;
+            return Ok(());
+        };
+        if self.syncer.as_ref().is_some_and(|s| s.primary.as_slice() == primary.as_bytes()) {
+            return Ok(());
+        }
+        self.syncer = None;
+        self.syncer = Some(Syncer::start(main.clone(), res, primary, self.lower.clone(), size)?);
+        Ok(())
+    }
+
+    /// On a secondary: replays the fetched logfiles (`on`) or stops replaying. Never
+    /// together with the sync (the caller decides).
+    pub(crate) fn replay(&mut self, main: &Arc<Main>, res: &str, on: bool) -> Result {
+        if !on {
+            self.replayer = None;
+        } else if self.replayer.is_none() {
+            self.replayer = Some(Replayer::start(main.clone(), res, self.lower.clone(), self.repair.clone())?);
+        }
+        Ok(())
+    }
+
+    /// Which secondary activities run: (fetch, sync, replay).
+    pub(crate) fn activity(&self) -> (bool, bool, bool) {
+        (self.fetcher.is_some(), self.syncer.is_some(), self.replayer.is_some())
     }
 
     /// Openers of the device (0 without a device).
@@ -144,8 +200,22 @@ impl Resource {
         if self.open_count() > 0 {
             return Err(EBUSY);
         }
+        self.main.unserve(&self.name);
         self.device = None;
         self.logger = None;
         Ok(())
     }
+}
+
+impl Drop for Resource {
+    fn drop(&mut self) {
+        // The sync server must not read a disk that is about to be released.
+        self.main.unserve(&self.name);
+    }
+}
+
+fn owned(v: &[u8]) -> Result<KVec<u8>> {
+    let mut out = KVec::new();
+    out.extend_from_slice(v, GFP_KERNEL)?;
+    Ok(out)
 }

@@ -22,6 +22,8 @@ use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use crate::mars_core::lamport::format_stamp;
 use crate::mars_core::tree::{ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX};
 use crate::digest::KernelDigests;
+use crate::kapi::bdev::BlockDevice;
+use crate::logger::Log;
 use crate::resource::{Resource, Setup};
 use crate::tree::{host_name, path, Tree, ROOT};
 
@@ -32,6 +34,9 @@ pub(crate) struct Main {
     pub(crate) clock: Clock,
     /// Record digests (CRC32C, MD5, SHA-1) by the kernel.
     pub(crate) digests: KernelDigests,
+    /// The resources this host is primary of, for the sync server.
+    #[pin]
+    served: Mutex<KVec<Option<Served>>>,
     #[pin]
     triggered: Mutex<bool>,
     #[pin]
@@ -45,11 +50,54 @@ impl Main {
             pin_init!(Main {
                 clock <- Clock::new(),
                 digests,
+                served <- new_mutex!(KVec::new(), "mars_served"),
                 triggered <- new_mutex!(false, "mars_trigger"),
                 wake <- new_condvar!("mars_wake"),
             }),
             GFP_KERNEL,
         )
+    }
+}
+
+/// A resource this host is primary of: what the sync server reads and reports.
+pub(crate) struct Served {
+    pub(crate) name: KVec<u8>,
+    /// The underlying disk.
+    pub(crate) disk: Arc<BlockDevice>,
+    /// The current logfile.
+    pub(crate) log: Arc<Log>,
+    /// The resource size.
+    pub(crate) size: u64,
+}
+
+impl Main {
+    /// Makes a primary resource available to the sync server (replacing an older entry).
+    pub(crate) fn serve(&self, s: Served) -> Result {
+        let mut served = self.served.lock();
+        let slot = served.iter().position(|o| o.as_ref().is_some_and(|o| o.name == s.name));
+        match slot.or_else(|| served.iter().position(Option::is_none)) {
+            Some(i) => served[i] = Some(s),
+            None => served.push(Some(s), GFP_KERNEL)?,
+        }
+        Ok(())
+    }
+
+    /// Withdraws resource `name` from the sync server.
+    pub(crate) fn unserve(&self, name: &[u8]) {
+        for slot in self.served.lock().iter_mut() {
+            if slot.as_ref().is_some_and(|s| s.name.as_slice() == name) {
+                *slot = None;
+            }
+        }
+    }
+
+    /// The primary resource `name`, if this host is its primary.
+    pub(crate) fn served(&self, name: &[u8]) -> Option<Served> {
+        let served = self.served.lock();
+        let s = served.iter().flatten().find(|s| s.name.as_slice() == name)?;
+        let mut copy = KVec::new();
+        copy.extend_from_slice(&s.name, GFP_KERNEL).ok()?;
+        Some(Served { name: copy, disk: s.disk.clone(), log: s.log.clone(), size: s.size })
     }
 }
 
@@ -182,7 +230,7 @@ fn handle_resource(
                 let setup = Setup { name: res.as_bytes(), data_path: &data_path, devname, size };
                 let idx = match idx {
                     Some(i) => Some(i),
-                    None => match Resource::attach(&setup) {
+                    None => match Resource::attach(&setup, main) {
                         Ok(r) => {
                             pr_info!("resource {}: attached {}\n", res, &*data_path);
                             Some(insert(resources, r)?)
@@ -197,9 +245,16 @@ fn handle_resource(
                     let result = match want {
                         Role::Primary => r.make_primary(&setup, main, &dir, me, module),
                         _ => r.make_secondary().and_then(|()| {
-                            // A secondary fetches the primary's logfiles while connected.
-                            let from = primary.filter(|p| *p != me && switch_on(connect.as_deref()));
-                            r.fetch_from(main, res, from)
+                            let remote = primary.filter(|p| *p != me);
+                            // Fetch the primary's logfiles while connected.
+                            r.fetch_from(main, res, remote.filter(|_| switch_on(connect.as_deref())))?;
+                            // A disk that is not a copy yet is synced first; replay runs
+                            // only on a synced disk (never together with the sync).
+                            let synced = link(fmt!("syncstatus-{}", me))?.and_then(|v| text(&v).parse::<u64>().ok()).unwrap_or(size);
+                            let sync = link(fmt!("{}{}/sync", TODO_PREFIX, me))?;
+                            r.sync_from(main, res, remote.filter(|_| synced < size && switch_on(sync.as_deref())), size)?;
+                            let replay = link(fmt!("{}{}/allow-replay", TODO_PREFIX, me))?;
+                            r.replay(main, res, synced >= size && switch_on(replay.as_deref()))
                         }),
                     };
                     if let Err(e) = result {
@@ -226,6 +281,10 @@ fn handle_resource(
     tree.write(&actual, "is-attached", if role == Role::Detached { "0" } else { "1" })?;
     tree.write(&actual, "is-primary", if role == Role::Primary { "1" } else { "0" })?;
     tree.write(&actual, "open-count", number(open)?.to_str().map_err(|_| EINVAL)?)?;
+    let (fetching, syncing, replaying) = current.map_or((false, false, false), |r| r.activity());
+    tree.write(&actual, "is-fetching", if fetching { "1" } else { "0" })?;
+    tree.write(&actual, "is-syncing", if syncing { "1" } else { "0" })?;
+    tree.write(&actual, "is-replaying", if replaying { "1" } else { "0" })?;
     let err = problem.map_or(0, |e| e.to_errno());
     tree.write(&actual, "error", number(err)?.to_str().map_err(|_| EINVAL)?)?;
     Ok(())

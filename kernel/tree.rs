@@ -6,12 +6,13 @@
 use kernel::alloc::KVec;
 use kernel::fmt;
 use kernel::prelude::*;
-use kernel::str::CString;
+use kernel::str::{CStr, CString};
 
 use crate::clock::Clock;
 use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::vfs;
-use crate::mars_core::tree::{DELETED, UUID};
+use crate::digest::KernelDigests;
+use crate::mars_core::tree::{LogName, VersionInput, VersionLink, DELETED, UUID, VERSION_PREFIX};
 
 /// Root of the tree.
 pub(crate) const ROOT: &str = "/mars";
@@ -56,6 +57,22 @@ impl Tree<'_> {
     /// This host's cluster uuid (`/mars/uuid`), if it is in a cluster.
     pub(crate) fn cluster_uuid(&self) -> Result<Option<KVec<u8>>> {
         self.read(&path(fmt!("{}/{}", ROOT, UUID))?)
+    }
+
+    /// Writes `version-<nr>-<me>` for logfile `log` processed up to `pos`, chained to
+    /// this host's link of the previous logfile (design reference §3.6).
+    pub(crate) fn write_version_link(&self, digests: &KernelDigests, dir: &CStr, log: LogName<'_>, me: &str, pos: u64) -> Result {
+        let prev = match log.nr {
+            0 | 1 => None,
+            nr => self.read(&path(fmt!("{}/{}{:09}-{}", dir, VERSION_PREFIX, nr - 1, me))?)?,
+        };
+        let prev = core::str::from_utf8(prev.as_deref().unwrap_or(b"")).map_err(|_| EINVAL)?.trim_end();
+        let input = VersionInput { log, pos, prev };
+        let text = CString::try_from_fmt(fmt!("{}", input))?;
+        let link = VersionLink::new(&input, digests.md5(text.as_bytes())?);
+        let name = path(fmt!("{}{:09}-{}", VERSION_PREFIX, log.nr, me))?;
+        let value = path(fmt!("{}", link))?;
+        self.write(&path(fmt!("{}", dir))?, name.to_str().map_err(|_| EINVAL)?, value.to_str().map_err(|_| EINVAL)?)
     }
 
     /// Sets `<dir>/<name>` to `value` with a fresh stamp, creating `dir` if needed,

@@ -31,6 +31,9 @@ pub(crate) static LOG_DIGEST_MAX: i32 = 2;
 pub(crate) static FETCH_LIMIT_KB: AtomicI32 = AtomicI32::new(0);
 pub(crate) static FETCH_LIMIT_KB_MAX: i32 = i32::MAX;
 
+/// Full sync rate limit per secondary resource in KiB/s (0: unlimited).
+pub(crate) static SYNC_LIMIT_KB: AtomicI32 = AtomicI32::new(0);
+
 /// Reads answered (in part or whole) from buffered writes, since load.
 pub(crate) static READS_FROM_BUFFER: AtomicU64 = AtomicU64::new(0);
 
@@ -114,8 +117,16 @@ pub(crate) static BYTE_MAX: i32 = 255;
 pub(crate) static TCP_SECONDS_MAX: i32 = 3600;
 pub(crate) static TCP_COUNT_MAX: i32 = 127;
 
+/// Bytes received per class (frames, headers included), since load.
+pub(crate) static RECEIVED: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
 impl Traffic {
     pub(crate) fn tuning(self) -> &'static TcpTuning {
         &TCP_TUNING[self as usize]
+    }
+
+    /// Counter of the bytes received in this class (`/proc/sys/mars/received_bytes_*`).
+    pub(crate) fn received(self) -> &'static AtomicU64 {
+        &RECEIVED[self as usize]
     }
 }

@@ -8,6 +8,8 @@
 //! goes to `replay-<me>` = `log-<nr>-<me>,<pos>,0`: everything in the log before `<pos>`
 //! is on the disk; `version-<nr>-<me>` follows (§3.6). [`write_pieces`] is shared with recovery (`replay`).
 
+use core::sync::atomic::Ordering;
+
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use kernel::fmt;
 use kernel::prelude::*;
@@ -20,7 +22,7 @@ use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
 use crate::logger::Log;
-use crate::mars_core::tree::{LogName, ReplayLink, VersionInput, VersionLink, REPLAY_PREFIX, VERSION_PREFIX};
+use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
 use crate::mars_core::writeback::{overlap, Extent, Extents, Piece};
 use crate::strategy::Main;
 use crate::tree::Tree;
@@ -93,7 +95,10 @@ pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockD
                 Ok(Some(log_pos)) => {
                     let done = log.sync_to(log_pos).and_then(|()| write_pieces(&lower, &entries, false));
                     match done {
-                        Ok(()) => p.written = log_pos,
+                        Ok(()) => {
+                            p.written = log_pos;
+                            log.written.store(log_pos, Ordering::Release);
+                        }
                         Err(e) => {
                             // The log keeps the data: recovery re-applies it from the
                             // last reported position, which stays where it is.
@@ -149,7 +154,7 @@ impl Progress {
             Ok(()) => self.reported = self.written,
             Err(e) => pr_err!("cannot update the replay link: {:?}\n", e),
         }
-        if let Err(e) = update_version_link(main, &tree, log, me, self.written) {
+        if let Err(e) = tree.write_version_link(&main.digests, &log.dir, link.log, me, self.written) {
             pr_err!("cannot update the version link: {:?}\n", e);
         }
     }
@@ -159,18 +164,4 @@ fn write_link(tree: &Tree<'_>, log: &Log, name: core::fmt::Arguments<'_>, value:
     let name = CString::try_from_fmt(name)?;
     let value = CString::try_from_fmt(value)?;
     tree.write(&log.dir, name.to_str().map_err(|_| EINVAL)?, value.to_str().map_err(|_| EINVAL)?)
-}
-
-/// Writes `version-<nr>-<me>` for the current logfile at length `pos`, chained to this
-/// host's link of the previous logfile (design reference §3.6).
-fn update_version_link(main: &Main, tree: &Tree<'_>, log: &Log, me: &str, pos: u64) -> Result {
-    let prev = match log.nr {
-        0 | 1 => None,
-        nr => tree.read(&CString::try_from_fmt(fmt!("{}/{}{:09}-{}", &*log.dir, VERSION_PREFIX, nr - 1, me))?)?,
-    };
-    let prev = core::str::from_utf8(prev.as_deref().unwrap_or(b"")).map_err(|_| EINVAL)?.trim_end();
-    let input = VersionInput { log: LogName { nr: log.nr, host: me }, pos, prev };
-    let text = CString::try_from_fmt(fmt!("{}", input))?;
-    let link = VersionLink::new(&input, main.digests.md5(text.as_bytes())?);
-    write_link(tree, log, fmt!("{}{:09}-{}", VERSION_PREFIX, log.nr, me), fmt!("{}", link))
 }

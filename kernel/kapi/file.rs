@@ -141,6 +141,15 @@ impl File {
         unsafe { sync(self.ptr.as_ptr(), datasync) }
     }
 
+    /// Cuts the file to `len` bytes.
+    pub(crate) fn truncate(&self, len: u64) -> Result {
+        let len = bindings::loff_t::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: the file is open (type invariant), so its `f_path` is valid for the
+        // call; `vfs_truncate` takes its own references and locks.
+        let ret = unsafe { bindings::vfs_truncate(&raw const (*self.ptr.as_ptr()).f_path, len) };
+        to_result(ret as i32)
+    }
+
     /// Current size of the file in bytes.
     pub(crate) fn size(&self) -> u64 {
         // SAFETY: the file is open (type invariant), so its inode is valid.

@@ -105,10 +105,11 @@ pub enum Command {
     },
     /// Join an existing resource as a secondary, replicating onto DISK.
     ///
-    /// DISK (unused, at least the resource's size) will receive the primary's data. The
-    /// module then fetches the primary's logfiles (port 7778) from its current one on.
-    /// Not yet: the full sync of the disk (port 7779) and the replay of the logfiles, so
-    /// the disk does not become a consistent copy yet.
+    /// DISK (unused, at least the resource's size) will receive the primary's data: a
+    /// fast full sync (port 7779) compares block digests with the primary's disk and
+    /// copies only what differs, while the primary's logfiles are fetched (port 7778)
+    /// from its current one on; after the sync they are replayed in order. DISK is a
+    /// consistent copy once `marsadm view RESOURCE` shows UpToDate.
     JoinResource {
         /// The resource (created on another host, known here through the cluster).
         resource: String,
@@ -137,6 +138,27 @@ pub enum Command {
     ResumeFetch { resource: String },
     /// Resume fetching on every member of RESOURCE.
     ResumeFetchGlobal { resource: String },
+    /// Pause the full sync of RESOURCE onto this host (it resumes where it stopped).
+    #[command(visible_alias = "pause-sync-local")]
+    PauseSync { resource: String },
+    /// Pause the full sync on every member of RESOURCE.
+    PauseSyncGlobal { resource: String },
+    /// Resume the full sync of RESOURCE onto this host.
+    #[command(visible_alias = "resume-sync-local")]
+    ResumeSync { resource: String },
+    /// Resume the full sync on every member of RESOURCE.
+    ResumeSyncGlobal { resource: String },
+    /// Pause replaying RESOURCE's fetched logfiles onto this host's disk (fetch goes
+    /// on; the disk stays a consistent, older copy).
+    #[command(visible_alias = "pause-replay-local")]
+    PauseReplay { resource: String },
+    /// Pause replay on every member of RESOURCE.
+    PauseReplayGlobal { resource: String },
+    /// Resume replaying RESOURCE's logfiles onto this host's disk.
+    #[command(visible_alias = "resume-replay-local")]
+    ResumeReplay { resource: String },
+    /// Resume replay on every member of RESOURCE.
+    ResumeReplayGlobal { resource: String },
     /// Make this host the primary: after recovery from the log, /dev/mars/<dev> appears.
     Primary { resource: String },
     /// Give up the primary role: the device goes away. Refused while it is open.
@@ -145,9 +167,13 @@ pub enum Command {
     DeleteResource { resource: String },
     /// Show the state of a resource (or of all): disk state, role, device, progress.
     ///
-    /// Text: a header line per resource, then this host's line: diskstate (Detached,
-    /// UpToDate, WriteBack), role (Primary, Secondary, None), device, open count,
-    /// writeback-rest in bytes. --json prints the same (schema in docu/marsadm-json.md).
+    /// Text: a header line per resource, then this host's line: disk state (Detached,
+    /// Inconsistent, Outdated[F|R|FR], WriteBack, UpToDate), replication state
+    /// (Replicating, Syncing, Replaying, PausedSync, PausedFetch, PausedReplay,
+    /// NotStarted), role (Primary, Secondary, None), device, open count, and the bytes
+    /// still to write back, sync, fetch and replay; then progress lines with rates and
+    /// remaining time for a sync, fetch or replay under way. --json prints the same
+    /// (schema in docu/marsadm-json.md).
     View {
         /// A resource name, or "all".
         #[arg(default_value = "all")]
@@ -177,6 +203,21 @@ pub enum Command {
     /// Print the bytes fetched here but not yet replayed (secondary).
     #[command(name = "view-replay-rest")]
     ViewReplayRest { resource: String },
+    /// Print the bytes of the disk the full sync has still to compare (0 when synced).
+    #[command(name = "view-sync-rest")]
+    ViewSyncRest { resource: String },
+    /// Print 1 if this host's disk is a consistent copy (sync complete and replayed past
+    /// the sync's end position; on the primary: everything logged is on the disk).
+    #[command(name = "view-is-consistent")]
+    ViewIsConsistent { resource: String },
+    /// The compact status line of the original's 1&1 variant, one per resource:
+    /// `<res> <disk state> <replication state> -<S|-><F|-><R|->- <role> <primary|->`,
+    /// where the -SFR- field shows the sync/fetch/replay switches (not progress).
+    #[command(name = "view-1and1")]
+    View1and1 {
+        #[arg(default_value = "all")]
+        resource: String,
+    },
     /// Show the versions of marsadm and of the loaded kernel module.
     ///
     /// Prints marsadm's version and, if mars.ko is loaded, the module's version from

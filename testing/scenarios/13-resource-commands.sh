@@ -13,10 +13,10 @@ step "view"
 out=$(on $n 'marsadm view r0')
 echo "$out"
 grep -q '^--------- resource r0 (536870912 bytes), primary: node1$' <<<"$out" || fail "view header"
-grep -q '^node1 UpToDate Primary /dev/mars/r0 open=0 writeback-rest=0$' <<<"$out" || fail "view line"
+grep -q '^node1 UpToDate Replicating Primary /dev/mars/r0 open=0 writeback-rest=0$' <<<"$out" || fail "view line"
 on $n 'marsadm view --json' | python3 -c 'import json, sys
 v = json.load(sys.stdin)
-assert v["schema_version"] == 1 and v["host"] == "node1", v
+assert v["schema_version"] == 2 and v["host"] == "node1", v
 r = v["resources"][0]
 assert (r["name"], r["role"], r["diskstate"], r["is_primary"], r["size"]) == ("r0", "Primary", "UpToDate", True, 536870912), r' ||
   fail "view --json"
@@ -40,7 +40,7 @@ step "secondary: the device goes away; primary: it comes back with the data"
 on $n 'marsadm secondary r0'
 on $n 'test ! -e /dev/mars/r0' || fail "device still there after secondary"
 assert_eq "(none)" "$(on $n 'marsadm view-get-primary r0')" "primary after secondary"
-on $n 'marsadm view r0' | grep -q '^node1 UpToDate Secondary - ' || fail "view after secondary"
+on $n 'marsadm view r0' | grep -q '^node1 UpToDate NoPrimaryDesignated Secondary - ' || fail "view after secondary"
 on $n 'marsadm primary r0'
 on $n 'mount /dev/mars/r0 /mnt/r0 && test "$(cat /mnt/r0/f)" = hello && umount /mnt/r0' || fail "data after primary"
 

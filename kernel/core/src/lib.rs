@@ -14,6 +14,7 @@ pub mod lamport;
 pub mod log_record;
 pub mod merge;
 pub mod names;
+pub mod replication;
 pub mod role;
 pub mod text;
 pub mod tree;

@@ -20,6 +20,7 @@
 //! fails any check is an error, never a panic, and the connection is closed.
 
 use super::crc32c::crc32c;
+use super::tree::LogName;
 
 /// Frame magic.
 pub const MAGIC: [u8; 4] = *b"MRSW";
@@ -35,6 +36,16 @@ pub const MAX_STRING: usize = 4096;
 /// Hello flag: the sender counts itself a member (its `ips/ip-<host>` exists): a server
 /// that does not know its address (or has it deleted) records the connection's.
 pub const HELLO_REGISTER: u32 = 1;
+
+/// Full sync compares and copies the disk in blocks of this many bytes (the last block
+/// of a disk may be shorter).
+pub const SYNC_BLOCK: u32 = 64 << 10;
+/// Length of a block digest in `Sums` (MD5).
+pub const SYNC_DIGEST_LEN: usize = 16;
+/// Most bytes one `SyncSums` or `SyncRead` may ask for.
+pub const MAX_SYNC_REQUEST: u32 = 64 << 20;
+/// Most bytes one `SyncRead` may ask for (one reply frame).
+pub const MAX_SYNC_READ: u32 = 1 << 20;
 
 /// Base TCP port; metadata, log fetch and sync use base, base + 1, base + 2.
 pub const DEFAULT_BASE_PORT: u16 = 7777;
@@ -56,6 +67,20 @@ pub enum Kind {
     FetchLog = 6,
     /// Bytes of a logfile (reply to `FetchLog`).
     LogData = 7,
+    /// Start of a full sync of a resource from the primary (port 7779).
+    SyncStart = 8,
+    /// Request block digests of the primary's disk.
+    SyncSums = 9,
+    /// Block digests (reply to `SyncSums`).
+    Sums = 10,
+    /// Request blocks of the primary's disk.
+    SyncRead = 11,
+    /// Blocks of the primary's disk (reply to `SyncRead`).
+    SyncData = 12,
+    /// End of a full sync.
+    SyncEnd = 13,
+    /// The primary's log position (reply to `SyncStart` and `SyncEnd`).
+    SyncPos = 14,
 }
 
 impl Kind {
@@ -68,6 +93,13 @@ impl Kind {
             5 => Kind::TreeEnd,
             6 => Kind::FetchLog,
             7 => Kind::LogData,
+            8 => Kind::SyncStart,
+            9 => Kind::SyncSums,
+            10 => Kind::Sums,
+            11 => Kind::SyncRead,
+            12 => Kind::SyncData,
+            13 => Kind::SyncEnd,
+            14 => Kind::SyncPos,
             _ => return None,
         })
     }
@@ -133,6 +165,14 @@ pub fn parse_ipv4(s: &str) -> Option<[u8; 4]> {
         *o = p.parse().ok()?;
     }
     parts.next().is_none().then_some(out)
+}
+
+/// A sync request's range: block-aligned start, sector-aligned length of at most `max`.
+fn check_sync_range(offset: u64, len: u32, max: u32) -> Result<(), WireError> {
+    if offset % u64::from(SYNC_BLOCK) != 0 || len == 0 || len % 512 != 0 || len > max || offset.checked_add(u64::from(len)).is_none() {
+        return Err(WireError::BadField);
+    }
+    Ok(())
 }
 
 /// A checked frame header.
@@ -222,6 +262,21 @@ pub enum Message<'a> {
     FetchLog { path: &'a str, offset: u64, max_len: u32 },
     /// `data` of the logfile at `offset`; `file_size`: the file's size when read.
     LogData { offset: u64, file_size: u64, data: &'a [u8] },
+    /// Sync resource `res` from the primary, whose writeback must have passed `from_pos`
+    /// of logfile `from_log` (where the syncing host's replay starts).
+    SyncStart { res: &'a str, from_log: &'a str, from_pos: u64 },
+    /// Digests of the [`SYNC_BLOCK`]s of `len` bytes of the disk from `offset`.
+    SyncSums { offset: u64, len: u32 },
+    /// One [`SYNC_DIGEST_LEN`]-byte digest per block, from `offset`.
+    Sums { offset: u64, sums: &'a [u8] },
+    /// `len` bytes of the disk from `offset`.
+    SyncRead { offset: u64, len: u32 },
+    /// `data` of the disk at `offset`.
+    SyncData { offset: u64, data: &'a [u8] },
+    /// The sync has copied everything; the primary answers with its log position.
+    SyncEnd,
+    /// The primary's logfile `log` and the position logged so far in it.
+    SyncPos { log: &'a str, pos: u64 },
 }
 
 struct Reader<'a> {
@@ -307,6 +362,13 @@ impl<'a> Message<'a> {
             Message::TreeEnd { .. } => Kind::TreeEnd,
             Message::FetchLog { .. } => Kind::FetchLog,
             Message::LogData { .. } => Kind::LogData,
+            Message::SyncStart { .. } => Kind::SyncStart,
+            Message::SyncSums { .. } => Kind::SyncSums,
+            Message::Sums { .. } => Kind::Sums,
+            Message::SyncRead { .. } => Kind::SyncRead,
+            Message::SyncData { .. } => Kind::SyncData,
+            Message::SyncEnd => Kind::SyncEnd,
+            Message::SyncPos { .. } => Kind::SyncPos,
         }
     }
 
@@ -352,6 +414,45 @@ impl<'a> Message<'a> {
                 }
                 Message::LogData { offset, file_size, data }
             }
+            Kind::SyncStart => {
+                let (res, from_log, from_pos) = (r.str()?, r.str()?, r.u64()?);
+                if super::names::check_resource_name(res).is_err() || LogName::parse(from_log).is_err() {
+                    return Err(WireError::BadField);
+                }
+                Message::SyncStart { res, from_log, from_pos }
+            }
+            Kind::SyncSums => {
+                let (offset, len) = (r.u64()?, r.u32()?);
+                check_sync_range(offset, len, MAX_SYNC_REQUEST)?;
+                Message::SyncSums { offset, len }
+            }
+            Kind::Sums => {
+                let offset = r.u64()?;
+                let sums = r.rest();
+                if offset % u64::from(SYNC_BLOCK) != 0 || sums.len() % SYNC_DIGEST_LEN != 0 {
+                    return Err(WireError::BadField);
+                }
+                Message::Sums { offset, sums }
+            }
+            Kind::SyncRead => {
+                let (offset, len) = (r.u64()?, r.u32()?);
+                check_sync_range(offset, len, MAX_SYNC_READ)?;
+                Message::SyncRead { offset, len }
+            }
+            Kind::SyncData => {
+                let offset = r.u64()?;
+                let data = r.rest();
+                if offset % 512 != 0 || data.len() % 512 != 0 || offset.checked_add(data.len() as u64).is_none() {
+                    return Err(WireError::BadField);
+                }
+                Message::SyncData { offset, data }
+            }
+            Kind::SyncEnd => Message::SyncEnd,
+            Kind::SyncPos => {
+                let (log, pos) = (r.str()?, r.u64()?);
+                LogName::parse(log).map_err(|_| WireError::BadField)?;
+                Message::SyncPos { log, pos }
+            }
         };
         r.end()?;
         Ok(m)
@@ -385,6 +486,24 @@ impl<'a> Message<'a> {
                 w.put(&offset.to_le_bytes())?;
                 w.put(&file_size.to_le_bytes())?;
                 w.put(data)
+            }
+            Message::SyncStart { res, from_log, from_pos } => {
+                w.str(res)?;
+                w.str(from_log)?;
+                w.put(&from_pos.to_le_bytes())
+            }
+            Message::SyncSums { offset, len } | Message::SyncRead { offset, len } => {
+                w.put(&offset.to_le_bytes())?;
+                w.put(&len.to_le_bytes())
+            }
+            Message::Sums { offset, sums: data } | Message::SyncData { offset, data } => {
+                w.put(&offset.to_le_bytes())?;
+                w.put(data)
+            }
+            Message::SyncEnd => Ok(()),
+            Message::SyncPos { log, pos } => {
+                w.str(log)?;
+                w.put(&pos.to_le_bytes())
             }
         }
     }
@@ -445,6 +564,13 @@ mod tests {
             Message::FetchLog { path: "resource-r0/log-000000001-node1", offset: 4096, max_len: 1 << 20 },
             Message::LogData { offset: 10, file_size: 13, data: b"abc" },
             Message::LogData { offset: 0, file_size: 0, data: b"" },
+            Message::SyncStart { res: "r0", from_log: "log-000000001-node1", from_pos: 4096 },
+            Message::SyncSums { offset: 1 << 20, len: 4 << 20 },
+            Message::Sums { offset: 0, sums: &[7; 32] },
+            Message::SyncRead { offset: 64 << 10, len: 64 << 10 },
+            Message::SyncData { offset: 512, data: &[1; 1024] },
+            Message::SyncEnd,
+            Message::SyncPos { log: "log-000000002-node1", pos: 123 },
         ]
     }
 
@@ -529,5 +655,21 @@ mod tests {
         let c = crc32c(&big[..20]);
         big[20..24].copy_from_slice(&c.to_le_bytes());
         assert_eq!(decode_header(&big).unwrap_err(), WireError::TooLarge(MAX_PAYLOAD + 1));
+        let range = |off: u64, len: u32| {
+            let mut p = off.to_le_bytes().to_vec();
+            p.extend_from_slice(&len.to_le_bytes());
+            p
+        };
+        for (off, len) in [(1, 4096), (0, 0), (0, 100), (0, MAX_SYNC_READ + 512), (u64::MAX - 65535, 128 << 10)] {
+            assert_eq!(decode_frame(&frame(Kind::SyncRead as u16, &range(off, len))).unwrap_err(), WireError::BadField, "{off} {len}");
+        }
+        assert!(decode_frame(&frame(Kind::SyncSums as u16, &range(0, MAX_SYNC_READ + 512))).is_ok());
+        let mut sums = 0u64.to_le_bytes().to_vec();
+        sums.extend_from_slice(&[0; 15]);
+        assert_eq!(decode_frame(&frame(Kind::Sums as u16, &sums)).unwrap_err(), WireError::BadField);
+        let mut start = s("r0");
+        start.extend(s("log-1-node1"));
+        start.extend_from_slice(&0u64.to_le_bytes());
+        assert_eq!(decode_frame(&frame(Kind::SyncStart as u16, &start)).unwrap_err(), WireError::BadField);
     }
 }

@@ -9,6 +9,16 @@ mod version;
 use crate::cli::{Cli, Command};
 use crate::context::Context;
 use crate::error::Result;
+use resource::Activity;
+use view::Macro;
+
+fn activity(res: &str, what: Activity, on: bool, global: bool) -> Result<()> {
+    resource::set_activity(&Context::from_system()?, res, what, on, global)
+}
+
+fn view_macro(res: &str, m: Macro) -> Result<()> {
+    view::view_macro(&Context::from_system()?, m, res)
+}
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -27,31 +37,34 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Cat { logfile, summary, json } => cat::exec(&logfile, summary, json),
         Command::Attach { resource } => resource::attach(&Context::from_system()?, &resource),
         Command::Detach { resource } => resource::detach(&Context::from_system()?, &resource),
-        Command::PauseFetch { resource } => resource::set_fetch(&Context::from_system()?, &resource, false, false),
-        Command::PauseFetchGlobal { resource } => resource::set_fetch(&Context::from_system()?, &resource, false, true),
-        Command::ResumeFetch { resource } => resource::set_fetch(&Context::from_system()?, &resource, true, false),
-        Command::ResumeFetchGlobal { resource } => resource::set_fetch(&Context::from_system()?, &resource, true, true),
+        Command::PauseFetch { resource } => activity(&resource, Activity::Fetch, false, false),
+        Command::PauseFetchGlobal { resource } => activity(&resource, Activity::Fetch, false, true),
+        Command::ResumeFetch { resource } => activity(&resource, Activity::Fetch, true, false),
+        Command::ResumeFetchGlobal { resource } => activity(&resource, Activity::Fetch, true, true),
+        Command::PauseSync { resource } => activity(&resource, Activity::Sync, false, false),
+        Command::PauseSyncGlobal { resource } => activity(&resource, Activity::Sync, false, true),
+        Command::ResumeSync { resource } => activity(&resource, Activity::Sync, true, false),
+        Command::ResumeSyncGlobal { resource } => activity(&resource, Activity::Sync, true, true),
+        Command::PauseReplay { resource } => activity(&resource, Activity::Replay, false, false),
+        Command::PauseReplayGlobal { resource } => activity(&resource, Activity::Replay, false, true),
+        Command::ResumeReplay { resource } => activity(&resource, Activity::Replay, true, false),
+        Command::ResumeReplayGlobal { resource } => activity(&resource, Activity::Replay, true, true),
         Command::Up { resource } => resource::up(&Context::from_system()?, &resource),
         Command::Down { resource } => resource::down(&Context::from_system()?, &resource),
         Command::Primary { resource } => resource::primary(&Context::from_system()?, &resource),
         Command::Secondary { resource } => resource::secondary(&Context::from_system()?, &resource),
         Command::DeleteResource { resource } => resource::delete_resource(&Context::from_system()?, &resource),
         Command::View { resource, json } => view::view(&Context::from_system()?, &resource, json),
-        Command::ViewIsPrimary { resource } => view::view_macro(&Context::from_system()?, view::Macro::IsPrimary, &resource),
-        Command::ViewIsAttached { resource } => view::view_macro(&Context::from_system()?, view::Macro::IsAttached, &resource),
-        Command::ViewGetPrimary { resource } => view::view_macro(&Context::from_system()?, view::Macro::GetPrimary, &resource),
-        Command::ViewResourceSize { resource } => {
-            view::view_macro(&Context::from_system()?, view::Macro::ResourceSize, &resource)
-        }
-        Command::ViewFetchRest { resource } => {
-            view::view_macro(&Context::from_system()?, view::Macro::FetchRest, &resource)
-        }
-        Command::ViewReplayRest { resource } => {
-            view::view_macro(&Context::from_system()?, view::Macro::ReplayRest, &resource)
-        }
-        Command::ViewWritebackRest { resource } => {
-            view::view_macro(&Context::from_system()?, view::Macro::WritebackRest, &resource)
-        }
+        Command::View1and1 { resource } => view::view_1and1(&Context::from_system()?, &resource),
+        Command::ViewIsPrimary { resource } => view_macro(&resource, Macro::IsPrimary),
+        Command::ViewIsAttached { resource } => view_macro(&resource, Macro::IsAttached),
+        Command::ViewGetPrimary { resource } => view_macro(&resource, Macro::GetPrimary),
+        Command::ViewResourceSize { resource } => view_macro(&resource, Macro::ResourceSize),
+        Command::ViewFetchRest { resource } => view_macro(&resource, Macro::FetchRest),
+        Command::ViewReplayRest { resource } => view_macro(&resource, Macro::ReplayRest),
+        Command::ViewWritebackRest { resource } => view_macro(&resource, Macro::WritebackRest),
+        Command::ViewSyncRest { resource } => view_macro(&resource, Macro::SyncRest),
+        Command::ViewIsConsistent { resource } => view_macro(&resource, Macro::IsConsistent),
         Command::Version { json } => version::exec(json),
     }
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mars_core::names::{check_device_name, check_resource_name};
-use mars_core::tree::{LogName, ReplayLink, DATA_PREFIX, DEVICE_PREFIX, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TODO_PREFIX};
+use mars_core::tree::{LogName, ReplayLink, DATA_PREFIX, DEVICE_PREFIX, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TODO_PREFIX, VERSION_PREFIX};
 
 use crate::context::{check_disk, Context};
 use crate::error::{Error, Result};
@@ -125,10 +125,20 @@ pub fn join_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&str
     for (rel, value) in &links {
         ctx.tree.set(rel, value, stamp)?;
     }
+    // This host's history starts where the primary's current logfile does: its version
+    // link of the logfile before is the primary's (design reference §3.6), so the
+    // version links this host writes chain exactly like the primary's.
+    if theirs.log.nr > 1 {
+        let prev = theirs.log.nr - 1;
+        if let Some(v) = ctx.tree.get(&format!("{dir}/{VERSION_PREFIX}{prev:09}-{primary}"))? {
+            ctx.tree.set(&format!("{dir}/{VERSION_PREFIX}{prev:09}-{me}"), &v.value, stamp)?;
+        }
+    }
     ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{me}/attach"), "1", stamp + 1)?;
     ctx.trigger();
-    println!("joined resource {res} as a secondary of {primary} on {}; fetching its logfiles from log-{:09}", disk.path.display(), theirs.log.nr);
-    println!("note: full sync and replay are not implemented yet, so {} is not a consistent copy", disk.path.display());
+    println!("joined resource {res} as a secondary of {primary} on {}", disk.path.display());
+    println!("a full sync (port 7779) copies what differs, then the logfiles from log-{:09} on are replayed;", theirs.log.nr);
+    println!("{} is a consistent copy once `marsadm view {res}` shows UpToDate (or view-is-consistent prints 1)", disk.path.display());
     Ok(())
 }
 
@@ -198,16 +208,43 @@ fn set_todo_of(ctx: &Context, res: &str, host: &str, switch: &str, on: bool) -> 
     Ok(())
 }
 
-/// `pause-fetch`/`resume-fetch` (`-global`: on every member): the `todo-<host>/connect`
-/// switch, which the module of `<host>` follows.
-pub fn set_fetch(ctx: &Context, res: &str, on: bool, global: bool) -> Result<()> {
+/// A secondary activity that can be paused and resumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    Fetch,
+    Sync,
+    Replay,
+}
+
+impl Activity {
+    /// Its switch in `todo-<host>/`.
+    pub fn switch(self) -> &'static str {
+        match self {
+            Activity::Fetch => "connect",
+            Activity::Sync => "sync",
+            Activity::Replay => "allow-replay",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Activity::Fetch => "fetch",
+            Activity::Sync => "sync",
+            Activity::Replay => "replay",
+        }
+    }
+}
+
+/// `pause-<activity>`/`resume-<activity>` (`-global`: on every member): the switch in
+/// `todo-<host>/`, which the module of `<host>` follows.
+pub fn set_activity(ctx: &Context, res: &str, what: Activity, on: bool, global: bool) -> Result<()> {
     require_member(ctx, res)?;
     let hosts: Vec<String> = if global { members(ctx, res)? } else { vec![ctx.host.clone()] };
     for h in &hosts {
-        set_todo_of(ctx, res, h, "connect", on)?;
+        set_todo_of(ctx, res, h, what.switch(), on)?;
     }
     ctx.trigger();
-    println!("{} fetch of {res} on {}", if on { "resumed" } else { "paused" }, hosts.join(", "));
+    println!("{} {} of {res} on {}", if on { "resumed" } else { "paused" }, what.name(), hosts.join(", "));
     Ok(())
 }
 

@@ -1,0 +1,195 @@
+//! Rules of a secondary's replication (design reference §1.6, §1.8, §3.6, §6): which
+//! logfile replay may move on to, and when a synced disk is consistent. Pure decisions
+//! on values read from the tree, shared by the module (which acts on them) and marsadm
+//! (which reports them).
+
+use super::tree::{LogName, ReplayLink, VersionLink};
+
+/// Why replay cannot move on to the next logfile yet; it retries later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// No logfile numbered current + 1 is here yet.
+    NoNextLogfile,
+    /// This host's or the origin's version link of the current logfile is missing.
+    NoVersionLink,
+    /// The origin has not published the next logfile's version link yet.
+    NextVersionNotYet,
+    /// The current logfile is not yet completely fetched and replayed (the version
+    /// links of this host and of the origin differ).
+    NotYetComplete,
+}
+
+/// Why replay must stop (until an administrator resolves it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Two logfiles with the next number from different hosts: a split brain.
+    DuplicateLogfile,
+    /// Logfiles beyond current + 1 exist, but not current + 1.
+    NotContiguous,
+    /// The next logfile's history does not continue this host's: split brain.
+    VersionMismatch,
+}
+
+/// What replay does after reaching the end of its current logfile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switchover<'a> {
+    /// Continue with this logfile from position 0.
+    Switch(LogName<'a>),
+    Wait(Wait),
+    Stop(Stop),
+}
+
+impl core::fmt::Display for Wait {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Wait::NoNextLogfile => "no next logfile yet",
+            Wait::NoVersionLink => "version link of the current logfile missing",
+            Wait::NextVersionNotYet => "version link of the next logfile not yet there",
+            Wait::NotYetComplete => "current logfile not yet completely replayed",
+        })
+    }
+}
+
+impl core::fmt::Display for Stop {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Stop::DuplicateLogfile => "SPLIT BRAIN: several logfiles with the next sequence number",
+            Stop::NotContiguous => "logfile sequence has a hole",
+            Stop::VersionMismatch => "VERSION MISMATCH: the next logfile does not continue this host's history (split brain?)",
+        })
+    }
+}
+
+/// The logfile after `current` among `names` (all logfiles of the resource here).
+pub fn next_logfile<'a>(current: LogName<'_>, names: impl IntoIterator<Item = LogName<'a>>) -> Result<Option<LogName<'a>>, Stop> {
+    let mut next: Option<LogName<'a>> = None;
+    let mut beyond = false;
+    for n in names {
+        if n.nr == current.nr.wrapping_add(1) {
+            if next.is_some_and(|m| m.host != n.host) {
+                return Err(Stop::DuplicateLogfile);
+            }
+            next = Some(n);
+        } else if n.nr > current.nr.wrapping_add(1) {
+            beyond = true;
+        }
+    }
+    match next {
+        None if beyond => Err(Stop::NotContiguous),
+        n => Ok(n),
+    }
+}
+
+/// The version links that decide a switchover from logfile N (of origin O) to N + 1
+/// (of origin P), as raw link values.
+#[derive(Debug, Clone, Copy)]
+pub struct SwitchLinks<'a> {
+    /// `version-N-<me>`.
+    pub mine: Option<&'a str>,
+    /// `version-N-O`.
+    pub origin: Option<&'a str>,
+    /// `version-(N+1)-P`.
+    pub next: Option<&'a str>,
+}
+
+/// The switchover check of a secondary that has replayed `replay` to the end of its
+/// local copy (§3.6, `is_switchover_possible` of the original, with positions compared
+/// as numbers): `next` is [`next_logfile`]'s answer.
+pub fn switchover<'a>(replay: &ReplayLink<'_>, next: Option<LogName<'a>>, links: &SwitchLinks<'_>) -> Switchover<'a> {
+    let Some(next) = next else { return Switchover::Wait(Wait::NoNextLogfile) };
+    let (Some(mine_raw), Some(origin_raw)) = (links.mine, links.origin) else {
+        return Switchover::Wait(Wait::NoVersionLink);
+    };
+    let (Ok(mine), Ok(origin)) = (VersionLink::parse(mine_raw), VersionLink::parse(origin_raw)) else {
+        return Switchover::Wait(Wait::NoVersionLink);
+    };
+    let Some(next_link) = links.next.and_then(|v| VersionLink::parse(v).ok()) else {
+        return Switchover::Wait(Wait::NextVersionNotYet);
+    };
+    if mine != origin || mine.log != replay.log || replay.start < mine.pos {
+        return Switchover::Wait(Wait::NotYetComplete);
+    }
+    if next_link.log != next || next_link.prev_head != head(mine_raw) {
+        return Switchover::Stop(Stop::VersionMismatch);
+    }
+    Switchover::Switch(next)
+}
+
+/// A version link's part before its predecessor reference.
+fn head(link: &str) -> &str {
+    link.split(':').next().unwrap_or("")
+}
+
+/// Whether a secondary's disk is a consistent copy (§1.8, `is-consistent`): the full
+/// sync reached the size, and replay has passed the primary's position recorded when
+/// the sync ended (`syncpos`; absent if the disk never needed a sync).
+pub fn is_consistent(size: u64, syncstatus: u64, syncpos: Option<&ReplayLink<'_>>, replay: &ReplayLink<'_>) -> bool {
+    syncstatus >= size && syncpos.is_none_or(|p| (replay.log.nr, replay.start) >= (p.log.nr, p.start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(nr: u32, host: &str) -> LogName<'_> {
+        LogName { nr, host }
+    }
+
+    #[test]
+    fn the_next_logfile_is_contiguous_and_unique() {
+        let cur = log(3, "node1");
+        assert_eq!(next_logfile(cur, [log(2, "node1"), log(3, "node1")]), Ok(None));
+        assert_eq!(next_logfile(cur, [log(3, "node1"), log(4, "node2")]), Ok(Some(log(4, "node2"))));
+        assert_eq!(next_logfile(cur, [log(4, "node1"), log(4, "node1"), log(5, "node1")]), Ok(Some(log(4, "node1"))));
+        assert_eq!(next_logfile(cur, [log(4, "node1"), log(4, "node2")]), Err(Stop::DuplicateLogfile));
+        assert_eq!(next_logfile(cur, [log(3, "node1"), log(5, "node1")]), Err(Stop::NotContiguous));
+    }
+
+    /// A version link with a made-up digest (the rules compare, never recompute).
+    fn version(d: u8, nr: u32, host: &str, pos: u64, prev: &str) -> String {
+        let prev_head = prev.split(':').next().unwrap();
+        VersionLink { digest: [d; 16], log: log(nr, host), pos, prev_head }.to_string()
+    }
+
+    #[test]
+    fn switchover_follows_the_version_chain() {
+        let v2 = version(2, 2, "node1", 500, "");
+        let v3 = version(3, 3, "node1", 1000, &v2);
+        let v4 = version(4, 4, "node1", 0, &v3);
+        let replay = ReplayLink { log: log(3, "node1"), start: 1000, len: 0 };
+        let next = Some(log(4, "node1"));
+        let links = SwitchLinks { mine: Some(&v3), origin: Some(&v3), next: Some(&v4) };
+        assert_eq!(switchover(&replay, next, &links), Switchover::Switch(log(4, "node1")));
+        assert_eq!(switchover(&replay, None, &links), Switchover::Wait(Wait::NoNextLogfile));
+        let no_mine = SwitchLinks { mine: None, ..links };
+        assert_eq!(switchover(&replay, next, &no_mine), Switchover::Wait(Wait::NoVersionLink));
+        let no_next = SwitchLinks { next: None, ..links };
+        assert_eq!(switchover(&replay, next, &no_next), Switchover::Wait(Wait::NextVersionNotYet));
+        // The origin has logged more of logfile 3 than this host replayed.
+        let longer = version(9, 3, "node1", 2000, &v2);
+        let behind = SwitchLinks { origin: Some(&longer), ..links };
+        assert_eq!(switchover(&replay, next, &behind), Switchover::Wait(Wait::NotYetComplete));
+        // The replay link has not reached the version link's position.
+        let short = ReplayLink { start: 999, ..replay };
+        assert_eq!(switchover(&short, next, &links), Switchover::Wait(Wait::NotYetComplete));
+        // Logfile 4 continues a different history than this host's logfile 3.
+        let other3 = version(7, 3, "node2", 1000, &v2);
+        let foreign4 = version(4, 4, "node2", 0, &other3);
+        let split = SwitchLinks { next: Some(&foreign4), ..links };
+        assert_eq!(switchover(&replay, Some(log(4, "node2")), &split), Switchover::Stop(Stop::VersionMismatch));
+        // The next version link must name the logfile found.
+        assert_eq!(switchover(&replay, Some(log(4, "node2")), &links), Switchover::Stop(Stop::VersionMismatch));
+    }
+
+    #[test]
+    fn consistency_needs_the_sync_and_replay_past_syncpos() {
+        let at = |nr, start| ReplayLink { log: log(nr, "node1"), start, len: 0 };
+        assert!(is_consistent(100, 100, None, &at(1, 0)));
+        assert!(!is_consistent(100, 99, None, &at(1, 0)));
+        let pos = at(2, 500);
+        assert!(!is_consistent(100, 100, Some(&pos), &at(2, 499)));
+        assert!(!is_consistent(100, 100, Some(&pos), &at(1, 9999)));
+        assert!(is_consistent(100, 100, Some(&pos), &at(2, 500)));
+        assert!(is_consistent(100, 100, Some(&pos), &at(3, 0)));
+    }
+}

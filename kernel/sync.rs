@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Fast full sync on port base + 2 (design reference §6, docu/replication.md).
+//!
+//! A member whose disk is not yet a copy (`syncstatus-<me>` below the resource size)
+//! runs `mars_sync`: it asks the primary for MD5 digests of its disk block by block
+//! ([`SYNC_BLOCK`]), compares them with digests of its own disk, and copies only the
+//! blocks that differ. Progress goes to `syncstatus-<me>` (after flushing the local
+//! disk), so an interrupted sync resumes there. At the end the primary reports its log
+//! position, which becomes `syncpos-<me>`: the blocks were read while the primary went
+//! on writing, so the copy is consistent only once replay (which starts where this
+//! host's `replay-<me>` pointed when the sync began) has passed that position.
+//!
+//! The server only serves resources this host is primary of, and only once its
+//! writeback has passed the syncing host's replay start: every write before that is then
+//! on the disk being copied, and every later one is replayed.
+
+use core::sync::atomic::Ordering;
+
+use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
+use kernel::fmt;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+use crate::conn::{text, Conn, Listener};
+use crate::kapi::bdev::BlockDevice;
+use crate::kapi::memalloc::NoIoScope;
+use crate::kapi::net::{protocol_error, Socket};
+use crate::kapi::thread::{self, Thread};
+use crate::kapi::time::real_ns;
+use crate::logger::Log;
+use crate::progress::RateMeter;
+use crate::mars_core::backoff::Backoff;
+use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX};
+use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN};
+use crate::strategy::Main;
+use crate::tree::{host_name, path, Tree, ROOT};
+use crate::tunables::{Traffic, SYNC_LIMIT_KB};
+
+/// Bytes of disk one `SyncSums` request covers.
+const SPAN: u32 = 16 << 20;
+/// Frame payload room: a block read plus the message's fields.
+const MAX_PAYLOAD: usize = MAX_SYNC_READ as usize + 64;
+/// How often `syncstatus-<me>` is brought up to date.
+const STATUS_INTERVAL_NS: u64 = 1_000_000_000;
+
+/// Starts the sync listener (base port + 2).
+pub(crate) fn start_server(main: Arc<Main>) -> Result<Listener> {
+    Listener::start(main, Traffic::Sync, kernel::c_str!("mars_listen_sync"), serve)
+}
+
+/// Reads `buf.len()` bytes of `disk` at `pos`.
+fn read_disk(disk: &BlockDevice, pos: u64, buf: &mut [u8]) -> Result {
+    disk.io(|batch| batch.read(pos, buf))
+}
+
+/// The MD5 digests of the blocks of `data`, one after the other into `out`; returns
+/// the bytes written.
+fn block_digests(main: &Main, data: &[u8], out: &mut [u8]) -> Result<usize> {
+    let mut n = 0;
+    for block in data.chunks(SYNC_BLOCK as usize) {
+        out.get_mut(n..n + SYNC_DIGEST_LEN).ok_or(EINVAL)?.copy_from_slice(&main.digests.md5(block)?);
+        n += SYNC_DIGEST_LEN;
+    }
+    Ok(n)
+}
+
+fn log_name<'a>(log: &Log, buf: &'a mut [u8; 80]) -> Result<&'a str> {
+    let me = core::str::from_utf8(&log.me).map_err(|_| EINVAL)?;
+    crate::mars_core::text::format_into(buf, format_args!("{}", LogName { nr: log.nr, host: me })).ok_or(EINVAL)
+}
+
+/// What a syncing host asks for.
+enum Request {
+    Sums { offset: u64, len: u32 },
+    Read { offset: u64, len: u32 },
+    End,
+}
+
+fn serve(main: &Main, sock: Socket) -> Result {
+    let mut conn = Conn::accept_member(main, sock, Traffic::Sync, MAX_PAYLOAD)?;
+    let (res, from_nr, from_pos) = match conn.recv()? {
+        Message::SyncStart { res, from_log, from_pos } => {
+            let mut name = KVec::new();
+            name.extend_from_slice(res.as_bytes(), GFP_KERNEL)?;
+            (name, LogName::parse(from_log).map_err(|_| EINVAL)?.nr, from_pos)
+        }
+        _ => return Err(protocol_error()),
+    };
+    let Some(served) = main.served(&res) else {
+        conn.refuse(2, "this host is not the primary of that resource");
+        return Err(ENOENT);
+    };
+    let written = served.log.written.load(Ordering::Acquire);
+    if served.log.nr < from_nr || (served.log.nr == from_nr && written < from_pos) {
+        conn.refuse(11, "the primary's writeback has not reached the syncing host's replay start yet");
+        return Err(EAGAIN);
+    }
+    let mut name = [0u8; 80];
+    conn.send(&Message::SyncPos { log: log_name(&served.log, &mut name)?, pos: served.log.appended.load(Ordering::Acquire) })?;
+    let mut data = KVVec::from_elem(0u8, MAX_SYNC_READ as usize, GFP_KERNEL)?;
+    let mut sums = KVec::from_elem(0u8, (SPAN / SYNC_BLOCK) as usize * SYNC_DIGEST_LEN, GFP_KERNEL)?;
+    loop {
+        let request = match conn.recv()? {
+            Message::SyncSums { offset, len } if len <= SPAN => Request::Sums { offset, len },
+            Message::SyncRead { offset, len } => Request::Read { offset, len },
+            Message::SyncEnd => Request::End,
+            _ => return Err(protocol_error()),
+        };
+        match request {
+            Request::Sums { offset, len } | Request::Read { offset, len } if offset + u64::from(len) > served.size => {
+                conn.refuse(3, "range beyond the end of the resource");
+                return Err(EINVAL);
+            }
+            Request::Sums { offset, len } => {
+                let (mut at, end, mut n) = (offset, offset + u64::from(len), 0);
+                while at < end {
+                    let chunk = (end - at).min(u64::from(MAX_SYNC_READ)) as usize;
+                    read_disk(&served.disk, at, &mut data[..chunk])?;
+                    n += block_digests(main, &data[..chunk], &mut sums[n..])?;
+                    at += chunk as u64;
+                }
+                conn.send(&Message::Sums { offset, sums: &sums[..n] })?;
+            }
+            Request::Read { offset, len } => {
+                read_disk(&served.disk, offset, &mut data[..len as usize])?;
+                conn.send(&Message::SyncData { offset, data: &data[..len as usize] })?;
+            }
+            Request::End => {
+                // Everything read so far was written back, so it was logged before this.
+                let pos = served.log.appended.load(Ordering::Acquire);
+                conn.send(&Message::SyncPos { log: log_name(&served.log, &mut name)?, pos })?;
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// A member's sync thread for one resource; stops when dropped.
+pub(crate) struct Syncer {
+    /// The primary it syncs from.
+    pub(crate) primary: KVec<u8>,
+    _thread: Thread,
+}
+
+/// Where a sync is and what it needs.
+struct Job<'a> {
+    main: &'a Main,
+    res: &'a str,
+    primary: &'a str,
+    disk: &'a BlockDevice,
+    size: u64,
+}
+
+impl Syncer {
+    pub(crate) fn start(main: Arc<Main>, res: &str, primary: &str, disk: Arc<BlockDevice>, size: u64) -> Result<Syncer> {
+        let mut res_owned = KVec::new();
+        res_owned.extend_from_slice(res.as_bytes(), GFP_KERNEL)?;
+        let mut primary_owned = KVec::new();
+        primary_owned.extend_from_slice(primary.as_bytes(), GFP_KERNEL)?;
+        let mut primary_copy = KVec::new();
+        primary_copy.extend_from_slice(primary.as_bytes(), GFP_KERNEL)?;
+        let thread = Thread::spawn(kernel::c_str!("mars_sync"), move || {
+            let _noio = NoIoScope::enter();
+            let (res, primary) = (text(&res_owned).unwrap_or(""), text(&primary_owned).unwrap_or(""));
+            let job = Job { main: &main, res, primary, disk: &disk, size };
+            let mut backoff = Backoff::new();
+            while !thread::should_stop() {
+                match job.run() {
+                    Ok(true) => {
+                        pr_info!("resource {}: full sync from {} finished\n", res, primary);
+                        break;
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        if backoff.failed() {
+                            pr_warn!("resource {}: sync from {} failed ({:?}); retrying with backoff\n", res, primary, e);
+                        }
+                    }
+                }
+                thread::sleep_ms(backoff.delay_ms(1000, 10_000));
+            }
+            // Done: idle until the strategy notices and stops us.
+            while !thread::should_stop() {
+                thread::sleep_ms(1000);
+            }
+        })?;
+        Ok(Syncer { primary: primary_copy, _thread: thread })
+    }
+}
+
+impl Job<'_> {
+    /// Syncs from `syncstatus-<me>` to the end; `Ok(true)` once the sync is complete.
+    fn run(&self) -> Result<bool> {
+        let tree = Tree { clock: &self.main.clock };
+        let me = host_name()?;
+        let me = text(&me)?;
+        let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, self.res))?;
+        let status_name = path(fmt!("syncstatus-{}", me))?;
+        let status_name = status_name.to_str().map_err(|_| EINVAL)?;
+        let status = tree.read(&path(fmt!("{}/{}", &*dir, status_name))?)?;
+        let status = status.as_deref().map(text).transpose()?.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        if status >= self.size {
+            return Ok(true);
+        }
+        let Some(replay) = tree.read(&path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(false) };
+        let replay = ReplayLink::parse(text(&replay)?).map_err(|_| EINVAL)?;
+        let Some(mut conn) = Conn::connect_member(self.main, self.primary, Traffic::Sync, MAX_PAYLOAD)? else { return Ok(false) };
+        let mut from = [0u8; 80];
+        let from_log = crate::mars_core::text::format_into(&mut from, format_args!("{}", replay.log)).ok_or(EINVAL)?;
+        conn.send(&Message::SyncStart { res: self.res, from_log, from_pos: replay.start })?;
+        self.expect_pos(&mut conn)?;
+        if status > 0 {
+            pr_info!("resource {}: resuming the full sync at {} of {} bytes\n", self.res, status, self.size);
+        }
+        let mut local = KVVec::from_elem(0u8, MAX_SYNC_READ as usize, GFP_KERNEL)?;
+        let mut mine = KVec::from_elem(0u8, (MAX_SYNC_READ / SYNC_BLOCK) as usize * SYNC_DIGEST_LEN, GFP_KERNEL)?;
+        let mut theirs = KVec::from_elem(0u8, (SPAN / SYNC_BLOCK) as usize * SYNC_DIGEST_LEN, GFP_KERNEL)?;
+        let mut pos = status - status % u64::from(SYNC_BLOCK);
+        let (started, mut copied, mut last_status) = (real_ns(), 0u64, real_ns());
+        let mut rate = RateMeter::new("sync-rate");
+        while pos < self.size {
+            if thread::should_stop() {
+                return Ok(false);
+            }
+            let span = (self.size - pos).min(u64::from(SPAN)) as u32;
+            conn.send(&Message::SyncSums { offset: pos, len: span })?;
+            let n = match conn.recv()? {
+                Message::Sums { offset, sums } if offset == pos && sums.len() <= theirs.len() => {
+                    theirs[..sums.len()].copy_from_slice(sums);
+                    sums.len()
+                }
+                Message::Error { message, .. } => {
+                    pr_warn!("resource {}: sync: {} says: {}\n", self.res, self.primary, message);
+                    return Err(EIO);
+                }
+                _ => return Err(protocol_error()),
+            };
+            if n != span.div_ceil(SYNC_BLOCK) as usize * SYNC_DIGEST_LEN {
+                return Err(protocol_error());
+            }
+            // Compare a read's worth at a time and copy the blocks that differ.
+            let mut at = 0u32;
+            while at < span {
+                let chunk = (span - at).min(MAX_SYNC_READ);
+                let base = pos + u64::from(at);
+                read_disk(self.disk, base, &mut local[..chunk as usize])?;
+                let m = block_digests(self.main, &local[..chunk as usize], &mut mine)?;
+                let first = (at / SYNC_BLOCK) as usize * SYNC_DIGEST_LEN;
+                for (i, digest) in mine[..m].chunks(SYNC_DIGEST_LEN).enumerate() {
+                    if digest == &theirs[first + i * SYNC_DIGEST_LEN..first + (i + 1) * SYNC_DIGEST_LEN] {
+                        continue;
+                    }
+                    let block_at = base + (i as u64) * u64::from(SYNC_BLOCK);
+                    let len = (self.size - block_at).min(u64::from(SYNC_BLOCK)) as u32;
+                    copied += self.copy_block(&mut conn, block_at, len, &mut local[..len as usize])?;
+                }
+                at += chunk;
+            }
+            pos += u64::from(span);
+            rate.add(u64::from(span));
+            rate.tick(&tree, self.res);
+            self.pace(started, copied);
+            if real_ns().saturating_sub(last_status) >= STATUS_INTERVAL_NS || pos >= self.size {
+                self.disk.flush()?;
+                let value = path(fmt!("{}", pos.min(self.size)))?;
+                if pos < self.size {
+                    tree.write(&dir, status_name, value.to_str().map_err(|_| EINVAL)?)?;
+                }
+                last_status = real_ns();
+            }
+        }
+        // Everything is copied and durable: the consistency point is the primary's log
+        // position now; then the status says the sync is complete.
+        conn.send(&Message::SyncEnd)?;
+        let (log, at) = self.expect_pos(&mut conn)?;
+        let syncpos = path(fmt!("{},{},0", text(&log)?, at))?;
+        let pos_name = path(fmt!("syncpos-{}", me))?;
+        tree.write(&dir, pos_name.to_str().map_err(|_| EINVAL)?, syncpos.to_str().map_err(|_| EINVAL)?)?;
+        let size = path(fmt!("{}", self.size))?;
+        tree.write(&dir, status_name, size.to_str().map_err(|_| EINVAL)?)?;
+        pr_info!("resource {}: synced {} bytes from {}, {} of them differed; consistent after replay to {}\n",
+            self.res, self.size - status, self.primary, copied, &*syncpos);
+        Ok(true)
+    }
+
+    /// Receives the primary's `SyncPos`: its logfile name and position.
+    fn expect_pos(&self, conn: &mut Conn) -> Result<(KVec<u8>, u64)> {
+        match conn.recv()? {
+            Message::SyncPos { log, pos } => {
+                let mut name = KVec::new();
+                name.extend_from_slice(log.as_bytes(), GFP_KERNEL)?;
+                Ok((name, pos))
+            }
+            Message::Error { message, .. } => {
+                pr_warn!("resource {}: sync: {} says: {}\n", self.res, self.primary, message);
+                Err(EAGAIN)
+            }
+            _ => Err(protocol_error()),
+        }
+    }
+
+    /// Copies one block from the primary onto the local disk; returns its length.
+    fn copy_block(&self, conn: &mut Conn, at: u64, len: u32, buf: &mut [u8]) -> Result<u64> {
+        conn.send(&Message::SyncRead { offset: at, len })?;
+        match conn.recv()? {
+            Message::SyncData { offset, data } if offset == at && data.len() == buf.len() => buf.copy_from_slice(data),
+            _ => return Err(protocol_error()),
+        }
+        self.disk.io(|batch| batch.write(at, buf))?;
+        Ok(u64::from(len))
+    }
+
+    /// Sleeps until the bytes copied so far fit the sync rate limit.
+    fn pace(&self, started: u64, copied: u64) {
+        let limit = u64::from(SYNC_LIMIT_KB.load(Ordering::Relaxed).max(0) as u32) * 1024;
+        if limit == 0 {
+            return;
+        }
+        let due = started + copied.saturating_mul(1_000_000_000) / limit;
+        let now = real_ns();
+        if due > now {
+            thread::sleep_ms(((due - now) / 1_000_000).min(10_000) as u32);
+        }
+    }
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Replication end to end (design reference §1.6, §6, §9.2 D): node1 writes files on xfs
+# on /dev/mars/r0 while node2 joins; node2's fast full sync sends only what differs
+# (its disk was equal to node1's before the filesystem was made: less than 5% of the
+# disk), then replays node1's logfiles in order and becomes UpToDate; pause/resume of
+# replay and fetch change the states as described and converge after resume; at the end
+# the replay links are equal on both and, after `down` on both, the disks are equal.
+source "$(dirname "$0")/../lib.sh"
+
+for n in node1 node2; do
+  on $n 'rmmod mars 2>/dev/null; rm -rf /mars/*; modprobe mars'
+  # Equal disks to start with (the fast-sync check counts what the sync sends).
+  on $n 'dd if=/dev/zero of=/dev/vdb bs=1M count=512 conv=fsync status=none'
+done
+on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/vdb >/dev/null'
+retry 30 on node1 'test -b /dev/mars/r0' || fail "/dev/mars/r0 did not appear"
+on node1 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0'
+on node2 'marsadm join-cluster node1 >/dev/null'
+retry 30 on node2 'test -L /mars/resource-r0/size' || fail "node2 does not know resource r0"
+
+# files NODE FIRST COUNT: COUNT files of 256 KiB under /mnt/r0, each fsync'ed.
+files() {
+  on "$1" "i=$2; while [ \$i -lt $(($2 + $3)) ]; do
+    head -c 262144 /dev/urandom > /mnt/r0/f\$i && sync /mnt/r0/f\$i || exit 1
+    i=\$((i + 1)); done"
+}
+state() { # state NODE FIELD: a field of `view --json r0` on NODE
+  on "$1" 'marsadm view --json r0' | python3 -c "import json,sys; print(json.load(sys.stdin)['resources'][0]['$2'])"
+}
+replay_link() { on "$1" "readlink /mars/resource-r0/replay-$2"; }
+uptodate() { [ "$(state node2 diskstate)" = UpToDate ]; }
+
+step "join-resource while node1 writes files; the fast sync sends little"
+files node1 0 20
+sync_before=$(on node2 'cat /proc/sys/mars/received_bytes_2_sync')
+files node1 20 40 &
+writer=$!
+on node2 'marsadm join-resource r0 /dev/vdb'
+wait $writer || fail "writing files on node1 failed"
+retry 120 on node2 'test "$(marsadm view-sync-rest r0)" = 0' || fail "sync did not finish: $(on node2 'marsadm view r0')"
+sent=$(( $(on node2 'cat /proc/sys/mars/received_bytes_2_sync') - sync_before ))
+size=$(on node2 'marsadm view-resource-size r0')
+echo "full sync of a ${size}-byte disk received ${sent} bytes over port 7779 ($((sent * 1000 / size))/1000 of the disk)"
+[ "$sent" -lt $((size / 20)) ] || fail "fast sync sent ${sent} bytes, not less than 5% of ${size}"
+on node2 'test -L /mars/resource-r0/syncpos-node2' || fail "no syncpos-node2 after the sync"
+retry 120 uptodate || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"
+on node2 'marsadm view r0'
+assert_eq 1 "$(on node2 'marsadm view-is-consistent r0')" "view-is-consistent"
+
+step "pause-replay: fetch goes on, replay stops; resume-replay converges"
+on node2 'marsadm pause-replay r0' || fail "pause-replay"
+retry 10 on node2 'test "$(readlink /mars/resource-r0/actual-node2/is-replaying)" = 0' || fail "replay still running"
+before=$(replay_link node2 node2)
+files node1 60 20
+retry 30 on node2 'test "$(marsadm view-fetch-rest r0)" = 0' || fail "fetch stopped while replay paused"
+assert_eq "$before" "$(replay_link node2 node2)" "replay link while replay is paused"
+assert_eq "PausedReplay" "$(state node2 replstate)" "replstate while paused"
+case "$(state node2 diskstate)" in Outdated*R*) ;; *) fail "diskstate while paused: $(state node2 diskstate)";; esac
+on node2 'marsadm view-1and1 r0' | grep -q '^  r0 Outdated\[R\] PausedReplay -SF-- Secondary node1$' ||
+  fail "view-1and1 while paused: $(on node2 'marsadm view-1and1 r0')"
+on node2 'marsadm resume-replay r0' || fail "resume-replay"
+retry 60 uptodate || fail "not UpToDate after resume-replay: $(on node2 'marsadm view r0')"
+
+step "pause-fetch: fetch and replay stop at the same place; resume-fetch converges"
+on node2 'marsadm pause-fetch r0' || fail "pause-fetch"
+retry 10 on node2 'test "$(readlink /mars/resource-r0/actual-node2/is-fetching)" = 0' || fail "fetch still running"
+files node1 80 20
+sleep 4
+assert_eq "PausedFetch" "$(state node2 replstate)" "replstate while fetch is paused"
+[ "$(state node2 fetch_rest)" -gt 0 ] || fail "fetch_rest while fetch is paused: $(on node2 'marsadm view r0')"
+on node2 'marsadm resume-fetch r0' || fail "resume-fetch"
+retry 60 uptodate || fail "not UpToDate after resume-fetch: $(on node2 'marsadm view r0')"
+
+step "quiet: replay links equal; after down on both, the disks are equal"
+on node1 'umount /mnt/r0'
+retry 30 on node2 'test "$(marsadm view-replay-rest r0)" = 0 && test "$(marsadm view-fetch-rest r0)" = 0' || fail "not caught up"
+retry 30 bash -c "[ \"\$($TB exec node1 -- readlink /mars/resource-r0/replay-node1)\" = \"\$($TB exec node2 -- readlink /mars/resource-r0/replay-node2)\" ]" ||
+  fail "replay links differ: $(replay_link node1 node1) vs $(replay_link node2 node2)"
+echo "replay links: $(replay_link node1 node1) = $(replay_link node2 node2)"
+for n in node1 node2; do
+  on $n 'marsadm down r0' || fail "down on $n"
+done
+retry 30 on node2 'test "$(readlink /mars/resource-r0/actual-node2/is-attached)" = 0' || fail "node2 still attached"
+sum1=$(on node1 'head -c 536870912 /dev/vdb | sha256sum')
+sum2=$(on node2 'head -c 536870912 /dev/vdb | sha256sum')
+assert_eq "$sum1" "$sum2" "sha256 of the data disks"
+echo "data disks equal: $sum1"
