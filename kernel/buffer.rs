@@ -74,8 +74,10 @@ struct State {
     /// Payload bytes in `index`.
     bytes: usize,
     next_order: u64,
-    /// Every write up to this order is in the logfile, which then ends at `logged_pos`.
+    /// Every write up to this order is in the logfile numbered `logged_nr`, which then
+    /// ends at `logged_pos`.
     logged_order: u64,
+    logged_nr: u32,
     logged_pos: u64,
     /// Writes up to this order were handed to the writeback (which takes one batch at a
     /// time and hands it back with `written` before taking the next).
@@ -108,6 +110,7 @@ impl WriteBuffer {
             bytes: 0,
             next_order: 1,
             logged_order: 0,
+            logged_nr: 0,
             logged_pos: 0,
             taken_order: 0,
             stopping: false,
@@ -239,19 +242,21 @@ impl WriteBuffer {
         n
     }
 
-    /// For the logger: every write up to `order` is in the logfile, which ends at `log_pos`.
-    pub(crate) fn mark_logged(&self, order: u64, log_pos: u64) {
+    /// For the logger: every write up to `order` is in logfile `nr`, which ends at
+    /// `log_pos` (the logger calls this in log order).
+    pub(crate) fn mark_logged(&self, order: u64, nr: u32, log_pos: u64) {
         let mut st = self.state.lock();
         st.logged_order = st.logged_order.max(order);
-        st.logged_pos = st.logged_pos.max(log_pos);
+        st.logged_nr = nr;
+        st.logged_pos = log_pos;
         drop(st);
         self.logged.notify_all();
     }
 
     /// For the writeback: collects the logged writes (sorted by position, then order)
-    /// into `out`, waiting up to a second for some. Returns the log position up to which
-    /// they cover the log, or `None` if there were none.
-    pub(crate) fn take_logged(&self, out: &mut KVec<Arc<Pending>>) -> Result<Option<u64>> {
+    /// into `out`, waiting up to a second for some. Returns the logfile number and the
+    /// position up to which they cover it, or `None` if there were none.
+    pub(crate) fn take_logged(&self, out: &mut KVec<Arc<Pending>>) -> Result<Option<(u32, u64)>> {
         let mut st = self.state.lock();
         if !Self::has_logged(&st) {
             let _ = self.logged.wait_interruptible_timeout(&mut st, msecs_to_jiffies(1000));
@@ -266,7 +271,7 @@ impl WriteBuffer {
             }
         }
         st.taken_order = upto;
-        Ok(Some(st.logged_pos))
+        Ok(Some((st.logged_nr, st.logged_pos)))
     }
 
     fn has_logged(st: &State) -> bool {

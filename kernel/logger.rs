@@ -18,7 +18,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::prelude::*;
 use kernel::str::CString;
-use kernel::sync::Arc;
+use kernel::sync::{Arc, Mutex};
+use kernel::{new_mutex, pin_init};
 
 use crate::buffer::{Request, WriteBuffer, QUEUE_SLOTS};
 use crate::kapi::bdev::BlockDevice;
@@ -68,6 +69,49 @@ impl Log {
     }
 }
 
+/// The logfile a primary's data path writes now; a rotation (`marsadm log-rotate`)
+/// replaces it. The logger switches only when everything logged to the old logfile is
+/// on the disk and durable, so a logfile is complete once the next one is in use; the
+/// writeback then records the old one's final length and moves `replay-<me>` on.
+#[pin_data]
+pub(crate) struct CurrentLog {
+    #[pin]
+    log: Mutex<Arc<Log>>,
+    /// A rotation asked for and not yet carried out: the next logfile.
+    #[pin]
+    next: Mutex<Option<Arc<Log>>>,
+}
+
+impl CurrentLog {
+    pub(crate) fn new(log: Arc<Log>) -> Result<Arc<CurrentLog>> {
+        Arc::pin_init(
+            pin_init!(CurrentLog { log <- new_mutex!(log, "mars_current_log"), next <- new_mutex!(None, "mars_next_log") }),
+            GFP_KERNEL,
+        )
+    }
+
+    pub(crate) fn get(&self) -> Arc<Log> {
+        self.log.lock().clone()
+    }
+
+    /// Asks the logger to continue in `next` (unless a rotation is pending already).
+    pub(crate) fn rotate_to(&self, next: Arc<Log>) {
+        let mut pending = self.next.lock();
+        if pending.is_none() {
+            *pending = Some(next);
+        }
+    }
+
+    /// A rotation is asked for and not yet carried out.
+    pub(crate) fn rotating(&self) -> bool {
+        self.next.lock().is_some()
+    }
+}
+
+/// How long a rotation waits for the writeback of the old logfile before giving up
+/// (the disk is failing, say); the logger then goes on in the old logfile.
+const ROTATE_TIMEOUT_MS: u32 = 60_000;
+
 /// Where the logger appends: the log, its size, the next record's sequence number.
 pub(crate) struct LogTarget {
     pub(crate) log: Arc<Log>,
@@ -91,7 +135,7 @@ type SyncQueue = Queue<(Bio, u64)>;
 
 /// The `mars_logsync` thread: makes the logfile durable for whoever waits, and
 /// completes them.
-fn run_syncer(log: &Log, q: &SyncQueue, done: &mut Ring<(Bio, u64)>) {
+fn run_syncer(current: &CurrentLog, q: &SyncQueue, done: &mut Ring<(Bio, u64)>) {
     loop {
         let Some(first) = q.pop_wait(1000) else {
             if thread::should_stop() && q.is_empty() {
@@ -99,7 +143,9 @@ fn run_syncer(log: &Log, q: &SyncQueue, done: &mut Ring<(Bio, u64)>) {
             }
             continue;
         };
-        // Everyone waiting now was queued after their records were appended.
+        // Everyone waiting now was queued after their records were appended (to the
+        // current logfile: a rotation waits until nobody waits here).
+        let log = current.get();
         let target = log.appended.load(Ordering::Acquire);
         let status = match log.sync_to(target) {
             Ok(()) => BioStatus::Ok,
@@ -118,16 +164,23 @@ fn run_syncer(log: &Log, q: &SyncQueue, done: &mut Ring<(Bio, u64)>) {
 
 impl Logger {
     /// Starts the threads of a primary's data path.
-    pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, reader: Reader, lower: Arc<BlockDevice>, target: LogTarget) -> Result<Logger> {
+    pub(crate) fn start(
+        main: Arc<Main>,
+        buffer: Arc<WriteBuffer>,
+        reader: Reader,
+        lower: Arc<BlockDevice>,
+        current: Arc<CurrentLog>,
+        target: LogTarget,
+    ) -> Result<Logger> {
         let mut batch = Ring::new(QUEUE_SLOTS)?;
         let mut done = Ring::new(QUEUE_SLOTS)?;
         let mut frames = KVec::from_elem(0u8, FRAMES, GFP_KERNEL)?;
-        let writeback = writeback::start(main.clone(), buffer.clone(), lower, target.log.clone(), target.pos)?;
+        let writeback = writeback::start(main.clone(), buffer.clone(), lower, current.clone(), target.pos)?;
         let syncs = SyncQueue::new(QUEUE_SLOTS)?;
-        let (log, q) = (target.log.clone(), syncs.clone());
+        let (c, q) = (current.clone(), syncs.clone());
         let syncer = Thread::spawn(kernel::c_str!("mars_logsync"), move || {
             let _noio = NoIoScope::enter();
-            run_syncer(&log, &q, &mut done);
+            run_syncer(&c, &q, &mut done);
         })?;
         let (b, q) = (buffer.clone(), syncs.clone());
         let logger = Thread::spawn(kernel::c_str!("mars_logger"), move || {
@@ -135,6 +188,9 @@ impl Logger {
             let _noio = NoIoScope::enter();
             let mut target = target;
             loop {
+                if current.rotating() {
+                    rotate(&current, &q, &mut target);
+                }
                 if b.take(&mut batch) > 0 {
                     log_batch(&main, &b, &q, &mut target, &mut batch, &mut frames);
                 } else if thread::should_stop() && b.queue_is_empty() {
@@ -180,8 +236,34 @@ fn log_batch(main: &Main, b: &WriteBuffer, syncs: &SyncQueue, t: &mut LogTarget,
     // Written back even if logging failed: the disk then shows what the device showed
     // (a write that failed may leave any content); the error is in the kernel log.
     if let Some(order) = last_order {
-        b.mark_logged(order, t.pos);
+        b.mark_logged(order, t.log.nr, t.pos);
     }
+}
+
+/// Carries out a rotation asked for: once everything in the old logfile is on the disk
+/// and nobody waits for its durability, new records go to the next logfile.
+fn rotate(current: &CurrentLog, syncs: &SyncQueue, t: &mut LogTarget) {
+    let Some(next) = current.next.lock().clone() else { return };
+    let appended = t.log.appended.load(Ordering::Acquire);
+    let mut waited = 0;
+    while t.log.written.load(Ordering::Acquire) < appended || !syncs.is_empty() {
+        if waited >= ROTATE_TIMEOUT_MS || thread::should_stop() {
+            pr_err!("logfile {}: writeback did not finish within {} s; not rotating\n", t.log.nr, ROTATE_TIMEOUT_MS / 1000);
+            *current.next.lock() = None;
+            return;
+        }
+        thread::sleep_ms(10);
+        waited += 10;
+    }
+    if t.log.sync_to(appended).is_err() {
+        pr_err!("logfile {}: cannot make it durable; not rotating\n", t.log.nr);
+        *current.next.lock() = None;
+        return;
+    }
+    pr_info!("rotated from logfile {} ({} bytes) to {}\n", t.log.nr, appended, next.nr);
+    *t = LogTarget { log: next.clone(), pos: 0, next_seq: 1 };
+    *current.log.lock() = next;
+    *current.next.lock() = None;
 }
 
 /// Encodes a record for every write of `batch` — header and trailer into `frames`,

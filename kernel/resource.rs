@@ -18,7 +18,7 @@ use crate::kapi::bdev::BlockDevice;
 use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::gendisk::Disk;
 use crate::buffer::WriteBuffer;
-use crate::logger::{Log, LogTarget, Logger};
+use crate::logger::{CurrentLog, Log, LogTarget, Logger};
 use crate::reader::Reader;
 use crate::mars_core::role::Role;
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
@@ -34,6 +34,8 @@ pub(crate) struct Resource {
     device: Option<Disk<Device>>,
     /// Dropped next: the logger finishes what is queued, then stops.
     logger: Option<Logger>,
+    /// On the primary: the logfile being written (for rotation).
+    current: Option<Arc<CurrentLog>>,
     /// On a secondary: the thread fetching the primary's logfiles.
     fetcher: Option<Fetcher>,
     /// On a secondary whose disk is not a copy yet: the full sync thread.
@@ -72,6 +74,7 @@ impl Resource {
             name,
             device: None,
             logger: None,
+            current: None,
             fetcher: None,
             syncer: None,
             replayer: None,
@@ -111,35 +114,51 @@ impl Resource {
             pr_err!("{}: replay link names a log of {}, not of this host\n", dir, link.log.host);
             return Err(EINVAL);
         }
-        let log_path = path(fmt!("{}/{}", dir, link.log))?;
-        let log = File::open(&log_path, OpenFlags::READ_WRITE, 0)?;
-        let r = replay(&log, &self.lower, link.start, &main.digests)?;
-        if r.applied > 0 || r.end < r.size {
-            pr_info!("{}: recovery applied {} records from {} (valid log {} of {} bytes)\n", dir, r.applied, link.start, r.end, r.size);
+        // Recovery: every own logfile from the replay link's on (a rotation may have
+        // started the next one before the link moved), each from where the disk is.
+        let (mut nr, mut start) = (link.log.nr, link.start);
+        let mut last: Option<(File, u32, u64)> = None;
+        loop {
+            let log_path = path(fmt!("{}/{}", dir, LogName { nr, host: me }))?;
+            let log = match File::open(&log_path, OpenFlags::READ_WRITE, 0) {
+                Ok(f) => f,
+                Err(e) if e == ENOENT && last.is_some() => break,
+                Err(e) => return Err(e),
+            };
+            let r = replay(&log, &self.lower, start, &main.digests)?;
+            if r.applied > 0 || r.end < r.size {
+                pr_info!("{}: recovery applied {} records of logfile {} from {} (valid log {} of {} bytes)\n", dir, r.applied, nr, start, r.end, r.size);
+            }
+            last = Some((log, nr, r.size));
+            (nr, start) = (nr + 1, 0);
         }
+        let Some((log, last_nr, last_size)) = last else { return Err(EINVAL) };
         let mut me_bytes = KVec::new();
         me_bytes.extend_from_slice(me.as_bytes(), GFP_KERNEL)?;
-        let (file, nr) = if r.size == 0 {
-            (log, link.log.nr)
+        // Never append to a logfile that has content: start the next one.
+        let (file, nr) = if last_size == 0 {
+            (log, last_nr)
         } else {
-            // Never append to a logfile that has content: start the next one.
-            let next = LogName { nr: link.log.nr + 1, host: me };
-            let file = File::open(&path(fmt!("{}/{}", dir, next))?, OpenFlags::READ_WRITE.create().exclusive(), 0o600)?;
-            let fresh = ReplayLink { log: next, start: 0, len: 0 };
-            tree.write(&path(fmt!("{}", dir))?, replay_name.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}", fresh))?.to_str().map_err(|_| EINVAL)?)?;
-            (file, next.nr)
+            let next = LogName { nr: last_nr + 1, host: me };
+            (File::open(&path(fmt!("{}/{}", dir, next))?, OpenFlags::READ_WRITE.create().exclusive(), 0o600)?, next.nr)
         };
+        if nr != link.log.nr {
+            let fresh = ReplayLink { log: LogName { nr, host: me }, start: 0, len: 0 };
+            tree.write(&path(fmt!("{}", dir))?, replay_name.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}", fresh))?.to_str().map_err(|_| EINVAL)?)?;
+        }
         let log = Arc::new(Log { file, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, appended: AtomicU64::new(0), durable: AtomicU64::new(0), written: AtomicU64::new(0) }, GFP_KERNEL)?;
         let buffer = WriteBuffer::new()?;
         let reader = Reader::start(self.lower.clone())?;
         let handler = Arc::new(Device { buffer: buffer.clone(), reads: reader.queue.clone(), lower: self.lower.clone(), main: main.clone() }, GFP_KERNEL)?;
         // The new logfile's version link exists at once, so secondaries can move on to it.
         tree.write_version_link(&main.digests, dir, LogName { nr, host: me }, me, 0)?;
-        let served = Served { name: owned(&self.name)?, disk: self.lower.clone(), log: log.clone(), size: setup.size };
-        let logger = Logger::start(main.clone(), buffer, reader, self.lower.clone(), LogTarget { log, pos: 0, next_seq: 1 })?;
+        let current = CurrentLog::new(log.clone())?;
+        let served = Served { name: owned(&self.name)?, disk: self.lower.clone(), log: current.clone(), size: setup.size };
+        let logger = Logger::start(main.clone(), buffer, reader, self.lower.clone(), current.clone(), LogTarget { log, pos: 0, next_seq: 1 })?;
         let name = path(fmt!("mars/{}", setup.devname))?;
         self.device = Some(Disk::new(&name, setup.size / 512, &self.lower, handler, module)?);
         self.logger = Some(logger);
+        self.current = Some(current);
         main.serve(served)?;
         Ok(())
     }
@@ -185,6 +204,37 @@ impl Resource {
         Ok(())
     }
 
+    /// On the primary: if `marsadm log-rotate` created the next logfile (empty), the
+    /// logger continues in it.
+    pub(crate) fn rotate_if_asked(&self, dir: &CStr, me: &str) -> Result {
+        let Some(current) = &self.current else { return Ok(()) };
+        if current.rotating() {
+            return Ok(());
+        }
+        let now = current.get();
+        let next = LogName { nr: now.nr + 1, host: me };
+        let file = match File::open(&path(fmt!("{}/{}", dir, next))?, OpenFlags::READ_WRITE, 0) {
+            Ok(f) => f,
+            Err(e) if e == ENOENT => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if file.size() != 0 {
+            pr_err!("{}: {} is not empty; not rotating into it\n", dir, next);
+            return Err(EEXIST);
+        }
+        let log = Log {
+            file,
+            nr: next.nr,
+            dir: path(fmt!("{}", dir))?,
+            me: owned(me.as_bytes())?,
+            appended: AtomicU64::new(0),
+            durable: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+        };
+        current.rotate_to(Arc::new(log, GFP_KERNEL)?);
+        Ok(())
+    }
+
     /// Which secondary activities run: (fetch, sync, replay).
     pub(crate) fn activity(&self) -> (bool, bool, bool) {
         (self.fetcher.is_some(), self.syncer.is_some(), self.replayer.is_some())
@@ -203,6 +253,7 @@ impl Resource {
         self.main.unserve(&self.name);
         self.device = None;
         self.logger = None;
+        self.current = None;
         Ok(())
     }
 }

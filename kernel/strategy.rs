@@ -23,7 +23,7 @@ use crate::mars_core::lamport::format_stamp;
 use crate::mars_core::tree::{ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX};
 use crate::digest::KernelDigests;
 use crate::kapi::bdev::BlockDevice;
-use crate::logger::Log;
+use crate::logger::CurrentLog;
 use crate::resource::{Resource, Setup};
 use crate::tree::{host_name, path, Tree, ROOT};
 
@@ -64,8 +64,8 @@ pub(crate) struct Served {
     pub(crate) name: KVec<u8>,
     /// The underlying disk.
     pub(crate) disk: Arc<BlockDevice>,
-    /// The current logfile.
-    pub(crate) log: Arc<Log>,
+    /// The logfile being written.
+    pub(crate) log: Arc<CurrentLog>,
     /// The resource size.
     pub(crate) size: u64,
 }
@@ -243,7 +243,7 @@ fn handle_resource(
                 };
                 if let Some(r) = idx.and_then(|i| resources[i].as_mut()) {
                     let result = match want {
-                        Role::Primary => r.make_primary(&setup, main, &dir, me, module),
+                        Role::Primary => r.make_primary(&setup, main, &dir, me, module).and_then(|()| r.rotate_if_asked(&dir, me)),
                         _ => r.make_secondary().and_then(|()| {
                             let remote = primary.filter(|p| *p != me);
                             // Fetch the primary's logfiles while connected.

@@ -91,13 +91,14 @@ fn serve(main: &Main, sock: Socket) -> Result {
         conn.refuse(2, "this host is not the primary of that resource");
         return Err(ENOENT);
     };
-    let written = served.log.written.load(Ordering::Acquire);
-    if served.log.nr < from_nr || (served.log.nr == from_nr && written < from_pos) {
+    let log = served.log.get();
+    let written = log.written.load(Ordering::Acquire);
+    if log.nr < from_nr || (log.nr == from_nr && written < from_pos) {
         conn.refuse(11, "the primary's writeback has not reached the syncing host's replay start yet");
         return Err(EAGAIN);
     }
     let mut name = [0u8; 80];
-    conn.send(&Message::SyncPos { log: log_name(&served.log, &mut name)?, pos: served.log.appended.load(Ordering::Acquire) })?;
+    conn.send(&Message::SyncPos { log: log_name(&log, &mut name)?, pos: log.appended.load(Ordering::Acquire) })?;
     let mut data = KVVec::from_elem(0u8, MAX_SYNC_READ as usize, GFP_KERNEL)?;
     let mut sums = KVec::from_elem(0u8, (SPAN / SYNC_BLOCK) as usize * SYNC_DIGEST_LEN, GFP_KERNEL)?;
     loop {
@@ -127,9 +128,11 @@ fn serve(main: &Main, sock: Socket) -> Result {
                 conn.send(&Message::SyncData { offset, data: &data[..len as usize] })?;
             }
             Request::End => {
-                // Everything read so far was written back, so it was logged before this.
-                let pos = served.log.appended.load(Ordering::Acquire);
-                conn.send(&Message::SyncPos { log: log_name(&served.log, &mut name)?, pos })?;
+                // Everything read so far was written back, so it was logged before this
+                // (in this logfile or an earlier one).
+                let log = served.log.get();
+                let pos = log.appended.load(Ordering::Acquire);
+                conn.send(&Message::SyncPos { log: log_name(&log, &mut name)?, pos })?;
                 return Ok(());
             }
         }

@@ -21,7 +21,7 @@ use crate::kapi::bdev::BlockDevice;
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
-use crate::logger::Log;
+use crate::logger::{CurrentLog, Log};
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
 use crate::mars_core::writeback::{overlap, Extent, Extents, Piece};
 use crate::strategy::Main;
@@ -84,15 +84,26 @@ pub(crate) fn write_pieces<P: DiskWrite>(disk: &BlockDevice, pieces: &[P], copy_
 
 /// Starts the `mars_writeback` thread of a primary; `start` is the log position the
 /// disk is known to hold everything before.
-pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockDevice>, log: Arc<Log>, start: u64) -> Result<Thread> {
+pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockDevice>, current: Arc<CurrentLog>, start: u64) -> Result<Thread> {
     Thread::spawn(kernel::c_str!("mars_writeback"), move || {
         // On the I/O path of the device: allocations must not recurse into it.
         let _noio = NoIoScope::enter();
+        let mut log = current.get();
         let mut p = Progress { written: start, reported: start, last_report: 0, failed: false };
         loop {
             let mut entries = KVec::new();
-            match buffer.take_logged(&mut entries) {
-                Ok(Some(log_pos)) => {
+            let taken = buffer.take_logged(&mut entries);
+            // After a rotation: finish the old logfile (its final length goes to the
+            // links) before anything of the new one.
+            let now = current.get();
+            if now.nr != log.nr {
+                p.report(&main, &lower, &log, true);
+                log = now;
+                p = Progress { written: 0, reported: 0, last_report: 0, failed: false };
+                p.report(&main, &lower, &log, true);
+            }
+            match taken {
+                Ok(Some((nr, log_pos))) if nr == log.nr => {
                     let done = log.sync_to(log_pos).and_then(|()| write_pieces(&lower, &entries, false));
                     match done {
                         Ok(()) => {
@@ -110,6 +121,15 @@ pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockD
                     }
                     buffer.written(&entries);
                 }
+                Ok(Some((nr, _))) => {
+                    // Cannot happen: the logger rotates only after this thread wrote
+                    // everything of the old logfile, and `current` changes first.
+                    pr_err!("writeback: logged writes of logfile {} while writing back {}\n", nr, log.nr);
+                    if let Err(e) = write_pieces(&lower, &entries, false) {
+                        pr_err!("writeback to the disk failed: {:?}\n", e);
+                    }
+                    buffer.written(&entries);
+                }
                 Ok(None) => {
                     if thread::should_stop() && buffer.is_empty() {
                         break;
@@ -118,10 +138,10 @@ pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockD
                 Err(e) => pr_err!("writeback: out of memory ({:?}), retrying\n", e),
             }
             if p.written != p.reported && real_ns().saturating_sub(p.last_report) >= PROGRESS_INTERVAL_NS {
-                p.report(&main, &lower, &log);
+                p.report(&main, &lower, &log, false);
             }
         }
-        p.report(&main, &lower, &log);
+        p.report(&main, &lower, &log, false);
     })
 }
 
@@ -137,10 +157,10 @@ struct Progress {
 
 impl Progress {
     /// Flushes the disk, then records in `replay-<me>` that everything logged before
-    /// `written` is on the disk.
-    fn report(&mut self, main: &Main, lower: &BlockDevice, log: &Log) {
+    /// `written` is on the disk (`force`: even if that is what it says already).
+    fn report(&mut self, main: &Main, lower: &BlockDevice, log: &Log, force: bool) {
         self.last_report = real_ns();
-        if self.failed || self.written == self.reported {
+        if self.failed || (self.written == self.reported && !force) {
             return;
         }
         if let Err(e) = lower.flush() {

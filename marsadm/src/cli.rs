@@ -218,6 +218,26 @@ pub enum Command {
         #[arg(default_value = "all")]
         resource: String,
     },
+    /// Start a new logfile for RESOURCE (on its primary).
+    ///
+    /// Creates the next, empty logfile log-<nr+1>-<host>; the module continues in it as
+    /// soon as everything in the current one is on the disk. Does nothing while the
+    /// newest logfile is empty. `cron` does this regularly.
+    LogRotate { resource: String },
+    /// Delete this host's oldest logfile of RESOURCE that every member has replayed.
+    ///
+    /// A logfile is deletable when its number is below the logfile every member's
+    /// replay link names; the newest logfile is never deleted. Each member deletes its
+    /// own copies (run it, or `cron`, on every member).
+    LogDelete { resource: String },
+    /// Delete all of this host's logfiles of RESOURCE that every member has replayed.
+    LogDeleteAll { resource: String },
+    /// Housekeeping for every resource of this host: log-rotate (on the primary),
+    /// log-delete-all, and removal of `.deleted` marks older than an hour.
+    ///
+    /// Run it every few minutes on every member (cron job or systemd timer), so /mars
+    /// holds only what some member still needs.
+    Cron,
     /// Show the versions of marsadm and of the loaded kernel module.
     ///
     /// Prints marsadm's version and, if mars.ko is loaded, the module's version from

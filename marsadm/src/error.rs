@@ -76,6 +76,8 @@ pub enum Error {
     LogBad(String),
     #[error("{0}: the last record is incomplete (being written or fetched, or cut off by a crash)")]
     LogIncomplete(String),
+    #[error("resource {0}: this host is not its actual primary; log-rotate runs on the primary")]
+    NotPrimary(String),
 }
 
 impl Error {
@@ -111,7 +113,8 @@ impl Error {
             | Error::DeviceOpen { .. }
             | Error::OtherPrimary { .. }
             | Error::StillAttached(_)
-            | Error::OtherMembers { .. } => 1,
+            | Error::OtherMembers { .. }
+            | Error::NotPrimary(_) => 1,
             Error::LogIncomplete(_) => 3,
         }
     }

@@ -2,6 +2,7 @@
 
 mod cat;
 mod cluster;
+mod logs;
 mod resource;
 mod view;
 mod version;
@@ -65,6 +66,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ViewWritebackRest { resource } => view_macro(&resource, Macro::WritebackRest),
         Command::ViewSyncRest { resource } => view_macro(&resource, Macro::SyncRest),
         Command::ViewIsConsistent { resource } => view_macro(&resource, Macro::IsConsistent),
+        Command::LogRotate { resource } => logs::log_rotate(&Context::from_system()?, &resource),
+        Command::LogDelete { resource } => logs::log_delete(&Context::from_system()?, &resource, false, false).map(drop),
+        Command::LogDeleteAll { resource } => logs::log_delete(&Context::from_system()?, &resource, true, false).map(drop),
+        Command::Cron => logs::cron(&Context::from_system()?),
         Command::Version { json } => version::exec(json),
     }
 }

@@ -1,0 +1,172 @@
+//! Logfile housekeeping (design reference §3.5, §5.8): `log-rotate`, `log-delete`,
+//! `log-delete-all`, `cron`.
+//!
+//! Deleting is local: every member runs `cron` (or `log-delete`) itself and removes its
+//! own copies of the logfiles that every member has replayed — a decision each host
+//! takes alike from the replay links, which all members see. Version links older than
+//! the oldest logfile kept are marked `.deleted` (which propagates), and `.deleted`
+//! marks older than [`PURGE_AFTER`] are removed.
+
+use std::time::Duration;
+
+use mars_core::tree::{LogName, ReplayLink, DATA_PREFIX, DELETED, REPLAY_PREFIX, VERSION_PREFIX};
+
+use super::resource::{resource_dir, resources};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::tree::real_time_ns;
+
+/// `.deleted` marks are removed once they are this old: every member has seen them.
+pub const PURGE_AFTER: Duration = Duration::from_secs(3600);
+
+/// The logfiles of `res` here, oldest first.
+fn logfiles(ctx: &Context, res: &str) -> Result<Vec<(u32, String, u64)>> {
+    let dir = resource_dir(res);
+    let mut out = Vec::new();
+    for name in ctx.tree.list(&dir)? {
+        if let Ok(log) = LogName::parse(&name) {
+            let size = std::fs::symlink_metadata(ctx.tree.path(&format!("{dir}/{name}"))).map(|m| m.len()).unwrap_or(0);
+            out.push((log.nr, name.clone(), size));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `log-rotate RES`: on the actual primary, start the next logfile (the module switches
+/// to it once everything in the current one is on the disk). Nothing to do if the
+/// newest logfile is still empty.
+pub fn log_rotate(ctx: &Context, res: &str) -> Result<()> {
+    ctx.require_mountpoint()?;
+    if !resources(ctx)?.iter().any(|r| r == res) {
+        return Err(Error::NoResource(res.into()));
+    }
+    let dir = resource_dir(res);
+    if ctx.tree.get(&format!("{dir}/actual-{}/is-primary", ctx.host))?.map(|l| l.value).as_deref() != Some("1") {
+        return Err(Error::NotPrimary(res.into()));
+    }
+    let own: Vec<_> = logfiles(ctx, res)?.into_iter().filter(|(_, n, _)| LogName::parse(n).is_ok_and(|l| l.host == ctx.host)).collect();
+    let Some((nr, name, size)) = own.last().cloned() else { return Err(Error::NotPrimary(res.into())) };
+    if size == 0 {
+        println!("{name} is empty: nothing to rotate");
+        return Ok(());
+    }
+    let next = LogName { nr: nr + 1, host: &ctx.host }.to_string();
+    let path = ctx.tree.path(&format!("{dir}/{next}"));
+    std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| Error::Tree {
+        what: "create",
+        path: path.clone(),
+        source: e,
+    })?;
+    ctx.trigger();
+    println!("rotated {res}: new writes go to {next} once {name} ({size} bytes) is written back");
+    Ok(())
+}
+
+/// The logfile numbers of `res` that every member has replayed: below the lowest
+/// logfile any member's replay link names (and never the newest logfile).
+fn deletable(ctx: &Context, res: &str) -> Result<Vec<(u32, String)>> {
+    let dir = resource_dir(res);
+    let names = ctx.tree.list(&dir)?;
+    let mut lowest: Option<u32> = None;
+    for name in &names {
+        let Some(host) = name.strip_prefix(DATA_PREFIX) else { continue };
+        let Some(replay) = ctx.tree.get(&format!("{dir}/{REPLAY_PREFIX}{host}"))? else {
+            // A member without a replay link (joining): keep everything.
+            return Ok(Vec::new());
+        };
+        let Ok(link) = ReplayLink::parse(&replay.value) else { return Ok(Vec::new()) };
+        lowest = Some(lowest.map_or(link.log.nr, |l| l.min(link.log.nr)));
+    }
+    let Some(lowest) = lowest else { return Ok(Vec::new()) };
+    let files = logfiles(ctx, res)?;
+    let newest = files.last().map(|(nr, _, _)| *nr);
+    Ok(files.into_iter().filter(|(nr, _, _)| *nr < lowest && Some(*nr) != newest).map(|(nr, n, _)| (nr, n)).collect())
+}
+
+/// `log-delete RES` (`all`: every deletable logfile, else the oldest one): removes this
+/// host's copies of logfiles every member has replayed; returns the bytes freed.
+pub fn log_delete(ctx: &Context, res: &str, all: bool, quiet: bool) -> Result<u64> {
+    ctx.require_mountpoint()?;
+    if !resources(ctx)?.iter().any(|r| r == res) {
+        return Err(Error::NoResource(res.into()));
+    }
+    let dir = resource_dir(res);
+    let victims = deletable(ctx, res)?;
+    let mut freed = 0;
+    let mut lowest_kept = None;
+    for (i, (nr, name)) in victims.iter().enumerate() {
+        if !all && i > 0 {
+            lowest_kept = Some(*nr);
+            break;
+        }
+        let path = ctx.tree.path(&format!("{dir}/{name}"));
+        freed += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        std::fs::remove_file(&path).map_err(|e| Error::Tree { what: "delete", path: path.clone(), source: e })?;
+        if !quiet {
+            println!("deleted {}", path.display());
+        }
+    }
+    if victims.is_empty() && !quiet {
+        println!("{res}: no logfile is replayed by every member yet; nothing to delete");
+    }
+    // Version links below the oldest logfile kept (one more is kept for the chain).
+    let oldest_kept = lowest_kept.or_else(|| logfiles(ctx, res).ok()?.first().map(|(nr, _, _)| *nr));
+    if let Some(keep) = oldest_kept {
+        let stamp = ctx.stamp(&[&dir])?;
+        for name in ctx.tree.list(&dir)? {
+            let Some(rest) = name.strip_prefix(VERSION_PREFIX) else { continue };
+            let Some(nr) = rest.get(..9).and_then(|d| d.parse::<u32>().ok()) else { continue };
+            if nr + 1 < keep && ctx.tree.get(&format!("{dir}/{name}"))?.is_some() {
+                ctx.tree.set(&format!("{dir}/{name}"), DELETED, stamp)?;
+            }
+        }
+    }
+    Ok(freed)
+}
+
+/// Removes `.deleted` marks older than [`PURGE_AFTER`] under `rel` (one level deep).
+fn purge_deleted(ctx: &Context, rel: &str) -> Result<usize> {
+    let cutoff = real_time_ns().saturating_sub(PURGE_AFTER.as_nanos() as u64);
+    let mut purged = 0;
+    for name in ctx.tree.list(rel)? {
+        let child = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        let path = ctx.tree.path(&child);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            if rel.is_empty() {
+                purged += purge_deleted(ctx, &child)?;
+            }
+            continue;
+        }
+        if let Ok(Some(link)) = ctx.tree.get_raw(&child) {
+            if link.value == DELETED && link.stamp_ns < cutoff {
+                std::fs::remove_file(&path).map_err(|e| Error::Tree { what: "remove", path: path.clone(), source: e })?;
+                purged += 1;
+            }
+        }
+    }
+    Ok(purged)
+}
+
+/// `cron`: for every resource this host is a member of, rotate the logfile (on the
+/// primary) and delete what every member has replayed; then purge old `.deleted`
+/// marks. Meant to run every few minutes from cron or a systemd timer on every member.
+pub fn cron(ctx: &Context) -> Result<()> {
+    ctx.require_mountpoint()?;
+    for res in resources(ctx)? {
+        let dir = resource_dir(&res);
+        if ctx.tree.get(&format!("{dir}/{DATA_PREFIX}{}", ctx.host))?.is_none() {
+            continue;
+        }
+        if ctx.tree.get(&format!("{dir}/actual-{}/is-primary", ctx.host))?.map(|l| l.value).as_deref() == Some("1") {
+            log_rotate(ctx, &res)?;
+        }
+        let freed = log_delete(ctx, &res, true, true)?;
+        println!("{res}: deleted {freed} bytes of logfiles every member has replayed");
+    }
+    let purged = purge_deleted(ctx, "")?;
+    if purged > 0 {
+        println!("purged {purged} .deleted marks older than {} s", PURGE_AFTER.as_secs());
+    }
+    Ok(())
+}
