@@ -119,6 +119,33 @@ pub enum Command {
         /// (default: the resource name).
         devname: Option<String>,
     },
+    /// Leave a resource this host is a secondary member of (after `down`).
+    ///
+    /// Marks this host's links of the resource deleted (the other members stop waiting
+    /// for it, e.g. to delete logfiles) and removes its copies of the logfiles. The disk
+    /// keeps its content. Refused on the designated primary.
+    LeaveResource { resource: String },
+    /// Wait until a condition holds for RESOURCE on this host.
+    ///
+    /// Exit status 0 once it holds, 1 after --timeout seconds.
+    WaitResource {
+        resource: String,
+        /// What to wait for.
+        #[arg(long, value_enum, default_value = "exists")]
+        until: crate::commands::Condition,
+        /// Seconds to wait.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Exchange metadata with every other member now and wait until each has answered.
+    ///
+    /// Like wait-cluster, after asking the module to pull every peer's tree at once;
+    /// use it before decisions that need the newest state of the others.
+    UpdateCluster {
+        /// Seconds to wait.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
     /// Attach this host to a resource: open its disk (and, on the primary, start it).
     Attach { resource: String },
     /// Detach: release the disk. Refused while /dev/mars/<dev> is open.

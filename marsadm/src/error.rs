@@ -78,6 +78,10 @@ pub enum Error {
     LogIncomplete(String),
     #[error("resource {0}: this host is not its actual primary; log-rotate runs on the primary")]
     NotPrimary(String),
+    #[error("resource {0}: this host is its designated primary; make another host primary first")]
+    IsPrimary(String),
+    #[error("resource {res}: not {what} within {secs} s (marsadm view {res} shows why)")]
+    WaitTimeout { res: String, what: String, secs: u64 },
 }
 
 impl Error {
@@ -114,7 +118,9 @@ impl Error {
             | Error::OtherPrimary { .. }
             | Error::StillAttached(_)
             | Error::OtherMembers { .. }
-            | Error::NotPrimary(_) => 1,
+            | Error::NotPrimary(_)
+            | Error::IsPrimary(_)
+            | Error::WaitTimeout { .. } => 1,
             Error::LogIncomplete(_) => 3,
         }
     }

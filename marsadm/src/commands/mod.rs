@@ -10,6 +10,7 @@ mod version;
 use crate::cli::{Cli, Command};
 use crate::context::Context;
 use crate::error::Result;
+pub use resource::Condition;
 use resource::Activity;
 use view::Macro;
 
@@ -66,6 +67,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ViewWritebackRest { resource } => view_macro(&resource, Macro::WritebackRest),
         Command::ViewSyncRest { resource } => view_macro(&resource, Macro::SyncRest),
         Command::ViewIsConsistent { resource } => view_macro(&resource, Macro::IsConsistent),
+        Command::LeaveResource { resource } => resource::leave_resource(&Context::from_system()?, &resource),
+        Command::WaitResource { resource, until, timeout } => {
+            resource::wait_resource(&Context::from_system()?, &resource, until, timeout)
+        }
+        Command::UpdateCluster { timeout } => cluster::wait_cluster(&Context::from_system()?, timeout),
         Command::LogRotate { resource } => logs::log_rotate(&Context::from_system()?, &resource),
         Command::LogDelete { resource } => logs::log_delete(&Context::from_system()?, &resource, false, false).map(drop),
         Command::LogDeleteAll { resource } => logs::log_delete(&Context::from_system()?, &resource, true, false).map(drop),

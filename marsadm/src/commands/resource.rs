@@ -363,3 +363,75 @@ fn delete_tree(ctx: &Context, rel: &str, stamp: u64) -> Result<()> {
     }
     Ok(())
 }
+
+/// `leave-resource`: this host stops being a member of `res` (it must be down and not
+/// the primary). Its per-host links are marked deleted (so the others stop counting it,
+/// e.g. for log-delete), and its copies of the logfiles are removed; the disk keeps
+/// its content.
+pub fn leave_resource(ctx: &Context, res: &str) -> Result<()> {
+    require_member(ctx, res)?;
+    if actual(ctx, res, "is-attached")?.as_deref() == Some("1") {
+        return Err(Error::StillAttached(res.into()));
+    }
+    let dir = resource_dir(res);
+    let me = ctx.host.as_str();
+    if ctx.tree.get(&format!("{dir}/{PRIMARY}"))?.is_some_and(|l| l.value == me) {
+        return Err(Error::IsPrimary(res.into()));
+    }
+    let stamp = ctx.stamp(&[&dir])?;
+    for name in [DATA_PREFIX, DEVICE_PREFIX, REPLAY_PREFIX, "syncstatus-", "syncpos-"] {
+        let rel = format!("{dir}/{name}{me}");
+        if ctx.tree.get(&rel)?.is_some() {
+            ctx.tree.set(&rel, mars_core::tree::DELETED, stamp)?;
+        }
+    }
+    delete_tree(ctx, &format!("{dir}/{TODO_PREFIX}{me}"), stamp)?;
+    for name in ctx.tree.list(&dir)? {
+        let path = ctx.tree.path(&format!("{dir}/{name}"));
+        if LogName::parse(&name).is_ok() && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            std::fs::remove_file(&path).map_err(|e| Error::Tree { path, what: "remove", source: e })?;
+        }
+    }
+    ctx.trigger();
+    println!("left resource {res}; the disk keeps its content");
+    Ok(())
+}
+
+/// What `wait-resource` waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Condition {
+    /// The resource is known here (e.g. after another host created it).
+    Exists,
+    /// This host is attached to it.
+    Attached,
+    /// This host is its actual primary (the device is up).
+    Primary,
+    /// This host's disk is a consistent copy.
+    Consistent,
+    /// This host's disk is up to date (nothing left to sync, fetch or replay).
+    Uptodate,
+}
+
+/// `wait-resource RES [--until C]`: waits until condition `until` holds here.
+pub fn wait_resource(ctx: &Context, res: &str, until: Condition, timeout_s: u64) -> Result<()> {
+    ctx.require_mountpoint()?;
+    let deadline = Instant::now() + Duration::from_secs(timeout_s);
+    loop {
+        let known = resources(ctx)?.iter().any(|r| r == res);
+        let holds = known
+            && match until {
+                Condition::Exists => true,
+                Condition::Attached => actual(ctx, res, "is-attached")?.as_deref() == Some("1"),
+                Condition::Primary => actual(ctx, res, "is-primary")?.as_deref() == Some("1"),
+                Condition::Consistent => super::view::resource_state(ctx, res)?.is_consistent,
+                Condition::Uptodate => super::view::resource_state(ctx, res)?.diskstate == "UpToDate",
+            };
+        if holds {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::WaitTimeout { res: res.into(), what: format!("{until:?}").to_lowercase(), secs: timeout_s });
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
