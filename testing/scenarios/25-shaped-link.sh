@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Long distance (design reference §9.2): with node1's replication link shaped to 200 ms
+# delay, 1% loss and 10 Mbit/s, the application on the primary writes at local speed
+# (replication is asynchronous: not held down to the link rate), and replication
+# completes after the writer stops. Prints both rates.
+source "$(dirname "$0")/../lib.sh"
+
+for n in node1 node2; do
+  on $n 'rmmod mars 2>/dev/null; rm -rf /mars/*; modprobe mars'
+done
+on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/vdb >/dev/null'
+on node1 'marsadm wait-resource r0 --until primary --timeout 30' || fail "node1 not primary"
+on node2 'marsadm join-cluster node1 >/dev/null && marsadm wait-resource r0 --timeout 30' || fail "node2 does not know r0"
+on node2 'marsadm join-resource r0 /dev/vdb >/dev/null'
+on node2 'marsadm wait-resource r0 --until uptodate --timeout 300' || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"
+
+link_kbit=10000
+mib=8
+tb net shape node1 --delay 200 --loss 1 --rate $link_kbit
+trap 'tb net unshape node1 >/dev/null 2>&1 || true' EXIT
+
+step "node1 writes ${mib} MiB over a 10 Mbit/s, 200 ms, 1% loss link"
+on node1 "head -c $((mib << 20)) /dev/urandom > /tmp/data"
+start=$(date +%s%N)
+on node1 "dd if=/tmp/data of=/dev/mars/r0 bs=1M conv=fsync status=none"
+write_ns=$(( $(date +%s%N) - start ))
+app_kib_s=$(( (mib << 20) / 1024 * 1000000000 / write_ns ))
+link_kib_s=$(( link_kbit * 1000 / 8 / 1024 ))
+echo "application write rate on the primary: ${app_kib_s} KiB/s; link rate: ${link_kib_s} KiB/s"
+[ "$app_kib_s" -gt $(( 2 * link_kib_s )) ] || fail "the primary's writes were held down to the link rate"
+
+step "replication completes after the writer stopped"
+caught_start=$SECONDS
+on node2 'marsadm wait-resource r0 --until uptodate --timeout 500' || fail "node2 did not catch up: $(on node2 'marsadm view r0')"
+echo "node2 caught up $((SECONDS - caught_start)) s after the writer stopped"
+on node2 'marsadm view r0'
+tb net unshape node1
+assert_eq "$(on node1 "head -c $((mib << 20)) /dev/vdb | sha256sum")" "$(on node2 "head -c $((mib << 20)) /dev/vdb | sha256sum")" "replicated data"
