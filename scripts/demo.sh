@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: boot two testbed nodes with mars.ko loaded on both, then on node1 create a
 # resource, put xfs on /dev/mars/r0, write files, and show `marsadm view` and the
-# verified transaction log; then node2 joins the cluster and the resource and fetches
-# node1's logfile. The nodes stay up afterwards; `testing/testbed down` removes them.
+# verified transaction log; then node2 joins the cluster and the resource: a fast full
+# sync, then it follows node1's writes (fetch and replay), and `marsadm view` on both
+# shows it. The nodes stay up afterwards; `testing/testbed down` removes them.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 tb=$top/testing/testbed
@@ -38,19 +39,28 @@ show node1 'marsadm view'
 show node1 'ls -l /mars/resource-r0/'
 show node1 'marsadm cat --summary /mars/resource-r0/log-000000001-node1'
 echo
-echo "=== node2: join the cluster and the resource; it fetches node1's logfiles"
-echo "    (full sync and replay do not exist yet: node2's disk is not a copy)"
+echo "=== node2: join the cluster and the resource: fast full sync, then fetch + replay"
 show node2 'marsadm join-cluster node1'
-for _ in $(seq 30); do on node2 'test -L /mars/resource-r0/size' && break; sleep 1; done
+show node2 'marsadm wait-resource r0 --timeout 30'
 show node2 'marsadm join-resource r0 /dev/vdb'
-for _ in $(seq 60); do
-  [ "$(on node2 'marsadm view-fetch-rest r0' 2>/dev/null)" = 0 ] && on node2 'test -s /mars/resource-r0/log-000000001-node1' && break
-  sleep 1
-done
+sleep 3
 show node2 'marsadm view r0'
-show node2 'marsadm cat --summary /mars/resource-r0/log-000000001-node1'
+show node2 'marsadm wait-resource r0 --until uptodate --timeout 300'
+show node2 'marsadm view r0'
+echo
+echo "=== node1 writes more; node2 follows"
+show node1 'for i in $(seq 21 40); do head -c 262144 /dev/urandom > /mnt/r0/file$i; done; sync; ls /mnt/r0 | wc -l'
+sleep 2
+show node2 'marsadm view r0'
+sleep 3
+show node2 'marsadm wait-resource r0 --until uptodate --timeout 300'
+show node1 'marsadm view r0'
+show node2 'marsadm view r0'
+show node2 'marsadm view-1and1'
+show node1 'readlink /mars/resource-r0/replay-node1'
+show node2 'readlink /mars/resource-r0/replay-node2'
 show node1 'marsadm wait-cluster'
 echo
-echo "The nodes keep running (r0 mounted on node1 at /mnt/r0). Try:"
-echo "  testing/testbed exec node1 -- marsadm view --json"
+echo "The nodes keep running (r0 mounted on node1 at /mnt/r0, replicated to node2). Try:"
+echo "  testing/testbed exec node2 -- marsadm view --json"
 echo "Stop and remove them with: testing/testbed down"
