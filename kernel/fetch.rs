@@ -33,6 +33,10 @@ use crate::tunables::{Traffic, FETCH_LIMIT_KB};
 
 /// Bytes of a logfile per request.
 const CHUNK: u32 = 1 << 20;
+/// Chunks one fetch round takes at most.
+const ROUND_CHUNKS: u32 = 32;
+/// How often a caught-up secondary asks for more.
+const POLL_MS: u32 = 100;
 /// Frame payload room: a chunk plus the message's fields.
 const MAX_PAYLOAD: usize = CHUNK as usize + 64;
 
@@ -129,19 +133,22 @@ impl Fetcher {
             while !thread::should_stop() {
                 let round = fetch_round(&main, res, primary, &repair, &mut rate);
                 rate.tick(&Tree { clock: &main.clock }, res);
-                match round {
-                    Ok(()) => {
+                let pause = match round {
+                    Ok(fetched) => {
                         if backoff.succeeded() {
                             pr_info!("resource {}: fetching from {} again\n", res, primary);
                         }
+                        // Caught up: look again soon (this bounds the replication lag).
+                        if fetched > 0 { 1 } else { POLL_MS }
                     }
                     Err(e) => {
                         if backoff.failed() {
                             pr_warn!("resource {}: fetch from {} failed ({:?}); retrying with backoff\n", res, primary, e);
                         }
+                        backoff.delay_ms(1000, 10_000)
                     }
-                }
-                thread::sleep_ms(backoff.delay_ms(1000, 10_000));
+                };
+                thread::sleep_ms(pause);
             }
         })?;
         Ok(Fetcher { primary: owned(primary)?, _thread: thread })
@@ -150,28 +157,32 @@ impl Fetcher {
 
 
 /// Fetches what is missing of the primary's logfiles, from the one `replay-<me>` names
-/// to the primary's current one.
-fn fetch_round(main: &Main, res: &str, primary: &str, repair: &Repair, rate: &mut RateMeter) -> Result {
+/// to the primary's current one, at most [`ROUND_CHUNKS`] chunks (the server serves one
+/// connection at a time: other secondaries get their turn); returns the bytes fetched.
+fn fetch_round(main: &Main, res: &str, primary: &str, repair: &Repair, rate: &mut RateMeter) -> Result<u64> {
     let tree = Tree { clock: &main.clock };
     let me = host_name()?;
     let me = text(&me)?;
     let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
     let read = |p: CString| -> Result<Option<KVec<u8>>> { tree.read(&p) };
-    let Some(theirs) = read(path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, primary))?)? else { return Ok(()) };
-    let Some(mine) = read(path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(()) };
+    let Some(theirs) = read(path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, primary))?)? else { return Ok(0) };
+    let Some(mine) = read(path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(0) };
     let theirs = ReplayLink::parse(text(&theirs)?).map_err(|_| EINVAL)?;
     let mine = ReplayLink::parse(text(&mine)?).map_err(|_| EINVAL)?;
     if theirs.log.host != primary || mine.log.host != primary {
         // Logfiles of another origin (after a handover) are not fetched yet.
-        return Ok(());
+        return Ok(0);
     }
-    let Some(mut conn) = Conn::connect_member(main, primary, Traffic::Replication, MAX_PAYLOAD)? else { return Ok(()) };
+    let Some(mut conn) = Conn::connect_member(main, primary, Traffic::Replication, MAX_PAYLOAD)? else { return Ok(0) };
     let (started, mut fetched) = (real_ns(), 0u64);
     for nr in mine.log.nr..=theirs.log.nr {
         let name = LogName { nr, host: primary };
         let rel = CString::try_from_fmt(fmt!("{}{}/{}", RESOURCE_PREFIX, res, name))?;
         let file = File::open(&path(fmt!("{}/{}", &*dir, name))?, OpenFlags::READ_WRITE.create(), 0o600)?;
         loop {
+            if fetched >= u64::from(ROUND_CHUNKS) * u64::from(CHUNK) {
+                return Ok(fetched);
+            }
             if let Some(at) = repair.take_for(nr) {
                 // Replay found damage here: fetch the rest again.
                 pr_warn!("resource {}: {} is damaged at {}; fetching it again from there\n", res, name, at);
@@ -208,5 +219,5 @@ fn fetch_round(main: &Main, res: &str, primary: &str, repair: &Repair, rate: &mu
             }
         }
     }
-    Ok(())
+    Ok(fetched)
 }

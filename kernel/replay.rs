@@ -144,6 +144,9 @@ pub(crate) fn replay(log: &File, disk: &BlockDevice, start: u64, digests: &Kerne
     }
 }
 
+/// How long a caught-up replay thread waits before looking again.
+const IDLE_MS: u32 = 100;
+
 /// A secondary's replay thread for one resource (design reference §1.6): applies the
 /// fetched logfiles to the disk strictly in order, records the progress in
 /// `replay-<me>` and `version-<nr>-<me>` (after flushing the disk), and moves on to the
@@ -197,7 +200,7 @@ impl Replayer {
                     Ok(Step::Progress) => {
                         backoff.succeeded();
                     }
-                    Ok(Step::Idle) => thread::sleep_ms(200),
+                    Ok(Step::Idle) => thread::sleep_ms(IDLE_MS),
                     Err(e) => {
                         if backoff.failed() {
                             pr_warn!("resource {}: replay failed ({:?}); retrying\n", text(&f.res).unwrap_or(""), e);

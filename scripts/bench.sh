@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: fio inside one testbed node, raw data disk vs /dev/mars/r0 (logfiles on
+# `make bench`, part 1: fio inside one testbed node, raw data disk vs /dev/mars/r0 (logfiles on
 # the separate /mars disk), run back to back. Prints a Markdown table and appends it,
 # with the command and date, to docu/benchmarks.md.
 #
@@ -85,3 +85,6 @@ echo "$table"
   echo
   echo "$table"
 } >> "$top/docu/benchmarks.md"
+
+# The replication part: two nodes (scripts/bench-replication.sh).
+"$top/scripts/bench-replication.sh"
