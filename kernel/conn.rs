@@ -16,7 +16,7 @@ use kernel::fmt;
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{protocol_error, Endpoint, Socket};
 use crate::kapi::thread::{self, Thread};
-use crate::mars_core::wire::{check_payload, decode_header, parse_ipv4, Message, DEFAULT_BASE_PORT, HEADER_LEN};
+use crate::mars_core::wire::{check_payload, decode_header, parse_ipv4, Message, HEADER_LEN};
 use crate::strategy::Main;
 use crate::tree::{host_name, path, Tree, ROOT};
 use crate::tunables::Traffic;
@@ -58,7 +58,7 @@ impl Conn {
         let addr = parse_ipv4(text(&addr)?).ok_or(EINVAL)?;
         let Some(ours) = tree.cluster_uuid()? else { return Ok(None) };
         let me = host_name()?;
-        let to = Endpoint { addr, port: DEFAULT_BASE_PORT + class as u16 };
+        let to = Endpoint { addr, port: class.port() };
         let mut conn = Conn::new(Socket::connect(to, 2)?, class, max_payload)?;
         let what = conn.what;
         conn.send(&Message::Hello { cluster: text(&ours)?, host: text(&me)?, lamport_ns: main.clock.peek(), flags: 0 })?;
@@ -144,7 +144,8 @@ pub(crate) struct Listener {
 
 impl Listener {
     pub(crate) fn start(main: Arc<Main>, class: Traffic, name: &CStr, serve: fn(&Main, Socket) -> Result) -> Result<Listener> {
-        let socket = Arc::new(Socket::listen(DEFAULT_BASE_PORT + class as u16, 16)?, GFP_KERNEL)?;
+        let port = class.port();
+        let socket = Arc::new(Socket::listen(port, 16)?, GFP_KERNEL)?;
         let stopping = Arc::new(AtomicBool::new(false), GFP_KERNEL)?;
         let (l, s) = (socket.clone(), stopping.clone());
         let thread = Thread::spawn(name, move || {

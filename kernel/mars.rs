@@ -51,13 +51,11 @@ module! {
 }
 
 /// Module state: everything that must be torn down on unload, in field order: first
-/// `/proc/sys/mars` (no more triggers), then the strategy thread (which detaches all
-/// resources; a device that is open keeps the module loaded, so none is open here).
+/// `/proc/sys/mars` (no more triggers), the peer thread, then the strategy thread (which
+/// closes the listeners on ports 7777-7779 and detaches all resources; a device that is
+/// open keeps the module loaded, so none is open here).
 struct Mars {
     _proc_sys: proc_sys::ProcSys,
-    _meta: conn::Listener,
-    _fetch: conn::Listener,
-    _sync: conn::Listener,
     _peers: kapi::thread::Thread,
     _strategy: strategy::Strategy,
 }
@@ -66,13 +64,10 @@ impl kernel::Module for Mars {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let main = strategy::Main::new()?;
         let proc_sys = proc_sys::ProcSys::register(main.clone())?;
-        let meta = meta::start_server(main.clone())?;
-        let fetch = fetch::start_server(main.clone())?;
-        let sync = sync::start_server(main.clone())?;
         let peers = meta::start_peers(main.clone())?;
         let strategy = strategy::Strategy::start(main, module)?;
         pr_info!("version {} loaded\n", mars_core::version::VERSION);
-        Ok(Mars { _proc_sys: proc_sys, _meta: meta, _fetch: fetch, _sync: sync, _peers: peers, _strategy: strategy })
+        Ok(Mars { _proc_sys: proc_sys, _peers: peers, _strategy: strategy })
     }
 }
 

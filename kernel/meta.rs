@@ -26,7 +26,7 @@ use crate::kapi::time::real_ns;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::merge::{accept_remote_path, remote_wins, LinkState};
 use crate::mars_core::tree::{ANY_CLUSTER, UUID};
-use crate::mars_core::wire::{parse_ipv4, Message, DEFAULT_BASE_PORT, HELLO_REGISTER};
+use crate::mars_core::wire::{parse_ipv4, Message, HELLO_REGISTER};
 use crate::strategy::Main;
 use crate::tunables::Traffic;
 use crate::tree::{host_name, path, Tree, ROOT};
@@ -192,7 +192,7 @@ fn pull_all(main: &Main, peers: &mut KVec<PeerState>) -> Result {
         if now < state.due_ns {
             continue;
         }
-        match pull(main, &tree, me, Endpoint { addr, port: DEFAULT_BASE_PORT }) {
+        match pull(main, &tree, me, Endpoint { addr, port: Traffic::Meta.port() }) {
             Ok(()) => {
                 if state.backoff.succeeded() {
                     pr_info!("peer {} reachable again\n", host);

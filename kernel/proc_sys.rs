@@ -124,6 +124,7 @@ impl ProcSys {
         )?;
         entries.push(Entry::int(kernel::c_str!("log_digest"), &LOG_DIGEST, &LOG_DIGEST_MIN, &LOG_DIGEST_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("fetch_limit_kb"), &FETCH_LIMIT_KB, &ZERO, &FETCH_LIMIT_KB_MAX), GFP_KERNEL)?;
+        entries.push(Entry::int(kernel::c_str!("base_port"), &BASE_PORT, &BASE_PORT_MIN, &BASE_PORT_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("sync_limit_kb"), &SYNC_LIMIT_KB, &ZERO, &FETCH_LIMIT_KB_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("mem_limit_mb"), &MEM_LIMIT_MB, &MEM_LIMIT_MB_MIN, &MEM_LIMIT_MB_MAX), GFP_KERNEL)?;
         let registration = Registration::new(shared_cstr(PROC_SYS_NAME_WITH_NUL), entries)?;

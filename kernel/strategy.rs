@@ -21,7 +21,10 @@ use crate::mars_core::names::check_host_name;
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use crate::mars_core::lamport::format_stamp;
 use crate::mars_core::tree::{ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX};
+use crate::conn::Listener;
 use crate::digest::KernelDigests;
+use crate::tunables::Traffic;
+use crate::{fetch, meta, sync};
 use crate::kapi::bdev::BlockDevice;
 use crate::logger::CurrentLog;
 use crate::resource::{Resource, Setup};
@@ -125,7 +128,9 @@ impl Strategy {
     pub(crate) fn start(main: Arc<Main>, module: &'static ThisModule) -> Result<Strategy> {
         let thread = Thread::spawn(kernel::c_str!("mars_main"), move || {
             let mut resources: KVec<Option<Resource>> = KVec::new();
+            let mut listeners: Option<Listeners> = None;
             while !thread::should_stop() {
+                listen(&main, &mut listeners);
                 if let Err(e) = round(&main, &mut resources, module) {
                     pr_debug!("strategy round failed: {:?}\n", e);
                 }
@@ -135,10 +140,48 @@ impl Strategy {
                 }
                 *triggered = false;
             }
-            // Leaving: the resources (devices, then disks) are released here.
+            // Leaving: no more connections, then the resources (devices, then disks)
+            // are released.
+            drop(listeners);
             drop(resources);
         })?;
         Ok(Strategy { _thread: thread })
+    }
+}
+
+/// The listeners on the three ports (metadata, fetch, sync).
+struct Listeners {
+    _meta: Listener,
+    _fetch: Listener,
+    _sync: Listener,
+    port: u16,
+}
+
+/// Keeps the listeners on the current `base_port`: started at the first round, moved
+/// when the tunable changes, retried each round while the ports are taken.
+fn listen(main: &Arc<Main>, listeners: &mut Option<Listeners>) {
+    let port = Traffic::Meta.port();
+    if listeners.as_ref().is_some_and(|l| l.port == port) {
+        return;
+    }
+    // The old ports are closed first.
+    let had = listeners.take().is_some();
+    let started = (|| -> Result<Listeners> {
+        Ok(Listeners {
+            _meta: meta::start_server(main.clone())?,
+            _fetch: fetch::start_server(main.clone())?,
+            _sync: sync::start_server(main.clone())?,
+            port,
+        })
+    })();
+    match started {
+        Ok(l) => {
+            if had {
+                pr_info!("listening on ports {}-{} now\n", port, port + 2);
+            }
+            *listeners = Some(l);
+        }
+        Err(e) => pr_warn!("cannot listen on ports {}-{}: {:?}; retrying\n", port, port + 2, e),
     }
 }
 

@@ -6,6 +6,7 @@
 use core::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::mars_core::log_record::ChecksumAlgorithm;
+use crate::mars_core::wire::DEFAULT_BASE_PORT;
 
 /// When an ordinary write (no REQ_PREFLUSH/REQ_FUA/REQ_SYNC) completes:
 /// 0 = once copied into the RAM buffer, 1 = once its record is written to the logfile
@@ -117,12 +118,24 @@ pub(crate) static BYTE_MAX: i32 = 255;
 pub(crate) static TCP_SECONDS_MAX: i32 = 3600;
 pub(crate) static TCP_COUNT_MAX: i32 = 127;
 
+/// TCP port of the metadata exchange; fetch and sync use the next two. Must be the same
+/// on every member. A change moves this host's listeners at once.
+pub(crate) static BASE_PORT: AtomicI32 = AtomicI32::new(DEFAULT_BASE_PORT as i32);
+pub(crate) static BASE_PORT_MIN: i32 = 1024;
+pub(crate) static BASE_PORT_MAX: i32 = 65533;
+
 /// Bytes received per class (frames, headers included), since load.
 pub(crate) static RECEIVED: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
 
 impl Traffic {
     pub(crate) fn tuning(self) -> &'static TcpTuning {
         &TCP_TUNING[self as usize]
+    }
+
+    /// The class's TCP port: base port + class.
+    pub(crate) fn port(self) -> u16 {
+        let base = BASE_PORT.load(Ordering::Relaxed).clamp(BASE_PORT_MIN, BASE_PORT_MAX);
+        base as u16 + self as u16
     }
 
     /// Counter of the bytes received in this class (`/proc/sys/mars/received_bytes_*`).

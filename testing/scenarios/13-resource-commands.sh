@@ -48,7 +48,7 @@ step "down and up"
 on $n 'marsadm down r0'
 on $n 'test ! -e /dev/mars/r0' || fail "device still there after down"
 assert_eq 0 "$(on $n 'marsadm view-is-attached r0')" "attached after down"
-on $n 'marsadm view r0' | grep -q '^node1 Detached None - ' || fail "view after down"
+on $n 'marsadm view r0' | grep -q '^node1 Detached NotStarted None - ' || fail "view after down"
 on $n 'dd if=/dev/vdb of=/dev/null bs=4096 count=1 status=none' || fail "disk not readable after down"
 on $n 'marsadm up r0'
 retry 10 on $n 'test -b /dev/mars/r0' || fail "device not back after up"

@@ -49,6 +49,19 @@ on node1 'grep -q "not heard from node2" /tmp/wc.err' || fail "wait-cluster did 
 on node2 'modprobe mars'
 on node1 'marsadm wait-cluster --timeout 20' || fail "wait-cluster after node2 came back"
 
+step "base_port moves the listeners; members with the same base port still talk"
+listening() { on "$1" "grep -q ':$2 00000000:0000 0A' /proc/net/tcp"; } # port in hex
+for n in node1 node2; do on $n 'echo 8777 > /proc/sys/mars/base_port'; done
+for n in node1 node2; do
+  for p in 2249 224A 224B; do retry 10 listening $n $p || fail "$n does not listen on port 0x$p"; done
+done
+listening node1 1E61 && fail "node1 still listens on 7777"
+on node1 'marsadm wait-cluster --timeout 20' || fail "no metadata exchange on port 8777"
+expect_status 1 on node1 'echo 80 > /proc/sys/mars/base_port'
+for n in node1 node2; do on $n 'echo 7777 > /proc/sys/mars/base_port'; done
+retry 10 listening node1 1E61 || fail "node1 does not listen on 7777 again"
+on node1 'marsadm wait-cluster --timeout 20' || fail "no metadata exchange on port 7777"
+
 step "leave-cluster: refused for a resource member; the others learn of it"
 expect_status 1 on node1 'marsadm leave-cluster --timeout 5'
 on node2 'marsadm leave-cluster' || fail "leave-cluster on node2"

@@ -201,8 +201,10 @@ impl<'a> VersionLink<'a> {
             return Err(ParseError::Malformed);
         }
         let mut digest = [0u8; 16];
+        // Byte pairs, no string slicing (nothing here can panic).
+        let nibble = |c: Option<&u8>| c.and_then(|&c| (c as char).to_digit(16)).map(|v| v as u8).ok_or(ParseError::Malformed);
         for (i, d) in digest.iter_mut().enumerate() {
-            *d = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| ParseError::Malformed)?;
+            *d = (nibble(hex.as_bytes().get(2 * i))? << 4) | nibble(hex.as_bytes().get(2 * i + 1))?;
         }
         if prev_head.contains(':') {
             return Err(ParseError::Malformed);
