@@ -220,6 +220,7 @@ impl Job<'_> {
         let mut mine = KVec::from_elem(0u8, (MAX_SYNC_READ / SYNC_BLOCK) as usize * SYNC_DIGEST_LEN, GFP_KERNEL)?;
         let mut theirs = KVec::from_elem(0u8, (SPAN / SYNC_BLOCK) as usize * SYNC_DIGEST_LEN, GFP_KERNEL)?;
         let mut pos = status - status % u64::from(SYNC_BLOCK);
+        let first = pos;
         let (started, mut copied, mut last_status) = (real_ns(), 0u64, real_ns());
         let mut rate = RateMeter::new("sync-rate");
         while pos < self.size {
@@ -263,7 +264,7 @@ impl Job<'_> {
             pos += u64::from(span);
             rate.add(u64::from(span));
             rate.tick(&tree, self.res);
-            self.pace(started, copied);
+            self.pace(started, pos - first);
             if real_ns().saturating_sub(last_status) >= STATUS_INTERVAL_NS || pos >= self.size {
                 self.disk.flush()?;
                 let value = path(fmt!("{}", pos.min(self.size)))?;
@@ -314,13 +315,14 @@ impl Job<'_> {
         Ok(u64::from(len))
     }
 
-    /// Sleeps until the bytes copied so far fit the sync rate limit.
-    fn pace(&self, started: u64, copied: u64) {
+    /// Sleeps until the disk walked so far fits the sync rate limit: it bounds what
+    /// the sync reads on both disks (the primary's load) and, with it, what it sends.
+    fn pace(&self, started: u64, walked: u64) {
         let limit = u64::from(SYNC_LIMIT_KB.load(Ordering::Relaxed).max(0) as u32) * 1024;
         if limit == 0 {
             return;
         }
-        let due = started + copied.saturating_mul(1_000_000_000) / limit;
+        let due = started + walked.saturating_mul(1_000_000_000) / limit;
         let now = real_ns();
         if due > now {
             thread::sleep_ms(((due - now) / 1_000_000).min(10_000) as u32);

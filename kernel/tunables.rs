@@ -32,7 +32,7 @@ pub(crate) static LOG_DIGEST_MAX: i32 = 2;
 pub(crate) static FETCH_LIMIT_KB: AtomicI32 = AtomicI32::new(0);
 pub(crate) static FETCH_LIMIT_KB_MAX: i32 = i32::MAX;
 
-/// Full sync rate limit per secondary resource in KiB/s (0: unlimited).
+/// Full sync rate limit per syncing resource in KiB/s of disk compared (0: unlimited).
 pub(crate) static SYNC_LIMIT_KB: AtomicI32 = AtomicI32::new(0);
 
 /// Reads answered (in part or whole) from buffered writes, since load.

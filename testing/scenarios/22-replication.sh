@@ -2,7 +2,8 @@
 # Replication end to end (design reference §1.6, §6, §9.2 D): node1 writes files on xfs
 # on /dev/mars/r0 while node2 joins; node2's fast full sync sends only what differs
 # (its disk was equal to node1's before the filesystem was made: less than 5% of the
-# disk), then replays node1's logfiles in order and becomes UpToDate; pause/resume of
+# disk) and resumes where it was paused, then replays node1's logfiles in order and
+# becomes UpToDate; pause/resume of
 # replay and fetch change the states as described and converge after resume; at the end
 # the replay links are equal on both and, after `down` on both, the disks are equal.
 source "$(dirname "$0")/../lib.sh"
@@ -30,16 +31,29 @@ state() { # state NODE FIELD: a field of `view --json r0` on NODE
 replay_link() { on "$1" "readlink /mars/resource-r0/replay-$2"; }
 uptodate() { [ "$(state node2 diskstate)" = UpToDate ]; }
 
-step "join-resource while node1 writes files; the fast sync sends little"
+step "join-resource while node1 writes files; the fast sync pauses, resumes, sends little"
 files node1 0 20
 sync_before=$(on node2 'cat /proc/sys/mars/received_bytes_2_sync')
 files node1 20 40 &
 writer=$!
 on node2 'marsadm join-resource r0 /dev/vdb'
 wait $writer || fail "writing files on node1 failed"
-retry 120 on node2 'test "$(marsadm view-sync-rest r0)" = 0' || fail "sync did not finish: $(on node2 'marsadm view r0')"
-sent=$(( $(on node2 'cat /proc/sys/mars/received_bytes_2_sync') - sync_before ))
+# The sync walks the disk at most at sync_limit_kb: slow enough to pause it half-way.
+on node2 'echo 16384 > /proc/sys/mars/sync_limit_kb'
 size=$(on node2 'marsadm view-resource-size r0')
+retry 60 on node2 "test \$(marsadm view-sync-rest r0) -lt $((size - (64 << 20)))" || fail "sync does not progress: $(on node2 'marsadm view r0')"
+on node2 'marsadm pause-sync r0' || fail "pause-sync"
+retry 10 on node2 'test "$(readlink /mars/resource-r0/actual-node2/is-syncing)" = 0' || fail "sync still running"
+assert_eq "PausedSync" "$(state node2 replstate)" "replstate while the sync is paused"
+paused_at=$(on node2 'readlink /mars/resource-r0/syncstatus-node2')
+sleep 3
+assert_eq "$paused_at" "$(on node2 'readlink /mars/resource-r0/syncstatus-node2')" "syncstatus while paused"
+[ "$paused_at" -gt 0 ] && [ "$paused_at" -lt "$size" ] || fail "syncstatus $paused_at is not half-way"
+on node2 'echo 0 > /proc/sys/mars/sync_limit_kb'
+on node2 'marsadm resume-sync r0' || fail "resume-sync"
+retry 120 on node2 'test "$(marsadm view-sync-rest r0)" = 0' || fail "sync did not finish: $(on node2 'marsadm view r0')"
+on node2 "dmesg | grep -q 'resuming the full sync at $paused_at of'" || fail "the sync did not resume at $paused_at"
+sent=$(( $(on node2 'cat /proc/sys/mars/received_bytes_2_sync') - sync_before ))
 echo "full sync of a ${size}-byte disk received ${sent} bytes over port 7779 ($((sent * 1000 / size))/1000 of the disk)"
 [ "$sent" -lt $((size / 20)) ] || fail "fast sync sent ${sent} bytes, not less than 5% of ${size}"
 on node2 'test -L /mars/resource-r0/syncpos-node2' || fail "no syncpos-node2 after the sync"
