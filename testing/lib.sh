@@ -43,3 +43,29 @@ retry() {
     sleep 0.5
   done
 }
+
+# fresh_modules NODE...: mars.ko freshly loaded with an empty /mars on each NODE.
+fresh_modules() {
+  local n
+  for n in "$@"; do on "$n" 'rmmod mars 2>/dev/null; rm -rf /mars/*; modprobe mars'; done
+}
+
+# create_r0: node1 creates a cluster and resource r0 on its /dev/vdb, and is its primary.
+create_r0() {
+  on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/vdb >/dev/null'
+  on node1 'marsadm wait-resource r0 --until primary --timeout 30' || fail "node1 did not become primary of r0"
+}
+
+# join_cluster NODE...: each NODE joins node1's cluster and learns of resource r0.
+join_cluster() {
+  local n
+  for n in "$@"; do
+    on "$n" 'marsadm join-cluster node1 >/dev/null' || fail "join-cluster on $n"
+    on "$n" 'marsadm wait-resource r0 --timeout 30' || fail "$n does not know resource r0"
+  done
+}
+
+# view_field NODE FIELD: one field of `marsadm view --json r0` on NODE.
+view_field() {
+  on "$1" 'marsadm view --json r0' | python3 -c "import json,sys; print(json.load(sys.stdin)['resources'][0]['$2'])"
+}

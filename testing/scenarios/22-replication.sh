@@ -8,16 +8,12 @@
 # the replay links are equal on both and, after `down` on both, the disks are equal.
 source "$(dirname "$0")/../lib.sh"
 
-for n in node1 node2; do
-  on $n 'rmmod mars 2>/dev/null; rm -rf /mars/*; modprobe mars'
-  # Equal disks to start with (the fast-sync check counts what the sync sends).
-  on $n 'dd if=/dev/zero of=/dev/vdb bs=1M count=512 conv=fsync status=none'
-done
-on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/vdb >/dev/null'
-retry 30 on node1 'test -b /dev/mars/r0' || fail "/dev/mars/r0 did not appear"
+fresh_modules node1 node2
+# Equal disks to start with (the fast-sync check counts what the sync sends).
+for n in node1 node2; do on $n 'dd if=/dev/zero of=/dev/vdb bs=1M count=512 conv=fsync status=none'; done
+create_r0
 on node1 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0'
-on node2 'marsadm join-cluster node1 >/dev/null'
-retry 30 on node2 'test -L /mars/resource-r0/size' || fail "node2 does not know resource r0"
+join_cluster node2
 
 # files NODE FIRST COUNT: COUNT files of 256 KiB under /mnt/r0, each fsync'ed.
 files() {
@@ -25,11 +21,8 @@ files() {
     head -c 262144 /dev/urandom > /mnt/r0/f\$i && sync /mnt/r0/f\$i || exit 1
     i=\$((i + 1)); done"
 }
-state() { # state NODE FIELD: a field of `view --json r0` on NODE
-  on "$1" 'marsadm view --json r0' | python3 -c "import json,sys; print(json.load(sys.stdin)['resources'][0]['$2'])"
-}
 replay_link() { on "$1" "readlink /mars/resource-r0/replay-$2"; }
-uptodate() { [ "$(state node2 diskstate)" = UpToDate ]; }
+uptodate() { [ "$(view_field node2 diskstate)" = UpToDate ]; }
 
 step "join-resource while node1 writes files; the fast sync pauses, resumes, sends little"
 files node1 0 20
@@ -44,7 +37,7 @@ size=$(on node2 'marsadm view-resource-size r0')
 retry 60 on node2 "test \$(marsadm view-sync-rest r0) -lt $((size - (64 << 20)))" || fail "sync does not progress: $(on node2 'marsadm view r0')"
 on node2 'marsadm pause-sync r0' || fail "pause-sync"
 retry 10 on node2 'test "$(readlink /mars/resource-r0/actual-node2/is-syncing)" = 0' || fail "sync still running"
-assert_eq "PausedSync" "$(state node2 replstate)" "replstate while the sync is paused"
+assert_eq "PausedSync" "$(view_field node2 replstate)" "replstate while the sync is paused"
 paused_at=$(on node2 'readlink /mars/resource-r0/syncstatus-node2')
 sleep 3
 assert_eq "$paused_at" "$(on node2 'readlink /mars/resource-r0/syncstatus-node2')" "syncstatus while paused"
@@ -68,8 +61,8 @@ before=$(replay_link node2 node2)
 files node1 60 20
 retry 30 on node2 'test "$(marsadm view-fetch-rest r0)" = 0' || fail "fetch stopped while replay paused"
 assert_eq "$before" "$(replay_link node2 node2)" "replay link while replay is paused"
-assert_eq "PausedReplay" "$(state node2 replstate)" "replstate while paused"
-case "$(state node2 diskstate)" in Outdated*R*) ;; *) fail "diskstate while paused: $(state node2 diskstate)";; esac
+assert_eq "PausedReplay" "$(view_field node2 replstate)" "replstate while paused"
+case "$(view_field node2 diskstate)" in Outdated*R*) ;; *) fail "diskstate while paused: $(view_field node2 diskstate)";; esac
 on node2 'marsadm view-1and1 r0' | grep -q '^  r0 Outdated\[R\] PausedReplay -SF-- Secondary node1$' ||
   fail "view-1and1 while paused: $(on node2 'marsadm view-1and1 r0')"
 on node2 'marsadm resume-replay r0' || fail "resume-replay"
@@ -80,8 +73,8 @@ on node2 'marsadm pause-fetch r0' || fail "pause-fetch"
 retry 10 on node2 'test "$(readlink /mars/resource-r0/actual-node2/is-fetching)" = 0' || fail "fetch still running"
 files node1 80 20
 sleep 4
-assert_eq "PausedFetch" "$(state node2 replstate)" "replstate while fetch is paused"
-[ "$(state node2 fetch_rest)" -gt 0 ] || fail "fetch_rest while fetch is paused: $(on node2 'marsadm view r0')"
+assert_eq "PausedFetch" "$(view_field node2 replstate)" "replstate while fetch is paused"
+[ "$(view_field node2 fetch_rest)" -gt 0 ] || fail "fetch_rest while fetch is paused: $(on node2 'marsadm view r0')"
 on node2 'marsadm resume-fetch r0' || fail "resume-fetch"
 retry 60 uptodate || fail "not UpToDate after resume-fetch: $(on node2 'marsadm view r0')"
 

@@ -5,17 +5,12 @@
 # stays bounded once `cron` has run on both members.
 source "$(dirname "$0")/../lib.sh"
 
-for n in node1 node2; do
-  on $n 'rmmod mars 2>/dev/null; rm -rf /mars/*; modprobe mars'
-done
-on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/vdb >/dev/null'
-retry 30 on node1 'test -b /dev/mars/r0' || fail "/dev/mars/r0 did not appear"
-on node2 'marsadm join-cluster node1 >/dev/null'
-retry 30 on node2 'test -L /mars/resource-r0/size' || fail "node2 does not know resource r0"
+fresh_modules node1 node2
+create_r0
+join_cluster node2
 on node2 'marsadm join-resource r0 /dev/vdb >/dev/null'
 
-state() { on "$1" 'marsadm view --json r0' | python3 -c "import json,sys; print(json.load(sys.stdin)['resources'][0]['$2'])"; }
-uptodate() { [ "$(state node2 diskstate)" = UpToDate ]; }
+uptodate() { [ "$(view_field node2 diskstate)" = UpToDate ]; }
 logfiles() { on "$1" 'ls /mars/resource-r0 | grep -c "^log-"'; }
 # writes FIRST COUNT: COUNT numbered 1 MiB blocks of random data on node1, fsync'ed.
 writes() {

@@ -6,16 +6,10 @@
 source "$(dirname "$0")/../lib.sh"
 
 tb up --nodes 3 >/dev/null
-for n in node1 node2 node3; do
-  on $n 'rmmod mars 2>/dev/null; rm -rf /mars/*; modprobe mars'
-done
-on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/vdb >/dev/null'
-on node1 'marsadm wait-resource r0 --until primary --timeout 30' || fail "node1 not primary"
+fresh_modules node1 node2 node3
+create_r0
 on node1 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0'
-for n in node2 node3; do
-  on $n 'marsadm join-cluster node1 >/dev/null'
-  on $n 'marsadm wait-resource r0 --timeout 30' || fail "$n does not know resource r0"
-done
+join_cluster node2 node3
 
 # files FIRST COUNT: COUNT files of 256 KiB under /mnt/r0 on node1, each fsync'ed.
 files() {

@@ -5,12 +5,9 @@
 # completes after the writer stops. Prints both rates.
 source "$(dirname "$0")/../lib.sh"
 
-for n in node1 node2; do
-  on $n 'rmmod mars 2>/dev/null; rm -rf /mars/*; modprobe mars'
-done
-on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/vdb >/dev/null'
-on node1 'marsadm wait-resource r0 --until primary --timeout 30' || fail "node1 not primary"
-on node2 'marsadm join-cluster node1 >/dev/null && marsadm wait-resource r0 --timeout 30' || fail "node2 does not know r0"
+fresh_modules node1 node2
+create_r0
+join_cluster node2
 on node2 'marsadm join-resource r0 /dev/vdb >/dev/null'
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 300' || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"
 
