@@ -44,10 +44,13 @@ retry() {
   done
 }
 
-# fresh_modules NODE...: mars.ko freshly loaded with an empty /mars on each NODE.
+# fresh_modules NODE...: mars.ko freshly loaded with an empty /mars on each NODE (also
+# after a scenario that failed with /dev/mars/r0 mounted).
 fresh_modules() {
   local n
-  for n in "$@"; do on "$n" 'rmmod mars 2>/dev/null; rm -rf /mars/*; modprobe mars'; done
+  for n in "$@"; do
+    on "$n" 'umount /mnt/r0 2>/dev/null; rmmod mars 2>/dev/null; rm -rf /mars/*; modprobe mars'
+  done
 }
 
 # create_r0: node1 creates a cluster and resource r0 on its /dev/vdb, and is its primary.

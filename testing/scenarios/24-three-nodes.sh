@@ -47,7 +47,14 @@ on node3 'marsadm resume-replay r0 >/dev/null'
 on node3 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node3 not UpToDate after repair: $(on node3 'marsadm view r0')"
 on node3 'dmesg | grep -q "damaged at byte"' || fail "damage not reported"
 on node3 'dmesg | grep -q "fetching it again"' || fail "re-fetch not reported"
-assert_eq "$(on node1 "sha256sum < /mars/resource-r0/$log")" "$(on node3 "sha256sum < /mars/resource-r0/$log")" "repaired logfile"
+# The repaired copy equals node1's logfile as far as it goes (node1's xfs may append
+# more records meanwhile).
+same_prefix() {
+  local f=/mars/resource-r0/$log n
+  n=$(on node3 "stat -c %s $f")
+  [ "$(on node1 "head -c $n $f | sha256sum")" = "$(on node3 "sha256sum < $f")" ]
+}
+retry 30 same_prefix || fail "node3's repaired copy of $log differs from node1's"
 
 step "quiet: replay links equal on all three"
 on node1 'umount /mnt/r0'
