@@ -3,7 +3,8 @@
 //! Logfile fetch on port base + 1 (design reference §1.6, docu/wire-protocol.md).
 //!
 //! Server side: members may read logfiles (`resource-<res>/log-<nr>-<host>`) in chunks.
-//! Client side: a secondary's `mars_fetch` thread copies the primary's logfiles, from
+//! Client side: a secondary's `mars_fetch` thread copies the logfiles of its source (the
+//! designated primary, or the old one during a handover, `mars_core::handover`), from
 //! the one its `replay-<me>` names up to the primary's current one, appending from the
 //! local size: an interrupted fetch resumes where it stopped, and a logfile is complete
 //! once the primary has moved on to the next and the sizes are equal.
@@ -25,7 +26,7 @@ use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
 use crate::mars_core::backoff::Backoff;
 use crate::progress::RateMeter;
-use crate::mars_core::tree::{parse_log_path, LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX};
+use crate::mars_core::tree::{parse_log_path, ReplayLink, VersionLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::wire::Message;
 use crate::strategy::Main;
 use crate::tree::{host_name, path, Tree, ROOT};
@@ -117,33 +118,33 @@ impl Repair {
 
 /// A secondary's fetch thread for one resource; stops when dropped.
 pub(crate) struct Fetcher {
-    /// The primary it fetches from.
-    pub(crate) primary: KVec<u8>,
+    /// The source it fetches from.
+    pub(crate) source: KVec<u8>,
     _thread: Thread,
 }
 
 impl Fetcher {
-    pub(crate) fn start(main: Arc<Main>, res: &str, primary: &str, repair: Arc<Repair>) -> Result<Fetcher> {
-        let (res_owned, primary_owned) = (owned(res)?, owned(primary)?);
+    pub(crate) fn start(main: Arc<Main>, res: &str, source: &str, repair: Arc<Repair>) -> Result<Fetcher> {
+        let (res_owned, source_owned) = (owned(res)?, owned(source)?);
         let thread = Thread::spawn(kernel::c_str!("mars_fetch"), move || {
             let _noio = NoIoScope::enter();
-            let (res, primary) = (text(&res_owned).unwrap_or(""), text(&primary_owned).unwrap_or(""));
+            let (res, source) = (text(&res_owned).unwrap_or(""), text(&source_owned).unwrap_or(""));
             let mut backoff = Backoff::new();
             let mut rate = RateMeter::new("fetch-rate");
             while !thread::should_stop() {
-                let round = fetch_round(&main, res, primary, &repair, &mut rate);
+                let round = fetch_round(&main, res, source, &repair, &mut rate);
                 rate.tick(&Tree { clock: &main.clock }, res);
                 let pause = match round {
                     Ok(fetched) => {
                         if backoff.succeeded() {
-                            pr_info!("resource {}: fetching from {} again\n", res, primary);
+                            pr_info!("resource {}: fetching from {} again\n", res, source);
                         }
                         // Caught up: look again soon (this bounds the replication lag).
                         if fetched > 0 { 1 } else { POLL_MS }
                     }
                     Err(e) => {
                         if backoff.failed() {
-                            pr_warn!("resource {}: fetch from {} failed ({:?}); retrying with backoff\n", res, primary, e);
+                            pr_warn!("resource {}: fetch from {} failed ({:?}); retrying with backoff\n", res, source, e);
                         }
                         backoff.delay_ms(1000, 10_000)
                     }
@@ -151,32 +152,42 @@ impl Fetcher {
                 thread::sleep_ms(pause);
             }
         })?;
-        Ok(Fetcher { primary: owned(primary)?, _thread: thread })
+        Ok(Fetcher { source: owned(source)?, _thread: thread })
     }
 }
 
 
-/// Fetches what is missing of the primary's logfiles, from the one `replay-<me>` names
-/// to the primary's current one, at most [`ROUND_CHUNKS`] chunks (the server serves one
-/// connection at a time: other secondaries get their turn); returns the bytes fetched.
-fn fetch_round(main: &Main, res: &str, primary: &str, repair: &Repair, rate: &mut RateMeter) -> Result<u64> {
+/// Fetches what is missing of `source`'s logfiles (`mars_core::handover::fetch_source`:
+/// the designated primary, or the old one during a handover), from the one `replay-<me>`
+/// names to the one `replay-<source>` names, at most [`ROUND_CHUNKS`] chunks (the server
+/// serves one connection at a time: other secondaries get their turn); returns the bytes
+/// fetched. Logfiles in between are named by `source`'s version links, so logfiles of
+/// any origin (after handovers) are fetched; this host's own logfiles never are.
+fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut RateMeter) -> Result<u64> {
     let tree = Tree { clock: &main.clock };
     let me = host_name()?;
     let me = text(&me)?;
     let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
     let read = |p: CString| -> Result<Option<KVec<u8>>> { tree.read(&p) };
-    let Some(theirs) = read(path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, primary))?)? else { return Ok(0) };
+    let Some(theirs) = read(path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, source))?)? else { return Ok(0) };
     let Some(mine) = read(path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(0) };
     let theirs = ReplayLink::parse(text(&theirs)?).map_err(|_| EINVAL)?;
     let mine = ReplayLink::parse(text(&mine)?).map_err(|_| EINVAL)?;
-    if theirs.log.host != primary || mine.log.host != primary {
-        // Logfiles of another origin (after a handover) are not fetched yet.
+    if mine.log.nr > theirs.log.nr {
         return Ok(0);
     }
-    let Some(mut conn) = Conn::connect_member(main, primary, Traffic::Replication, MAX_PAYLOAD)? else { return Ok(0) };
+    let Some(mut conn) = Conn::connect_member(main, source, Traffic::Replication, MAX_PAYLOAD)? else { return Ok(0) };
     let (started, mut fetched) = (real_ns(), 0u64);
     for nr in mine.log.nr..=theirs.log.nr {
-        let name = LogName { nr, host: primary };
+        let version = read(path(fmt!("{}/{}{:09}-{}", &*dir, VERSION_PREFIX, nr, source))?)?;
+        let named = version.as_deref().and_then(|v| VersionLink::parse(text(v).ok()?).ok()).map(|v| v.log);
+        let Some(name) = (if nr == theirs.log.nr { Some(theirs.log) } else { named.or((nr == mine.log.nr).then_some(mine.log)) }) else {
+            // Not known yet which logfile `source` has with this number.
+            return Ok(fetched);
+        };
+        if name.host == me {
+            continue;
+        }
         let rel = CString::try_from_fmt(fmt!("{}{}/{}", RESOURCE_PREFIX, res, name))?;
         let file = File::open(&path(fmt!("{}/{}", &*dir, name))?, OpenFlags::READ_WRITE.create(), 0o600)?;
         loop {
@@ -212,7 +223,7 @@ fn fetch_round(main: &Main, res: &str, primary: &str, repair: &Repair, rate: &mu
                     }
                 }
                 Message::Error { message, .. } => {
-                    pr_warn!("fetch of {} from {}: {}\n", &*rel, primary, message);
+                    pr_warn!("fetch of {} from {}: {}\n", &*rel, source, message);
                     return Err(EIO);
                 }
                 _ => return Err(protocol_error()),

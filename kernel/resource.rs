@@ -20,6 +20,7 @@ use crate::kapi::gendisk::Disk;
 use crate::buffer::WriteBuffer;
 use crate::logger::{CurrentLog, Log, LogTarget, Logger};
 use crate::reader::Reader;
+use crate::mars_core::handover::{Mode, Wait};
 use crate::mars_core::role::Role;
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
 use crate::replay::{replay, Replayer};
@@ -44,6 +45,10 @@ pub(crate) struct Resource {
     replayer: Option<Replayer>,
     /// Damage replay found in a fetched logfile, for the fetch thread to repair.
     repair: Arc<Repair>,
+    /// Why this host, designated primary, does not take over yet (logged when it changes).
+    waiting: Option<Wait>,
+    /// Designated elsewhere, but the device is open: it stays primary (logged once).
+    remains: bool,
     main: Arc<Main>,
     lower: Arc<BlockDevice>,
     /// Unique address identifying us as the exclusive holder of `lower`.
@@ -79,6 +84,8 @@ impl Resource {
             syncer: None,
             replayer: None,
             repair: Repair::new()?,
+            waiting: None,
+            remains: false,
             main: main.clone(),
             lower: Arc::new(lower, GFP_KERNEL)?,
             _holder: holder,
@@ -94,10 +101,12 @@ impl Resource {
         }
     }
 
-    /// Becomes primary: recovers the disk from the current logfile (replay from the
-    /// writeback position in `replay-<me>`), starts a fresh logfile unless the current
-    /// one is empty, starts the logger, and only then creates `/dev/mars/<devname>`.
-    pub(crate) fn make_primary(&mut self, setup: &Setup<'_>, main: &Arc<Main>, dir: &CStr, me: &str, module: &'static ThisModule) -> Result {
+    /// Becomes primary (`mars_core::handover`): first brings the disk up to date from
+    /// the log its replay link names — its own logfiles after a crash (`Mode::Own`), or
+    /// the rest of the old primary's logfile it replays (`Planned`, `Forced`) — then
+    /// starts the next logfile of its own (never appending to one with content), starts
+    /// the logger, and only then creates `/dev/mars/<devname>`.
+    pub(crate) fn make_primary(&mut self, setup: &Setup<'_>, main: &Arc<Main>, dir: &CStr, me: &str, module: &'static ThisModule, mode: Mode) -> Result {
         if self.device.is_some() {
             return Ok(());
         }
@@ -109,43 +118,18 @@ impl Resource {
         let value = tree.read(&path(fmt!("{}/{}", dir, &*replay_name))?)?.ok_or(EINVAL)?;
         let text = core::str::from_utf8(&value).map_err(|_| EINVAL)?.trim_end();
         let link = ReplayLink::parse(text).map_err(|_| EINVAL)?;
-        if link.log.host != me {
-            // Taking over another host's log comes with replication (handover).
-            pr_err!("{}: replay link names a log of {}, not of this host\n", dir, link.log.host);
-            return Err(EINVAL);
-        }
-        // Recovery: every own logfile from the replay link's on (a rotation may have
-        // started the next one before the link moved), each from where the disk is.
-        let (mut nr, mut start) = (link.log.nr, link.start);
-        let mut last: Option<(File, u32, u64)> = None;
-        loop {
-            let log_path = path(fmt!("{}/{}", dir, LogName { nr, host: me }))?;
-            let log = match File::open(&log_path, OpenFlags::READ_WRITE, 0) {
-                Ok(f) => f,
-                Err(e) if e == ENOENT && last.is_some() => break,
-                Err(e) => return Err(e),
-            };
-            let r = replay(&log, &self.lower, start, &main.digests)?;
-            if r.applied > 0 || r.end < r.size {
-                pr_info!("{}: recovery applied {} records of logfile {} from {} (valid log {} of {} bytes)\n", dir, r.applied, nr, start, r.end, r.size);
-            }
-            last = Some((log, nr, r.size));
-            (nr, start) = (nr + 1, 0);
-        }
-        let Some((log, last_nr, last_size)) = last else { return Err(EINVAL) };
-        let mut me_bytes = KVec::new();
-        me_bytes.extend_from_slice(me.as_bytes(), GFP_KERNEL)?;
-        // Never append to a logfile that has content: start the next one.
-        let (file, nr) = if last_size == 0 {
-            (log, last_nr)
+        let (log, nr) = if link.log.host == me {
+            recover_own(&tree, main, &self.lower, dir, me, &link)?
         } else {
-            let next = LogName { nr: last_nr + 1, host: me };
-            (File::open(&path(fmt!("{}/{}", dir, next))?, OpenFlags::READ_WRITE.create().exclusive(), 0o600)?, next.nr)
+            finish_foreign(&tree, main, &self.lower, dir, me, &link, mode)?
         };
-        if nr != link.log.nr {
+        if nr != link.log.nr || link.log.host != me {
             let fresh = ReplayLink { log: LogName { nr, host: me }, start: 0, len: 0 };
             tree.write(&path(fmt!("{}", dir))?, replay_name.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}", fresh))?.to_str().map_err(|_| EINVAL)?)?;
         }
+        let file = log;
+        let mut me_bytes = KVec::new();
+        me_bytes.extend_from_slice(me.as_bytes(), GFP_KERNEL)?;
         let log = Arc::new(Log { file, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, appended: AtomicU64::new(0), durable: AtomicU64::new(0), written: AtomicU64::new(0) }, GFP_KERNEL)?;
         let buffer = WriteBuffer::new()?;
         let reader = Reader::start(self.lower.clone())?;
@@ -160,6 +144,7 @@ impl Resource {
         self.logger = Some(logger);
         self.current = Some(current);
         main.serve(served)?;
+        pr_info!("{}: primary now, logging to {}\n", dir, LogName { nr, host: me });
         Ok(())
     }
 
@@ -170,7 +155,7 @@ impl Resource {
             self.fetcher = None;
             return Ok(());
         };
-        if self.fetcher.as_ref().is_some_and(|f| f.primary.as_slice() == primary.as_bytes()) {
+        if self.fetcher.as_ref().is_some_and(|f| f.source.as_slice() == primary.as_bytes()) {
             return Ok(());
         }
         self.fetcher = None;
@@ -235,6 +220,25 @@ impl Resource {
         Ok(())
     }
 
+    /// Records why a takeover waits (`None`: it does not), logging each new reason.
+    pub(crate) fn note_wait(&mut self, res: &str, why: Option<Wait>) {
+        if why != self.waiting {
+            if let Some(w) = why {
+                pr_info!("resource {}: designated primary, not taking over yet: {}\n", res, w);
+            }
+            self.waiting = why;
+        }
+    }
+
+    /// Records that the device stays because it is open although another host is
+    /// designated primary (logged once).
+    pub(crate) fn note_remains(&mut self, res: &str, remains: bool) {
+        if remains && !self.remains {
+            pr_info!("resource {}: another host is designated primary; the device stays until it is closed ({} openers)\n", res, self.open_count());
+        }
+        self.remains = remains;
+    }
+
     /// Which secondary activities run: (fetch, sync, replay).
     pub(crate) fn activity(&self) -> (bool, bool, bool) {
         (self.fetcher.is_some(), self.syncer.is_some(), self.replayer.is_some())
@@ -251,9 +255,15 @@ impl Resource {
             return Err(EBUSY);
         }
         self.main.unserve(&self.name);
+        let was_primary = self.device.is_some();
+        // No new requests, then the logger writes back everything and leaves the final
+        // replay and version links of its logfile.
         self.device = None;
         self.logger = None;
         self.current = None;
+        if was_primary {
+            pr_info!("resource {}: left the primary role\n", core::str::from_utf8(&self.name).unwrap_or(""));
+        }
         Ok(())
     }
 }
@@ -262,6 +272,94 @@ impl Drop for Resource {
     fn drop(&mut self) {
         // The sync server must not read a disk that is about to be released.
         self.main.unserve(&self.name);
+    }
+}
+
+/// Recovery of this host's own log (design reference §1.7): replays every own logfile
+/// from the replay link's on (a rotation may have started the next one before the link
+/// moved), each from where the disk is; cuts a torn tail at the last valid record (so
+/// secondaries can finish the logfile) and repairs the version link to the real end.
+/// Returns the logfile to log into: the last one if empty, else a new next one.
+fn recover_own(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, me: &str, link: &ReplayLink<'_>) -> Result<(File, u32)> {
+    let (mut nr, mut start) = (link.log.nr, link.start);
+    let mut last: Option<(File, u32, u64)> = None;
+    loop {
+        let name = LogName { nr, host: me };
+        let log = match File::open(&path(fmt!("{}/{}", dir, name))?, OpenFlags::READ_WRITE, 0) {
+            Ok(f) => f,
+            Err(e) if e == ENOENT && last.is_some() => break,
+            Err(e) => return Err(e),
+        };
+        let r = replay(&log, disk, start, &main.digests)?;
+        if r.applied > 0 || r.end < r.size {
+            pr_info!("{}: recovery applied {} records of logfile {} from {} (valid log {} of {} bytes)\n", dir, r.applied, nr, start, r.end, r.size);
+        }
+        cut_tail(&log, dir, name, r.end, r.size)?;
+        if r.size > 0 {
+            tree.write_version_link(&main.digests, dir, name, me, r.end)?;
+        }
+        last = Some((log, nr, r.end));
+        (nr, start) = (nr.checked_add(1).ok_or(EINVAL)?, 0);
+    }
+    let Some((log, last_nr, last_size)) = last else { return Err(EINVAL) };
+    if last_size == 0 {
+        return Ok((log, last_nr));
+    }
+    Ok((create_log(dir, LogName { nr: last_nr.checked_add(1).ok_or(EINVAL)?, host: me })?, last_nr + 1))
+}
+
+/// Takeover of another host's log (planned or forced, `mars_core::handover`): replays
+/// the rest of the logfile the replay link names, as far as it is valid here; a torn or
+/// damaged tail (forced: the rest was never fetched) is cut and reported. This host's
+/// replay and version links then record where its history of that logfile ends, and
+/// the next logfile number is its own.
+fn finish_foreign(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, me: &str, link: &ReplayLink<'_>, mode: Mode) -> Result<(File, u32)> {
+    let end = match File::open(&path(fmt!("{}/{}", dir, link.log))?, OpenFlags::READ_WRITE, 0) {
+        Ok(log) => {
+            let r = replay(&log, disk, link.start, &main.digests)?;
+            pr_info!("{}: {:?} takeover: replayed {} records of {} from {} to {}\n", dir, mode, r.applied, link.log, link.start, r.end);
+            cut_tail(&log, dir, link.log, r.end, r.size)?;
+            r.end
+        }
+        // Nothing of it fetched yet (a forced takeover right after the sync).
+        Err(e) if e == ENOENT && link.start == 0 => 0,
+        Err(e) => return Err(e),
+    };
+    if end < link.start {
+        pr_err!("{}: {} ends at {} before the replay position {}\n", dir, link.log, end, link.start);
+        return Err(EINVAL);
+    }
+    let at = ReplayLink { log: link.log, start: end, len: 0 };
+    let name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
+    tree.write(&path(fmt!("{}", dir))?, name.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}", at))?.to_str().map_err(|_| EINVAL)?)?;
+    tree.write_version_link(&main.digests, dir, link.log, me, end)?;
+    let next = LogName { nr: link.log.nr.checked_add(1).ok_or(EINVAL)?, host: me };
+    Ok((create_log(dir, next)?, next.nr))
+}
+
+/// Cuts logfile `name` after its last valid record at `end` (of `size` bytes).
+fn cut_tail(log: &File, dir: &CStr, name: LogName<'_>, end: u64, size: u64) -> Result {
+    if end < size {
+        pr_warn!("{}: {} has {} bytes after its last valid record at {}: dropped\n", dir, name, size - end, end);
+        log.truncate(end)?;
+    }
+    Ok(())
+}
+
+/// Creates the empty logfile `name`; an empty one of this name is used as it is, one
+/// with content is never appended to.
+fn create_log(dir: &CStr, name: LogName<'_>) -> Result<File> {
+    let p = path(fmt!("{}/{}", dir, name))?;
+    match File::open(&p, OpenFlags::READ_WRITE.create().exclusive(), 0o600) {
+        Err(e) if e == EEXIST => {
+            let f = File::open(&p, OpenFlags::READ_WRITE, 0)?;
+            if f.size() != 0 {
+                pr_err!("{}: {} exists and is not empty; not logging into it\n", dir, name);
+                return Err(EEXIST);
+            }
+            Ok(f)
+        }
+        other => other,
     }
 }
 

@@ -9,6 +9,7 @@
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::fmt;
 use kernel::prelude::*;
+use kernel::str::CStr;
 use kernel::sync::{Arc, CondVar, Mutex};
 use kernel::time::msecs_to_jiffies;
 use kernel::{new_condvar, new_mutex, pin_init};
@@ -18,9 +19,11 @@ use crate::kapi::sysctl::Action;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;
 use crate::mars_core::names::check_host_name;
+use crate::mars_core::handover::{fetch_source, takeover, Here, Mode, OldPrimary, Takeover};
+use crate::mars_core::replication::is_consistent;
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use crate::mars_core::lamport::format_stamp;
-use crate::mars_core::tree::{ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX};
+use crate::mars_core::tree::{ReplayLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX, VERSION_PREFIX};
 use crate::conn::Listener;
 use crate::digest::KernelDigests;
 use crate::tunables::Traffic;
@@ -286,20 +289,30 @@ fn handle_resource(
                 };
                 if let Some(r) = idx.and_then(|i| resources[i].as_mut()) {
                     let result = match want {
-                        Role::Primary => r.make_primary(&setup, main, &dir, me, module).and_then(|()| r.rotate_if_asked(&dir, me)),
+                        Role::Primary if r.role() == Role::Primary => r.rotate_if_asked(&dir, me),
+                        Role::Primary => match takeover_now(tree, &dir, me, size, switch_on(connect.as_deref())) {
+                            Ok(Takeover::Now(mode)) => r.make_primary(&setup, main, &dir, me, module, mode).and_then(|()| {
+                                tree.write(&actual, "forced-primary", if mode == Mode::Forced { "1" } else { "0" })
+                            }),
+                            Ok(Takeover::Wait(why)) => {
+                                r.note_wait(res, Some(why));
+                                follow(main, tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()))
+                            }
+                            Err(e) => Err(e),
+                        },
+                        // Designated elsewhere: the device goes once nobody has it open.
+                        _ if r.role() == Role::Primary && r.open_count() > 0 => {
+                            r.note_remains(res, true);
+                            Ok(())
+                        }
                         _ => r.make_secondary().and_then(|()| {
-                            let remote = primary.filter(|p| *p != me);
-                            // Fetch the primary's logfiles while connected.
-                            r.fetch_from(main, res, remote.filter(|_| switch_on(connect.as_deref())))?;
-                            // A disk that is not a copy yet is synced first; replay runs
-                            // only on a synced disk (never together with the sync).
-                            let synced = link(fmt!("syncstatus-{}", me))?.and_then(|v| text(&v).parse::<u64>().ok()).unwrap_or(size);
-                            let sync = link(fmt!("{}{}/sync", TODO_PREFIX, me))?;
-                            r.sync_from(main, res, remote.filter(|_| synced < size && switch_on(sync.as_deref())), size)?;
-                            let replay = link(fmt!("{}{}/allow-replay", TODO_PREFIX, me))?;
-                            r.replay(main, res, synced >= size && switch_on(replay.as_deref()))
+                            r.note_remains(res, false);
+                            follow(main, tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()))
                         }),
                     };
+                    if want != Role::Primary {
+                        r.note_wait(res, None);
+                    }
                     if let Err(e) = result {
                         problem = Some(e);
                     }
@@ -331,6 +344,58 @@ fn handle_resource(
     let err = problem.map_or(0, |e| e.to_errno());
     tree.write(&actual, "error", number(err)?.to_str().map_err(|_| EINVAL)?)?;
     Ok(())
+}
+
+/// A secondary's work (also of a designated primary that waits to take over): fetch
+/// from `mars_core::handover::fetch_source` while connected; a disk that is not a copy
+/// yet is synced first from the designated primary; replay runs only on a synced disk
+/// (never together with the sync).
+#[allow(clippy::too_many_arguments)]
+fn follow(main: &Arc<Main>, tree: &Tree<'_>, r: &mut Resource, dir: &CStr, res: &str, me: &str, primary: Option<&str>, size: u64, connected: bool) -> Result {
+    let link = |name: core::fmt::Arguments<'_>| -> Result<Option<KVec<u8>>> { tree.read(&path(fmt!("{}/{}", dir, name))?) };
+    let replay = link(fmt!("{}{}", REPLAY_PREFIX, me))?;
+    let replaying = replay.as_deref().and_then(|v| ReplayLink::parse(text(v)).ok());
+    let source = replaying.and_then(|l| fetch_source(primary, me, l.log));
+    r.fetch_from(main, res, source.filter(|_| connected))?;
+    let synced = link(fmt!("syncstatus-{}", me))?.and_then(|v| text(&v).parse::<u64>().ok()).unwrap_or(size);
+    let sync = link(fmt!("{}{}/sync", TODO_PREFIX, me))?;
+    let remote = primary.filter(|p| *p != me);
+    r.sync_from(main, res, remote.filter(|_| synced < size && switch_on(sync.as_deref())), size)?;
+    let replay_on = link(fmt!("{}{}/allow-replay", TODO_PREFIX, me))?;
+    r.replay(main, res, synced >= size && switch_on(replay_on.as_deref()))
+}
+
+/// Whether this host, designated primary and not primary yet, takes over now
+/// (`mars_core::handover::takeover` on what the tree says here).
+fn takeover_now(tree: &Tree<'_>, dir: &CStr, me: &str, size: u64, fetch_on: bool) -> Result<Takeover> {
+    let link = |name: core::fmt::Arguments<'_>| -> Result<Option<KVec<u8>>> { tree.read(&path(fmt!("{}/{}", dir, name))?) };
+    let replay_raw = link(fmt!("{}{}", REPLAY_PREFIX, me))?.ok_or(EINVAL)?;
+    let replay = ReplayLink::parse(text(&replay_raw)).map_err(|_| EINVAL)?;
+    let version = |nr: u32, host: &str| link(fmt!("{}{:09}-{}", VERSION_PREFIX, nr, host));
+    let mine = version(replay.log.nr, me)?;
+    let synced = link(fmt!("syncstatus-{}", me))?.and_then(|v| text(&v).parse::<u64>().ok()).unwrap_or(size);
+    let syncpos_raw = link(fmt!("syncpos-{}", me))?;
+    let syncpos = syncpos_raw.as_deref().and_then(|v| ReplayLink::parse(text(v)).ok());
+    let here = Here {
+        replay,
+        version: mine.as_deref().map(text),
+        fetch_on,
+        consistent: is_consistent(size, synced, syncpos.as_ref(), &replay),
+    };
+    let old_host = replay.log.host;
+    let is_primary = link(fmt!("{}{}/is-primary", ACTUAL_PREFIX, old_host))?;
+    let old_replay_raw = link(fmt!("{}{}", REPLAY_PREFIX, old_host))?;
+    let old_replay = old_replay_raw.as_deref().and_then(|v| ReplayLink::parse(text(v)).ok());
+    let old_version = match old_replay {
+        Some(l) => version(l.log.nr, old_host)?,
+        None => None,
+    };
+    let old = OldPrimary {
+        is_primary: is_primary.as_deref().map(|v| text(v) == "1"),
+        replay: old_replay,
+        version: old_version.as_deref().map(text),
+    };
+    Ok(takeover(me, &here, &old))
 }
 
 fn number(v: i32) -> Result<kernel::str::CString> {

@@ -72,3 +72,35 @@ join_cluster() {
 view_field() {
   on "$1" 'marsadm view --json r0' | python3 -c "import json,sys; print(json.load(sys.stdin)['resources'][0]['$2'])"
 }
+
+# zero_disks NODE...: each NODE's data disk /dev/vdb all zeros (cheaply, from the host
+# when the testbed can; the disk must not be in use).
+zero_disks() {
+  local n
+  for n in "$@"; do
+    if ! tb disk-zero "$n" vdb >/dev/null 2>&1; then
+      on "$n" 'dd if=/dev/zero of=/dev/vdb bs=1M count=512 oflag=direct status=none' || fail "cannot zero /dev/vdb on $n"
+    fi
+  done
+}
+
+# disk_sum NODE: sha256 of NODE's data disk, computed on the host from its image file
+# (valid once the node holds no unwritten data for it, e.g. after `marsadm down`).
+disk_sum() {
+  tb disk-sum "$1" vdb 2>/dev/null ||
+    sha256sum < "${MARS_TESTBED_DIR:-/var/tmp/mars-testbed}/$1/data.img" | cut -d' ' -f1
+}
+
+# disks_equal NODE...: the data disks of all NODEs are equal (sums in parallel).
+disks_equal() {
+  local n dir
+  dir=$(mktemp -d)
+  for n in "$@"; do disk_sum "$n" > "$dir/$n" & done
+  wait
+  for n in "$@"; do
+    [ -s "$dir/$n" ] || fail "no checksum of $n's disk"
+    assert_eq "$(cat "$dir/$1")" "$(cat "$dir/$n")" "data disk of $n vs $1"
+  done
+  echo "data disks equal: $(cat "$dir/$1")"
+  rm -rf "$dir"
+}

@@ -186,8 +186,49 @@ pub enum Command {
     ResumeReplay { resource: String },
     /// Resume replay on every member of RESOURCE.
     ResumeReplayGlobal { resource: String },
-    /// Make this host the primary: after recovery from the log, /dev/mars/<dev> appears.
-    Primary { resource: String },
+    /// Make this host the primary: planned handover, or with --force a failover.
+    ///
+    /// Planned (the old primary is reachable): refused, with nothing changed, while the
+    /// old primary's device is open ("umount it there first"), while this host's disk
+    /// is not a consistent copy, or while its fetch or replay is paused. Otherwise it
+    /// waits until this host has fetched and replayed everything the old primary
+    /// logged, designates this host, and waits until the old primary has left its role
+    /// (written back, final links written) and /dev/mars/<dev> is up here. No
+    /// acknowledged write is lost. If that does not happen within --timeout, the old
+    /// primary is designated again.
+    ///
+    /// Forced (`marsadm pause-fetch RES` first; the old primary may be gone): this host
+    /// becomes primary at once with what it has fetched and verified; a torn tail of
+    /// the old primary's logfile is cut (dmesg says how many bytes). If the old
+    /// primary wrote more, or still writes (network partition), that is a split brain,
+    /// shown by `marsadm view` and resolved with `marsadm invalidate` on the host whose
+    /// version is discarded (docu/failover.md). Refused on a disk whose full sync is
+    /// unfinished.
+    ///
+    /// Already primary here: exit 0.
+    Primary {
+        resource: String,
+        /// Failover: take over with what is here (fetch must be paused).
+        #[arg(long)]
+        force: bool,
+        /// Seconds to wait for each step.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Discard this host's version of RESOURCE and copy the designated primary's.
+    ///
+    /// The cure of a split brain on every host whose version is not kept, and of a
+    /// secondary that stopped (e.g. a hole in the log sequence): this host detaches,
+    /// forgets its replay position, its version links and its own logfiles, then
+    /// attaches again; a fast full sync copies the blocks that differ from the
+    /// primary's disk and replay continues from the primary's current logfile. Refused
+    /// on the designated primary and while this host's device is open.
+    Invalidate {
+        resource: String,
+        /// Seconds to wait for the detach.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
     /// Give up the primary role: the device goes away. Refused while it is open.
     Secondary { resource: String },
     /// Delete a resource that is down and has no other members (its disk keeps its data).

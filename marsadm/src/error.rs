@@ -66,8 +66,8 @@ pub enum Error {
     Timeout { res: String, what: String, error: String },
     #[error("resource {res}: /dev/mars device is open by {openers} user(s) (mounted?): close it before {what}")]
     DeviceOpen { res: String, what: String, openers: u32 },
-    #[error("resource {res}: {host} is primary; a handover to this host needs replication, which is not there yet")]
-    OtherPrimary { res: String, host: String },
+    #[error("resource {res}: refused: {why}")]
+    Refused { res: String, why: String },
     #[error("resource {0} is still attached here: run marsadm down {0} first")]
     StillAttached(String),
     #[error("resource {res} has other members ({hosts}): they must leave it first")]
@@ -115,7 +115,7 @@ impl Error {
             | Error::NotMember { .. }
             | Error::Timeout { .. }
             | Error::DeviceOpen { .. }
-            | Error::OtherPrimary { .. }
+            | Error::Refused { .. }
             | Error::StillAttached(_)
             | Error::OtherMembers { .. }
             | Error::NotPrimary(_)

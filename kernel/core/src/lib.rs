@@ -10,6 +10,7 @@
 
 pub mod backoff;
 pub mod crc32c;
+pub mod handover;
 pub mod lamport;
 pub mod log_record;
 pub mod merge;

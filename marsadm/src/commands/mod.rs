@@ -2,6 +2,7 @@
 
 mod cat;
 mod cluster;
+mod handover;
 mod logs;
 mod resource;
 mod view;
@@ -53,7 +54,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ResumeReplayGlobal { resource } => activity(&resource, Activity::Replay, true, true),
         Command::Up { resource } => resource::up(&Context::from_system()?, &resource),
         Command::Down { resource } => resource::down(&Context::from_system()?, &resource),
-        Command::Primary { resource } => resource::primary(&Context::from_system()?, &resource),
+        Command::Primary { resource, force, timeout } => {
+            handover::primary(&Context::from_system()?, &resource, force, std::time::Duration::from_secs(timeout))
+        }
+        Command::Invalidate { resource, timeout } => {
+            handover::invalidate(&Context::from_system()?, &resource, std::time::Duration::from_secs(timeout))
+        }
         Command::Secondary { resource } => resource::secondary(&Context::from_system()?, &resource),
         Command::DeleteResource { resource } => resource::delete_resource(&Context::from_system()?, &resource),
         Command::View { resource, json } => view::view(&Context::from_system()?, &resource, json),

@@ -148,7 +148,7 @@ fn actual(ctx: &Context, res: &str, name: &str) -> Result<Option<String>> {
 }
 
 /// Requires resource `res` to exist and this host to be a member of it.
-fn require_member(ctx: &Context, res: &str) -> Result<()> {
+pub(super) fn require_member(ctx: &Context, res: &str) -> Result<()> {
     ctx.require_mountpoint()?;
     if !resources(ctx)?.iter().any(|r| r == res) {
         return Err(Error::NoResource(res.into()));
@@ -201,7 +201,7 @@ fn set_todo(ctx: &Context, res: &str, switch: &str, on: bool) -> Result<()> {
 }
 
 /// Sets `todo-<host>/<switch>` of `res` (the module of `<host>` follows it).
-fn set_todo_of(ctx: &Context, res: &str, host: &str, switch: &str, on: bool) -> Result<()> {
+pub(super) fn set_todo_of(ctx: &Context, res: &str, host: &str, switch: &str, on: bool) -> Result<()> {
     let dir = resource_dir(res);
     let stamp = ctx.stamp(&[&dir, &format!("{dir}/{TODO_PREFIX}{host}")])?;
     ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{host}/{switch}"), if on { "1" } else { "0" }, stamp)?;
@@ -249,7 +249,7 @@ pub fn set_activity(ctx: &Context, res: &str, what: Activity, on: bool, global: 
 }
 
 /// The members of `res` (hosts with a `data-<host>` link).
-fn members(ctx: &Context, res: &str) -> Result<Vec<String>> {
+pub(super) fn members(ctx: &Context, res: &str) -> Result<Vec<String>> {
     let dir = resource_dir(res);
     let mut out = Vec::new();
     for name in ctx.tree.list(&dir)? {
@@ -301,20 +301,6 @@ pub fn down(ctx: &Context, res: &str) -> Result<()> {
         set_todo(ctx, res, switch, false)?;
     }
     detach(ctx, res)
-}
-
-/// `primary`: make this host the primary (with only one host: no handover needed).
-pub fn primary(ctx: &Context, res: &str) -> Result<()> {
-    require_member(ctx, res)?;
-    ctx.require_module()?;
-    let dir = resource_dir(res);
-    let current = ctx.tree.get(&format!("{dir}/{PRIMARY}"))?.map(|l| l.value);
-    if let Some(other) = current.as_deref().filter(|p| *p != ctx.host && *p != mars_core::tree::NONE) {
-        return Err(Error::OtherPrimary { res: res.into(), host: other.into() });
-    }
-    ctx.tree.set(&format!("{dir}/{PRIMARY}"), &ctx.host, ctx.stamp(&[&dir])?)?;
-    ctx.trigger();
-    wait_actual(ctx, res, "is-primary", "1", "primary")
 }
 
 /// `secondary`: give up the primary role (no host is primary afterwards).

@@ -1,0 +1,374 @@
+//! Role changes (docu/failover.md): `primary` (planned handover), `primary --force`
+//! (failover), `invalidate` (discard this host's version after a split brain).
+//!
+//! Every check runs before anything is written. The module does the data-side work
+//! (`mars_core::handover`): a host designated primary takes over only once the old
+//! primary has left its role and everything it logged is replayed — or at once with
+//! what it has when its fetch is paused (forced).
+
+use std::time::{Duration, Instant};
+
+use mars_core::handover::{takeover, Here, OldPrimary, Takeover};
+use mars_core::replication::is_consistent;
+use mars_core::tree::{LogName, ReplayLink, VersionLink, NONE, PRIMARY, REPLAY_PREFIX, SIZE, TODO_PREFIX, VERSION_PREFIX};
+
+use super::resource::{require_member, resource_dir, set_todo_of};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::tree::real_time_ns;
+
+/// A peer whose liveness link is older than this is unreachable (its module rewrites
+/// it every second and peers pull each other's trees every few seconds).
+const UNREACHABLE_AFTER: Duration = Duration::from_secs(15);
+
+fn refused(res: &str, why: impl Into<String>) -> Error {
+    Error::Refused { res: res.into(), why: why.into() }
+}
+
+/// What the tree says about a resource, read once per decision.
+struct View<'a> {
+    ctx: &'a Context,
+    dir: String,
+}
+
+impl View<'_> {
+    fn link(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.ctx.tree.get(&format!("{}/{name}", self.dir))?.map(|l| l.value))
+    }
+
+    fn actual(&self, host: &str, name: &str) -> Result<Option<String>> {
+        self.link(&format!("actual-{host}/{name}"))
+    }
+
+    fn switch(&self, name: &str) -> Result<bool> {
+        Ok(self.link(&format!("{TODO_PREFIX}{}/{name}", self.ctx.host))?.as_deref() == Some("1"))
+    }
+
+    fn designated(&self) -> Result<Option<String>> {
+        Ok(self.link(PRIMARY)?.filter(|p| p != NONE))
+    }
+
+    fn replay(&self, host: &str) -> Result<Option<String>> {
+        self.link(&format!("{REPLAY_PREFIX}{host}"))
+    }
+
+    fn version(&self, nr: u32, host: &str) -> Result<Option<String>> {
+        self.link(&format!("{VERSION_PREFIX}{nr:09}-{host}"))
+    }
+
+    fn number(&self, name: &str) -> Result<Option<u64>> {
+        Ok(self.link(name)?.and_then(|v| v.parse().ok()))
+    }
+
+    /// This host's disk is a consistent copy (sync finished, replay past its end).
+    fn consistent(&self) -> Result<bool> {
+        let me = &self.ctx.host;
+        let size = self.number(SIZE)?.unwrap_or(0);
+        let synced = self.number(&format!("syncstatus-{me}"))?.unwrap_or(size);
+        let syncpos = self.link(&format!("syncpos-{me}"))?;
+        let syncpos = syncpos.as_deref().and_then(|v| ReplayLink::parse(v).ok());
+        let replay = self.replay(me)?;
+        Ok(replay.as_deref().and_then(|v| ReplayLink::parse(v).ok()).is_some_and(|r| is_consistent(size, synced, syncpos.as_ref(), &r)))
+    }
+
+    /// Seconds since `host` was last heard from (its liveness link), if ever.
+    fn silent_for(&self, host: &str) -> Result<Option<Duration>> {
+        let time = self.ctx.tree.get(&format!("actual-{host}/time"))?;
+        Ok(time.map(|l| Duration::from_nanos(real_time_ns().saturating_sub(l.stamp_ns))))
+    }
+
+    fn reachable(&self, host: &str) -> Result<bool> {
+        Ok(self.silent_for(host)?.is_some_and(|d| d < UNREACHABLE_AFTER))
+    }
+
+    /// The module's takeover decision for this host, as far as the tree here tells:
+    /// whether everything `old` logged is replayed here (`fetch_on` as given).
+    fn takeover(&self, fetch_on: bool) -> Result<Option<Takeover>> {
+        let me = &self.ctx.host;
+        let Some(mine_raw) = self.replay(me)? else { return Ok(None) };
+        let Ok(replay) = ReplayLink::parse(&mine_raw) else { return Ok(None) };
+        let mine_version = self.version(replay.log.nr, me)?;
+        let old_host = replay.log.host;
+        let old_replay_raw = self.replay(old_host)?;
+        let old_replay = old_replay_raw.as_deref().and_then(|v| ReplayLink::parse(v).ok());
+        let old_version = match old_replay {
+            Some(l) => self.version(l.log.nr, old_host)?,
+            None => None,
+        };
+        let is_primary = self.actual(old_host, "is-primary")?.map(|v| v == "1");
+        let here = Here { replay, version: mine_version.as_deref(), fetch_on, consistent: self.consistent()? };
+        let old = OldPrimary { is_primary, replay: old_replay, version: old_version.as_deref() };
+        Ok(Some(takeover(me, &here, &old)))
+    }
+
+    /// Bytes of `old`'s log not yet replayed here (as far as its links tell).
+    fn behind(&self, old: &str) -> Result<u64> {
+        let me = &self.ctx.host;
+        let (Some(mine), Some(theirs)) = (self.replay(me)?, self.replay(old)?) else { return Ok(0) };
+        let (Ok(mine), Ok(theirs)) = (ReplayLink::parse(&mine), ReplayLink::parse(&theirs)) else { return Ok(0) };
+        let mut rest = 0u64;
+        for nr in mine.log.nr..=theirs.log.nr.max(mine.log.nr) {
+            let end = if nr == theirs.log.nr {
+                theirs.start
+            } else {
+                self.version(nr, old)?.as_deref().and_then(|v| VersionLink::parse(v).ok().map(|v| v.pos)).unwrap_or(0)
+            };
+            rest = rest.saturating_add(if nr == mine.log.nr { end.saturating_sub(mine.start) } else { end });
+        }
+        Ok(rest)
+    }
+}
+
+/// The host whose logfile this host replays (the old primary of a handover), unless
+/// it is this host.
+fn replay_origin(v: &View<'_>) -> Result<Option<String>> {
+    let me = &v.ctx.host;
+    let link = v.replay(me)?;
+    Ok(link.as_deref().and_then(|l| ReplayLink::parse(l).ok()).map(|l| l.log.host.to_owned()).filter(|h| h != me))
+}
+
+/// Waits until `done` says yes, at most `timeout`, printing what it waits for whenever
+/// that changes; `Ok(false)` after the timeout.
+fn wait_for(timeout: Duration, mut done: impl FnMut() -> Result<std::result::Result<(), String>>) -> Result<bool> {
+    let deadline = Instant::now() + timeout;
+    let mut said = String::new();
+    loop {
+        match done()? {
+            Ok(()) => return Ok(true),
+            Err(why) => {
+                if why != said {
+                    println!("waiting: {why}");
+                    said = why;
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn set_primary(ctx: &Context, res: &str, host: &str) -> Result<()> {
+    let dir = resource_dir(res);
+    ctx.tree.set(&format!("{dir}/{PRIMARY}"), host, ctx.stamp(&[&dir])?)?;
+    ctx.trigger();
+    Ok(())
+}
+
+/// `primary [--force] RES`.
+pub fn primary(ctx: &Context, res: &str, force: bool, timeout: Duration) -> Result<()> {
+    require_member(ctx, res)?;
+    ctx.require_module()?;
+    let v = View { ctx, dir: resource_dir(res) };
+    let me = ctx.host.as_str();
+    let designated = v.designated()?;
+    let is_primary = v.actual(me, "is-primary")?.as_deref() == Some("1");
+    if designated.as_deref() == Some(me) && is_primary {
+        println!("{res}: this host is primary already");
+        return Ok(());
+    }
+    if v.actual(me, "is-attached")?.as_deref() != Some("1") {
+        return Err(refused(res, format!("it is not attached here: run `marsadm up {res}` first")));
+    }
+    if !v.consistent()? {
+        return Err(refused(res, "this host's disk is not a consistent copy yet (full sync or its replay unfinished): wait until `marsadm view` shows it UpToDate"));
+    }
+    // The old primary: the designated one, else whoever's logfile this host replays.
+    let old = designated.clone().filter(|p| p != me).map_or_else(|| replay_origin(&v), |p| Ok(Some(p)))?;
+    if force {
+        return forced(ctx, &v, res, old.as_deref(), timeout);
+    }
+    let Some(old) = old else {
+        // Nobody else was primary: this host's own log, nothing to hand over.
+        set_primary(ctx, res, me)?;
+        return wait_primary(&v, res, None, timeout);
+    };
+    if !v.switch("connect")? {
+        return Err(refused(res, format!("fetch is paused here: `marsadm resume-fetch {res}` first (or, for a failover, `marsadm primary --force {res}`)")));
+    }
+    if !v.switch("allow-replay")? {
+        return Err(refused(res, format!("replay is paused here: `marsadm resume-replay {res}` first")));
+    }
+    if !v.reachable(&old)? {
+        return Err(refused(res, format!("{old} is unreachable; for a failover use `marsadm pause-fetch {res}; marsadm primary --force {res}`")));
+    }
+    let open = v.actual(&old, "open-count")?.and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
+    if open > 0 {
+        return Err(refused(res, format!("the device is in use on {old} ({open} openers): umount it there first")));
+    }
+    // Everything the old primary has logged so far must arrive and be replayed here
+    // before the roles change (it logs nothing more: its device is closed).
+    let caught_up = wait_for(timeout, || {
+        if !v.reachable(&old)? {
+            return Ok(Err(format!("{old} is unreachable")));
+        }
+        match v.behind(&old)? {
+            0 => Ok(Ok(())),
+            n => Ok(Err(format!("this host has {n} bytes of {old}'s log still to fetch and replay"))),
+        }
+    })?;
+    if !caught_up {
+        return Err(refused(res, format!("this host did not catch up with {old} within {} s (marsadm view {res} shows fetch and replay)", timeout.as_secs())));
+    }
+    let previous = designated.clone().unwrap_or_else(|| NONE.to_owned());
+    set_primary(ctx, res, me)?;
+    println!("{res}: designated {me} primary; {old} hands over");
+    match wait_primary(&v, res, Some(&old), timeout) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            // Not taken over: the old primary keeps (or gets back) its role.
+            if v.actual(me, "is-primary")?.as_deref() != Some("1") {
+                set_primary(ctx, res, &previous)?;
+                eprintln!("{res}: handover aborted; primary is {previous} again");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Waits until this host is primary, saying why not yet.
+fn wait_primary(v: &View<'_>, res: &str, old: Option<&str>, timeout: Duration) -> Result<()> {
+    let me = v.ctx.host.as_str();
+    let done = wait_for(timeout, || {
+        v.ctx.trigger();
+        if v.actual(me, "is-primary")?.as_deref() == Some("1") {
+            return Ok(Ok(()));
+        }
+        if let Some(old) = old {
+            if v.actual(old, "is-primary")?.as_deref() == Some("1") {
+                let open = v.actual(old, "open-count")?.unwrap_or_default();
+                return Ok(Err(format!("{old} to leave the primary role (its device has {open} openers)")));
+            }
+        }
+        Ok(Err(match v.takeover(v.switch("connect")?)? {
+            Some(Takeover::Wait(why)) => format!("the module here: {why}"),
+            _ => "the module here to start the device".to_owned(),
+        }))
+    })?;
+    if done {
+        println!("{res}: this host is primary now");
+        Ok(())
+    } else {
+        Err(Error::WaitTimeout { res: res.into(), what: "primary".into(), secs: timeout.as_secs() })
+    }
+}
+
+/// `primary --force`: fetch must be paused (and stopped); the disk must be consistent.
+fn forced(ctx: &Context, v: &View<'_>, res: &str, old: Option<&str>, timeout: Duration) -> Result<()> {
+    let me = ctx.host.as_str();
+    if v.switch("connect")? {
+        return Err(refused(res, format!("a forced failover needs fetch paused first: `marsadm pause-fetch {res}`")));
+    }
+    let stopped = wait_for(Duration::from_secs(10), || {
+        ctx.trigger();
+        Ok(if v.actual(me, "is-fetching")?.as_deref() == Some("1") { Err("the fetch to stop".to_owned()) } else { Ok(()) })
+    })?;
+    if !stopped {
+        return Err(refused(res, "the fetch did not stop within 10 s (see dmesg)"));
+    }
+    if let Some(old) = old {
+        let old_primary = v.actual(old, "is-primary")?.as_deref() == Some("1");
+        if v.reachable(old)? && old_primary {
+            eprintln!("WARNING: {old} is reachable and still primary of {res}: if it goes on writing, this creates a SPLIT BRAIN (`marsadm view {res}` will show it)");
+        }
+        let behind = v.behind(old)?;
+        if behind > 0 {
+            eprintln!("WARNING: {behind} bytes logged by {old} (as far as known here) are not replayed here and will be missing: a SPLIT BRAIN with {old}'s version");
+        }
+    }
+    set_primary(ctx, res, me)?;
+    wait_primary(v, res, None, timeout)?;
+    // Fetch back on: should this host become a secondary again, it follows at once.
+    set_todo_of(ctx, res, me, "connect", true)?;
+    ctx.trigger();
+    Ok(())
+}
+
+/// `invalidate RES` (design reference §5.6): discard this host's version of the data
+/// and make it a fresh copy of the designated primary: detach, forget this host's
+/// replay position, version history and logfiles, then attach again with a full sync
+/// (only differing blocks are copied) and replay from the primary's current logfile.
+pub fn invalidate(ctx: &Context, res: &str, timeout: Duration) -> Result<()> {
+    require_member(ctx, res)?;
+    ctx.require_module()?;
+    let v = View { ctx, dir: resource_dir(res) };
+    let me = ctx.host.as_str();
+    let Some(primary) = v.designated()? else {
+        return Err(refused(res, "no host is designated primary: make the host whose version survives primary first (`marsadm primary` there)"));
+    };
+    if primary == me {
+        return Err(refused(res, "this host is the designated primary; invalidate runs on the hosts whose version is discarded"));
+    }
+    if v.actual(me, "is-primary")?.as_deref() == Some("1") {
+        let open = v.actual(me, "open-count")?.unwrap_or_default();
+        return Err(refused(res, format!("this host is still primary ({open} openers): umount /dev/mars/… here first")));
+    }
+    let theirs = v.replay(&primary)?.ok_or_else(|| refused(res, format!("{primary}'s replay link is not known here yet: is it reachable? (marsadm wait-cluster)")))?;
+    let theirs = ReplayLink::parse(&theirs).map_err(|_| refused(res, format!("{primary}'s replay link is malformed")))?;
+    let size = v.number(SIZE)?.unwrap_or(0);
+    if v.actual(&primary, "is-primary")?.as_deref() != Some("1") {
+        eprintln!("WARNING: {primary} is designated but not (yet) actual primary; the sync starts once it is");
+    }
+
+    // Detach first: no fetch, sync or replay may run while the links change.
+    let dir = resource_dir(res);
+    let stamp = ctx.stamp(&[&dir, &format!("{dir}/{TODO_PREFIX}{me}")])?;
+    ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{me}/attach"), "0", stamp)?;
+    ctx.trigger();
+    let detached = wait_for(timeout, || {
+        ctx.trigger();
+        Ok(if v.actual(me, "is-attached")?.as_deref() == Some("0") { Ok(()) } else { Err("the module to detach".to_owned()) })
+    })?;
+    if !detached {
+        return Err(Error::WaitTimeout { res: res.into(), what: "detached".into(), secs: timeout.as_secs() });
+    }
+    let stamp = ctx.stamp(&["", &dir])?;
+    // This host's history is forgotten: its version links and logfiles go (except
+    // copies of the primary's logfiles from its current one on, which are still valid).
+    let keep = |name: LogName<'_>| -> Result<bool> {
+        if name.nr < theirs.log.nr {
+            return Ok(false);
+        }
+        let origin = v.version(name.nr, &primary)?;
+        let origin = origin.as_deref().and_then(|o| VersionLink::parse(o).ok().map(|o| o.log.to_string()));
+        Ok(name.host != me && origin.as_deref() == Some(name.to_string().as_str()))
+    };
+    let mut removed = 0u64;
+    for name in ctx.tree.list(&dir)? {
+        let rel = format!("{dir}/{name}");
+        if let Some(rest) = name.strip_prefix(VERSION_PREFIX) {
+            let host = rest.split_at_checked(9).and_then(|(_, h)| h.strip_prefix('-'));
+            if host == Some(me) && ctx.tree.get(&rel)?.is_some() {
+                ctx.tree.set(&rel, mars_core::tree::DELETED, stamp)?;
+            }
+        } else if let Ok(log) = LogName::parse(&name) {
+            if !keep(log)? {
+                let path = ctx.tree.path(&rel);
+                removed += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                std::fs::remove_file(&path).map_err(|e| Error::Tree { path, what: "remove", source: e })?;
+            }
+        }
+    }
+    // Like a join: replication starts at the primary's current logfile, after a sync.
+    let replay = ReplayLink { log: theirs.log, start: 0, len: 0 };
+    ctx.tree.set(&format!("{dir}/{REPLAY_PREFIX}{me}"), &replay.to_string(), stamp)?;
+    ctx.tree.set(&format!("{dir}/syncstatus-{me}"), "0", stamp)?;
+    if ctx.tree.get(&format!("{dir}/syncpos-{me}"))?.is_some() {
+        ctx.tree.set(&format!("{dir}/syncpos-{me}"), mars_core::tree::DELETED, stamp)?;
+    }
+    if theirs.log.nr > 1 {
+        let prev = theirs.log.nr - 1;
+        if let Some(v) = v.version(prev, &primary)? {
+            ctx.tree.set(&format!("{dir}/{VERSION_PREFIX}{prev:09}-{me}"), &v, stamp + 1)?;
+        }
+    }
+    for switch in ["connect", "sync", "allow-replay"] {
+        ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{me}/{switch}"), "1", stamp)?;
+    }
+    ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{me}/attach"), "1", stamp + 1)?;
+    ctx.trigger();
+    println!("{res}: this host's version is discarded ({removed} bytes of logfiles removed); a full sync of {size} bytes from {primary} (only differing blocks are copied) and replay from {} follow", theirs.log);
+    println!("it is a consistent copy again once `marsadm view {res}` shows UpToDate");
+    Ok(())
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Planned handover with xfs (design reference §5.3, docu/failover.md): node1 writes
+# files; `marsadm primary` on node2 is refused while node1 has the device mounted
+# (message, exit 1, tree unchanged); after umount it succeeds; node2 mounts and every
+# file's sha256 equals what node1 wrote; node2 writes more; node1 follows node2 as a
+# secondary (replay links equal); hand back to node1; after `down` the disks are equal.
+source "$(dirname "$0")/../lib.sh"
+
+fresh_modules node1 node2
+zero_disks node1 node2
+create_r0
+on node1 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0'
+join_cluster node2
+on node2 'marsadm join-resource r0 /dev/vdb >/dev/null' || fail "join-resource on node2"
+
+# files NODE FIRST COUNT: COUNT files of 64 KiB under /mnt/r0, each fsync'ed.
+files() {
+  on "$1" "mkdir -p /mnt/r0/d && i=$2; while [ \$i -lt $(($2 + $3)) ]; do
+    head -c 65536 /dev/urandom > /mnt/r0/d/f\$i && sync /mnt/r0/d/f\$i || exit 1
+    i=\$((i + 1)); done"
+}
+sums() { on "$1" 'cd /mnt/r0/d && sha256sum f* | sort -k2'; }
+replay_link() { on "$1" "readlink /mars/resource-r0/replay-$2"; }
+primary_link() { on "$1" 'readlink /mars/resource-r0/primary'; }
+
+step "node1 writes files; node2 becomes UpToDate"
+files node1 0 30
+on node2 'marsadm wait-resource r0 --until uptodate --timeout 300' || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"
+
+step "primary on node2 is refused while node1 has /dev/mars/r0 mounted"
+before=$(on node2 'ls -l --time-style=full-iso /mars/resource-r0 | sort')
+out=$(on node2 'marsadm primary r0 2>&1') && fail "primary on node2 succeeded while mounted on node1: $out"
+echo "$out"
+expect_status 1 on node2 'marsadm primary r0 >/dev/null 2>&1'
+grep -q "in use on node1" <<<"$out" && grep -q "umount it there first" <<<"$out" || fail "refusal does not say why: $out"
+assert_eq node1 "$(primary_link node2)" "primary link on node2 after the refusal"
+assert_eq node1 "$(primary_link node1)" "primary link on node1 after the refusal"
+after=$(on node2 'ls -l --time-style=full-iso /mars/resource-r0 | sort')
+# The refusal wrote nothing: every link of the resource directory is as before
+# (the module's own liveness and progress links live below actual-*/ and replay-*).
+diff <(grep -v -e ' replay-' -e ' version-' -e ' actual-' -e ' log-' <<<"$before") \
+     <(grep -v -e ' replay-' -e ' version-' -e ' actual-' -e ' log-' <<<"$after") ||
+  fail "the refused primary changed the tree"
+test "$(on node1 'readlink /mars/resource-r0/actual-node1/is-primary')" = 1 || fail "node1 is no longer primary"
+
+step "after umount on node1, primary on node2 hands over"
+want=$(sums node1)
+on node1 'umount /mnt/r0'
+on node2 'marsadm primary r0' || fail "handover to node2 failed: $(on node2 'marsadm view r0')"
+assert_eq 1 "$(on node2 'readlink /mars/resource-r0/actual-node2/is-primary')" "node2 is-primary"
+retry 20 on node1 'test "$(readlink /mars/resource-r0/actual-node1/is-primary)" = 0' || fail "node1 still primary"
+on node2 'mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0' || fail "xfs does not mount on node2"
+assert_eq "$want" "$(sums node2)" "sha256 of node1's files on node2"
+echo "all $(wc -l <<<"$want") files equal on node2"
+
+step "node2 writes; node1 follows as a secondary"
+files node2 30 20
+on node1 'marsadm wait-resource r0 --until consistent --timeout 60' || fail "node1 not consistent: $(on node1 'marsadm view r0')"
+on node2 'umount /mnt/r0'
+retry 60 bash -c "[ \"\$($TB exec node1 -- readlink /mars/resource-r0/replay-node1)\" = \"\$($TB exec node2 -- readlink /mars/resource-r0/replay-node2)\" ]" ||
+  fail "node1 does not follow node2: $(replay_link node1 node1) vs $(replay_link node2 node2); $(on node1 'dmesg | tail -20')"
+echo "replay links: $(replay_link node1 node1) = $(replay_link node2 node2)"
+case "$(replay_link node1 node1)" in log-*-node2,*) ;; *) fail "node1 does not replay node2's logfile";; esac
+
+step "hand back to node1"
+want=$(on node2 'mount /dev/mars/r0 /mnt/r0 && cd /mnt/r0/d && sha256sum f* | sort -k2; cd /; umount /mnt/r0')
+on node1 'marsadm primary r0' || fail "handover back to node1 failed: $(on node1 'marsadm view r0')"
+on node1 'mount /dev/mars/r0 /mnt/r0' || fail "xfs does not mount on node1"
+assert_eq "$want" "$(sums node1)" "sha256 of all files on node1 after the hand back"
+files node1 50 10
+on node1 'umount /mnt/r0'
+retry 60 bash -c "[ \"\$($TB exec node1 -- readlink /mars/resource-r0/replay-node1)\" = \"\$($TB exec node2 -- readlink /mars/resource-r0/replay-node2)\" ]" ||
+  fail "node2 does not follow node1: $(replay_link node1 node1) vs $(replay_link node2 node2)"
+on node1 'marsadm view r0'
+on node2 'marsadm view r0'
+
+step "after down on both, the disks are equal"
+for n in node1 node2; do on $n 'marsadm down r0' || fail "down on $n"; done
+disks_equal node1 node2
