@@ -573,3 +573,203 @@ pub fn view_macro(ctx: &Context, m: Macro, res: &str) -> Result<()> {
     println!("{out}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::{real_time_ns, MarsTree};
+
+    /// A synthetic `/mars` of resource r0 with members node1 and node2, seen from `me`.
+    struct Synthetic {
+        ctx: Context,
+        stamp: u64,
+    }
+
+    impl Synthetic {
+        fn new(tag: &str, me: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("marsadm-view-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let ctx = Context { tree: MarsTree::new(dir), host: me.into(), proc_sys: "/nonexistent".into() };
+            let mut t = Synthetic { ctx, stamp: real_time_ns() - 1_000_000_000 };
+            t.set("resource-r0/size", "1048576");
+            for h in ["node1", "node2"] {
+                t.set(&format!("resource-r0/data-{h}"), "/dev/vdb");
+                t.set(&format!("resource-r0/syncstatus-{h}"), "1048576");
+                t.set(&format!("resource-r0/actual-{h}/is-attached"), "1");
+                t.set(&format!("resource-r0/actual-{h}/is-primary"), "0");
+                for s in ["connect", "sync", "allow-replay"] {
+                    t.set(&format!("resource-r0/todo-{h}/{s}"), "1");
+                }
+                t.heard(h, 1);
+            }
+            t
+        }
+
+        fn set(&mut self, rel: &str, value: &str) {
+            self.stamp += 1;
+            self.ctx.tree.set(rel, value, self.stamp).unwrap();
+        }
+
+        /// `actual-<host>/time` stamped `secs_ago` seconds ago.
+        fn heard(&mut self, host: &str, secs_ago: u64) {
+            // Removed first: the tree never replaces a link with an older stamp.
+            let _ = std::fs::remove_file(self.ctx.tree.path(&format!("actual-{host}/time")));
+            self.ctx.tree.set(&format!("actual-{host}/time"), "1.0", real_time_ns() - secs_ago * 1_000_000_000).unwrap();
+        }
+
+        /// Writes `host`'s version links for `logs` (nr, origin, pos), chained.
+        fn history(&mut self, host: &str, logs: &[(u32, &str, u64)]) {
+            let mut prev = String::new();
+            for &(nr, origin, pos) in logs {
+                let head = prev.split(':').next().unwrap_or("").to_owned();
+                let mut d = [0u8; 16];
+                for (i, b) in format!("{nr},{origin},{pos}:{prev}").bytes().enumerate() {
+                    d[i % 16] = d[i % 16].wrapping_mul(31).wrapping_add(b);
+                }
+                let v = VersionLink { digest: d, log: LogName { nr, host: origin }, pos, prev_head: &head }.to_string();
+                self.set(&format!("resource-r0/version-{nr:09}-{host}"), &v);
+                prev = v;
+            }
+        }
+
+        fn logfile(&self, name: &str) {
+            std::fs::write(self.ctx.tree.path(&format!("resource-r0/{name}")), b"").unwrap();
+        }
+
+        fn state(&self) -> ResourceState {
+            resource_state(&self.ctx, "r0").unwrap()
+        }
+
+        /// The state as another member sees the same tree.
+        fn state_on(&self, host: &str) -> ResourceState {
+            let ctx = Context { tree: MarsTree::new(self.ctx.tree.root()), host: host.into(), proc_sys: "/nonexistent".into() };
+            resource_state(&ctx, "r0").unwrap()
+        }
+    }
+
+    impl Drop for Synthetic {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(self.ctx.tree.root());
+        }
+    }
+
+    #[test]
+    fn role_words() {
+        let r = |is_attached, is_primary, is_forced, is_designated| role_word(RoleLinks { is_attached, is_primary, is_forced, is_designated });
+        assert_eq!(r(true, true, false, true), "Primary");
+        assert_eq!(r(true, true, true, true), "ForcedPrimary");
+        assert_eq!(r(true, true, false, false), "RemainsPrimary");
+        assert_eq!(r(true, true, true, false), "RemainsPrimary");
+        assert_eq!(r(true, false, false, true), "NotYetPrimary");
+        assert_eq!(r(true, false, false, false), "Secondary");
+        assert_eq!(r(false, false, false, true), "None");
+        assert_eq!(r(false, false, false, false), "None");
+    }
+
+    #[test]
+    fn version_link_names() {
+        assert_eq!(parse_version_name("version-000000003-node1"), Some((3, "node1")));
+        for bad in ["version-3-node1", "version-000000003-", "version-00000000x-node1", "replay-node1"] {
+            assert_eq!(parse_version_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_healthy_pair_has_no_split_brain() {
+        let mut t = Synthetic::new("healthy", "node2");
+        t.set("resource-r0/primary", "node1");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        t.set("resource-r0/replay-node2", "log-000000002-node1,100,0");
+        t.history("node1", &[(1, "node1", 1000), (2, "node1", 500)]);
+        t.history("node2", &[(1, "node1", 1000), (2, "node1", 100)]);
+        let s = t.state();
+        assert_eq!((s.role, s.replstate, s.split_brain.clone()), ("Secondary", "Replaying", None));
+        assert_eq!(s.actual_primaries, ["node1"]);
+        assert!(s.primary_age_ms.is_some_and(|ms| ms < 10_000));
+    }
+
+    #[test]
+    fn forced_failover_shows_the_split_on_both_hosts() {
+        let mut t = Synthetic::new("forced", "node2");
+        // node2 took over by force after replaying 3000 bytes of node1's log 3; node1,
+        // partitioned, logged 5000 bytes of it and went on in its own log 4.
+        t.set("resource-r0/primary", "node2");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        t.set("resource-r0/actual-node2/is-primary", "1");
+        t.set("resource-r0/actual-node2/forced-primary", "1");
+        t.set("resource-r0/replay-node2", "log-000000004-node2,0,100");
+        t.history("node1", &[(2, "node1", 2000), (3, "node1", 5000), (4, "node1", 800)]);
+        t.history("node2", &[(2, "node1", 2000), (3, "node1", 3000), (4, "node2", 100)]);
+        t.heard("node1", 60);
+        t.logfile("log-000000004-node1");
+        t.logfile("log-000000004-node2");
+        let s = t.state();
+        assert_eq!(s.role, "ForcedPrimary");
+        assert_eq!(s.actual_primaries, ["node1", "node2"]);
+        let sb = s.split_brain.clone().expect("split brain");
+        assert_eq!((sb.logfile, sb.log.as_deref(), sb.pos, sb.duplicate_logfile), (3, Some("log-000000003-node1"), Some(3000), Some(4)));
+        let hosts: Vec<_> = sb.hosts.iter().map(|h| (h.host.as_str(), h.role, h.bytes_after, h.reachable)).collect();
+        assert_eq!(hosts, [("node1", "RemainsPrimary", 2800, false), ("node2", "ForcedPrimary", 100, true)]);
+        let text = text_lines("node2", &s).join("\n");
+        assert!(text.contains("\nSPLIT BRAIN of resource 'r0' after logfile 3 (log-000000003-node1) at byte 3000:\n"), "{text}");
+        assert!(text.contains("\n    node1 RemainsPrimary: 2800 bytes (2.734 KiB) after the split point, not heard from recently\n"), "{text}");
+        assert!(text.contains("\n    node2 ForcedPrimary: 100 bytes (100 B) after the split point\n"), "{text}");
+        assert!(text.contains("WARNING: several hosts have the device up: node1, node2"), "{text}");
+        // The same, as node1 sees it.
+        let s1 = t.state_on("node1");
+        assert_eq!(s1.role, "RemainsPrimary");
+        assert_eq!(s1.split_brain.map(|sb| sb.hosts.len()), Some(2));
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["split_brain"]["logfile"], 3);
+        assert_eq!(json["split_brain"]["pos"], 3000);
+        assert_eq!(json["split_brain"]["hosts"][0]["bytes_after"], 2800);
+        assert_eq!(json["is_forced_primary"], true);
+    }
+
+    #[test]
+    fn a_secondary_behind_is_no_split_brain_but_a_silent_primary_is_unreachable() {
+        let mut t = Synthetic::new("behind", "node2");
+        t.set("resource-r0/primary", "node1");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        t.set("resource-r0/replay-node2", "log-000000003-node1,1000,0");
+        t.history("node1", &[(2, "node1", 2000), (3, "node1", 5000), (4, "node1", 10)]);
+        t.history("node2", &[(2, "node1", 2000), (3, "node1", 1000)]);
+        t.heard("node1", 25);
+        let s = t.state();
+        assert_eq!((s.replstate, s.split_brain.is_none()), ("PrimaryUnreachable", true));
+        assert!(s.primary_age_ms.is_some_and(|ms| ms >= 25_000));
+        assert!(text_lines("node2", &s).iter().any(|l| l == "    primary node1 not heard from for 25 s"));
+        // Fetch paused: the primary's silence is expected, the pause is what to show.
+        t.set("resource-r0/todo-node2/connect", "0");
+        assert_eq!(t.state().replstate, "PausedFetch");
+        t.set("resource-r0/todo-node2/connect", "1");
+        t.heard("node1", 2);
+        assert_eq!(t.state().replstate, "Replaying");
+    }
+
+    #[test]
+    fn duplicate_logfiles_alone_are_a_split_brain() {
+        let mut t = Synthetic::new("dup", "node1");
+        t.set("resource-r0/primary", "node1");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        t.history("node1", &[(1, "node1", 1000)]);
+        t.history("node2", &[(1, "node1", 1000)]);
+        t.logfile("log-000000002-node1");
+        t.logfile("log-000000002-node2");
+        let sb = t.state().split_brain.expect("split brain");
+        assert_eq!((sb.logfile, sb.pos, sb.duplicate_logfile), (1, Some(1000), Some(2)));
+        assert_eq!(sb.hosts.iter().map(|h| h.host.as_str()).collect::<Vec<_>>(), ["node1", "node2"]);
+        assert_eq!(split_brain_lines("r0", &sb)[1], "    several hosts wrote a logfile numbered 2");
+    }
+
+    #[test]
+    fn a_designated_primary_not_yet_up() {
+        let mut t = Synthetic::new("notyet", "node2");
+        t.set("resource-r0/primary", "node2");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        let s = t.state();
+        assert_eq!((s.role, s.actual_primaries.as_slice()), ("NotYetPrimary", ["node1".to_owned()].as_slice()));
+        assert_eq!(s.primary_age_ms, None, "this host is the designated primary");
+    }
+}
