@@ -12,13 +12,13 @@
 //!    on one side, newer ones not written yet by a host that is behind). Without such a
 //!    number nothing can be said ([`PairHistory::Disjoint`]).
 //! 2. At the lowest compared number N where the links differ:
-//!    a. different logfile (origin) or different `prev_head`: the histories diverged
-//!       before N. Split point: the end of logfile N-1, the last one they share (its
-//!       position from a link of N-1 if one is left).
-//!    b. same logfile and `prev_head`, different position: the host with the smaller
-//!       position is merely behind (still fetching or replaying) — no split — unless it has
-//!       links numbered above N: then it went on without the rest of logfile N (a forced
-//!       failover), and the split point is (N, the smaller position).
+//!    - (a) different logfile (origin) or different `prev_head`: the histories diverged
+//!      before N. Split point: the end of logfile N-1, the last one they share (its
+//!      position from a link of N-1 if one is left).
+//!    - (b) same logfile and `prev_head`, different position: the host with the smaller
+//!      position is merely behind (still fetching or replaying) — no split — unless it
+//!      has links numbered above N: then it went on without the rest of logfile N (a
+//!      forced failover), and the split point is (N, the smaller position).
 //! 3. Equal links at every compared number: no split ([`PairHistory::Compatible`]); one
 //!    host may have more links (it is ahead, the other behind).
 //!
@@ -87,12 +87,12 @@ pub fn compare_histories<'a>(a: &[(u32, &'a str)], b: &[(u32, &'a str)]) -> Pair
         return if compared { PairHistory::Compatible } else { PairHistory::Disjoint };
     };
     let split = if la.log != lb.log || la.prev_head != lb.prev_head {
-        // Rule 2a: they share logfile nr-1 at most.
+        // Rule 2(a): they share logfile nr-1 at most.
         let prev = nr - 1;
         let common = link_at(a, prev).or_else(|| link_at(b, prev));
         SplitPoint { nr: prev, log: common.map(|l| l.log), pos: common.map_or(0, |l| l.pos) }
     } else {
-        // Rule 2b: the shorter one diverged only if it went on to later logfiles.
+        // Rule 2(b): the shorter one diverged only if it went on to later logfiles.
         let (short, short_links) = if la.pos < lb.pos { (la, a) } else { (lb, b) };
         if !has_link_above(short_links, nr) {
             return PairHistory::Compatible;
