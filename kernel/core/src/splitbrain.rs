@@ -12,7 +12,8 @@
 //!    on one side, newer ones not written yet by a host that is behind). Without such a
 //!    number nothing can be said ([`PairHistory::Disjoint`]).
 //! 2. At the lowest compared number N where the links differ:
-//!    - (a) different logfile (origin) or different `prev_head`: the histories diverged
+//!    - (a) different logfile (origin) or different `prev_head` (or only the digest
+//!      differs, which means the chains differ further back): the histories diverged
 //!      before N. Split point: the end of logfile N-1, the last one they share (its
 //!      position from a link of N-1 if one is left).
 //!    - (b) same logfile and `prev_head`, different position: the host with the smaller
@@ -86,7 +87,9 @@ pub fn compare_histories<'a>(a: &[(u32, &'a str)], b: &[(u32, &'a str)]) -> Pair
     let Some((nr, la, lb)) = first_diff else {
         return if compared { PairHistory::Compatible } else { PairHistory::Disjoint };
     };
-    let split = if la.log != lb.log || la.prev_head != lb.prev_head {
+    // Equal logfile, length and predecessor with a different digest: the chains differ
+    // further back, like a different predecessor.
+    let split = if la.log != lb.log || la.prev_head != lb.prev_head || la.pos == lb.pos {
         // Rule 2(a): they share logfile nr-1 at most.
         let prev = nr - 1;
         let common = link_at(a, prev).or_else(|| link_at(b, prev));
@@ -301,6 +304,12 @@ mod tests {
         assert_eq!(d.bytes_after, [10, 20]);
         // Nothing in common left: cannot tell.
         assert_eq!(compare_histories(&shared(5).without_below(5).view(), &shared(3).view()), PairHistory::Disjoint);
+        // Only the digest differs: the chains differ further back.
+        let a = shared(2);
+        let mut b = shared(2);
+        b.links[1].1.replace_range(0..2, "ff");
+        let PairHistory::Diverged(d) = compare_histories(&a.view(), &b.view()) else { panic!() };
+        assert_eq!(d.split, SplitPoint { nr: 1, log: Some(log(1, "a")), pos: 1000 });
         // Unparsable links count as missing.
         assert_eq!(compare_histories(&[(1, "garbage")], &shared(1).view()), PairHistory::Disjoint);
     }
