@@ -238,10 +238,14 @@ pub enum Command {
     /// Text: a header line per resource, then this host's line: disk state (Detached,
     /// Inconsistent, Outdated[F|R|FR], WriteBack, UpToDate), replication state
     /// (Replicating, Syncing, Replaying, PausedSync, PausedFetch, PausedReplay,
-    /// NotStarted), role (Primary, Secondary, None), device, open count, and the bytes
-    /// still to write back, sync, fetch and replay; then progress lines with rates and
-    /// remaining time for a sync, fetch or replay under way. --json prints the same
-    /// (schema in docu/marsadm-json.md).
+    /// PrimaryUnreachable, NoPrimaryDesignated, NotStarted), role (Primary, ForcedPrimary,
+    /// RemainsPrimary, NotYetPrimary, Secondary, None; see `marsadm role --help`), device,
+    /// open count, and the bytes still to write back, sync, fetch and replay; then
+    /// progress lines with rates and remaining time for a sync, fetch or replay under way.
+    /// A split brain is shown on every member, before the host's line: `SPLIT BRAIN of
+    /// resource 'R' after logfile N (...) at byte P:` and per diverged host its role and
+    /// the bytes of log it has beyond that point. --json prints the same (schema in
+    /// docu/marsadm-json.md).
     View {
         /// A resource name, or "all".
         #[arg(default_value = "all")]
@@ -286,6 +290,48 @@ pub enum Command {
         #[arg(default_value = "all")]
         resource: String,
     },
+    // ---- Roles, states and split brains (view.rs); kept together to ease merging. ----
+    /// Print this host's role in RESOURCE, one word.
+    ///
+    /// Primary: the device is up here and this host is the designated primary.
+    /// ForcedPrimary: the same, after a forced takeover (`primary --force`); the old
+    /// primary may still be writing its own history: check `view-is-split-brain`.
+    /// RemainsPrimary: the device is still up here but another host (or none) is
+    /// designated; it goes away once it is closed (`view` shows the open count).
+    /// NotYetPrimary: designated here, device not up yet: the old primary has not
+    /// finished, or the rest of its log is being replayed. Secondary: attached, replicating
+    /// from the primary. None: detached.
+    Role { resource: String },
+    /// Print this host's disk state and replication state of RESOURCE, e.g.
+    /// `UpToDate Replaying`.
+    ///
+    /// Disk state: Detached, Inconsistent (not a usable copy yet: sync incomplete, or replay
+    /// not past the end of the sync), Outdated[F|R|FR] (fetch and/or replay behind),
+    /// WriteBack (primary: logged data not yet on the disk), UpToDate. Replication state:
+    /// NotStarted, Replicating (primary), PrimaryUnreachable (fetch is on but the
+    /// designated primary has not been heard from for 20 s), Syncing, PausedSync,
+    /// PausedFetch, PausedReplay, NoPrimaryDesignated, Replaying.
+    State { resource: String },
+    /// Print 1 if the members' logfile histories of RESOURCE diverged (split brain), else 0.
+    ///
+    /// Compares the version links (hash chain of each host's logfile history) of every
+    /// pair of members, and looks for two logfiles with the same number from different
+    /// hosts. `view` says where the histories part and how many bytes each host has beyond
+    /// that point (what making another host's version survive would lose). Resolve it by
+    /// making the surviving host primary and invalidating the others.
+    #[command(name = "view-is-split-brain")]
+    ViewIsSplitBrain { resource: String },
+    /// Print this host's role in RESOURCE (the same as `marsadm role`).
+    #[command(name = "view-role")]
+    ViewRole { resource: String },
+    /// Print the host(s) whose device of RESOURCE is up, comma-separated, or (none).
+    ///
+    /// This is the actual primary as the modules report it (`actual-<host>/is-primary`),
+    /// which may differ from the designated one (view-get-primary) during a handover.
+    /// More than one host means several devices take writes: a split brain in the making.
+    #[command(name = "view-actual-primary")]
+    ViewActualPrimary { resource: String },
+    // ---- end of roles, states and split brains ----
     /// Start a new logfile for RESOURCE (on its primary).
     ///
     /// Creates the next, empty logfile log-<nr+1>-<host>; the module continues in it as

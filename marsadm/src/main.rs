@@ -9,6 +9,7 @@ mod commands;
 mod context;
 mod digest;
 mod error;
+mod liveness;
 mod module;
 mod tree;
 

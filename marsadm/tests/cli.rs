@@ -101,3 +101,22 @@ fn cat_missing_file_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("cannot read /nonexistent/log-000000001-x"));
 }
+
+#[test]
+fn role_state_and_split_brain_commands_teach_and_need_a_resource() {
+    for (cmd, words) in [
+        ("role", &["ForcedPrimary", "RemainsPrimary", "NotYetPrimary"][..]),
+        ("state", &["PrimaryUnreachable", "Outdated"][..]),
+        ("view-is-split-brain", &["version links", "invalidat"][..]),
+        ("view-role", &["role"][..]),
+        ("view-actual-primary", &["is-primary", "(none)"][..]),
+    ] {
+        let out = marsadm(&[cmd, "--help"]);
+        assert!(out.status.success(), "{cmd}");
+        let help = text(&out.stdout);
+        for w in words {
+            assert!(help.contains(w), "{cmd} --help lacks {w:?}: {help}");
+        }
+        assert_eq!(marsadm(&[cmd]).status.code(), Some(2), "{cmd} without a resource");
+    }
+}

@@ -17,6 +17,7 @@ pub mod merge;
 pub mod names;
 pub mod replication;
 pub mod role;
+pub mod splitbrain;
 pub mod text;
 pub mod tree;
 pub mod version;

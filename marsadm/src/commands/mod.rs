@@ -73,6 +73,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ViewWritebackRest { resource } => view_macro(&resource, Macro::WritebackRest),
         Command::ViewSyncRest { resource } => view_macro(&resource, Macro::SyncRest),
         Command::ViewIsConsistent { resource } => view_macro(&resource, Macro::IsConsistent),
+        // Roles, states and split brains.
+        Command::Role { resource } | Command::ViewRole { resource } => view_macro(&resource, Macro::Role),
+        Command::State { resource } => view_macro(&resource, Macro::State),
+        Command::ViewIsSplitBrain { resource } => view_macro(&resource, Macro::IsSplitBrain),
+        Command::ViewActualPrimary { resource } => view_macro(&resource, Macro::ActualPrimary),
         Command::LeaveResource { resource } => resource::leave_resource(&Context::from_system()?, &resource),
         Command::WaitResource { resource, until, timeout } => {
             resource::wait_resource(&Context::from_system()?, &resource, until, timeout)

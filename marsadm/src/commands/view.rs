@@ -2,15 +2,19 @@
 //! [`resource_state`], and printed by both the text and the JSON form.
 
 use mars_core::replication::is_consistent;
-use mars_core::tree::{LogName, ReplayLink, VersionLink, DEVICE_PREFIX, NONE, PRIMARY, REPLAY_PREFIX, SIZE, TODO_PREFIX, VERSION_PREFIX};
+use mars_core::splitbrain::{bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
+use mars_core::tree::{
+    LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, REPLAY_PREFIX, SIZE, TODO_PREFIX, VERSION_PREFIX,
+};
 use serde::Serialize;
 
 use super::resource::{resource_dir, resources};
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::liveness;
 
 /// JSON schema version of `view --json` (docu/marsadm-json.md).
-const SCHEMA_VERSION: u32 = 2;
+const SCHEMA_VERSION: u32 = 3;
 
 /// The state of a resource on this host.
 #[derive(Debug, Serialize)]
@@ -19,15 +23,17 @@ pub struct ResourceState {
     pub size: u64,
     /// Designated primary (`null`: none).
     pub primary: Option<String>,
-    /// This host's actual role: `Primary`, `Secondary` (attached, no device), `None`.
+    /// This host's role ([`role_word`]): `Primary`, `ForcedPrimary`, `RemainsPrimary`,
+    /// `NotYetPrimary`, `Secondary`, `None`.
     pub role: &'static str,
     /// `Detached`; on a secondary `Inconsistent` (not a consistent copy yet: sync not
     /// complete or replay not past the sync's end), `Outdated[F]`, `Outdated[R]`,
     /// `Outdated[FR]` (fetch and/or replay behind), `UpToDate`; on the primary
     /// `WriteBack` (logged data not yet on the disk) or `UpToDate`.
     pub diskstate: String,
-    /// `NotStarted` (detached), `Replicating` (primary), or on a secondary `Syncing`,
-    /// `PausedSync`, `PausedFetch`, `PausedReplay`, `NoPrimaryDesignated`, `Replaying`.
+    /// `NotStarted` (detached), `Replicating` (primary), or on a secondary
+    /// `PrimaryUnreachable`, `Syncing`, `PausedSync`, `PausedFetch`, `PausedReplay`,
+    /// `NoPrimaryDesignated`, `Replaying`.
     pub replstate: &'static str,
     pub is_attached: bool,
     pub is_primary: bool,
@@ -50,6 +56,175 @@ pub struct ResourceState {
     pub rates: Rates,
     /// Last error the module reported for this resource (0: none).
     pub error: i32,
+    /// The module reports this host took over by force (`actual-<me>/forced-primary`).
+    pub is_forced_primary: bool,
+    /// Hosts whose module reports `is-primary` = 1, sorted; more than one is worth a look.
+    pub actual_primaries: Vec<String>,
+    /// Milliseconds since the designated primary was last heard from (`null`: none
+    /// designated, this host, or never heard from).
+    pub primary_age_ms: Option<u64>,
+    /// The histories of some members diverged (`null`: no split brain seen).
+    pub split_brain: Option<SplitBrain>,
+}
+
+/// A split brain among the members' version-link histories (`mars_core::splitbrain`).
+#[derive(Debug, Serialize, Clone, PartialEq, Eq)]
+pub struct SplitBrain {
+    /// Number of the last logfile the diverged histories share (0: none).
+    pub logfile: u32,
+    /// That logfile's name, if a version link for it is left (`null`: deleted).
+    pub log: Option<String>,
+    /// Bytes of it all diverged histories contain (`null` when the logfile is unknown).
+    pub pos: Option<u64>,
+    /// The lowest number of which several hosts' logfiles are here (`null`: none).
+    pub duplicate_logfile: Option<u32>,
+    /// The hosts whose history diverged from another's, sorted by name.
+    pub hosts: Vec<SplitHost>,
+}
+
+#[derive(Debug, Serialize, Clone, PartialEq, Eq)]
+pub struct SplitHost {
+    pub host: String,
+    /// Its role as seen here ([`role_word`]).
+    pub role: &'static str,
+    /// Bytes of log data its history has beyond the split point: what making another
+    /// host's version the surviving one would lose.
+    pub bytes_after: u64,
+    /// Whether it has been heard from recently ([`liveness::is_reachable`]).
+    pub reachable: bool,
+}
+
+/// What decides a host's role word.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RoleLinks {
+    /// `actual-<host>/is-attached` = 1.
+    pub is_attached: bool,
+    /// `actual-<host>/is-primary` = 1: the device is up there.
+    pub is_primary: bool,
+    /// `actual-<host>/forced-primary` = 1: it became primary by `primary --force`.
+    pub is_forced: bool,
+    /// `primary` names this host.
+    pub is_designated: bool,
+}
+
+/// The role of a host: `Primary` (device up, designated), `ForcedPrimary` (the same after
+/// a forced takeover), `RemainsPrimary` (device still up but another host, or none, is
+/// designated: it waits for the device to be closed), `NotYetPrimary` (designated and
+/// attached, device not up yet: the old primary has not finished, or the rest of the log
+/// is being replayed), `Secondary` (attached), `None` (detached).
+pub fn role_word(r: RoleLinks) -> &'static str {
+    match (r.is_primary, r.is_designated) {
+        (true, true) if r.is_forced => "ForcedPrimary",
+        (true, true) => "Primary",
+        (true, false) => "RemainsPrimary",
+        (false, true) if r.is_attached => "NotYetPrimary",
+        (false, _) if r.is_attached => "Secondary",
+        (false, _) => "None",
+    }
+}
+
+/// The role of `host` in `res` as far as its links have arrived here.
+fn host_role(ctx: &Context, res: &str, host: &str, primary: Option<&str>) -> Result<&'static str> {
+    let dir = resource_dir(res);
+    let on = |name: &str| -> Result<bool> { Ok(link(ctx, &format!("{dir}/{ACTUAL_PREFIX}{host}/{name}"))?.as_deref() == Some("1")) };
+    Ok(role_word(RoleLinks {
+        is_attached: on("is-attached")?,
+        is_primary: on("is-primary")?,
+        is_forced: on("forced-primary")?,
+        is_designated: primary == Some(host),
+    }))
+}
+
+/// Hosts of `res` whose module reports `is-primary` = 1.
+fn actual_primaries(ctx: &Context, res: &str) -> Result<Vec<String>> {
+    let dir = resource_dir(res);
+    let mut out = Vec::new();
+    for name in ctx.tree.list(&dir)? {
+        if let Some(host) = name.strip_prefix(ACTUAL_PREFIX) {
+            if link(ctx, &format!("{dir}/{name}/is-primary"))?.as_deref() == Some("1") {
+                out.push(host.to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `version-<nr:09>-<host>` → (nr, host).
+fn parse_version_name(name: &str) -> Option<(u32, &str)> {
+    let rest = name.strip_prefix(VERSION_PREFIX)?;
+    let (nr, host) = rest.split_at_checked(9)?;
+    let host = host.strip_prefix('-').filter(|h| !h.is_empty())?;
+    nr.bytes().all(|b| b.is_ascii_digit()).then(|| nr.parse().ok())?.map(|nr| (nr, host))
+}
+
+/// Compares the version-link histories of every pair of members of `res` (and looks for
+/// duplicate logfile numbers); the split point reported is the earliest of any pair.
+pub fn split_brain(ctx: &Context, res: &str, primary: Option<&str>) -> Result<Option<SplitBrain>> {
+    let dir = resource_dir(res);
+    let names = ctx.tree.list(&dir)?;
+    let mut histories: Vec<(String, Vec<(u32, String)>)> = Vec::new();
+    for name in &names {
+        if let Some(host) = name.strip_prefix(DATA_PREFIX) {
+            if ctx.tree.get(&format!("{dir}/{name}"))?.is_some() {
+                histories.push((host.to_owned(), Vec::new()));
+            }
+        }
+    }
+    for name in &names {
+        let Some((nr, host)) = parse_version_name(name) else { continue };
+        let Some(h) = histories.iter_mut().find(|(m, _)| m == host) else { continue };
+        if let Some(l) = link(ctx, &format!("{dir}/{name}"))? {
+            h.1.push((nr, l));
+        }
+    }
+    let duplicate = duplicate_logfile(&names);
+    if let Some(d) = duplicate {
+        // A writer of a duplicate is involved even without (matching) version links.
+        for host in d.hosts {
+            if !histories.iter().any(|(m, _)| m == host) {
+                histories.push((host.to_owned(), Vec::new()));
+            }
+        }
+    }
+    let views: Vec<Vec<(u32, &str)>> = histories.iter().map(|(_, l)| l.iter().map(|(n, v)| (*n, v.as_str())).collect()).collect();
+    let mut split: Option<SplitPoint<'_>> = None;
+    let mut involved = vec![false; views.len()];
+    for i in 0..views.len() {
+        for j in i + 1..views.len() {
+            if let PairHistory::Diverged(d) = compare_histories(&views[i], &views[j]) {
+                split = Some(split.map_or(d.split, |s| earlier(s, d.split)));
+                involved[i] = true;
+                involved[j] = true;
+            }
+        }
+    }
+    if let (None, Some(d)) = (split, duplicate) {
+        // Both went on from the logfile before; how far they share it, its links tell.
+        let nr = d.nr - 1;
+        let common = views.iter().flatten().find(|(n, _)| *n == nr).and_then(|(_, raw)| VersionLink::parse(raw).ok());
+        split = Some(SplitPoint { nr, log: common.map(|l| l.log), pos: common.map_or(0, |l| l.pos) });
+        for (k, (m, _)) in histories.iter().enumerate() {
+            involved[k] = d.hosts.contains(&m.as_str());
+        }
+    }
+    let Some(split) = split else { return Ok(None) };
+    let mut hosts = Vec::new();
+    for (k, (host, _)) in histories.iter().enumerate().filter(|(k, _)| involved[*k]) {
+        hosts.push(SplitHost {
+            host: host.clone(),
+            role: host_role(ctx, res, host, primary)?,
+            bytes_after: bytes_after(&views[k], &split),
+            reachable: liveness::is_reachable(ctx, host)?,
+        });
+    }
+    hosts.sort_by(|a, b| a.host.cmp(&b.host));
+    Ok(Some(SplitBrain {
+        logfile: split.nr,
+        log: split.log.map(|l| l.to_string()),
+        pos: split.log.map(|_| split.pos),
+        duplicate_logfile: duplicate.map(|d| d.nr),
+        hosts,
+    }))
 }
 
 #[derive(Debug, Serialize, Clone, Copy)]
@@ -125,10 +300,22 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     } else {
         "UpToDate".to_owned()
     };
+    let primary_elsewhere = primary.as_deref().filter(|p| *p != me.as_str());
+    let primary_age_ms = match primary_elsewhere {
+        Some(p) => liveness::last_heard(ctx, p)?.map(|a| a.as_millis().min(u128::from(u64::MAX)) as u64),
+        None => None,
+    };
+    let primary_reachable = match primary_elsewhere {
+        Some(p) => liveness::is_reachable(ctx, p)?,
+        None => true,
+    };
     let replstate = if !is_attached {
         "NotStarted"
     } else if is_primary {
         "Replicating"
+    } else if switches.fetch && !primary_reachable {
+        // Before the sync states: a sync cannot progress without the primary either.
+        "PrimaryUnreachable"
     } else if synced < size {
         if switches.sync { "Syncing" } else { "PausedSync" }
     } else if !switches.fetch {
@@ -142,17 +329,13 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     };
     let rate = |name: &str| -> Result<u64> { Ok(number(actual(name)?).unwrap_or(0)) };
     let devname = link(ctx, &format!("{dir}/{DEVICE_PREFIX}{me}"))?.unwrap_or_else(|| res.to_owned());
+    let is_forced_primary = actual("forced-primary")?.as_deref() == Some("1");
+    let role = role_word(RoleLinks { is_attached, is_primary, is_forced: is_forced_primary, is_designated: primary.as_deref() == Some(me.as_str()) });
+    let split_brain = split_brain(ctx, res, primary.as_deref())?;
     Ok(ResourceState {
         name: res.to_owned(),
         size,
-        primary,
-        role: if is_primary {
-            "Primary"
-        } else if is_attached {
-            "Secondary"
-        } else {
-            "None"
-        },
+        role,
         diskstate,
         replstate,
         is_attached,
@@ -167,6 +350,11 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         switches,
         rates: Rates { sync: rate("sync-rate")?, fetch: rate("fetch-rate")?, replay: rate("replay-rate")? },
         error: actual("error")?.and_then(|v| v.parse().ok()).unwrap_or(0),
+        is_forced_primary,
+        actual_primaries: actual_primaries(ctx, res)?,
+        primary_age_ms,
+        split_brain,
+        primary,
     })
 }
 
@@ -240,33 +428,68 @@ pub fn view(ctx: &Context, which: &str, json: bool) -> Result<()> {
         return Ok(());
     }
     for s in &states {
-        println!(
-            "--------- resource {} ({} bytes), primary: {}",
-            s.name,
-            s.size,
-            s.primary.as_deref().unwrap_or(NONE)
-        );
-        let progress = if s.role == "Secondary" {
-            format!("sync-rest={} fetch-rest={} replay-rest={}", s.sync_rest, s.fetch_rest, s.replay_rest)
-        } else {
-            format!("writeback-rest={}", s.writeback_rest)
-        };
-        println!(
-            "{} {} {} {} {} open={} {}{}",
-            ctx.host,
-            s.diskstate,
-            s.replstate,
-            s.role,
-            if s.is_primary { s.device.as_str() } else { "-" },
-            s.open_count,
-            progress,
-            if s.error != 0 { format!(" error={}", s.error) } else { String::new() }
-        );
-        for line in progress_lines(s) {
+        for line in text_lines(&ctx.host, s) {
             println!("{line}");
         }
     }
     Ok(())
+}
+
+/// The text form of one resource's state on `host`.
+fn text_lines(host: &str, s: &ResourceState) -> Vec<String> {
+    let mut out = vec![format!("--------- resource {} ({} bytes), primary: {}", s.name, s.size, s.primary.as_deref().unwrap_or(NONE))];
+    if let Some(sb) = &s.split_brain {
+        out.extend(split_brain_lines(&s.name, sb));
+    }
+    if s.actual_primaries.len() > 1 {
+        out.push(format!("WARNING: several hosts have the device up: {}", s.actual_primaries.join(", ")));
+    }
+    let progress = if s.role == "Secondary" {
+        format!("sync-rest={} fetch-rest={} replay-rest={}", s.sync_rest, s.fetch_rest, s.replay_rest)
+    } else {
+        format!("writeback-rest={}", s.writeback_rest)
+    };
+    out.push(format!(
+        "{} {} {} {} {} open={} {}{}",
+        host,
+        s.diskstate,
+        s.replstate,
+        s.role,
+        if s.is_primary { s.device.as_str() } else { "-" },
+        s.open_count,
+        progress,
+        if s.error != 0 { format!(" error={}", s.error) } else { String::new() }
+    ));
+    if let (Some(p), Some(ms)) = (&s.primary, s.primary_age_ms) {
+        if s.replstate == "PrimaryUnreachable" {
+            out.push(format!("    primary {p} not heard from for {} s", ms / 1000));
+        }
+    }
+    out.extend(progress_lines(s));
+    out
+}
+
+/// `SPLIT BRAIN of resource 'r0' after logfile N ...:` and a line per diverged host.
+fn split_brain_lines(res: &str, sb: &SplitBrain) -> Vec<String> {
+    let point = match (&sb.log, sb.pos) {
+        (Some(log), Some(pos)) => format!("after logfile {} ({log}) at byte {pos}", sb.logfile),
+        _ => format!("after logfile {}", sb.logfile),
+    };
+    let mut out = vec![format!("SPLIT BRAIN of resource '{res}' {point}:")];
+    if let Some(nr) = sb.duplicate_logfile {
+        out.push(format!("    several hosts wrote a logfile numbered {nr}"));
+    }
+    for h in &sb.hosts {
+        out.push(format!(
+            "    {} {}: {} bytes ({}) after the split point{}",
+            h.host,
+            h.role,
+            h.bytes_after,
+            human(h.bytes_after),
+            if h.reachable { "" } else { ", not heard from recently" }
+        ));
+    }
+    out
 }
 
 /// The names `view` and `view-1and1` accept: a resource or `all`.
@@ -318,6 +541,11 @@ pub enum Macro {
     ReplayRest,
     SyncRest,
     IsConsistent,
+    // Split brain, roles and states (see the commands' help in cli.rs).
+    Role,
+    State,
+    IsSplitBrain,
+    ActualPrimary,
 }
 
 pub fn view_macro(ctx: &Context, m: Macro, res: &str) -> Result<()> {
@@ -336,7 +564,212 @@ pub fn view_macro(ctx: &Context, m: Macro, res: &str) -> Result<()> {
         Macro::ReplayRest => s.replay_rest.to_string(),
         Macro::SyncRest => s.sync_rest.to_string(),
         Macro::IsConsistent => (s.is_consistent as u8).to_string(),
+        Macro::Role => s.role.to_owned(),
+        Macro::State => format!("{} {}", s.diskstate, s.replstate),
+        Macro::IsSplitBrain => (s.split_brain.is_some() as u8).to_string(),
+        Macro::ActualPrimary if s.actual_primaries.is_empty() => NONE.to_owned(),
+        Macro::ActualPrimary => s.actual_primaries.join(","),
     };
     println!("{out}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::{real_time_ns, MarsTree};
+
+    /// A synthetic `/mars` of resource r0 with members node1 and node2, seen from `me`.
+    struct Synthetic {
+        ctx: Context,
+        stamp: u64,
+    }
+
+    impl Synthetic {
+        fn new(tag: &str, me: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("marsadm-view-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let ctx = Context { tree: MarsTree::new(dir), host: me.into(), proc_sys: "/nonexistent".into() };
+            let mut t = Synthetic { ctx, stamp: real_time_ns() - 1_000_000_000 };
+            t.set("resource-r0/size", "1048576");
+            for h in ["node1", "node2"] {
+                t.set(&format!("resource-r0/data-{h}"), "/dev/vdb");
+                t.set(&format!("resource-r0/syncstatus-{h}"), "1048576");
+                t.set(&format!("resource-r0/actual-{h}/is-attached"), "1");
+                t.set(&format!("resource-r0/actual-{h}/is-primary"), "0");
+                for s in ["connect", "sync", "allow-replay"] {
+                    t.set(&format!("resource-r0/todo-{h}/{s}"), "1");
+                }
+                t.heard(h, 1);
+            }
+            t
+        }
+
+        fn set(&mut self, rel: &str, value: &str) {
+            self.stamp += 1;
+            self.ctx.tree.set(rel, value, self.stamp).unwrap();
+        }
+
+        /// `actual-<host>/time` stamped `secs_ago` seconds ago.
+        fn heard(&mut self, host: &str, secs_ago: u64) {
+            // Removed first: the tree never replaces a link with an older stamp.
+            let _ = std::fs::remove_file(self.ctx.tree.path(&format!("actual-{host}/time")));
+            self.ctx.tree.set(&format!("actual-{host}/time"), "1.0", real_time_ns() - secs_ago * 1_000_000_000).unwrap();
+        }
+
+        /// Writes `host`'s version links for `logs` (nr, origin, pos), chained.
+        fn history(&mut self, host: &str, logs: &[(u32, &str, u64)]) {
+            let mut prev = String::new();
+            for &(nr, origin, pos) in logs {
+                let head = prev.split(':').next().unwrap_or("").to_owned();
+                let mut d = [0u8; 16];
+                for (i, b) in format!("{nr},{origin},{pos}:{prev}").bytes().enumerate() {
+                    d[i % 16] = d[i % 16].wrapping_mul(31).wrapping_add(b);
+                }
+                let v = VersionLink { digest: d, log: LogName { nr, host: origin }, pos, prev_head: &head }.to_string();
+                self.set(&format!("resource-r0/version-{nr:09}-{host}"), &v);
+                prev = v;
+            }
+        }
+
+        fn logfile(&self, name: &str) {
+            std::fs::write(self.ctx.tree.path(&format!("resource-r0/{name}")), b"").unwrap();
+        }
+
+        fn state(&self) -> ResourceState {
+            resource_state(&self.ctx, "r0").unwrap()
+        }
+
+        /// The state as another member sees the same tree.
+        fn state_on(&self, host: &str) -> ResourceState {
+            let ctx = Context { tree: MarsTree::new(self.ctx.tree.root()), host: host.into(), proc_sys: "/nonexistent".into() };
+            resource_state(&ctx, "r0").unwrap()
+        }
+    }
+
+    impl Drop for Synthetic {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(self.ctx.tree.root());
+        }
+    }
+
+    #[test]
+    fn role_words() {
+        let r = |is_attached, is_primary, is_forced, is_designated| role_word(RoleLinks { is_attached, is_primary, is_forced, is_designated });
+        assert_eq!(r(true, true, false, true), "Primary");
+        assert_eq!(r(true, true, true, true), "ForcedPrimary");
+        assert_eq!(r(true, true, false, false), "RemainsPrimary");
+        assert_eq!(r(true, true, true, false), "RemainsPrimary");
+        assert_eq!(r(true, false, false, true), "NotYetPrimary");
+        assert_eq!(r(true, false, false, false), "Secondary");
+        assert_eq!(r(false, false, false, true), "None");
+        assert_eq!(r(false, false, false, false), "None");
+    }
+
+    #[test]
+    fn version_link_names() {
+        assert_eq!(parse_version_name("version-000000003-node1"), Some((3, "node1")));
+        for bad in ["version-3-node1", "version-000000003-", "version-00000000x-node1", "replay-node1"] {
+            assert_eq!(parse_version_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_healthy_pair_has_no_split_brain() {
+        let mut t = Synthetic::new("healthy", "node2");
+        t.set("resource-r0/primary", "node1");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        t.set("resource-r0/replay-node2", "log-000000002-node1,100,0");
+        t.history("node1", &[(1, "node1", 1000), (2, "node1", 500)]);
+        t.history("node2", &[(1, "node1", 1000), (2, "node1", 100)]);
+        let s = t.state();
+        assert_eq!((s.role, s.replstate, s.split_brain.clone()), ("Secondary", "Replaying", None));
+        assert_eq!(s.actual_primaries, ["node1"]);
+        assert!(s.primary_age_ms.is_some_and(|ms| ms < 10_000));
+    }
+
+    #[test]
+    fn forced_failover_shows_the_split_on_both_hosts() {
+        let mut t = Synthetic::new("forced", "node2");
+        // node2 took over by force after replaying 3000 bytes of node1's log 3; node1,
+        // partitioned, logged 5000 bytes of it and went on in its own log 4.
+        t.set("resource-r0/primary", "node2");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        t.set("resource-r0/actual-node2/is-primary", "1");
+        t.set("resource-r0/actual-node2/forced-primary", "1");
+        t.set("resource-r0/replay-node2", "log-000000004-node2,0,100");
+        t.history("node1", &[(2, "node1", 2000), (3, "node1", 5000), (4, "node1", 800)]);
+        t.history("node2", &[(2, "node1", 2000), (3, "node1", 3000), (4, "node2", 100)]);
+        t.heard("node1", 60);
+        t.logfile("log-000000004-node1");
+        t.logfile("log-000000004-node2");
+        let s = t.state();
+        assert_eq!(s.role, "ForcedPrimary");
+        assert_eq!(s.actual_primaries, ["node1", "node2"]);
+        let sb = s.split_brain.clone().expect("split brain");
+        assert_eq!((sb.logfile, sb.log.as_deref(), sb.pos, sb.duplicate_logfile), (3, Some("log-000000003-node1"), Some(3000), Some(4)));
+        let hosts: Vec<_> = sb.hosts.iter().map(|h| (h.host.as_str(), h.role, h.bytes_after, h.reachable)).collect();
+        assert_eq!(hosts, [("node1", "RemainsPrimary", 2800, false), ("node2", "ForcedPrimary", 100, true)]);
+        let text = text_lines("node2", &s).join("\n");
+        assert!(text.contains("\nSPLIT BRAIN of resource 'r0' after logfile 3 (log-000000003-node1) at byte 3000:\n"), "{text}");
+        assert!(text.contains("\n    node1 RemainsPrimary: 2800 bytes (2.734 KiB) after the split point, not heard from recently\n"), "{text}");
+        assert!(text.contains("\n    node2 ForcedPrimary: 100 bytes (100 B) after the split point\n"), "{text}");
+        assert!(text.contains("WARNING: several hosts have the device up: node1, node2"), "{text}");
+        // The same, as node1 sees it.
+        let s1 = t.state_on("node1");
+        assert_eq!(s1.role, "RemainsPrimary");
+        assert_eq!(s1.split_brain.map(|sb| sb.hosts.len()), Some(2));
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["split_brain"]["logfile"], 3);
+        assert_eq!(json["split_brain"]["pos"], 3000);
+        assert_eq!(json["split_brain"]["hosts"][0]["bytes_after"], 2800);
+        assert_eq!(json["is_forced_primary"], true);
+    }
+
+    #[test]
+    fn a_secondary_behind_is_no_split_brain_but_a_silent_primary_is_unreachable() {
+        let mut t = Synthetic::new("behind", "node2");
+        t.set("resource-r0/primary", "node1");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        t.set("resource-r0/replay-node2", "log-000000003-node1,1000,0");
+        t.history("node1", &[(2, "node1", 2000), (3, "node1", 5000), (4, "node1", 10)]);
+        t.history("node2", &[(2, "node1", 2000), (3, "node1", 1000)]);
+        t.heard("node1", 25);
+        let s = t.state();
+        assert_eq!((s.replstate, s.split_brain.is_none()), ("PrimaryUnreachable", true));
+        assert!(s.primary_age_ms.is_some_and(|ms| ms >= 25_000));
+        assert!(text_lines("node2", &s).iter().any(|l| l == "    primary node1 not heard from for 25 s"));
+        // Fetch paused: the primary's silence is expected, the pause is what to show.
+        t.set("resource-r0/todo-node2/connect", "0");
+        assert_eq!(t.state().replstate, "PausedFetch");
+        t.set("resource-r0/todo-node2/connect", "1");
+        t.heard("node1", 2);
+        assert_eq!(t.state().replstate, "Replaying");
+    }
+
+    #[test]
+    fn duplicate_logfiles_alone_are_a_split_brain() {
+        let mut t = Synthetic::new("dup", "node1");
+        t.set("resource-r0/primary", "node1");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        t.history("node1", &[(1, "node1", 1000)]);
+        t.history("node2", &[(1, "node1", 1000)]);
+        t.logfile("log-000000002-node1");
+        t.logfile("log-000000002-node2");
+        let sb = t.state().split_brain.expect("split brain");
+        assert_eq!((sb.logfile, sb.pos, sb.duplicate_logfile), (1, Some(1000), Some(2)));
+        assert_eq!(sb.hosts.iter().map(|h| h.host.as_str()).collect::<Vec<_>>(), ["node1", "node2"]);
+        assert_eq!(split_brain_lines("r0", &sb)[1], "    several hosts wrote a logfile numbered 2");
+    }
+
+    #[test]
+    fn a_designated_primary_not_yet_up() {
+        let mut t = Synthetic::new("notyet", "node2");
+        t.set("resource-r0/primary", "node2");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        let s = t.state();
+        assert_eq!((s.role, s.actual_primaries.as_slice()), ("NotYetPrimary", ["node1".to_owned()].as_slice()));
+        assert_eq!(s.primary_age_ms, None, "this host is the designated primary");
+    }
 }

@@ -1,0 +1,71 @@
+//! When another host was last heard from, for decisions that need the peer alive (view's
+//! `PrimaryUnreachable`, a handover's precondition).
+//!
+//! Every member's module rewrites `/mars/actual-<host>/time` each strategy round (about
+//! once a second), stamped with its Lamport clock; the link travels with the metadata
+//! pulls, which every host makes of every peer every 2 s (`kernel/meta.rs`, `PULL_MS`).
+//! Its stamp seen here is therefore at most about 3 s old while the host is reachable
+//! (a round, a pull interval, the pull itself). A failed pull is retried after 2 s, then
+//! with growing backoff, so [`UNREACHABLE_AFTER`] (20 s) tolerates a few lost pulls in a
+//! row and cannot trigger in normal operation. Stamps are Lamport times: a peer whose
+//! clock lags is pushed forward by what it has observed from us, and one running ahead
+//! just looks freshly heard from; keep clocks in sync (NTP) anyway.
+
+use std::time::Duration;
+
+use mars_core::tree::{ACTUAL_PREFIX, TIME};
+
+use crate::context::Context;
+use crate::error::Result;
+use crate::tree::real_time_ns;
+
+/// A host not heard from for longer than this is considered unreachable.
+pub const UNREACHABLE_AFTER: Duration = Duration::from_secs(20);
+
+/// How long ago `host`'s liveness link was stamped (0 if its stamp is in our future);
+/// `None` if it has never been heard from here.
+pub fn last_heard(ctx: &Context, host: &str) -> Result<Option<Duration>> {
+    Ok(ctx.tree.get(&format!("{ACTUAL_PREFIX}{host}/{TIME}"))?.map(|l| age(real_time_ns(), l.stamp_ns)))
+}
+
+/// Whether `host` has been heard from within [`UNREACHABLE_AFTER`]. This host always is.
+pub fn is_reachable(ctx: &Context, host: &str) -> Result<bool> {
+    if host == ctx.host {
+        return Ok(true);
+    }
+    Ok(last_heard(ctx, host)?.is_some_and(|a| a <= UNREACHABLE_AFTER))
+}
+
+fn age(now_ns: u64, stamp_ns: u64) -> Duration {
+    Duration::from_nanos(now_ns.saturating_sub(stamp_ns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::MarsTree;
+
+    fn ctx(tag: &str) -> Context {
+        let dir = std::env::temp_dir().join(format!("marsadm-liveness-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Context { tree: MarsTree::new(dir), host: "node1".into(), proc_sys: "/nonexistent".into() }
+    }
+
+    #[test]
+    fn age_of_the_liveness_link_decides() {
+        let c = ctx("age");
+        let now = real_time_ns();
+        assert_eq!(last_heard(&c, "node2").unwrap(), None);
+        assert!(!is_reachable(&c, "node2").unwrap());
+        assert!(is_reachable(&c, "node1").unwrap(), "this host is always reachable");
+        c.tree.set("actual-node2/time", "x", now - 3_000_000_000).unwrap();
+        let a = last_heard(&c, "node2").unwrap().unwrap();
+        assert!(a >= Duration::from_secs(3) && a < Duration::from_secs(10), "{a:?}");
+        assert!(is_reachable(&c, "node2").unwrap());
+        c.tree.set("actual-node3/time", "x", now - 60_000_000_000).unwrap();
+        assert!(!is_reachable(&c, "node3").unwrap());
+        assert_eq!(age(5, 9), Duration::ZERO, "a stamp ahead of our clock is fresh");
+        std::fs::remove_dir_all(c.tree.root()).unwrap();
+    }
+}
