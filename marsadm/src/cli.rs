@@ -16,6 +16,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "marsadm", version, propagate_version = true)]
 pub struct Cli {
+    /// Seconds a command waits for the cluster or the module before it gives up
+    /// (default: 30 for the cluster commands, 60 for the others).
+    #[arg(long, global = true, value_name = "S")]
+    pub timeout: Option<u64>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -65,30 +69,19 @@ pub enum Command {
         /// IPv4 address other members use to reach this host.
         #[arg(long)]
         ip: Option<std::net::Ipv4Addr>,
-        /// Seconds to wait for the cluster's answer.
-        #[arg(long, default_value_t = 30)]
-        timeout: u64,
     },
     /// Leave the cluster (this host must be member of no resource).
     ///
     /// Marks this host's address deleted (/mars/ips/ip-<host> = .deleted), waits until
     /// every other member has pulled that (heard from twice since), then removes the
     /// cluster identity (/mars/uuid) here. Afterwards `rmmod mars` is safe.
-    LeaveCluster {
-        /// Seconds to wait for the other members.
-        #[arg(long, default_value_t = 30)]
-        timeout: u64,
-    },
+    LeaveCluster,
     /// Wait until every other cluster member has been heard from.
     ///
     /// Succeeds once each host in /mars/ips has exchanged metadata with this host since
     /// the command started (its actual-<host>/time link arrived here newer than that).
     /// Fails after --timeout seconds, naming the hosts not heard from.
-    WaitCluster {
-        /// Seconds to wait.
-        #[arg(long, default_value_t = 30)]
-        timeout: u64,
-    },
+    WaitCluster,
     /// Create a resource on this host, which becomes its primary.
     ///
     /// DISK (an unused block device, e.g. /dev/vg/r0) is replicated; its content is kept
@@ -133,19 +126,12 @@ pub enum Command {
         /// What to wait for.
         #[arg(long, value_enum, default_value = "exists")]
         until: crate::commands::Condition,
-        /// Seconds to wait.
-        #[arg(long, default_value_t = 60)]
-        timeout: u64,
     },
     /// Exchange metadata with every other member now and wait until each has answered.
     ///
     /// Like wait-cluster, after asking the module to pull every peer's tree at once;
     /// use it before decisions that need the newest state of the others.
-    UpdateCluster {
-        /// Seconds to wait.
-        #[arg(long, default_value_t = 30)]
-        timeout: u64,
-    },
+    UpdateCluster,
     /// Attach this host to a resource: open its disk (and, on the primary, start it).
     Attach { resource: String },
     /// Detach: release the disk. Refused while /dev/mars/<dev> is open.
@@ -211,9 +197,6 @@ pub enum Command {
         /// Failover: take over with what is here (fetch must be paused).
         #[arg(long)]
         force: bool,
-        /// Seconds to wait for each step.
-        #[arg(long, default_value_t = 60)]
-        timeout: u64,
     },
     /// Discard this host's version of RESOURCE and copy the designated primary's.
     ///
@@ -225,9 +208,6 @@ pub enum Command {
     /// on the designated primary and while this host's device is open.
     Invalidate {
         resource: String,
-        /// Seconds to wait for the detach.
-        #[arg(long, default_value_t = 60)]
-        timeout: u64,
     },
     /// Give up the primary role: the device goes away. Refused while it is open.
     Secondary { resource: String },

@@ -13,13 +13,10 @@ use mars_core::replication::is_consistent;
 use mars_core::tree::{LogName, ReplayLink, VersionLink, NONE, PRIMARY, REPLAY_PREFIX, SIZE, TODO_PREFIX, VERSION_PREFIX};
 
 use super::resource::{require_member, resource_dir, set_todo_of};
+use super::view::split_brain;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::tree::real_time_ns;
-
-/// A peer whose liveness link is older than this is unreachable (its module rewrites
-/// it every second and peers pull each other's trees every few seconds).
-const UNREACHABLE_AFTER: Duration = Duration::from_secs(15);
+use crate::liveness;
 
 fn refused(res: &str, why: impl Into<String>) -> Error {
     Error::Refused { res: res.into(), why: why.into() }
@@ -71,14 +68,8 @@ impl View<'_> {
         Ok(replay.as_deref().and_then(|v| ReplayLink::parse(v).ok()).is_some_and(|r| is_consistent(size, synced, syncpos.as_ref(), &r)))
     }
 
-    /// Seconds since `host` was last heard from (its liveness link), if ever.
-    fn silent_for(&self, host: &str) -> Result<Option<Duration>> {
-        let time = self.ctx.tree.get(&format!("actual-{host}/time"))?;
-        Ok(time.map(|l| Duration::from_nanos(real_time_ns().saturating_sub(l.stamp_ns))))
-    }
-
     fn reachable(&self, host: &str) -> Result<bool> {
-        Ok(self.silent_for(host)?.is_some_and(|d| d < UNREACHABLE_AFTER))
+        liveness::is_reachable(self.ctx, host)
     }
 
     /// The module's takeover decision for this host, as far as the tree here tells:
@@ -196,6 +187,9 @@ pub fn primary(ctx: &Context, res: &str, force: bool, timeout: Duration) -> Resu
     let open = v.actual(&old, "open-count")?.and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
     if open > 0 {
         return Err(refused(res, format!("the device is in use on {old} ({open} openers): umount it there first")));
+    }
+    if let Some(sb) = split_brain(ctx, res, designated.as_deref())? {
+        return Err(refused(res, format!("SPLIT BRAIN after logfile {}: resolve it first (`marsadm view {res}`, docu/failover.md)", sb.logfile)));
     }
     // Everything the old primary has logged so far must arrive and be replayed here
     // before the roles change (it logs nothing more: its device is closed).

@@ -24,12 +24,15 @@ fn view_macro(res: &str, m: Macro) -> Result<()> {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    // --timeout S (global, as in the original), else each command's default.
+    let secs = |default: u64| cli.timeout.unwrap_or(default);
+    let wait = |default: u64| std::time::Duration::from_secs(secs(default));
     match cli.command {
         Command::CreateCluster { ip } => cluster::create_cluster(&Context::from_system()?, ip),
-        Command::LeaveCluster { timeout } => cluster::leave_cluster(&Context::from_system()?, timeout),
-        Command::WaitCluster { timeout } => cluster::wait_cluster(&Context::from_system()?, timeout),
-        Command::JoinCluster { peer, peer_ip, ip, timeout } => {
-            cluster::join_cluster(&Context::from_system()?, &peer, peer_ip, ip, timeout)
+        Command::LeaveCluster => cluster::leave_cluster(&Context::from_system()?, secs(30)),
+        Command::WaitCluster => cluster::wait_cluster(&Context::from_system()?, secs(30)),
+        Command::JoinCluster { peer, peer_ip, ip } => {
+            cluster::join_cluster(&Context::from_system()?, &peer, peer_ip, ip, secs(30))
         }
         Command::JoinResource { resource, disk, devname } => {
             resource::join_resource(&Context::from_system()?, &resource, &disk, devname.as_deref())
@@ -54,11 +57,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ResumeReplayGlobal { resource } => activity(&resource, Activity::Replay, true, true),
         Command::Up { resource } => resource::up(&Context::from_system()?, &resource),
         Command::Down { resource } => resource::down(&Context::from_system()?, &resource),
-        Command::Primary { resource, force, timeout } => {
-            handover::primary(&Context::from_system()?, &resource, force, std::time::Duration::from_secs(timeout))
+        Command::Primary { resource, force } => {
+            handover::primary(&Context::from_system()?, &resource, force, wait(60))
         }
-        Command::Invalidate { resource, timeout } => {
-            handover::invalidate(&Context::from_system()?, &resource, std::time::Duration::from_secs(timeout))
+        Command::Invalidate { resource } => {
+            handover::invalidate(&Context::from_system()?, &resource, wait(60))
         }
         Command::Secondary { resource } => resource::secondary(&Context::from_system()?, &resource),
         Command::DeleteResource { resource } => resource::delete_resource(&Context::from_system()?, &resource),
@@ -79,10 +82,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ViewIsSplitBrain { resource } => view_macro(&resource, Macro::IsSplitBrain),
         Command::ViewActualPrimary { resource } => view_macro(&resource, Macro::ActualPrimary),
         Command::LeaveResource { resource } => resource::leave_resource(&Context::from_system()?, &resource),
-        Command::WaitResource { resource, until, timeout } => {
-            resource::wait_resource(&Context::from_system()?, &resource, until, timeout)
+        Command::WaitResource { resource, until } => {
+            resource::wait_resource(&Context::from_system()?, &resource, until, secs(60))
         }
-        Command::UpdateCluster { timeout } => cluster::wait_cluster(&Context::from_system()?, timeout),
+        Command::UpdateCluster => cluster::wait_cluster(&Context::from_system()?, secs(30)),
         Command::LogRotate { resource } => logs::log_rotate(&Context::from_system()?, &resource),
         Command::LogDelete { resource } => logs::log_delete(&Context::from_system()?, &resource, false, false).map(drop),
         Command::LogDeleteAll { resource } => logs::log_delete(&Context::from_system()?, &resource, true, false).map(drop),
