@@ -18,6 +18,10 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::liveness;
 
+/// How long a non-zero open count of the old primary is re-read before a refusal: a
+/// few metadata pull intervals.
+const OPEN_COUNT_FRESH: Duration = Duration::from_secs(6);
+
 fn refused(res: &str, why: impl Into<String>) -> Error {
     Error::Refused { res: res.into(), why: why.into() }
 }
@@ -147,17 +151,16 @@ fn set_primary(ctx: &Context, res: &str, host: &str) -> Result<()> {
     Ok(())
 }
 
-/// `primary [--force] RES`.
-pub fn primary(ctx: &Context, res: &str, force: bool, timeout: Duration) -> Result<()> {
+/// The refusals of `primary [--force] RES` that need no waiting; `Ok(false)`: this
+/// host is primary already.
+pub fn check_primary(ctx: &Context, res: &str, force: bool) -> Result<bool> {
     require_member(ctx, res)?;
     ctx.require_module()?;
     let v = View { ctx, dir: resource_dir(res) };
     let me = ctx.host.as_str();
     let designated = v.designated()?;
-    let is_primary = v.actual(me, "is-primary")?.as_deref() == Some("1");
-    if designated.as_deref() == Some(me) && is_primary {
-        println!("{res}: this host is primary already");
-        return Ok(());
+    if designated.as_deref() == Some(me) && v.actual(me, "is-primary")?.as_deref() == Some("1") {
+        return Ok(false);
     }
     if v.actual(me, "is-attached")?.as_deref() != Some("1") {
         return Err(refused(res, format!("it is not attached here: run `marsadm up {res}` first")));
@@ -165,16 +168,13 @@ pub fn primary(ctx: &Context, res: &str, force: bool, timeout: Duration) -> Resu
     if !v.consistent()? {
         return Err(refused(res, "this host's disk is not a consistent copy yet (full sync or its replay unfinished): wait until `marsadm view` shows it UpToDate"));
     }
-    // The old primary: the designated one, else whoever's logfile this host replays.
-    let old = designated.clone().filter(|p| p != me).map_or_else(|| replay_origin(&v), |p| Ok(Some(p)))?;
     if force {
-        return forced(ctx, &v, res, old.as_deref(), timeout);
+        if v.switch("connect")? {
+            return Err(refused(res, format!("a forced failover needs fetch paused first: `marsadm pause-fetch {res}`")));
+        }
+        return Ok(true);
     }
-    let Some(old) = old else {
-        // Nobody else was primary: this host's own log, nothing to hand over.
-        set_primary(ctx, res, me)?;
-        return wait_primary(&v, res, None, timeout);
-    };
+    let Some(old) = old_primary(&v)? else { return Ok(true) };
     if !v.switch("connect")? {
         return Err(refused(res, format!("fetch is paused here: `marsadm resume-fetch {res}` first (or, for a failover, `marsadm primary --force {res}`)")));
     }
@@ -184,13 +184,49 @@ pub fn primary(ctx: &Context, res: &str, force: bool, timeout: Duration) -> Resu
     if !v.reachable(&old)? {
         return Err(refused(res, format!("{old} is unreachable; for a failover use `marsadm pause-fetch {res}; marsadm primary --force {res}`")));
     }
-    let open = v.actual(&old, "open-count")?.and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
-    if open > 0 {
-        return Err(refused(res, format!("the device is in use on {old} ({open} openers): umount it there first")));
+    // The old primary's open count arrives with the metadata pulls (every 2 s): a
+    // device closed just now may still look open for a moment.
+    let open = || -> Result<u32> { Ok(v.actual(&old, "open-count")?.and_then(|n| n.parse().ok()).unwrap_or(0)) };
+    let deadline = Instant::now() + OPEN_COUNT_FRESH;
+    while open()? > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let openers = open()?;
+    if openers > 0 {
+        return Err(refused(res, format!("the device is in use on {old} ({openers} openers): umount it there first")));
     }
     if let Some(sb) = split_brain(ctx, res, designated.as_deref())? {
         return Err(refused(res, format!("SPLIT BRAIN after logfile {}: resolve it first (`marsadm view {res}`, docu/failover.md)", sb.logfile)));
     }
+    Ok(true)
+}
+
+/// The old primary: the designated one, else whoever's logfile this host replays.
+fn old_primary(v: &View<'_>) -> Result<Option<String>> {
+    match v.designated()?.filter(|p| *p != v.ctx.host) {
+        Some(p) => Ok(Some(p)),
+        None => replay_origin(v),
+    }
+}
+
+/// `primary [--force] RES`.
+pub fn primary(ctx: &Context, res: &str, force: bool, timeout: Duration) -> Result<()> {
+    if !check_primary(ctx, res, force)? {
+        println!("{res}: this host is primary already");
+        return Ok(());
+    }
+    let v = View { ctx, dir: resource_dir(res) };
+    let me = ctx.host.as_str();
+    let designated = v.designated()?;
+    let old = old_primary(&v)?;
+    if force {
+        return forced(ctx, &v, res, old.as_deref(), timeout);
+    }
+    let Some(old) = old else {
+        // Nobody else was primary: this host's own log, nothing to hand over.
+        set_primary(ctx, res, me)?;
+        return wait_primary(&v, res, None, timeout);
+    };
     // Everything the old primary has logged so far must arrive and be replayed here
     // before the roles change (it logs nothing more: its device is closed).
     let caught_up = wait_for(timeout, || {
@@ -251,9 +287,6 @@ fn wait_primary(v: &View<'_>, res: &str, old: Option<&str>, timeout: Duration) -
 /// `primary --force`: fetch must be paused (and stopped); the disk must be consistent.
 fn forced(ctx: &Context, v: &View<'_>, res: &str, old: Option<&str>, timeout: Duration) -> Result<()> {
     let me = ctx.host.as_str();
-    if v.switch("connect")? {
-        return Err(refused(res, format!("a forced failover needs fetch paused first: `marsadm pause-fetch {res}`")));
-    }
     let stopped = wait_for(Duration::from_secs(10), || {
         ctx.trigger();
         Ok(if v.actual(me, "is-fetching")?.as_deref() == Some("1") { Err("the fetch to stop".to_owned()) } else { Ok(()) })
@@ -279,11 +312,8 @@ fn forced(ctx: &Context, v: &View<'_>, res: &str, old: Option<&str>, timeout: Du
     Ok(())
 }
 
-/// `invalidate RES` (design reference §5.6): discard this host's version of the data
-/// and make it a fresh copy of the designated primary: detach, forget this host's
-/// replay position, version history and logfiles, then attach again with a full sync
-/// (only differing blocks are copied) and replay from the primary's current logfile.
-pub fn invalidate(ctx: &Context, res: &str, timeout: Duration) -> Result<()> {
+/// The refusals of `invalidate RES`.
+pub fn check_invalidate(ctx: &Context, res: &str) -> Result<()> {
     require_member(ctx, res)?;
     ctx.require_module()?;
     let v = View { ctx, dir: resource_dir(res) };
@@ -298,8 +328,23 @@ pub fn invalidate(ctx: &Context, res: &str, timeout: Duration) -> Result<()> {
         let open = v.actual(me, "open-count")?.unwrap_or_default();
         return Err(refused(res, format!("this host is still primary ({open} openers): umount /dev/mars/… here first")));
     }
-    let theirs = v.replay(&primary)?.ok_or_else(|| refused(res, format!("{primary}'s replay link is not known here yet: is it reachable? (marsadm wait-cluster)")))?;
-    let theirs = ReplayLink::parse(&theirs).map_err(|_| refused(res, format!("{primary}'s replay link is malformed")))?;
+    if v.replay(&primary)?.as_deref().and_then(|l| ReplayLink::parse(l).ok()).is_none() {
+        return Err(refused(res, format!("{primary}'s replay link is not known here (yet): is it reachable? (marsadm wait-cluster)")));
+    }
+    Ok(())
+}
+
+/// `invalidate RES` (design reference §5.6): discard this host's version of the data
+/// and make it a fresh copy of the designated primary: detach, forget this host's
+/// replay position, version history and logfiles, then attach again with a full sync
+/// (only differing blocks are copied) and replay from the primary's current logfile.
+pub fn invalidate(ctx: &Context, res: &str, timeout: Duration) -> Result<()> {
+    check_invalidate(ctx, res)?;
+    let v = View { ctx, dir: resource_dir(res) };
+    let me = ctx.host.as_str();
+    let primary = v.designated()?.ok_or_else(|| refused(res, "no host is designated primary"))?;
+    let theirs = v.replay(&primary)?.unwrap_or_default();
+    let theirs = ReplayLink::parse(&theirs).map_err(|_| refused(res, format!("{primary}'s replay link is not known here (yet): is it reachable? (marsadm wait-cluster)")))?;
     let size = v.number(SIZE)?.unwrap_or(0);
     if v.actual(&primary, "is-primary")?.as_deref() != Some("1") {
         eprintln!("WARNING: {primary} is designated but not (yet) actual primary; the sync starts once it is");

@@ -15,8 +15,23 @@ pub use resource::Condition;
 use resource::Activity;
 use view::Macro;
 
-fn activity(res: &str, what: Activity, on: bool, global: bool) -> Result<()> {
-    resource::set_activity(&Context::from_system()?, res, what, on, global)
+fn activity(spec: &str, what: Activity, on: bool, global: bool) -> Result<()> {
+    each(spec, resource::require_member, |ctx, res| resource::set_activity(ctx, res, what, on, global))
+}
+
+/// Runs `act` on every resource `spec` names (`all`: every resource this host is a
+/// member of; or a comma-separated list), once `check` has passed for all of them:
+/// with several resources, nothing changes unless every check passes.
+fn each(spec: &str, check: impl Fn(&Context, &str) -> Result<()>, act: impl Fn(&Context, &str) -> Result<()>) -> Result<()> {
+    let ctx = Context::from_system()?;
+    let list = resource::resource_list(&ctx, spec)?;
+    for res in &list {
+        check(&ctx, res)?;
+    }
+    for res in &list {
+        act(&ctx, res)?;
+    }
+    Ok(())
 }
 
 fn view_macro(res: &str, m: Macro) -> Result<()> {
@@ -55,15 +70,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::PauseReplayGlobal { resource } => activity(&resource, Activity::Replay, false, true),
         Command::ResumeReplay { resource } => activity(&resource, Activity::Replay, true, false),
         Command::ResumeReplayGlobal { resource } => activity(&resource, Activity::Replay, true, true),
-        Command::Up { resource } => resource::up(&Context::from_system()?, &resource),
-        Command::Down { resource } => resource::down(&Context::from_system()?, &resource),
-        Command::Primary { resource, force } => {
-            handover::primary(&Context::from_system()?, &resource, force, wait(60))
-        }
-        Command::Invalidate { resource } => {
-            handover::invalidate(&Context::from_system()?, &resource, wait(60))
-        }
-        Command::Secondary { resource } => resource::secondary(&Context::from_system()?, &resource),
+        Command::Up { resource } => each(&resource, resource::require_member, resource::up),
+        Command::Down { resource } => each(&resource, resource::check_down, resource::down),
+        Command::Primary { resource, force } => each(
+            &resource,
+            |ctx, res| handover::check_primary(ctx, res, force).map(drop),
+            |ctx, res| handover::primary(ctx, res, force, wait(60)),
+        ),
+        Command::Invalidate { resource } => each(&resource, handover::check_invalidate, |ctx, res| handover::invalidate(ctx, res, wait(60))),
+        Command::Secondary { resource } => each(&resource, resource::check_down, resource::secondary),
         Command::DeleteResource { resource } => resource::delete_resource(&Context::from_system()?, &resource),
         Command::View { resource, json } => view::view(&Context::from_system()?, &resource, json),
         Command::View1and1 { resource } => view::view_1and1(&Context::from_system()?, &resource),

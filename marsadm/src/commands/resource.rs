@@ -148,7 +148,7 @@ fn actual(ctx: &Context, res: &str, name: &str) -> Result<Option<String>> {
 }
 
 /// Requires resource `res` to exist and this host to be a member of it.
-pub(super) fn require_member(ctx: &Context, res: &str) -> Result<()> {
+pub fn require_member(ctx: &Context, res: &str) -> Result<()> {
     ctx.require_mountpoint()?;
     if !resources(ctx)?.iter().any(|r| r == res) {
         return Err(Error::NoResource(res.into()));
@@ -290,6 +290,34 @@ pub fn up(ctx: &Context, res: &str) -> Result<()> {
         set_todo(ctx, res, switch, true)?;
     }
     attach(ctx, res)
+}
+
+/// The checks of `down` and `secondary`: a member, its device closed.
+pub fn check_down(ctx: &Context, res: &str) -> Result<()> {
+    require_member(ctx, res)?;
+    require_closed(ctx, res, "this")
+}
+
+/// The resources a command's argument names: `all` (every resource this host is a
+/// member of) or a comma-separated list (each must exist: the command's checks say so).
+pub fn resource_list(ctx: &Context, spec: &str) -> Result<Vec<String>> {
+    if spec == "all" {
+        let mut mine = Vec::new();
+        for res in resources(ctx)? {
+            if ctx.tree.get(&format!("{}/{DATA_PREFIX}{}", resource_dir(&res), ctx.host))?.is_some() {
+                mine.push(res);
+            }
+        }
+        return Ok(mine);
+    }
+    let mut list: Vec<String> = Vec::new();
+    for res in spec.split(',') {
+        check_resource_name(res).map_err(|e| Error::Name { what: "resource", name: res.into(), reason: e.to_string() })?;
+        if !list.iter().any(|r| r == res) {
+            list.push(res.to_owned());
+        }
+    }
+    Ok(list)
 }
 
 /// `down`: pause replay, sync and fetch, then detach.
