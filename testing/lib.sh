@@ -55,7 +55,7 @@ fresh_modules() {
 
 # create_r0: node1 creates a cluster and resource r0 on its /dev/vdb, and is its primary.
 create_r0() {
-  on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/vdb >/dev/null'
+  on node1 "marsadm create-cluster >/dev/null && marsadm create-resource r0 ${1:-/dev/vdb} >/dev/null"
   on node1 'marsadm wait-resource r0 --until primary --timeout 30' || fail "node1 did not become primary of r0"
 }
 
@@ -73,22 +73,28 @@ view_field() {
   on "$1" 'marsadm view --json r0' | python3 -c "import json,sys; print(json.load(sys.stdin)['resources'][0]['$2'])"
 }
 
-# zero_disks NODE...: each NODE's data disk /dev/vdb all zeros (cheaply, from the host
-# when the testbed can; the disk must not be in use).
+# DISK: the data disk scenarios use (vdb, 512 MiB; vda is a 64 MiB scratch disk that
+# scenarios without a filesystem can use to keep syncs and checksums cheap).
+DISK=${DISK:-vdb}
+
+# zero_disks NODE...: each NODE's $DISK all zeros (cheaply, from the host when the
+# testbed can; the disk must not be in use).
 zero_disks() {
   local n
   for n in "$@"; do
-    if ! tb disk-zero "$n" vdb >/dev/null 2>&1; then
-      on "$n" 'dd if=/dev/zero of=/dev/vdb bs=1M count=512 oflag=direct status=none' || fail "cannot zero /dev/vdb on $n"
+    if ! tb disk-zero "$n" "$DISK" >/dev/null 2>&1; then
+      on "$n" "dd if=/dev/zero of=/dev/$DISK bs=1M count=\$((\$(blockdev --getsize64 /dev/$DISK) >> 20)) oflag=direct status=none" || fail "cannot zero /dev/$DISK on $n"
     fi
   done
 }
 
-# disk_sum NODE: sha256 of NODE's data disk, computed on the host from its image file
-# (valid once the node holds no unwritten data for it, e.g. after `marsadm down`).
+# disk_sum NODE: sha256 of NODE's $DISK, computed on the host from its image file (valid
+# once the node holds no unwritten data for it, e.g. after `marsadm down`).
 disk_sum() {
-  tb disk-sum "$1" vdb 2>/dev/null ||
-    sha256sum < "${MARS_TESTBED_DIR:-/var/tmp/mars-testbed}/$1/data.img" | cut -d' ' -f1
+  local img
+  case $DISK in vda) img=scratch.img ;; vdb) img=data.img ;; vdc) img=mars.img ;; esac
+  tb disk-sum "$1" "$DISK" 2>/dev/null ||
+    sha256sum < "${MARS_TESTBED_DIR:-/var/tmp/mars-testbed}/$1/$img" | cut -d' ' -f1
 }
 
 # disks_equal NODE...: the data disks of all NODEs are equal (sums in parallel).

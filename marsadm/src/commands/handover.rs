@@ -159,8 +159,10 @@ pub fn check_primary(ctx: &Context, res: &str, force: bool) -> Result<bool> {
     let v = View { ctx, dir: resource_dir(res) };
     let me = ctx.host.as_str();
     let designated = v.designated()?;
-    if designated.as_deref() == Some(me) && v.actual(me, "is-primary")?.as_deref() == Some("1") {
-        return Ok(false);
+    if v.actual(me, "is-primary")?.as_deref() == Some("1") {
+        // Primary already, or still (RemainsPrimary: its device is open): at most the
+        // designation changes back; nothing else moves.
+        return Ok(designated.as_deref() != Some(me));
     }
     if v.actual(me, "is-attached")?.as_deref() != Some("1") {
         return Err(refused(res, format!("it is not attached here: run `marsadm up {res}` first")));
@@ -218,6 +220,16 @@ pub fn primary(ctx: &Context, res: &str, force: bool, timeout: Duration) -> Resu
     let v = View { ctx, dir: resource_dir(res) };
     let me = ctx.host.as_str();
     let designated = v.designated()?;
+    if v.actual(me, "is-primary")?.as_deref() == Some("1") {
+        // RemainsPrimary: its device never went away, so its version is the one
+        // designated again (after a failover elsewhere: a split brain to resolve there).
+        set_primary(ctx, res, me)?;
+        println!("{res}: this host is still the actual primary; it is the designated one again");
+        if let Some(sb) = split_brain(ctx, res, Some(me))? {
+            eprintln!("WARNING: SPLIT BRAIN after logfile {}: `marsadm invalidate {res}` on the other primary once its device is closed", sb.logfile);
+        }
+        return Ok(());
+    }
     let old = old_primary(&v)?;
     if force {
         return forced(ctx, &v, res, old.as_deref(), timeout);
