@@ -95,24 +95,31 @@ pub struct SwitchLinks<'a> {
 /// The switchover check of a secondary that has replayed `replay` to the end of its
 /// local copy (§3.6, `is_switchover_possible` of the original, with positions compared
 /// as numbers): `next` is [`next_logfile`]'s answer.
+///
+/// The next logfile's version link names the head of its writer's version link of the
+/// current logfile: if that equals this host's, both have the identical history up to
+/// here, so replay moves on — also when the current logfile's origin wrote more that
+/// this host never got (a forced failover elsewhere whose new primary had what this
+/// host has: it follows the new primary). Otherwise, while the origin's link shows more
+/// than this host replayed, the rest is still to come; when it shows the same, the next
+/// logfile continues another history: a split brain.
 pub fn switchover<'a>(replay: &ReplayLink<'_>, next: Option<LogName<'a>>, links: &SwitchLinks<'_>) -> Switchover<'a> {
     let Some(next) = next else { return Switchover::Wait(Wait::NoNextLogfile) };
-    let (Some(mine_raw), Some(origin_raw)) = (links.mine, links.origin) else {
-        return Switchover::Wait(Wait::NoVersionLink);
-    };
-    let (Ok(mine), Ok(origin)) = (VersionLink::parse(mine_raw), VersionLink::parse(origin_raw)) else {
-        return Switchover::Wait(Wait::NoVersionLink);
-    };
+    let Some(mine_raw) = links.mine else { return Switchover::Wait(Wait::NoVersionLink) };
+    let Ok(mine) = VersionLink::parse(mine_raw) else { return Switchover::Wait(Wait::NoVersionLink) };
     let Some(next_link) = links.next.and_then(|v| VersionLink::parse(v).ok()) else {
         return Switchover::Wait(Wait::NextVersionNotYet);
     };
-    if mine != origin || mine.log != replay.log || replay.start < mine.pos {
+    if mine.log != replay.log || replay.start < mine.pos {
         return Switchover::Wait(Wait::NotYetComplete);
     }
-    if next_link.log != next || next_link.prev_head != head(mine_raw) {
-        return Switchover::Stop(Stop::VersionMismatch);
+    if next_link.log == next && next_link.prev_head == head(mine_raw) {
+        return Switchover::Switch(next);
     }
-    Switchover::Switch(next)
+    match links.origin.and_then(|v| VersionLink::parse(v).ok()) {
+        Some(origin) if origin != mine && origin.pos > mine.pos => Switchover::Wait(Wait::NotYetComplete),
+        _ => Switchover::Stop(Stop::VersionMismatch),
+    }
 }
 
 /// A version link's part before its predecessor reference.
@@ -165,10 +172,18 @@ mod tests {
         assert_eq!(switchover(&replay, next, &no_mine), Switchover::Wait(Wait::NoVersionLink));
         let no_next = SwitchLinks { next: None, ..links };
         assert_eq!(switchover(&replay, next, &no_next), Switchover::Wait(Wait::NextVersionNotYet));
-        // The origin has logged more of logfile 3 than this host replayed.
+        // The origin has logged more of logfile 3 than this host replayed, and its
+        // logfile 4 continues that longer history: the rest of 3 is still to come.
         let longer = version(9, 3, "node1", 2000, &v2);
-        let behind = SwitchLinks { origin: Some(&longer), ..links };
+        let after_longer = version(4, 4, "node1", 0, &longer);
+        let behind = SwitchLinks { origin: Some(&longer), next: Some(&after_longer), ..links };
         assert_eq!(switchover(&replay, next, &behind), Switchover::Wait(Wait::NotYetComplete));
+        // A forced failover to node3, which had exactly what this host has: follow it,
+        // although the old origin wrote more after (this host never replayed that).
+        let v3_node3 = v3.clone();
+        let forced4 = version(5, 4, "node3", 0, &v3_node3);
+        let follow = SwitchLinks { origin: Some(&longer), next: Some(&forced4), ..links };
+        assert_eq!(switchover(&replay, Some(log(4, "node3")), &follow), Switchover::Switch(log(4, "node3")));
         // The replay link has not reached the version link's position.
         let short = ReplayLink { start: 999, ..replay };
         assert_eq!(switchover(&short, next, &links), Switchover::Wait(Wait::NotYetComplete));
