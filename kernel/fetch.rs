@@ -26,7 +26,7 @@ use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
 use crate::mars_core::backoff::Backoff;
 use crate::progress::RateMeter;
-use crate::mars_core::tree::{parse_log_path, ReplayLink, VersionLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
+use crate::mars_core::tree::{parse_log_path, LogName, ReplayLink, VersionLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::wire::Message;
 use crate::strategy::Main;
 use crate::tree::{host_name, path, Tree, ROOT};
@@ -62,12 +62,12 @@ fn serve(main: &Main, sock: Socket) -> Result {
             _ => return Err(protocol_error()),
         };
         let p = text(&p)?;
-        if parse_log_path(p).is_none() {
+        let Some((res, name)) = parse_log_path(p) else {
             conn.refuse(2, "not a logfile");
             return Err(EPERM);
-        }
+        };
         let file = File::open(&path(fmt!("{}/{}", ROOT, p))?, OpenFlags::READ, 0)?;
-        let size = file.size();
+        let size = file.size().min(durable_end(main, res, name));
         if offset > size {
             conn.refuse(3, "offset beyond the end of the logfile");
             return Err(EINVAL);
@@ -82,6 +82,20 @@ fn serve(main: &Main, sock: Socket) -> Result {
             got += n;
         }
         conn.send(&Message::LogData { offset, file_size: size.max(offset + got as u64), data: &data[..got] })?;
+    }
+}
+
+/// How far logfile `name` of `res` may be served: a primary's current logfile only as
+/// far as it is durable, so nothing a secondary has can be lost by a crash of the
+/// primary (its recovery would cut it, and the histories would differ); everything else
+/// wholly.
+fn durable_end(main: &Main, res: &str, name: LogName<'_>) -> u64 {
+    let Some(served) = main.served(res.as_bytes()) else { return u64::MAX };
+    let log = served.log.get();
+    if log.nr == name.nr && log.me.as_slice() == name.host.as_bytes() {
+        log.durable.load(Ordering::Acquire)
+    } else {
+        u64::MAX
     }
 }
 
