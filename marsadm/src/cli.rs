@@ -111,13 +111,29 @@ pub enum Command {
         /// Name of the device under /dev/mars/ should this host become primary
         /// (default: the resource name).
         devname: Option<String>,
+        /// Join again although this host is (still) a member, e.g. after a split brain
+        /// with a fresh disk: its old replay position, version history and logfiles are
+        /// discarded first (the resource must be down here).
+        #[arg(long)]
+        force: bool,
     },
-    /// Leave a resource this host is a secondary member of (after `down`).
+    /// Leave a resource this host is a secondary member of (after `down`), or remove a
+    /// dead member with --host.
     ///
-    /// Marks this host's links of the resource deleted (the other members stop waiting
-    /// for it, e.g. to delete logfiles) and removes its copies of the logfiles. The disk
-    /// keeps its content. Refused on the designated primary.
-    LeaveResource { resource: String },
+    /// Marks the host's links of the resource deleted (the other members stop waiting
+    /// for it, e.g. to delete logfiles, and forget its version history) and, for this
+    /// host, removes its copies of the logfiles. The disk keeps its content. Refused for
+    /// the designated primary. With --host H a survivor removes H, which must be
+    /// unreachable (--force: also a reachable one; its module then detaches).
+    LeaveResource {
+        resource: String,
+        /// The member to remove (default: this host).
+        #[arg(long)]
+        host: Option<String>,
+        /// With --host: remove it even though it is reachable.
+        #[arg(long)]
+        force: bool,
+    },
     /// Wait until a condition holds for RESOURCE on this host.
     ///
     /// Exit status 0 once it holds, 1 after --timeout seconds.
@@ -212,7 +228,24 @@ pub enum Command {
     /// Give up the primary role: the device goes away. Refused while it is open.
     Secondary { resource: String },
     /// Delete a resource that is down and has no other members (its disk keeps its data).
-    DeleteResource { resource: String },
+    DeleteResource {
+        resource: String,
+        /// Delete it although other hosts are still listed as members (they are gone).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove logfiles no member needs any more (leftovers of a split brain).
+    ///
+    /// A logfile is needed while a member's replay link names it, or it is on the
+    /// designated primary's history (its version links) from the lowest replay link
+    /// on, or it is this host's own and not yet behind its replay link. Without
+    /// --force only this host's own unneeded logfiles go; with --force also its
+    /// copies of other hosts' logfiles. Prints what it removes.
+    LogPurgeAll {
+        resource: String,
+        #[arg(long)]
+        force: bool,
+    },
     /// Show the state of a resource (or of all): disk state, role, device, progress.
     ///
     /// Text: a header line per resource, then this host's line: disk state (Detached,

@@ -70,7 +70,7 @@ pub enum Error {
     Refused { res: String, why: String },
     #[error("resource {0} is still attached here: run marsadm down {0} first")]
     StillAttached(String),
-    #[error("resource {res} has other members ({hosts}): they must leave it first")]
+    #[error("resource {res} has other members ({hosts}): they must leave it first (if they are gone for good: delete-resource --force)")]
     OtherMembers { res: String, hosts: String },
     #[error("{0}: damaged or out-of-sequence record (see the report above)")]
     LogBad(String),

@@ -6,7 +6,9 @@
 #   cut       running  node2 survives   split brain shown on both, node1 invalidated
 #   connected stopped  -                no split brain: node1 follows node2 by itself
 #   connected running  node1 survives   node1 keeps its device (RemainsPrimary), is
-#                                       designated again; node2 invalidated
+#                                       designated again; node2 removed by node1
+#                                       (leave-resource --host) and joined again
+#                                       (join-resource --force)
 # After each case three rounds of write + log-rotate replicate and the disks are equal.
 # Raw writes on the 64 MiB scratch disk keep syncs and checksums cheap.
 source "$(dirname "$0")/../lib.sh"
@@ -105,7 +107,12 @@ for c in "${cases[@]}"; do
       on node1 'marsadm primary r0' || fail "node1 (still primary) designated again"
       stop_writer node1
       retry 60 on node2 'test "$(readlink /mars/resource-r0/actual-node2/is-primary)" = 0' || fail "node2 did not leave the primary role"
-      on node2 'marsadm invalidate r0' || fail "invalidate on node2"
+      # The other way to discard a version: the survivor removes the member, which
+      # joins again (here onto the same disk).
+      expect_status 1 on node1 'marsadm leave-resource r0 --host node2'
+      on node1 'marsadm leave-resource r0 --host node2 --force' || fail "leave-resource --host node2 on node1"
+      retry 30 on node2 'test "$(readlink /mars/resource-r0/actual-node2/is-attached)" = 0' || fail "node2 did not detach after being removed"
+      on node2 "marsadm join-resource --force r0 /dev/$DISK" || fail "join-resource --force on node2"
       primary=node1 secondary=node2
     fi
     on $secondary 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "$secondary not UpToDate after invalidate: $(on $secondary 'marsadm view r0')"

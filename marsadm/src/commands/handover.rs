@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use mars_core::handover::{takeover, Here, OldPrimary, Takeover};
 use mars_core::replication::is_consistent;
-use mars_core::tree::{LogName, ReplayLink, VersionLink, NONE, PRIMARY, REPLAY_PREFIX, SIZE, TODO_PREFIX, VERSION_PREFIX};
+use mars_core::tree::{ReplayLink, VersionLink, NONE, PRIMARY, REPLAY_PREFIX, SIZE, TODO_PREFIX, VERSION_PREFIX};
 
-use super::resource::{require_member, resource_dir, set_todo_of};
+use super::resource::{discard_history, require_member, resource_dir, set_todo_of};
 use super::view::split_brain;
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -377,30 +377,7 @@ pub fn invalidate(ctx: &Context, res: &str, timeout: Duration) -> Result<()> {
     let stamp = ctx.stamp(&["", &dir])?;
     // This host's history is forgotten: its version links and logfiles go (except
     // copies of the primary's logfiles from its current one on, which are still valid).
-    let keep = |name: LogName<'_>| -> Result<bool> {
-        if name.nr < theirs.log.nr {
-            return Ok(false);
-        }
-        let origin = v.version(name.nr, &primary)?;
-        let origin = origin.as_deref().and_then(|o| VersionLink::parse(o).ok().map(|o| o.log.to_string()));
-        Ok(name.host != me && origin.as_deref() == Some(name.to_string().as_str()))
-    };
-    let mut removed = 0u64;
-    for name in ctx.tree.list(&dir)? {
-        let rel = format!("{dir}/{name}");
-        if let Some(rest) = name.strip_prefix(VERSION_PREFIX) {
-            let host = rest.split_at_checked(9).and_then(|(_, h)| h.strip_prefix('-'));
-            if host == Some(me) && ctx.tree.get(&rel)?.is_some() {
-                ctx.tree.set(&rel, mars_core::tree::DELETED, stamp)?;
-            }
-        } else if let Ok(log) = LogName::parse(&name) {
-            if !keep(log)? {
-                let path = ctx.tree.path(&rel);
-                removed += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                std::fs::remove_file(&path).map_err(|e| Error::Tree { path, what: "remove", source: e })?;
-            }
-        }
-    }
+    let removed = discard_history(ctx, res, &primary, theirs.log.nr, stamp)?;
     // Like a join: replication starts at the primary's current logfile, after a sync.
     let replay = ReplayLink { log: theirs.log, start: 0, len: 0 };
     ctx.tree.set(&format!("{dir}/{REPLAY_PREFIX}{me}"), &replay.to_string(), stamp)?;

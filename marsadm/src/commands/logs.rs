@@ -170,3 +170,49 @@ pub fn cron(ctx: &Context) -> Result<()> {
     }
     Ok(())
 }
+
+/// `log-purge-all RES [--force]` (design reference §5.6): removes this host's logfiles
+/// of `res` that no member needs (see `marsadm log-purge-all --help`).
+pub fn log_purge_all(ctx: &Context, res: &str, force: bool) -> Result<()> {
+    super::resource::require_member(ctx, res)?;
+    let dir = resource_dir(res);
+    let me = ctx.host.clone();
+    let primary = ctx.tree.get(&format!("{dir}/{}", mars_core::tree::PRIMARY))?.map(|l| l.value).filter(|p| p != mars_core::tree::NONE);
+    // Every member's replay link.
+    let mut replays: Vec<(String, String)> = Vec::new();
+    for name in ctx.tree.list(&dir)? {
+        let Some(host) = name.strip_prefix(DATA_PREFIX) else { continue };
+        if ctx.tree.get(&format!("{dir}/{name}"))?.is_none() {
+            continue;
+        }
+        if let Some(l) = ctx.tree.get(&format!("{dir}/{REPLAY_PREFIX}{host}"))? {
+            replays.push((host.to_owned(), l.value));
+        }
+    }
+    let links: Vec<(&str, ReplayLink<'_>)> = replays.iter().filter_map(|(h, v)| Some((h.as_str(), ReplayLink::parse(v).ok()?))).collect();
+    let lowest = links.iter().map(|(_, l)| l.log.nr).min().unwrap_or(0);
+    let mine = links.iter().find(|(h, _)| *h == me).map(|(_, l)| l.log.nr);
+    let on_primary_history = |log: LogName<'_>| -> bool {
+        let Some(p) = primary.as_deref() else { return false };
+        let v = ctx.tree.get(&format!("{dir}/{VERSION_PREFIX}{:09}-{p}", log.nr)).ok().flatten();
+        v.is_some_and(|v| mars_core::tree::VersionLink::parse(&v.value).is_ok_and(|v| v.log == log))
+    };
+    let needed = |log: LogName<'_>| -> bool {
+        links.iter().any(|(_, l)| l.log == log)
+            || (log.nr >= lowest && on_primary_history(log))
+            || (log.host == me && mine.is_some_and(|m| log.nr >= m))
+    };
+    let mut removed = Vec::new();
+    let bytes = super::resource::remove_logfiles(ctx, res, |log| {
+        let go = !needed(log) && (force || log.host == me);
+        if go {
+            removed.push(log.to_string());
+        }
+        go
+    })?;
+    for name in &removed {
+        println!("removed {name}");
+    }
+    println!("{res}: {} logfile(s) removed ({bytes} bytes)", removed.len());
+    Ok(())
+}

@@ -49,8 +49,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::JoinCluster { peer, peer_ip, ip } => {
             cluster::join_cluster(&Context::from_system()?, &peer, peer_ip, ip, secs(30))
         }
-        Command::JoinResource { resource, disk, devname } => {
-            resource::join_resource(&Context::from_system()?, &resource, &disk, devname.as_deref())
+        Command::JoinResource { resource, disk, devname, force } => {
+            resource::join_resource(&Context::from_system()?, &resource, &disk, devname.as_deref(), force)
         }
         Command::CreateResource { resource, disk, devname } => {
             resource::create_resource(&Context::from_system()?, &resource, &disk, devname.as_deref())
@@ -79,7 +79,8 @@ pub fn run(cli: Cli) -> Result<()> {
         ),
         Command::Invalidate { resource } => each(&resource, handover::check_invalidate, |ctx, res| handover::invalidate(ctx, res, wait(60))),
         Command::Secondary { resource } => each(&resource, resource::check_down, resource::secondary),
-        Command::DeleteResource { resource } => resource::delete_resource(&Context::from_system()?, &resource),
+        Command::DeleteResource { resource, force } => resource::delete_resource(&Context::from_system()?, &resource, force),
+        Command::LogPurgeAll { resource, force } => logs::log_purge_all(&Context::from_system()?, &resource, force),
         Command::View { resource, json } => view::view(&Context::from_system()?, &resource, json),
         Command::View1and1 { resource } => view::view_1and1(&Context::from_system()?, &resource),
         Command::ViewIsPrimary { resource } => view_macro(&resource, Macro::IsPrimary),
@@ -96,7 +97,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::State { resource } => view_macro(&resource, Macro::State),
         Command::ViewIsSplitBrain { resource } => view_macro(&resource, Macro::IsSplitBrain),
         Command::ViewActualPrimary { resource } => view_macro(&resource, Macro::ActualPrimary),
-        Command::LeaveResource { resource } => resource::leave_resource(&Context::from_system()?, &resource),
+        Command::LeaveResource { resource, host, force } => {
+            resource::leave_resource(&Context::from_system()?, &resource, host.as_deref(), force)
+        }
         Command::WaitResource { resource, until } => {
             resource::wait_resource(&Context::from_system()?, &resource, until, secs(60))
         }

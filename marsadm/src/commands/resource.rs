@@ -90,7 +90,7 @@ pub fn create_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&s
 }
 
 /// `join-resource`: become a secondary of an existing resource (see the command's help).
-pub fn join_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&str>) -> Result<()> {
+pub fn join_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&str>, force: bool) -> Result<()> {
     let devname = devname.unwrap_or(res);
     prepare_member(ctx, res, devname)?;
     let me = ctx.host.as_str();
@@ -98,8 +98,12 @@ pub fn join_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&str
         return Err(Error::NoResource(res.into()));
     }
     let dir = resource_dir(res);
-    if ctx.tree.get(&format!("{dir}/{DATA_PREFIX}{me}"))?.is_some() {
+    let rejoin = ctx.tree.get(&format!("{dir}/{DATA_PREFIX}{me}"))?.is_some();
+    if rejoin && !force {
         return Err(Error::AlreadyMember { res: res.into(), host: me.into() });
+    }
+    if rejoin && actual(ctx, res, "is-attached")?.as_deref() == Some("1") {
+        return Err(Error::StillAttached(res.into()));
     }
     let primary = ctx.tree.get(&format!("{dir}/{PRIMARY}"))?.map(|l| l.value).filter(|p| p != mars_core::tree::NONE);
     let primary = primary.ok_or_else(|| Error::NoPrimary(res.into()))?;
@@ -110,7 +114,16 @@ pub fn join_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&str
     if disk.size < size {
         return Err(Error::Disk { path: disk.path, reason: format!("{} bytes, the resource needs {size}", disk.size) });
     }
+    if primary == me {
+        return Err(Error::IsPrimary(res.into()));
+    }
     let stamp = ctx.stamp(&["", &dir])?;
+    // A fresh start: leftovers of an earlier membership (history, logfiles) go.
+    let removed = discard_history(ctx, res, &primary, theirs.log.nr, stamp)?;
+    if removed > 0 || rejoin {
+        println!("discarded this host's old version of {res} ({removed} bytes of logfiles)");
+    }
+    let stamp = stamp + 1;
     // Replication starts at the primary's current logfile.
     let replay = ReplayLink { log: LogName { nr: theirs.log.nr, host: &primary }, start: 0, len: 0 };
     let links: [(String, String); 7] = [
@@ -345,14 +358,14 @@ pub fn secondary(ctx: &Context, res: &str) -> Result<()> {
 /// `delete-resource`: remove a resource that is down on this (its only) host. Every
 /// link becomes `.deleted` (stamped, so the deletion wins everywhere) and the logfiles
 /// are removed; the disk keeps its content.
-pub fn delete_resource(ctx: &Context, res: &str) -> Result<()> {
+pub fn delete_resource(ctx: &Context, res: &str, force: bool) -> Result<()> {
     require_member(ctx, res)?;
     if actual(ctx, res, "is-attached")?.as_deref() == Some("1") {
         return Err(Error::StillAttached(res.into()));
     }
     let dir = resource_dir(res);
     let members: Vec<String> = members(ctx, res)?.into_iter().filter(|h| h != &ctx.host).collect();
-    if !members.is_empty() {
+    if !members.is_empty() && !force {
         return Err(Error::OtherMembers { res: res.into(), hosts: members.join(", ") });
     }
     let stamp = ctx.stamp(&[&dir])?;
@@ -382,33 +395,98 @@ fn delete_tree(ctx: &Context, rel: &str, stamp: u64) -> Result<()> {
 /// the primary). Its per-host links are marked deleted (so the others stop counting it,
 /// e.g. for log-delete), and its copies of the logfiles are removed; the disk keeps
 /// its content.
-pub fn leave_resource(ctx: &Context, res: &str) -> Result<()> {
+pub fn leave_resource(ctx: &Context, res: &str, host: Option<&str>, force: bool) -> Result<()> {
     require_member(ctx, res)?;
-    if actual(ctx, res, "is-attached")?.as_deref() == Some("1") {
-        return Err(Error::StillAttached(res.into()));
-    }
     let dir = resource_dir(res);
     let me = ctx.host.as_str();
-    if ctx.tree.get(&format!("{dir}/{PRIMARY}"))?.is_some_and(|l| l.value == me) {
+    let host = host.unwrap_or(me);
+    if host == me {
+        if actual(ctx, res, "is-attached")?.as_deref() == Some("1") {
+            return Err(Error::StillAttached(res.into()));
+        }
+    } else {
+        if ctx.tree.get(&format!("{dir}/{DATA_PREFIX}{host}"))?.is_none() {
+            return Err(Error::NotMember { res: res.into(), host: host.into() });
+        }
+        if !force && crate::liveness::is_reachable(ctx, host)? {
+            return Err(Error::Refused { res: res.into(), why: format!("{host} is reachable: run `marsadm leave-resource {res}` there (or add --force)") });
+        }
+    }
+    if ctx.tree.get(&format!("{dir}/{PRIMARY}"))?.is_some_and(|l| l.value == host) {
         return Err(Error::IsPrimary(res.into()));
     }
     let stamp = ctx.stamp(&[&dir])?;
+    forget_member(ctx, res, host, stamp)?;
+    if host == me {
+        remove_logfiles(ctx, res, |_| true)?;
+    }
+    ctx.trigger();
+    if host == me {
+        println!("left resource {res}; the disk keeps its content");
+    } else {
+        println!("removed {host} from resource {res}; its disk keeps its content");
+    }
+    Ok(())
+}
+
+/// Marks every link of `host` in `res` deleted: membership, positions, switches and
+/// version history (so no split-brain analysis counts it any more).
+fn forget_member(ctx: &Context, res: &str, host: &str, stamp: u64) -> Result<()> {
+    let dir = resource_dir(res);
     for name in [DATA_PREFIX, DEVICE_PREFIX, REPLAY_PREFIX, "syncstatus-", "syncpos-"] {
-        let rel = format!("{dir}/{name}{me}");
+        let rel = format!("{dir}/{name}{host}");
         if ctx.tree.get(&rel)?.is_some() {
             ctx.tree.set(&rel, mars_core::tree::DELETED, stamp)?;
         }
     }
-    delete_tree(ctx, &format!("{dir}/{TODO_PREFIX}{me}"), stamp)?;
+    forget_versions(ctx, res, host, stamp)?;
+    delete_tree(ctx, &format!("{dir}/{TODO_PREFIX}{host}"), stamp)
+}
+
+/// Discards this host's history of `res` before it becomes a fresh copy of `primary`
+/// from logfile `from` on (join, invalidate): its version links are marked deleted,
+/// and its logfiles go except copies of `primary`'s history from `from` on (still
+/// valid, they need not be fetched again). Returns the bytes of logfiles removed.
+pub(super) fn discard_history(ctx: &Context, res: &str, primary: &str, from: u32, stamp: u64) -> Result<u64> {
+    let dir = resource_dir(res);
+    let me = ctx.host.as_str();
+    forget_versions(ctx, res, me, stamp)?;
+    let on_history = |name: LogName<'_>| -> bool {
+        let v = ctx.tree.get(&format!("{dir}/{VERSION_PREFIX}{:09}-{primary}", name.nr)).ok().flatten();
+        v.is_some_and(|v| mars_core::tree::VersionLink::parse(&v.value).is_ok_and(|v| v.log == name))
+    };
+    remove_logfiles(ctx, res, |log| log.nr < from || log.host == me || !on_history(log))
+}
+
+/// Marks `host`'s version links of `res` deleted.
+pub(super) fn forget_versions(ctx: &Context, res: &str, host: &str, stamp: u64) -> Result<()> {
+    let dir = resource_dir(res);
+    for name in ctx.tree.list(&dir)? {
+        let Some(rest) = name.strip_prefix(VERSION_PREFIX) else { continue };
+        let owner = rest.split_at_checked(9).and_then(|(_, h)| h.strip_prefix('-'));
+        let rel = format!("{dir}/{name}");
+        if owner == Some(host) && ctx.tree.get(&rel)?.is_some() {
+            ctx.tree.set(&rel, mars_core::tree::DELETED, stamp)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes this host's logfiles of `res` (its own and its copies of others') for which
+/// `remove` says so; returns the bytes removed.
+pub(super) fn remove_logfiles(ctx: &Context, res: &str, mut remove: impl FnMut(LogName<'_>) -> bool) -> Result<u64> {
+    let dir = resource_dir(res);
+    let mut bytes = 0;
     for name in ctx.tree.list(&dir)? {
         let path = ctx.tree.path(&format!("{dir}/{name}"));
-        if LogName::parse(&name).is_ok() && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+        let Ok(log) = LogName::parse(&name) else { continue };
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        if meta.is_file() && remove(log) {
+            bytes += meta.len();
             std::fs::remove_file(&path).map_err(|e| Error::Tree { path, what: "remove", source: e })?;
         }
     }
-    ctx.trigger();
-    println!("left resource {res}; the disk keeps its content");
-    Ok(())
+    Ok(bytes)
 }
 
 /// What `wait-resource` waits for.
