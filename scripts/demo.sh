@@ -3,7 +3,9 @@
 # resource, put xfs on /dev/mars/r0, write files, and show `marsadm view` and the
 # verified transaction log; then node2 joins the cluster and the resource: a fast full
 # sync, then it follows node1's writes (fetch and replay), and `marsadm view` on both
-# shows it. The nodes stay up afterwards; `testing/testbed down` removes them.
+# shows it; a planned handover to node2 (refused while node1 has it mounted) and back,
+# with `marsadm view` on both. The nodes stay up afterwards; `testing/testbed down`
+# removes them.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 tb=$top/testing/testbed
@@ -60,6 +62,26 @@ show node2 'marsadm view-1and1'
 show node1 'readlink /mars/resource-r0/replay-node1'
 show node2 'readlink /mars/resource-r0/replay-node2'
 show node1 'marsadm wait-cluster'
+echo
+echo "=== planned handover to node2: refused while node1 has it mounted"
+show node2 'marsadm primary r0 || echo "(exit $?)"'
+show node1 'cd /mnt/r0 && sha256sum file* > /tmp/sums && cd / && umount /mnt/r0'
+show node2 'marsadm primary r0'
+show node2 'mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0 && ls /mnt/r0 | wc -l'
+"$tb" exec node1 -- cat /tmp/sums | "$tb" exec node2 -- sh -c 'cat > /tmp/sums'
+show node2 'cd /mnt/r0 && sha256sum -c /tmp/sums | grep -c ": OK"'
+show node2 'for i in $(seq 41 50); do head -c 65536 /dev/urandom > /mnt/r0/file$i; done; sync; ls /mnt/r0 | wc -l'
+sleep 3
+show node1 'marsadm view r0'
+show node2 'marsadm view r0'
+echo
+echo "=== and back to node1"
+show node2 'umount /mnt/r0'
+show node1 'marsadm primary r0'
+show node1 'mount /dev/mars/r0 /mnt/r0 && ls /mnt/r0 | wc -l'
+sleep 3
+show node1 'marsadm view r0'
+show node2 'marsadm view r0'
 echo
 echo "The nodes keep running (r0 mounted on node1 at /mnt/r0, replicated to node2). Try:"
 echo "  testing/testbed exec node2 -- marsadm view --json"
