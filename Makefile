@@ -13,7 +13,7 @@ RUST_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN := $(TOP)/target/$(RUST_TARGET)/release
 KDIR ?=
 
-.PHONY: all setup kernel module userland initramfs check test-host scenarios demo bench clean
+.PHONY: all setup kernel module userland initramfs check check-full test-host scenarios demo bench clean
 
 all: initramfs
 
@@ -42,6 +42,11 @@ initramfs: module userland
 
 check:
 	@scripts/check.sh
+
+# Like check, with every case of the forced-failover matrix (scenario 32), not only
+# the covering subset.
+check-full:
+	@MARS_FULL_MATRIX=1 scripts/check.sh
 
 test-host: setup
 	cargo test --workspace --locked
