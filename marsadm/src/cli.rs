@@ -139,8 +139,13 @@ pub enum Command {
     /// Exit status 0 once it holds, 1 after --timeout seconds.
     WaitResource {
         resource: String,
+        /// The original's form, instead of --until: [is-|todo-]NAME[-on|-off] with NAME
+        /// one of attach, primary, device, fetch, sync, replay: `is-` (or nothing)
+        /// waits for what the module reports here, `todo-` for the switch (todo-primary:
+        /// this host designated); -on is the default.
+        condition: Option<String>,
         /// What to wait for.
-        #[arg(long, value_enum, default_value = "exists")]
+        #[arg(long, value_enum, default_value = "exists", conflicts_with = "condition")]
         until: crate::commands::Condition,
     },
     /// Exchange metadata with every other member now and wait until each has answered.

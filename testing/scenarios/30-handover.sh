@@ -48,7 +48,10 @@ want=$(sums node1)
 on node1 'umount /mnt/r0'
 on node2 'marsadm primary r0' || fail "handover to node2 failed: $(on node2 'marsadm view r0')"
 assert_eq 1 "$(on node2 'readlink /mars/resource-r0/actual-node2/is-primary')" "node2 is-primary"
-retry 20 on node1 'test "$(readlink /mars/resource-r0/actual-node1/is-primary)" = 0' || fail "node1 still primary"
+on node1 'marsadm --timeout 20 wait-resource r0 is-primary-off' || fail "node1 still primary"
+on node2 'marsadm wait-resource r0 is-device-on --timeout 5' || fail "wait-resource is-device-on on node2"
+expect_status 1 on node1 'marsadm wait-resource r0 todo-primary --timeout 1'
+on node2 'marsadm wait-resource r0 todo-primary-on' || fail "wait-resource todo-primary-on on node2"
 on node2 'mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0' || fail "xfs does not mount on node2"
 assert_eq "$want" "$(sums node2)" "sha256 of node1's files on node2"
 echo "all $(wc -l <<<"$want") files equal on node2"

@@ -100,7 +100,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::LeaveResource { resource, host, force } => {
             resource::leave_resource(&Context::from_system()?, &resource, host.as_deref(), force)
         }
-        Command::WaitResource { resource, until } => {
+        Command::WaitResource { resource, condition: Some(word), .. } => {
+            resource::wait_switch(&Context::from_system()?, &resource, &word, secs(60))
+        }
+        Command::WaitResource { resource, until, condition: None } => {
             resource::wait_resource(&Context::from_system()?, &resource, until, secs(60))
         }
         Command::UpdateCluster => cluster::wait_cluster(&Context::from_system()?, secs(30)),

@@ -504,6 +504,69 @@ pub enum Condition {
     Uptodate,
 }
 
+/// The original's condition words of `wait-resource RES [is-|todo-]NAME[-on|-off]`:
+/// `is-` (or nothing) waits for the module's report, `todo-` for the switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Switch {
+    /// `actual-<me>/<link>` or `todo-<me>/<link>` (`None` with `todo-primary`: the
+    /// designation).
+    actual: bool,
+    link: Option<&'static str>,
+    on: bool,
+}
+
+/// Parses `[is-|todo-]{attach,primary,device,fetch,connect,sync,replay}[-on|-off]`.
+pub fn parse_switch(word: &str) -> Option<Switch> {
+    let (actual, rest) = match word.strip_prefix("todo-") {
+        Some(rest) => (false, rest),
+        None => (true, word.strip_prefix("is-").unwrap_or(word)),
+    };
+    let (name, on) = match rest.rsplit_once('-') {
+        Some((name, "on")) => (name, true),
+        Some((name, "off")) => (name, false),
+        _ => (rest, true),
+    };
+    let link = match (actual, name) {
+        (true, "attach") | (true, "attached") => Some("is-attached"),
+        (true, "primary") | (true, "device") => Some("is-primary"),
+        (true, "fetch") | (true, "connect") => Some("is-fetching"),
+        (true, "sync") => Some("is-syncing"),
+        (true, "replay") => Some("is-replaying"),
+        (false, "attach") => Some("attach"),
+        (false, "primary") => None,
+        (false, "fetch") | (false, "connect") => Some("connect"),
+        (false, "sync") => Some("sync"),
+        (false, "replay") | (false, "allow-replay") => Some("allow-replay"),
+        _ => return None,
+    };
+    Some(Switch { actual, link, on })
+}
+
+/// `wait-resource RES WORD`: waits until the switch or report `word` names holds.
+pub fn wait_switch(ctx: &Context, res: &str, word: &str, timeout_s: u64) -> Result<()> {
+    let Some(sw) = parse_switch(word) else {
+        return Err(Error::Refused { res: res.into(), why: format!("unknown condition {word:?}: use [is-|todo-]{{attach,primary,device,fetch,sync,replay}}[-on|-off], or --until") });
+    };
+    require_member(ctx, res)?;
+    let dir = resource_dir(res);
+    let me = ctx.host.as_str();
+    let deadline = Instant::now() + Duration::from_secs(timeout_s);
+    loop {
+        let value = match (sw.actual, sw.link) {
+            (true, Some(link)) => actual(ctx, res, link)?.as_deref() == Some("1"),
+            (false, Some(link)) => ctx.tree.get(&format!("{dir}/{TODO_PREFIX}{me}/{link}"))?.is_some_and(|l| l.value == "1"),
+            (_, None) => ctx.tree.get(&format!("{dir}/{PRIMARY}"))?.is_some_and(|l| l.value == me),
+        };
+        if value == sw.on {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::WaitTimeout { res: res.into(), what: word.into(), secs: timeout_s });
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 /// `wait-resource RES [--until C]`: waits until condition `until` holds here.
 pub fn wait_resource(ctx: &Context, res: &str, until: Condition, timeout_s: u64) -> Result<()> {
     ctx.require_mountpoint()?;
@@ -525,5 +588,22 @@ pub fn wait_resource(ctx: &Context, res: &str, until: Condition, timeout_s: u64)
             return Err(Error::WaitTimeout { res: res.into(), what: format!("{until:?}").to_lowercase(), secs: timeout_s });
         }
         std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[cfg(test)]
+mod switch_tests {
+    use super::*;
+
+    #[test]
+    fn condition_words() {
+        assert_eq!(parse_switch("is-primary-on"), Some(Switch { actual: true, link: Some("is-primary"), on: true }));
+        assert_eq!(parse_switch("device-off"), Some(Switch { actual: true, link: Some("is-primary"), on: false }));
+        assert_eq!(parse_switch("attach"), Some(Switch { actual: true, link: Some("is-attached"), on: true }));
+        assert_eq!(parse_switch("todo-replay-off"), Some(Switch { actual: false, link: Some("allow-replay"), on: false }));
+        assert_eq!(parse_switch("todo-primary"), Some(Switch { actual: false, link: None, on: true }));
+        assert_eq!(parse_switch("is-sync-on"), Some(Switch { actual: true, link: Some("is-syncing"), on: true }));
+        assert_eq!(parse_switch("frobnicate"), None);
+        assert_eq!(parse_switch("is-attach-maybe"), None);
     }
 }
