@@ -72,3 +72,29 @@ join_cluster() {
 view_field() {
   on "$1" 'marsadm view --json r0' | python3 -c "import json,sys; print(json.load(sys.stdin)['resources'][0]['$2'])"
 }
+
+# zero_disks DISK NODE...: DISK (vdb, ...) of every NODE all zeros, done on the host at
+# once for all (testbed disk-zero; refused while the disk is in use in the guest).
+zero_disks() {
+  local disk=$1 n pids=()
+  shift
+  for n in "$@"; do tb disk-zero "$n" "$disk" & pids+=($!); done
+  for n in "${pids[@]}"; do wait "$n" || fail "disk-zero $disk failed"; done
+}
+
+# same_disks [--bytes N] DISK NODE...: DISK (its first N bytes) hashes the same on every
+# NODE (testbed disk-sum on the host, all at once). Valid once no NODE holds unwritten
+# data for DISK: after `marsadm down` of the resource on it. Prints the hash.
+same_disks() {
+  local bytes=() disk n dir pids=() sums
+  if [ "$1" = --bytes ]; then bytes=(--bytes "$2"); shift 2; fi
+  disk=$1
+  shift
+  dir=$(mktemp -d)
+  for n in "$@"; do tb disk-sum "$n" "$disk" "${bytes[@]}" > "$dir/$n" & pids+=($!); done
+  for n in "${pids[@]}"; do wait "$n" || { rm -rf "$dir"; fail "disk-sum $disk failed"; }; done
+  sums=$(for n in "$@"; do echo "$n $(cat "$dir/$n")"; done)
+  rm -rf "$dir"
+  [ "$(cut -d' ' -f2 <<<"$sums" | sort -u | wc -l)" = 1 ] || fail "$disk differs: $(tr '\n' ';' <<<"$sums")"
+  echo "$disk equal on $*: $(head -1 <<<"$sums" | cut -d' ' -f2)"
+}
