@@ -78,8 +78,8 @@ on node2 'rmmod mars && rm -rf /mars/* && marsadm create-cluster >/dev/null'
 foreign=$(on node2 'readlink /mars/uuid')
 [ "$foreign" != "$uuid" ] || fail "node2's new cluster has node1's uuid"
 on node2 "mkdir -p /mars/ips /mars/resource-evil && ln -sf 10.77.0.1 /mars/ips/ip-node1 && ln -s node2 /mars/resource-evil/primary"
-on node1 'dmesg -C'
-on node2 'dmesg -C && modprobe mars'
+on node1 'dmesg -c >/dev/null'
+on node2 'dmesg -c >/dev/null && modprobe mars'
 on node1 'ln -sfn 10.77.0.2 /mars/ips/ip-node2'
 sleep 8 # several pull rounds (2 s each) both ways
 on node1 'test ! -e /mars/resource-evil' || fail "a foreign node injected links into node1"
