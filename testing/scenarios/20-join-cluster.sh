@@ -91,6 +91,7 @@ retry 20 on node2 'dmesg | grep -q "refusing node1 at .*foreign cluster"' || fai
 retry 20 on node1 'dmesg | grep -qE "peer refused us: foreign cluster|peer at .* is in a foreign cluster"' ||
   fail "node1 did not log the refusal of its pull from node2"
 retry 20 on node1 'dmesg | grep -q "refusing node2 at .*foreign cluster"' || fail "node2 never connected to node1"
+on node1 'dmesg | grep "foreign cluster" | sort -u -k2 | head -4'
 
 step "clean up"
 for n in node1 node2; do on $n 'rmmod mars; rm -rf /mars/*'; done
