@@ -95,6 +95,31 @@ same_disks() {
   for n in "${pids[@]}"; do wait "$n" || { rm -rf "$dir"; fail "disk-sum $disk failed"; }; done
   sums=$(for n in "$@"; do echo "$n $(cat "$dir/$n")"; done)
   rm -rf "$dir"
-  [ "$(cut -d' ' -f2 <<<"$sums" | sort -u | wc -l)" = 1 ] || fail "$disk differs: $(tr '\n' ';' <<<"$sums")"
+  if [ "$(cut -d' ' -f2 <<<"$sums" | sort -u | wc -l)" != 1 ]; then
+    disk_diff "$disk" "$@"
+    fail "$disk differs: $(tr '\n' ';' <<<"$sums")"
+  fi
   echo "$disk equal on $*: $(head -1 <<<"$sums" | cut -d' ' -f2)"
+}
+
+# disk_diff DISK NODE...: for a failed same_disks, which 4 KiB blocks of DISK differ
+# between the first NODE and each other (from the image files on the host), and whether
+# the sums still change a few seconds later (write-back still under way).
+disk_diff() {
+  local disk=$1 first=$2 n img state
+  shift 2
+  if [ -n "${MARS_TESTBED_INSTANCE:-}" ]; then
+    state=${MARS_TESTBED_DIR:-/var/tmp/mars-tb-$MARS_TESTBED_INSTANCE}
+  else
+    state=${MARS_TESTBED_DIR:-/var/tmp/mars-testbed}
+  fi
+  case $disk in vda) img=scratch.img ;; vdb) img=data.img ;; vdc) img=mars.img ;; esac
+  for n in "$@"; do
+    echo "$disk: 4 KiB blocks differing between $first and $n (count block-number, first 20 runs):"
+    cmp -l "$state/$first/$img" "$state/$n/$img" | head -2000000 | awk '{ print int(($1 - 1) / 4096) }' |
+      uniq | awk 'NR == 1 || $1 != prev + 1 { if (NR > 1) print start "-" prev; start = $1 } { prev = $1 } END { if (NR) print start "-" prev }' |
+      head -20 || true
+  done
+  sleep 3
+  echo "sums 3 s later: $(for n in "$first" "$@"; do echo -n "$n $(tb disk-sum "$n" "$disk"); "; done)"
 }
