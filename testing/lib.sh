@@ -73,40 +73,62 @@ view_field() {
   on "$1" 'marsadm view --json r0' | python3 -c "import json,sys; print(json.load(sys.stdin)['resources'][0]['$2'])"
 }
 
-# DISK: the data disk scenarios use (vdb, 512 MiB; vda is a 64 MiB scratch disk that
-# scenarios without a filesystem can use to keep syncs and checksums cheap).
+# DISK: the data disk a scenario uses (vdb, 512 MiB; vda is a 64 MiB scratch disk that
+# scenarios without a filesystem use to keep syncs and checksums cheap).
 DISK=${DISK:-vdb}
 
-# zero_disks NODE...: each NODE's $DISK all zeros (cheaply, from the host when the
-# testbed can; the disk must not be in use).
+# tb_state: the testbed's state directory (per instance).
+tb_state() {
+  if [ -n "${MARS_TESTBED_INSTANCE:-}" ]; then
+    echo "${MARS_TESTBED_DIR:-/var/tmp/mars-tb-$MARS_TESTBED_INSTANCE}"
+  else
+    echo "${MARS_TESTBED_DIR:-/var/tmp/mars-testbed}"
+  fi
+}
+
+# zero_disks DISK NODE...: DISK (vdb, ...) of every NODE all zeros, done on the host at
+# once for all (testbed disk-zero; refused while the disk is in use in the guest).
 zero_disks() {
-  local n
-  for n in "$@"; do
-    if ! tb disk-zero "$n" "$DISK" >/dev/null 2>&1; then
-      on "$n" "dd if=/dev/zero of=/dev/$DISK bs=1M count=\$((\$(blockdev --getsize64 /dev/$DISK) >> 20)) oflag=direct status=none" || fail "cannot zero /dev/$DISK on $n"
-    fi
-  done
+  local disk=$1 n pids=()
+  shift
+  for n in "$@"; do tb disk-zero "$n" "$disk" & pids+=($!); done
+  for n in "${pids[@]}"; do wait "$n" || fail "disk-zero $disk failed"; done
 }
 
-# disk_sum NODE: sha256 of NODE's $DISK, computed on the host from its image file (valid
-# once the node holds no unwritten data for it, e.g. after `marsadm down`).
-disk_sum() {
-  local img
-  case $DISK in vda) img=scratch.img ;; vdb) img=data.img ;; vdc) img=mars.img ;; esac
-  tb disk-sum "$1" "$DISK" 2>/dev/null ||
-    sha256sum < "${MARS_TESTBED_DIR:-/var/tmp/mars-testbed}/$1/$img" | cut -d' ' -f1
-}
-
-# disks_equal NODE...: the data disks of all NODEs are equal (sums in parallel).
-disks_equal() {
-  local n dir
+# same_disks [--bytes N] DISK NODE...: DISK (its first N bytes) hashes the same on every
+# NODE (testbed disk-sum on the host, all at once). Valid once no NODE holds unwritten
+# data for DISK: after `marsadm down` of the resource on it. Prints the hash.
+same_disks() {
+  local bytes=() disk n dir pids=() sums
+  if [ "$1" = --bytes ]; then bytes=(--bytes "$2"); shift 2; fi
+  disk=$1
+  shift
   dir=$(mktemp -d)
-  for n in "$@"; do disk_sum "$n" > "$dir/$n" & done
-  wait
-  for n in "$@"; do
-    [ -s "$dir/$n" ] || fail "no checksum of $n's disk"
-    assert_eq "$(cat "$dir/$1")" "$(cat "$dir/$n")" "data disk of $n vs $1"
-  done
-  echo "data disks equal: $(cat "$dir/$1")"
+  for n in "$@"; do tb disk-sum "$n" "$disk" "${bytes[@]}" > "$dir/$n" & pids+=($!); done
+  for n in "${pids[@]}"; do wait "$n" || { rm -rf "$dir"; fail "disk-sum $disk failed"; }; done
+  sums=$(for n in "$@"; do echo "$n $(cat "$dir/$n")"; done)
   rm -rf "$dir"
+  if [ "$(cut -d' ' -f2 <<<"$sums" | sort -u | wc -l)" != 1 ]; then
+    disk_diff "$disk" "$@"
+    fail "$disk differs: $(tr '\n' ';' <<<"$sums")"
+  fi
+  echo "$disk equal on $*: $(head -1 <<<"$sums" | cut -d' ' -f2)"
+}
+
+# disk_diff DISK NODE...: for a failed same_disks, which 4 KiB blocks of DISK differ
+# between the first NODE and each other (from the image files on the host), and whether
+# the sums still change a few seconds later (write-back still under way).
+disk_diff() {
+  local disk=$1 first=$2 n img state
+  shift 2
+  state=$(tb_state)
+  case $disk in vda) img=scratch.img ;; vdb) img=data.img ;; vdc) img=mars.img ;; esac
+  for n in "$@"; do
+    echo "$disk: 4 KiB blocks differing between $first and $n (count block-number, first 20 runs):"
+    cmp -l "$state/$first/$img" "$state/$n/$img" | head -2000000 | awk '{ print int(($1 - 1) / 4096) }' |
+      uniq | awk 'NR == 1 || $1 != prev + 1 { if (NR > 1) print start "-" prev; start = $1 } { prev = $1 } END { if (NR) print start "-" prev }' |
+      head -20 || true
+  done
+  sleep 3
+  echo "sums 3 s later: $(for n in "$first" "$@"; do echo -n "$n $(tb disk-sum "$n" "$disk"); "; done)"
 }

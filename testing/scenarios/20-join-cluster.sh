@@ -69,13 +69,29 @@ on node2 'test ! -e /mars/uuid' || fail "node2 still has a cluster uuid"
 retry 10 on node1 'test "$(readlink /mars/ips/ip-node2)" = .deleted' || fail "node1 still lists node2"
 on node1 'marsadm wait-cluster --timeout 5' || fail "wait-cluster on node1 after node2 left"
 
-step "a foreign cluster can neither read nor inject"
+step "a foreign cluster can neither read nor inject, though both sides connect"
+# node2 starts a cluster of its own and plants links: node1's address (so node2 pulls
+# from node1) and a resource. node1 gets node2's address back (it was deleted when node2
+# left), so node1 pulls from node2 too. Both directions connect; only the uuid check of
+# the Hello exchange (kernel/meta.rs: serve and pull) keeps the trees apart.
 on node2 'rmmod mars && rm -rf /mars/* && marsadm create-cluster >/dev/null'
-on node2 "mkdir -p /mars/ips /mars/resource-evil && ln -sf 10.77.0.1 /mars/ips/ip-node1 && ln -s node2 /mars/resource-evil/primary && modprobe mars"
-retry 20 on node1 'dmesg | grep -q "foreign cluster"' || fail "node1 did not refuse the foreign node"
-sleep 5
-on node1 'test ! -e /mars/resource-evil' || fail "a foreign node injected links"
+foreign=$(on node2 'readlink /mars/uuid')
+[ "$foreign" != "$uuid" ] || fail "node2's new cluster has node1's uuid"
+on node2 "mkdir -p /mars/ips /mars/resource-evil && ln -sf 10.77.0.1 /mars/ips/ip-node1 && ln -s node2 /mars/resource-evil/primary"
+on node1 'dmesg -c >/dev/null'
+on node2 'dmesg -c >/dev/null && modprobe mars'
+on node1 'ln -sfn 10.77.0.2 /mars/ips/ip-node2'
+sleep 8 # several pull rounds (2 s each) both ways
+on node1 'test ! -e /mars/resource-evil' || fail "a foreign node injected links into node1"
+assert_eq "$uuid" "$(on node1 'readlink /mars/uuid')" "node1's uuid"
 on node2 'test ! -e /mars/resource-r0' || fail "a foreign node read the cluster's links"
+assert_eq "$foreign" "$(on node2 'readlink /mars/uuid')" "node2's uuid"
+# The checks above mean something only if the nodes did talk: each refused the other.
+retry 20 on node2 'dmesg | grep -q "refusing node1 at .*foreign cluster"' || fail "node1 never connected to node2"
+retry 20 on node1 'dmesg | grep -qE "peer refused us: foreign cluster|peer at .* is in a foreign cluster"' ||
+  fail "node1 did not log the refusal of its pull from node2"
+retry 20 on node1 'dmesg | grep -q "refusing node2 at .*foreign cluster"' || fail "node2 never connected to node1"
+on node1 'dmesg | grep "foreign cluster" | sort -u -k2 | head -4'
 
 step "clean up"
 for n in node1 node2; do on $n 'rmmod mars; rm -rf /mars/*'; done

@@ -9,8 +9,9 @@
 source "$(dirname "$0")/../lib.sh"
 
 fresh_modules node1 node2
-# Equal disks to start with (the fast-sync check counts what the sync sends).
-for n in node1 node2; do on $n 'dd if=/dev/zero of=/dev/vdb bs=1M count=512 conv=fsync status=none'; done
+# Equal disks to start with (the fast-sync check counts what the sync sends): zeroed on
+# the host, which is instant (dd of 512 MiB in the guest is not).
+zero_disks vdb node1 node2
 create_r0
 on node1 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0'
 join_cluster node2
@@ -88,7 +89,5 @@ for n in node1 node2; do
   on $n 'marsadm down r0' || fail "down on $n"
 done
 retry 30 on node2 'test "$(readlink /mars/resource-r0/actual-node2/is-attached)" = 0' || fail "node2 still attached"
-sum1=$(on node1 'head -c 536870912 /dev/vdb | sha256sum')
-sum2=$(on node2 'head -c 536870912 /dev/vdb | sha256sum')
-assert_eq "$sum1" "$sum2" "sha256 of the data disks"
-echo "data disks equal: $sum1"
+# Hashed on the host: the module has closed (and so written back) the disks.
+same_disks vdb node1 node2

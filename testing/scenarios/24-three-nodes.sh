@@ -66,9 +66,7 @@ echo "replay links: $(replay_link node1) = $(replay_link node2) = $(replay_link 
 
 step "after down everywhere the disks are equal; node3 leaves"
 for n in node1 node2 node3; do on $n 'marsadm down r0' || fail "down on $n"; done
-sums=$(for n in node1 node2 node3; do on $n 'head -c 536870912 /dev/vdb | sha256sum'; done | sort -u)
-[ "$(wc -l <<<"$sums")" = 1 ] || fail "data disks differ: $sums"
-echo "data disks equal: $sums"
+same_disks vdb node1 node2 node3
 on node3 'marsadm leave-resource r0' || fail "leave-resource"
 retry 30 on node1 'test ! -e /mars/resource-r0/data-node3 || test "$(readlink /mars/resource-r0/data-node3)" = .deleted' ||
   fail "node1 still counts node3 as a member"

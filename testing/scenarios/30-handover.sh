@@ -7,7 +7,7 @@
 source "$(dirname "$0")/../lib.sh"
 
 fresh_modules node1 node2
-zero_disks node1 node2
+zero_disks $DISK node1 node2
 create_r0
 on node1 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0'
 join_cluster node2
@@ -79,4 +79,4 @@ on node2 'marsadm view r0'
 
 step "after down on both, the disks are equal"
 for n in node1 node2; do on $n 'marsadm down r0' || fail "down on $n"; done
-disks_equal node1 node2
+same_disks $DISK node1 node2

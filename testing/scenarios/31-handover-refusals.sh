@@ -68,4 +68,4 @@ retry 60 on node1 'test "$(readlink /mars/resource-r0/actual-node1/is-primary)" 
 retry 60 bash -c "[ \"\$($TB exec node1 -- readlink /mars/resource-r0/replay-node1)\" = \"\$($TB exec node2 -- readlink /mars/resource-r0/replay-node2)\" ]" ||
   fail "node1 does not follow node2: $(on node1 'readlink /mars/resource-r0/replay-node1; dmesg | tail')"
 for n in node1 node2; do on $n 'marsadm down r0' || fail "down on $n"; done
-disks_equal node1 node2
+same_disks $DISK node1 node2

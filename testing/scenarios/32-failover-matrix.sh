@@ -57,7 +57,7 @@ for c in "${cases[@]}"; do
   step "case: network $net, writer $writing, $survivor's version survives"
   tb net heal node1 node2 >/dev/null 2>&1 || true
   fresh_modules node1 node2
-  zero_disks node1 node2
+  zero_disks $DISK node1 node2
   create_r0 /dev/$DISK
   join_cluster node2
   on node2 "marsadm join-resource r0 /dev/$DISK >/dev/null" || fail "join-resource"
@@ -122,5 +122,5 @@ for c in "${cases[@]}"; do
   fi
   rounds $primary $secondary
   for n in node1 node2; do on $n 'marsadm down r0' || fail "down on $n"; done
-  disks_equal node1 node2
+  same_disks $DISK node1 node2
 done

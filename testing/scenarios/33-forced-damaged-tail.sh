@@ -6,7 +6,7 @@
 source "$(dirname "$0")/../lib.sh"
 
 fresh_modules node1 node2
-zero_disks node1 node2
+zero_disks $DISK node1 node2
 create_r0
 on node1 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0'
 join_cluster node2

@@ -29,7 +29,7 @@ crash_while() {
 }
 
 fresh_modules node1 node2
-zero_disks node1 node2
+zero_disks $DISK node1 node2
 create_r0 /dev/$DISK
 join_cluster node2
 on node2 "marsadm join-resource r0 /dev/$DISK >/dev/null" || fail "join-resource"
@@ -52,12 +52,12 @@ for sem in 0 1 2; do
   base=$((base + 2000))
 done
 for n in node1 node2; do on $n 'marsadm down r0' || fail "down on $n"; done
-disks_equal node1 node2
+same_disks $DISK node1 node2
 
 step "xfs: node1 crashes while writing; forced failover to node2"
 DISK=vdb
 fresh_modules node1 node2
-zero_disks node1 node2
+zero_disks $DISK node1 node2
 create_r0
 on node1 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0'
 join_cluster node2

@@ -11,7 +11,7 @@ DISK=vda
 
 tb up --nodes 3 >/dev/null
 fresh_modules node1 node2 node3
-zero_disks node1 node2 node3
+zero_disks $DISK node1 node2 node3
 create_r0 /dev/$DISK
 join_cluster node2 node3
 write_some() { on "$1" 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=32 seek='"$2"' oflag=direct status=none' || fail "write on $1"; }
@@ -77,4 +77,4 @@ for n in node1 node2 node3; do
   retry 30 on $n 'test "$(marsadm view-is-split-brain r0)" = 0' || fail "split brain still shown on $n: $(on $n 'marsadm view r0')"
 done
 for n in node1 node2 node3; do on $n 'marsadm down r0' || fail "down on $n"; done
-disks_equal node1 node2 node3
+same_disks $DISK node1 node2 node3

@@ -6,12 +6,12 @@
 # workload on node1, three snapshots of node2's disk, copied onto node3's disk, mount
 # and pass xfs_repair -n there.
 source "$(dirname "$0")/../lib.sh"
-STATE=${MARS_TESTBED_DIR:-/var/tmp/mars-testbed}
+STATE=$(tb_state)
 DISK=vda
 
 tb up --nodes 3 >/dev/null
 fresh_modules node1 node2
-zero_disks node1 node2
+zero_disks $DISK node1 node2
 create_r0 /dev/$DISK
 join_cluster node2
 on node2 "marsadm join-resource r0 /dev/$DISK >/dev/null" || fail "join-resource"
@@ -61,7 +61,7 @@ on node1 'rm -f /tmp/stop-writer'
 step "3 snapshots during an xfs workload mount and pass xfs_repair -n (on node3)"
 DISK=vdb
 fresh_modules node1 node2
-zero_disks node1 node2
+zero_disks $DISK node1 node2
 create_r0
 on node1 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0'
 join_cluster node2

@@ -4,6 +4,7 @@
 //! Exit status: `exec` exits with the command's status; every error of the testbed itself
 //! exits with 255, so the two can be told apart.
 
+mod disk;
 mod exec;
 mod net;
 mod node;
@@ -19,7 +20,8 @@ use state::{NodeId, Testbed};
 /// Multi-node qemu testbed for MARS (see docu/testbed.md).
 ///
 /// State lives in $MARS_TESTBED_DIR (default /var/tmp/mars-testbed); the replication
-/// network lives in the network namespace `mars-testbed`. Kernel and initramfs come from
+/// network lives in the network namespace `mars-testbed`. With $MARS_TESTBED_INSTANCE=NAME
+/// a separate testbed: /var/tmp/mars-tb-NAME and namespace `mars-tb-NAME`. Kernel and initramfs come from
 /// $MARS_TESTBED_KERNEL and $MARS_TESTBED_INITRAMFS (default: the repository's build/).
 #[derive(Debug, Parser)]
 #[command(name = "testbed")]
@@ -60,6 +62,24 @@ enum Verb {
     Status,
     /// Print NODE's serial console log (kernel messages) of all its boots.
     Console { node: NodeId },
+    /// Print the sha256 (hex) of NODE's disk image, read on the host (valid once the
+    /// guest holds no unwritten data for it: after `marsadm down`, or `sync` and
+    /// `blockdev --flushbufs`).
+    DiskSum {
+        node: NodeId,
+        /// vda (scratch), vdb (data) or vdc (/mars).
+        disk: disk::Disk,
+        /// Hash only the first N bytes (default: the whole disk).
+        #[arg(long)]
+        bytes: Option<u64>,
+    },
+    /// Make NODE's disk all zeros cheaply (punch out its image file on the host); refused
+    /// while the disk is in use in the guest (mounted, held by mars).
+    DiskZero {
+        node: NodeId,
+        /// vda (scratch), vdb (data) or vdc (/mars).
+        disk: disk::Disk,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +138,8 @@ fn run(verb: Verb) -> Result<u8, String> {
         Verb::Net(NetVerb::Unshape { node }) => net::unshape(&tb, node)?,
         Verb::Down => node::down(&tb)?,
         Verb::Status => node::status(&tb)?,
+        Verb::DiskSum { node, disk, bytes } => disk::sum(&tb, node, disk, bytes)?,
+        Verb::DiskZero { node, disk } => disk::zero(&tb, node, disk)?,
         Verb::Console { node } => {
             let log = tb.node_dir(node).join("console.log");
             let text = std::fs::read(&log).map_err(|e| format!("{}: {e}", log.display()))?;

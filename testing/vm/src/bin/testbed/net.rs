@@ -2,7 +2,7 @@
 //! per node, nft bridge rules for `net cut`, and netem inside the node for `net shape`.
 //!
 //! Nothing here touches the host's own network namespace: the taps are created inside
-//! [`NETNS`] (the fd is opened there and handed to qemu), so replication traffic never
+//! the instance's namespace (the fd is opened there and handed to qemu), so replication traffic never
 //! leaves it. Delay and loss are applied in the node (the host kernel has no netem).
 
 use std::fs::{self, File, OpenOptions};
@@ -16,7 +16,7 @@ use nix::sched::{setns, CloneFlags};
 
 use crate::exec;
 use crate::node::{run, running_pid};
-use crate::state::{NodeId, Testbed, NETNS};
+use crate::state::{NodeId, Testbed};
 
 /// nft table (family bridge) and chain holding the cut rules.
 const NFT_TABLE: &str = "testbed";
@@ -29,55 +29,55 @@ pub fn repl_mac(id: NodeId) -> String {
     format!("52:54:00:77:00:{:02x}", id.0)
 }
 
-fn ip_netns() -> Command {
+fn ip_netns(tb: &Testbed) -> Command {
     let mut c = Command::new("ip");
-    c.args(["-n", NETNS]);
+    c.args(["-n", &tb.netns]);
     c
 }
 
-fn nft() -> Command {
+fn nft(tb: &Testbed) -> Command {
     let mut c = Command::new("ip");
-    c.args(["netns", "exec", NETNS, "nft"]);
+    c.args(["netns", "exec", &tb.netns, "nft"]);
     c
 }
 
-fn netns_path() -> String {
-    format!("/run/netns/{NETNS}")
+fn netns_path(tb: &Testbed) -> String {
+    format!("/run/netns/{}", tb.netns)
 }
 
 /// Creates the namespace, bridge and nft chain if they do not exist yet.
-pub fn ensure(_tb: &Testbed) -> Result<(), String> {
-    if Path::new(&netns_path()).exists() {
+pub fn ensure(tb: &Testbed) -> Result<(), String> {
+    if Path::new(&netns_path(tb)).exists() {
         return Ok(());
     }
-    run(Command::new("ip").args(["netns", "add", NETNS]))?;
-    run(ip_netns().args(["link", "set", "lo", "up"]))?;
-    run(ip_netns().args(["link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0"]))?;
-    run(ip_netns().args(["link", "set", "br0", "up"]))?;
-    run(nft().args(["add", "table", "bridge", NFT_TABLE]))?;
-    run(nft().args([
+    run(Command::new("ip").args(["netns", "add", &tb.netns]))?;
+    run(ip_netns(tb).args(["link", "set", "lo", "up"]))?;
+    run(ip_netns(tb).args(["link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0"]))?;
+    run(ip_netns(tb).args(["link", "set", "br0", "up"]))?;
+    run(nft(tb).args(["add", "table", "bridge", NFT_TABLE]))?;
+    run(nft(tb).args([
         "add", "chain", "bridge", NFT_TABLE, NFT_CHAIN,
         "{ type filter hook forward priority 0; policy accept; }",
     ]))
 }
 
 /// Deletes the namespace; the kernel removes its bridge, taps and rules with it.
-pub fn remove() -> Result<(), String> {
-    if Path::new(&netns_path()).exists() {
-        run(Command::new("ip").args(["netns", "del", NETNS]))?;
+pub fn remove(tb: &Testbed) -> Result<(), String> {
+    if Path::new(&netns_path(tb)).exists() {
+        run(Command::new("ip").args(["netns", "del", &tb.netns]))?;
     }
     Ok(())
 }
 
-/// Opens (creating) the node's tap inside [`NETNS`] and returns its fd for qemu.
+/// Opens (creating) the node's tap inside the instance's namespace and returns its fd for qemu.
 /// The tap lives as long as some process holds the fd, so it vanishes with the VM.
-pub fn open_tap(id: NodeId) -> Result<OwnedFd, String> {
+pub fn open_tap(tb: &Testbed, id: NodeId) -> Result<OwnedFd, String> {
     let own = File::open("/proc/thread-self/ns/net").map_err(|e| format!("own netns: {e}"))?;
-    let target = File::open(netns_path()).map_err(|e| format!("{}: {e}", netns_path()))?;
-    setns(&target, CloneFlags::CLONE_NEWNET).map_err(|e| format!("enter {NETNS}: {e}"))?;
+    let target = File::open(netns_path(tb)).map_err(|e| format!("{}: {e}", netns_path(tb)))?;
+    setns(&target, CloneFlags::CLONE_NEWNET).map_err(|e| format!("enter {}: {e}", tb.netns))?;
     // A tun fd belongs to the namespace it was opened in, whatever thread uses it later.
     let opened = OpenOptions::new().read(true).write(true).open("/dev/net/tun");
-    setns(&own, CloneFlags::CLONE_NEWNET).map_err(|e| format!("leave {NETNS}: {e}"))?;
+    setns(&own, CloneFlags::CLONE_NEWNET).map_err(|e| format!("leave {}: {e}", tb.netns))?;
     let tun = opened.map_err(|e| format!("/dev/net/tun: {e}"))?;
 
     #[repr(C)]
@@ -108,10 +108,10 @@ pub fn open_tap(id: NodeId) -> Result<OwnedFd, String> {
 }
 
 /// Waits until the node's tap has left the namespace (its last user closed it).
-pub fn wait_tap_gone(id: NodeId) -> Result<(), String> {
+pub fn wait_tap_gone(tb: &Testbed, id: NodeId) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let present = ip_netns().args(["link", "show", &id.tap()]).output().map(|o| o.status.success());
+        let present = ip_netns(tb).args(["link", "show", &id.tap()]).output().map(|o| o.status.success());
         if !matches!(present, Ok(true)) {
             return Ok(());
         }
@@ -123,8 +123,8 @@ pub fn wait_tap_gone(id: NodeId) -> Result<(), String> {
 }
 
 /// Puts the node's tap (now held by qemu) on the bridge.
-pub fn attach_tap(id: NodeId) -> Result<(), String> {
-    run(ip_netns().args(["link", "set", &id.tap(), "master", "br0", "up"]))
+pub fn attach_tap(tb: &Testbed, id: NodeId) -> Result<(), String> {
+    run(ip_netns(tb).args(["link", "set", &id.tap(), "master", "br0", "up"]))
 }
 
 fn cut_comment(a: NodeId, b: NodeId) -> String {
@@ -132,8 +132,8 @@ fn cut_comment(a: NodeId, b: NodeId) -> String {
 }
 
 /// Rule handles of the cut between `a` and `b` (either direction).
-fn cut_handles(a: NodeId, b: NodeId) -> Result<Vec<String>, String> {
-    let out = nft()
+fn cut_handles(tb: &Testbed, a: NodeId, b: NodeId) -> Result<Vec<String>, String> {
+    let out = nft(tb)
         .args(["-a", "list", "chain", "bridge", NFT_TABLE, NFT_CHAIN])
         .output()
         .map_err(|e| format!("nft: {e}"))?;
@@ -154,11 +154,11 @@ pub fn cut(tb: &Testbed, a: NodeId, b: NodeId) -> Result<(), String> {
         return Err("cannot cut a node from itself".into());
     }
     let _lock = tb.lock()?;
-    if !cut_handles(a, b)?.is_empty() {
+    if !cut_handles(tb, a, b)?.is_empty() {
         return Ok(()); // already cut
     }
     for (from, to) in [(a, b), (b, a)] {
-        run(nft().args([
+        run(nft(tb).args([
             "add", "rule", "bridge", NFT_TABLE, NFT_CHAIN,
             "iifname", &from.tap(), "oifname", &to.tap(), "drop",
             "comment", &format!("\"{}\"", cut_comment(from, to)),
@@ -169,8 +169,8 @@ pub fn cut(tb: &Testbed, a: NodeId, b: NodeId) -> Result<(), String> {
 
 pub fn heal(tb: &Testbed, a: NodeId, b: NodeId) -> Result<(), String> {
     let _lock = tb.lock()?;
-    for h in cut_handles(a, b)? {
-        run(nft().args(["delete", "rule", "bridge", NFT_TABLE, NFT_CHAIN, "handle", &h]))?;
+    for h in cut_handles(tb, a, b)? {
+        run(nft(tb).args(["delete", "rule", "bridge", NFT_TABLE, NFT_CHAIN, "handle", &h]))?;
     }
     Ok(())
 }

@@ -69,7 +69,7 @@ pub fn crash(tb: &Testbed, id: NodeId) -> Result<(), String> {
         Some(pid) => {
             kill_and_wait(pid)?;
             // The tap goes away once the last qemu thread has closed it.
-            net::wait_tap_gone(id)?;
+            net::wait_tap_gone(tb, id)?;
         }
         None => eprintln!("testbed: {id} is not running"),
     }
@@ -93,7 +93,7 @@ pub fn down(tb: &Testbed) -> Result<(), String> {
         }
         fs::remove_dir_all(&tb.dir).map_err(|e| format!("remove {}: {e}", tb.dir.display()))?;
     }
-    net::remove()
+    net::remove(tb)
 }
 
 pub fn status(tb: &Testbed) -> Result<(), String> {
@@ -118,13 +118,15 @@ pub fn running_pid(tb: &Testbed, id: NodeId) -> Option<Pid> {
     let dir = tb.node_dir(id);
     let pid: i32 = read_trimmed(&dir.join("qemu.pid"))?.parse().ok()?;
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let needle = dir.to_string_lossy();
-    let mine = String::from_utf8_lossy(&cmdline).contains(needle.as_ref());
+    let needle = format!("{}/", dir.to_string_lossy());
+    let mine = String::from_utf8_lossy(&cmdline).contains(&needle);
     mine.then(|| Pid::from_raw(pid))
 }
 
+/// qemu processes whose command line names a file under `dir` (the trailing slash keeps
+/// `/var/tmp/mars-tb-h1` from matching the nodes of `/var/tmp/mars-tb-h10`).
 fn processes_mentioning(dir: &Path) -> Vec<Pid> {
-    let needle = dir.to_string_lossy().into_owned();
+    let needle = format!("{}/", dir.to_string_lossy().trim_end_matches('/'));
     let me = std::process::id() as i32;
     let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
     entries
@@ -192,7 +194,7 @@ fn free_loopback_port() -> Result<u16, String> {
 
 fn launch(tb: &Testbed, id: NodeId) -> Result<(), String> {
     let dir = tb.node_dir(id);
-    let tap = net::open_tap(id)?;
+    let tap = net::open_tap(tb, id)?;
     let port = free_loopback_port()?;
     let k = id.0;
     let drive = |name: &str, idx: usize, slot: u8| {
@@ -251,7 +253,7 @@ fn launch(tb: &Testbed, id: NodeId) -> Result<(), String> {
         return Err(format!("qemu for {id} failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
     }
     fs::write(dir.join("mgmt.port"), format!("{port}\n")).map_err(|e| e.to_string())?;
-    net::attach_tap(id)
+    net::attach_tap(tb, id)
 }
 
 fn wait_ready(tb: &Testbed, id: NodeId) -> Result<(), String> {

@@ -9,8 +9,16 @@ use nix::fcntl::{Flock, FlockArg};
 
 /// Upper bound on nodes; every node's /etc/hosts names all of them.
 pub const MAX_NODES: u8 = 8;
-/// Network namespace holding the replication network (bridge, taps, cut rules).
+/// Network namespace of the default instance (bridge, taps, cut rules); instance NAME
+/// uses `mars-tb-NAME`.
 pub const NETNS: &str = "mars-testbed";
+/// State directory of the default instance; instance NAME uses `/var/tmp/mars-tb-NAME`.
+///
+/// Instances are not named `mars-testbed-NAME`: a testbed binary from before instances
+/// existed finds stray qemu processes by the substring `/var/tmp/mars-testbed` (and
+/// the old scenario runner greps `ip netns list` for the word `mars-testbed`), so such
+/// a binary, run for the default instance, would kill or report another instance's nodes.
+pub const DEFAULT_DIR: &str = "/var/tmp/mars-testbed";
 
 /// A node number, 1..=MAX_NODES; written `nodeK` (plain `K` is accepted on input).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,7 +42,7 @@ impl fmt::Display for NodeId {
 }
 
 impl NodeId {
-    /// Name of the node's tap device inside [`NETNS`].
+    /// Name of the node's tap device inside the instance's network namespace.
     pub fn tap(self) -> String {
         format!("tap{}", self.0)
     }
@@ -42,6 +50,8 @@ impl NodeId {
 
 /// Paths and settings of the testbed.
 pub struct Testbed {
+    /// Network namespace of the replication network.
+    pub netns: String,
     pub dir: PathBuf,
     pub kernel: PathBuf,
     pub initramfs: PathBuf,
@@ -61,8 +71,17 @@ impl Testbed {
     pub fn from_env() -> Result<Self, String> {
         let repo = std::env::var_os("MARS_REPO").map(PathBuf::from).unwrap_or_else(|| ".".into());
         let path = |var: &str, default: PathBuf| std::env::var_os(var).map(PathBuf::from).unwrap_or(default);
+        let instance = match std::env::var("MARS_TESTBED_INSTANCE") {
+            Ok(name) if !name.is_empty() => Some(check_instance(&name)?),
+            _ => None,
+        };
+        let (netns, dir) = match &instance {
+            Some(name) => (format!("mars-tb-{name}"), PathBuf::from(format!("/var/tmp/mars-tb-{name}"))),
+            None => (NETNS.to_owned(), PathBuf::from(DEFAULT_DIR)),
+        };
         Ok(Testbed {
-            dir: path("MARS_TESTBED_DIR", "/var/tmp/mars-testbed".into()),
+            netns,
+            dir: path("MARS_TESTBED_DIR", dir),
             kernel: path("MARS_TESTBED_KERNEL", repo.join("build/bzImage")),
             initramfs: path("MARS_TESTBED_INITRAMFS", repo.join("build/initramfs.cpio")),
             mem_mib: env_or("MARS_TESTBED_MEM_MIB", 1024)?,
@@ -89,6 +108,16 @@ impl Testbed {
     }
 }
 
+/// Instance names: 1 to 8 of a-z, 0-9 (the namespace name stays short and plain).
+fn check_instance(name: &str) -> Result<String, String> {
+    let ok = (1..=8).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(format!("bad $MARS_TESTBED_INSTANCE {name:?}: 1 to 8 characters a-z, 0-9"))
+    }
+}
+
 pub fn read_trimmed(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned())
 }
@@ -106,5 +135,15 @@ mod tests {
         assert!("nodex".parse::<NodeId>().is_err());
         assert_eq!(NodeId(2).to_string(), "node2");
         assert_eq!(NodeId(2).tap(), "tap2");
+    }
+
+    #[test]
+    fn instance_names() {
+        assert_eq!(check_instance("h1"), Ok("h1".to_owned()));
+        assert!(check_instance("").is_err());
+        assert!(check_instance("H1").is_err());
+        assert!(check_instance("a-b").is_err());
+        assert!(check_instance("../x").is_err());
+        assert!(check_instance("123456789").is_err());
     }
 }
