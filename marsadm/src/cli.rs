@@ -95,6 +95,11 @@ pub enum Command {
         disk: std::path::PathBuf,
         /// Name of the device under /dev/mars/ (default: the resource name).
         devname: Option<String>,
+        /// Re-create a resource of this name whose members are all gone (none
+        /// reachable, not attached here): its old links are deleted and logfile
+        /// numbers continue after the old ones.
+        #[arg(long)]
+        force: bool,
     },
     /// Join an existing resource as a secondary, replicating onto DISK.
     ///

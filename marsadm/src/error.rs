@@ -46,7 +46,7 @@ pub enum Error {
     Silent { hosts: String, secs: u64 },
     #[error("bad {what} name {name:?}: {reason}")]
     Name { what: &'static str, name: String, reason: String },
-    #[error("resource {0} exists already (marsadm view {0})")]
+    #[error("resource {0} exists already (marsadm view {0}); to replace the remains of one whose members are all gone: create-resource --force")]
     ResourceExists(String),
     #[error("device name {devname} is used by resource {res} on this host: give another one")]
     DeviceNameTaken { devname: String, res: String },

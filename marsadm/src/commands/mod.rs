@@ -52,8 +52,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::JoinResource { resource, disk, devname, force } => {
             resource::join_resource(&Context::from_system()?, &resource, &disk, devname.as_deref(), force)
         }
-        Command::CreateResource { resource, disk, devname } => {
-            resource::create_resource(&Context::from_system()?, &resource, &disk, devname.as_deref())
+        Command::CreateResource { resource, disk, devname, force } => {
+            resource::create_resource(&Context::from_system()?, &resource, &disk, devname.as_deref(), force)
         }
         Command::Cat { logfile, summary, json } => cat::exec(&logfile, summary, json),
         Command::Attach { resource } => resource::attach(&Context::from_system()?, &resource),

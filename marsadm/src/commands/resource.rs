@@ -36,15 +36,27 @@ fn prepare_member(ctx: &Context, res: &str, devname: &str) -> Result<()> {
     ctx.require_cluster()
 }
 
-pub fn create_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&str>) -> Result<()> {
+pub fn create_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&str>, force: bool) -> Result<()> {
     let devname = devname.unwrap_or(res);
     prepare_member(ctx, res, devname)?;
     let me = ctx.host.as_str();
     let existing = resources(ctx)?;
-    if existing.iter().any(|r| r == res) {
+    let recreate = existing.iter().any(|r| r == res);
+    if recreate && !force {
         return Err(Error::ResourceExists(res.into()));
     }
-    for other in &existing {
+    if recreate {
+        // Only the remains of a resource whose members are all gone may be replaced.
+        if actual(ctx, res, "is-attached")?.as_deref() == Some("1") {
+            return Err(Error::StillAttached(res.into()));
+        }
+        for host in members(ctx, res)? {
+            if host != me && crate::liveness::is_reachable(ctx, &host)? {
+                return Err(Error::Refused { res: res.into(), why: format!("{host} is a reachable member: join it (join-resource) instead of re-creating it") });
+            }
+        }
+    }
+    for other in existing.iter().filter(|r| !(recreate && *r == res)) {
         let dir = resource_dir(other);
         if ctx.tree.get(&format!("{dir}/{DEVICE_PREFIX}{me}"))?.is_some_and(|l| l.value == devname) {
             return Err(Error::DeviceNameTaken { devname: devname.into(), res: other.clone() });
@@ -58,8 +70,24 @@ pub fn create_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&s
     // All checks passed: write the resource. `todo-<me>/attach` comes last, because it
     // is what makes the module act.
     let dir = resource_dir(res);
-    let stamp = ctx.stamp(&["", &dir])?;
-    let log = LogName { nr: 1, host: me };
+    let mut stamp = ctx.stamp(&["", &dir])?;
+    // Re-created: the old links go, and numbering goes on after the old logfiles, so no
+    // copy of an old logfile anywhere is ever taken for a new one.
+    let mut first = 1u32;
+    if recreate {
+        for name in ctx.tree.list(&dir)? {
+            let nr = LogName::parse(&name).ok().map(|l| l.nr).or_else(|| {
+                let rest = name.strip_prefix(VERSION_PREFIX)?;
+                rest.get(..9)?.parse::<u32>().ok()
+            });
+            first = first.max(nr.map_or(1, |n| n.saturating_add(1)));
+        }
+        delete_tree(ctx, &dir, stamp)?;
+        remove_logfiles(ctx, res, |_| true)?;
+        stamp += 1;
+        println!("re-creating resource {res}: its old links are deleted, logfiles start at {first}");
+    }
+    let log = LogName { nr: first, host: me };
     let replay = ReplayLink { log, start: 0, len: 0 };
     let disk_str = disk.path.to_string_lossy();
     let links: [(String, String); 10] = [
@@ -69,7 +97,7 @@ pub fn create_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&s
         (format!("{dir}/{PRIMARY}"), me.to_owned()),
         (format!("{dir}/{REPLAY_PREFIX}{me}"), replay.to_string()),
         (format!("{dir}/syncstatus-{me}"), disk.size.to_string()),
-        (format!("{dir}/maxnr"), "1".to_owned()),
+        (format!("{dir}/maxnr"), first.to_string()),
         (format!("{dir}/{TODO_PREFIX}{me}/connect"), "1".to_owned()),
         (format!("{dir}/{TODO_PREFIX}{me}/sync"), "1".to_owned()),
         (format!("{dir}/{TODO_PREFIX}{me}/allow-replay"), "1".to_owned()),
