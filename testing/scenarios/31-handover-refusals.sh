@@ -71,13 +71,13 @@ for n in node1 node2; do on $n 'marsadm down r0' || fail "down on $n"; done
 same_disks $DISK node1 node2
 
 step "create-resource --force replaces the remains of a resource whose members are gone"
-on node2 'marsadm leave-resource r0' || fail "leave-resource on node2"
-expect_status 1 on node1 'marsadm create-resource r0 /dev/vdb'
-last=$(on node1 'ls /mars/resource-r0 | sed -n "s/^log-0*\([0-9]*\)-.*/\1/p" | sort -n | tail -1')
-on node1 'marsadm create-resource --force r0 /dev/vdb' || fail "create-resource --force"
-on node1 'marsadm wait-resource r0 --until primary --timeout 30' || fail "node1 not primary of the re-created r0"
-case "$(on node1 'readlink /mars/resource-r0/replay-node1')" in
-  "log-$(printf %09d $((last + 1)))-node1,"*) ;;
-  *) fail "re-created r0 does not continue after logfile $last: $(on node1 'readlink /mars/resource-r0/replay-node1')" ;;
+on node1 'marsadm leave-resource r0' || fail "leave-resource on node1"
+expect_status 1 on node2 'marsadm create-resource r0 /dev/vdb'
+last=$(on node2 'ls /mars/resource-r0 | sed -n "s/^log-0*\([0-9]*\)-.*/\1/p" | sort -n | tail -1')
+on node2 'marsadm create-resource --force r0 /dev/vdb' || fail "create-resource --force"
+on node2 'marsadm wait-resource r0 --until primary --timeout 30' || fail "node2 not primary of the re-created r0"
+case "$(on node2 'readlink /mars/resource-r0/replay-node2')" in
+  "log-$(printf %09d $((last + 1)))-node2,"*) ;;
+  *) fail "re-created r0 does not continue after logfile $last: $(on node2 'readlink /mars/resource-r0/replay-node2')" ;;
 esac
-test "$(on node1 'ls /mars/resource-r0 | grep -c "^log-"')" = 1 || fail "old logfiles left: $(on node1 'ls /mars/resource-r0')"
+test "$(on node2 'ls /mars/resource-r0 | grep -c "^log-"')" = 1 || fail "old logfiles left: $(on node2 'ls /mars/resource-r0')"

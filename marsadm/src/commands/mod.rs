@@ -78,7 +78,7 @@ pub fn run(cli: Cli) -> Result<()> {
             |ctx, res| handover::primary(ctx, res, force, wait(60)),
         ),
         Command::Invalidate { resource } => each(&resource, handover::check_invalidate, |ctx, res| handover::invalidate(ctx, res, wait(60))),
-        Command::Secondary { resource } => each(&resource, resource::check_down, resource::secondary),
+        Command::Secondary { resource } => each(&resource, resource::check_secondary, resource::secondary),
         Command::DeleteResource { resource, force } => resource::delete_resource(&Context::from_system()?, &resource, force),
         Command::LogPurgeAll { resource, force } => logs::log_purge_all(&Context::from_system()?, &resource, force),
         Command::View { resource, json } => view::view(&Context::from_system()?, &resource, json),

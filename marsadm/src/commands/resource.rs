@@ -333,10 +333,16 @@ pub fn up(ctx: &Context, res: &str) -> Result<()> {
     attach(ctx, res)
 }
 
-/// The checks of `down` and `secondary`: a member, its device closed.
+/// The checks of `down`: a member, its device closed.
 pub fn check_down(ctx: &Context, res: &str) -> Result<()> {
     require_member(ctx, res)?;
-    require_closed(ctx, res, "this")
+    require_closed(ctx, res, "down")
+}
+
+/// The checks of `secondary`: a member, its device closed.
+pub fn check_secondary(ctx: &Context, res: &str) -> Result<()> {
+    require_member(ctx, res)?;
+    require_closed(ctx, res, "secondary")
 }
 
 /// The resources a command's argument names: `all` (every resource this host is a
