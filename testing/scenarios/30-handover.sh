@@ -77,6 +77,13 @@ retry 60 bash -c "[ \"\$($TB exec node1 -- readlink /mars/resource-r0/replay-nod
 on node1 'marsadm view r0'
 on node2 'marsadm view r0'
 
+step "resource lists: checked for every resource before anything changes"
+expect_status 1 on node2 'marsadm primary r0,nosuch'
+assert_eq node1 "$(primary_link node2)" "primary after a refused list"
+expect_status 1 on node2 'marsadm pause-replay nosuch,r0'
+assert_eq 1 "$(on node2 'readlink /mars/resource-r0/todo-node2/allow-replay')" "replay switch after a refused list"
+
 step "after down on both, the disks are equal"
-for n in node1 node2; do on $n 'marsadm down r0' || fail "down on $n"; done
+on node1 'marsadm down r0' || fail "down on node1"
+on node2 'marsadm down all' || fail "down all on node2"
 same_disks $DISK node1 node2
