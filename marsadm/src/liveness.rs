@@ -36,6 +36,31 @@ pub fn is_reachable(ctx: &Context, host: &str) -> Result<bool> {
     Ok(last_heard(ctx, host)?.is_some_and(|a| a <= UNREACHABLE_AFTER))
 }
 
+/// Whether `host` is heard from *now*: reachable by [`is_reachable`] and its liveness
+/// link arrives anew within `within` (it is rewritten every second and pulled every
+/// 2 s, so a live host's link changes within a few seconds). Unlike the age alone, this
+/// does not depend on the two hosts' clocks agreeing: under load, emulated or
+/// overcommitted machines drift by seconds. For decisions that must not be taken on a
+/// host that just went away (a planned handover).
+pub fn heard_anew(ctx: &Context, host: &str, within: Duration) -> Result<bool> {
+    if host == ctx.host {
+        return Ok(true);
+    }
+    if !is_reachable(ctx, host)? {
+        return Ok(false);
+    }
+    let stamp = || -> Result<Option<u64>> { Ok(ctx.tree.get(&format!("{ACTUAL_PREFIX}{host}/{TIME}"))?.map(|l| l.stamp_ns)) };
+    let first = stamp()?;
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        if stamp()? != first {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 fn age(now_ns: u64, stamp_ns: u64) -> Duration {
     Duration::from_nanos(now_ns.saturating_sub(stamp_ns))
 }

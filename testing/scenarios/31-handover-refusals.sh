@@ -53,7 +53,7 @@ on node1 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=16 oflag=direct status
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 60' || fail "node2 not UpToDate"
 retry 30 bash -c "[ \"\$($TB exec node1 -- readlink /mars/resource-r0/replay-node1)\" = \"\$($TB exec node2 -- readlink /mars/resource-r0/replay-node2)\" ]" || fail "not caught up"
 tb net cut node1 node2
-sleep 25
+sleep 5
 refused node2 "primary --force" marsadm primary r0
 
 step "forced failover while cut, nothing written since: no split brain"

@@ -18,6 +18,10 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::liveness;
 
+/// How long the old primary's liveness link may take to arrive anew before it counts
+/// as unreachable (it is rewritten every second and pulled every 2 s).
+const HEARD_WITHIN: Duration = Duration::from_secs(8);
+
 /// How long a non-zero open count of the old primary is re-read before a refusal: a
 /// few metadata pull intervals.
 const OPEN_COUNT_FRESH: Duration = Duration::from_secs(6);
@@ -183,7 +187,7 @@ pub fn check_primary(ctx: &Context, res: &str, force: bool) -> Result<bool> {
     if !v.switch("allow-replay")? {
         return Err(refused(res, format!("replay is paused here: `marsadm resume-replay {res}` first")));
     }
-    if !v.reachable(&old)? {
+    if !liveness::heard_anew(ctx, &old, HEARD_WITHIN)? {
         return Err(refused(res, format!("{old} is unreachable; for a failover use `marsadm pause-fetch {res}; marsadm primary --force {res}`")));
     }
     // The old primary's open count arrives with the metadata pulls (every 2 s): a
