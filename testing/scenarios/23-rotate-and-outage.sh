@@ -72,7 +72,15 @@ wait $writer || fail "writing on node1 failed during the cut"
 echo "node1 wrote $(written_kib) KiB around the cut"
 assert_eq 1 "$(on node1 'marsadm view-is-primary r0')" "node1 still primary"
 assert_eq 0 "$(on node2 'marsadm view-is-primary r0')" "node2 still secondary"
+# Caught up once node2's replay position reaches the end of node1's logfile, judged on
+# the logfile itself: right after the heal node2's view of node1 may be seconds old
+# (its metadata pulls back off during the cut), so UpToDate alone may come too early.
+log=$(on node1 'readlink /mars/resource-r0/replay-node1 | cut -d, -f1')
+end=$(on node1 "stat -c %s /mars/resource-r0/$log")
+retry 120 on node2 "l=\$(readlink /mars/resource-r0/replay-node2) && [ \"\${l%%,*}\" = $log ] && [ \$(echo \$l | cut -d, -f2) -ge $end ]" ||
+  fail "node2 did not replay $log to its end ($end): $(on node2 'marsadm view r0')"
 retry 120 uptodate || fail "node2 did not catch up after the cut: $(on node2 'marsadm view r0')"
+echo "node1 writeback-rest before down: $(on node1 'marsadm view-writeback-rest r0')"
 
 step "after down on both, the disks are equal"
 for n in node1 node2; do on $n 'marsadm down r0' || fail "down on $n"; done
