@@ -72,6 +72,7 @@ same_disks $DISK node1 node2
 
 step "create-resource --force replaces the remains of a resource whose members are gone"
 on node1 'marsadm leave-resource r0' || fail "leave-resource on node1"
+retry 20 on node2 'test "$(readlink /mars/resource-r0/data-node1)" = .deleted' || fail "node2 did not learn that node1 left"
 expect_status 1 on node2 'marsadm create-resource r0 /dev/vdb'
 last=$(on node2 'ls /mars/resource-r0 | sed -n "s/^log-0*\([0-9]*\)-.*/\1/p" | sort -n | tail -1')
 on node2 'marsadm create-resource --force r0 /dev/vdb' || fail "create-resource --force"
