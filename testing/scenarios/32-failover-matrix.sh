@@ -35,6 +35,7 @@ start_writer() {
 stop_writer() {
   on "$1" 'touch /tmp/stop-writer'
   wait "$writer" || fail "writer on $1 failed"
+  on "$1" 'rm -f /tmp/stop-writer'
 }
 write_some() { on "$1" 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=32 seek='"$2"' oflag=direct status=none' || fail "write on $1"; }
 replay_link() { on "$1" "readlink /mars/resource-r0/replay-$1"; }

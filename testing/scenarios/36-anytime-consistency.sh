@@ -38,6 +38,7 @@ PY
 }
 
 step "10 snapshots of node2 while node1 writes numbered blocks, each fsync'ed"
+on node1 'rm -f /tmp/stop-writer'
 on node1 'i=0; while [ $i -lt 12000 ] && [ ! -e /tmp/stop-writer ]; do
     printf "block %08d\n" $i | dd of=/dev/mars/r0 bs=4096 seek=$i conv=sync,fsync oflag=direct status=none || exit 1
     i=$((i + 1)); done' &
@@ -68,6 +69,7 @@ join_cluster node2
 on node2 'marsadm join-resource r0 /dev/vdb >/dev/null' || fail "join-resource"
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 300' || fail "node2 not UpToDate"
 on node3 'umount /mnt/s 2>/dev/null; rmmod mars 2>/dev/null; true'
+on node1 'rm -f /tmp/stop-writer'
 on node1 'i=0; while [ ! -e /tmp/stop-writer ]; do
     mkdir -p /mnt/r0/d$((i % 10)) && head -c $((4096 + (i % 7) * 5000)) /dev/urandom > /mnt/r0/d$((i % 10))/f$i || exit 1
     [ $((i % 5)) = 0 ] && sync /mnt/r0/d$((i % 10))/f$i; [ $((i % 13)) = 0 ] && rm -f /mnt/r0/d$((i % 10))/f$((i - 26))
