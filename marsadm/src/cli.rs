@@ -248,7 +248,7 @@ pub enum Command {
     ///
     /// A logfile is needed while a member's replay link names it, or it is on the
     /// designated primary's history (its version links) from the lowest replay link
-    /// on, or it is this host's own and not yet behind its replay link. Without
+    /// on, or it is this host's own current one (or the next, after a log-rotate). Without
     /// --force only this host's own unneeded logfiles go; with --force also its
     /// copies of other hosts' logfiles. Prints what it removes.
     LogPurgeAll {

@@ -78,3 +78,18 @@ for n in node1 node2 node3; do
 done
 for n in node1 node2 node3; do on $n 'marsadm down r0' || fail "down on $n"; done
 same_disks $DISK node1 node2 node3
+
+step "log-purge-all removes leftovers no member needs; delete-resource --force"
+cur=$(on node2 'readlink /mars/resource-r0/replay-node2 | cut -d, -f1')
+on node2 'cd /mars/resource-r0 && echo x > log-000000099-node2 && echo x > log-000000098-node9'
+out=$(on node2 'marsadm log-purge-all r0') || fail "log-purge-all: $out"
+echo "$out"
+on node2 'test ! -e /mars/resource-r0/log-000000099-node2 && test -e /mars/resource-r0/log-000000098-node9' ||
+  fail "log-purge-all without --force: $(on node2 'ls /mars/resource-r0')"
+on node2 'marsadm log-purge-all --force r0' || fail "log-purge-all --force"
+on node2 "test ! -e /mars/resource-r0/log-000000098-node9 && test -e /mars/resource-r0/$cur" ||
+  fail "log-purge-all --force: $(on node2 'ls /mars/resource-r0')"
+expect_status 1 on node3 'marsadm delete-resource r0'
+on node3 'marsadm delete-resource --force r0' || fail "delete-resource --force on node3"
+on node3 'test "$(readlink /mars/resource-r0/size)" = .deleted' || fail "r0 not deleted on node3"
+retry 20 on node1 'test "$(readlink /mars/resource-r0/size)" = .deleted' || fail "the deletion did not reach node1"

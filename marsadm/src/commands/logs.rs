@@ -200,7 +200,8 @@ pub fn log_purge_all(ctx: &Context, res: &str, force: bool) -> Result<()> {
     let needed = |log: LogName<'_>| -> bool {
         links.iter().any(|(_, l)| l.log == log)
             || (log.nr >= lowest && on_primary_history(log))
-            || (log.host == me && mine.is_some_and(|m| log.nr >= m))
+            // Its own current logfile, and the next one a log-rotate may have created.
+            || (log.host == me && mine.is_some_and(|m| log.nr == m || Some(log.nr) == m.checked_add(1)))
     };
     let mut removed = Vec::new();
     let bytes = super::resource::remove_logfiles(ctx, res, |log| {
