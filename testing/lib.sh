@@ -59,6 +59,20 @@ create_r0() {
   on node1 'marsadm wait-resource r0 --until primary --timeout 30' || fail "node1 did not become primary of r0"
 }
 
+# replicated_r0 [xfs]: fresh modules and zeroed $DISK on node1 and node2; node1 creates
+# r0 on /dev/$DISK (with xfs mounted on /mnt/r0 if asked), node2 joins the cluster and
+# the resource (its sync starts; waiting for it is the caller's).
+replicated_r0() {
+  fresh_modules node1 node2
+  zero_disks "$DISK" node1 node2
+  create_r0 "/dev/$DISK"
+  if [ "${1:-}" = xfs ]; then
+    on node1 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0' || fail "xfs on node1"
+  fi
+  join_cluster node2
+  on node2 "marsadm join-resource r0 /dev/$DISK >/dev/null" || fail "join-resource on node2"
+}
+
 # join_cluster NODE...: each NODE joins node1's cluster and learns of resource r0.
 join_cluster() {
   local n

@@ -6,12 +6,7 @@
 # secondary (replay links equal); hand back to node1; after `down` the disks are equal.
 source "$(dirname "$0")/../lib.sh"
 
-fresh_modules node1 node2
-zero_disks $DISK node1 node2
-create_r0
-on node1 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0'
-join_cluster node2
-on node2 'marsadm join-resource r0 /dev/vdb >/dev/null' || fail "join-resource on node2"
+replicated_r0 xfs
 
 # files NODE FIRST COUNT: COUNT files of 64 KiB under /mnt/r0, each fsync'ed.
 files() {

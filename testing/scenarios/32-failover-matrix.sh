@@ -57,11 +57,7 @@ for c in "${cases[@]}"; do
   read -r net writing survivor <<<"$c"
   step "case: network $net, writer $writing, $survivor's version survives"
   tb net heal node1 node2 >/dev/null 2>&1 || true
-  fresh_modules node1 node2
-  zero_disks $DISK node1 node2
-  create_r0 /dev/$DISK
-  join_cluster node2
-  on node2 "marsadm join-resource r0 /dev/$DISK >/dev/null" || fail "join-resource"
+  replicated_r0
   write_some node1 0
   on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"
   retry 30 links_equal node1 node2 || fail "node2 not caught up"

@@ -5,12 +5,7 @@
 # primary and its xfs mounts and passes xfs_repair -n.
 source "$(dirname "$0")/../lib.sh"
 
-fresh_modules node1 node2
-zero_disks $DISK node1 node2
-create_r0
-on node1 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0'
-join_cluster node2
-on node2 'marsadm join-resource r0 /dev/vdb >/dev/null' || fail "join-resource"
+replicated_r0 xfs
 files() {
   on node1 "i=$1; while [ \$i -lt $(($1 + $2)) ]; do
     head -c 65536 /dev/urandom > /mnt/r0/f\$i && sync /mnt/r0/f\$i || exit 1

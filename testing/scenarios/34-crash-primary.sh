@@ -28,11 +28,7 @@ crash_while() {
   retry 60 on node1 'test -b /dev/mars/r0' || fail "device did not reappear after recovery"
 }
 
-fresh_modules node1 node2
-zero_disks $DISK node1 node2
-create_r0 /dev/$DISK
-join_cluster node2
-on node2 "marsadm join-resource r0 /dev/$DISK >/dev/null" || fail "join-resource"
+replicated_r0
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate"
 
 base=0
@@ -56,12 +52,7 @@ same_disks $DISK node1 node2
 
 step "xfs: node1 crashes while writing; forced failover to node2"
 DISK=vdb
-fresh_modules node1 node2
-zero_disks $DISK node1 node2
-create_r0
-on node1 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0'
-join_cluster node2
-on node2 'marsadm join-resource r0 /dev/vdb >/dev/null' || fail "join-resource"
+replicated_r0 xfs
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 300' || fail "node2 not UpToDate"
 crash_while 'i=0; while [ $i -lt 100000 ]; do
     head -c 16384 /dev/urandom > /mnt/r0/f$i && sync /mnt/r0/f$i || exit 1

@@ -10,11 +10,7 @@ STATE=$(tb_state)
 DISK=vda
 
 tb up --nodes 3 >/dev/null
-fresh_modules node1 node2
-zero_disks $DISK node1 node2
-create_r0 /dev/$DISK
-join_cluster node2
-on node2 "marsadm join-resource r0 /dev/$DISK >/dev/null" || fail "join-resource"
+replicated_r0
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate"
 
 paused() { retry 20 on node2 'test "$(readlink /mars/resource-r0/actual-node2/is-replaying)" = 0' || fail "replay did not stop"; }
@@ -61,12 +57,7 @@ on node1 'rm -f /tmp/stop-writer'
 
 step "3 snapshots during an xfs workload mount and pass xfs_repair -n (on node3)"
 DISK=vdb
-fresh_modules node1 node2
-zero_disks $DISK node1 node2
-create_r0
-on node1 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0'
-join_cluster node2
-on node2 'marsadm join-resource r0 /dev/vdb >/dev/null' || fail "join-resource"
+replicated_r0 xfs
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 300' || fail "node2 not UpToDate"
 on node3 'umount /mnt/s 2>/dev/null; rmmod mars 2>/dev/null; true'
 on node1 'rm -f /tmp/stop-writer'
