@@ -101,6 +101,19 @@ pub(crate) struct WriteBuffer {
     room: CondVar,
 }
 
+/// Optional write throttling before the last emergency level (off by default,
+/// `write_throttle_start_percent`): a large write waits as long as writing it at
+/// `write_throttle_ratelimit_kb` takes, at most a second.
+fn throttle(len: usize) {
+    use core::sync::atomic::Ordering::Relaxed;
+    if !tunables::THROTTLING.load(Relaxed) || len < (tunables::WRITE_THROTTLE_SIZE_KB.load(Relaxed).max(0) as usize) << 10 {
+        return;
+    }
+    let rate = (tunables::WRITE_THROTTLE_RATELIMIT_KB.load(Relaxed).max(1) as u64) << 10;
+    let ms = ((len as u64).saturating_mul(1000) / rate).clamp(1, 1000);
+    crate::kapi::thread::sleep_ms(ms as u32);
+}
+
 impl WriteBuffer {
     pub(crate) fn new() -> Result<Arc<WriteBuffer>> {
         let state = State {
@@ -140,6 +153,7 @@ impl WriteBuffer {
         if bio.copy_to(&mut data).is_err() {
             return bio.end(BioStatus::IoError);
         }
+        throttle(len);
         let pos = bio.pos();
         let asks_durable = bio.is_preflush() || bio.is_fua() || bio.is_sync();
         let mode = tunables::completion();

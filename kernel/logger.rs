@@ -13,26 +13,30 @@
 //!   the progress in `replay-<me>`;
 //! - `mars_reader` (`reader`) serves reads that need both the disk and buffered data.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::fmt;
 use kernel::prelude::*;
-use kernel::str::CString;
+use kernel::str::{CStr, CString};
 use kernel::sync::{Arc, Mutex};
 use kernel::{new_mutex, pin_init};
 
 use crate::buffer::{Request, WriteBuffer, QUEUE_SLOTS};
 use crate::kapi::bdev::BlockDevice;
-use crate::kapi::file::File;
+use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::gendisk::{Bio, BioStatus};
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
+use crate::mars_core::emergency::after_hole;
+use crate::mars_core::tree::{LogName, RESOURCE_PREFIX};
 use crate::mars_core::log_record::{encode_frame, RecordError, RecordHeader, RecordKind, HEADER_LEN, OVERHEAD};
 use crate::reader::Reader;
 use crate::ring::{Queue, Ring};
 use crate::strategy::Main;
+use crate::tree::{path, ROOT};
 use crate::tunables;
-use crate::writeback;
+use crate::writeback::{self, write_pieces};
 
 /// Size of the buffer the frames (headers and trailers) of one batch are encoded into.
 const FRAMES: usize = QUEUE_SLOTS * OVERHEAD;
@@ -55,9 +59,25 @@ pub(crate) struct Log {
     /// Everything logged before this is written back to the disk (maybe not flushed):
     /// a full sync of another host may start replaying from here (`sync`).
     pub(crate) written: AtomicU64,
+    /// `replay-<me>` says this much of the logfile is on the disk (flushed).
+    pub(crate) reported: AtomicU64,
 }
 
 impl Log {
+    /// The log of logfile `nr` of this host in resource directory `dir`, open in `file`.
+    pub(crate) fn new(file: File, nr: u32, dir: &CStr, me: &str) -> Result<Log> {
+        let mut me_bytes = KVec::new();
+        me_bytes.extend_from_slice(me.as_bytes(), GFP_KERNEL)?;
+        let zero = || AtomicU64::new(0);
+        Ok(Log { file, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, appended: zero(), durable: zero(), written: zero(), reported: zero() })
+    }
+
+    /// The resource's name, for log lines.
+    fn res(&self) -> &str {
+        let dir = self.dir.to_str().unwrap_or("");
+        dir.strip_prefix(ROOT).and_then(|d| d.strip_prefix('/')).and_then(|d| d.strip_prefix(RESOURCE_PREFIX)).unwrap_or(dir)
+    }
+
     /// Makes the logfile durable at least up to `pos` (its size when the caller looked).
     pub(crate) fn sync_to(&self, pos: u64) -> Result {
         if self.durable.load(Ordering::Acquire) >= pos {
@@ -80,12 +100,25 @@ pub(crate) struct CurrentLog {
     /// A rotation asked for and not yet carried out: the next logfile.
     #[pin]
     next: Mutex<Option<Arc<Log>>>,
+    /// Emergency mode (docu/emergency.md): the strategy wants logging to cease (or the
+    /// logger met a write error on the logfile).
+    cease: AtomicBool,
+    /// Logging has ceased: writes go straight to the disk.
+    ceased: AtomicBool,
+    /// A write or sync of the logfile failed since logging last (re)started.
+    failed: AtomicBool,
 }
 
 impl CurrentLog {
     pub(crate) fn new(log: Arc<Log>) -> Result<Arc<CurrentLog>> {
         Arc::pin_init(
-            pin_init!(CurrentLog { log <- new_mutex!(log, "mars_current_log"), next <- new_mutex!(None, "mars_next_log") }),
+            pin_init!(CurrentLog {
+                log <- new_mutex!(log, "mars_current_log"),
+                next <- new_mutex!(None, "mars_next_log"),
+                cease: AtomicBool::new(false),
+                ceased: AtomicBool::new(false),
+                failed: AtomicBool::new(false),
+            }),
             GFP_KERNEL,
         )
     }
@@ -105,6 +138,27 @@ impl CurrentLog {
     /// A rotation is asked for and not yet carried out.
     pub(crate) fn rotating(&self) -> bool {
         self.next.lock().is_some()
+    }
+
+    /// Asks the logger to cease logging (`true`) or to resume (`false`).
+    pub(crate) fn set_cease(&self, cease: bool) {
+        self.cease.store(cease, Ordering::Release);
+    }
+
+    /// Logging has ceased: the disk has writes no logfile has.
+    pub(crate) fn ceased(&self) -> bool {
+        self.ceased.load(Ordering::Acquire)
+    }
+
+    /// A logfile write or sync failed since logging last (re)started.
+    pub(crate) fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// Records a failed write or sync of the logfile: logging ceases.
+    pub(crate) fn note_failure(&self) {
+        self.failed.store(true, Ordering::Release);
+        self.cease.store(true, Ordering::Release);
     }
 }
 
@@ -134,8 +188,9 @@ pub(crate) struct Logger {
 type SyncQueue = Queue<(Bio, u64)>;
 
 /// The `mars_logsync` thread: makes the logfile durable for whoever waits, and
-/// completes them.
-fn run_syncer(current: &CurrentLog, q: &SyncQueue, done: &mut Ring<(Bio, u64)>) {
+/// completes them. If the logfile cannot be made durable, logging ceases, and the
+/// requests complete once their data is durable on the disk instead.
+fn run_syncer(current: &CurrentLog, lower: &BlockDevice, q: &SyncQueue, done: &mut Ring<(Bio, u64)>) {
     loop {
         let Some(first) = q.pop_wait(1000) else {
             if thread::should_stop() && q.is_empty() {
@@ -150,8 +205,9 @@ fn run_syncer(current: &CurrentLog, q: &SyncQueue, done: &mut Ring<(Bio, u64)>) 
         let status = match log.sync_to(target) {
             Ok(()) => BioStatus::Ok,
             Err(e) => {
-                pr_err!("cannot sync the logfile: {:?}\n", e);
-                BioStatus::IoError
+                pr_err!("resource {}: cannot sync the logfile: {:?}; logging ceases\n", log.res(), e);
+                current.note_failure();
+                durable_on_disk(&log, lower, target)
             }
         };
         let _ = done.push(first);
@@ -159,6 +215,24 @@ fn run_syncer(current: &CurrentLog, q: &SyncQueue, done: &mut Ring<(Bio, u64)>) 
         while let Some((bio, _)) = done.pop() {
             bio.end(status);
         }
+    }
+}
+
+/// Waits until the writeback has written everything of `log` before `pos` to the disk,
+/// then flushes the disk: the data is durable there, whatever the logfile is.
+fn durable_on_disk(log: &Log, lower: &BlockDevice, pos: u64) -> BioStatus {
+    let mut waited = 0;
+    while log.written.load(Ordering::Acquire) < pos {
+        if waited >= ROTATE_TIMEOUT_MS {
+            pr_err!("resource {}: writeback did not reach {} within {} s\n", log.res(), pos, ROTATE_TIMEOUT_MS / 1000);
+            return BioStatus::IoError;
+        }
+        thread::sleep_ms(10);
+        waited += 10;
+    }
+    match lower.flush() {
+        Ok(()) => BioStatus::Ok,
+        Err(_) => BioStatus::IoError,
     }
 }
 
@@ -175,24 +249,41 @@ impl Logger {
         let mut batch = Ring::new(QUEUE_SLOTS)?;
         let mut done = Ring::new(QUEUE_SLOTS)?;
         let mut frames = KVec::from_elem(0u8, FRAMES, GFP_KERNEL)?;
-        let writeback = writeback::start(main.clone(), buffer.clone(), lower, current.clone(), target.pos)?;
+        let writeback = writeback::start(main.clone(), buffer.clone(), lower.clone(), current.clone(), target.pos)?;
         let syncs = SyncQueue::new(QUEUE_SLOTS)?;
-        let (c, q) = (current.clone(), syncs.clone());
+        let (c, q, l) = (current.clone(), syncs.clone(), lower.clone());
         let syncer = Thread::spawn(kernel::c_str!("mars_logsync"), move || {
             let _noio = NoIoScope::enter();
-            run_syncer(&c, &q, &mut done);
+            run_syncer(&c, &l, &q, &mut done);
         })?;
         let (b, q) = (buffer.clone(), syncs.clone());
         let logger = Thread::spawn(kernel::c_str!("mars_logger"), move || {
             // The logger is on the I/O path of the device for its whole life.
             let _noio = NoIoScope::enter();
             let mut target = target;
+            let (mut direct, mut hole_made) = (false, true);
             loop {
-                if current.rotating() {
+                let cease = current.cease.load(Ordering::Acquire);
+                if !direct && cease {
+                    hole_made = cease_logging(&current, &q, &mut target);
+                    direct = true;
+                } else if direct && !cease {
+                    direct = !resume_logging(&current, &mut target, &mut hole_made);
+                }
+                if !direct && current.rotating() {
                     rotate(&current, &q, &mut target);
                 }
                 if b.take(&mut batch) > 0 {
-                    log_batch(&main, &b, &q, &mut target, &mut batch, &mut frames);
+                    if !direct && !log_batch(&main, &b, &q, &mut target, &mut batch, &mut frames) {
+                        // The logfile cannot take the batch: from now on writes go
+                        // straight to the disk, never failing because of /mars.
+                        current.note_failure();
+                        hole_made = cease_logging(&current, &q, &mut target);
+                        direct = true;
+                    }
+                    if direct {
+                        write_direct(&b, &lower, &mut batch);
+                    }
                 } else if thread::should_stop() && b.queue_is_empty() {
                     break;
                 }
@@ -212,9 +303,17 @@ impl Drop for Logger {
 
 /// Logs one batch: appends its records, completes the requests that only waited for
 /// that, hands those that need durability to the syncer, marks the batch logged;
-/// leaves `batch` empty.
-fn log_batch(main: &Main, b: &WriteBuffer, syncs: &SyncQueue, t: &mut LogTarget, batch: &mut Ring<Request>, frames: &mut KVec<u8>) {
-    let ok = append_records(main, t, batch, frames).is_ok();
+/// leaves `batch` empty. If the logfile cannot take the batch, nothing is completed
+/// and `false` is returned (the batch is still there).
+fn log_batch(main: &Main, b: &WriteBuffer, syncs: &SyncQueue, t: &mut LogTarget, batch: &mut Ring<Request>, frames: &mut KVec<u8>) -> bool {
+    if let Err(e) = append_records(main, t, batch, frames) {
+        pr_err!("resource {}: cannot write the logfile: {:?}; logging ceases\n", t.log.res(), e);
+        // A torn batch may have reached the file: cut it back to the last whole one.
+        if let Err(e) = t.log.file.truncate(t.pos) {
+            pr_err!("resource {}: cannot cut logfile {} back to {}: {:?}\n", t.log.res(), t.log.nr, t.pos, e);
+        }
+        return false;
+    }
     t.log.appended.store(t.pos, Ordering::Release);
     let last_order = batch.iter().filter_map(|r| match r {
         Request::Write { entry, .. } => Some(entry.order),
@@ -222,21 +321,127 @@ fn log_batch(main: &Main, b: &WriteBuffer, syncs: &SyncQueue, t: &mut LogTarget,
     }).last();
     while let Some(req) = batch.pop() {
         match req {
-            Request::Write { bio: Some(bio), durable: true, .. } | Request::Flush { bio } if ok => {
+            Request::Write { bio: Some(bio), durable: true, .. } | Request::Flush { bio } => {
                 if let Err((bio, _)) = syncs.push((bio, t.pos)) {
                     bio.end(BioStatus::IoError);
                 }
             }
-            Request::Write { bio: Some(bio), .. } | Request::Flush { bio } => {
-                bio.end(if ok { BioStatus::Ok } else { BioStatus::IoError })
-            }
+            Request::Write { bio: Some(bio), .. } => bio.end(BioStatus::Ok),
             Request::Write { bio: None, .. } => {}
         }
     }
-    // Written back even if logging failed: the disk then shows what the device showed
-    // (a write that failed may leave any content); the error is in the kernel log.
     if let Some(order) = last_order {
         b.mark_logged(order, t.log.nr, t.pos);
+    }
+    true
+}
+
+/// Ceases logging (emergency mode, docu/emergency.md): waits until everything logged is
+/// on the disk and recorded in `replay-<me>` (so recovery never replays old records
+/// over writes that bypassed the log), then continues in a fresh logfile numbered
+/// `mars_core::emergency::HOLE` higher. That hole stops every secondary where the
+/// disk still equals the log. From now on writes go straight to the disk. Returns
+/// whether the logfile after the hole exists.
+fn cease_logging(current: &CurrentLog, syncs: &SyncQueue, t: &mut LogTarget) -> bool {
+    let appended = t.log.appended.load(Ordering::Acquire);
+    let mut waited = 0;
+    while t.log.reported.load(Ordering::Acquire) < appended || !syncs.is_empty() {
+        if waited >= ROTATE_TIMEOUT_MS || thread::should_stop() {
+            pr_err!("resource {}: writeback of logfile {} did not finish within {} s\n", t.log.res(), t.log.nr, ROTATE_TIMEOUT_MS / 1000);
+            break;
+        }
+        thread::sleep_ms(10);
+        waited += 10;
+    }
+    current.ceased.store(true, Ordering::Release);
+    *current.next.lock() = None;
+    match hole_log(&t.log) {
+        Ok(hole) => {
+            pr_warn!("resource {}: ceased transaction logging (emergency mode): writes go straight to the disk; secondaries stop after logfile {}; logging resumes in {}\n",
+                t.log.res(), t.log.nr, hole.nr);
+            *t = LogTarget { log: hole.clone(), pos: 0, next_seq: 1 };
+            *current.log.lock() = hole;
+            true
+        }
+        Err(e) => {
+            pr_err!("resource {}: ceased transaction logging; cannot create the logfile after the hole: {:?} (retried before logging resumes)\n", t.log.res(), e);
+            false
+        }
+    }
+}
+
+/// The empty logfile after the hole, numbered `HOLE` higher than `log`.
+fn hole_log(log: &Log) -> Result<Arc<Log>> {
+    let me = core::str::from_utf8(&log.me).map_err(|_| EINVAL)?;
+    let nr = after_hole(log.nr).ok_or(EINVAL)?;
+    let file = create_log(&log.dir, LogName { nr, host: me })?;
+    Ok(Arc::new(Log::new(file, nr, &log.dir, me)?, GFP_KERNEL)?)
+}
+
+/// Resumes logging after an emergency, in the logfile after the hole (created now if
+/// that failed when logging ceased); `false` if it still cannot be created: writes keep
+/// going straight to the disk, never into the logfile before the hole.
+fn resume_logging(current: &CurrentLog, t: &mut LogTarget, hole_made: &mut bool) -> bool {
+    if !*hole_made {
+        match hole_log(&t.log) {
+            Ok(hole) => {
+                *t = LogTarget { log: hole.clone(), pos: 0, next_seq: 1 };
+                *current.log.lock() = hole;
+                *hole_made = true;
+            }
+            Err(_) => return false,
+        }
+    }
+    current.failed.store(false, Ordering::Release);
+    current.ceased.store(false, Ordering::Release);
+    pr_info!("resource {}: resumed transaction logging in logfile {}\n", t.log.res(), t.log.nr);
+    true
+}
+
+/// Writes a batch straight to the disk (logging has ceased): sorted by position, later
+/// writes winning; flushes the disk if a request asks for durability; completes them.
+fn write_direct(b: &WriteBuffer, lower: &BlockDevice, batch: &mut Ring<Request>) {
+    let mut entries = KVec::new();
+    let mut durable = false;
+    let mut ok = true;
+    for req in batch.iter() {
+        match req {
+            Request::Write { entry, durable: d, .. } => {
+                durable |= *d;
+                ok &= entries.push(entry.clone(), GFP_KERNEL).is_ok();
+            }
+            Request::Flush { .. } => durable = true,
+        }
+    }
+    entries.sort_unstable_by_key(|e| (e.pos, e.order));
+    let written = ok && write_pieces(lower, &entries, false).is_ok() && (!durable || lower.flush().is_ok());
+    if !written {
+        pr_err!("writing straight to the disk failed\n");
+    }
+    let status = if written { BioStatus::Ok } else { BioStatus::IoError };
+    while let Some(req) = batch.pop() {
+        match req {
+            Request::Write { bio: Some(bio), .. } | Request::Flush { bio } => bio.end(status),
+            Request::Write { bio: None, .. } => {}
+        }
+    }
+    b.written(&entries);
+}
+
+/// Creates the empty logfile `name` in resource directory `dir`; an empty one of this
+/// name is used as it is, one with content is never appended to.
+pub(crate) fn create_log(dir: &CStr, name: LogName<'_>) -> Result<File> {
+    let p = path(fmt!("{}/{}", dir, name))?;
+    match File::open(&p, OpenFlags::READ_WRITE.create().exclusive(), 0o600) {
+        Err(e) if e == EEXIST => {
+            let f = File::open(&p, OpenFlags::READ_WRITE, 0)?;
+            if f.size() != 0 {
+                pr_err!("{}: {} exists and is not empty; not logging into it\n", dir, name);
+                return Err(EEXIST);
+            }
+            Ok(f)
+        }
+        other => other,
     }
 }
 

@@ -6,7 +6,7 @@
 //! The directory exists exactly while the module is loaded; marsadm uses that to tell
 //! whether the module is loaded (see `mars_core::version::PROC_SYS_DIR`).
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::prelude::*;
@@ -87,6 +87,15 @@ impl Show for Counter {
     }
 }
 
+/// A read-only number, e.g. `mars_emergency_mode`.
+struct Number(&'static AtomicI32);
+
+impl Show for Number {
+    fn show(&self, out: &mut [u8]) -> usize {
+        format_into(out, format_args!("{}", self.0.load(Ordering::Relaxed))).map_or(0, str::len)
+    }
+}
+
 fn copy_str(s: &str, out: &mut [u8]) -> usize {
     let n = s.len().min(out.len());
     out[..n].copy_from_slice(&s.as_bytes()[..n]);
@@ -104,7 +113,9 @@ impl ProcSys {
         entries.push(Entry::action(kernel::c_str!("trigger"), main.clone()), GFP_KERNEL)?;
         entries.push(Entry::show(shared_cstr(PROC_SYS_LAMPORT_CLOCK_WITH_NUL), Arc::new(LamportClock(main), GFP_KERNEL)?), GFP_KERNEL)?;
         entries.push(Entry::show(kernel::c_str!("mem_used_kb"), Arc::new(MemUsed, GFP_KERNEL)?), GFP_KERNEL)?;
-        let counters: [(&'static CStr, &'static AtomicU64); 4] = [
+        let counters: [(&'static CStr, &'static AtomicU64); 6] = [
+            (kernel::c_str!("remaining_space_kb"), &REMAINING_SPACE_KB),
+            (kernel::c_str!("total_space_kb"), &TOTAL_SPACE_KB),
             (kernel::c_str!("reads_from_buffer"), &READS_FROM_BUFFER),
             (kernel::c_str!("received_bytes_0_meta"), Traffic::Meta.received()),
             (kernel::c_str!("received_bytes_1_replication"), Traffic::Replication.received()),
@@ -127,6 +138,20 @@ impl ProcSys {
         entries.push(Entry::int(kernel::c_str!("base_port"), &BASE_PORT, &BASE_PORT_MIN, &BASE_PORT_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("sync_limit_kb"), &SYNC_LIMIT_KB, &ZERO, &FETCH_LIMIT_KB_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("mem_limit_mb"), &MEM_LIMIT_MB, &MEM_LIMIT_MB_MIN, &MEM_LIMIT_MB_MAX), GFP_KERNEL)?;
+        entries.push(Entry::show(kernel::c_str!("mars_emergency_mode"), Arc::new(Number(&EMERGENCY_LEVEL), GFP_KERNEL)?), GFP_KERNEL)?;
+        entries.push(Entry::int(kernel::c_str!("mars_reset_emergency"), &RESET_EMERGENCY, &ZERO, &ONE), GFP_KERNEL)?;
+        let reserves: [&'static CStr; 4] = [
+            kernel::c_str!("required_free_space_1_mb"),
+            kernel::c_str!("required_free_space_2_mb"),
+            kernel::c_str!("required_free_space_3_mb"),
+            kernel::c_str!("required_free_space_4_mb"),
+        ];
+        for (name, value) in reserves.into_iter().zip(&REQUIRED_FREE_SPACE_MB) {
+            entries.push(Entry::int(name, value, &ZERO, &REQUIRED_FREE_SPACE_MB_MAX), GFP_KERNEL)?;
+        }
+        entries.push(Entry::int(kernel::c_str!("write_throttle_start_percent"), &WRITE_THROTTLE_START_PERCENT, &ZERO, &PERCENT_MAX), GFP_KERNEL)?;
+        entries.push(Entry::int(kernel::c_str!("write_throttle_ratelimit_kb"), &WRITE_THROTTLE_RATELIMIT_KB, &ONE, &FETCH_LIMIT_KB_MAX), GFP_KERNEL)?;
+        entries.push(Entry::int(kernel::c_str!("write_throttle_size_kb"), &WRITE_THROTTLE_SIZE_KB, &ZERO, &FETCH_LIMIT_KB_MAX), GFP_KERNEL)?;
         let registration = Registration::new(shared_cstr(PROC_SYS_NAME_WITH_NUL), entries)?;
         Ok(ProcSys { _tcp: register_tcp()?, _registration: registration })
     }

@@ -3,8 +3,6 @@
 //! A resource running on this host: its underlying disk (held exclusively while
 //! attached) and, in the primary role, its device `/dev/mars/<devname>`.
 
-use core::sync::atomic::AtomicU64;
-
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::fmt;
 use kernel::prelude::*;
@@ -17,8 +15,9 @@ use crate::sync::Syncer;
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::gendisk::Disk;
+use crate::kapi::vfs;
 use crate::buffer::WriteBuffer;
-use crate::logger::{CurrentLog, Log, LogTarget, Logger};
+use crate::logger::{create_log, CurrentLog, Log, LogTarget, Logger};
 use crate::reader::Reader;
 use crate::mars_core::handover::{Mode, Wait};
 use crate::mars_core::role::Role;
@@ -127,10 +126,7 @@ impl Resource {
             let fresh = ReplayLink { log: LogName { nr, host: me }, start: 0, len: 0 };
             tree.write(&path(fmt!("{}", dir))?, replay_name.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}", fresh))?.to_str().map_err(|_| EINVAL)?)?;
         }
-        let file = log;
-        let mut me_bytes = KVec::new();
-        me_bytes.extend_from_slice(me.as_bytes(), GFP_KERNEL)?;
-        let log = Arc::new(Log { file, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, appended: AtomicU64::new(0), durable: AtomicU64::new(0), written: AtomicU64::new(0) }, GFP_KERNEL)?;
+        let log = Arc::new(Log::new(log, nr, dir, me)?, GFP_KERNEL)?;
         let buffer = WriteBuffer::new()?;
         let reader = Reader::start(self.lower.clone())?;
         let handler = Arc::new(Device { buffer: buffer.clone(), reads: reader.queue.clone(), lower: self.lower.clone(), main: main.clone() }, GFP_KERNEL)?;
@@ -193,7 +189,8 @@ impl Resource {
     /// logger continues in it.
     pub(crate) fn rotate_if_asked(&self, dir: &CStr, me: &str) -> Result {
         let Some(current) = &self.current else { return Ok(()) };
-        if current.rotating() {
+        // Logging has ceased: the next logfile is the one after the hole.
+        if current.rotating() || current.ceased() {
             return Ok(());
         }
         let now = current.get();
@@ -207,17 +204,21 @@ impl Resource {
             pr_err!("{}: {} is not empty; not rotating into it\n", dir, next);
             return Err(EEXIST);
         }
-        let log = Log {
-            file,
-            nr: next.nr,
-            dir: path(fmt!("{}", dir))?,
-            me: owned(me.as_bytes())?,
-            appended: AtomicU64::new(0),
-            durable: AtomicU64::new(0),
-            written: AtomicU64::new(0),
-        };
+        let log = Log::new(file, next.nr, dir, me)?;
         current.rotate_to(Arc::new(log, GFP_KERNEL)?);
         Ok(())
+    }
+
+    /// On the primary: ceases logging (`true`, emergency mode) or resumes it.
+    pub(crate) fn set_emergency(&self, cease: bool) {
+        if let Some(current) = &self.current {
+            current.set_cease(cease);
+        }
+    }
+
+    /// On the primary: (logging has ceased, a logfile write or sync failed).
+    pub(crate) fn emergency(&self) -> (bool, bool) {
+        self.current.as_ref().map_or((false, false), |c| (c.ceased(), c.failed()))
     }
 
     /// Records why a takeover waits (`None`: it does not), logging each new reason.
@@ -277,19 +278,21 @@ impl Drop for Resource {
 
 /// Recovery of this host's own log (design reference §1.7): replays every own logfile
 /// from the replay link's on (a rotation may have started the next one before the link
-/// moved), each from where the disk is; cuts a torn tail at the last valid record (so
-/// secondaries can finish the logfile) and repairs the version link to the real end.
-/// Returns the logfile to log into: the last one if empty, else a new next one.
+/// moved; after an emergency the next one is past the hole), each from where the disk
+/// is; cuts a torn tail at the last valid record (so secondaries can finish the logfile)
+/// and repairs the version link to the real end. Returns the logfile to log into: the
+/// last one if empty, else a new next one.
 fn recover_own(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, me: &str, link: &ReplayLink<'_>) -> Result<(File, u32)> {
-    let (mut nr, mut start) = (link.log.nr, link.start);
+    let numbers = own_logfiles(dir, me, link.log.nr)?;
+    if numbers.first() != Some(&link.log.nr) {
+        pr_err!("{}: {} named by the replay link is missing\n", dir, link.log);
+        return Err(ENOENT);
+    }
     let mut last: Option<(File, u32, u64)> = None;
-    loop {
+    for &nr in numbers.iter() {
+        let start = if nr == link.log.nr { link.start } else { 0 };
         let name = LogName { nr, host: me };
-        let log = match File::open(&path(fmt!("{}/{}", dir, name))?, OpenFlags::READ_WRITE, 0) {
-            Ok(f) => f,
-            Err(e) if e == ENOENT && last.is_some() => break,
-            Err(e) => return Err(e),
-        };
+        let log = File::open(&path(fmt!("{}/{}", dir, name))?, OpenFlags::READ_WRITE, 0)?;
         let r = replay(&log, disk, start, &main.digests)?;
         if r.applied > 0 || r.end < r.size {
             pr_info!("{}: recovery applied {} records of logfile {} from {} (valid log {} of {} bytes)\n", dir, r.applied, nr, start, r.end, r.size);
@@ -299,13 +302,48 @@ fn recover_own(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, me:
             tree.write_version_link(&main.digests, dir, name, me, r.end)?;
         }
         last = Some((log, nr, r.end));
-        (nr, start) = (nr.checked_add(1).ok_or(EINVAL)?, 0);
     }
     let Some((log, last_nr, last_size)) = last else { return Err(EINVAL) };
     if last_size == 0 {
         return Ok((log, last_nr));
     }
-    Ok((create_log(dir, LogName { nr: last_nr.checked_add(1).ok_or(EINVAL)?, host: me })?, last_nr + 1))
+    let next = last_nr.checked_add(1).ok_or(EINVAL)?;
+    Ok((create_log(dir, LogName { nr: next, host: me })?, next))
+}
+
+/// Numbers of this host's logfiles in `dir` from `from` on, ascending.
+fn own_logfiles(dir: &CStr, me: &str, from: u32) -> Result<KVec<u32>> {
+    let mut numbers = KVec::new();
+    for entry in vfs::list_dir(dir)? {
+        let Ok(name) = entry.to_str() else { continue };
+        if let Ok(log) = LogName::parse(name) {
+            if log.host == me && log.nr >= from {
+                numbers.push(log.nr, GFP_KERNEL)?;
+            }
+        }
+    }
+    numbers.sort_unstable();
+    Ok(numbers)
+}
+
+/// Emergency level 2 on a resource this host is not designated primary of: deletes the
+/// logfiles before the one its replay link names (replayed here, maybe not yet by other
+/// members). Returns the bytes freed.
+pub(crate) fn delete_replayed(dir: &CStr, res: &str, replay_nr: u32) -> Result<u64> {
+    let mut freed = 0u64;
+    for entry in vfs::list_dir(dir)? {
+        let Ok(name) = entry.to_str() else { continue };
+        let Ok(log) = LogName::parse(name) else { continue };
+        if log.nr >= replay_nr {
+            continue;
+        }
+        let size = File::open(&path(fmt!("{}/{}", dir, name))?, OpenFlags::READ, 0).map_or(0, |f| f.size());
+        if vfs::unlink(dir, name.as_bytes())? {
+            pr_warn!("resource {}: emergency: deleted replayed logfile {} ({} KiB) to free space in /mars\n", res, name, size / 1024);
+            freed = freed.saturating_add(size);
+        }
+    }
+    Ok(freed)
 }
 
 /// Takeover of another host's log (planned or forced, `mars_core::handover`): replays
@@ -344,23 +382,6 @@ fn cut_tail(log: &File, dir: &CStr, name: LogName<'_>, end: u64, size: u64) -> R
         log.truncate(end)?;
     }
     Ok(())
-}
-
-/// Creates the empty logfile `name`; an empty one of this name is used as it is, one
-/// with content is never appended to.
-fn create_log(dir: &CStr, name: LogName<'_>) -> Result<File> {
-    let p = path(fmt!("{}/{}", dir, name))?;
-    match File::open(&p, OpenFlags::READ_WRITE.create().exclusive(), 0o600) {
-        Err(e) if e == EEXIST => {
-            let f = File::open(&p, OpenFlags::READ_WRITE, 0)?;
-            if f.size() != 0 {
-                pr_err!("{}: {} exists and is not empty; not logging into it\n", dir, name);
-                return Err(EEXIST);
-            }
-            Ok(f)
-        }
-        other => other,
-    }
 }
 
 fn owned(v: &[u8]) -> Result<KVec<u8>> {

@@ -19,6 +19,7 @@ use crate::kapi::sysctl::Action;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;
 use crate::mars_core::names::check_host_name;
+use crate::mars_core::emergency::{self as em, Level, Reserves};
 use crate::mars_core::handover::{fetch_source, takeover, Here, Mode, OldPrimary, Takeover};
 use crate::mars_core::replication::is_consistent;
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
@@ -26,11 +27,11 @@ use crate::mars_core::lamport::format_stamp;
 use crate::mars_core::tree::{ReplayLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX, VERSION_PREFIX};
 use crate::conn::Listener;
 use crate::digest::KernelDigests;
-use crate::tunables::Traffic;
+use crate::tunables::{self, Traffic};
 use crate::{fetch, meta, sync};
 use crate::kapi::bdev::BlockDevice;
 use crate::logger::CurrentLog;
-use crate::resource::{Resource, Setup};
+use crate::resource::{delete_replayed, Resource, Setup};
 use crate::tree::{host_name, path, Tree, ROOT};
 
 /// State shared between the strategy thread and the rest of the module.
@@ -208,13 +209,14 @@ fn round(main: &Arc<Main>, resources: &mut KVec<Option<Resource>>, module: &'sta
         let now = format_stamp(main.clock.peek(), &mut buf);
         tree.write(&path(fmt!("{}/{}{}", ROOT, ACTUAL_PREFIX, me))?, TIME, now)?;
     }
+    let space = measure_space(&tree, me, &root);
     let mut seen: KVec<KVec<u8>> = KVec::new();
     for entry in vfs::list_dir(&root)? {
         let Some(res) = entry.to_str().ok().and_then(|n| n.strip_prefix(RESOURCE_PREFIX)) else { continue };
         let mut name = KVec::new();
         name.extend_from_slice(res.as_bytes(), GFP_KERNEL)?;
         seen.push(name, GFP_KERNEL)?;
-        if let Err(e) = handle_resource(main, &tree, resources, res, me, module) {
+        if let Err(e) = handle_resource(main, &tree, resources, res, me, module, &space) {
             pr_warn!("resource {}: {:?}\n", res, e);
         }
     }
@@ -243,6 +245,61 @@ fn insert(resources: &mut KVec<Option<Resource>>, r: Resource) -> Result<usize> 
     Ok(resources.len() - 1)
 }
 
+/// This round's space of `/mars` (`mars_core::emergency`).
+struct Space {
+    level: Level,
+    rest: u64,
+    total: u64,
+}
+
+/// Measures `/mars`, moves the emergency level (logging each level it crosses), and
+/// reports it in `/proc/sys/mars` and `actual-<me>/`.
+fn measure_space(tree: &Tree<'_>, me: &str, root: &CStr) -> Space {
+    use core::sync::atomic::Ordering::Relaxed;
+    let previous = Level::from_number(tunables::EMERGENCY_LEVEL.load(Relaxed).clamp(0, 4) as u8);
+    let Ok(fs) = vfs::space(root) else {
+        return Space { level: previous, rest: 0, total: 0 };
+    };
+    let rest = em::rest_space(fs.free, tunables::MEM_USED.load(Relaxed) as u64);
+    let auto = ((fs.total / em::AUTO_RESERVE_DIVISOR).min(em::AUTO_RESERVE_MAX) >> 20) as i32;
+    let mut mib = [0i64; 4];
+    for (m, t) in mib.iter_mut().zip(&tunables::REQUIRED_FREE_SPACE_MB) {
+        // Not set yet: the automatic value, shown from now on.
+        let _ = t.compare_exchange(-1, auto, Relaxed, Relaxed);
+        *m = i64::from(t.load(Relaxed));
+    }
+    let wanted = Reserves::from_mib(mib, fs.total).level(rest);
+    let level = em::next_level(previous, wanted, tunables::RESET_EMERGENCY.load(Relaxed) != 0);
+    for n in (previous as u8 + 1)..=(level as u8) {
+        pr_warn!("/mars: emergency level {}: {} ({} MiB left of {} MiB)\n", n, Level::from_number(n).describe(), rest >> 20, fs.total >> 20);
+    }
+    if level < previous {
+        pr_info!("/mars: emergency level down to {} ({} MiB left of {} MiB)\n", level as u8, rest >> 20, fs.total >> 20);
+    }
+    tunables::EMERGENCY_LEVEL.store(level as i32, Relaxed);
+    tunables::REMAINING_SPACE_KB.store(rest >> 10, Relaxed);
+    tunables::TOTAL_SPACE_KB.store(fs.total >> 10, Relaxed);
+    let start = tunables::WRITE_THROTTLE_START_PERCENT.load(Relaxed);
+    let used_pct = fs.total.saturating_sub(rest).saturating_mul(100) / fs.total.max(1);
+    tunables::THROTTLING.store(start > 0 && used_pct >= start as u64, Relaxed);
+    let report = || -> Result {
+        if tree.cluster_uuid()?.is_none() {
+            return Ok(());
+        }
+        let dir = path(fmt!("{}/{}{}", ROOT, ACTUAL_PREFIX, me))?;
+        let text = |v: u64| path(fmt!("{}", v));
+        tree.write(&dir, em::EMERGENCY_LEVEL, text(level as u64)?.to_str().map_err(|_| EINVAL)?)?;
+        // In whole MiB, so the tree does not change every round.
+        tree.write(&dir, em::REST_SPACE_KB, text((rest >> 20) << 10)?.to_str().map_err(|_| EINVAL)?)?;
+        tree.write(&dir, em::TOTAL_SPACE_KB, text(fs.total >> 10)?.to_str().map_err(|_| EINVAL)?)
+    };
+    if let Err(e) = report() {
+        pr_debug!("cannot report the space of /mars: {:?}\n", e);
+    }
+    Space { level, rest, total: fs.total }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn handle_resource(
     main: &Arc<Main>,
     tree: &Tree<'_>,
@@ -250,6 +307,7 @@ fn handle_resource(
     res: &str,
     me: &str,
     module: &'static ThisModule,
+    space: &Space,
 ) -> Result {
     let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
     let link = |name: core::fmt::Arguments<'_>| -> Result<Option<KVec<u8>>> {
@@ -265,6 +323,9 @@ fn handle_resource(
     let idx = find(resources, res);
     let actual = path(fmt!("{}/actual-{}", &*dir, me))?;
     let mut problem: Option<Error> = None;
+    let limit = link(fmt!("{}{}/{}", TODO_PREFIX, me, em::EMERGENCY_LIMIT))?.and_then(|v| text(&v).parse::<u8>().ok()).unwrap_or(0);
+    let over = em::over_limit(space.rest, space.total, limit.min(100));
+    let emergency = em::for_resource(space.level, over, primary == Some(me));
 
     if want != Role::Detached {
         let size = link(fmt!("{}", SIZE))?.and_then(|v| text(&v).parse::<u64>().ok());
@@ -289,14 +350,18 @@ fn handle_resource(
                 };
                 if let Some(r) = idx.and_then(|i| resources[i].as_mut()) {
                     let result = match want {
-                        Role::Primary if r.role() == Role::Primary => r.rotate_if_asked(&dir, me),
+                        Role::Primary if r.role() == Role::Primary => {
+                            let (ceased, failed) = r.emergency();
+                            r.set_emergency(em::cease(&emergency, ceased, failed, space.rest));
+                            r.rotate_if_asked(&dir, me)
+                        }
                         Role::Primary => match takeover_now(tree, &dir, me, size, switch_on(connect.as_deref())) {
                             Ok(Takeover::Now(mode)) => r.make_primary(&setup, main, &dir, me, module, mode).and_then(|()| {
                                 tree.write(&actual, "forced-primary", if mode == Mode::Forced { "1" } else { "0" })
                             }),
                             Ok(Takeover::Wait(why)) => {
                                 r.note_wait(res, Some(why));
-                                follow(main, tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()))
+                                follow(main, tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()), emergency.may_sync)
                             }
                             Err(e) => Err(e),
                         },
@@ -307,7 +372,7 @@ fn handle_resource(
                         }
                         _ => r.make_secondary().and_then(|()| {
                             r.note_remains(res, false);
-                            follow(main, tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()))
+                            follow(main, tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()), emergency.may_sync)
                         }),
                     };
                     if want != Role::Primary {
@@ -333,6 +398,14 @@ fn handle_resource(
     // Report what is (not what was asked for).
     let current = find(resources, res).and_then(|i| resources[i].as_ref());
     let role = current.map_or(Role::Detached, |r| r.role());
+    if emergency.delete_replayed && role == Role::Secondary {
+        let replay = link(fmt!("{}{}", REPLAY_PREFIX, me))?;
+        if let Some(l) = replay.as_deref().and_then(|v| ReplayLink::parse(text(v)).ok()) {
+            delete_replayed(&dir, res, l.log.nr)?;
+        }
+    }
+    let ceased = current.is_some_and(|r| r.emergency().0);
+    tree.write(&actual, em::HAS_EMERGENCY, if ceased || emergency.emergency { "1" } else { "0" })?;
     let open = current.map_or(0, |r| r.open_count());
     tree.write(&actual, "is-attached", if role == Role::Detached { "0" } else { "1" })?;
     tree.write(&actual, "is-primary", if role == Role::Primary { "1" } else { "0" })?;
@@ -351,7 +424,7 @@ fn handle_resource(
 /// yet is synced first from the designated primary; replay runs only on a synced disk
 /// (never together with the sync).
 #[allow(clippy::too_many_arguments)]
-fn follow(main: &Arc<Main>, tree: &Tree<'_>, r: &mut Resource, dir: &CStr, res: &str, me: &str, primary: Option<&str>, size: u64, connected: bool) -> Result {
+fn follow(main: &Arc<Main>, tree: &Tree<'_>, r: &mut Resource, dir: &CStr, res: &str, me: &str, primary: Option<&str>, size: u64, connected: bool, may_sync: bool) -> Result {
     let link = |name: core::fmt::Arguments<'_>| -> Result<Option<KVec<u8>>> { tree.read(&path(fmt!("{}/{}", dir, name))?) };
     let replay = link(fmt!("{}{}", REPLAY_PREFIX, me))?;
     let replaying = replay.as_deref().and_then(|v| ReplayLink::parse(text(v)).ok());
@@ -360,7 +433,8 @@ fn follow(main: &Arc<Main>, tree: &Tree<'_>, r: &mut Resource, dir: &CStr, res: 
     let synced = link(fmt!("syncstatus-{}", me))?.and_then(|v| text(&v).parse::<u64>().ok()).unwrap_or(size);
     let sync = link(fmt!("{}{}/sync", TODO_PREFIX, me))?;
     let remote = primary.filter(|p| *p != me);
-    r.sync_from(main, res, remote.filter(|_| synced < size && switch_on(sync.as_deref())), size)?;
+    // Emergency level 3 (or the resource over its limit): no full sync.
+    r.sync_from(main, res, remote.filter(|_| synced < size && switch_on(sync.as_deref()) && may_sync), size)?;
     let replay_on = link(fmt!("{}{}/allow-replay", TODO_PREFIX, me))?;
     r.replay(main, res, synced >= size && switch_on(replay_on.as_deref()))
 }

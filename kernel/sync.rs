@@ -44,6 +44,9 @@ const MAX_PAYLOAD: usize = MAX_SYNC_READ as usize + 64;
 /// How often `syncstatus-<me>` is brought up to date.
 const STATUS_INTERVAL_NS: u64 = 1_000_000_000;
 
+/// Refusal while the primary's logging has ceased (emergency mode).
+const CEASED: &str = "the primary ceased transaction logging (emergency mode); the sync waits until it resumes";
+
 /// Starts the sync listener (base port + 2).
 pub(crate) fn start_server(main: Arc<Main>) -> Result<Listener> {
     Listener::start(main, Traffic::Sync, kernel::c_str!("mars_listen_sync"), serve)
@@ -91,6 +94,10 @@ fn serve(main: &Main, sock: Socket) -> Result {
         conn.refuse(2, "this host is not the primary of that resource");
         return Err(ENOENT);
     };
+    if served.log.ceased() {
+        conn.refuse(12, CEASED);
+        return Err(EAGAIN);
+    }
     let log = served.log.get();
     let written = log.written.load(Ordering::Acquire);
     if log.nr < from_nr || (log.nr == from_nr && written < from_pos) {
@@ -108,6 +115,13 @@ fn serve(main: &Main, sock: Socket) -> Result {
             Message::SyncEnd => Request::End,
             _ => return Err(protocol_error()),
         };
+        // Writes that bypass the log would never reach the copy: nothing is served
+        // once logging has ceased (the sync retries, and a copy that spans the hole
+        // never becomes consistent, since replay cannot cross it).
+        if served.log.ceased() {
+            conn.refuse(12, CEASED);
+            return Err(EAGAIN);
+        }
         match request {
             Request::Sums { offset, len } | Request::Read { offset, len } if offset + u64::from(len) > served.size => {
                 conn.refuse(3, "range beyond the end of the resource");

@@ -3,7 +3,7 @@
 //! Module-wide tunables and counters, shown in `/proc/sys/mars/` (see `proc_sys`) and
 //! documented in docu/proc-sys-mars.md.
 
-use core::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::mars_core::log_record::ChecksumAlgorithm;
 use crate::mars_core::wire::DEFAULT_BASE_PORT;
@@ -34,6 +34,34 @@ pub(crate) static FETCH_LIMIT_KB_MAX: i32 = i32::MAX;
 
 /// Full sync rate limit per syncing resource in KiB/s of disk compared (0: unlimited).
 pub(crate) static SYNC_LIMIT_KB: AtomicI32 = AtomicI32::new(0);
+
+/// Space reserves L1..L4 of emergency mode in MiB (`required_free_space_{1..4}_mb`,
+/// `mars_core::emergency`); negative: not set yet, the first round sets it to the
+/// automatic value (1/16 of `/mars`, at most 2 GiB).
+pub(crate) static REQUIRED_FREE_SPACE_MB: [AtomicI32; 4] = [AtomicI32::new(-1), AtomicI32::new(-1), AtomicI32::new(-1), AtomicI32::new(-1)];
+pub(crate) static REQUIRED_FREE_SPACE_MB_MAX: i32 = 1 << 30;
+
+/// The emergency level 0..4 of this host (`mars_emergency_mode`, read-only).
+pub(crate) static EMERGENCY_LEVEL: AtomicI32 = AtomicI32::new(0);
+
+/// 1: the level falls by itself once space is back (one step per round); 0: it stays
+/// until this is set to 1 again.
+pub(crate) static RESET_EMERGENCY: AtomicI32 = AtomicI32::new(1);
+
+/// Free space of `/mars` minus what RAM buffers still write, and its size, in KiB, as
+/// of the last round (`remaining_space_kb`, `total_space_kb`).
+pub(crate) static REMAINING_SPACE_KB: AtomicU64 = AtomicU64::new(0);
+pub(crate) static TOTAL_SPACE_KB: AtomicU64 = AtomicU64::new(0);
+
+/// Write throttling before the last level (`write_throttle_start_percent`, 0: off):
+/// once `/mars` is this full, writes of at least `write_throttle_size_kb` are delayed
+/// so that the application writes at most `write_throttle_ratelimit_kb` KiB/s.
+pub(crate) static WRITE_THROTTLE_START_PERCENT: AtomicI32 = AtomicI32::new(0);
+pub(crate) static WRITE_THROTTLE_RATELIMIT_KB: AtomicI32 = AtomicI32::new(10 * 1024);
+pub(crate) static WRITE_THROTTLE_SIZE_KB: AtomicI32 = AtomicI32::new(64);
+pub(crate) static PERCENT_MAX: i32 = 100;
+/// Whether writes are throttled now (set each round from the fill level).
+pub(crate) static THROTTLING: AtomicBool = AtomicBool::new(false);
 
 /// Reads answered (in part or whole) from buffered writes, since load.
 pub(crate) static READS_FROM_BUFFER: AtomicU64 = AtomicU64::new(0);

@@ -104,8 +104,16 @@ pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockD
             }
             match taken {
                 Ok(Some((nr, log_pos))) if nr == log.nr => {
-                    let done = log.sync_to(log_pos).and_then(|()| write_pieces(&lower, &entries, false));
-                    match done {
+                    // A logfile that cannot be made durable makes logging cease
+                    // (emergency mode); the disk gets the data anyway, since the
+                    // logger waits for it before writes bypass the log.
+                    if let Err(e) = log.sync_to(log_pos) {
+                        if !current.failed() {
+                            pr_err!("cannot sync the logfile before writeback: {:?}; logging ceases\n", e);
+                        }
+                        current.note_failure();
+                    }
+                    match write_pieces(&lower, &entries, false) {
                         Ok(()) => {
                             p.written = log_pos;
                             log.written.store(log_pos, Ordering::Release);
@@ -171,7 +179,10 @@ impl Progress {
         let tree = Tree { clock: &main.clock };
         let link = ReplayLink { log: LogName { nr: log.nr, host: me }, start: self.written, len: 0 };
         match write_link(&tree, log, fmt!("{}{}", REPLAY_PREFIX, me), fmt!("{}", link)) {
-            Ok(()) => self.reported = self.written,
+            Ok(()) => {
+                self.reported = self.written;
+                log.reported.fetch_max(self.written, Ordering::AcqRel);
+            }
             Err(e) => pr_err!("cannot update the replay link: {:?}\n", e),
         }
         if let Err(e) = tree.write_version_link(&main.digests, &log.dir, link.log, me, self.written) {

@@ -166,6 +166,19 @@ pub enum Command {
     Up { resource: String },
     /// Pause replay, sync and fetch, then detach. Refused while the device is open.
     Down { resource: String },
+    /// Set this host's emergency limit of RESOURCE, in percent (0: none).
+    ///
+    /// With a limit, RESOURCE goes into emergency mode on its own as soon as the free
+    /// space of /mars is below PERCENT of its size, before the host-wide levels
+    /// (docu/emergency.md): a primary then ceases logging for this resource only, so one
+    /// runaway resource cannot push the others into emergency. Give the resources that
+    /// matter least the highest limits. Example: `marsadm set-emergency-limit r-batch 40`.
+    SetEmergencyLimit {
+        resource: String,
+        /// 0..100.
+        #[arg(value_parser = clap::value_parser!(u8).range(0..=100))]
+        percent: u8,
+    },
     /// Pause fetching RESOURCE's logfiles onto this host (the primary logs on; nothing
     /// is lost: fetch resumes where it stopped).
     #[command(visible_alias = "pause-fetch-local", visible_alias = "disconnect")]
@@ -277,6 +290,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print 1 if RESOURCE is in emergency mode (docu/emergency.md), else 0.
+    ///
+    /// 1 when /mars of this host or of the designated primary is so full that the
+    /// primary ceased transaction logging (or is about to): its secondaries stop at the
+    /// hole in the logfile sequence and need `marsadm invalidate` once space is back.
+    #[command(name = "view-is-emergency")]
+    ViewIsEmergency { resource: String },
+    /// Print the space left in this host's /mars in bytes (free space minus what RAM
+    /// buffers still write), as the module measured it last.
+    #[command(name = "view-rest-space")]
+    ViewRestSpace { resource: String },
+    /// Print the size of this host's /mars in bytes.
+    #[command(name = "view-total-space")]
+    ViewTotalSpace { resource: String },
     /// Print 1 if this host is the actual primary of RESOURCE, else 0.
     #[command(name = "view-is-primary")]
     ViewIsPrimary { resource: String },

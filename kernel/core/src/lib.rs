@@ -10,6 +10,7 @@
 
 pub mod backoff;
 pub mod crc32c;
+pub mod emergency;
 pub mod handover;
 pub mod lamport;
 pub mod log_record;

@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use mars_core::emergency::HAS_EMERGENCY;
 use mars_core::handover::{takeover, Here, OldPrimary, Takeover};
 use mars_core::replication::is_consistent;
 use mars_core::tree::{ReplayLink, VersionLink, NONE, PRIMARY, REPLAY_PREFIX, SIZE, TODO_PREFIX, VERSION_PREFIX};
@@ -174,6 +175,9 @@ pub fn check_primary(ctx: &Context, res: &str, force: bool) -> Result<bool> {
     if !v.consistent()? {
         return Err(refused(res, "this host's disk is not a consistent copy yet (full sync or its replay unfinished): wait until `marsadm view` shows it UpToDate"));
     }
+    if v.actual(me, HAS_EMERGENCY)?.as_deref() == Some("1") {
+        return Err(refused(res, "this host is in emergency mode (/mars too full, docu/emergency.md): free space in its /mars first"));
+    }
     if force {
         if v.switch("connect")? {
             return Err(refused(res, format!("a forced failover needs fetch paused first: `marsadm pause-fetch {res}`")));
@@ -189,6 +193,9 @@ pub fn check_primary(ctx: &Context, res: &str, force: bool) -> Result<bool> {
     }
     if !liveness::heard_anew(ctx, &old, HEARD_WITHIN)? {
         return Err(refused(res, format!("{old} is unreachable; for a failover use `marsadm pause-fetch {res}; marsadm primary --force {res}`")));
+    }
+    if v.actual(&old, HAS_EMERGENCY)?.as_deref() == Some("1") {
+        return Err(refused(res, format!("{old} is in emergency mode (it ceased transaction logging, docu/emergency.md): this host cannot catch up; free space in {old}'s /mars, then `marsadm invalidate {res}` here")));
     }
     // The old primary's open count arrives with the metadata pulls (every 2 s): a
     // device closed just now may still look open for a moment.
@@ -364,6 +371,9 @@ pub fn invalidate(ctx: &Context, res: &str, timeout: Duration) -> Result<()> {
     let size = v.number(SIZE)?.unwrap_or(0);
     if v.actual(&primary, "is-primary")?.as_deref() != Some("1") {
         eprintln!("WARNING: {primary} is designated but not (yet) actual primary; the sync starts once it is");
+    }
+    if v.actual(&primary, HAS_EMERGENCY)?.as_deref() == Some("1") {
+        eprintln!("WARNING: {primary} is in emergency mode (docu/emergency.md); the sync starts once its logging resumes (free space in its /mars)");
     }
 
     // Detach first: no fetch, sync or replay may run while the links change.

@@ -58,6 +58,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Cat { logfile, summary, json } => cat::exec(&logfile, summary, json),
         Command::Attach { resource } => resource::attach(&Context::from_system()?, &resource),
         Command::Detach { resource } => resource::detach(&Context::from_system()?, &resource),
+        Command::SetEmergencyLimit { resource, percent } => {
+            each(&resource, resource::require_member, |ctx, res| resource::set_emergency_limit(ctx, res, percent))
+        }
         Command::PauseFetch { resource } => activity(&resource, Activity::Fetch, false, false),
         Command::PauseFetchGlobal { resource } => activity(&resource, Activity::Fetch, false, true),
         Command::ResumeFetch { resource } => activity(&resource, Activity::Fetch, true, false),
@@ -83,6 +86,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::LogPurgeAll { resource, force } => logs::log_purge_all(&Context::from_system()?, &resource, force),
         Command::View { resource, json } => view::view(&Context::from_system()?, &resource, json),
         Command::View1and1 { resource } => view::view_1and1(&Context::from_system()?, &resource),
+        Command::ViewIsEmergency { resource } => view_macro(&resource, Macro::IsEmergency),
+        Command::ViewRestSpace { resource } => view_macro(&resource, Macro::RestSpace),
+        Command::ViewTotalSpace { resource } => view_macro(&resource, Macro::TotalSpace),
         Command::ViewIsPrimary { resource } => view_macro(&resource, Macro::IsPrimary),
         Command::ViewIsAttached { resource } => view_macro(&resource, Macro::IsAttached),
         Command::ViewGetPrimary { resource } => view_macro(&resource, Macro::GetPrimary),

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use mars_core::emergency::EMERGENCY_LIMIT;
 use mars_core::names::{check_device_name, check_resource_name};
 use mars_core::tree::{LogName, ReplayLink, DATA_PREFIX, DEVICE_PREFIX, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TODO_PREFIX, VERSION_PREFIX};
 
@@ -246,6 +247,16 @@ pub(super) fn set_todo_of(ctx: &Context, res: &str, host: &str, switch: &str, on
     let dir = resource_dir(res);
     let stamp = ctx.stamp(&[&dir, &format!("{dir}/{TODO_PREFIX}{host}")])?;
     ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{host}/{switch}"), if on { "1" } else { "0" }, stamp)?;
+    Ok(())
+}
+
+/// `set-emergency-limit RES PERCENT`: this host's per-resource limit (docu/emergency.md).
+pub fn set_emergency_limit(ctx: &Context, res: &str, percent: u8) -> Result<()> {
+    let dir = resource_dir(res);
+    let me = &ctx.host;
+    let stamp = ctx.stamp(&[&dir, &format!("{dir}/{TODO_PREFIX}{me}")])?;
+    ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{me}/{EMERGENCY_LIMIT}"), &percent.to_string(), stamp)?;
+    ctx.trigger();
     Ok(())
 }
 

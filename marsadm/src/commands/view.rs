@@ -1,6 +1,7 @@
 //! `view` and the `view-<macro>` primitives. Every state shown is computed once, in
 //! [`resource_state`], and printed by both the text and the JSON form.
 
+use mars_core::emergency::{self as em, Level};
 use mars_core::replication::is_consistent;
 use mars_core::splitbrain::{bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
 use mars_core::tree::{
@@ -14,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::liveness;
 
 /// JSON schema version of `view --json` (docu/marsadm-json.md).
-const SCHEMA_VERSION: u32 = 3;
+const SCHEMA_VERSION: u32 = 4;
 
 /// The state of a resource on this host.
 #[derive(Debug, Serialize)]
@@ -31,9 +32,10 @@ pub struct ResourceState {
     /// `Outdated[FR]` (fetch and/or replay behind), `UpToDate`; on the primary
     /// `WriteBack` (logged data not yet on the disk) or `UpToDate`.
     pub diskstate: String,
-    /// `NotStarted` (detached), `Replicating` (primary), or on a secondary
-    /// `PrimaryUnreachable`, `Syncing`, `PausedSync`, `PausedFetch`, `PausedReplay`,
-    /// `NoPrimaryDesignated`, `Replaying`.
+    /// `NotStarted` (detached), `Replicating` or `EmergencyMode` (primary; logging
+    /// ceased), or on a secondary `PrimaryUnreachable`, `Syncing`, `PausedSync`,
+    /// `PausedFetch`, `PausedReplay`, `NoPrimaryDesignated`, `Orphan` (stopped at a hole
+    /// in the logfile sequence: the primary ceased logging), `Replaying`.
     pub replstate: &'static str,
     pub is_attached: bool,
     pub is_primary: bool,
@@ -65,6 +67,31 @@ pub struct ResourceState {
     pub primary_age_ms: Option<u64>,
     /// The histories of some members diverged (`null`: no split brain seen).
     pub split_brain: Option<SplitBrain>,
+    /// Space in this host's /mars and emergency mode (docu/emergency.md).
+    pub emergency: Emergency,
+}
+
+/// Emergency mode as seen here.
+#[derive(Debug, Serialize, Clone, PartialEq, Eq)]
+pub struct Emergency {
+    /// The resource is in emergency mode here or on its designated primary
+    /// (`view-is-emergency`).
+    pub is_emergency: bool,
+    /// The designated primary ceased transaction logging (`has-emergency` there while it
+    /// is primary).
+    pub primary_ceased: bool,
+    /// This host's emergency level 0..4 (`/proc/sys/mars/mars_emergency_mode`).
+    pub level: u8,
+    /// What the level means.
+    pub level_text: &'static str,
+    /// Space left in this host's /mars (free minus what RAM buffers still write) and its
+    /// size, in bytes (`null`: not reported yet).
+    pub rest_space: Option<u64>,
+    pub total_space: Option<u64>,
+    /// This host's `emergency-limit` of the resource in percent (0: none).
+    pub limit_percent: u8,
+    /// The operator's next step (`null`: nothing to do).
+    pub hint: Option<&'static str>,
 }
 
 /// A split brain among the members' version-link histories (`mars_core::splitbrain`).
@@ -328,6 +355,17 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         "Replaying"
     };
     let rate = |name: &str| -> Result<u64> { Ok(number(actual(name)?).unwrap_or(0)) };
+    let emergency = emergency_state(ctx, res, primary.as_deref(), is_primary)?;
+    let orphan = secondary && mine.as_ref().is_some_and(|r| primary.as_deref().is_some_and(|p| is_orphan(ctx, res, r, p).unwrap_or(false)));
+    let replstate = match replstate {
+        "Replicating" if emergency.primary_ceased => "EmergencyMode",
+        "Replaying" | "NoPrimaryDesignated" if orphan => "Orphan",
+        other => other,
+    };
+    let emergency = Emergency {
+        hint: emergency.hint.or(orphan.then(|| em::hint(emergency.primary_ceased, Level::from_number(emergency.level)))),
+        ..emergency
+    };
     let devname = link(ctx, &format!("{dir}/{DEVICE_PREFIX}{me}"))?.unwrap_or_else(|| res.to_owned());
     let is_forced_primary = actual("forced-primary")?.as_deref() == Some("1");
     let role = role_word(RoleLinks { is_attached, is_primary, is_forced: is_forced_primary, is_designated: primary.as_deref() == Some(me.as_str()) });
@@ -355,7 +393,50 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         primary_age_ms,
         split_brain,
         primary,
+        emergency,
     })
+}
+
+/// Emergency mode of resource `res` as the tree shows it here.
+fn emergency_state(ctx: &Context, res: &str, primary: Option<&str>, is_primary: bool) -> Result<Emergency> {
+    let dir = resource_dir(res);
+    let me = &ctx.host;
+    let flag = |host: &str| -> Result<bool> { Ok(link(ctx, &format!("{dir}/{ACTUAL_PREFIX}{host}/{}", em::HAS_EMERGENCY))?.as_deref() == Some("1")) };
+    let host_value = |name: &str| -> Result<Option<u64>> { Ok(link(ctx, &format!("{ACTUAL_PREFIX}{me}/{name}"))?.and_then(|v| v.parse().ok())) };
+    let mine = flag(me)?;
+    let primary_ceased = match primary {
+        Some(p) if p == me.as_str() => mine && is_primary,
+        Some(p) => flag(p)? && link(ctx, &format!("{dir}/{ACTUAL_PREFIX}{p}/is-primary"))?.as_deref() == Some("1"),
+        None => false,
+    };
+    let level = Level::from_number(host_value(em::EMERGENCY_LEVEL)?.unwrap_or(0).min(4) as u8);
+    let limit_percent = link(ctx, &format!("{dir}/{TODO_PREFIX}{me}/{}", em::EMERGENCY_LIMIT))?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let is_emergency = mine || primary_ceased;
+    Ok(Emergency {
+        is_emergency,
+        primary_ceased,
+        level: level as u8,
+        level_text: level.describe(),
+        rest_space: host_value(em::REST_SPACE_KB)?.map(|k| k.saturating_mul(1024)),
+        total_space: host_value(em::TOTAL_SPACE_KB)?.map(|k| k.saturating_mul(1024)),
+        limit_percent,
+        hint: (is_emergency || level >= Level::Low).then(|| em::hint(primary_ceased, level)),
+    })
+}
+
+/// Whether a secondary replaying `replay` is stuck at a hole: the primary is past the
+/// next logfile number, and no member has a logfile of that number.
+fn is_orphan(ctx: &Context, res: &str, replay: &ReplayLink<'_>, primary: &str) -> Result<bool> {
+    let dir = resource_dir(res);
+    let theirs = link(ctx, &format!("{dir}/{REPLAY_PREFIX}{primary}"))?;
+    let Some(theirs) = theirs.as_deref().and_then(|v| ReplayLink::parse(v).ok()) else { return Ok(false) };
+    let Some(next) = replay.log.nr.checked_add(1) else { return Ok(false) };
+    if theirs.log.nr <= next {
+        return Ok(false);
+    }
+    let prefix = format!("{VERSION_PREFIX}{next:09}-");
+    let names = std::fs::read_dir(ctx.tree.path(&dir)).map_err(|e| Error::Read { path: ctx.tree.path(&dir), source: e })?;
+    Ok(!names.flatten().any(|e| e.file_name().to_str().is_some_and(|n| n.starts_with(&prefix) || n.starts_with(&format!("log-{next:09}-")))))
 }
 
 /// `1.5 GiB`-style sizes for the progress lines.
@@ -465,6 +546,24 @@ fn text_lines(host: &str, s: &ResourceState) -> Vec<String> {
             out.push(format!("    primary {p} not heard from for {} s", ms / 1000));
         }
     }
+    if s.replstate == "Orphan" {
+        out.push("    stopped at a hole in the logfile sequence: the primary ceased logging (emergency mode)".to_owned());
+    }
+    let e = &s.emergency;
+    if e.is_emergency || e.level > 0 {
+        let mib = |v: Option<u64>| v.map_or("?".to_owned(), |b| (b >> 20).to_string());
+        out.push(format!(
+            "    EMERGENCY level {} ({}){}; /mars: {} of {} MiB left",
+            e.level,
+            e.level_text,
+            if e.primary_ceased { "; the primary ceased transaction logging" } else { "" },
+            mib(e.rest_space),
+            mib(e.total_space)
+        ));
+    }
+    if let Some(h) = e.hint {
+        out.push(format!("    next step: {h}"));
+    }
     out.extend(progress_lines(s));
     out
 }
@@ -546,6 +645,10 @@ pub enum Macro {
     State,
     IsSplitBrain,
     ActualPrimary,
+    // Emergency mode.
+    IsEmergency,
+    RestSpace,
+    TotalSpace,
 }
 
 pub fn view_macro(ctx: &Context, m: Macro, res: &str) -> Result<()> {
@@ -569,6 +672,9 @@ pub fn view_macro(ctx: &Context, m: Macro, res: &str) -> Result<()> {
         Macro::IsSplitBrain => (s.split_brain.is_some() as u8).to_string(),
         Macro::ActualPrimary if s.actual_primaries.is_empty() => NONE.to_owned(),
         Macro::ActualPrimary => s.actual_primaries.join(","),
+        Macro::IsEmergency => (s.emergency.is_emergency as u8).to_string(),
+        Macro::RestSpace => s.emergency.rest_space.unwrap_or(0).to_string(),
+        Macro::TotalSpace => s.emergency.total_space.unwrap_or(0).to_string(),
     };
     println!("{out}");
     Ok(())
