@@ -23,7 +23,7 @@ use crate::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::format_into;
 use crate::mars_core::log_record::{decode_record, LogScanner, RecordError, RecordKind, ScanEnd, MAX_PAYLOAD, OVERHEAD};
-use crate::mars_core::replication::{next_logfile, switchover, Stop, SwitchLinks, Switchover};
+use crate::mars_core::replication::{hole_after, next_logfile, switchover, Stop, SwitchLinks, Switchover};
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
 use crate::strategy::Main;
@@ -236,15 +236,10 @@ impl Follower {
             return self.replay_window(&tree, &dir, me, &replay, &file, size);
         }
         // The local copy is replayed to its end: may replay move on to the next logfile?
-        let mut names: KVec<KVec<u8>> = KVec::new();
-        for entry in vfs::list_dir(&dir)? {
-            if entry.to_str().is_ok_and(|n| LogName::parse(n).is_ok()) {
-                let mut n = KVec::new();
-                n.extend_from_slice(entry.as_bytes(), GFP_KERNEL)?;
-                names.push(n, GFP_KERNEL)?;
-            }
-        }
-        let next = match next_logfile(replay.log, names.iter().filter_map(|n| LogName::parse(text(n).ok()?).ok())) {
+        let entries = vfs::list_dir(&dir)?;
+        let names = || entries.iter().filter_map(|e| e.to_str().ok());
+        let next = match next_logfile(replay.log, names().filter_map(|n| LogName::parse(n).ok())) {
+            Ok(None) if hole_after(replay.log, names()) => return self.stopped(res, Stop::NotContiguous),
             Ok(next) => next,
             Err(stop) => return self.stopped(res, stop),
         };

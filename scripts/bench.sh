@@ -88,3 +88,6 @@ echo "$table"
 
 # The replication part: two nodes (scripts/bench-replication.sh).
 "$top/scripts/bench-replication.sh"
+
+# The application's write latency while /mars fills (scripts/bench-emergency.sh).
+"$top/scripts/bench-emergency.sh"

@@ -62,15 +62,20 @@ step "a handover to node2 is refused while node1 is in emergency"
 out=$(on node2 'marsadm primary r0 2>&1') && fail "handover accepted: $out"
 grep -q "emergency" <<<"$out" || fail "refusal does not name the emergency: $out"
 
-step "space returns: log-delete-all frees node1's replayed logfiles, logging resumes after the hole"
+step "recovery: invalidate on node2 (its sync waits), log-delete-all on node1 frees the logfile before the hole"
+out=$(on node2 'marsadm invalidate r0 2>&1') || fail "invalidate: $out"
+echo "$out"
+grep -q "emergency mode" <<<"$out" || fail "invalidate does not warn of the emergency: $out"
 on node1 'marsadm log-delete-all r0' || fail "log-delete-all"
 retry 60 on node1 'test "$(cat /proc/sys/mars/mars_emergency_mode)" -le 2' || fail "level did not drop: $(on node1 'cat /proc/sys/mars/mars_emergency_mode')"
-retry 30 on node1 'dmesg | grep -q "resource r0: resumed transaction logging"' || fail "logging did not resume"
+retry 30 on node1 'dmesg | grep -q "resource r0: resumed transaction logging in logfile 11"' || fail "logging did not resume"
 assert_eq 0 "$(on node1 'marsadm view-is-emergency r0')" "view-is-emergency after space returned"
+assert_eq Replicating "$(view_field node1 replstate)" "replstate of node1 after space returned"
+# The rest of the scenario is no test of the levels: the last reserve back to normal.
+on node1 'echo 30 > /proc/sys/mars/required_free_space_4_mb'
 fio_pass 5
 
-step "invalidate on node2: full sync, replay, UpToDate"
-on node2 'marsadm invalidate r0' || fail "invalidate"
+step "node2's sync and replay: UpToDate, disks equal"
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 300' || fail "node2 not UpToDate after invalidate: $(on node2 'marsadm view r0')"
 fio_pass 6
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 300' || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"

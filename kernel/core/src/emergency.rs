@@ -175,10 +175,10 @@ pub fn after_hole(nr: u32) -> Option<u32> {
 /// The operator's next step for a resource in emergency, as `view` shows it.
 pub fn hint(primary_ceased: bool, level: Level) -> &'static str {
     match (primary_ceased, level) {
-        (true, Level::Jammed) => "free space in /mars (marsadm log-delete-all, or grow /mars); logging resumes by itself, then `marsadm invalidate` on each secondary",
-        (true, _) => "logging resumes once the level is at most 2 and the resource under its emergency-limit; then `marsadm invalidate` on each secondary",
-        (false, Level::Normal) => "space is back: `marsadm invalidate` on each secondary that stopped at the hole",
-        (false, _) => "free space in /mars (marsadm log-delete-all, or grow /mars)",
+        (true, Level::Jammed) => "free space in the primary's /mars (grow it, remove other files, or `marsadm invalidate` each secondary and then `marsadm log-delete-all` on the primary); logging resumes by itself",
+        (true, _) => "logging resumes once the level is at most 2 and the resource under its emergency-limit; then `marsadm invalidate` on each secondary that stopped at the hole",
+        (false, Level::Normal) => "`marsadm invalidate` on each secondary that stopped at the hole",
+        (false, _) => "free space in /mars (grow it, remove other files, or `marsadm log-delete-all`)",
     }
 }
 

@@ -3,7 +3,7 @@
 //! on values read from the tree, shared by the module (which acts on them) and marsadm
 //! (which reports them).
 
-use super::tree::{LogName, ReplayLink, VersionLink};
+use super::tree::{LogName, ReplayLink, VersionLink, VERSION_PREFIX};
 
 /// Why replay cannot move on to the next logfile yet; it retries later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +80,21 @@ pub fn next_logfile<'a>(current: LogName<'_>, names: impl IntoIterator<Item = Lo
     }
 }
 
+/// Whether the logfile sequence has a hole after `current` although no logfile beyond
+/// it is here: among the entry names of the resource directory, version links
+/// (`version-<nr>-<host>`) name logfiles beyond current + 1 but none current + 1. That is
+/// what a primary that ceased logging leaves (emergency mode, docu/emergency.md).
+pub fn hole_after<'a>(current: LogName<'_>, names: impl IntoIterator<Item = &'a str>) -> bool {
+    let Some(next) = current.nr.checked_add(1) else { return false };
+    let (mut beyond, mut found) = (false, false);
+    for name in names {
+        let Some(nr) = name.strip_prefix(VERSION_PREFIX).and_then(|r| r.get(..9)).and_then(|d| d.parse::<u32>().ok()) else { continue };
+        found |= nr == next;
+        beyond |= nr > next;
+    }
+    beyond && !found
+}
+
 /// The version links that decide a switchover from logfile N (of origin O) to N + 1
 /// (of origin P), as raw link values.
 #[derive(Debug, Clone, Copy)]
@@ -150,6 +165,16 @@ mod tests {
         assert_eq!(next_logfile(cur, [log(4, "node1"), log(4, "node1"), log(5, "node1")]), Ok(Some(log(4, "node1"))));
         assert_eq!(next_logfile(cur, [log(4, "node1"), log(4, "node2")]), Err(Stop::DuplicateLogfile));
         assert_eq!(next_logfile(cur, [log(3, "node1"), log(5, "node1")]), Err(Stop::NotContiguous));
+    }
+
+    #[test]
+    fn a_hole_shows_in_the_version_links() {
+        let cur = log(1, "node1");
+        assert!(hole_after(cur, ["log-000000001-node1", "version-000000001-node1", "version-000000011-node1"]));
+        assert!(!hole_after(cur, ["version-000000002-node1", "version-000000011-node1"]));
+        assert!(!hole_after(cur, ["version-000000001-node1", "version-000000002-node2"]));
+        assert!(!hole_after(cur, ["version-00000001x-node1", "log-000000011-node1"]));
+        assert!(!hole_after(log(u32::MAX, "node1"), ["version-000000011-node1"]));
     }
 
     /// A version link with a made-up digest (the rules compare, never recompute).

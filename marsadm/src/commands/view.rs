@@ -359,13 +359,14 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     let orphan = secondary && mine.as_ref().is_some_and(|r| primary.as_deref().is_some_and(|p| is_orphan(ctx, res, r, p).unwrap_or(false)));
     let replstate = match replstate {
         "Replicating" if emergency.primary_ceased => "EmergencyMode",
-        "Replaying" | "NoPrimaryDesignated" if orphan => "Orphan",
+        // Stopped there: everything before the hole is fetched and replayed.
+        "Replaying" | "NoPrimaryDesignated" if orphan && fetch_rest == 0 && replay_rest == 0 => "Orphan",
         other => other,
     };
-    let emergency = Emergency {
-        hint: emergency.hint.or(orphan.then(|| em::hint(emergency.primary_ceased, Level::from_number(emergency.level)))),
-        ..emergency
-    };
+    let stopped_at_hole = replstate == "Orphan";
+    // Consistent, but the primary's disk has writes no logfile has.
+    let diskstate = if stopped_at_hole { "Outdated".to_owned() } else { diskstate };
+    let emergency = Emergency { hint: emergency.hint.or(stopped_at_hole.then(|| em::hint(false, Level::Normal))), ..emergency };
     let devname = link(ctx, &format!("{dir}/{DEVICE_PREFIX}{me}"))?.unwrap_or_else(|| res.to_owned());
     let is_forced_primary = actual("forced-primary")?.as_deref() == Some("1");
     let role = role_word(RoleLinks { is_attached, is_primary, is_forced: is_forced_primary, is_designated: primary.as_deref() == Some(me.as_str()) });
@@ -404,12 +405,16 @@ fn emergency_state(ctx: &Context, res: &str, primary: Option<&str>, is_primary: 
     let flag = |host: &str| -> Result<bool> { Ok(link(ctx, &format!("{dir}/{ACTUAL_PREFIX}{host}/{}", em::HAS_EMERGENCY))?.as_deref() == Some("1")) };
     let host_value = |name: &str| -> Result<Option<u64>> { Ok(link(ctx, &format!("{ACTUAL_PREFIX}{me}/{name}"))?.and_then(|v| v.parse().ok())) };
     let mine = flag(me)?;
+    let level_of = |host: &str| -> Result<Level> {
+        let v = link(ctx, &format!("{ACTUAL_PREFIX}{host}/{}", em::EMERGENCY_LEVEL))?.and_then(|v| v.parse::<u8>().ok());
+        Ok(Level::from_number(v.unwrap_or(0).min(4)))
+    };
     let primary_ceased = match primary {
         Some(p) if p == me.as_str() => mine && is_primary,
         Some(p) => flag(p)? && link(ctx, &format!("{dir}/{ACTUAL_PREFIX}{p}/is-primary"))?.as_deref() == Some("1"),
         None => false,
     };
-    let level = Level::from_number(host_value(em::EMERGENCY_LEVEL)?.unwrap_or(0).min(4) as u8);
+    let level = level_of(me)?;
     let limit_percent = link(ctx, &format!("{dir}/{TODO_PREFIX}{me}/{}", em::EMERGENCY_LIMIT))?.and_then(|v| v.parse().ok()).unwrap_or(0);
     let is_emergency = mine || primary_ceased;
     Ok(Emergency {
@@ -420,7 +425,11 @@ fn emergency_state(ctx: &Context, res: &str, primary: Option<&str>, is_primary: 
         rest_space: host_value(em::REST_SPACE_KB)?.map(|k| k.saturating_mul(1024)),
         total_space: host_value(em::TOTAL_SPACE_KB)?.map(|k| k.saturating_mul(1024)),
         limit_percent,
-        hint: (is_emergency || level >= Level::Low).then(|| em::hint(primary_ceased, level)),
+        // What to do depends on the primary's /mars when it ceased logging.
+        hint: match primary {
+            Some(p) if primary_ceased => Some(em::hint(true, level_of(p)?)),
+            _ => (is_emergency || level >= Level::Low).then(|| em::hint(false, level)),
+        },
     })
 }
 
@@ -552,13 +561,18 @@ fn text_lines(host: &str, s: &ResourceState) -> Vec<String> {
     let e = &s.emergency;
     if e.is_emergency || e.level > 0 {
         let mib = |v: Option<u64>| v.map_or("?".to_owned(), |b| (b >> 20).to_string());
+        let what = match (e.primary_ceased, e.is_emergency) {
+            (true, _) => "EMERGENCY: the primary ceased transaction logging; ",
+            (false, true) => "EMERGENCY: ",
+            (false, false) => "",
+        };
         out.push(format!(
-            "    EMERGENCY level {} ({}){}; /mars: {} of {} MiB left",
+            "    {what}/mars here: level {} ({}), {} of {} MiB left{}",
             e.level,
             e.level_text,
-            if e.primary_ceased { "; the primary ceased transaction logging" } else { "" },
             mib(e.rest_space),
-            mib(e.total_space)
+            mib(e.total_space),
+            if e.limit_percent > 0 { format!(", emergency-limit {} %", e.limit_percent) } else { String::new() }
         ));
     }
     if let Some(h) = e.hint {
