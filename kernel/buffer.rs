@@ -111,6 +111,7 @@ fn throttle(len: usize) {
     }
     let rate = (tunables::WRITE_THROTTLE_RATELIMIT_KB.load(Relaxed).max(1) as u64) << 10;
     let ms = ((len as u64).saturating_mul(1000) / rate).clamp(1, 1000);
+    tunables::THROTTLED_WRITES.fetch_add(1, Relaxed);
     crate::kapi::thread::sleep_ms(ms as u32);
 }
 

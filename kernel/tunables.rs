@@ -60,6 +60,8 @@ pub(crate) static WRITE_THROTTLE_START_PERCENT: AtomicI32 = AtomicI32::new(0);
 pub(crate) static WRITE_THROTTLE_RATELIMIT_KB: AtomicI32 = AtomicI32::new(10 * 1024);
 pub(crate) static WRITE_THROTTLE_SIZE_KB: AtomicI32 = AtomicI32::new(64);
 pub(crate) static PERCENT_MAX: i32 = 100;
+/// Writes delayed by the throttling, since load (`write_throttle_count`).
+pub(crate) static THROTTLED_WRITES: AtomicU64 = AtomicU64::new(0);
 /// Whether writes are throttled now (set each round from the fill level).
 pub(crate) static THROTTLING: AtomicBool = AtomicBool::new(false);
 

@@ -66,6 +66,9 @@ step "recovery: invalidate on node2 (its sync waits), log-delete-all on node1 fr
 out=$(on node2 'marsadm invalidate r0 2>&1') || fail "invalidate: $out"
 echo "$out"
 grep -q "emergency mode" <<<"$out" || fail "invalidate does not warn of the emergency: $out"
+# Once node1 knows of node2's new replay position, the logfile before the hole is replayed
+# by every member (node2 gave up its copy) and can go.
+retry 30 on node1 'readlink /mars/resource-r0/replay-node2 | grep -q ^log-000000011-node1' || fail "node1 does not see node2's new replay link"
 on node1 'marsadm log-delete-all r0' || fail "log-delete-all"
 retry 60 on node1 'test "$(cat /proc/sys/mars/mars_emergency_mode)" -le 2' || fail "level did not drop: $(on node1 'cat /proc/sys/mars/mars_emergency_mode')"
 retry 30 on node1 'dmesg | grep -q "resource r0: resumed transaction logging in logfile 11"' || fail "logging did not resume"
