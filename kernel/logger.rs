@@ -512,12 +512,8 @@ fn append_records(main: &Main, t: &mut LogTarget, batch: &Ring<Request>, frames:
         parts.push(&frame[HEADER_LEN..], GFP_KERNEL)?;
         bytes += (OVERHEAD + entry.data.len()) as u64;
     }
-    if let Err(e) = t.log.file.write_all_vectored_at(&parts, t.pos) {
-        // Part of the batch may have reached the file: a torn record, which readers
-        // detect, and which the next batch overwrites (it is written at the same place).
-        pr_err!("cannot write the logfile: {:?}\n", e);
-        return Err(e);
-    }
+    // Part of the batch may reach the file and fail: the caller cuts it off again.
+    t.log.file.write_all_vectored_at(&parts, t.pos)?;
     t.pos += bytes;
     t.next_seq = seq;
     Ok(())

@@ -176,7 +176,7 @@ pub fn after_hole(nr: u32) -> Option<u32> {
 pub fn hint(primary_ceased: bool, level: Level) -> &'static str {
     match (primary_ceased, level) {
         (true, Level::Jammed) => "free space in the primary's /mars (grow it, remove other files, or `marsadm invalidate` each secondary and then `marsadm log-delete-all` on the primary); logging resumes by itself",
-        (true, _) => "logging resumes once the level is at most 2 and the resource under its emergency-limit; then `marsadm invalidate` on each secondary that stopped at the hole",
+        (true, _) => "logging resumes by itself once the primary's level is at most 2, the resource is under its emergency-limit and, after a failed logfile write, 64 MiB are free; then `marsadm invalidate` on each secondary that stopped at the hole",
         (false, Level::Normal) => "`marsadm invalidate` on each secondary that stopped at the hole",
         (false, _) => "free space in /mars (grow it, remove other files, or `marsadm log-delete-all`)",
     }
