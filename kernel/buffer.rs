@@ -268,6 +268,11 @@ impl WriteBuffer {
         self.logged.notify_all();
     }
 
+    /// Wakes the writeback if it waits for logged writes (it then records its progress).
+    pub(crate) fn wake_writeback(&self) {
+        self.logged.notify_all();
+    }
+
     /// For the writeback: collects the logged writes (sorted by position, then order)
     /// into `out`, waiting up to a second for some. Returns the logfile number and the
     /// position up to which they cover it, or `None` if there were none.

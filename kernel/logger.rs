@@ -61,6 +61,8 @@ pub(crate) struct Log {
     pub(crate) written: AtomicU64,
     /// `replay-<me>` says this much of the logfile is on the disk (flushed).
     pub(crate) reported: AtomicU64,
+    /// The logger waits for `reported`: the writeback records its progress at once.
+    pub(crate) report_now: AtomicBool,
 }
 
 impl Log {
@@ -69,7 +71,7 @@ impl Log {
         let mut me_bytes = KVec::new();
         me_bytes.extend_from_slice(me.as_bytes(), GFP_KERNEL)?;
         let zero = || AtomicU64::new(0);
-        Ok(Log { file, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, appended: zero(), durable: zero(), written: zero(), reported: zero() })
+        Ok(Log { file, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, appended: zero(), durable: zero(), written: zero(), reported: zero(), report_now: AtomicBool::new(false) })
     }
 
     /// The resource's name, for log lines.
@@ -265,7 +267,7 @@ impl Logger {
             loop {
                 let cease = current.cease.load(Ordering::Acquire);
                 if !direct && cease {
-                    hole_made = cease_logging(&current, &q, &mut target);
+                    hole_made = cease_logging(&b, &current, &q, &mut target);
                     direct = true;
                 } else if direct && !cease {
                     direct = !resume_logging(&current, &mut target, &mut hole_made);
@@ -278,7 +280,7 @@ impl Logger {
                         // The logfile cannot take the batch: from now on writes go
                         // straight to the disk, never failing because of /mars.
                         current.note_failure();
-                        hole_made = cease_logging(&current, &q, &mut target);
+                        hole_made = cease_logging(&b, &current, &q, &mut target);
                         direct = true;
                     }
                     if direct {
@@ -342,8 +344,10 @@ fn log_batch(main: &Main, b: &WriteBuffer, syncs: &SyncQueue, t: &mut LogTarget,
 /// `mars_core::emergency::HOLE` higher. That hole stops every secondary where the
 /// disk still equals the log. From now on writes go straight to the disk. Returns
 /// whether the logfile after the hole exists.
-fn cease_logging(current: &CurrentLog, syncs: &SyncQueue, t: &mut LogTarget) -> bool {
+fn cease_logging(b: &WriteBuffer, current: &CurrentLog, syncs: &SyncQueue, t: &mut LogTarget) -> bool {
     let appended = t.log.appended.load(Ordering::Acquire);
+    t.log.report_now.store(true, Ordering::Release);
+    b.wake_writeback();
     let mut waited = 0;
     while t.log.reported.load(Ordering::Acquire) < appended || !syncs.is_empty() {
         if waited >= ROTATE_TIMEOUT_MS || thread::should_stop() {

@@ -19,6 +19,7 @@ use crate::kapi::vfs;
 use crate::buffer::WriteBuffer;
 use crate::logger::{create_log, CurrentLog, Log, LogTarget, Logger};
 use crate::reader::Reader;
+use crate::mars_core::emergency::{ResourceEmergency, Resume};
 use crate::mars_core::handover::{Mode, Wait};
 use crate::mars_core::role::Role;
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
@@ -48,6 +49,8 @@ pub(crate) struct Resource {
     waiting: Option<Wait>,
     /// Designated elsewhere, but the device is open: it stays primary (logged once).
     remains: bool,
+    /// On the primary: when logging that ceased resumes.
+    resume: Resume,
     main: Arc<Main>,
     lower: Arc<BlockDevice>,
     /// Unique address identifying us as the exclusive holder of `lower`.
@@ -85,6 +88,7 @@ impl Resource {
             repair: Repair::new()?,
             waiting: None,
             remains: false,
+            resume: Resume::default(),
             main: main.clone(),
             lower: Arc::new(lower, GFP_KERNEL)?,
             _holder: holder,
@@ -209,10 +213,11 @@ impl Resource {
         Ok(())
     }
 
-    /// On the primary: ceases logging (`true`, emergency mode) or resumes it.
-    pub(crate) fn set_emergency(&self, cease: bool) {
+    /// On the primary: ceases logging (emergency mode) or resumes it, as
+    /// `mars_core::emergency::Resume` decides from this round's space.
+    pub(crate) fn follow_emergency(&mut self, e: &ResourceEmergency, rest: u64) {
         if let Some(current) = &self.current {
-            current.set_cease(cease);
+            current.set_cease(self.resume.cease(e, current.ceased(), current.failed(), rest));
         }
     }
 

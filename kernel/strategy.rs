@@ -351,8 +351,7 @@ fn handle_resource(
                 if let Some(r) = idx.and_then(|i| resources[i].as_mut()) {
                     let result = match want {
                         Role::Primary if r.role() == Role::Primary => {
-                            let (ceased, failed) = r.emergency();
-                            r.set_emergency(em::cease(&emergency, ceased, failed, space.rest));
+                            r.follow_emergency(&emergency, space.rest);
                             r.rotate_if_asked(&dir, me)
                         }
                         Role::Primary => match takeover_now(tree, &dir, me, size, switch_on(connect.as_deref())) {

@@ -145,8 +145,10 @@ pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockD
                 }
                 Err(e) => pr_err!("writeback: out of memory ({:?}), retrying\n", e),
             }
-            if p.written != p.reported && real_ns().saturating_sub(p.last_report) >= PROGRESS_INTERVAL_NS {
+            let due = real_ns().saturating_sub(p.last_report) >= PROGRESS_INTERVAL_NS || log.report_now.load(Ordering::Acquire);
+            if p.written != p.reported && due {
                 p.report(&main, &lower, &log, false);
+                log.report_now.store(false, Ordering::Release);
             }
         }
         p.report(&main, &lower, &log, false);

@@ -155,15 +155,36 @@ pub fn for_resource(level: Level, over_limit: bool, designated_primary: bool) ->
 /// that is full while no reserve is set would cease and resume every round.
 pub const RESUME_AFTER_FAILURE_MIN: u64 = 64 << 20;
 
-/// Whether a primary's logging is to cease (or stay ceased) this round: `ceased` and
-/// `failed` are its logger's state (logging has ceased; a logfile write or sync failed).
-pub fn cease(e: &ResourceEmergency, ceased: bool, failed: bool, rest: u64) -> bool {
-    if e.emergency {
-        true
-    } else if ceased || failed {
-        !(e.may_resume && (!failed || rest >= RESUME_AFTER_FAILURE_MIN))
-    } else {
-        false
+/// Rounds (seconds) the conditions to resume logging must hold before a primary that
+/// ceased logging resumes: the RAM buffer it no longer fills counts as space again, and
+/// without this pause it would resume and cease again at once, leaving hole after hole.
+pub const RESUME_CALM_ROUNDS: u32 = 10;
+
+/// Whether a primary logs, ceases, or stays ceased, round by round (its logger's state:
+/// `ceased` logging, a logfile write or sync `failed`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resume {
+    /// Rounds in a row the conditions to resume held.
+    calm: u32,
+}
+
+impl Resume {
+    /// Whether logging is to cease (or stay ceased) after this round.
+    pub fn cease(&mut self, e: &ResourceEmergency, ceased: bool, failed: bool, rest: u64) -> bool {
+        if e.emergency {
+            self.calm = 0;
+            return true;
+        }
+        if !(ceased || failed) {
+            self.calm = 0;
+            return false;
+        }
+        if e.may_resume && (!failed || rest >= RESUME_AFTER_FAILURE_MIN) {
+            self.calm = self.calm.saturating_add(1);
+        } else {
+            self.calm = 0;
+        }
+        self.calm < RESUME_CALM_ROUNDS
     }
 }
 
@@ -253,20 +274,35 @@ mod tests {
         assert!(over.emergency && !over.may_resume && !over.may_sync && !over.delete_replayed);
     }
 
+    /// Rounds until a ceased primary resumes (`None`: not within 100).
+    fn rounds_to_resume(e: &ResourceEmergency, failed: bool, rest: u64) -> Option<u32> {
+        let mut r = Resume::default();
+        (1..=100).find(|_| !r.cease(e, true, failed, rest))
+    }
+
     #[test]
     fn ceased_logging_resumes_with_room_only() {
         let normal = for_resource(Level::Normal, false, true);
-        assert!(!cease(&normal, false, false, 0));
-        assert!(cease(&for_resource(Level::Jammed, false, true), false, false, 0));
+        assert!(!Resume::default().cease(&normal, false, false, 0));
+        assert!(Resume::default().cease(&for_resource(Level::Jammed, false, true), false, false, 0));
         // Level 3 keeps a ceased primary ceased, but does not make a running one cease.
         let nosync = for_resource(Level::NoSync, false, true);
-        assert!(cease(&nosync, true, false, 0));
-        assert!(!cease(&nosync, false, false, 0));
-        assert!(!cease(&for_resource(Level::Secondary, false, true), true, false, 0));
+        assert_eq!(rounds_to_resume(&nosync, false, 0), None);
+        assert!(!Resume::default().cease(&nosync, false, false, 0));
+        // At level 2 it resumes, after the calm rounds.
+        let secondary = for_resource(Level::Secondary, false, true);
+        assert_eq!(rounds_to_resume(&secondary, false, 0), Some(RESUME_CALM_ROUNDS));
         // After a write failure: only with room.
-        assert!(cease(&normal, true, true, RESUME_AFTER_FAILURE_MIN - 1));
-        assert!(!cease(&normal, true, true, RESUME_AFTER_FAILURE_MIN));
-        assert!(cease(&normal, false, true, 0));
+        assert_eq!(rounds_to_resume(&normal, true, RESUME_AFTER_FAILURE_MIN - 1), None);
+        assert_eq!(rounds_to_resume(&normal, true, RESUME_AFTER_FAILURE_MIN), Some(RESUME_CALM_ROUNDS));
+        assert!(Resume::default().cease(&normal, false, true, 0));
+        // A round without room starts the count again.
+        let mut r = Resume::default();
+        for _ in 1..RESUME_CALM_ROUNDS {
+            assert!(r.cease(&normal, true, false, 0));
+        }
+        assert!(r.cease(&nosync, true, false, 0));
+        assert!(r.cease(&normal, true, false, 0));
     }
 
     #[test]
