@@ -78,7 +78,7 @@ impl Show for MemUsed {
     }
 }
 
-/// A counter since load, e.g. `reads_from_buffer`.
+/// A counter, e.g. `reads_from_buffer` (since load) or `sync_nr` (now).
 struct Counter(&'static AtomicU64);
 
 impl Show for Counter {
@@ -104,8 +104,10 @@ impl ProcSys {
         entries.push(Entry::action(kernel::c_str!("trigger"), main.clone()), GFP_KERNEL)?;
         entries.push(Entry::show(shared_cstr(PROC_SYS_LAMPORT_CLOCK_WITH_NUL), Arc::new(LamportClock(main), GFP_KERNEL)?), GFP_KERNEL)?;
         entries.push(Entry::show(kernel::c_str!("mem_used_kb"), Arc::new(MemUsed, GFP_KERNEL)?), GFP_KERNEL)?;
-        let counters: [(&'static CStr, &'static AtomicU64); 4] = [
+        let counters: [(&'static CStr, &'static AtomicU64); 6] = [
             (kernel::c_str!("reads_from_buffer"), &READS_FROM_BUFFER),
+            (kernel::c_str!("sync_nr"), &SYNC_NR),
+            (kernel::c_str!("sync_wanted"), &SYNC_WANTED),
             (kernel::c_str!("received_bytes_0_meta"), Traffic::Meta.received()),
             (kernel::c_str!("received_bytes_1_replication"), Traffic::Replication.received()),
             (kernel::c_str!("received_bytes_2_sync"), Traffic::Sync.received()),
@@ -126,6 +128,7 @@ impl ProcSys {
         entries.push(Entry::int(kernel::c_str!("fetch_limit_kb"), &FETCH_LIMIT_KB, &ZERO, &FETCH_LIMIT_KB_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("base_port"), &BASE_PORT, &BASE_PORT_MIN, &BASE_PORT_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("sync_limit_kb"), &SYNC_LIMIT_KB, &ZERO, &FETCH_LIMIT_KB_MAX), GFP_KERNEL)?;
+        entries.push(Entry::int(kernel::c_str!("sync_limit"), &SYNC_LIMIT, &ZERO, &SYNC_LIMIT_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("mem_limit_mb"), &MEM_LIMIT_MB, &MEM_LIMIT_MB_MIN, &MEM_LIMIT_MB_MAX), GFP_KERNEL)?;
         let registration = Registration::new(shared_cstr(PROC_SYS_NAME_WITH_NUL), entries)?;
         Ok(ProcSys { _tcp: register_tcp()?, _registration: registration })

@@ -35,6 +35,16 @@ pub(crate) static FETCH_LIMIT_KB_MAX: i32 = i32::MAX;
 /// Full sync rate limit per syncing resource in KiB/s of disk compared (0: unlimited).
 pub(crate) static SYNC_LIMIT_KB: AtomicI32 = AtomicI32::new(0);
 
+/// How many full syncs may run at once on this host (0: no limit); further wanted
+/// syncs wait (`mars_core::syncgate`).
+pub(crate) static SYNC_LIMIT: AtomicI32 = AtomicI32::new(0);
+pub(crate) static SYNC_LIMIT_MAX: i32 = 1 << 20;
+
+/// Full syncs running on this host, and running plus queued (wanted), as of the
+/// strategy's last round.
+pub(crate) static SYNC_NR: AtomicU64 = AtomicU64::new(0);
+pub(crate) static SYNC_WANTED: AtomicU64 = AtomicU64::new(0);
+
 /// Reads answered (in part or whole) from buffered writes, since load.
 pub(crate) static READS_FROM_BUFFER: AtomicU64 = AtomicU64::new(0);
 
