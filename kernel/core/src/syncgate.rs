@@ -23,7 +23,10 @@ pub fn may_start(limit: u32, slots: SyncSlots) -> bool {
 /// Whether a sync queued at `theirs` comes before one queued at `mine` (`None`: not
 /// queued yet, so it goes last). Queue stamps are unique and grow.
 pub fn queued_before(theirs: u64, mine: Option<u64>) -> bool {
-    mine.map_or(true, |m| theirs < m)
+    match mine {
+        Some(m) => theirs < m,
+        None => true,
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 use mars_core::replication::is_consistent;
 use mars_core::splitbrain::{bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
 use mars_core::tree::{
-    LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, REPLAY_PREFIX, SIZE, TODO_PREFIX, VERSION_PREFIX,
+    LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, SIZE, TODO_PREFIX,
+    VERSION_PREFIX,
 };
 use serde::Serialize;
 
@@ -14,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::liveness;
 
 /// JSON schema version of `view --json` (docu/marsadm-json.md).
-const SCHEMA_VERSION: u32 = 3;
+const SCHEMA_VERSION: u32 = 4;
 
 /// The state of a resource on this host.
 #[derive(Debug, Serialize)]
@@ -32,13 +33,16 @@ pub struct ResourceState {
     /// `WriteBack` (logged data not yet on the disk) or `UpToDate`.
     pub diskstate: String,
     /// `NotStarted` (detached), `Replicating` (primary), or on a secondary
-    /// `PrimaryUnreachable`, `Syncing`, `PausedSync`, `PausedFetch`, `PausedReplay`,
-    /// `NoPrimaryDesignated`, `Replaying`.
+    /// `PrimaryUnreachable`, `Syncing`, `SyncQueued`, `PausedSync`, `PausedFetch`,
+    /// `PausedReplay`, `NoPrimaryDesignated`, `Replaying`.
     pub replstate: &'static str,
     pub is_attached: bool,
     pub is_primary: bool,
     /// The disk is a consistent copy (see `view-is-consistent`).
     pub is_consistent: bool,
+    /// The full sync is wanted but waits for `/proc/sys/mars/sync_limit`
+    /// (`actual-<me>/is-sync-queued`).
+    pub is_sync_queued: bool,
     pub device: String,
     pub open_count: u32,
     /// Bytes logged but not yet known to be on the disk (primary; 0 elsewhere).
@@ -253,6 +257,7 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     let number = |v: Option<String>| v.and_then(|v| v.parse::<u64>().ok());
     let is_attached = actual("is-attached")?.as_deref() == Some("1");
     let is_primary = actual("is-primary")?.as_deref() == Some("1");
+    let is_sync_queued = actual(IS_SYNC_QUEUED)?.as_deref() == Some("1");
     let primary = link(ctx, &format!("{dir}/{PRIMARY}"))?.filter(|p| p != NONE);
     let size: u64 = number(link(ctx, &format!("{dir}/{SIZE}"))?).unwrap_or(0);
     let log_size = |name: &str| std::fs::metadata(ctx.tree.path(&format!("{dir}/{name}"))).map(|m| m.len()).unwrap_or(0);
@@ -317,7 +322,13 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         // Before the sync states: a sync cannot progress without the primary either.
         "PrimaryUnreachable"
     } else if synced < size {
-        if switches.sync { "Syncing" } else { "PausedSync" }
+        if !switches.sync {
+            "PausedSync"
+        } else if is_sync_queued {
+            "SyncQueued"
+        } else {
+            "Syncing"
+        }
     } else if !switches.fetch {
         "PausedFetch"
     } else if !switches.replay {
@@ -341,6 +352,7 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         is_attached,
         is_primary,
         is_consistent,
+        is_sync_queued,
         device: format!("/dev/mars/{devname}"),
         open_count: actual("open-count")?.and_then(|v| v.parse().ok()).unwrap_or(0),
         writeback_rest,
@@ -387,7 +399,9 @@ fn progress_lines(s: &ResourceState) -> Vec<String> {
     if s.role != "Secondary" {
         return out;
     }
-    if s.sync_rest > 0 {
+    if s.sync_rest > 0 && s.is_sync_queued {
+        out.push(format!("    sync queued: waiting for sync_limit ({} of {} synced)", human(s.size - s.sync_rest), human(s.size)));
+    } else if s.sync_rest > 0 {
         let done = s.size - s.sync_rest;
         out.push(format!(
             "    syncing: {:6.2}% ({}/{}) rate: {}/s remaining: {}",
@@ -417,7 +431,7 @@ struct ViewReport {
     resources: Vec<ResourceState>,
 }
 
-/// `view [RES|all] [--json]`.
+/// `view [RES[,RES...]|all] [--json]`.
 pub fn view(ctx: &Context, which: &str, json: bool) -> Result<()> {
     ctx.require_mountpoint()?;
     let names = selected(ctx, which)?;
@@ -426,6 +440,12 @@ pub fn view(ctx: &Context, which: &str, json: bool) -> Result<()> {
         let report = ViewReport { schema_version: SCHEMA_VERSION, host: ctx.host.clone(), resources: states };
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
+    }
+    // As the original's default-header: a hint when a sync limit is set here.
+    let proc_number = |name: &str| std::fs::read_to_string(ctx.proc_sys.join(name)).ok().and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(limit) = proc_number("sync_limit").filter(|l| *l > 0) {
+        let (nr, wanted) = (proc_number("sync_nr").unwrap_or(0), proc_number("sync_wanted").unwrap_or(0));
+        println!("sync_limit={limit}: at most {limit} full sync(s) at a time here; {nr} running, {} queued", wanted.saturating_sub(nr));
     }
     for s in &states {
         for line in text_lines(&ctx.host, s) {
@@ -492,16 +512,23 @@ fn split_brain_lines(res: &str, sb: &SplitBrain) -> Vec<String> {
     out
 }
 
-/// The names `view` and `view-1and1` accept: a resource or `all`.
+/// The names `view`, `view-1and1` and `view-<macro>` accept: `all` (every resource
+/// known here), a resource, or a comma-separated list (each must exist).
 fn selected(ctx: &Context, which: &str) -> Result<Vec<String>> {
     let all = resources(ctx)?;
     if which == "all" {
-        Ok(all)
-    } else if all.iter().any(|r| r == which) {
-        Ok(vec![which.to_owned()])
-    } else {
-        Err(Error::NoResource(which.into()))
+        return Ok(all);
     }
+    let mut out: Vec<String> = Vec::new();
+    for res in which.split(',') {
+        if !all.iter().any(|r| r == res) {
+            return Err(Error::NoResource(res.into()));
+        }
+        if !out.iter().any(|r| r == res) {
+            out.push(res.to_owned());
+        }
+    }
+    Ok(out)
 }
 
 /// `view-1and1 [RES|all]`: the compact line of the original's 1&1 variant (§7.3).
@@ -548,11 +575,22 @@ pub enum Macro {
     ActualPrimary,
 }
 
-pub fn view_macro(ctx: &Context, m: Macro, res: &str) -> Result<()> {
+/// `view-<macro> RES`: the value; for `all` or a list, each resource's value after a
+/// line `--------- resource <res>` (as the original).
+pub fn view_macro(ctx: &Context, m: Macro, which: &str) -> Result<()> {
     ctx.require_mountpoint()?;
-    if !resources(ctx)?.iter().any(|r| r == res) {
-        return Err(Error::NoResource(res.into()));
+    let names = selected(ctx, which)?;
+    let headers = which == "all" || which.contains(',');
+    for res in &names {
+        if headers {
+            println!("--------- resource {res}");
+        }
+        println!("{}", macro_value(ctx, m, res)?);
     }
+    Ok(())
+}
+
+fn macro_value(ctx: &Context, m: Macro, res: &str) -> Result<String> {
     let s = resource_state(ctx, res)?;
     let out = match m {
         Macro::IsPrimary => (s.is_primary as u8).to_string(),
@@ -570,8 +608,7 @@ pub fn view_macro(ctx: &Context, m: Macro, res: &str) -> Result<()> {
         Macro::ActualPrimary if s.actual_primaries.is_empty() => NONE.to_owned(),
         Macro::ActualPrimary => s.actual_primaries.join(","),
     };
-    println!("{out}");
-    Ok(())
+    Ok(out)
 }
 
 #[cfg(test)]
