@@ -317,6 +317,8 @@ fn handle_resource(
                 };
                 let slots = idx.map_or(SyncSlots::default(), |i| sync_slots(resources, i));
                 if let Some(r) = idx.and_then(|i| resources[i].as_mut()) {
+                    // Whether `follow` decided about the sync queue this round.
+                    let mut followed = false;
                     let result = match want {
                         Role::Primary if r.role() == Role::Primary => r.rotate_if_asked(&dir, me),
                         Role::Primary => match takeover_now(tree, &dir, me, size, switch_on(connect.as_deref())) {
@@ -325,6 +327,7 @@ fn handle_resource(
                             }),
                             Ok(Takeover::Wait(why)) => {
                                 r.note_wait(res, Some(why));
+                                followed = true;
                                 follow(main, tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()), slots)
                             }
                             Err(e) => Err(e),
@@ -336,11 +339,16 @@ fn handle_resource(
                         }
                         _ => r.make_secondary().and_then(|()| {
                             r.note_remains(res, false);
+                            followed = true;
                             follow(main, tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()), slots)
                         }),
                     };
                     if want != Role::Primary {
                         r.note_wait(res, None);
+                    }
+                    if !followed {
+                        // No sync wanted here this round: no place in the queue kept.
+                        r.queue_sync(res, false);
                     }
                     if let Err(e) = result {
                         problem = Some(e);
@@ -387,7 +395,9 @@ fn follow(main: &Arc<Main>, tree: &Tree<'_>, r: &mut Resource, dir: &CStr, res: 
     let replay = link(fmt!("{}{}", REPLAY_PREFIX, me))?;
     let replaying = replay.as_deref().and_then(|v| ReplayLink::parse(text(v)).ok());
     let source = replaying.and_then(|l| fetch_source(primary, me, l.log));
-    r.fetch_from(main, res, source.filter(|_| connected))?;
+    // A failing fetch start does not skip the sync queue's decision (the error is
+    // returned at the end).
+    let fetching = r.fetch_from(main, res, source.filter(|_| connected));
     let synced = link(fmt!("syncstatus-{}", me))?.and_then(|v| text(&v).parse::<u64>().ok()).unwrap_or(size);
     let sync = link(fmt!("{}{}/sync", TODO_PREFIX, me))?;
     let remote = primary.filter(|p| *p != me);
@@ -396,7 +406,8 @@ fn follow(main: &Arc<Main>, tree: &Tree<'_>, r: &mut Resource, dir: &CStr, res: 
     r.queue_sync(res, wanted.is_some() && start.is_none());
     r.sync_from(main, res, start, size)?;
     let replay_on = link(fmt!("{}{}/allow-replay", TODO_PREFIX, me))?;
-    r.replay(main, res, synced >= size && switch_on(replay_on.as_deref()))
+    r.replay(main, res, synced >= size && switch_on(replay_on.as_deref()))?;
+    fetching
 }
 
 /// Whether this host, designated primary and not primary yet, takes over now

@@ -809,4 +809,42 @@ mod tests {
         assert_eq!((s.role, s.actual_primaries.as_slice()), ("NotYetPrimary", ["node1".to_owned()].as_slice()));
         assert_eq!(s.primary_age_ms, None, "this host is the designated primary");
     }
+
+    #[test]
+    fn a_queued_sync_is_shown_as_such() {
+        let mut t = Synthetic::new("queued", "node2");
+        t.set("resource-r0/primary", "node1");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        t.set("resource-r0/syncstatus-node2", "4096");
+        t.set("resource-r0/actual-node2/is-sync-queued", "1");
+        let s = t.state();
+        assert_eq!((s.replstate, s.is_sync_queued, s.sync_rest), ("SyncQueued", true, 1048576 - 4096));
+        assert!(progress_lines(&s)[0].contains("sync queued: waiting for sync_limit"), "{:?}", progress_lines(&s));
+        t.set("resource-r0/todo-node2/sync", "0");
+        assert_eq!(t.state().replstate, "PausedSync", "a paused sync is paused, queued or not");
+        t.set("resource-r0/todo-node2/sync", "1");
+        t.set("resource-r0/actual-node2/is-sync-queued", "0");
+        assert_eq!(t.state().replstate, "Syncing");
+    }
+
+    /// docu/marsadm-json.md's `view --json` example has exactly the fields and schema
+    /// version marsadm prints.
+    #[test]
+    fn json_documentation_matches() {
+        let doc = include_str!("../../../docu/marsadm-json.md");
+        let section = doc.split("## `marsadm view").nth(1).expect("view section");
+        let example = section.split("```json").nth(1).and_then(|b| b.split("```").next()).expect("view example");
+        let example: serde_json::Value = serde_json::from_str(example).expect("the example is JSON");
+        assert_eq!(example["schema_version"], SCHEMA_VERSION);
+        assert!(section.contains(&format!("(schema_version {SCHEMA_VERSION})")));
+        let t = Synthetic::new("jsondoc", "node2");
+        let report = ViewReport { schema_version: SCHEMA_VERSION, host: "node2".into(), resources: vec![t.state()] };
+        let printed = serde_json::to_value(&report).unwrap();
+        let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&example), keys(&printed));
+        assert_eq!(keys(&example["resources"][0]), keys(&printed["resources"][0]));
+        for field in keys(&printed["resources"][0]) {
+            assert!(section.contains(&format!("`{field}`")), "field {field} is not described");
+        }
+    }
 }
