@@ -57,6 +57,16 @@ step "detach and attach"
 on $n 'marsadm detach r0 && marsadm attach r0'
 retry 10 on $n 'test -b /dev/mars/r0' || fail "device not back after attach"
 
+step "resource lists and all: every resource is checked before any changes"
+out=$(on $n 'marsadm detach r0,nosuch' 2>&1) && fail "detach r0,nosuch succeeded"
+grep -q "resource nosuch does not exist" <<<"$out" || fail "detach r0,nosuch message: $out"
+assert_eq 1 "$(on $n 'marsadm view-is-attached r0')" "r0 attached after the refused detach r0,nosuch"
+assert_eq "$(printf -- '--------- resource r0\n1')" "$(on $n 'marsadm view-is-attached all')" "view-is-attached all"
+on $n 'marsadm detach all' || fail "detach all"
+assert_eq 0 "$(on $n 'marsadm view-is-attached r0')" "attached after detach all"
+on $n 'marsadm attach all' || fail "attach all"
+retry 10 on $n 'test -b /dev/mars/r0' || fail "device not back after attach all"
+
 step "delete-resource: refused while attached, then done"
 out=$(on $n 'marsadm delete-resource r0' 2>&1) && fail "delete-resource succeeded while attached"
 grep -q "still attached here: run marsadm down r0 first" <<<"$out" || fail "delete message: $out"

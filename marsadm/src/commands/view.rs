@@ -847,4 +847,12 @@ mod tests {
             assert!(section.contains(&format!("`{field}`")), "field {field} is not described");
         }
     }
+
+    #[test]
+    fn resource_lists() {
+        let t = Synthetic::new("lists", "node2");
+        assert_eq!(selected(&t.ctx, "all").unwrap(), ["r0"]);
+        assert_eq!(selected(&t.ctx, "r0,r0").unwrap(), ["r0"]);
+        assert!(matches!(selected(&t.ctx, "r0,r9"), Err(Error::NoResource(r)) if r == "r9"));
+    }
 }
