@@ -78,7 +78,7 @@ impl Show for MemUsed {
     }
 }
 
-/// A counter since load, e.g. `reads_from_buffer`.
+/// A counter, e.g. `reads_from_buffer` (since load) or `sync_nr` (now).
 struct Counter(&'static AtomicU64);
 
 impl Show for Counter {
@@ -113,11 +113,13 @@ impl ProcSys {
         entries.push(Entry::action(kernel::c_str!("trigger"), main.clone()), GFP_KERNEL)?;
         entries.push(Entry::show(shared_cstr(PROC_SYS_LAMPORT_CLOCK_WITH_NUL), Arc::new(LamportClock(main), GFP_KERNEL)?), GFP_KERNEL)?;
         entries.push(Entry::show(kernel::c_str!("mem_used_kb"), Arc::new(MemUsed, GFP_KERNEL)?), GFP_KERNEL)?;
-        let counters: [(&'static CStr, &'static AtomicU64); 7] = [
+        let counters: [(&'static CStr, &'static AtomicU64); 9] = [
             (kernel::c_str!("write_throttle_count"), &THROTTLED_WRITES),
             (kernel::c_str!("remaining_space_kb"), &REMAINING_SPACE_KB),
             (kernel::c_str!("total_space_kb"), &TOTAL_SPACE_KB),
             (kernel::c_str!("reads_from_buffer"), &READS_FROM_BUFFER),
+            (kernel::c_str!("sync_nr"), &SYNC_NR),
+            (kernel::c_str!("sync_wanted"), &SYNC_WANTED),
             (kernel::c_str!("received_bytes_0_meta"), Traffic::Meta.received()),
             (kernel::c_str!("received_bytes_1_replication"), Traffic::Replication.received()),
             (kernel::c_str!("received_bytes_2_sync"), Traffic::Sync.received()),
@@ -138,6 +140,7 @@ impl ProcSys {
         entries.push(Entry::int(kernel::c_str!("fetch_limit_kb"), &FETCH_LIMIT_KB, &ZERO, &FETCH_LIMIT_KB_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("base_port"), &BASE_PORT, &BASE_PORT_MIN, &BASE_PORT_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("sync_limit_kb"), &SYNC_LIMIT_KB, &ZERO, &FETCH_LIMIT_KB_MAX), GFP_KERNEL)?;
+        entries.push(Entry::int(kernel::c_str!("sync_limit"), &SYNC_LIMIT, &ZERO, &SYNC_LIMIT_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("mem_limit_mb"), &MEM_LIMIT_MB, &MEM_LIMIT_MB_MIN, &MEM_LIMIT_MB_MAX), GFP_KERNEL)?;
         entries.push(Entry::show(kernel::c_str!("mars_emergency_mode"), Arc::new(Number(&EMERGENCY_LEVEL), GFP_KERNEL)?), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("mars_reset_emergency"), &RESET_EMERGENCY, &ZERO, &ONE), GFP_KERNEL)?;

@@ -3,6 +3,8 @@
 //! A resource running on this host: its underlying disk (held exclusively while
 //! attached) and, in the primary role, its device `/dev/mars/<devname>`.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::fmt;
 use kernel::prelude::*;
@@ -41,6 +43,9 @@ pub(crate) struct Resource {
     fetcher: Option<Fetcher>,
     /// On a secondary whose disk is not a copy yet: the full sync thread.
     syncer: Option<Syncer>,
+    /// The sync is wanted but waits for `sync_limit`: its place in the queue (a stamp
+    /// from [`QUEUE_STAMP`], the order syncs became wanted).
+    sync_queued: Option<u64>,
     /// On a secondary: the thread replaying the fetched logfiles.
     replayer: Option<Replayer>,
     /// Damage replay found in a fetched logfile, for the fetch thread to repair.
@@ -56,6 +61,9 @@ pub(crate) struct Resource {
     /// Unique address identifying us as the exclusive holder of `lower`.
     _holder: KBox<u8>,
 }
+
+/// Source of the sync queue's stamps (unique, growing).
+static QUEUE_STAMP: AtomicU64 = AtomicU64::new(0);
 
 /// What the tree says a resource should look like on this host.
 pub(crate) struct Setup<'a> {
@@ -84,6 +92,7 @@ impl Resource {
             current: None,
             fetcher: None,
             syncer: None,
+            sync_queued: None,
             replayer: None,
             repair: Repair::new()?,
             waiting: None,
@@ -115,6 +124,7 @@ impl Resource {
         }
         self.fetcher = None;
         self.syncer = None;
+        self.sync_queued = None;
         self.replayer = None;
         let tree = Tree { clock: &main.clock };
         let replay_name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
@@ -176,6 +186,27 @@ impl Resource {
         self.syncer = None;
         self.syncer = Some(Syncer::start(main.clone(), res, primary, self.lower.clone(), size)?);
         Ok(())
+    }
+
+    /// Whether its full sync runs (also one that has finished and waits to be stopped).
+    pub(crate) fn is_syncing(&self) -> bool {
+        self.syncer.is_some()
+    }
+
+    /// Its place in the queue of syncs waiting for `sync_limit` (`None`: not queued).
+    pub(crate) fn sync_queued(&self) -> Option<u64> {
+        self.sync_queued
+    }
+
+    /// Queues its wanted sync (it keeps its place while it stays queued), or takes it
+    /// out of the queue (`false`: started, or no longer wanted).
+    pub(crate) fn queue_sync(&mut self, res: &str, queued: bool) {
+        if !queued {
+            self.sync_queued = None;
+        } else if self.sync_queued.is_none() {
+            pr_info!("resource {}: full sync waits for sync_limit\n", res);
+            self.sync_queued = Some(QUEUE_STAMP.fetch_add(1, Ordering::Relaxed));
+        }
     }
 
     /// On a secondary: replays the fetched logfiles (`on`) or stops replaying. Never

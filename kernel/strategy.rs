@@ -6,6 +6,8 @@
 //! something is written to `/proc/sys/mars/trigger`. Everything is derived from the tree,
 //! so after a module reload or reboot the previous roles resume by themselves.
 
+use core::sync::atomic::Ordering;
+
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::fmt;
 use kernel::prelude::*;
@@ -23,11 +25,12 @@ use crate::mars_core::emergency::{self as em, Level, Reserves};
 use crate::mars_core::handover::{fetch_source, takeover, Here, Mode, OldPrimary, Takeover};
 use crate::mars_core::replication::is_consistent;
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
+use crate::mars_core::syncgate::{may_start, queued_before, SyncSlots};
 use crate::mars_core::lamport::format_stamp;
-use crate::mars_core::tree::{ReplayLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX, VERSION_PREFIX};
+use crate::mars_core::tree::{ReplayLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX, VERSION_PREFIX};
 use crate::conn::Listener;
 use crate::digest::KernelDigests;
-use crate::tunables::{self, Traffic};
+use crate::tunables::{self, Traffic, SYNC_LIMIT, SYNC_NR, SYNC_WANTED};
 use crate::{fetch, meta, sync};
 use crate::kapi::bdev::BlockDevice;
 use crate::logger::CurrentLog;
@@ -227,7 +230,32 @@ fn round(main: &Arc<Main>, resources: &mut KVec<Option<Resource>>, module: &'sta
             *slot = None;
         }
     }
+    let running = resources.iter().flatten().filter(|r| r.is_syncing()).count();
+    let queued = resources.iter().flatten().filter(|r| r.sync_queued().is_some()).count();
+    SYNC_NR.store(running as u64, Ordering::Relaxed);
+    SYNC_WANTED.store((running + queued) as u64, Ordering::Relaxed);
     Ok(())
+}
+
+/// What the other resources than `resources[me]` do with their full syncs.
+fn sync_slots(resources: &[Option<Resource>], me: usize) -> SyncSlots {
+    let mine = resources[me].as_ref().and_then(|r| r.sync_queued());
+    let mut slots = SyncSlots::default();
+    for (i, r) in resources.iter().enumerate() {
+        match r.as_ref() {
+            Some(_) if i == me => {}
+            Some(r) if r.is_syncing() => slots.running += 1,
+            Some(r) if r.sync_queued().is_some_and(|t| queued_before(t, mine)) => slots.ahead += 1,
+            _ => {}
+        }
+    }
+    slots
+}
+
+/// Whether a wanted full sync that does not run yet may start now: not while
+/// `/proc/sys/mars/sync_limit` syncs run or are queued before it.
+fn may_sync(slots: SyncSlots) -> bool {
+    may_start(SYNC_LIMIT.load(Ordering::Relaxed).max(0) as u32, slots)
 }
 
 /// Index of the running resource `res`.
@@ -348,7 +376,10 @@ fn handle_resource(
                         }
                     },
                 };
+                let slots = idx.map_or(SyncSlots::default(), |i| sync_slots(resources, i));
                 if let Some(r) = idx.and_then(|i| resources[i].as_mut()) {
+                    // Whether `follow` decided about the sync queue this round.
+                    let mut followed = false;
                     let result = match want {
                         Role::Primary if r.role() == Role::Primary => {
                             r.follow_emergency(&emergency, space.rest);
@@ -360,7 +391,8 @@ fn handle_resource(
                             }),
                             Ok(Takeover::Wait(why)) => {
                                 r.note_wait(res, Some(why));
-                                follow(main, tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()), emergency.may_sync)
+                                followed = true;
+                                follow(main, tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()), slots, emergency.may_sync)
                             }
                             Err(e) => Err(e),
                         },
@@ -371,11 +403,16 @@ fn handle_resource(
                         }
                         _ => r.make_secondary().and_then(|()| {
                             r.note_remains(res, false);
-                            follow(main, tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()), emergency.may_sync)
+                            followed = true;
+                            follow(main, tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()), slots, emergency.may_sync)
                         }),
                     };
                     if want != Role::Primary {
                         r.note_wait(res, None);
+                    }
+                    if !followed {
+                        // No sync wanted here this round: no place in the queue kept.
+                        r.queue_sync(res, false);
                     }
                     if let Err(e) = result {
                         problem = Some(e);
@@ -412,6 +449,8 @@ fn handle_resource(
     let (fetching, syncing, replaying) = current.map_or((false, false, false), |r| r.activity());
     tree.write(&actual, "is-fetching", if fetching { "1" } else { "0" })?;
     tree.write(&actual, "is-syncing", if syncing { "1" } else { "0" })?;
+    let queued = current.is_some_and(|r| r.sync_queued().is_some());
+    tree.write(&actual, IS_SYNC_QUEUED, if queued { "1" } else { "0" })?;
     tree.write(&actual, "is-replaying", if replaying { "1" } else { "0" })?;
     let err = problem.map_or(0, |e| e.to_errno());
     tree.write(&actual, "error", number(err)?.to_str().map_err(|_| EINVAL)?)?;
@@ -420,22 +459,28 @@ fn handle_resource(
 
 /// A secondary's work (also of a designated primary that waits to take over): fetch
 /// from `mars_core::handover::fetch_source` while connected; a disk that is not a copy
-/// yet is synced first from the designated primary; replay runs only on a synced disk
-/// (never together with the sync).
+/// yet is synced first from the designated primary (once [`may_sync`] lets it, else it
+/// is queued); replay runs only on a synced disk (never together with the sync).
 #[allow(clippy::too_many_arguments)]
-fn follow(main: &Arc<Main>, tree: &Tree<'_>, r: &mut Resource, dir: &CStr, res: &str, me: &str, primary: Option<&str>, size: u64, connected: bool, may_sync: bool) -> Result {
+fn follow(main: &Arc<Main>, tree: &Tree<'_>, r: &mut Resource, dir: &CStr, res: &str, me: &str, primary: Option<&str>, size: u64, connected: bool, slots: SyncSlots, space_allows_sync: bool) -> Result {
     let link = |name: core::fmt::Arguments<'_>| -> Result<Option<KVec<u8>>> { tree.read(&path(fmt!("{}/{}", dir, name))?) };
     let replay = link(fmt!("{}{}", REPLAY_PREFIX, me))?;
     let replaying = replay.as_deref().and_then(|v| ReplayLink::parse(text(v)).ok());
     let source = replaying.and_then(|l| fetch_source(primary, me, l.log));
-    r.fetch_from(main, res, source.filter(|_| connected))?;
+    // A failing fetch start does not skip the sync queue's decision (the error is
+    // returned at the end).
+    let fetching = r.fetch_from(main, res, source.filter(|_| connected));
     let synced = link(fmt!("syncstatus-{}", me))?.and_then(|v| text(&v).parse::<u64>().ok()).unwrap_or(size);
     let sync = link(fmt!("{}{}/sync", TODO_PREFIX, me))?;
     let remote = primary.filter(|p| *p != me);
     // Emergency level 3 (or the resource over its limit): no full sync.
-    r.sync_from(main, res, remote.filter(|_| synced < size && switch_on(sync.as_deref()) && may_sync), size)?;
+    let wanted = remote.filter(|_| synced < size && switch_on(sync.as_deref()) && space_allows_sync);
+    let start = wanted.filter(|_| r.is_syncing() || may_sync(slots));
+    r.queue_sync(res, wanted.is_some() && start.is_none());
+    r.sync_from(main, res, start, size)?;
     let replay_on = link(fmt!("{}{}/allow-replay", TODO_PREFIX, me))?;
-    r.replay(main, res, synced >= size && switch_on(replay_on.as_deref()))
+    r.replay(main, res, synced >= size && switch_on(replay_on.as_deref()))?;
+    fetching
 }
 
 /// Whether this host, designated primary and not primary yet, takes over now

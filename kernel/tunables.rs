@@ -65,6 +65,16 @@ pub(crate) static THROTTLED_WRITES: AtomicU64 = AtomicU64::new(0);
 /// Whether writes are throttled now (set each round from the fill level).
 pub(crate) static THROTTLING: AtomicBool = AtomicBool::new(false);
 
+/// How many full syncs may run at once on this host (0: no limit); further wanted
+/// syncs wait (`mars_core::syncgate`).
+pub(crate) static SYNC_LIMIT: AtomicI32 = AtomicI32::new(0);
+pub(crate) static SYNC_LIMIT_MAX: i32 = 1 << 20;
+
+/// Full syncs running on this host, and running plus queued (wanted), as of the
+/// strategy's last round.
+pub(crate) static SYNC_NR: AtomicU64 = AtomicU64::new(0);
+pub(crate) static SYNC_WANTED: AtomicU64 = AtomicU64::new(0);
+
 /// Reads answered (in part or whole) from buffered writes, since load.
 pub(crate) static READS_FROM_BUFFER: AtomicU64 = AtomicU64::new(0);
 

@@ -88,7 +88,8 @@ view_field() {
 }
 
 # DISK: the data disk a scenario uses (vdb, 512 MiB; vda is a 64 MiB scratch disk that
-# scenarios without a filesystem use to keep syncs and checksums cheap).
+# scenarios without a filesystem use to keep syncs and checksums cheap; vdd and vde are
+# two more such, for several resources per node).
 DISK=${DISK:-vdb}
 
 # tb_state: the testbed's state directory (per instance).
@@ -136,7 +137,7 @@ disk_diff() {
   local disk=$1 first=$2 n img state
   shift 2
   state=$(tb_state)
-  case $disk in vda) img=scratch.img ;; vdb) img=data.img ;; vdc) img=mars.img ;; esac
+  case $disk in vda) img=scratch.img ;; vdb) img=data.img ;; vdc) img=mars.img ;; vdd) img=scratch2.img ;; vde) img=scratch3.img ;; esac
   for n in "$@"; do
     echo "$disk: 4 KiB blocks differing between $first and $n (count block-number, first 20 runs):"
     cmp -l "$state/$first/$img" "$state/$n/$img" | head -2000000 | awk '{ print int(($1 - 1) / 4096) }' |

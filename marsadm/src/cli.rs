@@ -11,6 +11,11 @@ use clap::{Parser, Subcommand};
 /// (maybe older) copy. All state lives in the symlink tree under /mars; marsadm changes
 /// it and the kernel module mars.ko acts on it.
 ///
+/// Where a command takes a RESOURCE, `all` (every resource this host is a member of; for
+/// view and view-*: every resource known here) or a comma-separated list (r0,r1) works
+/// too; commands that change something check every resource named before they change
+/// any.
+///
 /// Exit status: 0 success, 1 the operation failed, 2 bad command line, 3 a logfile ends
 /// in an incomplete record (cat).
 #[derive(Debug, Parser)]
@@ -141,6 +146,7 @@ pub enum Command {
     },
     /// Wait until a condition holds for RESOURCE on this host.
     ///
+    /// With `all` or a list: until it holds for each, all within --timeout.
     /// Exit status 0 once it holds, 1 after --timeout seconds.
     WaitResource {
         resource: String,
@@ -273,8 +279,9 @@ pub enum Command {
     ///
     /// Text: a header line per resource, then this host's line: disk state (Detached,
     /// Inconsistent, Outdated[F|R|FR], WriteBack, UpToDate), replication state
-    /// (Replicating, Syncing, Replaying, PausedSync, PausedFetch, PausedReplay,
-    /// PrimaryUnreachable, NoPrimaryDesignated, NotStarted), role (Primary, ForcedPrimary,
+    /// (Replicating, Syncing, SyncQueued: waiting for /proc/sys/mars/sync_limit, Replaying,
+    /// PausedSync, PausedFetch, PausedReplay, PrimaryUnreachable, NoPrimaryDesignated,
+    /// NotStarted), role (Primary, ForcedPrimary,
     /// RemainsPrimary, NotYetPrimary, Secondary, None; see `marsadm role --help`), device,
     /// open count, and the bytes still to write back, sync, fetch and replay; then
     /// progress lines with rates and remaining time for a sync, fetch or replay under way.
@@ -283,7 +290,7 @@ pub enum Command {
     /// the bytes of log it has beyond that point. --json prints the same (schema in
     /// docu/marsadm-json.md).
     View {
-        /// A resource name, or "all".
+        /// A resource name, a comma-separated list, or "all" (one block per resource).
         #[arg(default_value = "all")]
         resource: String,
         /// Print JSON instead of text.
@@ -359,7 +366,8 @@ pub enum Command {
     /// not past the end of the sync), Outdated[F|R|FR] (fetch and/or replay behind),
     /// WriteBack (primary: logged data not yet on the disk), UpToDate. Replication state:
     /// NotStarted, Replicating (primary), PrimaryUnreachable (fetch is on but the
-    /// designated primary has not been heard from for 20 s), Syncing, PausedSync,
+    /// designated primary has not been heard from for 20 s), Syncing, SyncQueued (the
+    /// sync waits for /proc/sys/mars/sync_limit), PausedSync,
     /// PausedFetch, PausedReplay, NoPrimaryDesignated, Replaying.
     State { resource: String },
     /// Print 1 if the members' logfile histories of RESOURCE diverged (split brain), else 0.
@@ -386,7 +394,8 @@ pub enum Command {
     ///
     /// Creates the next, empty logfile log-<nr+1>-<host>; the module continues in it as
     /// soon as everything in the current one is on the disk. Does nothing while the
-    /// newest logfile is empty. `cron` does this regularly.
+    /// newest logfile is empty. `cron` does this regularly. `all`: every resource this
+    /// host is the actual primary of.
     LogRotate { resource: String },
     /// Delete this host's oldest logfile of RESOURCE that every member has replayed.
     ///

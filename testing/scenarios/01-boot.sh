@@ -15,6 +15,9 @@ for n in node1 node2; do
 
   step "$n: disks"
   assert_eq 536870912 "$(on $n 'blockdev --getsize64 /dev/vdb')" "data disk size"
+  for d in vda vdd vde; do
+    assert_eq 67108864 "$(on $n "blockdev --getsize64 /dev/$d")" "scratch disk $d size"
+  done
   on $n 'grep -q "^/dev/vdc /mars ext4 " /proc/mounts' || fail "$n: /dev/vdc not mounted on /mars as ext4"
 
   step "$n: tools"

@@ -16,7 +16,7 @@ grep -q '^--------- resource r0 (536870912 bytes), primary: node1$' <<<"$out" ||
 grep -q '^node1 UpToDate Replicating Primary /dev/mars/r0 open=0 writeback-rest=0$' <<<"$out" || fail "view line"
 on $n 'marsadm view --json' | python3 -c 'import json, sys
 v = json.load(sys.stdin)
-assert v["schema_version"] == 3 and v["host"] == "node1", v
+assert v["schema_version"] == 4 and v["host"] == "node1", v
 r = v["resources"][0]
 assert (r["name"], r["role"], r["diskstate"], r["is_primary"], r["size"]) == ("r0", "Primary", "UpToDate", True, 536870912), r' ||
   fail "view --json"
@@ -56,6 +56,16 @@ retry 10 on $n 'test -b /dev/mars/r0' || fail "device not back after up"
 step "detach and attach"
 on $n 'marsadm detach r0 && marsadm attach r0'
 retry 10 on $n 'test -b /dev/mars/r0' || fail "device not back after attach"
+
+step "resource lists and all: every resource is checked before any changes"
+out=$(on $n 'marsadm detach r0,nosuch' 2>&1) && fail "detach r0,nosuch succeeded"
+grep -q "resource nosuch does not exist" <<<"$out" || fail "detach r0,nosuch message: $out"
+assert_eq 1 "$(on $n 'marsadm view-is-attached r0')" "r0 attached after the refused detach r0,nosuch"
+assert_eq "$(printf -- '--------- resource r0\n1')" "$(on $n 'marsadm view-is-attached all')" "view-is-attached all"
+on $n 'marsadm detach all' || fail "detach all"
+assert_eq 0 "$(on $n 'marsadm view-is-attached r0')" "attached after detach all"
+on $n 'marsadm attach all' || fail "attach all"
+retry 10 on $n 'test -b /dev/mars/r0' || fail "device not back after attach all"
 
 step "delete-resource: refused while attached, then done"
 out=$(on $n 'marsadm delete-resource r0' 2>&1) && fail "delete-resource succeeded while attached"

@@ -19,6 +19,7 @@ pub mod names;
 pub mod replication;
 pub mod role;
 pub mod splitbrain;
+pub mod syncgate;
 pub mod text;
 pub mod tree;
 pub mod version;

@@ -124,6 +124,10 @@ impl<'a> ReplayLink<'a> {
 /// `actual-<host>/time`: rewritten by the host's module every round (liveness).
 pub const TIME: &str = "time";
 
+/// `resource-<res>/actual-<host>/is-sync-queued`: 1 while the host's full sync of the
+/// resource is wanted but waits for `/proc/sys/mars/sync_limit` (`syncgate`).
+pub const IS_SYNC_QUEUED: &str = "is-sync-queued";
+
 /// Value of `uuid` on a host that is joining a cluster and has not heard from it yet:
 /// it may read the cluster's tree, and adopts the cluster's uuid from it.
 pub const ANY_CLUSTER: &str = "(any)";

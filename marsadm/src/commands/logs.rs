@@ -37,14 +37,8 @@ fn logfiles(ctx: &Context, res: &str) -> Result<Vec<(u32, String, u64)>> {
 /// to it once everything in the current one is on the disk). Nothing to do if the
 /// newest logfile is still empty.
 pub fn log_rotate(ctx: &Context, res: &str) -> Result<()> {
-    ctx.require_mountpoint()?;
-    if !resources(ctx)?.iter().any(|r| r == res) {
-        return Err(Error::NoResource(res.into()));
-    }
+    check_rotate(ctx, res)?;
     let dir = resource_dir(res);
-    if ctx.tree.get(&format!("{dir}/actual-{}/is-primary", ctx.host))?.map(|l| l.value).as_deref() != Some("1") {
-        return Err(Error::NotPrimary(res.into()));
-    }
     let own: Vec<_> = logfiles(ctx, res)?.into_iter().filter(|(_, n, _)| LogName::parse(n).is_ok_and(|l| l.host == ctx.host)).collect();
     let Some((nr, name, size)) = own.last().cloned() else { return Err(Error::NotPrimary(res.into())) };
     if size == 0 {
@@ -61,6 +55,23 @@ pub fn log_rotate(ctx: &Context, res: &str) -> Result<()> {
     ctx.trigger();
     println!("rotated {res}: new writes go to {next} once {name} ({size} bytes) is written back");
     Ok(())
+}
+
+/// The checks of `log-rotate`: the resource exists and this host is its actual primary.
+pub fn check_rotate(ctx: &Context, res: &str) -> Result<()> {
+    ctx.require_mountpoint()?;
+    if !resources(ctx)?.iter().any(|r| r == res) {
+        return Err(Error::NoResource(res.into()));
+    }
+    if !is_actual_primary(ctx, res)? {
+        return Err(Error::NotPrimary(res.into()));
+    }
+    Ok(())
+}
+
+/// The module reports this host as the actual primary of `res`.
+pub fn is_actual_primary(ctx: &Context, res: &str) -> Result<bool> {
+    Ok(ctx.tree.get(&format!("{}/actual-{}/is-primary", resource_dir(res), ctx.host))?.map(|l| l.value).as_deref() == Some("1"))
 }
 
 /// The logfile numbers of `res` that every member has replayed: below the lowest
@@ -158,7 +169,7 @@ pub fn cron(ctx: &Context) -> Result<()> {
         if ctx.tree.get(&format!("{dir}/{DATA_PREFIX}{}", ctx.host))?.is_none() {
             continue;
         }
-        if ctx.tree.get(&format!("{dir}/actual-{}/is-primary", ctx.host))?.map(|l| l.value).as_deref() == Some("1") {
+        if is_actual_primary(ctx, &res)? {
             log_rotate(ctx, &res)?;
         }
         let freed = log_delete(ctx, &res, true, true)?;

@@ -38,6 +38,39 @@ fn view_macro(res: &str, m: Macro) -> Result<()> {
     view::view_macro(&Context::from_system()?, m, res)
 }
 
+/// `log-rotate`: on each resource named; with `all`, on those this host is the actual
+/// primary of (on the others there is nothing to rotate).
+fn log_rotate(spec: &str) -> Result<()> {
+    let ctx = Context::from_system()?;
+    let mut list = resource::resource_list(&ctx, spec)?;
+    if spec == "all" {
+        let mut mine = Vec::new();
+        for res in list {
+            if logs::is_actual_primary(&ctx, &res)? {
+                mine.push(res);
+            }
+        }
+        list = mine;
+    }
+    for res in &list {
+        logs::check_rotate(&ctx, res)?;
+    }
+    for res in &list {
+        logs::log_rotate(&ctx, res)?;
+    }
+    Ok(())
+}
+
+/// Waits on every resource `spec` names in turn, all within `timeout_s` seconds.
+fn wait_each(spec: &str, timeout_s: u64, wait: impl Fn(&Context, &str, u64) -> Result<()>) -> Result<()> {
+    let ctx = Context::from_system()?;
+    let start = std::time::Instant::now();
+    for res in &resource::resource_list(&ctx, spec)? {
+        wait(&ctx, res, timeout_s.saturating_sub(start.elapsed().as_secs()))?;
+    }
+    Ok(())
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     // --timeout S (global, as in the original), else each command's default.
     let secs = |default: u64| cli.timeout.unwrap_or(default);
@@ -56,8 +89,8 @@ pub fn run(cli: Cli) -> Result<()> {
             resource::create_resource(&Context::from_system()?, &resource, &disk, devname.as_deref(), force)
         }
         Command::Cat { logfile, summary, json } => cat::exec(&logfile, summary, json),
-        Command::Attach { resource } => resource::attach(&Context::from_system()?, &resource),
-        Command::Detach { resource } => resource::detach(&Context::from_system()?, &resource),
+        Command::Attach { resource } => each(&resource, resource::require_member, resource::attach),
+        Command::Detach { resource } => each(&resource, resource::check_detach, resource::detach),
         Command::SetEmergencyLimit { resource, percent } => {
             each(&resource, resource::require_member, |ctx, res| resource::set_emergency_limit(ctx, res, percent))
         }
@@ -107,15 +140,19 @@ pub fn run(cli: Cli) -> Result<()> {
             resource::leave_resource(&Context::from_system()?, &resource, host.as_deref(), force)
         }
         Command::WaitResource { resource, condition: Some(word), .. } => {
-            resource::wait_switch(&Context::from_system()?, &resource, &word, secs(60))
+            wait_each(&resource, secs(60), |ctx, res, left| resource::wait_switch(ctx, res, &word, left))
         }
         Command::WaitResource { resource, until, condition: None } => {
-            resource::wait_resource(&Context::from_system()?, &resource, until, secs(60))
+            wait_each(&resource, secs(60), |ctx, res, left| resource::wait_resource(ctx, res, until, left))
         }
         Command::UpdateCluster => cluster::wait_cluster(&Context::from_system()?, secs(30)),
-        Command::LogRotate { resource } => logs::log_rotate(&Context::from_system()?, &resource),
-        Command::LogDelete { resource } => logs::log_delete(&Context::from_system()?, &resource, false, false).map(drop),
-        Command::LogDeleteAll { resource } => logs::log_delete(&Context::from_system()?, &resource, true, false).map(drop),
+        Command::LogRotate { resource } => log_rotate(&resource),
+        Command::LogDelete { resource } => {
+            each(&resource, resource::require_exists, |ctx, res| logs::log_delete(ctx, res, false, false).map(drop))
+        }
+        Command::LogDeleteAll { resource } => {
+            each(&resource, resource::require_exists, |ctx, res| logs::log_delete(ctx, res, true, false).map(drop))
+        }
         Command::Cron => logs::cron(&Context::from_system()?),
         Command::Version { json } => version::exec(json),
     }

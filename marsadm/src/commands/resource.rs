@@ -350,6 +350,21 @@ pub fn check_down(ctx: &Context, res: &str) -> Result<()> {
     require_closed(ctx, res, "down")
 }
 
+/// The checks of `detach`: a member, its device closed.
+pub fn check_detach(ctx: &Context, res: &str) -> Result<()> {
+    require_member(ctx, res)?;
+    require_closed(ctx, res, "detach")
+}
+
+/// Requires resource `res` to exist (this host need not be a member).
+pub fn require_exists(ctx: &Context, res: &str) -> Result<()> {
+    ctx.require_mountpoint()?;
+    if !resources(ctx)?.iter().any(|r| r == res) {
+        return Err(Error::NoResource(res.into()));
+    }
+    Ok(())
+}
+
 /// The checks of `secondary`: a member, its device closed.
 pub fn check_secondary(ctx: &Context, res: &str) -> Result<()> {
     require_member(ctx, res)?;

@@ -5,7 +5,8 @@ use mars_core::emergency::{self as em, Level};
 use mars_core::replication::is_consistent;
 use mars_core::splitbrain::{bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
 use mars_core::tree::{
-    LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, REPLAY_PREFIX, SIZE, TODO_PREFIX, VERSION_PREFIX,
+    LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, SIZE, TODO_PREFIX,
+    VERSION_PREFIX,
 };
 use serde::Serialize;
 
@@ -33,14 +34,18 @@ pub struct ResourceState {
     /// `WriteBack` (logged data not yet on the disk) or `UpToDate`.
     pub diskstate: String,
     /// `NotStarted` (detached), `Replicating` or `EmergencyMode` (primary; logging
-    /// ceased), or on a secondary `PrimaryUnreachable`, `Syncing`, `PausedSync`,
-    /// `PausedFetch`, `PausedReplay`, `NoPrimaryDesignated`, `Orphan` (stopped at a hole
-    /// in the logfile sequence: the primary ceased logging), `Replaying`.
+    /// ceased), or on a secondary `PrimaryUnreachable`, `Syncing`, `SyncQueued`,
+    /// `PausedSync`, `PausedFetch`, `PausedReplay`, `NoPrimaryDesignated`, `Orphan`
+    /// (stopped at a hole in the logfile sequence: the primary ceased logging),
+    /// `Replaying`.
     pub replstate: &'static str,
     pub is_attached: bool,
     pub is_primary: bool,
     /// The disk is a consistent copy (see `view-is-consistent`).
     pub is_consistent: bool,
+    /// The full sync is wanted but waits for `/proc/sys/mars/sync_limit`
+    /// (`actual-<me>/is-sync-queued`).
+    pub is_sync_queued: bool,
     pub device: String,
     pub open_count: u32,
     /// Bytes logged but not yet known to be on the disk (primary; 0 elsewhere).
@@ -280,6 +285,7 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     let number = |v: Option<String>| v.and_then(|v| v.parse::<u64>().ok());
     let is_attached = actual("is-attached")?.as_deref() == Some("1");
     let is_primary = actual("is-primary")?.as_deref() == Some("1");
+    let is_sync_queued = actual(IS_SYNC_QUEUED)?.as_deref() == Some("1");
     let primary = link(ctx, &format!("{dir}/{PRIMARY}"))?.filter(|p| p != NONE);
     let size: u64 = number(link(ctx, &format!("{dir}/{SIZE}"))?).unwrap_or(0);
     let log_size = |name: &str| std::fs::metadata(ctx.tree.path(&format!("{dir}/{name}"))).map(|m| m.len()).unwrap_or(0);
@@ -344,7 +350,13 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         // Before the sync states: a sync cannot progress without the primary either.
         "PrimaryUnreachable"
     } else if synced < size {
-        if switches.sync { "Syncing" } else { "PausedSync" }
+        if !switches.sync {
+            "PausedSync"
+        } else if is_sync_queued {
+            "SyncQueued"
+        } else {
+            "Syncing"
+        }
     } else if !switches.fetch {
         "PausedFetch"
     } else if !switches.replay {
@@ -380,6 +392,7 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         is_attached,
         is_primary,
         is_consistent,
+        is_sync_queued,
         device: format!("/dev/mars/{devname}"),
         open_count: actual("open-count")?.and_then(|v| v.parse().ok()).unwrap_or(0),
         writeback_rest,
@@ -477,7 +490,9 @@ fn progress_lines(s: &ResourceState) -> Vec<String> {
     if s.role != "Secondary" {
         return out;
     }
-    if s.sync_rest > 0 {
+    if s.sync_rest > 0 && s.is_sync_queued {
+        out.push(format!("    sync queued: waiting for sync_limit ({} of {} synced)", human(s.size - s.sync_rest), human(s.size)));
+    } else if s.sync_rest > 0 {
         let done = s.size - s.sync_rest;
         out.push(format!(
             "    syncing: {:6.2}% ({}/{}) rate: {}/s remaining: {}",
@@ -507,7 +522,7 @@ struct ViewReport {
     resources: Vec<ResourceState>,
 }
 
-/// `view [RES|all] [--json]`.
+/// `view [RES[,RES...]|all] [--json]`.
 pub fn view(ctx: &Context, which: &str, json: bool) -> Result<()> {
     ctx.require_mountpoint()?;
     let names = selected(ctx, which)?;
@@ -516,6 +531,12 @@ pub fn view(ctx: &Context, which: &str, json: bool) -> Result<()> {
         let report = ViewReport { schema_version: SCHEMA_VERSION, host: ctx.host.clone(), resources: states };
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
+    }
+    // As the original's default-header: a hint when a sync limit is set here.
+    let proc_number = |name: &str| std::fs::read_to_string(ctx.proc_sys.join(name)).ok().and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(limit) = proc_number("sync_limit").filter(|l| *l > 0) {
+        let (nr, wanted) = (proc_number("sync_nr").unwrap_or(0), proc_number("sync_wanted").unwrap_or(0));
+        println!("sync_limit={limit}: at most {limit} full sync(s) at a time here; {nr} running, {} queued", wanted.saturating_sub(nr));
     }
     for s in &states {
         for line in text_lines(&ctx.host, s) {
@@ -605,16 +626,23 @@ fn split_brain_lines(res: &str, sb: &SplitBrain) -> Vec<String> {
     out
 }
 
-/// The names `view` and `view-1and1` accept: a resource or `all`.
+/// The names `view`, `view-1and1` and `view-<macro>` accept: `all` (every resource
+/// known here), a resource, or a comma-separated list (each must exist).
 fn selected(ctx: &Context, which: &str) -> Result<Vec<String>> {
     let all = resources(ctx)?;
     if which == "all" {
-        Ok(all)
-    } else if all.iter().any(|r| r == which) {
-        Ok(vec![which.to_owned()])
-    } else {
-        Err(Error::NoResource(which.into()))
+        return Ok(all);
     }
+    let mut out: Vec<String> = Vec::new();
+    for res in which.split(',') {
+        if !all.iter().any(|r| r == res) {
+            return Err(Error::NoResource(res.into()));
+        }
+        if !out.iter().any(|r| r == res) {
+            out.push(res.to_owned());
+        }
+    }
+    Ok(out)
 }
 
 /// `view-1and1 [RES|all]`: the compact line of the original's 1&1 variant (§7.3).
@@ -665,11 +693,22 @@ pub enum Macro {
     TotalSpace,
 }
 
-pub fn view_macro(ctx: &Context, m: Macro, res: &str) -> Result<()> {
+/// `view-<macro> RES`: the value; for `all` or a list, each resource's value after a
+/// line `--------- resource <res>` (as the original).
+pub fn view_macro(ctx: &Context, m: Macro, which: &str) -> Result<()> {
     ctx.require_mountpoint()?;
-    if !resources(ctx)?.iter().any(|r| r == res) {
-        return Err(Error::NoResource(res.into()));
+    let names = selected(ctx, which)?;
+    let headers = which == "all" || which.contains(',');
+    for res in &names {
+        if headers {
+            println!("--------- resource {res}");
+        }
+        println!("{}", macro_value(ctx, m, res)?);
     }
+    Ok(())
+}
+
+fn macro_value(ctx: &Context, m: Macro, res: &str) -> Result<String> {
     let s = resource_state(ctx, res)?;
     let out = match m {
         Macro::IsPrimary => (s.is_primary as u8).to_string(),
@@ -690,8 +729,7 @@ pub fn view_macro(ctx: &Context, m: Macro, res: &str) -> Result<()> {
         Macro::RestSpace => s.emergency.rest_space.unwrap_or(0).to_string(),
         Macro::TotalSpace => s.emergency.total_space.unwrap_or(0).to_string(),
     };
-    println!("{out}");
-    Ok(())
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -891,5 +929,51 @@ mod tests {
         let s = t.state();
         assert_eq!((s.role, s.actual_primaries.as_slice()), ("NotYetPrimary", ["node1".to_owned()].as_slice()));
         assert_eq!(s.primary_age_ms, None, "this host is the designated primary");
+    }
+
+    #[test]
+    fn a_queued_sync_is_shown_as_such() {
+        let mut t = Synthetic::new("queued", "node2");
+        t.set("resource-r0/primary", "node1");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        t.set("resource-r0/syncstatus-node2", "4096");
+        t.set("resource-r0/actual-node2/is-sync-queued", "1");
+        let s = t.state();
+        assert_eq!((s.replstate, s.is_sync_queued, s.sync_rest), ("SyncQueued", true, 1048576 - 4096));
+        assert!(progress_lines(&s)[0].contains("sync queued: waiting for sync_limit"), "{:?}", progress_lines(&s));
+        t.set("resource-r0/todo-node2/sync", "0");
+        assert_eq!(t.state().replstate, "PausedSync", "a paused sync is paused, queued or not");
+        t.set("resource-r0/todo-node2/sync", "1");
+        t.set("resource-r0/actual-node2/is-sync-queued", "0");
+        assert_eq!(t.state().replstate, "Syncing");
+    }
+
+    /// docu/marsadm-json.md's `view --json` example has exactly the fields and schema
+    /// version marsadm prints.
+    #[test]
+    fn json_documentation_matches() {
+        let doc = include_str!("../../../docu/marsadm-json.md");
+        let section = doc.split("## `marsadm view").nth(1).expect("view section");
+        let example = section.split("```json").nth(1).and_then(|b| b.split("```").next()).expect("view example");
+        let example: serde_json::Value = serde_json::from_str(example).expect("the example is JSON");
+        assert_eq!(example["schema_version"], SCHEMA_VERSION);
+        assert!(section.contains(&format!("(schema_version {SCHEMA_VERSION})")));
+        let t = Synthetic::new("jsondoc", "node2");
+        let report = ViewReport { schema_version: SCHEMA_VERSION, host: "node2".into(), resources: vec![t.state()] };
+        let printed = serde_json::to_value(&report).unwrap();
+        let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&example), keys(&printed));
+        assert_eq!(keys(&example["resources"][0]), keys(&printed["resources"][0]));
+        for field in keys(&printed["resources"][0]) {
+            assert!(section.contains(&format!("`{field}`")), "field {field} is not described");
+        }
+    }
+
+    #[test]
+    fn resource_lists() {
+        let t = Synthetic::new("lists", "node2");
+        assert_eq!(selected(&t.ctx, "all").unwrap(), ["r0"]);
+        assert_eq!(selected(&t.ctx, "r0,r0").unwrap(), ["r0"]);
+        assert!(matches!(selected(&t.ctx, "r0,r9"), Err(Error::NoResource(r)) if r == "r9"));
     }
 }

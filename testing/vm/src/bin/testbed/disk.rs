@@ -23,6 +23,8 @@ pub enum Disk {
     Vda,
     Vdb,
     Vdc,
+    Vdd,
+    Vde,
 }
 
 impl FromStr for Disk {
@@ -32,7 +34,9 @@ impl FromStr for Disk {
             "vda" => Ok(Disk::Vda),
             "vdb" => Ok(Disk::Vdb),
             "vdc" => Ok(Disk::Vdc),
-            _ => Err(format!("bad disk {s:?}: expected vda (scratch), vdb (data) or vdc (/mars)")),
+            "vdd" => Ok(Disk::Vdd),
+            "vde" => Ok(Disk::Vde),
+            _ => Err(format!("bad disk {s:?}: expected vda, vdd, vde (scratch), vdb (data) or vdc (/mars)")),
         }
     }
 }
@@ -43,6 +47,8 @@ impl Disk {
             Disk::Vda => "vda",
             Disk::Vdb => "vdb",
             Disk::Vdc => "vdc",
+            Disk::Vdd => "vdd",
+            Disk::Vde => "vde",
         }
     }
 
@@ -52,6 +58,8 @@ impl Disk {
             Disk::Vda => "scratch.img",
             Disk::Vdb => "data.img",
             Disk::Vdc => "mars.img",
+            Disk::Vdd => "scratch2.img",
+            Disk::Vde => "scratch3.img",
         };
         tb.node_dir(id).join(file)
     }
@@ -168,7 +176,8 @@ mod tests {
     fn disk_names() {
         assert_eq!("vdb".parse::<Disk>(), Ok(Disk::Vdb));
         assert_eq!("/dev/vda".parse::<Disk>(), Ok(Disk::Vda));
-        assert!("vdd".parse::<Disk>().is_err());
+        assert_eq!("vde".parse::<Disk>(), Ok(Disk::Vde));
+        assert!("vdf".parse::<Disk>().is_err());
         assert_eq!(Disk::Vdc.guest_name(), "vdc");
     }
 }

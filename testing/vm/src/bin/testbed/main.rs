@@ -67,7 +67,7 @@ enum Verb {
     /// `blockdev --flushbufs`).
     DiskSum {
         node: NodeId,
-        /// vda (scratch), vdb (data) or vdc (/mars).
+        /// vda, vdd, vde (scratch), vdb (data) or vdc (/mars).
         disk: disk::Disk,
         /// Hash only the first N bytes (default: the whole disk).
         #[arg(long)]
@@ -77,7 +77,7 @@ enum Verb {
     /// while the disk is in use in the guest (mounted, held by mars).
     DiskZero {
         node: NodeId,
-        /// vda (scratch), vdb (data) or vdc (/mars).
+        /// vda, vdd, vde (scratch), vdb (data) or vdc (/mars).
         disk: disk::Disk,
     },
 }

@@ -24,7 +24,8 @@ use crate::net;
 use crate::state::{read_trimmed, NodeId, Testbed};
 
 /// Small third disk, /dev/vda: it fixes the data disk and /mars disk names to vdb and
-/// vdc, and gives tests a second (too small) block device.
+/// vdc, and gives tests a second (too small) block device. /dev/vdd and /dev/vde are two
+/// more of this size, for several resources per node.
 const SCRATCH_MIB: u64 = 64;
 
 pub fn up(tb: &Testbed, nodes: u8, data_mib: u64, mars_mib: u64) -> Result<(), String> {
@@ -170,7 +171,14 @@ fn check_artifacts(tb: &Testbed) -> Result<(), String> {
 fn create_disks(tb: &Testbed, id: NodeId, data_mib: u64, mars_mib: u64) -> Result<(), String> {
     let dir = tb.node_dir(id);
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for (name, mib) in [("scratch.img", SCRATCH_MIB), ("data.img", data_mib), ("mars.img", mars_mib)] {
+    let disks = [
+        ("scratch.img", SCRATCH_MIB),
+        ("data.img", data_mib),
+        ("mars.img", mars_mib),
+        ("scratch2.img", SCRATCH_MIB),
+        ("scratch3.img", SCRATCH_MIB),
+    ];
+    for (name, mib) in disks {
         let path = dir.join(name);
         if path.exists() {
             continue;
@@ -229,6 +237,9 @@ fn launch(tb: &Testbed, id: NodeId) -> Result<(), String> {
         .args(drive("scratch.img", 0, 0x4))
         .args(drive("data.img", 1, 0x5))
         .args(drive("mars.img", 2, 0x6))
+        // Probed in slot order after vdc (0x8 and 0x9 are the NICs): vdd, vde.
+        .args(drive("scratch2.img", 3, 0x7))
+        .args(drive("scratch3.img", 4, 0xa))
         .arg("-pidfile")
         .arg(dir.join("qemu.pid"))
         .arg("-daemonize")
