@@ -24,7 +24,7 @@ use crate::mars_core::handover::{fetch_source, takeover, Here, Mode, OldPrimary,
 use crate::mars_core::replication::is_consistent;
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use crate::mars_core::lamport::format_stamp;
-use crate::mars_core::tree::{ReplayLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX, VERSION_PREFIX};
+use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX, VERSION_PREFIX};
 use crate::conn::Listener;
 use crate::digest::KernelDigests;
 use crate::tunables::{self, Traffic};
@@ -353,7 +353,7 @@ fn handle_resource(
                         Role::Primary if r.role() == Role::Primary => {
                             let (ceased, failed) = r.emergency();
                             r.set_emergency(em::cease(&emergency, ceased, failed, space.rest));
-                            r.rotate_if_asked(&dir, me)
+                            r.rotate_if_asked(&dir, me).and_then(|()| r.grow(res, size))
                         }
                         Role::Primary => match takeover_now(tree, &dir, me, size, switch_on(connect.as_deref())) {
                             Ok(Takeover::Now(mode)) => r.make_primary(&setup, main, &dir, me, module, mode).and_then(|()| {
@@ -414,6 +414,11 @@ fn handle_resource(
     tree.write(&actual, "is-fetching", if fetching { "1" } else { "0" })?;
     tree.write(&actual, "is-syncing", if syncing { "1" } else { "0" })?;
     tree.write(&actual, "is-replaying", if replaying { "1" } else { "0" })?;
+    // The disk's size as it is now, for `marsadm resize` (design reference §5.9).
+    if let Some(bytes) = current.map(|r| r.disk_bytes()) {
+        let name = path(fmt!("{}{}", ACTSIZE_PREFIX, me))?;
+        tree.write(&dir, name.to_str().map_err(|_| EINVAL)?, path(fmt!("{}", bytes))?.to_str().map_err(|_| EINVAL)?)?;
+    }
     let err = problem.map_or(0, |e| e.to_errno());
     tree.write(&actual, "error", number(err)?.to_str().map_err(|_| EINVAL)?)?;
     Ok(())

@@ -4,6 +4,7 @@ mod cat;
 mod cluster;
 mod handover;
 mod logs;
+mod resize;
 mod resource;
 mod view;
 mod version;
@@ -113,6 +114,7 @@ pub fn run(cli: Cli) -> Result<()> {
             resource::wait_resource(&Context::from_system()?, &resource, until, secs(60))
         }
         Command::UpdateCluster => cluster::wait_cluster(&Context::from_system()?, secs(30)),
+        Command::Resize { resource, size } => resize::resize(&Context::from_system()?, &resource, size, wait(60)),
         Command::LogRotate { resource } => logs::log_rotate(&Context::from_system()?, &resource),
         Command::LogDelete { resource } => logs::log_delete(&Context::from_system()?, &resource, false, false).map(drop),
         Command::LogDeleteAll { resource } => logs::log_delete(&Context::from_system()?, &resource, true, false).map(drop),

@@ -229,6 +229,7 @@ fn launch(tb: &Testbed, id: NodeId) -> Result<(), String> {
         .args(drive("scratch.img", 0, 0x4))
         .args(drive("data.img", 1, 0x5))
         .args(drive("mars.img", 2, 0x6))
+        .args(crate::disk::qmp_args(tb, id))
         .arg("-pidfile")
         .arg(dir.join("qemu.pid"))
         .arg("-daemonize")
