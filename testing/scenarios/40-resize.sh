@@ -127,6 +127,36 @@ on node2 "dmesg | grep -q 'resource r0: synced $((NEW - OLD)) bytes from node1'"
   fail "node2's sync did not compare exactly the new area ($((NEW - OLD)) bytes)"
 [ "$rx" -lt "$SYNC_LIMIT" ] || fail "node2 received $rx bytes of sync traffic: more than the new area needs"
 
+step "the module refuses a size it cannot follow (link set by hand, marsadm refuses these): smaller, beyond the disk"
+# set_size BYTES: the size link on node1, written atomically as marsadm does.
+set_size() {
+  on node1 "ln -s $1 /mars/resource-r0/.tmp.test.size && mv -f /mars/resource-r0/.tmp.test.size /mars/resource-r0/size && echo 1 > /proc/sys/mars/trigger"
+}
+module_error() { retry 30 bash -c "[ \"\$($TB exec node1 -- readlink /mars/resource-r0/actual-node1/error)\" = $1 ]"; }
+# rounds N: node1's module has done N more rounds (it rewrites its liveness link each round).
+rounds() {
+  local i last now
+  last=$(on node1 'readlink /mars/actual-node1/time')
+  for i in $(seq "$1"); do
+    retry 30 bash -c "[ \"\$($TB exec node1 -- readlink /mars/actual-node1/time)\" != '$last' ]" || fail "node1's module does no rounds"
+    last=$(on node1 'readlink /mars/actual-node1/time')
+  done
+}
+set_size $((NEW - (64 << 20)))
+module_error -22 || fail "a smaller size is not refused (EINVAL): error $(link node1 actual-node1/error)"
+assert_eq "$NEW" "$(on node1 'blockdev --getsize64 /dev/mars/r0')" "device size with a smaller size link"
+rounds 3
+set_size $((NEW + (64 << 20)))
+module_error -28 || fail "a size beyond the disk is not refused (ENOSPC): error $(link node1 actual-node1/error)"
+assert_eq "$NEW" "$(on node1 'blockdev --getsize64 /dev/mars/r0')" "device size with a size link beyond the disk"
+rounds 3
+set_size "$NEW"
+module_error 0 || fail "the module does not accept the size again: error $(link node1 actual-node1/error)"
+on node1 'dmesg | grep -e "a resource only grows" -e "cannot grow to"'
+# Logged once each, though refused in every round (3 rounds and more each).
+assert_eq 1 "$(on node1 'dmesg | grep -c "a resource only grows"')" "messages about the smaller size"
+assert_eq 1 "$(on node1 'dmesg | grep -c "cannot grow to"')" "messages about the size beyond the disk"
+
 step "replay resumes; node2 UpToDate; the disks are equal over the new size"
 on node2 'marsadm resume-replay r0 >/dev/null'
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 300' || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"
