@@ -82,6 +82,8 @@ on node2 'marsadm pause-replay r0 >/dev/null'
 on node1 "head -c 16777216 /dev/zero | tr '\\0' x > /mnt/r0/old-area && sync" || fail "write into the old area"
 
 step "vdb grows to $NEW_MIB MiB on both nodes (testbed disk grow); actsize follows"
+# From here on, also a failing run leaves vdb at its default size for the next scenario.
+trap restore_disks EXIT
 for n in node1 node2; do tb disk grow "$n" vdb "$NEW_MIB" || fail "disk grow on $n"; done
 assert_eq "$NEW" "$(on node2 'blockdev --getsize64 /dev/vdb')" "vdb of node2 in the guest"
 for n in node1 node2; do
@@ -171,6 +173,7 @@ assert_eq "$blocks_after" "$(on node2 'stat -f -c %b /mnt/r0')" "filesystem bloc
 on node2 'umount /mnt/r0'
 
 step "vdb back to $OLD_MIB MiB for the next scenarios"
+trap - EXIT
 restore_disks
 assert_eq "$OLD" "$(on node1 'blockdev --getsize64 /dev/vdb')" "vdb of node1 after the restore"
 echo "resize: growth online with xfs, refusals, sync of the new area only, equal disks"

@@ -13,6 +13,14 @@ OLD=$((OLD_MIB << 20))
 NEW=$((NEW_MIB << 20))
 link() { on "$1" "readlink /mars/resource-r0/$2"; }
 
+# restore_disks: vda back to its default size (crash, cut the image file, boot).
+restore_disks() {
+  local n
+  for n in node1 node2; do tb crash "$n"; done
+  for n in node1 node2; do truncate -s "${OLD_MIB}M" "$(tb_state)/$n/scratch.img"; done
+  tb up >/dev/null
+}
+
 [ "$(on node1 'blockdev --getsize64 /dev/vda')" = "$OLD" ] || fail "vda of node1 is not $OLD_MIB MiB (left over from an earlier run?)"
 fresh_modules node1 node2
 zero_disks vda node1 node2
@@ -20,6 +28,8 @@ create_r0 /dev/vda
 on node1 "dd if=/dev/urandom of=/dev/mars/r0 bs=1M count=4 seek=60 oflag=direct status=none" || fail "write on node1"
 
 step "vda grows to $NEW_MIB MiB on both nodes; node2 joins and syncs slowly (2 MiB/s)"
+# From here on, also a failing run leaves vda at its default size for the next scenario.
+trap restore_disks EXIT
 for n in node1 node2; do tb disk grow "$n" vda "$NEW_MIB" || fail "disk grow on $n"; done
 join_cluster node2
 on node2 'echo 2048 > /proc/sys/mars/sync_limit_kb'
@@ -48,7 +58,6 @@ for n in node1 node2; do on "$n" 'marsadm down r0' || fail "down on $n"; done
 same_disks vda node1 node2
 
 step "vda back to $OLD_MIB MiB for the next scenarios"
-for n in node1 node2; do tb crash "$n"; done
-for n in node1 node2; do truncate -s "${OLD_MIB}M" "$(tb_state)/$n/scratch.img"; done
-tb up >/dev/null
+trap - EXIT
+restore_disks
 assert_eq "$OLD" "$(on node1 'blockdev --getsize64 /dev/vda')" "vda of node1 after the restore"
