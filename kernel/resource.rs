@@ -56,6 +56,9 @@ pub(crate) struct Resource {
     remains: bool,
     /// On the primary: when logging that ceased resumes.
     resume: Resume,
+    /// A `size` this host cannot follow (smaller than the device, or larger than the
+    /// disk): logged once, 0 when there is none.
+    size_refused: u64,
     main: Arc<Main>,
     lower: Arc<BlockDevice>,
     /// Unique address identifying us as the exclusive holder of `lower`.
@@ -98,6 +101,7 @@ impl Resource {
             waiting: None,
             remains: false,
             resume: Resume::default(),
+            size_refused: 0,
             main: main.clone(),
             lower: Arc::new(lower, GFP_KERNEL)?,
             _holder: holder,
@@ -121,6 +125,12 @@ impl Resource {
     pub(crate) fn make_primary(&mut self, setup: &Setup<'_>, main: &Arc<Main>, dir: &CStr, me: &str, module: &'static ThisModule, mode: Mode) -> Result {
         if self.device.is_some() {
             return Ok(());
+        }
+        // The size may have grown since the disk was attached (marsadm resize).
+        if self.disk_bytes() < setup.size {
+            pr_err!("resource {}: disk {} ({} bytes) is smaller than the resource ({} bytes): not becoming primary\n",
+                core::str::from_utf8(setup.name).unwrap_or(""), setup.data_path, self.disk_bytes(), setup.size);
+            return Err(ENOSPC);
         }
         self.fetcher = None;
         self.syncer = None;
@@ -180,10 +190,18 @@ impl Resource {
             self.syncer = None;
             return Ok(());
         };
-        if self.syncer.as_ref().is_some_and(|s| s.primary.as_slice() == primary.as_bytes()) {
+        if self.syncer.as_ref().is_some_and(|s| s.primary.as_slice() == primary.as_bytes() && s.size == size) {
             return Ok(());
         }
         self.syncer = None;
+        // After a resize (the size link grew), this disk may not have grown yet.
+        if self.disk_bytes() < size {
+            if self.size_refused != size {
+                pr_err!("resource {}: disk has {} bytes, the resource {}: not syncing until the disk is grown\n", res, self.disk_bytes(), size);
+                self.size_refused = size;
+            }
+            return Ok(());
+        }
         self.syncer = Some(Syncer::start(main.clone(), res, primary, self.lower.clone(), size)?);
         Ok(())
     }
@@ -207,6 +225,47 @@ impl Resource {
             pr_info!("resource {}: full sync waits for sync_limit\n", res);
             self.sync_queued = Some(QUEUE_STAMP.fetch_add(1, Ordering::Relaxed));
         }
+    }
+
+    /// On the primary: grows `/dev/mars/<dev>` to `size` bytes when the `size` link grew
+    /// (`marsadm resize`), and lets the sync server serve the new area. Only growth: a
+    /// smaller size, or one the underlying disk cannot hold, is refused (logged once) and
+    /// the device stays as it is.
+    pub(crate) fn grow(&mut self, res: &str, size: u64) -> Result {
+        let disk = self.disk_bytes();
+        let (Some(device), Some(current)) = (self.device.as_mut(), self.current.as_ref()) else { return Ok(()) };
+        let now = device.sectors();
+        let want = size / 512;
+        if want == now {
+            self.size_refused = 0;
+            return Ok(());
+        }
+        let log = self.size_refused != size;
+        self.size_refused = size;
+        let now_bytes = now.saturating_mul(512);
+        if want < now {
+            if log {
+                pr_err!("resource {}: size {} is smaller than the device ({} bytes): refused, a resource only grows\n", res, size, now_bytes);
+            }
+            return Err(EINVAL);
+        }
+        if disk < size {
+            if log {
+                pr_err!("resource {}: cannot grow to {} bytes: the underlying disk has {} bytes; the device stays at {} bytes\n", res, size, disk, now_bytes);
+            }
+            return Err(ENOSPC);
+        }
+        let served = Served { name: owned(&self.name)?, disk: self.lower.clone(), log: current.clone(), size };
+        self.main.serve(served)?;
+        device.set_sectors(want);
+        self.size_refused = 0;
+        pr_info!("resource {}: device grown from {} to {} bytes\n", res, now_bytes, size);
+        Ok(())
+    }
+
+    /// Size in bytes of the underlying disk as it is now (it may grow while attached).
+    pub(crate) fn disk_bytes(&self) -> u64 {
+        self.lower.sectors().saturating_mul(512)
     }
 
     /// On a secondary: replays the fetched logfiles (`on`) or stops replaying. Never

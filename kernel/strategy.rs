@@ -27,7 +27,7 @@ use crate::mars_core::replication::is_consistent;
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use crate::mars_core::syncgate::{may_start, queued_before, SyncSlots};
 use crate::mars_core::lamport::format_stamp;
-use crate::mars_core::tree::{ReplayLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX, VERSION_PREFIX};
+use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX, VERSION_PREFIX};
 use crate::conn::Listener;
 use crate::digest::KernelDigests;
 use crate::tunables::{self, Traffic, SYNC_LIMIT, SYNC_NR, SYNC_WANTED};
@@ -383,7 +383,7 @@ fn handle_resource(
                     let result = match want {
                         Role::Primary if r.role() == Role::Primary => {
                             r.follow_emergency(&emergency, space.rest);
-                            r.rotate_if_asked(&dir, me)
+                            r.rotate_if_asked(&dir, me).and_then(|()| r.grow(res, size))
                         }
                         Role::Primary => match takeover_now(tree, &dir, me, size, switch_on(connect.as_deref())) {
                             Ok(Takeover::Now(mode)) => r.make_primary(&setup, main, &dir, me, module, mode).and_then(|()| {
@@ -452,6 +452,11 @@ fn handle_resource(
     let queued = current.is_some_and(|r| r.sync_queued().is_some());
     tree.write(&actual, IS_SYNC_QUEUED, if queued { "1" } else { "0" })?;
     tree.write(&actual, "is-replaying", if replaying { "1" } else { "0" })?;
+    // The disk's size as it is now, for `marsadm resize` (design reference §5.9).
+    if let Some(bytes) = current.map(|r| r.disk_bytes()) {
+        let name = path(fmt!("{}{}", ACTSIZE_PREFIX, me))?;
+        tree.write(&dir, name.to_str().map_err(|_| EINVAL)?, path(fmt!("{}", bytes))?.to_str().map_err(|_| EINVAL)?)?;
+    }
     let err = problem.map_or(0, |e| e.to_errno());
     tree.write(&actual, "error", number(err)?.to_str().map_err(|_| EINVAL)?)?;
     Ok(())

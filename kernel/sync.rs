@@ -157,6 +157,8 @@ fn serve(main: &Main, sock: Socket) -> Result {
 pub(crate) struct Syncer {
     /// The primary it syncs from.
     pub(crate) primary: KVec<u8>,
+    /// The resource size it syncs up to (a resize restarts the sync).
+    pub(crate) size: u64,
     _thread: Thread,
 }
 
@@ -202,7 +204,7 @@ impl Syncer {
                 thread::sleep_ms(1000);
             }
         })?;
-        Ok(Syncer { primary: primary_copy, _thread: thread })
+        Ok(Syncer { primary: primary_copy, size, _thread: thread })
     }
 }
 

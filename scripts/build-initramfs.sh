@@ -43,7 +43,7 @@ copy_with_libs() {
 }
 
 tools=(
-  /usr/sbin/mkfs.xfs /usr/sbin/xfs_repair /usr/sbin/xfs_db /usr/sbin/xfs_io /usr/sbin/xfs_admin
+  /usr/sbin/mkfs.xfs /usr/sbin/xfs_repair /usr/sbin/xfs_db /usr/sbin/xfs_io /usr/sbin/xfs_admin /usr/sbin/xfs_growfs
   /usr/sbin/mke2fs /usr/sbin/e2fsck /usr/sbin/tune2fs /usr/sbin/blkid
   /usr/bin/fio /usr/bin/bash /usr/bin/sha256sum /usr/bin/timeout
   /usr/sbin/drbdadm /usr/sbin/drbdsetup /usr/sbin/drbdmeta

@@ -297,6 +297,24 @@ impl<T: BioHandler> Disk<T> {
         // is an atomic counter read without a lock, as `disk_openers()` does.
         unsafe { (*(*self.gendisk.as_ptr()).part0).bd_openers.counter }
     }
+
+    /// The device's size in 512-byte sectors (C: `get_capacity`).
+    pub(crate) fn sectors(&self) -> u64 {
+        // SAFETY: the disk is added (type invariant), so `part0` is valid; `bd_nr_sectors`
+        // is a plain field, read without a lock as `get_capacity()` does.
+        unsafe { (*(*self.gendisk.as_ptr()).part0).bd_nr_sectors }
+    }
+
+    /// Sets the device's size to `sectors` while it is in use, and tells userspace (a
+    /// "RESIZE=1" change uevent), as a disk whose capacity changed does (C:
+    /// `set_capacity_and_notify`). Bios beyond the old end were refused by the block layer
+    /// before; from now on they reach the handler.
+    pub(crate) fn set_sectors(&mut self, sectors: u64) {
+        // SAFETY: the disk is added and not deleted yet (type invariant: `del_gendisk` runs
+        // only in drop). `set_capacity_and_notify` takes the size lock itself and may be
+        // called on a live disk with bios in flight, as drivers do on a capacity change.
+        unsafe { bindings::set_capacity_and_notify(self.gendisk.as_ptr(), sectors) };
+    }
 }
 
 impl<T: BioHandler> Drop for Disk<T> {

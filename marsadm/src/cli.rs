@@ -390,6 +390,33 @@ pub enum Command {
     #[command(name = "view-actual-primary")]
     ViewActualPrimary { resource: String },
     // ---- end of roles, states and split brains ----
+    /// Grow RESOURCE (and /dev/mars/<dev>) online, to SIZE or to the smallest member disk.
+    ///
+    /// Preconditions: run it on the designated primary whose device is up; every
+    /// member's underlying disk has grown first (each attached module reports its
+    /// disk's size as /mars/resource-<res>/actsize-<host>). Only growth: a smaller
+    /// SIZE, one larger than some member's disk, a member whose disk size is unknown
+    /// (never attached) are refused with nothing changed. SIZE is bytes, or a number
+    /// with a suffix: k, m, g, t, p = powers of 1000, K, M, G, T, P = powers of 1024
+    /// (e.g. 640M, 1.5G); it must be a multiple of 512. The default is the minimum of
+    /// all members' disks.
+    ///
+    /// The primary's data counts for the new area (its syncstatus is set to the new
+    /// size first); the secondaries then sync only the new area (Syncing in
+    /// `marsadm view`), and are UpToDate again afterwards. marsadm waits (--timeout)
+    /// until the device has the new size. The filesystem on it is grown afterwards,
+    /// also while mounted. Example, resource r0 on /dev/vg/r0 with xfs on /mnt/r0:
+    ///
+    ///   on every member:   lvresize -L 200G /dev/vg/r0
+    ///   on the primary:    marsadm resize r0
+    ///                      xfs_growfs /mnt/r0
+    #[command(verbatim_doc_comment)]
+    Resize {
+        resource: String,
+        /// New size (default: the smallest member disk), e.g. 214748364800, 200G.
+        #[arg(value_parser = parse_size)]
+        size: Option<u64>,
+    },
     /// Start a new logfile for RESOURCE (on its primary).
     ///
     /// Creates the next, empty logfile log-<nr+1>-<host>; the module continues in it as
@@ -423,6 +450,37 @@ pub enum Command {
     },
 }
 
+/// A size argument: bytes, or a number (with an optional fraction) followed by a
+/// suffix as in the original marsadm: k, m, g, t, p are powers of 1000; K, M, G, T, P
+/// powers of 1024. The result must be a whole number of bytes.
+pub fn parse_size(arg: &str) -> Result<u64, String> {
+    let bad = || format!("bad size {arg:?}: give bytes or a number with a suffix k, m, g, t, p (powers of 1000) or K, M, G, T, P (powers of 1024), e.g. 640M");
+    let (number, suffix) = match arg.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&arg[..i], Some(c)),
+        _ => (arg, None),
+    };
+    let unit: u128 = match suffix {
+        None => 1,
+        Some(c) => {
+            let power = "kmgtp".find(c.to_ascii_lowercase()).ok_or_else(bad)? as u32 + 1;
+            if c.is_ascii_lowercase() { 1000u128.pow(power) } else { 1024u128.pow(power) }
+        }
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit()) && s.len() <= 20;
+    if whole.is_empty() || !digits_ok(whole) || !digits_ok(fraction) {
+        return Err(bad());
+    }
+    let scale = 10u128.pow(fraction.len() as u32);
+    let parts = whole.parse::<u128>().ok().zip(if fraction.is_empty() { Some(0) } else { fraction.parse::<u128>().ok() });
+    let (w, f) = parts.ok_or_else(bad)?;
+    let bytes = (w * scale + f).checked_mul(unit).ok_or_else(bad)?;
+    if bytes % scale != 0 {
+        return Err(format!("bad size {arg:?}: not a whole number of bytes"));
+    }
+    u64::try_from(bytes / scale).map_err(|_| format!("bad size {arg:?}: too large"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,6 +496,22 @@ mod tests {
         let err = Cli::try_parse_from(["marsadm", "frobnicate"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::InvalidSubcommand);
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn sizes_with_units() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("640M"), Ok(640 << 20));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_size("2k"), Ok(2000));
+        assert_eq!(parse_size("1T"), Ok(1 << 40));
+        assert_eq!(parse_size("3g"), Ok(3_000_000_000));
+        for bad in ["", "M", "1.2.3M", "12X", "-1", "1 M", "0.0001K", "99999999999P", "1e9"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        let cli = Cli::try_parse_from(["marsadm", "resize", "r0", "640M"]).unwrap();
+        assert!(matches!(cli.command, Command::Resize { size: Some(s), .. } if s == 640 << 20));
+        assert!(Cli::try_parse_from(["marsadm", "resize", "r0", "lots"]).is_err());
     }
 
     #[test]

@@ -82,6 +82,8 @@ pub enum Error {
     IsPrimary(String),
     #[error("resource {res}: not {what} within {secs} s (marsadm view {res} shows why)")]
     WaitTimeout { res: String, what: String, secs: u64 },
+    #[error("resource {res}: the size link says {size} bytes, but {dev} did not grow to it within {secs} s (module reports error {error:?}; see dmesg)")]
+    ResizeTimeout { res: String, dev: String, size: u64, secs: u64, error: String },
 }
 
 impl Error {
@@ -120,7 +122,8 @@ impl Error {
             | Error::OtherMembers { .. }
             | Error::NotPrimary(_)
             | Error::IsPrimary(_)
-            | Error::WaitTimeout { .. } => 1,
+            | Error::WaitTimeout { .. }
+            | Error::ResizeTimeout { .. } => 1,
             Error::LogIncomplete(_) => 3,
         }
     }

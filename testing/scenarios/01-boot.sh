@@ -21,7 +21,7 @@ for n in node1 node2; do
   on $n 'grep -q "^/dev/vdc /mars ext4 " /proc/mounts' || fail "$n: /dev/vdc not mounted on /mars as ext4"
 
   step "$n: tools"
-  on $n 'for t in mkfs.xfs xfs_repair mount dd fio sha256sum drbdadm drbdsetup marsadm modprobe tc ip; do
+  on $n 'for t in mkfs.xfs xfs_repair xfs_growfs mount dd fio sha256sum drbdadm drbdsetup marsadm modprobe tc ip; do
            command -v $t >/dev/null || { echo "missing $t"; exit 1; }; done' || fail "$n lacks tools"
   on $n 'marsadm --version' | grep -q '^marsadm ' || fail "$n: marsadm does not run"
   on $n 'fio --version' >/dev/null || fail "$n: fio does not run"

@@ -31,6 +31,9 @@ pub const REPLAY_PREFIX: &str = "replay-";
 pub const TODO_PREFIX: &str = "todo-";
 /// In a resource directory: `actual-<host>/`, state reported by the module.
 pub const ACTUAL_PREFIX: &str = "actual-";
+/// In a resource directory: `actsize-<host>`, the size in bytes of the host's underlying
+/// disk as its module sees it while attached (what `marsadm resize` may grow to).
+pub const ACTSIZE_PREFIX: &str = "actsize-";
 
 /// `log-<nr:09>-<host>`: a transaction logfile, numbered per resource, named after the
 /// host that wrote it.

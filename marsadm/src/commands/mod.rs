@@ -4,6 +4,7 @@ mod cat;
 mod cluster;
 mod handover;
 mod logs;
+mod resize;
 mod resource;
 mod view;
 mod version;
@@ -146,6 +147,7 @@ pub fn run(cli: Cli) -> Result<()> {
             wait_each(&resource, secs(60), |ctx, res, left| resource::wait_resource(ctx, res, until, left))
         }
         Command::UpdateCluster => cluster::wait_cluster(&Context::from_system()?, secs(30)),
+        Command::Resize { resource, size } => resize::resize(&Context::from_system()?, &resource, size, wait(60)),
         Command::LogRotate { resource } => log_rotate(&resource),
         Command::LogDelete { resource } => {
             each(&resource, resource::require_exists, |ctx, res| logs::log_delete(ctx, res, false, false).map(drop))

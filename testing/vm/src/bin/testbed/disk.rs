@@ -1,5 +1,6 @@
 //! Disk verbs on the host: `disk-sum` hashes a node's disk image file, `disk-zero`
-//! empties it (docu/testbed.md says when the results are valid).
+//! empties it (docu/testbed.md says when the results are valid), `disk grow` makes it
+//! larger while the node runs (qemu's `block_resize` through the node's QMP socket).
 //!
 //! qemu opens the raw image files with cache=writeback, aio=threads: every write the
 //! guest has submitted to the virtio disk lands in the host file (through the host's
@@ -7,11 +8,14 @@
 //! once nothing in the guest still holds unwritten data for it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::str::FromStr;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::exec;
 use crate::node::running_pid;
@@ -164,6 +168,91 @@ pub fn zero(tb: &Testbed, id: NodeId, disk: Disk) -> Result<(), String> {
             0 => {}
             code => return Err(format!("{id}: blockdev --flushbufs /dev/{dev} failed with status {code}")),
         }
+    }
+    Ok(())
+}
+
+/// The node's QMP (qemu monitor protocol) socket; see [`qmp_args`].
+pub fn qmp_socket(tb: &Testbed, id: NodeId) -> PathBuf {
+    tb.node_dir(id).join("qmp.sock")
+}
+
+/// qemu arguments for the node's QMP socket (a unix socket in the node's directory,
+/// which qemu listens on without waiting for a client).
+pub fn qmp_args(tb: &Testbed, id: NodeId) -> [String; 2] {
+    ["-qmp".to_string(), format!("unix:{},server=on,wait=off", qmp_socket(tb, id).display())]
+}
+
+/// Runs one QMP command (`execute` with JSON `arguments`) on the node's qemu; `Err`
+/// carries qemu's error reply.
+fn qmp(tb: &Testbed, id: NodeId, execute: &str, arguments: &str) -> Result<(), String> {
+    let path = qmp_socket(tb, id);
+    let stream = UnixStream::connect(&path).map_err(|e| format!("{id}: QMP socket {}: {e}", path.display()))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
+    let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
+    let mut reader = BufReader::new(stream);
+    // One JSON object per line: the greeting ("QMP"), then per command its reply
+    // ("return" or "error"), with asynchronous events ("timestamp", "event") in between.
+    let mut reply = |what: &str| -> Result<String, String> {
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).map_err(|e| format!("{id}: QMP {what}: {e}"))? == 0 {
+                return Err(format!("{id}: QMP {what}: qemu closed the connection"));
+            }
+            if ["{\"QMP\"", "{\"return\"", "{\"error\""].iter().any(|p| line.starts_with(p)) {
+                return Ok(line);
+            }
+        }
+    };
+    reply("greeting")?;
+    for (cmd, args) in [("qmp_capabilities", "{}"), (execute, arguments)] {
+        writeln!(writer, "{{\"execute\":\"{cmd}\",\"arguments\":{args}}}").map_err(|e| format!("{id}: QMP {cmd}: {e}"))?;
+        let line = reply(cmd)?;
+        if !line.starts_with("{\"return\"") {
+            return Err(format!("{id}: QMP {cmd} failed: {}", line.trim()));
+        }
+    }
+    Ok(())
+}
+
+/// qemu's name of the drive (`-drive id=...` in `node::launch`).
+fn drive_id(disk: Disk) -> &'static str {
+    match disk {
+        Disk::Vda => "d0",
+        Disk::Vdb => "d1",
+        Disk::Vdc => "d2",
+        Disk::Vdd => "d3",
+        Disk::Vde => "d4",
+    }
+}
+
+/// Grows the disk to `mib` MiB: the image file on the host, then (node running) qemu's
+/// virtual disk (`block_resize`), which tells the guest (a virtio-blk capacity change);
+/// returns once the guest's /sys/block/vdX/size shows the new size. Never shrinks.
+pub fn grow(tb: &Testbed, id: NodeId, disk: Disk, mib: u64) -> Result<(), String> {
+    let dev = disk.guest_name();
+    let (f, path, len) = open_image(tb, id, disk, true)?;
+    let bytes = mib.checked_mul(1 << 20).ok_or_else(|| format!("{mib} MiB is too large"))?;
+    if bytes < len {
+        return Err(format!("{id} {dev}: {mib} MiB is smaller than the disk ({len} bytes): disks only grow"));
+    }
+    // Not while a crash or start of the node is under way.
+    let _lock = tb.lock()?;
+    f.set_len(bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    drop(f);
+    if running_pid(tb, id).is_none() {
+        // The next boot sees the new size.
+        return Ok(());
+    }
+    qmp(tb, id, "block_resize", &format!("{{\"device\":\"{}\",\"size\":{bytes}}}", drive_id(disk)))?;
+    let sectors = bytes / 512;
+    let check = format!("[ \"$(cat /sys/block/{dev}/size)\" = {sectors} ]");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while guest(tb, id, &check)? != 0 {
+        if Instant::now() > deadline {
+            return Err(format!("{id}: /sys/block/{dev}/size does not show {sectors} sectors 60 s after block_resize"));
+        }
+        thread::sleep(Duration::from_millis(200));
     }
     Ok(())
 }

@@ -80,6 +80,23 @@ enum Verb {
         /// vda, vdd, vde (scratch), vdb (data) or vdc (/mars).
         disk: disk::Disk,
     },
+    /// Disk changes of a running node: grow.
+    #[command(subcommand)]
+    Disk(DiskVerb),
+}
+
+#[derive(Debug, Subcommand)]
+enum DiskVerb {
+    /// Grow NODE's disk to MIB MiB (new total size) while it runs: the image file on
+    /// the host, then qemu's virtual disk (block_resize); returns once the guest sees
+    /// the new size. Disks never shrink.
+    Grow {
+        node: NodeId,
+        /// vda (scratch), vdb (data) or vdc (/mars).
+        disk: disk::Disk,
+        /// The new size in MiB.
+        mib: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +157,7 @@ fn run(verb: Verb) -> Result<u8, String> {
         Verb::Status => node::status(&tb)?,
         Verb::DiskSum { node, disk, bytes } => disk::sum(&tb, node, disk, bytes)?,
         Verb::DiskZero { node, disk } => disk::zero(&tb, node, disk)?,
+        Verb::Disk(DiskVerb::Grow { node, disk, mib }) => disk::grow(&tb, node, disk, mib)?,
         Verb::Console { node } => {
             let log = tb.node_dir(node).join("console.log");
             let text = std::fs::read(&log).map_err(|e| format!("{}: {e}", log.display()))?;

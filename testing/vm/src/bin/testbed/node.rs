@@ -240,6 +240,7 @@ fn launch(tb: &Testbed, id: NodeId) -> Result<(), String> {
         // Probed in slot order after vdc (0x8 and 0x9 are the NICs): vdd, vde.
         .args(drive("scratch2.img", 3, 0x7))
         .args(drive("scratch3.img", 4, 0xa))
+        .args(crate::disk::qmp_args(tb, id))
         .arg("-pidfile")
         .arg(dir.join("qemu.pid"))
         .arg("-daemonize")
