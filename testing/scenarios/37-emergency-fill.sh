@@ -4,8 +4,9 @@
 # /mars runs full. Every level is reached in order, each message appears once, every
 # write of the application succeeds (fio verify), and node1 ceases logging and leaves a
 # hole in the logfile sequence. node2, healed, stops at the hole: consistent, outdated,
-# Orphan. Once space is back (log-delete-all), logging resumes after the hole, and
-# `invalidate` on node2 makes it UpToDate with a disk equal to node1's.
+# Orphan. Recovery as docu/emergency.md says: `invalidate` on node2 (its sync waits),
+# then log-delete-all on node1 frees the logfile before the hole; logging resumes after
+# the hole, and node2 syncs and becomes UpToDate with a disk equal to node1's.
 source "$(dirname "$0")/../lib.sh"
 
 DISK=vda

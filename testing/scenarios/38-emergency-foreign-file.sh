@@ -23,7 +23,7 @@ fio_verify() { # fio_verify NODE DEVICE SEED
 step "no reserves; /mars filled by a foreign file up to ENOSPC, leaving 40 MiB"
 on node1 'cd /proc/sys/mars && for i in 1 2 3 4; do echo 0 > required_free_space_${i}_mb; done'
 free=$(on node1 "df -m /mars | awk 'NR == 2 { print \$4 }'")
-on node1 "dd if=/dev/zero of=/mars/filler bs=1M count=$((free - 40)) status=none && sync" || fail "filler"
+on node1 "fallocate -l $(((free - 40) << 20)) /mars/filler && sync" || fail "filler"
 on node1 'df -m /mars'
 
 step "node1 writes 2 x 64 MiB: the logfile meets ENOSPC; every write succeeds"

@@ -39,7 +39,7 @@ expect_status 2 on node1 'marsadm set-emergency-limit ra 101 2>/dev/null'
 assert_eq 80 "$(on node1 'readlink /mars/resource-ra/todo-node1/emergency-limit')" "limit of ra"
 total=$(on node1 "df -m /mars | awk 'NR == 2 { print \$2 }'")
 free=$(on node1 "df -m /mars | awk 'NR == 2 { print \$4 }'")
-on node1 "dd if=/dev/zero of=/mars/filler bs=1M count=$((free - total / 2)) status=none && sync" || fail "filler"
+on node1 "fallocate -l $(((free - total / 2) << 20)) /mars/filler && sync" || fail "filler"
 on node1 'df -m /mars'
 for r in ra rb; do
   retry 30 on node1 "test \"\$(marsadm view-is-emergency $r)\" = 1" || fail "$r not in emergency: $(on node1 "marsadm view $r")"

@@ -67,7 +67,9 @@ watch() {
     syncing=0 done=0 now=""
     for item in $rest; do
       IFS=: read -r r s q st <<<"$item"
-      if [ "$s" = 1 ]; then
+      # A sync whose status reached the size has finished: the module stops its thread
+      # in its next round, and the links of one look are not read at one instant.
+      if [ "$s" = 1 ] && [ "$st" != "$size" ]; then
         syncing=$((syncing + 1)) now="$now $r"
         [[ " $prev " != *" $r "* ]] && order="$order $r"
       fi
