@@ -22,7 +22,7 @@ use kernel::{new_condvar, new_mutex, pin_init};
 use crate::kapi::gendisk::{Bio, BioStatus};
 use crate::mars_core::writeback::Piece;
 use crate::ring::Ring;
-use crate::tunables::{self, Completion, MEM_USED};
+use crate::tunables::{self, Completion, MEM_USED, UNLOGGED};
 
 /// Requests the logger queue holds at most.
 pub(crate) const QUEUE_SLOTS: usize = 4096;
@@ -178,6 +178,7 @@ impl WriteBuffer {
         st.longest = st.longest.max(len as u64);
         st.bytes += len;
         MEM_USED.fetch_add(len, Ordering::Relaxed);
+        UNLOGGED.fetch_add(len, Ordering::Relaxed);
         let early = !asks_durable && mode == Completion::Buffered;
         let durable = asks_durable || mode == Completion::Durable;
         let (queued_bio, completed) = if early { (None, Some(bio)) } else { (Some(bio), None) };

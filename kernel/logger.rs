@@ -276,6 +276,7 @@ impl Logger {
                     rotate(&current, &q, &mut target);
                 }
                 if b.take(&mut batch) > 0 {
+                    let bytes = batch_bytes(&batch);
                     if !direct && !log_batch(&main, &b, &q, &mut target, &mut batch, &mut frames) {
                         // The logfile cannot take the batch: from now on writes go
                         // straight to the disk, never failing because of /mars.
@@ -286,6 +287,8 @@ impl Logger {
                     if direct {
                         write_direct(&b, &lower, &mut batch);
                     }
+                    // In the logfile or on the disk now: nothing of it is still to go to /mars.
+                    tunables::UNLOGGED.fetch_sub(bytes, Ordering::Relaxed);
                 } else if thread::should_stop() && b.queue_is_empty() {
                     break;
                 }
@@ -301,6 +304,14 @@ impl Drop for Logger {
         // (the syncer after the logger: it completes what the logger handed it).
         self.buffer.stop();
     }
+}
+
+/// Payload bytes of the writes in `batch`.
+fn batch_bytes(batch: &Ring<Request>) -> usize {
+    batch.iter().map(|r| match r {
+        Request::Write { entry, .. } => entry.data.len(),
+        Request::Flush { .. } => 0,
+    }).sum()
 }
 
 /// Logs one batch: appends its records, completes the requests that only waited for

@@ -81,6 +81,10 @@ pub(crate) static READS_FROM_BUFFER: AtomicU64 = AtomicU64::new(0);
 /// Bytes of buffered writes right now, all resources together.
 pub(crate) static MEM_USED: AtomicUsize = AtomicUsize::new(0);
 
+/// Of those, the bytes not yet in a logfile: what `/mars` still has to take (emergency
+/// mode counts them against its free space; the rest is in the logfiles already).
+pub(crate) static UNLOGGED: AtomicUsize = AtomicUsize::new(0);
+
 /// How ordinary writes complete (see [`LOGGER_COMPLETION_SEMANTICS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Completion {

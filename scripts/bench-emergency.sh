@@ -40,14 +40,14 @@ free=$(on "df -m /mars | awk 'NR == 2 { print \$4 }'")
 on "cd /proc/sys/mars && echo 8 > required_free_space_1_mb && echo 8 > required_free_space_2_mb &&
   echo 8 > required_free_space_3_mb && echo $((free - 96)) > required_free_space_4_mb"
 read -r fill_iops fill_max fill_p999 <<<"$(lat_job filling)"
-ceased=$(on 'dmesg | grep -c "ceased transaction logging"' || true)
+ceased=$(on 'dmesg | grep -c "resource r0: ceased transaction logging"' || true)
 on 'rmmod mars; rm -rf /mars/*'
 
 table=$(cat <<EOT
 | 64 KiB random direct writes, iodepth 1, ${runtime} s | IOPS | longest write | 99.9th percentile |
 |---|---|---|---|
 | normal mode (enough space in /mars) | $normal_iops | $((normal_max / 1000)) ms | $normal_p999 µs |
-| /mars filling: levels 1..4, then logging ceases (logged $ceased time) | $fill_iops | $((fill_max / 1000)) ms | $fill_p999 µs |
+| /mars filling: levels 1..4, then logging ceases ($ceased time(s)) | $fill_iops | $((fill_max / 1000)) ms | $fill_p999 µs |
 EOT
 )
 echo "$table"

@@ -3,7 +3,7 @@
 //! with marsadm, which shows them.
 //!
 //! `rest` is the free space of `/mars` minus what the RAM write buffers still have to
-//! write. Four reserves L1..L4 (`required_free_space_{1..4}_mb`) are stacked: the level
+//! write into logfiles. Four reserves L1..L4 (`required_free_space_{1..4}_mb`) are stacked: the level
 //! rises as `rest` falls below L4+L3+L2+L1, L4+L3+L2, L4+L3 and L4. It rises at once and
 //! falls one step per round once space is back (if `mars_reset_emergency` allows).
 
@@ -101,7 +101,7 @@ impl Reserves {
     }
 }
 
-/// `rest`: free space minus what the RAM buffers still have to write.
+/// `rest`: free space minus what the RAM buffers still have to write into logfiles.
 pub fn rest_space(free: u64, buffered: u64) -> u64 {
     free.saturating_sub(buffered)
 }
