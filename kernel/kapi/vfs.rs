@@ -304,27 +304,6 @@ pub(crate) fn list_dir(dir: &CStr) -> Result<KVec<CString>> {
     }
 }
 
-/// `struct kstatfs` of include/linux/statfs.h (6.12), which the generated bindings only
-/// declare (the header is not in bindings_helper.h); the layout is mirrored field by
-/// field, with room to spare after it so `vfs_statfs` can never write past the end.
-#[repr(C)]
-#[allow(dead_code)] // Only some fields are read; all must be there for the layout.
-struct KStatFs {
-    f_type: core::ffi::c_long,
-    f_bsize: core::ffi::c_long,
-    f_blocks: u64,
-    f_bfree: u64,
-    f_bavail: u64,
-    f_files: u64,
-    f_ffree: u64,
-    f_fsid: [core::ffi::c_int; 2],
-    f_namelen: core::ffi::c_long,
-    f_frsize: core::ffi::c_long,
-    f_flags: core::ffi::c_long,
-    f_spare: [core::ffi::c_long; 4],
-    _room: [u64; 16],
-}
-
 /// Size and free space of a filesystem, in bytes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Space {
@@ -336,11 +315,11 @@ pub(crate) struct Space {
 /// The size and free space of the filesystem `name` is on (`vfs_statfs`).
 pub(crate) fn space(name: &CStr) -> Result<Space> {
     let p = Path::lookup(name)?;
-    // SAFETY: all fields of `KStatFs` are integers, valid when zeroed.
-    let mut st: KStatFs = unsafe { core::mem::zeroed() };
-    // SAFETY: `p.path` is a referenced path (type invariant); `st` is a writable buffer at
-    // least as large as `struct kstatfs`, with the same layout (see `KStatFs`).
-    to_result(unsafe { bindings::vfs_statfs(&p.path, ptr::addr_of_mut!(st).cast()) })?;
+    // SAFETY: all fields of `kstatfs` are integers, valid when zeroed.
+    let mut st: bindings::kstatfs = unsafe { core::mem::zeroed() };
+    // SAFETY: `p.path` is a referenced path (type invariant); `st` is a writable
+    // `struct kstatfs` (pre-patches/linux-6.12/0003-rust-bindings-statfs.patch).
+    to_result(unsafe { bindings::vfs_statfs(&p.path, &mut st) })?;
     let bsize = u64::try_from(st.f_bsize).map_err(|_| EINVAL)?;
     Ok(Space { total: st.f_blocks.saturating_mul(bsize), free: st.f_bavail.saturating_mul(bsize) })
 }

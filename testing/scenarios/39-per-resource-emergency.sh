@@ -97,6 +97,13 @@ on node2 "test -e /mars/resource-rc/$current" || fail "node2 deleted its current
 on node1 "test -e /mars/resource-rc/$old" || fail "node1 (primary) lost $old"
 on node2 'cd /proc/sys/mars && for i in 1 2 3 4; do echo 64 > required_free_space_${i}_mb; done'
 retry 30 on node2 'test "$(cat /proc/sys/mars/mars_emergency_mode)" = 0' || fail "node2's level did not fall"
+step "a handover to a host whose resource is in emergency is refused"
+on node2 'marsadm set-emergency-limit rc 100' || fail "set-emergency-limit on node2"
+retry 10 on node2 'test "$(readlink /mars/resource-rc/actual-node2/has-emergency)" = 1' || fail "rc not in emergency on node2"
+out=$(on node2 'marsadm primary rc 2>&1') && fail "handover to node2 accepted: $out"
+grep -q "this host is in emergency mode" <<<"$out" || fail "refusal does not say why: $out"
+assert_eq node1 "$(on node2 'readlink /mars/resource-rc/primary')" "primary of rc after the refusal"
+on node2 'marsadm set-emergency-limit rc 0' || fail "set-emergency-limit 0 on node2"
 on node1 'for r in ra rb rc; do marsadm set-emergency-limit $r 0; done'
 on node1 'marsadm down all' && on node2 'marsadm down all' || fail "down"
 for rd in $RES; do same_disks "${rd#*:}" node1 node2; done
