@@ -220,17 +220,26 @@ fn run_syncer(current: &CurrentLog, lower: &BlockDevice, q: &SyncQueue, done: &m
     }
 }
 
-/// Waits until the writeback has written everything of `log` before `pos` to the disk,
-/// then flushes the disk: the data is durable there, whatever the logfile is.
-fn durable_on_disk(log: &Log, lower: &BlockDevice, pos: u64) -> BioStatus {
+/// Polls `done` every 10 ms until it holds (`true`), for at most [`ROTATE_TIMEOUT_MS`]
+/// or until the thread is asked to stop (`false`): the logger's waits for the writeback.
+fn wait_for_writeback(done: impl Fn() -> bool) -> bool {
     let mut waited = 0;
-    while log.written.load(Ordering::Acquire) < pos {
-        if waited >= ROTATE_TIMEOUT_MS {
-            pr_err!("resource {}: writeback did not reach {} within {} s\n", log.res(), pos, ROTATE_TIMEOUT_MS / 1000);
-            return BioStatus::IoError;
+    while !done() {
+        if waited >= ROTATE_TIMEOUT_MS || thread::should_stop() {
+            return false;
         }
         thread::sleep_ms(10);
         waited += 10;
+    }
+    true
+}
+
+/// Waits until the writeback has written everything of `log` before `pos` to the disk,
+/// then flushes the disk: the data is durable there, whatever the logfile is.
+fn durable_on_disk(log: &Log, lower: &BlockDevice, pos: u64) -> BioStatus {
+    if !wait_for_writeback(|| log.written.load(Ordering::Acquire) >= pos) {
+        pr_err!("resource {}: writeback did not reach {} within {} s\n", log.res(), pos, ROTATE_TIMEOUT_MS / 1000);
+        return BioStatus::IoError;
     }
     match lower.flush() {
         Ok(()) => BioStatus::Ok,
@@ -359,14 +368,8 @@ fn cease_logging(b: &WriteBuffer, current: &CurrentLog, syncs: &SyncQueue, t: &m
     let appended = t.log.appended.load(Ordering::Acquire);
     t.log.report_now.store(true, Ordering::Release);
     b.wake_writeback();
-    let mut waited = 0;
-    while t.log.reported.load(Ordering::Acquire) < appended || !syncs.is_empty() {
-        if waited >= ROTATE_TIMEOUT_MS || thread::should_stop() {
-            pr_err!("resource {}: writeback of logfile {} did not finish within {} s\n", t.log.res(), t.log.nr, ROTATE_TIMEOUT_MS / 1000);
-            break;
-        }
-        thread::sleep_ms(10);
-        waited += 10;
+    if !wait_for_writeback(|| t.log.reported.load(Ordering::Acquire) >= appended && syncs.is_empty()) {
+        pr_err!("resource {}: writeback of logfile {} did not finish within {} s\n", t.log.res(), t.log.nr, ROTATE_TIMEOUT_MS / 1000);
     }
     current.ceased.store(true, Ordering::Release);
     *current.next.lock() = None;
@@ -416,7 +419,7 @@ fn resume_logging(current: &CurrentLog, t: &mut LogTarget, hole_made: &mut bool)
 /// Writes a batch straight to the disk (logging has ceased): sorted by position, later
 /// writes winning; flushes the disk if a request asks for durability; completes them.
 fn write_direct(b: &WriteBuffer, lower: &BlockDevice, batch: &mut Ring<Request>) {
-    let mut entries = KVec::new();
+    let mut entries = KVec::with_capacity(batch.iter().count(), GFP_KERNEL).unwrap_or_default();
     let mut durable = false;
     let mut ok = true;
     for req in batch.iter() {
@@ -465,15 +468,10 @@ pub(crate) fn create_log(dir: &CStr, name: LogName<'_>) -> Result<File> {
 fn rotate(current: &CurrentLog, syncs: &SyncQueue, t: &mut LogTarget) {
     let Some(next) = current.next.lock().clone() else { return };
     let appended = t.log.appended.load(Ordering::Acquire);
-    let mut waited = 0;
-    while t.log.written.load(Ordering::Acquire) < appended || !syncs.is_empty() {
-        if waited >= ROTATE_TIMEOUT_MS || thread::should_stop() {
-            pr_err!("logfile {}: writeback did not finish within {} s; not rotating\n", t.log.nr, ROTATE_TIMEOUT_MS / 1000);
-            *current.next.lock() = None;
-            return;
-        }
-        thread::sleep_ms(10);
-        waited += 10;
+    if !wait_for_writeback(|| t.log.written.load(Ordering::Acquire) >= appended && syncs.is_empty()) {
+        pr_err!("logfile {}: writeback did not finish within {} s; not rotating\n", t.log.nr, ROTATE_TIMEOUT_MS / 1000);
+        *current.next.lock() = None;
+        return;
     }
     if t.log.sync_to(appended).is_err() {
         pr_err!("logfile {}: cannot make it durable; not rotating\n", t.log.nr);

@@ -289,7 +289,7 @@ fn measure_space(tree: &Tree<'_>, me: &str, root: &CStr) -> Space {
         return Space { level: previous, rest: 0, total: 0 };
     };
     let rest = em::rest_space(fs.free, tunables::UNLOGGED.load(Relaxed) as u64);
-    let auto = ((fs.total / em::AUTO_RESERVE_DIVISOR).min(em::AUTO_RESERVE_MAX) >> 20) as i32;
+    let auto = (em::auto_reserve(fs.total) >> 20) as i32;
     let mut mib = [0i64; 4];
     for (m, t) in mib.iter_mut().zip(&tunables::REQUIRED_FREE_SPACE_MB) {
         // Not set yet: the automatic value, shown from now on.

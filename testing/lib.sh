@@ -110,6 +110,17 @@ zero_disks() {
   for n in "${pids[@]}"; do wait "$n" || fail "disk-zero $disk failed"; done
 }
 
+# shrink_disks IMAGE MIB NODE...: each NODE's disk image IMAGE (data.img, scratch.img,
+# ...) back to MIB MiB: crash the NODEs, cut the image files, boot again (a disk only
+# grows while its node runs; scenarios that grow one restore it for the next).
+shrink_disks() {
+  local img=$1 mib=$2 n
+  shift 2
+  for n in "$@"; do tb crash "$n"; done
+  for n in "$@"; do truncate -s "${mib}M" "$(tb_state)/$n/$img"; done
+  tb up >/dev/null
+}
+
 # same_disks [--bytes N] DISK NODE...: DISK (its first N bytes) hashes the same on every
 # NODE (testbed disk-sum on the host, all at once). Valid once no NODE holds unwritten
 # data for DISK: after `marsadm down` of the resource on it. Prints the hash.

@@ -31,14 +31,8 @@ past_end() {
   on "$1" "dd if=/dev/zero of=/dev/mars/r0 bs=4096 count=1 seek=$(($2 / 4096)) oflag=direct 2>&1"
 }
 
-# restore_disks: vdb back to its default size for the scenarios after this one (disks
-# only grow while a node runs; a stopped node's image file is simply cut back).
-restore_disks() {
-  local n
-  for n in node1 node2; do tb crash "$n"; done
-  for n in node1 node2; do truncate -s "${OLD_MIB}M" "$(tb_state)/$n/data.img"; done
-  tb up >/dev/null
-}
+# restore_disks: the disk back to its default size (also after a failure: trap below).
+restore_disks() { shrink_disks data.img "$OLD_MIB" node1 node2; }
 
 [ "$(on node1 'blockdev --getsize64 /dev/vdb')" = "$OLD" ] || fail "vdb of node1 is not $OLD_MIB MiB (left over from an earlier run?)"
 replicated_r0 xfs

@@ -13,13 +13,8 @@ OLD=$((OLD_MIB << 20))
 NEW=$((NEW_MIB << 20))
 link() { on "$1" "readlink /mars/resource-r0/$2"; }
 
-# restore_disks: vda back to its default size (crash, cut the image file, boot).
-restore_disks() {
-  local n
-  for n in node1 node2; do tb crash "$n"; done
-  for n in node1 node2; do truncate -s "${OLD_MIB}M" "$(tb_state)/$n/scratch.img"; done
-  tb up >/dev/null
-}
+# restore_disks: the disk back to its default size (also after a failure: trap below).
+restore_disks() { shrink_disks scratch.img "$OLD_MIB" node1 node2; }
 
 [ "$(on node1 'blockdev --getsize64 /dev/vda')" = "$OLD" ] || fail "vda of node1 is not $OLD_MIB MiB (left over from an earlier run?)"
 fresh_modules node1 node2

@@ -69,6 +69,11 @@ impl Level {
     }
 }
 
+/// The automatic reserve of each level in bytes for a `/mars` of `total` bytes.
+pub fn auto_reserve(total: u64) -> u64 {
+    (total / AUTO_RESERVE_DIVISOR).min(AUTO_RESERVE_MAX)
+}
+
 /// The reserves L1..L4 in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reserves(pub [u64; 4]);
@@ -76,7 +81,7 @@ pub struct Reserves(pub [u64; 4]);
 impl Reserves {
     /// From the tunables in MiB (index 0 = L1); a negative value means "auto".
     pub fn from_mib(mib: [i64; 4], total: u64) -> Reserves {
-        let auto = (total / AUTO_RESERVE_DIVISOR).min(AUTO_RESERVE_MAX);
+        let auto = auto_reserve(total);
         Reserves(mib.map(|m| if m < 0 { auto } else { (m as u64).saturating_mul(1 << 20) }))
     }
 

@@ -88,7 +88,8 @@ pub fn hole_after<'a>(current: LogName<'_>, names: impl IntoIterator<Item = &'a 
     let Some(next) = current.nr.checked_add(1) else { return false };
     let (mut beyond, mut found) = (false, false);
     for name in names {
-        let Some(nr) = name.strip_prefix(VERSION_PREFIX).and_then(|r| r.get(..9)).and_then(|d| d.parse::<u32>().ok()) else { continue };
+        let digits = name.strip_prefix(VERSION_PREFIX).and_then(|r| r.get(..9)).filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
+        let Some(nr) = digits.and_then(|d| d.parse::<u32>().ok()) else { continue };
         found |= nr == next;
         beyond |= nr > next;
     }
@@ -175,6 +176,10 @@ mod tests {
         assert!(!hole_after(cur, ["version-000000001-node1", "version-000000002-node2"]));
         assert!(!hole_after(cur, ["version-00000001x-node1", "log-000000011-node1"]));
         assert!(!hole_after(log(u32::MAX, "node1"), ["version-000000011-node1"]));
+        // Names from peers may be anything: never a panic, never a hole from garbage.
+        let garbage = ["version-", "version-1", "version-ää", "version-ääääää", "version-+00000011-x", "", "version-\u{1F600}00000011"];
+        assert!(!hole_after(cur, garbage));
+        assert!(hole_after(cur, ["version-999999999-x"]));
     }
 
     /// A version link with a made-up digest (the rules compare, never recompute).

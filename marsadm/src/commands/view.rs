@@ -457,8 +457,8 @@ fn is_orphan(ctx: &Context, res: &str, replay: &ReplayLink<'_>, primary: &str) -
         return Ok(false);
     }
     let prefix = format!("{VERSION_PREFIX}{next:09}-");
-    let names = std::fs::read_dir(ctx.tree.path(&dir)).map_err(|e| Error::Read { path: ctx.tree.path(&dir), source: e })?;
-    Ok(!names.flatten().any(|e| e.file_name().to_str().is_some_and(|n| n.starts_with(&prefix) || n.starts_with(&format!("log-{next:09}-")))))
+    let log_prefix = format!("log-{next:09}-");
+    Ok(!ctx.tree.list(&dir)?.iter().any(|n| n.starts_with(&prefix) || n.starts_with(&log_prefix)))
 }
 
 /// `1.5 GiB`-style sizes for the progress lines.
