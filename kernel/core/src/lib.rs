@@ -8,6 +8,7 @@
 // In the kernel this file is a module of the `mars` crate, which is no_std already.
 #![cfg_attr(not(any(CONFIG_RUST, test)), no_std)]
 
+pub mod auth;
 pub mod backoff;
 pub mod crc32c;
 pub mod emergency;

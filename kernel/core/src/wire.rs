@@ -19,13 +19,14 @@
 //! more. Decoding validates everything and borrows strings from the input: a frame that
 //! fails any check is an error, never a panic, and the connection is closed.
 
+use super::auth::NONCE_LEN;
 use super::crc32c::crc32c;
 use super::tree::LogName;
 
 /// Frame magic.
 pub const MAGIC: [u8; 4] = *b"MRSW";
 /// The protocol version this code speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 /// Frame header length.
 pub const HEADER_LEN: usize = 24;
 /// Largest payload accepted (a 1 MiB log chunk plus its fields).
@@ -81,6 +82,11 @@ pub enum Kind {
     SyncEnd = 13,
     /// The primary's log position (reply to `SyncStart` and `SyncEnd`).
     SyncPos = 14,
+    /// First message of a connection (client → server, untagged): a fresh nonce and
+    /// the ids of the keys the client holds (`mars_core::auth`).
+    AuthHello = 15,
+    /// The server's answer (untagged): its fresh nonce and the key both hold.
+    AuthChallenge = 16,
 }
 
 impl Kind {
@@ -100,6 +106,8 @@ impl Kind {
             12 => Kind::SyncData,
             13 => Kind::SyncEnd,
             14 => Kind::SyncPos,
+            15 => Kind::AuthHello,
+            16 => Kind::AuthChallenge,
             _ => return None,
         })
     }
@@ -277,6 +285,10 @@ pub enum Message<'a> {
     SyncEnd,
     /// The primary's logfile `log` and the position logged so far in it.
     SyncPos { log: &'a str, pos: u64 },
+    /// The client's nonce and key ids (`alt_key_id` 0: none).
+    AuthHello { nonce: &'a [u8; NONCE_LEN], key_id: u64, alt_key_id: u64 },
+    /// The server's nonce and the chosen key.
+    AuthChallenge { nonce: &'a [u8; NONCE_LEN], key_id: u64 },
 }
 
 struct Reader<'a> {
@@ -315,6 +327,9 @@ impl<'a> Reader<'a> {
             return Err(WireError::BadString);
         }
         Ok(s)
+    }
+    fn nonce(&mut self) -> Result<&'a [u8; NONCE_LEN], WireError> {
+        self.take(NONCE_LEN)?.try_into().map_err(|_| WireError::Truncated)
     }
     fn rest(&mut self) -> &'a [u8] {
         let s = &self.buf[self.pos..];
@@ -369,6 +384,8 @@ impl<'a> Message<'a> {
             Message::SyncData { .. } => Kind::SyncData,
             Message::SyncEnd => Kind::SyncEnd,
             Message::SyncPos { .. } => Kind::SyncPos,
+            Message::AuthHello { .. } => Kind::AuthHello,
+            Message::AuthChallenge { .. } => Kind::AuthChallenge,
         }
     }
 
@@ -453,6 +470,20 @@ impl<'a> Message<'a> {
                 LogName::parse(log).map_err(|_| WireError::BadField)?;
                 Message::SyncPos { log, pos }
             }
+            Kind::AuthHello => {
+                let (nonce, key_id, alt_key_id) = (r.nonce()?, r.u64()?, r.u64()?);
+                if key_id == 0 || alt_key_id == key_id {
+                    return Err(WireError::BadField);
+                }
+                Message::AuthHello { nonce, key_id, alt_key_id }
+            }
+            Kind::AuthChallenge => {
+                let (nonce, key_id) = (r.nonce()?, r.u64()?);
+                if key_id == 0 {
+                    return Err(WireError::BadField);
+                }
+                Message::AuthChallenge { nonce, key_id }
+            }
         };
         r.end()?;
         Ok(m)
@@ -504,6 +535,15 @@ impl<'a> Message<'a> {
             Message::SyncPos { log, pos } => {
                 w.str(log)?;
                 w.put(&pos.to_le_bytes())
+            }
+            Message::AuthHello { nonce, key_id, alt_key_id } => {
+                w.put(nonce)?;
+                w.put(&key_id.to_le_bytes())?;
+                w.put(&alt_key_id.to_le_bytes())
+            }
+            Message::AuthChallenge { nonce, key_id } => {
+                w.put(nonce)?;
+                w.put(&key_id.to_le_bytes())
             }
         }
     }
@@ -567,6 +607,9 @@ mod tests {
             Message::SyncStart { res: "r0", from_log: "log-000000001-node1", from_pos: 4096 },
             Message::SyncSums { offset: 1 << 20, len: 4 << 20 },
             Message::Sums { offset: 0, sums: &[7; 32] },
+            Message::AuthHello { nonce: &[0xa5; 32], key_id: 1, alt_key_id: 0 },
+            Message::AuthHello { nonce: &[0; 32], key_id: u64::MAX, alt_key_id: 7 },
+            Message::AuthChallenge { nonce: &[1; 32], key_id: 9 },
             Message::SyncRead { offset: 64 << 10, len: 64 << 10 },
             Message::SyncData { offset: 512, data: &[1; 1024] },
             Message::SyncEnd,
@@ -643,6 +686,11 @@ mod tests {
         trailing.push(0);
         assert_eq!(decode_frame(&frame(5, &trailing)).unwrap_err(), WireError::TrailingBytes);
         assert_eq!(decode_frame(&frame(99, &[])).unwrap_err(), WireError::UnknownKind(99));
+        let auth = |id: u64, alt: u64| [&[3u8; 32][..], &id.to_le_bytes(), &alt.to_le_bytes()].concat();
+        assert_eq!(decode_frame(&frame(Kind::AuthHello as u16, &auth(0, 0))).unwrap_err(), WireError::BadField);
+        assert_eq!(decode_frame(&frame(Kind::AuthHello as u16, &auth(4, 4))).unwrap_err(), WireError::BadField);
+        assert_eq!(decode_frame(&frame(Kind::AuthHello as u16, &auth(4, 5)[1..])).unwrap_err(), WireError::Truncated);
+        assert_eq!(decode_frame(&frame(Kind::AuthChallenge as u16, &auth(0, 0)[..40])).unwrap_err(), WireError::BadField);
         let mut beyond = 10u64.to_le_bytes().to_vec();
         beyond.extend_from_slice(&11u64.to_le_bytes());
         beyond.extend_from_slice(b"ab");
