@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Framed connections between MARS hosts (docu/wire-protocol.md) and the listeners that
-//! accept them: one listener thread per port, connections served one at a time (each
-//! bounded by the traffic class's socket timeout).
+//! Framed, authenticated connections between MARS hosts (docu/wire-protocol.md,
+//! docu/security.md) and the listeners that accept them: one listener thread per port,
+//! connections served one at a time (each bounded by the traffic class's socket timeout).
+//!
+//! Every connection starts with the key exchange of `mars_core::auth`; from then on
+//! every frame both ways carries a tag, checked before the frame is decoded.
 
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
@@ -15,7 +18,10 @@ use kernel::fmt;
 
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{protocol_error, Endpoint, Socket};
+use crate::kapi::random;
 use crate::kapi::thread::{self, Thread};
+use crate::keys::{KeyedMac, Keys};
+use crate::mars_core::auth::{self, Session, Side, NONCE_LEN, SEQ_LEN, TAG_LEN};
 use crate::mars_core::wire::{check_payload, decode_header, parse_ipv4, Message, HEADER_LEN};
 use crate::strategy::Main;
 use crate::tree::{host_name, path, Tree, ROOT};
@@ -24,15 +30,19 @@ use crate::tunables::Traffic;
 /// A connection speaking framed messages of one traffic class.
 pub(crate) struct Conn {
     pub(crate) sock: Socket,
+    /// Room for a sequence number, a frame header, the largest payload, and a tag
+    /// (the layout `auth::Session` works on).
     buf: KVec<u8>,
     max_payload: usize,
     class: Traffic,
     what: &'static str,
+    /// The session MAC and frame counters, once the key exchange is done.
+    auth: Option<(KeyedMac, Session)>,
 }
 
 impl Conn {
     /// Wraps `sock`, applying the class's TCP tunables; frames up to `max_payload`.
-    pub(crate) fn new(sock: Socket, class: Traffic, max_payload: usize) -> Result<Conn> {
+    fn new(sock: Socket, class: Traffic, max_payload: usize) -> Result<Conn> {
         let t = class.tuning();
         let get = |a: &AtomicI32| a.load(Ordering::Relaxed);
         sock.set_timeouts(i64::from(get(&t.tcp_timeout)));
@@ -46,7 +56,56 @@ impl Conn {
             Traffic::Replication => "fetch",
             Traffic::Sync => "sync",
         };
-        Ok(Conn { sock, buf: KVec::from_elem(0u8, HEADER_LEN + max_payload, GFP_KERNEL)?, max_payload, class, what })
+        let buf = KVec::from_elem(0u8, SEQ_LEN + HEADER_LEN + max_payload + TAG_LEN, GFP_KERNEL)?;
+        Ok(Conn { sock, buf, max_payload, class, what, auth: None })
+    }
+
+    /// Connects to `to` and authenticates (client side of `mars_core::auth`); `Ok(None)`
+    /// while this host has no cluster key.
+    pub(crate) fn connect(to: Endpoint, class: Traffic, max_payload: usize) -> Result<Option<Conn>> {
+        let Some(keys) = Keys::load()? else { return Ok(None) };
+        let mut conn = Conn::new(Socket::connect(to, 2)?, class, max_payload)?;
+        let mut ours = [0u8; NONCE_LEN];
+        random::fill(&mut ours);
+        let [id, alt] = keys.offered();
+        let what = conn.what;
+        conn.send(&Message::AuthHello { nonce: &ours, key_id: id, alt_key_id: alt })?;
+        let (theirs, key_id) = match conn.recv()? {
+            Message::AuthChallenge { nonce, key_id } if key_id == id || key_id == alt => (*nonce, key_id),
+            Message::Error { message, .. } => {
+                pr_warn!("{}: {:?} refused us: {}\n", what, to.addr, message);
+                return Err(EPERM);
+            }
+            _ => return Err(protocol_error()),
+        };
+        let key = keys.get(key_id).ok_or(EPERM)?;
+        let session = auth::session_key(key, &ours, &theirs, key_id).map_err(|_| EINVAL)?;
+        conn.auth = Some((KeyedMac::new(&session)?, Session::new(Side::Client)));
+        Ok(Some(conn))
+    }
+
+    /// Server side of [`Conn::connect`]: a host without a key this host holds gets
+    /// nothing but the refusal; without a key of its own this host refuses everyone.
+    pub(crate) fn accept(sock: Socket, class: Traffic, max_payload: usize) -> Result<Conn> {
+        let Some(keys) = Keys::load()? else { return Err(EACCES) };
+        let [a, b, c, d] = sock.peer()?.addr;
+        let mut conn = Conn::new(sock, class, max_payload)?;
+        let (theirs, offered) = match conn.recv()? {
+            Message::AuthHello { nonce, key_id, alt_key_id } => (*nonce, [key_id, alt_key_id]),
+            _ => return Err(protocol_error()),
+        };
+        let Some(key_id) = auth::choose_key(offered, &keys.ids()) else {
+            pr_warn!("{}: refusing {}.{}.{}.{}: it holds none of our cluster keys\n", conn.what, a, b, c, d);
+            let _ = conn.send(&Message::Error { code: 1, message: "no shared key" });
+            return Err(EPERM);
+        };
+        let key = keys.get(key_id).ok_or(EPERM)?;
+        let mut ours = [0u8; NONCE_LEN];
+        random::fill(&mut ours);
+        conn.send(&Message::AuthChallenge { nonce: &ours, key_id })?;
+        let session = auth::session_key(key, &theirs, &ours, key_id).map_err(|_| EINVAL)?;
+        conn.auth = Some((KeyedMac::new(&session)?, Session::new(Side::Server)));
+        Ok(conn)
     }
 
     /// Connects to cluster member `host` (address from `ips/ip-<host>`) on the class's
@@ -59,7 +118,7 @@ impl Conn {
         let Some(ours) = tree.cluster_uuid()? else { return Ok(None) };
         let me = host_name()?;
         let to = Endpoint { addr, port: class.port() };
-        let mut conn = Conn::new(Socket::connect(to, 2)?, class, max_payload)?;
+        let Some(mut conn) = Conn::connect(to, class, max_payload)? else { return Ok(None) };
         let what = conn.what;
         conn.send(&Message::Hello { cluster: text(&ours)?, host: text(&me)?, lamport_ns: main.clock.peek(), flags: 0 })?;
         match conn.recv()? {
@@ -78,7 +137,7 @@ impl Conn {
         let tree = Tree { clock: &main.clock };
         let Some(ours) = tree.cluster_uuid()? else { return Err(ENOENT) };
         let me = host_name()?;
-        let mut conn = Conn::new(sock, class, max_payload)?;
+        let mut conn = Conn::accept(sock, class, max_payload)?;
         let what = conn.what;
         match conn.recv()? {
             Message::Hello { cluster, host, lamport_ns, .. } => {
@@ -101,16 +160,21 @@ impl Conn {
         let _ = self.send(&Message::Error { code, message });
     }
 
+    /// Sends one frame, tagged once the connection is authenticated.
     pub(crate) fn send(&mut self, m: &Message<'_>) -> Result {
-        let n = m.encode(&mut self.buf).map_err(|_| EINVAL)?;
-        self.sock.send_all(&self.buf[..n])
+        let mut n = m.encode(&mut self.buf[SEQ_LEN..]).map_err(|_| EINVAL)?;
+        if let Some((mac, session)) = &mut self.auth {
+            n = session.seal(mac, &mut self.buf, n).map_err(|_| EINVAL)?;
+        }
+        self.sock.send_all(&self.buf[SEQ_LEN..SEQ_LEN + n])
     }
 
     /// Receives and validates one frame; a bad one is logged and an error (the caller
     /// closes the connection).
     pub(crate) fn recv(&mut self) -> Result<Message<'_>> {
-        self.sock.recv_exact(&mut self.buf[..HEADER_LEN])?;
-        let header = decode_header(&self.buf).map_err(|e| {
+        const H: usize = SEQ_LEN;
+        self.sock.recv_exact(&mut self.buf[H..H + HEADER_LEN])?;
+        let header = decode_header(&self.buf[H..]).map_err(|e| {
             pr_warn!("{}: bad frame header: {}\n", self.what, e);
             protocol_error()
         })?;
@@ -119,9 +183,17 @@ impl Conn {
             pr_warn!("{}: frame of {} bytes too large\n", self.what, len);
             return Err(protocol_error());
         }
-        self.sock.recv_exact(&mut self.buf[HEADER_LEN..HEADER_LEN + len])?;
-        self.class.received().fetch_add((HEADER_LEN + len) as u64, Ordering::Relaxed);
-        let payload = &self.buf[HEADER_LEN..HEADER_LEN + len];
+        let tag = if self.auth.is_some() { TAG_LEN } else { 0 };
+        self.sock.recv_exact(&mut self.buf[H + HEADER_LEN..H + HEADER_LEN + len + tag])?;
+        self.class.received().fetch_add((HEADER_LEN + len + tag) as u64, Ordering::Relaxed);
+        if let Some((mac, session)) = &mut self.auth {
+            // Nothing of a frame is used before its tag is checked.
+            session.open(mac, &mut self.buf, HEADER_LEN + len).map_err(|e| {
+                pr_warn!("{}: {}: closing the connection\n", self.what, e);
+                protocol_error()
+            })?;
+        }
+        let payload = &self.buf[H + HEADER_LEN..H + HEADER_LEN + len];
         check_payload(&header, payload).and_then(|()| Message::decode(header.kind, payload)).map_err(|e| {
             pr_warn!("{}: bad message: {}\n", self.what, e);
             protocol_error()

@@ -28,6 +28,7 @@ mod conn;
 mod device;
 mod digest;
 mod fetch;
+mod keys;
 mod logger;
 mod meta;
 mod proc_sys;

@@ -45,7 +45,7 @@ pub(crate) fn start_server(main: Arc<Main>) -> Result<Listener> {
 /// Serves one peer connection.
 fn serve(main: &Main, sock: Socket) -> Result {
     let peer = sock.peer()?;
-    let mut conn = Conn::new(sock, Traffic::Meta, META_PAYLOAD)?;
+    let mut conn = Conn::accept(sock, Traffic::Meta, META_PAYLOAD)?;
     let tree = Tree { clock: &main.clock };
     let me = host_name()?;
     let me = core::str::from_utf8(&me).map_err(|_| EINVAL)?;
@@ -221,7 +221,7 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
     };
     // A member (own address link present) asks to be registered; a leaving host not.
     let flags = if tree.read(&path(fmt!("{}/ips/ip-{}", ROOT, me))?)?.is_some() { HELLO_REGISTER } else { 0 };
-    let mut conn = Conn::new(Socket::connect(to, 2)?, Traffic::Meta, META_PAYLOAD)?;
+    let Some(mut conn) = Conn::connect(to, Traffic::Meta, META_PAYLOAD)? else { return Ok(()) };
     conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: main.clock.peek(), flags })?;
     let theirs = match conn.recv()? {
         Message::Hello { cluster, lamport_ns, .. } => {

@@ -38,7 +38,8 @@ echo "bench: fast full sync" >&2
 for n in node1 node2; do on $n 'dd if=/dev/zero of=/dev/vdb bs=1M count=512 conv=fsync status=none && modprobe mars'; done
 on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/vdb >/dev/null && marsadm wait-resource r0 --until primary'
 on node1 'head -c 4194304 /dev/urandom | dd of=/dev/mars/r0 bs=1M seek=100 conv=fsync status=none'
-on node2 'marsadm join-cluster node1 >/dev/null && marsadm wait-resource r0'
+key=$(on node1 'cat /mars/cluster.key')
+on node2 "echo $key | marsadm join-cluster node1 --secret-file - >/dev/null && marsadm wait-resource r0"
 sync_before=$(on node2 'cat /proc/sys/mars/received_bytes_2_sync')
 t0=$(now)
 on node2 'marsadm join-resource r0 /dev/vdb >/dev/null'

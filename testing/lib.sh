@@ -73,11 +73,19 @@ replicated_r0() {
   on node2 "marsadm join-resource r0 /dev/$DISK >/dev/null" || fail "join-resource on node2"
 }
 
+# join NODE [PEER]: NODE joins the cluster of PEER (default node1) with a copy of PEER's
+# secret, as an operator copies /mars/cluster.key (marsadm's status is the function's).
+join() {
+  local peer=${2:-node1} key
+  key=$(on "$peer" 'cat /mars/cluster.key') || fail "no cluster secret on $peer"
+  on "$1" "echo $key | marsadm join-cluster $peer --secret-file -"
+}
+
 # join_cluster NODE...: each NODE joins node1's cluster and learns of resource r0.
 join_cluster() {
   local n
   for n in "$@"; do
-    on "$n" 'marsadm join-cluster node1 >/dev/null' || fail "join-cluster on $n"
+    join "$n" >/dev/null || fail "join-cluster on $n"
     on "$n" 'marsadm wait-resource r0 --timeout 30' || fail "$n does not know resource r0"
   done
 }

@@ -31,6 +31,11 @@ impl OpenFlags {
         OpenFlags(self.0 | bindings::O_EXCL)
     }
 
+    /// Fail if the last component is a symlink (never follow one).
+    pub(crate) const fn no_follow(self) -> Self {
+        OpenFlags(self.0 | bindings::O_NOFOLLOW)
+    }
+
     /// Must be a directory.
     pub(crate) const fn directory(self) -> Self {
         OpenFlags(self.0 | bindings::O_DIRECTORY)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Unkeyed message digests by the kernel's crypto API (C: `crypto_alloc_shash`,
-//! `crypto_shash_tfm_digest`), for MD5 and SHA-1 record digests.
+//! Message digests by the kernel's crypto API (C: `crypto_alloc_shash`,
+//! `crypto_shash_setkey`, `crypto_shash_tfm_digest`): unkeyed MD5 and SHA-1 for record
+//! digests, keyed HMAC-SHA256 for peer authentication.
 
 use core::ptr::NonNull;
 
@@ -14,13 +15,13 @@ use kernel::str::CStr;
 ///
 /// # Invariants
 ///
-/// `tfm` came from a successful `crypto_alloc_shash` of an unkeyed algorithm and has
-/// not been freed.
+/// `tfm` came from a successful `crypto_alloc_shash` and has not been freed; a keyed
+/// algorithm's key was set right after the allocation, before `Hash` was handed out.
 pub(crate) struct Hash {
     tfm: NonNull<bindings::crypto_shash>,
 }
 
-// SAFETY: an unkeyed transform is never modified after allocation;
+// SAFETY: a transform is never modified after allocation (and setting the key);
 // `crypto_shash_tfm_digest` keeps its state in an on-stack descriptor, so the transform
 // may be used from several threads at once and freed from any.
 unsafe impl Send for Hash {}
@@ -34,6 +35,16 @@ impl Hash {
         let tfm = from_err_ptr(unsafe { bindings::crypto_alloc_shash(name.as_char_ptr(), 0, 0) })?;
         // INVARIANT: allocation succeeded.
         NonNull::new(tfm).map(|tfm| Hash { tfm }).ok_or(ENOMEM)
+    }
+
+    /// Allocates the keyed algorithm `name` (e.g. "hmac(sha256)") with `key`.
+    pub(crate) fn keyed(name: &CStr, key: &[u8]) -> Result<Hash> {
+        let hash = Hash::new(name)?;
+        let len = u32::try_from(key.len()).map_err(|_| EINVAL)?;
+        // SAFETY: the transform is alive and not yet shared (no other user can see it
+        // while its key changes); `key` is readable for `len` bytes. The key is copied.
+        to_result(unsafe { bindings::crypto_shash_setkey(hash.tfm.as_ptr(), key.as_ptr(), len) })?;
+        Ok(hash)
     }
 
     /// Length of the digest in bytes.

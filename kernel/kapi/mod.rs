@@ -15,6 +15,7 @@ pub(crate) mod gendisk;
 pub(crate) mod hash;
 pub(crate) mod memalloc;
 pub(crate) mod net;
+pub(crate) mod random;
 pub(crate) mod sysctl;
 pub(crate) mod thread;
 pub(crate) mod time;

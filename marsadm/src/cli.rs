@@ -52,9 +52,11 @@ pub enum Command {
     },
     /// Make this host the first member of a new cluster.
     ///
-    /// Writes the cluster identity (/mars/uuid) and this host's address
-    /// (/mars/ips/ip-<host>) into the /mars tree. /mars must be a filesystem of its own.
-    /// The address is taken from /etc/hosts unless given with --ip.
+    /// Generates the cluster secret (/mars/cluster.key, mode 0600: every member needs a
+    /// copy, see join-cluster; it never crosses the network), and writes the cluster
+    /// identity (/mars/uuid) and this host's address (/mars/ips/ip-<host>) into the /mars
+    /// tree. /mars must be a filesystem of its own. The address is taken from /etc/hosts
+    /// unless given with --ip.
     CreateCluster {
         /// IPv4 address other members use to reach this host.
         #[arg(long)]
@@ -62,13 +64,20 @@ pub enum Command {
     },
     /// Join the cluster that PEER is a member of.
     ///
-    /// Needs the module loaded here and on PEER, and this host in no cluster yet. Writes
-    /// this host's and PEER's addresses into /mars/ips, then waits until the module has
-    /// fetched the cluster's tree from PEER (port 7777) and adopted its uuid. Addresses
-    /// come from /etc/hosts unless given.
+    /// Needs the module loaded here and on PEER, this host in no cluster yet, and the
+    /// cluster's secret: copy /mars/cluster.key from any member (scp, or your
+    /// configuration management) and give it with --secret-file. Installs the secret,
+    /// writes this host's and PEER's addresses into /mars/ips, then waits until the
+    /// module has fetched the cluster's tree from PEER (port 7777) and adopted its uuid.
+    /// Addresses come from /etc/hosts unless given.
+    ///
+    /// Example: ssh node1 cat /mars/cluster.key | marsadm join-cluster node1 --secret-file -
     JoinCluster {
         /// A host that is a member of the cluster.
         peer: String,
+        /// The cluster secret (a copy of a member's /mars/cluster.key; - reads stdin).
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<std::path::PathBuf>,
         /// PEER's IPv4 address.
         peer_ip: Option<std::net::Ipv4Addr>,
         /// IPv4 address other members use to reach this host.
@@ -79,8 +88,33 @@ pub enum Command {
     ///
     /// Marks this host's address deleted (/mars/ips/ip-<host> = .deleted), waits until
     /// every other member has pulled that (heard from twice since), then removes the
-    /// cluster identity (/mars/uuid) here. Afterwards `rmmod mars` is safe.
+    /// cluster identity (/mars/uuid) and the secret here. Afterwards `rmmod mars` is safe.
     LeaveCluster,
+    /// Replace the cluster secret on a running cluster, without downtime.
+    ///
+    /// Three steps (docu/security.md):
+    ///   1. on one member: rotate-secret --generate FILE   (writes the new secret to FILE
+    ///      and installs it; the old one stays accepted)
+    ///   2. on every other member: rotate-secret --secret-file FILE   (copy FILE there)
+    ///   3. on every member: rotate-secret --finish   (drops the old secret; refused while a
+    ///      member does not show the new key's id yet)
+    /// While both are installed, connections use the newest key both ends hold. Each
+    /// host shows the ids of its keys (never the keys) in /mars/actual-<host>/keys.
+    #[command(group(clap::ArgGroup::new("step").required(true).args(["generate", "secret_file", "finish"])))]
+    RotateSecret {
+        /// Generate the new secret, write it to FILE (mode 0600, must not exist), install it.
+        #[arg(long, value_name = "FILE")]
+        generate: Option<std::path::PathBuf>,
+        /// Install the new secret from FILE (- reads stdin).
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<std::path::PathBuf>,
+        /// Drop the old secret.
+        #[arg(long)]
+        finish: bool,
+        /// With --finish: even if some members do not show the new key (they are gone).
+        #[arg(long, requires = "finish")]
+        force: bool,
+    },
     /// Wait until every other cluster member has been heard from.
     ///
     /// Succeeds once each host in /mars/ips has exchanged metadata with this host since

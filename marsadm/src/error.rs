@@ -84,6 +84,18 @@ pub enum Error {
     WaitTimeout { res: String, what: String, secs: u64 },
     #[error("resource {res}: the size link says {size} bytes, but {dev} did not grow to it within {secs} s (module reports error {error:?}; see dmesg)")]
     ResizeTimeout { res: String, dev: String, size: u64, secs: u64, error: String },
+    #[error("{0} does not hold a cluster secret (64 hex digits): copy /mars/cluster.key of a member unchanged")]
+    BadSecret(PathBuf),
+    #[error("join-cluster needs the cluster's secret: copy /mars/cluster.key from a member (e.g. with scp) and give --secret-file FILE, or --secret-file - to read it from stdin")]
+    SecretNeeded,
+    #[error("{0} holds another secret already: this host belongs to another cluster (leave-cluster first)")]
+    SecretPresent(PathBuf),
+    #[error("{0} is missing: this host has no cluster secret; copy it from a member (join-cluster --secret-file)")]
+    NoSecret(PathBuf),
+    #[error("a rotation is in progress here (/mars/cluster.key.old exists): finish it first with `marsadm rotate-secret --finish`")]
+    RotationPending,
+    #[error("not every member holds the new key {id} yet ({hosts}): run `marsadm rotate-secret --secret-file F` there first (or --force if they are gone)")]
+    RotationBehind { hosts: String, id: String },
 }
 
 impl Error {
@@ -123,7 +135,13 @@ impl Error {
             | Error::NotPrimary(_)
             | Error::IsPrimary(_)
             | Error::WaitTimeout { .. }
-            | Error::ResizeTimeout { .. } => 1,
+            | Error::ResizeTimeout { .. }
+            | Error::BadSecret(_)
+            | Error::SecretNeeded
+            | Error::SecretPresent(_)
+            | Error::NoSecret(_)
+            | Error::RotationPending
+            | Error::RotationBehind { .. } => 1,
             Error::LogIncomplete(_) => 3,
         }
     }

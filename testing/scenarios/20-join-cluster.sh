@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Cluster membership over the metadata port (7777): node2 joins node1's cluster and
-# both trees converge (uuid, ips, a resource created on node1); wait-cluster sees who
-# answers, leave-cluster removes a member; malformed frames are
-# refused with a log line; a node of a foreign cluster can neither read from nor inject
-# links into the cluster.
+# Cluster membership over the metadata port (7777): join-cluster needs the cluster's
+# secret (a wrong one gets nothing); node2 joins node1's cluster and both trees converge
+# (uuid, ips, a resource created on node1); wait-cluster sees who answers, leave-cluster
+# removes a member; malformed frames are refused with a log line; a node of a foreign
+# cluster (another secret) can neither read from nor inject links into the cluster.
 source "$(dirname "$0")/../lib.sh"
 
 for n in node1 node2; do
@@ -12,8 +12,20 @@ done
 on node1 'marsadm create-cluster >/dev/null'
 uuid=$(on node1 'readlink /mars/uuid')
 
+step "join-cluster without the secret is refused; with a wrong one, node1 says nothing"
+out=$(on node2 'marsadm join-cluster node1 2>&1'; echo "status $?")
+case "$out" in *"needs the cluster's secret"*"status 1") ;; *) fail "join-cluster without --secret-file: $out" ;; esac
+on node2 'test ! -e /mars/uuid' || fail "join-cluster without a secret changed the tree"
+on node2 "echo 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff > /root/wrong.key"
+expect_status 1 on node2 'marsadm join-cluster node1 --secret-file /root/wrong.key --timeout 6'
+assert_eq "(any)" "$(on node2 'readlink /mars/uuid')" "uuid on node2 after a wrong secret"
+on node2 'test ! -e /mars/resource-r0 && test ! -e /mars/actual-node1' || fail "node1 told a host with a wrong secret its tree"
+retry 10 on node1 'dmesg | grep -q "metadata: refusing 10.77.0.2: it holds none of our cluster keys"' ||
+  fail "node1 did not log the refusal of a wrong secret"
+on node2 'rmmod mars; rm -rf /mars/*; modprobe mars'
+
 step "join-cluster: node2 adopts node1's cluster"
-on node2 'marsadm join-cluster node1' || fail "join-cluster failed"
+join node2 || fail "join-cluster failed"
 assert_eq "$uuid" "$(on node2 'readlink /mars/uuid')" "uuid on node2"
 assert_eq "10.77.0.1" "$(on node2 'readlink /mars/ips/ip-node1')" "node1's address on node2"
 retry 20 on node1 'test "$(readlink /mars/ips/ip-node2)" = 10.77.0.2' || fail "node1 did not learn node2's address"
@@ -72,8 +84,8 @@ on node1 'marsadm wait-cluster --timeout 5' || fail "wait-cluster on node1 after
 step "a foreign cluster can neither read nor inject, though both sides connect"
 # node2 starts a cluster of its own and plants links: node1's address (so node2 pulls
 # from node1) and a resource. node1 gets node2's address back (it was deleted when node2
-# left), so node1 pulls from node2 too. Both directions connect; only the uuid check of
-# the Hello exchange (kernel/meta.rs: serve and pull) keeps the trees apart.
+# left), so node1 pulls from node2 too. Both directions connect; the key exchange
+# (kernel/conn.rs: connect and accept) refuses both: the clusters' secrets differ.
 on node2 'rmmod mars && rm -rf /mars/* && marsadm create-cluster >/dev/null'
 foreign=$(on node2 'readlink /mars/uuid')
 [ "$foreign" != "$uuid" ] || fail "node2's new cluster has node1's uuid"
@@ -87,11 +99,11 @@ assert_eq "$uuid" "$(on node1 'readlink /mars/uuid')" "node1's uuid"
 on node2 'test ! -e /mars/resource-r0' || fail "a foreign node read the cluster's links"
 assert_eq "$foreign" "$(on node2 'readlink /mars/uuid')" "node2's uuid"
 # The checks above mean something only if the nodes did talk: each refused the other.
-retry 20 on node2 'dmesg | grep -q "refusing node1 at .*foreign cluster"' || fail "node1 never connected to node2"
-retry 20 on node1 'dmesg | grep -qE "peer refused us: foreign cluster|peer at .* is in a foreign cluster"' ||
+retry 20 on node2 'dmesg | grep -q "metadata: refusing 10.77.0.1: it holds none of our cluster keys"' || fail "node1 never connected to node2"
+retry 20 on node1 'dmesg | grep -q "metadata: \[10, 77, 0, 2\] refused us: no shared key"' ||
   fail "node1 did not log the refusal of its pull from node2"
-retry 20 on node1 'dmesg | grep -q "refusing node2 at .*foreign cluster"' || fail "node2 never connected to node1"
-on node1 'dmesg | grep "foreign cluster" | sort -u -k2 | head -4'
+retry 20 on node1 'dmesg | grep -q "metadata: refusing 10.77.0.2: it holds none of our cluster keys"' || fail "node2 never connected to node1"
+on node1 'dmesg | grep -E "cluster keys|shared key" | sort -u -k2 | head -4'
 
 step "clean up"
 for n in node1 node2; do on $n 'rmmod mars; rm -rf /mars/*'; done

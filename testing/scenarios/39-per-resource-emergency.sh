@@ -17,7 +17,7 @@ on node1 'marsadm create-cluster >/dev/null' || fail "create-cluster"
 for rd in $RES; do
   on node1 "marsadm create-resource ${rd%:*} /dev/${rd#*:} >/dev/null" || fail "create-resource $rd"
 done
-on node2 'marsadm join-cluster node1 >/dev/null' || fail "join-cluster"
+join node2 >/dev/null || fail "join-cluster"
 for rd in $RES; do
   on node2 "marsadm wait-resource ${rd%:*} --timeout 30 && marsadm join-resource ${rd%:*} /dev/${rd#*:} >/dev/null" || fail "join $rd"
 done

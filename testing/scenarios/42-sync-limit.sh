@@ -20,7 +20,7 @@ for r in "${RES[@]}"; do
   on node1 "marsadm create-resource $r /dev/${DEV[$r]} >/dev/null" || fail "create-resource $r"
 done
 on node1 'marsadm wait-resource all --until primary --timeout 60' || fail "node1 not primary of all: $(on node1 'marsadm view all')"
-on node2 'marsadm join-cluster node1 >/dev/null' || fail "join-cluster"
+join node2 >/dev/null || fail "join-cluster"
 on node2 'marsadm wait-resource r0,r1,r2 --timeout 30' || fail "node2 does not know all resources"
 for r in "${RES[@]}"; do
   on node2 "marsadm join-resource $r /dev/${DEV[$r]} >/dev/null" || fail "join-resource $r"

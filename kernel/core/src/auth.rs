@@ -78,10 +78,10 @@ pub fn parse_key(text: &[u8]) -> Result<[u8; KEY_LEN], AuthError> {
     if digits.len() != 2 * KEY_LEN {
         return Err(AuthError::BadKeyFile);
     }
+    let hex = |c: u8| (c as char).to_digit(16).ok_or(AuthError::BadKeyFile);
     let mut key = [0u8; KEY_LEN];
-    for (k, pair) in key.iter_mut().zip(digits.chunks_exact(2)) {
-        let hex = |c: u8| (c as char).to_digit(16).ok_or(AuthError::BadKeyFile);
-        *k = (hex(pair[0])? << 4 | hex(pair[1])?) as u8;
+    for (i, k) in key.iter_mut().enumerate() {
+        *k = (hex(digits[2 * i])? << 4 | hex(digits[2 * i + 1])?) as u8;
     }
     Ok(key)
 }

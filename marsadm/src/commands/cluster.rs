@@ -8,6 +8,7 @@ use mars_core::tree::{ACTUAL_PREFIX, ANY_CLUSTER, DATA_PREFIX, DELETED, RESOURCE
 
 use crate::tree::real_time_ns;
 
+use super::secret;
 use crate::context::Context;
 use crate::error::{Error, Result};
 
@@ -39,9 +40,11 @@ pub fn create_cluster(ctx: &Context, ip: Option<Ipv4Addr>) -> Result<()> {
             address_from_hosts(&hosts, &ctx.host).ok_or_else(|| Error::NoAddress(ctx.host.clone()))?
         }
     };
+    let key = secret::generate()?;
     let stamp = ctx.stamp(&["", "ips"])?;
     let mut buf = [0u8; 32];
     let uuid = format!("{}_{}", ctx.host, format_stamp(stamp, &mut buf));
+    secret::install(ctx, &key)?;
     ctx.tree.set(&ip_link(&ctx.host), &ip.to_string(), stamp)?;
     let actual = ctx.tree.path(&format!("{ACTUAL_PREFIX}{}", ctx.host));
     std::fs::create_dir_all(&actual).map_err(|e| Error::Tree { path: actual, what: "create directory", source: e })?;
@@ -53,9 +56,10 @@ pub fn create_cluster(ctx: &Context, ip: Option<Ipv4Addr>) -> Result<()> {
 }
 
 /// `join-cluster`: become a member of PEER's cluster (docu/cluster.md).
-pub fn join_cluster(ctx: &Context, peer: &str, peer_ip: Option<Ipv4Addr>, ip: Option<Ipv4Addr>, timeout_s: u64) -> Result<()> {
+pub fn join_cluster(ctx: &Context, peer: &str, peer_ip: Option<Ipv4Addr>, ip: Option<Ipv4Addr>, secret_file: Option<&std::path::Path>, timeout_s: u64) -> Result<()> {
     ctx.require_mountpoint()?;
     ctx.require_module()?;
+    let key = secret::read_secret_file(secret_file.ok_or(Error::SecretNeeded)?)?;
     check_host_name(peer).map_err(|e| Error::Name { what: "host", name: peer.into(), reason: e.to_string() })?;
     if peer == ctx.host {
         return Err(Error::Name { what: "peer host", name: peer.into(), reason: "that is this host".into() });
@@ -74,6 +78,7 @@ pub fn join_cluster(ctx: &Context, peer: &str, peer_ip: Option<Ipv4Addr>, ip: Op
         Some(a) => a,
         None => address_from_hosts(&hosts, &ctx.host).ok_or_else(|| Error::NoAddress(ctx.host.clone()))?,
     };
+    secret::install(ctx, &key)?;
     // Preliminary stamps (one second after the epoch): whatever the cluster says wins.
     const PRELIMINARY: u64 = 1_000_000_000;
     ctx.tree.set(&ip_link(peer), &peer_ip.to_string(), PRELIMINARY)?;
@@ -121,6 +126,7 @@ pub fn leave_cluster(ctx: &Context, timeout_s: u64) -> Result<()> {
     wait_heard(ctx, stamp + 4_000_000_000, timeout_s)?;
     let uuid = ctx.tree.path(UUID);
     std::fs::remove_file(&uuid).map_err(|e| Error::Tree { path: uuid, what: "remove", source: e })?;
+    secret::remove(ctx)?;
     ctx.trigger();
     println!("{} left the cluster", ctx.host);
     Ok(())

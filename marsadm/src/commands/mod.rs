@@ -6,6 +6,7 @@ mod handover;
 mod logs;
 mod resize;
 mod resource;
+mod secret;
 mod view;
 mod version;
 
@@ -80,8 +81,16 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::CreateCluster { ip } => cluster::create_cluster(&Context::from_system()?, ip),
         Command::LeaveCluster => cluster::leave_cluster(&Context::from_system()?, secs(30)),
         Command::WaitCluster => cluster::wait_cluster(&Context::from_system()?, secs(30)),
-        Command::JoinCluster { peer, peer_ip, ip } => {
-            cluster::join_cluster(&Context::from_system()?, &peer, peer_ip, ip, secs(30))
+        Command::JoinCluster { peer, peer_ip, ip, secret_file } => {
+            cluster::join_cluster(&Context::from_system()?, &peer, peer_ip, ip, secret_file.as_deref(), secs(30))
+        }
+        Command::RotateSecret { generate, secret_file, finish, force } => {
+            let how = match (&generate, &secret_file) {
+                (Some(f), _) => secret::Rotation::Generate(f),
+                (_, Some(f)) => secret::Rotation::Install(f),
+                _ => secret::Rotation::Finish { force: finish && force },
+            };
+            secret::rotate(&Context::from_system()?, how)
         }
         Command::JoinResource { resource, disk, devname, force } => {
             resource::join_resource(&Context::from_system()?, &resource, &disk, devname.as_deref(), force)
