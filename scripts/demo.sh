@@ -44,7 +44,7 @@ echo
 echo "=== node2: join the cluster and the resource: fast full sync, then fetch + replay"
 echo "node2# (copy node1's /mars/cluster.key, the cluster secret)"
 key=$(on node1 'cat /mars/cluster.key')
-show node2 "echo $key > /root/cluster.key && chmod 600 /root/cluster.key"
+on node2 "umask 077 && echo $key > /root/cluster.key"
 show node2 'marsadm join-cluster node1 --secret-file /root/cluster.key'
 show node2 'marsadm wait-resource r0 --timeout 30'
 show node2 'marsadm join-resource r0 /dev/vdb'
