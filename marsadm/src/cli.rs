@@ -93,14 +93,15 @@ pub enum Command {
     /// Replace the cluster secret on a running cluster, without downtime.
     ///
     /// Three steps (docu/security.md):
-    ///   1. on one member: rotate-secret --generate FILE   (writes the new secret to FILE
-    ///      and installs it; the old one stays accepted)
-    ///   2. on every other member: rotate-secret --secret-file FILE   (copy FILE there)
-    ///   3. on every member: rotate-secret --finish   (drops the old secret; refused while a
-    ///      member does not show the new key's id yet)
+    ///   1. on one member:         rotate-secret --generate FILE
+    ///      writes a new secret to FILE and installs it; the old one stays accepted
+    ///   2. on every other member: rotate-secret --secret-file FILE   (a copy of FILE)
+    ///   3. on every member:       rotate-secret --finish
+    ///      drops the old secret; refused while a member does not show the new key yet
+    ///
     /// While both are installed, connections use the newest key both ends hold. Each
     /// host shows the ids of its keys (never the keys) in /mars/actual-<host>/keys.
-    #[command(group(clap::ArgGroup::new("step").required(true).args(["generate", "secret_file", "finish"])))]
+    #[command(verbatim_doc_comment, group(clap::ArgGroup::new("step").required(true).args(["generate", "secret_file", "finish"])))]
     RotateSecret {
         /// Generate the new secret, write it to FILE (mode 0600, must not exist), install it.
         #[arg(long, value_name = "FILE")]
