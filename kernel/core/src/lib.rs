@@ -9,6 +9,7 @@
 #![cfg_attr(not(any(CONFIG_RUST, test)), no_std)]
 
 pub mod backoff;
+pub mod connlimit;
 pub mod crc32c;
 pub mod emergency;
 pub mod handover;
@@ -16,6 +17,7 @@ pub mod lamport;
 pub mod log_record;
 pub mod merge;
 pub mod names;
+pub mod ratelimit;
 pub mod replication;
 pub mod role;
 pub mod splitbrain;
