@@ -22,7 +22,8 @@ use kernel::fmt;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-use crate::conn::{text, Conn, Listener};
+use crate::conn::{peer_warn, text, Conn, Listener};
+use crate::mars_core::text::escaped;
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{protocol_error, Socket};
@@ -48,8 +49,8 @@ const STATUS_INTERVAL_NS: u64 = 1_000_000_000;
 const CEASED: &str = "the primary ceased transaction logging (emergency mode); the sync waits until it resumes";
 
 /// Starts the sync listener (base port + 2).
-pub(crate) fn start_server(main: Arc<Main>) -> Result<Listener> {
-    Listener::start(main, Traffic::Sync, kernel::c_str!("mars_listen_sync"), serve)
+pub(crate) fn start_server(main: Arc<Main>, at: [u8; 4]) -> Result<Listener> {
+    Listener::start(main, Traffic::Sync, kernel::c_str!("mars_listen_sync"), at, serve)
 }
 
 /// Reads `buf.len()` bytes of `disk` at `pos`.
@@ -251,7 +252,7 @@ impl Job<'_> {
                     sums.len()
                 }
                 Message::Error { message, .. } => {
-                    pr_warn!("resource {}: sync: {} says: {}\n", self.res, self.primary, message);
+                    peer_warn!(self.primary, "resource {}: sync: {} says: {}\n", self.res, self.primary, escaped(message));
                     return Err(EIO);
                 }
                 _ => return Err(protocol_error()),
@@ -313,7 +314,7 @@ impl Job<'_> {
                 Ok((name, pos))
             }
             Message::Error { message, .. } => {
-                pr_warn!("resource {}: sync: {} says: {}\n", self.res, self.primary, message);
+                peer_warn!(self.primary, "resource {}: sync: {} says: {}\n", self.res, self.primary, escaped(message));
                 Err(EAGAIN)
             }
             _ => Err(protocol_error()),

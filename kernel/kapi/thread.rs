@@ -96,15 +96,40 @@ impl Drop for Thread {
     }
 }
 
-/// Whether the current kernel thread has been asked to stop.
-pub(crate) fn should_stop() -> bool {
-    // SAFETY: only meaningful in, and only called from, threads made by `Thread::spawn`.
-    unsafe { bindings::kthread_should_stop() }
+/// Whether the current task is a kernel thread (else: a user process in a system call
+/// or the block layer, which cannot be stopped).
+fn in_kthread() -> bool {
+    // SAFETY: `get_current` returns the running task, valid while it runs (now); its
+    // `flags` are only changed by the task itself.
+    unsafe { (*bindings::get_current()).flags & bindings::PF_KTHREAD != 0 }
 }
 
-/// Sleeps about `ms` milliseconds (less if the thread is asked to stop meanwhile... up
-/// to the end of the current sleep).
+/// Whether the current kernel thread has been asked to stop (never, outside kernel
+/// threads).
+pub(crate) fn should_stop() -> bool {
+    // SAFETY: `kthread_should_stop` may be called from any kernel thread.
+    in_kthread() && unsafe { bindings::kthread_should_stop() }
+}
+
+/// Longest piece of a sleep: a `kthread_stop` that comes just between the check of the
+/// stop flag and the start of a piece is seen after at most this long.
+const SLEEP_SLICE_MS: u32 = 100;
+
+/// Sleeps about `ms` milliseconds; in a kernel thread, a `kthread_stop` ends the sleep
+/// at once (its wake-up ends the interruptible wait, then the stop flag is seen).
 pub(crate) fn sleep_ms(ms: u32) {
-    // SAFETY: sleeping has no preconditions in thread context.
-    unsafe { bindings::msleep_interruptible(ms) };
+    if !in_kthread() {
+        // SAFETY: sleeping has no preconditions in process context.
+        unsafe { bindings::msleep(ms) };
+        return;
+    }
+    let slice = kernel::time::msecs_to_jiffies(SLEEP_SLICE_MS).max(1) as i64;
+    let mut left = kernel::time::msecs_to_jiffies(ms) as i64;
+    while left > 0 && !should_stop() {
+        let now = left.min(slice);
+        // SAFETY: sleeping has no preconditions in thread context; it returns the
+        // jiffies left when woken early (by `kthread_stop`'s wake-up).
+        let rest = unsafe { bindings::schedule_timeout_interruptible(now as _) } as i64;
+        left = left.saturating_sub(now).saturating_add(rest.clamp(0, now));
+    }
 }
