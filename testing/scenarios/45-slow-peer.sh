@@ -17,12 +17,12 @@ addr=$(on node1 'readlink /mars/ips/ip-node1')
 per_port=12 # more than the bound per peer address (connlimit::MAX_PER_PEER = 8)
 
 # attack: per_port loops per port, each holding a silent connection (nc reading from a
-# sleep) and opening the next when the module closes it. One process group, so that
-# it can be ended by its id.
+# FIFO that never delivers nor ends) and opening the next a second after the module
+# closed it. One process group, so that it can be ended by its id.
 attack() {
-  on node1 "setsid sh -c 'for p in 7777 7778 7779; do
+  on node1 "rm -f /tmp/silent && mkfifo /tmp/silent && setsid sh -c 'for p in 7777 7778 7779; do
       for i in \$(seq $per_port); do
-        (while :; do sleep 12 | nc $addr \$p; done) &
+        (while :; do nc $addr \$p <> /tmp/silent; sleep 1; done) &
       done
     done; wait' </dev/null >/dev/null 2>&1 & echo \$! > /tmp/attack.pid"
 }
