@@ -241,7 +241,7 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
                     rate.tick(&tree, res);
                     if limit > 0 {
                         // Sleep until the bytes so far fit the limit.
-                        let due = started + fetched.saturating_mul(1_000_000_000) / limit;
+                        let due = started.saturating_add(fetched.saturating_mul(1_000_000_000) / limit);
                         let now = real_ns();
                         if due > now {
                             thread::sleep_ms(((due - now) / 1_000_000).min(10_000) as u32);

@@ -227,7 +227,7 @@ fn pull_all(main: &Main, peers: &mut KVec<PeerState>, outgoing: &Outgoing) -> Re
         }
         // Due again after the backoff (the thread's own interval is added on top).
         let wait = state.backoff.delay_ms(PULL_MS, PULL_MAX_MS).saturating_sub(PULL_MS);
-        state.due_ns = now + u64::from(wait) * 1_000_000;
+        state.due_ns = now.saturating_add(u64::from(wait) * 1_000_000);
     }
     Ok(())
 }

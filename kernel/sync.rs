@@ -124,12 +124,15 @@ fn serve(main: &Main, sock: Socket) -> Result {
             return Err(EAGAIN);
         }
         match request {
-            Request::Sums { offset, len } | Request::Read { offset, len } if offset + u64::from(len) > served.size => {
+            Request::Sums { offset, len } | Request::Read { offset, len }
+                if offset.checked_add(u64::from(len)).is_none_or(|end| end > served.size) =>
+            {
                 conn.refuse(3, "range beyond the end of the resource");
                 return Err(EINVAL);
             }
             Request::Sums { offset, len } => {
-                let (mut at, end, mut n) = (offset, offset + u64::from(len), 0);
+                // No overflow: checked above.
+                let (mut at, end, mut n) = (offset, offset.saturating_add(u64::from(len)), 0);
                 while at < end {
                     let chunk = (end - at).min(u64::from(MAX_SYNC_READ)) as usize;
                     read_disk(&served.disk, at, &mut data[..chunk])?;
@@ -351,7 +354,7 @@ impl Job<'_> {
         if limit == 0 {
             return;
         }
-        let due = started + walked.saturating_mul(1_000_000_000) / limit;
+        let due = started.saturating_add(walked.saturating_mul(1_000_000_000) / limit);
         let now = real_ns();
         if due > now {
             thread::sleep_ms(((due - now) / 1_000_000).min(10_000) as u32);
