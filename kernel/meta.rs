@@ -254,7 +254,7 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint, outgoing: &Outgoin
         }
         Message::Error { message, .. } => {
             let [a, b, c, d] = to.addr;
-            peer_warn!(to.addr, "peer at {}.{}.{}.{} refused us: {}\n", a, b, c, d, escaped(message));
+            peer_warn!(to.addr, "peer refused us: {} (at {}.{}.{}.{})\n", escaped(message), a, b, c, d);
             return Err(EPERM);
         }
         _ => return Err(protocol_error()),
