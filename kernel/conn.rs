@@ -270,8 +270,9 @@ impl Listener {
         };
         let stopping = Arc::new(AtomicBool::new(false), GFP_KERNEL)?;
         let (l, s) = (socket.share(), stopping.clone());
-        let conn_name = CString::try_from_fmt(fmt!("{}_c", name.to_str().map_err(|_| EINVAL)?))?;
         let what = class_name(class);
+        // Shown by `ps` (15 characters at most): mars_srv_metadata is cut, still clear.
+        let conn_name = CString::try_from_fmt(fmt!("mars_srv_{}", what))?;
         let thread = Thread::spawn(name, move || {
             let _noio = NoIoScope::enter();
             // The slots of the connections served (fewer if memory is short).

@@ -2,7 +2,8 @@
 # Silent peers (issue 10, docu/wire-protocol.md "Listeners"): node1 opens many silent
 # connections to its own three ports, again and again (busybox nc). Replication to the
 # real member node2 goes on; the connections from one address are bounded; a base_port
-# change and rmmod return (their durations are printed, not asserted).
+# change and rmmod return, also rmmod on node2 while its threads sleep in backoff
+# (their durations are printed, not asserted).
 source "$(dirname "$0")/../lib.sh"
 
 DISK=vda
@@ -84,6 +85,13 @@ t0=$(now_ms)
 on node1 'rmmod mars' || fail "rmmod mars"
 echo "rmmod took $(($(now_ms) - t0)) ms"
 stop_attack
+
+step "rmmod on node2 while its threads back off from the unreachable node1 (time printed)"
+sleep 20 # the fetch, sync and peer threads' backoff sleeps grow towards 10 s
+t0=$(now_ms)
+on node2 'rmmod mars' || fail "rmmod mars on node2"
+echo "rmmod on node2 took $(($(now_ms) - t0)) ms"
+on node2 'modprobe mars' || fail "modprobe mars on node2"
 on node1 'modprobe mars' || fail "modprobe mars"
 on node1 'marsadm wait-resource r0 --until primary --timeout 60' || fail "node1 not primary again"
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate again"
