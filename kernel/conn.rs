@@ -10,8 +10,7 @@ use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::prelude::*;
 use kernel::str::{CStr, CString};
-use kernel::sync::{Arc, Mutex};
-use kernel::{new_mutex, pin_init};
+use kernel::sync::Arc;
 
 use kernel::fmt;
 
@@ -186,53 +185,6 @@ pub(crate) fn listen_address(main: &Main) -> [u8; 4] {
         Ok(parse_ipv4(text(&addr)?))
     };
     own().ok().flatten().unwrap_or([0; 4])
-}
-
-/// The connection a client thread (fetch, sync, metadata pull) has open to a peer, so
-/// that stopping the thread shuts it down at once instead of waiting for a silent peer
-/// (`tcp_timeout`). The owner of the thread calls [`Outgoing::stop`] before joining it.
-#[pin_data]
-pub(crate) struct Outgoing {
-    /// Whether stopped, and the connection's socket (a handle) while one is open.
-    #[pin]
-    current: Mutex<(bool, Option<Socket>)>,
-}
-
-/// Keeps a connection registered in an [`Outgoing`]; unregisters it when dropped.
-pub(crate) struct Held<'a>(&'a Outgoing);
-
-impl Outgoing {
-    pub(crate) fn new() -> Result<Arc<Outgoing>> {
-        Arc::pin_init(pin_init!(Outgoing { current <- new_mutex!((false, None), "mars_outgoing") }), GFP_KERNEL)
-    }
-
-    /// Registers `conn` for as long as the result lives; shuts it down at once if
-    /// stopped already.
-    pub(crate) fn hold(&self, conn: &Conn) -> Held<'_> {
-        let mut c = self.current.lock();
-        if c.0 {
-            conn.sock.shutdown();
-        } else {
-            c.1 = Some(conn.sock.share());
-        }
-        Held(self)
-    }
-
-    /// Shuts the registered connection down, and every later one at once.
-    pub(crate) fn stop(&self) {
-        let mut c = self.current.lock();
-        c.0 = true;
-        if let Some(sock) = &c.1 {
-            sock.shutdown();
-        }
-    }
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        let sock = self.0.current.lock().1.take();
-        drop(sock);
-    }
 }
 
 /// A connection being served by its own thread.

@@ -18,7 +18,7 @@ use kernel::str::CString;
 use kernel::sync::{Arc, Mutex};
 use kernel::{new_mutex, pin_init};
 
-use crate::conn::{peer_warn, text, Conn, Listener, Outgoing};
+use crate::conn::{peer_warn, text, Conn, Listener};
 use crate::mars_core::text::escaped;
 use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::memalloc::NoIoScope;
@@ -135,29 +135,19 @@ impl Repair {
 pub(crate) struct Fetcher {
     /// The source it fetches from.
     pub(crate) source: KVec<u8>,
-    outgoing: Arc<Outgoing>,
     _thread: Thread,
-}
-
-impl Drop for Fetcher {
-    fn drop(&mut self) {
-        // A silent source must not delay the stop: its connection ends now.
-        self.outgoing.stop();
-    }
 }
 
 impl Fetcher {
     pub(crate) fn start(main: Arc<Main>, res: &str, source: &str, repair: Arc<Repair>) -> Result<Fetcher> {
         let (res_owned, source_owned) = (owned(res)?, owned(source)?);
-        let outgoing = Outgoing::new()?;
-        let out = outgoing.clone();
         let thread = Thread::spawn(kernel::c_str!("mars_fetch"), move || {
             let _noio = NoIoScope::enter();
             let (res, source) = (text(&res_owned).unwrap_or(""), text(&source_owned).unwrap_or(""));
             let mut backoff = Backoff::new();
             let mut rate = RateMeter::new("fetch-rate");
             while !thread::should_stop() {
-                let round = fetch_round(&main, res, source, &repair, &mut rate, &out);
+                let round = fetch_round(&main, res, source, &repair, &mut rate);
                 rate.tick(&Tree { clock: &main.clock }, res);
                 let pause = match round {
                     Ok(fetched) => {
@@ -177,7 +167,7 @@ impl Fetcher {
                 thread::sleep_ms(pause);
             }
         })?;
-        Ok(Fetcher { source: owned(source)?, outgoing, _thread: thread })
+        Ok(Fetcher { source: owned(source)?, _thread: thread })
     }
 }
 
@@ -188,7 +178,7 @@ impl Fetcher {
 /// serves one connection at a time: other secondaries get their turn); returns the bytes
 /// fetched. Logfiles in between are named by `source`'s version links, so logfiles of
 /// any origin (after handovers) are fetched; this host's own logfiles never are.
-fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut RateMeter, outgoing: &Outgoing) -> Result<u64> {
+fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut RateMeter) -> Result<u64> {
     let tree = Tree { clock: &main.clock };
     let me = host_name()?;
     let me = text(&me)?;
@@ -202,7 +192,6 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
         return Ok(0);
     }
     let Some(mut conn) = Conn::connect_member(main, source, Traffic::Replication, MAX_PAYLOAD)? else { return Ok(0) };
-    let _held = outgoing.hold(&conn);
     let (started, mut fetched) = (real_ns(), 0u64);
     for nr in mine.log.nr..=theirs.log.nr {
         let version = read(path(fmt!("{}/{}{:09}-{}", &*dir, VERSION_PREFIX, nr, source))?)?;

@@ -56,7 +56,7 @@ module! {
 /// open keeps the module loaded, so none is open here).
 struct Mars {
     _proc_sys: proc_sys::ProcSys,
-    _peers: meta::Peers,
+    _peers: kapi::thread::Thread,
     _strategy: strategy::Strategy,
 }
 

@@ -18,7 +18,7 @@ use kernel::str::CString;
 use kernel::sync::Arc;
 
 use crate::kapi::memalloc::NoIoScope;
-use crate::conn::{peer_warn, Conn, Listener, Outgoing};
+use crate::conn::{peer_warn, Conn, Listener};
 use crate::kapi::net::{protocol_error, Endpoint, Socket};
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;
@@ -149,33 +149,17 @@ struct PeerState {
 
 /// The `mars_peers` thread: pulls every peer's tree about every two seconds (an
 /// unreachable peer less often, with backoff; its outage is logged once).
-pub(crate) fn start_peers(main: Arc<Main>) -> Result<Peers> {
-    let outgoing = Outgoing::new()?;
-    let out = outgoing.clone();
-    let thread = Thread::spawn(kernel::c_str!("mars_peers"), move || {
+pub(crate) fn start_peers(main: Arc<Main>) -> Result<Thread> {
+    Thread::spawn(kernel::c_str!("mars_peers"), move || {
         let _noio = NoIoScope::enter();
         let mut peers: KVec<PeerState> = KVec::new();
         while !thread::should_stop() {
-            if let Err(e) = pull_all(&main, &mut peers, &out) {
+            if let Err(e) = pull_all(&main, &mut peers) {
                 pr_debug!("peer round failed: {:?}\n", e);
             }
             thread::sleep_ms(PULL_MS);
         }
-    })?;
-    Ok(Peers { outgoing, _thread: thread })
-}
-
-/// The running `mars_peers` thread; stopped when dropped (a pull from a silent peer
-/// ends at once).
-pub(crate) struct Peers {
-    outgoing: Arc<Outgoing>,
-    _thread: Thread,
-}
-
-impl Drop for Peers {
-    fn drop(&mut self) {
-        self.outgoing.stop();
-    }
+    })
 }
 
 fn peer_state<'a>(peers: &'a mut KVec<PeerState>, host: &str) -> Result<&'a mut PeerState> {
@@ -191,7 +175,7 @@ fn peer_state<'a>(peers: &'a mut KVec<PeerState>, host: &str) -> Result<&'a mut 
     Ok(&mut peers[i])
 }
 
-fn pull_all(main: &Main, peers: &mut KVec<PeerState>, outgoing: &Outgoing) -> Result {
+fn pull_all(main: &Main, peers: &mut KVec<PeerState>) -> Result {
     let tree = Tree { clock: &main.clock };
     let me = host_name()?;
     let me = core::str::from_utf8(&me).map_err(|_| EINVAL)?;
@@ -210,10 +194,7 @@ fn pull_all(main: &Main, peers: &mut KVec<PeerState>, outgoing: &Outgoing) -> Re
         if now < state.due_ns {
             continue;
         }
-        if thread::should_stop() {
-            return Ok(());
-        }
-        match pull(main, &tree, me, Endpoint { addr, port: Traffic::Meta.port() }, outgoing) {
+        match pull(main, &tree, me, Endpoint { addr, port: Traffic::Meta.port() }) {
             Ok(()) => {
                 if state.backoff.succeeded() {
                     pr_info!("peer {} reachable again\n", host);
@@ -234,7 +215,7 @@ fn pull_all(main: &Main, peers: &mut KVec<PeerState>, outgoing: &Outgoing) -> Re
 
 
 /// One pull: hello, tree listing, merge.
-fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint, outgoing: &Outgoing) -> Result {
+fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
     let ours = tree.cluster_uuid()?;
     let ours = match &ours {
         Some(v) => core::str::from_utf8(v).map_err(|_| EINVAL)?.trim_end(),
@@ -243,7 +224,6 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint, outgoing: &Outgoin
     // A member (own address link present) asks to be registered; a leaving host not.
     let flags = if tree.read(&path(fmt!("{}/ips/ip-{}", ROOT, me))?)?.is_some() { HELLO_REGISTER } else { 0 };
     let mut conn = Conn::new(Socket::connect(to, 2)?, Traffic::Meta, META_PAYLOAD)?;
-    let _held = outgoing.hold(&conn);
     conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: main.clock.peek(), flags })?;
     let theirs = match conn.recv()? {
         Message::Hello { cluster, lamport_ns, .. } => {

@@ -22,7 +22,7 @@ use kernel::fmt;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-use crate::conn::{peer_warn, text, Conn, Listener, Outgoing};
+use crate::conn::{peer_warn, text, Conn, Listener};
 use crate::mars_core::text::escaped;
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::memalloc::NoIoScope;
@@ -163,15 +163,7 @@ pub(crate) struct Syncer {
     pub(crate) primary: KVec<u8>,
     /// The resource size it syncs up to (a resize restarts the sync).
     pub(crate) size: u64,
-    outgoing: Arc<Outgoing>,
     _thread: Thread,
-}
-
-impl Drop for Syncer {
-    fn drop(&mut self) {
-        // A silent primary must not delay the stop: its connection ends now.
-        self.outgoing.stop();
-    }
 }
 
 /// Where a sync is and what it needs.
@@ -181,7 +173,6 @@ struct Job<'a> {
     primary: &'a str,
     disk: &'a BlockDevice,
     size: u64,
-    outgoing: &'a Outgoing,
 }
 
 impl Syncer {
@@ -192,12 +183,10 @@ impl Syncer {
         primary_owned.extend_from_slice(primary.as_bytes(), GFP_KERNEL)?;
         let mut primary_copy = KVec::new();
         primary_copy.extend_from_slice(primary.as_bytes(), GFP_KERNEL)?;
-        let outgoing = Outgoing::new()?;
-        let out = outgoing.clone();
         let thread = Thread::spawn(kernel::c_str!("mars_sync"), move || {
             let _noio = NoIoScope::enter();
             let (res, primary) = (text(&res_owned).unwrap_or(""), text(&primary_owned).unwrap_or(""));
-            let job = Job { main: &main, res, primary, disk: &disk, size, outgoing: &out };
+            let job = Job { main: &main, res, primary, disk: &disk, size };
             let mut backoff = Backoff::new();
             while !thread::should_stop() {
                 match job.run() {
@@ -219,7 +208,7 @@ impl Syncer {
                 thread::sleep_ms(1000);
             }
         })?;
-        Ok(Syncer { primary: primary_copy, size, outgoing, _thread: thread })
+        Ok(Syncer { primary: primary_copy, size, _thread: thread })
     }
 }
 
@@ -240,7 +229,6 @@ impl Job<'_> {
         let Some(replay) = tree.read(&path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(false) };
         let replay = ReplayLink::parse(text(&replay)?).map_err(|_| EINVAL)?;
         let Some(mut conn) = Conn::connect_member(self.main, self.primary, Traffic::Sync, MAX_PAYLOAD)? else { return Ok(false) };
-        let _held = self.outgoing.hold(&conn);
         let mut from = [0u8; 80];
         let from_log = crate::mars_core::text::format_into(&mut from, format_args!("{}", replay.log)).ok_or(EINVAL)?;
         conn.send(&Message::SyncStart { res: self.res, from_log, from_pos: replay.start })?;

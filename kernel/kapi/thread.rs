@@ -111,25 +111,10 @@ pub(crate) fn should_stop() -> bool {
     in_kthread() && unsafe { bindings::kthread_should_stop() }
 }
 
-/// Longest piece of a sleep: a `kthread_stop` that comes just between the check of the
-/// stop flag and the start of a piece is seen after at most this long.
-const SLEEP_SLICE_MS: u32 = 100;
-
-/// Sleeps about `ms` milliseconds; in a kernel thread, a `kthread_stop` ends the sleep
-/// at once (its wake-up ends the interruptible wait, then the stop flag is seen).
+/// Sleeps about `ms` milliseconds; less when a signal is pending. In a kernel thread
+/// that includes a `kthread_stop`: it sets `TIF_NOTIFY_SIGNAL` before waking the
+/// thread, so the sleep ends at once (as do blocking socket calls).
 pub(crate) fn sleep_ms(ms: u32) {
-    if !in_kthread() {
-        // SAFETY: sleeping has no preconditions in process context.
-        unsafe { bindings::msleep(ms) };
-        return;
-    }
-    let slice = kernel::time::msecs_to_jiffies(SLEEP_SLICE_MS).max(1) as i64;
-    let mut left = kernel::time::msecs_to_jiffies(ms) as i64;
-    while left > 0 && !should_stop() {
-        let now = left.min(slice);
-        // SAFETY: sleeping has no preconditions in thread context; it returns the
-        // jiffies left when woken early (by `kthread_stop`'s wake-up).
-        let rest = unsafe { bindings::schedule_timeout_interruptible(now as _) } as i64;
-        left = left.saturating_sub(now).saturating_add(rest.clamp(0, now));
-    }
+    // SAFETY: sleeping has no preconditions in thread or process context.
+    unsafe { bindings::msleep_interruptible(ms) };
 }
