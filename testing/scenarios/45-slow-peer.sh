@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Silent peers (issue 10, docu/wire-protocol.md "Listeners"): node1 opens many silent
 # connections to its own three ports, again and again (busybox nc). Replication to the
-# real member node2 goes on; the connections from one address are bounded; a base_port
-# change and rmmod return, also rmmod on node2 while its threads sleep in backoff
-# (their durations are printed, not asserted).
+# real member node2 goes on; the connections from one address are bounded; a peer's
+# bad frames are logged rate-limited; a base_port change and rmmod return, also rmmod
+# on node2 while its threads sleep in backoff (durations printed, not asserted).
 source "$(dirname "$0")/../lib.sh"
 
 DISK=vda
@@ -70,6 +70,15 @@ done
 lines=$(on node1 'dmesg | grep -c "too many open from this address"' || true)
 [ "$lines" -ge 1 ] || fail "no line about refused connections"
 echo "refusal lines logged: $lines (rate-limited)"
+
+step "40 bad frames from node2: its log lines are rate-limited"
+before=$(on node1 'dmesg | grep -c "metadata: bad frame header"' || true)
+on node2 "for i in \$(seq 40); do printf 'GARBAGE-GARBAGE-GARBAGE-GARBAGE' | nc -w 1 10.77.0.1 7777 >/dev/null 2>&1; done; true"
+after=$(on node1 'dmesg | grep -c "metadata: bad frame header"' || true)
+echo "bad frame lines logged for 40 bad frames: $((after - before))"
+[ $((after - before)) -ge 1 ] || fail "no line about the bad frames"
+# Without the limit every frame has its line.
+[ $((after - before)) -lt 40 ] || fail "$((after - before)) lines for 40 bad frames: not rate-limited"
 
 step "a base_port change moves the listeners (time printed)"
 t0=$(now_ms)
