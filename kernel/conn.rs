@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Framed, authenticated connections between MARS hosts (docu/wire-protocol.md,
-//! docu/security.md) and the listeners that accept them: one listener thread per port,
-//! connections served one at a time (each bounded by the traffic class's socket timeout).
+//! docu/security.md) and the listeners that accept them: one accepting thread per port,
+//! a thread per connection (bounded per port and per peer address), each connection
+//! closed when silent for the traffic class's socket timeout, all of them shut down at
+//! once when the listener stops.
 //!
 //! Every connection starts with the key exchange of `mars_core::auth`; from then on
 //! every frame both ways carries a tag, checked before the frame is decoded.
@@ -11,21 +13,49 @@ use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::prelude::*;
-use kernel::str::CStr;
+use kernel::str::{CStr, CString};
 use kernel::sync::Arc;
 
 use kernel::fmt;
 
 use crate::kapi::memalloc::NoIoScope;
-use crate::kapi::net::{protocol_error, Endpoint, Socket};
+use crate::kapi::net::{is_addr_not_available, protocol_error, Endpoint, Socket};
 use crate::kapi::random;
 use crate::kapi::thread::{self, Thread};
 use crate::keys::{KeyedMac, Keys};
 use crate::mars_core::auth::{self, Session, Side, NONCE_LEN, SEQ_LEN, TAG_LEN};
+use crate::mars_core::connlimit::{admit, Admission, MAX_PER_PORT};
+use crate::mars_core::ratelimit::PeerLogLimit;
+use crate::mars_core::text::escaped;
 use crate::mars_core::wire::{check_payload, decode_header, parse_ipv4, Message, HEADER_LEN};
 use crate::strategy::Main;
 use crate::tree::{host_name, path, Tree, ROOT};
 use crate::tunables::Traffic;
+
+/// Log lines a peer can trigger, rate-limited per peer address (`mars_core::ratelimit`):
+/// 5 lines per 10 s per bucket, 16 buckets.
+pub(crate) static PEER_LOG: PeerLogLimit<16> = PeerLogLimit::new(10_000_000_000, 5);
+
+/// `pr_warn!` for a line a peer triggered, rate-limited per peer by [`PEER_LOG`]; the
+/// first argument names the peer (its address `[u8; 4]`, or its host name). Peer strings
+/// in the line go through `mars_core::text::Escaped`.
+macro_rules! peer_warn {
+    ($addr:expr, $($arg:tt)*) => {
+        match $crate::conn::PEER_LOG.check(
+            $crate::mars_core::ratelimit::peer_key(AsRef::<[u8]>::as_ref(&$addr)),
+            $crate::kapi::time::real_ns(),
+        ) {
+            $crate::mars_core::ratelimit::Verdict::Print { suppressed } => {
+                if suppressed > 0 {
+                    pr_warn!("({} similar lines about peers suppressed)\n", suppressed);
+                }
+                pr_warn!($($arg)*);
+            }
+            $crate::mars_core::ratelimit::Verdict::Suppress => {}
+        }
+    };
+}
+pub(crate) use peer_warn;
 
 /// A connection speaking framed messages of one traffic class.
 pub(crate) struct Conn {
@@ -51,11 +81,7 @@ impl Conn {
         if get(&t.tcp_nodelay) != 0 {
             sock.set_nodelay();
         }
-        let what = match class {
-            Traffic::Meta => "metadata",
-            Traffic::Replication => "fetch",
-            Traffic::Sync => "sync",
-        };
+        let what = class_name(class);
         let buf = KVec::from_elem(0u8, SEQ_LEN + HEADER_LEN + max_payload + TAG_LEN, GFP_KERNEL)?;
         Ok(Conn { sock, buf, max_payload, class, what, auth: None })
     }
@@ -73,7 +99,8 @@ impl Conn {
         let (theirs, key_id) = match conn.recv()? {
             Message::AuthChallenge { nonce, key_id } if key_id == id || key_id == alt => (*nonce, key_id),
             Message::Error { message, .. } => {
-                pr_warn!("{}: {:?} refused us: {}\n", what, to.addr, message);
+                let [a, b, c, d] = to.addr;
+                peer_warn!(to.addr, "{}: {}.{}.{}.{} refused us: {}\n", what, a, b, c, d, escaped(message));
                 return Err(EPERM);
             }
             _ => return Err(protocol_error()),
@@ -88,14 +115,15 @@ impl Conn {
     /// nothing but the refusal; without a key of its own this host refuses everyone.
     pub(crate) fn accept(sock: Socket, class: Traffic, max_payload: usize) -> Result<Conn> {
         let Some(keys) = Keys::load()? else { return Err(EACCES) };
-        let [a, b, c, d] = sock.peer()?.addr;
+        let peer = peer_addr(&sock);
         let mut conn = Conn::new(sock, class, max_payload)?;
         let (theirs, offered) = match conn.recv()? {
             Message::AuthHello { nonce, key_id, alt_key_id } => (*nonce, [key_id, alt_key_id]),
             _ => return Err(protocol_error()),
         };
         let Some(key_id) = auth::choose_key(offered, &keys.ids()) else {
-            pr_warn!("{}: refusing {}.{}.{}.{}: it holds none of our cluster keys\n", conn.what, a, b, c, d);
+            let [a, b, c, d] = peer;
+            peer_warn!(peer, "{}: refusing {}.{}.{}.{}: it holds none of our cluster keys\n", conn.what, a, b, c, d);
             let _ = conn.send(&Message::Error { code: 1, message: "no shared key" });
             return Err(EPERM);
         };
@@ -124,7 +152,7 @@ impl Conn {
         match conn.recv()? {
             Message::Hello { lamport_ns, .. } => main.clock.observe(lamport_ns),
             Message::Error { message, .. } => {
-                pr_warn!("{}: {} refused us: {}\n", what, host, message);
+                peer_warn!(addr, "{}: {} refused us: {}\n", what, host, escaped(message));
                 return Err(EPERM);
             }
             _ => return Err(protocol_error()),
@@ -137,13 +165,15 @@ impl Conn {
         let tree = Tree { clock: &main.clock };
         let Some(ours) = tree.cluster_uuid()? else { return Err(ENOENT) };
         let me = host_name()?;
+        let peer = peer_addr(&sock);
         let mut conn = Conn::accept(sock, class, max_payload)?;
         let what = conn.what;
         match conn.recv()? {
             Message::Hello { cluster, host, lamport_ns, .. } => {
                 main.clock.observe(lamport_ns);
                 if cluster != text(&ours)? {
-                    pr_warn!("{}: refusing {}: cluster {} is not ours\n", what, host, cluster);
+                    let [a, b, c, d] = peer;
+                    peer_warn!([a, b, c, d], "{}: refusing {} at {}.{}.{}.{}: cluster {} is not ours\n", what, escaped(host), a, b, c, d, escaped(cluster));
                     let _ = conn.send(&Message::Error { code: 1, message: "foreign cluster" });
                     return Err(EPERM);
                 }
@@ -156,7 +186,7 @@ impl Conn {
 
     /// Sends an error reply (best effort: the connection is closed next anyway).
     pub(crate) fn refuse(&mut self, code: u32, message: &str) {
-        pr_warn!("{}: refusing request: {}\n", self.what, message);
+        peer_warn!(peer_addr(&self.sock), "{}: refusing request: {}\n", self.what, message);
         let _ = self.send(&Message::Error { code, message });
     }
 
@@ -175,12 +205,12 @@ impl Conn {
         const H: usize = SEQ_LEN;
         self.sock.recv_exact(&mut self.buf[H..H + HEADER_LEN])?;
         let header = decode_header(&self.buf[H..]).map_err(|e| {
-            pr_warn!("{}: bad frame header: {}\n", self.what, e);
+            peer_warn!(peer_addr(&self.sock), "{}: bad frame header: {}\n", self.what, e);
             protocol_error()
         })?;
         let len = header.payload_len as usize;
         if len > self.max_payload {
-            pr_warn!("{}: frame of {} bytes too large\n", self.what, len);
+            peer_warn!(peer_addr(&self.sock), "{}: frame of {} bytes too large\n", self.what, len);
             return Err(protocol_error());
         }
         let tag = if self.auth.is_some() { TAG_LEN } else { 0 };
@@ -189,15 +219,24 @@ impl Conn {
         if let Some((mac, session)) = &mut self.auth {
             // Nothing of a frame is used before its tag is checked.
             session.open(mac, &mut self.buf, HEADER_LEN + len).map_err(|e| {
-                pr_warn!("{}: {}: closing the connection\n", self.what, e);
+                peer_warn!(peer_addr(&self.sock), "{}: {}: closing the connection\n", self.what, e);
                 protocol_error()
             })?;
         }
         let payload = &self.buf[H + HEADER_LEN..H + HEADER_LEN + len];
         check_payload(&header, payload).and_then(|()| Message::decode(header.kind, payload)).map_err(|e| {
-            pr_warn!("{}: bad message: {}\n", self.what, e);
+            peer_warn!(peer_addr(&self.sock), "{}: bad message: {}\n", self.what, e);
             protocol_error()
         })
+    }
+}
+
+/// The traffic class as log lines name it.
+fn class_name(class: Traffic) -> &'static str {
+    match class {
+        Traffic::Meta => "metadata",
+        Traffic::Replication => "fetch",
+        Traffic::Sync => "sync",
     }
 }
 
@@ -206,29 +245,114 @@ pub(crate) fn text(v: &[u8]) -> Result<&str> {
     core::str::from_utf8(v).map(str::trim_end).map_err(|_| EINVAL)
 }
 
-/// A listener on the class's port, serving each connection with `serve`; stops when
-/// dropped.
+/// Address of the other end of `sock` for log lines (`0.0.0.0` if unknown).
+pub(crate) fn peer_addr(sock: &Socket) -> [u8; 4] {
+    sock.peer().map_or([0; 4], |p| p.addr)
+}
+
+/// The address listeners bind to: this host's replication address (`ips/ip-<me>`), or
+/// all addresses while it is unknown.
+pub(crate) fn listen_address(main: &Main) -> [u8; 4] {
+    let tree = Tree { clock: &main.clock };
+    let own = || -> Result<Option<[u8; 4]>> {
+        let me = host_name()?;
+        let Some(addr) = tree.read(&path(fmt!("{}/ips/ip-{}", ROOT, text(&me)?))?)? else { return Ok(None) };
+        Ok(parse_ipv4(text(&addr)?))
+    };
+    own().ok().flatten().unwrap_or([0; 4])
+}
+
+/// A connection being served by its own thread.
+struct Open {
+    addr: [u8; 4],
+    /// Handle to shut the connection down when the listener stops.
+    sock: Socket,
+    /// Set by the thread when it has served the connection.
+    done: Arc<AtomicBool>,
+    _thread: Thread,
+}
+
+/// A listener on the class's port: one thread accepts, each connection is served by a
+/// thread of its own (at most `connlimit::MAX_PER_PORT`, `MAX_PER_PEER` per address;
+/// more are closed at once), and a connection silent for the class's `tcp_timeout` is
+/// closed (the socket's receive timeout). Dropping the listener stops it at once: the
+/// listening socket and every open connection are shut down, the threads joined.
 pub(crate) struct Listener {
-    socket: Arc<Socket>,
+    socket: Socket,
     stopping: Arc<AtomicBool>,
     _thread: Thread,
 }
 
 impl Listener {
-    pub(crate) fn start(main: Arc<Main>, class: Traffic, name: &CStr, serve: fn(&Main, Socket) -> Result) -> Result<Listener> {
+    pub(crate) fn start(main: Arc<Main>, class: Traffic, name: &CStr, wanted: [u8; 4], serve: fn(&Main, Socket) -> Result) -> Result<Listener> {
         let port = class.port();
-        let socket = Arc::new(Socket::listen(port, 16)?, GFP_KERNEL)?;
+        let socket = match Socket::listen(Endpoint { addr: wanted, port }, 16) {
+            Err(e) if is_addr_not_available(e) && wanted != [0; 4] => {
+                // Our address as the others know it is not on this host (NAT).
+                let [a, b, c, d] = wanted;
+                pr_warn!("{}.{}.{}.{} is not a local address: listening on port {} of all addresses\n", a, b, c, d, port);
+                Socket::listen(Endpoint { addr: [0; 4], port }, 16)?
+            }
+            other => other?,
+        };
         let stopping = Arc::new(AtomicBool::new(false), GFP_KERNEL)?;
-        let (l, s) = (socket.clone(), stopping.clone());
+        let (l, s) = (socket.share(), stopping.clone());
+        let what = class_name(class);
+        // Shown by `ps` (15 characters at most): mars_srv_metadata is cut, still clear.
+        let conn_name = CString::try_from_fmt(fmt!("mars_srv_{}", what))?;
         let thread = Thread::spawn(name, move || {
             let _noio = NoIoScope::enter();
+            // The slots of the connections served (fewer if memory is short).
+            let mut open: KVec<Option<Open>> = KVec::new();
+            for _ in 0..MAX_PER_PORT {
+                if open.push(None, GFP_KERNEL).is_err() {
+                    break;
+                }
+            }
             while !s.load(Ordering::Acquire) && !thread::should_stop() {
-                if let Ok(sock) = l.accept() {
+                let sock = match l.accept() {
+                    Ok(sock) => sock,
+                    Err(_) => {
+                        // Stopped (the loop ends), or out of memory for a moment.
+                        thread::sleep_ms(10);
+                        continue;
+                    }
+                };
+                // Threads that have served their connection are joined (at once: done).
+                for slot in open.iter_mut() {
+                    if slot.as_ref().is_some_and(|o| o.done.load(Ordering::Acquire)) {
+                        *slot = None;
+                    }
+                }
+                let addr = peer_addr(&sock);
+                let verdict = admit(open.iter().flatten().map(|o| &o.addr), addr);
+                let Some(free) = open.iter_mut().find(|o| o.is_none()).filter(|_| verdict == Admission::Admit) else {
+                    let [a, b, c, d] = addr;
+                    peer_warn!(addr, "{}: closing a connection from {}.{}.{}.{}: {}\n", what, a, b, c, d,
+                        if verdict == Admission::PeerFull { "too many open from this address" } else { "too many open connections" });
+                    continue;
+                };
+                // Idle deadline from the first byte on (the serving `Conn` sets it again).
+                sock.set_timeouts(i64::from(class.tuning().tcp_timeout.load(Ordering::Relaxed)));
+                let Ok(done) = Arc::new(AtomicBool::new(false), GFP_KERNEL) else { continue };
+                let (handle, flag, main) = (sock.share(), done.clone(), main.clone());
+                let served = Thread::spawn(&conn_name, move || {
+                    let _noio = NoIoScope::enter();
                     if let Err(e) = serve(&main, sock) {
                         pr_debug!("connection ended: {:?}\n", e);
                     }
+                    flag.store(true, Ordering::Release);
+                });
+                match served {
+                    Ok(t) => *free = Some(Open { addr, sock: handle, done, _thread: t }),
+                    Err(e) => peer_warn!(addr, "{}: cannot start a thread for a connection: {:?}\n", what, e),
                 }
             }
+            // Stop: end every connection at once, then join their threads.
+            for o in open.iter().flatten() {
+                o.sock.shutdown();
+            }
+            drop(open);
         })?;
         Ok(Listener { socket, stopping, _thread: thread })
     }
@@ -236,7 +360,9 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        // accept() returns once the socket is shut down; the thread then sees the flag.
+        // accept() returns once the socket is shut down; the thread then sees the flag,
+        // shuts down the open connections and joins their threads (dropping `_thread`
+        // waits for all that).
         self.stopping.store(true, Ordering::Release);
         self.socket.shutdown();
     }

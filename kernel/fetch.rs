@@ -18,7 +18,8 @@ use kernel::str::CString;
 use kernel::sync::{Arc, Mutex};
 use kernel::{new_mutex, pin_init};
 
-use crate::conn::{text, Conn, Listener};
+use crate::conn::{peer_warn, text, Conn, Listener};
+use crate::mars_core::text::escaped;
 use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{protocol_error, Socket};
@@ -49,8 +50,8 @@ fn owned(s: &str) -> Result<KVec<u8>> {
 
 
 /// Starts the fetch listener (base port + 1).
-pub(crate) fn start_server(main: Arc<Main>) -> Result<Listener> {
-    Listener::start(main, Traffic::Replication, kernel::c_str!("mars_listen_fetch"), serve)
+pub(crate) fn start_server(main: Arc<Main>, at: [u8; 4]) -> Result<Listener> {
+    Listener::start(main, Traffic::Replication, kernel::c_str!("mars_listen_fetch"), at, serve)
 }
 
 fn serve(main: &Main, sock: Socket) -> Result {
@@ -229,7 +230,7 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
                     rate.tick(&tree, res);
                     if limit > 0 {
                         // Sleep until the bytes so far fit the limit.
-                        let due = started + fetched.saturating_mul(1_000_000_000) / limit;
+                        let due = started.saturating_add(fetched.saturating_mul(1_000_000_000) / limit);
                         let now = real_ns();
                         if due > now {
                             thread::sleep_ms(((due - now) / 1_000_000).min(10_000) as u32);
@@ -237,7 +238,7 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
                     }
                 }
                 Message::Error { message, .. } => {
-                    pr_warn!("fetch of {} from {}: {}\n", &*rel, source, message);
+                    peer_warn!(source, "fetch of {} from {}: {}\n", &*rel, source, escaped(message));
                     return Err(EIO);
                 }
                 _ => return Err(protocol_error()),

@@ -18,12 +18,13 @@ use kernel::str::CString;
 use kernel::sync::Arc;
 
 use crate::kapi::memalloc::NoIoScope;
-use crate::conn::{Conn, Listener};
+use crate::conn::{peer_warn, Conn, Listener};
 use crate::kapi::net::{protocol_error, Endpoint, Socket};
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;
 use crate::kapi::time::real_ns;
 use crate::mars_core::backoff::Backoff;
+use crate::mars_core::text::escaped;
 use crate::mars_core::merge::{accept_remote_path, remote_wins, LinkState};
 use crate::mars_core::tree::{ANY_CLUSTER, UUID};
 use crate::mars_core::wire::{parse_ipv4, Message, HELLO_REGISTER};
@@ -38,8 +39,8 @@ const PULL_PREFIXES: &str = "uuid|ips|resource-|actual-";
 
 
 /// Starts the metadata listener (base port).
-pub(crate) fn start_server(main: Arc<Main>) -> Result<Listener> {
-    Listener::start(main, Traffic::Meta, kernel::c_str!("mars_listen_meta"), serve)
+pub(crate) fn start_server(main: Arc<Main>, at: [u8; 4]) -> Result<Listener> {
+    Listener::start(main, Traffic::Meta, kernel::c_str!("mars_listen_meta"), at, serve)
 }
 
 /// Serves one peer connection.
@@ -55,7 +56,8 @@ fn serve(main: &Main, sock: Socket) -> Result {
         Message::Hello { cluster, host, lamport_ns, flags } => {
             main.clock.observe(lamport_ns);
             if cluster != ours && cluster != ANY_CLUSTER {
-                pr_warn!("refusing {} at {:?}: foreign cluster {} (ours: {})\n", host, peer.addr, cluster, ours);
+                let [a, b, c, d] = peer.addr;
+                peer_warn!(peer.addr, "refusing {} at {}.{}.{}.{}: foreign cluster {} (ours: {})\n", escaped(host), a, b, c, d, escaped(cluster), ours);
                 let _ = conn.send(&Message::Error { code: 1, message: "foreign cluster" });
                 return Err(EPERM);
             }
@@ -94,7 +96,7 @@ fn register(tree: &Tree<'_>, host: &str, from: Endpoint) -> Result {
         return Ok(());
     }
     let [a, b, c, d] = from.addr;
-    pr_info!("cluster member {} registered at {}.{}.{}.{}\n", host, a, b, c, d);
+    pr_info!("cluster member {} registered at {}.{}.{}.{}\n", escaped(host), a, b, c, d);
     tree.write(&path(fmt!("{}/ips", ROOT))?, &CString::try_from_fmt(fmt!("ip-{}", host))?.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}.{}.{}.{}", a, b, c, d))?.to_str().map_err(|_| EINVAL)?)
 }
 
@@ -206,7 +208,7 @@ fn pull_all(main: &Main, peers: &mut KVec<PeerState>) -> Result {
         }
         // Due again after the backoff (the thread's own interval is added on top).
         let wait = state.backoff.delay_ms(PULL_MS, PULL_MAX_MS).saturating_sub(PULL_MS);
-        state.due_ns = now + u64::from(wait) * 1_000_000;
+        state.due_ns = now.saturating_add(u64::from(wait) * 1_000_000);
     }
     Ok(())
 }
@@ -231,7 +233,8 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
             v
         }
         Message::Error { message, .. } => {
-            pr_warn!("peer refused us: {}\n", message);
+            let [a, b, c, d] = to.addr;
+            peer_warn!(to.addr, "peer refused us: {} (at {}.{}.{}.{})\n", escaped(message), a, b, c, d);
             return Err(EPERM);
         }
         _ => return Err(protocol_error()),
@@ -239,11 +242,12 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
     let theirs = core::str::from_utf8(&theirs).map_err(|_| EINVAL)?;
     if theirs != ours {
         if ours != ANY_CLUSTER || theirs == ANY_CLUSTER {
-            pr_warn!("peer at {:?} is in a foreign cluster {} (ours: {})\n", to.addr, theirs, ours);
+            let [a, b, c, d] = to.addr;
+            peer_warn!(to.addr, "peer at {}.{}.{}.{} is in a foreign cluster {} (ours: {})\n", a, b, c, d, escaped(theirs), ours);
             return Err(EPERM);
         }
         // Joining: adopt the cluster's identity.
-        pr_info!("joined cluster {}\n", theirs);
+        pr_info!("joined cluster {}\n", escaped(theirs));
         tree.write(&path(fmt!("{}", ROOT))?, UUID, theirs)?;
     }
     conn.send(&Message::GetTree { dirs: PULL_PREFIXES })?;

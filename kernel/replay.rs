@@ -99,13 +99,12 @@ struct Applied {
 fn apply_window(window: &[u8], base: u64, from: u64, next_seq: u64, disk: &BlockDevice, digests: &KernelDigests) -> Result<Applied> {
     let mut scanner = LogScanner::resume(window, 0, next_seq, digests);
     let mut pieces = KVec::new();
-    let mut next_seq = next_seq;
     for (offset, rec) in scanner.by_ref() {
-        if base + offset as u64 >= from && rec.header.kind == RecordKind::Write {
+        if base.saturating_add(offset as u64) >= from && rec.header.kind == RecordKind::Write {
             pieces.push(Record { pos: rec.header.pos, seq: rec.header.seq, data: rec.payload }, GFP_KERNEL)?;
         }
-        next_seq = rec.header.seq + 1;
     }
+    let next_seq = scanner.next_seq();
     pieces.sort_unstable_by_key(|r| (r.pos, r.seq));
     write_pieces(disk, &pieces, true)?;
     Ok(Applied { consumed: scanner.offset(), next_seq, applied: pieces.len() as u64, end: scanner.end() })
@@ -269,7 +268,7 @@ impl Follower {
 
     /// Applies what the local copy holds after the replay position (one window).
     fn replay_window(&mut self, tree: &Tree<'_>, dir: &CStr, me: &str, replay: &ReplayLink<'_>, file: &File, size: u64) -> Result<Step> {
-        let want = (size - replay.start).min(WINDOW as u64) as usize;
+        let want = size.saturating_sub(replay.start).min(WINDOW as u64) as usize;
         let got = read_window(file, replay.start, &mut self.window[..want])?;
         let window = &self.window[..got];
         // The sequence number continues from the record at the replay position.
@@ -291,7 +290,7 @@ impl Follower {
         if done.consumed > 0 {
             // The disk holds the records before the links say so.
             self.disk.flush()?;
-            let at = ReplayLink { log: replay.log, start: end, len: size - end };
+            let at = ReplayLink { log: replay.log, start: end, len: size.saturating_sub(end) };
             write_replay_link(tree, dir, me, &at)?;
             tree.write_version_link(&self.main.digests, dir, replay.log, me, end)?;
             self.rate.add(done.consumed as u64);

@@ -288,7 +288,8 @@ impl Resource {
             return Ok(());
         }
         let now = current.get();
-        let next = LogName { nr: now.nr + 1, host: me };
+        // The highest logfile number has no next one: the logger stays in it.
+        let Some(next) = (LogName { nr: now.nr, host: me }).next() else { return Ok(()) };
         let file = match File::open(&path(fmt!("{}/{}", dir, next))?, OpenFlags::READ_WRITE, 0) {
             Ok(f) => f,
             Err(e) if e == ENOENT => return Ok(()),
@@ -402,8 +403,8 @@ fn recover_own(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, me:
     if last_size == 0 {
         return Ok((log, last_nr));
     }
-    let next = last_nr.checked_add(1).ok_or(EINVAL)?;
-    Ok((create_log(dir, LogName { nr: next, host: me })?, next))
+    let next = LogName { nr: last_nr, host: me }.next().ok_or(EINVAL)?;
+    Ok((create_log(dir, next)?, next.nr))
 }
 
 /// Numbers of this host's logfiles in `dir` from `from` on, ascending.
@@ -466,7 +467,7 @@ fn finish_foreign(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, 
     let name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
     tree.write(&path(fmt!("{}", dir))?, name.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}", at))?.to_str().map_err(|_| EINVAL)?)?;
     tree.write_version_link(&main.digests, dir, link.log, me, end)?;
-    let next = LogName { nr: link.log.nr.checked_add(1).ok_or(EINVAL)?, host: me };
+    let next = LogName { nr: link.log.nr, host: me }.next().ok_or(EINVAL)?;
     Ok((create_log(dir, next)?, next.nr))
 }
 

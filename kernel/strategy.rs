@@ -28,7 +28,7 @@ use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use crate::mars_core::syncgate::{may_start, queued_before, SyncSlots};
 use crate::mars_core::lamport::format_stamp;
 use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX, VERSION_PREFIX};
-use crate::conn::Listener;
+use crate::conn::{self, Listener};
 use crate::digest::KernelDigests;
 use crate::tunables::{self, Traffic, SYNC_LIMIT, SYNC_NR, SYNC_WANTED};
 use crate::{fetch, meta, sync};
@@ -162,33 +162,38 @@ struct Listeners {
     _fetch: Listener,
     _sync: Listener,
     port: u16,
+    at: [u8; 4],
 }
 
-/// Keeps the listeners on the current `base_port`: started at the first round, moved
-/// when the tunable changes, retried each round while the ports are taken.
+/// Keeps the listeners on the current `base_port` and this host's replication address
+/// (`ips/ip-<me>`, all addresses while unknown): started at the first round, moved when
+/// either changes, retried each round while the ports are taken.
 fn listen(main: &Arc<Main>, listeners: &mut Option<Listeners>) {
     let port = Traffic::Meta.port();
-    if listeners.as_ref().is_some_and(|l| l.port == port) {
+    let at = conn::listen_address(main);
+    if listeners.as_ref().is_some_and(|l| l.port == port && l.at == at) {
         return;
     }
     // The old ports are closed first.
     let had = listeners.take().is_some();
     let started = (|| -> Result<Listeners> {
         Ok(Listeners {
-            _meta: meta::start_server(main.clone())?,
-            _fetch: fetch::start_server(main.clone())?,
-            _sync: sync::start_server(main.clone())?,
+            _meta: meta::start_server(main.clone(), at)?,
+            _fetch: fetch::start_server(main.clone(), at)?,
+            _sync: sync::start_server(main.clone(), at)?,
             port,
+            at,
         })
     })();
     match started {
         Ok(l) => {
-            if had {
-                pr_info!("listening on ports {}-{} now\n", port, port + 2);
+            if had || at != [0; 4] {
+                let [a, b, c, d] = at;
+                pr_info!("listening on {}.{}.{}.{} ports {}-{} now\n", a, b, c, d, port, port.saturating_add(2));
             }
             *listeners = Some(l);
         }
-        Err(e) => pr_warn!("cannot listen on ports {}-{}: {:?}; retrying\n", port, port + 2, e),
+        Err(e) => pr_warn!("cannot listen on ports {}-{}: {:?}; retrying\n", port, port.saturating_add(2), e),
     }
 }
 

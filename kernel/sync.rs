@@ -22,7 +22,8 @@ use kernel::fmt;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-use crate::conn::{text, Conn, Listener};
+use crate::conn::{peer_warn, text, Conn, Listener};
+use crate::mars_core::text::escaped;
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{protocol_error, Socket};
@@ -48,8 +49,8 @@ const STATUS_INTERVAL_NS: u64 = 1_000_000_000;
 const CEASED: &str = "the primary ceased transaction logging (emergency mode); the sync waits until it resumes";
 
 /// Starts the sync listener (base port + 2).
-pub(crate) fn start_server(main: Arc<Main>) -> Result<Listener> {
-    Listener::start(main, Traffic::Sync, kernel::c_str!("mars_listen_sync"), serve)
+pub(crate) fn start_server(main: Arc<Main>, at: [u8; 4]) -> Result<Listener> {
+    Listener::start(main, Traffic::Sync, kernel::c_str!("mars_listen_sync"), at, serve)
 }
 
 /// Reads `buf.len()` bytes of `disk` at `pos`.
@@ -123,12 +124,15 @@ fn serve(main: &Main, sock: Socket) -> Result {
             return Err(EAGAIN);
         }
         match request {
-            Request::Sums { offset, len } | Request::Read { offset, len } if offset + u64::from(len) > served.size => {
+            Request::Sums { offset, len } | Request::Read { offset, len }
+                if offset.checked_add(u64::from(len)).is_none_or(|end| end > served.size) =>
+            {
                 conn.refuse(3, "range beyond the end of the resource");
                 return Err(EINVAL);
             }
             Request::Sums { offset, len } => {
-                let (mut at, end, mut n) = (offset, offset + u64::from(len), 0);
+                // No overflow: checked above.
+                let (mut at, end, mut n) = (offset, offset.saturating_add(u64::from(len)), 0);
                 while at < end {
                     let chunk = (end - at).min(u64::from(MAX_SYNC_READ)) as usize;
                     read_disk(&served.disk, at, &mut data[..chunk])?;
@@ -251,7 +255,7 @@ impl Job<'_> {
                     sums.len()
                 }
                 Message::Error { message, .. } => {
-                    pr_warn!("resource {}: sync: {} says: {}\n", self.res, self.primary, message);
+                    peer_warn!(self.primary, "resource {}: sync: {} says: {}\n", self.res, self.primary, escaped(message));
                     return Err(EIO);
                 }
                 _ => return Err(protocol_error()),
@@ -313,7 +317,7 @@ impl Job<'_> {
                 Ok((name, pos))
             }
             Message::Error { message, .. } => {
-                pr_warn!("resource {}: sync: {} says: {}\n", self.res, self.primary, message);
+                peer_warn!(self.primary, "resource {}: sync: {} says: {}\n", self.res, self.primary, escaped(message));
                 Err(EAGAIN)
             }
             _ => Err(protocol_error()),
@@ -338,7 +342,7 @@ impl Job<'_> {
         if limit == 0 {
             return;
         }
-        let due = started + walked.saturating_mul(1_000_000_000) / limit;
+        let due = started.saturating_add(walked.saturating_mul(1_000_000_000) / limit);
         let now = real_ns();
         if due > now {
             thread::sleep_ms(((due - now) / 1_000_000).min(10_000) as u32);

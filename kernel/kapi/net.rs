@@ -6,14 +6,17 @@
 //! class (IP TOS, keepalive, timeouts).
 //!
 //! Blocking calls return after the socket's timeouts ([`Socket::set_timeouts`]) or when
-//! another thread calls [`Socket::shutdown`] (how a listener thread is stopped).
+//! another thread calls [`Socket::shutdown`] on a handle of the same socket
+//! ([`Socket::share`]): how listener and connection threads are stopped.
 
 use core::ffi::c_int;
 use core::ptr::NonNull;
 
+use kernel::alloc::flags::GFP_KERNEL;
 use kernel::bindings;
 use kernel::error::to_result;
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 /// An IPv4 address and port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,21 +36,59 @@ impl Endpoint {
     }
 }
 
-/// A kernel TCP socket, released on drop.
+/// The kernel socket behind one or more [`Socket`] handles, released with the last.
 ///
 /// # Invariants
 ///
 /// `sock` came from a successful `sock_create_kern` (or `kernel_accept`) and has not been
 /// released; its `sk` is valid.
-pub(crate) struct Socket {
+struct Owned {
     sock: NonNull<bindings::socket>,
 }
 
 // SAFETY: kernel sockets may be used from any thread; concurrent calls (a shutdown while
 // another thread blocks in accept or recv) are serialised by the socket layer's locks.
-unsafe impl Send for Socket {}
+unsafe impl Send for Owned {}
 // SAFETY: see `Send`; all `&self` methods go through the socket layer.
+unsafe impl Sync for Owned {}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        // SAFETY: the socket is alive (type invariant) and released once, here, when the
+        // last handle is gone.
+        unsafe { bindings::sock_release(self.sock.as_ptr()) };
+    }
+}
+
+/// A kernel TCP socket, released when its last handle ([`Socket::share`]) is dropped.
+///
+/// # Invariants
+///
+/// `sock` is `owned.sock`: alive as long as this handle (it holds a reference on `owned`).
+pub(crate) struct Socket {
+    owned: Arc<Owned>,
+    sock: NonNull<bindings::socket>,
+}
+
+// SAFETY: as for `Owned`: `sock` is `owned.sock`, alive while `owned` is.
+unsafe impl Send for Socket {}
+// SAFETY: see `Send`.
 unsafe impl Sync for Socket {}
+
+fn wrap(sock: *mut bindings::socket) -> Result<Socket> {
+    let sock = NonNull::new(sock).ok_or(ENOMEM)?;
+    // INVARIANT: the caller hands over a live socket, released by `Owned` from now on
+    // (also if the allocation fails: then it is released here).
+    let owned = match Arc::new(Owned { sock }, GFP_KERNEL) {
+        Ok(o) => o,
+        Err(e) => {
+            // SAFETY: the socket is alive and nobody else holds it.
+            unsafe { bindings::sock_release(sock.as_ptr()) };
+            return Err(e.into());
+        }
+    };
+    Ok(Socket { owned, sock })
+}
 
 fn new_tcp() -> Result<Socket> {
     let mut sock: *mut bindings::socket = core::ptr::null_mut();
@@ -62,8 +103,7 @@ fn new_tcp() -> Result<Socket> {
             &mut sock,
         )
     })?;
-    // INVARIANT: created successfully.
-    NonNull::new(sock).map(|sock| Socket { sock }).ok_or(ENOMEM)
+    wrap(sock)
 }
 
 impl Socket {
@@ -72,10 +112,16 @@ impl Socket {
         unsafe { (*self.sock.as_ptr()).sk }
     }
 
-    /// A socket listening on `port` of all local addresses.
-    pub(crate) fn listen(port: u16, backlog: i32) -> Result<Socket> {
+    /// Another handle to this socket (to shut it down from another thread); the socket
+    /// is released with the last handle.
+    pub(crate) fn share(&self) -> Socket {
+        Socket { owned: self.owned.clone(), sock: self.sock }
+    }
+
+    /// A socket listening on `at` (address `[0; 4]`: all local addresses).
+    pub(crate) fn listen(at: Endpoint, backlog: i32) -> Result<Socket> {
         let s = new_tcp()?;
-        let mut sa = Endpoint { addr: [0; 4], port }.to_c();
+        let mut sa = at.to_c();
         // SAFETY: the socket is alive; `sa` is a valid IPv4 address of the given size.
         unsafe {
             bindings::sock_set_reuseaddr(s.sk());
@@ -94,8 +140,7 @@ impl Socket {
         let mut new: *mut bindings::socket = core::ptr::null_mut();
         // SAFETY: the socket is alive and listening; `new` receives the connection.
         to_result(unsafe { bindings::kernel_accept(self.sock.as_ptr(), &mut new, 0) })?;
-        // INVARIANT: accepted successfully.
-        NonNull::new(new).map(|sock| Socket { sock }).ok_or(ENOMEM)
+        wrap(new)
     }
 
     /// Connects to `to`; gives up after `timeout_s` seconds.
@@ -210,11 +255,9 @@ impl Socket {
     }
 }
 
-impl Drop for Socket {
-    fn drop(&mut self) {
-        // SAFETY: the socket is alive (type invariant) and released once, here.
-        unsafe { bindings::sock_release(self.sock.as_ptr()) };
-    }
+/// Whether `e` is `EADDRNOTAVAIL` (binding to an address this host does not have).
+pub(crate) fn is_addr_not_available(e: Error) -> bool {
+    e.to_errno() == -(bindings::EADDRNOTAVAIL as i32)
 }
 
 /// `EPROTO`: a peer broke the protocol (a malformed or unexpected message).

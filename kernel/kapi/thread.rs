@@ -96,15 +96,25 @@ impl Drop for Thread {
     }
 }
 
-/// Whether the current kernel thread has been asked to stop.
-pub(crate) fn should_stop() -> bool {
-    // SAFETY: only meaningful in, and only called from, threads made by `Thread::spawn`.
-    unsafe { bindings::kthread_should_stop() }
+/// Whether the current task is a kernel thread (else: a user process in a system call
+/// or the block layer, which cannot be stopped).
+fn in_kthread() -> bool {
+    // SAFETY: `get_current` returns the running task, valid while it runs (now); its
+    // `flags` are only changed by the task itself.
+    unsafe { (*bindings::get_current()).flags & bindings::PF_KTHREAD != 0 }
 }
 
-/// Sleeps about `ms` milliseconds (less if the thread is asked to stop meanwhile... up
-/// to the end of the current sleep).
+/// Whether the current kernel thread has been asked to stop (never, outside kernel
+/// threads).
+pub(crate) fn should_stop() -> bool {
+    // SAFETY: `kthread_should_stop` may be called from any kernel thread.
+    in_kthread() && unsafe { bindings::kthread_should_stop() }
+}
+
+/// Sleeps about `ms` milliseconds; less when a signal is pending. In a kernel thread
+/// that includes a `kthread_stop`: it sets `TIF_NOTIFY_SIGNAL` before waking the
+/// thread, so the sleep ends at once (as do blocking socket calls).
 pub(crate) fn sleep_ms(ms: u32) {
-    // SAFETY: sleeping has no preconditions in thread context.
+    // SAFETY: sleeping has no preconditions in thread or process context.
     unsafe { bindings::msleep_interruptible(ms) };
 }

@@ -100,7 +100,7 @@ on node2 'test ! -e /mars/resource-r0' || fail "a foreign node read the cluster'
 assert_eq "$foreign" "$(on node2 'readlink /mars/uuid')" "node2's uuid"
 # The checks above mean something only if the nodes did talk: each refused the other.
 retry 20 on node2 'dmesg | grep -q "metadata: refusing 10.77.0.1: it holds none of our cluster keys"' || fail "node1 never connected to node2"
-retry 20 on node1 'dmesg | grep -q "metadata: \[10, 77, 0, 2\] refused us: no shared key"' ||
+retry 20 on node1 'dmesg | grep -q "metadata: 10.77.0.2 refused us: no shared key"' ||
   fail "node1 did not log the refusal of its pull from node2"
 retry 20 on node1 'dmesg | grep -q "metadata: refusing 10.77.0.2: it holds none of our cluster keys"' || fail "node2 never connected to node1"
 on node1 'dmesg | grep -E "cluster keys|shared key" | sort -u -k2 | head -4'

@@ -195,7 +195,7 @@ impl Resume {
 
 /// The next logfile number after a hole, from the current logfile's number.
 pub fn after_hole(nr: u32) -> Option<u32> {
-    nr.checked_add(HOLE)
+    nr.checked_add(HOLE).filter(|&n| n <= super::tree::MAX_LOG_NR)
 }
 
 /// The operator's next step for a resource in emergency, as `view` shows it.

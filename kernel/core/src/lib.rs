@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod backoff;
+pub mod connlimit;
 pub mod crc32c;
 pub mod emergency;
 pub mod handover;
@@ -17,6 +18,7 @@ pub mod lamport;
 pub mod log_record;
 pub mod merge;
 pub mod names;
+pub mod ratelimit;
 pub mod replication;
 pub mod role;
 pub mod splitbrain;

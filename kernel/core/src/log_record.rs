@@ -143,7 +143,9 @@ impl RecordHeader {
 
     /// Checks the rules every header must follow (also applied by the decoder).
     pub fn validate(&self) -> Result<(), RecordError> {
-        if self.seq == 0 {
+        // u64::MAX has no successor: refusing it keeps `seq + 1` of every valid record
+        // in range (a logfile never gets near it; only damage or a hostile peer does).
+        if self.seq == 0 || self.seq == u64::MAX {
             return Err(RecordError::BadSequence);
         }
         let len = u64::from(self.data_len);
@@ -210,7 +212,7 @@ pub enum RecordError {
     HeaderChecksum,
     /// Unknown kind, checksum algorithm or reserved bits in the flags.
     BadFlags(u32),
-    /// Sequence number 0.
+    /// Sequence number 0 or 2^64 - 1 (which would have no successor).
     BadSequence,
     /// Position or length not sector-aligned, zero, too large, overflowing, or payload
     /// length inconsistent with the kind.
@@ -243,7 +245,7 @@ impl fmt::Display for RecordError {
             RecordError::BadHeaderLength(l) => write!(f, "bad header length {l}"),
             RecordError::HeaderChecksum => write!(f, "header checksum mismatch"),
             RecordError::BadFlags(x) => write!(f, "bad flags 0x{x:08x}"),
-            RecordError::BadSequence => write!(f, "sequence number 0"),
+            RecordError::BadSequence => write!(f, "sequence number 0 or 2^64-1"),
             RecordError::BadLength => write!(f, "bad position or length"),
             RecordError::TornRecord => write!(f, "torn record: trailer missing"),
             RecordError::BadTrailerMagic => write!(f, "bad trailer magic"),
@@ -478,6 +480,11 @@ impl<'a, D: Digester> LogScanner<'a, D> {
         self.offset
     }
 
+    /// The sequence number the next record must have.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     /// Why the scan ended (`None` while records remain).
     pub fn end(&self) -> Option<ScanEnd> {
         self.end
@@ -499,9 +506,16 @@ impl<'a, D: Digester> Iterator for LogScanner<'a, D> {
         }
         match decode_record(rest, self.digester) {
             Ok(rec) if rec.header.seq == self.next_seq => {
+                // Valid records are below u64::MAX (`validate`), and within `buf`.
+                let (Some(offset), Some(next_seq)) =
+                    (self.offset.checked_add(rec.header.record_len()), self.next_seq.checked_add(1))
+                else {
+                    self.end = Some(ScanEnd::Bad { offset: self.offset, expected_seq: self.next_seq, error: RecordError::BadSequence });
+                    return None;
+                };
                 let at = self.offset;
-                self.offset += rec.header.record_len();
-                self.next_seq += 1;
+                self.offset = offset;
+                self.next_seq = next_seq;
                 Some((at, rec))
             }
             Ok(rec) => {
@@ -527,7 +541,7 @@ mod tests {
     fn header(seq: u64, pos: u64, len: u32) -> RecordHeader {
         RecordHeader {
             seq,
-            stamp_ns: 1_700_000_000_123_456_789 + seq,
+            stamp_ns: 1_700_000_000_123_456_789u64.wrapping_add(seq),
             pos,
             data_len: len,
             kind: RecordKind::Write,
@@ -540,6 +554,32 @@ mod tests {
         let mut out = vec![0u8; h.record_len()];
         encode_record(h, &payload, &SoftwareCrc32c, &mut out).unwrap();
         out
+    }
+
+    #[test]
+    fn last_sequence_number_ends_the_scan_without_overflow() {
+        // A record numbered u64::MAX (a damaged or hostile logfile) has no successor:
+        // it is refused, and scanning on from it must not overflow.
+        let h = header(u64::MAX, 0, 512);
+        let mut bytes = vec![0u8; h.record_len()];
+        h.encode(bytes[..HEADER_LEN].as_mut().try_into().unwrap());
+        let payload: Vec<u8> = vec![7u8; 512];
+        bytes[HEADER_LEN..HEADER_LEN + 512].copy_from_slice(&payload);
+        let mut tail = [0u8; TRAILER_LEN];
+        h.encode_trailer(&crc32c_digest(crc32c(&payload)), &mut tail);
+        let n = bytes.len();
+        bytes[n - TRAILER_LEN..].copy_from_slice(&tail);
+        assert_eq!(decode_record(&bytes, &SoftwareCrc32c).unwrap_err(), RecordError::BadSequence);
+        let mut s = LogScanner::resume(&bytes, 0, u64::MAX, &SoftwareCrc32c);
+        assert_eq!(s.next(), None);
+        assert!(matches!(s.end(), Some(ScanEnd::Bad { error: RecordError::BadSequence, .. })));
+        assert_eq!(s.next_seq(), u64::MAX);
+        // The last valid number still decodes, and the scanner's next is one more.
+        let ok = record(&header(u64::MAX - 1, 0, 512), 1);
+        let mut s = LogScanner::resume(&ok, 0, u64::MAX - 1, &SoftwareCrc32c);
+        assert!(s.next().is_some());
+        assert_eq!(s.next_seq(), u64::MAX);
+        assert_eq!(s.next(), None);
     }
 
     #[test]

@@ -64,13 +64,14 @@ impl core::fmt::Display for Stop {
 pub fn next_logfile<'a>(current: LogName<'_>, names: impl IntoIterator<Item = LogName<'a>>) -> Result<Option<LogName<'a>>, Stop> {
     let mut next: Option<LogName<'a>> = None;
     let mut beyond = false;
+    let Some(after) = current.next().map(|l| l.nr) else { return Ok(None) };
     for n in names {
-        if n.nr == current.nr.wrapping_add(1) {
+        if n.nr == after {
             if next.is_some_and(|m| m.host != n.host) {
                 return Err(Stop::DuplicateLogfile);
             }
             next = Some(n);
-        } else if n.nr > current.nr.wrapping_add(1) {
+        } else if n.nr > after {
             beyond = true;
         }
     }

@@ -91,9 +91,10 @@ pub fn compare_histories<'a>(a: &[(u32, &'a str)], b: &[(u32, &'a str)]) -> Pair
     // further back, like a different predecessor.
     let split = if la.log != lb.log || la.prev_head != lb.prev_head || la.pos == lb.pos {
         // Rule 2(a): they share logfile nr-1 at most.
-        let prev = nr - 1;
-        let common = link_at(a, prev).or_else(|| link_at(b, prev));
-        SplitPoint { nr: prev, log: common.map(|l| l.log), pos: common.map_or(0, |l| l.pos) }
+        // (A link numbered 0 has no predecessor: they differ from the first on.)
+        let prev = nr.checked_sub(1);
+        let common = prev.and_then(|p| link_at(a, p).or_else(|| link_at(b, p)));
+        SplitPoint { nr: prev.unwrap_or(0), log: common.map(|l| l.log), pos: common.map_or(0, |l| l.pos) }
     } else {
         // Rule 2(b): the shorter one diverged only if it went on to later logfiles.
         let (short, short_links) = if la.pos < lb.pos { (la, a) } else { (lb, b) };
@@ -206,6 +207,17 @@ mod tests {
 
     fn log(nr: u32, host: &str) -> LogName<'_> {
         LogName { nr, host }
+    }
+
+    #[test]
+    fn links_numbered_zero_do_not_underflow() {
+        // Version link names come from peers: `version-000000000-x` must not crash.
+        let la = VersionLink { digest: [1; 16], log: log(1, "a"), pos: 1, prev_head: "" }.to_string();
+        let lb = VersionLink { digest: [2; 16], log: log(1, "b"), pos: 2, prev_head: "" }.to_string();
+        match compare_histories(&[(0, &la)], &[(0, &lb)]) {
+            PairHistory::Diverged(d) => assert_eq!(d.split, SplitPoint { nr: 0, log: None, pos: 0 }),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

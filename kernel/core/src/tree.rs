@@ -76,7 +76,16 @@ fn digits(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
+/// Highest logfile number: names carry exactly 9 digits. A resource that reaches it
+/// cannot rotate any more (at one logfile a second, after 31 years).
+pub const MAX_LOG_NR: u32 = 999_999_999;
+
 impl<'a> LogName<'a> {
+    /// The next logfile of `host`; `None` after [`MAX_LOG_NR`].
+    pub fn next(&self) -> Option<LogName<'a>> {
+        Some(LogName { nr: self.nr.checked_add(1).filter(|&n| n <= MAX_LOG_NR)?, host: self.host })
+    }
+
     /// Parses `log-<nr>-<host>` (exactly 9 digits, nr > 0).
     pub fn parse(s: &'a str) -> Result<Self, ParseError> {
         let rest = s.strip_prefix("log-").ok_or(ParseError::Malformed)?;
@@ -238,6 +247,18 @@ impl fmt::Display for PerHost<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logfile_numbers_stay_within_nine_digits() {
+        // Every number a name can carry must survive a round trip through the name.
+        for nr in [1, 999_999_999, 1_000_000_000, u32::MAX] {
+            let name = std::format!("{}", LogName { nr, host: "h" });
+            assert_eq!(LogName::parse(&name).ok().map(|l| l.nr), (nr <= MAX_LOG_NR).then_some(nr), "{name}");
+        }
+        assert_eq!(LogName { nr: 7, host: "h" }.next(), Some(LogName { nr: 8, host: "h" }));
+        assert_eq!(LogName { nr: MAX_LOG_NR, host: "h" }.next(), None);
+        assert_eq!(LogName { nr: u32::MAX, host: "h" }.next(), None);
+    }
 
     #[test]
     fn log_paths() {

@@ -39,6 +39,22 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
+    fn resuming_at_any_sequence_number_never_panics(seq in prop_oneof![Just(u64::MAX), Just(u64::MAX - 1), any::<u64>()], sectors in 1u32..4) {
+        // A record carrying the number the scan expects, whatever it is (also u64::MAX).
+        let h = RecordHeader { seq, stamp_ns: 1, pos: 0, data_len: sectors * 512, kind: RecordKind::Write, checksum: ChecksumAlgorithm::Crc32c };
+        let mut head = [0u8; 56];
+        h.encode(&mut head);
+        let payload = vec![3u8; h.data_len as usize];
+        let mut tail = [0u8; 40];
+        h.encode_trailer(&mars_core::log_record::crc32c_digest(mars_core::crc32c::crc32c(&payload)), &mut tail);
+        let bytes = [&head[..], &payload, &tail[..]].concat();
+        let mut s = LogScanner::resume(&bytes, 0, seq, &SoftwareCrc32c);
+        let n = s.by_ref().count();
+        prop_assert_eq!(n, usize::from(seq != 0 && seq != u64::MAX));
+        prop_assert!(s.next_seq() >= seq);
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
         let _ = decode_record(&bytes, &SoftwareCrc32c);
         let mut s = LogScanner::new(&bytes, &SoftwareCrc32c);

@@ -45,7 +45,10 @@ pub fn log_rotate(ctx: &Context, res: &str) -> Result<()> {
         println!("{name} is empty: nothing to rotate");
         return Ok(());
     }
-    let next = LogName { nr: nr + 1, host: &ctx.host }.to_string();
+    let Some(next) = (LogName { nr, host: &ctx.host }).next() else {
+        return Err(Error::Refused { res: res.into(), why: format!("{name} has the highest logfile number; cannot rotate") });
+    };
+    let next = next.to_string();
     let path = ctx.tree.path(&format!("{dir}/{next}"));
     std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| Error::Tree {
         what: "create",
