@@ -16,6 +16,8 @@ pub mod lamport;
 pub mod log_record;
 pub mod merge;
 pub mod names;
+pub mod ownership;
+pub mod ratelimit;
 pub mod replication;
 pub mod role;
 pub mod splitbrain;
