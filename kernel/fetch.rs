@@ -19,7 +19,8 @@ use kernel::sync::{Arc, Mutex};
 use kernel::{new_mutex, pin_init};
 
 use crate::conn::{text, Conn, Listener};
-use crate::kapi::file::{File, OpenFlags};
+use crate::kapi::file::OpenFlags;
+use crate::kapi::vfs;
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{protocol_error, Socket};
 use crate::kapi::thread::{self, Thread};
@@ -29,7 +30,7 @@ use crate::progress::RateMeter;
 use crate::mars_core::tree::{parse_log_path, LogName, ReplayLink, VersionLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::wire::Message;
 use crate::strategy::Main;
-use crate::tree::{host_name, path, Tree, ROOT};
+use crate::tree::{host_name, open_logfile, path, Tree, ROOT};
 use crate::tunables::{Traffic, FETCH_LIMIT_KB};
 
 /// Bytes of a logfile per request.
@@ -66,7 +67,16 @@ fn serve(main: &Main, sock: Socket) -> Result {
             conn.refuse(2, "not a logfile");
             return Err(EPERM);
         };
-        let file = File::open(&path(fmt!("{}/{}", ROOT, p))?, OpenFlags::READ, 0)?;
+        let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
+        let file = match open_logfile(&dir, name, OpenFlags::READ, 0) {
+            Ok(f) => f,
+            // A symlink or anything but a regular file in the resource directory.
+            Err(e) if vfs::is_symlink_refusal(e) || e == EINVAL || e == ENOTDIR => {
+                conn.refuse(4, "not a regular file");
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         let size = file.size().min(durable_end(main, res, name));
         if offset > size {
             conn.refuse(3, "offset beyond the end of the logfile");
@@ -203,7 +213,7 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
             continue;
         }
         let rel = CString::try_from_fmt(fmt!("{}{}/{}", RESOURCE_PREFIX, res, name))?;
-        let file = File::open(&path(fmt!("{}/{}", &*dir, name))?, OpenFlags::READ_WRITE.create(), 0o600)?;
+        let file = open_logfile(&dir, name, OpenFlags::READ_WRITE.create(), 0o600)?;
         loop {
             if fetched >= u64::from(ROUND_CHUNKS) * u64::from(CHUNK) {
                 return Ok(fetched);

@@ -10,6 +10,12 @@
 //! (`(any)`) may read but is not registered. A member whose `ips/ip-<host>` is unknown
 //! here is registered with the address it connects from — that is how a joining host
 //! becomes known to the cluster.
+//!
+//! Ownership (`mars_core::ownership`, docu/cluster.md): a pull knows which peer it asked
+//! (the host of the `ips/ip-<host>` it connected to); a listing whose `Hello` names
+//! another host is dropped whole. Each entry is merged only if that peer may set it;
+//! refused entries are counted (`/proc/sys/mars/dropped_tree_entries`) and logged, at
+//! most `mars_core::ratelimit::BURST` lines per peer per minute.
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::fmt;
@@ -24,11 +30,13 @@ use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;
 use crate::kapi::time::real_ns;
 use crate::mars_core::backoff::Backoff;
-use crate::mars_core::merge::{accept_remote_path, remote_wins, LinkState};
-use crate::mars_core::tree::{ANY_CLUSTER, UUID};
+use crate::mars_core::merge::{remote_wins, LinkState};
+use crate::mars_core::ownership::{classify, Refusal};
+use crate::mars_core::ratelimit::RateLimit;
+use crate::mars_core::tree::{ANY_CLUSTER, DELETED, UUID};
 use crate::mars_core::wire::{parse_ipv4, Message, HELLO_REGISTER};
 use crate::strategy::Main;
-use crate::tunables::Traffic;
+use crate::tunables::{Traffic, DROPPED_TREE_ENTRIES};
 use crate::tree::{host_name, path, Tree, ROOT};
 
 /// Largest metadata frame payload we accept.
@@ -143,6 +151,8 @@ struct PeerState {
     host: KVec<u8>,
     backoff: Backoff,
     due_ns: u64,
+    /// Log lines about what this peer sent that was dropped.
+    drops: RateLimit,
 }
 
 /// The `mars_peers` thread: pulls every peer's tree about every two seconds (an
@@ -166,7 +176,7 @@ fn peer_state<'a>(peers: &'a mut KVec<PeerState>, host: &str) -> Result<&'a mut 
         None => {
             let mut h = KVec::new();
             h.extend_from_slice(host.as_bytes(), GFP_KERNEL)?;
-            peers.push(PeerState { host: h, backoff: Backoff::new(), due_ns: 0 }, GFP_KERNEL)?;
+            peers.push(PeerState { host: h, backoff: Backoff::new(), due_ns: 0, drops: RateLimit::new() }, GFP_KERNEL)?;
             peers.len() - 1
         }
     };
@@ -192,7 +202,7 @@ fn pull_all(main: &Main, peers: &mut KVec<PeerState>) -> Result {
         if now < state.due_ns {
             continue;
         }
-        match pull(main, &tree, me, Endpoint { addr, port: Traffic::Meta.port() }) {
+        match pull(main, &tree, me, host, &mut state.drops, Endpoint { addr, port: Traffic::Meta.port() }) {
             Ok(()) => {
                 if state.backoff.succeeded() {
                     pr_info!("peer {} reachable again\n", host);
@@ -212,8 +222,16 @@ fn pull_all(main: &Main, peers: &mut KVec<PeerState>) -> Result {
 }
 
 
-/// One pull: hello, tree listing, merge.
-fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
+/// Counts a dropped entry and logs it within the peer's rate limit.
+fn dropped(from: &str, limit: &mut RateLimit, what: &str, why: &dyn core::fmt::Display) {
+    DROPPED_TREE_ENTRIES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    if let Some(suppressed) = limit.allow(real_ns()) {
+        pr_warn!("dropped {:?} from {}: {} ({} similar lines suppressed before)\n", what, from, why, suppressed);
+    }
+}
+
+/// One pull from peer `from` at `to`: hello, tree listing, merge.
+fn pull(main: &Main, tree: &Tree<'_>, me: &str, from: &str, limit: &mut RateLimit, to: Endpoint) -> Result {
     let ours = tree.cluster_uuid()?;
     let ours = match &ours {
         Some(v) => core::str::from_utf8(v).map_err(|_| EINVAL)?.trim_end(),
@@ -224,7 +242,12 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
     let mut conn = Conn::new(Socket::connect(to, 2)?, Traffic::Meta, META_PAYLOAD)?;
     conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: main.clock.peek(), flags })?;
     let theirs = match conn.recv()? {
-        Message::Hello { cluster, lamport_ns, .. } => {
+        Message::Hello { cluster, lamport_ns, host, .. } => {
+            if host != from {
+                // Not the host whose address we dialled: nothing it says is taken.
+                dropped(from, limit, "listing", &fmt!("the peer at {}.{}.{}.{} says it is {:?}", to.addr[0], to.addr[1], to.addr[2], to.addr[3], host));
+                return Err(EPERM);
+            }
             main.clock.observe(lamport_ns);
             let mut v = KVec::new();
             v.extend_from_slice(cluster.as_bytes(), GFP_KERNEL)?;
@@ -251,8 +274,10 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
         match conn.recv()? {
             Message::TreeEntry { path: p, value, stamp_ns } => {
                 main.clock.observe(stamp_ns);
-                if accept_remote_path(p, me) {
-                    merge_one(p, value, stamp_ns)?;
+                match merge_one(p, value, stamp_ns, from, me) {
+                    Ok(()) => {}
+                    Err(Dropped::Rule(r)) => dropped(from, limit, p, &r.describe()),
+                    Err(Dropped::Local(e)) => dropped(from, limit, p, &fmt!("not merged here: {:?}", e)),
                 }
             }
             Message::TreeEnd { lamport_ns } => {
@@ -264,21 +289,42 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
     }
 }
 
-/// Applies a remote symlink if it is newer than ours (with its own stamp).
-fn merge_one(rel: &str, value: &str, stamp_ns: u64) -> Result {
+/// Why an entry of a listing was not merged.
+enum Dropped {
+    /// The ownership rules refuse it.
+    Rule(Refusal),
+    /// It may be merged, but not into what is here (e.g. a symlink where its directory
+    /// should be: `ELOOP`, `ENOTDIR`).
+    Local(Error),
+}
+
+impl From<Error> for Dropped {
+    fn from(e: Error) -> Self {
+        Dropped::Local(e)
+    }
+}
+
+/// Applies a remote symlink from peer `from` if the ownership rules let `from` set it
+/// and it is newer than ours (with its own stamp).
+fn merge_one(rel: &str, value: &str, stamp_ns: u64, from: &str, me: &str) -> core::result::Result<(), Dropped> {
+    // The path's shape first: nothing on disk is touched for a refused name.
+    let rule = classify(rel, me).map_err(Dropped::Rule)?;
     let full = path(fmt!("{}/{}", ROOT, rel))?;
     let local = match vfs::read_link(&full) {
         Ok(l) => l,
         // Something else (a file, a directory) is in the way: leave it.
-        Err(_) => return Ok(()),
+        Err(e) if e == EINVAL => return Ok(()),
+        Err(e) => return Err(Dropped::Local(e)),
     };
     let local_value = local.as_ref().map(|l| core::str::from_utf8(&l.value).unwrap_or(""));
+    rule.allows(from, value, local_value.is_some_and(|v| v != DELETED)).map_err(Dropped::Rule)?;
     let local_state = local.as_ref().zip(local_value).map(|(l, v)| LinkState { value: v, stamp_ns: l.stamp_ns });
     if !remote_wins(local_state, LinkState { value, stamp_ns }) {
         return Ok(());
     }
     let (dir, name) = rel.rsplit_once('/').ok_or(EINVAL)?;
-    // Parent directories (at most two levels) may be new here.
+    // Parent directories (at most two levels) may be new here; each must be a
+    // directory reached through no symlink (vfs::mkdir checks).
     let mut at = 0;
     while let Some(i) = dir[at..].find('/').map(|i| i + at) {
         vfs::mkdir(&path(fmt!("{}/{}", ROOT, &dir[..i]))?)?;
@@ -286,5 +332,6 @@ fn merge_one(rel: &str, value: &str, stamp_ns: u64) -> Result {
     }
     let dir = path(fmt!("{}/{}", ROOT, dir))?;
     vfs::mkdir(&dir)?;
-    vfs::replace_link(&dir, name, value, stamp_ns)
+    vfs::replace_link(&dir, name, value, stamp_ns)?;
+    Ok(())
 }

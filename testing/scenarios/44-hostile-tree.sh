@@ -34,15 +34,16 @@ join_cluster node2
 on node2 "marsadm join-resource r0 /dev/$DISK >/dev/null && marsadm pause-fetch r0 >/dev/null" || fail "join-resource on node2"
 
 step "fetch serving: node1's logfile 1 replaced by a symlink to /etc/passwd; node2 fetches it"
-on node1 'marsadm log-rotate r0 >/dev/null' || fail "log-rotate"
+w1='dd if=/dev/urandom of=/dev/mars/r0 bs=4096 count=1 conv=fsync status=none'
+on node1 "$w1 && marsadm log-rotate r0 >/dev/null && $w1" || fail "log-rotate"
 retry 20 on node1 "readlink $R/replay-node1 | grep -q '^log-000000002-node1,'" || fail "node1 did not move to logfile 2"
-on node1 "cd $R && rm log-000000001-node1 && ln -s /etc/passwd log-000000001-node1"
+on node1 "cd $R && mv log-000000001-node1 /tmp/log1 && ln -s /etc/passwd log-000000001-node1"
 on node2 'marsadm resume-fetch r0 >/dev/null'
 # Either node2 copies something, or node1 refuses to serve the symlink.
 refused() { on node2 "dmesg | grep -q 'fetch of resource-r0/log-000000001-node1 from node1: not a regular file'"; }
 retry 30 eval 'on node2 "grep -q root: $R/log-000000001-node1" || refused' || bad "node2 neither fetched nor was refused"
 on node2 "grep -q root: $R/log-000000001-node1" && bad "node2 fetched /etc/passwd from node1 through a symlink"
-on node1 "cd $R && rm log-000000001-node1 && : > log-000000001-node1 && chmod 600 log-000000001-node1"
+on node1 "cd $R && rm log-000000001-node1 && mv /tmp/log1 log-000000001-node1"
 on node2 "rm -f $R/log-000000001-node1"
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' >/dev/null || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"
 

@@ -130,7 +130,7 @@ pub fn classify<'a>(path: &'a str, me: &str) -> Result<Rule<'a>, Refusal> {
             _ => Err(Refusal::Unknown),
         },
         (Some(res), Some(entry), sub, None) => {
-            if !res.strip_prefix(RESOURCE_PREFIX).is_some_and(|r| check_resource_name(r).is_ok()) {
+            if res.strip_prefix(RESOURCE_PREFIX).is_none_or(|r| check_resource_name(r).is_err()) {
                 return Err(Refusal::Unknown);
             }
             match sub {
