@@ -26,6 +26,7 @@ use crate::kapi::net::{protocol_error, Socket};
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
 use crate::mars_core::backoff::Backoff;
+use crate::mars_core::ratelimit::RateLimit;
 use crate::progress::RateMeter;
 use crate::mars_core::tree::{parse_log_path, LogName, ReplayLink, VersionLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::wire::Message;
@@ -155,8 +156,9 @@ impl Fetcher {
             let (res, source) = (text(&res_owned).unwrap_or(""), text(&source_owned).unwrap_or(""));
             let mut backoff = Backoff::new();
             let mut rate = RateMeter::new("fetch-rate");
+            let mut refusals = RateLimit::new();
             while !thread::should_stop() {
-                let round = fetch_round(&main, res, source, &repair, &mut rate);
+                let round = fetch_round(&main, res, source, &repair, &mut rate, &mut refusals);
                 rate.tick(&Tree { clock: &main.clock }, res);
                 let pause = match round {
                     Ok(fetched) => {
@@ -187,7 +189,7 @@ impl Fetcher {
 /// serves one connection at a time: other secondaries get their turn); returns the bytes
 /// fetched. Logfiles in between are named by `source`'s version links, so logfiles of
 /// any origin (after handovers) are fetched; this host's own logfiles never are.
-fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut RateMeter) -> Result<u64> {
+fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut RateMeter, refusals: &mut RateLimit) -> Result<u64> {
     let tree = Tree { clock: &main.clock };
     let me = host_name()?;
     let me = text(&me)?;
@@ -213,7 +215,16 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
             continue;
         }
         let rel = CString::try_from_fmt(fmt!("{}{}/{}", RESOURCE_PREFIX, res, name))?;
-        let file = open_logfile(&dir, name, OpenFlags::READ_WRITE.create(), 0o600)?;
+        let file = match open_logfile(&dir, name, OpenFlags::READ_WRITE.create(), 0o600) {
+            Ok(f) => f,
+            Err(e) if vfs::is_symlink_refusal(e) || e == EINVAL || e == ENOTDIR => {
+                if let Some(n) = refusals.allow(real_ns()) {
+                    pr_warn!("resource {}: {} here is not a regular file; not fetching into it ({} similar lines suppressed before)\n", res, name, n);
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         loop {
             if fetched >= u64::from(ROUND_CHUNKS) * u64::from(CHUNK) {
                 return Ok(fetched);

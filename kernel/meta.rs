@@ -30,10 +30,10 @@ use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;
 use crate::kapi::time::real_ns;
 use crate::mars_core::backoff::Backoff;
-use crate::mars_core::merge::{remote_wins, LinkState};
-use crate::mars_core::ownership::{classify, Refusal};
+use crate::mars_core::merge::LinkState;
+use crate::mars_core::ownership::{classify, decide, refused_path, Refusal, Verdict};
 use crate::mars_core::ratelimit::RateLimit;
-use crate::mars_core::tree::{ANY_CLUSTER, DELETED, UUID};
+use crate::mars_core::tree::{ANY_CLUSTER, UUID};
 use crate::mars_core::wire::{parse_ipv4, Message, HELLO_REGISTER};
 use crate::strategy::Main;
 use crate::tunables::{Traffic, DROPPED_TREE_ENTRIES};
@@ -304,11 +304,18 @@ impl From<Error> for Dropped {
     }
 }
 
-/// Applies a remote symlink from peer `from` if the ownership rules let `from` set it
-/// and it is newer than ours (with its own stamp).
+/// Applies a remote symlink from peer `from` if it is newer than ours (with its own
+/// stamp) and the ownership rules let `from` set it (`mars_core::ownership`; an echo
+/// of an older or equal link changes nothing and is no drop, whoever sent it).
 fn merge_one(rel: &str, value: &str, stamp_ns: u64, from: &str, me: &str) -> core::result::Result<(), Dropped> {
     // The path's shape first: nothing on disk is touched for a refused name.
-    let rule = classify(rel, me).map_err(Dropped::Rule)?;
+    let rule = match classify(rel, me) {
+        Ok(rule) => rule,
+        Err(r) => return match refused_path(r) {
+            Verdict::Drop(r) => Err(Dropped::Rule(r)),
+            _ => Ok(()),
+        },
+    };
     let full = path(fmt!("{}/{}", ROOT, rel))?;
     let local = match vfs::read_link(&full) {
         Ok(l) => l,
@@ -317,10 +324,11 @@ fn merge_one(rel: &str, value: &str, stamp_ns: u64, from: &str, me: &str) -> cor
         Err(e) => return Err(Dropped::Local(e)),
     };
     let local_value = local.as_ref().map(|l| core::str::from_utf8(&l.value).unwrap_or(""));
-    rule.allows(from, value, local_value.is_some_and(|v| v != DELETED)).map_err(Dropped::Rule)?;
     let local_state = local.as_ref().zip(local_value).map(|(l, v)| LinkState { value: v, stamp_ns: l.stamp_ns });
-    if !remote_wins(local_state, LinkState { value, stamp_ns }) {
-        return Ok(());
+    match decide(rule, local_state, LinkState { value, stamp_ns }, from) {
+        Verdict::Merge => {}
+        Verdict::Ignore => return Ok(()),
+        Verdict::Drop(r) => return Err(Dropped::Rule(r)),
     }
     let (dir, name) = rel.rsplit_once('/').ok_or(EINVAL)?;
     // Parent directories (at most two levels) may be new here; each must be a

@@ -13,6 +13,7 @@ use super::tree::{
     ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DELETED, DEVICE_PREFIX, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE,
     TODO_PREFIX, UUID, VERSION_PREFIX,
 };
+use super::merge::{remote_wins, LinkState};
 use super::wire::parse_ipv4;
 
 /// In a resource directory: `syncstatus-<host>`, bytes of the disk synced.
@@ -32,8 +33,9 @@ pub enum Rule<'a> {
     /// State of host `.0`: only in a listing from that host, never for this host. In a
     /// resource directory (`.1`), a `.deleted` value for another host comes from any
     /// member: a member removed by the operator (`leave-resource --host`,
-    /// `delete-resource --force`, `log-delete` of old version links).
-    Owner(&'a str, bool),
+    /// `delete-resource --force`, `log-delete` of old version links). `.2`: the host is
+    /// this one (every listing echoes this host's own state; a change is refused).
+    Owner(&'a str, bool, bool),
     /// `data-<host>`: set only by the host itself (never taken for this host); deleted
     /// (membership ends) by any member, by Lamport rule, also for this host (`.1`: it is this host).
     Data(&'a str, bool),
@@ -41,8 +43,9 @@ pub enum Rule<'a> {
     /// must have the entry's shape.
     Cluster(Shape),
     /// `ips/ip-<host>`: taken from any member while this host has no address of
-    /// `host`; changed or deleted only by `host` itself; never this host's own.
-    Address(&'a str),
+    /// `host`; changed or deleted only by `host` itself; never this host's own (`.1`:
+    /// it is this host).
+    Address(&'a str, bool),
 }
 
 /// The value shape of a cluster-wide entry.
@@ -117,12 +120,11 @@ fn version_owner(name: &str) -> Option<&str> {
 pub fn classify<'a>(path: &'a str, me: &str) -> Result<Rule<'a>, Refusal> {
     let mut parts = path.split('/');
     let (a, b, c, d) = (parts.next(), parts.next(), parts.next(), parts.next());
-    let owner = |h: &'a str, in_resource: bool| if h == me { Err(Refusal::Mine) } else { Ok(Rule::Owner(h, in_resource)) };
+    let owner = |h: &'a str, in_resource: bool| Ok(Rule::Owner(h, in_resource, h == me));
     match (a, b, c, d) {
         (Some(UUID), None, ..) => Err(Refusal::Uuid),
         (Some(IPS_DIR), Some(name), None, None) => match per_host(name, IP_PREFIX) {
-            Some(h) if h == me => Err(Refusal::Mine),
-            Some(h) => Ok(Rule::Address(h)),
+            Some(h) => Ok(Rule::Address(h, h == me)),
             None => Err(Refusal::Unknown),
         },
         (Some(dir), Some(entry), None, None) if dir.starts_with(ACTUAL_PREFIX) => match per_host(dir, ACTUAL_PREFIX) {
@@ -170,8 +172,7 @@ fn resource_entry<'a>(entry: &'a str, me: &str) -> Result<Rule<'a>, Refusal> {
         .find_map(|p| per_host(entry, p))
         .or_else(|| version_owner(entry));
     match owned {
-        Some(h) if h == me => Err(Refusal::Mine),
-        Some(h) => Ok(Rule::Owner(h, true)),
+        Some(h) => Ok(Rule::Owner(h, true, h == me)),
         None => Err(Refusal::Unknown),
     }
 }
@@ -190,7 +191,8 @@ impl Rule<'_> {
     pub fn allows(&self, from: &str, value: &str, local_exists: bool) -> Result<(), Refusal> {
         let deleted = value == DELETED;
         match *self {
-            Rule::Owner(h, in_resource) => {
+            Rule::Owner(_, _, true) | Rule::Address(_, true) => Err(Refusal::Mine),
+            Rule::Owner(h, in_resource, false) => {
                 if from == h || (deleted && in_resource) {
                     Ok(())
                 } else {
@@ -212,7 +214,7 @@ impl Rule<'_> {
                     Err(Refusal::BadValue)
                 }
             }
-            Rule::Address(h) => {
+            Rule::Address(h, false) => {
                 if !deleted && parse_ipv4(value).is_none() {
                     Err(Refusal::BadValue)
                 } else if from == h || (!local_exists && !deleted) {
@@ -227,9 +229,47 @@ impl Rule<'_> {
     /// The host whose state the entry is (for `data-<host>` and the owner rule).
     pub fn owner(&self) -> Option<&str> {
         match *self {
-            Rule::Owner(h, _) | Rule::Data(h, _) | Rule::Address(h) => Some(h),
+            Rule::Owner(h, ..) | Rule::Data(h, _) | Rule::Address(h, _) => Some(h),
             Rule::Cluster(_) => None,
         }
+    }
+}
+
+/// What to do with an entry of a peer's listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Replace (or create) the local link.
+    Merge,
+    /// Nothing changes: the local link is as new (every listing echoes what the peer
+    /// has of everyone, this host's own state included), or `uuid`.
+    Ignore,
+    /// It would change the local tree, and the sender may not: count and log it.
+    Drop(Refusal),
+}
+
+/// The verdict for an entry whose path passed [`classify`] (`rule`), given the local
+/// link (`None`: none here) and the remote one, from host `from`. Only what would win
+/// by Lamport rule (`merge::remote_wins`) and change the value is judged; an echo of
+/// an older or equal link is ignored whoever sent it.
+pub fn decide(rule: Rule<'_>, local: Option<LinkState<'_>>, remote: LinkState<'_>, from: &str) -> Verdict {
+    if !remote_wins(local, remote) {
+        return Verdict::Ignore;
+    }
+    match rule.allows(from, remote.value, local.is_some_and(|l| l.value != DELETED)) {
+        Ok(()) => Verdict::Merge,
+        // The same value with another stamp (e.g. this host's address as the peer
+        // registered it): nothing would change.
+        Err(_) if local.is_some_and(|l| l.value == remote.value) => Verdict::Ignore,
+        Err(r) => Verdict::Drop(r),
+    }
+}
+
+/// The verdict for a path [`classify`] refused: `uuid` is in every listing and simply
+/// not merged; anything else is dropped.
+pub fn refused_path(r: Refusal) -> Verdict {
+    match r {
+        Refusal::Uuid => Verdict::Ignore,
+        r => Verdict::Drop(r),
     }
 }
 
@@ -333,6 +373,35 @@ mod tests {
         refused("resource-r0/log-000000001-node2", "/etc/passwd", "node2", Refusal::Logfile);
         refused("resource-r0/log-000000001-x", "/etc/passwd", "node2", Refusal::Logfile);
         refused("resource-r0/log-", "x", "node2", Refusal::Logfile);
+    }
+
+    #[test]
+    fn echoes_are_ignored_changes_judged() {
+        let l = |value, stamp_ns| LinkState { value, stamp_ns };
+        // An echo of this host's own link is no attack; a newer value is.
+        let mine = classify("resource-r0/replay-node1", ME).unwrap();
+        assert_eq!(decide(mine, Some(l("a", 5)), l("a", 5), "node2"), Verdict::Ignore);
+        assert_eq!(decide(mine, Some(l("a", 5)), l("b", 6), "node2"), Verdict::Drop(Refusal::Mine));
+        assert_eq!(decide(mine, None, l("b", 6), "node2"), Verdict::Drop(Refusal::Mine));
+        let ip = classify("ips/ip-node1", ME).unwrap();
+        assert_eq!(decide(ip, Some(l("10.0.0.1", 5)), l("10.0.0.1", 5), "node2"), Verdict::Ignore);
+        assert_eq!(decide(ip, Some(l("10.0.0.1", 5)), l("10.0.0.9", 6), "node2"), Verdict::Drop(Refusal::Mine));
+        // The peer registered this host's address later, with the same value.
+        assert_eq!(decide(ip, Some(l("10.0.0.1", 5)), l("10.0.0.1", 9), "node2"), Verdict::Ignore);
+        let rule = classify("resource-r0/replay-node2", ME).unwrap();
+        assert_eq!(decide(rule, Some(l("a", 5)), l("a", 5), "node3"), Verdict::Ignore);
+        assert_eq!(decide(rule, Some(l("a", 5)), l("b", 4), "node3"), Verdict::Ignore);
+        assert_eq!(decide(rule, Some(l("a", 5)), l("b", 6), "node3"), Verdict::Drop(Refusal::NotOwner));
+        assert_eq!(decide(rule, Some(l("a", 5)), l("b", 6), "node2"), Verdict::Merge);
+        assert_eq!(decide(rule, None, l("b", 1), "node2"), Verdict::Merge);
+        assert_eq!(decide(rule, None, l(DELETED, 1), "node2"), Verdict::Ignore);
+        let ip = classify("ips/ip-node3", ME).unwrap();
+        assert_eq!(decide(ip, None, l("10.0.0.3", 1), "node2"), Verdict::Merge);
+        assert_eq!(decide(ip, Some(l(DELETED, 1)), l("10.0.0.3", 2), "node2"), Verdict::Merge);
+        assert_eq!(decide(ip, Some(l("10.0.0.3", 1)), l("10.0.0.4", 2), "node2"), Verdict::Drop(Refusal::AddressKnown));
+        assert_eq!(refused_path(Refusal::Uuid), Verdict::Ignore);
+        assert_eq!(refused_path(Refusal::Logfile), Verdict::Drop(Refusal::Logfile));
+        assert_eq!(refused_path(Refusal::Mine), Verdict::Drop(Refusal::Mine));
     }
 
     #[test]
