@@ -20,7 +20,8 @@ use kernel::{new_mutex, pin_init};
 
 use crate::conn::{peer_warn, text, Conn, Listener};
 use crate::mars_core::text::escaped;
-use crate::kapi::file::{File, OpenFlags};
+use crate::kapi::file::OpenFlags;
+use crate::kapi::vfs;
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{protocol_error, Socket};
 use crate::kapi::thread::{self, Thread};
@@ -30,7 +31,7 @@ use crate::progress::RateMeter;
 use crate::mars_core::tree::{parse_log_path, LogName, ReplayLink, VersionLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::wire::Message;
 use crate::strategy::Main;
-use crate::tree::{host_name, path, Tree, ROOT};
+use crate::tree::{host_name, open_logfile, path, Tree, ROOT};
 use crate::tunables::{Traffic, FETCH_LIMIT_KB};
 
 /// Bytes of a logfile per request.
@@ -67,7 +68,16 @@ fn serve(main: &Main, sock: Socket) -> Result {
             conn.refuse(2, "not a logfile");
             return Err(EPERM);
         };
-        let file = File::open(&path(fmt!("{}/{}", ROOT, p))?, OpenFlags::READ, 0)?;
+        let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
+        let file = match open_logfile(&dir, name, OpenFlags::READ, 0) {
+            Ok(f) => f,
+            // A symlink or anything but a regular file in the resource directory.
+            Err(e) if vfs::is_symlink_refusal(e) || e == EINVAL || e == ENOTDIR => {
+                conn.refuse(4, "not a regular file");
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         let size = file.size().min(durable_end(main, res, name));
         if offset > size {
             conn.refuse(3, "offset beyond the end of the logfile");
@@ -204,7 +214,15 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
             continue;
         }
         let rel = CString::try_from_fmt(fmt!("{}{}/{}", RESOURCE_PREFIX, res, name))?;
-        let file = File::open(&path(fmt!("{}/{}", &*dir, name))?, OpenFlags::READ_WRITE.create(), 0o600)?;
+        let file = match open_logfile(&dir, name, OpenFlags::READ_WRITE.create(), 0o600) {
+            Ok(f) => f,
+            Err(e) if vfs::is_symlink_refusal(e) || e == EINVAL || e == ENOTDIR => {
+                // Rate-limited like the lines a peer triggers: the name came from it.
+                peer_warn!(source.as_bytes(), "resource {}: {} here is not a regular file; not fetching into it\n", res, name);
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         loop {
             if fetched >= u64::from(ROUND_CHUNKS) * u64::from(CHUNK) {
                 return Ok(fetched);

@@ -34,7 +34,7 @@ use crate::mars_core::log_record::{encode_frame, RecordError, RecordHeader, Reco
 use crate::reader::Reader;
 use crate::ring::{Queue, Ring};
 use crate::strategy::Main;
-use crate::tree::{path, ROOT};
+use crate::tree::{open_logfile, path, ROOT};
 use crate::tunables;
 use crate::writeback::{self, write_pieces};
 
@@ -449,10 +449,9 @@ fn write_direct(b: &WriteBuffer, lower: &BlockDevice, batch: &mut Ring<Request>)
 /// Creates the empty logfile `name` in resource directory `dir`; an empty one of this
 /// name is used as it is, one with content is never appended to.
 pub(crate) fn create_log(dir: &CStr, name: LogName<'_>) -> Result<File> {
-    let p = path(fmt!("{}/{}", dir, name))?;
-    match File::open(&p, OpenFlags::READ_WRITE.create().exclusive(), 0o600) {
+    match open_logfile(dir, name, OpenFlags::READ_WRITE.create().exclusive(), 0o600) {
         Err(e) if e == EEXIST => {
-            let f = File::open(&p, OpenFlags::READ_WRITE, 0)?;
+            let f = open_logfile(dir, name, OpenFlags::READ_WRITE, 0)?;
             if f.size() != 0 {
                 pr_err!("{}: {} exists and is not empty; not logging into it\n", dir, name);
                 return Err(EEXIST);

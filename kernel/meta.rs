@@ -10,6 +10,12 @@
 //! (`(any)`) may read but is not registered. A member whose `ips/ip-<host>` is unknown
 //! here is registered with the address it connects from — that is how a joining host
 //! becomes known to the cluster.
+//!
+//! Ownership (`mars_core::ownership`, docu/cluster.md): a pull knows which peer it asked
+//! (the host of the `ips/ip-<host>` it connected to); a listing whose `Hello` names
+//! another host is dropped whole. Each entry is merged only if that peer may set it;
+//! refused entries are counted (`/proc/sys/mars/dropped_tree_entries`) and logged,
+//! rate-limited per peer (`conn::peer_warn`).
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::fmt;
@@ -25,11 +31,12 @@ use crate::kapi::vfs;
 use crate::kapi::time::real_ns;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::escaped;
-use crate::mars_core::merge::{accept_remote_path, remote_wins, LinkState};
+use crate::mars_core::merge::LinkState;
+use crate::mars_core::ownership::{classify, decide, refused_path, Refusal, Verdict};
 use crate::mars_core::tree::{ANY_CLUSTER, UUID};
 use crate::mars_core::wire::{parse_ipv4, Message, HELLO_REGISTER};
 use crate::strategy::Main;
-use crate::tunables::Traffic;
+use crate::tunables::{Traffic, DROPPED_TREE_ENTRIES};
 use crate::tree::{host_name, path, Tree, ROOT};
 
 /// Largest metadata frame payload we accept.
@@ -194,7 +201,7 @@ fn pull_all(main: &Main, peers: &mut KVec<PeerState>) -> Result {
         if now < state.due_ns {
             continue;
         }
-        match pull(main, &tree, me, Endpoint { addr, port: Traffic::Meta.port() }) {
+        match pull(main, &tree, me, host, Endpoint { addr, port: Traffic::Meta.port() }) {
             Ok(()) => {
                 if state.backoff.succeeded() {
                     pr_info!("peer {} reachable again\n", host);
@@ -214,8 +221,14 @@ fn pull_all(main: &Main, peers: &mut KVec<PeerState>) -> Result {
 }
 
 
-/// One pull: hello, tree listing, merge.
-fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
+/// Counts a dropped entry and logs it within the peer's rate limit.
+fn dropped(from: &str, what: &str, why: &dyn core::fmt::Display) {
+    DROPPED_TREE_ENTRIES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    peer_warn!(from.as_bytes(), "dropped \"{}\" from {}: {}\n", escaped(what), from, why);
+}
+
+/// One pull from peer `from` at `to`: hello, tree listing, merge.
+fn pull(main: &Main, tree: &Tree<'_>, me: &str, from: &str, to: Endpoint) -> Result {
     let ours = tree.cluster_uuid()?;
     let ours = match &ours {
         Some(v) => core::str::from_utf8(v).map_err(|_| EINVAL)?.trim_end(),
@@ -226,7 +239,12 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
     let Some(mut conn) = Conn::connect(to, Traffic::Meta, META_PAYLOAD)? else { return Ok(()) };
     conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: main.clock.peek(), flags })?;
     let theirs = match conn.recv()? {
-        Message::Hello { cluster, lamport_ns, .. } => {
+        Message::Hello { cluster, lamport_ns, host, .. } => {
+            if host != from {
+                // Not the host whose address we dialled: nothing it says is taken.
+                dropped(from, "listing", &fmt!("the peer at {}.{}.{}.{} says it is {}", to.addr[0], to.addr[1], to.addr[2], to.addr[3], escaped(host)));
+                return Err(EPERM);
+            }
             main.clock.observe(lamport_ns);
             let mut v = KVec::new();
             v.extend_from_slice(cluster.as_bytes(), GFP_KERNEL)?;
@@ -255,8 +273,10 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
         match conn.recv()? {
             Message::TreeEntry { path: p, value, stamp_ns } => {
                 main.clock.observe(stamp_ns);
-                if accept_remote_path(p, me) {
-                    merge_one(p, value, stamp_ns)?;
+                match merge_one(p, value, stamp_ns, from, me) {
+                    Ok(()) => {}
+                    Err(Dropped::Rule(r)) => dropped(from, p, &r.describe()),
+                    Err(Dropped::Local(e)) => dropped(from, p, &fmt!("not merged here: {:?}", e)),
                 }
             }
             Message::TreeEnd { lamport_ns } => {
@@ -268,21 +288,50 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, to: Endpoint) -> Result {
     }
 }
 
-/// Applies a remote symlink if it is newer than ours (with its own stamp).
-fn merge_one(rel: &str, value: &str, stamp_ns: u64) -> Result {
+/// Why an entry of a listing was not merged.
+enum Dropped {
+    /// The ownership rules refuse it.
+    Rule(Refusal),
+    /// It may be merged, but not into what is here (e.g. a symlink where its directory
+    /// should be: `ELOOP`, `ENOTDIR`).
+    Local(Error),
+}
+
+impl From<Error> for Dropped {
+    fn from(e: Error) -> Self {
+        Dropped::Local(e)
+    }
+}
+
+/// Applies a remote symlink from peer `from` if it is newer than ours (with its own
+/// stamp) and the ownership rules let `from` set it (`mars_core::ownership`; an echo
+/// of an older or equal link changes nothing and is no drop, whoever sent it).
+fn merge_one(rel: &str, value: &str, stamp_ns: u64, from: &str, me: &str) -> core::result::Result<(), Dropped> {
+    // The path's shape first: nothing on disk is touched for a refused name.
+    let rule = match classify(rel, me) {
+        Ok(rule) => rule,
+        Err(r) => return match refused_path(r) {
+            Verdict::Drop(r) => Err(Dropped::Rule(r)),
+            _ => Ok(()),
+        },
+    };
     let full = path(fmt!("{}/{}", ROOT, rel))?;
     let local = match vfs::read_link(&full) {
         Ok(l) => l,
         // Something else (a file, a directory) is in the way: leave it.
-        Err(_) => return Ok(()),
+        Err(e) if e == EINVAL => return Ok(()),
+        Err(e) => return Err(Dropped::Local(e)),
     };
     let local_value = local.as_ref().map(|l| core::str::from_utf8(&l.value).unwrap_or(""));
     let local_state = local.as_ref().zip(local_value).map(|(l, v)| LinkState { value: v, stamp_ns: l.stamp_ns });
-    if !remote_wins(local_state, LinkState { value, stamp_ns }) {
-        return Ok(());
+    match decide(rule, local_state, LinkState { value, stamp_ns }, from) {
+        Verdict::Merge => {}
+        Verdict::Ignore => return Ok(()),
+        Verdict::Drop(r) => return Err(Dropped::Rule(r)),
     }
     let (dir, name) = rel.rsplit_once('/').ok_or(EINVAL)?;
-    // Parent directories (at most two levels) may be new here.
+    // Parent directories (at most two levels) may be new here; each must be a
+    // directory reached through no symlink (vfs::mkdir checks).
     let mut at = 0;
     while let Some(i) = dir[at..].find('/').map(|i| i + at) {
         vfs::mkdir(&path(fmt!("{}/{}", ROOT, &dir[..i]))?)?;
@@ -290,5 +339,6 @@ fn merge_one(rel: &str, value: &str, stamp_ns: u64) -> Result {
     }
     let dir = path(fmt!("{}/{}", ROOT, dir))?;
     vfs::mkdir(&dir)?;
-    vfs::replace_link(&dir, name, value, stamp_ns)
+    vfs::replace_link(&dir, name, value, stamp_ns)?;
+    Ok(())
 }

@@ -113,8 +113,9 @@ impl ProcSys {
         entries.push(Entry::action(kernel::c_str!("trigger"), main.clone()), GFP_KERNEL)?;
         entries.push(Entry::show(shared_cstr(PROC_SYS_LAMPORT_CLOCK_WITH_NUL), Arc::new(LamportClock(main), GFP_KERNEL)?), GFP_KERNEL)?;
         entries.push(Entry::show(kernel::c_str!("mem_used_kb"), Arc::new(MemUsed, GFP_KERNEL)?), GFP_KERNEL)?;
-        let counters: [(&'static CStr, &'static AtomicU64); 9] = [
+        let counters: [(&'static CStr, &'static AtomicU64); 10] = [
             (kernel::c_str!("write_throttle_count"), &THROTTLED_WRITES),
+            (kernel::c_str!("dropped_tree_entries"), &DROPPED_TREE_ENTRIES),
             (kernel::c_str!("remaining_space_kb"), &REMAINING_SPACE_KB),
             (kernel::c_str!("total_space_kb"), &TOTAL_SPACE_KB),
             (kernel::c_str!("reads_from_buffer"), &READS_FROM_BUFFER),

@@ -27,7 +27,7 @@ use crate::mars_core::replication::{hole_after, next_logfile, switchover, Stop, 
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
 use crate::strategy::Main;
-use crate::tree::{host_name, path, Tree, ROOT};
+use crate::tree::{host_name, open_logfile, path, Tree, ROOT};
 use crate::writeback::{write_pieces, DiskWrite};
 
 /// A record of the window being replayed.
@@ -224,7 +224,7 @@ impl Follower {
         let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
         let Some(link) = tree.read(&path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(Step::Idle) };
         let replay = ReplayLink::parse(text(&link)?).map_err(|_| EINVAL)?;
-        let file = match File::open(&path(fmt!("{}/{}", &*dir, replay.log))?, OpenFlags::READ, 0) {
+        let file = match open_logfile(&dir, replay.log, OpenFlags::READ, 0) {
             Ok(f) => f,
             // Not fetched yet.
             Err(e) if e == ENOENT => return Ok(Step::Idle),

@@ -27,7 +27,7 @@ use crate::mars_core::role::Role;
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
 use crate::replay::{replay, Replayer};
 use crate::strategy::{Main, Served};
-use crate::tree::{path, Tree};
+use crate::tree::{open_logfile, path, Tree};
 
 /// A resource this host is attached to.
 pub(crate) struct Resource {
@@ -290,7 +290,7 @@ impl Resource {
         let now = current.get();
         // The highest logfile number has no next one: the logger stays in it.
         let Some(next) = (LogName { nr: now.nr, host: me }).next() else { return Ok(()) };
-        let file = match File::open(&path(fmt!("{}/{}", dir, next))?, OpenFlags::READ_WRITE, 0) {
+        let file = match open_logfile(dir, next, OpenFlags::READ_WRITE, 0) {
             Ok(f) => f,
             Err(e) if e == ENOENT => return Ok(()),
             Err(e) => return Err(e),
@@ -388,7 +388,7 @@ fn recover_own(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, me:
     for &nr in numbers.iter() {
         let start = if nr == link.log.nr { link.start } else { 0 };
         let name = LogName { nr, host: me };
-        let log = File::open(&path(fmt!("{}/{}", dir, name))?, OpenFlags::READ_WRITE, 0)?;
+        let log = open_logfile(dir, name, OpenFlags::READ_WRITE, 0)?;
         let r = replay(&log, disk, start, &main.digests)?;
         if r.applied > 0 || r.end < r.size {
             pr_info!("{}: recovery applied {} records of logfile {} from {} (valid log {} of {} bytes)\n", dir, r.applied, nr, start, r.end, r.size);
@@ -433,7 +433,7 @@ pub(crate) fn delete_replayed(dir: &CStr, res: &str, replay_nr: u32) -> Result<u
         if log.nr >= replay_nr {
             continue;
         }
-        let size = File::open(&path(fmt!("{}/{}", dir, name))?, OpenFlags::READ, 0).map_or(0, |f| f.size());
+        let size = open_logfile(dir, log, OpenFlags::READ, 0).map_or(0, |f| f.size());
         if vfs::unlink(dir, name.as_bytes())? {
             pr_warn!("resource {}: emergency: deleted replayed logfile {} ({} KiB) to free space in /mars\n", res, name, size / 1024);
             freed = freed.saturating_add(size);
@@ -448,7 +448,7 @@ pub(crate) fn delete_replayed(dir: &CStr, res: &str, replay_nr: u32) -> Result<u
 /// replay and version links then record where its history of that logfile ends, and
 /// the next logfile number is its own.
 fn finish_foreign(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, me: &str, link: &ReplayLink<'_>, mode: Mode) -> Result<(File, u32)> {
-    let end = match File::open(&path(fmt!("{}/{}", dir, link.log))?, OpenFlags::READ_WRITE, 0) {
+    let end = match open_logfile(dir, link.log, OpenFlags::READ_WRITE, 0) {
         Ok(log) => {
             let r = replay(&log, disk, link.start, &main.digests)?;
             pr_info!("{}: {:?} takeover: replayed {} records of {} from {} to {}\n", dir, mode, r.applied, link.log, link.start, r.end);

@@ -29,6 +29,13 @@ pub(crate) fn host_name() -> Result<KVec<u8>> {
     Ok(out)
 }
 
+/// Opens logfile `name` of the resource directory `dir` (`vfs::open_in_dir`: a regular
+/// file in that directory, reached through no symlink).
+pub(crate) fn open_logfile(dir: &CStr, name: LogName<'_>, flags: OpenFlags, mode: u16) -> Result<File> {
+    let name = CString::try_from_fmt(fmt!("{}", name))?;
+    vfs::open_in_dir(dir, name.to_str().map_err(|_| EINVAL)?, flags, mode)
+}
+
 /// Access to the tree with the module's clock.
 pub(crate) struct Tree<'a> {
     pub(crate) clock: &'a Clock,

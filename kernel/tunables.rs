@@ -62,6 +62,9 @@ pub(crate) static WRITE_THROTTLE_SIZE_KB: AtomicI32 = AtomicI32::new(64);
 pub(crate) static PERCENT_MAX: i32 = 100;
 /// Writes delayed by the throttling, since load (`write_throttle_count`).
 pub(crate) static THROTTLED_WRITES: AtomicU64 = AtomicU64::new(0);
+/// `dropped_tree_entries`: entries of peers' listings not merged (ownership rules,
+/// `mars_core::ownership`, or an unsafe local path), and listings dropped whole, since load.
+pub(crate) static DROPPED_TREE_ENTRIES: AtomicU64 = AtomicU64::new(0);
 /// Whether writes are throttled now (set each round from the fill level).
 pub(crate) static THROTTLING: AtomicBool = AtomicBool::new(false);
 

@@ -35,6 +35,11 @@ impl BlockDevice {
         if holder.is_null() {
             return Err(EINVAL);
         }
+        // The path must name a block device (a symlink to one, e.g. /dev/disk/by-id/*,
+        // is fine: that is outside /mars); a file or anything else is ENOTBLK.
+        let mut dev: bindings::dev_t = 0;
+        // SAFETY: `path` is NUL-terminated; `dev` is valid for writes.
+        kernel::error::to_result(unsafe { bindings::lookup_bdev(path.as_char_ptr(), &mut dev) })?;
         // Exclusive, and nobody else may write to the disk while we hold it (a stray
         // writer would change the disk behind the log's back).
         let mode = bindings::BLK_OPEN_READ | bindings::BLK_OPEN_WRITE | bindings::BLK_OPEN_RESTRICT_WRITES;

@@ -89,10 +89,13 @@ unsafe fn sync(file: *mut bindings::file, datasync: bool) -> Result {
 }
 
 impl File {
-    /// Opens `path` with `flags`; `mode` applies when the file is created.
+    /// Opens `path` with `flags`; `mode` applies when the file is created. A symlink as
+    /// the last component is never followed (`O_NOFOLLOW`: `ELOOP`); files in `/mars`
+    /// are opened with `vfs::open_in_dir`, which checks the rest of the path too.
     pub(crate) fn open(path: &CStr, flags: OpenFlags, mode: u16) -> Result<File> {
+        let flags = flags.0 | bindings::O_NOFOLLOW;
         // SAFETY: `path` is a valid NUL-terminated string for the duration of the call.
-        let ptr = from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr(), flags.0 as i32, mode) })?;
+        let ptr = from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr(), flags as i32, mode) })?;
         // INVARIANT: `filp_open` succeeded, so `ptr` is an open file reference.
         NonNull::new(ptr).map(|ptr| File { ptr }).ok_or(EINVAL)
     }
@@ -160,6 +163,12 @@ impl File {
         // SAFETY: the file is open (type invariant), so its inode is valid.
         let size = unsafe { bindings::i_size_read(bindings::file_inode(self.ptr.as_ptr())) };
         size.max(0) as u64
+    }
+
+    /// The file's inode, for checks in `kapi` (valid while the file is open).
+    pub(super) fn inode(&self) -> *mut bindings::inode {
+        // SAFETY: the file is open (type invariant), so its inode is valid.
+        unsafe { bindings::file_inode(self.ptr.as_ptr()) }
     }
 
     /// The raw file, for other wrappers in `kapi` (directory iteration).

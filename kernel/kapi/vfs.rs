@@ -6,6 +6,12 @@
 //! The rules (ordered writes, `.deleted`, Lamport mtimes) live in the strategy code; this
 //! file only performs single VFS operations safely. `/mars` is never an idmapped mount,
 //! so every operation uses the identity mapping (`nop_mnt_idmap`).
+//!
+//! No path is resolved through a symlink (docu/cluster.md, "Paths"): lookups use
+//! `LOOKUP_NO_SYMLINKS` (a symlink on the way is `ELOOP`; a final symlink is the link
+//! itself), a directory operated in must be a directory (`ENOTDIR`, so a symlink dentry
+//! never reaches `lookup_one_len`), and files are opened with `O_NOFOLLOW` and checked
+//! after the open to be regular files in the directory looked up.
 
 use core::ffi::c_int;
 use core::ptr;
@@ -37,13 +43,24 @@ struct Path {
 }
 
 impl Path {
-    /// Looks `name` up without following a final symlink.
+    /// Looks `name` up through no symlink (`ELOOP` if one is on the way); a final symlink
+    /// is returned as the link itself.
     fn lookup(name: &CStr) -> Result<Path> {
         let mut path = bindings::path { mnt: ptr::null_mut(), dentry: ptr::null_mut() };
         // SAFETY: `name` is NUL-terminated; `path` is valid for writes.
-        to_result(unsafe { bindings::kern_path(name.as_char_ptr(), 0, &mut path) })?;
+        to_result(unsafe { bindings::kern_path(name.as_char_ptr(), bindings::LOOKUP_NO_SYMLINKS, &mut path) })?;
         // INVARIANT: kern_path succeeded and filled `path` with references.
         Ok(Path { path })
+    }
+
+    /// Looks up the directory `name` like [`Path::lookup`]; `ENOTDIR` if it is anything
+    /// else (a symlink, a file).
+    fn lookup_dir(name: &CStr) -> Result<Path> {
+        let p = Path::lookup(name)?;
+        if file_type(p.inode()) != bindings::S_IFDIR {
+            return Err(ENOTDIR);
+        }
+        Ok(p)
     }
 
     fn dentry(&self) -> *mut bindings::dentry {
@@ -73,10 +90,16 @@ pub(crate) struct Link {
     pub(crate) stamp_ns: u64,
 }
 
-fn is_symlink(inode: *const bindings::inode) -> bool {
-    // SAFETY: callers pass the inode of a referenced dentry.
+/// The `S_IFMT` bits of `inode`'s mode.
+fn file_type(inode: *const bindings::inode) -> u32 {
+    // SAFETY: callers pass the inode of a referenced dentry (or of an open file), which
+    // stays valid while that reference is held; `i_mode` is a plain field.
     let mode = u32::from(unsafe { (*inode).i_mode });
-    mode & bindings::S_IFMT == bindings::S_IFLNK
+    mode & bindings::S_IFMT
+}
+
+fn is_symlink(inode: *const bindings::inode) -> bool {
+    file_type(inode) == bindings::S_IFLNK
 }
 
 fn mtime_ns(inode: *const bindings::inode) -> u64 {
@@ -152,9 +175,12 @@ fn set_link_mtime(name: &CStr, stamp_ns: u64) -> Result {
 /// Renames `old_name` to `new_name`, both entries of directory `dir`, replacing a
 /// `new_name` that exists (atomically, as rename(2) does).
 fn rename_in_dir(dir: &CStr, old_name: &[u8], new_name: &[u8]) -> Result {
-    let dir = Path::lookup(dir)?;
+    check_component(old_name)?;
+    check_component(new_name)?;
+    let dir = Path::lookup_dir(dir)?;
     let d = dir.dentry();
-    // SAFETY: `d` is a referenced directory dentry. lock_rename with the same directory
+    // SAFETY: `d` is a referenced directory dentry (checked: a directory inode, so
+    // lookup_one_len has a `lookup` operation to call). lock_rename with the same directory
     // twice locks it once (returns NULL, no trap); lookups happen under that lock as
     // lookup_one_len requires; every dentry obtained is put before unlocking.
     unsafe {
@@ -194,10 +220,11 @@ fn rename_in_dir(dir: &CStr, old_name: &[u8], new_name: &[u8]) -> Result {
 
 /// Removes the entry `name` of directory `dir` (not a directory); `Ok(false)` if absent.
 pub(crate) fn unlink(dir: &CStr, name: &[u8]) -> Result<bool> {
-    let dir = Path::lookup(dir)?;
+    check_component(name)?;
+    let dir = Path::lookup_dir(dir)?;
     let d = dir.dentry();
     let inode = dir.inode();
-    // SAFETY: the parent directory is referenced; its inode lock (parent subclass) is held
+    // SAFETY: the parent directory is referenced and is a directory (checked); its inode lock (parent subclass) is held
     // across the lookup and vfs_unlink as both require, and released after the child
     // dentry is put.
     unsafe {
@@ -219,8 +246,29 @@ pub(crate) fn unlink(dir: &CStr, name: &[u8]) -> Result<bool> {
     }
 }
 
-/// Creates directory `name` (mode 0755); `Ok(false)` if it exists already.
+/// The part of `name` before its last `/` (`EINVAL` if none).
+fn parent_of(name: &CStr) -> Result<CString> {
+    let bytes = name.as_bytes();
+    let cut = bytes.iter().rposition(|&b| b == b'/').ok_or(EINVAL)?;
+    let parent = core::str::from_utf8(&bytes[..cut.max(1)]).map_err(|_| EINVAL)?;
+    CString::try_from_fmt(fmt!("{}", parent)).map_err(Error::from)
+}
+
+/// A single path component: not empty, no `/`, not `.` or `..`.
+fn check_component(name: &[u8]) -> Result {
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0) {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// Creates directory `name` (mode 0755); `Ok(false)` if it exists already. Its parent
+/// must be a directory reached through no symlink, and an existing `name` must be a
+/// directory (`ENOTDIR` for a symlink or a file in its place).
 pub(crate) fn mkdir(name: &CStr) -> Result<bool> {
+    // kern_path_create resolves the parent with the caller's flags ignored: the parent
+    // is checked first (the tree below /mars is changed by this module and root only).
+    drop(Path::lookup_dir(&parent_of(name)?)?);
     let mut parent = bindings::path { mnt: ptr::null_mut(), dentry: ptr::null_mut() };
     // SAFETY: as in `create_symlink`: the parent is locked and referenced until
     // `done_path_create`.
@@ -228,7 +276,10 @@ pub(crate) fn mkdir(name: &CStr) -> Result<bool> {
         bindings::kern_path_create(bindings::AT_FDCWD, name.as_char_ptr(), &mut parent, bindings::LOOKUP_DIRECTORY)
     }) {
         Ok(d) => d,
-        Err(e) if e == EEXIST => return Ok(false),
+        Err(e) if e == EEXIST => {
+            drop(Path::lookup_dir(name)?);
+            return Ok(false);
+        }
         Err(e) => return Err(e),
     };
     // SAFETY: `parent` holds the locked parent, `dentry` is the negative dentry in it.
@@ -242,6 +293,10 @@ pub(crate) fn mkdir(name: &CStr) -> Result<bool> {
 /// `stamp_ns`, atomically: a temporary link `.tmp-<name>` gets the value and the mtime
 /// and is then renamed over the old link, so readers see either the old or the new link.
 pub(crate) fn replace_link(dir: &CStr, name: &str, value: &str, stamp_ns: u64) -> Result {
+    check_component(name.as_bytes())?;
+    // The temporary link is created by path (kern_path_create): its directory must be
+    // one, reached through no symlink.
+    drop(Path::lookup_dir(dir)?);
     let tmp_name = CString::try_from_fmt(fmt!(".tmp-{}", name))?;
     let tmp_path = CString::try_from_fmt(fmt!("{}/.tmp-{}", dir, name))?;
     let value = CString::try_from_fmt(fmt!("{}", value))?;
@@ -293,7 +348,12 @@ pub(crate) fn list_dir(dir: &CStr) -> Result<KVec<CString>> {
         }
     }
 
+    let looked_up = Path::lookup_dir(dir)?;
     let file = File::open(dir, OpenFlags::READ.directory(), 0)?;
+    if file.inode() != looked_up.inode() {
+        // Replaced between the lookup and the open.
+        return Err(EAGAIN);
+    }
     let mut c = Collector { ctx: bindings::dir_context { actor: Some(actor), pos: 0 }, names: KVec::new(), error: None };
     // SAFETY: `file` is an open directory; `c.ctx` is a valid dir_context whose actor
     // expects to be embedded in `c`, which outlives the call.
@@ -322,4 +382,38 @@ pub(crate) fn space(name: &CStr) -> Result<Space> {
     to_result(unsafe { bindings::vfs_statfs(&p.path, &mut st) })?;
     let bsize = u64::try_from(st.f_bsize).map_err(|_| EINVAL)?;
     Ok(Space { total: st.f_blocks.saturating_mul(bsize), free: st.f_bavail.saturating_mul(bsize) })
+}
+
+/// Whether `e` is `ELOOP`: a symlink where none is followed (`O_NOFOLLOW`,
+/// `LOOKUP_NO_SYMLINKS`).
+pub(crate) fn is_symlink_refusal(e: Error) -> bool {
+    e.to_errno() == -(bindings::ELOOP as i32)
+}
+
+/// Opens `name` in directory `dir` (docu/cluster.md, "Paths"): `dir` is reached through
+/// no symlink and is a directory, `name` is one path component opened with `O_NOFOLLOW`
+/// (a symlink is `ELOOP`), and the open file must be a regular file whose parent is
+/// that directory (`EINVAL` otherwise: a directory, a device, a fifo, or something
+/// swapped in between).
+pub(crate) fn open_in_dir(dir: &CStr, name: &str, flags: OpenFlags, mode: u16) -> Result<File> {
+    check_component(name.as_bytes())?;
+    let d = Path::lookup_dir(dir)?;
+    let full = CString::try_from_fmt(fmt!("{}/{}", dir, name))?;
+    let file = File::open(&full, flags, mode)?;
+    if file_type(file.inode()) != bindings::S_IFREG {
+        return Err(EINVAL);
+    }
+    let f = file.as_ptr();
+    // SAFETY: the file is open, so its `f_path` holds a reference to its dentry;
+    // dget_parent returns a referenced parent dentry (never null), put below.
+    let (parent, mnt) = unsafe { (bindings::dget_parent((*f).f_path.dentry), (*f).f_path.mnt) };
+    // SAFETY: `parent` is referenced (dget_parent); it is a positive directory dentry,
+    // whose inode is stable while referenced.
+    let parent_inode = unsafe { (*parent).d_inode };
+    // SAFETY: releases the reference dget_parent took.
+    unsafe { bindings::dput(parent) };
+    if parent_inode != d.inode() || mnt != d.path.mnt {
+        return Err(EINVAL);
+    }
+    Ok(file)
 }

@@ -49,8 +49,9 @@ step "malformed frames are refused and logged, the server goes on"
 on node2 "printf 'GARBAGE-GARBAGE-GARBAGE-GARBAGE' | nc -w 2 10.77.0.1 7777 >/dev/null 2>&1; true"
 on node2 "head -c 4096 /dev/urandom | nc -w 2 10.77.0.1 7777 >/dev/null 2>&1; true"
 retry 10 on node1 'dmesg | grep -q "metadata: bad frame header"' || fail "no log line for a bad frame"
-on node1 'ln -s probe /mars/resource-r0/probe-link'
-retry 30 on node2 'test "$(readlink /mars/resource-r0/probe-link)" = probe' || fail "metadata exchange stopped after bad frames"
+# A link of node1's own state (docu/cluster.md, "Ownership": only such a name is taken).
+on node1 'ln -s probe /mars/actual-node1/probe-link'
+retry 30 on node2 'test "$(readlink /mars/actual-node1/probe-link)" = probe' || fail "metadata exchange stopped after bad frames"
 
 step "wait-cluster: members answer; a silent one is named"
 on node1 'marsadm wait-cluster --timeout 20' || fail "wait-cluster on node1"

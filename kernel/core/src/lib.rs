@@ -18,6 +18,7 @@ pub mod lamport;
 pub mod log_record;
 pub mod merge;
 pub mod names;
+pub mod ownership;
 pub mod ratelimit;
 pub mod replication;
 pub mod role;
