@@ -6,8 +6,6 @@ use mars_core::lamport::format_stamp;
 use mars_core::names::check_host_name;
 use mars_core::tree::{ACTUAL_PREFIX, ANY_CLUSTER, DATA_PREFIX, DELETED, RESOURCE_PREFIX, TIME, UUID};
 
-use crate::tree::real_time_ns;
-
 use super::secret;
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -138,7 +136,10 @@ pub fn wait_cluster(ctx: &Context, timeout_s: u64) -> Result<()> {
     ctx.require_mountpoint()?;
     ctx.require_module()?;
     ctx.require_cluster()?;
-    let peers = wait_heard(ctx, real_time_ns(), timeout_s)?;
+    // After the module's Lamport clock, not only after real time: a member whose clock
+    // runs ahead stamps its links in our future, and one such link pulled before the
+    // command started must not count as heard since.
+    let peers = wait_heard(ctx, ctx.stamp(&[])?, timeout_s)?;
     println!("heard from all {peers} other member(s)");
     Ok(())
 }
