@@ -33,7 +33,7 @@ use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::escaped;
 use crate::mars_core::merge::LinkState;
 use crate::mars_core::ownership::{classify, decide, refused_path, Refusal, Verdict};
-use crate::mars_core::tree::{ANY_CLUSTER, UUID};
+use crate::mars_core::tree::{ANY_CLUSTER, IP_PREFIX, UUID};
 use crate::mars_core::wire::{parse_ipv4, Message, HELLO_REGISTER};
 use crate::strategy::Main;
 use crate::tunables::{Traffic, DROPPED_TREE_ENTRIES};
@@ -190,7 +190,7 @@ fn pull_all(main: &Main, peers: &mut KVec<PeerState>) -> Result {
     let Ok(names) = vfs::list_dir(&ips) else { return Ok(()) };
     for name in names.iter() {
         let name = name.to_str().map_err(|_| EINVAL)?;
-        let Some(host) = name.strip_prefix("ip-") else { continue };
+        let Some(host) = name.strip_prefix(IP_PREFIX) else { continue };
         if host == me {
             continue;
         }

@@ -27,7 +27,7 @@ use crate::mars_core::replication::is_consistent;
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use crate::mars_core::syncgate::{may_start, queued_before, SyncSlots};
 use crate::mars_core::lamport::format_stamp;
-use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX, VERSION_PREFIX};
+use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TIME, TODO_PREFIX, VERSION_PREFIX};
 use crate::conn::{self, Listener};
 use crate::digest::KernelDigests;
 use crate::tunables::{self, Traffic, SYNC_LIMIT, SYNC_NR, SYNC_WANTED};
@@ -480,7 +480,7 @@ fn follow(main: &Arc<Main>, tree: &Tree<'_>, r: &mut Resource, dir: &CStr, res: 
     // A failing fetch start does not skip the sync queue's decision (the error is
     // returned at the end).
     let fetching = r.fetch_from(main, res, source.filter(|_| connected));
-    let synced = link(fmt!("syncstatus-{}", me))?.and_then(|v| text(&v).parse::<u64>().ok()).unwrap_or(size);
+    let synced = link(fmt!("{}{}", SYNCSTATUS_PREFIX, me))?.and_then(|v| text(&v).parse::<u64>().ok()).unwrap_or(size);
     let sync = link(fmt!("{}{}/sync", TODO_PREFIX, me))?;
     let remote = primary.filter(|p| *p != me);
     // Emergency level 3 (or the resource over its limit): no full sync.
@@ -501,8 +501,8 @@ fn takeover_now(tree: &Tree<'_>, dir: &CStr, me: &str, size: u64, fetch_on: bool
     let replay = ReplayLink::parse(text(&replay_raw)).map_err(|_| EINVAL)?;
     let version = |nr: u32, host: &str| link(fmt!("{}{:09}-{}", VERSION_PREFIX, nr, host));
     let mine = version(replay.log.nr, me)?;
-    let synced = link(fmt!("syncstatus-{}", me))?.and_then(|v| text(&v).parse::<u64>().ok()).unwrap_or(size);
-    let syncpos_raw = link(fmt!("syncpos-{}", me))?;
+    let synced = link(fmt!("{}{}", SYNCSTATUS_PREFIX, me))?.and_then(|v| text(&v).parse::<u64>().ok()).unwrap_or(size);
+    let syncpos_raw = link(fmt!("{}{}", SYNCPOS_PREFIX, me))?;
     let syncpos = syncpos_raw.as_deref().and_then(|v| ReplayLink::parse(text(v)).ok());
     let here = Here {
         replay,

@@ -32,7 +32,7 @@ use crate::kapi::time::real_ns;
 use crate::logger::Log;
 use crate::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
-use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX};
+use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
 use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN};
 use crate::strategy::Main;
 use crate::tree::{host_name, path, Tree, ROOT};
@@ -219,7 +219,7 @@ impl Job<'_> {
         let me = host_name()?;
         let me = text(&me)?;
         let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, self.res))?;
-        let status_name = path(fmt!("syncstatus-{}", me))?;
+        let status_name = path(fmt!("{}{}", SYNCSTATUS_PREFIX, me))?;
         let status_name = status_name.to_str().map_err(|_| EINVAL)?;
         let status = tree.read(&path(fmt!("{}/{}", &*dir, status_name))?)?;
         let status = status.as_deref().map(text).transpose()?.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
@@ -299,7 +299,7 @@ impl Job<'_> {
         conn.send(&Message::SyncEnd)?;
         let (log, at) = self.expect_pos(&mut conn)?;
         let syncpos = path(fmt!("{},{},0", text(&log)?, at))?;
-        let pos_name = path(fmt!("syncpos-{}", me))?;
+        let pos_name = path(fmt!("{}{}", SYNCPOS_PREFIX, me))?;
         tree.write(&dir, pos_name.to_str().map_err(|_| EINVAL)?, syncpos.to_str().map_err(|_| EINVAL)?)?;
         let size = path(fmt!("{}", self.size))?;
         tree.write(&dir, status_name, size.to_str().map_err(|_| EINVAL)?)?;

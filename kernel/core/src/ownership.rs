@@ -10,22 +10,11 @@
 
 use super::names::{check_host_name, check_resource_name};
 use super::tree::{
-    ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DELETED, DEVICE_PREFIX, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE,
-    TODO_PREFIX, UUID, VERSION_PREFIX,
+    ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DELETED, DEVICE_PREFIX, IPS_DIR, IP_PREFIX, MAXNR, NONE, PRIMARY,
+    REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, UUID, VERSION_PREFIX,
 };
 use super::merge::{remote_wins, LinkState};
 use super::wire::parse_ipv4;
-
-/// In a resource directory: `syncstatus-<host>`, bytes of the disk synced.
-pub const SYNCSTATUS_PREFIX: &str = "syncstatus-";
-/// In a resource directory: `syncpos-<host>`, the log position a full sync ended at.
-pub const SYNCPOS_PREFIX: &str = "syncpos-";
-/// In a resource directory: `maxnr`, the first logfile number (written at create).
-pub const MAXNR: &str = "maxnr";
-/// Directory of host addresses: `ips/ip-<host>`.
-pub const IPS_DIR: &str = "ips";
-/// In [`IPS_DIR`]: `ip-<host>`.
-pub const IP_PREFIX: &str = "ip-";
 
 /// Who may change an entry, by its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -34,6 +34,16 @@ pub const ACTUAL_PREFIX: &str = "actual-";
 /// In a resource directory: `actsize-<host>`, the size in bytes of the host's underlying
 /// disk as its module sees it while attached (what `marsadm resize` may grow to).
 pub const ACTSIZE_PREFIX: &str = "actsize-";
+/// In a resource directory: `syncstatus-<host>`, bytes of the disk synced.
+pub const SYNCSTATUS_PREFIX: &str = "syncstatus-";
+/// In a resource directory: `syncpos-<host>`, the log position a full sync ended at.
+pub const SYNCPOS_PREFIX: &str = "syncpos-";
+/// In a resource directory: `maxnr`, the first logfile number (written at create).
+pub const MAXNR: &str = "maxnr";
+/// Directory of host addresses: `ips/ip-<host>`.
+pub const IPS_DIR: &str = "ips";
+/// In [`IPS_DIR`]: `ip-<host>`.
+pub const IP_PREFIX: &str = "ip-";
 
 /// `log-<nr:09>-<host>`: a transaction logfile, numbered per resource, named after the
 /// host that wrote it.

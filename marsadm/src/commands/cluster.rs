@@ -4,7 +4,7 @@ use std::net::Ipv4Addr;
 
 use mars_core::lamport::format_stamp;
 use mars_core::names::check_host_name;
-use mars_core::tree::{ACTUAL_PREFIX, ANY_CLUSTER, DATA_PREFIX, DELETED, RESOURCE_PREFIX, TIME, UUID};
+use mars_core::tree::{ACTUAL_PREFIX, ANY_CLUSTER, DATA_PREFIX, DELETED, IPS_DIR, IP_PREFIX, RESOURCE_PREFIX, TIME, UUID};
 
 use super::secret;
 use crate::context::Context;
@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 
 /// `/mars/ips/ip-<host>`: the address peers use to reach `<host>`.
 fn ip_link(host: &str) -> String {
-    format!("ips/ip-{host}")
+    format!("{IPS_DIR}/{IP_PREFIX}{host}")
 }
 
 /// This host's address from /etc/hosts: the first IPv4 address, not loopback, listed for
@@ -152,8 +152,8 @@ fn wait_heard(ctx: &Context, since: u64, timeout_s: u64) -> Result<usize> {
         ctx.trigger();
         let mut silent = Vec::new();
         let mut peers = 0;
-        for name in ctx.tree.list("ips")? {
-            let Some(host) = name.strip_prefix("ip-") else { continue };
+        for name in ctx.tree.list(IPS_DIR)? {
+            let Some(host) = name.strip_prefix(IP_PREFIX) else { continue };
             if host == ctx.host || ctx.tree.get(&format!("ips/{name}"))?.is_none() {
                 continue;
             }

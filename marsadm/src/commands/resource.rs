@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use mars_core::emergency::EMERGENCY_LIMIT;
 use mars_core::names::{check_device_name, check_resource_name};
-use mars_core::tree::{LogName, ReplayLink, ACTSIZE_PREFIX, DATA_PREFIX, DEVICE_PREFIX, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TODO_PREFIX, VERSION_PREFIX};
+use mars_core::tree::{LogName, ReplayLink, ACTSIZE_PREFIX, DATA_PREFIX, DEVICE_PREFIX, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 
 use crate::context::{check_disk, Context};
 use crate::error::{Error, Result};
@@ -493,7 +493,7 @@ pub fn leave_resource(ctx: &Context, res: &str, host: Option<&str>, force: bool)
 /// version history (so no split-brain analysis counts it any more).
 fn forget_member(ctx: &Context, res: &str, host: &str, stamp: u64) -> Result<()> {
     let dir = resource_dir(res);
-    for name in [DATA_PREFIX, DEVICE_PREFIX, REPLAY_PREFIX, "syncstatus-", "syncpos-", ACTSIZE_PREFIX] {
+    for name in [DATA_PREFIX, DEVICE_PREFIX, REPLAY_PREFIX, SYNCSTATUS_PREFIX, SYNCPOS_PREFIX, ACTSIZE_PREFIX] {
         let rel = format!("{dir}/{name}{host}");
         if ctx.tree.get(&rel)?.is_some() {
             ctx.tree.set(&rel, mars_core::tree::DELETED, stamp)?;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac as _};
 use mars_core::auth::{self, Mac, KEY_FILE, KEY_LEN, OLD_KEY_FILE, TAG_LEN};
-use mars_core::tree::ACTUAL_PREFIX;
+use mars_core::tree::{ACTUAL_PREFIX, IPS_DIR, IP_PREFIX};
 use sha2::Sha256;
 
 use crate::context::Context;
@@ -185,9 +185,9 @@ pub fn rotate(ctx: &Context, how: Rotation<'_>) -> Result<()> {
             }
             let want = id_text(&current);
             let mut behind = Vec::new();
-            for name in ctx.tree.list("ips")? {
-                let Some(host) = name.strip_prefix("ip-") else { continue };
-                if host == ctx.host || ctx.tree.get(&format!("ips/{name}"))?.is_none() {
+            for name in ctx.tree.list(IPS_DIR)? {
+                let Some(host) = name.strip_prefix(IP_PREFIX) else { continue };
+                if host == ctx.host || ctx.tree.get(&format!("{IPS_DIR}/{name}"))?.is_none() {
                     continue;
                 }
                 let keys = ctx.tree.get(&format!("{ACTUAL_PREFIX}{host}/{KEYS_LINK}"))?;

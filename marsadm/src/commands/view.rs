@@ -5,8 +5,8 @@ use mars_core::emergency::{self as em, Level};
 use mars_core::replication::is_consistent;
 use mars_core::splitbrain::{bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
 use mars_core::tree::{
-    LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, SIZE, TODO_PREFIX,
-    VERSION_PREFIX,
+    LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, SIZE,
+    SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX,
 };
 use serde::Serialize;
 
@@ -292,8 +292,8 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     let mine_raw = link(ctx, &format!("{dir}/{REPLAY_PREFIX}{me}"))?;
     let mine = mine_raw.as_deref().and_then(|v| ReplayLink::parse(v).ok());
     // A joined disk is a copy only once its full sync has reached the end.
-    let synced = number(link(ctx, &format!("{dir}/syncstatus-{me}"))?).unwrap_or(size);
-    let syncpos_raw = link(ctx, &format!("{dir}/syncpos-{me}"))?;
+    let synced = number(link(ctx, &format!("{dir}/{SYNCSTATUS_PREFIX}{me}"))?).unwrap_or(size);
+    let syncpos_raw = link(ctx, &format!("{dir}/{SYNCPOS_PREFIX}{me}"))?;
     let syncpos = syncpos_raw.as_deref().and_then(|v| ReplayLink::parse(v).ok());
     let (mut writeback_rest, mut fetch_rest, mut replay_rest) = (0, 0, 0);
     let secondary = is_attached && !is_primary;
