@@ -29,7 +29,7 @@ use crate::mars_core::ratelimit::PeerLogLimit;
 use crate::mars_core::text::escaped;
 use crate::mars_core::wire::{check_payload, decode_header, parse_ipv4, Message, HEADER_LEN};
 use crate::strategy::Main;
-use crate::tree::{host_name, path, Tree, ROOT};
+use crate::tree::{address_link, host_name, Tree};
 use crate::tunables::Traffic;
 
 /// Log lines a peer can trigger, rate-limited per peer address (`mars_core::ratelimit`):
@@ -141,7 +141,7 @@ impl Conn {
     /// fetch and sync clients (members only, unlike the metadata exchange).
     pub(crate) fn connect_member(main: &Main, host: &str, class: Traffic, max_payload: usize) -> Result<Option<Conn>> {
         let tree = Tree { clock: &main.clock };
-        let Some(addr) = tree.read(&path(fmt!("{}/ips/ip-{}", ROOT, host))?)? else { return Ok(None) };
+        let Some(addr) = tree.read(&address_link(host)?)? else { return Ok(None) };
         let addr = parse_ipv4(text(&addr)?).ok_or(EINVAL)?;
         let Some(ours) = tree.cluster_uuid()? else { return Ok(None) };
         let me = host_name()?;
@@ -256,7 +256,7 @@ pub(crate) fn listen_address(main: &Main) -> [u8; 4] {
     let tree = Tree { clock: &main.clock };
     let own = || -> Result<Option<[u8; 4]>> {
         let me = host_name()?;
-        let Some(addr) = tree.read(&path(fmt!("{}/ips/ip-{}", ROOT, text(&me)?))?)? else { return Ok(None) };
+        let Some(addr) = tree.read(&address_link(text(&me)?)?)? else { return Ok(None) };
         Ok(parse_ipv4(text(&addr)?))
     };
     own().ok().flatten().unwrap_or([0; 4])

@@ -37,7 +37,7 @@ use crate::mars_core::tree::{ANY_CLUSTER, IP_PREFIX, UUID};
 use crate::mars_core::wire::{parse_ipv4, Message, HELLO_REGISTER};
 use crate::strategy::Main;
 use crate::tunables::{Traffic, DROPPED_TREE_ENTRIES};
-use crate::tree::{host_name, path, Tree, ROOT};
+use crate::tree::{address_link, host_name, ips_dir, path, Tree, ROOT};
 
 /// Largest metadata frame payload we accept.
 const META_PAYLOAD: usize = 16 << 10;
@@ -98,13 +98,13 @@ fn serve(main: &Main, sock: Socket) -> Result {
 /// Records `ips/ip-<host>` for a member that connected from `from`, unless known (a
 /// deleted link counts as unknown: the host has joined again).
 fn register(tree: &Tree<'_>, host: &str, from: Endpoint) -> Result {
-    let link = path(fmt!("{}/ips/ip-{}", ROOT, host))?;
+    let link = address_link(host)?;
     if tree.read(&link)?.is_some() {
         return Ok(());
     }
     let [a, b, c, d] = from.addr;
     pr_info!("cluster member {} registered at {}.{}.{}.{}\n", escaped(host), a, b, c, d);
-    tree.write(&path(fmt!("{}/ips", ROOT))?, &CString::try_from_fmt(fmt!("ip-{}", host))?.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}.{}.{}.{}", a, b, c, d))?.to_str().map_err(|_| EINVAL)?)
+    tree.write(&ips_dir()?, &CString::try_from_fmt(fmt!("{}{}", IP_PREFIX, host))?.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}.{}.{}.{}", a, b, c, d))?.to_str().map_err(|_| EINVAL)?)
 }
 
 /// Sends the symlinks of the top-level entries starting with one of `prefixes` (and of
@@ -186,7 +186,7 @@ fn pull_all(main: &Main, peers: &mut KVec<PeerState>) -> Result {
     let tree = Tree { clock: &main.clock };
     let me = host_name()?;
     let me = core::str::from_utf8(&me).map_err(|_| EINVAL)?;
-    let ips = path(fmt!("{}/ips", ROOT))?;
+    let ips = ips_dir()?;
     let Ok(names) = vfs::list_dir(&ips) else { return Ok(()) };
     for name in names.iter() {
         let name = name.to_str().map_err(|_| EINVAL)?;
@@ -235,7 +235,7 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, from: &str, to: Endpoint) -> Res
         None => return Ok(()),
     };
     // A member (own address link present) asks to be registered; a leaving host not.
-    let flags = if tree.read(&path(fmt!("{}/ips/ip-{}", ROOT, me))?)?.is_some() { HELLO_REGISTER } else { 0 };
+    let flags = if tree.read(&address_link(me)?)?.is_some() { HELLO_REGISTER } else { 0 };
     let Some(mut conn) = Conn::connect(to, Traffic::Meta, META_PAYLOAD)? else { return Ok(()) };
     conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: main.clock.peek(), flags })?;
     let theirs = match conn.recv()? {

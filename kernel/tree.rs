@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::vfs;
 use crate::digest::KernelDigests;
-use crate::mars_core::tree::{LogName, VersionInput, VersionLink, DELETED, UUID, VERSION_PREFIX};
+use crate::mars_core::tree::{LogName, VersionInput, VersionLink, DELETED, IPS_DIR, IP_PREFIX, UUID, VERSION_PREFIX};
 
 /// Root of the tree.
 pub(crate) const ROOT: &str = "/mars";
@@ -44,6 +44,16 @@ pub(crate) struct Tree<'a> {
 /// Makes a C path from format arguments, e.g. `path(fmt!("{}/resource-{}", ROOT, res))`.
 pub(crate) fn path(args: core::fmt::Arguments<'_>) -> Result<CString> {
     CString::try_from_fmt(args).map_err(Error::from)
+}
+
+/// `/mars/ips`, the directory of the members' addresses.
+pub(crate) fn ips_dir() -> Result<CString> {
+    path(fmt!("{}/{}", ROOT, IPS_DIR))
+}
+
+/// `/mars/ips/ip-<host>`: how to reach `host`.
+pub(crate) fn address_link(host: &str) -> Result<CString> {
+    path(fmt!("{}/{}/{}{}", ROOT, IPS_DIR, IP_PREFIX, host))
 }
 
 impl Tree<'_> {
