@@ -10,6 +10,10 @@ use kernel::{new_spinlock, pin_init};
 
 use crate::kapi::time::real_ns;
 use crate::mars_core::lamport::{LamportClock, Observed};
+use crate::mars_core::ratelimit::{PeerLogLimit, Verdict};
+
+/// Lines about bogus future stamps: 2 per minute.
+static FUTURE_LOG: PeerLogLimit<1> = PeerLogLimit::new(60_000_000_000, 2);
 
 /// The module's Lamport clock.
 #[pin_data]
@@ -33,10 +37,14 @@ impl Clock {
         self.state.lock().peek(real_ns())
     }
 
-    /// Records a stamp read from the tree; a bogus future stamp is ignored.
+    /// Records a stamp read from the tree or received; a bogus future stamp is ignored
+    /// (and said at most twice a minute: peers can send any number of them).
     pub(crate) fn observe(&self, stamp_ns: u64) {
-        if self.state.lock().observe(stamp_ns, real_ns()) == Observed::TooFarInFuture {
-            pr_warn!("ignoring a timestamp more than 30 days in the future\n");
+        let now = real_ns();
+        if self.state.lock().observe(stamp_ns, now) == Observed::TooFarInFuture {
+            if let Verdict::Print { suppressed } = FUTURE_LOG.check(0, now) {
+                pr_warn!("ignoring a timestamp more than 30 days in the future ({} more not shown)\n", suppressed);
+            }
         }
     }
 }

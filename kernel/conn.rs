@@ -92,7 +92,7 @@ impl Conn {
         let Some(keys) = Keys::load()? else { return Ok(None) };
         let mut conn = Conn::new(Socket::connect(to, 2)?, class, max_payload)?;
         let mut ours = [0u8; NONCE_LEN];
-        random::fill(&mut ours);
+        random::fill(&mut ours)?;
         let [id, alt] = keys.offered();
         let what = conn.what;
         conn.send(&Message::AuthHello { nonce: &ours, key_id: id, alt_key_id: alt })?;
@@ -129,7 +129,7 @@ impl Conn {
         };
         let key = keys.get(key_id).ok_or(EPERM)?;
         let mut ours = [0u8; NONCE_LEN];
-        random::fill(&mut ours);
+        random::fill(&mut ours)?;
         conn.send(&Message::AuthChallenge { nonce: &ours, key_id })?;
         let session = auth::session_key(key, &theirs, &ours, key_id).map_err(|_| EINVAL)?;
         conn.auth = Some((KeyedMac::new(&session)?, Session::new(Side::Server)));

@@ -9,10 +9,22 @@ use kernel::fmt;
 use kernel::prelude::*;
 use kernel::str::CStr;
 
-use crate::kapi::file::{File, OpenFlags};
+use crate::kapi::file::OpenFlags;
 use crate::kapi::hash::Hash;
+use crate::kapi::time::real_ns;
+use crate::kapi::vfs;
 use crate::mars_core::auth::{self, Mac, KEY_FILE, KEY_TEXT_LEN, OLD_KEY_FILE, TAG_LEN};
+use crate::mars_core::ratelimit::{PeerLogLimit, Verdict};
 use crate::tree::{path, ROOT};
+
+/// Lines about unusable key files (every connection would say it): 2 per minute.
+static KEY_LOG: PeerLogLimit<1> = PeerLogLimit::new(60_000_000_000, 2);
+
+fn warn_limited(args: core::fmt::Arguments<'_>) {
+    if let Verdict::Print { suppressed } = KEY_LOG.check(0, real_ns()) {
+        pr_warn!("{} ({} more not shown)\n", args, suppressed);
+    }
+}
 
 const HMAC: &CStr = kernel::c_str!("hmac(sha256)");
 
@@ -56,7 +68,7 @@ impl Keys {
                 Err(e) if e == ENOENT && i > 0 => {}
                 Err(e) if e == ENOENT => return Ok(None),
                 Err(e) => {
-                    pr_warn!("cannot use /mars/{}: {:?}\n", name, e);
+                    warn_limited(fmt!("cannot use /mars/{}: {:?}", name, e));
                     return Err(e);
                 }
             }
@@ -80,9 +92,10 @@ impl Keys {
     }
 }
 
-/// Reads `/mars/<name>`: a regular file (never through a symlink) of 64 hex digits.
+/// Reads `/mars/<name>`: a regular file (never through a symlink, never a fifo that
+/// would block) of 64 hex digits.
 fn read_key(name: &str) -> Result<KeyedMac> {
-    let file = File::open(&path(fmt!("{}/{}", ROOT, name))?, OpenFlags::READ.no_follow(), 0)?;
+    let file = vfs::open_in_dir(&path(fmt!("{}", ROOT))?, name, OpenFlags::READ.non_blocking(), 0)?;
     let mut text = [0u8; KEY_TEXT_LEN + 1];
     let mut got = 0;
     while got < text.len() {
@@ -93,7 +106,7 @@ fn read_key(name: &str) -> Result<KeyedMac> {
         got += n;
     }
     let key = auth::parse_key(&text[..got]).map_err(|_| {
-        pr_warn!("/mars/{} does not hold 64 hex digits\n", name);
+        warn_limited(fmt!("/mars/{} does not hold 64 hex digits", name));
         EINVAL
     })?;
     KeyedMac::new(&key)

@@ -272,9 +272,9 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, from: &str, to: Endpoint) -> Res
     loop {
         match conn.recv()? {
             Message::TreeEntry { path: p, value, stamp_ns } => {
-                main.clock.observe(stamp_ns);
+                // Only what may be merged moves the clock: a dropped entry changes nothing.
                 match merge_one(p, value, stamp_ns, from, me) {
-                    Ok(()) => {}
+                    Ok(()) => main.clock.observe(stamp_ns),
                     Err(Dropped::Rule(r)) => dropped(from, p, &r.describe()),
                     Err(Dropped::Local(e)) => dropped(from, p, &fmt!("not merged here: {:?}", e)),
                 }

@@ -31,9 +31,10 @@ impl OpenFlags {
         OpenFlags(self.0 | bindings::O_EXCL)
     }
 
-    /// Fail if the last component is a symlink (never follow one).
-    pub(crate) const fn no_follow(self) -> Self {
-        OpenFlags(self.0 | bindings::O_NOFOLLOW)
+    /// Do not wait when opening (a fifo opens at once; reads of regular files are not
+    /// affected).
+    pub(crate) const fn non_blocking(self) -> Self {
+        OpenFlags(self.0 | bindings::O_NONBLOCK)
     }
 
     /// Must be a directory.
@@ -97,6 +98,22 @@ impl File {
         // SAFETY: `path` is a valid NUL-terminated string for the duration of the call.
         let ptr = from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr(), flags as i32, mode) })?;
         // INVARIANT: `filp_open` succeeded, so `ptr` is an open file reference.
+        NonNull::new(ptr).map(|ptr| File { ptr }).ok_or(EINVAL)
+    }
+
+    /// Opens `name`, a single path component, in the directory `root` (C:
+    /// `file_open_root`), never following a symlink: nothing on the way is looked up again.
+    ///
+    /// # Safety
+    ///
+    /// `root` must point to a `struct path` whose references are held for the duration of
+    /// the call, and `name` must contain no `/`.
+    pub(super) unsafe fn open_in(root: *const bindings::path, name: &CStr, flags: OpenFlags, mode: u16) -> Result<File> {
+        let flags = flags.0 | bindings::O_NOFOLLOW;
+        // SAFETY: `root` is a referenced path (the caller's guarantee); `name` is a valid
+        // NUL-terminated string of one component for the duration of the call.
+        let ptr = from_err_ptr(unsafe { bindings::file_open_root(root, name.as_char_ptr(), flags as i32, mode) })?;
+        // INVARIANT: `file_open_root` succeeded, so `ptr` is an open file reference.
         NonNull::new(ptr).map(|ptr| File { ptr }).ok_or(EINVAL)
     }
 

@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Random bytes from the kernel's CSPRNG (C: `get_random_bytes`), for nonces.
+//! Random bytes from the kernel's CSPRNG (C: `wait_for_random_bytes`,
+//! `get_random_bytes`), for nonces: their uniqueness is what keeps recorded frames from
+//! being replayed, so none is handed out before the pool is seeded.
 
 use kernel::bindings;
+use kernel::error::to_result;
+use kernel::prelude::*;
 
-/// Fills `buf` with cryptographically secure random bytes.
-pub(crate) fn fill(buf: &mut [u8]) {
-    // SAFETY: `buf` is writable for its length; `get_random_bytes` never fails (before
-    // the CSPRNG is seeded it still returns the best bytes it has; by the time a module
-    // is loaded and networking, the pool is initialised).
+/// Fills `buf` with cryptographically secure random bytes, waiting (interruptibly) until
+/// the CSPRNG is seeded; at once afterwards.
+pub(crate) fn fill(buf: &mut [u8]) -> Result {
+    // SAFETY: no arguments; it sleeps until the CRNG is ready or a signal (kthread_stop)
+    // interrupts it, and returns 0 or a negative errno.
+    to_result(unsafe { bindings::wait_for_random_bytes() })?;
+    // SAFETY: `buf` is writable for its length; with the CRNG seeded, the bytes are
+    // cryptographically secure.
     unsafe { bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
+    Ok(())
 }

@@ -391,28 +391,18 @@ pub(crate) fn is_symlink_refusal(e: Error) -> bool {
 }
 
 /// Opens `name` in directory `dir` (docu/cluster.md, "Paths"): `dir` is reached through
-/// no symlink and is a directory, `name` is one path component opened with `O_NOFOLLOW`
-/// (a symlink is `ELOOP`), and the open file must be a regular file whose parent is
-/// that directory (`EINVAL` otherwise: a directory, a device, a fifo, or something
-/// swapped in between).
+/// no symlink and is a directory, `name` is one path component opened relative to the
+/// directory found (`file_open_root`, so nothing is looked up twice) with `O_NOFOLLOW`
+/// (a symlink is `ELOOP`), and the open file must be a regular file (`EINVAL`
+/// otherwise: a directory, a device, a fifo).
 pub(crate) fn open_in_dir(dir: &CStr, name: &str, flags: OpenFlags, mode: u16) -> Result<File> {
     check_component(name.as_bytes())?;
     let d = Path::lookup_dir(dir)?;
-    let full = CString::try_from_fmt(fmt!("{}/{}", dir, name))?;
-    let file = File::open(&full, flags, mode)?;
+    let name = CString::try_from_fmt(fmt!("{}", name))?;
+    // SAFETY: `d` holds its path's references until it is dropped, after the call;
+    // `name` is one component (checked above).
+    let file = unsafe { File::open_in(&d.path, &name, flags, mode) }?;
     if file_type(file.inode()) != bindings::S_IFREG {
-        return Err(EINVAL);
-    }
-    let f = file.as_ptr();
-    // SAFETY: the file is open, so its `f_path` holds a reference to its dentry;
-    // dget_parent returns a referenced parent dentry (never null), put below.
-    let (parent, mnt) = unsafe { (bindings::dget_parent((*f).f_path.dentry), (*f).f_path.mnt) };
-    // SAFETY: `parent` is referenced (dget_parent); it is a positive directory dentry,
-    // whose inode is stable while referenced.
-    let parent_inode = unsafe { (*parent).d_inode };
-    // SAFETY: releases the reference dget_parent took.
-    unsafe { bindings::dput(parent) };
-    if parent_inode != d.inode() || mnt != d.path.mnt {
         return Err(EINVAL);
     }
     Ok(file)
