@@ -23,7 +23,7 @@ impl Rng {
         Rng(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -33,11 +33,11 @@ impl Rng {
 
     /// Uniform in `0..n` (`n > 0`).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next_u64() % n as u64) as usize
     }
 
     pub fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
+        self.next_u64() % 100 < percent
     }
 
     pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
@@ -45,7 +45,7 @@ impl Rng {
     }
 
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
+        (0..n).map(|_| self.next_u64() as u8).collect()
     }
 }
 
@@ -133,7 +133,7 @@ impl Dict {
         if r.chance(80) {
             *r.pick(&self.offsets)
         } else {
-            r.next()
+            r.next_u64()
         }
     }
 
@@ -141,7 +141,7 @@ impl Dict {
         if r.chance(80) {
             *r.pick(&self.lens)
         } else {
-            r.next() as u32
+            r.next_u64() as u32
         }
     }
 }
@@ -167,7 +167,7 @@ fn message(r: &mut Rng, d: &Dict, port: Port) -> Vec<u8> {
     };
     let m = match kind {
         1 => Message::Hello { cluster: &res, host: "fuzz", lamport_ns: 0, flags: 0 },
-        2 => Message::Error { code: r.next() as u32, message: &path },
+        2 => Message::Error { code: r.next_u64() as u32, message: &path },
         3 => Message::GetTree { dirs: &path },
         4 => Message::TreeEntry { path: &path, value: &log, stamp_ns: off },
         5 => Message::TreeEnd { lamport_ns: 0 },
@@ -180,8 +180,8 @@ fn message(r: &mut Rng, d: &Dict, port: Port) -> Vec<u8> {
         12 => Message::SyncData { offset: off, data: &data },
         13 => Message::SyncEnd,
         14 => Message::SyncPos { log: &log, pos: off },
-        15 => Message::AuthHello { nonce: &nonce, key_id: r.next(), alt_key_id: r.next() },
-        _ => Message::AuthChallenge { nonce: &nonce, key_id: r.next() },
+        15 => Message::AuthHello { nonce: &nonce, key_id: r.next_u64(), alt_key_id: r.next_u64() },
+        _ => Message::AuthChallenge { nonce: &nonce, key_id: r.next_u64() },
     };
     frame(&m)
 }
@@ -198,7 +198,7 @@ fn mutate(r: &mut Rng, mut f: Vec<u8>) -> Vec<u8> {
             }
             1 if !f.is_empty() => {
                 let i = r.below(f.len());
-                let any = r.next() as u8;
+                let any = r.next_u64() as u8;
                 f[i] = *r.pick(&[0, 0xff, 0x7f, 0x80, b'/', b'.', any]);
             }
             2 if f.len() > HEADER_LEN => {
@@ -258,7 +258,7 @@ fn pre_auth(t: &Target, r: &mut Rng, d: &Dict, port: Port, creds: Option<&Creds>
                 let nonce: [u8; 32] = random_bytes();
                 let id = match creds {
                     Some(c) if r.chance(50) => c.key_id(),
-                    _ => r.next() | 1,
+                    _ => r.next_u64() | 1,
                 };
                 let f = frame(&Message::AuthHello { nonce: &nonce, key_id: id, alt_key_id: 0 });
                 if r.chance(50) {
