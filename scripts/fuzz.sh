@@ -21,6 +21,8 @@ all=(wire log_record tree replication auth)
 targets=("${@:-${all[@]}}")
 
 export CARGO_TARGET_DIR=$out/target
+# libFuzzer is LLVM's: build it with clang++ (scripts/setup.sh installs clang).
+export CXX=${CXX:-clang++}
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing"
