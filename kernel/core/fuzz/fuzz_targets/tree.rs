@@ -1,12 +1,13 @@
 //! Names and tree values as read from `/mars` or a peer's listing: `LogName`,
 //! `ReplayLink`, `VersionLink`, `parse_log_path`, the name checks, Lamport stamps,
-//! addresses, wire paths, the merge's path rule. What parses must print and parse to
+//! addresses, wire paths, the ownership rules of a peer's entries (`classify`,
+//! `Rule::allows`, `may_merge`). What parses must print and parse to
 //! the same value.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use mars_core::lamport::parse_stamp;
-use mars_core::merge::accept_remote_path;
+use mars_core::ownership::{classify, may_merge};
 use mars_core::names::{check_device_name, check_host_name, check_resource_name};
 use mars_core::tree::{parse_log_path, LogName, ReplayLink, VersionLink};
 use mars_core::wire::{check_tree_path, parse_ipv4};
@@ -32,6 +33,12 @@ fuzz_target!(|data: &[u8]| {
     if check_tree_path(s).is_ok() {
         assert!(!s.starts_with('/') && !s.split('/').any(|c| c == ".." || c.is_empty()));
     }
-    let (me, path) = s.split_once('\n').unwrap_or(("node1", s));
-    let _ = accept_remote_path(path, me);
+    // A peer's listing entry: path, value, sender, this host (lines).
+    let mut l = s.split('\n');
+    let (path, value, from, me) = (l.next().unwrap_or(""), l.next().unwrap_or(""), l.next().unwrap_or("node2"), l.next().unwrap_or("node1"));
+    if let Ok(rule) = classify(path, me) {
+        let _ = rule.allows(from, value, value.len() % 2 == 0);
+        let _ = rule.owner();
+    }
+    let _ = may_merge(path, value, from, me, path.len() % 2 == 0);
 });
