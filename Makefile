@@ -13,7 +13,7 @@ RUST_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN := $(TOP)/target/$(RUST_TARGET)/release
 KDIR ?=
 
-.PHONY: all setup kernel module userland initramfs check check-full test-host scenarios demo bench clean
+.PHONY: all setup kernel module userland initramfs check check-full test-host scenarios demo bench fuzz clean
 
 all: initramfs
 
@@ -32,7 +32,8 @@ module: kernel
 	$(MAKE) -s -C "$$(cat $(BUILD)/kdir)" M=$(TOP) modules
 	@cp kernel/mars.ko $(BUILD)/mars.ko
 
-# Static binaries: they run unchanged inside the testbed nodes.
+# Static binaries: they run unchanged inside the testbed nodes (marsadm, the testbed
+# agent, and the test-only hostile peer mars-hostile).
 userland: setup
 	RUSTFLAGS="-C target-feature=+crt-static" cargo build --quiet --release --locked \
 		--target $(RUST_TARGET) -p marsadm -p mars-testbed
@@ -59,6 +60,10 @@ demo: all
 
 bench: all
 	@scripts/bench.sh
+
+# Coverage-guided fuzzing of the decoders (docu/fuzzing.md); FUZZ_SECONDS per target.
+fuzz: setup
+	@scripts/fuzz.sh
 
 clean:
 	-testing/testbed down 2>/dev/null

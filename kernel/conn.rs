@@ -335,12 +335,15 @@ impl Listener {
                 // Idle deadline from the first byte on (the serving `Conn` sets it again).
                 sock.set_timeouts(i64::from(class.tuning().tcp_timeout.load(Ordering::Relaxed)));
                 let Ok(done) = Arc::new(AtomicBool::new(false), GFP_KERNEL) else { continue };
-                let (handle, flag, main) = (sock.share(), done.clone(), main.clone());
+                let (handle, own, flag, main) = (sock.share(), sock.share(), done.clone(), main.clone());
                 let served = Thread::spawn(&conn_name, move || {
                     let _noio = NoIoScope::enter();
                     if let Err(e) = serve(&main, sock) {
                         pr_debug!("connection ended: {:?}\n", e);
                     }
+                    // The slot's handle keeps the socket until the next accept: end the
+                    // connection now, so the peer sees the close at once (scenario 46).
+                    own.shutdown();
                     flag.store(true, Ordering::Release);
                 });
                 match served {

@@ -1,0 +1,44 @@
+//! Names and tree values as read from `/mars` or a peer's listing: `LogName`,
+//! `ReplayLink`, `VersionLink`, `parse_log_path`, the name checks, Lamport stamps,
+//! addresses, wire paths, the ownership rules of a peer's entries (`classify`,
+//! `Rule::allows`, `may_merge`). What parses must print and parse to
+//! the same value.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mars_core::lamport::parse_stamp;
+use mars_core::ownership::{classify, may_merge};
+use mars_core::names::{check_device_name, check_host_name, check_resource_name};
+use mars_core::tree::{parse_log_path, LogName, ReplayLink, VersionLink};
+use mars_core::wire::{check_tree_path, parse_ipv4};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(s) = core::str::from_utf8(data) else { return };
+    if let Ok(n) = LogName::parse(s) {
+        let t = n.to_string();
+        assert_eq!(LogName::parse(&t), Ok(n));
+    }
+    if let Ok(r) = ReplayLink::parse(s) {
+        let t = r.to_string();
+        assert_eq!(ReplayLink::parse(&t), Ok(r));
+    }
+    let _ = VersionLink::parse(s);
+    if let Some((res, name)) = parse_log_path(s) {
+        assert!(check_resource_name(res).is_ok() && check_host_name(name.host).is_ok());
+        assert!(check_tree_path(s).is_ok(), "a log path must be a safe wire path: {s:?}");
+    }
+    let _ = (check_host_name(s), check_resource_name(s), check_device_name(s));
+    let _ = parse_stamp(s);
+    let _ = parse_ipv4(s);
+    if check_tree_path(s).is_ok() {
+        assert!(!s.starts_with('/') && !s.split('/').any(|c| c == ".." || c.is_empty()));
+    }
+    // A peer's listing entry: path, value, sender, this host (lines).
+    let mut l = s.split('\n');
+    let (path, value, from, me) = (l.next().unwrap_or(""), l.next().unwrap_or(""), l.next().unwrap_or("node2"), l.next().unwrap_or("node1"));
+    if let Ok(rule) = classify(path, me) {
+        let _ = rule.allows(from, value, value.len() % 2 == 0);
+        let _ = rule.owner();
+    }
+    let _ = may_merge(path, value, from, me, path.len() % 2 == 0);
+});
