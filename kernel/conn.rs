@@ -22,6 +22,7 @@ use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{is_addr_not_available, protocol_error, Endpoint, Socket};
 use crate::kapi::random;
 use crate::kapi::thread::{self, Thread};
+use crate::kapi::time::real_ns;
 use crate::keys::{KeyedMac, Keys};
 use crate::mars_core::auth::{self, Session, Side, NONCE_LEN, SEQ_LEN, TAG_LEN};
 use crate::mars_core::connlimit::{admit, Admission, MAX_PER_PORT};
@@ -68,7 +69,17 @@ pub(crate) struct Conn {
     what: &'static str,
     /// The session MAC and frame counters, once the key exchange is done.
     auth: Option<(KeyedMac, Session)>,
+    /// Until the peer has proven itself (its first tagged frame checked): the payload
+    /// limit afterwards, and when the proof must have arrived. Before, the buffer holds
+    /// only handshake frames, so an unproven peer costs about a kilobyte for at most
+    /// [`HANDSHAKE_S`].
+    unproven: Option<(usize, u64)>,
 }
+
+/// Seconds from connect or accept until the peer has proven it holds the cluster key.
+const HANDSHAKE_S: u64 = 10;
+/// Largest payload before that (the Auth messages, a Hello, an Error).
+const HANDSHAKE_PAYLOAD: usize = 1024;
 
 impl Conn {
     /// Wraps `sock`, applying the class's TCP tunables; frames up to `max_payload`.
@@ -82,8 +93,22 @@ impl Conn {
             sock.set_nodelay();
         }
         let what = class_name(class);
-        let buf = KVec::from_elem(0u8, SEQ_LEN + HEADER_LEN + max_payload + TAG_LEN, GFP_KERNEL)?;
-        Ok(Conn { sock, buf, max_payload, class, what, auth: None })
+        let small = max_payload.min(HANDSHAKE_PAYLOAD);
+        let buf = KVec::from_elem(0u8, SEQ_LEN + HEADER_LEN + small + TAG_LEN, GFP_KERNEL)?;
+        let deadline = real_ns().saturating_add(HANDSHAKE_S * 1_000_000_000);
+        Ok(Conn { sock, buf, max_payload: small, class, what, auth: None, unproven: Some((max_payload, deadline)) })
+    }
+
+    /// The peer's first tagged frame checked out: full frames and the class's idle
+    /// timeout from now on.
+    fn proven(&mut self) -> Result {
+        if let Some((max_payload, _)) = self.unproven.take() {
+            let more = (SEQ_LEN + HEADER_LEN + max_payload + TAG_LEN).saturating_sub(self.buf.len());
+            self.buf.extend_with(more, 0, GFP_KERNEL)?;
+            self.max_payload = max_payload;
+            self.sock.set_timeouts(i64::from(self.class.tuning().tcp_timeout.load(Ordering::Relaxed)));
+        }
+        Ok(())
     }
 
     /// Connects to `to` and authenticates (client side of `mars_core::auth`); `Ok(None)`
@@ -203,7 +228,8 @@ impl Conn {
     /// closes the connection).
     pub(crate) fn recv(&mut self) -> Result<Message<'_>> {
         const H: usize = SEQ_LEN;
-        self.sock.recv_exact(&mut self.buf[H..H + HEADER_LEN])?;
+        let deadline = self.unproven.map(|(_, d)| d);
+        self.sock.recv_exact_until(&mut self.buf[H..H + HEADER_LEN], deadline)?;
         let header = decode_header(&self.buf[H..]).map_err(|e| {
             peer_warn!(peer_addr(&self.sock), "{}: bad frame header: {}\n", self.what, e);
             protocol_error()
@@ -214,7 +240,7 @@ impl Conn {
             return Err(protocol_error());
         }
         let tag = if self.auth.is_some() { TAG_LEN } else { 0 };
-        self.sock.recv_exact(&mut self.buf[H + HEADER_LEN..H + HEADER_LEN + len + tag])?;
+        self.sock.recv_exact_until(&mut self.buf[H + HEADER_LEN..H + HEADER_LEN + len + tag], deadline)?;
         self.class.received().fetch_add((HEADER_LEN + len + tag) as u64, Ordering::Relaxed);
         if let Some((mac, session)) = &mut self.auth {
             // Nothing of a frame is used before its tag is checked.
@@ -222,6 +248,9 @@ impl Conn {
                 peer_warn!(peer_addr(&self.sock), "{}: {}: closing the connection\n", self.what, e);
                 protocol_error()
             })?;
+        }
+        if self.auth.is_some() {
+            self.proven()?;
         }
         let payload = &self.buf[H + HEADER_LEN..H + HEADER_LEN + len];
         check_payload(&header, payload).and_then(|()| Message::decode(header.kind, payload)).map_err(|e| {

@@ -215,8 +215,21 @@ impl Socket {
     }
 
     /// Receives exactly `buf.len()` bytes; `ECONNRESET` if the peer closed first.
-    pub(crate) fn recv_exact(&self, mut buf: &mut [u8]) -> Result {
+    ///
+    /// With `deadline_ns`, all of `buf` must have arrived by then (real time; `ETIMEDOUT`
+    /// otherwise): a peer sending a byte now and then cannot stretch that, as it can
+    /// stretch the per-call receive timeout.
+    pub(crate) fn recv_exact_until(&self, mut buf: &mut [u8], deadline_ns: Option<u64>) -> Result {
         while !buf.is_empty() {
+            if let Some(deadline) = deadline_ns {
+                let left_ms = deadline.saturating_sub(crate::kapi::time::real_ns()) / 1_000_000;
+                if left_ms == 0 {
+                    return Err(Error::from_errno(-(bindings::ETIMEDOUT as i32)));
+                }
+                let jiffies = kernel::time::msecs_to_jiffies(left_ms.min(u64::from(u32::MAX)) as u32) as isize;
+                // SAFETY: the socket is alive; the setter only stores the timeout.
+                unsafe { bindings::mars_sock_set_rcvtimeo(self.sock.as_ptr(), jiffies.max(1)) };
+            }
             let len = buf.len();
             let mut vec = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: len };
             // SAFETY: all-zero is a valid `msghdr`.
