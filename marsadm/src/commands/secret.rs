@@ -191,7 +191,7 @@ pub fn rotate(ctx: &Context, how: Rotation<'_>) -> Result<()> {
                     continue;
                 }
                 let keys = ctx.tree.get(&format!("{ACTUAL_PREFIX}{host}/{KEYS_LINK}"))?;
-                if !keys.is_some_and(|k| k.value.split(',').next() == Some(want.as_str())) {
+                if keys.is_none_or(|k| k.value.split(',').next() != Some(want.as_str())) {
                     behind.push(host.to_string());
                 }
             }
