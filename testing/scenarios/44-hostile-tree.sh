@@ -16,9 +16,10 @@ bad() { echo "PROBLEM: $*" >&2; problems+=("$*"); }
 # heard NODE FROM T: NODE has pulled FROM's tree (FROM's liveness stamp, rewritten every
 # round) as it was at least at FROM's time T (epoch seconds) — so anything FROM had by T.
 heard() { on "$1" "t=\$(readlink /mars/actual-$2/time) && test \${t%%.*} -ge $3"; }
-# plant NODE LINK VALUE: a symlink in NODE's tree with a stamp 2 s ahead (newer than
-# anything there now), put in place atomically (the module may write LINK meanwhile).
-plant() { on "$1" "d=\$(dirname $2) && mkdir -p \$d && rm -f \$d/.plant && ln -s '$3' \$d/.plant && touch -h -d @\$((\$(date +%s) + 2)) \$d/.plant && mv -fT \$d/.plant $2"; }
+# plant NODE LINK VALUE: a symlink in NODE's tree with a stamp 60 s ahead (newer than
+# anything there now, even when the guests' clocks differ by seconds, as they do on a
+# loaded host), put in place atomically (the module may write LINK meanwhile).
+plant() { on "$1" "d=\$(dirname $2) && mkdir -p \$d && rm -f \$d/.plant && ln -s '$3' \$d/.plant && touch -h -d @\$((\$(date +%s) + 60)) \$d/.plant && mv -fT \$d/.plant $2"; }
 now() { on "$1" 'date +%s'; }
 etc_sum() { on "$1" 'cat /etc/passwd /etc/group /etc/hosts | sha256sum'; }
 dropped() { on "$1" 'cat /proc/sys/mars/dropped_tree_entries 2>/dev/null || echo 0'; }
