@@ -3,7 +3,7 @@
 //! panics, never accepts a damaged record, and never reads past its input.
 
 use mars_core::log_record::{
-    decode_record, encode_record, ChecksumAlgorithm, LogScanner, RecordError, RecordHeader, RecordKind, ScanEnd,
+    decode_record, encode_record, ChecksumAlgorithm, Format, LogScanner, RecordError, RecordHeader, RecordKind, ScanEnd,
     SoftwareCrc32c,
 };
 use proptest::prelude::*;
@@ -16,6 +16,8 @@ fn record(seq: u64, pos_sectors: u64, sectors: u32, fill: u8) -> Vec<u8> {
         data_len: sectors * 512,
         kind: RecordKind::Write,
         checksum: ChecksumAlgorithm::Crc32c,
+        // Both layouts, mixed within a log as after an upgrade.
+        format: if fill & 1 == 0 { Format::Aligned } else { Format::Packed },
     };
     let payload: Vec<u8> = (0..h.data_len).map(|i| fill.wrapping_add((i % 251) as u8)).collect();
     let mut out = vec![0u8; h.record_len()];
@@ -41,7 +43,7 @@ proptest! {
     #[test]
     fn resuming_at_any_sequence_number_never_panics(seq in prop_oneof![Just(u64::MAX), Just(u64::MAX - 1), any::<u64>()], sectors in 1u32..4) {
         // A record carrying the number the scan expects, whatever it is (also u64::MAX).
-        let h = RecordHeader { seq, stamp_ns: 1, pos: 0, data_len: sectors * 512, kind: RecordKind::Write, checksum: ChecksumAlgorithm::Crc32c };
+        let h = RecordHeader { seq, stamp_ns: 1, pos: 0, data_len: sectors * 512, kind: RecordKind::Write, checksum: ChecksumAlgorithm::Crc32c, format: Format::Packed };
         let mut head = [0u8; 56];
         h.encode(&mut head);
         let payload = vec![3u8; h.data_len as usize];

@@ -205,12 +205,12 @@ pub fn exec(path: &Path, summary_only: bool, json: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mars_core::log_record::{encode_record, ChecksumAlgorithm, RecordHeader, HEADER_LEN};
+    use mars_core::log_record::{encode_record, ChecksumAlgorithm, Format, RecordHeader, HEADER_LEN};
 
     fn log(n: u64, checksum: ChecksumAlgorithm) -> Vec<u8> {
         let mut out = Vec::new();
         for seq in 1..=n {
-            let h = RecordHeader { seq, stamp_ns: seq, pos: seq * 4096, data_len: 4096, kind: RecordKind::Write, checksum };
+            let h = RecordHeader { seq, stamp_ns: seq, pos: seq * 4096, data_len: 4096, kind: RecordKind::Write, checksum, format: Format::Packed };
             let mut rec = vec![0u8; h.record_len()];
             encode_record(&h, &[seq as u8; 4096], &AllDigests, &mut rec).unwrap();
             out.extend(rec);

@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mars_core::log_record::{
-    decode_header, decode_record, encode_record, ChecksumAlgorithm, Digester, LogScanner, RecordHeader, RecordKind, SoftwareCrc32c, DIGEST_LEN,
+    decode_header, decode_record, encode_record, ChecksumAlgorithm, Digester, Format, LogScanner, RecordHeader, RecordKind, SoftwareCrc32c, DIGEST_LEN,
 };
 
 /// Accepts every algorithm (digest: CRC32C, zero-padded), so records of any checksum
@@ -41,6 +41,8 @@ fn build(d: &[u8]) -> Vec<u8> {
             data_len: ((u64_at(chunk, 16) % 64) as u32) * 512,
             kind: if chunk.get(20).copied().unwrap_or(0) & 1 == 0 { RecordKind::Write } else { RecordKind::Discard },
             checksum: [ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Md5, ChecksumAlgorithm::Sha1][usize::from(chunk.get(21).copied().unwrap_or(0) % 3)],
+            // Both layouts, mixed in one log.
+            format: if chunk.get(20).copied().unwrap_or(0) & 2 == 0 { Format::Aligned } else { Format::Packed },
         };
         let payload = vec![chunk.get(22).copied().unwrap_or(0); h.payload_len() as usize];
         let mut rec = vec![0u8; h.record_len()];
