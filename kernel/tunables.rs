@@ -32,7 +32,7 @@ pub(crate) static MEM_LIMIT_MB_MAX: i32 = 1 << 20;
 /// verified when reading).
 pub(crate) static LOG_DIGEST: AtomicI32 = AtomicI32::new(0);
 pub(crate) static LOG_DIGEST_MIN: i32 = 0;
-pub(crate) static LOG_DIGEST_MAX: i32 = 2;
+pub(crate) static LOG_DIGEST_MAX: i32 = 3;
 
 /// Fetch rate limit per secondary resource in KiB/s (0: unlimited).
 pub(crate) static FETCH_LIMIT_KB: AtomicI32 = AtomicI32::new(0);
@@ -128,6 +128,7 @@ pub(crate) fn log_digest() -> ChecksumAlgorithm {
     match LOG_DIGEST.load(Ordering::Relaxed) {
         1 => ChecksumAlgorithm::Md5,
         2 => ChecksumAlgorithm::Sha1,
+        3 => ChecksumAlgorithm::Xxh64,
         _ => ChecksumAlgorithm::Crc32c,
     }
 }

@@ -117,6 +117,8 @@ pub enum ChecksumAlgorithm {
     Md5,
     /// SHA-1, 20 bytes.
     Sha1,
+    /// XXH64 (seed 0), 8 bytes little-endian.
+    Xxh64,
 }
 
 impl ChecksumAlgorithm {
@@ -125,6 +127,7 @@ impl ChecksumAlgorithm {
             ChecksumAlgorithm::Crc32c => 1,
             ChecksumAlgorithm::Md5 => 2,
             ChecksumAlgorithm::Sha1 => 3,
+            ChecksumAlgorithm::Xxh64 => 4,
         }
     }
 
@@ -133,6 +136,7 @@ impl ChecksumAlgorithm {
             1 => Some(ChecksumAlgorithm::Crc32c),
             2 => Some(ChecksumAlgorithm::Md5),
             3 => Some(ChecksumAlgorithm::Sha1),
+            4 => Some(ChecksumAlgorithm::Xxh64),
             _ => None,
         }
     }
@@ -143,6 +147,7 @@ impl ChecksumAlgorithm {
             ChecksumAlgorithm::Crc32c => "crc32c",
             ChecksumAlgorithm::Md5 => "md5",
             ChecksumAlgorithm::Sha1 => "sha1",
+            ChecksumAlgorithm::Xxh64 => "xxh64",
         }
     }
 
@@ -152,6 +157,7 @@ impl ChecksumAlgorithm {
             ChecksumAlgorithm::Crc32c => 4,
             ChecksumAlgorithm::Md5 => 16,
             ChecksumAlgorithm::Sha1 => 20,
+            ChecksumAlgorithm::Xxh64 => 8,
         }
     }
 }
@@ -338,16 +344,24 @@ pub trait Digester {
     fn digest(&self, algorithm: ChecksumAlgorithm, data: &[u8]) -> Option<[u8; DIGEST_LEN]>;
 }
 
-/// Digester with only CRC32C, in software.
-pub struct SoftwareCrc32c;
+/// Digester with the digests the core implements: CRC32C and XXH64, in software.
+pub struct SoftwareDigests;
 
-impl Digester for SoftwareCrc32c {
+impl Digester for SoftwareDigests {
     fn digest(&self, algorithm: ChecksumAlgorithm, data: &[u8]) -> Option<[u8; DIGEST_LEN]> {
         match algorithm {
             ChecksumAlgorithm::Crc32c => Some(crc32c_digest(crc32c(data))),
+            ChecksumAlgorithm::Xxh64 => Some(xxh64_digest(data)),
             _ => None,
         }
     }
+}
+
+/// The XXH64 (seed 0) of `data` in the digest layout.
+pub fn xxh64_digest(data: &[u8]) -> [u8; DIGEST_LEN] {
+    let mut d = [0u8; DIGEST_LEN];
+    d[..8].copy_from_slice(&super::xxh64::xxh64(data, 0).to_le_bytes());
+    d
 }
 
 /// A CRC32C value in the trailer's digest layout.
@@ -670,19 +684,19 @@ mod tests {
             let bytes = record(&h, 0x5a);
             assert_eq!(bytes.len() % 512, 0);
             assert_eq!(bytes.len(), HEAD_LEN + h.payload_len() as usize);
-            let rec = decode_record(&bytes, &SoftwareCrc32c).unwrap();
+            let rec = decode_record(&bytes, &SoftwareDigests).unwrap();
             assert_eq!(rec.header, h);
             assert_eq!(rec.payload, &bytes[HEAD_LEN..]);
             // The head alone, as the logger writes it before the payload in place.
             let mut head = [0u8; HEAD_LEN];
-            encode_head(&h, rec.payload, &SoftwareCrc32c, &mut head).unwrap();
+            encode_head(&h, rec.payload, &SoftwareDigests, &mut head).unwrap();
             assert_eq!(&head[..], &bytes[..HEAD_LEN]);
         }
         // Each encoder writes only its own layout.
         let v1 = header(1, 0, 512);
-        assert!(encode_head(&v1, &[0u8; 512], &SoftwareCrc32c, &mut [0u8; HEAD_LEN]).is_err());
+        assert!(encode_head(&v1, &[0u8; 512], &SoftwareDigests, &mut [0u8; HEAD_LEN]).is_err());
         let v2 = header_in(Format::Aligned, 1, 0, 512);
-        assert!(encode_frame(&v2, &[0u8; 512], &SoftwareCrc32c, &mut [0u8; HEADER_LEN], &mut [0u8; TRAILER_LEN]).is_err());
+        assert!(encode_frame(&v2, &[0u8; 512], &SoftwareDigests, &mut [0u8; HEADER_LEN], &mut [0u8; TRAILER_LEN]).is_err());
     }
 
     #[test]
@@ -693,19 +707,19 @@ mod tests {
             for flip in [0x01u8, 0x80, 0xff] {
                 let mut bad = good.clone();
                 bad[i] ^= flip;
-                assert!(decode_record(&bad, &SoftwareCrc32c).is_err(), "corruption at byte {i} (xor {flip:#x}) not detected");
+                assert!(decode_record(&bad, &SoftwareDigests).is_err(), "corruption at byte {i} (xor {flip:#x}) not detected");
             }
         }
         for cut in [1, HEADER_LEN, HEAD_LEN - 1, HEAD_LEN, good.len() - 1] {
-            assert!(matches!(decode_record(&good[..cut], &SoftwareCrc32c), Err(RecordError::Truncated { .. })), "cut at {cut}");
+            assert!(matches!(decode_record(&good[..cut], &SoftwareDigests), Err(RecordError::Truncated { .. })), "cut at {cut}");
         }
         // Head written, payload not (still the zeros of a preallocated logfile).
         let mut torn = good.clone();
         torn[HEAD_LEN..].fill(0);
-        assert_eq!(decode_record(&torn, &SoftwareCrc32c), Err(RecordError::PayloadChecksum));
+        assert_eq!(decode_record(&torn, &SoftwareDigests), Err(RecordError::PayloadChecksum));
         let mut padded = good.clone();
         padded[HEAD_LEN - 1] = 1;
-        assert_eq!(decode_record(&padded, &SoftwareCrc32c), Err(RecordError::BadHeadPadding));
+        assert_eq!(decode_record(&padded, &SoftwareDigests), Err(RecordError::BadHeadPadding));
     }
 
     #[test]
@@ -719,7 +733,7 @@ mod tests {
         }
         let end = log.len();
         log.extend(vec![0u8; 1 << 16]); // preallocated zeros after the last record
-        let mut s = LogScanner::new(&log, &SoftwareCrc32c);
+        let mut s = LogScanner::new(&log, &SoftwareDigests);
         assert_eq!(s.by_ref().map(|(_, r)| r.header.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
         assert_eq!(s.end(), Some(ScanEnd::Clean));
         assert_eq!(s.offset(), end);
@@ -728,7 +742,7 @@ mod tests {
     fn record(h: &RecordHeader, fill: u8) -> Vec<u8> {
         let payload: Vec<u8> = (0..h.payload_len()).map(|i| fill.wrapping_add(i as u8)).collect();
         let mut out = vec![0u8; h.record_len()];
-        encode_record(h, &payload, &SoftwareCrc32c, &mut out).unwrap();
+        encode_record(h, &payload, &SoftwareDigests, &mut out).unwrap();
         out
     }
 
@@ -745,14 +759,14 @@ mod tests {
         h.encode_trailer(&crc32c_digest(crc32c(&payload)), &mut tail);
         let n = bytes.len();
         bytes[n - TRAILER_LEN..].copy_from_slice(&tail);
-        assert_eq!(decode_record(&bytes, &SoftwareCrc32c).unwrap_err(), RecordError::BadSequence);
-        let mut s = LogScanner::resume(&bytes, 0, u64::MAX, &SoftwareCrc32c);
+        assert_eq!(decode_record(&bytes, &SoftwareDigests).unwrap_err(), RecordError::BadSequence);
+        let mut s = LogScanner::resume(&bytes, 0, u64::MAX, &SoftwareDigests);
         assert_eq!(s.next(), None);
         assert!(matches!(s.end(), Some(ScanEnd::Bad { error: RecordError::BadSequence, .. })));
         assert_eq!(s.next_seq(), u64::MAX);
         // The last valid number still decodes, and the scanner's next is one more.
         let ok = record(&header(u64::MAX - 1, 0, 512), 1);
-        let mut s = LogScanner::resume(&ok, 0, u64::MAX - 1, &SoftwareCrc32c);
+        let mut s = LogScanner::resume(&ok, 0, u64::MAX - 1, &SoftwareDigests);
         assert!(s.next().is_some());
         assert_eq!(s.next_seq(), u64::MAX);
         assert_eq!(s.next(), None);
@@ -763,10 +777,10 @@ mod tests {
         for h in [header(3, 512, 4096), RecordHeader { kind: RecordKind::Discard, ..header(4, 0, 1 << 20) }] {
             let payload: Vec<u8> = (0..h.payload_len()).map(|i| 0x11u8.wrapping_add(i as u8)).collect();
             let (mut head, mut tail) = ([0u8; HEADER_LEN], [0u8; TRAILER_LEN]);
-            encode_frame(&h, &payload, &SoftwareCrc32c, &mut head, &mut tail).unwrap();
+            encode_frame(&h, &payload, &SoftwareDigests, &mut head, &mut tail).unwrap();
             let framed = [&head[..], &payload, &tail[..]].concat();
             assert_eq!(framed, record(&h, 0x11));
-            assert!(encode_frame(&h, &payload[..payload.len().saturating_sub(1)], &SoftwareCrc32c, &mut head, &mut tail).is_err() || payload.is_empty());
+            assert!(encode_frame(&h, &payload[..payload.len().saturating_sub(1)], &SoftwareDigests, &mut head, &mut tail).is_err() || payload.is_empty());
         }
     }
 
@@ -774,7 +788,7 @@ mod tests {
     fn round_trip_write_and_discard() {
         let h = header(7, 4096 * 3, 4096);
         let bytes = record(&h, 0x5a);
-        let rec = decode_record(&bytes, &SoftwareCrc32c).unwrap();
+        let rec = decode_record(&bytes, &SoftwareDigests).unwrap();
         assert_eq!(rec.header, h);
         assert_eq!(rec.payload.len(), 4096);
         assert_eq!(rec.payload[1], 0x5b);
@@ -782,7 +796,7 @@ mod tests {
         let d = RecordHeader { kind: RecordKind::Discard, data_len: 1 << 30, ..h };
         let bytes = record(&d, 0);
         assert_eq!(bytes.len(), OVERHEAD);
-        assert_eq!(decode_record(&bytes, &SoftwareCrc32c).unwrap().header, d);
+        assert_eq!(decode_record(&bytes, &SoftwareDigests).unwrap().header, d);
     }
 
     #[test]
@@ -794,7 +808,7 @@ mod tests {
                 let mut bad = good.clone();
                 bad[i] ^= flip;
                 assert!(
-                    decode_record(&bad, &SoftwareCrc32c).is_err(),
+                    decode_record(&bad, &SoftwareDigests).is_err(),
                     "corruption at byte {i} (xor {flip:#x}) not detected"
                 );
             }
@@ -807,29 +821,29 @@ mod tests {
         let good = record(&h, 9);
         // The log ends in the middle of the record.
         for cut in [1, HEADER_LEN - 1, HEADER_LEN, HEADER_LEN + 100, good.len() - 1] {
-            assert!(matches!(decode_record(&good[..cut], &SoftwareCrc32c), Err(RecordError::Truncated { .. })), "cut at {cut}");
+            assert!(matches!(decode_record(&good[..cut], &SoftwareDigests), Err(RecordError::Truncated { .. })), "cut at {cut}");
         }
         // Header and payload written, trailer never (zeros).
         let mut torn = good.clone();
         let n = torn.len();
         torn[n - TRAILER_LEN..].fill(0);
-        assert_eq!(decode_record(&torn, &SoftwareCrc32c), Err(RecordError::TornRecord));
+        assert_eq!(decode_record(&torn, &SoftwareDigests), Err(RecordError::TornRecord));
         // Trailer of another record of the same length: sequence differs.
         let other = record(&header(2, 0, 4096), 9);
         let mut mixed = good.clone();
         mixed[n - TRAILER_LEN..].copy_from_slice(&other[n - TRAILER_LEN..]);
-        assert_eq!(decode_record(&mixed, &SoftwareCrc32c), Err(RecordError::TrailerMismatch));
+        assert_eq!(decode_record(&mixed, &SoftwareDigests), Err(RecordError::TrailerMismatch));
         // Payload only partly written (tail of payload still zero).
         let mut partial = good.clone();
         partial[HEADER_LEN + 2048..HEADER_LEN + 4096].fill(0);
-        assert_eq!(decode_record(&partial, &SoftwareCrc32c), Err(RecordError::PayloadChecksum));
+        assert_eq!(decode_record(&partial, &SoftwareDigests), Err(RecordError::PayloadChecksum));
     }
 
     #[test]
     fn zero_and_pattern_areas() {
-        assert_eq!(decode_record(&[0u8; 200], &SoftwareCrc32c), Err(RecordError::Zeroed));
-        assert_eq!(decode_record(&[0u8; 10], &SoftwareCrc32c), Err(RecordError::Zeroed));
-        assert_eq!(decode_record(&[0xa5u8; 200], &SoftwareCrc32c), Err(RecordError::BadMagic { repeated: Some(0xa5) }));
+        assert_eq!(decode_record(&[0u8; 200], &SoftwareDigests), Err(RecordError::Zeroed));
+        assert_eq!(decode_record(&[0u8; 10], &SoftwareDigests), Err(RecordError::Zeroed));
+        assert_eq!(decode_record(&[0xa5u8; 200], &SoftwareDigests), Err(RecordError::BadMagic { repeated: Some(0xa5) }));
     }
 
     #[test]
@@ -847,7 +861,7 @@ mod tests {
             assert!(bad.validate().is_err(), "{bad:?}");
             let mut out = vec![0u8; OVERHEAD + bad.payload_len() as usize];
             let payload = vec![0u8; bad.payload_len() as usize];
-            assert!(encode_record(&bad, &payload, &SoftwareCrc32c, &mut out).is_err());
+            assert!(encode_record(&bad, &payload, &SoftwareDigests, &mut out).is_err());
         }
     }
 
@@ -883,7 +897,7 @@ mod tests {
         let mut out = vec![0u8; h.record_len()];
         encode_record(&h, &[7u8; 512], &Fake, &mut out).unwrap();
         assert_eq!(decode_record(&out, &Fake).unwrap().header.checksum, ChecksumAlgorithm::Sha1);
-        assert_eq!(decode_record(&out, &SoftwareCrc32c), Err(RecordError::UnsupportedChecksum(ChecksumAlgorithm::Sha1)));
+        assert_eq!(decode_record(&out, &SoftwareDigests), Err(RecordError::UnsupportedChecksum(ChecksumAlgorithm::Sha1)));
     }
 
     #[test]
@@ -896,7 +910,7 @@ mod tests {
         }
         let clean_len = log.len();
         log.extend([0u8; 300]); // preallocated tail
-        let mut s = LogScanner::new(&log, &SoftwareCrc32c);
+        let mut s = LogScanner::new(&log, &SoftwareDigests);
         let seen: Vec<u64> = s.by_ref().map(|(_, r)| r.header.seq).collect();
         assert_eq!(seen, [1, 2, 3, 4, 5]);
         assert_eq!(s.end(), Some(ScanEnd::Clean));
@@ -905,7 +919,7 @@ mod tests {
         // Damage record 4's payload: the scan stops exactly there.
         let mut bad = log.clone();
         bad[offsets[3] + HEADER_LEN + 10] ^= 1;
-        let mut s = LogScanner::new(&bad, &SoftwareCrc32c);
+        let mut s = LogScanner::new(&bad, &SoftwareDigests);
         assert_eq!(s.by_ref().count(), 3);
         assert_eq!(
             s.end(),
@@ -917,12 +931,12 @@ mod tests {
         for seq in [1u64, 2, 4] {
             gap.extend(record(&header(seq, 0, 512), 0));
         }
-        let mut s = LogScanner::new(&gap, &SoftwareCrc32c);
+        let mut s = LogScanner::new(&gap, &SoftwareDigests);
         assert_eq!(s.by_ref().count(), 2);
         assert!(matches!(s.end(), Some(ScanEnd::SequenceGap { expected: 3, found: 4, .. })));
 
         // Resuming in the middle.
-        let s = LogScanner::resume(&log, offsets[2], 3, &SoftwareCrc32c);
+        let s = LogScanner::resume(&log, offsets[2], 3, &SoftwareDigests);
         assert_eq!(s.map(|(_, r)| r.header.seq).collect::<Vec<_>>(), [3, 4, 5]);
     }
 }

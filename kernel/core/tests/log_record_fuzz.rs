@@ -4,7 +4,7 @@
 
 use mars_core::log_record::{
     decode_record, encode_record, ChecksumAlgorithm, Format, LogScanner, RecordError, RecordHeader, RecordKind, ScanEnd,
-    SoftwareCrc32c,
+    SoftwareDigests,
 };
 use proptest::prelude::*;
 
@@ -21,7 +21,7 @@ fn record(seq: u64, pos_sectors: u64, sectors: u32, fill: u8) -> Vec<u8> {
     };
     let payload: Vec<u8> = (0..h.data_len).map(|i| fill.wrapping_add((i % 251) as u8)).collect();
     let mut out = vec![0u8; h.record_len()];
-    encode_record(&h, &payload, &SoftwareCrc32c, &mut out).unwrap();
+    encode_record(&h, &payload, &SoftwareDigests, &mut out).unwrap();
     out
 }
 
@@ -50,7 +50,7 @@ proptest! {
         let mut tail = [0u8; 40];
         h.encode_trailer(&mars_core::log_record::crc32c_digest(mars_core::crc32c::crc32c(&payload)), &mut tail);
         let bytes = [&head[..], &payload, &tail[..]].concat();
-        let mut s = LogScanner::resume(&bytes, 0, seq, &SoftwareCrc32c);
+        let mut s = LogScanner::resume(&bytes, 0, seq, &SoftwareDigests);
         let n = s.by_ref().count();
         prop_assert_eq!(n, usize::from(seq != 0 && seq != u64::MAX));
         prop_assert!(s.next_seq() >= seq);
@@ -58,8 +58,8 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
-        let _ = decode_record(&bytes, &SoftwareCrc32c);
-        let mut s = LogScanner::new(&bytes, &SoftwareCrc32c);
+        let _ = decode_record(&bytes, &SoftwareDigests);
+        let mut s = LogScanner::new(&bytes, &SoftwareDigests);
         let n = s.by_ref().count();
         prop_assert!(s.offset() <= bytes.len());
         prop_assert!(s.end().is_some());
@@ -80,7 +80,7 @@ proptest! {
             first = first.min(i);
         }
         prop_assume!(bad != good);
-        let mut s = LogScanner::new(&bad, &SoftwareCrc32c);
+        let mut s = LogScanner::new(&bad, &SoftwareDigests);
         let valid: Vec<(usize, usize)> = s.by_ref().map(|(o, r)| (o, r.header.record_len())).collect();
         // Every record accepted lies entirely before the first changed byte.
         for (o, len) in valid {
@@ -93,7 +93,7 @@ proptest! {
     fn a_cut_log_yields_exactly_the_complete_records(specs in specs(), cut in any::<prop::sample::Index>()) {
         let good = log(&specs);
         let at = cut.index(good.len());
-        let mut s = LogScanner::new(&good[..at], &SoftwareCrc32c);
+        let mut s = LogScanner::new(&good[..at], &SoftwareDigests);
         let got: Vec<u64> = s.by_ref().map(|(_, r)| r.header.seq).collect();
         let mut ends = Vec::new();
         let mut off = 0;

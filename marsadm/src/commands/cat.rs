@@ -220,7 +220,7 @@ mod tests {
 
     #[test]
     fn clean_log_with_every_checksum() {
-        for alg in [ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Md5, ChecksumAlgorithm::Sha1] {
+        for alg in [ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Md5, ChecksumAlgorithm::Sha1, ChecksumAlgorithm::Xxh64] {
             let data = log(4, alg);
             let (lines, s) = scan(&data, true);
             assert_eq!(s.status, LogStatus::Clean, "{alg:?}");
