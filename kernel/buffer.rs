@@ -9,13 +9,18 @@
 //! position, writes them to the disk, and only then removes them from the index. The
 //! buffer is bounded (`mem_limit_mb` and the queue's slots): a writer waits while it is
 //! full; nothing is dropped.
+//!
+//! Entries written back are kept for reuse (up to [`SPARE_BYTES`]), with their index
+//! nodes: in steady state a write allocates nothing, it is copied into a spare entry.
 
 use core::sync::atomic::Ordering;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNodeReservation};
-use kernel::sync::{Arc, CondVar, Mutex};
+use core::pin::Pin;
+
+use kernel::sync::{Arc, CondVar, Mutex, UniqueArc};
 use kernel::page::PAGE_SIZE;
 use kernel::time::msecs_to_jiffies;
 use kernel::{new_condvar, new_mutex, pin_init};
@@ -27,6 +32,12 @@ use crate::tunables::{self, Completion, MEM_USED, UNLOGGED};
 
 /// Requests the logger queue holds at most.
 pub(crate) const QUEUE_SLOTS: usize = 4096;
+/// Spare entries (and index nodes) kept for reuse at most.
+const SPARE_ENTRIES: usize = 1024;
+/// Data capacity the spare entries may hold together.
+const SPARE_BYTES: usize = 16 << 20;
+
+type IndexNode = RBTreeNodeReservation<(u64, u64), Arc<Pending>>;
 
 /// A buffered write: `data` for the disk at byte `pos`; `order` is its place in the log.
 pub(crate) struct Pending {
@@ -84,6 +95,12 @@ struct State {
     /// time and hands it back with `written` before taking the next).
     taken_order: u64,
     stopping: bool,
+    /// Written-back entries for reuse (their data overwritten by the next write), with
+    /// the capacity they hold,
+    /// and index nodes (rings allocated once, at the start).
+    spare: Ring<Pin<UniqueArc<Pending>>>,
+    spare_bytes: usize,
+    spare_nodes: Ring<IndexNode>,
 }
 
 /// The buffer, shared by the device (producers), the logger and the writeback.
@@ -129,6 +146,9 @@ impl WriteBuffer {
             logged_pos: 0,
             taken_order: 0,
             stopping: false,
+            spare: Ring::new(SPARE_ENTRIES)?,
+            spare_bytes: 0,
+            spare_nodes: Ring::new(SPARE_ENTRIES)?,
         };
         Arc::pin_init(
             pin_init!(WriteBuffer {
@@ -147,19 +167,16 @@ impl WriteBuffer {
     /// its record is durable.
     pub(crate) fn write(&self, bio: Bio) {
         let len = bio.len() as usize;
-        // Whole pages: the allocation is then page-aligned (kmalloc's power-of-two sizes
-        // and the page allocator), so the logger writes the data by direct I/O from here.
-        let Ok(mut data) = KVVec::with_capacity(len.next_multiple_of(PAGE_SIZE), GFP_KERNEL) else {
+        let Ok((mut entry, node)) = self.reserve(len) else {
             return bio.end(BioStatus::IoError);
         };
-        let Ok(node) = RBTreeNodeReservation::new(GFP_KERNEL) else {
-            return bio.end(BioStatus::IoError);
-        };
-        if bio.append_to(&mut data).is_err() {
+        let pending = Pin::get_mut(entry.as_mut());
+        if bio.copy_into(&mut pending.data).is_err() {
             return bio.end(BioStatus::IoError);
         }
         throttle(len);
         let pos = bio.pos();
+        pending.pos = pos;
         let asks_durable = tunables::asks_durable(bio.is_preflush(), bio.is_fua(), bio.is_sync());
         let mode = tunables::completion();
         let mut st = self.state.lock();
@@ -173,10 +190,8 @@ impl WriteBuffer {
             return bio.end(BioStatus::IoError);
         }
         let order = st.next_order;
-        let Ok(entry) = Arc::new(Pending { pos, order, data }, GFP_KERNEL) else {
-            drop(st);
-            return bio.end(BioStatus::IoError);
-        };
+        Pin::get_mut(entry.as_mut()).order = order;
+        let entry: Arc<Pending> = entry.into();
         st.next_order += 1;
         st.index.insert(node.into_node((pos, order), entry.clone()));
         st.longest = st.longest.max(len as u64);
@@ -196,6 +211,42 @@ impl WriteBuffer {
         if let Some(bio) = completed {
             bio.end(BioStatus::Ok);
         }
+    }
+
+    /// An empty entry with room for `len` bytes and an index node: spare ones if there
+    /// are, else new ones. The data's capacity is whole pages, so the allocation is
+    /// page-aligned (kmalloc's power-of-two sizes, the page allocator, vmalloc) and the
+    /// logger writes it by direct I/O from where it is.
+    fn reserve(&self, len: usize) -> Result<(Pin<UniqueArc<Pending>>, IndexNode)> {
+        let cap = len.next_multiple_of(PAGE_SIZE);
+        let (entry, node) = {
+            let mut st = self.state.lock();
+            let entry = st.spare.pop();
+            if let Some(e) = &entry {
+                st.spare_bytes -= e.data.capacity();
+            }
+            (entry, st.spare_nodes.pop())
+        };
+        let node = match node {
+            Some(n) => n,
+            None => RBTreeNodeReservation::new(GFP_KERNEL)?,
+        };
+        let entry = match entry {
+            Some(mut e) => {
+                let data = &mut Pin::get_mut(e.as_mut()).data;
+                // Reused only if it fits, and not much too large: a small write never
+                // holds a large write's memory.
+                if data.capacity() < cap || data.capacity() > 2 * cap {
+                    *data = KVVec::with_capacity(cap, GFP_KERNEL)?;
+                }
+                e
+            }
+            None => {
+                let data = KVVec::with_capacity(cap, GFP_KERNEL)?;
+                UniqueArc::new(Pending { pos: 0, order: 0, data }, GFP_KERNEL)?.into()
+            }
+        };
+        Ok((entry, node))
     }
 
     /// Takes a flush: completes once everything before it is durable in the log.
@@ -303,13 +354,23 @@ impl WriteBuffer {
         st.logged_order > st.taken_order
     }
 
-    /// For the writeback: `entries` are on the disk; they leave the buffer.
-    pub(crate) fn written(&self, entries: &[Arc<Pending>]) {
+    /// For the writeback: `entries` are on the disk; they leave the buffer (and
+    /// `entries`), and are kept for reuse unless a reader still holds one.
+    pub(crate) fn written(&self, entries: KVec<Arc<Pending>>) {
         let mut st = self.state.lock();
         let mut freed = 0;
         for e in entries {
-            if st.index.remove(&(e.pos, e.order)).is_some() {
+            if let Some(node) = st.index.remove_node(&(e.pos, e.order)) {
                 freed += e.data.len();
+                // Dropped if the ring is full.
+                let _ = st.spare_nodes.push(node.into_reservation());
+            }
+            if let Some(spare) = e.into_unique_or_drop() {
+                let cap = spare.data.capacity();
+                if !st.spare.is_full() && st.spare_bytes + cap <= SPARE_BYTES {
+                    st.spare_bytes += cap;
+                    let _ = st.spare.push(spare);
+                }
             }
         }
         st.bytes -= freed;

@@ -505,7 +505,7 @@ fn write_direct(b: &WriteBuffer, lower: &BlockDevice, batch: &mut Ring<Request>)
             Request::Write { bio: None, .. } => {}
         }
     }
-    b.written(&entries);
+    b.written(entries);
 }
 
 /// Creates the empty logfile `name` in resource directory `dir`; an empty one of this

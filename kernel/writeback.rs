@@ -127,7 +127,7 @@ pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockD
                             p.failed = true;
                         }
                     }
-                    buffer.written(&entries);
+                    buffer.written(entries);
                 }
                 Ok(Some((nr, _))) => {
                     // Cannot happen: the logger rotates only after this thread wrote
@@ -136,7 +136,7 @@ pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockD
                     if let Err(e) = write_pieces(&lower, &entries, false) {
                         pr_err!("writeback to the disk failed: {:?}\n", e);
                     }
-                    buffer.written(&entries);
+                    buffer.written(entries);
                 }
                 Ok(None) => {
                     if thread::should_stop() && buffer.is_empty() {

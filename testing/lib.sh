@@ -91,6 +91,12 @@ join_cluster() {
 }
 
 # view_field NODE FIELD: one field of `marsadm view --json r0` on NODE.
+# log_end NODE LOGFILE: where the records of LOGFILE (a path on NODE) end. A primary's
+# current logfile is longer: its logger writes zeros ahead (docu/log-format.md).
+log_end() {
+  on "$1" "marsadm cat --summary --json $2" | sed -n 's/.*"valid_bytes": *\([0-9]*\).*/\1/p'
+}
+
 view_field() {
   on "$1" 'marsadm view --json r0' | python3 -c "import json,sys; print(json.load(sys.stdin)['resources'][0]['$2'])"
 }

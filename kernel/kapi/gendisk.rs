@@ -100,19 +100,19 @@ impl Bio {
         unsafe { (*self.ptr.as_ptr()).bi_iter.bi_size }
     }
 
-    /// Appends the bio's data to `buf`, which must have room for it already (no
-    /// allocation, and no zero fill before the copy).
-    pub(crate) fn append_to(&self, buf: &mut KVVec<u8>) -> Result {
+    /// Makes `buf` hold exactly the bio's data, replacing what it held; its capacity
+    /// must be enough already (no allocation, and no zero fill before the copy).
+    pub(crate) fn copy_into(&self, buf: &mut KVVec<u8>) -> Result {
         let len = self.len() as usize;
-        let spare = buf.spare_capacity_mut();
-        if spare.len() < len {
+        if buf.capacity() < len {
             return Err(EINVAL);
         }
-        // SAFETY: the bio is alive; `spare` has room for at least the bio's bytes.
-        unsafe { bindings::mars_bio_copy_to_buf(self.ptr.as_ptr(), spare.as_mut_ptr().cast()) };
-        // SAFETY: the copy initialised the `len` bytes after the old length, which fit in
-        // the capacity (checked above).
-        unsafe { buf.set_len(buf.len() + len) };
+        // SAFETY: the bio is alive; the vector's allocation has room for at least the
+        // bio's bytes (checked above).
+        unsafe { bindings::mars_bio_copy_to_buf(self.ptr.as_ptr(), buf.as_mut_ptr().cast()) };
+        // SAFETY: the copy initialised the first `len` bytes, which fit in the capacity;
+        // bytes need no drop, so bytes beyond `len` from before are simply forgotten.
+        unsafe { buf.set_len(len) };
         Ok(())
     }
 

@@ -76,7 +76,7 @@ assert_eq 0 "$(on node2 'marsadm view-is-primary r0')" "node2 still secondary"
 # the logfile itself: right after the heal node2's view of node1 may be seconds old
 # (its metadata pulls back off during the cut), so UpToDate alone may come too early.
 log=$(on node1 'readlink /mars/resource-r0/replay-node1 | cut -d, -f1')
-end=$(on node1 "stat -c %s /mars/resource-r0/$log")
+end=$(log_end node1 /mars/resource-r0/$log)
 retry 120 on node2 "l=\$(readlink /mars/resource-r0/replay-node2) && [ \"\${l%%,*}\" = $log ] && [ \$(echo \$l | cut -d, -f2) -ge $end ]" ||
   fail "node2 did not replay $log to its end ($end): $(on node2 'marsadm view r0')"
 retry 120 uptodate || fail "node2 did not catch up after the cut: $(on node2 'marsadm view r0')"

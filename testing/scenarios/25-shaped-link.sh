@@ -30,7 +30,7 @@ step "replication completes after the writer stopped"
 # node2 has replayed everything once its replay position reaches the end of node1's
 # logfile (judged on the logfile itself, not on metadata that may be seconds old).
 log=$(on node1 'readlink /mars/resource-r0/replay-node1 | cut -d, -f1')
-end=$(on node1 "stat -c %s /mars/resource-r0/$log")
+end=$(log_end node1 /mars/resource-r0/$log)
 caught_start=$SECONDS
 retry 500 on node2 "l=\$(readlink /mars/resource-r0/replay-node2) && [ \"\${l%%,*}\" = $log ] && [ \$(echo \$l | cut -d, -f2) -ge $end ]" ||
   fail "node2 did not catch up: $(on node2 'marsadm view r0')"
