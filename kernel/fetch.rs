@@ -410,9 +410,9 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
                     repair.arrived();
                     rate.add(data.len() as u64);
                     rate.tick(&tree, res);
-                    if limit > 0 {
-                        // Sleep until the bytes so far fit the limit.
-                        let due = started.saturating_add(round.fetched.saturating_mul(1_000_000_000) / limit);
+                    // Under a limit: sleep until the bytes so far fit it.
+                    if let Some(pace) = round.fetched.saturating_mul(1_000_000_000).checked_div(limit) {
+                        let due = started.saturating_add(pace);
                         let now = real_ns();
                         if due > now {
                             thread::sleep_ms(((due - now) / 1_000_000).min(10_000) as u32);
