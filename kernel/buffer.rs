@@ -16,6 +16,7 @@ use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 use kernel::sync::{Arc, CondVar, Mutex};
+use kernel::page::PAGE_SIZE;
 use kernel::time::msecs_to_jiffies;
 use kernel::{new_condvar, new_mutex, pin_init};
 
@@ -142,21 +143,24 @@ impl WriteBuffer {
 
     /// Takes a write bio: copies its data into the buffer (waiting for room) and queues
     /// it for the logger. It completes per `logger_completion_semantics`; a write with
-    /// REQ_PREFLUSH, REQ_FUA or REQ_SYNC only once its record is durable.
+    /// REQ_PREFLUSH or REQ_FUA (or REQ_SYNC, under `logger_sync_is_durable`) only once
+    /// its record is durable.
     pub(crate) fn write(&self, bio: Bio) {
         let len = bio.len() as usize;
-        let Ok(mut data) = KVVec::from_elem(0u8, len, GFP_KERNEL) else {
+        // Whole pages: the allocation is then page-aligned (kmalloc's power-of-two sizes
+        // and the page allocator), so the logger writes the data by direct I/O from here.
+        let Ok(mut data) = KVVec::with_capacity(len.next_multiple_of(PAGE_SIZE), GFP_KERNEL) else {
             return bio.end(BioStatus::IoError);
         };
         let Ok(node) = RBTreeNodeReservation::new(GFP_KERNEL) else {
             return bio.end(BioStatus::IoError);
         };
-        if bio.copy_to(&mut data).is_err() {
+        if bio.append_to(&mut data).is_err() {
             return bio.end(BioStatus::IoError);
         }
         throttle(len);
         let pos = bio.pos();
-        let asks_durable = bio.is_preflush() || bio.is_fua() || bio.is_sync();
+        let asks_durable = tunables::asks_durable(bio.is_preflush(), bio.is_fua(), bio.is_sync());
         let mode = tunables::completion();
         let mut st = self.state.lock();
         while !st.stopping

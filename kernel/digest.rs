@@ -9,7 +9,7 @@ use kernel::prelude::*;
 use crate::kapi::crc;
 use crate::kapi::hash::Hash;
 use crate::mars_core::crc32c::crc32c as software_crc32c;
-use crate::mars_core::log_record::{crc32c_digest, ChecksumAlgorithm, Digester, DIGEST_LEN};
+use crate::mars_core::log_record::{crc32c_digest, xxh64_digest, ChecksumAlgorithm, Digester, DIGEST_LEN};
 
 /// The module's digester, allocated at load time.
 pub(crate) struct KernelDigests {
@@ -42,8 +42,11 @@ impl KernelDigests {
         let sha1_abc = *b"\xa9\x99\x3e\x36\x47\x06\x81\x6a\xba\x3e\x25\x71\x78\x50\xc2\x6c\x9c\xd0\xd8\x9d";
         let md5 = self.digest(ChecksumAlgorithm::Md5, b"abc");
         let sha1 = self.digest(ChecksumAlgorithm::Sha1, b"abc");
-        if md5.map(|d| d[..16] == md5_abc) != Some(true) || sha1 != Some(sha1_abc) {
-            pr_err!("kernel md5/sha1 self-test failed: refusing to load\n");
+        // XXH64 is the core's own code; its known answer (the kernel's lib/xxhash.c) also
+        // catches a build for a big-endian machine reading words the wrong way.
+        let xxh64_ok = xxh64_digest(b"abc")[..8] == 0x44bc_2cf5_ad77_0999u64.to_le_bytes();
+        if md5.map(|d| d[..16] == md5_abc) != Some(true) || sha1 != Some(sha1_abc) || !xxh64_ok {
+            pr_err!("md5/sha1/xxh64 self-test failed: refusing to load\n");
             return Err(EINVAL);
         }
         Ok(())
@@ -63,6 +66,7 @@ impl Digester for KernelDigests {
     fn digest(&self, algorithm: ChecksumAlgorithm, data: &[u8]) -> Option<[u8; DIGEST_LEN]> {
         let hash = match algorithm {
             ChecksumAlgorithm::Crc32c => return Some(crc32c_digest(crc::crc32c(data))),
+            ChecksumAlgorithm::Xxh64 => return Some(xxh64_digest(data)),
             ChecksumAlgorithm::Md5 => &self.md5,
             ChecksumAlgorithm::Sha1 => &self.sha1,
         };

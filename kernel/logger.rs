@@ -31,7 +31,7 @@ use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
 use crate::mars_core::emergency::after_hole;
 use crate::mars_core::tree::{LogName, RESOURCE_PREFIX};
-use crate::mars_core::log_record::{encode_frame, RecordError, RecordHeader, RecordKind, HEADER_LEN, OVERHEAD};
+use crate::mars_core::log_record::{encode_head, Format, RecordError, RecordHeader, RecordKind, HEAD_LEN, SECTOR};
 use crate::reader::Reader;
 use crate::ring::{Queue, Ring};
 use crate::strategy::Main;
@@ -39,14 +39,22 @@ use crate::tree::{open_logfile, path, ROOT};
 use crate::tunables;
 use crate::writeback::{self, write_pieces};
 
-/// Size of the buffer the frames (headers and trailers) of one batch are encoded into.
-const FRAMES: usize = QUEUE_SLOTS * OVERHEAD;
+/// Size of the buffer the record heads of one batch are encoded into.
+const FRAMES: usize = QUEUE_SLOTS * HEAD_LEN;
+/// The logger keeps the logfile written with zeros this far (at least) beyond its end,
+/// in steps of this size: records then overwrite allocated blocks, so an fdatasync of
+/// the logfile has no metadata to commit (no journal commit, only the disk's flush).
+const PREALLOC_STEP: usize = 1 << 20;
 
 /// The current logfile, shared by the logger (appends) and the writeback (syncs it
 /// before writing data back, and names it in the replay link).
 pub(crate) struct Log {
     /// The open logfile.
     pub(crate) file: File,
+    /// The same file opened for direct I/O, which the logger writes records with (from
+    /// where their data is, no copy into the page cache); `None` if `/mars` does not
+    /// support direct I/O (then records go through `file`).
+    direct: Option<File>,
     /// Its number (`log-<nr>-<me>`).
     pub(crate) nr: u32,
     /// Resource directory, for the replay link.
@@ -83,8 +91,15 @@ impl Log {
         let mut me_bytes = KVec::new();
         me_bytes.extend_from_slice(me.as_bytes(), GFP_KERNEL)?;
         let zero = || AtomicU64::new(0);
+        let direct = match open_logfile(dir, LogName { nr, host: me }, OpenFlags::READ_WRITE.direct(), 0) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                pr_warn!("{}: logfile {} cannot be opened for direct I/O ({:?}); writing it through the page cache\n", dir, nr, e);
+                None
+            }
+        };
         let grown = Arc::pin_init(pin_init!(Growth { lock <- new_mutex!((), "mars_log_grown"), cond <- new_condvar!("mars_log_grown") }), GFP_KERNEL)?;
-        Ok(Log { file, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, appended: zero(), durable: zero(), written: zero(), reported: zero(), report_now: AtomicBool::new(false), grown })
+        Ok(Log { file, direct, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, appended: zero(), durable: zero(), written: zero(), reported: zero(), report_now: AtomicBool::new(false), grown })
     }
 
     /// Waits until the logfile is durable beyond `pos`, for at most `timeout_ms` or
@@ -101,6 +116,18 @@ impl Log {
                 CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
                 _ => return self.durable.load(Ordering::Acquire),
             }
+        }
+    }
+
+    /// Cuts the zeros the logger wrote ahead off the logfile (which then ends at `end`,
+    /// after its last record) and makes that durable: a logfile the logger leaves has
+    /// its exact length, as secondaries fetch it (`fetch`) and marsadm shows it.
+    fn trim(&self, end: u64) {
+        if self.file.size() <= end {
+            return;
+        }
+        if let Err(e) = self.file.truncate(end).and_then(|()| self.file.sync(true)) {
+            pr_warn!("resource {}: cannot cut logfile {} to its end {}: {:?}\n", self.res(), self.nr, end, e);
         }
     }
 
@@ -202,11 +229,41 @@ impl CurrentLog {
 /// (the disk is failing, say); the logger then goes on in the old logfile.
 const ROTATE_TIMEOUT_MS: u32 = 60_000;
 
-/// Where the logger appends: the log, its size, the next record's sequence number.
+/// Where the logger appends: the log, its size, the next record's sequence number, and
+/// how far it has written zeros ahead.
 pub(crate) struct LogTarget {
     pub(crate) log: Arc<Log>,
     pub(crate) pos: u64,
     pub(crate) next_seq: u64,
+    zeroed: u64,
+}
+
+impl LogTarget {
+    /// The start of `log`, a new (empty) logfile.
+    pub(crate) fn new(log: Arc<Log>) -> LogTarget {
+        LogTarget { log, pos: 0, next_seq: 1, zeroed: 0 }
+    }
+
+    /// Makes the logfile extend with zeros at least to `end` and a step beyond, by
+    /// direct I/O from `zeros`. Never writes below `pos` (the records). A failure (say,
+    /// `/mars` is full) only means records are appended to a growing file instead.
+    fn preallocate(&mut self, end: u64, zeros: &[u8]) {
+        let Some(direct) = &self.log.direct else { return };
+        if self.zeroed >= end {
+            return;
+        }
+        let step = zeros.len() as u64;
+        let mut at = self.zeroed.max(self.pos);
+        let want = end.div_ceil(step).saturating_add(1).saturating_mul(step);
+        while at < want {
+            let len = (want - at).min(step - at % step) as usize;
+            if direct.write_all_vectored_at(&[&zeros[..len]], at).is_err() {
+                break;
+            }
+            at += len as u64;
+        }
+        self.zeroed = at;
+    }
 }
 
 /// A running data path: its threads finish what is buffered and stop when dropped
@@ -307,6 +364,7 @@ impl Logger {
             let _noio = NoIoScope::enter();
             let mut target = target;
             let (mut direct, mut hole_made) = (false, true);
+            let zeros = KVec::from_elem(0u8, PREALLOC_STEP, GFP_KERNEL).unwrap_or_default();
             loop {
                 let cease = current.cease.load(Ordering::Acquire);
                 if !direct && cease {
@@ -320,7 +378,7 @@ impl Logger {
                 }
                 if b.take(&mut batch) > 0 {
                     let bytes = batch_bytes(&batch);
-                    if !direct && !log_batch(&main, &b, &q, &mut target, &mut batch, &mut frames) {
+                    if !direct && !log_batch(&main, &b, &q, &mut target, &mut batch, &mut frames, &zeros) {
                         // The logfile cannot take the batch: from now on writes go
                         // straight to the disk, never failing because of /mars.
                         current.note_failure();
@@ -335,6 +393,9 @@ impl Logger {
                 } else if thread::should_stop() && b.queue_is_empty() {
                     break;
                 }
+            }
+            if !direct {
+                target.log.trim(target.pos);
             }
         })?;
         Ok(Logger { buffer, _logger: logger, _syncer: syncer, _writeback: writeback, _reader: reader })
@@ -361,8 +422,8 @@ fn batch_bytes(batch: &Ring<Request>) -> usize {
 /// that, hands those that need durability to the syncer, marks the batch logged;
 /// leaves `batch` empty. If the logfile cannot take the batch, nothing is completed
 /// and `false` is returned (the batch is still there).
-fn log_batch(main: &Main, b: &WriteBuffer, syncs: &SyncQueue, t: &mut LogTarget, batch: &mut Ring<Request>, frames: &mut KVec<u8>) -> bool {
-    if let Err(e) = append_records(main, t, batch, frames) {
+fn log_batch(main: &Main, b: &WriteBuffer, syncs: &SyncQueue, t: &mut LogTarget, batch: &mut Ring<Request>, frames: &mut KVec<u8>, zeros: &[u8]) -> bool {
+    if let Err(e) = append_records(main, t, batch, frames, zeros) {
         pr_err!("resource {}: cannot write the logfile: {:?}; logging ceases\n", t.log.res(), e);
         // A torn batch may have reached the file: cut it back to the last whole one.
         if let Err(e) = t.log.file.truncate(t.pos) {
@@ -407,11 +468,12 @@ fn cease_logging(b: &WriteBuffer, current: &CurrentLog, syncs: &SyncQueue, t: &m
     }
     current.ceased.store(true, Ordering::Release);
     *current.next.lock() = None;
+    t.log.trim(appended);
     match hole_log(&t.log) {
         Ok(hole) => {
             pr_warn!("resource {}: ceased transaction logging (emergency mode): writes go straight to the disk; secondaries stop after logfile {}; logging resumes in {}\n",
                 t.log.res(), t.log.nr, hole.nr);
-            *t = LogTarget { log: hole.clone(), pos: 0, next_seq: 1 };
+            *t = LogTarget::new(hole.clone());
             *current.log.lock() = hole;
             true
         }
@@ -437,7 +499,7 @@ fn resume_logging(current: &CurrentLog, t: &mut LogTarget, hole_made: &mut bool)
     if !*hole_made {
         match hole_log(&t.log) {
             Ok(hole) => {
-                *t = LogTarget { log: hole.clone(), pos: 0, next_seq: 1 };
+                *t = LogTarget::new(hole.clone());
                 *current.log.lock() = hole;
                 *hole_made = true;
             }
@@ -511,15 +573,19 @@ fn rotate(current: &CurrentLog, syncs: &SyncQueue, t: &mut LogTarget) {
         *current.next.lock() = None;
         return;
     }
+    t.log.trim(appended);
     pr_info!("rotated from logfile {} ({} bytes) to {}\n", t.log.nr, appended, next.nr);
-    *t = LogTarget { log: next.clone(), pos: 0, next_seq: 1 };
+    *t = LogTarget::new(next.clone());
     *current.log.lock() = next;
     *current.next.lock() = None;
 }
 
-/// Encodes a record for every write of `batch` — header and trailer into `frames`,
-/// the payload stays where it is — and appends them all with one vectored write.
-fn append_records(main: &Main, t: &mut LogTarget, batch: &Ring<Request>, frames: &mut KVec<u8>) -> Result {
+/// Encodes a record for every write of `batch` — its head into `frames`, the payload
+/// stays where it is — and appends them all with one vectored write: by direct I/O
+/// when every payload is suitably aligned (they are: `buffer` allocates them so), else
+/// through the page cache. Records of format version 2 are multiples of 512 bytes, so
+/// the logfile's end stays aligned either way.
+fn append_records(main: &Main, t: &mut LogTarget, batch: &Ring<Request>, frames: &mut KVec<u8>, zeros: &[u8]) -> Result {
     let digest = tunables::log_digest();
     let (mut n, mut seq) = (0usize, t.next_seq);
     for req in batch.iter() {
@@ -531,12 +597,12 @@ fn append_records(main: &Main, t: &mut LogTarget, batch: &Ring<Request>, frames:
             data_len: entry.data.len() as u32,
             kind: RecordKind::Write,
             checksum: digest,
+            format: Format::Aligned,
         };
-        let frame = frames.get_mut(n * OVERHEAD..(n + 1) * OVERHEAD).ok_or(ENOSPC)?;
-        let (head, tail) = frame.split_at_mut(HEADER_LEN);
-        let encoded = match (head.try_into(), tail.try_into()) {
-            (Ok(head), Ok(tail)) => encode_frame(&header, &entry.data, &main.digests, head, tail),
-            _ => Err(RecordError::BadLength),
+        let head = frames.get_mut(n * HEAD_LEN..(n + 1) * HEAD_LEN).ok_or(ENOSPC)?;
+        let encoded = match head.try_into() {
+            Ok(head) => encode_head(&header, &entry.data, &main.digests, head),
+            Err(_) => Err(RecordError::BadLength),
         };
         if let Err(e) = encoded {
             pr_err!("cannot encode a record at {}: {}\n", entry.pos, e);
@@ -548,19 +614,32 @@ fn append_records(main: &Main, t: &mut LogTarget, batch: &Ring<Request>, frames:
     if n == 0 {
         return Ok(());
     }
-    let mut parts = KVec::with_capacity(3 * n, GFP_KERNEL)?;
-    let mut bytes = 0u64;
+    let mut parts = KVec::with_capacity(2 * n, GFP_KERNEL)?;
+    let (mut bytes, mut aligned) = (0u64, true);
     for (i, req) in batch.iter().filter(|r| matches!(r, Request::Write { .. })).enumerate() {
         let Request::Write { entry, .. } = req else { continue };
-        let frame = &frames[i * OVERHEAD..(i + 1) * OVERHEAD];
-        parts.push(&frame[..HEADER_LEN], GFP_KERNEL)?;
+        let head = &frames[i * HEAD_LEN..(i + 1) * HEAD_LEN];
+        aligned &= is_sector_aligned(head) && is_sector_aligned(&entry.data);
+        parts.push(head, GFP_KERNEL)?;
         parts.push(&entry.data[..], GFP_KERNEL)?;
-        parts.push(&frame[HEADER_LEN..], GFP_KERNEL)?;
-        bytes += (OVERHEAD + entry.data.len()) as u64;
+        bytes += (HEAD_LEN + entry.data.len()) as u64;
     }
     // Part of the batch may reach the file and fail: the caller cuts it off again.
-    t.log.file.write_all_vectored_at(&parts, t.pos)?;
+    let log = t.log.clone();
+    match &log.direct {
+        Some(direct) if aligned => {
+            t.preallocate(t.pos + bytes, zeros);
+            direct.write_all_vectored_at(&parts, t.pos)?;
+        }
+        _ => log.file.write_all_vectored_at(&parts, t.pos)?,
+    }
     t.pos += bytes;
     t.next_seq = seq;
     Ok(())
+}
+
+/// Whether `buf` may take part in direct I/O as it is: its address and length are
+/// multiples of 512 (what block devices require at least).
+fn is_sector_aligned(buf: &[u8]) -> bool {
+    (buf.as_ptr() as usize | buf.len()) % SECTOR as usize == 0
 }

@@ -158,7 +158,7 @@ impl Resource {
         tree.write_version_link(&main.digests, dir, LogName { nr, host: me }, me, 0)?;
         let current = CurrentLog::new(log.clone())?;
         let served = Served { name: owned(&self.name)?, disk: self.lower.clone(), log: current.clone(), size: setup.size };
-        let logger = Logger::start(main.clone(), buffer, reader, self.lower.clone(), current.clone(), LogTarget { log, pos: 0, next_seq: 1 })?;
+        let logger = Logger::start(main.clone(), buffer, reader, self.lower.clone(), current.clone(), LogTarget::new(log))?;
         let name = path(fmt!("mars/{}", setup.devname))?;
         self.device = Some(Disk::new(&name, setup.size / 512, &self.lower, handler, module)?);
         self.logger = Some(logger);
@@ -351,12 +351,14 @@ impl Resource {
         if self.open_count() > 0 {
             return Err(EBUSY);
         }
-        self.main.unserve(&self.name);
         let was_primary = self.device.is_some();
         // No new requests, then the logger writes back everything and leaves the final
-        // replay and version links of its logfile.
+        // replay and version links of its logfile, cut to its last record: served until
+        // then as the current logfile (only as far as durable), never with the zeros
+        // the logger wrote ahead.
         self.device = None;
         self.logger = None;
+        self.main.unserve(&self.name);
         self.current = None;
         if was_primary {
             pr_info!("resource {}: left the primary role\n", core::str::from_utf8(&self.name).unwrap_or(""));

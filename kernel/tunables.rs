@@ -8,13 +8,19 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering
 use crate::mars_core::log_record::ChecksumAlgorithm;
 use crate::mars_core::wire::DEFAULT_BASE_PORT;
 
-/// When an ordinary write (no REQ_PREFLUSH/REQ_FUA/REQ_SYNC) completes:
+/// When an ordinary write (no REQ_PREFLUSH/REQ_FUA) completes:
 /// 0 = once copied into the RAM buffer, 1 = once its record is written to the logfile
 /// (not yet synced), 2 = once its record is durable. Writes that ask for durability
 /// always complete only once their record is durable, whatever this says.
 pub(crate) static LOGGER_COMPLETION_SEMANTICS: AtomicI32 = AtomicI32::new(1);
 pub(crate) static LOGGER_COMPLETION_SEMANTICS_MIN: i32 = 0;
 pub(crate) static LOGGER_COMPLETION_SEMANTICS_MAX: i32 = 2;
+
+/// 1: a write with REQ_SYNC also completes only once its record is durable, as in the
+/// original. 0 (default): REQ_SYNC only says that someone waits (the kernel sets it on
+/// every O_DIRECT write); only REQ_PREFLUSH and REQ_FUA ask for durability, the
+/// block-layer contract (docu/data-path.md).
+pub(crate) static LOGGER_SYNC_IS_DURABLE: AtomicI32 = AtomicI32::new(0);
 
 /// RAM (MiB, all resources together) that buffered writes may hold until they are on
 /// the disk; writers wait beyond it.
@@ -26,7 +32,7 @@ pub(crate) static MEM_LIMIT_MB_MAX: i32 = 1 << 20;
 /// verified when reading).
 pub(crate) static LOG_DIGEST: AtomicI32 = AtomicI32::new(0);
 pub(crate) static LOG_DIGEST_MIN: i32 = 0;
-pub(crate) static LOG_DIGEST_MAX: i32 = 2;
+pub(crate) static LOG_DIGEST_MAX: i32 = 3;
 
 /// Fetch rate limit per secondary resource in KiB/s (0: unlimited).
 pub(crate) static FETCH_LIMIT_KB: AtomicI32 = AtomicI32::new(0);
@@ -107,6 +113,11 @@ pub(crate) fn completion() -> Completion {
     }
 }
 
+/// Whether a write with these flags must be durable when it completes.
+pub(crate) fn asks_durable(preflush: bool, fua: bool, sync: bool) -> bool {
+    preflush || fua || (sync && LOGGER_SYNC_IS_DURABLE.load(Ordering::Relaxed) != 0)
+}
+
 /// The memory limit in bytes.
 pub(crate) fn mem_limit() -> usize {
     (MEM_LIMIT_MB.load(Ordering::Relaxed).max(1) as usize) << 20
@@ -117,6 +128,7 @@ pub(crate) fn log_digest() -> ChecksumAlgorithm {
     match LOG_DIGEST.load(Ordering::Relaxed) {
         1 => ChecksumAlgorithm::Md5,
         2 => ChecksumAlgorithm::Sha1,
+        3 => ChecksumAlgorithm::Xxh64,
         _ => ChecksumAlgorithm::Crc32c,
     }
 }

@@ -4,7 +4,7 @@
 # usage: build-initramfs.sh KDIR MARS_KO BINDIR OUT
 #   KDIR     built kernel tree (for the release name and modules.builtin)
 #   MARS_KO  the module to install as /lib/modules/<release>/extra/mars.ko
-#   BINDIR   directory with static marsadm, testbed-agent and mars-hostile
+#   BINDIR   directory with static marsadm, testbed-agent, mars-hostile and mars-writer
 #   OUT      the cpio archive to write
 #
 # Contents: busybox (static), kmod, our static binaries, and host tools the tests use
@@ -91,6 +91,8 @@ install -m 0755 "$bindir/marsadm" "$root/usr/sbin/marsadm"
 install -m 0755 "$bindir/testbed-agent" "$root/sbin/testbed-agent"
 # Test-only: the hostile peer of scenario 46 (never part of a MARS installation).
 install -m 0755 "$bindir/mars-hostile" "$root/usr/sbin/mars-hostile"
+# Test-only: writes numbered blocks and reports each acknowledged one (crash scenarios).
+install -m 0755 "$bindir/mars-writer" "$root/usr/sbin/mars-writer"
 
 # The module, found by `modprobe mars`.
 moddir=$root/lib/modules/$release

@@ -37,6 +37,12 @@ impl OpenFlags {
         OpenFlags(self.0 | bindings::O_NONBLOCK)
     }
 
+    /// Direct I/O (`O_DIRECT`): reads and writes bypass the page cache; file positions,
+    /// lengths and buffer addresses must be aligned to the disk's logical block size.
+    pub(crate) const fn direct(self) -> Self {
+        OpenFlags(self.0 | bindings::O_DIRECT)
+    }
+
     /// Must be a directory.
     pub(crate) const fn directory(self) -> Self {
         OpenFlags(self.0 | bindings::O_DIRECTORY)

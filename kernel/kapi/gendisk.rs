@@ -8,7 +8,7 @@
 use core::ffi::c_void;
 use core::ptr::NonNull;
 
-use kernel::alloc::{flags::GFP_KERNEL, KBox};
+use kernel::alloc::{flags::GFP_KERNEL, KBox, KVVec};
 use kernel::bindings;
 use kernel::error::{from_err_ptr, to_result};
 use kernel::prelude::*;
@@ -100,13 +100,19 @@ impl Bio {
         unsafe { (*self.ptr.as_ptr()).bi_iter.bi_size }
     }
 
-    /// Copies the bio's data into `buf`, which must be exactly [`Bio::len`] bytes.
-    pub(crate) fn copy_to(&self, buf: &mut [u8]) -> Result {
-        if buf.len() != self.len() as usize {
+    /// Appends the bio's data to `buf`, which must have room for it already (no
+    /// allocation, and no zero fill before the copy).
+    pub(crate) fn append_to(&self, buf: &mut KVVec<u8>) -> Result {
+        let len = self.len() as usize;
+        let spare = buf.spare_capacity_mut();
+        if spare.len() < len {
             return Err(EINVAL);
         }
-        // SAFETY: the bio is alive; `buf` has room for exactly the bio's bytes.
-        unsafe { bindings::mars_bio_copy_to_buf(self.ptr.as_ptr(), buf.as_mut_ptr().cast()) };
+        // SAFETY: the bio is alive; `spare` has room for at least the bio's bytes.
+        unsafe { bindings::mars_bio_copy_to_buf(self.ptr.as_ptr(), spare.as_mut_ptr().cast()) };
+        // SAFETY: the copy initialised the `len` bytes after the old length, which fit in
+        // the capacity (checked above).
+        unsafe { buf.set_len(buf.len() + len) };
         Ok(())
     }
 

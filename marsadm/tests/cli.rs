@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use mars_core::log_record::{encode_record, ChecksumAlgorithm, RecordHeader, RecordKind, SoftwareCrc32c, HEADER_LEN};
+use mars_core::log_record::{encode_record, ChecksumAlgorithm, Format, RecordHeader, RecordKind, SoftwareDigests, HEADER_LEN};
 
 fn marsadm(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_marsadm")).args(args).output().expect("run marsadm")
@@ -32,9 +32,10 @@ fn three_records() -> (Vec<u8>, usize) {
             data_len: 1024,
             kind: RecordKind::Write,
             checksum: ChecksumAlgorithm::Crc32c,
+            format: Format::Packed,
         };
         let mut rec = vec![0u8; h.record_len()];
-        encode_record(&h, &[0xab; 1024], &SoftwareCrc32c, &mut rec).unwrap();
+        encode_record(&h, &[0xab; 1024], &SoftwareDigests, &mut rec).unwrap();
         len = rec.len();
         out.extend(rec);
     }

@@ -12,12 +12,12 @@ on $n 'modprobe mars && marsadm create-cluster >/dev/null && marsadm create-reso
 retry 30 on $n 'test -b /dev/mars/r0' || fail "/dev/mars/r0 did not appear"
 
 step "defaults and range checks"
-assert_eq "1 0 128" "$(on $n "echo \$(cat $P/logger_completion_semantics $P/log_digest $P/mem_limit_mb)")" "defaults"
-for bad in "logger_completion_semantics 3" "logger_completion_semantics -1" "log_digest 3" "mem_limit_mb 0"; do
+assert_eq "1 0 128 0" "$(on $n "echo \$(cat $P/logger_completion_semantics $P/log_digest $P/mem_limit_mb $P/logger_sync_is_durable)")" "defaults"
+for bad in "logger_completion_semantics 3" "logger_completion_semantics -1" "log_digest 4" "mem_limit_mb 0" "logger_sync_is_durable 2"; do
   set -- $bad
   on $n "echo $2 > $P/$1" 2>/dev/null && fail "$1 accepted $2"
 done
-assert_eq "1 0 128" "$(on $n "echo \$(cat $P/logger_completion_semantics $P/log_digest $P/mem_limit_mb)")" "unchanged after bad writes"
+assert_eq "1 0 128 0" "$(on $n "echo \$(cat $P/logger_completion_semantics $P/log_digest $P/mem_limit_mb $P/logger_sync_is_durable)")" "unchanged after bad writes"
 on $n "echo 5 > $P/version" 2>/dev/null && fail "version is writable"
 for d in 0_meta:16 1_replication:4 2_sync:2; do
   dir=$P/tcp_tuning_${d%%:*}_traffic
@@ -33,7 +33,7 @@ now=$(on $n 'date +%s')
 [ "${c%.*}" -ge "$((now - 1))" ] || fail "lamport_clock $c behind real time $now"
 
 step "every completion semantics and digest under fio verification"
-for combo in "0 1" "1 2" "2 0"; do
+for combo in "0 1" "1 2" "2 0" "0 3"; do
   set -- $combo
   on $n "echo $1 > $P/logger_completion_semantics && echo $2 > $P/log_digest"
   on $n "fio --name=v$1 --thread --filename=/dev/mars/r0 --direct=1 --ioengine=libaio --iodepth=8 \
@@ -42,8 +42,8 @@ for combo in "0 1" "1 2" "2 0"; do
     fail "fio verification failed with semantics $1, digest $2"
 done
 echo "reads answered from buffered writes: $(on $n "cat $P/reads_from_buffer")"
-digests=$(on $n 'for f in /mars/resource-r0/log-*; do marsadm cat $f; done' | awk 'NR > 1 && $NF ~ /^(crc32c|md5|sha1)$/ { print $NF }' | sort -u | xargs)
-assert_eq "crc32c md5 sha1" "$digests" "record digests in the logs"
+digests=$(on $n 'for f in /mars/resource-r0/log-*; do marsadm cat $f; done' | awk 'NR > 1 && $NF ~ /^(crc32c|md5|sha1|xxh64)$/ { print $NF }' | sort -u | xargs)
+assert_eq "crc32c md5 sha1 xxh64" "$digests" "record digests in the logs"
 on $n 'ok=0; for f in /mars/resource-r0/log-*; do marsadm cat --summary $f || ok=1; done; exit $ok' ||
   fail "a logfile does not verify"
 

@@ -29,5 +29,6 @@ pub mod tree;
 pub mod version;
 pub mod wire;
 pub mod writeback;
+pub mod xxh64;
 // Paths between these modules are relative (`super::`): in the kernel the crate root is
 // `mars` and this file is the module `mars::mars_core`, so `crate::` would differ.

@@ -2,21 +2,32 @@
 //! `/mars/resource-<res>/log-<nr>-<host>`, used by the module to write and replay logs and
 //! by `marsadm cat` to decode and verify them. Documented in docu/log-format.md.
 //!
-//! A logfile is a plain sequence of records with no file header and no padding:
+//! A logfile is a plain sequence of records with no file header. Two record layouts
+//! exist; each record says which one it has (its format version), and readers take both:
 //!
 //! ```text
-//! header  (56 bytes)  magic "MARS-REC", version, header length, flags, sequence number,
-//!                     Lamport stamp, device position, data length, payload length,
-//!                     CRC32C of the header
+//! version 2, aligned (written since issue 11): every record a multiple of 512 bytes
+//! head    (512 bytes) the common header (below), then the payload digest (20 bytes),
+//!                     then zeros
+//! payload (payload length bytes, a multiple of 512; nothing for a discard)
+//!
+//! version 1, packed (written before): no padding, no alignment
+//! header  (56 bytes)  the common header
 //! payload (payload length bytes; the written data, or nothing for a discard)
 //! trailer (40 bytes)  magic "MARS-END", sequence number again, total record length,
 //!                     payload digest (20 bytes, algorithm from the flags)
+//!
+//! common header (56 bytes): magic "MARS-REC", version, header length, flags, sequence
+//! number, Lamport stamp, device position, data length, payload length, CRC32C of the
+//! header
 //! ```
 //!
-//! All integers are little-endian. A record is valid only if the header checksum, both
-//! magics, the repeated sequence number and length, and the payload digest all agree, so
-//! a torn write (header without trailer, trailer of an older record, partly written
-//! payload) is always detected.
+//! All integers are little-endian. A record is valid only if the header checksum, the
+//! magics, the zero padding (version 2), the repeated sequence number and length (version
+//! 1) and the payload digest all agree, so a torn write (head without payload, trailer
+//! of an older record, partly written payload) is always detected. Version 2 records
+//! start and end on 512-byte boundaries, so the logger writes them with direct I/O
+//! straight from where the data is, and replay writes payloads to the disk the same way.
 
 use core::fmt;
 
@@ -26,20 +37,67 @@ use super::crc32c::crc32c;
 pub const START_MAGIC: [u8; 8] = *b"MARS-REC";
 /// First bytes of every record trailer.
 pub const END_MAGIC: [u8; 8] = *b"MARS-END";
-/// Format version written into every header.
-pub const FORMAT_VERSION: u16 = 1;
-/// Size of the record header.
+/// Size of the common record header (of both versions).
 pub const HEADER_LEN: usize = 56;
-/// Size of the record trailer.
+/// Size of a version 1 record's trailer.
 pub const TRAILER_LEN: usize = 40;
-/// Bytes a record adds to its payload.
+/// Bytes a version 1 record adds to its payload.
 pub const OVERHEAD: usize = HEADER_LEN + TRAILER_LEN;
+/// Size of a version 2 record's head: the common header, the digest, zero padding.
+pub const HEAD_LEN: usize = 512;
+/// Most bytes a record of either version adds to its payload.
+pub const MAX_OVERHEAD: usize = if HEAD_LEN > OVERHEAD { HEAD_LEN } else { OVERHEAD };
+/// Where the payload digest sits in a version 2 head.
+const HEAD_DIGEST_AT: usize = HEADER_LEN;
 /// Largest payload of one record (a write larger than this is split into records).
 pub const MAX_PAYLOAD: u32 = 1 << 20;
 /// Device positions and lengths are multiples of this (the logical block size floor).
 pub const SECTOR: u64 = 512;
 /// Size of the digest field in the trailer; shorter digests are zero-padded.
 pub const DIGEST_LEN: usize = 20;
+
+/// A record's layout, named by the format version in its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Version 1: header, payload, trailer, no alignment.
+    Packed,
+    /// Version 2: a 512-byte head, then the payload; records are 512-byte aligned.
+    Aligned,
+}
+
+impl Format {
+    /// The version number in the header.
+    pub const fn version(self) -> u16 {
+        match self {
+            Format::Packed => 1,
+            Format::Aligned => 2,
+        }
+    }
+
+    /// The header length field of this version.
+    const fn header_len(self) -> usize {
+        match self {
+            Format::Packed => HEADER_LEN,
+            Format::Aligned => HEAD_LEN,
+        }
+    }
+
+    /// Bytes a record of this layout adds to its payload.
+    pub const fn overhead(self) -> usize {
+        match self {
+            Format::Packed => OVERHEAD,
+            Format::Aligned => HEAD_LEN,
+        }
+    }
+
+    fn from_version(v: u16) -> Option<Format> {
+        match v {
+            1 => Some(Format::Packed),
+            2 => Some(Format::Aligned),
+            _ => None,
+        }
+    }
+}
 
 /// What a record does to the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +117,8 @@ pub enum ChecksumAlgorithm {
     Md5,
     /// SHA-1, 20 bytes.
     Sha1,
+    /// XXH64 (seed 0), 8 bytes little-endian.
+    Xxh64,
 }
 
 impl ChecksumAlgorithm {
@@ -67,6 +127,7 @@ impl ChecksumAlgorithm {
             ChecksumAlgorithm::Crc32c => 1,
             ChecksumAlgorithm::Md5 => 2,
             ChecksumAlgorithm::Sha1 => 3,
+            ChecksumAlgorithm::Xxh64 => 4,
         }
     }
 
@@ -75,6 +136,7 @@ impl ChecksumAlgorithm {
             1 => Some(ChecksumAlgorithm::Crc32c),
             2 => Some(ChecksumAlgorithm::Md5),
             3 => Some(ChecksumAlgorithm::Sha1),
+            4 => Some(ChecksumAlgorithm::Xxh64),
             _ => None,
         }
     }
@@ -85,6 +147,7 @@ impl ChecksumAlgorithm {
             ChecksumAlgorithm::Crc32c => "crc32c",
             ChecksumAlgorithm::Md5 => "md5",
             ChecksumAlgorithm::Sha1 => "sha1",
+            ChecksumAlgorithm::Xxh64 => "xxh64",
         }
     }
 
@@ -94,6 +157,7 @@ impl ChecksumAlgorithm {
             ChecksumAlgorithm::Crc32c => 4,
             ChecksumAlgorithm::Md5 => 16,
             ChecksumAlgorithm::Sha1 => 20,
+            ChecksumAlgorithm::Xxh64 => 8,
         }
     }
 }
@@ -117,6 +181,8 @@ pub struct RecordHeader {
     pub kind: RecordKind,
     /// Algorithm of the payload digest.
     pub checksum: ChecksumAlgorithm,
+    /// The record's layout (format version).
+    pub format: Format,
 }
 
 impl RecordHeader {
@@ -128,9 +194,9 @@ impl RecordHeader {
         }
     }
 
-    /// Total bytes of the record: header, payload, trailer.
+    /// Total bytes of the record: header (or head), payload, trailer (version 1).
     pub const fn record_len(&self) -> usize {
-        HEADER_LEN + self.payload_len() as usize + TRAILER_LEN
+        self.format.overhead() + self.payload_len() as usize
     }
 
     fn flags(&self) -> u32 {
@@ -160,11 +226,11 @@ impl RecordHeader {
         Ok(())
     }
 
-    /// Writes the header, including its checksum.
+    /// Writes the common header, including its checksum.
     pub fn encode(&self, out: &mut [u8; HEADER_LEN]) {
         out[0..8].copy_from_slice(&START_MAGIC);
-        out[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out[10..12].copy_from_slice(&(HEADER_LEN as u16).to_le_bytes());
+        out[8..10].copy_from_slice(&self.format.version().to_le_bytes());
+        out[10..12].copy_from_slice(&(self.format.header_len() as u16).to_le_bytes());
         out[12..16].copy_from_slice(&self.flags().to_le_bytes());
         out[16..24].copy_from_slice(&self.seq.to_le_bytes());
         out[24..32].copy_from_slice(&self.stamp_ns.to_le_bytes());
@@ -176,7 +242,18 @@ impl RecordHeader {
         out[52..56].copy_from_slice(&0u32.to_le_bytes());
     }
 
-    /// Writes the trailer for this header and the payload's digest (zero-padded).
+    /// Writes a version 2 head: the common header, the payload's digest, zeros.
+    pub fn encode_head(&self, digest: &[u8; DIGEST_LEN], out: &mut [u8; HEAD_LEN]) {
+        let (common, rest) = out.split_at_mut(HEADER_LEN);
+        // Lengths are constants: the conversion cannot fail.
+        if let Ok(common) = <&mut [u8; HEADER_LEN]>::try_from(common) {
+            self.encode(common);
+        }
+        rest.fill(0);
+        rest[..DIGEST_LEN].copy_from_slice(digest);
+    }
+
+    /// Writes the version 1 trailer for this header and the payload's digest (zero-padded).
     pub fn encode_trailer(&self, digest: &[u8; DIGEST_LEN], out: &mut [u8; TRAILER_LEN]) {
         out[0..8].copy_from_slice(&END_MAGIC);
         out[8..16].copy_from_slice(&self.seq.to_le_bytes());
@@ -210,6 +287,8 @@ pub enum RecordError {
     BadHeaderLength(u16),
     /// The header's CRC32C does not match: the header is damaged.
     HeaderChecksum,
+    /// The padding of a version 2 head is not zero.
+    BadHeadPadding,
     /// Unknown kind, checksum algorithm or reserved bits in the flags.
     BadFlags(u32),
     /// Sequence number 0 or 2^64 - 1 (which would have no successor).
@@ -244,6 +323,7 @@ impl fmt::Display for RecordError {
             RecordError::UnsupportedVersion(v) => write!(f, "unsupported format version {v}"),
             RecordError::BadHeaderLength(l) => write!(f, "bad header length {l}"),
             RecordError::HeaderChecksum => write!(f, "header checksum mismatch"),
+            RecordError::BadHeadPadding => write!(f, "record head padding not zero"),
             RecordError::BadFlags(x) => write!(f, "bad flags 0x{x:08x}"),
             RecordError::BadSequence => write!(f, "sequence number 0 or 2^64-1"),
             RecordError::BadLength => write!(f, "bad position or length"),
@@ -264,16 +344,24 @@ pub trait Digester {
     fn digest(&self, algorithm: ChecksumAlgorithm, data: &[u8]) -> Option<[u8; DIGEST_LEN]>;
 }
 
-/// Digester with only CRC32C, in software.
-pub struct SoftwareCrc32c;
+/// Digester with the digests the core implements: CRC32C and XXH64, in software.
+pub struct SoftwareDigests;
 
-impl Digester for SoftwareCrc32c {
+impl Digester for SoftwareDigests {
     fn digest(&self, algorithm: ChecksumAlgorithm, data: &[u8]) -> Option<[u8; DIGEST_LEN]> {
         match algorithm {
             ChecksumAlgorithm::Crc32c => Some(crc32c_digest(crc32c(data))),
+            ChecksumAlgorithm::Xxh64 => Some(xxh64_digest(data)),
             _ => None,
         }
     }
+}
+
+/// The XXH64 (seed 0) of `data` in the digest layout.
+pub fn xxh64_digest(data: &[u8]) -> [u8; DIGEST_LEN] {
+    let mut d = [0u8; DIGEST_LEN];
+    d[..8].copy_from_slice(&super::xxh64::xxh64(data, 0).to_le_bytes());
+    d
 }
 
 /// A CRC32C value in the trailer's digest layout.
@@ -319,11 +407,9 @@ pub fn decode_header(buf: &[u8]) -> Result<RecordHeader, RecordError> {
         };
     }
     let version = le_u16(h, 8);
-    if version != FORMAT_VERSION {
-        return Err(RecordError::UnsupportedVersion(version));
-    }
+    let format = Format::from_version(version).ok_or(RecordError::UnsupportedVersion(version))?;
     let header_len = le_u16(h, 10);
-    if usize::from(header_len) != HEADER_LEN {
+    if usize::from(header_len) != format.header_len() {
         return Err(RecordError::BadHeaderLength(header_len));
     }
     if le_u32(h, 48) != crc32c(&h[0..48]) || le_u32(h, 52) != 0 {
@@ -346,6 +432,7 @@ pub fn decode_header(buf: &[u8]) -> Result<RecordHeader, RecordError> {
         data_len: le_u32(h, 40),
         kind,
         checksum,
+        format,
     };
     if le_u32(h, 44) != header.payload_len() {
         return Err(RecordError::BadLength);
@@ -370,6 +457,18 @@ pub fn decode_record<'a>(buf: &'a [u8], digester: &impl Digester) -> Result<Reco
     if buf.len() < len {
         return Err(RecordError::Truncated { needed: len, available: buf.len() });
     }
+    let want = |payload: &[u8]| digester.digest(header.checksum, payload).ok_or(RecordError::UnsupportedChecksum(header.checksum));
+    if header.format == Format::Aligned {
+        let (head, payload) = buf[..len].split_at(HEAD_LEN);
+        let (digest, padding) = head[HEAD_DIGEST_AT..].split_at(DIGEST_LEN);
+        if padding.iter().any(|&b| b != 0) {
+            return Err(RecordError::BadHeadPadding);
+        }
+        if digest != want(payload)? {
+            return Err(RecordError::PayloadChecksum);
+        }
+        return Ok(Record { header, payload });
+    }
     let payload = &buf[HEADER_LEN..HEADER_LEN + header.payload_len() as usize];
     let t = &buf[len - TRAILER_LEN..len];
     if t[0..8] != END_MAGIC {
@@ -378,8 +477,7 @@ pub fn decode_record<'a>(buf: &'a [u8], digester: &impl Digester) -> Result<Reco
     if le_u64(t, 8) != header.seq || le_u32(t, 16) as usize != len {
         return Err(RecordError::TrailerMismatch);
     }
-    let want = digester.digest(header.checksum, payload).ok_or(RecordError::UnsupportedChecksum(header.checksum))?;
-    if t[20..40] != want {
+    if t[20..40] != want(payload)? {
         return Err(RecordError::PayloadChecksum);
     }
     Ok(Record { header, payload })
@@ -396,6 +494,12 @@ pub fn encode_record(
     if out.len() != header.record_len() {
         return Err(RecordError::BadLength);
     }
+    if header.format == Format::Aligned {
+        let (head, body) = out.split_at_mut(HEAD_LEN);
+        encode_head(header, payload, digester, head.try_into().map_err(|_| RecordError::BadLength)?)?;
+        body.copy_from_slice(payload);
+        return Ok(());
+    }
     let (head, rest) = out.split_at_mut(HEADER_LEN);
     let (body, tail) = rest.split_at_mut(rest.len() - TRAILER_LEN);
     encode_frame(
@@ -409,9 +513,26 @@ pub fn encode_record(
     Ok(())
 }
 
-/// Writes the header and trailer of the record for `payload` (which must be
-/// `header.payload_len()` bytes); the record on disk is `head`, `payload`, `tail`. For
-/// writers that send the payload from where it is (vectored I/O) instead of copying it.
+/// Writes the head of the version 2 record for `payload` (which must be
+/// `header.payload_len()` bytes); the record on disk is `head`, then `payload`. For
+/// writers that write the payload from where it is (vectored direct I/O).
+pub fn encode_head(
+    header: &RecordHeader,
+    payload: &[u8],
+    digester: &impl Digester,
+    head: &mut [u8; HEAD_LEN],
+) -> Result<(), RecordError> {
+    header.validate()?;
+    if header.format != Format::Aligned || payload.len() != header.payload_len() as usize {
+        return Err(RecordError::BadLength);
+    }
+    let digest = digester.digest(header.checksum, payload).ok_or(RecordError::UnsupportedChecksum(header.checksum))?;
+    header.encode_head(&digest, head);
+    Ok(())
+}
+
+/// Writes the header and trailer of the version 1 record for `payload` (which must be
+/// `header.payload_len()` bytes); the record on disk is `head`, `payload`, `tail`.
 pub fn encode_frame(
     header: &RecordHeader,
     payload: &[u8],
@@ -420,6 +541,9 @@ pub fn encode_frame(
     tail: &mut [u8; TRAILER_LEN],
 ) -> Result<(), RecordError> {
     header.validate()?;
+    if header.format != Format::Packed {
+        return Err(RecordError::BadLength);
+    }
     if payload.len() != header.payload_len() as usize {
         return Err(RecordError::BadLength);
     }
@@ -539,6 +663,10 @@ mod tests {
     use super::*;
 
     fn header(seq: u64, pos: u64, len: u32) -> RecordHeader {
+        header_in(Format::Packed, seq, pos, len)
+    }
+
+    fn header_in(format: Format, seq: u64, pos: u64, len: u32) -> RecordHeader {
         RecordHeader {
             seq,
             stamp_ns: 1_700_000_000_123_456_789u64.wrapping_add(seq),
@@ -546,13 +674,75 @@ mod tests {
             data_len: len,
             kind: RecordKind::Write,
             checksum: ChecksumAlgorithm::Crc32c,
+            format,
         }
+    }
+
+    #[test]
+    fn aligned_records_round_trip_and_stay_aligned() {
+        for h in [header_in(Format::Aligned, 7, 4096 * 3, 4096), RecordHeader { kind: RecordKind::Discard, ..header_in(Format::Aligned, 8, 0, 1 << 30) }] {
+            let bytes = record(&h, 0x5a);
+            assert_eq!(bytes.len() % 512, 0);
+            assert_eq!(bytes.len(), HEAD_LEN + h.payload_len() as usize);
+            let rec = decode_record(&bytes, &SoftwareDigests).unwrap();
+            assert_eq!(rec.header, h);
+            assert_eq!(rec.payload, &bytes[HEAD_LEN..]);
+            // The head alone, as the logger writes it before the payload in place.
+            let mut head = [0u8; HEAD_LEN];
+            encode_head(&h, rec.payload, &SoftwareDigests, &mut head).unwrap();
+            assert_eq!(&head[..], &bytes[..HEAD_LEN]);
+        }
+        // Each encoder writes only its own layout.
+        let v1 = header(1, 0, 512);
+        assert!(encode_head(&v1, &[0u8; 512], &SoftwareDigests, &mut [0u8; HEAD_LEN]).is_err());
+        let v2 = header_in(Format::Aligned, 1, 0, 512);
+        assert!(encode_frame(&v2, &[0u8; 512], &SoftwareDigests, &mut [0u8; HEADER_LEN], &mut [0u8; TRAILER_LEN]).is_err());
+    }
+
+    #[test]
+    fn aligned_single_byte_corruption_and_torn_records_are_detected() {
+        let h = header_in(Format::Aligned, 3, 512, 1024);
+        let good = record(&h, 1);
+        for i in 0..good.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut bad = good.clone();
+                bad[i] ^= flip;
+                assert!(decode_record(&bad, &SoftwareDigests).is_err(), "corruption at byte {i} (xor {flip:#x}) not detected");
+            }
+        }
+        for cut in [1, HEADER_LEN, HEAD_LEN - 1, HEAD_LEN, good.len() - 1] {
+            assert!(matches!(decode_record(&good[..cut], &SoftwareDigests), Err(RecordError::Truncated { .. })), "cut at {cut}");
+        }
+        // Head written, payload not (still the zeros of a preallocated logfile).
+        let mut torn = good.clone();
+        torn[HEAD_LEN..].fill(0);
+        assert_eq!(decode_record(&torn, &SoftwareDigests), Err(RecordError::PayloadChecksum));
+        let mut padded = good.clone();
+        padded[HEAD_LEN - 1] = 1;
+        assert_eq!(decode_record(&padded, &SoftwareDigests), Err(RecordError::BadHeadPadding));
+    }
+
+    #[test]
+    fn a_log_may_change_format_between_records_and_end_in_zeros() {
+        // An upgraded primary writes version 2 after version 1 records (of an older
+        // logfile in practice; the scanner does not care).
+        let mut log = Vec::new();
+        for seq in 1..=4u64 {
+            let format = if seq % 2 == 0 { Format::Aligned } else { Format::Packed };
+            log.extend(record(&header_in(format, seq, seq * 4096, 512 * seq as u32), seq as u8));
+        }
+        let end = log.len();
+        log.extend(vec![0u8; 1 << 16]); // preallocated zeros after the last record
+        let mut s = LogScanner::new(&log, &SoftwareDigests);
+        assert_eq!(s.by_ref().map(|(_, r)| r.header.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert_eq!(s.end(), Some(ScanEnd::Clean));
+        assert_eq!(s.offset(), end);
     }
 
     fn record(h: &RecordHeader, fill: u8) -> Vec<u8> {
         let payload: Vec<u8> = (0..h.payload_len()).map(|i| fill.wrapping_add(i as u8)).collect();
         let mut out = vec![0u8; h.record_len()];
-        encode_record(h, &payload, &SoftwareCrc32c, &mut out).unwrap();
+        encode_record(h, &payload, &SoftwareDigests, &mut out).unwrap();
         out
     }
 
@@ -569,14 +759,14 @@ mod tests {
         h.encode_trailer(&crc32c_digest(crc32c(&payload)), &mut tail);
         let n = bytes.len();
         bytes[n - TRAILER_LEN..].copy_from_slice(&tail);
-        assert_eq!(decode_record(&bytes, &SoftwareCrc32c).unwrap_err(), RecordError::BadSequence);
-        let mut s = LogScanner::resume(&bytes, 0, u64::MAX, &SoftwareCrc32c);
+        assert_eq!(decode_record(&bytes, &SoftwareDigests).unwrap_err(), RecordError::BadSequence);
+        let mut s = LogScanner::resume(&bytes, 0, u64::MAX, &SoftwareDigests);
         assert_eq!(s.next(), None);
         assert!(matches!(s.end(), Some(ScanEnd::Bad { error: RecordError::BadSequence, .. })));
         assert_eq!(s.next_seq(), u64::MAX);
         // The last valid number still decodes, and the scanner's next is one more.
         let ok = record(&header(u64::MAX - 1, 0, 512), 1);
-        let mut s = LogScanner::resume(&ok, 0, u64::MAX - 1, &SoftwareCrc32c);
+        let mut s = LogScanner::resume(&ok, 0, u64::MAX - 1, &SoftwareDigests);
         assert!(s.next().is_some());
         assert_eq!(s.next_seq(), u64::MAX);
         assert_eq!(s.next(), None);
@@ -587,10 +777,10 @@ mod tests {
         for h in [header(3, 512, 4096), RecordHeader { kind: RecordKind::Discard, ..header(4, 0, 1 << 20) }] {
             let payload: Vec<u8> = (0..h.payload_len()).map(|i| 0x11u8.wrapping_add(i as u8)).collect();
             let (mut head, mut tail) = ([0u8; HEADER_LEN], [0u8; TRAILER_LEN]);
-            encode_frame(&h, &payload, &SoftwareCrc32c, &mut head, &mut tail).unwrap();
+            encode_frame(&h, &payload, &SoftwareDigests, &mut head, &mut tail).unwrap();
             let framed = [&head[..], &payload, &tail[..]].concat();
             assert_eq!(framed, record(&h, 0x11));
-            assert!(encode_frame(&h, &payload[..payload.len().saturating_sub(1)], &SoftwareCrc32c, &mut head, &mut tail).is_err() || payload.is_empty());
+            assert!(encode_frame(&h, &payload[..payload.len().saturating_sub(1)], &SoftwareDigests, &mut head, &mut tail).is_err() || payload.is_empty());
         }
     }
 
@@ -598,7 +788,7 @@ mod tests {
     fn round_trip_write_and_discard() {
         let h = header(7, 4096 * 3, 4096);
         let bytes = record(&h, 0x5a);
-        let rec = decode_record(&bytes, &SoftwareCrc32c).unwrap();
+        let rec = decode_record(&bytes, &SoftwareDigests).unwrap();
         assert_eq!(rec.header, h);
         assert_eq!(rec.payload.len(), 4096);
         assert_eq!(rec.payload[1], 0x5b);
@@ -606,7 +796,7 @@ mod tests {
         let d = RecordHeader { kind: RecordKind::Discard, data_len: 1 << 30, ..h };
         let bytes = record(&d, 0);
         assert_eq!(bytes.len(), OVERHEAD);
-        assert_eq!(decode_record(&bytes, &SoftwareCrc32c).unwrap().header, d);
+        assert_eq!(decode_record(&bytes, &SoftwareDigests).unwrap().header, d);
     }
 
     #[test]
@@ -618,7 +808,7 @@ mod tests {
                 let mut bad = good.clone();
                 bad[i] ^= flip;
                 assert!(
-                    decode_record(&bad, &SoftwareCrc32c).is_err(),
+                    decode_record(&bad, &SoftwareDigests).is_err(),
                     "corruption at byte {i} (xor {flip:#x}) not detected"
                 );
             }
@@ -631,29 +821,29 @@ mod tests {
         let good = record(&h, 9);
         // The log ends in the middle of the record.
         for cut in [1, HEADER_LEN - 1, HEADER_LEN, HEADER_LEN + 100, good.len() - 1] {
-            assert!(matches!(decode_record(&good[..cut], &SoftwareCrc32c), Err(RecordError::Truncated { .. })), "cut at {cut}");
+            assert!(matches!(decode_record(&good[..cut], &SoftwareDigests), Err(RecordError::Truncated { .. })), "cut at {cut}");
         }
         // Header and payload written, trailer never (zeros).
         let mut torn = good.clone();
         let n = torn.len();
         torn[n - TRAILER_LEN..].fill(0);
-        assert_eq!(decode_record(&torn, &SoftwareCrc32c), Err(RecordError::TornRecord));
+        assert_eq!(decode_record(&torn, &SoftwareDigests), Err(RecordError::TornRecord));
         // Trailer of another record of the same length: sequence differs.
         let other = record(&header(2, 0, 4096), 9);
         let mut mixed = good.clone();
         mixed[n - TRAILER_LEN..].copy_from_slice(&other[n - TRAILER_LEN..]);
-        assert_eq!(decode_record(&mixed, &SoftwareCrc32c), Err(RecordError::TrailerMismatch));
+        assert_eq!(decode_record(&mixed, &SoftwareDigests), Err(RecordError::TrailerMismatch));
         // Payload only partly written (tail of payload still zero).
         let mut partial = good.clone();
         partial[HEADER_LEN + 2048..HEADER_LEN + 4096].fill(0);
-        assert_eq!(decode_record(&partial, &SoftwareCrc32c), Err(RecordError::PayloadChecksum));
+        assert_eq!(decode_record(&partial, &SoftwareDigests), Err(RecordError::PayloadChecksum));
     }
 
     #[test]
     fn zero_and_pattern_areas() {
-        assert_eq!(decode_record(&[0u8; 200], &SoftwareCrc32c), Err(RecordError::Zeroed));
-        assert_eq!(decode_record(&[0u8; 10], &SoftwareCrc32c), Err(RecordError::Zeroed));
-        assert_eq!(decode_record(&[0xa5u8; 200], &SoftwareCrc32c), Err(RecordError::BadMagic { repeated: Some(0xa5) }));
+        assert_eq!(decode_record(&[0u8; 200], &SoftwareDigests), Err(RecordError::Zeroed));
+        assert_eq!(decode_record(&[0u8; 10], &SoftwareDigests), Err(RecordError::Zeroed));
+        assert_eq!(decode_record(&[0xa5u8; 200], &SoftwareDigests), Err(RecordError::BadMagic { repeated: Some(0xa5) }));
     }
 
     #[test]
@@ -671,16 +861,20 @@ mod tests {
             assert!(bad.validate().is_err(), "{bad:?}");
             let mut out = vec![0u8; OVERHEAD + bad.payload_len() as usize];
             let payload = vec![0u8; bad.payload_len() as usize];
-            assert!(encode_record(&bad, &payload, &SoftwareCrc32c, &mut out).is_err());
+            assert!(encode_record(&bad, &payload, &SoftwareDigests, &mut out).is_err());
         }
     }
 
     #[test]
     fn unknown_flags_and_versions_are_rejected() {
         let good = record(&header(1, 0, 512), 0);
+        let mut v3 = good.clone();
+        v3[8] = 3;
+        assert_eq!(decode_header(&v3), Err(RecordError::UnsupportedVersion(3)));
+        // Version 2 with version 1's header length.
         let mut v2 = good.clone();
         v2[8] = 2;
-        assert_eq!(decode_header(&v2), Err(RecordError::UnsupportedVersion(2)));
+        assert_eq!(decode_header(&v2), Err(RecordError::BadHeaderLength(HEADER_LEN as u16)));
         // A flag change with a recomputed header checksum is still refused.
         let mut f = good.clone();
         f[14] = 1; // a reserved flag bit
@@ -703,7 +897,7 @@ mod tests {
         let mut out = vec![0u8; h.record_len()];
         encode_record(&h, &[7u8; 512], &Fake, &mut out).unwrap();
         assert_eq!(decode_record(&out, &Fake).unwrap().header.checksum, ChecksumAlgorithm::Sha1);
-        assert_eq!(decode_record(&out, &SoftwareCrc32c), Err(RecordError::UnsupportedChecksum(ChecksumAlgorithm::Sha1)));
+        assert_eq!(decode_record(&out, &SoftwareDigests), Err(RecordError::UnsupportedChecksum(ChecksumAlgorithm::Sha1)));
     }
 
     #[test]
@@ -716,7 +910,7 @@ mod tests {
         }
         let clean_len = log.len();
         log.extend([0u8; 300]); // preallocated tail
-        let mut s = LogScanner::new(&log, &SoftwareCrc32c);
+        let mut s = LogScanner::new(&log, &SoftwareDigests);
         let seen: Vec<u64> = s.by_ref().map(|(_, r)| r.header.seq).collect();
         assert_eq!(seen, [1, 2, 3, 4, 5]);
         assert_eq!(s.end(), Some(ScanEnd::Clean));
@@ -725,7 +919,7 @@ mod tests {
         // Damage record 4's payload: the scan stops exactly there.
         let mut bad = log.clone();
         bad[offsets[3] + HEADER_LEN + 10] ^= 1;
-        let mut s = LogScanner::new(&bad, &SoftwareCrc32c);
+        let mut s = LogScanner::new(&bad, &SoftwareDigests);
         assert_eq!(s.by_ref().count(), 3);
         assert_eq!(
             s.end(),
@@ -737,12 +931,12 @@ mod tests {
         for seq in [1u64, 2, 4] {
             gap.extend(record(&header(seq, 0, 512), 0));
         }
-        let mut s = LogScanner::new(&gap, &SoftwareCrc32c);
+        let mut s = LogScanner::new(&gap, &SoftwareDigests);
         assert_eq!(s.by_ref().count(), 2);
         assert!(matches!(s.end(), Some(ScanEnd::SequenceGap { expected: 3, found: 4, .. })));
 
         // Resuming in the middle.
-        let s = LogScanner::resume(&log, offsets[2], 3, &SoftwareCrc32c);
+        let s = LogScanner::resume(&log, offsets[2], 3, &SoftwareDigests);
         assert_eq!(s.map(|(_, r)| r.header.seq).collect::<Vec<_>>(), [3, 4, 5]);
     }
 }

@@ -3,8 +3,8 @@
 //! panics, never accepts a damaged record, and never reads past its input.
 
 use mars_core::log_record::{
-    decode_record, encode_record, ChecksumAlgorithm, LogScanner, RecordError, RecordHeader, RecordKind, ScanEnd,
-    SoftwareCrc32c,
+    decode_record, encode_record, ChecksumAlgorithm, Format, LogScanner, RecordError, RecordHeader, RecordKind, ScanEnd,
+    SoftwareDigests,
 };
 use proptest::prelude::*;
 
@@ -16,10 +16,12 @@ fn record(seq: u64, pos_sectors: u64, sectors: u32, fill: u8) -> Vec<u8> {
         data_len: sectors * 512,
         kind: RecordKind::Write,
         checksum: ChecksumAlgorithm::Crc32c,
+        // Both layouts, mixed within a log as after an upgrade.
+        format: if fill & 1 == 0 { Format::Aligned } else { Format::Packed },
     };
     let payload: Vec<u8> = (0..h.data_len).map(|i| fill.wrapping_add((i % 251) as u8)).collect();
     let mut out = vec![0u8; h.record_len()];
-    encode_record(&h, &payload, &SoftwareCrc32c, &mut out).unwrap();
+    encode_record(&h, &payload, &SoftwareDigests, &mut out).unwrap();
     out
 }
 
@@ -41,14 +43,14 @@ proptest! {
     #[test]
     fn resuming_at_any_sequence_number_never_panics(seq in prop_oneof![Just(u64::MAX), Just(u64::MAX - 1), any::<u64>()], sectors in 1u32..4) {
         // A record carrying the number the scan expects, whatever it is (also u64::MAX).
-        let h = RecordHeader { seq, stamp_ns: 1, pos: 0, data_len: sectors * 512, kind: RecordKind::Write, checksum: ChecksumAlgorithm::Crc32c };
+        let h = RecordHeader { seq, stamp_ns: 1, pos: 0, data_len: sectors * 512, kind: RecordKind::Write, checksum: ChecksumAlgorithm::Crc32c, format: Format::Packed };
         let mut head = [0u8; 56];
         h.encode(&mut head);
         let payload = vec![3u8; h.data_len as usize];
         let mut tail = [0u8; 40];
         h.encode_trailer(&mars_core::log_record::crc32c_digest(mars_core::crc32c::crc32c(&payload)), &mut tail);
         let bytes = [&head[..], &payload, &tail[..]].concat();
-        let mut s = LogScanner::resume(&bytes, 0, seq, &SoftwareCrc32c);
+        let mut s = LogScanner::resume(&bytes, 0, seq, &SoftwareDigests);
         let n = s.by_ref().count();
         prop_assert_eq!(n, usize::from(seq != 0 && seq != u64::MAX));
         prop_assert!(s.next_seq() >= seq);
@@ -56,8 +58,8 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
-        let _ = decode_record(&bytes, &SoftwareCrc32c);
-        let mut s = LogScanner::new(&bytes, &SoftwareCrc32c);
+        let _ = decode_record(&bytes, &SoftwareDigests);
+        let mut s = LogScanner::new(&bytes, &SoftwareDigests);
         let n = s.by_ref().count();
         prop_assert!(s.offset() <= bytes.len());
         prop_assert!(s.end().is_some());
@@ -78,7 +80,7 @@ proptest! {
             first = first.min(i);
         }
         prop_assume!(bad != good);
-        let mut s = LogScanner::new(&bad, &SoftwareCrc32c);
+        let mut s = LogScanner::new(&bad, &SoftwareDigests);
         let valid: Vec<(usize, usize)> = s.by_ref().map(|(o, r)| (o, r.header.record_len())).collect();
         // Every record accepted lies entirely before the first changed byte.
         for (o, len) in valid {
@@ -91,7 +93,7 @@ proptest! {
     fn a_cut_log_yields_exactly_the_complete_records(specs in specs(), cut in any::<prop::sample::Index>()) {
         let good = log(&specs);
         let at = cut.index(good.len());
-        let mut s = LogScanner::new(&good[..at], &SoftwareCrc32c);
+        let mut s = LogScanner::new(&good[..at], &SoftwareDigests);
         let got: Vec<u64> = s.by_ref().map(|(_, r)| r.header.seq).collect();
         let mut ends = Vec::new();
         let mut off = 0;

@@ -205,12 +205,12 @@ pub fn exec(path: &Path, summary_only: bool, json: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mars_core::log_record::{encode_record, ChecksumAlgorithm, RecordHeader, HEADER_LEN};
+    use mars_core::log_record::{encode_record, ChecksumAlgorithm, Format, RecordHeader, HEADER_LEN};
 
     fn log(n: u64, checksum: ChecksumAlgorithm) -> Vec<u8> {
         let mut out = Vec::new();
         for seq in 1..=n {
-            let h = RecordHeader { seq, stamp_ns: seq, pos: seq * 4096, data_len: 4096, kind: RecordKind::Write, checksum };
+            let h = RecordHeader { seq, stamp_ns: seq, pos: seq * 4096, data_len: 4096, kind: RecordKind::Write, checksum, format: Format::Packed };
             let mut rec = vec![0u8; h.record_len()];
             encode_record(&h, &[seq as u8; 4096], &AllDigests, &mut rec).unwrap();
             out.extend(rec);
@@ -220,7 +220,7 @@ mod tests {
 
     #[test]
     fn clean_log_with_every_checksum() {
-        for alg in [ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Md5, ChecksumAlgorithm::Sha1] {
+        for alg in [ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Md5, ChecksumAlgorithm::Sha1, ChecksumAlgorithm::Xxh64] {
             let data = log(4, alg);
             let (lines, s) = scan(&data, true);
             assert_eq!(s.status, LogStatus::Clean, "{alg:?}");

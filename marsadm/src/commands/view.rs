@@ -2,6 +2,7 @@
 //! [`resource_state`], and printed by both the text and the JSON form.
 
 use mars_core::emergency::{self as em, Level};
+use mars_core::log_record::{decode_header, HEADER_LEN};
 use mars_core::replication::is_consistent;
 use mars_core::splitbrain::{bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
 use mars_core::tree::{
@@ -273,6 +274,23 @@ pub struct Rates {
     pub replay: u64,
 }
 
+/// Where the records from `start` on end in the logfile at `path` (of `size` bytes): the
+/// primary's logger writes zeros ahead of its current logfile's last record (docu/data-
+/// path.md), so its size says nothing. Walks the headers only; stops at the first that is
+/// not one.
+fn records_end(path: &std::path::Path, start: u64, size: u64) -> u64 {
+    use std::os::unix::fs::FileExt;
+    let Ok(f) = std::fs::File::open(path) else { return size };
+    let (mut at, mut head) = (start, [0u8; HEADER_LEN]);
+    while at < size && f.read_exact_at(&mut head, at).is_ok() {
+        match decode_header(&head) {
+            Ok(h) => at = at.saturating_add(h.record_len() as u64),
+            Err(_) => break,
+        }
+    }
+    at.min(size)
+}
+
 fn link(ctx: &Context, rel: &str) -> Result<Option<String>> {
     Ok(ctx.tree.get(rel)?.map(|l| l.value))
 }
@@ -313,7 +331,11 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         }
         // The module rewrites the replay link only when the disk is synced, so what is
         // not known to be on the disk is everything the logfile holds beyond the start.
-        (Some(r), _) if !secondary => writeback_rest = r.len.max(log_size(&r.log.to_string()).saturating_sub(r.start)),
+        (Some(r), _) if !secondary => {
+            let path = ctx.tree.path(&format!("{dir}/{}", r.log));
+            let end = records_end(&path, r.start, log_size(&r.log.to_string()));
+            writeback_rest = r.len.max(end.saturating_sub(r.start));
+        }
         _ => {}
     }
     let switches = Switches { sync: switch("sync")?, fetch: switch("connect")?, replay: switch("allow-replay")? };

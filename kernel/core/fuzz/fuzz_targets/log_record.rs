@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mars_core::log_record::{
-    decode_header, decode_record, encode_record, ChecksumAlgorithm, Digester, LogScanner, RecordHeader, RecordKind, SoftwareCrc32c, DIGEST_LEN,
+    decode_header, decode_record, encode_record, ChecksumAlgorithm, Digester, Format, LogScanner, RecordHeader, RecordKind, SoftwareDigests, DIGEST_LEN,
 };
 
 /// Accepts every algorithm (digest: CRC32C, zero-padded), so records of any checksum
@@ -15,7 +15,7 @@ struct AnyAlgorithm;
 
 impl Digester for AnyAlgorithm {
     fn digest(&self, _: ChecksumAlgorithm, data: &[u8]) -> Option<[u8; DIGEST_LEN]> {
-        SoftwareCrc32c.digest(ChecksumAlgorithm::Crc32c, data)
+        SoftwareDigests.digest(ChecksumAlgorithm::Crc32c, data)
     }
 }
 
@@ -40,7 +40,9 @@ fn build(d: &[u8]) -> Vec<u8> {
             pos: u64_at(chunk, 8) % (1 << 40) * 512,
             data_len: ((u64_at(chunk, 16) % 64) as u32) * 512,
             kind: if chunk.get(20).copied().unwrap_or(0) & 1 == 0 { RecordKind::Write } else { RecordKind::Discard },
-            checksum: [ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Md5, ChecksumAlgorithm::Sha1][usize::from(chunk.get(21).copied().unwrap_or(0) % 3)],
+            checksum: [ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Md5, ChecksumAlgorithm::Sha1, ChecksumAlgorithm::Xxh64][usize::from(chunk.get(21).copied().unwrap_or(0) % 4)],
+            // Both layouts, mixed in one log.
+            format: if chunk.get(20).copied().unwrap_or(0) & 2 == 0 { Format::Aligned } else { Format::Packed },
         };
         let payload = vec![chunk.get(22).copied().unwrap_or(0); h.payload_len() as usize];
         let mut rec = vec![0u8; h.record_len()];
@@ -61,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else { return };
     let buf = if mode & 1 == 1 { build(rest) } else { rest.to_vec() };
     let _ = decode_header(&buf);
-    let _ = decode_record(&buf, &SoftwareCrc32c);
+    let _ = decode_record(&buf, &SoftwareDigests);
     let mut s = LogScanner::new(&buf, &AnyAlgorithm);
     let mut last = 0;
     for (off, r) in s.by_ref() {
@@ -71,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(s.offset() <= buf.len());
     assert!(s.end().is_some());
     let at = (u64_at(rest, 0) as usize) % (buf.len() + 1);
-    let mut s = LogScanner::resume(&buf, at, u64_at(rest, 8), &SoftwareCrc32c);
+    let mut s = LogScanner::resume(&buf, at, u64_at(rest, 8), &SoftwareDigests);
     for _ in s.by_ref() {}
     assert!(s.end().is_some());
 });

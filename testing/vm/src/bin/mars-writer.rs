@@ -1,0 +1,140 @@
+//! `mars-writer`: writes numbered 4 KiB blocks to a device and prints the number of each
+//! block as soon as its write is acknowledged (stdout flushed per line), for the crash
+//! scenarios (test-only). Block `i` goes to `(start + i) * 4096` and begins with
+//! `<tag> <i as %08d>\n`. Modes: `dsync` opens the device O_DIRECT|O_DSYNC (every write a
+//! REQ_FUA write, no flush); `direct` opens it O_DIRECT only (nothing asks for
+//! durability: for checking that the test can fail). `check` reads blocks 0..=count-1
+//! back (O_DIRECT) and exits 1 at the first one that is not as written.
+//!
+//! With `--acks DEV`, each acknowledged number is also written (O_DIRECT) to the start of
+//! DEV before it is printed: a crash (qemu killed) keeps everything a guest wrote to a
+//! disk, so after it DEV holds the last number acknowledged, to the write, whatever the
+//! output stream still carried.
+
+use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    Dsync,
+    Direct,
+    Check,
+}
+
+#[derive(Parser)]
+#[command(about = "Write numbered 4 KiB blocks, print each acknowledged number (tests only)")]
+struct Cli {
+    /// The device to write.
+    device: String,
+    /// First block (in 4 KiB units).
+    #[arg(long, default_value_t = 0)]
+    start: u64,
+    /// Blocks to write.
+    #[arg(long, default_value_t = 100_000)]
+    count: u64,
+    /// Text at the start of each block, before its number.
+    #[arg(long, default_value = "dsync")]
+    tag: String,
+    #[arg(long, value_enum, default_value = "dsync")]
+    mode: Mode,
+    /// A scratch device that records the last acknowledged number (`acked <i>`).
+    #[arg(long)]
+    acks: Option<String>,
+}
+
+const BLOCK: usize = 4096;
+
+/// A zeroed 4 KiB buffer aligned for direct I/O.
+struct Aligned(*mut u8);
+
+impl Aligned {
+    fn layout() -> Layout {
+        // 4096 is a power of two and the size is nonzero.
+        Layout::from_size_align(BLOCK, BLOCK).expect("layout")
+    }
+    fn new() -> Aligned {
+        // SAFETY: the layout has a nonzero size.
+        let p = unsafe { alloc_zeroed(Self::layout()) };
+        assert!(!p.is_null(), "out of memory");
+        Aligned(p)
+    }
+    fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: `self.0` points to BLOCK bytes owned by `self`, initialized (zeroed).
+        unsafe { std::slice::from_raw_parts_mut(self.0, BLOCK) }
+    }
+}
+
+impl Drop for Aligned {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with the same layout.
+        unsafe { dealloc(self.0, Self::layout()) }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let flags = match cli.mode {
+        Mode::Dsync => libc::O_DIRECT | libc::O_DSYNC,
+        Mode::Direct | Mode::Check => libc::O_DIRECT,
+    };
+    let check = matches!(cli.mode, Mode::Check);
+    let dev = match OpenOptions::new().read(check).write(!check).custom_flags(flags).open(&cli.device) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("mars-writer: cannot open {}: {e}", cli.device);
+            return ExitCode::from(2);
+        }
+    };
+    let acks = match cli.acks.as_deref().map(|a| OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(a)) {
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => {
+            eprintln!("mars-writer: cannot open the acks device: {e}");
+            return ExitCode::from(2);
+        }
+        None => None,
+    };
+    let (mut buf, mut ack) = (Aligned::new(), Aligned::new());
+    let mut out = std::io::stdout().lock();
+    for i in 0..cli.count {
+        let text = format!("{} {i:08}\n", cli.tag);
+        let b = buf.bytes();
+        let at = (cli.start + i) * BLOCK as u64;
+        if check {
+            if let Err(e) = dev.read_exact_at(b, at) {
+                eprintln!("mars-writer: block {i}: {e}");
+                return ExitCode::from(2);
+            }
+            if !b.starts_with(text.as_bytes()) {
+                let got = String::from_utf8_lossy(&b[..text.len()]).into_owned();
+                println!("block {i}: {got:?} instead of {:?}", text);
+                return ExitCode::from(1);
+            }
+            continue;
+        }
+        b.fill(0);
+        b[..text.len()].copy_from_slice(text.as_bytes());
+        if let Err(e) = dev.write_all_at(b, at) {
+            eprintln!("mars-writer: block {i}: {e}");
+            return ExitCode::from(1);
+        }
+        if let Some(acks) = &acks {
+            let text = format!("acked {i}\n");
+            let a = ack.bytes();
+            a.fill(0);
+            a[..text.len()].copy_from_slice(text.as_bytes());
+            if let Err(e) = acks.write_all_at(a, 0) {
+                eprintln!("mars-writer: acks device: {e}");
+                return ExitCode::from(1);
+            }
+        }
+        if writeln!(out, "{i}").and_then(|_| out.flush()).is_err() {
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
+}
