@@ -23,7 +23,7 @@ use crate::kapi::vfs;
 use crate::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::format_into;
-use crate::mars_core::log_record::{decode_record, LogScanner, RecordError, RecordKind, ScanEnd, MAX_PAYLOAD, OVERHEAD};
+use crate::mars_core::log_record::{decode_record, LogScanner, RecordError, RecordKind, ScanEnd, MAX_PAYLOAD, OVERHEAD, SECTOR};
 use crate::mars_core::replication::{hole_after, next_logfile, switchover, Stop, SwitchLinks, Switchover};
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
@@ -107,7 +107,11 @@ fn apply_window(window: &[u8], base: u64, from: u64, next_seq: u64, disk: &Block
     }
     let next_seq = scanner.next_seq();
     pieces.sort_unstable_by_key(|r| (r.pos, r.seq));
-    write_pieces(disk, &pieces, true)?;
+    // Payloads of aligned records (format version 2) in a window read from a record's
+    // start are sector-aligned in memory: the bios take them from the window. Packed
+    // records (version 1) go through aligned copies.
+    let aligned = pieces.iter().all(|r| r.data.as_ptr() as usize % SECTOR as usize == 0 && r.data.len() % SECTOR as usize == 0);
+    write_pieces(disk, &pieces, !aligned)?;
     Ok(Applied { consumed: scanner.offset(), next_seq, applied: pieces.len() as u64, end: scanner.end() })
 }
 
