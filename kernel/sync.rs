@@ -15,6 +15,7 @@
 //! writeback has passed the syncing host's replay start: every write before that is then
 //! on the disk being copied, and every later one is replayed.
 
+use core::iter::Peekable;
 use core::sync::atomic::Ordering;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
@@ -33,6 +34,7 @@ use crate::logger::Log;
 use crate::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
+use crate::mars_core::syncruns::{self, Run, Runs};
 use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN};
 use crate::strategy::Main;
 use crate::tree::{host_name, path, Tree, ROOT};
@@ -238,50 +240,65 @@ impl Job<'_> {
         }
         let mut local = KVVec::from_elem(0u8, MAX_SYNC_READ as usize, GFP_KERNEL)?;
         let mut mine = KVec::from_elem(0u8, (MAX_SYNC_READ / SYNC_BLOCK) as usize * SYNC_DIGEST_LEN, GFP_KERNEL)?;
-        let mut theirs = KVec::from_elem(0u8, (SPAN / SYNC_BLOCK) as usize * SYNC_DIGEST_LEN, GFP_KERNEL)?;
+        let sums_len = (SPAN / SYNC_BLOCK) as usize * SYNC_DIGEST_LEN;
+        let (mut theirs, mut ahead) = (KVec::from_elem(0u8, sums_len, GFP_KERNEL)?, KVec::from_elem(0u8, sums_len, GFP_KERNEL)?);
+        let mut slots = [Slot::new()?, Slot::new()?];
         let mut pos = status - status % u64::from(SYNC_BLOCK);
         let first = pos;
         let (started, mut copied, mut last_status) = (real_ns(), 0u64, real_ns());
         let mut rate = RateMeter::new("sync-rate");
+        // The one `SyncSums` asked for and not yet answered: always the oldest request
+        // outstanding, since it is sent before the reads of the span being copied.
+        conn.send(&Message::SyncSums { offset: pos, len: self.span_at(pos) })?;
+        let mut due = Some(pos);
         while pos < self.size {
             if thread::should_stop() {
                 return Ok(false);
             }
-            let span = (self.size - pos).min(u64::from(SPAN)) as u32;
-            conn.send(&Message::SyncSums { offset: pos, len: span })?;
-            let n = match conn.recv()? {
-                Message::Sums { offset, sums } if offset == pos && sums.len() <= theirs.len() => {
-                    theirs[..sums.len()].copy_from_slice(sums);
-                    sums.len()
-                }
-                Message::Error { message, .. } => {
-                    peer_warn!(self.primary, "resource {}: sync: {} says: {}\n", self.res, self.primary, escaped(message));
-                    return Err(EIO);
-                }
-                _ => return Err(protocol_error()),
-            };
-            if n != span.div_ceil(SYNC_BLOCK) as usize * SYNC_DIGEST_LEN {
-                return Err(protocol_error());
+            let span = self.span_at(pos);
+            if due == Some(pos) {
+                self.recv_sums(&mut conn, pos, span, &mut ahead)?;
+                due = None;
             }
-            // Compare a read's worth at a time and copy the blocks that differ.
+            core::mem::swap(&mut theirs, &mut ahead);
+            // The primary digests the next span while this host compares this one.
+            let next = pos + u64::from(span);
+            if next < self.size {
+                conn.send(&Message::SyncSums { offset: next, len: self.span_at(next) })?;
+                due = Some(next);
+            }
+            // Compare a read's worth at a time.
+            let mut differs = [false; (SPAN / SYNC_BLOCK) as usize];
             let mut at = 0u32;
             while at < span {
                 let chunk = (span - at).min(MAX_SYNC_READ);
-                let base = pos + u64::from(at);
-                read_disk(self.disk, base, &mut local[..chunk as usize])?;
+                read_disk(self.disk, pos + u64::from(at), &mut local[..chunk as usize])?;
                 let m = block_digests(self.main, &local[..chunk as usize], &mut mine)?;
-                let first = (at / SYNC_BLOCK) as usize * SYNC_DIGEST_LEN;
+                let first = (at / SYNC_BLOCK) as usize;
                 for (i, digest) in mine[..m].chunks(SYNC_DIGEST_LEN).enumerate() {
-                    if digest == &theirs[first + i * SYNC_DIGEST_LEN..first + (i + 1) * SYNC_DIGEST_LEN] {
-                        continue;
-                    }
-                    let block_at = base + (i as u64) * u64::from(SYNC_BLOCK);
-                    let len = (self.size - block_at).min(u64::from(SYNC_BLOCK)) as u32;
-                    copied += self.copy_block(&mut conn, block_at, len, &mut local[..len as usize])?;
+                    let j = (first + i) * SYNC_DIGEST_LEN;
+                    differs[first + i] = digest != &theirs[j..j + SYNC_DIGEST_LEN];
                 }
                 at += chunk;
             }
-            pos += u64::from(span);
+            // Copy the runs of differing blocks: two batches of reads in flight, each
+            // written to the disk in one go while the other one arrives.
+            let mut runs = syncruns::runs(&differs, pos, next).peekable();
+            for slot in &mut slots {
+                slot.ask(&mut conn, &mut runs)?;
+            }
+            let mut cur = 0;
+            while slots[cur].n > 0 {
+                if let Some(offset) = due.take() {
+                    // Answered before the reads that follow it.
+                    let len = self.span_at(offset);
+                    self.recv_sums(&mut conn, offset, len, &mut ahead)?;
+                }
+                copied += slots[cur].copy(self, &mut conn)?;
+                slots[cur].ask(&mut conn, &mut runs)?;
+                cur ^= 1;
+            }
+            pos = next;
             rate.add(u64::from(span));
             rate.tick(&tree, self.res);
             self.pace(started, pos - first);
@@ -324,15 +341,25 @@ impl Job<'_> {
         }
     }
 
-    /// Copies one block from the primary onto the local disk; returns its length.
-    fn copy_block(&self, conn: &mut Conn, at: u64, len: u32, buf: &mut [u8]) -> Result<u64> {
-        conn.send(&Message::SyncRead { offset: at, len })?;
+    /// Bytes of the `SyncSums` request at `pos`: a span, or what is left of the disk.
+    fn span_at(&self, pos: u64) -> u32 {
+        self.size.saturating_sub(pos).min(u64::from(SPAN)) as u32
+    }
+
+    /// Receives the primary's digests of `len` bytes at `offset` into `out`.
+    fn recv_sums(&self, conn: &mut Conn, offset: u64, len: u32, out: &mut [u8]) -> Result {
+        let n = len.div_ceil(SYNC_BLOCK) as usize * SYNC_DIGEST_LEN;
         match conn.recv()? {
-            Message::SyncData { offset, data } if offset == at && data.len() == buf.len() => buf.copy_from_slice(data),
-            _ => return Err(protocol_error()),
+            Message::Sums { offset: o, sums } if o == offset && sums.len() == n && n <= out.len() => {
+                out[..n].copy_from_slice(sums);
+                Ok(())
+            }
+            Message::Error { message, .. } => {
+                peer_warn!(self.primary, "resource {}: sync: {} says: {}\n", self.res, self.primary, escaped(message));
+                Err(EIO)
+            }
+            _ => Err(protocol_error()),
         }
-        self.disk.io(|batch| batch.write(at, buf))?;
-        Ok(u64::from(len))
     }
 
     /// Sleeps until the disk walked so far fits the sync rate limit: it bounds what
@@ -347,5 +374,68 @@ impl Job<'_> {
         if due > now {
             thread::sleep_ms(((due - now) / 1_000_000).min(10_000) as u32);
         }
+    }
+}
+
+/// Bytes of the reads one [`Slot`] holds: two of them are in flight at most.
+const BATCH: u32 = 2 << 20;
+/// Runs one batch holds at most (each at least one block).
+const BATCH_RUNS: usize = (BATCH / SYNC_BLOCK) as usize;
+
+/// One batch of `SyncRead`s asked for: their runs in order and room for their data.
+struct Slot {
+    runs: [Run; BATCH_RUNS],
+    /// Runs asked for (the first ones of `runs`).
+    n: usize,
+    data: KVVec<u8>,
+}
+
+impl Slot {
+    fn new() -> Result<Slot> {
+        Ok(Slot { runs: [Run { offset: 0, len: 0 }; BATCH_RUNS], n: 0, data: KVVec::from_elem(0u8, BATCH as usize, GFP_KERNEL)? })
+    }
+
+    /// Asks for the next batch of `runs` (none if no run is left).
+    fn ask(&mut self, conn: &mut Conn, runs: &mut Peekable<Runs<'_>>) -> Result {
+        let (slots, n) = (&mut self.runs, &mut self.n);
+        *n = 0;
+        syncruns::take_batch(runs, BATCH, |run| -> Result {
+            // A batch holds at most BATCH_RUNS runs, each at least a block (or the end).
+            *slots.get_mut(*n).ok_or(EINVAL)? = run;
+            *n += 1;
+            conn.send(&Message::SyncRead { offset: run.offset, len: run.len })
+        })?;
+        Ok(())
+    }
+
+    /// Receives the batch's data, in the order asked for, and writes it onto the local
+    /// disk in one go; returns its bytes.
+    fn copy(&mut self, job: &Job<'_>, conn: &mut Conn) -> Result<u64> {
+        let mut n = 0usize;
+        for run in &self.runs[..self.n] {
+            let len = run.len as usize;
+            let room = self.data.get_mut(n..n + len).ok_or(EINVAL)?;
+            match conn.recv()? {
+                Message::SyncData { offset, data } if offset == run.offset && data.len() == len => room.copy_from_slice(data),
+                Message::Error { message, .. } => {
+                    peer_warn!(job.primary, "resource {}: sync: {} says: {}\n", job.res, job.primary, escaped(message));
+                    return Err(EIO);
+                }
+                _ => return Err(protocol_error()),
+            }
+            n += len;
+        }
+        let (runs, data) = (&self.runs[..self.n], &self.data);
+        job.disk.io(|batch| {
+            let mut n = 0usize;
+            for run in runs {
+                let len = run.len as usize;
+                batch.write(run.offset, &data[n..n + len])?;
+                n += len;
+            }
+            Ok(())
+        })?;
+        self.n = 0;
+        Ok(n as u64)
     }
 }

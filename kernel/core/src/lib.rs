@@ -24,6 +24,7 @@ pub mod replication;
 pub mod role;
 pub mod splitbrain;
 pub mod syncgate;
+pub mod syncruns;
 pub mod text;
 pub mod tree;
 pub mod version;
