@@ -15,17 +15,19 @@ use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::fmt;
 use kernel::prelude::*;
 use kernel::str::CString;
-use kernel::sync::{Arc, Mutex};
-use kernel::{new_mutex, pin_init};
+use kernel::sync::{Arc, CondVar, Mutex};
+use kernel::time::msecs_to_jiffies;
+use kernel::{new_condvar, new_mutex, pin_init};
 
 use crate::conn::{peer_warn, text, Conn, Listener};
 use crate::mars_core::text::escaped;
-use crate::kapi::file::OpenFlags;
+use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::vfs;
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{protocol_error, Socket};
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
+use crate::logger::Log;
 use crate::mars_core::backoff::Backoff;
 use crate::progress::RateMeter;
 use crate::mars_core::tree::{parse_log_path, LogName, ReplayLink, VersionLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
@@ -36,10 +38,22 @@ use crate::tunables::{Traffic, FETCH_LIMIT_KB};
 
 /// Bytes of a logfile per request.
 const CHUNK: u32 = 1 << 20;
-/// Chunks one fetch round takes at most.
-const ROUND_CHUNKS: u32 = 32;
-/// How often a caught-up secondary asks for more.
+/// Requests a client keeps in flight on its connection (the server answers them in
+/// order; pipelining hides the round trip).
+const DEPTH: usize = 4;
+/// Bytes one fetch round takes at most before the links are read again.
+const ROUND_BYTES: u64 = 32 << 20;
+/// How often a caught-up secondary asks for more when the server did not wait for the
+/// log to grow (the fallback to the long poll).
 const POLL_MS: u32 = 100;
+/// How long the server holds a request at the durable end of a primary's current
+/// logfile until the log grows (the long poll; at most half the socket timeout).
+const LONG_POLL_MS: u32 = 1000;
+/// An empty reply this late (ns after the request) was a long poll: ask again at once.
+const LONG_POLLED_NS: u64 = 200_000_000;
+/// A client connection unused for this long is replaced (the server closes a
+/// connection silent for the socket timeout, 10 s by default).
+const IDLE_NS: u64 = 5_000_000_000;
 /// Frame payload room: a chunk plus the message's fields.
 const MAX_PAYLOAD: usize = CHUNK as usize + 64;
 
@@ -55,9 +69,13 @@ pub(crate) fn start_server(main: Arc<Main>, at: [u8; 4]) -> Result<Listener> {
     Listener::start(main, Traffic::Replication, kernel::c_str!("mars_listen_fetch"), at, serve)
 }
 
+/// Serves the requests of one connection in order. The logfile of the last request stays
+/// open (reopened when a request names another one). A request at the durable end of
+/// the primary's current logfile waits up to [`LONG_POLL_MS`] for the log to grow.
 fn serve(main: &Main, sock: Socket) -> Result {
     let mut conn = Conn::accept_member(main, sock, Traffic::Replication, MAX_PAYLOAD)?;
     let mut data = KVec::from_elem(0u8, CHUNK as usize, GFP_KERNEL)?;
+    let mut open: Option<(KVec<u8>, File)> = None;
     loop {
         let (p, offset, max_len) = match conn.recv()? {
             Message::FetchLog { path: p, offset, max_len } => (owned(p)?, offset, max_len),
@@ -68,17 +86,28 @@ fn serve(main: &Main, sock: Socket) -> Result {
             conn.refuse(2, "not a logfile");
             return Err(EPERM);
         };
-        let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
-        let file = match open_logfile(&dir, name, OpenFlags::READ, 0) {
-            Ok(f) => f,
-            // A symlink or anything but a regular file in the resource directory.
-            Err(e) if vfs::is_symlink_refusal(e) || e == EINVAL || e == ENOTDIR => {
-                conn.refuse(4, "not a regular file");
-                return Err(e);
+        if !open.as_ref().is_some_and(|(n, _)| n.as_slice() == p.as_bytes()) {
+            let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
+            let file = match open_logfile(&dir, name, OpenFlags::READ, 0) {
+                Ok(f) => f,
+                // A symlink or anything but a regular file in the resource directory.
+                Err(e) if vfs::is_symlink_refusal(e) || e == EINVAL || e == ENOTDIR => {
+                    conn.refuse(4, "not a regular file");
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
+            open = Some((owned(p)?, file));
+        }
+        let Some((_, file)) = &open else { return Err(EINVAL) };
+        let mut size = file.size().min(durable_end(main, res, name));
+        if offset == size {
+            if let Some(log) = current_log(main, res, name) {
+                let socket_s = Traffic::Replication.tuning().tcp_timeout.load(Ordering::Relaxed).max(1) as u32;
+                log.wait_durable_beyond(offset, LONG_POLL_MS.min(socket_s.saturating_mul(500)));
+                size = file.size().min(durable_end(main, res, name));
             }
-            Err(e) => return Err(e),
-        };
-        let size = file.size().min(durable_end(main, res, name));
+        }
         if offset > size {
             conn.refuse(3, "offset beyond the end of the logfile");
             return Err(EINVAL);
@@ -96,36 +125,56 @@ fn serve(main: &Main, sock: Socket) -> Result {
     }
 }
 
+/// The log of logfile `name` of `res` if it is this host's current logfile as primary.
+fn current_log(main: &Main, res: &str, name: LogName<'_>) -> Option<Arc<Log>> {
+    let served = main.served(res.as_bytes())?;
+    let log = served.log.get();
+    (log.nr == name.nr && log.me.as_slice() == name.host.as_bytes()).then_some(log)
+}
+
 /// How far logfile `name` of `res` may be served: a primary's current logfile only as
 /// far as it is durable, so nothing a secondary has can be lost by a crash of the
 /// primary (its recovery would cut it, and the histories would differ); everything else
 /// wholly.
 fn durable_end(main: &Main, res: &str, name: LogName<'_>) -> u64 {
-    let Some(served) = main.served(res.as_bytes()) else { return u64::MAX };
-    let log = served.log.get();
-    if log.nr == name.nr && log.me.as_slice() == name.host.as_bytes() {
-        log.durable.load(Ordering::Acquire)
-    } else {
-        u64::MAX
-    }
+    current_log(main, res, name).map_or(u64::MAX, |log| log.durable.load(Ordering::Acquire))
 }
 
-/// Where replay found the local copy of a logfile damaged: the fetch thread cuts the
-/// copy there and fetches the rest again (design reference §1.6, "self-repair").
+/// What the fetch and the replay thread of a resource tell each other: where replay
+/// found the local copy of a logfile damaged (the fetch thread cuts the copy there and
+/// fetches the rest again, design reference §1.6, "self-repair"), and that new data has
+/// arrived (replay need not wait for its next look).
 #[pin_data]
 pub(crate) struct Repair {
     #[pin]
     at: Mutex<Option<(u32, u64)>>,
+    /// Counts the fetches that appended data.
+    #[pin]
+    arrivals: Mutex<u64>,
+    #[pin]
+    arrived: CondVar,
 }
 
 impl Repair {
     pub(crate) fn new() -> Result<Arc<Repair>> {
-        Arc::pin_init(pin_init!(Repair { at <- new_mutex!(None, "mars_repair") }), GFP_KERNEL)
+        Arc::pin_init(
+            pin_init!(Repair {
+                at <- new_mutex!(None, "mars_repair"),
+                arrivals <- new_mutex!(0, "mars_arrivals"),
+                arrived <- new_condvar!("mars_arrived"),
+            }),
+            GFP_KERNEL,
+        )
     }
 
     /// Asks for logfile `nr` to be fetched again from byte `at`.
     pub(crate) fn request(&self, nr: u32, at: u64) {
         *self.at.lock() = Some((nr, at));
+    }
+
+    /// Whether a repair of logfile `nr` is asked for.
+    fn wanted_for(&self, nr: u32) -> bool {
+        matches!(*self.at.lock(), Some((n, _)) if n == nr)
     }
 
     /// The position to cut logfile `nr` at, if a repair of it was asked for.
@@ -139,6 +188,27 @@ impl Repair {
             _ => None,
         }
     }
+
+    /// Data was appended to a local logfile copy: wakes the replay thread.
+    fn arrived(&self) {
+        let mut n = self.arrivals.lock();
+        *n = n.wrapping_add(1);
+        self.arrived.notify_all();
+    }
+
+    /// How many appends there were so far (for [`Repair::wait_arrival`]).
+    pub(crate) fn arrivals(&self) -> u64 {
+        *self.arrivals.lock()
+    }
+
+    /// Waits until data arrives after `seen` = [`Repair::arrivals`] was read, for at
+    /// most `ms` or until the thread is asked to stop.
+    pub(crate) fn wait_arrival(&self, seen: u64, ms: u32) {
+        let mut n = self.arrivals.lock();
+        if *n == seen {
+            let _ = self.arrived.wait_interruptible_timeout(&mut n, msecs_to_jiffies(ms));
+        }
+    }
 }
 
 /// A secondary's fetch thread for one resource; stops when dropped.
@@ -146,6 +216,20 @@ pub(crate) struct Fetcher {
     /// The source it fetches from.
     pub(crate) source: KVec<u8>,
     _thread: Thread,
+}
+
+/// The fetch thread's connection to its source, kept across rounds.
+struct Link {
+    conn: Conn,
+    /// When it was last used.
+    used: u64,
+}
+
+/// What one fetch round did.
+struct Round {
+    fetched: u64,
+    /// It ended with a request the server held until its long poll ran out.
+    long_polled: bool,
 }
 
 impl Fetcher {
@@ -156,64 +240,116 @@ impl Fetcher {
             let (res, source) = (text(&res_owned).unwrap_or(""), text(&source_owned).unwrap_or(""));
             let mut backoff = Backoff::new();
             let mut rate = RateMeter::new("fetch-rate");
+            let mut link = None;
             while !thread::should_stop() {
-                let round = fetch_round(&main, res, source, &repair, &mut rate);
+                let round = fetch_round(&main, res, source, &repair, &mut rate, &mut link);
                 rate.tick(&Tree { clock: &main.clock }, res);
                 let pause = match round {
-                    Ok(fetched) => {
+                    Ok(round) => {
                         if backoff.succeeded() {
                             pr_info!("resource {}: fetching from {} again\n", res, source);
                         }
-                        // Caught up: look again soon (this bounds the replication lag).
-                        if fetched > 0 { 1 } else { POLL_MS }
+                        // Caught up: the server's long poll told us when to ask again;
+                        // without one, look again soon (this bounds the replication lag).
+                        if round.fetched > 0 || round.long_polled { 0 } else { POLL_MS }
                     }
                     Err(e) => {
+                        link = None;
                         if backoff.failed() {
                             pr_warn!("resource {}: fetch from {} failed ({:?}); retrying with backoff\n", res, source, e);
                         }
                         backoff.delay_ms(1000, 10_000)
                     }
                 };
-                thread::sleep_ms(pause);
+                if pause > 0 {
+                    thread::sleep_ms(pause);
+                }
             }
         })?;
         Ok(Fetcher { source: owned(source)?, _thread: thread })
     }
 }
 
+/// A request in flight.
+#[derive(Clone, Copy, Default)]
+struct Asked {
+    offset: u64,
+    len: u32,
+    sent: u64,
+}
+
+/// The requests in flight on a connection, oldest first.
+#[derive(Default)]
+struct Flight {
+    asked: [Asked; DEPTH],
+    first: usize,
+    len: usize,
+}
+
+impl Flight {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push(&mut self, a: Asked) {
+        if self.len < DEPTH {
+            self.asked[(self.first + self.len) % DEPTH] = a;
+            self.len += 1;
+        }
+    }
+
+    fn pop(&mut self) -> Option<Asked> {
+        (self.len > 0).then(|| {
+            let a = self.asked[self.first];
+            self.first = (self.first + 1) % DEPTH;
+            self.len -= 1;
+            a
+        })
+    }
+}
 
 /// Fetches what is missing of `source`'s logfiles (`mars_core::handover::fetch_source`:
 /// the designated primary, or the old one during a handover), from the one `replay-<me>`
-/// names to the one `replay-<source>` names, at most [`ROUND_CHUNKS`] chunks (the server
-/// serves one connection at a time: other secondaries get their turn); returns the bytes
-/// fetched. Logfiles in between are named by `source`'s version links, so logfiles of
-/// any origin (after handovers) are fetched; this host's own logfiles never are.
-fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut RateMeter) -> Result<u64> {
+/// names to the one `replay-<source>` names, at most [`ROUND_BYTES`] (then the links are
+/// read again); returns the bytes fetched. Logfiles in between are named by `source`'s
+/// version links, so logfiles of any origin (after handovers) are fetched; this host's
+/// own logfiles never are. `link` is the connection, made here when there is none (or
+/// it was idle too long), kept for the next round.
+fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut RateMeter, link: &mut Option<Link>) -> Result<Round> {
     let tree = Tree { clock: &main.clock };
+    let mut round = Round { fetched: 0, long_polled: false };
     let me = host_name()?;
     let me = text(&me)?;
     let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
     let read = |p: CString| -> Result<Option<KVec<u8>>> { tree.read(&p) };
-    let Some(theirs) = read(path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, source))?)? else { return Ok(0) };
-    let Some(mine) = read(path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(0) };
+    let Some(theirs) = read(path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, source))?)? else { return Ok(round) };
+    let Some(mine) = read(path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(round) };
     let theirs = ReplayLink::parse(text(&theirs)?).map_err(|_| EINVAL)?;
     let mine = ReplayLink::parse(text(&mine)?).map_err(|_| EINVAL)?;
     if mine.log.nr > theirs.log.nr {
-        return Ok(0);
+        return Ok(round);
     }
-    let Some(mut conn) = Conn::connect_member(main, source, Traffic::Replication, MAX_PAYLOAD)? else { return Ok(0) };
-    let (started, mut fetched) = (real_ns(), 0u64);
+    if link.as_ref().is_some_and(|l| real_ns().saturating_sub(l.used) >= IDLE_NS) {
+        *link = None;
+    }
+    if link.is_none() {
+        let Some(conn) = Conn::connect_member(main, source, Traffic::Replication, MAX_PAYLOAD)? else { return Ok(round) };
+        *link = Some(Link { conn, used: real_ns() });
+    }
+    let Some(Link { conn, used }) = link.as_mut() else { return Err(EINVAL) };
+    let started = real_ns();
     for nr in mine.log.nr..=theirs.log.nr {
         let version = read(path(fmt!("{}/{}{:09}-{}", &*dir, VERSION_PREFIX, nr, source))?)?;
         let named = version.as_deref().and_then(|v| VersionLink::parse(text(v).ok()?).ok()).map(|v| v.log);
         let Some(name) = (if nr == theirs.log.nr { Some(theirs.log) } else { named.or((nr == mine.log.nr).then_some(mine.log)) }) else {
             // Not known yet which logfile `source` has with this number.
-            return Ok(fetched);
+            return Ok(round);
         };
         if name.host == me {
             continue;
         }
         let rel = CString::try_from_fmt(fmt!("{}{}/{}", RESOURCE_PREFIX, res, name))?;
+        let rel = rel.to_str().map_err(|_| EINVAL)?;
         let file = match open_logfile(&dir, name, OpenFlags::READ_WRITE.create(), 0o600) {
             Ok(f) => f,
             Err(e) if vfs::is_symlink_refusal(e) || e == EINVAL || e == ENOTDIR => {
@@ -223,32 +359,60 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
             }
             Err(e) => return Err(e),
         };
+        // Requests in flight, oldest first; `asked` is where the next one starts, and
+        // `served` how much of the logfile the server had when it last answered: more
+        // requests are sent only below that, so each is answered in full (its start is
+        // never beyond the end) and the replies are contiguous.
+        let mut flight = Flight::default();
+        let mut offset = file.size();
+        let (mut asked, mut served) = (offset, offset);
         loop {
-            if fetched >= u64::from(ROUND_CHUNKS) * u64::from(CHUNK) {
-                return Ok(fetched);
+            if flight.is_empty() {
+                if let Some(at) = repair.take_for(nr) {
+                    // Replay found damage here: fetch the rest again.
+                    pr_warn!("resource {}: {} is damaged at {}; fetching it again from there\n", res, name, at);
+                    file.truncate(at)?;
+                }
+                if round.fetched >= ROUND_BYTES {
+                    return Ok(round);
+                }
+                offset = file.size();
+                asked = offset;
+                served = served.max(offset);
             }
-            if let Some(at) = repair.take_for(nr) {
-                // Replay found damage here: fetch the rest again.
-                pr_warn!("resource {}: {} is damaged at {}; fetching it again from there\n", res, name, at);
-                file.truncate(at)?;
-            }
-            let offset = file.size();
             let limit = u64::from(FETCH_LIMIT_KB.load(Ordering::Relaxed).max(0) as u32) * 1024;
-            // Under a rate limit, chunks of a quarter second's worth keep the pace smooth.
-            let max_len = if limit == 0 { CHUNK } else { (limit / 4).clamp(4096, u64::from(CHUNK)) as u32 };
-            conn.send(&Message::FetchLog { path: rel.to_str().map_err(|_| EINVAL)?, offset, max_len })?;
-            match conn.recv()? {
-                Message::LogData { offset: at, data, .. } if at == offset => {
+            // Under a rate limit, one request at a time, of a quarter second's worth,
+            // keeps the pace smooth.
+            let (depth, max_len) = if limit == 0 { (DEPTH, CHUNK) } else { (1, (limit / 4).clamp(4096, u64::from(CHUNK)) as u32) };
+            let hold = round.fetched >= ROUND_BYTES || repair.wanted_for(nr);
+            while flight.len < depth && (flight.is_empty() || (asked < served && !hold)) {
+                conn.send(&Message::FetchLog { path: rel, offset: asked, max_len })?;
+                flight.push(Asked { offset: asked, len: max_len, sent: real_ns() });
+                asked = asked.saturating_add(u64::from(max_len));
+            }
+            let first = flight.pop().ok_or(EINVAL)?;
+            let reply = conn.recv()?;
+            *used = real_ns();
+            match reply {
+                Message::LogData { offset: at, file_size, data } if at == offset && at == first.offset && data.len() <= first.len as usize => {
+                    served = served.max(file_size);
                     if data.is_empty() {
+                        // At the end of what the server has: nothing else is in flight.
+                        round.long_polled = real_ns().saturating_sub(first.sent) >= LONG_POLLED_NS;
+                        if !flight.is_empty() {
+                            return Err(protocol_error());
+                        }
                         break;
                     }
                     file.write_all_vectored_at(&[data], offset)?;
-                    fetched += data.len() as u64;
+                    offset += data.len() as u64;
+                    round.fetched += data.len() as u64;
+                    repair.arrived();
                     rate.add(data.len() as u64);
                     rate.tick(&tree, res);
-                    if limit > 0 {
-                        // Sleep until the bytes so far fit the limit.
-                        let due = started.saturating_add(fetched.saturating_mul(1_000_000_000) / limit);
+                    // Under a limit: sleep until the bytes so far fit it.
+                    if let Some(pace) = round.fetched.saturating_mul(1_000_000_000).checked_div(limit) {
+                        let due = started.saturating_add(pace);
                         let now = real_ns();
                         if due > now {
                             thread::sleep_ms(((due - now) / 1_000_000).min(10_000) as u32);
@@ -256,12 +420,12 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
                     }
                 }
                 Message::Error { message, .. } => {
-                    peer_warn!(source, "fetch of {} from {}: {}\n", &*rel, source, escaped(message));
+                    peer_warn!(source, "fetch of {} from {}: {}\n", rel, source, escaped(message));
                     return Err(EIO);
                 }
                 _ => return Err(protocol_error()),
             }
         }
     }
-    Ok(fetched)
+    Ok(round)
 }

@@ -19,8 +19,9 @@ use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::fmt;
 use kernel::prelude::*;
 use kernel::str::{CStr, CString};
-use kernel::sync::{Arc, Mutex};
-use kernel::{new_mutex, pin_init};
+use kernel::sync::{Arc, CondVar, CondVarTimeoutResult, Mutex};
+use kernel::time::msecs_to_jiffies;
+use kernel::{new_condvar, new_mutex, pin_init};
 
 use crate::buffer::{Request, WriteBuffer, QUEUE_SLOTS};
 use crate::kapi::bdev::BlockDevice;
@@ -71,6 +72,17 @@ pub(crate) struct Log {
     pub(crate) reported: AtomicU64,
     /// The logger waits for `reported`: the writeback records its progress at once.
     pub(crate) report_now: AtomicBool,
+    /// Wakes the fetch server's long polls when `durable` grows.
+    grown: Arc<Growth>,
+}
+
+/// Where the fetch server's long polls wait for a logfile to grow (`Log::wait_durable_beyond`).
+#[pin_data]
+struct Growth {
+    #[pin]
+    lock: Mutex<()>,
+    #[pin]
+    cond: CondVar,
 }
 
 impl Log {
@@ -86,7 +98,25 @@ impl Log {
                 None
             }
         };
-        Ok(Log { file, direct, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, appended: zero(), durable: zero(), written: zero(), reported: zero(), report_now: AtomicBool::new(false) })
+        let grown = Arc::pin_init(pin_init!(Growth { lock <- new_mutex!((), "mars_log_grown"), cond <- new_condvar!("mars_log_grown") }), GFP_KERNEL)?;
+        Ok(Log { file, direct, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, appended: zero(), durable: zero(), written: zero(), reported: zero(), report_now: AtomicBool::new(false), grown })
+    }
+
+    /// Waits until the logfile is durable beyond `pos`, for at most `timeout_ms` or
+    /// until the thread is asked to stop; returns how far it is durable then.
+    pub(crate) fn wait_durable_beyond(&self, pos: u64, timeout_ms: u32) -> u64 {
+        let mut guard = self.grown.lock.lock();
+        let mut left = msecs_to_jiffies(timeout_ms);
+        loop {
+            let durable = self.durable.load(Ordering::Acquire);
+            if durable > pos {
+                return durable;
+            }
+            match self.grown.cond.wait_interruptible_timeout(&mut guard, left) {
+                CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+                _ => return self.durable.load(Ordering::Acquire),
+            }
+        }
     }
 
     /// Cuts the zeros the logger wrote ahead off the logfile (which then ends at `end`,
@@ -114,6 +144,10 @@ impl Log {
         }
         self.file.sync(true)?;
         self.durable.fetch_max(pos, Ordering::AcqRel);
+        // Under the lock: a waiter checks `durable` and sleeps under it, so it cannot
+        // miss this.
+        let _guard = self.grown.lock.lock();
+        self.grown.cond.notify_all();
         Ok(())
     }
 }

@@ -18,11 +18,12 @@ use crate::kapi::bdev::BlockDevice;
 use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
+use crate::kapi::time::real_ns;
 use crate::kapi::vfs;
 use crate::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::format_into;
-use crate::mars_core::log_record::{decode_record, LogScanner, RecordError, RecordKind, ScanEnd, MAX_PAYLOAD, OVERHEAD};
+use crate::mars_core::log_record::{decode_record, LogScanner, RecordError, RecordKind, ScanEnd, MAX_PAYLOAD, OVERHEAD, SECTOR};
 use crate::mars_core::replication::{hole_after, next_logfile, switchover, Stop, SwitchLinks, Switchover};
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
@@ -106,7 +107,11 @@ fn apply_window(window: &[u8], base: u64, from: u64, next_seq: u64, disk: &Block
     }
     let next_seq = scanner.next_seq();
     pieces.sort_unstable_by_key(|r| (r.pos, r.seq));
-    write_pieces(disk, &pieces, true)?;
+    // Payloads of aligned records (format version 2) in a window read from a record's
+    // start are sector-aligned in memory: the bios take them from the window. Packed
+    // records (version 1) go through aligned copies.
+    let aligned = pieces.iter().all(|r| r.data.as_ptr() as usize % SECTOR as usize == 0 && r.data.len() % SECTOR as usize == 0);
+    write_pieces(disk, &pieces, !aligned)?;
     Ok(Applied { consumed: scanner.offset(), next_seq, applied: pieces.len() as u64, end: scanner.end() })
 }
 
@@ -143,14 +148,20 @@ pub(crate) fn replay(log: &File, disk: &BlockDevice, start: u64, digests: &Kerne
     }
 }
 
-/// How long a caught-up replay thread waits before looking again.
+/// How long a caught-up replay thread waits for news of fetched data before looking
+/// again (the fetch thread wakes it when data arrives).
 const IDLE_MS: u32 = 100;
+/// While data flows, the disk is flushed and the replay link moved on about this often
+/// (as the primary's writeback does), and when replay has caught up.
+const FLUSH_INTERVAL_NS: u64 = 1_000_000_000;
+/// ... or when this much was applied since the last flush.
+const FLUSH_BYTES: u64 = 64 << 20;
 
 /// A secondary's replay thread for one resource (design reference §1.6): applies the
 /// fetched logfiles to the disk strictly in order, records the progress in
-/// `replay-<me>` and `version-<nr>-<me>` (after flushing the disk), and moves on to the
-/// next logfile only when the version chain allows it (`mars_core::replication`).
-/// Stops when dropped.
+/// `replay-<me>` and `version-<nr>-<me>` (after flushing the disk: about once a second
+/// while data flows, and when it has caught up), and moves on to the next logfile only
+/// when the version chain allows it (`mars_core::replication`). Stops when dropped.
 pub(crate) struct Replayer {
     _thread: Thread,
 }
@@ -163,6 +174,27 @@ enum Step {
     Idle,
 }
 
+/// What replaying one window did.
+enum Window {
+    Applied,
+    Nothing,
+    /// The local copy is damaged here.
+    Damaged(u64),
+}
+
+/// Records applied to the disk but not flushed yet, so not named by the replay link:
+/// the link still says `from` of logfile `nr` of `host`; replay goes on at `end`.
+struct Unflushed {
+    nr: u32,
+    host: KVec<u8>,
+    from: u64,
+    end: u64,
+    /// The logfile's size when last looked at (for the link's length).
+    size: u64,
+    /// When the first of them was applied.
+    since: u64,
+}
+
 /// The state of a replay thread.
 struct Follower {
     main: Arc<Main>,
@@ -170,6 +202,7 @@ struct Follower {
     disk: Arc<BlockDevice>,
     repair: Arc<Repair>,
     window: KVVec<u8>,
+    unflushed: Option<Unflushed>,
     /// The last problem reported (so each is logged once).
     reported: Option<Problem>,
     rate: RateMeter,
@@ -186,11 +219,12 @@ impl Replayer {
         let mut name = KVec::new();
         name.extend_from_slice(res.as_bytes(), GFP_KERNEL)?;
         let window = KVVec::from_elem(0u8, WINDOW, GFP_KERNEL)?;
-        let mut f = Follower { main, res: name, disk, repair, window, reported: None, rate: RateMeter::new("replay-rate") };
+        let mut f = Follower { main, res: name, disk, repair, window, unflushed: None, reported: None, rate: RateMeter::new("replay-rate") };
         let thread = Thread::spawn(kernel::c_str!("mars_replay"), move || {
             let _noio = NoIoScope::enter();
             let mut backoff = Backoff::new();
             while !thread::should_stop() {
+                let seen = f.repair.arrivals();
                 let step = f.step();
                 if let Ok(res) = text(&f.res) {
                     f.rate.tick(&Tree { clock: &f.main.clock }, res);
@@ -199,7 +233,7 @@ impl Replayer {
                     Ok(Step::Progress) => {
                         backoff.succeeded();
                     }
-                    Ok(Step::Idle) => thread::sleep_ms(IDLE_MS),
+                    Ok(Step::Idle) => f.repair.wait_arrival(seen, IDLE_MS),
                     Err(e) => {
                         if backoff.failed() {
                             pr_warn!("resource {}: replay failed ({:?}); retrying\n", text(&f.res).unwrap_or(""), e);
@@ -207,6 +241,10 @@ impl Replayer {
                         thread::sleep_ms(backoff.delay_ms(1000, 10_000));
                     }
                 }
+            }
+            // What is applied goes to the links before the thread ends.
+            if let Err(e) = f.flush_now() {
+                pr_warn!("resource {}: cannot record the replay progress: {:?}\n", text(&f.res).unwrap_or(""), e);
             }
         })?;
         Ok(Replayer { _thread: thread })
@@ -224,6 +262,7 @@ impl Follower {
         let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
         let Some(link) = tree.read(&path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(Step::Idle) };
         let replay = ReplayLink::parse(text(&link)?).map_err(|_| EINVAL)?;
+        let start = self.resume_at(&replay);
         let file = match open_logfile(&dir, replay.log, OpenFlags::READ, 0) {
             Ok(f) => f,
             // Not fetched yet.
@@ -231,8 +270,26 @@ impl Follower {
             Err(e) => return Err(e),
         };
         let size = file.size();
-        if replay.start < size {
-            return self.replay_window(&tree, &dir, me, &replay, &file, size);
+        if start < size {
+            let window = self.replay_window(&replay, start, &file, size)?;
+            let due = self.unflushed.as_ref().is_some_and(|u| {
+                !matches!(window, Window::Applied)
+                    || real_ns().saturating_sub(u.since) >= FLUSH_INTERVAL_NS
+                    || u.end.saturating_sub(u.from) >= FLUSH_BYTES
+            });
+            if due {
+                self.flush(&tree, &dir, me, &replay)?;
+            }
+            return match window {
+                Window::Applied => Ok(Step::Progress),
+                Window::Nothing => Ok(Step::Idle),
+                Window::Damaged(at) => self.damaged(&replay, at),
+            };
+        }
+        if self.unflushed.is_some() {
+            // Caught up: the links say so now.
+            self.flush(&tree, &dir, me, &replay)?;
+            return Ok(Step::Progress);
         }
         // The local copy is replayed to its end: may replay move on to the next logfile?
         let entries = vfs::list_dir(&dir)?;
@@ -266,20 +323,35 @@ impl Follower {
         }
     }
 
-    /// Applies what the local copy holds after the replay position (one window).
-    fn replay_window(&mut self, tree: &Tree<'_>, dir: &CStr, me: &str, replay: &ReplayLink<'_>, file: &File, size: u64) -> Result<Step> {
-        let want = size.saturating_sub(replay.start).min(WINDOW as u64) as usize;
-        let got = read_window(file, replay.start, &mut self.window[..want])?;
+    /// Where replay goes on in the logfile `replay` names: after what is applied but not
+    /// yet in the link, if the link still says what it said then (else someone moved it,
+    /// and the link wins).
+    fn resume_at(&mut self, replay: &ReplayLink<'_>) -> u64 {
+        match &self.unflushed {
+            Some(u) if u.nr == replay.log.nr && u.host.as_slice() == replay.log.host.as_bytes() && u.from == replay.start => u.end,
+            Some(_) => {
+                self.unflushed = None;
+                replay.start
+            }
+            None => replay.start,
+        }
+    }
+
+    /// Applies what the local copy holds after `start` (one window) to the disk, without
+    /// flushing it.
+    fn replay_window(&mut self, replay: &ReplayLink<'_>, start: u64, file: &File, size: u64) -> Result<Window> {
+        let want = size.saturating_sub(start).min(WINDOW as u64) as usize;
+        let got = read_window(file, start, &mut self.window[..want])?;
         let window = &self.window[..got];
         // The sequence number continues from the record at the replay position.
         let first_seq = match decode_record(window, &self.main.digests) {
             Ok(rec) => rec.header.seq,
             // Still being fetched.
-            Err(RecordError::Truncated { .. }) => return Ok(Step::Idle),
-            Err(_) => return self.damaged(replay, replay.start),
+            Err(RecordError::Truncated { .. }) => return Ok(Window::Nothing),
+            Err(_) => return Ok(Window::Damaged(start)),
         };
-        let done = apply_window(window, replay.start, replay.start, first_seq, &self.disk, &self.main.digests)?;
-        let end = replay.start + done.consumed as u64;
+        let done = apply_window(window, start, start, first_seq, &self.disk, &self.main.digests)?;
+        let end = start + done.consumed as u64;
         let damaged = match done.end {
             Some(ScanEnd::Bad { error: RecordError::Truncated { .. }, .. }) => false,
             // Zeros after the last record: nothing a fetch appends looks like this.
@@ -288,20 +360,58 @@ impl Follower {
             None => false,
         };
         if done.consumed > 0 {
-            // The disk holds the records before the links say so.
-            self.disk.flush()?;
-            let at = ReplayLink { log: replay.log, start: end, len: size.saturating_sub(end) };
-            write_replay_link(tree, dir, me, &at)?;
-            tree.write_version_link(&self.main.digests, dir, replay.log, me, end)?;
+            match &mut self.unflushed {
+                Some(u) => {
+                    u.end = end;
+                    u.size = size;
+                }
+                None => {
+                    let mut host = KVec::new();
+                    host.extend_from_slice(replay.log.host.as_bytes(), GFP_KERNEL)?;
+                    self.unflushed = Some(Unflushed { nr: replay.log.nr, host, from: replay.start, end, size, since: real_ns() });
+                }
+            }
             self.rate.add(done.consumed as u64);
             if matches!(self.reported, Some(Problem::Damaged { .. })) {
                 self.reported = None;
             }
         }
-        if damaged {
-            return self.damaged(replay, end);
+        Ok(if damaged {
+            Window::Damaged(end)
+        } else if done.consumed > 0 {
+            Window::Applied
+        } else {
+            Window::Nothing
+        })
+    }
+
+    /// Flushes the disk, then records in the links that everything applied is on it
+    /// (unless the replay link no longer says what it said when that was applied).
+    fn flush(&mut self, tree: &Tree<'_>, dir: &CStr, me: &str, replay: &ReplayLink<'_>) -> Result {
+        let Some(u) = self.unflushed.take() else { return Ok(()) };
+        if u.nr != replay.log.nr || u.host.as_slice() != replay.log.host.as_bytes() || u.from != replay.start {
+            return Ok(());
         }
-        Ok(if done.consumed > 0 { Step::Progress } else { Step::Idle })
+        // The disk holds the records before the links say so.
+        self.disk.flush()?;
+        let at = ReplayLink { log: replay.log, start: u.end, len: u.size.saturating_sub(u.end) };
+        write_replay_link(tree, dir, me, &at)?;
+        tree.write_version_link(&self.main.digests, dir, replay.log, me, u.end)
+    }
+
+    /// [`Follower::flush`] with the replay link as it is now.
+    fn flush_now(&mut self) -> Result {
+        if self.unflushed.is_none() {
+            return Ok(());
+        }
+        let main = self.main.clone();
+        let tree = Tree { clock: &main.clock };
+        let me = host_name()?;
+        let me = text(&me)?;
+        let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, text(&self.res)?))?;
+        let Some(link) = tree.read(&path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(()) };
+        let replay = ReplayLink::parse(text(&link)?).map_err(|_| EINVAL)?;
+        self.flush(&tree, &dir, me, &replay)
     }
 
     /// The local copy of the replayed logfile is damaged at `at`: the fetch thread cuts
