@@ -91,6 +91,8 @@ install -m 0755 "$bindir/marsadm" "$root/usr/sbin/marsadm"
 install -m 0755 "$bindir/testbed-agent" "$root/sbin/testbed-agent"
 # Test-only: the hostile peer of scenario 46 (never part of a MARS installation).
 install -m 0755 "$bindir/mars-hostile" "$root/usr/sbin/mars-hostile"
+# Test-only: the plain TCP copy `make bench` compares fetch with.
+install -m 0755 "$bindir/bench-tcp-copy" "$root/usr/sbin/bench-tcp-copy"
 
 # The module, found by `modprobe mars`.
 moddir=$root/lib/modules/$release
