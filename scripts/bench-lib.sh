@@ -93,7 +93,7 @@ drbd_prepare() { # drbd_prepare NODE PROTOCOL
   on "$1" "ln -sfn /usr/lib/drbd /lib/drbd && mkdir -p /var/lock /var/lib/drbd /var/run/drbd && cat > /etc/drbd.conf <<'EOF'
 global { usage-count no; }
 resource r0 {
-  net { protocol $2; }
+  net { protocol $2; ping-timeout 50; timeout 90; }
   device /dev/drbd0;
   disk /dev/vdb;
   meta-disk internal;
@@ -102,6 +102,10 @@ resource r0 {
 }
 EOF"
 }
+# Defaults but for the two timeouts: with the shaped link's full send queue (seconds of
+# queueing delay) the default 0.5 s ping-timeout and 6 s timeout drop the connection,
+# and DRBD then writes without waiting for the network; 5 s and 9 s (which must stay
+# below connect-int and ping-int, 10 s) keep it up, as one would set for a long link.
 # drbd_up PROTOCOL: r0 on node1 (primary) and node2, UpToDate on both without the initial
 # sync: fresh metadata on both, connect, then `new-current-uuid --clear-bitmap` while
 # both are Connected Secondary/Inconsistent (8.4 takes it only then) marks both

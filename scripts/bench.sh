@@ -13,15 +13,14 @@
 # against a plain TCP copy, replay against dd, fast full sync, lag.
 #
 # RUNTIME (s per job, default 12), SHAPED_RUNTIME (default 60), LOG_MIB (data logged for
-# fetch/replay, default 256), SIZE (fio's region of the disk, default 256M).
+# fetch/replay, default 128), SIZE (fio's region of the disk, default 256M).
 set -euo pipefail
 shopt -s inherit_errexit
 top=$(cd "$(dirname "$0")/.." && pwd)
 tb=$top/testing/testbed
-export RUNTIME=${RUNTIME:-12}
-runtime=$RUNTIME
+runtime=${RUNTIME:-12}
 shaped_runtime=${SHAPED_RUNTIME:-60}
-log_mib=${LOG_MIB:-256}
+log_mib=${LOG_MIB:-128}
 size=${SIZE:-256M}
 start=$SECONDS
 # shellcheck source=scripts/bench-lib.sh
