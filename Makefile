@@ -33,7 +33,7 @@ module: kernel
 	@cp kernel/mars.ko $(BUILD)/mars.ko
 
 # Static binaries: they run unchanged inside the testbed nodes (marsadm, the testbed
-# agent, and the test-only hostile peer mars-hostile).
+# agent, and the test-only hostile peer mars-hostile and bench-tcp-copy).
 userland: setup
 	RUSTFLAGS="-C target-feature=+crt-static" cargo build --quiet --release --locked \
 		--target $(RUST_TARGET) -p marsadm -p mars-testbed

@@ -93,6 +93,8 @@ install -m 0755 "$bindir/testbed-agent" "$root/sbin/testbed-agent"
 install -m 0755 "$bindir/mars-hostile" "$root/usr/sbin/mars-hostile"
 # Test-only: writes numbered blocks and reports each acknowledged one (crash scenarios).
 install -m 0755 "$bindir/mars-writer" "$root/usr/sbin/mars-writer"
+# Test-only: the plain TCP copy `make bench` compares fetch with.
+install -m 0755 "$bindir/bench-tcp-copy" "$root/usr/sbin/bench-tcp-copy"
 
 # The module, found by `modprobe mars`.
 moddir=$root/lib/modules/$release
