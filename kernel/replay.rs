@@ -23,7 +23,7 @@ use crate::kapi::vfs;
 use crate::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::format_into;
-use crate::mars_core::log_record::{decode_record, LogScanner, RecordError, RecordKind, ScanEnd, MAX_PAYLOAD, OVERHEAD, SECTOR};
+use crate::mars_core::log_record::{decode_record, LogScanner, RecordError, RecordKind, ScanEnd, MAX_OVERHEAD, MAX_PAYLOAD, SECTOR};
 use crate::mars_core::replication::{hole_after, next_logfile, switchover, Stop, SwitchLinks, Switchover};
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
@@ -67,6 +67,8 @@ pub(crate) struct Replayed {
     pub(crate) applied: u64,
     /// Size of the logfile (bytes after `end` are a torn tail or damage).
     pub(crate) size: u64,
+    /// Everything after `end` is zeros (written ahead by the logger), not damage.
+    pub(crate) zeros: bool,
 }
 
 /// Reads up to `buf.len()` bytes of `log` at `pos`; returns how many (short at the end).
@@ -120,7 +122,7 @@ fn apply_window(window: &[u8], base: u64, from: u64, next_seq: u64, disk: &Block
 /// first invalid record (a torn tail after a crash); what follows it is reported, never
 /// applied.
 pub(crate) fn replay(log: &File, disk: &BlockDevice, start: u64, digests: &KernelDigests) -> Result<Replayed> {
-    const _: () = assert!(WINDOW >= MAX_PAYLOAD as usize + OVERHEAD);
+    const _: () = assert!(WINDOW >= MAX_PAYLOAD as usize + MAX_OVERHEAD);
     let size = log.size();
     let mut window = KVVec::from_elem(0u8, WINDOW, GFP_KERNEL)?;
     let (mut base, mut next_seq, mut applied) = (0u64, 1u64, 0u64);
@@ -138,11 +140,13 @@ pub(crate) fn replay(log: &File, disk: &BlockDevice, start: u64, digests: &Kerne
             }
             end => {
                 let end_pos = base + done.consumed as u64;
-                if end_pos < size {
+                // Only zeros after the last record: those the logger wrote ahead.
+                let zeros = matches!(end, Some(ScanEnd::Clean));
+                if end_pos < size && !zeros {
                     pr_warn!("log ends at {} of {} bytes: {:?}\n", end_pos, size, end);
                 }
                 disk.flush()?;
-                return Ok(Replayed { end: end_pos, applied, size });
+                return Ok(Replayed { end: end_pos, applied, size, zeros });
             }
         }
     }

@@ -25,7 +25,7 @@ use crate::mars_core::emergency::{ResourceEmergency, Resume};
 use crate::mars_core::handover::{Mode, Wait};
 use crate::mars_core::role::Role;
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
-use crate::replay::{replay, Replayer};
+use crate::replay::{replay, Replayed, Replayer};
 use crate::strategy::{Main, Served};
 use crate::tree::{open_logfile, path, Tree};
 
@@ -395,7 +395,7 @@ fn recover_own(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, me:
         if r.applied > 0 || r.end < r.size {
             pr_info!("{}: recovery applied {} records of logfile {} from {} (valid log {} of {} bytes)\n", dir, r.applied, nr, start, r.end, r.size);
         }
-        cut_tail(&log, dir, name, r.end, r.size)?;
+        cut_tail(&log, dir, name, &r)?;
         if r.size > 0 {
             tree.write_version_link(&main.digests, dir, name, me, r.end)?;
         }
@@ -454,7 +454,7 @@ fn finish_foreign(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, 
         Ok(log) => {
             let r = replay(&log, disk, link.start, &main.digests)?;
             pr_info!("{}: {:?} takeover: replayed {} records of {} from {} to {}\n", dir, mode, r.applied, link.log, link.start, r.end);
-            cut_tail(&log, dir, link.log, r.end, r.size)?;
+            cut_tail(&log, dir, link.log, &r)?;
             r.end
         }
         // Nothing of it fetched yet (a forced takeover right after the sync).
@@ -473,11 +473,16 @@ fn finish_foreign(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, 
     Ok((create_log(dir, next)?, next.nr))
 }
 
-/// Cuts logfile `name` after its last valid record at `end` (of `size` bytes).
-fn cut_tail(log: &File, dir: &CStr, name: LogName<'_>, end: u64, size: u64) -> Result {
-    if end < size {
-        pr_warn!("{}: {} has {} bytes after its last valid record at {}: dropped\n", dir, name, size - end, end);
-        log.truncate(end)?;
+/// Cuts logfile `name` after its last valid record (`r.end`): a torn tail, or the zeros
+/// the logger wrote ahead before a crash.
+fn cut_tail(log: &File, dir: &CStr, name: LogName<'_>, r: &Replayed) -> Result {
+    if r.end < r.size {
+        if r.zeros {
+            pr_info!("{}: {}: cut the {} bytes of zeros after its last record at {}\n", dir, name, r.size - r.end, r.end);
+        } else {
+            pr_warn!("{}: {} has {} bytes after its last valid record at {}: dropped\n", dir, name, r.size - r.end, r.end);
+        }
+        log.truncate(r.end)?;
     }
     Ok(())
 }
