@@ -126,11 +126,15 @@ echo "bench: mars: lag at a steady write rate" >&2
     v=$(on node2 'readlink /mars/resource-r0/replay-node2' 2>/dev/null) && echo "$(now) $v"
   done ) > "$samples" &
 poller=$!
+# Where replay must get to after each write: the end of the records (the logfile is
+# longer, its logger writes zeros ahead). One record per 256 KiB write: a 512-byte head
+# and the data (log format version 2).
+lag_log=$(on node1 'readlink /mars/resource-r0/replay-node1 | cut -d, -f1')
+lag_end=$(on node1 "marsadm cat --summary --json /mars/resource-r0/$lag_log" | sed -n 's/.*"valid_bytes": *\([0-9]*\).*/\1/p')
 for i in $(seq 0 29); do
-  # 256 KiB with fsync, then the logfile's size: the position replay must reach.
-  out=$(on node1 "head -c 262144 /dev/urandom | dd of=/dev/mars/r0 bs=256k seek=$((i + 800)) conv=fsync status=none &&
-    f=\$(readlink /mars/resource-r0/replay-node1 | cut -d, -f1) && echo \$f \$(stat -c %s /mars/resource-r0/\$f)")
-  echo "$(now) $out" >> "$writes"
+  on node1 "head -c 262144 /dev/urandom | dd of=/dev/mars/r0 bs=256k seek=$((i + 800)) conv=fsync status=none"
+  lag_end=$((lag_end + 262144 + 512))
+  echo "$(now) $lag_log $lag_end" >> "$writes"
   sleep 0.3
 done
 sleep 3
