@@ -54,6 +54,10 @@ const LONG_POLLED_NS: u64 = 200_000_000;
 /// A client connection unused for this long is replaced (the server closes a
 /// connection silent for the socket timeout, 10 s by default).
 const IDLE_NS: u64 = 5_000_000_000;
+/// A client connection is replaced after this long in any case: both peers then prove
+/// again that they hold a cluster key, so a key retired by `rotate-secret --finish`, or
+/// removed, stops the fetching within a few seconds (docu/security.md).
+const SESSION_NS: u64 = 5_000_000_000;
 /// Frame payload room: a chunk plus the message's fields.
 const MAX_PAYLOAD: usize = CHUNK as usize + 64;
 
@@ -223,6 +227,8 @@ struct Link {
     conn: Conn,
     /// When it was last used.
     used: u64,
+    /// When it was opened (authenticated).
+    opened: u64,
 }
 
 /// What one fetch round did.
@@ -329,14 +335,15 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
     if mine.log.nr > theirs.log.nr {
         return Ok(round);
     }
-    if link.as_ref().is_some_and(|l| real_ns().saturating_sub(l.used) >= IDLE_NS) {
+    let now = real_ns();
+    if link.as_ref().is_some_and(|l| now.saturating_sub(l.used) >= IDLE_NS || now.saturating_sub(l.opened) >= SESSION_NS) {
         *link = None;
     }
     if link.is_none() {
         let Some(conn) = Conn::connect_member(main, source, Traffic::Replication, MAX_PAYLOAD)? else { return Ok(round) };
-        *link = Some(Link { conn, used: real_ns() });
+        *link = Some(Link { conn, used: now, opened: now });
     }
-    let Some(Link { conn, used }) = link.as_mut() else { return Err(EINVAL) };
+    let Some(Link { conn, used, .. }) = link.as_mut() else { return Err(EINVAL) };
     let started = real_ns();
     for nr in mine.log.nr..=theirs.log.nr {
         let version = read(path(fmt!("{}/{}{:09}-{}", &*dir, VERSION_PREFIX, nr, source))?)?;

@@ -49,6 +49,9 @@ on node1 'dmesg | grep -E "10\.77\.0\.2.*(cluster keys|shared key)|tag mismatch"
 step "a host with only the old key gets nothing; with the new one, replication resumes"
 on node2 "echo $old > /mars/cluster.key"
 retry 20 on node1 'dmesg | grep -q "refusing 10.77.0.2: it holds none of our cluster keys"' || fail "node1 accepted the retired key"
+# A fetch connection opened before lives at most 5 s (then both prove their key again),
+# plus the end of its round (a long poll, at most 1 s).
+sleep 7
 before=$(on node2 'readlink /mars/resource-r0/replay-node2')
 on node1 "dd if=/dev/urandom of=/dev/mars/r0 bs=1M count=2 seek=8 oflag=direct 2>/dev/null" || fail "write on node1"
 sleep 6 # three pull rounds and fetch attempts
