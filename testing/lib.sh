@@ -90,13 +90,33 @@ join_cluster() {
   done
 }
 
-# view_field NODE FIELD: one field of `marsadm view --json r0` on NODE.
 # log_end NODE LOGFILE: where the records of LOGFILE (a path on NODE) end. A primary's
 # current logfile is longer: its logger writes zeros ahead (docu/log-format.md).
 log_end() {
   on "$1" "marsadm cat --summary --json $2" | sed -n 's/.*"valid_bytes": *\([0-9]*\).*/\1/p'
 }
 
+# caught_up [-r RES] PRIMARY SECONDARY...: PRIMARY has written back everything it
+# logged (no write buffered, its replay link names the end of its records) and each
+# SECONDARY has replayed up to there. Equal replay links alone are not enough: both can
+# name the same batch boundary of a logfile that is still growing, and a `down` then
+# stops the secondary short of the last writes. mem_used_kb counts whole KiB, so writes
+# must be at least 1 KiB; it is the host's total, so other resources must be quiet.
+caught_up() {
+  local res=r0 primary at end n
+  if [ "$1" = -r ]; then res=$2; shift 2; fi
+  primary=$1
+  shift
+  on "$primary" 'test "$(cat /proc/sys/mars/mem_used_kb)" = 0' || return 1
+  at=$(on "$primary" "readlink /mars/resource-$res/replay-$primary" | cut -d, -f1,2)
+  end=$(log_end "$primary" "/mars/resource-$res/${at%,*}")
+  [ -n "$end" ] && [ "${at#*,}" = "$end" ] || return 1
+  for n in "$@"; do
+    [ "$(on "$n" "readlink /mars/resource-$res/replay-$n" | cut -d, -f1,2)" = "$at" ] || return 1
+  done
+}
+
+# view_field NODE FIELD: one field of `marsadm view --json r0` on NODE.
 view_field() {
   on "$1" 'marsadm view --json r0' | python3 -c "import json,sys; print(json.load(sys.stdin)['resources'][0]['$2'])"
 }

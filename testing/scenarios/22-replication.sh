@@ -82,7 +82,7 @@ retry 60 uptodate || fail "not UpToDate after resume-fetch: $(on node2 'marsadm 
 step "quiet: replay links equal; after down on both, the disks are equal"
 on node1 'umount /mnt/r0'
 retry 30 on node2 'test "$(marsadm view-replay-rest r0)" = 0 && test "$(marsadm view-fetch-rest r0)" = 0' || fail "not caught up"
-retry 30 bash -c "[ \"\$($TB exec node1 -- readlink /mars/resource-r0/replay-node1)\" = \"\$($TB exec node2 -- readlink /mars/resource-r0/replay-node2)\" ]" ||
+retry 30 caught_up node1 node2 ||
   fail "replay links differ: $(replay_link node1 node1) vs $(replay_link node2 node2)"
 echo "replay links: $(replay_link node1 node1) = $(replay_link node2 node2)"
 for n in node1 node2; do

@@ -59,7 +59,7 @@ retry 30 same_prefix || fail "node3's repaired copy of $log differs from node1's
 step "quiet: replay links equal on all three"
 on node1 'umount /mnt/r0'
 for n in node2 node3; do
-  retry 60 bash -c "[ \"\$($TB exec node1 -- readlink /mars/resource-r0/replay-node1)\" = \"\$($TB exec $n -- readlink /mars/resource-r0/replay-$n)\" ]" ||
+  retry 60 caught_up node1 $n ||
     fail "replay links differ: $(replay_link node1) vs $(replay_link $n)"
 done
 echo "replay links: $(replay_link node1) = $(replay_link node2) = $(replay_link node3)"

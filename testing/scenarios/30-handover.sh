@@ -55,7 +55,7 @@ step "node2 writes; node1 follows as a secondary"
 files node2 30 20
 on node1 'marsadm wait-resource r0 --until consistent --timeout 60' || fail "node1 not consistent: $(on node1 'marsadm view r0')"
 on node2 'umount /mnt/r0'
-retry 60 bash -c "[ \"\$($TB exec node1 -- readlink /mars/resource-r0/replay-node1)\" = \"\$($TB exec node2 -- readlink /mars/resource-r0/replay-node2)\" ]" ||
+retry 60 caught_up node2 node1 ||
   fail "node1 does not follow node2: $(replay_link node1 node1) vs $(replay_link node2 node2); $(on node1 'dmesg | tail -20')"
 echo "replay links: $(replay_link node1 node1) = $(replay_link node2 node2)"
 case "$(replay_link node1 node1)" in log-*-node2,*) ;; *) fail "node1 does not replay node2's logfile";; esac
@@ -67,7 +67,7 @@ on node1 'mount /dev/mars/r0 /mnt/r0' || fail "xfs does not mount on node1"
 assert_eq "$want" "$(sums node1)" "sha256 of all files on node1 after the hand back"
 files node1 50 10
 on node1 'umount /mnt/r0'
-retry 60 bash -c "[ \"\$($TB exec node1 -- readlink /mars/resource-r0/replay-node1)\" = \"\$($TB exec node2 -- readlink /mars/resource-r0/replay-node2)\" ]" ||
+retry 60 caught_up node1 node2 ||
   fail "node2 does not follow node1: $(replay_link node1 node1) vs $(replay_link node2 node2)"
 on node1 'marsadm view r0'
 on node2 'marsadm view r0'

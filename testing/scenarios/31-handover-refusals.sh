@@ -51,7 +51,7 @@ refused node2 "pause-fetch" marsadm primary --force r0
 step "network cut: node1 unreachable, the hint names --force"
 on node1 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=16 oflag=direct status=none'
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 60' || fail "node2 not UpToDate"
-retry 30 bash -c "[ \"\$($TB exec node1 -- readlink /mars/resource-r0/replay-node1)\" = \"\$($TB exec node2 -- readlink /mars/resource-r0/replay-node2)\" ]" || fail "not caught up"
+retry 30 caught_up node1 node2 || fail "not caught up"
 tb net cut node1 node2
 sleep 5
 refused node2 "primary --force" marsadm primary r0
@@ -65,7 +65,7 @@ tb net heal node1 node2
 # node1 learns that node2 is designated; its device is closed, so it leaves the role and
 # follows node2 (its history is a prefix of node2's).
 retry 60 on node1 'test "$(readlink /mars/resource-r0/actual-node1/is-primary)" = 0' || fail "node1 did not leave the primary role"
-retry 60 bash -c "[ \"\$($TB exec node1 -- readlink /mars/resource-r0/replay-node1)\" = \"\$($TB exec node2 -- readlink /mars/resource-r0/replay-node2)\" ]" ||
+retry 60 caught_up node2 node1 ||
   fail "node1 does not follow node2: $(on node1 'readlink /mars/resource-r0/replay-node1; dmesg | tail')"
 for n in node1 node2; do on $n 'marsadm down r0' || fail "down on $n"; done
 same_disks $DISK node1 node2

@@ -39,7 +39,6 @@ stop_writer() {
 }
 write_some() { on "$1" 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=32 seek='"$2"' oflag=direct status=none' || fail "write on $1"; }
 replay_link() { on "$1" "readlink /mars/resource-r0/replay-$1"; }
-links_equal() { [ "$(replay_link "$1")" = "$(replay_link "$2")" ]; }
 split() { on "$1" 'marsadm view-is-split-brain r0'; }
 
 # rounds PRIMARY SECONDARY: three rounds of write + log-rotate; the secondary follows.
@@ -50,7 +49,7 @@ rounds() {
     on "$1" 'marsadm log-rotate r0 >/dev/null' || fail "log-rotate on $1"
   done
   write_some "$1" 400
-  retry 90 links_equal "$1" "$2" || fail "$2 does not follow $1: $(replay_link "$1") vs $(replay_link "$2"); $(on "$2" 'marsadm view r0; dmesg | tail -5')"
+  retry 90 caught_up "$1" "$2" || fail "$2 does not follow $1: $(replay_link "$1") vs $(replay_link "$2"); $(on "$2" 'marsadm view r0; dmesg | tail -5')"
 }
 
 for c in "${cases[@]}"; do
@@ -60,7 +59,7 @@ for c in "${cases[@]}"; do
   replicated_r0
   write_some node1 0
   on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"
-  retry 30 links_equal node1 node2 || fail "node2 not caught up"
+  retry 30 caught_up node1 node2 || fail "node2 not caught up"
   [ "$writing" = running ] && start_writer node1
   [ "$net" = cut ] && tb net cut node1 node2
   sleep 3
@@ -78,7 +77,7 @@ for c in "${cases[@]}"; do
   if [ "$writing" = stopped ]; then
     # node1's history is a prefix of node2's: it leaves the role and follows.
     retry 60 on node1 'test "$(readlink /mars/resource-r0/actual-node1/is-primary)" = 0' || fail "node1 did not leave the primary role"
-    retry 60 links_equal node1 node2 || fail "node1 does not follow node2: $(replay_link node1) vs $(replay_link node2)"
+    retry 60 caught_up node2 node1 || fail "node1 does not follow node2: $(replay_link node1) vs $(replay_link node2)"
     assert_eq 0 "$(split node1)" "split brain on node1"
     assert_eq 0 "$(split node2)" "split brain on node2"
     primary=node2 secondary=node1

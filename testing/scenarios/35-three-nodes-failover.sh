@@ -16,11 +16,6 @@ create_r0 /dev/$DISK
 join_cluster node2 node3
 write_some() { on "$1" 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=32 seek='"$2"' oflag=direct status=none' || fail "write on $1"; }
 replay_link() { on "$1" "readlink /mars/resource-r0/replay-$1"; }
-links_equal() { # links_equal NODE...: the replay links of all NODEs are equal
-  local first n
-  first=$(replay_link "$1")
-  for n in "$@"; do [ "$(replay_link "$n")" = "$first" ] || return 1; done
-}
 # Every node here fills its disk with differing data, so node3's sync copies.
 write_some node1 0
 on node2 "marsadm join-resource r0 /dev/$DISK >/dev/null" || fail "join-resource on node2"
@@ -41,12 +36,12 @@ write_some node2 100
 on node3 'marsadm wait-resource r0 --until uptodate --timeout 180' || fail "node3 not UpToDate: $(on node3 'marsadm view r0')"
 on node3 'dmesg | grep "resource r0: resuming the full sync at"' || fail "node3's sync did not resume after the handover"
 write_some node2 200
-retry 60 links_equal node2 node1 node3 || fail "node1, node3 do not follow node2: $(for n in node1 node2 node3; do replay_link $n; done)"
+retry 60 caught_up node2 node1 node3 || fail "node1, node3 do not follow node2: $(for n in node1 node2 node3; do replay_link $n; done)"
 
 step "hand back to node1; node2 and node3 follow"
 on node1 'marsadm primary r0' || fail "handover node2 -> node1"
 write_some node1 300
-retry 60 links_equal node1 node2 node3 || fail "node2, node3 do not follow node1: $(for n in node1 node2 node3; do replay_link $n; done)"
+retry 60 caught_up node1 node2 node3 || fail "node2, node3 do not follow node1: $(for n in node1 node2 node3; do replay_link $n; done)"
 
 step "node1 cut off and writing; forced failover to node3; node2 follows node3"
 tb net cut node1 node2
@@ -57,7 +52,7 @@ on node3 'marsadm primary --force r0' || fail "forced failover to node3"
 write_some node3 500
 on node3 'marsadm log-rotate r0 >/dev/null'
 write_some node3 600
-retry 60 links_equal node3 node2 || fail "node2 does not follow node3 during the cut: $(replay_link node2) vs $(replay_link node3)"
+retry 60 caught_up node3 node2 || fail "node2 does not follow node3 during the cut: $(replay_link node2) vs $(replay_link node3)"
 tb net heal node1 node2
 tb net heal node1 node3
 for n in node1 node2 node3; do
@@ -65,14 +60,14 @@ for n in node1 node2 node3; do
 done
 on node2 'marsadm view r0'
 write_some node3 700
-retry 60 links_equal node3 node2 || fail "node2 does not follow node3 after the heal: $(replay_link node2) vs $(replay_link node3)"
+retry 60 caught_up node3 node2 || fail "node2 does not follow node3 after the heal: $(replay_link node2) vs $(replay_link node3)"
 
 step "node1 (its device closed) leaves the role, is invalidated, follows node3"
 retry 60 on node1 'test "$(readlink /mars/resource-r0/actual-node1/is-primary)" = 0' || fail "node1 did not leave the primary role"
 on node1 'marsadm invalidate r0' || fail "invalidate on node1"
 on node1 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node1 not UpToDate after invalidate: $(on node1 'marsadm view r0')"
 write_some node3 800
-retry 60 links_equal node3 node1 node2 || fail "node1, node2 do not follow node3"
+retry 60 caught_up node3 node1 node2 || fail "node1, node2 do not follow node3"
 for n in node1 node2 node3; do
   retry 30 on $n 'test "$(marsadm view-is-split-brain r0)" = 0' || fail "split brain still shown on $n: $(on $n 'marsadm view r0')"
 done

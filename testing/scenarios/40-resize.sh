@@ -157,7 +157,7 @@ step "replay resumes; node2 UpToDate; the disks are equal over the new size"
 on node2 'marsadm resume-replay r0 >/dev/null'
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 300' || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"
 on node1 'umount /mnt/r0'
-retry 60 bash -c "[ \"\$($TB exec node1 -- readlink /mars/resource-r0/replay-node1)\" = \"\$($TB exec node2 -- readlink /mars/resource-r0/replay-node2)\" ]" ||
+retry 60 caught_up node1 node2 ||
   fail "node2 does not reach node1's log end: $(link node1 replay-node1) vs $(link node2 replay-node2)"
 for n in node1 node2; do on "$n" 'marsadm down r0' || fail "down on $n"; done
 same_disks vdb node1 node2

@@ -82,7 +82,7 @@ on node2 'marsadm view all'
 step "every disk equals its primary's"
 on node1 'marsadm wait-resource all --until uptodate --timeout 180' || fail "node1 not UpToDate: $(on node1 'marsadm view all')"
 for r in r0 r1; do
-  retry 60 bash -c "[ \"\$($TB exec node1 -- readlink /mars/resource-$r/replay-node1)\" = \"\$($TB exec node2 -- readlink /mars/resource-$r/replay-node2)\" ]" ||
+  retry 60 caught_up -r $r node2 node1 ||
     fail "$r: replay links differ: $(replay_pos node1 $r) vs $(replay_pos node2 $r)"
 done
 on node1 'marsadm down all' || fail "down all on node1"

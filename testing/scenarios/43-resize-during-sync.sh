@@ -47,7 +47,7 @@ on node2 'echo 0 > /proc/sys/mars/sync_limit_kb'
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"
 
 step "the disks are equal over the new size"
-retry 60 bash -c "[ \"\$($TB exec node1 -- readlink /mars/resource-r0/replay-node1)\" = \"\$($TB exec node2 -- readlink /mars/resource-r0/replay-node2)\" ]" ||
+retry 60 caught_up node1 node2 ||
   fail "node2 does not reach node1's log end"
 for n in node1 node2; do on "$n" 'marsadm down r0' || fail "down on $n"; done
 same_disks vda node1 node2

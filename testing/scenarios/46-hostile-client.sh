@@ -26,10 +26,9 @@ on node2 'marsadm wait-resource r0 --until uptodate --timeout 180' || fail "node
 write() {
   on node1 "dd if=/dev/urandom of=/dev/mars/r0 bs=1M count=$1 seek=$2 oflag=direct 2>/dev/null" || fail "write on node1"
 }
-# caught_up: node2 has replayed everything node1 logged.
-caught_up() {
-  retry "${1:-90}" on node2 'test "$(readlink /mars/resource-r0/replay-node2)" = "$(readlink /mars/resource-r0/replay-node1)"' ||
-    fail "node2 did not replay node1's writes: $(on node2 'marsadm view r0')"
+# replayed: node2 has replayed everything node1 logged.
+replayed() {
+  retry 90 caught_up node1 node2 || fail "node2 did not replay node1's writes: $(on node2 'marsadm view r0')"
 }
 # tree: node1's tree but for what replication and liveness rewrite (logfiles, version
 # links, replay positions, actual-* status), and the files an attacker would read.
@@ -42,7 +41,7 @@ tree() {
 kernel_trouble() { on node1 'dmesg' | grep -aE 'BUG:|Oops|Kernel panic|WARNING:|Call Trace:|rust_panic|UBSAN|KASAN'; }
 
 write 4 0
-caught_up
+replayed
 before=$(tree)
 grep -q '^./uuid -> ' <<<"$before" && grep -q '^./resource-r0/primary -> node1$' <<<"$before" || fail "no tree to compare: $before"
 
@@ -69,7 +68,7 @@ trouble=$(kernel_trouble) && fail "kernel trouble on node1: $trouble"
 assert_eq Primary "$(view_field node1 role)" "node1's role"
 hostile member > /dev/null || fail "node1 no longer serves a member after the fuzzing"
 write 4 12
-caught_up
+replayed
 after=$(tree)
 [ "$before" = "$after" ] || fail "node1's tree changed: $(diff <(echo "$before") <(echo "$after") | tr '\n' ';')"
 
