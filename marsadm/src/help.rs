@@ -24,8 +24,8 @@ const NOT_MEMBER: &str = "RESOURCE does not exist, or this host is not a member 
 const ALL: &str = "With `all` or a list (r0,r1) every resource is checked before any changes.";
 
 /// The text appended to each subcommand's long help.
-fn texts() -> Vec<(&'static str, String)> {
-    let mut t: Vec<(&'static str, String)> = vec![
+fn texts() -> Vec<(String, String)> {
+    let t: Vec<(&str, String)> = vec![
         (
             "cat",
             teach(
@@ -155,11 +155,11 @@ fn texts() -> Vec<(&'static str, String)> {
         (
             "leave-resource",
             teach(
-                &[MEMBER, "without --host: the resource is down here (`marsadm down RESOURCE`) and this host is not its designated primary"],
+                &[MEMBER, "without --host: the resource is down here (`marsadm down RESOURCE`)", "the host to remove is not the designated primary"],
                 &[
                     NOT_MEMBER,
                     "the resource is still attached here",
-                    "this host is the designated primary (make another host primary first)",
+                    "the host to remove (this one, or H) is the designated primary (make another host primary first)",
                     "--host H: H is not a member, or is reachable (run it there, or add --force)",
                 ],
                 &["marsadm down r0 && marsadm leave-resource r0", "marsadm leave-resource r0 --host node3"],
@@ -325,7 +325,10 @@ fn texts() -> Vec<(&'static str, String)> {
             "cron",
             teach(
                 &[MARS, "run on every member, every few minutes (the mars-tools package's timer, or a cron job)"],
-                &["/mars is not a filesystem of its own; a failed step of one resource fails the run (exit 1)"],
+                &[
+                    "/mars is not a filesystem of its own",
+                    "fails (exit 1): a step fails for one resource (e.g. log-rotate refused); the resources before it are done",
+                ],
                 &["marsadm cron"],
             ),
         ),
@@ -338,9 +341,10 @@ fn texts() -> Vec<(&'static str, String)> {
             ),
         ),
     ];
+    let mut t: Vec<(String, String)> = t.into_iter().map(|(name, text)| (name.to_owned(), text)).collect();
     for what in ["fetch", "sync", "replay"] {
-        for (verb, global) in [("pause", false), ("pause", true), ("resume", false), ("resume", true)] {
-            let name: &'static str = Box::leak(format!("{verb}-{what}{}", if global { "-global" } else { "" }).into_boxed_str());
+        for (verb, global) in [("pause", ""), ("pause", "-global"), ("resume", ""), ("resume", "-global")] {
+            let name = format!("{verb}-{what}{global}");
             let example = format!("marsadm {name} r0");
             t.push((name, teach(&[MEMBER], &[NOT_MEMBER], &[&example])));
         }
@@ -365,7 +369,7 @@ fn texts() -> Vec<(&'static str, String)> {
         "view-actual-primary",
     ] {
         let example = format!("marsadm {name} r0");
-        t.push((name, teach(&[MARS, "each RESOURCE named exists (`all`: every resource known here; one value per resource after a `--------- resource R` line)"], &["a RESOURCE named does not exist"], &[&example])));
+        t.push((name.to_owned(), teach(&[MARS, "each RESOURCE named exists (`all`: every resource known here; one value per resource after a `--------- resource R` line)"], &["a RESOURCE named does not exist"], &[&example])));
     }
     t
 }
@@ -492,6 +496,7 @@ mod tests {
     #[test]
     fn examples_parse() {
         for (name, text) in texts() {
+            let name = name.as_str();
             let examples = text.split("Example:\n").nth(1).expect("example section");
             let mut own = false;
             for line in examples.lines() {
