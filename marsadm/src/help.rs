@@ -21,6 +21,7 @@ const MEMBER: &str = "/mars is a mounted filesystem of its own; RESOURCE exists 
 const MODULE: &str = "the module is loaded (`modprobe mars`)";
 const CLUSTER: &str = "this host is a cluster member (create-cluster or join-cluster)";
 const NOT_MEMBER: &str = "RESOURCE does not exist, or this host is not a member of it";
+const ONE: &str = "RESOURCE is one resource name (not `all`, not a list)";
 const ALL: &str = "With `all` or a list (r0,r1) every resource is checked before any changes.";
 
 /// The text appended to each subcommand's long help.
@@ -155,7 +156,7 @@ fn texts() -> Vec<(String, String)> {
         (
             "leave-resource",
             teach(
-                &[MEMBER, "without --host: the resource is down here (`marsadm down RESOURCE`)", "the host to remove is not the designated primary"],
+                &[MEMBER, ONE, "without --host: the resource is down here (`marsadm down RESOURCE`)", "the host to remove is not the designated primary"],
                 &[
                     NOT_MEMBER,
                     "the resource is still attached here",
@@ -264,14 +265,14 @@ fn texts() -> Vec<(String, String)> {
         (
             "delete-resource",
             teach(
-                &[MEMBER, "the resource is not attached here (`marsadm down RESOURCE`)", "no other member (they left; --force if they are gone for good)"],
+                &[MEMBER, ONE, "the resource is not attached here (`marsadm down RESOURCE`)", "no other member (they left; --force if they are gone for good)"],
                 &[NOT_MEMBER, "the resource is still attached here", "other hosts are still members (the message names them)"],
                 &["marsadm down r0 && marsadm delete-resource r0"],
             ),
         ),
         (
             "log-purge-all",
-            teach(&[MEMBER], &[NOT_MEMBER], &["marsadm log-purge-all r0 --force"]),
+            teach(&[MEMBER, ONE], &[NOT_MEMBER], &["marsadm log-purge-all r0 --force"]),
         ),
         (
             "view",
@@ -290,6 +291,7 @@ fn texts() -> Vec<(String, String)> {
             teach(
                 &[
                     MEMBER,
+                    ONE,
                     MODULE,
                     "this host is the designated and actual primary (its device is up)",
                     "every member's disk has grown and its size is known (each attached once: actsize-<host>)",
@@ -371,8 +373,21 @@ fn texts() -> Vec<(String, String)> {
         let example = format!("marsadm {name} r0");
         t.push((name.to_owned(), teach(&[MARS, "each RESOURCE named exists (`all`: every resource known here; one value per resource after a `--------- resource R` line)"], &["a RESOURCE named does not exist"], &[&example])));
     }
+    // The commands that run through commands::each (all checks first, then the changes).
+    for (name, text) in t.iter_mut() {
+        if EACH.contains(&name.as_str()) || name.starts_with("pause-") || name.starts_with("resume-") {
+            *text = text.replace("\nExample:", &format!("  {ALL}\n\nExample:"));
+        }
+    }
     t
 }
+
+/// Commands (besides pause-*, resume-*) that take `all` or a list and check each
+/// resource before they change any.
+const EACH: &[&str] = &[
+    "attach", "detach", "up", "down", "set-emergency-limit", "primary", "invalidate", "secondary", "log-rotate",
+    "log-delete", "log-delete-all",
+];
 
 /// The three parts of a teaching text. Refusals without an exit status named exit with 1
 /// and change nothing (commands check everything first).
@@ -385,7 +400,6 @@ fn teach(pre: &[&str], refusals: &[&str], examples: &[&str]) -> String {
     for r in refusals {
         s += &item(r);
     }
-    s += &format!("  {ALL}\n");
     s += "\nExample:\n";
     for e in examples {
         s += &format!("  {e}\n");
