@@ -97,6 +97,8 @@ check "bash completion: marsadm prim<TAB> offers primary" \
   bash -c "source '$comp'; COMP_WORDS=(marsadm prim); COMP_CWORD=1; COMP_LINE='marsadm prim'; COMP_POINT=12; _marsadm marsadm prim marsadm; printf '%s\n' \"\${COMPREPLY[@]}\" | grep -qx primary"
 if command -v zsh >/dev/null; then
   check "zsh completion: syntax" zsh -n "$tmp/x/usr/share/zsh/vendor-completions/_marsadm"
+  check "zsh completion: compinit binds marsadm to _marsadm" \
+    test "$(zsh -fc "fpath=('$tmp/x/usr/share/zsh/vendor-completions' \$fpath); autoload -Uz compinit; compinit -u -d '$tmp/zcompdump'; print -r -- \${_comps[marsadm]}")" = _marsadm
 else
   bad "zsh completion: zsh missing (scripts/setup.sh installs it)"
 fi
