@@ -12,6 +12,8 @@ APT_PACKAGES=(
   # VM testbed: emulator, guest userland, tools copied into the guests
   qemu-system-x86 busybox-static xfsprogs e2fsprogs fio iproute2 nftables drbd-utils bash
   util-linux procps
+  # promtool (checks `marsadm metrics` output); the server it comes with is stopped below
+  prometheus
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -25,6 +27,10 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Of the prometheus package only promtool is wanted: stop the server it just started.
+  if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
