@@ -47,7 +47,7 @@ impl From<&ResourceState> for Watched {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
     /// `state` (the whole watched state: at the start and when a resource appears),
-    /// `removed`, `role`, `primary`, `diskstate`, `replstate`, `split-brain`,
+    /// `removed`, `primary`, `role`, `diskstate`, `replstate`, `split-brain`,
     /// `emergency` (with `old` and `new`), `{sync,fetch,replay}-{started,finished}`.
     pub event: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,7 +69,7 @@ impl Event {
 }
 
 /// The events that lead from `old` to `new` (`None`: the resource does not exist), in a
-/// fixed order: role, primary, disk state, replication state, split brain, emergency,
+/// fixed order: designated primary, role, disk state, replication state, split brain, emergency,
 /// sync, fetch, replay.
 pub fn diff(old: Option<&Watched>, new: Option<&Watched>) -> Vec<Event> {
     let (o, n) = match (old, new) {
@@ -79,11 +79,12 @@ pub fn diff(old: Option<&Watched>, new: Option<&Watched>) -> Vec<Event> {
         (Some(o), Some(n)) => (o, n),
     };
     let mut out = Vec::new();
-    if o.role != n.role {
-        out.push(Event::change("role", o.role, n.role));
-    }
+    // The designation first: a role changes because of it.
     if o.primary != n.primary {
         out.push(Event::change("primary", o.primary.clone(), n.primary.clone()));
+    }
+    if o.role != n.role {
+        out.push(Event::change("role", o.role, n.role));
     }
     if o.diskstate != n.diskstate {
         out.push(Event::change("diskstate", o.diskstate.clone(), n.diskstate.clone()));
@@ -308,9 +309,9 @@ mod tests {
         t.set("resource-r0/primary", "node2");
         let s4 = t.watched();
         let d = diff(Some(&s3), Some(&s4));
-        assert_eq!(names(&d), ["role", "primary", "replstate"]);
-        assert_eq!(d[0], Event::change("role", "Secondary", "NotYetPrimary"));
-        assert_eq!(d[1], Event::change("primary", "node1", "node2"));
+        assert_eq!(names(&d), ["primary", "role", "replstate"]);
+        assert_eq!(d[0], Event::change("primary", "node1", "node2"));
+        assert_eq!(d[1], Event::change("role", "Secondary", "NotYetPrimary"));
         t.set("resource-r0/actual-node1/is-primary", "0");
         t.set("resource-r0/actual-node2/is-primary", "1");
         t.set("resource-r0/actual-node2/is-fetching", "0");
