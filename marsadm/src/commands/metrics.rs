@@ -243,13 +243,18 @@ fn serve(ctx: &Context, which: &str, addr: SocketAddr) -> Result<()> {
     ctx.require_mountpoint()?;
     let listener = TcpListener::bind(addr).map_err(|source| Error::Listen { addr, source })?;
     eprintln!("marsadm: serving metrics on http://{}/metrics", listener.local_addr().unwrap_or(addr));
+    serve_on(&listener, &|| collect(ctx, which));
+    Ok(())
+}
+
+/// Answers the requests that arrive at `listener`, with `produce`'s exposition.
+fn serve_on(listener: &TcpListener, produce: &dyn Fn() -> Result<String>) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
-        if let Err(e) = answer(ctx, which, stream) {
+        if let Err(e) = answer(stream, produce) {
             eprintln!("marsadm: metrics request: {e}");
         }
     }
-    Ok(())
 }
 
 /// The request line's method and path: reads the head of the request (up to 8 KiB).
@@ -269,12 +274,12 @@ fn request_target(stream: &mut TcpStream) -> std::io::Result<(String, String)> {
     Ok((words.next().unwrap_or("").to_owned(), words.next().unwrap_or("").to_owned()))
 }
 
-fn answer(ctx: &Context, which: &str, mut stream: TcpStream) -> std::io::Result<()> {
+fn answer(mut stream: TcpStream, produce: &dyn Fn() -> Result<String>) -> std::io::Result<()> {
     stream.set_write_timeout(Some(Duration::from_secs(5)))?;
     let (method, target) = request_target(&mut stream)?;
     let path = target.split('?').next().unwrap_or("");
     let (status, kind, body) = match (method.as_str(), path) {
-        ("GET" | "HEAD", "/metrics") => match collect(ctx, which) {
+        ("GET" | "HEAD", "/metrics") => match produce() {
             Ok(text) => ("200 OK", CONTENT_TYPE, text),
             Err(e) => ("500 Internal Server Error", "text/plain; charset=utf-8", format!("{e}\n")),
         },
@@ -393,6 +398,29 @@ mod tests {
         let age = alive_age(ctx, &s).unwrap();
         let peers = vec![("node1".to_owned(), liveness::last_heard(ctx, "node1").unwrap().map(|d| d.as_secs_f64())), ("node2".to_owned(), None)];
         render(&HostFacts { host: ctx.host.clone(), module_version: None, peers }, &[(s, age)])
+    }
+
+    /// The HTTP server on loopback: /metrics, 404, 405, HEAD.
+    #[test]
+    fn http_answers() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || serve_on(&listener, &|| Ok("mars_x 1\n".to_owned())));
+        let ask = |request: &str| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(request.as_bytes()).unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        };
+        let ok = ask("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(ok.starts_with("HTTP/1.0 200 OK\r\n"), "{ok}");
+        assert!(ok.contains(&format!("\r\nContent-Type: {CONTENT_TYPE}\r\n")), "{ok}");
+        assert!(ok.ends_with("\r\nContent-Length: 9\r\nConnection: close\r\n\r\nmars_x 1\n"), "{ok}");
+        assert!(ask("GET /metrics?x=1 HTTP/1.0\n\n").ends_with("mars_x 1\n"));
+        assert!(ask("GET /other HTTP/1.0\r\n\r\n").starts_with("HTTP/1.0 404 "));
+        assert!(ask("POST /metrics HTTP/1.0\r\n\r\n").starts_with("HTTP/1.0 405 "));
+        assert!(ask("HEAD /metrics HTTP/1.0\r\n\r\n").ends_with("\r\n\r\n"), "no body for HEAD");
     }
 
     #[test]
