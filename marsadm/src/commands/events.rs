@@ -190,7 +190,15 @@ pub fn events(ctx: &Context, which: &str, json: bool, interval: Duration, count:
     let mut printed = 0u64;
     let stdout = std::io::stdout();
     loop {
-        let now = poll(ctx, which)?;
+        // A look that fails (a link replaced while it is read) is repeated at the next.
+        let now = match poll(ctx, which) {
+            Ok(now) => now,
+            Err(e) => {
+                eprintln!("marsadm: events: {e}; trying again");
+                std::thread::sleep(interval);
+                continue;
+            }
+        };
         let time = rfc3339(SystemTime::now());
         let names: std::collections::BTreeSet<&String> = seen.keys().chain(now.keys()).collect();
         let mut lines = Vec::new();
@@ -366,6 +374,18 @@ mod tests {
         for kind in ["state", "removed", "role", "primary", "diskstate", "replstate", "split-brain", "emergency", "sync-started", "replay-finished"] {
             assert!(section.contains(&format!("`{kind}`")), "event {kind} is not described");
         }
+    }
+
+    #[test]
+    fn text_lines() {
+        let t = Tree::new("text");
+        let state = diff(None, Some(&t.watched())).remove(0);
+        assert_eq!(
+            text_line("T", "node2", "r0", &state),
+            "T node2 r0 state role=Secondary primary=node1 diskstate=Inconsistent replstate=Replaying split-brain=0 emergency=0 running=---"
+        );
+        assert_eq!(text_line("T", "node2", "r0", &Event::change("primary", Some("node1"), None::<&str>)), "T node2 r0 primary node1 -> (none)");
+        assert_eq!(text_line("T", "node2", "r0", &Event::bare("sync-started")), "T node2 r0 sync-started");
     }
 
     #[test]
