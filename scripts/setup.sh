@@ -14,6 +14,8 @@ APT_PACKAGES=(
   util-linux procps
   # make deb and its test (scripts/build-deb.sh, scripts/test-deb.sh)
   dpkg binutils gzip man-db groff-base lintian zsh
+  # promtool (checks `marsadm metrics` output); the server it comes with is stopped below
+  prometheus
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -27,6 +29,10 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Of the prometheus package only promtool is wanted: stop the server it just started.
+  if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then

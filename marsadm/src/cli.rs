@@ -473,6 +473,9 @@ pub enum Command {
     /// Run it every few minutes on every member (cron job or systemd timer), so /mars
     /// holds only what some member still needs.
     Cron,
+    /// Monitoring: events, metrics, view-<primitive> (commands/monitoring.rs).
+    #[command(flatten)]
+    Monitoring(crate::commands::Monitoring),
     /// Show the versions of marsadm and of the loaded kernel module.
     ///
     /// Prints marsadm's version and, if mars.ko is loaded, the module's version from

@@ -94,6 +94,12 @@ pub enum Error {
     NoSecret(PathBuf),
     #[error("a rotation is in progress here (/mars/cluster.key.old exists): finish it first with `marsadm rotate-secret --finish`")]
     RotationPending,
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("not every member holds the new key {id} yet ({hosts}): run `marsadm rotate-secret --secret-file F` there first (or --force if they are gone)")]
     RotationBehind { hosts: String, id: String },
 }
@@ -141,7 +147,8 @@ impl Error {
             | Error::SecretPresent(_)
             | Error::NoSecret(_)
             | Error::RotationPending
-            | Error::RotationBehind { .. } => 1,
+            | Error::RotationBehind { .. }
+            | Error::Listen { .. } => 1,
             Error::LogIncomplete(_) => 3,
         }
     }

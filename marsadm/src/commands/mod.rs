@@ -3,7 +3,11 @@
 mod cat;
 mod cluster;
 mod handover;
+mod events;
 mod logs;
+mod metrics;
+mod monitoring;
+mod primitives;
 mod resize;
 mod resource;
 mod secret;
@@ -13,6 +17,7 @@ mod version;
 use crate::cli::{Cli, Command};
 use crate::context::Context;
 use crate::error::Result;
+pub use monitoring::Monitoring;
 pub use resource::Condition;
 use resource::Activity;
 use view::Macro;
@@ -166,5 +171,6 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Cron => logs::cron(&Context::from_system()?),
         Command::Version { json } => version::exec(json),
+        Command::Monitoring(cmd) => monitoring::run(cmd),
     }
 }

@@ -17,7 +17,27 @@ use crate::error::{Error, Result};
 use crate::liveness;
 
 /// JSON schema version of `view --json` (docu/marsadm-json.md).
-const SCHEMA_VERSION: u32 = 4;
+pub(crate) const SCHEMA_VERSION: u32 = 4;
+
+/// Every word [`role_word`] gives.
+pub const ROLES: [&str; 6] = ["Primary", "ForcedPrimary", "RemainsPrimary", "NotYetPrimary", "Secondary", "None"];
+/// Every disk state [`resource_state`] gives.
+pub const DISKSTATES: [&str; 8] = ["Detached", "Inconsistent", "Outdated", "Outdated[F]", "Outdated[R]", "Outdated[FR]", "WriteBack", "UpToDate"];
+/// Every replication state [`resource_state`] gives.
+pub const REPLSTATES: [&str; 12] = [
+    "NotStarted",
+    "Replicating",
+    "EmergencyMode",
+    "PrimaryUnreachable",
+    "Syncing",
+    "SyncQueued",
+    "PausedSync",
+    "PausedFetch",
+    "PausedReplay",
+    "NoPrimaryDesignated",
+    "Orphan",
+    "Replaying",
+];
 
 /// The state of a resource on this host.
 #[derive(Debug, Serialize)]
@@ -58,8 +78,16 @@ pub struct ResourceState {
     pub fetch_rest: u64,
     /// Bytes fetched here but not yet replayed (secondary; 0 elsewhere).
     pub replay_rest: u64,
-    /// The todo switches of this host: sync, fetch (`connect`), replay (`allow-replay`).
+    /// Bytes of the logfile this host's replay link names that are replayed here
+    /// (secondary; 0 elsewhere): with `replay_rest` and `fetch_rest` the progress of
+    /// replay and fetch (`view-replay-percent`, `view-fetch-percent`).
+    pub replay_pos: u64,
+    /// The todo switches of this host: attach, sync, fetch (`connect`), replay
+    /// (`allow-replay`).
     pub switches: Switches,
+    /// What the module reports running here: its full sync, fetch and replay
+    /// (`actual-<host>/is-syncing`, `is-fetching`, `is-replaying`).
+    pub running: Running,
     /// Rates reported by the module, bytes per second (averaged over seconds).
     pub rates: Rates,
     /// Last error the module reported for this resource (0: none).
@@ -260,8 +288,16 @@ pub fn split_brain(ctx: &Context, res: &str, primary: Option<&str>) -> Result<Op
     }))
 }
 
-#[derive(Debug, Serialize, Clone, Copy)]
+#[derive(Debug, Serialize, Clone, Copy, PartialEq, Eq)]
 pub struct Switches {
+    pub attach: bool,
+    pub sync: bool,
+    pub fetch: bool,
+    pub replay: bool,
+}
+
+#[derive(Debug, Serialize, Clone, Copy, PartialEq, Eq)]
+pub struct Running {
     pub sync: bool,
     pub fetch: bool,
     pub replay: bool,
@@ -313,11 +349,12 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     let synced = number(link(ctx, &format!("{dir}/{SYNCSTATUS_PREFIX}{me}"))?).unwrap_or(size);
     let syncpos_raw = link(ctx, &format!("{dir}/{SYNCPOS_PREFIX}{me}"))?;
     let syncpos = syncpos_raw.as_deref().and_then(|v| ReplayLink::parse(v).ok());
-    let (mut writeback_rest, mut fetch_rest, mut replay_rest) = (0, 0, 0);
+    let (mut writeback_rest, mut fetch_rest, mut replay_rest, mut replay_pos) = (0, 0, 0, 0);
     let secondary = is_attached && !is_primary;
     match (&mine, primary.as_deref()) {
         // A secondary: its replay link names the primary's logfile it replays.
         (Some(r), Some(p)) if p != me.as_str() && secondary => {
+            replay_pos = r.start;
             let theirs = link(ctx, &format!("{dir}/{REPLAY_PREFIX}{p}"))?;
             let current = theirs.as_deref().and_then(|v| ReplayLink::parse(v).ok()).map_or(r.log.nr, |t| t.log.nr);
             for nr in r.log.nr..=current.max(r.log.nr) {
@@ -338,7 +375,8 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         }
         _ => {}
     }
-    let switches = Switches { sync: switch("sync")?, fetch: switch("connect")?, replay: switch("allow-replay")? };
+    let switches = Switches { attach: switch("attach")?, sync: switch("sync")?, fetch: switch("connect")?, replay: switch("allow-replay")? };
+    let running = Running { sync: actual("is-syncing")?.as_deref() == Some("1"), fetch: actual("is-fetching")?.as_deref() == Some("1"), replay: actual("is-replaying")?.as_deref() == Some("1") };
     let is_consistent = if is_primary {
         writeback_rest == 0
     } else {
@@ -421,7 +459,9 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         sync_rest: size.saturating_sub(synced),
         fetch_rest,
         replay_rest,
+        replay_pos,
         switches,
+        running,
         rates: Rates { sync: rate("sync-rate")?, fetch: rate("fetch-rate")?, replay: rate("replay-rate")? },
         error: actual("error")?.and_then(|v| v.parse().ok()).unwrap_or(0),
         is_forced_primary,
@@ -538,7 +578,7 @@ fn progress_lines(s: &ResourceState) -> Vec<String> {
 }
 
 #[derive(Debug, Serialize)]
-struct ViewReport {
+pub(crate) struct ViewReport {
     schema_version: u32,
     host: String,
     resources: Vec<ResourceState>,
@@ -650,7 +690,7 @@ fn split_brain_lines(res: &str, sb: &SplitBrain) -> Vec<String> {
 
 /// The names `view`, `view-1and1` and `view-<macro>` accept: `all` (every resource
 /// known here), a resource, or a comma-separated list (each must exist).
-fn selected(ctx: &Context, which: &str) -> Result<Vec<String>> {
+pub(crate) fn selected(ctx: &Context, which: &str) -> Result<Vec<String>> {
     let all = resources(ctx)?;
     if which == "all" {
         return Ok(all);

@@ -1,0 +1,220 @@
+//! The `view-<primitive>` commands monitoring scripts of the original marsadm use
+//! (`is-`/`todo-` families, progress rates, remaining time and percentages, liveness,
+//! disks and devices, membership lists). Every value comes from the view's one
+//! computation of a resource's state ([`view::resource_state`]); the few that are
+//! configuration rather than state (`get-disk`, membership) read their link directly.
+//! The older primitives (`view-is-primary`, `view-sync-rest`, ...) live in view.rs.
+
+use mars_core::tree::{DATA_PREFIX, NONE};
+
+use super::resource::{members, resource_dir, resource_list};
+use super::view::{self, ResourceState};
+use crate::context::Context;
+use crate::error::Result;
+use crate::liveness;
+
+/// One of the three activities a secondary has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    Sync,
+    Fetch,
+    Replay,
+}
+
+/// A primitive added here (docu/monitoring.md lists them with their meaning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prim {
+    /// `is-{attach,sync,fetch,replay,primary,secondary}`: what the module reports.
+    IsAttach,
+    IsRunning(Work),
+    IsSecondary,
+    /// `todo-{attach,sync,fetch,replay,primary,secondary}`: the switches.
+    TodoAttach,
+    Todo(Work),
+    TodoPrimary,
+    TodoSecondary,
+    IsOrphan,
+    DiskState,
+    ReplState,
+    DeviceOpened,
+    Rate(Work),
+    Remain(Work),
+    Percent(Work),
+    AliveAge,
+    GetDisk,
+    GetDevice,
+    ResourceMembers,
+}
+
+/// Seconds the rest takes at `rate` bytes/s, rounded up: 0 with nothing left, `None`
+/// while nothing moves (printed as -1, as the original).
+pub fn remain_seconds(rest: u64, rate: u64) -> Option<u64> {
+    match (rest, rate) {
+        (0, _) => Some(0),
+        (_, 0) => None,
+        (rest, rate) => Some(rest.div_ceil(rate)),
+    }
+}
+
+/// Whole percent of `done` out of `total`, rounded down (100 when there is nothing to do).
+pub fn percent(done: u64, total: u64) -> u64 {
+    if total == 0 {
+        return 100;
+    }
+    (u128::from(done.min(total)) * 100 / u128::from(total)) as u64
+}
+
+/// The (bytes left, bytes done, rate) of one activity as the view computed them.
+pub fn progress(s: &ResourceState, w: Work) -> (u64, u64, u64) {
+    match w {
+        Work::Sync => (s.sync_rest, s.size.saturating_sub(s.sync_rest), s.rates.sync),
+        // What is fetched of the logfiles from the replay link's on: the replayed part
+        // of its logfile and what waits for replay.
+        Work::Fetch => (s.fetch_rest, s.replay_pos.saturating_add(s.replay_rest), s.rates.fetch),
+        Work::Replay => (s.replay_rest, s.replay_pos, s.rates.replay),
+    }
+}
+
+fn bit(b: bool) -> String {
+    u8::from(b).to_string()
+}
+
+/// The value of `p` for `res` on this host, as printed.
+pub fn value(ctx: &Context, p: Prim, res: &str) -> Result<String> {
+    match p {
+        Prim::GetDisk => {
+            let link = ctx.tree.get(&format!("{}/{DATA_PREFIX}{}", resource_dir(res), ctx.host))?;
+            return Ok(link.map(|l| l.value).unwrap_or_default());
+        }
+        Prim::ResourceMembers => return Ok(members(ctx, res)?.join("\n")),
+        _ => {}
+    }
+    let s = view::resource_state(ctx, res)?;
+    let me = ctx.host.as_str();
+    let work = |w: Work, sync: bool, fetch: bool, replay: bool| match w {
+        Work::Sync => sync,
+        Work::Fetch => fetch,
+        Work::Replay => replay,
+    };
+    Ok(match p {
+        Prim::IsAttach => bit(s.is_attached),
+        Prim::IsRunning(w) => bit(work(w, s.running.sync, s.running.fetch, s.running.replay)),
+        Prim::IsSecondary => bit(s.is_attached && !s.is_primary),
+        Prim::TodoAttach => bit(s.switches.attach),
+        Prim::Todo(w) => bit(work(w, s.switches.sync, s.switches.fetch, s.switches.replay)),
+        Prim::TodoPrimary => bit(s.primary.as_deref() == Some(me)),
+        Prim::TodoSecondary => bit(s.primary.as_deref() != Some(me)),
+        Prim::IsOrphan => bit(s.replstate == "Orphan"),
+        Prim::DiskState => s.diskstate.clone(),
+        Prim::ReplState => s.replstate.to_owned(),
+        Prim::DeviceOpened => s.open_count.to_string(),
+        Prim::Rate(w) => progress(&s, w).2.to_string(),
+        Prim::Remain(w) => {
+            let (rest, _, rate) = progress(&s, w);
+            remain_seconds(rest, rate).map_or("-1".to_owned(), |v| v.to_string())
+        }
+        Prim::Percent(w) => {
+            let (rest, done, _) = progress(&s, w);
+            percent(done, done.saturating_add(rest)).to_string()
+        }
+        Prim::AliveAge => alive_age(ctx, &s)?.map_or("-1".to_owned(), |a| a.to_string()),
+        Prim::GetDevice => s.device.clone(),
+        Prim::GetDisk | Prim::ResourceMembers => unreachable!("handled above"),
+    })
+}
+
+/// Whole seconds since the designated primary of `s` was last heard from here (this
+/// host included: its own liveness link); `None` when none is designated or it was never
+/// heard from.
+pub fn alive_age(ctx: &Context, s: &ResourceState) -> Result<Option<u64>> {
+    match s.primary.as_deref() {
+        Some(p) if p != NONE => Ok(liveness::last_heard(ctx, p)?.map(|d| d.as_secs())),
+        _ => Ok(None),
+    }
+}
+
+/// `view-<primitive> RES`: the value; for `all` or a list, each resource's value after a
+/// line `--------- resource <res>`, as the older primitives.
+pub fn view_primitive(ctx: &Context, p: Prim, which: &str) -> Result<()> {
+    ctx.require_mountpoint()?;
+    let names = view::selected(ctx, which)?;
+    let headers = which == "all" || which.contains(',');
+    for res in &names {
+        if headers {
+            println!("--------- resource {res}");
+        }
+        let v = value(ctx, p, res)?;
+        if !v.is_empty() || p != Prim::ResourceMembers {
+            println!("{v}");
+        }
+    }
+    Ok(())
+}
+
+/// `view-my-resources`: the resources this host is a member of, one a line.
+pub fn my_resources(ctx: &Context) -> Result<()> {
+    ctx.require_mountpoint()?;
+    for res in resource_list(ctx, "all")? {
+        println!("{res}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::{real_time_ns, MarsTree};
+    use mars_core::tree::{LogName, VersionLink};
+
+    /// node2 replays node1's logfile 1: 100 bytes replayed, 300 fetched, 500 logged.
+    #[test]
+    fn progress_of_a_secondary_from_its_tree() {
+        let dir = std::env::temp_dir().join(format!("marsadm-primitives-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let ctx = Context { tree: MarsTree::new(&dir), host: "node2".into(), proc_sys: "/nonexistent".into() };
+        let mut stamp = real_time_ns() - 1_000_000_000;
+        let mut set = |rel: &str, v: &str| {
+            stamp += 1;
+            ctx.tree.set(rel, v, stamp).unwrap();
+        };
+        set("resource-r0/size", "1048576");
+        set("resource-r0/primary", "node1");
+        for h in ["node1", "node2"] {
+            set(&format!("resource-r0/data-{h}"), "/dev/vdb");
+            set(&format!("resource-r0/actual-{h}/is-attached"), "1");
+            for sw in ["attach", "connect", "sync", "allow-replay"] {
+                set(&format!("resource-r0/todo-{h}/{sw}"), "1");
+            }
+        }
+        set("resource-r0/actual-node1/is-primary", "1");
+        set("resource-r0/actual-node2/replay-rate", "50");
+        set("resource-r0/actual-node2/is-replaying", "1");
+        set("resource-r0/replay-node1", "log-000000001-node1,500,0");
+        set("resource-r0/replay-node2", "log-000000001-node1,100,0");
+        let v = VersionLink { digest: [7; 16], log: LogName { nr: 1, host: "node1" }, pos: 500, prev_head: "" }.to_string();
+        set("resource-r0/version-000000001-node1", &v);
+        std::fs::write(ctx.tree.path("resource-r0/log-000000001-node1"), [0u8; 300]).unwrap();
+        ctx.tree.set("actual-node1/time", "1.0", real_time_ns() - 2_000_000_000).unwrap();
+        let get = |p| value(&ctx, p, "r0").unwrap();
+        assert_eq!((get(Prim::Percent(Work::Fetch)), get(Prim::Percent(Work::Replay)), get(Prim::Percent(Work::Sync))), ("60".into(), "33".into(), "100".into()));
+        assert_eq!((get(Prim::Remain(Work::Replay)), get(Prim::Remain(Work::Fetch)), get(Prim::Remain(Work::Sync))), ("4".into(), "-1".into(), "0".into()));
+        assert_eq!((get(Prim::Rate(Work::Replay)), get(Prim::IsRunning(Work::Replay)), get(Prim::IsRunning(Work::Fetch))), ("50".into(), "1".into(), "0".into()));
+        assert_eq!((get(Prim::DiskState), get(Prim::ReplState)), ("Outdated[FR]".into(), "Replaying".into()));
+        assert_eq!((get(Prim::TodoPrimary), get(Prim::TodoSecondary), get(Prim::IsSecondary)), ("0".into(), "1".into(), "1".into()));
+        assert_eq!((get(Prim::GetDisk), get(Prim::GetDevice), get(Prim::ResourceMembers)), ("/dev/vdb".into(), "/dev/mars/r0".into(), "node1\nnode2".into()));
+        assert!(matches!(get(Prim::AliveAge).as_str(), "2" | "3"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn remaining_time_and_percent() {
+        assert_eq!(remain_seconds(0, 0), Some(0));
+        assert_eq!(remain_seconds(10, 0), None);
+        assert_eq!(remain_seconds(10, 3), Some(4));
+        assert_eq!(percent(0, 0), 100);
+        assert_eq!(percent(1, 3), 33);
+        assert_eq!(percent(999, 1000), 99, "100 only when done");
+        assert_eq!(percent(u64::MAX, u64::MAX), 100);
+    }
+}

@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# Monitoring (docu/monitoring.md): `marsadm events --json` runs on node2 from before it
+# joins r0 until the end; node2 syncs, replay is paused and resumed, node2 takes over
+# (handover), then node1 takes over by force while node2 writes (split brain), node2 is
+# invalidated. The expected events appear in order. `marsadm metrics` of both nodes
+# (secondary during the sync, primary and secondary at rest, both in the split brain)
+# passes the host's `promtool check metrics`, and at rest its values and those of the
+# view-* primitives equal `view --json`'s; `metrics --listen` answers over HTTP on the
+# node's loopback, `metrics --output` leaves one complete file.
+source "$(dirname "$0")/../lib.sh"
+DISK=vda
+
+OUT=$(mktemp -d)
+evpid=
+stop_events() {
+  if [ -n "$evpid" ]; then
+    kill "$evpid" 2>/dev/null || true
+    wait "$evpid" 2>/dev/null || true
+    evpid=
+  fi
+}
+trap 'stop_events; rm -rf "$OUT"' EXIT
+command -v promtool >/dev/null || fail "promtool missing on the host (scripts/setup.sh installs Debian's prometheus)"
+
+write_some() { on "$1" 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count='"$3"' seek='"$2"' oflag=direct status=none' || fail "write on $1"; }
+# metrics NAME NODE: NODE's exposition into $OUT/NAME.prom, checked by promtool.
+metrics() {
+  on "$2" 'marsadm metrics' > "$OUT/$1.prom" || fail "marsadm metrics on $2"
+  promtool check metrics < "$OUT/$1.prom" || fail "promtool rejects $1: $(cat "$OUT/$1.prom")"
+  echo "$1: $(grep -vc '^#' "$OUT/$1.prom") samples, promtool: ok"
+}
+
+# against_view NODE: at rest, `view --json`, `metrics` and the view-* primitives of NODE
+# taken together agree.
+against_view() {
+  on "$1" 'marsadm view --json r0; echo "#####"; marsadm metrics; echo "#####"
+    for p in is-attach is-sync is-fetch is-replay is-primary is-secondary todo-attach todo-sync todo-fetch todo-replay \
+        todo-primary todo-secondary is-split-brain is-emergency is-consistent is-orphan diskstate replstate rest-space \
+        device-opened sync-rate fetch-rate replay-rate sync-rest fetch-rest replay-rest sync-remain fetch-remain \
+        replay-remain sync-percent fetch-percent replay-percent alive-age get-disk get-device resource-members; do
+      printf "%s=%s\n" $p "$(marsadm view-$p r0 | tr "\n" " " | sed "s/ $//")"; done
+    printf "my-resources=%s\n" "$(marsadm view-my-resources)"' > "$OUT/against-$1" || fail "view, metrics, primitives on $1"
+  python3 - "$OUT/against-$1" "$1" "/dev/$DISK" <<'PY' || fail "metrics or primitives of $1 differ from view --json (above)"
+import json, sys
+view, prom, prims = open(sys.argv[1]).read().split("#####\n")
+host, disk = sys.argv[2], sys.argv[3]
+r = json.loads(view)["resources"][0]
+m = {}
+for line in prom.splitlines():
+    if line and not line.startswith("#"):
+        k, v = line.rsplit(" ", 1)
+        m[k] = float(v)
+p = dict(l.split("=", 1) for l in prims.splitlines() if "=" in l)
+bad = []
+def eq(what, want, got):
+    if want != got:
+        bad.append(f"{what}: view says {want!r}, got {got!r}")
+def metric(name, want, **labels):
+    key = name + "{" + ",".join(f'{k}="{v}"' for k, v in {"resource": "r0", **labels}.items()) + "}"
+    eq(key, float(want), m.get(key))
+metric("mars_resource_size_bytes", r["size"])
+for fam, label, words in [("role", "role", ["Primary", "ForcedPrimary", "RemainsPrimary", "NotYetPrimary", "Secondary", "None"]),
+                          ("diskstate", "diskstate", ["UpToDate", "Inconsistent", "Outdated[R]", "Detached", "WriteBack"]),
+                          ("replstate", "replstate", ["Replicating", "Replaying", "Syncing", "PausedReplay", "NotStarted"])]:
+    for w in words:
+        metric("mars_resource_" + fam, r[fam] == w, **{label: w})
+for name, field in [("attached", "is_attached"), ("device_up", "is_primary"), ("consistent", "is_consistent"),
+                    ("forced_primary", "is_forced_primary"), ("sync_queued", "is_sync_queued"), ("device_openers", "open_count"),
+                    ("error", "error"), ("writeback_rest_bytes", "writeback_rest"), ("sync_rest_bytes", "sync_rest"),
+                    ("fetch_rest_bytes", "fetch_rest"), ("replay_rest_bytes", "replay_rest")]:
+    metric("mars_resource_" + name, r[field])
+metric("mars_resource_split_brain", r["split_brain"] is not None)
+metric("mars_resource_emergency", r["emergency"]["is_emergency"])
+metric("mars_resource_actual_primaries", len(r["actual_primaries"]))
+metric("mars_resource_designated_primary", 1, primary=r["primary"])
+for w in ["sync", "fetch", "replay"]:
+    metric(f"mars_resource_{w}_rate_bytes_per_second", r["rates"][w])
+    metric("mars_resource_switch", r["switches"][w], work=w)
+    metric("mars_resource_running", r["running"][w], work=w)
+eq("mars_space_rest_bytes", float(r["emergency"]["rest_space"]), m.get("mars_space_rest_bytes"))
+eq("mars_space_total_bytes", float(r["emergency"]["total_space"]), m.get("mars_space_total_bytes"))
+b = lambda v: str(int(bool(v)))
+want = {
+    "is-attach": b(r["is_attached"]), "is-sync": b(r["running"]["sync"]), "is-fetch": b(r["running"]["fetch"]),
+    "is-replay": b(r["running"]["replay"]), "is-primary": b(r["is_primary"]),
+    "is-secondary": b(r["is_attached"] and not r["is_primary"]), "todo-attach": b(r["switches"]["attach"]),
+    "todo-sync": b(r["switches"]["sync"]), "todo-fetch": b(r["switches"]["fetch"]), "todo-replay": b(r["switches"]["replay"]),
+    "todo-primary": b(r["primary"] == host), "todo-secondary": b(r["primary"] != host),
+    "is-split-brain": b(r["split_brain"]), "is-emergency": b(r["emergency"]["is_emergency"]),
+    "is-consistent": b(r["is_consistent"]), "is-orphan": b(r["replstate"] == "Orphan"),
+    "diskstate": r["diskstate"], "replstate": r["replstate"], "rest-space": str(r["emergency"]["rest_space"]),
+    "device-opened": str(r["open_count"]), "get-disk": disk, "get-device": r["device"],
+    "resource-members": "node1 node2", "my-resources": "r0",
+}
+for w in ["sync", "fetch", "replay"]:
+    want[f"{w}-rate"] = str(r["rates"][w])
+    want[f"{w}-rest"] = str(r[f"{w}_rest"])
+    # At rest nothing is left: no time to go, everything done.
+    want[f"{w}-remain"] = "0"
+    want[f"{w}-percent"] = "100"
+for k, v in want.items():
+    eq("view-" + k, v, p.get(k))
+age = int(p.get("alive-age", "-1"))
+if not 0 <= age <= 10:
+    bad.append(f"view-alive-age: {age}, expected 0..10 s")
+if float(r["primary_age_ms"] or 0) / 1000 > 10:
+    bad.append(f"primary_age_ms {r['primary_age_ms']}")
+for x in bad:
+    print(x)
+print(f"{host}: {len(m)} samples and {len(p)} primitives checked against view --json: {len(bad)} differences")
+sys.exit(1 if bad else 0)
+PY
+}
+
+step "node1 creates r0 on $DISK with data; node2 joins the cluster; events on node2"
+fresh_modules node1 node2
+zero_disks "$DISK" node1 node2
+create_r0 "/dev/$DISK"
+write_some node1 0 256
+join_cluster node2
+tb exec node2 -- marsadm events --json --interval 250 > "$OUT/events" 2> "$OUT/events.err" &
+evpid=$!
+retry 30 grep -q '"event":"state"' "$OUT/events" || fail "no state event from node2: $(cat "$OUT/events.err")"
+head -1 "$OUT/events"
+
+step "node2 joins r0 and syncs; metrics during the sync"
+on node2 "marsadm join-resource r0 /dev/$DISK >/dev/null" || fail "join-resource on node2"
+retry 30 grep -q '"sync-started"' "$OUT/events" || fail "no sync-started event: $(cat "$OUT/events")"
+metrics sync-node2 node2
+metrics sync-node1 node1
+grep -E '^mars_resource_(replstate|diskstate)\{.*\} 1$' "$OUT/sync-node2.prom"
+on node2 'marsadm wait-resource r0 --until uptodate --timeout 300' || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"
+write_some node1 300 16
+retry 60 caught_up node1 node2 || fail "node2 does not follow node1"
+sleep 3 # the rates' averages fall to 0
+
+step "at rest: metrics and view-* primitives equal view --json on both nodes"
+metrics rest-node1 node1
+metrics rest-node2 node2
+against_view node1
+against_view node2
+
+step "metrics --listen on node2's loopback; metrics --output"
+http=$(cat <<'SH'
+marsadm metrics --listen 127.0.0.1:9775 2> /tmp/listen.err & p=$!
+i=0; until grep -q serving /tmp/listen.err; do sleep 0.2; i=$((i + 1)); [ $i -lt 100 ] || { cat /tmp/listen.err; exit 1; }; done
+get() { exec 3<>/dev/tcp/127.0.0.1/9775 && printf 'GET %s HTTP/1.0\r\nHost: x\r\n\r\n' "$1" >&3 && cat <&3; exec 3<&-; }
+get /metrics > /tmp/http-metrics; get /nope > /tmp/http-404
+kill $p; wait $p 2>/dev/null
+cat /tmp/http-metrics; echo "#####"; cat /tmp/http-404
+SH
+)
+tb exec node2 -- bash -c "$http" > "$OUT/http" || fail "metrics --listen on node2: $(cat "$OUT/http")"
+python3 - "$OUT/http" "$OUT/listen.prom" <<'PY' || fail "HTTP answers of metrics --listen (above)"
+import sys
+ok, missing = open(sys.argv[1], newline="").read().split("#####\n")
+head, body = ok.split("\r\n\r\n", 1)
+print(head.replace("\r", ""))
+assert head.startswith("HTTP/1.0 200 OK"), head
+assert "Content-Type: text/plain; version=0.0.4; charset=utf-8" in head, head
+assert f"Content-Length: {len(body.encode())}" in head, head
+assert 'mars_resource_role{resource="r0",role="Secondary"} 1' in body, body
+assert missing.startswith("HTTP/1.0 404"), missing
+open(sys.argv[2], "w").write(body)
+PY
+promtool check metrics < "$OUT/listen.prom" || fail "promtool rejects the HTTP answer"
+on node2 'mkdir -p /tmp/tf && marsadm metrics --output /tmp/tf/mars.prom && marsadm metrics --output /tmp/tf/mars.prom && ls -a /tmp/tf' > "$OUT/tf" || fail "metrics --output"
+assert_eq ". .. mars.prom" "$(xargs < "$OUT/tf")" "files in the textfile directory"
+on node2 'cat /tmp/tf/mars.prom' | promtool check metrics || fail "promtool rejects the --output file"
+expect_status 1 on node2 'marsadm metrics --output /nonexistent/dir/mars.prom'
+
+step "pause and resume replay on node2"
+on node2 'marsadm pause-replay r0 >/dev/null'
+retry 20 grep -q '"new":"PausedReplay"' "$OUT/events" || fail "no PausedReplay event"
+retry 20 grep -q '"replay-finished"' "$OUT/events" || fail "no replay-finished event"
+on node2 'marsadm resume-replay r0 >/dev/null'
+retry 20 grep -q '"old":"PausedReplay","new":"Replaying"' "$OUT/events" || fail "no Replaying event after resume"
+
+step "handover to node2"
+on node2 'marsadm primary r0' || fail "handover to node2: $(on node2 'marsadm view r0')"
+retry 30 grep -q '"event":"role","old":"[A-Za-z]*","new":"Primary"' "$OUT/events" || fail "no role Primary event: $(tail "$OUT/events")"
+write_some node2 100 16
+retry 60 caught_up node2 node1 || fail "node1 does not follow node2"
+sleep 3
+against_view node2
+metrics primary-node2 node2
+metrics secondary-node1 node1
+
+step "split brain: node1 takes over by force while node2 writes"
+on node2 'rm -f /tmp/stop-writer; exec 3<>/dev/mars/r0; i=0
+  while [ ! -e /tmp/stop-writer ]; do
+    dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=1 seek=$((i % 900)) oflag=direct conv=notrunc status=none || exit 1
+    i=$((i + 1)); done' &
+writer=$!
+retry 20 on node2 'test "$(readlink /mars/resource-r0/actual-node2/open-count)" -gt 0' || fail "writer on node2 did not start"
+on node1 'marsadm pause-fetch r0 >/dev/null && marsadm primary --force r0 >/dev/null' || fail "primary --force on node1"
+write_some node1 500 8
+for n in node1 node2; do
+  retry 30 on $n 'test "$(marsadm view-is-split-brain r0)" = 1' || fail "no split brain shown on $n: $(on $n 'marsadm view r0')"
+done
+retry 20 grep -q '"event":"split-brain","old":false,"new":true' "$OUT/events" || fail "no split-brain event"
+metrics split-node1 node1
+metrics split-node2 node2
+for n in node1 node2; do
+  grep -qx 'mars_resource_split_brain{resource="r0"} 1' "$OUT/split-$n.prom" || fail "metrics of $n show no split brain"
+  grep -q '^mars_resource_split_brain_bytes_after{resource="r0",peer="node1"} [1-9]' "$OUT/split-$n.prom" || fail "no bytes after the split on $n"
+done
+
+step "node2's version is discarded (invalidate)"
+on node2 'touch /tmp/stop-writer'
+wait "$writer" || fail "writer on node2 failed"
+retry 60 on node2 'test "$(readlink /mars/resource-r0/actual-node2/is-primary)" = 0' || fail "node2 did not leave the primary role"
+retry 30 on node2 'dmesg | grep -q "replay stopped"' || fail "node2's replay did not stop at the split"
+on node2 'marsadm invalidate r0' || fail "invalidate on node2"
+on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate after invalidate"
+retry 30 grep -q '"event":"split-brain","old":true,"new":false' "$OUT/events" || fail "no split-brain end event"
+stop_events
+
+step "the events on node2, in order"
+python3 - "$OUT/events" <<'PY' || fail "events on node2 (above)"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+seen = []
+for e in lines:
+    assert e["schema_version"] == 1 and e["host"] == "node2" and e["resource"] == "r0", e
+    assert e["time"].endswith("Z"), e
+    word = e["event"] + ("" if "new" not in e else ":" + json.dumps(e["new"]).strip('"'))
+    seen.append(word)
+    print(e["time"], word if "old" not in e else f'{e["event"]}: {json.dumps(e["old"])} -> {json.dumps(e["new"])}')
+first = lines[0]
+assert first["event"] == "state" and first["state"]["role"] == "None", first
+# The expected events, in this order (others may come between).
+# The sync ends (the module stops it) before replay has passed the sync's end: then UpToDate.
+expected = ["state", "role:Secondary", "sync-started", "sync-finished", "diskstate:UpToDate", "replstate:PausedReplay",
+            "replay-finished", "replstate:Replaying", "replay-started", "primary:node2", "role:Primary",
+            "replstate:Replicating", "primary:node1", "split-brain:true", "role:Secondary", "split-brain:false"]
+at = 0
+for w in seen:
+    if at < len(expected) and w == expected[at]:
+        at += 1
+if at < len(expected):
+    sys.exit(f"missing or out of order: {expected[at]} (after {expected[:at]})")
+print(f"{len(lines)} events, the {len(expected)} expected ones in order")
+PY
+
+step "clean up"
+for n in node1 node2; do on $n 'marsadm down r0' || fail "down on $n"; done
