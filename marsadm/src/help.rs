@@ -335,6 +335,40 @@ fn texts() -> Vec<(String, String)> {
             ),
         ),
         (
+            "events",
+            teach(
+                &[MARS, "each RESOURCE named exists (`all`, the default: every resource, also those created later)"],
+                &[
+                    "/mars is not a filesystem of its own",
+                    "a RESOURCE named does not exist",
+                    "exit 2: --interval below 50 ms",
+                    "none later: a look at the tree that fails is repeated at the next --interval",
+                ],
+                &["marsadm events --json", "marsadm events r0 --count 1"],
+            ),
+        ),
+        (
+            "metrics",
+            teach(
+                &[MARS, "each RESOURCE named exists (`all`, the default: every resource known here)"],
+                &[
+                    "/mars is not a filesystem of its own",
+                    "a RESOURCE named does not exist",
+                    "--output FILE: FILE's directory does not exist or cannot be written (FILE is left as it was)",
+                    "--listen ADDR:PORT: the address cannot be bound (in use, or not an address of this host)",
+                    "exit 2: --output and --listen together",
+                ],
+                &[
+                    "marsadm metrics --output /var/lib/prometheus/node-exporter/mars.prom",
+                    "marsadm metrics --listen 127.0.0.1:9775",
+                ],
+            ),
+        ),
+        (
+            "view-my-resources",
+            teach(&[MARS], &["/mars is not a filesystem of its own"], &["marsadm view-my-resources"]),
+        ),
+        (
             "version",
             teach(
                 &["none: without the module it prints marsadm's version only"],
@@ -369,6 +403,35 @@ fn texts() -> Vec<(String, String)> {
         "view-is-split-brain",
         "view-role",
         "view-actual-primary",
+        // docu/monitoring.md
+        "view-is-attach",
+        "view-is-sync",
+        "view-is-fetch",
+        "view-is-replay",
+        "view-is-secondary",
+        "view-todo-attach",
+        "view-todo-sync",
+        "view-todo-fetch",
+        "view-todo-replay",
+        "view-todo-primary",
+        "view-todo-secondary",
+        "view-is-orphan",
+        "view-diskstate",
+        "view-replstate",
+        "view-device-opened",
+        "view-sync-rate",
+        "view-fetch-rate",
+        "view-replay-rate",
+        "view-sync-remain",
+        "view-fetch-remain",
+        "view-replay-remain",
+        "view-sync-percent",
+        "view-fetch-percent",
+        "view-replay-percent",
+        "view-alive-age",
+        "view-get-disk",
+        "view-get-device",
+        "view-resource-members",
     ] {
         let example = format!("marsadm {name} r0");
         t.push((name.to_owned(), teach(&[MARS, "each RESOURCE named exists (`all`: every resource known here; one value per resource after a `--------- resource R` line)"], &["a RESOURCE named does not exist"], &[&example])));
