@@ -5,7 +5,8 @@
 # The cache directory is keyed by everything that affects the result (source tarball,
 # patches, config fragment, this script, rustc and bindgen versions), so a changed input
 # never reuses a stale tree. A tree counts only once its completion marker is written,
-# so an interrupted build is never mistaken for a cached one.
+# so an interrupted build is never mistaken for a cached one. Builds into one cache
+# are serialized by a lock.
 #
 # Prints the path of the built tree (usable as KDIR) on stdout.
 set -euo pipefail
@@ -33,6 +34,11 @@ key=$(
   } | sha256sum | cut -c1-16
 )
 tree=$cache/kernel-$key
+# One build at a time per cache: a second `make` (another checkout, say) waits here
+# instead of removing the tree the first is building.
+mkdir -p "$cache"
+exec 9>"$cache/kernel.lock"
+flock 9
 if [ -f "$tree/.mars-complete" ]; then
   echo "$tree" >&3
   exit 0
