@@ -13,9 +13,9 @@ RUST_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN := $(TOP)/target/$(RUST_TARGET)/release
 KDIR ?=
 
-.PHONY: all setup kernel module userland initramfs check check-full test-host scenarios demo bench fuzz clean
+.PHONY: all setup kernel module userland initramfs debian-image check check-full test-host scenarios demo bench fuzz clean
 
-all: initramfs
+all: initramfs debian-image
 
 setup:
 	@scripts/setup.sh
@@ -40,6 +40,26 @@ userland: setup
 
 initramfs: module userland
 	@scripts/build-initramfs.sh "$$(cat $(BUILD)/kdir)" $(BUILD)/mars.ko $(STATIC_BIN) $(BUILD)/initramfs.cpio
+
+# Debian nodes (testbed up --image debian, docu/testbed.md "Images"): their kernel (the
+# testbed kernel plus what systemd needs, cached), mars.ko built against it from a copy
+# of the sources (so the two module builds never share objects), the cached root image,
+# and the seed disk with this checkout's agent and marsadm.
+DEBIAN := $(BUILD)/debian
+debian-image: userland
+	@mkdir -p $(DEBIAN)/src
+	@scripts/build-kernel-systemd.sh > $(DEBIAN)/kdir.new
+	@mv $(DEBIAN)/kdir.new $(DEBIAN)/kdir
+	@ln -sfn "$$(cat $(DEBIAN)/kdir)/arch/x86/boot/bzImage" $(DEBIAN)/bzImage
+	@rsync -a --delete --exclude target --exclude fuzz --exclude '*.o' --exclude '*.ko' \
+		--exclude '*.cmd' --exclude '*.mod*' --exclude '.*.d' --exclude '*.rmeta' --exclude 'modules.order' \
+		--exclude Module.symvers kernel/ $(DEBIAN)/src/kernel/
+	@cp -p Kbuild $(DEBIAN)/src/Kbuild
+	$(MAKE) -s -C "$$(cat $(DEBIAN)/kdir)" M=$(DEBIAN)/src modules
+	@cp $(DEBIAN)/src/kernel/mars.ko $(DEBIAN)/mars.ko
+	@scripts/build-debian-image.sh > $(DEBIAN)/root.path
+	@ln -sfn "$$(cat $(DEBIAN)/root.path)" $(DEBIAN)/root.img
+	@scripts/build-debian-seed.sh "$$(cat $(DEBIAN)/kdir)" $(STATIC_BIN) $(DEBIAN)/seed.img
 
 check:
 	@scripts/check.sh

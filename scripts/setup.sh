@@ -12,6 +12,8 @@ APT_PACKAGES=(
   # VM testbed: emulator, guest userland, tools copied into the guests
   qemu-system-x86 busybox-static xfsprogs e2fsprogs fio iproute2 nftables drbd-utils bash
   util-linux procps
+  # Debian nodes (testbed up --image debian): root image, per-node qcow2 overlays
+  mmdebstrap qemu-utils
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }
