@@ -13,9 +13,9 @@ RUST_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN := $(TOP)/target/$(RUST_TARGET)/release
 KDIR ?=
 
-.PHONY: all setup kernel module userland initramfs deb check check-full test-host scenarios demo bench fuzz clean
+.PHONY: all setup kernel module userland initramfs debian-image deb check check-full test-host scenarios demo bench fuzz clean
 
-all: initramfs
+all: initramfs debian-image
 
 setup:
 	@scripts/setup.sh
@@ -44,6 +44,16 @@ initramfs: module userland
 # Debian packages in build/deb: mars-tools and mars-module-<release> (docu/packaging.md).
 deb: module userland
 	@scripts/build-deb.sh
+
+# Debian nodes (testbed up --image debian, docu/testbed.md "Images"): the same kernel and
+# mars.ko as the busybox nodes, the cached root image, and the seed disk with this
+# checkout's agent and marsadm.
+DEBIAN := $(BUILD)/debian
+debian-image: module userland
+	@mkdir -p $(DEBIAN)
+	@scripts/build-debian-image.sh > $(DEBIAN)/root.path
+	@ln -sfn "$$(cat $(DEBIAN)/root.path)" $(DEBIAN)/root.img
+	@scripts/build-debian-seed.sh "$$(cat $(BUILD)/kdir)" $(STATIC_BIN) $(DEBIAN)/seed.img
 
 check:
 	@scripts/check.sh

@@ -16,6 +16,8 @@ APT_PACKAGES=(
   dpkg binutils gzip man-db groff-base lintian zsh
   # promtool (checks `marsadm metrics` output); the server it comes with is stopped below
   prometheus
+  # Debian nodes (testbed up --image debian): root image, per-node qcow2 overlays
+  mmdebstrap qemu-utils
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }

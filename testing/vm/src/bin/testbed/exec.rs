@@ -1,6 +1,9 @@
 //! `testbed exec`: the host side of the agent protocol (`mars_testbed::proto`).
 
+use std::fs::File;
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::Duration;
@@ -26,14 +29,18 @@ fn connect(tb: &Testbed, id: NodeId) -> Result<TcpStream, String> {
 /// Runs `argv` in the node, forwarding stdin, stdout and stderr; returns its exit status
 /// (truncated to 0..=255 as a process exit status is).
 pub fn exec(tb: &Testbed, id: NodeId, argv: &[String]) -> Result<u8, String> {
+    exec_with_input(tb, id, argv, std::io::stdin())
+}
+
+/// Like `exec`, with `input` as the command's stdin.
+fn exec_with_input(tb: &Testbed, id: NodeId, argv: &[String], mut input: impl Read + Send + 'static) -> Result<u8, String> {
     let mut stream = connect(tb, id)?;
     proto::write_request(&mut stream, argv).map_err(|e| format!("{id}: send: {e}"))?;
     let mut to_guest = stream.try_clone().map_err(|e| e.to_string())?;
     thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
-        let mut stdin = std::io::stdin().lock();
         loop {
-            match stdin.read(&mut buf) {
+            match input.read(&mut buf) {
                 Ok(0) | Err(_) => {
                     let _ = proto::write_frame(&mut to_guest, Kind::StdinEof, &[]);
                     return;
@@ -47,6 +54,25 @@ pub fn exec(tb: &Testbed, id: NodeId, argv: &[String]) -> Result<u8, String> {
         }
     });
     relay(id, stream, true)
+}
+
+/// `push NODE HOSTFILE GUESTPATH`: copies a host file into the node (through the agent,
+/// as the stdin of `cat`), with the host file's permission bits. The file appears under
+/// its name only once complete (written beside it, then renamed); missing parent
+/// directories are made. Returns the status of the guest's shell (0 on success).
+pub fn push(tb: &Testbed, id: NodeId, host: &Path, guest: &str) -> Result<u8, String> {
+    let file = File::open(host).map_err(|e| format!("{}: {e}", host.display()))?;
+    let meta = file.metadata().map_err(|e| format!("{}: {e}", host.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{}: not a regular file", host.display()));
+    }
+    if !guest.starts_with('/') {
+        return Err(format!("guest path {guest:?} must be absolute"));
+    }
+    let mode = format!("{:o}", meta.permissions().mode() & 0o7777);
+    let script = r#"set -e; d=$(dirname "$1"); mkdir -p "$d"; t="$1.push-$$"; cat > "$t"; chmod "$2" "$t"; mv -f "$t" "$1""#;
+    let argv: Vec<String> = ["sh", "-c", script, "push", guest, &mode].iter().map(|s| s.to_string()).collect();
+    exec_with_input(tb, id, &argv, file)
 }
 
 /// Copies the command's output to ours until its exit frame. If our stdout is closed

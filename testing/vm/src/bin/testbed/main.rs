@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use state::{NodeId, Testbed};
+use state::{Image, NodeId, Testbed};
 
 /// Multi-node qemu testbed for MARS (see docu/testbed.md).
 ///
@@ -42,7 +42,13 @@ enum Verb {
         /// Size of the /mars disk /dev/vdc (ext4) of new nodes.
         #[arg(long, default_value_t = 1024)]
         mars_mib: u64,
+        /// What the nodes boot: busybox (initramfs in RAM) or debian (Debian 12 with
+        /// systemd on a root disk; `make debian-image`). All nodes boot the same.
+        #[arg(long, value_enum, default_value_t = Image::Busybox)]
+        image: Image,
     },
+    /// Copy HOSTFILE into NODE as GUESTPATH (absolute), with its permission bits.
+    Push { node: NodeId, hostfile: std::path::PathBuf, guestpath: String },
     /// Run CMD as root in NODE, stream its output and stdin, exit with its status.
     Exec {
         node: NodeId,
@@ -143,7 +149,8 @@ fn main() -> ExitCode {
 fn run(verb: Verb) -> Result<u8, String> {
     let tb = Testbed::from_env()?;
     match verb {
-        Verb::Up { nodes, data_mib, mars_mib } => node::up(&tb, nodes, data_mib, mars_mib)?,
+        Verb::Up { nodes, data_mib, mars_mib, image } => node::up(&tb, nodes, data_mib, mars_mib, image)?,
+        Verb::Push { node, hostfile, guestpath } => return exec::push(&tb, node, &hostfile, &guestpath),
         Verb::Exec { node, cmd } => return exec::exec(&tb, node, &cmd),
         Verb::Crash { node } => node::crash(&tb, node)?,
         Verb::Start { node } => node::start(&tb, node)?,

@@ -21,20 +21,31 @@ use nix::unistd::Pid;
 
 use crate::exec;
 use crate::net;
-use crate::state::{read_trimmed, NodeId, Testbed};
+use crate::state::{read_trimmed, Image, NodeId, Testbed};
 
 /// Small third disk, /dev/vda: it fixes the data disk and /mars disk names to vdb and
 /// vdc, and gives tests a second (too small) block device. /dev/vdd and /dev/vde are two
 /// more of this size, for several resources per node.
 const SCRATCH_MIB: u64 = 64;
 
-pub fn up(tb: &Testbed, nodes: u8, data_mib: u64, mars_mib: u64) -> Result<(), String> {
+pub fn up(tb: &Testbed, nodes: u8, data_mib: u64, mars_mib: u64, image: Image) -> Result<(), String> {
     let _lock = tb.lock()?;
-    check_artifacts(tb)?;
-    net::ensure(tb)?;
+    check_artifacts(tb, image)?;
     let ids: Vec<NodeId> = (1..=nodes).map(NodeId).collect();
+    // Every node of a testbed boots the same image: switching means `down` first.
+    for id in tb.nodes() {
+        let have = tb.image_of(id)?;
+        if have != image {
+            return Err(format!(
+                "{id} exists with image {}, not {}: testbed down first",
+                have.name(),
+                image.name()
+            ));
+        }
+    }
+    net::ensure(tb)?;
     for &id in &ids {
-        create_disks(tb, id, data_mib, mars_mib)?;
+        create_disks(tb, id, data_mib, mars_mib, image)?;
         if running_pid(tb, id).is_none() {
             launch(tb, id)?;
         }
@@ -57,7 +68,7 @@ pub fn start(tb: &Testbed, id: NodeId) -> Result<(), String> {
         eprintln!("testbed: {id} is already running");
         return Ok(());
     }
-    check_artifacts(tb)?;
+    check_artifacts(tb, tb.image_of(id)?)?;
     net::ensure(tb)?;
     launch(tb, id)?;
     wait_ready(tb, id)?;
@@ -159,18 +170,41 @@ fn kill_and_wait(pid: Pid) -> Result<(), String> {
     Ok(())
 }
 
-fn check_artifacts(tb: &Testbed) -> Result<(), String> {
-    for p in [&tb.kernel, &tb.initramfs] {
+fn check_artifacts(tb: &Testbed, image: Image) -> Result<(), String> {
+    let (paths, target) = match image {
+        Image::Busybox => (vec![&tb.kernel, &tb.initramfs], "make"),
+        Image::Debian => (vec![&tb.kernel, &tb.debian_root, &tb.debian_seed], "make debian-image"),
+    };
+    for p in paths {
         if !p.is_file() {
-            return Err(format!("{} missing: run `make` first", p.display()));
+            return Err(format!("{} missing: run `{target}` first", p.display()));
         }
     }
     Ok(())
 }
 
-fn create_disks(tb: &Testbed, id: NodeId, data_mib: u64, mars_mib: u64) -> Result<(), String> {
+fn create_disks(tb: &Testbed, id: NodeId, data_mib: u64, mars_mib: u64, image: Image) -> Result<(), String> {
     let dir = tb.node_dir(id);
+    let fresh = !dir.is_dir();
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if image == Image::Debian {
+        // The root disk: a qcow2 overlay of the cached image (resolved, so the node keeps
+        // its image even when build/debian/root.img names a newer one later), which qemu
+        // opens read-only; everything the node writes stays in the overlay.
+        let overlay = dir.join("root.qcow2");
+        if !overlay.exists() {
+            let base = fs::canonicalize(&tb.debian_root).map_err(|e| format!("{}: {e}", tb.debian_root.display()))?;
+            let tmp = dir.join("root.qcow2.new");
+            run(Command::new("qemu-img")
+                .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+                .arg(&base)
+                .arg(&tmp))?;
+            fs::rename(&tmp, &overlay).map_err(|e| format!("{}: {e}", overlay.display()))?;
+        }
+    }
+    if fresh {
+        fs::write(dir.join("image"), format!("{}\n", image.name())).map_err(|e| e.to_string())?;
+    }
     let disks = [
         ("scratch.img", SCRATCH_MIB),
         ("data.img", data_mib),
@@ -213,17 +247,36 @@ fn launch(tb: &Testbed, id: NodeId) -> Result<(), String> {
             format!("virtio-blk-pci,drive=d{idx},addr={slot:#x}"),
         ]
     };
+    let image = tb.image_of(id)?;
+    // bdev_allow_write_mounted=0: exclusive holders (a resource's disk) block other writers.
+    let mut append = format!("console=ttyS0 panic=-1 oops=panic bdev_allow_write_mounted=0 mars.node={k}");
     let mut cmd = Command::new("qemu-system-x86_64");
     cmd.args(["-name", &format!("mars-{id}"), "-accel", "tcg", "-cpu", "max"])
         .args(["-smp", &tb.cpus.to_string(), "-m", &tb.mem_mib.to_string()])
         .args(["-nodefaults", "-no-user-config", "-display", "none", "-vga", "none", "-no-reboot"])
-        .args(["-rtc", "base=utc,clock=host"])
-        .arg("-kernel")
-        .arg(&tb.kernel)
-        .arg("-initrd")
-        .arg(&tb.initramfs)
-        // bdev_allow_write_mounted=0: exclusive holders (a resource's disk) block other writers.
-        .args(["-append", &format!("console=ttyS0 panic=-1 oops=panic bdev_allow_write_mounted=0 mars.node={k}")])
+        .args(["-rtc", "base=utc,clock=host"]);
+    match image {
+        Image::Busybox => {
+            cmd.arg("-kernel").arg(&tb.kernel).arg("-initrd").arg(&tb.initramfs);
+        }
+        Image::Debian => {
+            // Root on vdf (slot 0xb, after vde), the seed disk vdg (0xc, read-only, shared
+            // by all nodes): the names of vda..vde stay those of the busybox nodes.
+            append += &format!(" root=/dev/vdf rootfstype=ext4 rw systemd.hostname={id}");
+            cmd.arg("-kernel")
+                .arg(&tb.kernel)
+                .arg("-drive")
+                .arg(format!(
+                    "file={},if=none,id=root,format=qcow2,cache=writeback,aio=threads",
+                    dir.join("root.qcow2").display()
+                ))
+                .args(["-device", "virtio-blk-pci,drive=root,addr=0xb"])
+                .arg("-drive")
+                .arg(format!("file={},if=none,id=seed,format=raw,readonly=on", tb.debian_seed.display()))
+                .args(["-device", "virtio-blk-pci,drive=seed,addr=0xc"]);
+        }
+    }
+    cmd.args(["-append", &append])
         .arg("-chardev")
         .arg(format!("file,id=con,path={},append=on", dir.join("console.log").display()))
         .args(["-serial", "chardev:con", "-monitor", "none"])
@@ -275,13 +328,36 @@ fn wait_ready(tb: &Testbed, id: NodeId) -> Result<(), String> {
             return Err(format!("{id} died while booting; console:\n{}", console_tail(tb, id)));
         }
         if exec::probe(tb, id) {
-            return Ok(());
+            break;
         }
         if Instant::now() > deadline {
             return Err(format!("{id} did not answer within {}s; console:\n{}", tb.boot_timeout_s, console_tail(tb, id)));
         }
         thread::sleep(Duration::from_millis(250));
     }
+    // A Debian node answers early in sysinit; it is ready once systemd has finished
+    // the boot (running, or degraded: a failed unit is the tests' to find).
+    if tb.image_of(id)? == Image::Debian {
+        let booted = ["sh", "-c", "case $(systemctl is-system-running) in initializing|starting) exit 1;; esac"];
+        let booted: Vec<String> = booted.iter().map(|s| s.to_string()).collect();
+        loop {
+            if exec::run_quiet(tb, id, &booted) == Ok(0) {
+                break;
+            }
+            if running_pid(tb, id).is_none() {
+                return Err(format!("{id} died while booting; console:\n{}", console_tail(tb, id)));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{id}: systemd did not finish booting within {}s; console:\n{}",
+                    tb.boot_timeout_s,
+                    console_tail(tb, id)
+                ));
+            }
+            thread::sleep(Duration::from_millis(250));
+        }
+    }
+    Ok(())
 }
 
 fn console_tail(tb: &Testbed, id: NodeId) -> String {

@@ -48,6 +48,37 @@ impl NodeId {
     }
 }
 
+/// What a node boots (docu/testbed.md, "Images"); chosen when the node is created and
+/// kept in its directory (file `image`), so `start` boots the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Image {
+    /// Our kernel with the busybox initramfs (`build/initramfs.cpio`) as root, in RAM.
+    Busybox,
+    /// The same kernel with systemd as PID 1 and a minimal Debian 12 as root:
+    /// the cached image `build/debian/root.img` under a per-node qcow2 overlay.
+    Debian,
+}
+
+impl Image {
+    pub fn name(self) -> &'static str {
+        match self {
+            Image::Busybox => "busybox",
+            Image::Debian => "debian",
+        }
+    }
+}
+
+impl FromStr for Image {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "busybox" => Ok(Image::Busybox),
+            "debian" => Ok(Image::Debian),
+            _ => Err(format!("unknown image {s:?}: expected busybox or debian")),
+        }
+    }
+}
+
 /// Paths and settings of the testbed.
 pub struct Testbed {
     /// Network namespace of the replication network.
@@ -55,6 +86,10 @@ pub struct Testbed {
     pub dir: PathBuf,
     pub kernel: PathBuf,
     pub initramfs: PathBuf,
+    /// Debian nodes (same kernel): the root image (a symlink into the cache) and the
+    /// seed disk with this checkout's agent and marsadm.
+    pub debian_root: PathBuf,
+    pub debian_seed: PathBuf,
     pub mem_mib: u32,
     pub cpus: u32,
     pub boot_timeout_s: u64,
@@ -84,6 +119,8 @@ impl Testbed {
             dir: path("MARS_TESTBED_DIR", dir),
             kernel: path("MARS_TESTBED_KERNEL", repo.join("build/bzImage")),
             initramfs: path("MARS_TESTBED_INITRAMFS", repo.join("build/initramfs.cpio")),
+            debian_root: path("MARS_TESTBED_DEBIAN_ROOT", repo.join("build/debian/root.img")),
+            debian_seed: path("MARS_TESTBED_DEBIAN_SEED", repo.join("build/debian/seed.img")),
             mem_mib: env_or("MARS_TESTBED_MEM_MIB", 1024)?,
             cpus: env_or("MARS_TESTBED_CPUS", 2)?,
             boot_timeout_s: env_or("MARS_TESTBED_BOOT_TIMEOUT", 300)?,
@@ -92,6 +129,14 @@ impl Testbed {
 
     pub fn node_dir(&self, node: NodeId) -> PathBuf {
         self.dir.join(node.to_string())
+    }
+
+    /// The image NODE was created with (a node from before images existed: busybox).
+    pub fn image_of(&self, node: NodeId) -> Result<Image, String> {
+        match read_trimmed(&self.node_dir(node).join("image")) {
+            None => Ok(Image::Busybox),
+            Some(name) => name.parse().map_err(|e| format!("{node}: {e}")),
+        }
     }
 
     /// Nodes that have been created (have a directory), in order.

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Build (or find in the cache) the root disk of Debian testbed nodes (testbed up --image
+# debian): a minimal Debian 12 (bookworm) made with mmdebstrap from Debian's packages,
+# systemd as PID 1, as a raw ext4 image. Nodes boot it through a per-node qcow2 overlay,
+# so the cached image is never written.
+#
+# Nothing of this checkout's build is in it (no mars.ko, no marsadm, no testbed agent):
+# the testbed hands those to a node on its read-only seed disk (scripts/build-debian-seed.sh),
+# and .deb packages are installed into a node with dpkg -i.
+#
+# The cache directory is keyed by every input (this script with its package list and
+# suite, the guest files in testing/guest/debian/), so a changed input never reuses a
+# stale image; it is built under a temporary name and renamed when complete, so an
+# interrupted build is never used. Package versions are what the mirror has at build
+# time.
+#
+# Prints the path of the image on stdout.
+set -euo pipefail
+exec 3>&1 1>&2
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${MARS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mars}
+guest=$top/testing/guest/debian
+
+SUITE=bookworm
+MIRROR=http://deb.debian.org/debian
+IMAGE_MIB=2048
+PACKAGES=(
+  systemd systemd-sysv udev kmod dpkg
+  xfsprogs e2fsprogs iproute2 util-linux procps
+)
+
+log() { printf 'build-debian-image: %s\n' "$*" >&2; }
+
+key=$(
+  {
+    sha256sum "$0" "$guest"/* | awk '{print $1}'
+    echo "$SUITE $MIRROR $IMAGE_MIB ${PACKAGES[*]}"
+  } | sha256sum | cut -c1-16
+)
+final=$cache/debian-$key
+if [ -f "$final/root.img" ]; then
+  touch "$final/last-used"
+  echo "$final/root.img" >&3
+  exit 0
+fi
+
+command -v mmdebstrap >/dev/null || { log "mmdebstrap missing (run scripts/setup.sh)"; exit 1; }
+mkdir -p "$cache"
+work=$(mktemp -d "$cache/debian-$key.tmp.XXXXXX")
+# (--one-file-system: should mmdebstrap be interrupted with /proc or /dev mounted in
+# the tree, those stay untouched.)
+trap 'rm -rf --one-file-system "$work"' EXIT
+root=$work/root
+start=$SECONDS
+log "building Debian $SUITE image $key in $final (a few minutes)"
+
+mmdebstrap --quiet --mode=root --variant=apt --format=directory \
+  --include="$(IFS=,; echo "${PACKAGES[*]}")" \
+  --dpkgopt='path-exclude=/usr/share/man/*' \
+  --dpkgopt='path-exclude=/usr/share/locale/*' \
+  --dpkgopt='path-exclude=/usr/share/doc/*' \
+  --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+  --aptopt='Acquire::Languages "none"' \
+  "$SUITE" "$root" "$MIRROR"
+
+# --- configuration -------------------------------------------------------------------
+# Identity: hostname from the kernel command line (systemd.hostname=nodeK); every node
+# knows every node name (MAX_NODES in the testbed) by its replication address.
+rm -f "$root/etc/hostname"
+{
+  echo "127.0.0.1 localhost"
+  for i in $(seq 1 8); do echo "10.77.0.$i node$i"; done
+} > "$root/etc/hosts"
+# Each node generates its own machine id at first boot (in its overlay).
+: > "$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id"
+# Root without a password on the serial console would be a login; there is none
+# (getty is masked): the way in is testbed exec.
+
+# /mars: the transaction log filesystem (ext4, made by the testbed), like rc.node.
+mkdir -p "$root/mars"
+cat > "$root/etc/fstab" <<'FSTAB'
+# The root disk is /dev/vdf (the testbed's per-node overlay), mounted rw by the kernel.
+/dev/vdc  /mars  ext4  defaults,nofail,x-systemd.device-timeout=30s  0 0
+FSTAB
+
+# Node setup and the testbed agent, both early in sysinit.
+install -m 0755 "$guest/mars-node-setup" "$root/usr/local/sbin/mars-node-setup"
+install -m 0644 "$guest/mars-node-setup.service" "$guest/testbed-agent.service" "$root/etc/systemd/system/"
+mkdir -p "$root/etc/systemd/system/sysinit.target.wants"
+ln -sf ../mars-node-setup.service "$root/etc/systemd/system/sysinit.target.wants/"
+ln -sf ../testbed-agent.service "$root/etc/systemd/system/sysinit.target.wants/"
+# This checkout's static marsadm (seed disk) as a fallback: /usr/bin comes after
+# /usr/sbin in PATH, so the marsadm of an installed package wins.
+ln -sf /run/mars-seed/marsadm "$root/usr/bin/marsadm"
+
+# Interface names are set by mars-node-setup (by MAC), not by udev.
+mkdir -p "$root/etc/systemd/network"
+ln -sf /dev/null "$root/etc/systemd/network/99-default.link"
+
+# A fast boot under TCG: no logins, no timers, nothing periodic; nothing that cannot
+# work here (logind needs D-Bus, which is not installed; binfmt_misc needs autofs and
+# is not in the kernel; firstboot would prompt on the console for a first boot, which
+# every node's is: /etc/machine-id is empty in the image).
+mask() { ln -sf /dev/null "$root/etc/systemd/system/$1"; }
+for u in getty@.service serial-getty@.service console-getty.service getty.target \
+         systemd-timesyncd.service systemd-networkd-wait-online.service \
+         apt-daily.service apt-daily-upgrade.service e2scrub_reap.service \
+         systemd-pstore.service systemd-firstboot.service \
+         systemd-logind.service proc-sys-fs-binfmt_misc.automount systemd-binfmt.service; do
+  mask "$u"
+done
+for t in "$root"/lib/systemd/system/*.timer; do
+  [ -e "$t" ] && mask "${t##*/}"
+done
+# The journal in memory only (the root disk is a throw-away overlay anyway).
+mkdir -p "$root/etc/systemd/journald.conf.d"
+printf '[Journal]\nStorage=volatile\n' > "$root/etc/systemd/journald.conf.d/mars-testbed.conf"
+rm -rf "$root/var/log/journal"
+# dpkg -i of our packages needs no apt lists; keep the image small.
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
+
+# --- the disk image --------------------------------------------------------------------
+truncate -s "${IMAGE_MIB}M" "$work/root.img"
+mkfs.ext4 -q -F -L debian-root -d "$root" "$work/root.img"
+rm -rf "$root"
+chmod 0444 "$work/root.img"
+touch "$work/last-used"
+chmod 0755 "$work"
+mv -T "$work" "$final"
+trap - EXIT
+# Images of other keys are removed once unused for 3 days (other checkouts may use them).
+# (A running node's overlay holds its image open: removing it does not disturb the node.)
+for old in "$cache"/debian-*; do
+  case $old in "$final" | *.tmp.*) continue ;; esac
+  if [ -z "$(find "$old/last-used" -mtime -3 2>/dev/null)" ]; then rm -rf --one-file-system "$old"; fi
+done
+log "image ready: $final/root.img ($(du -h "$final/root.img" | cut -f1) used, $((SECONDS - start)) s)"
+echo "$final/root.img" >&3
