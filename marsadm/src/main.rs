@@ -11,6 +11,7 @@ mod digest;
 mod error;
 mod liveness;
 mod module;
+mod template;
 mod tree;
 
 use std::process::ExitCode;
