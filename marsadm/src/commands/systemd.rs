@@ -630,6 +630,19 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_mount_template() {
+        let f = Fixture::new("shipped");
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../systemd/templates");
+        let sys = Systemd { templates: vec![shipped], units: f.root.join("run"), devices: f.root.join("dev"), ctl: &f.rec };
+        let c = sys.instantiate(&f.ctx, &["db-1".to_owned()]).unwrap();
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        assert_eq!(c.written, ["mnt-mars-db\\x2d1.mount"]);
+        let u = f.unit("mnt-mars-db\\x2d1.mount");
+        assert!(u.contains("\nWhat=/dev/mars/db-1\nWhere=/mnt/mars/db-1\n"), "{u}");
+        assert!(u.contains("marsadm set-systemd-unit <res> mnt-mars-db\\x2d1.mount"), "{u}");
+    }
+
+    #[test]
     fn bad_templates_are_reported_and_skipped() {
         let f = Fixture::new("bad");
         f.template("share", "a-@{res}.service", "[Service]\nExecStart=/bin/true @{nope}\n");
