@@ -356,6 +356,10 @@ pub fn act(ctx: &Context, sys: &Systemd<'_>, res: &str, how: Start) -> Result<()
     }
     if let Start::AfterHearing(within) = how {
         let silent = unheard(ctx, res, within)?;
+        if !silent.is_empty() && sys.is_active(&start)? {
+            // Started meanwhile (by `marsadm primary` here): nothing to decide.
+            return Ok(());
+        }
         if !silent.is_empty() {
             return Err(err(format!(
                 "resource {res}: not starting {start}: not heard from {} within {} s (one of them may be primary now); if they are down for good: systemctl start {start}",
@@ -707,7 +711,7 @@ mod tests {
         let e = act(&f.ctx, &f.sys(), "r0", Start::AfterHearing(Duration::from_secs(1))).unwrap_err();
         assert!(e.to_string().contains("not heard from node2"), "{e}");
         assert!(start.elapsed() >= Duration::from_secs(1));
-        assert_eq!(f.calls(), ["is-active --quiet app-r0.service"], "nothing started");
+        assert_eq!(f.calls(), ["is-active --quiet app-r0.service", "is-active --quiet app-r0.service"], "nothing started");
         // An explicit start does not wait.
         act(&f.ctx, &f.sys(), "r0", Start::Now).unwrap();
         assert_eq!(f.calls(), ["is-active --quiet app-r0.service", "start app-r0.service"]);
