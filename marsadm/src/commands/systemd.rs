@@ -194,7 +194,8 @@ impl Systemd<'_> {
             std::fs::remove_file(&p).map_err(|e| err(format!("cannot remove {}: {e}", p.display())))?;
             changes.removed.push(unit);
         }
-        if !(changes.written.is_empty() && changes.removed.is_empty()) && !self.ctl.run(&["daemon-reload"])? {
+        let changed = !(changes.written.is_empty() && changes.removed.is_empty());
+        if changed && !self.ctl.run(&["daemon-reload"])? {
             return Err(err("systemctl daemon-reload failed"));
         }
         Ok(changes)
