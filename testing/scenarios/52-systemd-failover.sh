@@ -10,7 +10,8 @@ source "$TESTING/systemd-lib.sh"
 
 install_mars node1 node2
 setup_r0
-for n in node1 node2; do on $n 'systemctl enable mars.service' >/dev/null || fail "enable mars.service on $n"; done
+# (sync: a crash loses what is only in the guest's page cache)
+for n in node1 node2; do on $n 'systemctl enable mars.service && sync' >/dev/null || fail "enable mars.service on $n"; done
 
 step "node1 crashes; primary --force on node2 starts the units there"
 tb crash node1
