@@ -13,7 +13,7 @@ RUST_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN := $(TOP)/target/$(RUST_TARGET)/release
 KDIR ?=
 
-.PHONY: all setup kernel module userland initramfs check check-full test-host scenarios demo bench fuzz clean
+.PHONY: all setup kernel module userland initramfs deb check check-full test-host scenarios demo bench fuzz clean
 
 all: initramfs
 
@@ -40,6 +40,10 @@ userland: setup
 
 initramfs: module userland
 	@scripts/build-initramfs.sh "$$(cat $(BUILD)/kdir)" $(BUILD)/mars.ko $(STATIC_BIN) $(BUILD)/initramfs.cpio
+
+# Debian packages in build/deb: mars-tools and mars-module-<release> (docu/packaging.md).
+deb: module userland
+	@scripts/build-deb.sh
 
 check:
 	@scripts/check.sh

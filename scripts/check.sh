@@ -28,6 +28,16 @@ if [ "$host_rc" != 0 ] && ! grep -q '^test result: FAILED' build/host-tests.log;
   failed=$((failed + 1))
 fi
 
+echo "=== packages (scripts/test-deb.sh: make deb's packages, docu/packaging.md)"
+scripts/test-deb.sh 2>&1 | tee build/deb-tests.log
+read -r dp df < <(sed -n 's/^packages: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' build/deb-tests.log | tail -1)
+if [ -z "${dp:-}" ]; then
+  echo "package test did not finish"
+  dp=0 df=1
+fi
+passed=$((passed + dp))
+failed=$((failed + df))
+
 # Two testbed instances at once (j1, j2): on the 2-core machine the whole set takes
 # about 8 min instead of 11 (docu/testbed.md, "Parallel scenarios");
 # MARS_SCENARIO_JOBS=1 runs them one after the other on the default testbed.

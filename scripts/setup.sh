@@ -12,6 +12,8 @@ APT_PACKAGES=(
   # VM testbed: emulator, guest userland, tools copied into the guests
   qemu-system-x86 busybox-static xfsprogs e2fsprogs fio iproute2 nftables drbd-utils bash
   util-linux procps
+  # make deb and its test (scripts/build-deb.sh, scripts/test-deb.sh)
+  dpkg binutils gzip man-db groff-base lintian zsh
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }

@@ -9,6 +9,7 @@ mod commands;
 mod context;
 mod digest;
 mod error;
+mod help;
 mod liveness;
 mod module;
 mod template;
@@ -16,10 +17,20 @@ mod tree;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let matches = help::command().get_matches();
+    if let Some((help::GENERATE, m)) = matches.subcommand() {
+        return match help::generate(m) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("marsadm: error: cannot write the documentation: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -52,6 +52,21 @@ fn version_and_help() {
     assert!(text(&out.stdout).contains("Exit status"));
 }
 
+/// `marsadm help COMMAND` (and `COMMAND --help`) teach: preconditions, refusals, example.
+#[test]
+fn help_command_teaches() {
+    for args in [&["help", "primary"][..], &["primary", "--help"], &["help", "view-get-primary"]] {
+        let out = marsadm(args);
+        assert!(out.status.success(), "{args:?}");
+        let help = text(&out.stdout);
+        for part in ["Preconditions:", "Refusals", "Example:"] {
+            assert!(help.contains(part), "{args:?}: no {part}\n{help}");
+        }
+    }
+    // The short help stays short.
+    assert!(!text(&marsadm(&["primary", "-h"]).stdout).contains("Example:"));
+}
+
 #[test]
 fn unknown_command_exits_2_with_a_message() {
     let out = marsadm(&["frobnicate"]);

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Host test of the Debian packages (make check runs it after the build): builds them with
+# scripts/build-deb.sh from what `make all` built, then checks their fields and files,
+# that the man pages render and the completions load, lintian, an install into a scratch
+# root, and a build that ships a test fixture's units.
+# Every check counts; the last line is "packages: N passed, N failed".
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+passed=0
+failed=0
+ok() { echo "ok: $*"; passed=$((passed + 1)); }
+bad() { echo "FAILED: $*"; failed=$((failed + 1)); }
+check() { # check NAME COMMAND...: passes when COMMAND succeeds
+  local name=$1
+  shift
+  if "$@"; then ok "$name"; else bad "$name"; fi
+}
+finish() {
+  echo "packages: $passed passed, $failed failed"
+  [ "$failed" = 0 ]
+  exit
+}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mars-test-deb.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+out=$tmp/deb
+bin=target/x86_64-unknown-linux-gnu/release/marsadm
+
+if ! MARS_DEB_OUT=$out scripts/build-deb.sh 2> "$tmp/build.log"; then
+  cat "$tmp/build.log"
+  bad "build-deb.sh builds the packages"
+  finish
+fi
+ok "build-deb.sh builds the packages"
+release=$(cat "$(cat build/kdir)/include/config/kernel.release")
+tools=$(ls "$out"/mars-tools_*_amd64.deb)
+module=$(ls "$out"/mars-module-"$release"_*_amd64.deb)
+version=$(dpkg-deb --field "$tools" Version)
+
+# ---- fields
+check "version starts with the Cargo.toml version" \
+  grep -q "^$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml)" <<< "$version"
+check "mars-tools: amd64, depends on kmod" \
+  test "$(dpkg-deb --field "$tools" Architecture Depends | tr '\n' ' ')" = "Architecture: amd64 Depends: kmod "
+check "mars-module-$release: provides mars-module, same version" \
+  test "$(dpkg-deb --field "$module" Provides Version | tr '\n' ' ')" = "Provides: mars-module Version: $version "
+check "mars-module-$release: postinst runs depmod for $release" \
+  bash -c "dpkg-deb --ctrl-tarfile '$module' | tar -xOf - ./postinst | grep -q 'depmod -b .* -a $release'"
+
+# ---- files
+dpkg-deb --contents "$tools" | awk '{print $6}' | sed 's|^\./||' > "$tmp/tools.list"
+dpkg-deb --contents "$module" | awk '{print $6}' | sed 's|^\./||' > "$tmp/module.list"
+has() { grep -qx "$2" "$tmp/$1.list" || { echo "  $1 lacks $2"; return 1; }; }
+for f in usr/sbin/marsadm lib/udev/rules.d/60-mars.rules usr/share/bash-completion/completions/marsadm \
+  usr/share/zsh/vendor-completions/_marsadm usr/share/man/man8/marsadm.8.gz usr/share/doc/mars-tools/copyright; do
+  check "mars-tools ships $f" has tools "$f"
+done
+check "mars-module ships lib/modules/$release/extra/mars.ko" has module "lib/modules/$release/extra/mars.ko"
+check "mars.ko is built for $release" \
+  bash -c "modinfo -F vermagic build/mars.ko | grep -q '^$release '"
+# One man page per command marsadm lists (and marsadm.8).
+commands=$("$bin" --help | sed -n '/^Commands:/,/^$/p' | awk '/^  [a-z0-9]/ && $1 != "help" {print $1}')
+missing=0
+for c in $commands; do
+  grep -qx "usr/share/man/man8/marsadm-$c.8.gz" "$tmp/tools.list" || { echo "  no man page for $c"; missing=1; }
+done
+check "a man page for each of the $(wc -w <<< "$commands") commands" test "$missing" = 0
+# The units in systemd/ (whatever is there) and its templates.
+units_ok=0
+for u in systemd/*.service systemd/*.path systemd/*.timer systemd/*.mount systemd/*.target; do
+  [ -f "$u" ] || continue
+  grep -qx "lib/systemd/system/$(basename "$u")" "$tmp/tools.list" || { echo "  lacks $u"; units_ok=1; }
+done
+for t in systemd/templates/*; do
+  [ -f "$t" ] || continue
+  grep -qx "usr/share/mars/systemd-templates/$(basename "$t")" "$tmp/tools.list" || { echo "  lacks $t"; units_ok=1; }
+done
+check "every unit and template in systemd/ is shipped" test "$units_ok" = 0
+
+# ---- man pages and completions, from the package
+mkdir -p "$tmp/x"
+dpkg-deb -x "$tools" "$tmp/x"
+render_ok=0
+for page in "$tmp"/x/usr/share/man/man8/*.8.gz; do
+  warn=$(zcat "$page" | groff -man -Tutf8 -ww -z 2>&1)
+  [ -z "$warn" ] || { echo "  $(basename "$page"): $warn"; render_ok=1; }
+done
+check "every man page renders without groff warnings" test "$render_ok" = 0
+check "man -l marsadm-primary.8 teaches refusals and an example" \
+  bash -c "MANWIDTH=80 man -l '$tmp/x/usr/share/man/man8/marsadm-primary.8.gz' 2>/dev/null | grep -q 'Refusals' && MANWIDTH=80 man -l '$tmp/x/usr/share/man/man8/marsadm-primary.8.gz' 2>/dev/null | grep -q 'marsadm primary --force r0'"
+comp=$tmp/x/usr/share/bash-completion/completions/marsadm
+check "bash completion: syntax" bash -n "$comp"
+check "bash completion: complete -p marsadm after sourcing" \
+  bash -c "source '$comp' && complete -p marsadm | grep -q _marsadm"
+check "bash completion: marsadm prim<TAB> offers primary" \
+  bash -c "source '$comp'; COMP_WORDS=(marsadm prim); COMP_CWORD=1; COMP_LINE='marsadm prim'; COMP_POINT=12; _marsadm marsadm prim marsadm; printf '%s\n' \"\${COMPREPLY[@]}\" | grep -qx primary"
+if command -v zsh >/dev/null; then
+  check "zsh completion: syntax" zsh -n "$tmp/x/usr/share/zsh/vendor-completions/_marsadm"
+else
+  bad "zsh completion: zsh missing (scripts/setup.sh installs it)"
+fi
+check "udev rule: /dev/mars/* mode 0600 group disk" \
+  grep -q 'KERNEL=="mars/\*|mars!\*".*GROUP="disk", MODE="0600"' "$tmp/x/lib/udev/rules.d/60-mars.rules"
+
+# ---- lintian
+if command -v lintian >/dev/null; then
+  lint=$(lintian --tag-display-limit 0 "$tools" "$module" 2>&1 | grep -v 'running with root privileges')
+  [ -z "$lint" ] || echo "$lint"
+  check "lintian: no error or warning" bash -c "! grep -q '^[EW]:' <<< '$lint'"
+else
+  bad "lintian missing (scripts/setup.sh installs it)"
+fi
+
+# ---- install into a scratch root, run the installed marsadm, remove again
+root=$tmp/root
+mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates" "$root/var/lib/dpkg/triggers"
+touch "$root/var/lib/dpkg/status"
+dpkg_root() { dpkg --root="$root" --force-script-chrootless --force-depends "$@" > "$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log"; return 1; }; }
+check "dpkg --root -i installs both packages" dpkg_root -i "$tools" "$module"
+check "installed marsadm --version says $version's release" \
+  bash -c "'$root/usr/sbin/marsadm' --version | grep -qx 'marsadm ${version%%+*}'"
+check "installed marsadm help primary teaches" \
+  bash -c "'$root/usr/sbin/marsadm' help primary | grep -q '^Example:'"
+check "postinst ran depmod: modules.dep lists extra/mars.ko" grep -q '^extra/mars.ko:' "$root/lib/modules/$release/modules.dep"
+check "dpkg --root -r removes both" dpkg_root -r mars-tools "mars-module-$release"
+check "after removal: no marsadm, mars.ko gone from modules.dep" \
+  bash -c "! test -e '$root/usr/sbin/marsadm' && ! grep -q mars.ko '$root/lib/modules/$release/modules.dep'"
+
+# ---- units: a build with a fixture directory ships its units and templates
+fixture=testing/fixtures/deb-systemd
+if MARS_DEB_OUT=$tmp/fixture MARS_SYSTEMD_DIR=$fixture scripts/build-deb.sh 2> "$tmp/fixture.log"; then
+  list=$(dpkg-deb --contents "$tmp"/fixture/mars-tools_*.deb | awk '{print $6}')
+  check "fixture: units go to /lib/systemd/system" \
+    bash -c "grep -qx './lib/systemd/system/mars-fixture.service' <<< '$list' && grep -qx './lib/systemd/system/mars-fixture.timer' <<< '$list'"
+  check "fixture: templates go to /usr/share/mars/systemd-templates" \
+    grep -qx './usr/share/mars/systemd-templates/fixture@.service' <<< "$list"
+  check "fixture: other files in the directory are not units" bash -c "! grep -q README <<< '$list'"
+else
+  cat "$tmp/fixture.log"
+  bad "build-deb.sh with the fixture's units"
+fi
+finish
