@@ -33,7 +33,7 @@ use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::escaped;
 use crate::mars_core::merge::LinkState;
 use crate::mars_core::ownership::{classify, decide, refused_path, Refusal, Verdict};
-use crate::mars_core::tree::{ANY_CLUSTER, IP_PREFIX, UUID};
+use crate::mars_core::tree::{concerns_systemd, ANY_CLUSTER, IP_PREFIX, RESOURCE_PREFIX, UUID};
 use crate::mars_core::wire::{parse_ipv4, Message, HELLO_REGISTER};
 use crate::strategy::Main;
 use crate::tunables::{Traffic, DROPPED_TREE_ENTRIES};
@@ -269,18 +269,26 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, from: &str, to: Endpoint) -> Res
         tree.write(&path(fmt!("{}", ROOT))?, UUID, theirs)?;
     }
     conn.send(&Message::GetTree { dirs: PULL_PREFIXES })?;
+    // A merged role or unit change gives systemd here something to do (docu/systemd.md).
+    let mut for_systemd = false;
     loop {
         match conn.recv()? {
             Message::TreeEntry { path: p, value, stamp_ns } => {
                 // Only what may be merged moves the clock: a dropped entry changes nothing.
                 match merge_one(p, value, stamp_ns, from, me) {
-                    Ok(()) => main.clock.observe(stamp_ns),
+                    Ok(merged) => {
+                        main.clock.observe(stamp_ns);
+                        for_systemd |= merged && concerns_systemd_path(p);
+                    }
                     Err(Dropped::Rule(r)) => dropped(from, p, &r.describe()),
                     Err(Dropped::Local(e)) => dropped(from, p, &fmt!("not merged here: {:?}", e)),
                 }
             }
             Message::TreeEnd { lamport_ns } => {
                 main.clock.observe(lamport_ns);
+                if for_systemd {
+                    tree.touch_systemd_trigger();
+                }
                 return Ok(());
             }
             _ => return Err(protocol_error()),
@@ -303,30 +311,40 @@ impl From<Error> for Dropped {
     }
 }
 
+/// `resource-<res>/<name>` where a change of `name` concerns systemd
+/// (`mars_core::tree::concerns_systemd`).
+fn concerns_systemd_path(rel: &str) -> bool {
+    match rel.split_once('/') {
+        Some((res, name)) => res.starts_with(RESOURCE_PREFIX) && concerns_systemd(name),
+        None => false,
+    }
+}
+
 /// Applies a remote symlink from peer `from` if it is newer than ours (with its own
 /// stamp) and the ownership rules let `from` set it (`mars_core::ownership`; an echo
 /// of an older or equal link changes nothing and is no drop, whoever sent it).
-fn merge_one(rel: &str, value: &str, stamp_ns: u64, from: &str, me: &str) -> core::result::Result<(), Dropped> {
+/// `Ok(true)`: the local link was replaced.
+fn merge_one(rel: &str, value: &str, stamp_ns: u64, from: &str, me: &str) -> core::result::Result<bool, Dropped> {
     // The path's shape first: nothing on disk is touched for a refused name.
     let rule = match classify(rel, me) {
         Ok(rule) => rule,
         Err(r) => return match refused_path(r) {
             Verdict::Drop(r) => Err(Dropped::Rule(r)),
-            _ => Ok(()),
+            _ => Ok(false),
         },
     };
     let full = path(fmt!("{}/{}", ROOT, rel))?;
     let local = match vfs::read_link(&full) {
         Ok(l) => l,
         // Something else (a file, a directory) is in the way: leave it.
-        Err(e) if e == EINVAL => return Ok(()),
+        Err(e) if e == EINVAL => return Ok(false),
         Err(e) => return Err(Dropped::Local(e)),
     };
     let local_value = local.as_ref().map(|l| core::str::from_utf8(&l.value).unwrap_or(""));
     let local_state = local.as_ref().zip(local_value).map(|(l, v)| LinkState { value: v, stamp_ns: l.stamp_ns });
     match decide(rule, local_state, LinkState { value, stamp_ns }, from) {
         Verdict::Merge => {}
-        Verdict::Ignore => return Ok(()),
+        Verdict::Ignore => return Ok(false),
         Verdict::Drop(r) => return Err(Dropped::Rule(r)),
     }
     let (dir, name) = rel.rsplit_once('/').ok_or(EINVAL)?;
@@ -340,5 +358,5 @@ fn merge_one(rel: &str, value: &str, stamp_ns: u64, from: &str, me: &str) -> cor
     let dir = path(fmt!("{}/{}", ROOT, dir))?;
     vfs::mkdir(&dir)?;
     vfs::replace_link(&dir, name, value, stamp_ns)?;
-    Ok(())
+    Ok(true)
 }

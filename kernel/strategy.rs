@@ -449,7 +449,12 @@ fn handle_resource(
     tree.write(&actual, em::HAS_EMERGENCY, if ceased || emergency.emergency { "1" } else { "0" })?;
     let open = current.map_or(0, |r| r.open_count());
     tree.write(&actual, "is-attached", if role == Role::Detached { "0" } else { "1" })?;
+    // The device came or went: systemd here may have a unit to start or stop.
+    let was_primary = tree.read(&path(fmt!("{}/is-primary", &*actual))?)?.is_some_and(|v| v.as_slice() == b"1");
     tree.write(&actual, "is-primary", if role == Role::Primary { "1" } else { "0" })?;
+    if was_primary != (role == Role::Primary) {
+        tree.touch_systemd_trigger();
+    }
     tree.write(&actual, "open-count", number(open)?.to_str().map_err(|_| EINVAL)?)?;
     let (fetching, syncing, replaying) = current.map_or((false, false, false), |r| r.activity());
     tree.write(&actual, "is-fetching", if fetching { "1" } else { "0" })?;

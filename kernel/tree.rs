@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::vfs;
 use crate::digest::KernelDigests;
-use crate::mars_core::tree::{LogName, VersionInput, VersionLink, DELETED, IPS_DIR, IP_PREFIX, UUID, VERSION_PREFIX};
+use crate::mars_core::tree::{LogName, VersionInput, VersionLink, DELETED, IPS_DIR, IP_PREFIX, SYSTEMD_TRIGGER, UUID, VERSION_PREFIX};
 
 /// Root of the tree.
 pub(crate) const ROOT: &str = "/mars";
@@ -103,5 +103,21 @@ impl Tree<'_> {
         }
         vfs::mkdir(dir)?;
         vfs::replace_link(dir, name, value, self.clock.stamp())
+    }
+
+    /// Rewrites `/mars/systemd-trigger` (a regular file of this host, never exchanged)
+    /// with the current stamp: `mars-trigger.path` sees it closed after writing and runs
+    /// `marsadm systemd-trigger` (docu/systemd.md). Failures are logged, never fatal.
+    pub(crate) fn touch_systemd_trigger(&self) {
+        let mut buf = [0u8; 32];
+        let stamp = crate::mars_core::lamport::format_stamp(self.clock.peek(), &mut buf);
+        let root = kernel::c_str!("/mars");
+        let result = vfs::open_in_dir(root, SYSTEMD_TRIGGER, OpenFlags::READ_WRITE.create(), 0o600).and_then(|f| {
+            f.write_all_vectored_at(&[stamp.as_bytes(), b"\n"], 0)?;
+            f.truncate(stamp.len() as u64 + 1)
+        });
+        if let Err(e) = result {
+            pr_warn!("cannot write /mars/{}: {:?}\n", SYSTEMD_TRIGGER, e);
+        }
     }
 }

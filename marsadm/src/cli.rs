@@ -486,6 +486,39 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Let systemd run RESOURCE's application: START_UNIT on the primary, STOP_UNIT elsewhere.
+    ///
+    /// Stores the unit names for the whole cluster (docu/systemd.md). From then on the
+    /// designated primary starts START_UNIT once /dev/mars/<dev> is up there, and every
+    /// other member stops STOP_UNIT (default: START_UNIT), so a planned handover
+    /// (`primary`) stops the application on the old primary, hands over and starts it
+    /// on the new one. Both must be units marsadm instantiated here from a template in
+    /// /etc/mars/systemd-templates or /usr/share/mars/systemd-templates; macros such as
+    /// @escvar{res} are expanded (mnt-mars-@escvar{res}.mount). An empty START_UNIT ('')
+    /// ends it (running units are left alone).
+    SetSystemdUnit {
+        resource: String,
+        start_unit: String,
+        stop_unit: Option<String>,
+    },
+    /// Print RESOURCE's systemd units: "<start-unit> <stop-unit>" (nothing if none).
+    GetSystemdUnit {
+        resource: String,
+        /// Print JSON (schema in docu/marsadm-json.md) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring systemd here in line with the tree (what mars-trigger.service runs).
+    ///
+    /// Instantiates the unit templates for every resource this host is a member of
+    /// (into /run/systemd/system, with daemon-reload when something changed), removes
+    /// instances of resources it left, then for RESOURCE (default: all) starts the start
+    /// unit if this host is the designated primary and its device is up, once every
+    /// other member has been heard from anew, and stops the stop unit otherwise.
+    SystemdTrigger {
+        #[arg(default_value = "all")]
+        resource: String,
+    },
 }
 
 /// A size argument: bytes, or a number (with an optional fraction) followed by a

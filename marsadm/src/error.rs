@@ -74,6 +74,8 @@ pub enum Error {
     OtherMembers { res: String, hosts: String },
     #[error("{0}: damaged or out-of-sequence record (see the report above)")]
     LogBad(String),
+    #[error("systemd: {0}")]
+    Systemd(String),
     #[error("{0}: the last record is incomplete (being written or fetched, or cut off by a crash)")]
     LogIncomplete(String),
     #[error("resource {0}: this host is not its actual primary; log-rotate runs on the primary")]
@@ -112,6 +114,7 @@ impl Error {
             | Error::Json(_)
             | Error::NotAFile(_)
             | Error::LogBad(_)
+            | Error::Systemd(_)
             | Error::Tree { .. }
             | Error::NotALink(_)
             | Error::Host(_)

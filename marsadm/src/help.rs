@@ -376,6 +376,36 @@ fn texts() -> Vec<(String, String)> {
                 &["marsadm version --json"],
             ),
         ),
+        (
+            "set-systemd-unit",
+            teach(
+                &[
+                    MEMBER,
+                    "where systemd runs here: both units are instances marsadm made from a template in /etc/mars/systemd-templates or /usr/share/mars/systemd-templates",
+                ],
+                &[
+                    NOT_MEMBER,
+                    "a name that is no unit name (only A-Z a-z 0-9 : _ . - \\ @, ending in .service, .mount, .target, .path, .timer, .socket or .automount)",
+                    "a unit no template made here (e.g. reboot.target): marsadm starts and stops only its own instances",
+                    "fails (exit 1): systemctl start or stop of the unit failed (the links are written)",
+                ],
+                &["marsadm set-systemd-unit r0 'mars-app-@escvar{res}.service' 'mnt-mars-@escvar{res}.mount'", "marsadm set-systemd-unit r0 ''"],
+            ),
+        ),
+        (
+            "get-systemd-unit",
+            teach(&["RESOURCE exists"], &["RESOURCE does not exist"], &["marsadm get-systemd-unit --json r0"]),
+        ),
+        (
+            "systemd-trigger",
+            teach(
+                &["none: without systemd running here it does nothing (exit 0)"],
+                &[
+                    "fails (exit 1): a start or stop failed, a unit was not made here from a template, or (for a start) another member was not heard from within 30 s",
+                ],
+                &["marsadm systemd-trigger", "marsadm systemd-trigger r0"],
+            ),
+        ),
     ];
     let mut t: Vec<(String, String)> = t.into_iter().map(|(name, text)| (name.to_owned(), text)).collect();
     for what in ["fetch", "sync", "replay"] {

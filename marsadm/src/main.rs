@@ -12,6 +12,7 @@ mod error;
 mod help;
 mod liveness;
 mod module;
+mod template;
 mod tree;
 
 use std::process::ExitCode;

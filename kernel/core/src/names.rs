@@ -76,9 +76,76 @@ pub fn check_device_name(name: &str) -> Result<(), NameError> {
     check(name, MAX_DEVICE_NAME_LEN)
 }
 
+/// Longest systemd unit name (systemd's `UNIT_NAME_MAX`).
+pub const MAX_UNIT_NAME_LEN: usize = 255;
+
+/// Unit types a resource's systemd unit may have (`systemd-start-unit`,
+/// `systemd-stop-unit`, docu/systemd.md).
+pub const UNIT_SUFFIXES: &[&str] = &[".service", ".mount", ".target", ".path", ".timer", ".socket", ".automount"];
+
+/// Why a unit name was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitNameError {
+    /// Empty, or longer than [`MAX_UNIT_NAME_LEN`].
+    Length,
+    /// A character systemd does not allow in a unit name (only `A-Z a-z 0-9 : _ . - \ @`).
+    BadChar(char),
+    /// Starts with `.` or `-`, or has no name before the suffix.
+    BadStart,
+    /// Does not end in one of [`UNIT_SUFFIXES`].
+    Suffix,
+}
+
+impl fmt::Display for UnitNameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnitNameError::Length => write!(f, "unit name is empty or longer than {MAX_UNIT_NAME_LEN} characters"),
+            UnitNameError::BadChar(c) => write!(f, "character {c:?} not allowed in a unit name (only A-Z, a-z, 0-9, ':', '_', '.', '-', '\\', '@')"),
+            UnitNameError::BadStart => write!(f, "unit name must not start with '.' or '-'"),
+            UnitNameError::Suffix => write!(f, "unit name must end in .service, .mount, .target, .path, .timer, .socket or .automount"),
+        }
+    }
+}
+
+/// Checks a systemd unit name as a resource's `systemd-start-unit` / `systemd-stop-unit`
+/// may hold it: the characters systemd allows (so the value is never a path and never
+/// needs quoting), a known suffix.
+pub fn check_unit_name(name: &str) -> Result<(), UnitNameError> {
+    if name.is_empty() || name.len() > MAX_UNIT_NAME_LEN {
+        return Err(UnitNameError::Length);
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '.' | '-' | '\\' | '@'))) {
+        return Err(UnitNameError::BadChar(c));
+    }
+    if name.starts_with('.') || name.starts_with('-') {
+        return Err(UnitNameError::BadStart);
+    }
+    match UNIT_SUFFIXES.iter().find(|s| name.ends_with(*s)) {
+        Some(s) if name.len() > s.len() => Ok(()),
+        Some(_) => Err(UnitNameError::BadStart),
+        None => Err(UnitNameError::Suffix),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unit_names() {
+        for n in ["mnt-mars-r0.mount", "mars-db\\x2dprod-app.service", "getty@tty1.service", "a.target", "x:y_z.timer"] {
+            assert_eq!(check_unit_name(n), Ok(()), "{n}");
+        }
+        assert_eq!(check_unit_name(""), Err(UnitNameError::Length));
+        assert_eq!(check_unit_name(&format!("{}.service", "a".repeat(250))), Err(UnitNameError::Length));
+        assert_eq!(check_unit_name("../etc/passwd.service"), Err(UnitNameError::BadChar('/')));
+        assert_eq!(check_unit_name("a b.service"), Err(UnitNameError::BadChar(' ')));
+        assert_eq!(check_unit_name("a;reboot.service"), Err(UnitNameError::BadChar(';')));
+        assert_eq!(check_unit_name("-x.service"), Err(UnitNameError::BadStart));
+        assert_eq!(check_unit_name(".service"), Err(UnitNameError::BadStart));
+        assert_eq!(check_unit_name("mars"), Err(UnitNameError::Suffix));
+        assert_eq!(check_unit_name("dev-sda.device"), Err(UnitNameError::Suffix));
+    }
 
     #[test]
     fn accepts_ordinary_names() {

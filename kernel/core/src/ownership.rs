@@ -8,10 +8,10 @@
 //! the path alone (before anything on disk is touched for it), [`Rule::allows`] at the
 //! sender, the value and whether a local entry exists.
 
-use super::names::{check_host_name, check_resource_name};
+use super::names::{check_host_name, check_resource_name, check_unit_name};
 use super::tree::{
     ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DELETED, DEVICE_PREFIX, IPS_DIR, IP_PREFIX, MAXNR, NONE, PRIMARY,
-    REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, UUID, VERSION_PREFIX,
+    REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYSTEMD_START_UNIT, SYSTEMD_STOP_UNIT, SYNCSTATUS_PREFIX, TODO_PREFIX, UUID, VERSION_PREFIX,
 };
 use super::merge::{remote_wins, LinkState};
 use super::wire::parse_ipv4;
@@ -44,6 +44,10 @@ pub enum Shape {
     Host,
     /// A decimal number.
     Number,
+    /// A systemd unit name (`mars_core::names::check_unit_name`: never a path, nothing
+    /// to quote). Which units a host actually starts or stops is its own decision
+    /// (marsadm acts only on units it instantiated from a local template).
+    Unit,
 }
 
 /// Why an entry of a peer's listing is not merged.
@@ -151,6 +155,7 @@ fn resource_entry<'a>(entry: &'a str, me: &str) -> Result<Rule<'a>, Refusal> {
     match entry {
         PRIMARY => return Ok(Rule::Cluster(Shape::Host)),
         SIZE | MAXNR => return Ok(Rule::Cluster(Shape::Number)),
+        SYSTEMD_START_UNIT | SYSTEMD_STOP_UNIT => return Ok(Rule::Cluster(Shape::Unit)),
         _ => {}
     }
     if let Some(h) = per_host(entry, DATA_PREFIX) {
@@ -170,6 +175,7 @@ fn shape_ok(shape: Shape, value: &str) -> bool {
     match shape {
         Shape::Host => value == NONE || check_host_name(value).is_ok(),
         Shape::Number => !value.is_empty() && value.len() <= 20 && value.bytes().all(|b| b.is_ascii_digit()),
+        Shape::Unit => check_unit_name(value).is_ok(),
     }
 }
 
@@ -337,6 +343,17 @@ mod tests {
         refused("resource-r0/primary", "/etc/passwd", "node2", Refusal::BadValue);
         refused("resource-r0/primary", "../node2", "node2", Refusal::BadValue);
         refused("resource-r0/primary", "", "node2", Refusal::BadValue);
+        for unit in ["resource-r0/systemd-start-unit", "resource-r0/systemd-stop-unit"] {
+            for from in ["node1", "node2", "node3"] {
+                ok(unit, "mnt-mars-r0.mount", from);
+                ok(unit, "mars-r0-app.service", from);
+                ok(unit, DELETED, from);
+            }
+            refused(unit, "/etc/systemd/system/x.service", "node2", Refusal::BadValue);
+            refused(unit, "x.service; reboot", "node2", Refusal::BadValue);
+            refused(unit, "r0", "node2", Refusal::BadValue);
+            refused(unit, "", "node2", Refusal::BadValue);
+        }
         refused("resource-r0/size", "-1", "node2", Refusal::BadValue);
         refused("resource-r0/size", "99999999999999999999999", "node2", Refusal::BadValue);
         refused("resource-r0/todo-node1/attach", "/dev/vdc", "node2", Refusal::BadValue);
@@ -361,6 +378,11 @@ mod tests {
         refused("uuid", "x", "node2", Refusal::Uuid);
         refused("resource-r0/log-000000001-node2", "/etc/passwd", "node2", Refusal::Logfile);
         refused("resource-r0/log-000000001-x", "/etc/passwd", "node2", Refusal::Logfile);
+        // The systemd trigger is a local file; a unit per host is no entry.
+        refused("systemd-trigger", "x", "node2", Refusal::Unknown);
+        refused("resource-r0/systemd-trigger", "x", "node2", Refusal::Unknown);
+        refused("resource-r0/systemd-want", "node2", "node2", Refusal::Unknown);
+        refused("resource-r0/systemd-start-unit-node2", "x.service", "node2", Refusal::Unknown);
         refused("resource-r0/log-", "x", "node2", Refusal::Logfile);
     }
 

@@ -40,6 +40,24 @@ pub const SYNCSTATUS_PREFIX: &str = "syncstatus-";
 pub const SYNCPOS_PREFIX: &str = "syncpos-";
 /// In a resource directory: `maxnr`, the first logfile number (written at create).
 pub const MAXNR: &str = "maxnr";
+/// In a resource directory: the systemd unit the designated primary starts once its
+/// device is there (docu/systemd.md); set by `marsadm set-systemd-unit` on any member.
+pub const SYSTEMD_START_UNIT: &str = "systemd-start-unit";
+/// In a resource directory: the systemd unit a host that is not (or no longer) the
+/// designated primary stops, so its device closes (docu/systemd.md).
+pub const SYSTEMD_STOP_UNIT: &str = "systemd-stop-unit";
+/// `/mars/systemd-trigger`: a regular file (never a link, never exchanged) the module
+/// rewrites when systemd on this host has something to do: a merged `primary` or
+/// `systemd-*` link of a resource, or a device of this host appeared or went away.
+/// `mars-trigger.path` watches it and runs `marsadm systemd-trigger`.
+pub const SYSTEMD_TRIGGER: &str = "systemd-trigger";
+
+/// Whether a change of the resource entry `name` concerns systemd on this host
+/// ([`SYSTEMD_TRIGGER`]).
+pub fn concerns_systemd(name: &str) -> bool {
+    name == PRIMARY || name == SYSTEMD_START_UNIT || name == SYSTEMD_STOP_UNIT
+}
+
 /// Directory of host addresses: `ips/ip-<host>`.
 pub const IPS_DIR: &str = "ips";
 /// In [`IPS_DIR`]: `ip-<host>`.

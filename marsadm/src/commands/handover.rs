@@ -14,6 +14,7 @@ use mars_core::replication::is_consistent;
 use mars_core::tree::{ReplayLink, VersionLink, NONE, PRIMARY, REPLAY_PREFIX, SIZE, TODO_PREFIX, VERSION_PREFIX};
 
 use super::resource::{discard_history, require_member, resource_dir, set_todo_of};
+use super::systemd;
 use super::view::split_brain;
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -26,6 +27,11 @@ const HEARD_WITHIN: Duration = Duration::from_secs(8);
 /// How long a non-zero open count of the old primary is re-read before a refusal: a
 /// few metadata pull intervals.
 const OPEN_COUNT_FRESH: Duration = Duration::from_secs(6);
+
+/// With systemd units, the old primary's application runs until its systemd learns of
+/// the handover, so this host need only come this close before it designates itself;
+/// the module replays the rest before it takes over (`mars_core::handover`).
+const SYSTEMD_CATCH_UP_SLACK: u64 = 4 << 20;
 
 fn refused(res: &str, why: impl Into<String>) -> Error {
     Error::Refused { res: res.into(), why: why.into() }
@@ -206,7 +212,10 @@ pub fn check_primary(ctx: &Context, res: &str, force: bool) -> Result<bool> {
     }
     let openers = open()?;
     if openers > 0 {
-        return Err(refused(res, format!("the device is in use on {old} ({openers} openers): umount it there first")));
+        if !systemd::configured(ctx, res)? {
+            return Err(refused(res, format!("the device is in use on {old} ({openers} openers): umount it there first")));
+        }
+        println!("{res}: the device is in use on {old} ({openers} openers): systemd there stops the stop unit (docu/systemd.md)");
     }
     if let Some(sb) = split_brain(ctx, res, designated.as_deref())? {
         return Err(refused(res, format!("SPLIT BRAIN after logfile {}: resolve it first (`marsadm view {res}`, docu/failover.md)", sb.logfile)));
@@ -248,16 +257,20 @@ pub fn primary(ctx: &Context, res: &str, force: bool, timeout: Duration) -> Resu
     let Some(old) = old else {
         // Nobody else was primary: this host's own log, nothing to hand over.
         set_primary(ctx, res, me)?;
-        return wait_primary(&v, res, None, timeout);
+        wait_primary(&v, res, None, timeout)?;
+        return systemd::started_primary(ctx, res);
     };
     // Everything the old primary has logged so far must arrive and be replayed here
-    // before the roles change (it logs nothing more: its device is closed).
+    // before the roles change (it logs nothing more: its device is closed). With
+    // systemd its application still writes until systemd there stops it: close is
+    // enough, the module replays the rest before it takes over.
+    let slack = if systemd::configured(ctx, res)? { SYSTEMD_CATCH_UP_SLACK } else { 0 };
     let caught_up = wait_for(timeout, || {
         if !v.reachable(&old)? {
             return Ok(Err(format!("{old} is unreachable")));
         }
         match v.behind(&old)? {
-            0 => Ok(Ok(())),
+            n if n <= slack => Ok(Ok(())),
             n => Ok(Err(format!("this host has {n} bytes of {old}'s log still to fetch and replay"))),
         }
     })?;
@@ -268,7 +281,7 @@ pub fn primary(ctx: &Context, res: &str, force: bool, timeout: Duration) -> Resu
     set_primary(ctx, res, me)?;
     println!("{res}: designated {me} primary; {old} hands over");
     match wait_primary(&v, res, Some(&old), timeout) {
-        Ok(()) => Ok(()),
+        Ok(()) => systemd::started_primary(ctx, res),
         Err(e) => {
             // Not taken over: the old primary keeps (or gets back) its role.
             if v.actual(me, "is-primary")?.as_deref() != Some("1") {
@@ -332,7 +345,7 @@ fn forced(ctx: &Context, v: &View<'_>, res: &str, old: Option<&str>, timeout: Du
     // Fetch back on: should this host become a secondary again, it follows at once.
     set_todo_of(ctx, res, me, "connect", true)?;
     ctx.trigger();
-    Ok(())
+    systemd::started_primary(ctx, res)
 }
 
 /// The refusals of `invalidate RES`.

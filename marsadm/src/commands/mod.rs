@@ -11,6 +11,7 @@ mod primitives;
 mod resize;
 mod resource;
 mod secret;
+mod systemd;
 mod view;
 mod version;
 
@@ -98,10 +99,16 @@ pub fn run(cli: Cli) -> Result<()> {
             secret::rotate(&Context::from_system()?, how)
         }
         Command::JoinResource { resource, disk, devname, force } => {
-            resource::join_resource(&Context::from_system()?, &resource, &disk, devname.as_deref(), force)
+            let ctx = Context::from_system()?;
+            resource::join_resource(&ctx, &resource, &disk, devname.as_deref(), force)?;
+            systemd::membership_changed(&ctx);
+            Ok(())
         }
         Command::CreateResource { resource, disk, devname, force } => {
-            resource::create_resource(&Context::from_system()?, &resource, &disk, devname.as_deref(), force)
+            let ctx = Context::from_system()?;
+            resource::create_resource(&ctx, &resource, &disk, devname.as_deref(), force)?;
+            systemd::membership_changed(&ctx);
+            Ok(())
         }
         Command::Cat { logfile, summary, json } => cat::exec(&logfile, summary, json),
         Command::Attach { resource } => each(&resource, resource::require_member, resource::attach),
@@ -152,7 +159,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ViewIsSplitBrain { resource } => view_macro(&resource, Macro::IsSplitBrain),
         Command::ViewActualPrimary { resource } => view_macro(&resource, Macro::ActualPrimary),
         Command::LeaveResource { resource, host, force } => {
-            resource::leave_resource(&Context::from_system()?, &resource, host.as_deref(), force)
+            let ctx = Context::from_system()?;
+            resource::leave_resource(&ctx, &resource, host.as_deref(), force)?;
+            systemd::membership_changed(&ctx);
+            Ok(())
         }
         Command::WaitResource { resource, condition: Some(word), .. } => {
             wait_each(&resource, secs(60), |ctx, res, left| resource::wait_switch(ctx, res, &word, left))
@@ -172,5 +182,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Cron => logs::cron(&Context::from_system()?),
         Command::Version { json } => version::exec(json),
         Command::Monitoring(cmd) => monitoring::run(cmd),
+        Command::SetSystemdUnit { resource, start_unit, stop_unit } => {
+            systemd::set_unit(&Context::from_system()?, &resource, &start_unit, stop_unit.as_deref())
+        }
+        Command::GetSystemdUnit { resource, json } => systemd::get_unit(&Context::from_system()?, &resource, json),
+        Command::SystemdTrigger { resource } => systemd::trigger(&Context::from_system()?, &resource),
     }
 }

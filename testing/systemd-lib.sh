@@ -1,0 +1,110 @@
+# Helpers for the systemd scenarios 51-54 (sourced after lib.sh): Debian nodes with
+# systemd as PID 1 (testbed-image: debian), MARS installed as the package installs it.
+TOP=$(cd "$TESTING/.." && pwd)
+KO=$TOP/build/debian/mars.ko
+MARSADM=$TOP/target/x86_64-unknown-linux-gnu/release/marsadm
+UNITS="mnt-mars-r0.mount mars-writer-r0.service"
+
+# install_mars NODE...: marsadm as /usr/sbin/marsadm, mars.ko into
+# /lib/modules/<release>/extra, systemd/*.{service,path,timer} into /lib/systemd/system,
+# systemd/templates/* into /usr/share/mars/systemd-templates, the test writer template
+# into /etc/mars/systemd-templates; then daemon-reload and mars.service started.
+install_mars() {
+  local n f release
+  [ -f "$KO" ] || fail "$KO missing: run make debian-image"
+  [ -x "$MARSADM" ] || fail "$MARSADM missing: run make"
+  for n in "$@"; do
+    release=$(on "$n" 'uname -r')
+    tb push "$n" "$KO" "/lib/modules/$release/extra/mars.ko" >/dev/null || fail "push mars.ko to $n"
+    tb push "$n" "$MARSADM" /usr/sbin/marsadm >/dev/null || fail "push marsadm to $n"
+    for f in "$TOP"/systemd/*.service "$TOP"/systemd/*.path "$TOP"/systemd/*.timer; do
+      tb push "$n" "$f" "/lib/systemd/system/$(basename "$f")" >/dev/null || fail "push $f to $n"
+    done
+    on "$n" 'mkdir -p /usr/share/mars/systemd-templates /etc/mars/systemd-templates'
+    for f in "$TOP"/systemd/templates/*; do
+      tb push "$n" "$f" "/usr/share/mars/systemd-templates/$(basename "$f")" >/dev/null || fail "push $f to $n"
+    done
+    for f in "$TESTING"/systemd/*; do
+      tb push "$n" "$f" "/etc/mars/systemd-templates/$(basename "$f")" >/dev/null || fail "push $f to $n"
+    done
+    on "$n" 'depmod -a && systemctl daemon-reload' || fail "depmod/daemon-reload on $n"
+  done
+}
+
+# sd_fresh NODE...: no MARS units running, no instances, mars.service restarted with
+# an empty /mars (so the module is freshly loaded and mars-trigger.path watches).
+sd_fresh() {
+  local n
+  for n in "$@"; do
+    on "$n" "systemctl stop $UNITS 2>/dev/null; umount /mnt/r0 2>/dev/null
+      systemctl stop mars.service mars-trigger.path; rmmod mars 2>/dev/null
+      grep -l '^# X-MARS-Generated-From: ' /run/systemd/system/* 2>/dev/null | xargs -r rm -f
+      rm -rf /mars/*; systemctl daemon-reload; systemctl reset-failed
+      systemctl start mars.service" || fail "fresh start of mars.service on $n"
+    on "$n" 'systemctl is-active --quiet mars.service mars-trigger.path && test -d /proc/sys/mars' ||
+      fail "$n: mars.service or mars-trigger.path not active"
+  done
+}
+
+# active NODE UNIT: UNIT is active on NODE.
+active() { on "$1" "systemctl is-active --quiet $2"; }
+
+# units_on NODE: mount and writer run on NODE, and NODE's writer appends to the log.
+units_on() {
+  local n=$1 a b
+  retry 60 active "$n" mars-writer-r0.service || fail "$n: writer not active: $(on "$n" 'systemctl status --no-pager mnt-mars-r0.mount mars-writer-r0.service; journalctl -b --no-pager -u mars-trigger.service | tail -20' || true)"
+  active "$n" mnt-mars-r0.mount || fail "$n: mount not active"
+  a=$(on "$n" 'grep -c "^'"$n"' " /mnt/mars/r0/writer.log' || true)
+  sleep 3
+  b=$(on "$n" 'grep -c "^'"$n"' " /mnt/mars/r0/writer.log' || true)
+  [ "${b:-0}" -gt "${a:-0}" ] || fail "$n: the writer does not write ($a, then $b lines)"
+  echo "$n: mount and writer active, $b lines from $n"
+}
+
+# units_off NODE: neither mount nor writer is active on NODE.
+units_off() {
+  local u
+  for u in $UNITS; do
+    ! active "$1" "$u" || fail "$1: $u is active"
+  done
+}
+
+# setup_r0: node1 creates r0 (xfs), node2 joins and is UpToDate, both have the
+# instances; node1 runs the units after set-systemd-unit.
+setup_r0() {
+  sd_fresh node1 node2
+  zero_disks vdb node1 node2
+  step "create-resource on node1, mkfs.xfs, join-resource on node2"
+  on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/vdb >/dev/null' || fail "create on node1"
+  on node1 'marsadm wait-resource r0 --until primary --timeout 30' || fail "node1 did not become primary of r0"
+  on node1 'mkfs.xfs -q -f /dev/mars/r0' || fail "mkfs.xfs on node1"
+  join_cluster node2
+  on node2 'marsadm join-resource r0 /dev/vdb' || fail "join-resource on node2"
+  for n in node1 node2; do
+    for u in $UNITS; do
+      on $n "grep -q '^# X-MARS-Generated-From: ' /run/systemd/system/$u" || fail "$n: no instance $u after create/join"
+    done
+  done
+  on node1 'grep -q "^What=/dev/mars/r0$" /run/systemd/system/mnt-mars-r0.mount' || fail "mount instance: $(on node1 'cat /run/systemd/system/mnt-mars-r0.mount')"
+  step "set-systemd-unit on node1: refused for a unit no template made, then writer + mount"
+  expect_status 1 on node1 'marsadm set-systemd-unit r0 reboot.target'
+  expect_status 1 on node1 'marsadm set-systemd-unit r0 "x.service;reboot"'
+  on node1 'marsadm set-systemd-unit r0 "mars-writer-@escvar{res}.service" "mnt-mars-@escvar{res}.mount"' || fail "set-systemd-unit"
+  units_on node1
+  retry 30 sh -c "[ \"\$($TB exec node2 -- marsadm get-systemd-unit r0)\" = 'mars-writer-r0.service mnt-mars-r0.mount' ]" ||
+    fail "node2 does not show the units: $(on node2 'marsadm get-systemd-unit r0')"
+  on node2 'marsadm get-systemd-unit --json r0' | grep -q '"stop_unit": "mnt-mars-r0.mount"' || fail "get-systemd-unit --json"
+  units_off node2
+  on node2 'marsadm wait-resource r0 --until uptodate --timeout 300' || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"
+}
+
+# sd_cleanup: no units, no module activity left for the next scenario.
+sd_cleanup() {
+  local n
+  for n in node1 node2; do
+    on $n "marsadm set-systemd-unit r0 '' >/dev/null 2>&1; systemctl stop $UNITS; systemctl disable mars.service mars-cron.timer 2>/dev/null; true"
+  done
+  for n in node1 node2; do
+    on $n "systemctl stop mars.service mars-trigger.path; rmmod mars 2>/dev/null; rm -rf /mars/*; true"
+  done
+}
