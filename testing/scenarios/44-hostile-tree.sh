@@ -13,14 +13,17 @@ R=/mars/resource-r0
 problems=()
 bad() { echo "PROBLEM: $*" >&2; problems+=("$*"); }
 
-# heard NODE FROM T: NODE has pulled FROM's tree (FROM's liveness stamp, rewritten every
-# round) as it was at least at FROM's time T (epoch seconds) — so anything FROM had by T.
-heard() { on "$1" "t=\$(readlink /mars/actual-$2/time) && test \${t%%.*} -ge $3"; }
-# plant NODE LINK VALUE: a symlink in NODE's tree with a stamp 60 s ahead (newer than
-# anything there now, even when the guests' clocks differ by seconds, as they do on a
-# loaded host), put in place atomically (the module may write LINK meanwhile).
-plant() { on "$1" "d=\$(dirname $2) && mkdir -p \$d && rm -f \$d/.plant && ln -s '$3' \$d/.plant && touch -h -d @\$((\$(date +%s) + 60)) \$d/.plant && mv -fT \$d/.plant $2"; }
-now() { on "$1" 'date +%s'; }
+# FROM's liveness link holds its Lamport clock, rewritten every round. That clock runs
+# ahead of FROM's `date` when another guest's clock is ahead (a loaded host), so waits
+# compare it with itself: stamp FROM is the value FROM has now (the digits, nanoseconds).
+stamp() { on "$1" "readlink /mars/actual-$1/time | tr -d ."; }
+# heard NODE FROM S: NODE has a newer liveness link of FROM than S, so it has pulled a
+# listing FROM made after S was read: anything FROM had then.
+heard() { local t; t=$(on "$1" "readlink /mars/actual-$2/time | tr -d .") && [ "${t:-0}" -gt "$3" ]; }
+# plant NODE LINK VALUE: a symlink in NODE's tree with a stamp 60 s ahead of NODE's
+# Lamport clock (newer than anything in the cluster now), put in place atomically (the
+# module may write LINK meanwhile).
+plant() { on "$1" "d=\$(dirname $2) && mkdir -p \$d && rm -f \$d/.plant && ln -s '$3' \$d/.plant && s=\$(readlink /mars/actual-$1/time) && touch -h -d @\$((\${s%%.*} + 60)) \$d/.plant && mv -fT \$d/.plant $2"; }
 etc_sum() { on "$1" 'cat /etc/passwd /etc/group /etc/hosts | sha256sum'; }
 dropped() { on "$1" 'cat /proc/sys/mars/dropped_tree_entries 2>/dev/null || echo 0'; }
 cur_log() { on node1 "readlink $R/replay-node1 | cut -d, -f1"; }
@@ -63,7 +66,7 @@ plant node2 $R/primary ../../etc
 plant node2 /mars/ips/ip-node1 10.77.0.99
 plant node2 $R/log-000000001-x /etc/passwd
 plant node2 $R/todo-node8 /tmp
-t=$(( $(now node2) + 5 ))
+t=$(stamp node2)
 retry 30 heard node1 node2 $t || fail "node1 did not pull node2's tree"
 after=$(on node1 "for l in $R/data-node1 $R/replay-node1 $R/syncstatus-node1 $R/primary /mars/ips/ip-node1; do readlink \$l; done")
 [ "$before" = "$after" ] || bad "node1 took node2's links about node1: $(echo $before) -> $(echo $after)"
@@ -80,7 +83,7 @@ step "fetch writing: a planted log-<nr>-node1 symlink in a listing, and one in n
 next=$(( 10#$(cur_log | cut -d- -f2) + 1 ))
 name=$(printf 'log-%09d-node1' $next)
 plant node1 $R/$name /tmp/mars-victim-1
-t=$(( $(now node1) + 5 ))
+t=$(stamp node1)
 retry 30 heard node2 node1 $t || fail "node2 did not pull node1's tree"
 on node2 "test -L $R/$name" && bad "node2 merged $name -> $(on node2 "readlink $R/$name")"
 on node1 "rm $R/$name"
@@ -99,7 +102,7 @@ retry 60 on node2 "test \"\$(marsadm view-fetch-rest r0)\" = 0 && test -f $R/$na
 step "a symlink where a directory is expected: todo-node9 -> /tmp on node1, node2 sends todo-node9/attach"
 on node1 "ln -s /tmp $R/todo-node9"
 on node2 "mkdir -p $R/todo-node9 && ln -s 1 $R/todo-node9/attach && touch -h -d @\$((\$(date +%s) + 2)) $R/todo-node9/attach"
-t=$(( $(now node2) + 5 ))
+t=$(stamp node2)
 retry 30 heard node1 node2 $t || bad "node1 stopped pulling node2's tree"
 oops node1
 on node1 'ls -a /tmp | grep -E "attach"' && bad "node1 wrote into /tmp through todo-node9"
