@@ -15,7 +15,8 @@ KDIR ?=
 
 .PHONY: all setup kernel module userland initramfs debian-image deb check check-full test-host scenarios demo bench fuzz clean
 
-all: initramfs debian-image
+# The packages too: the systemd scenarios install them on Debian nodes (dpkg -i).
+all: initramfs debian-image deb
 
 setup:
 	@scripts/setup.sh

@@ -1,33 +1,32 @@
 # Helpers for the systemd scenarios 51-54 (sourced after lib.sh): Debian nodes with
 # systemd as PID 1 (testbed-image: debian), MARS installed as the package installs it.
 TOP=$(cd "$TESTING/.." && pwd)
-KO=$TOP/build/debian/mars.ko
-MARSADM=$TOP/target/x86_64-unknown-linux-gnu/release/marsadm
+DEBS=$TOP/build/deb
 UNITS="mnt-mars-r0.mount mars-writer-r0.service"
 
-# install_mars NODE...: marsadm as /usr/sbin/marsadm, mars.ko into
-# /lib/modules/<release>/extra, systemd/*.{service,path,timer} into /lib/systemd/system,
-# systemd/templates/* into /usr/share/mars/systemd-templates, the test writer template
-# into /etc/mars/systemd-templates; then daemon-reload and mars.service started.
+# install_mars NODE...: the packages of `make deb` (mars-tools, mars-module-<release>
+# for the node's kernel) installed with dpkg -i, so these scenarios test them; then the
+# test writer's template into /etc/mars/systemd-templates (where an administrator's
+# own templates go) and daemon-reload.
 install_mars() {
-  local n f release
-  [ -f "$KO" ] || fail "$KO missing: run make debian-image"
-  [ -x "$MARSADM" ] || fail "$MARSADM missing: run make"
+  local n f release tools module
+  tools=$(ls "$DEBS"/mars-tools_*_amd64.deb 2>/dev/null | head -1)
+  [ -n "$tools" ] || fail "no mars-tools package in $DEBS: run make"
   for n in "$@"; do
     release=$(on "$n" 'uname -r')
-    tb push "$n" "$KO" "/lib/modules/$release/extra/mars.ko" >/dev/null || fail "push mars.ko to $n"
-    tb push "$n" "$MARSADM" /usr/sbin/marsadm >/dev/null || fail "push marsadm to $n"
-    for f in "$TOP"/systemd/*.service "$TOP"/systemd/*.path "$TOP"/systemd/*.timer; do
-      tb push "$n" "$f" "/lib/systemd/system/$(basename "$f")" >/dev/null || fail "push $f to $n"
-    done
-    on "$n" 'mkdir -p /usr/share/mars/systemd-templates /etc/mars/systemd-templates'
-    for f in "$TOP"/systemd/templates/*; do
-      tb push "$n" "$f" "/usr/share/mars/systemd-templates/$(basename "$f")" >/dev/null || fail "push $f to $n"
-    done
+    module=$(ls "$DEBS"/mars-module-"$release"_*_amd64.deb 2>/dev/null | head -1)
+    [ -n "$module" ] || fail "no mars-module-$release package in $DEBS: run make"
+    tb push "$n" "$tools" /root/mars-tools.deb >/dev/null || fail "push $tools to $n"
+    tb push "$n" "$module" /root/mars-module.deb >/dev/null || fail "push $module to $n"
+    on "$n" 'dpkg -i /root/mars-tools.deb /root/mars-module.deb >/root/dpkg.log 2>&1' ||
+      fail "dpkg -i on $n: $(on "$n" 'cat /root/dpkg.log')"
+    on "$n" 'test "$(command -v marsadm)" = /usr/sbin/marsadm && modinfo -n mars | grep -q "/extra/mars.ko$"' ||
+      fail "$n: marsadm or mars.ko not from the packages"
+    on "$n" 'mkdir -p /etc/mars/systemd-templates'
     for f in "$TESTING"/systemd/*; do
       tb push "$n" "$f" "/etc/mars/systemd-templates/$(basename "$f")" >/dev/null || fail "push $f to $n"
     done
-    on "$n" 'depmod -a && systemctl daemon-reload' || fail "depmod/daemon-reload on $n"
+    on "$n" 'systemctl daemon-reload' || fail "daemon-reload on $n"
   done
 }
 
@@ -77,6 +76,9 @@ setup_r0() {
   step "create-resource on node1, mkfs.xfs, join-resource on node2"
   on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/vdb >/dev/null' || fail "create on node1"
   on node1 'marsadm wait-resource r0 --until primary --timeout 30' || fail "node1 did not become primary of r0"
+  # The package's udev rule, under the node's real udev (devtmpfs alone: root:root).
+  retry 10 on node1 'test "$(stat -c "%a %U:%G" /dev/mars/r0)" = "600 root:disk"' ||
+    fail "/dev/mars/r0 is $(on node1 'stat -c "%a %U:%G" /dev/mars/r0'), not 600 root:disk (udev rule 60-mars.rules)"
   on node1 'mkfs.xfs -q -f /dev/mars/r0' || fail "mkfs.xfs on node1"
   join_cluster node2
   on node2 'marsadm join-resource r0 /dev/vdb' || fail "join-resource on node2"

@@ -331,7 +331,14 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Print TEXT for each resource instead, its macros expanded: %{diskstate},
+        /// @{replay-remain}, ... (every view-<name> command is variable <name>; `marsadm
+        /// dump-macros` lists them), e.g. --macro '%{res} %{role} %{replay-rest}'.
+        #[arg(long = "macro", value_name = "TEXT", conflicts_with = "json")]
+        macro_text: Option<String>,
     },
+    /// List the variables of `view --macro TEXT` (and of unit templates), one a line.
+    DumpMacros,
     /// Print 1 if RESOURCE is in emergency mode (docu/emergency.md), else 0.
     ///
     /// 1 when /mars of this host or of the designated primary is so full that the

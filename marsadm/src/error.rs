@@ -76,6 +76,8 @@ pub enum Error {
     LogBad(String),
     #[error("systemd: {0}")]
     Systemd(String),
+    #[error("--macro: {0}")]
+    Macro(String),
     #[error("{0}: the last record is incomplete (being written or fetched, or cut off by a crash)")]
     LogIncomplete(String),
     #[error("resource {0}: this host is not its actual primary; log-rotate runs on the primary")]
@@ -152,6 +154,8 @@ impl Error {
             | Error::RotationPending
             | Error::RotationBehind { .. }
             | Error::Listen { .. } => 1,
+            // A text that does not expand is a command-line error, as clap's own.
+            Error::Macro(_) => 2,
             Error::LogIncomplete(_) => 3,
         }
     }

@@ -31,6 +31,14 @@ fn main() -> ExitCode {
         };
     }
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // `marsadm view all | head`: a closed pipe ends marsadm quietly, as it does any other
+    // command-line tool, instead of a panic in println!. `events` sees the closed pipe
+    // itself and exits 0 (docu/monitoring.md).
+    if !matches!(cli.command, cli::Command::Monitoring(commands::Monitoring::Events { .. })) {
+        // SAFETY: single-threaded still (no thread is started before this), and the
+        // default action installs no handler code that could run at a bad time.
+        let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
+    }
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

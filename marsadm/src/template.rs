@@ -33,7 +33,7 @@ pub enum MacroError {
 impl fmt::Display for MacroError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MacroError::Undefined(v) => write!(f, "undefined variable {v:?} (defined: res, host, dev, devpath, mars)"),
+            MacroError::Undefined(v) => write!(f, "undefined variable {v:?} (`marsadm dump-macros` lists them)"),
             MacroError::Unclosed(at) => write!(f, "macro at byte {at} has no closing '}}'"),
         }
     }
@@ -76,6 +76,12 @@ fn closing(text: &str, start: usize) -> Option<usize> {
 
 /// Expands every macro of `text` with `vars`.
 pub fn expand(text: &str, vars: &Vars) -> Result<String, MacroError> {
+    expand_with(text, &mut |name| vars.get(name).cloned())
+}
+
+/// Expands every macro of `text`, asking `lookup` for each variable's value (`None`:
+/// undefined) as it is met, so values that are costly to find are found only when used.
+pub fn expand_with(text: &str, lookup: &mut dyn FnMut(&str) -> Option<String>) -> Result<String, MacroError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = 0;
     while rest < text.len() {
@@ -90,14 +96,20 @@ pub fn expand(text: &str, vars: &Vars) -> Result<String, MacroError> {
         let body_start = at + open.len();
         let end = closing(text, body_start).ok_or(MacroError::Unclosed(at))?;
         let body = &text[body_start..end];
-        let var = |name: &str| -> Result<String, MacroError> {
+        let var = |name: &str, lookup: &mut dyn FnMut(&str) -> Option<String>| -> Result<String, MacroError> {
             let name = name.trim();
-            vars.get(name).cloned().ok_or_else(|| MacroError::Undefined(name.to_owned()))
+            lookup(name).ok_or_else(|| MacroError::Undefined(name.to_owned()))
         };
         match form {
-            Form::Var => out.push_str(&var(&expand(body, vars)?)?),
-            Form::EscVar => out.push_str(&escape_path(&var(&expand(body, vars)?)?)),
-            Form::Esc => out.push_str(&escape_path(&expand(body, vars)?)),
+            Form::Var => {
+                let name = expand_with(body, lookup)?;
+                out.push_str(&var(&name, lookup)?)
+            }
+            Form::EscVar => {
+                let name = expand_with(body, lookup)?;
+                out.push_str(&escape_path(&var(&name, lookup)?))
+            }
+            Form::Esc => out.push_str(&escape_path(&expand_with(body, lookup)?)),
             Form::Verbatim => out.push_str(body),
         }
         rest = end + 1;

@@ -5,7 +5,7 @@
 # invalidated. The expected events appear in order. `marsadm metrics` of both nodes
 # (secondary during the sync, primary and secondary at rest, both in the split brain)
 # passes the host's `promtool check metrics`, and at rest its values and those of the
-# view-* primitives equal `view --json`'s; `metrics --listen` answers over HTTP on the
+# view-* primitives (also through `view --macro`) equal `view --json`'s; `metrics --listen` answers over HTTP on the
 # node's loopback, `metrics --output` leaves one complete file.
 source "$(dirname "$0")/../lib.sh"
 DISK=vda
@@ -38,8 +38,11 @@ against_view() {
         todo-primary todo-secondary is-split-brain is-emergency is-consistent is-orphan diskstate replstate rest-space \
         device-opened sync-rate fetch-rate replay-rate sync-rest fetch-rest replay-rest sync-remain fetch-remain \
         replay-remain sync-percent fetch-percent replay-percent alive-age get-disk get-device resource-members; do
-      printf "%s=%s\n" $p "$(marsadm view-$p r0 | tr "\n" " " | sed "s/ $//")"; done
-    printf "my-resources=%s\n" "$(marsadm view-my-resources)"' > "$OUT/against-$1" || fail "view, metrics, primitives on $1"
+      printf "%s=%s\n" $p "$(marsadm view-$p r0 | tr "\n" " " | sed "s/ $//")"; m="$m$p:%{$p}|"; done
+    printf "my-resources=%s\n" "$(marsadm view-my-resources)"
+    # The same values through view --macro (every view-<name> is variable <name>).
+    printf "macro=%s\n" "$(marsadm view --macro "$m" r0 | tr "\n" " " | sed "s/ $//")"
+    marsadm view --macro "%{no-such-thing}" r0 >/dev/null 2>&1; printf "macro-undefined=%s\n" $?' > "$OUT/against-$1" || fail "view, metrics, primitives on $1"
   python3 - "$OUT/against-$1" "$1" "/dev/$DISK" <<'PY' || fail "metrics or primitives of $1 differ from view --json (above)"
 import json, sys
 view, prom, prims = open(sys.argv[1]).read().split("#####\n")
@@ -100,6 +103,14 @@ for w in ["sync", "fetch", "replay"]:
     want[f"{w}-percent"] = "100"
 for k, v in want.items():
     eq("view-" + k, v, p.get(k))
+# view --macro: the same value as view-<name> (alive-age may have moved on by a second).
+for item in p.get("macro", "").split("|")[:-1]:
+    k, v = item.split(":", 1)
+    if k != "alive-age":
+        eq(f"view --macro %{{{k}}}", p.get(k), v)
+eq("view --macro with an undefined variable: exit", "2", p.get("macro-undefined"))
+if p.get("macro", "").count("|") < 30:
+    bad.append(f"view --macro printed {p.get('macro')!r}")
 age = int(p.get("alive-age", "-1"))
 if not 0 <= age <= 10:
     bad.append(f"view-alive-age: {age}, expected 0..10 s")

@@ -144,8 +144,7 @@ fn render(facts: &HostFacts, states: &[(ResourceState, Option<u64>)]) -> String 
     x.family("mars_resource_error", "gauge", "Last errno the module reported for the resource (0: none).", &per(&|s| f64::from(s.error)));
     x.family("mars_resource_emergency_limit_ratio", "gauge", "This host's emergency-limit of the resource (0: none), as a ratio of /mars.", &per(&|s| f64::from(s.emergency.limit_percent) / 100.0));
     x.family("mars_resource_writeback_rest_bytes", "gauge", "Primary: bytes logged but not yet known to be on the disk.", &per(&|s| s.writeback_rest as f64));
-    let works = [(Work::Sync, "sync"), (Work::Fetch, "fetch"), (Work::Replay, "replay")];
-    for (w, name) in works {
+    for (w, name) in Work::ALL {
         x.family(&format!("mars_resource_{name}_rest_bytes"), "gauge", &format!("Bytes the {name} has still to go here."), &per(&|s| progress(s, w).0 as f64));
         x.family(
             &format!("mars_resource_{name}_rate_bytes_per_second"),
@@ -154,22 +153,17 @@ fn render(facts: &HostFacts, states: &[(ResourceState, Option<u64>)]) -> String 
             &per(&|s| progress(s, w).2 as f64),
         );
     }
-    let with_work = |f: &dyn Fn(&ResourceState, &str) -> bool| -> Vec<(Vec<(&str, &str)>, f64)> {
+    let with_work = |f: &dyn Fn(&ResourceState, Work) -> bool| -> Vec<(Vec<(&str, &str)>, f64)> {
         let mut out = Vec::new();
         for (s, _) in states {
-            for (_, name) in works {
-                out.push((vec![("resource", s.name.as_str()), ("work", name)], flag(f(s, name))));
+            for (w, name) in Work::ALL {
+                out.push((vec![("resource", s.name.as_str()), ("work", name)], flag(f(s, w))));
             }
         }
         out
     };
-    let pick = |name: &str, sync: bool, fetch: bool, replay: bool| match name {
-        "sync" => sync,
-        "fetch" => fetch,
-        _ => replay,
-    };
-    x.family("mars_resource_switch", "gauge", "1 if this host's switch for the work is on (todo-<host>/sync, connect, allow-replay).", &with_work(&|s, n| pick(n, s.switches.sync, s.switches.fetch, s.switches.replay)));
-    x.family("mars_resource_running", "gauge", "1 if the module reports the work running here (is-syncing, is-fetching, is-replaying).", &with_work(&|s, n| pick(n, s.running.sync, s.running.fetch, s.running.replay)));
+    x.family("mars_resource_switch", "gauge", "1 if this host's switch for the work is on (todo-<host>/sync, connect, allow-replay).", &with_work(&|s, w| w.pick(s.switches.sync, s.switches.fetch, s.switches.replay)));
+    x.family("mars_resource_running", "gauge", "1 if the module reports the work running here (is-syncing, is-fetching, is-replaying).", &with_work(&|s, w| w.pick(s.running.sync, s.running.fetch, s.running.replay)));
     let ages: Vec<_> = states.iter().filter_map(|(s, a)| a.map(|a| (vec![("resource", s.name.as_str())], a as f64))).collect();
     x.family("mars_resource_primary_last_heard_seconds", "gauge", "Seconds since the designated primary was last heard from here (view-alive-age; absent: unknown).", &ages);
     let mut split = Vec::new();

@@ -5,6 +5,7 @@ mod cluster;
 mod handover;
 mod events;
 mod logs;
+mod macros;
 mod metrics;
 mod monitoring;
 mod primitives;
@@ -21,7 +22,6 @@ use crate::error::Result;
 pub use monitoring::Monitoring;
 pub use resource::Condition;
 use resource::Activity;
-use view::Macro;
 
 fn activity(spec: &str, what: Activity, on: bool, global: bool) -> Result<()> {
     each(spec, resource::require_member, |ctx, res| resource::set_activity(ctx, res, what, on, global))
@@ -40,10 +40,6 @@ fn each(spec: &str, check: impl Fn(&Context, &str) -> Result<()>, act: impl Fn(&
         act(&ctx, res)?;
     }
     Ok(())
-}
-
-fn view_macro(res: &str, m: Macro) -> Result<()> {
-    view::view_macro(&Context::from_system()?, m, res)
 }
 
 /// `log-rotate`: on each resource named; with `all`, on those this host is the actual
@@ -139,25 +135,31 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Secondary { resource } => each(&resource, resource::check_secondary, resource::secondary),
         Command::DeleteResource { resource, force } => resource::delete_resource(&Context::from_system()?, &resource, force),
         Command::LogPurgeAll { resource, force } => logs::log_purge_all(&Context::from_system()?, &resource, force),
-        Command::View { resource, json } => view::view(&Context::from_system()?, &resource, json),
+        Command::View { resource, json: _, macro_text: Some(text) } => macros::view_macro_text(&Context::from_system()?, &text, &resource),
+        Command::View { resource, json, macro_text: None } => view::view(&Context::from_system()?, &resource, json),
         Command::View1and1 { resource } => view::view_1and1(&Context::from_system()?, &resource),
-        Command::ViewIsEmergency { resource } => view_macro(&resource, Macro::IsEmergency),
-        Command::ViewRestSpace { resource } => view_macro(&resource, Macro::RestSpace),
-        Command::ViewTotalSpace { resource } => view_macro(&resource, Macro::TotalSpace),
-        Command::ViewIsPrimary { resource } => view_macro(&resource, Macro::IsPrimary),
-        Command::ViewIsAttached { resource } => view_macro(&resource, Macro::IsAttached),
-        Command::ViewGetPrimary { resource } => view_macro(&resource, Macro::GetPrimary),
-        Command::ViewResourceSize { resource } => view_macro(&resource, Macro::ResourceSize),
-        Command::ViewFetchRest { resource } => view_macro(&resource, Macro::FetchRest),
-        Command::ViewReplayRest { resource } => view_macro(&resource, Macro::ReplayRest),
-        Command::ViewWritebackRest { resource } => view_macro(&resource, Macro::WritebackRest),
-        Command::ViewSyncRest { resource } => view_macro(&resource, Macro::SyncRest),
-        Command::ViewIsConsistent { resource } => view_macro(&resource, Macro::IsConsistent),
-        // Roles, states and split brains.
-        Command::Role { resource } | Command::ViewRole { resource } => view_macro(&resource, Macro::Role),
-        Command::State { resource } => view_macro(&resource, Macro::State),
-        Command::ViewIsSplitBrain { resource } => view_macro(&resource, Macro::IsSplitBrain),
-        Command::ViewActualPrimary { resource } => view_macro(&resource, Macro::ActualPrimary),
+        // The value commands (view-<name> RES): macros::variable_of says which they are.
+        Command::ViewIsEmergency { .. }
+        | Command::ViewRestSpace { .. }
+        | Command::ViewTotalSpace { .. }
+        | Command::ViewIsPrimary { .. }
+        | Command::ViewIsAttached { .. }
+        | Command::ViewGetPrimary { .. }
+        | Command::ViewResourceSize { .. }
+        | Command::ViewFetchRest { .. }
+        | Command::ViewReplayRest { .. }
+        | Command::ViewWritebackRest { .. }
+        | Command::ViewSyncRest { .. }
+        | Command::ViewIsConsistent { .. }
+        | Command::Role { .. }
+        | Command::ViewRole { .. }
+        | Command::State { .. }
+        | Command::ViewIsSplitBrain { .. }
+        | Command::ViewActualPrimary { .. } => {
+            let (source, res) = macros::variable_of(&cli.command).expect("a value command");
+            macros::print(&Context::from_system()?, source, res)
+        }
+        Command::DumpMacros => macros::dump_macros(),
         Command::LeaveResource { resource, host, force } => {
             let ctx = Context::from_system()?;
             resource::leave_resource(&ctx, &resource, host.as_deref(), force)?;

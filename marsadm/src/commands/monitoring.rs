@@ -147,40 +147,51 @@ pub enum Monitoring {
 
 pub fn run(cmd: Monitoring) -> Result<()> {
     let ctx = Context::from_system()?;
-    let (p, res) = match cmd {
+    match cmd {
         Monitoring::Events { resource, json, interval, count } => {
-            return events::events(&ctx, &resource, json, Duration::from_millis(interval), count);
+            events::events(&ctx, &resource, json, Duration::from_millis(interval), count)
         }
-        Monitoring::Metrics { resource, output, listen } => return metrics::metrics(&ctx, &resource, output.as_deref(), listen),
-        Monitoring::ViewMyResources => return primitives::my_resources(&ctx),
-        Monitoring::ViewIsAttach { resource } => (Prim::IsAttach, resource),
-        Monitoring::ViewIsSync { resource } => (Prim::IsRunning(Work::Sync), resource),
-        Monitoring::ViewIsFetch { resource } => (Prim::IsRunning(Work::Fetch), resource),
-        Monitoring::ViewIsReplay { resource } => (Prim::IsRunning(Work::Replay), resource),
-        Monitoring::ViewIsSecondary { resource } => (Prim::IsSecondary, resource),
-        Monitoring::ViewTodoAttach { resource } => (Prim::TodoAttach, resource),
-        Monitoring::ViewTodoSync { resource } => (Prim::Todo(Work::Sync), resource),
-        Monitoring::ViewTodoFetch { resource } => (Prim::Todo(Work::Fetch), resource),
-        Monitoring::ViewTodoReplay { resource } => (Prim::Todo(Work::Replay), resource),
-        Monitoring::ViewTodoPrimary { resource } => (Prim::TodoPrimary, resource),
-        Monitoring::ViewTodoSecondary { resource } => (Prim::TodoSecondary, resource),
-        Monitoring::ViewIsOrphan { resource } => (Prim::IsOrphan, resource),
-        Monitoring::ViewDiskstate { resource } => (Prim::DiskState, resource),
-        Monitoring::ViewReplstate { resource } => (Prim::ReplState, resource),
-        Monitoring::ViewDeviceOpened { resource } => (Prim::DeviceOpened, resource),
-        Monitoring::ViewSyncRate { resource } => (Prim::Rate(Work::Sync), resource),
-        Monitoring::ViewFetchRate { resource } => (Prim::Rate(Work::Fetch), resource),
-        Monitoring::ViewReplayRate { resource } => (Prim::Rate(Work::Replay), resource),
-        Monitoring::ViewSyncRemain { resource } => (Prim::Remain(Work::Sync), resource),
-        Monitoring::ViewFetchRemain { resource } => (Prim::Remain(Work::Fetch), resource),
-        Monitoring::ViewReplayRemain { resource } => (Prim::Remain(Work::Replay), resource),
-        Monitoring::ViewSyncPercent { resource } => (Prim::Percent(Work::Sync), resource),
-        Monitoring::ViewFetchPercent { resource } => (Prim::Percent(Work::Fetch), resource),
-        Monitoring::ViewReplayPercent { resource } => (Prim::Percent(Work::Replay), resource),
-        Monitoring::ViewAliveAge { resource } => (Prim::AliveAge, resource),
-        Monitoring::ViewGetDisk { resource } => (Prim::GetDisk, resource),
-        Monitoring::ViewGetDevice { resource } => (Prim::GetDevice, resource),
-        Monitoring::ViewResourceMembers { resource } => (Prim::ResourceMembers, resource),
-    };
-    primitives::view_primitive(&ctx, p, &res)
+        Monitoring::Metrics { resource, output, listen } => metrics::metrics(&ctx, &resource, output.as_deref(), listen),
+        Monitoring::ViewMyResources => primitives::my_resources(&ctx),
+        ref cmd => {
+            let (p, res) = primitive_of(cmd).expect("every other monitoring command prints a primitive");
+            primitives::view_primitive(&ctx, p, res)
+        }
+    }
+}
+
+/// The primitive command `cmd` prints and the RESOURCE it names (`None`: not a
+/// `view-<primitive> RESOURCE` command).
+pub fn primitive_of(cmd: &Monitoring) -> Option<(Prim, &str)> {
+    Some(match cmd {
+        Monitoring::Events { .. } | Monitoring::Metrics { .. } | Monitoring::ViewMyResources => return None,
+        Monitoring::ViewIsAttach { resource } => (Prim::IsAttach, resource.as_str()),
+        Monitoring::ViewIsSync { resource } => (Prim::IsRunning(Work::Sync), resource.as_str()),
+        Monitoring::ViewIsFetch { resource } => (Prim::IsRunning(Work::Fetch), resource.as_str()),
+        Monitoring::ViewIsReplay { resource } => (Prim::IsRunning(Work::Replay), resource.as_str()),
+        Monitoring::ViewIsSecondary { resource } => (Prim::IsSecondary, resource.as_str()),
+        Monitoring::ViewTodoAttach { resource } => (Prim::TodoAttach, resource.as_str()),
+        Monitoring::ViewTodoSync { resource } => (Prim::Todo(Work::Sync), resource.as_str()),
+        Monitoring::ViewTodoFetch { resource } => (Prim::Todo(Work::Fetch), resource.as_str()),
+        Monitoring::ViewTodoReplay { resource } => (Prim::Todo(Work::Replay), resource.as_str()),
+        Monitoring::ViewTodoPrimary { resource } => (Prim::TodoPrimary, resource.as_str()),
+        Monitoring::ViewTodoSecondary { resource } => (Prim::TodoSecondary, resource.as_str()),
+        Monitoring::ViewIsOrphan { resource } => (Prim::IsOrphan, resource.as_str()),
+        Monitoring::ViewDiskstate { resource } => (Prim::DiskState, resource.as_str()),
+        Monitoring::ViewReplstate { resource } => (Prim::ReplState, resource.as_str()),
+        Monitoring::ViewDeviceOpened { resource } => (Prim::DeviceOpened, resource.as_str()),
+        Monitoring::ViewSyncRate { resource } => (Prim::Rate(Work::Sync), resource.as_str()),
+        Monitoring::ViewFetchRate { resource } => (Prim::Rate(Work::Fetch), resource.as_str()),
+        Monitoring::ViewReplayRate { resource } => (Prim::Rate(Work::Replay), resource.as_str()),
+        Monitoring::ViewSyncRemain { resource } => (Prim::Remain(Work::Sync), resource.as_str()),
+        Monitoring::ViewFetchRemain { resource } => (Prim::Remain(Work::Fetch), resource.as_str()),
+        Monitoring::ViewReplayRemain { resource } => (Prim::Remain(Work::Replay), resource.as_str()),
+        Monitoring::ViewSyncPercent { resource } => (Prim::Percent(Work::Sync), resource.as_str()),
+        Monitoring::ViewFetchPercent { resource } => (Prim::Percent(Work::Fetch), resource.as_str()),
+        Monitoring::ViewReplayPercent { resource } => (Prim::Percent(Work::Replay), resource.as_str()),
+        Monitoring::ViewAliveAge { resource } => (Prim::AliveAge, resource.as_str()),
+        Monitoring::ViewGetDisk { resource } => (Prim::GetDisk, resource.as_str()),
+        Monitoring::ViewGetDevice { resource } => (Prim::GetDevice, resource.as_str()),
+        Monitoring::ViewResourceMembers { resource } => (Prim::ResourceMembers, resource.as_str()),
+    })
 }

@@ -21,6 +21,21 @@ pub enum Work {
     Replay,
 }
 
+impl Work {
+    /// All three, with the names metrics and commands use for them.
+    pub const ALL: [(Work, &'static str); 3] = [(Work::Sync, "sync"), (Work::Fetch, "fetch"), (Work::Replay, "replay")];
+
+    /// This activity's one of three values given in the order sync, fetch, replay
+    /// (e.g. the view's `running` or `switches` flags).
+    pub fn pick<T>(self, sync: T, fetch: T, replay: T) -> T {
+        match self {
+            Work::Sync => sync,
+            Work::Fetch => fetch,
+            Work::Replay => replay,
+        }
+    }
+}
+
 /// A primitive added here (docu/monitoring.md lists them with their meaning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Prim {
@@ -91,17 +106,12 @@ pub fn value(ctx: &Context, p: Prim, res: &str) -> Result<String> {
     }
     let s = view::resource_state(ctx, res)?;
     let me = ctx.host.as_str();
-    let work = |w: Work, sync: bool, fetch: bool, replay: bool| match w {
-        Work::Sync => sync,
-        Work::Fetch => fetch,
-        Work::Replay => replay,
-    };
     Ok(match p {
         Prim::IsAttach => bit(s.is_attached),
-        Prim::IsRunning(w) => bit(work(w, s.running.sync, s.running.fetch, s.running.replay)),
+        Prim::IsRunning(w) => bit(w.pick(s.running.sync, s.running.fetch, s.running.replay)),
         Prim::IsSecondary => bit(s.is_attached && !s.is_primary),
         Prim::TodoAttach => bit(s.switches.attach),
-        Prim::Todo(w) => bit(work(w, s.switches.sync, s.switches.fetch, s.switches.replay)),
+        Prim::Todo(w) => bit(w.pick(s.switches.sync, s.switches.fetch, s.switches.replay)),
         Prim::TodoPrimary => bit(s.primary.as_deref() == Some(me)),
         Prim::TodoSecondary => bit(s.primary.as_deref() != Some(me)),
         Prim::IsOrphan => bit(s.replstate == "Orphan"),

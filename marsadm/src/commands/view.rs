@@ -733,7 +733,7 @@ pub fn view_1and1(ctx: &Context, which: &str) -> Result<()> {
 }
 
 /// The `view-<macro>` primitives: one value on one line, for scripts.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Macro {
     IsPrimary,
     IsAttached,
@@ -770,7 +770,7 @@ pub fn view_macro(ctx: &Context, m: Macro, which: &str) -> Result<()> {
     Ok(())
 }
 
-fn macro_value(ctx: &Context, m: Macro, res: &str) -> Result<String> {
+pub(crate) fn macro_value(ctx: &Context, m: Macro, res: &str) -> Result<String> {
     let s = resource_state(ctx, res)?;
     let out = match m {
         Macro::IsPrimary => (s.is_primary as u8).to_string(),
