@@ -79,10 +79,14 @@ rm -f "$root/var/lib/dbus/machine-id"
 # (getty is masked): the way in is testbed exec.
 
 # /mars: the transaction log filesystem (ext4, made by the testbed), like rc.node.
+# nofail: the boot does not wait for it, but its mount job does wait for the disk, and
+# the boot counts as finished (testbed up) only once that job is done. Under TCG with
+# several nodes booting, udev has announced vdc 35 s after the job was queued: a
+# shorter device timeout ended the job without mounting, and nothing mounted /mars later.
 mkdir -p "$root/mars"
 cat > "$root/etc/fstab" <<'FSTAB'
 # The root disk is /dev/vdf (the testbed's per-node overlay), mounted rw by the kernel.
-/dev/vdc  /mars  ext4  defaults,nofail,x-systemd.device-timeout=30s  0 0
+/dev/vdc  /mars  ext4  defaults,nofail,x-systemd.device-timeout=300s  0 0
 FSTAB
 
 # Node setup and the testbed agent, both early in sysinit.

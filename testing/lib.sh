@@ -20,7 +20,8 @@ fail() {
   exit 1
 }
 
-step() { echo "--- $*"; }
+# Each step with the seconds since the scenario began: where the time goes, in every log.
+step() { echo "--- $* (at ${SECONDS}s)"; }
 
 assert_eq() { # assert_eq EXPECTED ACTUAL WHAT
   [ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"

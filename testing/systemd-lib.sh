@@ -1,48 +1,55 @@
-# Helpers for the systemd scenarios 51-54 (sourced after lib.sh): Debian nodes with
-# systemd as PID 1 (testbed-image: debian), MARS installed as the package installs it.
+# Helpers for the systemd scenarios 51-53 (sourced after lib.sh): Debian nodes with
+# systemd as PID 1 (testbed-image: debian), MARS installed from the packages.
 TOP=$(cd "$TESTING/.." && pwd)
 DEBS=$TOP/build/deb
 UNITS="mnt-mars-r0.mount mars-writer-r0.service"
 
-# install_mars NODE...: the packages of `make deb` (mars-tools, mars-module-<release>
-# for the node's kernel) installed with dpkg -i, so these scenarios test them; then the
-# test writer's template into /etc/mars/systemd-templates (where an administrator's
-# own templates go) and daemon-reload.
-install_mars() {
-  local n f release tools module
+# on_nodes FUNC NODE...: FUNC NODE for all NODEs at once (each takes tens of seconds
+# under TCG, mostly systemctl daemon-reload); fails if it failed on any.
+on_nodes() {
+  local f=$1 p pids=() rc=0
+  shift
+  for n in "$@"; do "$f" "$n" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  [ "$rc" = 0 ] || fail "$f failed on one of: $*"
+}
+
+# install_mars NODE...: the test writer's template into /etc/mars/systemd-templates
+# (where an administrator's own templates go), then the packages of `make deb`
+# (mars-tools, mars-module-<release> for the node's kernel) with dpkg -i, so these
+# scenarios test them; mars-tools' postinst reloads systemd.
+install_mars() { on_nodes install_mars_on "$@"; }
+install_mars_on() {
+  local n=$1 f release tools module
   tools=$(ls "$DEBS"/mars-tools_*_amd64.deb 2>/dev/null | head -1)
   [ -n "$tools" ] || fail "no mars-tools package in $DEBS: run make"
-  for n in "$@"; do
-    release=$(on "$n" 'uname -r')
-    module=$(ls "$DEBS"/mars-module-"$release"_*_amd64.deb 2>/dev/null | head -1)
-    [ -n "$module" ] || fail "no mars-module-$release package in $DEBS: run make"
-    tb push "$n" "$tools" /root/mars-tools.deb >/dev/null || fail "push $tools to $n"
-    tb push "$n" "$module" /root/mars-module.deb >/dev/null || fail "push $module to $n"
-    on "$n" 'dpkg -i /root/mars-tools.deb /root/mars-module.deb >/root/dpkg.log 2>&1' ||
-      fail "dpkg -i on $n: $(on "$n" 'cat /root/dpkg.log')"
-    on "$n" 'test "$(command -v marsadm)" = /usr/sbin/marsadm && modinfo -n mars | grep -q "/extra/mars.ko$"' ||
-      fail "$n: marsadm or mars.ko not from the packages"
-    on "$n" 'mkdir -p /etc/mars/systemd-templates'
-    for f in "$TESTING"/systemd/*; do
-      tb push "$n" "$f" "/etc/mars/systemd-templates/$(basename "$f")" >/dev/null || fail "push $f to $n"
-    done
-    on "$n" 'systemctl daemon-reload' || fail "daemon-reload on $n"
+  release=$(on "$n" 'uname -r')
+  module=$(ls "$DEBS"/mars-module-"$release"_*_amd64.deb 2>/dev/null | head -1)
+  [ -n "$module" ] || fail "no mars-module-$release package in $DEBS: run make"
+  on "$n" 'mkdir -p /etc/mars/systemd-templates'
+  for f in "$TESTING"/systemd/*; do
+    tb push "$n" "$f" "/etc/mars/systemd-templates/$(basename "$f")" >/dev/null || fail "push $f to $n"
   done
+  tb push "$n" "$tools" /root/mars-tools.deb >/dev/null || fail "push $tools to $n"
+  tb push "$n" "$module" /root/mars-module.deb >/dev/null || fail "push $module to $n"
+  on "$n" 'dpkg -i /root/mars-tools.deb /root/mars-module.deb >/root/dpkg.log 2>&1' ||
+    fail "dpkg -i on $n: $(on "$n" 'cat /root/dpkg.log')"
+  on "$n" 'test "$(command -v marsadm)" = /usr/sbin/marsadm && modinfo -n mars | grep -q "/extra/mars.ko$"' ||
+    fail "$n: marsadm or mars.ko not from the packages"
 }
 
 # sd_fresh NODE...: no MARS units running, no instances, mars.service restarted with
 # an empty /mars (so the module is freshly loaded and mars-trigger.path watches).
-sd_fresh() {
-  local n
-  for n in "$@"; do
-    on "$n" "systemctl stop $UNITS 2>/dev/null; umount /mnt/r0 2>/dev/null
-      systemctl stop mars.service mars-trigger.path; rmmod mars 2>/dev/null
-      grep -l '^# X-MARS-Generated-From: ' /run/systemd/system/* 2>/dev/null | xargs -r rm -f
-      rm -rf /mars/*; systemctl daemon-reload; systemctl reset-failed
-      systemctl start mars.service" || fail "fresh start of mars.service on $n"
-    on "$n" 'systemctl is-active --quiet mars.service mars-trigger.path && test -d /proc/sys/mars' ||
-      fail "$n: mars.service or mars-trigger.path not active"
-  done
+sd_fresh() { on_nodes sd_fresh_on "$@"; }
+sd_fresh_on() {
+  local n=$1
+  on "$n" "systemctl stop $UNITS 2>/dev/null; umount /mnt/r0 2>/dev/null
+    systemctl stop mars.service mars-trigger.path; rmmod mars 2>/dev/null
+    grep -l '^# X-MARS-Generated-From: ' /run/systemd/system/* 2>/dev/null | xargs -r rm -f
+    rm -rf /mars/*; systemctl daemon-reload; systemctl reset-failed
+    systemctl start mars.service" || fail "fresh start of mars.service on $n"
+  on "$n" 'systemctl is-active --quiet mars.service && systemctl is-active --quiet mars-trigger.path && test -d /proc/sys/mars' ||
+    fail "$n: mars.service or mars-trigger.path not active"
 }
 
 # active NODE UNIT: UNIT is active on NODE.
