@@ -20,7 +20,23 @@ on_nodes() {
 # scenarios test them; mars-tools' postinst reloads systemd.
 install_mars() { on_nodes install_mars_on "$@"; }
 install_mars_on() {
-  local n=$1 f release tools module
+  local n=$1 f release tools module state failed u
+  # The node image first (docu/testbed.md "Images"): systemd is PID 1, the boot ended
+  # with no failed unit of the image's (MARS's own units are the scenarios' to judge:
+  # an earlier scenario on these nodes may have left one failed), and the node has the
+  # busybox nodes' identity.
+  [ "$(on "$n" 'cat /proc/1/comm')" = systemd ] || fail "$n: PID 1 is not systemd"
+  state=$(on "$n" 'systemctl is-system-running' || true)
+  failed=$(on "$n" 'systemctl list-units --failed --plain --no-legend --no-pager' | awk '$1 !~ /^mars-/ { print $1 }' | tr '\n' ' ')
+  case "$state" in running | degraded) ;; *) fail "$n: system state '$state' (failed units: ${failed:-none})" ;; esac
+  [ -z "$failed" ] || fail "$n: failed units: $failed"
+  # One unit per call: is-active with several succeeds when any one is active.
+  for u in testbed-agent.service mars-node-setup.service mars.mount; do
+    on "$n" "systemctl is-active --quiet $u" || fail "$n: $u not active"
+  done
+  [ "$(on "$n" hostname)" = "$n" ] || fail "$n: hostname $(on "$n" hostname)"
+  on "$n" 'grep -q "^/dev/vdc /mars ext4 " /proc/mounts' || fail "$n: /dev/vdc not mounted on /mars as ext4"
+  on "$n" 'ip -4 -o addr show dev repl0' | grep -q "10.77.0.${n#node}/24" || fail "$n: wrong replication address"
   tools=$(ls "$DEBS"/mars-tools_*_amd64.deb 2>/dev/null | head -1)
   [ -n "$tools" ] || fail "no mars-tools package in $DEBS: run make"
   release=$(on "$n" 'uname -r')
