@@ -1,14 +1,15 @@
 //! Names and tree values as read from `/mars` or a peer's listing: `LogName`,
 //! `ReplayLink`, `VersionLink`, `parse_log_path`, the name checks, Lamport stamps,
 //! addresses, wire paths, the ownership rules of a peer's entries (`classify`,
-//! `Rule::allows`, `may_merge`). What parses must print and parse to
+//! `Rule::allows`, `may_merge`), unit names of `systemd-start-unit`/`-stop-unit`
+//! (`check_unit_name`). What parses must print and parse to
 //! the same value.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use mars_core::lamport::parse_stamp;
 use mars_core::ownership::{classify, may_merge};
-use mars_core::names::{check_device_name, check_host_name, check_resource_name};
+use mars_core::names::{check_device_name, check_host_name, check_resource_name, check_unit_name, UNIT_SUFFIXES};
 use mars_core::tree::{parse_log_path, LogName, ReplayLink, VersionLink};
 use mars_core::wire::{check_tree_path, parse_ipv4};
 
@@ -28,6 +29,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(check_tree_path(s).is_ok(), "a log path must be a safe wire path: {s:?}");
     }
     let _ = (check_host_name(s), check_resource_name(s), check_device_name(s));
+    // A unit name from a peer is never a path, never needs quoting, and names a unit.
+    if check_unit_name(s).is_ok() {
+        assert!(!s.contains('/') && !s.contains(char::is_whitespace) && !s.starts_with('-') && !s.starts_with('.'), "{s:?}");
+        assert!(UNIT_SUFFIXES.iter().any(|x| s.ends_with(x) && s.len() > x.len()), "{s:?}");
+    }
     let _ = parse_stamp(s);
     let _ = parse_ipv4(s);
     if check_tree_path(s).is_ok() {
