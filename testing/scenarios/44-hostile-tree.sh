@@ -2,7 +2,8 @@
 # A misbehaving member (issue 10; docu/cluster.md "Ownership", "Paths"): a member's
 # own /mars tree holds planted symlinks. The other member merges none of what it may
 # not set (this host's data/replay/syncstatus links, its address, a bad primary, a
-# logfile name as a symlink, a symlink for a directory), follows no symlink in /mars
+# unit link that is no unit name, a logfile name as a symlink, a symlink for a
+# directory), follows no symlink in /mars
 # (fetch serving and fetch writing), does not oops on a symlink where a directory is
 # expected, and replication between the two goes on: /etc and the disks unchanged.
 # Every check is made and the failures are listed at the end (one run shows them all).
@@ -66,16 +67,19 @@ plant node2 $R/primary ../../etc
 plant node2 /mars/ips/ip-node1 10.77.0.99
 plant node2 $R/log-000000001-x /etc/passwd
 plant node2 $R/todo-node8 /tmp
+# A unit link any member may set, but only to a unit name: never a path or a command.
+plant node2 $R/systemd-start-unit '../../etc/x.service;reboot'
 t=$(stamp node2)
 retry 30 heard node1 node2 $t || fail "node1 did not pull node2's tree"
 after=$(on node1 "for l in $R/data-node1 $R/replay-node1 $R/syncstatus-node1 $R/primary /mars/ips/ip-node1; do readlink \$l; done")
 [ "$before" = "$after" ] || bad "node1 took node2's links about node1: $(echo $before) -> $(echo $after)"
 on node1 "test -L $R/log-000000001-x" && bad "node1 merged a symlink named like a logfile: $(on node1 "readlink $R/log-000000001-x")"
 on node1 "test -L $R/todo-node8" && bad "node1 merged a symlink for a directory"
+on node1 "test -L $R/systemd-start-unit" && bad "node1 merged a unit link that is no unit name: $(on node1 "readlink $R/systemd-start-unit")"
 [ "$(dropped node1)" -gt "$drops" ] || bad "dropped_tree_entries did not count ($drops -> $(dropped node1))"
 klog node1 | grep "dropped .*from node2" | head -3 || bad "no log line on node1 for the dropped entries"
 # node2's own view back to normal (its planted links replaced by fresh correct ones).
-on node2 "rm -f $R/log-000000001-x $R/todo-node8 $R/data-node1 $R/replay-node1 $R/syncstatus-node1"
+on node2 "rm -f $R/log-000000001-x $R/todo-node8 $R/systemd-start-unit $R/data-node1 $R/replay-node1 $R/syncstatus-node1"
 plant node2 /mars/ips/ip-node1 "$ip1"
 plant node2 $R/primary node1
 
