@@ -68,18 +68,12 @@ fn age(now_ns: u64, stamp_ns: u64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::MarsTree;
-
-    fn ctx(tag: &str) -> Context {
-        let dir = std::env::temp_dir().join(format!("marsadm-liveness-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Context { tree: MarsTree::new(dir), host: "node1".into(), proc_sys: "/nonexistent".into() }
-    }
+    use crate::scratch::ScratchTree;
 
     #[test]
     fn age_of_the_liveness_link_decides() {
-        let c = ctx("age");
+        let t = ScratchTree::new("liveness", "node1");
+        let c = &t.ctx;
         let now = real_time_ns();
         assert_eq!(last_heard(&c, "node2").unwrap(), None);
         assert!(!is_reachable(&c, "node2").unwrap());
@@ -91,6 +85,5 @@ mod tests {
         c.tree.set("actual-node3/time", "x", now - 60_000_000_000).unwrap();
         assert!(!is_reachable(&c, "node3").unwrap());
         assert_eq!(age(5, 9), Duration::ZERO, "a stamp ahead of our clock is fresh");
-        std::fs::remove_dir_all(c.tree.root()).unwrap();
     }
 }

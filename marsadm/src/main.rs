@@ -12,6 +12,8 @@ mod error;
 mod help;
 mod liveness;
 mod module;
+#[cfg(test)]
+mod scratch;
 mod template;
 mod tree;
 

@@ -147,17 +147,12 @@ pub fn real_time_ns() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn temp_tree(tag: &str) -> MarsTree {
-        let dir = std::env::temp_dir().join(format!("marsadm-tree-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        MarsTree::new(dir)
-    }
+    use crate::scratch::ScratchDir;
 
     #[test]
     fn set_get_with_stamps_and_parents() {
-        let t = temp_tree("set");
+        let dir = ScratchDir::new("tree-set");
+        let t = MarsTree::new(&*dir);
         assert_eq!(t.get("resource-r0/size").unwrap(), None);
         assert!(t.set("resource-r0/size", "1048576", 1_700_000_000_123_456_789).unwrap());
         let l = t.get("resource-r0/size").unwrap().unwrap();
@@ -168,35 +163,34 @@ mod tests {
         assert_eq!(t.get("resource-r0/size").unwrap().unwrap().value, "2097152");
         // no temporary links left behind
         assert_eq!(std::fs::read_dir(t.path("resource-r0")).unwrap().count(), 1);
-        std::fs::remove_dir_all(t.root()).unwrap();
     }
 
     #[test]
     fn older_stamp_never_overwrites() {
-        let t = temp_tree("order");
+        let dir = ScratchDir::new("tree-order");
+        let t = MarsTree::new(&*dir);
         t.set("primary", "node1", 2000).unwrap();
         assert!(!t.set("primary", "node2", 1000).unwrap());
         assert_eq!(t.get("primary").unwrap().unwrap().value, "node1");
-        std::fs::remove_dir_all(t.root()).unwrap();
     }
 
     #[test]
     fn deletion_is_a_stamped_value() {
-        let t = temp_tree("del");
+        let dir = ScratchDir::new("tree-del");
+        let t = MarsTree::new(&*dir);
         t.set("ips/ip-node1", "10.0.0.1", 1000).unwrap();
         assert!(t.set("ips/ip-node1", DELETED, 2000).unwrap());
         assert_eq!(t.get("ips/ip-node1").unwrap(), None);
         assert_eq!(t.get_raw("ips/ip-node1").unwrap().unwrap(), Link { value: DELETED.into(), stamp_ns: 2000 });
         assert_eq!(t.list("ips").unwrap(), ["ip-node1"]);
         assert_eq!(t.newest_stamp("ips").unwrap(), 2000);
-        std::fs::remove_dir_all(t.root()).unwrap();
     }
 
     #[test]
     fn a_regular_file_is_not_a_link() {
-        let t = temp_tree("file");
+        let dir = ScratchDir::new("tree-file");
+        let t = MarsTree::new(&*dir);
         std::fs::write(t.path("uuid"), "x").unwrap();
         assert!(matches!(t.get("uuid"), Err(Error::NotALink(_))));
-        std::fs::remove_dir_all(t.root()).unwrap();
     }
 }

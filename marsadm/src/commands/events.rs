@@ -231,51 +231,18 @@ pub fn events(ctx: &Context, which: &str, json: bool, interval: Duration, count:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::{real_time_ns, MarsTree};
+    use crate::scratch::ScratchTree;
 
     /// A real `/mars` tree of resource r0 (node1 primary, node2 secondary), seen from node2.
-    struct Tree {
-        ctx: Context,
-        stamp: u64,
+    fn tree(tag: &str) -> ScratchTree {
+        let mut t = ScratchTree::node1_primary(&format!("events-{tag}"), "node2");
+        t.set("resource-r0/syncstatus-node1", "1048576");
+        t.set("resource-r0/replay-node1", "log-000000001-node1,0,0");
+        t
     }
 
-    impl Tree {
-        fn new(tag: &str) -> Tree {
-            let dir = std::env::temp_dir().join(format!("marsadm-events-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            let ctx = Context { tree: MarsTree::new(dir), host: "node2".into(), proc_sys: "/nonexistent".into() };
-            let mut t = Tree { ctx, stamp: real_time_ns() - 1_000_000_000 };
-            t.set("resource-r0/size", "1048576");
-            t.set("resource-r0/primary", "node1");
-            for h in ["node1", "node2"] {
-                t.set(&format!("resource-r0/data-{h}"), "/dev/vdb");
-                t.set(&format!("resource-r0/actual-{h}/is-attached"), "1");
-                t.set(&format!("resource-r0/actual-{h}/is-primary"), if h == "node1" { "1" } else { "0" });
-                for s in ["attach", "connect", "sync", "allow-replay"] {
-                    t.set(&format!("resource-r0/todo-{h}/{s}"), "1");
-                }
-                t.ctx.tree.set(&format!("actual-{h}/time"), "1.0", real_time_ns()).unwrap();
-            }
-            t.set("resource-r0/syncstatus-node1", "1048576");
-            t.set("resource-r0/replay-node1", "log-000000001-node1,0,0");
-            t
-        }
-
-        fn set(&mut self, rel: &str, value: &str) {
-            self.stamp += 1;
-            self.ctx.tree.set(rel, value, self.stamp).unwrap();
-        }
-
-        fn watched(&self) -> Watched {
-            Watched::from(&view::resource_state(&self.ctx, "r0").unwrap())
-        }
-    }
-
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(self.ctx.tree.root());
-        }
+    fn watched(t: &ScratchTree) -> Watched {
+        Watched::from(&view::resource_state(&t.ctx, "r0").unwrap())
     }
 
     fn names(events: &[Event]) -> Vec<&'static str> {
@@ -286,36 +253,36 @@ mod tests {
     /// then a handover makes node2 primary.
     #[test]
     fn a_join_and_a_handover_as_events() {
-        let mut t = Tree::new("join");
+        let mut t = tree("join");
         t.set("resource-r0/syncstatus-node2", "0");
         t.set("resource-r0/replay-node2", "log-000000001-node1,0,0");
-        let s0 = t.watched();
+        let s0 = watched(&t);
         assert_eq!(names(&diff(None, Some(&s0))), ["state"]);
         assert_eq!((s0.diskstate.as_str(), s0.replstate), ("Inconsistent", "Syncing"));
 
         t.set("resource-r0/actual-node2/is-syncing", "1");
         t.set("resource-r0/actual-node2/is-fetching", "1");
-        let s1 = t.watched();
+        let s1 = watched(&t);
         assert_eq!(names(&diff(Some(&s0), Some(&s1))), ["sync-started", "fetch-started"]);
 
         t.set("resource-r0/syncstatus-node2", "1048576");
         t.set("resource-r0/actual-node2/is-syncing", "0");
         t.set("resource-r0/actual-node2/is-replaying", "1");
-        let s2 = t.watched();
+        let s2 = watched(&t);
         let d = diff(Some(&s1), Some(&s2));
         assert_eq!(names(&d), ["diskstate", "replstate", "sync-finished", "replay-started"]);
         assert_eq!(d[0], Event::change("diskstate", "Inconsistent", "UpToDate"));
         assert_eq!(d[1], Event::change("replstate", "Syncing", "Replaying"));
-        assert!(diff(Some(&s2), Some(&t.watched())).is_empty(), "nothing changed, nothing printed");
+        assert!(diff(Some(&s2), Some(&watched(&t))).is_empty(), "nothing changed, nothing printed");
 
         t.set("resource-r0/todo-node2/allow-replay", "0");
-        let s3 = t.watched();
+        let s3 = watched(&t);
         assert_eq!(diff(Some(&s2), Some(&s3)), [Event::change("replstate", "Replaying", "PausedReplay")]);
 
         // Handover: node2 designated, then its device comes up, node1's goes.
         t.set("resource-r0/todo-node2/allow-replay", "1");
         t.set("resource-r0/primary", "node2");
-        let s4 = t.watched();
+        let s4 = watched(&t);
         let d = diff(Some(&s3), Some(&s4));
         assert_eq!(names(&d), ["primary", "role", "replstate"]);
         assert_eq!(d[0], Event::change("primary", "node1", "node2"));
@@ -324,7 +291,7 @@ mod tests {
         t.set("resource-r0/actual-node2/is-primary", "1");
         t.set("resource-r0/actual-node2/is-fetching", "0");
         t.set("resource-r0/actual-node2/is-replaying", "0");
-        let s5 = t.watched();
+        let s5 = watched(&t);
         let d = diff(Some(&s4), Some(&s5));
         assert_eq!(names(&d), ["role", "replstate", "fetch-finished", "replay-finished"]);
         assert_eq!(d[0], Event::change("role", "NotYetPrimary", "Primary"));
@@ -334,14 +301,14 @@ mod tests {
 
     #[test]
     fn a_split_brain_and_emergency_as_events() {
-        let mut t = Tree::new("split");
+        let mut t = tree("split");
         t.set("resource-r0/replay-node2", "log-000000001-node1,0,0");
-        let s0 = t.watched();
+        let s0 = watched(&t);
         // Both wrote a logfile numbered 2: the view calls it a split brain.
         std::fs::write(t.ctx.tree.path("resource-r0/log-000000002-node1"), b"").unwrap();
         std::fs::write(t.ctx.tree.path("resource-r0/log-000000002-node2"), b"").unwrap();
         t.set("resource-r0/actual-node2/has-emergency", "1");
-        let s1 = t.watched();
+        let s1 = watched(&t);
         let d = diff(Some(&s0), Some(&s1));
         assert_eq!(d, [Event::change("split-brain", false, true), Event::change("emergency", false, true)]);
     }
@@ -349,8 +316,8 @@ mod tests {
     /// The documented JSON line has exactly the fields marsadm prints.
     #[test]
     fn json_lines_and_documentation() {
-        let t = Tree::new("json");
-        let s = t.watched();
+        let t = tree("json");
+        let s = watched(&t);
         let e = diff(None, Some(&s)).remove(0);
         let line = Line { schema_version: SCHEMA_VERSION, time: "2026-12-02T10:11:12.345Z".into(), host: "node2", resource: "r0", event: &e };
         let printed: Value = serde_json::to_value(&line).unwrap();
@@ -378,8 +345,8 @@ mod tests {
 
     #[test]
     fn text_lines() {
-        let t = Tree::new("text");
-        let state = diff(None, Some(&t.watched())).remove(0);
+        let t = tree("text");
+        let state = diff(None, Some(&watched(&t))).remove(0);
         assert_eq!(
             text_line("T", "node2", "r0", &state),
             "T node2 r0 state role=Secondary primary=node1 diskstate=Inconsistent replstate=Replaying split-brain=0 emergency=0 running=---"

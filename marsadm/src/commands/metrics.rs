@@ -291,37 +291,21 @@ fn answer(mut stream: TcpStream, produce: &dyn Fn() -> Result<String>) -> std::i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::{real_time_ns, MarsTree};
+    use crate::scratch::{ScratchDir, ScratchTree};
 
-    fn tree(tag: &str) -> Context {
-        let dir = std::env::temp_dir().join(format!("marsadm-metrics-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let ctx = Context { tree: MarsTree::new(dir), host: "node2".into(), proc_sys: "/nonexistent".into() };
-        let mut stamp = real_time_ns() - 1_000_000_000;
-        let mut set = |rel: &str, v: &str| {
-            stamp += 1;
-            ctx.tree.set(rel, v, stamp).unwrap();
-        };
-        set("resource-r0/size", "1048576");
-        set("resource-r0/primary", "node1");
+    fn tree(tag: &str) -> ScratchTree {
+        let mut t = ScratchTree::node1_primary(&format!("metrics-{tag}"), "node2");
         for h in ["node1", "node2"] {
-            set(&format!("ips/ip-{h}"), "10.0.0.1");
-            set(&format!("resource-r0/data-{h}"), "/dev/vdb");
-            set(&format!("resource-r0/actual-{h}/is-attached"), "1");
-            for s in ["attach", "connect", "sync", "allow-replay"] {
-                set(&format!("resource-r0/todo-{h}/{s}"), "1");
-            }
+            t.set(&format!("ips/ip-{h}"), "10.0.0.1");
         }
-        set("resource-r0/actual-node1/is-primary", "1");
-        set("resource-r0/syncstatus-node2", "262144");
-        set("resource-r0/replay-node2", "log-000000001-node1,0,0");
-        set("resource-r0/actual-node2/sync-rate", "4096");
-        set("resource-r0/actual-node2/is-syncing", "1");
-        set("actual-node2/rest-space-kb", "1000");
-        set("actual-node2/total-space-kb", "2000");
-        ctx.tree.set("actual-node1/time", "1.0", real_time_ns() - 3_000_000_000).unwrap();
-        ctx
+        t.set("resource-r0/syncstatus-node2", "262144");
+        t.set("resource-r0/replay-node2", "log-000000001-node1,0,0");
+        t.set("resource-r0/actual-node2/sync-rate", "4096");
+        t.set("resource-r0/actual-node2/is-syncing", "1");
+        t.set("actual-node2/rest-space-kb", "1000");
+        t.set("actual-node2/total-space-kb", "2000");
+        t.heard("node1", 3);
+        t
     }
 
     fn samples(text: &str) -> Vec<(String, f64)> {
@@ -335,7 +319,8 @@ mod tests {
     /// A syncing secondary's exposition carries the view's values.
     #[test]
     fn a_syncing_secondary() {
-        let ctx = tree("sync");
+        let t = tree("sync");
+        let ctx = &t.ctx;
         let text = collect_without_mountpoint(&ctx);
         let s = view::resource_state(&ctx, "r0").unwrap();
         assert_eq!((s.diskstate.as_str(), s.replstate), ("Inconsistent", "Syncing"));
@@ -369,8 +354,8 @@ mod tests {
     /// promtool (Debian's prometheus package, installed by scripts/setup.sh) accepts it.
     #[test]
     fn promtool_accepts_the_exposition() {
-        let ctx = tree("promtool");
-        let text = collect_without_mountpoint(&ctx);
+        let t = tree("promtool");
+        let text = collect_without_mountpoint(&t.ctx);
         let child = std::process::Command::new("promtool")
             .args(["check", "metrics"])
             .stdin(std::process::Stdio::piped())
@@ -429,14 +414,11 @@ mod tests {
 
     #[test]
     fn the_textfile_is_replaced_atomically() {
-        let dir = std::env::temp_dir().join(format!("marsadm-metrics-out-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = ScratchDir::new("metrics-out");
         let path = dir.join("mars.prom");
         write_atomically(&path, "a 1\n").unwrap();
         write_atomically(&path, "a 2\n").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "a 2\n");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

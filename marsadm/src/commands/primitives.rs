@@ -173,40 +173,22 @@ pub fn my_resources(ctx: &Context) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::{real_time_ns, MarsTree};
+    use crate::scratch::ScratchTree;
     use mars_core::tree::{LogName, VersionLink};
 
     /// node2 replays node1's logfile 1: 100 bytes replayed, 300 fetched, 500 logged.
     #[test]
     fn progress_of_a_secondary_from_its_tree() {
-        let dir = std::env::temp_dir().join(format!("marsadm-primitives-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let ctx = Context { tree: MarsTree::new(&dir), host: "node2".into(), proc_sys: "/nonexistent".into() };
-        let mut stamp = real_time_ns() - 1_000_000_000;
-        let mut set = |rel: &str, v: &str| {
-            stamp += 1;
-            ctx.tree.set(rel, v, stamp).unwrap();
-        };
-        set("resource-r0/size", "1048576");
-        set("resource-r0/primary", "node1");
-        for h in ["node1", "node2"] {
-            set(&format!("resource-r0/data-{h}"), "/dev/vdb");
-            set(&format!("resource-r0/actual-{h}/is-attached"), "1");
-            for sw in ["attach", "connect", "sync", "allow-replay"] {
-                set(&format!("resource-r0/todo-{h}/{sw}"), "1");
-            }
-        }
-        set("resource-r0/actual-node1/is-primary", "1");
-        set("resource-r0/actual-node2/replay-rate", "50");
-        set("resource-r0/actual-node2/is-replaying", "1");
-        set("resource-r0/replay-node1", "log-000000001-node1,500,0");
-        set("resource-r0/replay-node2", "log-000000001-node1,100,0");
+        let mut t = ScratchTree::node1_primary("primitives", "node2");
+        t.set("resource-r0/actual-node2/replay-rate", "50");
+        t.set("resource-r0/actual-node2/is-replaying", "1");
+        t.set("resource-r0/replay-node1", "log-000000001-node1,500,0");
+        t.set("resource-r0/replay-node2", "log-000000001-node1,100,0");
         let v = VersionLink { digest: [7; 16], log: LogName { nr: 1, host: "node1" }, pos: 500, prev_head: "" }.to_string();
-        set("resource-r0/version-000000001-node1", &v);
-        std::fs::write(ctx.tree.path("resource-r0/log-000000001-node1"), [0u8; 300]).unwrap();
-        ctx.tree.set("actual-node1/time", "1.0", real_time_ns() - 2_000_000_000).unwrap();
-        let get = |p| value(&ctx, p, "r0").unwrap();
+        t.set("resource-r0/version-000000001-node1", &v);
+        std::fs::write(t.ctx.tree.path("resource-r0/log-000000001-node1"), [0u8; 300]).unwrap();
+        t.heard("node1", 2);
+        let get = |p| value(&t.ctx, p, "r0").unwrap();
         assert_eq!((get(Prim::Percent(Work::Fetch)), get(Prim::Percent(Work::Replay)), get(Prim::Percent(Work::Sync))), ("60".into(), "33".into(), "100".into()));
         assert_eq!((get(Prim::Remain(Work::Replay)), get(Prim::Remain(Work::Fetch)), get(Prim::Remain(Work::Sync))), ("4".into(), "-1".into(), "0".into()));
         assert_eq!((get(Prim::Rate(Work::Replay)), get(Prim::IsRunning(Work::Replay)), get(Prim::IsRunning(Work::Fetch))), ("50".into(), "1".into(), "0".into()));
@@ -214,7 +196,6 @@ mod tests {
         assert_eq!((get(Prim::TodoPrimary), get(Prim::TodoSecondary), get(Prim::IsSecondary)), ("0".into(), "1".into(), "1".into()));
         assert_eq!((get(Prim::GetDisk), get(Prim::GetDevice), get(Prim::ResourceMembers)), ("/dev/vdb".into(), "/dev/mars/r0".into(), "node1\nnode2".into()));
         assert!(matches!(get(Prim::AliveAge).as_str(), "2" | "3"));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

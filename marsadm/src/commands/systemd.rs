@@ -512,7 +512,7 @@ pub fn get_unit(ctx: &Context, res: &str, json: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::MarsTree;
+    use crate::scratch::{self, ScratchDir};
     use std::cell::RefCell;
 
     /// Records what would go to systemctl; `active` answers is-active.
@@ -540,19 +540,18 @@ mod tests {
     }
 
     struct Fixture {
-        root: PathBuf,
+        root: ScratchDir,
         ctx: Context,
         rec: Recorder,
     }
 
     impl Fixture {
         fn new(tag: &str) -> Fixture {
-            let root = std::env::temp_dir().join(format!("marsadm-systemd-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&root);
+            let root = ScratchDir::new(&format!("systemd-{tag}"));
             for d in ["mars", "etc", "share", "run", "dev"] {
                 std::fs::create_dir_all(root.join(d)).unwrap();
             }
-            let ctx = Context { tree: MarsTree::new(root.join("mars")), host: "node1".into(), proc_sys: "/nonexistent".into() };
+            let ctx = scratch::context(&root.join("mars"), "node1");
             Fixture { root, ctx, rec: Recorder { calls: RefCell::new(Vec::new()), active: RefCell::new(BTreeSet::new()) } }
         }
 
@@ -575,12 +574,6 @@ mod tests {
 
         fn calls(&self) -> Vec<String> {
             std::mem::take(&mut *self.rec.calls.borrow_mut())
-        }
-    }
-
-    impl Drop for Fixture {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.root);
         }
     }
 

@@ -797,45 +797,31 @@ pub(crate) fn macro_value(ctx: &Context, m: Macro, res: &str) -> Result<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::{real_time_ns, MarsTree};
+    use crate::scratch::ScratchTree;
 
     /// A synthetic `/mars` of resource r0 with members node1 and node2, seen from `me`.
-    struct Synthetic {
-        ctx: Context,
-        stamp: u64,
+    struct Synthetic(ScratchTree);
+
+    impl std::ops::Deref for Synthetic {
+        type Target = ScratchTree;
+        fn deref(&self) -> &ScratchTree {
+            &self.0
+        }
+    }
+
+    impl std::ops::DerefMut for Synthetic {
+        fn deref_mut(&mut self) -> &mut ScratchTree {
+            &mut self.0
+        }
     }
 
     impl Synthetic {
         fn new(tag: &str, me: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!("marsadm-view-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            let ctx = Context { tree: MarsTree::new(dir), host: me.into(), proc_sys: "/nonexistent".into() };
-            let mut t = Synthetic { ctx, stamp: real_time_ns() - 1_000_000_000 };
-            t.set("resource-r0/size", "1048576");
+            let mut t = ScratchTree::with_pair(&format!("view-{tag}"), me, &["connect", "sync", "allow-replay"]);
             for h in ["node1", "node2"] {
-                t.set(&format!("resource-r0/data-{h}"), "/dev/vdb");
                 t.set(&format!("resource-r0/syncstatus-{h}"), "1048576");
-                t.set(&format!("resource-r0/actual-{h}/is-attached"), "1");
-                t.set(&format!("resource-r0/actual-{h}/is-primary"), "0");
-                for s in ["connect", "sync", "allow-replay"] {
-                    t.set(&format!("resource-r0/todo-{h}/{s}"), "1");
-                }
-                t.heard(h, 1);
             }
-            t
-        }
-
-        fn set(&mut self, rel: &str, value: &str) {
-            self.stamp += 1;
-            self.ctx.tree.set(rel, value, self.stamp).unwrap();
-        }
-
-        /// `actual-<host>/time` stamped `secs_ago` seconds ago.
-        fn heard(&mut self, host: &str, secs_ago: u64) {
-            // Removed first: the tree never replaces a link with an older stamp.
-            let _ = std::fs::remove_file(self.ctx.tree.path(&format!("actual-{host}/time")));
-            self.ctx.tree.set(&format!("actual-{host}/time"), "1.0", real_time_ns() - secs_ago * 1_000_000_000).unwrap();
+            Synthetic(t)
         }
 
         /// Writes `host`'s version links for `logs` (nr, origin, pos), chained.
@@ -863,14 +849,7 @@ mod tests {
 
         /// The state as another member sees the same tree.
         fn state_on(&self, host: &str) -> ResourceState {
-            let ctx = Context { tree: MarsTree::new(self.ctx.tree.root()), host: host.into(), proc_sys: "/nonexistent".into() };
-            resource_state(&ctx, "r0").unwrap()
-        }
-    }
-
-    impl Drop for Synthetic {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(self.ctx.tree.root());
+            resource_state(&self.seen_from(host), "r0").unwrap()
         }
     }
 
