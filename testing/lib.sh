@@ -138,11 +138,19 @@ tb_state() {
 
 # zero_disks DISK NODE...: DISK (vdb, ...) of every NODE all zeros, done on the host at
 # once for all (testbed disk-zero; refused while the disk is in use in the guest).
-zero_disks() {
-  local disk=$1 n pids=()
+zero_disks() { on_nodes "zero_disk_on $1" "${@:2}"; }
+zero_disk_on() { tb disk-zero "$2" "$1"; }
+
+# on_nodes 'FUNC ARG...' NODE...: `FUNC ARG... NODE` for all NODEs at once (the work is
+# mostly waiting: for the host's disk I/O or for TCG guests); fails if it failed on any.
+# FUNC and its ARGs are split on blanks.
+on_nodes() {
+  local f=$1 n p pids=() rc=0
   shift
-  for n in "$@"; do tb disk-zero "$n" "$disk" & pids+=($!); done
-  for n in "${pids[@]}"; do wait "$n" || fail "disk-zero $disk failed"; done
+  # shellcheck disable=SC2086 # FUNC ARG... is split on purpose
+  for n in "$@"; do $f "$n" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  [ "$rc" = 0 ] || fail "$f failed on one of: $*"
 }
 
 # shrink_disks IMAGE MIB NODE...: each NODE's disk image IMAGE (data.img, scratch.img,
@@ -160,13 +168,12 @@ shrink_disks() {
 # NODE (testbed disk-sum on the host, all at once). Valid once no NODE holds unwritten
 # data for DISK: after `marsadm down` of the resource on it. Prints the hash.
 same_disks() {
-  local bytes=() disk n dir pids=() sums
+  local bytes=() disk n dir sums
   if [ "$1" = --bytes ]; then bytes=(--bytes "$2"); shift 2; fi
   disk=$1
   shift
   dir=$(mktemp -d)
-  for n in "$@"; do tb disk-sum "$n" "$disk" "${bytes[@]}" > "$dir/$n" & pids+=($!); done
-  for n in "${pids[@]}"; do wait "$n" || { rm -rf "$dir"; fail "disk-sum $disk failed"; }; done
+  on_nodes "disk_sum_on $dir $disk ${bytes[*]}" "$@"
   sums=$(for n in "$@"; do echo "$n $(cat "$dir/$n")"; done)
   rm -rf "$dir"
   if [ "$(cut -d' ' -f2 <<<"$sums" | sort -u | wc -l)" != 1 ]; then
@@ -175,6 +182,9 @@ same_disks() {
   fi
   echo "$disk equal on $*: $(head -1 <<<"$sums" | cut -d' ' -f2)"
 }
+
+# disk_sum_on DIR DISK [--bytes N] NODE: NODE's DISK hash into DIR/NODE.
+disk_sum_on() { tb disk-sum "${!#}" "$2" "${@:3:$#-3}" > "$1/${!#}"; }
 
 # disk_diff DISK NODE...: for a failed same_disks, which 4 KiB blocks of DISK differ
 # between the first NODE and each other (from the image files on the host), and whether

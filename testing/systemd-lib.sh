@@ -4,16 +4,6 @@ TOP=$(cd "$TESTING/.." && pwd)
 DEBS=$TOP/build/deb
 UNITS="mnt-mars-r0.mount mars-writer-r0.service"
 
-# on_nodes FUNC NODE...: FUNC NODE for all NODEs at once (each takes tens of seconds
-# under TCG, mostly systemctl daemon-reload); fails if it failed on any.
-on_nodes() {
-  local f=$1 p pids=() rc=0
-  shift
-  for n in "$@"; do "$f" "$n" & pids+=($!); done
-  for p in "${pids[@]}"; do wait "$p" || rc=1; done
-  [ "$rc" = 0 ] || fail "$f failed on one of: $*"
-}
-
 # install_mars NODE...: the test writer's template into /etc/mars/systemd-templates
 # (where an administrator's own templates go), then the packages of `make deb`
 # (mars-tools, mars-module-<release> for the node's kernel) with dpkg -i, so these
