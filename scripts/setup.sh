@@ -22,19 +22,32 @@ APT_PACKAGES=(
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
+missing_packages() {
+  local p
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
+  done
+}
+
+# Two rounds: installing one package can remove another that conflicts with it (seen on
+# a fresh machine: Debian 12's qemu-system-x86 removed a backported qemu-utils, and with
+# it qemu-img); the second round installs the version that fits.
+for round in 1 2; do
+  mapfile -t missing < <(missing_packages)
+  ((${#missing[@]})) || break
   log "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
+  [ "$round" = 2 ] || apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # Of the prometheus package only promtool is wanted: stop the server it just started.
   if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
     systemctl disable --now prometheus >/dev/null 2>&1 || true
   fi
+done
+mapfile -t missing < <(missing_packages)
+if ((${#missing[@]})); then
+  log "cannot install: ${missing[*]} (apt removes them again; see /var/log/apt/history.log)"
+  exit 1
 fi
 
 if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
