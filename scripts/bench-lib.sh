@@ -22,6 +22,20 @@ wait_for() {
   done
 }
 
+# mars_primary: the module loaded on both nodes; node1 creates the cluster and r0 on
+# its /dev/vdb and is its primary.
+mars_primary() {
+  local n
+  for n in node1 node2; do on $n 'modprobe mars'; done
+  on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/vdb >/dev/null && marsadm wait-resource r0 --until primary'
+}
+# mars_join_cluster: node2 joins node1's cluster with its secret and sees r0.
+mars_join_cluster() {
+  local key
+  key=$(on node1 'cat /mars/cluster.key')
+  on node2 "echo $key | marsadm join-cluster node1 --secret-file - >/dev/null && marsadm wait-resource r0"
+}
+
 # The fio jobs. Every job: direct I/O on DEV, $runtime seconds, one JSON report parsed
 # on the host. Each prints one number.
 fio_json() { # fio_json NODE ARGS...

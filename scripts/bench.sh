@@ -88,11 +88,9 @@ zero_vdb # wipes DRBD's metadata too
 
 # --- MARS: fast full sync, fetch and replay, lag, the jobs, shaped --------------------
 echo "bench: mars: fast full sync" >&2
-for n in node1 node2; do on $n 'modprobe mars'; done
-on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/vdb >/dev/null && marsadm wait-resource r0 --until primary'
+mars_primary
 on node1 'head -c 4194304 /dev/urandom | dd of=/dev/mars/r0 bs=1M seek=100 conv=fsync status=none'
-key=$(on node1 'cat /mars/cluster.key')
-on node2 "echo $key | marsadm join-cluster node1 --secret-file - >/dev/null && marsadm wait-resource r0"
+mars_join_cluster
 sync_before=$(on node2 'cat /proc/sys/mars/received_bytes_2_sync')
 t0=$(now)
 on node2 'marsadm join-resource r0 /dev/vdb >/dev/null'
