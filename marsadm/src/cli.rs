@@ -289,6 +289,17 @@ pub enum Command {
     Invalidate {
         resource: String,
     },
+    /// Experts: declare this host's disk a copy of the primary's without a full sync.
+    ///
+    /// For disks known to be equal, e.g. both zeroed before create-resource and
+    /// join-resource: the sync (paused first, then restored) is marked finished, and the
+    /// disk counts as consistent once replay reaches the primary's log position of now.
+    /// Nothing checks that the disks are equal: if they are not, this host holds a
+    /// corrupt copy that `marsadm view` shows as UpToDate. When in doubt, let the
+    /// fast full sync run (it copies only the blocks that differ).
+    FakeSync {
+        resource: String,
+    },
     /// Give up the primary role: the device goes away. Refused while it is open.
     Secondary { resource: String },
     /// Delete a resource that is down and has no other members (its disk keeps its data).

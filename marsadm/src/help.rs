@@ -255,6 +255,21 @@ fn texts() -> Vec<(String, String)> {
             ),
         ),
         (
+            "fake-sync",
+            teach(
+                &[MEMBER, MODULE, "another host is designated primary and its replay position is known here", "the disks are known to be equal, e.g. both zeroed before create-resource (nothing checks it)"],
+                &[
+                    NOT_MEMBER,
+                    "no host is designated primary",
+                    "this host is the primary",
+                    "the primary's replay link is not known here yet (`marsadm wait-cluster`)",
+                    "fails (exit 1): the module did not stop the sync within --timeout (default 60 s)",
+                    "exit 0 with nothing changed: the sync is finished already",
+                ],
+                &["marsadm join-resource r0 /dev/vdb && marsadm fake-sync r0"],
+            ),
+        ),
+        (
             "secondary",
             teach(
                 &[MEMBER, MODULE, "/dev/mars/<dev> is not open here (not mounted)"],
@@ -482,7 +497,7 @@ fn texts() -> Vec<(String, String)> {
 /// Commands (besides pause-*, resume-*) that take `all` or a list and check each
 /// resource before they change any.
 const EACH: &[&str] = &[
-    "attach", "detach", "up", "down", "set-emergency-limit", "primary", "invalidate", "secondary", "log-rotate",
+    "attach", "detach", "up", "down", "set-emergency-limit", "primary", "invalidate", "fake-sync", "secondary", "log-rotate",
     "log-delete", "log-delete-all",
 ];
 

@@ -3,10 +3,17 @@
 # files; `marsadm primary` on node2 is refused while node1 has the device mounted
 # (message, exit 1, tree unchanged); after umount it succeeds; node2 mounts and every
 # file's sha256 equals what node1 wrote; node2 writes more; node1 follows node2 as a
-# secondary (replay links equal); hand back to node1; after `down` the disks are equal.
+# secondary (replay links equal); hand back to node1; after `down` the disks are equal
+# (node2 started from `fake-sync`: its disk is a copy by replay alone).
 source "$(dirname "$0")/../lib.sh"
 
 replicated_r0 xfs
+
+step "fake-sync (replicated_r0 used it on node2): refused on the primary, a no-op once done"
+expect_status 1 on node1 'marsadm fake-sync r0'
+out=$(on node2 'marsadm fake-sync r0') || fail "second fake-sync on node2: $out"
+grep -q "no sync to fake" <<<"$out" || fail "second fake-sync did something: $out"
+assert_eq 0 "$(on node2 'dmesg | grep -c "full sync from node1"')" "full syncs on node2"
 
 # files NODE FIRST COUNT: COUNT files of 64 KiB under /mnt/r0, each fsync'ed.
 files() {

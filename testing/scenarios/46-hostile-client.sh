@@ -13,7 +13,7 @@
 # reads /mars/cluster.key only for the member attacks and for the key id of wrong-key).
 source "$(dirname "$0")/../lib.sh"
 
-FUZZ_SECONDS=${MARS_HOSTILE_FUZZ_SECONDS:-90}
+FUZZ_SECONDS=${MARS_HOSTILE_FUZZ_SECONDS:-45}
 # (a generous bound per read for the attacks, where a silent server is a verdict; a short
 # one for the fuzzer, whose mutated lengths leave the server waiting for more bytes)
 hostile() { on node2 "mars-hostile --target 10.77.0.1 --timeout 20 $*"; }

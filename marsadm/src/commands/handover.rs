@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use mars_core::emergency::HAS_EMERGENCY;
 use mars_core::handover::{takeover, Here, OldPrimary, Takeover};
 use mars_core::replication::is_consistent;
-use mars_core::tree::{ReplayLink, VersionLink, NONE, PRIMARY, REPLAY_PREFIX, SIZE, TODO_PREFIX, VERSION_PREFIX};
+use mars_core::tree::{ReplayLink, VersionLink, NONE, PRIMARY, REPLAY_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 
 use super::resource::{discard_history, require_member, resource_dir, set_todo_of};
 use super::systemd;
@@ -367,6 +367,66 @@ pub fn check_invalidate(ctx: &Context, res: &str) -> Result<()> {
     if v.replay(&primary)?.as_deref().and_then(|l| ReplayLink::parse(l).ok()).is_none() {
         return Err(refused(res, format!("{primary}'s replay link is not known here (yet): is it reachable? (marsadm wait-cluster)")));
     }
+    Ok(())
+}
+
+/// The checks of `fake-sync RES`, before anything changes: this host is a secondary
+/// member and the designated primary's replay link is known here.
+pub fn check_fake_sync(ctx: &Context, res: &str) -> Result<()> {
+    require_member(ctx, res)?;
+    ctx.require_module()?;
+    let v = View { ctx, dir: resource_dir(res) };
+    let me = ctx.host.as_str();
+    let Some(primary) = v.designated()? else {
+        return Err(refused(res, "no host is designated primary: there is no disk to be a copy of"));
+    };
+    if primary == me || v.actual(me, "is-primary")?.as_deref() == Some("1") {
+        return Err(refused(res, "this host is the primary: its disk is the original, not a copy"));
+    }
+    if v.replay(&primary)?.as_deref().and_then(|l| ReplayLink::parse(l).ok()).is_none() {
+        return Err(refused(res, format!("{primary}'s replay link is not known here (yet): is it reachable? (marsadm wait-cluster)")));
+    }
+    Ok(())
+}
+
+/// `fake-sync RES` (experts; design reference §6): declare this host's disk a copy of
+/// the primary's without the full sync, at the operator's risk: for disks known to be
+/// equal, e.g. both zeroed before `create-resource`. The sync is paused and its thread
+/// gone before the status is written (the module would overwrite it otherwise); the
+/// consistency point is the primary's logged position as known here, as a real sync's
+/// end would be, and the sync switch is restored.
+pub fn fake_sync(ctx: &Context, res: &str, timeout: Duration) -> Result<()> {
+    check_fake_sync(ctx, res)?;
+    let v = View { ctx, dir: resource_dir(res) };
+    let me = ctx.host.as_str();
+    let dir = resource_dir(res);
+    let size = v.number(SIZE)?.unwrap_or(0);
+    if v.number(&format!("{SYNCSTATUS_PREFIX}{me}"))?.is_none_or(|s| s >= size) {
+        println!("{res}: no sync to fake: this host's sync is finished");
+        return Ok(());
+    }
+    let sync_on = v.switch("sync")?;
+    let stamp = ctx.stamp(&[&dir, &format!("{dir}/{TODO_PREFIX}{me}")])?;
+    ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{me}/sync"), "0", stamp)?;
+    ctx.trigger();
+    let stopped = wait_for(timeout, || {
+        ctx.trigger();
+        Ok(if v.actual(me, "is-syncing")?.as_deref() != Some("1") { Ok(()) } else { Err("the module to stop the sync".to_owned()) })
+    })?;
+    if !stopped {
+        return Err(Error::WaitTimeout { res: res.into(), what: "sync stopped".into(), secs: timeout.as_secs() });
+    }
+    let primary = v.designated()?.ok_or_else(|| refused(res, "no host is designated primary"))?;
+    let theirs = v.replay(&primary)?.unwrap_or_default();
+    let theirs = ReplayLink::parse(&theirs).map_err(|_| refused(res, format!("{primary}'s replay link is not known here")))?;
+    let syncpos = ReplayLink { log: theirs.log, start: theirs.start.saturating_add(theirs.len), len: 0 };
+    let stamp = ctx.stamp(&[&dir, &format!("{dir}/{TODO_PREFIX}{me}")])?;
+    ctx.tree.set(&format!("{dir}/{SYNCPOS_PREFIX}{me}"), &syncpos.to_string(), stamp)?;
+    ctx.tree.set(&format!("{dir}/{SYNCSTATUS_PREFIX}{me}"), &size.to_string(), stamp + 1)?;
+    ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{me}/sync"), if sync_on { "1" } else { "0" }, stamp + 1)?;
+    ctx.trigger();
+    println!("{res}: the sync is declared done without copying: this host's disk counts as {primary}'s (your word for it)");
+    println!("it is a consistent copy once replay reaches {syncpos} (`marsadm view {res}` shows UpToDate)");
     Ok(())
 }
 

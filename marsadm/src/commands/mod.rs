@@ -131,6 +131,7 @@ pub fn run(cli: Cli) -> Result<()> {
             |ctx, res| handover::check_primary(ctx, res, force).map(drop),
             |ctx, res| handover::primary(ctx, res, force, wait(60)),
         ),
+        Command::FakeSync { resource } => each(&resource, handover::check_fake_sync, |ctx, res| handover::fake_sync(ctx, res, wait(60))),
         Command::Invalidate { resource } => each(&resource, handover::check_invalidate, |ctx, res| handover::invalidate(ctx, res, wait(60))),
         Command::Secondary { resource } => each(&resource, resource::check_secondary, resource::secondary),
         Command::DeleteResource { resource, force } => resource::delete_resource(&Context::from_system()?, &resource, force),
