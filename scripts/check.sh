@@ -38,8 +38,8 @@ fi
 passed=$((passed + dp))
 failed=$((failed + df))
 
-# Two testbed instances at once (j1, j2): on the 2-core machine the whole set takes
-# about 8 min instead of 11 (docu/testbed.md, "Parallel scenarios");
+# Two testbed instances at once (j1, j2; docu/testbed.md, "Parallel scenarios": one
+# runs the Debian scenarios, the other busybox ones beside them);
 # MARS_SCENARIO_JOBS=1 runs them one after the other on the default testbed.
 jobs=${MARS_SCENARIO_JOBS:-2}
 echo "=== VM scenarios (testing/run-scenarios -j $jobs)"

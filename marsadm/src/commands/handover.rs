@@ -414,6 +414,9 @@ pub fn fake_sync(ctx: &Context, res: &str, timeout: Duration) -> Result<()> {
         Ok(if v.actual(me, "is-syncing")?.as_deref() != Some("1") { Ok(()) } else { Err("the module to stop the sync".to_owned()) })
     })?;
     if !stopped {
+        // Nothing faked: the sync goes on as before.
+        ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{me}/sync"), if sync_on { "1" } else { "0" }, stamp + 1)?;
+        ctx.trigger();
         return Err(Error::WaitTimeout { res: res.into(), what: "sync stopped".into(), secs: timeout.as_secs() });
     }
     let primary = v.designated()?.ok_or_else(|| refused(res, "no host is designated primary"))?;
