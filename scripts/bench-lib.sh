@@ -148,3 +148,22 @@ drbd_down() { # both nodes; quiet when DRBD is not up (bench.sh wipes the metada
       { echo "bench: DRBD still up on $n" >&2; return 1; }
   done
 }
+
+# wait_zero NODE WHAT: until `marsadm view-WHAT r0` on NODE prints 0 (fetch-rest, ...).
+wait_zero() { until [ "$(on "$1" "marsadm view-$2 r0")" = 0 ]; do sleep 0.2; done; }
+
+# fetch_log MIB: with node2's replay and fetch paused, node1 logs MIB MiB (1 MiB direct
+# writes, iodepth 16) to r0; then node2's fetch resumes. Prints "BYTES SECONDS": what
+# node2 had to fetch and how long it took (its replay stays paused).
+fetch_log() {
+  local bytes t0
+  on node2 'marsadm pause-replay r0 >/dev/null && marsadm pause-fetch r0 >/dev/null'
+  on node1 "fio --name=log --thread --filename=/dev/mars/r0 --direct=1 --ioengine=libaio --size=${1}M \
+    --rw=write --bs=1M --iodepth=16 >/dev/null"
+  sleep 3
+  bytes=$(on node2 'marsadm view-fetch-rest r0')
+  t0=$(now)
+  on node2 'marsadm resume-fetch r0 >/dev/null'
+  wait_zero node2 fetch-rest
+  echo "$bytes $(elapsed "$t0" "$(now)")"
+}

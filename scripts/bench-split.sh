@@ -29,15 +29,10 @@ mars_join_cluster
 on node2 'marsadm join-resource r0 /dev/vdb >/dev/null && marsadm wait-resource r0 --until uptodate --timeout 600'
 both_jobs "mars, node2 fetching and replaying" /dev/mars/r0
 
-on node2 'marsadm wait-resource r0 --until uptodate --timeout 600 && marsadm pause-replay r0 >/dev/null && marsadm pause-fetch r0 >/dev/null'
-on node1 "fio --name=log --thread --filename=/dev/mars/r0 --direct=1 --ioengine=libaio --size=${log_mib}M \
-  --rw=write --bs=1M --iodepth=16 >/dev/null"
-sleep 3
-fetch_bytes=$(on node2 'marsadm view-fetch-rest r0')
-t0=$(now)
-on node2 'marsadm resume-fetch r0 >/dev/null'
-until [ "$(on node2 'marsadm view-fetch-rest r0')" = 0 ]; do sleep 0.2; done
-echo "mars, fetch of $((fetch_bytes >> 20)) MiB (replay paused): $(rate "$((fetch_bytes >> 20))" "$(elapsed "$t0" "$(now)")")"
+on node2 'marsadm wait-resource r0 --until uptodate --timeout 600'
+fetched=$(fetch_log "$log_mib")
+read -r fetch_bytes fetch_s <<<"$fetched"
+echo "mars, fetch of $((fetch_bytes >> 20)) MiB (replay paused): $(rate "$((fetch_bytes >> 20))" "$fetch_s")"
 
 echo "mars, node2 fetching, its replay paused, fdatasync: $(job_fdatasync node1 /dev/mars/r0)"
 on node2 'marsadm pause-fetch r0 >/dev/null'

@@ -94,22 +94,14 @@ mars_join_cluster
 sync_before=$(on node2 'cat /proc/sys/mars/received_bytes_2_sync')
 t0=$(now)
 on node2 'marsadm join-resource r0 /dev/vdb >/dev/null'
-wait_zero() { until [ "$(on "$1" "marsadm view-$2 r0")" = 0 ]; do sleep 0.2; done; }
 wait_zero node2 sync-rest
 sync_s=$(elapsed "$t0" "$(now)")
 sync_kib=$(( ($(on node2 'cat /proc/sys/mars/received_bytes_2_sync') - sync_before) / 1024 ))
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 300'
 
 echo "bench: mars: fetch and replay of $log_mib MiB" >&2
-on node2 'marsadm pause-replay r0 >/dev/null && marsadm pause-fetch r0 >/dev/null'
-on node1 "fio --name=log --thread --filename=/dev/mars/r0 --direct=1 --ioengine=libaio --size=${log_mib}M \
-  --rw=write --bs=1M --iodepth=16 >/dev/null"
-sleep 3
-fetch_bytes=$(on node2 'marsadm view-fetch-rest r0')
-t0=$(now)
-on node2 'marsadm resume-fetch r0 >/dev/null'
-wait_zero node2 fetch-rest
-fetch_s=$(elapsed "$t0" "$(now)")
+fetched=$(fetch_log "$log_mib")
+read -r fetch_bytes fetch_s <<<"$fetched"
 replay_bytes=$(on node2 'marsadm view-replay-rest r0')
 t0=$(now)
 on node2 'marsadm resume-replay r0 >/dev/null'
