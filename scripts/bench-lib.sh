@@ -89,14 +89,15 @@ echo "$files $((10#$t - 10#$t0))" | awk '{ printf "%.0f\n", $1 * 100 / $2 }'
 EOF
   on "$n" 'umount /mnt/bench'
 }
-# run_jobs NODE DEV NAME: jobs 1..4 into the arrays seq[NAME], rand[NAME], ...
+# run_jobs NODE DEV NAME [SETTLE]: jobs 1..4 into the arrays seq[NAME], rand[NAME], ...;
+# SETTLE (a command) runs before each job, so every job starts from the same state.
 declare -A seq rand lat p99 xfs
 run_jobs() {
-  local n=$1 dev=$2 name=$3
-  echo "bench: $name: 1 MiB sequential writes" >&2; seq[$name]=$(job_seq "$n" "$dev")
-  echo "bench: $name: 4 KiB random writes" >&2;    rand[$name]=$(job_rand "$n" "$dev")
-  echo "bench: $name: 4 KiB writes + fdatasync" >&2; read -r "lat[$name]" "p99[$name]" <<<"$(job_fdatasync "$n" "$dev")"
-  echo "bench: $name: xfs, small files + fsync" >&2; xfs[$name]=$(job_xfs "$n" "$dev")
+  local n=$1 dev=$2 name=$3 settle=${4:-true}
+  $settle; echo "bench: $name: 1 MiB sequential writes" >&2; seq[$name]=$(job_seq "$n" "$dev")
+  $settle; echo "bench: $name: 4 KiB random writes" >&2;    rand[$name]=$(job_rand "$n" "$dev")
+  $settle; echo "bench: $name: 4 KiB writes + fdatasync" >&2; read -r "lat[$name]" "p99[$name]" <<<"$(job_fdatasync "$n" "$dev")"
+  $settle; echo "bench: $name: xfs, small files + fsync" >&2; xfs[$name]=$(job_xfs "$n" "$dev")
   echo "bench: $name: ${seq[$name]} MB/s, ${rand[$name]} IOPS, ${lat[$name]} µs (p99 ${p99[$name]} µs), ${xfs[$name]} files/s" >&2
 }
 
