@@ -2,7 +2,10 @@
 
 //! This host's cluster keys (docu/security.md): `/mars/cluster.key`, and during a
 //! rotation `/mars/cluster.key.old`, read at every connection so that `marsadm
-//! rotate-secret` takes effect at once. The MAC is the crypto API's HMAC-SHA256.
+//! rotate-secret` takes effect at once. The MAC is the crypto API's HMAC-SHA256, by the
+//! implementation that is fastest on this CPU ([`choose_mac`]).
+
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::fmt;
@@ -11,6 +14,7 @@ use kernel::str::CStr;
 
 use crate::kapi::file::OpenFlags;
 use crate::kapi::hash::Hash;
+use crate::digest;
 use crate::kapi::time::real_ns;
 use crate::kapi::vfs;
 use crate::mars_core::auth::{self, Mac, KEY_FILE, KEY_TEXT_LEN, OLD_KEY_FILE, TAG_LEN};
@@ -26,14 +30,38 @@ fn warn_limited(args: core::fmt::Arguments<'_>) {
     }
 }
 
-const HMAC: &CStr = kernel::c_str!("hmac(sha256)");
+/// The implementations of HMAC-SHA256 the module may use: first the crypto API's pick
+/// (its highest priority one, e.g. by the CPU's SHA extensions or AVX2), then x86's other
+/// vector variants and the plain C one; a kernel without one skips it. They compute the
+/// same tags, so peers need not agree on one; [`choose_mac`] takes the fastest.
+const HMAC_IMPLEMENTATIONS: [&CStr; 4] = [
+    kernel::c_str!("hmac(sha256)"),
+    kernel::c_str!("hmac(sha256-avx)"),
+    kernel::c_str!("hmac(sha256-ssse3)"),
+    kernel::c_str!("hmac(sha256-generic)"),
+];
+
+/// Index into [`HMAC_IMPLEMENTATIONS`] of the one [`choose_mac`] picked.
+static HMAC_CHOSEN: AtomicUsize = AtomicUsize::new(0);
+
+/// Picks the fastest HMAC-SHA256 implementation on this CPU, at load time, after checking
+/// each against RFC 4231's test case 2.
+pub(crate) fn choose_mac() -> Result {
+    const KEY: &[u8] = b"Jefe";
+    const MSG: &[u8] = b"what do ya want for nothing?";
+    const ANSWER: [u8; TAG_LEN] = *b"\x5b\xdc\xc1\x46\xbf\x60\x75\x4e\x6a\x04\x24\x26\x08\x95\x75\xc7\
+        \x5a\x00\x3f\x08\x9d\x27\x39\x83\x9d\xec\x58\xb9\x64\xec\x38\x43";
+    let picked = digest::fastest("HMAC-SHA256", &HMAC_IMPLEMENTATIONS, Some(KEY), (MSG, &ANSWER))?;
+    HMAC_CHOSEN.store(picked.index, Ordering::Relaxed);
+    Ok(())
+}
 
 /// HMAC-SHA256 under one key.
 pub(crate) struct KeyedMac(Hash);
 
 impl KeyedMac {
     pub(crate) fn new(key: &[u8]) -> Result<KeyedMac> {
-        let hash = Hash::keyed(HMAC, key)?;
+        let hash = Hash::keyed(HMAC_IMPLEMENTATIONS[HMAC_CHOSEN.load(Ordering::Relaxed)], key)?;
         if hash.digest_len() != TAG_LEN {
             return Err(EINVAL);
         }

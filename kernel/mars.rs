@@ -63,6 +63,7 @@ struct Mars {
 
 impl kernel::Module for Mars {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        keys::choose_mac()?;
         let main = strategy::Main::new()?;
         let proc_sys = proc_sys::ProcSys::register(main.clone())?;
         let peers = meta::start_peers(main.clone())?;

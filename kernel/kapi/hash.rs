@@ -53,6 +53,16 @@ impl Hash {
         unsafe { bindings::crypto_shash_digestsize(self.tfm.as_ptr()) as usize }
     }
 
+    /// The name of the implementation the crypto API picked for this transform, e.g.
+    /// "hmac(sha256-avx2)".
+    pub(crate) fn driver_name(&self) -> &CStr {
+        // SAFETY: the transform is alive (type invariant), so `__crt_alg` points to its
+        // registered algorithm, which the transform holds a reference to until it is freed
+        // (after `&self` ends); `cra_driver_name` is a NUL-terminated array in it, set
+        // when the algorithm was registered and never changed after.
+        unsafe { CStr::from_char_ptr((*(*self.tfm.as_ptr()).base.__crt_alg).cra_driver_name.as_ptr()) }
+    }
+
     /// Writes the digest of `data` to the start of `out`, which must hold [`Hash::digest_len`] bytes.
     pub(crate) fn digest(&self, data: &[u8], out: &mut [u8]) -> Result {
         if out.len() < self.digest_len() || data.len() > u32::MAX as usize {

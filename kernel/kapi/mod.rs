@@ -8,7 +8,6 @@
 //! headers and helpers that `pre-patches/linux-6.12/` adds to the kernel tree.
 
 pub(crate) mod bdev;
-pub(crate) mod crc;
 pub(crate) mod diskio;
 pub(crate) mod file;
 pub(crate) mod gendisk;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Wall-clock time (C: `ktime_get_real_ts64`).
+//! Wall-clock time (C: `ktime_get_real_ts64`) and monotonic time (C: `ktime_get`).
 
 use kernel::bindings;
 
@@ -10,4 +10,11 @@ pub(crate) fn real_ns() -> u64 {
     // SAFETY: `ts` is valid for writes.
     unsafe { bindings::ktime_get_real_ts64(&mut ts) };
     (ts.tv_sec.max(0) as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec.max(0) as u64)
+}
+
+/// Monotonic time in nanoseconds since boot, for measuring intervals (it never steps back).
+pub(crate) fn monotonic_ns() -> u64 {
+    // SAFETY: `ktime_get` has no preconditions; it only reads the timekeeper.
+    let t = unsafe { bindings::ktime_get() };
+    t.max(0) as u64
 }
