@@ -24,7 +24,7 @@ use crate::kapi::random;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
 use crate::keys::{KeyedMac, Keys};
-use crate::mars_core::auth::{self, Session, Side, NONCE_LEN, SEQ_LEN, TAG_LEN};
+use crate::mars_core::auth::{self, FrameMac, Session, Side, FRAME_TAG_LEN, NONCE_LEN, SEQ_LEN};
 use crate::mars_core::connlimit::{admit, Admission, MAX_PER_PORT};
 use crate::mars_core::ratelimit::PeerLogLimit;
 use crate::mars_core::text::escaped;
@@ -68,7 +68,7 @@ pub(crate) struct Conn {
     class: Traffic,
     what: &'static str,
     /// The session MAC and frame counters, once the key exchange is done.
-    auth: Option<(KeyedMac, Session)>,
+    auth: Option<(FrameMac<KeyedMac>, Session)>,
     /// Until the peer has proven itself (its first tagged frame checked): the payload
     /// limit afterwards, and when the proof must have arrived. Before, the buffer holds
     /// only handshake frames, so an unproven peer costs about a kilobyte for at most
@@ -94,7 +94,7 @@ impl Conn {
         }
         let what = class_name(class);
         let small = max_payload.min(HANDSHAKE_PAYLOAD);
-        let buf = KVec::from_elem(0u8, SEQ_LEN + HEADER_LEN + small + TAG_LEN, GFP_KERNEL)?;
+        let buf = KVec::from_elem(0u8, SEQ_LEN + HEADER_LEN + small + FRAME_TAG_LEN, GFP_KERNEL)?;
         let deadline = real_ns().saturating_add(HANDSHAKE_S * 1_000_000_000);
         Ok(Conn { sock, buf, max_payload: small, class, what, auth: None, unproven: Some((max_payload, deadline)) })
     }
@@ -103,7 +103,7 @@ impl Conn {
     /// timeout from now on.
     fn proven(&mut self) -> Result {
         if let Some((max_payload, _)) = self.unproven.take() {
-            let more = (SEQ_LEN + HEADER_LEN + max_payload + TAG_LEN).saturating_sub(self.buf.len());
+            let more = (SEQ_LEN + HEADER_LEN + max_payload + FRAME_TAG_LEN).saturating_sub(self.buf.len());
             self.buf.extend_with(more, 0, GFP_KERNEL)?;
             self.max_payload = max_payload;
             self.sock.set_timeouts(i64::from(self.class.tuning().tcp_timeout.load(Ordering::Relaxed)));
@@ -132,7 +132,7 @@ impl Conn {
         };
         let key = keys.get(key_id).ok_or(EPERM)?;
         let session = auth::session_key(key, &ours, &theirs, key_id).map_err(|_| EINVAL)?;
-        conn.auth = Some((KeyedMac::new(&session)?, Session::new(Side::Client)));
+        conn.auth = Some((FrameMac::new(KeyedMac::new(&session)?).map_err(|_| EINVAL)?, Session::new(Side::Client)));
         Ok(Some(conn))
     }
 
@@ -157,7 +157,7 @@ impl Conn {
         random::fill(&mut ours)?;
         conn.send(&Message::AuthChallenge { nonce: &ours, key_id })?;
         let session = auth::session_key(key, &theirs, &ours, key_id).map_err(|_| EINVAL)?;
-        conn.auth = Some((KeyedMac::new(&session)?, Session::new(Side::Server)));
+        conn.auth = Some((FrameMac::new(KeyedMac::new(&session)?).map_err(|_| EINVAL)?, Session::new(Side::Server)));
         Ok(conn)
     }
 
@@ -239,7 +239,7 @@ impl Conn {
             peer_warn!(peer_addr(&self.sock), "{}: frame of {} bytes too large\n", self.what, len);
             return Err(protocol_error());
         }
-        let tag = if self.auth.is_some() { TAG_LEN } else { 0 };
+        let tag = if self.auth.is_some() { FRAME_TAG_LEN } else { 0 };
         self.sock.recv_exact_until(&mut self.buf[H + HEADER_LEN..H + HEADER_LEN + len + tag], deadline)?;
         self.class.received().fetch_add((HEADER_LEN + len + tag) as u64, Ordering::Relaxed);
         if let Some((mac, session)) = &mut self.auth {

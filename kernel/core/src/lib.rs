@@ -25,6 +25,7 @@ pub mod role;
 pub mod splitbrain;
 pub mod syncgate;
 pub mod syncruns;
+pub mod poly1305;
 pub mod text;
 pub mod tree;
 pub mod version;

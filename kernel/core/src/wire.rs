@@ -26,7 +26,7 @@ use super::tree::LogName;
 /// Frame magic.
 pub const MAGIC: [u8; 4] = *b"MRSW";
 /// The protocol version this code speaks.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 /// Frame header length.
 pub const HEADER_LEN: usize = 24;
 /// Largest payload accepted (a 1 MiB log chunk plus its fields).

@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use mars_core::auth::{self, Side, KEY_LEN, NONCE_LEN, SEQ_LEN, TAG_LEN};
+use mars_core::auth::{self, FrameMac, Side, FRAME_TAG_LEN, KEY_LEN, NONCE_LEN, SEQ_LEN};
 use mars_core::tree::parse_log_path;
 use mars_core::wire::{self, Kind, Message, HEADER_LEN, MAX_PAYLOAD};
 use mars_testbed::hostile::attacks::{self, Forbidden};
@@ -42,7 +42,7 @@ struct Double {
 
 struct Conn {
     s: TcpStream,
-    mac: Option<HostMac>,
+    mac: Option<FrameMac<HostMac>>,
     sess: auth::Session,
     weak: Weakness,
 }
@@ -54,7 +54,7 @@ impl Conn {
         self.s.read_exact(&mut head).ok()?;
         let h = wire::decode_header(&head).ok()?;
         let tagged = self.mac.is_some();
-        let mut body = vec![0u8; h.payload_len as usize + if tagged { TAG_LEN } else { 0 }];
+        let mut body = vec![0u8; h.payload_len as usize + if tagged { FRAME_TAG_LEN } else { 0 }];
         self.s.read_exact(&mut body).ok()?;
         if let Some(mac) = &self.mac {
             let mut buf = vec![0u8; SEQ_LEN + HEADER_LEN + body.len()];
@@ -75,7 +75,7 @@ impl Conn {
         let f = frame(m);
         let out = match &self.mac {
             Some(mac) => {
-                let mut buf = vec![0u8; SEQ_LEN + f.len() + TAG_LEN];
+                let mut buf = vec![0u8; SEQ_LEN + f.len() + FRAME_TAG_LEN];
                 buf[SEQ_LEN..SEQ_LEN + f.len()].copy_from_slice(&f);
                 let n = self.sess.seal(mac, &mut buf, f.len()).ok()?;
                 buf[SEQ_LEN..SEQ_LEN + n].to_vec()
@@ -103,7 +103,7 @@ fn serve(d: Double, port: usize, s: TcpStream) -> Option<()> {
     };
     let nonce_s: [u8; NONCE_LEN] = if d.weak == Weakness::FixedNonce { [7; NONCE_LEN] } else { random_bytes() };
     c.send(&Message::AuthChallenge { nonce: &nonce_s, key_id: id })?;
-    c.mac = Some(HostMac(auth::session_key(&HostMac(d.key), &nonce_c, &nonce_s, id).ok()?));
+    c.mac = Some(FrameMac::new(HostMac(auth::session_key(&HostMac(d.key), &nonce_c, &nonce_s, id).ok()?)).ok()?);
     let (kind, p) = c.recv()?;
     match Message::decode(kind, &p).ok()? {
         Message::Hello { cluster, .. } if cluster == UUID => {}

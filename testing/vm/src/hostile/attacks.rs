@@ -7,7 +7,7 @@
 //! named by [`Forbidden`] — is a breach, and so is a connection left open after a frame
 //! that must end it.
 
-use mars_core::auth::{KEY_LEN, TAG_LEN};
+use mars_core::auth::{FRAME_TAG_LEN, KEY_LEN};
 use mars_core::tree::ReplayLink;
 use mars_core::tree::ANY_CLUSTER;
 use mars_core::wire::{Kind, Message, MAX_SYNC_READ, SYNC_BLOCK};
@@ -270,7 +270,7 @@ pub fn tamper(t: &Target, creds: &Creds, k: &Known, forbidden: &Forbidden) -> Ve
             }),
             ("a flipped bit in the tag", |s, req, _| {
                 let mut sealed = s.seal(req);
-                let at = sealed.len() - TAG_LEN / 2;
+                let at = sealed.len() - FRAME_TAG_LEN / 2;
                 sealed[at] ^= 0x10;
                 sealed
             }),

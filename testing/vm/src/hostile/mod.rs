@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use hmac::{Hmac, Mac as _};
-use mars_core::auth::{self, Side, KEY_LEN, NONCE_LEN, SEQ_LEN, TAG_LEN};
+use mars_core::auth::{self, FrameMac, Side, FRAME_TAG_LEN, KEY_LEN, NONCE_LEN, SEQ_LEN, TAG_LEN};
 use mars_core::wire::{self, Kind, Message, HEADER_LEN, MAX_PAYLOAD, PROTOCOL_VERSION};
 use mars_core::crc32c::crc32c;
 use sha2::Sha256;
@@ -217,7 +217,7 @@ impl Link {
                 return (Got::Garbage(HEADER_LEN + n), None);
             }
         };
-        let mut body = vec![0u8; header.payload_len as usize + if tagged { TAG_LEN } else { 0 }];
+        let mut body = vec![0u8; header.payload_len as usize + if tagged { FRAME_TAG_LEN } else { 0 }];
         match self.read_all(&mut body) {
             Ok(true) => {}
             Ok(false) | Err(_) => return (Got::Garbage(HEADER_LEN), None),
@@ -249,7 +249,7 @@ impl Link {
 /// An authenticated connection (client side).
 pub struct Session {
     pub link: Link,
-    mac: HostMac,
+    mac: FrameMac<HostMac>,
     counters: auth::Session,
     /// The server's `Hello`, as proof of the session.
     pub server_host: String,
@@ -301,7 +301,7 @@ impl Session {
         };
         let key = opts.tag_key.unwrap_or(creds.key);
         let s = auth::session_key(&HostMac(key), &nonce_c, &nonce_s, id).expect("HMAC");
-        let mut sess = Session { link, mac: HostMac(s), counters: auth::Session::new(Side::Client), server_host: String::new() };
+        let mut sess = Session { link, mac: FrameMac::new(HostMac(s)).expect("HMAC"), counters: auth::Session::new(Side::Client), server_host: String::new() };
         sess.send(&Message::Hello { cluster: &creds.cluster, host: &creds.host, lamport_ns: 0, flags: 0 })
             .map_err(|e| HandshakeError::Io(e.to_string()))?;
         match sess.recv() {
@@ -318,7 +318,7 @@ impl Session {
 
     /// `frame` (any bytes) with the next tag of this connection appended.
     pub fn seal(&mut self, frame: &[u8]) -> Vec<u8> {
-        let mut buf = vec![0u8; SEQ_LEN + frame.len() + TAG_LEN];
+        let mut buf = vec![0u8; SEQ_LEN + frame.len() + FRAME_TAG_LEN];
         buf[SEQ_LEN..SEQ_LEN + frame.len()].copy_from_slice(frame);
         let n = self.counters.seal(&self.mac, &mut buf, frame.len()).expect("seal");
         buf[SEQ_LEN..SEQ_LEN + n].to_vec()
@@ -327,7 +327,7 @@ impl Session {
     /// `frame` tagged as the server would tag its next frame (wrong direction).
     pub fn seal_as_server(&self, frame: &[u8]) -> Vec<u8> {
         let mut s = auth::Session::new(Side::Server);
-        let mut buf = vec![0u8; SEQ_LEN + frame.len() + TAG_LEN];
+        let mut buf = vec![0u8; SEQ_LEN + frame.len() + FRAME_TAG_LEN];
         buf[SEQ_LEN..SEQ_LEN + frame.len()].copy_from_slice(frame);
         let n = s.seal(&self.mac, &mut buf, frame.len()).expect("seal");
         buf[SEQ_LEN..SEQ_LEN + n].to_vec()
@@ -343,7 +343,7 @@ impl Session {
     pub fn recv(&mut self) -> Result<(Got, Vec<u8>), ()> {
         let (got, whole) = self.link.recv(true);
         let Some(whole) = whole else { return Ok((got, Vec::new())) };
-        let frame_len = whole.len() - TAG_LEN;
+        let frame_len = whole.len().saturating_sub(FRAME_TAG_LEN);
         let mut buf = vec![0u8; SEQ_LEN + whole.len()];
         buf[SEQ_LEN..].copy_from_slice(&whole);
         self.counters.open(&self.mac, &mut buf, frame_len).map_err(|_| ())?;
