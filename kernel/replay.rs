@@ -23,15 +23,15 @@ use crate::kapi::vfs;
 use crate::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::format_into;
-use crate::mars_core::log_record::{decode_record, LogScanner, RecordError, RecordKind, ScanEnd, MAX_OVERHEAD, MAX_PAYLOAD, SECTOR};
+use crate::mars_core::log_record::{decode_header, next_window, LogScanner, RecordError, RecordKind, ScanEnd, HEADER_LEN, MAX_OVERHEAD, MAX_PAYLOAD, SECTOR};
 use crate::mars_core::replication::{hole_after, next_logfile, switchover, Stop, SwitchLinks, Switchover};
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
 use crate::strategy::Main;
 use crate::tree::{host_name, open_logfile, path, Tree, ROOT};
-use crate::writeback::{write_pieces, DiskWrite};
+use crate::writeback::{write_pieces_while, DiskWrite};
 
-/// A record of the window being replayed.
+/// A write record of a window being written to the disk.
 struct Record<'a> {
     pos: u64,
     seq: u64,
@@ -56,8 +56,19 @@ impl DiskWrite for Record<'_> {
     }
 }
 
-/// Bytes read from the logfile at a time (one record always fits).
+/// Bytes read from the logfile at a time (one record always fits). Replay holds two
+/// windows: the disk writes the records of one while the next is read and checked.
 const WINDOW: usize = 4 << 20;
+const _: () = assert!(WINDOW >= MAX_PAYLOAD as usize + MAX_OVERHEAD);
+
+/// The two windows of a replay.
+struct Windows([KVVec<u8>; 2]);
+
+impl Windows {
+    fn new() -> Result<Windows> {
+        Ok(Windows([KVVec::from_elem(0u8, WINDOW, GFP_KERNEL)?, KVVec::from_elem(0u8, WINDOW, GFP_KERNEL)?]))
+    }
+}
 
 /// Result of replaying a logfile.
 pub(crate) struct Replayed {
@@ -84,37 +95,119 @@ fn read_window(log: &File, pos: u64, buf: &mut [u8]) -> Result<usize> {
     Ok(got)
 }
 
-/// What applying one window of a logfile did.
-struct Applied {
+/// A write record of a checked window, by where its payload lies in the window (so
+/// that the list outlives the window's borrow while the other window is written).
+struct Slot {
+    pos: u64,
+    seq: u64,
+    /// Offset of the payload in the window.
+    at: usize,
+    len: usize,
+}
+
+/// What checking one window of a logfile found.
+struct Scanned {
+    /// Its valid write records at or after the start position, in log order.
+    slots: KVec<Slot>,
     /// Bytes of valid records from the window's start.
     consumed: usize,
     /// Sequence number the next record must have.
     next_seq: u64,
-    /// Records written to the disk.
-    applied: u64,
     /// Why the scan stopped.
     end: Option<ScanEnd>,
 }
 
-/// Applies the valid write records of `window` (logfile bytes from `base`) that start
-/// at or after `from` to `disk`, as one sorted batch, later records winning. A crash
-/// half-way leaves the replay position where it was: replaying again is harmless.
-fn apply_window(window: &[u8], base: u64, from: u64, next_seq: u64, disk: &BlockDevice, digests: &KernelDigests) -> Result<Applied> {
+/// Checks the records of `window` (logfile bytes from `base`), the first numbered
+/// `next_seq`, and lists the writes among them that start at or after `from`.
+fn scan_window(window: &[u8], base: u64, from: u64, next_seq: u64, digests: &KernelDigests) -> Result<Scanned> {
     let mut scanner = LogScanner::resume(window, 0, next_seq, digests);
-    let mut pieces = KVec::new();
+    let mut slots = KVec::new();
     for (offset, rec) in scanner.by_ref() {
         if base.saturating_add(offset as u64) >= from && rec.header.kind == RecordKind::Write {
-            pieces.push(Record { pos: rec.header.pos, seq: rec.header.seq, data: rec.payload }, GFP_KERNEL)?;
+            let at = offset + rec.header.format.payload_offset();
+            // The payload is where the format puts it: the slot names the same bytes.
+            if !core::ptr::eq(window[at..].as_ptr(), rec.payload.as_ptr()) {
+                return Err(EINVAL);
+            }
+            slots.push(Slot { pos: rec.header.pos, seq: rec.header.seq, at, len: rec.payload.len() }, GFP_KERNEL)?;
         }
     }
-    let next_seq = scanner.next_seq();
+    Ok(Scanned { slots, consumed: scanner.offset(), next_seq: scanner.next_seq(), end: scanner.end() })
+}
+
+/// Writes the records `scanned` lists of `window` to `disk` as one sorted batch, later
+/// records winning, and runs `meanwhile` while the disk writes.
+fn write_scanned<R>(disk: &BlockDevice, window: &[u8], scanned: &Scanned, meanwhile: impl FnOnce() -> R) -> Result<R> {
+    let mut pieces = KVec::with_capacity(scanned.slots.len(), GFP_KERNEL)?;
+    for s in scanned.slots.iter() {
+        let data = window.get(s.at..s.at + s.len).ok_or(EINVAL)?;
+        pieces.push(Record { pos: s.pos, seq: s.seq, data }, GFP_KERNEL)?;
+    }
     pieces.sort_unstable_by_key(|r| (r.pos, r.seq));
     // Payloads of aligned records (format version 2) in a window read from a record's
     // start are sector-aligned in memory: the bios take them from the window. Packed
     // records (version 1) go through aligned copies.
     let aligned = pieces.iter().all(|r| r.data.as_ptr() as usize % SECTOR as usize == 0 && r.data.len() % SECTOR as usize == 0);
-    write_pieces(disk, &pieces, !aligned)?;
-    Ok(Applied { consumed: scanner.offset(), next_seq, applied: pieces.len() as u64, end: scanner.end() })
+    write_pieces_while(disk, &pieces, !aligned, meanwhile)
+}
+
+/// How far [`apply_windows`] got.
+struct Run {
+    /// Offset just after the last valid record: where the valid log ends, or the run
+    /// stopped.
+    end: u64,
+    /// Records written to the disk.
+    applied: u64,
+    /// Why the scan of the last window stopped.
+    stop: Option<ScanEnd>,
+    /// Bytes of the last window after its valid records.
+    left_over: usize,
+}
+
+/// Applies the valid write records of `log` (of `size` bytes) from `base` on, the
+/// first numbered `first_seq`, window by window: while the disk writes the records of
+/// one window, the next is read and checked. Records before `from` are checked, not
+/// applied. A window follows only while `go_on(bytes applied so far)`. Nothing is
+/// flushed; a crash half-way leaves the replay position where it was, and replaying
+/// again is harmless.
+fn apply_windows(
+    log: &File,
+    size: u64,
+    base: u64,
+    first_seq: u64,
+    from: u64,
+    disk: &BlockDevice,
+    digests: &KernelDigests,
+    windows: &mut Windows,
+    mut go_on: impl FnMut(u64) -> bool,
+) -> Result<Run> {
+    let want = |at: u64| size.saturating_sub(at).min(WINDOW as u64) as usize;
+    let [a, b] = &mut windows.0;
+    let (mut this, mut other) = (&mut a[..], &mut b[..]);
+    let mut at = base;
+    let mut got = read_window(log, at, &mut this[..want(at)])?;
+    let mut scanned = scan_window(&this[..got], at, from, first_seq, digests)?;
+    let mut applied = 0u64;
+    loop {
+        let next = next_window(at, got, scanned.consumed, size, scanned.end).filter(|&n| go_on(n - base));
+        let next_seq = scanned.next_seq;
+        let ahead = write_scanned(disk, &this[..got], &scanned, || -> Result<Option<(u64, usize, Scanned)>> {
+            let Some(n) = next else { return Ok(None) };
+            let g = read_window(log, n, &mut other[..want(n)])?;
+            Ok(Some((n, g, scan_window(&other[..g], n, from, next_seq, digests)?)))
+        })??;
+        applied += scanned.slots.len() as u64;
+        match ahead {
+            Some((n, g, s)) => {
+                (at, got, scanned) = (n, g, s);
+                core::mem::swap(&mut this, &mut other);
+            }
+            None => {
+                let end = at + scanned.consumed as u64;
+                return Ok(Run { end, applied, stop: scanned.end, left_over: got - scanned.consumed });
+            }
+        }
+    }
 }
 
 /// Applies every valid record of `log` that starts at or after `start` to `disk` (with
@@ -122,34 +215,16 @@ fn apply_window(window: &[u8], base: u64, from: u64, next_seq: u64, disk: &Block
 /// first invalid record (a torn tail after a crash); what follows it is reported, never
 /// applied.
 pub(crate) fn replay(log: &File, disk: &BlockDevice, start: u64, digests: &KernelDigests) -> Result<Replayed> {
-    const _: () = assert!(WINDOW >= MAX_PAYLOAD as usize + MAX_OVERHEAD);
     let size = log.size();
-    let mut window = KVVec::from_elem(0u8, WINDOW, GFP_KERNEL)?;
-    let (mut base, mut next_seq, mut applied) = (0u64, 1u64, 0u64);
-    loop {
-        let want = (size - base).min(WINDOW as u64) as usize;
-        let got = read_window(log, base, &mut window[..want])?;
-        let done = apply_window(&window[..got], base, start, next_seq, disk, digests)?;
-        applied += done.applied;
-        next_seq = done.next_seq;
-        let more_in_file = base + (got as u64) < size;
-        match done.end {
-            // The window ended inside a record: read on from that record.
-            Some(ScanEnd::Bad { error: RecordError::Truncated { .. }, .. }) if more_in_file && done.consumed > 0 => {
-                base += done.consumed as u64;
-            }
-            end => {
-                let end_pos = base + done.consumed as u64;
-                // Only zeros after the last record: those the logger wrote ahead.
-                let zeros = matches!(end, Some(ScanEnd::Clean));
-                if end_pos < size && !zeros {
-                    pr_warn!("log ends at {} of {} bytes: {:?}\n", end_pos, size, end);
-                }
-                disk.flush()?;
-                return Ok(Replayed { end: end_pos, applied, size, zeros });
-            }
-        }
+    let mut windows = Windows::new()?;
+    let run = apply_windows(log, size, 0, 1, start, disk, digests, &mut windows, |_| true)?;
+    // Only zeros after the last record: those the logger wrote ahead.
+    let zeros = matches!(run.stop, Some(ScanEnd::Clean));
+    if run.end < size && !zeros {
+        pr_warn!("log ends at {} of {} bytes: {:?}\n", run.end, size, run.stop);
     }
+    disk.flush()?;
+    Ok(Replayed { end: run.end, applied: run.applied, size, zeros })
 }
 
 /// How long a caught-up replay thread waits for news of fetched data before looking
@@ -178,8 +253,8 @@ enum Step {
     Idle,
 }
 
-/// What replaying one window did.
-enum Window {
+/// What a run of replay did.
+enum Outcome {
     Applied,
     Nothing,
     /// The local copy is damaged here.
@@ -205,7 +280,7 @@ struct Follower {
     res: KVec<u8>,
     disk: Arc<BlockDevice>,
     repair: Arc<Repair>,
-    window: KVVec<u8>,
+    windows: Windows,
     unflushed: Option<Unflushed>,
     /// The last problem reported (so each is logged once).
     reported: Option<Problem>,
@@ -222,8 +297,8 @@ impl Replayer {
     pub(crate) fn start(main: Arc<Main>, res: &str, disk: Arc<BlockDevice>, repair: Arc<Repair>) -> Result<Replayer> {
         let mut name = KVec::new();
         name.extend_from_slice(res.as_bytes(), GFP_KERNEL)?;
-        let window = KVVec::from_elem(0u8, WINDOW, GFP_KERNEL)?;
-        let mut f = Follower { main, res: name, disk, repair, window, unflushed: None, reported: None, rate: RateMeter::new("replay-rate") };
+        let windows = Windows::new()?;
+        let mut f = Follower { main, res: name, disk, repair, windows, unflushed: None, reported: None, rate: RateMeter::new("replay-rate") };
         let thread = Thread::spawn(kernel::c_str!("mars_replay"), move || {
             let _noio = NoIoScope::enter();
             let mut backoff = Backoff::new();
@@ -275,19 +350,19 @@ impl Follower {
         };
         let size = file.size();
         if start < size {
-            let window = self.replay_window(&replay, start, &file, size)?;
+            let outcome = self.replay_run(&replay, start, &file, size)?;
             let due = self.unflushed.as_ref().is_some_and(|u| {
-                !matches!(window, Window::Applied)
+                !matches!(outcome, Outcome::Applied)
                     || real_ns().saturating_sub(u.since) >= FLUSH_INTERVAL_NS
                     || u.end.saturating_sub(u.from) >= FLUSH_BYTES
             });
             if due {
                 self.flush(&tree, &dir, me, &replay)?;
             }
-            return match window {
-                Window::Applied => Ok(Step::Progress),
-                Window::Nothing => Ok(Step::Idle),
-                Window::Damaged(at) => self.damaged(&replay, at),
+            return match outcome {
+                Outcome::Applied => Ok(Step::Progress),
+                Outcome::Nothing => Ok(Step::Idle),
+                Outcome::Damaged(at) => self.damaged(&replay, at),
             };
         }
         if self.unflushed.is_some() {
@@ -341,51 +416,55 @@ impl Follower {
         }
     }
 
-    /// Applies what the local copy holds after `start` (one window) to the disk, without
-    /// flushing it.
-    fn replay_window(&mut self, replay: &ReplayLink<'_>, start: u64, file: &File, size: u64) -> Result<Window> {
-        let want = size.saturating_sub(start).min(WINDOW as u64) as usize;
-        let got = read_window(file, start, &mut self.window[..want])?;
-        let window = &self.window[..got];
+    /// Applies what the local copy holds after `start` to the disk, window by window,
+    /// until a flush is due (`FLUSH_INTERVAL_NS`, `FLUSH_BYTES`) or the thread is asked
+    /// to stop; does not flush.
+    fn replay_run(&mut self, replay: &ReplayLink<'_>, start: u64, file: &File, size: u64) -> Result<Outcome> {
         // The sequence number continues from the record at the replay position.
-        let first_seq = match decode_record(window, &self.main.digests) {
-            Ok(rec) => rec.header.seq,
+        let mut head = [0u8; HEADER_LEN];
+        let got = read_window(file, start, &mut head)?;
+        let first_seq = match decode_header(&head[..got]) {
+            Ok(header) => header.seq,
             // Still being fetched.
-            Err(RecordError::Truncated { .. }) => return Ok(Window::Nothing),
-            Err(_) => return Ok(Window::Damaged(start)),
+            Err(RecordError::Truncated { .. }) => return Ok(Outcome::Nothing),
+            Err(_) => return Ok(Outcome::Damaged(start)),
         };
-        let done = apply_window(window, start, start, first_seq, &self.disk, &self.main.digests)?;
-        let end = start + done.consumed as u64;
-        let damaged = match done.end {
+        let since = self.unflushed.as_ref().map_or_else(real_ns, |u| u.since);
+        let pending = self.unflushed.as_ref().map_or(0, |u| u.end.saturating_sub(u.from));
+        let go_on = |done: u64| {
+            real_ns().saturating_sub(since) < FLUSH_INTERVAL_NS && pending.saturating_add(done) < FLUSH_BYTES && !thread::should_stop()
+        };
+        let run = apply_windows(file, size, start, first_seq, start, &self.disk, &self.main.digests, &mut self.windows, go_on)?;
+        let damaged = match run.stop {
             Some(ScanEnd::Bad { error: RecordError::Truncated { .. }, .. }) => false,
             // Zeros after the last record: nothing a fetch appends looks like this.
-            Some(ScanEnd::Clean) => done.consumed < got,
+            Some(ScanEnd::Clean) => run.left_over > 0,
             Some(_) => true,
             None => false,
         };
-        if done.consumed > 0 {
+        if run.end > start {
             match &mut self.unflushed {
                 Some(u) => {
-                    u.end = end;
+                    u.end = run.end;
                     u.size = size;
                 }
                 None => {
                     let mut host = KVec::new();
                     host.extend_from_slice(replay.log.host.as_bytes(), GFP_KERNEL)?;
-                    self.unflushed = Some(Unflushed { nr: replay.log.nr, host, from: replay.start, end, size, since: real_ns() });
+                    self.unflushed = Some(Unflushed { nr: replay.log.nr, host, from: replay.start, end: run.end, size, since });
                 }
             }
-            self.rate.add(done.consumed as u64);
+            self.rate.add(run.end - start);
             if matches!(self.reported, Some(Problem::Damaged { .. })) {
                 self.reported = None;
             }
         }
         Ok(if damaged {
-            Window::Damaged(end)
-        } else if done.consumed > 0 {
-            Window::Applied
+            Outcome::Damaged(run.end)
+        } else if run.end > start {
+            Outcome::Applied
         } else {
-            Window::Nothing
+            Outcome::Nothing
         })
     }
 

@@ -46,6 +46,12 @@ impl DiskWrite for Arc<Pending> {
 /// written from their own buffers unless `copy_all`; everything else goes through an
 /// aligned buffer per extent.
 pub(crate) fn write_pieces<P: DiskWrite>(disk: &BlockDevice, pieces: &[P], copy_all: bool) -> Result {
+    write_pieces_while(disk, pieces, copy_all, || ())
+}
+
+/// [`write_pieces`] that runs `meanwhile` while the disk writes (replay reads and checks
+/// the next part of its logfile then).
+pub(crate) fn write_pieces_while<P: DiskWrite, R>(disk: &BlockDevice, pieces: &[P], copy_all: bool, meanwhile: impl FnOnce() -> R) -> Result<R> {
     // Buffers for merged extents, built before the I/O so they outlive it.
     let mut merged: KVec<(u64, KVVec<u8>)> = KVec::new();
     for extent in Extents::new(pieces) {
@@ -67,19 +73,22 @@ pub(crate) fn write_pieces<P: DiskWrite>(disk: &BlockDevice, pieces: &[P], copy_
         }
         merged.push((start, buf), GFP_KERNEL)?;
     }
-    disk.io(|batch| {
-        let mut next_merged = merged.iter();
-        for extent in Extents::new(pieces) {
-            match extent {
-                Extent::Single { piece, .. } if !copy_all => batch.write(pieces[piece].pos(), pieces[piece].data())?,
-                _ => {
-                    let Some((start, buf)) = next_merged.next() else { return Err(EINVAL) };
-                    batch.write(*start, buf)?;
+    disk.io_while(
+        |batch| {
+            let mut next_merged = merged.iter();
+            for extent in Extents::new(pieces) {
+                match extent {
+                    Extent::Single { piece, .. } if !copy_all => batch.write(pieces[piece].pos(), pieces[piece].data())?,
+                    _ => {
+                        let Some((start, buf)) = next_merged.next() else { return Err(EINVAL) };
+                        batch.write(*start, buf)?;
+                    }
                 }
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+        meanwhile,
+    )
 }
 
 /// Starts the `mars_writeback` thread of a primary; `start` is the log position the

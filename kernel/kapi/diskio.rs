@@ -132,6 +132,14 @@ impl BlockDevice {
     /// this call, and waits until all of them have completed. Returns the first error
     /// of `queue`, else `EIO` if any I/O failed.
     pub(crate) fn io<'a>(&self, queue: impl FnOnce(&mut IoBatch<'a>) -> Result) -> Result {
+        self.io_while(queue, || ())
+    }
+
+    /// [`BlockDevice::io`] that runs `meanwhile` after submitting the queued I/O and
+    /// before waiting for it, so that CPU work overlaps the disk's (`meanwhile` must not
+    /// touch the buffers of the batch; they are borrowed). `meanwhile` is not run if
+    /// `queue` failed.
+    pub(crate) fn io_while<'a, R>(&self, queue: impl FnOnce(&mut IoBatch<'a>) -> Result, meanwhile: impl FnOnce() -> R) -> Result<R> {
         let waiter = KBox::new(
             Waiter { done: Opaque::uninit(), pending: AtomicU32::new(1), failed: AtomicBool::new(false) },
             GFP_KERNEL,
@@ -148,6 +156,7 @@ impl BlockDevice {
         let queued = queue(&mut batch);
         // SAFETY: ends the plug started above (submits what it holds).
         unsafe { bindings::blk_finish_plug(&mut plug) };
+        let result = queued.is_ok().then(meanwhile);
         if waiter.pending.fetch_sub(1, Ordering::AcqRel) != 1 {
             // SAFETY: bios are in flight; the last one to complete signals the
             // completion, after which no bio touches the waiter again.
@@ -157,7 +166,7 @@ impl BlockDevice {
         if waiter.failed.load(Ordering::Relaxed) {
             return Err(EIO);
         }
-        Ok(())
+        result.ok_or(EINVAL)
     }
 
     /// Flushes the disk's volatile write cache: everything completed before is durable.

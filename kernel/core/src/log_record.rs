@@ -82,6 +82,11 @@ impl Format {
         }
     }
 
+    /// Where the payload starts in a record of this layout.
+    pub const fn payload_offset(self) -> usize {
+        self.header_len()
+    }
+
     /// Bytes a record of this layout adds to its payload.
     pub const fn overhead(self) -> usize {
         match self {
@@ -658,6 +663,26 @@ impl<'a, D: Digester> Iterator for LogScanner<'a, D> {
     }
 }
 
+/// Where a reader that checks a logfile window by window reads next: the window of
+/// `got` bytes read at `base` of a file of `size` bytes held valid records up to
+/// `consumed`, and its scan ended with `end`. The records may go on after the window if
+/// the scan ran into its end, inside a record (`Truncated`) or exactly at the end of one
+/// (`Clean` with nothing left over: not zeros). Returns `None` where the valid log ends
+/// in this window, or nothing of it could be used (no record fits).
+pub fn next_window(base: u64, got: usize, consumed: usize, size: u64, end: Option<ScanEnd>) -> Option<u64> {
+    let ran_into_end = match end {
+        Some(ScanEnd::Bad { error: RecordError::Truncated { .. }, .. }) => true,
+        Some(ScanEnd::Clean) => consumed == got,
+        _ => false,
+    };
+    let more_in_file = base.checked_add(got as u64).is_some_and(|window_end| window_end < size);
+    if ran_into_end && more_in_file && consumed > 0 {
+        base.checked_add(consumed as u64)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -938,5 +963,60 @@ mod tests {
         // Resuming in the middle.
         let s = LogScanner::resume(&log, offsets[2], 3, &SoftwareDigests);
         assert_eq!(s.map(|(_, r)| r.header.seq).collect::<Vec<_>>(), [3, 4, 5]);
+    }
+
+    /// Scans `log` window by window as replay does; returns the sequence numbers found
+    /// and where the valid records end.
+    fn scan_in_windows(log: &[u8], window: usize) -> (Vec<u64>, u64) {
+        let (mut base, mut next_seq, mut seqs) = (0u64, 1u64, Vec::new());
+        loop {
+            let got = (log.len() - base as usize).min(window);
+            let buf = &log[base as usize..base as usize + got];
+            let mut scanner = LogScanner::resume(buf, 0, next_seq, &SoftwareDigests);
+            seqs.extend(scanner.by_ref().map(|(_, rec)| rec.header.seq));
+            next_seq = scanner.next_seq();
+            match next_window(base, got, scanner.offset(), log.len() as u64, scanner.end()) {
+                Some(next) => base = next,
+                None => return (seqs, base + scanner.offset() as u64),
+            }
+        }
+    }
+
+    #[test]
+    fn windows_find_every_record_wherever_they_cut_the_log() {
+        // Records of different sizes, then the zeros a logger writes ahead.
+        let mut log = Vec::new();
+        for (i, len) in [4096u32, 512, 65536, 1024, 8192, 512, 32768, 4096].into_iter().enumerate() {
+            log.extend(record(&header_in(Format::Aligned, i as u64 + 1, 0, len), i as u8));
+        }
+        let valid = log.len() as u64;
+        log.extend(vec![0u8; 4096]);
+        // Window sizes from the largest record on: every multiple of 512 (records are
+        // 512-byte aligned, so these include each size that ends a window exactly at a
+        // record's end, where the scan ends "clean"), and some in between.
+        let sizes = ((65536 + HEAD_LEN)..=log.len()).step_by(512).flat_map(|w| [w, w + 1, w + 511]);
+        for window in sizes.filter(|&w| w <= log.len()) {
+            let (seqs, end) = scan_in_windows(&log, window);
+            assert_eq!(seqs, (1..=8).collect::<Vec<u64>>(), "window of {window} bytes");
+            assert_eq!(end, valid, "window of {window} bytes");
+        }
+    }
+
+    #[test]
+    fn next_window_stops_where_the_valid_log_ends() {
+        let truncated = Some(ScanEnd::Bad { offset: 100, expected_seq: 2, error: RecordError::Truncated { needed: 600, available: 412 } });
+        let damaged = Some(ScanEnd::Bad { offset: 100, expected_seq: 2, error: RecordError::PayloadChecksum });
+        // A record cut by the window, or the window ending at a record's end: read on.
+        assert_eq!(next_window(1000, 512, 100, 5000, truncated), Some(1100));
+        assert_eq!(next_window(1000, 512, 512, 5000, Some(ScanEnd::Clean)), Some(1512));
+        // ... unless the file ends there, or not one record fitted.
+        assert_eq!(next_window(1000, 512, 512, 1512, Some(ScanEnd::Clean)), None);
+        assert_eq!(next_window(1000, 512, 100, 1512, truncated), None);
+        assert_eq!(next_window(1000, 512, 0, 5000, truncated), None);
+        // Zeros after the records, or a bad record: the valid log ends here.
+        assert_eq!(next_window(1000, 512, 100, 5000, Some(ScanEnd::Clean)), None);
+        assert_eq!(next_window(1000, 512, 100, 5000, damaged), None);
+        assert_eq!(next_window(1000, 512, 100, 5000, Some(ScanEnd::SequenceGap { offset: 100, expected: 2, found: 5 })), None);
+        assert_eq!(next_window(u64::MAX - 10, 512, 512, u64::MAX, Some(ScanEnd::Clean)), None);
     }
 }
