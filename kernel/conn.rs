@@ -28,7 +28,7 @@ use crate::mars_core::auth::{self, FrameMac, Session, Side, FRAME_TAG_LEN, NONCE
 use crate::mars_core::connlimit::{admit, Admission, MAX_PER_PORT};
 use crate::mars_core::ratelimit::PeerLogLimit;
 use crate::mars_core::text::escaped;
-use crate::mars_core::wire::{check_payload, decode_header, parse_ipv4, Message, HEADER_LEN};
+use crate::mars_core::wire::{check_payload, decode_header, encode_log_data_in_place, parse_ipv4, Message, HEADER_LEN, LOG_DATA_AT};
 use crate::strategy::Main;
 use crate::tree::{address_link, host_name, Tree};
 use crate::tunables::Traffic;
@@ -61,8 +61,8 @@ pub(crate) use peer_warn;
 /// A connection speaking framed messages of one traffic class.
 pub(crate) struct Conn {
     pub(crate) sock: Socket,
-    /// Room for a sequence number, a frame header, the largest payload, and a tag
-    /// (the layout `auth::Session` works on).
+    /// [`LEAD`], then room for a sequence number, a frame header, the largest payload,
+    /// and a tag (the layout `auth::Session` works on).
     buf: KVec<u8>,
     max_payload: usize,
     class: Traffic,
@@ -75,6 +75,14 @@ pub(crate) struct Conn {
     /// [`HANDSHAKE_S`].
     unproven: Option<(usize, u64)>,
 }
+
+/// Alignment of the data of a received `LogData` frame in memory (direct I/O).
+pub(crate) const DATA_ALIGN: usize = 512;
+/// Unused bytes before the frame layout in `Conn::buf`: with them, the data of a
+/// `LogData` frame lands on a [`DATA_ALIGN`] boundary of the buffer (whose start is
+/// page-aligned once it holds full frames), so the fetch client can write it to its
+/// copy of the logfile with direct I/O, without copying it.
+const LEAD: usize = (DATA_ALIGN - (SEQ_LEN + HEADER_LEN + LOG_DATA_AT) % DATA_ALIGN) % DATA_ALIGN;
 
 /// Seconds from connect or accept until the peer has proven it holds the cluster key.
 const HANDSHAKE_S: u64 = 10;
@@ -94,7 +102,7 @@ impl Conn {
         }
         let what = class_name(class);
         let small = max_payload.min(HANDSHAKE_PAYLOAD);
-        let buf = KVec::from_elem(0u8, SEQ_LEN + HEADER_LEN + small + FRAME_TAG_LEN, GFP_KERNEL)?;
+        let buf = KVec::from_elem(0u8, LEAD + SEQ_LEN + HEADER_LEN + small + FRAME_TAG_LEN, GFP_KERNEL)?;
         let deadline = real_ns().saturating_add(HANDSHAKE_S * 1_000_000_000);
         Ok(Conn { sock, buf, max_payload: small, class, what, auth: None, unproven: Some((max_payload, deadline)) })
     }
@@ -103,7 +111,7 @@ impl Conn {
     /// timeout from now on.
     fn proven(&mut self) -> Result {
         if let Some((max_payload, _)) = self.unproven.take() {
-            let more = (SEQ_LEN + HEADER_LEN + max_payload + FRAME_TAG_LEN).saturating_sub(self.buf.len());
+            let more = (LEAD + SEQ_LEN + HEADER_LEN + max_payload + FRAME_TAG_LEN).saturating_sub(self.buf.len());
             self.buf.extend_with(more, 0, GFP_KERNEL)?;
             self.max_payload = max_payload;
             self.sock.set_timeouts(i64::from(self.class.tuning().tcp_timeout.load(Ordering::Relaxed)));
@@ -217,17 +225,37 @@ impl Conn {
 
     /// Sends one frame, tagged once the connection is authenticated.
     pub(crate) fn send(&mut self, m: &Message<'_>) -> Result {
-        let mut n = m.encode(&mut self.buf[SEQ_LEN..]).map_err(|_| EINVAL)?;
+        const F: usize = LEAD + SEQ_LEN;
+        let mut n = m.encode(&mut self.buf[F..]).map_err(|_| EINVAL)?;
         if let Some((mac, session)) = &mut self.auth {
-            n = session.seal(mac, &mut self.buf, n).map_err(|_| EINVAL)?;
+            n = session.seal(mac, &mut self.buf[LEAD..], n).map_err(|_| EINVAL)?;
         }
-        self.sock.send_all(&self.buf[SEQ_LEN..SEQ_LEN + n])
+        self.sock.send_all(&self.buf[F..F + n])
+    }
+
+    /// Sends a `LogData` reply for `offset` without copying its data: `read` fills the
+    /// room for it in the frame buffer (at most `max` bytes, starting at a [`DATA_ALIGN`]
+    /// boundary, for direct I/O) and returns how many bytes it put there;
+    /// `file_size(n)` is the size to report with them.
+    pub(crate) fn send_log_data(&mut self, offset: u64, max: usize, read: impl FnOnce(&mut [u8]) -> Result<usize>, file_size: impl FnOnce(usize) -> u64) -> Result {
+        const F: usize = LEAD + SEQ_LEN;
+        const DATA: usize = F + HEADER_LEN + LOG_DATA_AT;
+        let room = self.buf.len().saturating_sub(DATA + FRAME_TAG_LEN).min(max);
+        let n = read(&mut self.buf[DATA..DATA + room])?;
+        if n > room {
+            return Err(EINVAL);
+        }
+        let mut len = encode_log_data_in_place(&mut self.buf[F..], offset, file_size(n), n).map_err(|_| EINVAL)?;
+        if let Some((mac, session)) = &mut self.auth {
+            len = session.seal(mac, &mut self.buf[LEAD..], len).map_err(|_| EINVAL)?;
+        }
+        self.sock.send_all(&self.buf[F..F + len])
     }
 
     /// Receives and validates one frame; a bad one is logged and an error (the caller
     /// closes the connection).
     pub(crate) fn recv(&mut self) -> Result<Message<'_>> {
-        const H: usize = SEQ_LEN;
+        const H: usize = LEAD + SEQ_LEN;
         let deadline = self.unproven.map(|(_, d)| d);
         self.sock.recv_exact_until(&mut self.buf[H..H + HEADER_LEN], deadline)?;
         let header = decode_header(&self.buf[H..]).map_err(|e| {
@@ -244,7 +272,7 @@ impl Conn {
         self.class.received().fetch_add((HEADER_LEN + len + tag) as u64, Ordering::Relaxed);
         if let Some((mac, session)) = &mut self.auth {
             // Nothing of a frame is used before its tag is checked.
-            session.open(mac, &mut self.buf, HEADER_LEN + len).map_err(|e| {
+            session.open(mac, &mut self.buf[LEAD..], HEADER_LEN + len).map_err(|e| {
                 peer_warn!(peer_addr(&self.sock), "{}: {}: closing the connection\n", self.what, e);
                 protocol_error()
             })?;

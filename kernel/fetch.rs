@@ -19,7 +19,7 @@ use kernel::sync::{Arc, CondVar, Mutex};
 use kernel::time::msecs_to_jiffies;
 use kernel::{new_condvar, new_mutex, pin_init};
 
-use crate::conn::{peer_warn, text, Conn, Listener};
+use crate::conn::{peer_warn, text, Conn, Listener, DATA_ALIGN};
 use crate::mars_core::text::escaped;
 use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::vfs;
@@ -78,8 +78,8 @@ pub(crate) fn start_server(main: Arc<Main>, at: [u8; 4]) -> Result<Listener> {
 /// the primary's current logfile waits up to [`LONG_POLL_MS`] for the log to grow.
 fn serve(main: &Main, sock: Socket) -> Result {
     let mut conn = Conn::accept_member(main, sock, Traffic::Replication, MAX_PAYLOAD)?;
-    let mut data = KVec::from_elem(0u8, CHUNK as usize, GFP_KERNEL)?;
-    let mut open: Option<(KVec<u8>, File)> = None;
+    // The logfile, and the same file opened for direct I/O (`None` where /mars cannot).
+    let mut open: Option<(KVec<u8>, File, Option<File>)> = None;
     loop {
         let (p, offset, max_len) = match conn.recv()? {
             Message::FetchLog { path: p, offset, max_len } => (owned(p)?, offset, max_len),
@@ -90,7 +90,7 @@ fn serve(main: &Main, sock: Socket) -> Result {
             conn.refuse(2, "not a logfile");
             return Err(EPERM);
         };
-        if !open.as_ref().is_some_and(|(n, _)| n.as_slice() == p.as_bytes()) {
+        if !open.as_ref().is_some_and(|(n, _, _)| n.as_slice() == p.as_bytes()) {
             let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
             let file = match open_logfile(&dir, name, OpenFlags::READ, 0) {
                 Ok(f) => f,
@@ -101,9 +101,10 @@ fn serve(main: &Main, sock: Socket) -> Result {
                 }
                 Err(e) => return Err(e),
             };
-            open = Some((owned(p)?, file));
+            let direct = open_logfile(&dir, name, OpenFlags::READ.direct(), 0).ok();
+            open = Some((owned(p)?, file, direct));
         }
-        let Some((_, file)) = &open else { return Err(EINVAL) };
+        let Some((_, file, direct)) = &open else { return Err(EINVAL) };
         let mut size = file.size().min(durable_end(main, res, name));
         if offset == size {
             if let Some(log) = current_log(main, res, name) {
@@ -117,15 +118,26 @@ fn serve(main: &Main, sock: Socket) -> Result {
             return Err(EINVAL);
         }
         let want = (size - offset).min(u64::from(max_len.min(CHUNK))) as usize;
-        let mut got = 0;
-        while got < want {
-            let n = file.read_at(&mut data[got..want], offset + got as u64)?;
-            if n == 0 {
-                break;
+        // Logfile data goes from the disk into the frame by direct I/O where it is aligned
+        // (the logger writes records that way: they are not in the page cache).
+        let read = |buf: &mut [u8]| -> Result<usize> {
+            let buf = buf.get_mut(..want).ok_or(EINVAL)?;
+            let aligned = offset % DATA_ALIGN as u64 == 0 && want % DATA_ALIGN == 0 && buf.as_ptr() as usize % DATA_ALIGN == 0;
+            let from = match direct {
+                Some(d) if aligned => d,
+                _ => file,
+            };
+            let mut got = 0;
+            while got < want {
+                let n = from.read_at(&mut buf[got..], offset + got as u64)?;
+                if n == 0 {
+                    break;
+                }
+                got += n;
             }
-            got += n;
-        }
-        conn.send(&Message::LogData { offset, file_size: size.max(offset + got as u64), data: &data[..got] })?;
+            Ok(got)
+        };
+        conn.send_log_data(offset, want, read, |got| size.max(offset + got as u64))?;
     }
 }
 
@@ -366,6 +378,14 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
             }
             Err(e) => return Err(e),
         };
+        // Replies go in by direct I/O from the connection's buffer where they can (no
+        // copy into the page cache): aligned data at an aligned offset, as the records
+        // of format version 2 are; anything else through the page cache.
+        let direct = open_logfile(&dir, name, OpenFlags::READ_WRITE.direct(), 0).ok();
+        let fits_direct = |at: u64, d: &[u8]| {
+            let align = DATA_ALIGN as u64;
+            at % align == 0 && d.len() as u64 % align == 0 && d.as_ptr() as usize % DATA_ALIGN == 0
+        };
         // Requests in flight, oldest first; `asked` is where the next one starts, and
         // `served` how much of the logfile the server had when it last answered: more
         // requests are sent only below that, so each is answered in full (its start is
@@ -390,7 +410,8 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
             let limit = u64::from(FETCH_LIMIT_KB.load(Ordering::Relaxed).max(0) as u32) * 1024;
             // Under a rate limit, one request at a time, of a quarter second's worth,
             // keeps the pace smooth.
-            let (depth, max_len) = if limit == 0 { (DEPTH, CHUNK) } else { (1, (limit / 4).clamp(4096, u64::from(CHUNK)) as u32) };
+            // (Whole pages: replies of aligned records stay aligned, see `fits_direct`.)
+            let (depth, max_len) = if limit == 0 { (DEPTH, CHUNK) } else { (1, (limit / 4).clamp(4096, u64::from(CHUNK)) as u32 & !4095) };
             let hold = round.fetched >= ROUND_BYTES || repair.wanted_for(nr);
             while flight.len < depth && (flight.is_empty() || (asked < served && !hold)) {
                 conn.send(&Message::FetchLog { path: rel, offset: asked, max_len })?;
@@ -411,7 +432,10 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
                         }
                         break;
                     }
-                    file.write_all_vectored_at(&[data], offset)?;
+                    match &direct {
+                        Some(d) if fits_direct(offset, data) => d.write_all_vectored_at(&[data], offset)?,
+                        _ => file.write_all_vectored_at(&[data], offset)?,
+                    }
                     offset += data.len() as u64;
                     round.fetched += data.len() as u64;
                     repair.arrived();

@@ -29,6 +29,8 @@ pub const MAGIC: [u8; 4] = *b"MRSW";
 pub const PROTOCOL_VERSION: u16 = 3;
 /// Frame header length.
 pub const HEADER_LEN: usize = 24;
+/// Where the data of a `LogData` payload starts (after `offset` and `file_size`).
+pub const LOG_DATA_AT: usize = 16;
 /// Largest payload accepted (a 1 MiB log chunk plus its fields).
 pub const MAX_PAYLOAD: u32 = (1 << 20) + 4096;
 /// Longest string field.
@@ -516,6 +518,7 @@ impl<'a> Message<'a> {
             Message::LogData { offset, file_size, data } => {
                 w.put(&offset.to_le_bytes())?;
                 w.put(&file_size.to_le_bytes())?;
+                debug_assert_eq!(w.pos, LOG_DATA_AT);
                 w.put(data)
             }
             Message::SyncStart { res, from_log, from_pos } => {
@@ -555,20 +558,39 @@ impl<'a> Message<'a> {
         let mut w = Writer { buf: body, pos: 0 };
         self.encode_payload(&mut w)?;
         let len = w.pos;
-        if len > MAX_PAYLOAD as usize {
-            return Err(WireError::TooLarge(len as u32));
-        }
-        let payload_crc = crc32c(&body[..len]);
-        head[..4].copy_from_slice(&MAGIC);
-        head[4..6].copy_from_slice(&PROTOCOL_VERSION.to_le_bytes());
-        head[6..8].copy_from_slice(&(self.kind() as u16).to_le_bytes());
-        head[8..12].copy_from_slice(&(len as u32).to_le_bytes());
-        head[12..16].copy_from_slice(&payload_crc.to_le_bytes());
-        head[16..20].copy_from_slice(&0u32.to_le_bytes());
-        let header_crc = crc32c(&head[..20]);
-        head[20..24].copy_from_slice(&header_crc.to_le_bytes());
-        Ok(HEADER_LEN + len)
+        write_header(head, self.kind(), &body[..len])
     }
+}
+
+/// Writes the header of a frame of `kind` with `payload` into `head`; returns the
+/// frame's length.
+fn write_header(head: &mut [u8], kind: Kind, payload: &[u8]) -> Result<usize, WireError> {
+    let len = payload.len();
+    if len > MAX_PAYLOAD as usize {
+        return Err(WireError::TooLarge(len as u32));
+    }
+    let payload_crc = crc32c(payload);
+    head[..4].copy_from_slice(&MAGIC);
+    head[4..6].copy_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+    head[6..8].copy_from_slice(&(kind as u16).to_le_bytes());
+    head[8..12].copy_from_slice(&(len as u32).to_le_bytes());
+    head[12..16].copy_from_slice(&payload_crc.to_le_bytes());
+    head[16..20].copy_from_slice(&0u32.to_le_bytes());
+    let header_crc = crc32c(&head[..20]);
+    head[20..24].copy_from_slice(&header_crc.to_le_bytes());
+    Ok(HEADER_LEN + len)
+}
+
+/// Encodes a `LogData` frame into `out` around its data, already in place: `data_len`
+/// bytes at `HEADER_LEN + LOG_DATA_AT` (the fetch server reads logfile data straight into
+/// its frame buffer). Returns the frame's length; the frame is the one
+/// [`Message::encode`] makes of the same message.
+pub fn encode_log_data_in_place(out: &mut [u8], offset: u64, file_size: u64, data_len: usize) -> Result<usize, WireError> {
+    let end = (HEADER_LEN + LOG_DATA_AT).checked_add(data_len).ok_or(WireError::NoSpace)?;
+    let (head, body) = out.get_mut(..end).ok_or(WireError::NoSpace)?.split_at_mut(HEADER_LEN);
+    body[..8].copy_from_slice(&offset.to_le_bytes());
+    body[8..LOG_DATA_AT].copy_from_slice(&file_size.to_le_bytes());
+    write_header(head, Kind::LogData, body)
 }
 
 /// Decodes one complete frame from the start of `buf`; returns the message and the
@@ -584,6 +606,20 @@ pub fn decode_frame(buf: &[u8]) -> Result<(Message<'_>, usize), WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_data_in_place_is_the_encoded_frame() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
+        let mut want = vec![0u8; HEADER_LEN + LOG_DATA_AT + data.len()];
+        let n = Message::LogData { offset: 4096, file_size: 1 << 20, data: &data }.encode(&mut want).unwrap();
+        assert_eq!(n, want.len());
+        assert_eq!(&want[HEADER_LEN + LOG_DATA_AT..], &data[..]);
+        let mut got = vec![0xeeu8; n + 3];
+        got[HEADER_LEN + LOG_DATA_AT..n].copy_from_slice(&data);
+        assert_eq!(encode_log_data_in_place(&mut got, 4096, 1 << 20, data.len()), Ok(n));
+        assert_eq!(&got[..n], &want[..]);
+        assert_eq!(encode_log_data_in_place(&mut got[..n - 1], 4096, 1 << 20, data.len()), Err(WireError::NoSpace));
+    }
 
     #[test]
     fn ipv4_addresses() {
