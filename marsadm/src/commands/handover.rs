@@ -76,7 +76,7 @@ impl View<'_> {
     fn consistent(&self) -> Result<bool> {
         let me = &self.ctx.host;
         let size = self.number(SIZE)?.unwrap_or(0);
-        let synced = self.number(&format!("syncstatus-{me}"))?.unwrap_or(size);
+        let synced = self.number(&format!("{SYNCSTATUS_PREFIX}{me}"))?.unwrap_or(size);
         let syncpos = self.link(&format!("syncpos-{me}"))?;
         let syncpos = syncpos.as_deref().and_then(|v| ReplayLink::parse(v).ok());
         let replay = self.replay(me)?;
@@ -364,7 +364,13 @@ pub fn check_invalidate(ctx: &Context, res: &str) -> Result<()> {
         let open = v.actual(me, "open-count")?.unwrap_or_default();
         return Err(refused(res, format!("this host is still primary ({open} openers): umount /dev/mars/… here first")));
     }
-    if v.replay(&primary)?.as_deref().and_then(|l| ReplayLink::parse(l).ok()).is_none() {
+    require_replay_known(&v, res, &primary)
+}
+
+/// invalidate and fake-sync start from the designated primary's replay link: it must be
+/// known here.
+fn require_replay_known(v: &View<'_>, res: &str, primary: &str) -> Result<()> {
+    if v.replay(primary)?.as_deref().and_then(|l| ReplayLink::parse(l).ok()).is_none() {
         return Err(refused(res, format!("{primary}'s replay link is not known here (yet): is it reachable? (marsadm wait-cluster)")));
     }
     Ok(())
@@ -383,10 +389,7 @@ pub fn check_fake_sync(ctx: &Context, res: &str) -> Result<()> {
     if primary == me || v.actual(me, "is-primary")?.as_deref() == Some("1") {
         return Err(refused(res, "this host is the primary: its disk is the original, not a copy"));
     }
-    if v.replay(&primary)?.as_deref().and_then(|l| ReplayLink::parse(l).ok()).is_none() {
-        return Err(refused(res, format!("{primary}'s replay link is not known here (yet): is it reachable? (marsadm wait-cluster)")));
-    }
-    Ok(())
+    require_replay_known(&v, res, &primary)
 }
 
 /// `fake-sync RES` (experts; design reference §6): declare this host's disk a copy of
@@ -471,7 +474,7 @@ pub fn invalidate(ctx: &Context, res: &str, timeout: Duration) -> Result<()> {
     // Like a join: replication starts at the primary's current logfile, after a sync.
     let replay = ReplayLink { log: theirs.log, start: 0, len: 0 };
     ctx.tree.set(&format!("{dir}/{REPLAY_PREFIX}{me}"), &replay.to_string(), stamp)?;
-    ctx.tree.set(&format!("{dir}/syncstatus-{me}"), "0", stamp)?;
+    ctx.tree.set(&format!("{dir}/{SYNCSTATUS_PREFIX}{me}"), "0", stamp)?;
     if ctx.tree.get(&format!("{dir}/syncpos-{me}"))?.is_some() {
         ctx.tree.set(&format!("{dir}/syncpos-{me}"), mars_core::tree::DELETED, stamp)?;
     }

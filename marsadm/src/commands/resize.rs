@@ -11,7 +11,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use mars_core::tree::{ACTSIZE_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, SIZE};
+use mars_core::tree::{ACTSIZE_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, SIZE, SYNCSTATUS_PREFIX};
 
 use super::resource::{actual, members, require_member, resource_dir};
 use crate::context::Context;
@@ -94,7 +94,7 @@ pub fn resize(ctx: &Context, res: &str, requested: Option<u64>, timeout: Duratio
     // All checks passed. The primary's data is authoritative for the new area, so its
     // sync status covers it before the size says it exists.
     let stamp = ctx.stamp(&[&dir])?;
-    ctx.tree.set(&format!("{dir}/syncstatus-{me}"), &new.to_string(), stamp)?;
+    ctx.tree.set(&format!("{dir}/{SYNCSTATUS_PREFIX}{me}"), &new.to_string(), stamp)?;
     ctx.tree.set(&format!("{dir}/{SIZE}"), &new.to_string(), stamp + 1)?;
     ctx.trigger();
     let deadline = Instant::now() + timeout;
