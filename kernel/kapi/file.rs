@@ -95,12 +95,17 @@ unsafe fn sync(file: *mut bindings::file, datasync: bool) -> Result {
     to_result(unsafe { bindings::vfs_fsync(file, datasync as i32) })
 }
 
+/// Flags of every open: no symlink as the last component, and files past 2 GiB
+/// (`O_LARGEFILE`, which the system calls add on 64-bit machines and `filp_open` does
+/// not: without it, a logfile's writes past 2 GiB fail and logging ceases).
+const ALWAYS: u32 = bindings::O_NOFOLLOW | bindings::O_LARGEFILE;
+
 impl File {
     /// Opens `path` with `flags`; `mode` applies when the file is created. A symlink as
     /// the last component is never followed (`O_NOFOLLOW`: `ELOOP`); files in `/mars`
     /// are opened with `vfs::open_in_dir`, which checks the rest of the path too.
     pub(crate) fn open(path: &CStr, flags: OpenFlags, mode: u16) -> Result<File> {
-        let flags = flags.0 | bindings::O_NOFOLLOW;
+        let flags = flags.0 | ALWAYS;
         // SAFETY: `path` is a valid NUL-terminated string for the duration of the call.
         let ptr = from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr(), flags as i32, mode) })?;
         // INVARIANT: `filp_open` succeeded, so `ptr` is an open file reference.
@@ -115,7 +120,7 @@ impl File {
     /// `root` must point to a `struct path` whose references are held for the duration of
     /// the call, and `name` must contain no `/`.
     pub(super) unsafe fn open_in(root: *const bindings::path, name: &CStr, flags: OpenFlags, mode: u16) -> Result<File> {
-        let flags = flags.0 | bindings::O_NOFOLLOW;
+        let flags = flags.0 | ALWAYS;
         // SAFETY: `root` is a referenced path (the caller's guarantee); `name` is a valid
         // NUL-terminated string of one component for the duration of the call.
         let ptr = from_err_ptr(unsafe { bindings::file_open_root(root, name.as_char_ptr(), flags as i32, mode) })?;

@@ -100,7 +100,27 @@ on $n "mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0 && i=0; while [ \$i -le $l
 on $n 'umount /mnt/r0'
 on $n 'xfs_repair -n /dev/mars/r0 >/dev/null' || fail "xfs_repair -n found problems"
 
+step "a logfile grows past 2 GiB"
+# Files the module opens must be large files (O_LARGEFILE, which filp_open does not add):
+# before 2026-12-04 the logger's write across 2 GiB failed (EINVAL) and logging ceased.
+# The testbed's /mars is 1 GiB; for this step an ext4 on the scratch disk vda, grown to
+# 4 GiB, is /mars.
+on $n 'rmmod mars && umount /mars' || fail "cannot free /mars"
+tb disk grow $n vda 4096 || fail "disk grow vda"
+on $n 'mkfs.ext4 -q -F /dev/vda && mount /dev/vda /mars' || fail "no ext4 on vda"
+fresh_resource
+on $n 'dmesg -c >/dev/null'
+# 2.5 GiB of writes: the 512 MiB data disk five times over, all into the first logfile.
+on $n 'fio --name=big --filename=/dev/mars/r0 --direct=1 --ioengine=libaio --rw=write --bs=1M --iodepth=16 --size=512M --loops=5 >/dev/null' ||
+  fail "writes of 2.5 GiB to /dev/mars/r0"
+big=/mars/resource-r0/log-000000001-node1
+on $n 'dmesg | grep "logging ceases"' && fail "logging ceased while the logfile grew past 2 GiB"
+end=$(on $n "marsadm cat --summary --json $big" | sed -n 's/.*"valid_bytes": *\([0-9]*\).*/\1/p')
+echo "$big: $end valid bytes"
+[ -n "$end" ] && [ "$end" -gt $((5 * 512 * 1048576)) ] || fail "the logfile does not hold the 2.5 GiB written ($end bytes)"
+on $n 'rmmod mars && umount /mars && mount /dev/vdc /mars' || fail "cannot put /mars back"
+shrink_disks scratch.img 64 $n
 
 step "clean up"
-on $n 'rmmod mars && rm -rf /mars/*'
+on $n 'rmmod mars 2>/dev/null; rm -rf /mars/*; true'
 echo ok
