@@ -123,19 +123,15 @@ fn serve(main: &Main, sock: Socket) -> Result {
         let read = |buf: &mut [u8]| -> Result<usize> {
             let buf = buf.get_mut(..want).ok_or(EINVAL)?;
             let aligned = offset % DATA_ALIGN as u64 == 0 && want % DATA_ALIGN == 0 && buf.as_ptr() as usize % DATA_ALIGN == 0;
-            let from = match direct {
-                Some(d) if aligned => d,
-                _ => file,
-            };
-            let mut got = 0;
-            while got < want {
-                let n = from.read_at(&mut buf[got..], offset + got as u64)?;
-                if n == 0 {
-                    break;
-                }
-                got += n;
+            match direct {
+                // EINVAL: the disk wants a coarser alignment (4 KiB sectors); the page
+                // cache serves then.
+                Some(d) if aligned => match d.read_full_at(buf, offset) {
+                    Err(e) if e == EINVAL => file.read_full_at(buf, offset),
+                    r => r,
+                },
+                _ => file.read_full_at(buf, offset),
             }
-            Ok(got)
         };
         conn.send_log_data(offset, want, read, |got| size.max(offset + got as u64))?;
     }
@@ -381,7 +377,7 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
         // Replies go in by direct I/O from the connection's buffer where they can (no
         // copy into the page cache): aligned data at an aligned offset, as the records
         // of format version 2 are; anything else through the page cache.
-        let direct = open_logfile(&dir, name, OpenFlags::READ_WRITE.direct(), 0).ok();
+        let mut direct = open_logfile(&dir, name, OpenFlags::READ_WRITE.direct(), 0).ok();
         let fits_direct = |at: u64, d: &[u8]| {
             let align = DATA_ALIGN as u64;
             at % align == 0 && d.len() as u64 % align == 0 && d.as_ptr() as usize % DATA_ALIGN == 0
@@ -433,7 +429,15 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
                         break;
                     }
                     match &direct {
-                        Some(d) if fits_direct(offset, data) => d.write_all_vectored_at(&[data], offset)?,
+                        Some(d) if fits_direct(offset, data) => match d.write_all_vectored_at(&[data], offset) {
+                            // The disk wants a coarser alignment (4 KiB sectors): the
+                            // page cache from now on (nothing was written).
+                            Err(e) if e == EINVAL => {
+                                direct = None;
+                                file.write_all_vectored_at(&[data], offset)?;
+                            }
+                            r => r?,
+                        },
                         _ => file.write_all_vectored_at(&[data], offset)?,
                     }
                     offset += data.len() as u64;

@@ -125,14 +125,7 @@ impl Keys {
 fn read_key(name: &str) -> Result<KeyedMac> {
     let file = vfs::open_in_dir(&path(fmt!("{}", ROOT))?, name, OpenFlags::READ.non_blocking(), 0)?;
     let mut text = [0u8; KEY_TEXT_LEN + 1];
-    let mut got = 0;
-    while got < text.len() {
-        let n = file.read_at(&mut text[got..], got as u64)?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
+    let got = file.read_full_at(&mut text, 0)?;
     let key = auth::parse_key(&text[..got]).map_err(|_| {
         warn_limited(fmt!("/mars/{} does not hold 64 hex digits", name));
         EINVAL

@@ -82,19 +82,6 @@ pub(crate) struct Replayed {
     pub(crate) zeros: bool,
 }
 
-/// Reads up to `buf.len()` bytes of `log` at `pos`; returns how many (short at the end).
-fn read_window(log: &File, pos: u64, buf: &mut [u8]) -> Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        let n = log.read_at(&mut buf[got..], pos + got as u64)?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
-    Ok(got)
-}
-
 /// A write record of a checked window, by where its payload lies in the window (so
 /// that the list outlives the window's borrow while the other window is written).
 struct Slot {
@@ -185,7 +172,7 @@ fn apply_windows(
     let [a, b] = &mut windows.0;
     let (mut this, mut other) = (&mut a[..], &mut b[..]);
     let mut at = base;
-    let mut got = read_window(log, at, &mut this[..want(at)])?;
+    let mut got = log.read_full_at(&mut this[..want(at)], at)?;
     let mut scanned = scan_window(&this[..got], at, from, first_seq, digests)?;
     let mut applied = 0u64;
     loop {
@@ -193,7 +180,7 @@ fn apply_windows(
         let next_seq = scanned.next_seq;
         let ahead = write_scanned(disk, &this[..got], &scanned, || -> Result<Option<(u64, usize, Scanned)>> {
             let Some(n) = next else { return Ok(None) };
-            let g = read_window(log, n, &mut other[..want(n)])?;
+            let g = log.read_full_at(&mut other[..want(n)], n)?;
             Ok(Some((n, g, scan_window(&other[..g], n, from, next_seq, digests)?)))
         })??;
         applied += scanned.slots.len() as u64;
@@ -422,7 +409,7 @@ impl Follower {
     fn replay_run(&mut self, replay: &ReplayLink<'_>, start: u64, file: &File, size: u64) -> Result<Outcome> {
         // The sequence number continues from the record at the replay position.
         let mut head = [0u8; HEADER_LEN];
-        let got = read_window(file, start, &mut head)?;
+        let got = file.read_full_at(&mut head, start)?;
         let first_seq = match decode_header(&head[..got]) {
             Ok(header) => header.seq,
             // Still being fetched.

@@ -171,6 +171,19 @@ impl File {
         unsafe { read_at_once(self.ptr.as_ptr(), buf, pos) }
     }
 
+    /// Reads `buf.len()` bytes at `pos`, fewer only where the file ends; returns how many.
+    pub(crate) fn read_full_at(&self, buf: &mut [u8], pos: u64) -> Result<usize> {
+        let mut got = 0;
+        while got < buf.len() {
+            let n = self.read_at(&mut buf[got..], pos + got as u64)?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        Ok(got)
+    }
+
     /// Makes written data durable (`datasync`: data and the metadata needed to read it).
     pub(crate) fn sync(&self, datasync: bool) -> Result {
         // SAFETY: the file is open (type invariant).
