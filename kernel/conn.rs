@@ -83,6 +83,8 @@ pub(crate) const DATA_ALIGN: usize = 512;
 /// page-aligned once it holds full frames), so the fetch client can write it to its
 /// copy of the logfile with direct I/O, without copying it.
 const LEAD: usize = (DATA_ALIGN - (SEQ_LEN + HEADER_LEN + LOG_DATA_AT) % DATA_ALIGN) % DATA_ALIGN;
+/// Where a frame starts in `Conn::buf` (after the lead and the sequence number's room).
+const FRAME: usize = LEAD + SEQ_LEN;
 
 /// Seconds from connect or accept until the peer has proven it holds the cluster key.
 const HANDSHAKE_S: u64 = 10;
@@ -225,12 +227,8 @@ impl Conn {
 
     /// Sends one frame, tagged once the connection is authenticated.
     pub(crate) fn send(&mut self, m: &Message<'_>) -> Result {
-        const F: usize = LEAD + SEQ_LEN;
-        let mut n = m.encode(&mut self.buf[F..]).map_err(|_| EINVAL)?;
-        if let Some((mac, session)) = &mut self.auth {
-            n = session.seal(mac, &mut self.buf[LEAD..], n).map_err(|_| EINVAL)?;
-        }
-        self.sock.send_all(&self.buf[F..F + n])
+        let n = m.encode(&mut self.buf[FRAME..]).map_err(|_| EINVAL)?;
+        self.seal_and_send(n)
     }
 
     /// Sends a `LogData` reply for `offset` without copying its data: `read` fills the
@@ -238,24 +236,29 @@ impl Conn {
     /// boundary, for direct I/O) and returns how many bytes it put there;
     /// `file_size(n)` is the size to report with them.
     pub(crate) fn send_log_data(&mut self, offset: u64, max: usize, read: impl FnOnce(&mut [u8]) -> Result<usize>, file_size: impl FnOnce(usize) -> u64) -> Result {
-        const F: usize = LEAD + SEQ_LEN;
-        const DATA: usize = F + HEADER_LEN + LOG_DATA_AT;
+        const DATA: usize = FRAME + HEADER_LEN + LOG_DATA_AT;
         let room = self.buf.len().saturating_sub(DATA + FRAME_TAG_LEN).min(max);
         let n = read(&mut self.buf[DATA..DATA + room])?;
         if n > room {
             return Err(EINVAL);
         }
-        let mut len = encode_log_data_in_place(&mut self.buf[F..], offset, file_size(n), n).map_err(|_| EINVAL)?;
+        let len = encode_log_data_in_place(&mut self.buf[FRAME..], offset, file_size(n), n).map_err(|_| EINVAL)?;
+        self.seal_and_send(len)
+    }
+
+    /// Tags the frame of `n` bytes at [`FRAME`] once the connection is authenticated,
+    /// and sends it.
+    fn seal_and_send(&mut self, mut n: usize) -> Result {
         if let Some((mac, session)) = &mut self.auth {
-            len = session.seal(mac, &mut self.buf[LEAD..], len).map_err(|_| EINVAL)?;
+            n = session.seal(mac, &mut self.buf[LEAD..], n).map_err(|_| EINVAL)?;
         }
-        self.sock.send_all(&self.buf[F..F + len])
+        self.sock.send_all(&self.buf[FRAME..FRAME + n])
     }
 
     /// Receives and validates one frame; a bad one is logged and an error (the caller
     /// closes the connection).
     pub(crate) fn recv(&mut self) -> Result<Message<'_>> {
-        const H: usize = LEAD + SEQ_LEN;
+        const H: usize = FRAME;
         let deadline = self.unproven.map(|(_, d)| d);
         self.sock.recv_exact_until(&mut self.buf[H..H + HEADER_LEN], deadline)?;
         let header = decode_header(&self.buf[H..]).map_err(|e| {
