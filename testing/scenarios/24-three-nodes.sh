@@ -42,10 +42,13 @@ size=$(on node3 "stat -c %s /mars/resource-r0/$log")
 [ "$size" -gt "$start" ] || fail "nothing to replay on node3 ($link, size $size)"
 at=$(( start + (size - start) / 2 ))
 echo "corrupting $log on node3 at byte $at (replayed to $start of $size)"
-on node3 "printf X | dd of=/mars/resource-r0/$log bs=1 seek=$at conv=notrunc status=none"
+# (a byte that differs from the one there: X, or Y where the log holds an X)
+on node3 "f=/mars/resource-r0/$log; c=\$(dd if=\$f bs=1 skip=$at count=1 status=none | od -An -tx1 | tr -d ' ')
+  v=X; [ \"\$c\" = 58 ] && v=Y; printf \$v | dd of=\$f bs=1 seek=$at conv=notrunc status=none"
 on node3 'marsadm resume-replay r0 >/dev/null'
 on node3 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node3 not UpToDate after repair: $(on node3 'marsadm view r0')"
-on node3 'dmesg | grep -q "damaged at byte"' || fail "damage not reported"
+on node3 'dmesg | grep -q "damaged at byte"' ||
+  fail "damage not reported (replay link $(replay_link node3)): $(on node3 'dmesg | grep -a "resource r0" | tail -n 8' | tr '\n' ';')"
 on node3 'dmesg | grep -q "fetching it again"' || fail "re-fetch not reported"
 # The repaired copy equals node1's logfile as far as it goes (node1's xfs may append
 # more records meanwhile, and node3 fetches them: both sides hash the same length).

@@ -44,7 +44,8 @@ step "clean up: node1's version is discarded"
 on node1 'umount /mnt/r0'
 retry 60 on node1 'test "$(readlink /mars/resource-r0/actual-node1/is-primary)" = 0' || fail "node1 did not leave the primary role"
 on node1 'marsadm invalidate r0 >/dev/null' || fail "invalidate on node1"
-on node1 'marsadm wait-resource r0 --until uptodate --timeout 300' || fail "node1 not UpToDate after invalidate"
+on node1 'marsadm wait-resource r0 --until uptodate --timeout 300' ||
+  fail "node1 not UpToDate after invalidate: $(on node1 'marsadm view r0; cd /mars/resource-r0 && for l in primary replay-* syncstatus-* todo-node1/*; do echo "$l -> $(readlink $l)"; done' | tr '\n' ';')"
 
 # Replay reads a logfile in windows of 4 MiB from its start. A window that ends exactly
 # at the end of a record scans "clean", like a window that ends in zeros; before 2026-12-04

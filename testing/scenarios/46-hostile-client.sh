@@ -38,10 +38,19 @@ tree() {
       if [ -L "$p" ]; then case $p in */replay-*) echo "$p" ;; *) echo "$p -> $(readlink "$p")" ;; esac; else echo "$p"; fi
     done; sha256sum /etc/passwd /etc/group /mars/cluster.key'
 }
+# node2s_entries NODE: node2's links in r0 (but for its replay position and versions) as
+# NODE has them. node1 learns them by pulling node2's tree (about every 2 s, later after
+# failed pulls), so they can reach it after node2 is UpToDate.
+node2s_entries() {
+  on "$1" 'cd /mars/resource-r0 && find . -type l \( -name "*-node2" -o -path "./todo-node2/*" \) ! -name "replay-*" ! -name "version-*" ! -path "./actual-*" |
+    sort | while read -r p; do echo "$p -> $(readlink "$p")"; done'
+}
+node1_knows_node2() { [ "$(node2s_entries node1)" = "$(node2s_entries node2)" ]; }
 kernel_trouble() { on node1 'dmesg' | grep -aE 'BUG:|Oops|Kernel panic|WARNING:|Call Trace:|rust_panic|UBSAN|KASAN'; }
 
 write 4 0
 replayed
+retry 60 node1_knows_node2 || fail "node1 does not have node2's entries: $(diff <(node2s_entries node2) <(node2s_entries node1) | tr '\n' ';')"
 before=$(tree)
 grep -q '^./uuid -> ' <<<"$before" && grep -q '^./resource-r0/primary -> node1$' <<<"$before" || fail "no tree to compare: $before"
 
