@@ -18,6 +18,7 @@ use kernel::sync::Arc;
 
 use kernel::fmt;
 
+use crate::kapi::file::DIRECT_ALIGN;
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{is_addr_not_available, protocol_error, Endpoint, Socket};
 use crate::kapi::random;
@@ -76,13 +77,11 @@ pub(crate) struct Conn {
     unproven: Option<(usize, u64)>,
 }
 
-/// Alignment of the data of a received `LogData` frame in memory (direct I/O).
-pub(crate) const DATA_ALIGN: usize = 512;
 /// Unused bytes before the frame layout in `Conn::buf`: with them, the data of a
-/// `LogData` frame lands on a [`DATA_ALIGN`] boundary of the buffer (whose start is
+/// `LogData` frame lands on a [`DIRECT_ALIGN`] boundary of the buffer (whose start is
 /// page-aligned once it holds full frames), so the fetch client can write it to its
 /// copy of the logfile with direct I/O, without copying it.
-const LEAD: usize = (DATA_ALIGN - (SEQ_LEN + HEADER_LEN + LOG_DATA_AT) % DATA_ALIGN) % DATA_ALIGN;
+const LEAD: usize = (DIRECT_ALIGN - (SEQ_LEN + HEADER_LEN + LOG_DATA_AT) % DIRECT_ALIGN) % DIRECT_ALIGN;
 /// Where a frame starts in `Conn::buf` (after the lead and the sequence number's room).
 const FRAME: usize = LEAD + SEQ_LEN;
 
@@ -232,7 +231,7 @@ impl Conn {
     }
 
     /// Sends a `LogData` reply for `offset` without copying its data: `read` fills the
-    /// room for it in the frame buffer (at most `max` bytes, starting at a [`DATA_ALIGN`]
+    /// room for it in the frame buffer (at most `max` bytes, starting at a [`DIRECT_ALIGN`]
     /// boundary, for direct I/O) and returns how many bytes it put there;
     /// `file_size(n)` is the size to report with them.
     pub(crate) fn send_log_data(&mut self, offset: u64, max: usize, read: impl FnOnce(&mut [u8]) -> Result<usize>, file_size: impl FnOnce(usize) -> u64) -> Result {

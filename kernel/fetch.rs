@@ -19,9 +19,9 @@ use kernel::sync::{Arc, CondVar, Mutex};
 use kernel::time::msecs_to_jiffies;
 use kernel::{new_condvar, new_mutex, pin_init};
 
-use crate::conn::{peer_warn, text, Conn, Listener, DATA_ALIGN};
+use crate::conn::{peer_warn, text, Conn, Listener};
 use crate::mars_core::text::escaped;
-use crate::kapi::file::{File, OpenFlags};
+use crate::kapi::file::{direct_aligned, File, OpenFlags};
 use crate::kapi::vfs;
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{protocol_error, Socket};
@@ -33,7 +33,7 @@ use crate::progress::RateMeter;
 use crate::mars_core::tree::{parse_log_path, LogName, ReplayLink, VersionLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::wire::Message;
 use crate::strategy::Main;
-use crate::tree::{host_name, open_logfile, path, Tree, ROOT};
+use crate::tree::{host_name, open_logfile, path, LogfileReader, Tree, ROOT};
 use crate::tunables::{Traffic, FETCH_LIMIT_KB};
 
 /// Bytes of a logfile per request.
@@ -78,8 +78,7 @@ pub(crate) fn start_server(main: Arc<Main>, at: [u8; 4]) -> Result<Listener> {
 /// the primary's current logfile waits up to [`LONG_POLL_MS`] for the log to grow.
 fn serve(main: &Main, sock: Socket) -> Result {
     let mut conn = Conn::accept_member(main, sock, Traffic::Replication, MAX_PAYLOAD)?;
-    // The logfile, and the same file opened for direct I/O (`None` where /mars cannot).
-    let mut open: Option<(KVec<u8>, File, Option<File>)> = None;
+    let mut open: Option<(KVec<u8>, LogfileReader)> = None;
     loop {
         let (p, offset, max_len) = match conn.recv()? {
             Message::FetchLog { path: p, offset, max_len } => (owned(p)?, offset, max_len),
@@ -90,9 +89,9 @@ fn serve(main: &Main, sock: Socket) -> Result {
             conn.refuse(2, "not a logfile");
             return Err(EPERM);
         };
-        if !open.as_ref().is_some_and(|(n, _, _)| n.as_slice() == p.as_bytes()) {
+        if !open.as_ref().is_some_and(|(n, _)| n.as_slice() == p.as_bytes()) {
             let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
-            let file = match open_logfile(&dir, name, OpenFlags::READ, 0) {
+            let log = match LogfileReader::open(&dir, name, OpenFlags::READ) {
                 Ok(f) => f,
                 // A symlink or anything but a regular file in the resource directory.
                 Err(e) if vfs::is_symlink_refusal(e) || e == EINVAL || e == ENOTDIR => {
@@ -101,10 +100,10 @@ fn serve(main: &Main, sock: Socket) -> Result {
                 }
                 Err(e) => return Err(e),
             };
-            let direct = open_logfile(&dir, name, OpenFlags::READ.direct(), 0).ok();
-            open = Some((owned(p)?, file, direct));
+            open = Some((owned(p)?, log));
         }
-        let Some((_, file, direct)) = &open else { return Err(EINVAL) };
+        let Some((_, log)) = &open else { return Err(EINVAL) };
+        let file = log.file();
         let mut size = file.size().min(durable_end(main, res, name));
         if offset == size {
             if let Some(log) = current_log(main, res, name) {
@@ -118,21 +117,8 @@ fn serve(main: &Main, sock: Socket) -> Result {
             return Err(EINVAL);
         }
         let want = (size - offset).min(u64::from(max_len.min(CHUNK))) as usize;
-        // Logfile data goes from the disk into the frame by direct I/O where it is aligned
-        // (the logger writes records that way: they are not in the page cache).
-        let read = |buf: &mut [u8]| -> Result<usize> {
-            let buf = buf.get_mut(..want).ok_or(EINVAL)?;
-            let aligned = offset % DATA_ALIGN as u64 == 0 && want % DATA_ALIGN == 0 && buf.as_ptr() as usize % DATA_ALIGN == 0;
-            match direct {
-                // EINVAL: the disk wants a coarser alignment (4 KiB sectors); the page
-                // cache serves then.
-                Some(d) if aligned => match d.read_full_at(buf, offset) {
-                    Err(e) if e == EINVAL => file.read_full_at(buf, offset),
-                    r => r,
-                },
-                _ => file.read_full_at(buf, offset),
-            }
-        };
+        // Logfile data goes from the disk into the frame (by direct I/O where aligned).
+        let read = |buf: &mut [u8]| -> Result<usize> { log.read_full_at(buf.get_mut(..want).ok_or(EINVAL)?, offset) };
         conn.send_log_data(offset, want, read, |got| size.max(offset + got as u64))?;
     }
 }
@@ -378,10 +364,6 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
         // copy into the page cache): aligned data at an aligned offset, as the records
         // of format version 2 are; anything else through the page cache.
         let mut direct = open_logfile(&dir, name, OpenFlags::READ_WRITE.direct(), 0).ok();
-        let fits_direct = |at: u64, d: &[u8]| {
-            let align = DATA_ALIGN as u64;
-            at % align == 0 && d.len() as u64 % align == 0 && d.as_ptr() as usize % DATA_ALIGN == 0
-        };
         // Requests in flight, oldest first; `asked` is where the next one starts, and
         // `served` how much of the logfile the server had when it last answered: more
         // requests are sent only below that, so each is answered in full (its start is
@@ -406,7 +388,7 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
             let limit = u64::from(FETCH_LIMIT_KB.load(Ordering::Relaxed).max(0) as u32) * 1024;
             // Under a rate limit, one request at a time, of a quarter second's worth,
             // keeps the pace smooth.
-            // (Whole pages: replies of aligned records stay aligned, see `fits_direct`.)
+            // (Whole pages: replies of aligned records stay aligned, see `direct_aligned`.)
             let (depth, max_len) = if limit == 0 { (DEPTH, CHUNK) } else { (1, (limit / 4).clamp(4096, u64::from(CHUNK)) as u32 & !4095) };
             let hold = round.fetched >= ROUND_BYTES || repair.wanted_for(nr);
             while flight.len < depth && (flight.is_empty() || (asked < served && !hold)) {
@@ -429,7 +411,7 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
                         break;
                     }
                     match &direct {
-                        Some(d) if fits_direct(offset, data) => match d.write_all_vectored_at(&[data], offset) {
+                        Some(d) if direct_aligned(offset, data) => match d.write_all_vectored_at(&[data], offset) {
                             // The disk wants a coarser alignment (4 KiB sectors): the
                             // page cache from now on (nothing was written).
                             Err(e) if e == EINVAL => {

@@ -25,13 +25,13 @@ use kernel::{new_condvar, new_mutex, pin_init};
 
 use crate::buffer::{Request, WriteBuffer, QUEUE_SLOTS};
 use crate::kapi::bdev::BlockDevice;
-use crate::kapi::file::{File, OpenFlags};
+use crate::kapi::file::{direct_aligned, File, OpenFlags};
 use crate::kapi::gendisk::{Bio, BioStatus};
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
 use crate::mars_core::emergency::after_hole;
 use crate::mars_core::tree::{LogName, RESOURCE_PREFIX};
-use crate::mars_core::log_record::{encode_head, Format, RecordError, RecordHeader, RecordKind, HEAD_LEN, SECTOR};
+use crate::mars_core::log_record::{encode_head, Format, RecordError, RecordHeader, RecordKind, HEAD_LEN};
 use crate::reader::Reader;
 use crate::ring::{Queue, Ring};
 use crate::strategy::Main;
@@ -619,7 +619,8 @@ fn append_records(main: &Main, t: &mut LogTarget, batch: &Ring<Request>, frames:
     for (i, req) in batch.iter().filter(|r| matches!(r, Request::Write { .. })).enumerate() {
         let Request::Write { entry, .. } = req else { continue };
         let head = &frames[i * HEAD_LEN..(i + 1) * HEAD_LEN];
-        aligned &= is_sector_aligned(head) && is_sector_aligned(&entry.data);
+        // (Records of format version 2 start at aligned file positions.)
+        aligned &= direct_aligned(0, head) && direct_aligned(0, &entry.data);
         parts.push(head, GFP_KERNEL)?;
         parts.push(&entry.data[..], GFP_KERNEL)?;
         bytes += (HEAD_LEN + entry.data.len()) as u64;
@@ -636,10 +637,4 @@ fn append_records(main: &Main, t: &mut LogTarget, batch: &Ring<Request>, frames:
     t.pos += bytes;
     t.next_seq = seq;
     Ok(())
-}
-
-/// Whether `buf` may take part in direct I/O as it is: its address and length are
-/// multiples of 512 (what block devices require at least).
-fn is_sector_aligned(buf: &[u8]) -> bool {
-    (buf.as_ptr() as usize | buf.len()) % SECTOR as usize == 0
 }

@@ -15,7 +15,7 @@ use crate::conn::text;
 use crate::digest::KernelDigests;
 use crate::fetch::Repair;
 use crate::kapi::bdev::BlockDevice;
-use crate::kapi::file::{File, OpenFlags};
+use crate::kapi::file::{direct_aligned, OpenFlags, DIRECT_ALIGN};
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
@@ -23,12 +23,12 @@ use crate::kapi::vfs;
 use crate::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::format_into;
-use crate::mars_core::log_record::{decode_header, next_window, LogScanner, RecordError, RecordKind, ScanEnd, HEADER_LEN, MAX_OVERHEAD, MAX_PAYLOAD, SECTOR};
+use crate::mars_core::log_record::{decode_header, next_window, LogScanner, RecordError, RecordKind, ScanEnd, HEADER_LEN, MAX_OVERHEAD, MAX_PAYLOAD};
 use crate::mars_core::replication::{hole_after, next_logfile, switchover, Stop, SwitchLinks, Switchover};
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
 use crate::strategy::Main;
-use crate::tree::{host_name, open_logfile, path, Tree, ROOT};
+use crate::tree::{host_name, path, LogfileReader, Tree, ROOT};
 use crate::writeback::{write_pieces_while, DiskWrite};
 
 /// A write record of a window being written to the disk.
@@ -134,7 +134,7 @@ fn write_scanned<R>(disk: &BlockDevice, window: &[u8], scanned: &Scanned, meanwh
     // Payloads of aligned records (format version 2) in a window read from a record's
     // start are sector-aligned in memory: the bios take them from the window. Packed
     // records (version 1) go through aligned copies.
-    let aligned = pieces.iter().all(|r| r.data.as_ptr() as usize % SECTOR as usize == 0 && r.data.len() % SECTOR as usize == 0);
+    let aligned = pieces.iter().all(|r| direct_aligned(0, r.data));
     write_pieces_while(disk, &pieces, !aligned, meanwhile)
 }
 
@@ -158,7 +158,7 @@ struct Run {
 /// flushed; a crash half-way leaves the replay position where it was, and replaying
 /// again is harmless.
 fn apply_windows(
-    log: &File,
+    log: &LogfileReader,
     size: u64,
     base: u64,
     first_seq: u64,
@@ -172,7 +172,7 @@ fn apply_windows(
     let [a, b] = &mut windows.0;
     let (mut this, mut other) = (&mut a[..], &mut b[..]);
     let mut at = base;
-    let mut got = log.read_full_at(&mut this[..want(at)], at)?;
+    let mut got = read_window(log, this, at, want(at))?;
     let mut scanned = scan_window(&this[..got], at, from, first_seq, digests)?;
     let mut applied = 0u64;
     loop {
@@ -180,7 +180,7 @@ fn apply_windows(
         let next_seq = scanned.next_seq;
         let ahead = write_scanned(disk, &this[..got], &scanned, || -> Result<Option<(u64, usize, Scanned)>> {
             let Some(n) = next else { return Ok(None) };
-            let g = log.read_full_at(&mut other[..want(n)], n)?;
+            let g = read_window(log, other, n, want(n))?;
             Ok(Some((n, g, scan_window(&other[..g], n, from, next_seq, digests)?)))
         })??;
         applied += scanned.slots.len() as u64;
@@ -197,12 +197,20 @@ fn apply_windows(
     }
 }
 
+/// Reads at most `len` bytes of `log` at `at` into `window`: whole sectors, so that a
+/// window at a record of format version 2 goes by direct I/O (the bytes past `len` are
+/// not looked at).
+fn read_window(log: &LogfileReader, window: &mut [u8], at: u64, len: usize) -> Result<usize> {
+    let room = len.next_multiple_of(DIRECT_ALIGN).min(window.len());
+    Ok(log.read_full_at(&mut window[..room], at)?.min(len))
+}
+
 /// Applies every valid record of `log` that starts at or after `start` to `disk` (with
 /// direct I/O, see `writeback::write_pieces`), then makes the disk durable. Stops at the
 /// first invalid record (a torn tail after a crash); what follows it is reported, never
 /// applied.
-pub(crate) fn replay(log: &File, disk: &BlockDevice, start: u64, digests: &KernelDigests) -> Result<Replayed> {
-    let size = log.size();
+pub(crate) fn replay(log: &LogfileReader, disk: &BlockDevice, start: u64, digests: &KernelDigests) -> Result<Replayed> {
+    let size = log.file().size();
     let mut windows = Windows::new()?;
     let run = apply_windows(log, size, 0, 1, start, disk, digests, &mut windows, |_| true)?;
     // Only zeros after the last record: those the logger wrote ahead.
@@ -329,15 +337,15 @@ impl Follower {
         let Some(link) = tree.read(&path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(Step::Idle) };
         let replay = ReplayLink::parse(text(&link)?).map_err(|_| EINVAL)?;
         let start = self.resume_at(&replay);
-        let file = match open_logfile(&dir, replay.log, OpenFlags::READ, 0) {
-            Ok(f) => f,
+        let log = match LogfileReader::open(&dir, replay.log, OpenFlags::READ) {
+            Ok(l) => l,
             // Not fetched yet.
             Err(e) if e == ENOENT => return Ok(Step::Idle),
             Err(e) => return Err(e),
         };
-        let size = file.size();
+        let size = log.file().size();
         if start < size {
-            let outcome = self.replay_run(&replay, start, &file, size)?;
+            let outcome = self.replay_run(&replay, start, &log, size)?;
             let due = self.unflushed.as_ref().is_some_and(|u| {
                 !matches!(outcome, Outcome::Applied)
                     || real_ns().saturating_sub(u.since) >= FLUSH_INTERVAL_NS
@@ -406,10 +414,10 @@ impl Follower {
     /// Applies what the local copy holds after `start` to the disk, window by window,
     /// until a flush is due (`FLUSH_INTERVAL_NS`, `FLUSH_BYTES`) or the thread is asked
     /// to stop; does not flush.
-    fn replay_run(&mut self, replay: &ReplayLink<'_>, start: u64, file: &File, size: u64) -> Result<Outcome> {
+    fn replay_run(&mut self, replay: &ReplayLink<'_>, start: u64, log: &LogfileReader, size: u64) -> Result<Outcome> {
         // The sequence number continues from the record at the replay position.
         let mut head = [0u8; HEADER_LEN];
-        let got = file.read_full_at(&mut head, start)?;
+        let got = log.file().read_full_at(&mut head, start)?;
         let first_seq = match decode_header(&head[..got]) {
             Ok(header) => header.seq,
             // Still being fetched.
@@ -421,7 +429,7 @@ impl Follower {
         let go_on = |done: u64| {
             real_ns().saturating_sub(since) < FLUSH_INTERVAL_NS && pending.saturating_add(done) < FLUSH_BYTES && !thread::should_stop()
         };
-        let run = apply_windows(file, size, start, first_seq, start, &self.disk, &self.main.digests, &mut self.windows, go_on)?;
+        let run = apply_windows(log, size, start, first_seq, start, &self.disk, &self.main.digests, &mut self.windows, go_on)?;
         let damaged = match run.stop {
             Some(ScanEnd::Bad { error: RecordError::Truncated { .. }, .. }) => false,
             // Zeros after the last record: nothing a fetch appends looks like this.

@@ -27,7 +27,7 @@ use crate::mars_core::role::Role;
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
 use crate::replay::{replay, Replayed, Replayer};
 use crate::strategy::{Main, Served};
-use crate::tree::{open_logfile, path, Tree};
+use crate::tree::{open_logfile, path, LogfileReader, Tree};
 
 /// A resource this host is attached to.
 pub(crate) struct Resource {
@@ -390,16 +390,16 @@ fn recover_own(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, me:
     for &nr in numbers.iter() {
         let start = if nr == link.log.nr { link.start } else { 0 };
         let name = LogName { nr, host: me };
-        let log = open_logfile(dir, name, OpenFlags::READ_WRITE, 0)?;
+        let log = LogfileReader::open(dir, name, OpenFlags::READ_WRITE)?;
         let r = replay(&log, disk, start, &main.digests)?;
         if r.applied > 0 || r.end < r.size {
             pr_info!("{}: recovery applied {} records of logfile {} from {} (valid log {} of {} bytes)\n", dir, r.applied, nr, start, r.end, r.size);
         }
-        cut_tail(&log, dir, name, &r)?;
+        cut_tail(log.file(), dir, name, &r)?;
         if r.size > 0 {
             tree.write_version_link(&main.digests, dir, name, me, r.end)?;
         }
-        last = Some((log, nr, r.end));
+        last = Some((log.into_file(), nr, r.end));
     }
     let Some((log, last_nr, last_size)) = last else { return Err(EINVAL) };
     if last_size == 0 {
@@ -450,11 +450,11 @@ pub(crate) fn delete_replayed(dir: &CStr, res: &str, replay_nr: u32) -> Result<u
 /// replay and version links then record where its history of that logfile ends, and
 /// the next logfile number is its own.
 fn finish_foreign(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, me: &str, link: &ReplayLink<'_>, mode: Mode) -> Result<(File, u32)> {
-    let end = match open_logfile(dir, link.log, OpenFlags::READ_WRITE, 0) {
+    let end = match LogfileReader::open(dir, link.log, OpenFlags::READ_WRITE) {
         Ok(log) => {
             let r = replay(&log, disk, link.start, &main.digests)?;
             pr_info!("{}: {:?} takeover: replayed {} records of {} from {} to {}\n", dir, mode, r.applied, link.log, link.start, r.end);
-            cut_tail(&log, dir, link.log, &r)?;
+            cut_tail(log.file(), dir, link.log, &r)?;
             r.end
         }
         // Nothing of it fetched yet (a forced takeover right after the sync).

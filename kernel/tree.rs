@@ -9,7 +9,7 @@ use kernel::prelude::*;
 use kernel::str::{CStr, CString};
 
 use crate::clock::Clock;
-use crate::kapi::file::{File, OpenFlags};
+use crate::kapi::file::{direct_aligned, File, OpenFlags};
 use crate::kapi::vfs;
 use crate::digest::KernelDigests;
 use crate::mars_core::tree::{LogName, VersionInput, VersionLink, DELETED, IPS_DIR, IP_PREFIX, SYSTEMD_TRIGGER, UUID, VERSION_PREFIX};
@@ -34,6 +34,48 @@ pub(crate) fn host_name() -> Result<KVec<u8>> {
 pub(crate) fn open_logfile(dir: &CStr, name: LogName<'_>, flags: OpenFlags, mode: u16) -> Result<File> {
     let name = CString::try_from_fmt(fmt!("{}", name))?;
     vfs::open_in_dir(dir, name.to_str().map_err(|_| EINVAL)?, flags, mode)
+}
+
+/// A logfile opened for reading, and again for direct I/O where /mars allows it. The
+/// logger and the fetch write records by direct I/O, so they are not in the page cache:
+/// reading them directly saves the copy through it.
+pub(crate) struct LogfileReader {
+    file: File,
+    direct: Option<File>,
+}
+
+impl LogfileReader {
+    /// Opens logfile `name` of `dir` as [`open_logfile`] does, with `flags` (read, or
+    /// read and write) for the page-cache handle.
+    pub(crate) fn open(dir: &CStr, name: LogName<'_>, flags: OpenFlags) -> Result<LogfileReader> {
+        let file = open_logfile(dir, name, flags, 0)?;
+        let direct = open_logfile(dir, name, OpenFlags::READ.direct(), 0).ok();
+        Ok(LogfileReader { file, direct })
+    }
+
+    /// The page-cache handle (size, writes, truncation).
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// The page-cache handle, the direct one closed.
+    pub(crate) fn into_file(self) -> File {
+        self.file
+    }
+
+    /// [`File::read_full_at`], by direct I/O where `pos` and `buf` are aligned for it
+    /// ([`direct_aligned`]); through the page cache otherwise, and where the disk
+    /// refuses the alignment. (A direct read first writes back what the page cache
+    /// holds dirty of the range, so it sees every write.)
+    pub(crate) fn read_full_at(&self, buf: &mut [u8], pos: u64) -> Result<usize> {
+        match &self.direct {
+            Some(d) if direct_aligned(pos, buf) => match d.read_full_at(buf, pos) {
+                Err(e) if e == EINVAL => self.file.read_full_at(buf, pos),
+                r => r,
+            },
+            _ => self.file.read_full_at(buf, pos),
+        }
+    }
 }
 
 /// Access to the tree with the module's clock.

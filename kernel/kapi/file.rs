@@ -11,6 +11,16 @@ use kernel::error::{from_err_ptr, to_result};
 use kernel::prelude::*;
 use kernel::str::CStr;
 
+/// What direct I/O needs at least of file positions, lengths and buffer addresses: 512
+/// bytes, the smallest logical block size. A disk with coarser sectors (4 KiB) refuses
+/// with `EINVAL`; callers then go through the page cache.
+pub(crate) const DIRECT_ALIGN: usize = 512;
+
+/// Whether `buf` at file position `pos` suits direct I/O ([`DIRECT_ALIGN`]).
+pub(crate) fn direct_aligned(pos: u64, buf: &[u8]) -> bool {
+    pos % DIRECT_ALIGN as u64 == 0 && (buf.as_ptr() as usize | buf.len()) % DIRECT_ALIGN == 0
+}
+
 /// Open flags (a subset of `O_*`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OpenFlags(u32);
