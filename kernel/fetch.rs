@@ -21,7 +21,7 @@ use kernel::{new_condvar, new_mutex, pin_init};
 
 use crate::conn::{peer_warn, text, Conn, Listener};
 use crate::mars_core::text::escaped;
-use crate::kapi::file::{direct_aligned, File, OpenFlags};
+use crate::kapi::file::{direct_aligned, OpenFlags};
 use crate::kapi::vfs;
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{protocol_error, Socket};
