@@ -21,7 +21,7 @@ use kernel::{new_condvar, new_mutex, pin_init};
 
 use crate::conn::{peer_warn, text, Conn, Listener};
 use crate::mars_core::text::escaped;
-use crate::kapi::file::{direct_aligned, OpenFlags};
+use crate::kapi::file::OpenFlags;
 use crate::kapi::vfs;
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{protocol_error, Socket};
@@ -33,7 +33,7 @@ use crate::progress::RateMeter;
 use crate::mars_core::tree::{parse_log_path, LogName, ReplayLink, VersionLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::wire::Message;
 use crate::strategy::Main;
-use crate::tree::{host_name, open_logfile, path, LogfileReader, Tree, ROOT};
+use crate::tree::{host_name, path, Logfile, Tree, ROOT};
 use crate::tunables::{Traffic, FETCH_LIMIT_KB};
 
 /// Bytes of a logfile per request.
@@ -78,7 +78,7 @@ pub(crate) fn start_server(main: Arc<Main>, at: [u8; 4]) -> Result<Listener> {
 /// the primary's current logfile waits up to [`LONG_POLL_MS`] for the log to grow.
 fn serve(main: &Main, sock: Socket) -> Result {
     let mut conn = Conn::accept_member(main, sock, Traffic::Replication, MAX_PAYLOAD)?;
-    let mut open: Option<(KVec<u8>, LogfileReader)> = None;
+    let mut open: Option<(KVec<u8>, Logfile)> = None;
     loop {
         let (p, offset, max_len) = match conn.recv()? {
             Message::FetchLog { path: p, offset, max_len } => (owned(p)?, offset, max_len),
@@ -91,7 +91,7 @@ fn serve(main: &Main, sock: Socket) -> Result {
         };
         if !open.as_ref().is_some_and(|(n, _)| n.as_slice() == p.as_bytes()) {
             let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
-            let log = match LogfileReader::open(&dir, name, OpenFlags::READ) {
+            let log = match Logfile::open(&dir, name, OpenFlags::READ, 0) {
                 Ok(f) => f,
                 // A symlink or anything but a regular file in the resource directory.
                 Err(e) if vfs::is_symlink_refusal(e) || e == EINVAL || e == ENOTDIR => {
@@ -106,9 +106,9 @@ fn serve(main: &Main, sock: Socket) -> Result {
         let file = log.file();
         let mut size = file.size().min(durable_end(main, res, name));
         if offset == size {
-            if let Some(log) = current_log(main, res, name) {
+            if let Some(current) = current_log(main, res, name) {
                 let socket_s = Traffic::Replication.tuning().tcp_timeout.load(Ordering::Relaxed).max(1) as u32;
-                log.wait_durable_beyond(offset, LONG_POLL_MS.min(socket_s.saturating_mul(500)));
+                current.wait_durable_beyond(offset, LONG_POLL_MS.min(socket_s.saturating_mul(500)));
                 size = file.size().min(durable_end(main, res, name));
             }
         }
@@ -351,7 +351,10 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
         }
         let rel = CString::try_from_fmt(fmt!("{}{}/{}", RESOURCE_PREFIX, res, name))?;
         let rel = rel.to_str().map_err(|_| EINVAL)?;
-        let file = match open_logfile(&dir, name, OpenFlags::READ_WRITE.create(), 0o600) {
+        // Replies go in by direct I/O from the connection's buffer where they can (no
+        // copy into the page cache): aligned data at an aligned offset, as the records
+        // of format version 2 are; anything else through the page cache.
+        let copy = match Logfile::open(&dir, name, OpenFlags::READ_WRITE.create(), 0o600) {
             Ok(f) => f,
             Err(e) if vfs::is_symlink_refusal(e) || e == EINVAL || e == ENOTDIR => {
                 // Rate-limited like the lines a peer triggers: the name came from it.
@@ -360,10 +363,7 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
             }
             Err(e) => return Err(e),
         };
-        // Replies go in by direct I/O from the connection's buffer where they can (no
-        // copy into the page cache): aligned data at an aligned offset, as the records
-        // of format version 2 are; anything else through the page cache.
-        let mut direct = open_logfile(&dir, name, OpenFlags::READ_WRITE.direct(), 0).ok();
+        let file = copy.file();
         // Requests in flight, oldest first; `asked` is where the next one starts, and
         // `served` how much of the logfile the server had when it last answered: more
         // requests are sent only below that, so each is answered in full (its start is
@@ -388,7 +388,7 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
             let limit = u64::from(FETCH_LIMIT_KB.load(Ordering::Relaxed).max(0) as u32) * 1024;
             // Under a rate limit, one request at a time, of a quarter second's worth,
             // keeps the pace smooth.
-            // (Whole pages: replies of aligned records stay aligned, see `direct_aligned`.)
+            // (Whole pages: replies of aligned records stay aligned, see `kapi::file::direct_aligned`.)
             let (depth, max_len) = if limit == 0 { (DEPTH, CHUNK) } else { (1, (limit / 4).clamp(4096, u64::from(CHUNK)) as u32 & !4095) };
             let hold = round.fetched >= ROUND_BYTES || repair.wanted_for(nr);
             while flight.len < depth && (flight.is_empty() || (asked < served && !hold)) {
@@ -410,18 +410,7 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
                         }
                         break;
                     }
-                    match &direct {
-                        Some(d) if direct_aligned(offset, data) => match d.write_all_vectored_at(&[data], offset) {
-                            // The disk wants a coarser alignment (4 KiB sectors): the
-                            // page cache from now on (nothing was written).
-                            Err(e) if e == EINVAL => {
-                                direct = None;
-                                file.write_all_vectored_at(&[data], offset)?;
-                            }
-                            r => r?,
-                        },
-                        _ => file.write_all_vectored_at(&[data], offset)?,
-                    }
+                    copy.write_all_at(data, offset)?;
                     offset += data.len() as u64;
                     round.fetched += data.len() as u64;
                     repair.arrived();

@@ -28,7 +28,7 @@ use crate::mars_core::replication::{hole_after, next_logfile, switchover, Stop, 
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
 use crate::strategy::Main;
-use crate::tree::{host_name, path, LogfileReader, Tree, ROOT};
+use crate::tree::{host_name, path, Logfile, Tree, ROOT};
 use crate::writeback::{write_pieces_while, DiskWrite};
 
 /// A write record of a window being written to the disk.
@@ -158,7 +158,7 @@ struct Run {
 /// flushed; a crash half-way leaves the replay position where it was, and replaying
 /// again is harmless.
 fn apply_windows(
-    log: &LogfileReader,
+    log: &Logfile,
     size: u64,
     base: u64,
     first_seq: u64,
@@ -200,7 +200,7 @@ fn apply_windows(
 /// Reads at most `len` bytes of `log` at `at` into `window`: whole sectors, so that a
 /// window at a record of format version 2 goes by direct I/O (the bytes past `len` are
 /// not looked at).
-fn read_window(log: &LogfileReader, window: &mut [u8], at: u64, len: usize) -> Result<usize> {
+fn read_window(log: &Logfile, window: &mut [u8], at: u64, len: usize) -> Result<usize> {
     let room = len.next_multiple_of(DIRECT_ALIGN).min(window.len());
     Ok(log.read_full_at(&mut window[..room], at)?.min(len))
 }
@@ -209,7 +209,7 @@ fn read_window(log: &LogfileReader, window: &mut [u8], at: u64, len: usize) -> R
 /// direct I/O, see `writeback::write_pieces`), then makes the disk durable. Stops at the
 /// first invalid record (a torn tail after a crash); what follows it is reported, never
 /// applied.
-pub(crate) fn replay(log: &LogfileReader, disk: &BlockDevice, start: u64, digests: &KernelDigests) -> Result<Replayed> {
+pub(crate) fn replay(log: &Logfile, disk: &BlockDevice, start: u64, digests: &KernelDigests) -> Result<Replayed> {
     let size = log.file().size();
     let mut windows = Windows::new()?;
     let run = apply_windows(log, size, 0, 1, start, disk, digests, &mut windows, |_| true)?;
@@ -337,7 +337,7 @@ impl Follower {
         let Some(link) = tree.read(&path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(Step::Idle) };
         let replay = ReplayLink::parse(text(&link)?).map_err(|_| EINVAL)?;
         let start = self.resume_at(&replay);
-        let log = match LogfileReader::open(&dir, replay.log, OpenFlags::READ) {
+        let log = match Logfile::open(&dir, replay.log, OpenFlags::READ, 0) {
             Ok(l) => l,
             // Not fetched yet.
             Err(e) if e == ENOENT => return Ok(Step::Idle),
@@ -414,7 +414,7 @@ impl Follower {
     /// Applies what the local copy holds after `start` to the disk, window by window,
     /// until a flush is due (`FLUSH_INTERVAL_NS`, `FLUSH_BYTES`) or the thread is asked
     /// to stop; does not flush.
-    fn replay_run(&mut self, replay: &ReplayLink<'_>, start: u64, log: &LogfileReader, size: u64) -> Result<Outcome> {
+    fn replay_run(&mut self, replay: &ReplayLink<'_>, start: u64, log: &Logfile, size: u64) -> Result<Outcome> {
         // The sequence number continues from the record at the replay position.
         let mut head = [0u8; HEADER_LEN];
         let got = log.file().read_full_at(&mut head, start)?;

@@ -27,7 +27,7 @@ use crate::mars_core::role::Role;
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
 use crate::replay::{replay, Replayed, Replayer};
 use crate::strategy::{Main, Served};
-use crate::tree::{open_logfile, path, LogfileReader, Tree};
+use crate::tree::{open_logfile, path, Logfile, Tree};
 
 /// A resource this host is attached to.
 pub(crate) struct Resource {
@@ -390,7 +390,7 @@ fn recover_own(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, me:
     for &nr in numbers.iter() {
         let start = if nr == link.log.nr { link.start } else { 0 };
         let name = LogName { nr, host: me };
-        let log = LogfileReader::open(dir, name, OpenFlags::READ_WRITE)?;
+        let log = Logfile::open(dir, name, OpenFlags::READ_WRITE, 0)?;
         let r = replay(&log, disk, start, &main.digests)?;
         if r.applied > 0 || r.end < r.size {
             pr_info!("{}: recovery applied {} records of logfile {} from {} (valid log {} of {} bytes)\n", dir, r.applied, nr, start, r.end, r.size);
@@ -450,7 +450,7 @@ pub(crate) fn delete_replayed(dir: &CStr, res: &str, replay_nr: u32) -> Result<u
 /// replay and version links then record where its history of that logfile ends, and
 /// the next logfile number is its own.
 fn finish_foreign(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, me: &str, link: &ReplayLink<'_>, mode: Mode) -> Result<(File, u32)> {
-    let end = match LogfileReader::open(dir, link.log, OpenFlags::READ_WRITE) {
+    let end = match Logfile::open(dir, link.log, OpenFlags::READ_WRITE, 0) {
         Ok(log) => {
             let r = replay(&log, disk, link.start, &main.digests)?;
             pr_info!("{}: {:?} takeover: replayed {} records of {} from {} to {}\n", dir, mode, r.applied, link.log, link.start, r.end);

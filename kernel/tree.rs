@@ -3,6 +3,8 @@
 //! The module's reads and writes of the `/mars` symlink tree (design reference §2):
 //! values are link targets, mtimes are Lamport stamps, `.deleted` means absent.
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use kernel::alloc::KVec;
 use kernel::fmt;
 use kernel::prelude::*;
@@ -36,24 +38,27 @@ pub(crate) fn open_logfile(dir: &CStr, name: LogName<'_>, flags: OpenFlags, mode
     vfs::open_in_dir(dir, name.to_str().map_err(|_| EINVAL)?, flags, mode)
 }
 
-/// A logfile opened for reading, and again for direct I/O where /mars allows it. The
-/// logger and the fetch write records by direct I/O, so they are not in the page cache:
-/// reading them directly saves the copy through it.
-pub(crate) struct LogfileReader {
+/// A logfile opened through the page cache, and again for direct I/O where /mars allows
+/// it. The logger and the fetch write records by direct I/O, so they are not in the page
+/// cache: reading and writing aligned records directly saves the copy through it.
+pub(crate) struct Logfile {
     file: File,
     direct: Option<File>,
+    /// The disk refused direct I/O's alignment once (4 KiB sectors): not tried again.
+    refused: AtomicBool,
 }
 
-impl LogfileReader {
-    /// Opens logfile `name` of `dir` as [`open_logfile`] does, with `flags` (read, or
-    /// read and write) for the page-cache handle.
-    pub(crate) fn open(dir: &CStr, name: LogName<'_>, flags: OpenFlags) -> Result<LogfileReader> {
-        let file = open_logfile(dir, name, flags, 0)?;
-        let direct = open_logfile(dir, name, OpenFlags::READ.direct(), 0).ok();
-        Ok(LogfileReader { file, direct })
+impl Logfile {
+    /// Opens logfile `name` of `dir` as [`open_logfile`] does, with `flags` and `mode`
+    /// for the page-cache handle; the direct one is opened the same way, without
+    /// creating.
+    pub(crate) fn open(dir: &CStr, name: LogName<'_>, flags: OpenFlags, mode: u16) -> Result<Logfile> {
+        let file = open_logfile(dir, name, flags, mode)?;
+        let direct = open_logfile(dir, name, flags.no_create().direct(), 0).ok();
+        Ok(Logfile { file, direct, refused: AtomicBool::new(false) })
     }
 
-    /// The page-cache handle (size, writes, truncation).
+    /// The page-cache handle (size, truncation).
     pub(crate) fn file(&self) -> &File {
         &self.file
     }
@@ -63,18 +68,29 @@ impl LogfileReader {
         self.file
     }
 
-    /// [`File::read_full_at`], by direct I/O where `pos` and `buf` are aligned for it
-    /// ([`direct_aligned`]); through the page cache otherwise, and where the disk
-    /// refuses the alignment. (A direct read first writes back what the page cache
-    /// holds dirty of the range, so it sees every write.)
-    pub(crate) fn read_full_at(&self, buf: &mut [u8], pos: u64) -> Result<usize> {
-        match &self.direct {
-            Some(d) if direct_aligned(pos, buf) => match d.read_full_at(buf, pos) {
-                Err(e) if e == EINVAL => self.file.read_full_at(buf, pos),
-                r => r,
-            },
-            _ => self.file.read_full_at(buf, pos),
+    /// Runs `io` on the direct handle where the I/O is `aligned` for it
+    /// ([`direct_aligned`]), else on the page-cache one; also where the disk refuses the
+    /// alignment (`EINVAL`: redoing the I/O there is harmless, the same bytes at the
+    /// same place).
+    fn either<R>(&self, aligned: bool, mut io: impl FnMut(&File) -> Result<R>) -> Result<R> {
+        if let Some(d) = self.direct.as_ref().filter(|_| aligned && !self.refused.load(Ordering::Relaxed)) {
+            match io(d) {
+                Err(e) if e == EINVAL => self.refused.store(true, Ordering::Relaxed),
+                r => return r,
+            }
         }
+        io(&self.file)
+    }
+
+    /// [`File::read_full_at`], by direct I/O where it can. (A direct read first writes
+    /// back what the page cache holds dirty of its range, so it sees every write.)
+    pub(crate) fn read_full_at(&self, buf: &mut [u8], pos: u64) -> Result<usize> {
+        self.either(direct_aligned(pos, buf), |f| f.read_full_at(buf, pos))
+    }
+
+    /// Writes all of `data` at `pos`, by direct I/O where it can.
+    pub(crate) fn write_all_at(&self, data: &[u8], pos: u64) -> Result {
+        self.either(direct_aligned(pos, data), |f| f.write_all_vectored_at(&[data], pos))
     }
 }
 

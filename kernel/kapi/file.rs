@@ -36,6 +36,11 @@ impl OpenFlags {
         OpenFlags(self.0 | bindings::O_CREAT)
     }
 
+    /// Without `create` (and `exclusive`).
+    pub(crate) const fn no_create(self) -> Self {
+        OpenFlags(self.0 & !(bindings::O_CREAT | bindings::O_EXCL))
+    }
+
     /// Together with `create`: fail if the file exists.
     pub(crate) const fn exclusive(self) -> Self {
         OpenFlags(self.0 | bindings::O_EXCL)
