@@ -29,9 +29,9 @@ kernel: setup
 	@mv $(BUILD)/kdir.new $(BUILD)/kdir
 	@ln -sfn "$$(cat $(BUILD)/kdir)/arch/x86/boot/bzImage" $(BUILD)/bzImage
 
+# Built in a directory of its own per kernel (scripts/build-module.sh), never in kernel/.
 module: kernel
-	$(MAKE) -s -C "$$(cat $(BUILD)/kdir)" M=$(TOP) modules
-	@cp kernel/mars.ko $(BUILD)/mars.ko
+	@scripts/build-module.sh "$$(cat $(BUILD)/kdir)" $(BUILD)/module-6.12 $(BUILD)/mars.ko
 
 # Static binaries: they run unchanged inside the testbed nodes (marsadm, the testbed
 # agent, and the test-only hostile peer mars-hostile and bench-tcp-copy).
@@ -83,5 +83,4 @@ fuzz: setup
 
 clean:
 	-testing/testbed down 2>/dev/null
-	-[ -f $(BUILD)/kdir ] && $(MAKE) -s -C "$$(cat $(BUILD)/kdir)" M=$(TOP) clean
 	rm -rf $(BUILD) target

@@ -145,5 +145,5 @@ finish "$mod" "mars-module-$release" \
   "Depends: kmod" \
   "Provides: mars-module" \
   "Description: MARS block-level replication: kernel module for Linux $release" \
-  " mars.ko built against the MARS testbed kernel $release (Linux with Rust and" \
-  " the MARS pre-patches). It loads only into that kernel."
+  " mars.ko built against the MARS testbed kernel $release (Linux 6.12 with Rust," \
+  " built by the project). It loads only into that kernel."

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Build (or find in the cache) the testbed kernel: Debian's linux-source-6.12 with
-# pre-patches/linux-6.12/*.patch applied, configured from scripts/kernel-6.12.config.
+# Build (or find in the cache) the project's 6.12 kernel: Debian's linux-source-6.12,
+# unmodified (mars.ko needs no kernel patch: pre-patches/README), configured from
+# scripts/kernel-6.12.config.
 #
 # The cache directory is keyed by everything that affects the result (source tarball,
-# patches, config fragment, this script, rustc and bindgen versions), so a changed input
+# config fragment, this script, rustc and bindgen versions), so a changed input
 # never reuses a stale tree. A tree counts only once its completion marker is written,
 # so an interrupted build is never mistaken for a cached one. Builds into one cache
 # are serialized by a lock.
@@ -28,7 +29,7 @@ log() { printf 'build-kernel: %s\n' "$*" >&2; }
 key=$(
   {
     stat -c '%s %Y' "$tarball"
-    sha256sum "$fragment" "$0" "$top"/pre-patches/linux-6.12/*.patch 2>/dev/null | awk '{print $1}'
+    sha256sum "$fragment" "$0" | awk '{print $1}'
     rustc --version
     bindgen --version
   } | sha256sum | cut -c1-16
@@ -50,12 +51,6 @@ mkdir -p "$tree"
 log "building kernel $key in $tree (about 7 minutes on 2 cores)"
 tar -C "$tree" -xf "$tarball" --strip-components=1
 cd "$tree"
-for p in "$top"/pre-patches/linux-6.12/*.patch; do
-  [ -e "$p" ] || continue
-  log "applying $(basename "$p")"
-  patch -p1 --quiet --forward < "$p"
-done
-
 make -s tinyconfig
 scripts/kconfig/merge_config.sh -m -O . .config "$fragment" >/dev/null
 make -s olddefconfig

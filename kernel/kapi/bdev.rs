@@ -7,7 +7,7 @@
 use core::ffi::c_void;
 use core::ptr::NonNull;
 
-use kernel::bindings;
+use super::sys;
 use kernel::error::from_err_ptr;
 use kernel::prelude::*;
 use kernel::str::CStr;
@@ -19,7 +19,7 @@ use kernel::str::CStr;
 /// `file` was returned by a successful `bdev_file_open_by_path` with a non-null holder
 /// and has not been released.
 pub(crate) struct BlockDevice {
-    file: NonNull<bindings::file>,
+    file: NonNull<sys::file>,
 }
 
 // SAFETY: the bdev file may be used and released from any thread.
@@ -37,25 +37,25 @@ impl BlockDevice {
         }
         // The path must name a block device (a symlink to one, e.g. /dev/disk/by-id/*,
         // is fine: that is outside /mars); a file or anything else is ENOTBLK.
-        let mut dev: bindings::dev_t = 0;
+        let mut dev: sys::dev_t = 0;
         // SAFETY: `path` is NUL-terminated; `dev` is valid for writes.
-        kernel::error::to_result(unsafe { bindings::lookup_bdev(path.as_char_ptr(), &mut dev) })?;
+        kernel::error::to_result(unsafe { sys::lookup_bdev(path.as_char_ptr(), &mut dev) })?;
         // Exclusive, and nobody else may write to the disk while we hold it (a stray
         // writer would change the disk behind the log's back).
-        let mode = bindings::BLK_OPEN_READ | bindings::BLK_OPEN_WRITE | bindings::BLK_OPEN_RESTRICT_WRITES;
+        let mode = sys::BLK_OPEN_READ | sys::BLK_OPEN_WRITE | sys::BLK_OPEN_RESTRICT_WRITES;
         // SAFETY: `path` is NUL-terminated; a non-null holder makes the open exclusive;
         // no holder operations are needed.
         let file = from_err_ptr(unsafe {
-            bindings::bdev_file_open_by_path(path.as_char_ptr(), mode, holder, core::ptr::null())
+            sys::bdev_file_open_by_path(path.as_char_ptr(), mode, holder, core::ptr::null())
         })?;
         // INVARIANT: the open succeeded.
         NonNull::new(file).map(|file| BlockDevice { file }).ok_or(EINVAL)
     }
 
     /// The C block device.
-    pub(super) fn raw(&self) -> *mut bindings::block_device {
+    pub(super) fn raw(&self) -> *mut sys::block_device {
         // SAFETY: the file is an open bdev file (type invariant).
-        unsafe { bindings::file_bdev(self.file.as_ptr()) }
+        unsafe { sys::file_bdev(self.file.as_ptr()) }
     }
 
     /// Size in 512-byte sectors.
@@ -65,7 +65,7 @@ impl BlockDevice {
     }
 
     /// The device's queue limits, to be inherited by a device stacked on it.
-    pub(super) fn limits(&self) -> bindings::queue_limits {
+    pub(super) fn limits(&self) -> sys::queue_limits {
         // SAFETY: an open block device has a disk with a live queue; the limits are plain
         // data, copied under no lock as stacking drivers do at setup time.
         unsafe { (*(*(*self.raw()).bd_disk).queue).limits }
@@ -75,6 +75,6 @@ impl BlockDevice {
 impl Drop for BlockDevice {
     fn drop(&mut self) {
         // SAFETY: the file is an open bdev file (type invariant), released once here.
-        unsafe { bindings::bdev_fput(self.file.as_ptr()) };
+        unsafe { sys::bdev_fput(self.file.as_ptr()) };
     }
 }

@@ -14,7 +14,7 @@ use core::marker::PhantomData;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox};
-use kernel::bindings;
+use super::sys;
 use kernel::error::to_result;
 use kernel::prelude::*;
 use kernel::types::Opaque;
@@ -25,11 +25,11 @@ use super::bdev::BlockDevice;
 const SECTOR: usize = 512;
 /// Pages one bio carries at most (C: BIO_MAX_VECS).
 const MAX_VECS: usize = 256;
-const PAGE: usize = bindings::PAGE_SIZE;
+const PAGE: usize = sys::PAGE_SIZE;
 
 /// Completion state shared with the bios of one batch.
 struct Waiter {
-    done: Opaque<bindings::completion>,
+    done: Opaque<sys::completion>,
     /// Bios in flight, plus one held by the batch itself until it waits.
     pending: AtomicU32,
     failed: AtomicBool,
@@ -38,24 +38,24 @@ struct Waiter {
 /// Reads and writes queued for one [`BlockDevice::io`] call. `'a` is the lifetime of the
 /// buffers: they stay borrowed until every bio has completed.
 pub(crate) struct IoBatch<'a> {
-    bdev: *mut bindings::block_device,
+    bdev: *mut sys::block_device,
     waiter: *const Waiter,
     _buffers: PhantomData<&'a mut [u8]>,
 }
 
-unsafe extern "C" fn end_io(bio: *mut bindings::bio) {
+unsafe extern "C" fn end_io(bio: *mut sys::bio) {
     // SAFETY: this is the `bi_end_io` of bios made by `IoBatch::submit`, whose
     // `bi_private` is the batch's `Waiter`; `BlockDevice::io` keeps the waiter alive until
     // `pending` drops to zero and the completion is signalled, which happens below, after
     // the last access to the bio. The bio is ours to put.
     unsafe {
         let waiter = (*bio).bi_private as *const Waiter;
-        if (*bio).bi_status != bindings::BLK_STS_OK as bindings::blk_status_t {
+        if (*bio).bi_status != sys::BLK_STS_OK as sys::blk_status_t {
             (*waiter).failed.store(true, Ordering::Relaxed);
         }
-        bindings::bio_put(bio);
+        sys::bio_put(bio);
         if (*waiter).pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            bindings::complete((*waiter).done.get());
+            sys::complete((*waiter).done.get());
         }
     }
 }
@@ -63,15 +63,15 @@ unsafe extern "C" fn end_io(bio: *mut bindings::bio) {
 impl<'a> IoBatch<'a> {
     /// Writes `buf` at byte `pos` of the disk.
     pub(crate) fn write(&mut self, pos: u64, buf: &'a [u8]) -> Result {
-        self.submit(bindings::req_op_REQ_OP_WRITE, pos, buf.as_ptr().cast_mut(), buf.len())
+        self.submit(sys::req_op_REQ_OP_WRITE, pos, buf.as_ptr().cast_mut(), buf.len())
     }
 
     /// Reads `buf.len()` bytes at byte `pos` of the disk into `buf`.
     pub(crate) fn read(&mut self, pos: u64, buf: &'a mut [u8]) -> Result {
-        self.submit(bindings::req_op_REQ_OP_READ, pos, buf.as_mut_ptr(), buf.len())
+        self.submit(sys::req_op_REQ_OP_READ, pos, buf.as_mut_ptr(), buf.len())
     }
 
-    fn submit(&mut self, op: bindings::blk_opf_t, pos: u64, ptr: *mut u8, len: usize) -> Result {
+    fn submit(&mut self, op: sys::blk_opf_t, pos: u64, ptr: *mut u8, len: usize) -> Result {
         if pos % SECTOR as u64 != 0 || len % SECTOR != 0 || (ptr as usize) % SECTOR != 0 {
             return Err(EINVAL);
         }
@@ -84,7 +84,7 @@ impl<'a> IoBatch<'a> {
             // `fs_bio_set` is the kernel's general bio set. Allocation may sleep; we are
             // not inside a `submit_bio` of our own device (batches run in our threads).
             let bio = unsafe {
-                bindings::bio_alloc_bioset(self.bdev, vecs as u16, op, bindings::GFP_NOIO, &raw mut bindings::fs_bio_set)
+                sys::bio_alloc_bioset(self.bdev, vecs as u16, op, sys::GFP_NOIO, &raw mut sys::fs_bio_set)
             };
             if bio.is_null() {
                 return Err(ENOMEM);
@@ -100,8 +100,8 @@ impl<'a> IoBatch<'a> {
                 // stays allocated while the buffer is borrowed ('a). On x86 DMA is cache
                 // coherent, so vmalloc'ed buffers need no extra cache maintenance.
                 let added = unsafe {
-                    let page = bindings::mars_addr_to_page(addr.cast());
-                    bindings::bio_add_page(bio, page, n as u32, offset as u32)
+                    let page = sys::mars_addr_to_page(addr.cast());
+                    sys::bio_add_page(bio, page, n as u32, offset as u32)
                 };
                 if added as usize != n {
                     break;
@@ -110,7 +110,7 @@ impl<'a> IoBatch<'a> {
             }
             if done == start {
                 // SAFETY: the bio is ours and was never submitted.
-                unsafe { bindings::bio_put(bio) };
+                unsafe { sys::bio_put(bio) };
                 return Err(EIO);
             }
             // SAFETY: the bio is ours; it is set up and handed to the block layer, which
@@ -120,7 +120,7 @@ impl<'a> IoBatch<'a> {
                 (*bio).bi_end_io = Some(end_io);
                 (*bio).bi_private = self.waiter.cast_mut().cast();
                 (*self.waiter).pending.fetch_add(1, Ordering::AcqRel);
-                bindings::submit_bio(bio);
+                sys::submit_bio(bio);
             }
         }
         Ok(())
@@ -146,21 +146,21 @@ impl BlockDevice {
         )?;
         // SAFETY: the completion lives in a heap allocation that does not move and is
         // initialised before any bio can refer to it.
-        unsafe { bindings::init_completion(waiter.done.get()) };
+        unsafe { sys::mars_init_completion(waiter.done.get()) };
         let mut batch = IoBatch { bdev: self.raw(), waiter: &*waiter, _buffers: PhantomData };
         // SAFETY: an all-zero plug is valid input for `blk_start_plug`, which initialises
         // it; it stays on this stack frame until `blk_finish_plug` below.
-        let mut plug: bindings::blk_plug = unsafe { core::mem::zeroed() };
+        let mut plug: sys::blk_plug = unsafe { core::mem::zeroed() };
         // SAFETY: `plug` is valid for the duration of the plugged section.
-        unsafe { bindings::blk_start_plug(&mut plug) };
+        unsafe { sys::blk_start_plug(&mut plug) };
         let queued = queue(&mut batch);
         // SAFETY: ends the plug started above (submits what it holds).
-        unsafe { bindings::blk_finish_plug(&mut plug) };
+        unsafe { sys::blk_finish_plug(&mut plug) };
         let result = queued.is_ok().then(meanwhile);
         if waiter.pending.fetch_sub(1, Ordering::AcqRel) != 1 {
             // SAFETY: bios are in flight; the last one to complete signals the
             // completion, after which no bio touches the waiter again.
-            unsafe { bindings::wait_for_completion_io(waiter.done.get()) };
+            unsafe { sys::wait_for_completion_io(waiter.done.get()) };
         }
         queued?;
         if waiter.failed.load(Ordering::Relaxed) {
@@ -172,6 +172,6 @@ impl BlockDevice {
     /// Flushes the disk's volatile write cache: everything completed before is durable.
     pub(crate) fn flush(&self) -> Result {
         // SAFETY: the device is open (type invariant of `BlockDevice`).
-        to_result(unsafe { bindings::blkdev_issue_flush(self.raw()) })
+        to_result(unsafe { sys::blkdev_issue_flush(self.raw()) })
     }
 }

@@ -6,7 +6,7 @@
 use core::ptr::NonNull;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
-use kernel::bindings;
+use super::sys;
 use kernel::error::{from_err_ptr, to_result};
 use kernel::prelude::*;
 use kernel::str::CStr;
@@ -27,40 +27,40 @@ pub(crate) struct OpenFlags(u32);
 
 impl OpenFlags {
     /// Read only.
-    pub(crate) const READ: OpenFlags = OpenFlags(bindings::O_RDONLY);
+    pub(crate) const READ: OpenFlags = OpenFlags(sys::O_RDONLY);
     /// Read and write.
-    pub(crate) const READ_WRITE: OpenFlags = OpenFlags(bindings::O_RDWR);
+    pub(crate) const READ_WRITE: OpenFlags = OpenFlags(sys::O_RDWR);
 
     /// Also create the file if missing.
     pub(crate) const fn create(self) -> Self {
-        OpenFlags(self.0 | bindings::O_CREAT)
+        OpenFlags(self.0 | sys::O_CREAT)
     }
 
     /// Without `create` (and `exclusive`).
     pub(crate) const fn no_create(self) -> Self {
-        OpenFlags(self.0 & !(bindings::O_CREAT | bindings::O_EXCL))
+        OpenFlags(self.0 & !(sys::O_CREAT | sys::O_EXCL))
     }
 
     /// Together with `create`: fail if the file exists.
     pub(crate) const fn exclusive(self) -> Self {
-        OpenFlags(self.0 | bindings::O_EXCL)
+        OpenFlags(self.0 | sys::O_EXCL)
     }
 
     /// Do not wait when opening (a fifo opens at once; reads of regular files are not
     /// affected).
     pub(crate) const fn non_blocking(self) -> Self {
-        OpenFlags(self.0 | bindings::O_NONBLOCK)
+        OpenFlags(self.0 | sys::O_NONBLOCK)
     }
 
     /// Direct I/O (`O_DIRECT`): reads and writes bypass the page cache; file positions,
     /// lengths and buffer addresses must be aligned to the disk's logical block size.
     pub(crate) const fn direct(self) -> Self {
-        OpenFlags(self.0 | bindings::O_DIRECT)
+        OpenFlags(self.0 | sys::O_DIRECT)
     }
 
     /// Must be a directory.
     pub(crate) const fn directory(self) -> Self {
-        OpenFlags(self.0 | bindings::O_DIRECTORY)
+        OpenFlags(self.0 | sys::O_DIRECTORY)
     }
 }
 
@@ -70,7 +70,7 @@ impl OpenFlags {
 ///
 /// `ptr` is a file reference returned by a successful `filp_open` and not yet closed.
 pub(crate) struct File {
-    ptr: NonNull<bindings::file>,
+    ptr: NonNull<sys::file>,
 }
 
 // SAFETY: a `struct file` reference may be used and closed from any thread; the VFS
@@ -93,11 +93,11 @@ fn to_len(ret: isize) -> Result<usize> {
 /// # Safety
 ///
 /// `file` must be an open file for the whole call.
-unsafe fn read_at_once(file: *mut bindings::file, buf: &mut [u8], pos: u64) -> Result<usize> {
-    let mut off = pos as bindings::loff_t;
+unsafe fn read_at_once(file: *mut sys::file, buf: &mut [u8], pos: u64) -> Result<usize> {
+    let mut off = pos as sys::loff_t;
     // SAFETY: `file` is open (caller); `buf` is valid for writes of `buf.len()` bytes;
     // `off` lives across the call.
-    to_len(unsafe { bindings::kernel_read(file, buf.as_mut_ptr().cast(), buf.len(), &mut off) })
+    to_len(unsafe { sys::kernel_read(file, buf.as_mut_ptr().cast(), buf.len(), &mut off) })
 }
 
 /// `fsync` (or `fdatasync`) of an open file.
@@ -105,15 +105,15 @@ unsafe fn read_at_once(file: *mut bindings::file, buf: &mut [u8], pos: u64) -> R
 /// # Safety
 ///
 /// `file` must be an open file for the whole call.
-unsafe fn sync(file: *mut bindings::file, datasync: bool) -> Result {
+unsafe fn sync(file: *mut sys::file, datasync: bool) -> Result {
     // SAFETY: `file` is open (caller).
-    to_result(unsafe { bindings::vfs_fsync(file, datasync as i32) })
+    to_result(unsafe { sys::vfs_fsync(file, datasync as i32) })
 }
 
 /// Flags of every open: no symlink as the last component, and files past 2 GiB
 /// (`O_LARGEFILE`, which the system calls add on 64-bit machines and `filp_open` does
 /// not: without it, a logfile's writes past 2 GiB fail and logging ceases).
-const ALWAYS: u32 = bindings::O_NOFOLLOW | bindings::O_LARGEFILE;
+const ALWAYS: u32 = sys::O_NOFOLLOW | sys::O_LARGEFILE;
 
 impl File {
     /// Opens `path` with `flags`; `mode` applies when the file is created. A symlink as
@@ -122,7 +122,7 @@ impl File {
     pub(crate) fn open(path: &CStr, flags: OpenFlags, mode: u16) -> Result<File> {
         let flags = flags.0 | ALWAYS;
         // SAFETY: `path` is a valid NUL-terminated string for the duration of the call.
-        let ptr = from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr(), flags as i32, mode) })?;
+        let ptr = from_err_ptr(unsafe { sys::filp_open(path.as_char_ptr(), flags as i32, mode) })?;
         // INVARIANT: `filp_open` succeeded, so `ptr` is an open file reference.
         NonNull::new(ptr).map(|ptr| File { ptr }).ok_or(EINVAL)
     }
@@ -134,11 +134,11 @@ impl File {
     ///
     /// `root` must point to a `struct path` whose references are held for the duration of
     /// the call, and `name` must contain no `/`.
-    pub(super) unsafe fn open_in(root: *const bindings::path, name: &CStr, flags: OpenFlags, mode: u16) -> Result<File> {
+    pub(super) unsafe fn open_in(root: *const sys::path, name: &CStr, flags: OpenFlags, mode: u16) -> Result<File> {
         let flags = flags.0 | ALWAYS;
         // SAFETY: `root` is a referenced path (the caller's guarantee); `name` is a valid
         // NUL-terminated string of one component for the duration of the call.
-        let ptr = from_err_ptr(unsafe { bindings::file_open_root(root, name.as_char_ptr(), flags as i32, mode) })?;
+        let ptr = from_err_ptr(unsafe { sys::file_open_root(root, name.as_char_ptr(), flags as i32, mode) })?;
         // INVARIANT: `file_open_root` succeeded, so `ptr` is an open file reference.
         NonNull::new(ptr).map(|ptr| File { ptr }).ok_or(EINVAL)
     }
@@ -154,22 +154,22 @@ impl File {
             let mut vecs = KVec::with_capacity(chunk.len(), GFP_KERNEL)?;
             let mut total = 0usize;
             for p in chunk {
-                vecs.push(bindings::kvec { iov_base: p.as_ptr().cast_mut().cast(), iov_len: p.len() }, GFP_KERNEL)?;
+                vecs.push(sys::kvec { iov_base: p.as_ptr().cast_mut().cast(), iov_len: p.len() }, GFP_KERNEL)?;
                 total += p.len();
             }
             // SAFETY: all-zero is a valid value for the iterator, which `iov_iter_kvec`
             // initialises before use.
-            let mut iter: bindings::iov_iter = unsafe { core::mem::zeroed() };
+            let mut iter: sys::iov_iter = unsafe { core::mem::zeroed() };
             // SAFETY: `vecs` describes `chunk.len()` readable buffers of `total` bytes that
             // stay borrowed for the whole loop below.
-            unsafe { bindings::iov_iter_kvec(&mut iter, bindings::ITER_SOURCE, vecs.as_ptr(), vecs.len() as _, total) };
+            unsafe { sys::iov_iter_kvec(&mut iter, sys::ITER_SOURCE, vecs.as_ptr(), vecs.len() as _, total) };
             let mut done = 0usize;
             while done < total {
-                let mut off = pos as bindings::loff_t;
+                let mut off = pos as sys::loff_t;
                 // SAFETY: the file is open (type invariant); `iter` is a valid source
                 // iterator that the write advances past what it consumed; `off` lives
                 // across the call.
-                let n = to_len(unsafe { bindings::vfs_iter_write(self.ptr.as_ptr(), &mut iter, &mut off, 0) })?;
+                let n = to_len(unsafe { sys::vfs_iter_write(self.ptr.as_ptr(), &mut iter, &mut off, 0) })?;
                 if n == 0 {
                     return Err(EIO);
                 }
@@ -207,28 +207,28 @@ impl File {
 
     /// Cuts the file to `len` bytes.
     pub(crate) fn truncate(&self, len: u64) -> Result {
-        let len = bindings::loff_t::try_from(len).map_err(|_| EINVAL)?;
+        let len = sys::loff_t::try_from(len).map_err(|_| EINVAL)?;
         // SAFETY: the file is open (type invariant), so its `f_path` is valid for the
         // call; `vfs_truncate` takes its own references and locks.
-        let ret = unsafe { bindings::vfs_truncate(&raw const (*self.ptr.as_ptr()).f_path, len) };
+        let ret = unsafe { sys::vfs_truncate(&raw const (*self.ptr.as_ptr()).f_path, len) };
         to_result(ret as i32)
     }
 
     /// Current size of the file in bytes.
     pub(crate) fn size(&self) -> u64 {
         // SAFETY: the file is open (type invariant), so its inode is valid.
-        let size = unsafe { bindings::i_size_read(bindings::file_inode(self.ptr.as_ptr())) };
+        let size = unsafe { sys::mars_i_size_read(sys::mars_file_inode(self.ptr.as_ptr())) };
         size.max(0) as u64
     }
 
     /// The file's inode, for checks in `kapi` (valid while the file is open).
-    pub(super) fn inode(&self) -> *mut bindings::inode {
+    pub(super) fn inode(&self) -> *mut sys::inode {
         // SAFETY: the file is open (type invariant), so its inode is valid.
-        unsafe { bindings::file_inode(self.ptr.as_ptr()) }
+        unsafe { sys::mars_file_inode(self.ptr.as_ptr()) }
     }
 
     /// The raw file, for other wrappers in `kapi` (directory iteration).
-    pub(super) fn as_ptr(&self) -> *mut bindings::file {
+    pub(super) fn as_ptr(&self) -> *mut sys::file {
         self.ptr.as_ptr()
     }
 }
@@ -236,6 +236,6 @@ impl File {
 impl Drop for File {
     fn drop(&mut self) {
         // SAFETY: the file is open (type invariant) and closed exactly once, here.
-        unsafe { bindings::filp_close(self.ptr.as_ptr(), core::ptr::null_mut()) };
+        unsafe { sys::filp_close(self.ptr.as_ptr(), core::ptr::null_mut()) };
     }
 }

@@ -9,7 +9,7 @@ use core::ffi::c_void;
 use core::ptr::NonNull;
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVVec};
-use kernel::bindings;
+use super::sys;
 use kernel::error::{from_err_ptr, to_result};
 use kernel::prelude::*;
 use kernel::str::CStr;
@@ -50,7 +50,7 @@ pub(crate) enum BioStatus {
 ///
 /// `ptr` is a bio we received from the block layer and have not ended or passed on.
 pub(crate) struct Bio {
-    ptr: NonNull<bindings::bio>,
+    ptr: NonNull<sys::bio>,
 }
 
 // SAFETY: a bio may be completed or resubmitted from any thread (logger, writeback).
@@ -64,28 +64,28 @@ impl Bio {
 
     /// The operation.
     pub(crate) fn op(&self) -> BioOp {
-        let op = self.opf() & bindings::REQ_OP_MASK;
+        let op = self.opf() & sys::REQ_OP_MASK;
         match op {
-            bindings::req_op_REQ_OP_READ => BioOp::Read,
-            bindings::req_op_REQ_OP_WRITE => BioOp::Write,
-            bindings::req_op_REQ_OP_DISCARD => BioOp::Discard,
+            sys::req_op_REQ_OP_READ => BioOp::Read,
+            sys::req_op_REQ_OP_WRITE => BioOp::Write,
+            sys::req_op_REQ_OP_DISCARD => BioOp::Discard,
             _ => BioOp::Other,
         }
     }
 
     /// The request asks for a cache flush before it (REQ_PREFLUSH).
     pub(crate) fn is_preflush(&self) -> bool {
-        self.opf() & bindings::REQ_PREFLUSH != 0
+        self.opf() & sys::REQ_PREFLUSH != 0
     }
 
     /// The write must be durable when it completes (REQ_FUA).
     pub(crate) fn is_fua(&self) -> bool {
-        self.opf() & bindings::REQ_FUA != 0
+        self.opf() & sys::REQ_FUA != 0
     }
 
     /// The submitter waits for this request (REQ_SYNC).
     pub(crate) fn is_sync(&self) -> bool {
-        self.opf() & bindings::REQ_SYNC != 0
+        self.opf() & sys::REQ_SYNC != 0
     }
 
     /// First byte on the device.
@@ -109,7 +109,7 @@ impl Bio {
         }
         // SAFETY: the bio is alive; the vector's allocation has room for at least the
         // bio's bytes (checked above).
-        unsafe { bindings::mars_bio_copy_to_buf(self.ptr.as_ptr(), buf.as_mut_ptr().cast()) };
+        unsafe { sys::mars_bio_copy_to_buf(self.ptr.as_ptr(), buf.as_mut_ptr().cast()) };
         // SAFETY: the copy initialised the first `len` bytes, which fit in the capacity;
         // bytes need no drop, so bytes beyond `len` from before are simply forgotten.
         unsafe { buf.set_len(len) };
@@ -122,7 +122,7 @@ impl Bio {
             return Err(EINVAL);
         }
         // SAFETY: the bio is alive; `buf` holds exactly the bio's bytes.
-        unsafe { bindings::mars_bio_copy_from_buf(self.ptr.as_ptr(), buf.as_ptr().cast()) };
+        unsafe { sys::mars_bio_copy_from_buf(self.ptr.as_ptr(), buf.as_ptr().cast()) };
         Ok(())
     }
 
@@ -135,24 +135,24 @@ impl Bio {
         // straight to the submitter and never touches our structures, so it may still be
         // in flight after our device and `lower` are closed (the disk stays present).
         unsafe {
-            bindings::bio_set_dev(ptr, lower.raw());
-            bindings::submit_bio_noacct(ptr);
+            sys::mars_bio_set_dev(ptr, lower.raw());
+            sys::submit_bio_noacct(ptr);
         }
     }
 
     /// Completes the bio with `status`.
     pub(crate) fn end(self, status: BioStatus) {
         let status = match status {
-            BioStatus::Ok => bindings::BLK_STS_OK as bindings::blk_status_t,
-            BioStatus::NotSupported => bindings::BLK_STS_NOTSUPP,
-            BioStatus::IoError => bindings::BLK_STS_IOERR,
+            BioStatus::Ok => sys::BLK_STS_OK as sys::blk_status_t,
+            BioStatus::NotSupported => sys::BLK_STS_NOTSUPP,
+            BioStatus::IoError => sys::BLK_STS_IOERR,
         };
         let ptr = self.ptr.as_ptr();
         core::mem::forget(self);
         // SAFETY: we own the bio (type invariant, consumed here); it is ended once.
         unsafe {
             (*ptr).bi_status = status;
-            bindings::bio_endio(ptr);
+            sys::bio_endio(ptr);
         }
     }
 
@@ -163,7 +163,7 @@ impl Bio {
         core::mem::forget(self);
         // SAFETY: we own the bio (consumed here); bio_split_to_limits returns the part to
         // handle now (owned by us), or NULL after ending the bio itself.
-        let part = unsafe { bindings::bio_split_to_limits(ptr) };
+        let part = unsafe { sys::bio_split_to_limits(ptr) };
         // INVARIANT: a bio handed to us, not yet ended.
         NonNull::new(part).map(|ptr| Bio { ptr })
     }
@@ -174,8 +174,8 @@ impl Drop for Bio {
         pr_err!("bio dropped without completion: failing it\n");
         // SAFETY: not ended yet (type invariant; `end` and `split_to_limits` forget `self`).
         unsafe {
-            (*self.ptr.as_ptr()).bi_status = bindings::BLK_STS_IOERR;
-            bindings::bio_endio(self.ptr.as_ptr());
+            (*self.ptr.as_ptr()).bi_status = sys::BLK_STS_IOERR;
+            sys::bio_endio(self.ptr.as_ptr());
         }
     }
 }
@@ -190,7 +190,7 @@ pub(crate) trait BioHandler: Send + Sync + 'static {
     fn released(&self) {}
 }
 
-unsafe extern "C" fn release_callback<T: BioHandler>(disk: *mut bindings::gendisk) {
+unsafe extern "C" fn release_callback<T: BioHandler>(disk: *mut sys::gendisk) {
     // SAFETY: the block layer passes one of our disks, whose `private_data` is an
     // `Arc<T>` (see `submit_bio_callback`); a release happens before `del_gendisk`
     // returns, so the handler is alive.
@@ -198,7 +198,7 @@ unsafe extern "C" fn release_callback<T: BioHandler>(disk: *mut bindings::gendis
     handler.released();
 }
 
-unsafe extern "C" fn submit_bio_callback<T: BioHandler>(bio: *mut bindings::bio) {
+unsafe extern "C" fn submit_bio_callback<T: BioHandler>(bio: *mut sys::bio) {
     // SAFETY: the block layer passes a valid, non-null bio of one of our disks;
     // `private_data` of our disks is an `Arc<T>` made by `into_foreign` in `Disk::new`
     // and released only after `del_gendisk`, which waits for running `submit_bio` calls.
@@ -216,8 +216,8 @@ unsafe extern "C" fn submit_bio_callback<T: BioHandler>(bio: *mut bindings::bio)
 /// `gendisk` was allocated by `__blk_alloc_disk` and added with `device_add_disk`; its
 /// `fops` points to `fops`, its `private_data` is `handler` converted by `into_foreign`.
 pub(crate) struct Disk<T: BioHandler> {
-    gendisk: NonNull<bindings::gendisk>,
-    fops: KBox<bindings::block_device_operations>,
+    gendisk: NonNull<sys::gendisk>,
+    fops: KBox<sys::block_device_operations>,
     _handler: core::marker::PhantomData<Arc<T>>,
 }
 
@@ -233,7 +233,7 @@ impl<T: BioHandler> Disk<T> {
         let bytes = name.as_bytes_with_nul();
         let lower_lim = lower.limits();
         // SAFETY: all fields of `queue_limits` are valid when zeroed.
-        let mut lim: bindings::queue_limits = unsafe { core::mem::zeroed() };
+        let mut lim: sys::queue_limits = unsafe { core::mem::zeroed() };
         lim.logical_block_size = lower_lim.logical_block_size;
         lim.physical_block_size = lower_lim.physical_block_size;
         lim.io_min = lower_lim.io_min;
@@ -241,10 +241,10 @@ impl<T: BioHandler> Disk<T> {
         // Requests are copied into kernel buffers: keep them moderate (256 KiB).
         lim.max_hw_sectors = lower_lim.max_hw_sectors.min(512);
         // We complete flushes and FUA writes honestly, so let filesystems send them.
-        lim.features = bindings::BLK_FEAT_WRITE_CACHE | bindings::BLK_FEAT_FUA;
+        lim.features = sys::BLK_FEAT_WRITE_CACHE | sys::BLK_FEAT_FUA;
 
         let fops = KBox::new(
-            bindings::block_device_operations {
+            sys::block_device_operations {
                 submit_bio: Some(submit_bio_callback::<T>),
                 release: Some(release_callback::<T>),
                 // Holding the module while the device is open: rmmod is refused then.
@@ -260,9 +260,9 @@ impl<T: BioHandler> Disk<T> {
         // SAFETY: `lim` is initialised. `LockClassKey` is `repr(transparent)` over the C
         // `lock_class_key` (via `Opaque`), so the pointer cast is valid; the key is static.
         let gendisk = from_err_ptr(unsafe {
-            bindings::__blk_alloc_disk(
+            sys::__blk_alloc_disk(
                 &mut lim,
-                bindings::NUMA_NO_NODE,
+                sys::NUMA_NO_NODE,
                 (key as *const kernel::sync::LockClassKey).cast_mut().cast(),
             )
         })?;
@@ -273,7 +273,7 @@ impl<T: BioHandler> Disk<T> {
         // after `put_disk`); `private_data` takes one reference of the handler.
         unsafe {
             if bytes.len() > (*g).disk_name.len() {
-                bindings::put_disk(g);
+                sys::put_disk(g);
                 return Err(EINVAL);
             }
             for (dst, src) in (*g).disk_name.iter_mut().zip(bytes) {
@@ -282,14 +282,14 @@ impl<T: BioHandler> Disk<T> {
             // major 0 and no minors: the block layer assigns a dynamic device number.
             // No partition scanning: the device carries a filesystem, not a table.
             (*g).minors = 0;
-            (*g).flags |= bindings::GENHD_FL_NO_PART as i32;
+            (*g).flags |= sys::GENHD_FL_NO_PART as i32;
             (*g).fops = &*fops;
             (*g).private_data = handler.into_foreign() as *mut c_void;
-            bindings::set_capacity(g, sectors);
-            let ret = bindings::device_add_disk(core::ptr::null_mut(), g, core::ptr::null_mut());
+            sys::set_capacity(g, sectors);
+            let ret = sys::device_add_disk(core::ptr::null_mut(), g, core::ptr::null_mut());
             if let Err(e) = to_result(ret) {
                 drop(<Arc<T> as ForeignOwnable>::from_foreign((*g).private_data));
-                bindings::put_disk(g);
+                sys::put_disk(g);
                 return Err(e);
             }
         }
@@ -319,7 +319,7 @@ impl<T: BioHandler> Disk<T> {
         // SAFETY: the disk is added and not deleted yet (type invariant: `del_gendisk` runs
         // only in drop). `set_capacity_and_notify` takes the size lock itself and may be
         // called on a live disk with bios in flight, as drivers do on a capacity change.
-        unsafe { bindings::set_capacity_and_notify(self.gendisk.as_ptr(), sectors) };
+        unsafe { sys::set_capacity_and_notify(self.gendisk.as_ptr(), sectors) };
     }
 }
 
@@ -330,9 +330,9 @@ impl<T: BioHandler> Drop for Disk<T> {
         // until no `submit_bio` call runs any more; then the handler reference stored in
         // `private_data` can be released and the disk put. `fops` is dropped after this.
         unsafe {
-            bindings::del_gendisk(g);
+            sys::del_gendisk(g);
             drop(<Arc<T> as ForeignOwnable>::from_foreign((*g).private_data));
-            bindings::put_disk(g);
+            sys::put_disk(g);
         }
         let _ = &self.fops;
     }

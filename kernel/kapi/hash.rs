@@ -6,7 +6,7 @@
 
 use core::ptr::NonNull;
 
-use kernel::bindings;
+use super::sys;
 use kernel::error::{from_err_ptr, to_result};
 use kernel::prelude::*;
 use kernel::str::CStr;
@@ -18,7 +18,7 @@ use kernel::str::CStr;
 /// `tfm` came from a successful `crypto_alloc_shash` and has not been freed; a keyed
 /// algorithm's key was set right after the allocation, before `Hash` was handed out.
 pub(crate) struct Hash {
-    tfm: NonNull<bindings::crypto_shash>,
+    tfm: NonNull<sys::crypto_shash>,
 }
 
 // SAFETY: a transform is never modified after allocation (and setting the key);
@@ -32,7 +32,7 @@ impl Hash {
     /// Allocates the algorithm `name` (e.g. "md5", "sha1").
     pub(crate) fn new(name: &CStr) -> Result<Hash> {
         // SAFETY: `name` is NUL-terminated; type and mask 0 ask for any implementation.
-        let tfm = from_err_ptr(unsafe { bindings::crypto_alloc_shash(name.as_char_ptr(), 0, 0) })?;
+        let tfm = from_err_ptr(unsafe { sys::crypto_alloc_shash(name.as_char_ptr(), 0, 0) })?;
         // INVARIANT: allocation succeeded.
         NonNull::new(tfm).map(|tfm| Hash { tfm }).ok_or(ENOMEM)
     }
@@ -43,24 +43,23 @@ impl Hash {
         let len = u32::try_from(key.len()).map_err(|_| EINVAL)?;
         // SAFETY: the transform is alive and not yet shared (no other user can see it
         // while its key changes); `key` is readable for `len` bytes. The key is copied.
-        to_result(unsafe { bindings::crypto_shash_setkey(hash.tfm.as_ptr(), key.as_ptr(), len) })?;
+        to_result(unsafe { sys::crypto_shash_setkey(hash.tfm.as_ptr(), key.as_ptr(), len) })?;
         Ok(hash)
     }
 
     /// Length of the digest in bytes.
     pub(crate) fn digest_len(&self) -> usize {
         // SAFETY: the transform is alive (type invariant).
-        unsafe { bindings::crypto_shash_digestsize(self.tfm.as_ptr()) as usize }
+        unsafe { sys::mars_crypto_shash_digestsize(self.tfm.as_ptr()) as usize }
     }
 
     /// The name of the implementation the crypto API picked for this transform, e.g.
     /// "hmac(sha256-avx2)".
     pub(crate) fn driver_name(&self) -> &CStr {
-        // SAFETY: the transform is alive (type invariant), so `__crt_alg` points to its
-        // registered algorithm, which the transform holds a reference to until it is freed
-        // (after `&self` ends); `cra_driver_name` is a NUL-terminated array in it, set
-        // when the algorithm was registered and never changed after.
-        unsafe { CStr::from_char_ptr((*(*self.tfm.as_ptr()).base.__crt_alg).cra_driver_name.as_ptr()) }
+        // SAFETY: the transform is alive (type invariant), so the name is its registered
+        // algorithm's, which the transform holds a reference to until it is freed (after
+        // `&self` ends): a NUL-terminated array set at registration and never changed.
+        unsafe { CStr::from_char_ptr(sys::mars_crypto_shash_driver_name(self.tfm.as_ptr())) }
     }
 
     /// Writes the digest of `data` to the start of `out`, which must hold [`Hash::digest_len`] bytes.
@@ -70,13 +69,13 @@ impl Hash {
         }
         // SAFETY: the transform is alive; `data` is readable for its length; `out` has
         // room for the digest (checked above).
-        to_result(unsafe { bindings::crypto_shash_tfm_digest(self.tfm.as_ptr(), data.as_ptr(), data.len() as u32, out.as_mut_ptr()) })
+        to_result(unsafe { sys::crypto_shash_tfm_digest(self.tfm.as_ptr(), data.as_ptr(), data.len() as u32, out.as_mut_ptr()) })
     }
 }
 
 impl Drop for Hash {
     fn drop(&mut self) {
         // SAFETY: the transform is alive (type invariant) and freed once, here.
-        unsafe { bindings::crypto_free_shash(self.tfm.as_ptr()) };
+        unsafe { sys::mars_crypto_free_shash(self.tfm.as_ptr()) };
     }
 }

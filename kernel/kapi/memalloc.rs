@@ -7,7 +7,7 @@
 //! the allocation that started it. Inside a [`NoIoScope`] every allocation of the
 //! current task behaves as `GFP_NOIO`, including `KVec`'s `GFP_KERNEL` ones.
 
-use kernel::bindings;
+use super::sys;
 
 /// While alive, the current task allocates as if with `GFP_NOIO`. Not `Send`: the
 /// scope belongs to the task that entered it and must end on that task.
@@ -21,7 +21,7 @@ impl NoIoScope {
     pub(crate) fn enter() -> NoIoScope {
         // SAFETY: only changes flags of the current task; restored in `drop`, on the same
         // task (the type is not `Send`).
-        let saved = unsafe { bindings::memalloc_noio_save() };
+        let saved = unsafe { sys::mars_memalloc_noio_save() };
         NoIoScope { saved, _not_send: core::marker::PhantomData }
     }
 }
@@ -30,6 +30,6 @@ impl Drop for NoIoScope {
     fn drop(&mut self) {
         // SAFETY: `saved` came from the matching `memalloc_noio_save` on this task;
         // scopes nest and are dropped in reverse order (they are stack values).
-        unsafe { bindings::memalloc_noio_restore(self.saved) };
+        unsafe { sys::mars_memalloc_noio_restore(self.saved) };
     }
 }

@@ -13,7 +13,7 @@ use core::ffi::c_int;
 use core::ptr::NonNull;
 
 use kernel::alloc::flags::GFP_KERNEL;
-use kernel::bindings;
+use super::sys;
 use kernel::error::to_result;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -26,10 +26,10 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
-    fn to_c(self) -> bindings::sockaddr_in {
+    fn to_c(self) -> sys::sockaddr_in {
         // SAFETY: all-zero is a valid `sockaddr_in` (its padding must be zero anyway).
-        let mut sa: bindings::sockaddr_in = unsafe { core::mem::zeroed() };
-        sa.sin_family = bindings::AF_INET as bindings::__kernel_sa_family_t;
+        let mut sa: sys::sockaddr_in = unsafe { core::mem::zeroed() };
+        sa.sin_family = sys::AF_INET as sys::__kernel_sa_family_t;
         sa.sin_port = self.port.to_be();
         sa.sin_addr.s_addr = u32::from_be_bytes(self.addr).to_be();
         sa
@@ -43,7 +43,7 @@ impl Endpoint {
 /// `sock` came from a successful `sock_create_kern` (or `kernel_accept`) and has not been
 /// released; its `sk` is valid.
 struct Owned {
-    sock: NonNull<bindings::socket>,
+    sock: NonNull<sys::socket>,
 }
 
 // SAFETY: kernel sockets may be used from any thread; concurrent calls (a shutdown while
@@ -56,7 +56,7 @@ impl Drop for Owned {
     fn drop(&mut self) {
         // SAFETY: the socket is alive (type invariant) and released once, here, when the
         // last handle is gone.
-        unsafe { bindings::sock_release(self.sock.as_ptr()) };
+        unsafe { sys::sock_release(self.sock.as_ptr()) };
     }
 }
 
@@ -67,7 +67,7 @@ impl Drop for Owned {
 /// `sock` is `owned.sock`: alive as long as this handle (it holds a reference on `owned`).
 pub(crate) struct Socket {
     owned: Arc<Owned>,
-    sock: NonNull<bindings::socket>,
+    sock: NonNull<sys::socket>,
 }
 
 // SAFETY: as for `Owned`: `sock` is `owned.sock`, alive while `owned` is.
@@ -75,7 +75,7 @@ unsafe impl Send for Socket {}
 // SAFETY: see `Send`.
 unsafe impl Sync for Socket {}
 
-fn wrap(sock: *mut bindings::socket) -> Result<Socket> {
+fn wrap(sock: *mut sys::socket) -> Result<Socket> {
     let sock = NonNull::new(sock).ok_or(ENOMEM)?;
     // INVARIANT: the caller hands over a live socket, released by `Owned` from now on
     // (also if the allocation fails: then it is released here).
@@ -83,7 +83,7 @@ fn wrap(sock: *mut bindings::socket) -> Result<Socket> {
         Ok(o) => o,
         Err(e) => {
             // SAFETY: the socket is alive and nobody else holds it.
-            unsafe { bindings::sock_release(sock.as_ptr()) };
+            unsafe { sys::sock_release(sock.as_ptr()) };
             return Err(e.into());
         }
     };
@@ -91,15 +91,15 @@ fn wrap(sock: *mut bindings::socket) -> Result<Socket> {
 }
 
 fn new_tcp() -> Result<Socket> {
-    let mut sock: *mut bindings::socket = core::ptr::null_mut();
+    let mut sock: *mut sys::socket = core::ptr::null_mut();
     // SAFETY: `init_net` is the initial network namespace (always alive); `sock` receives
     // the new socket on success.
     to_result(unsafe {
-        bindings::sock_create_kern(
-            &raw mut bindings::init_net,
-            bindings::AF_INET as c_int,
-            bindings::sock_type_SOCK_STREAM as c_int,
-            bindings::IPPROTO_TCP as c_int,
+        sys::sock_create_kern(
+            &raw mut sys::init_net,
+            sys::AF_INET as c_int,
+            sys::sock_type_SOCK_STREAM as c_int,
+            sys::IPPROTO_TCP as c_int,
             &mut sock,
         )
     })?;
@@ -107,7 +107,7 @@ fn new_tcp() -> Result<Socket> {
 }
 
 impl Socket {
-    fn sk(&self) -> *mut bindings::sock {
+    fn sk(&self) -> *mut sys::sock {
         // SAFETY: the socket is alive (type invariant).
         unsafe { (*self.sock.as_ptr()).sk }
     }
@@ -124,22 +124,22 @@ impl Socket {
         let mut sa = at.to_c();
         // SAFETY: the socket is alive; `sa` is a valid IPv4 address of the given size.
         unsafe {
-            bindings::sock_set_reuseaddr(s.sk());
-            to_result(bindings::kernel_bind(
+            sys::sock_set_reuseaddr(s.sk());
+            to_result(sys::kernel_bind(
                 s.sock.as_ptr(),
                 (&raw mut sa).cast(),
-                core::mem::size_of::<bindings::sockaddr_in>() as c_int,
+                core::mem::size_of::<sys::sockaddr_in>() as c_int,
             ))?;
-            to_result(bindings::kernel_listen(s.sock.as_ptr(), backlog))?;
+            to_result(sys::kernel_listen(s.sock.as_ptr(), backlog))?;
         }
         Ok(s)
     }
 
     /// Waits for a connection (until [`Socket::shutdown`] or a signal).
     pub(crate) fn accept(&self) -> Result<Socket> {
-        let mut new: *mut bindings::socket = core::ptr::null_mut();
+        let mut new: *mut sys::socket = core::ptr::null_mut();
         // SAFETY: the socket is alive and listening; `new` receives the connection.
-        to_result(unsafe { bindings::kernel_accept(self.sock.as_ptr(), &mut new, 0) })?;
+        to_result(unsafe { sys::kernel_accept(self.sock.as_ptr(), &mut new, 0) })?;
         wrap(new)
     }
 
@@ -151,10 +151,10 @@ impl Socket {
         // SAFETY: the socket is alive; `sa` is a valid IPv4 address of the given size. A
         // blocking connect waits at most the send timeout.
         to_result(unsafe {
-            bindings::kernel_connect(
+            sys::kernel_connect(
                 s.sock.as_ptr(),
                 (&raw mut sa).cast(),
-                core::mem::size_of::<bindings::sockaddr_in>() as c_int,
+                core::mem::size_of::<sys::sockaddr_in>() as c_int,
                 0,
             )
         })?;
@@ -166,48 +166,48 @@ impl Socket {
         let jiffies = kernel::time::msecs_to_jiffies((seconds.max(1) as u32).saturating_mul(1000)) as isize;
         // SAFETY: the socket is alive; both setters only store the timeout.
         unsafe {
-            bindings::sock_set_sndtimeo(self.sk(), seconds.max(1));
-            bindings::mars_sock_set_rcvtimeo(self.sock.as_ptr(), jiffies);
+            sys::sock_set_sndtimeo(self.sk(), seconds.max(1));
+            sys::mars_sock_set_rcvtimeo(self.sock.as_ptr(), jiffies);
         }
     }
 
     /// IP type of service of outgoing packets (per traffic class).
     pub(crate) fn set_tos(&self, tos: u8) {
         // SAFETY: the socket is alive.
-        unsafe { bindings::ip_sock_set_tos(self.sk(), tos as c_int) };
+        unsafe { sys::ip_sock_set_tos(self.sk(), tos as c_int) };
     }
 
     /// TCP keepalive: probes after `idle_s` idle seconds, every `interval_s`, `count` times.
     pub(crate) fn set_keepalive(&self, idle_s: i32, interval_s: i32, count: i32) {
         // SAFETY: the socket is alive; out-of-range values are refused by the setters.
         unsafe {
-            bindings::sock_set_keepalive(self.sk());
-            let _ = bindings::tcp_sock_set_keepidle(self.sk(), idle_s);
-            let _ = bindings::tcp_sock_set_keepintvl(self.sk(), interval_s);
-            let _ = bindings::tcp_sock_set_keepcnt(self.sk(), count);
+            sys::sock_set_keepalive(self.sk());
+            let _ = sys::tcp_sock_set_keepidle(self.sk(), idle_s);
+            let _ = sys::tcp_sock_set_keepintvl(self.sk(), interval_s);
+            let _ = sys::tcp_sock_set_keepcnt(self.sk(), count);
         }
     }
 
     /// Sends small messages at once instead of waiting to coalesce them (TCP_NODELAY).
     pub(crate) fn set_nodelay(&self) {
         // SAFETY: the socket is alive.
-        unsafe { bindings::tcp_sock_set_nodelay(self.sk()) };
+        unsafe { sys::tcp_sock_set_nodelay(self.sk()) };
     }
 
     /// Sends all of `buf`.
     pub(crate) fn send_all(&self, mut buf: &[u8]) -> Result {
         while !buf.is_empty() {
-            let mut vec = bindings::kvec { iov_base: buf.as_ptr().cast_mut().cast(), iov_len: buf.len() };
+            let mut vec = sys::kvec { iov_base: buf.as_ptr().cast_mut().cast(), iov_len: buf.len() };
             // SAFETY: all-zero is a valid `msghdr` (no name, no control data).
-            let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
-            msg.msg_flags = bindings::MSG_NOSIGNAL as u32;
+            let mut msg: sys::msghdr = unsafe { core::mem::zeroed() };
+            msg.msg_flags = sys::MSG_NOSIGNAL as u32;
             // SAFETY: the socket is alive; `vec` describes `buf`, readable for the call.
-            let n = unsafe { bindings::kernel_sendmsg(self.sock.as_ptr(), &mut msg, &mut vec, 1, buf.len()) };
+            let n = unsafe { sys::kernel_sendmsg(self.sock.as_ptr(), &mut msg, &mut vec, 1, buf.len()) };
             if n < 0 {
                 return Err(Error::from_errno(n));
             }
             if n == 0 {
-                return Err(Error::from_errno(-(bindings::ECONNRESET as i32)));
+                return Err(Error::from_errno(-(sys::ECONNRESET as i32)));
             }
             buf = &buf[n as usize..];
         }
@@ -224,25 +224,25 @@ impl Socket {
             if let Some(deadline) = deadline_ns {
                 let left_ms = deadline.saturating_sub(crate::kapi::time::real_ns()) / 1_000_000;
                 if left_ms == 0 {
-                    return Err(Error::from_errno(-(bindings::ETIMEDOUT as i32)));
+                    return Err(Error::from_errno(-(sys::ETIMEDOUT as i32)));
                 }
                 let jiffies = kernel::time::msecs_to_jiffies(left_ms.min(u64::from(u32::MAX)) as u32) as isize;
                 // SAFETY: the socket is alive; the setter only stores the timeout.
-                unsafe { bindings::mars_sock_set_rcvtimeo(self.sock.as_ptr(), jiffies.max(1)) };
+                unsafe { sys::mars_sock_set_rcvtimeo(self.sock.as_ptr(), jiffies.max(1)) };
             }
             let len = buf.len();
-            let mut vec = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: len };
+            let mut vec = sys::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: len };
             // SAFETY: all-zero is a valid `msghdr`.
-            let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
+            let mut msg: sys::msghdr = unsafe { core::mem::zeroed() };
             // SAFETY: the socket is alive; `vec` describes `buf`, writable for the call.
             let n = unsafe {
-                bindings::kernel_recvmsg(self.sock.as_ptr(), &mut msg, &mut vec, 1, len, bindings::MSG_WAITALL as c_int)
+                sys::kernel_recvmsg(self.sock.as_ptr(), &mut msg, &mut vec, 1, len, sys::MSG_WAITALL as c_int)
             };
             if n < 0 {
                 return Err(Error::from_errno(n));
             }
             if n == 0 {
-                return Err(Error::from_errno(-(bindings::ECONNRESET as i32)));
+                return Err(Error::from_errno(-(sys::ECONNRESET as i32)));
             }
             buf = &mut buf[n as usize..];
         }
@@ -252,15 +252,15 @@ impl Socket {
     /// Ends both directions: blocked calls on this socket in other threads return.
     pub(crate) fn shutdown(&self) {
         // SAFETY: the socket is alive.
-        let _ = unsafe { bindings::kernel_sock_shutdown(self.sock.as_ptr(), bindings::sock_shutdown_cmd_SHUT_RDWR) };
+        let _ = unsafe { sys::kernel_sock_shutdown(self.sock.as_ptr(), sys::sock_shutdown_cmd_SHUT_RDWR) };
     }
 
     /// The address of the other end of a connected socket.
     pub(crate) fn peer(&self) -> Result<Endpoint> {
         // SAFETY: all-zero is a valid `sockaddr_in`.
-        let mut sa: bindings::sockaddr_in = unsafe { core::mem::zeroed() };
+        let mut sa: sys::sockaddr_in = unsafe { core::mem::zeroed() };
         // SAFETY: the socket is alive; `sa` has room for an IPv4 address.
-        let n = unsafe { bindings::kernel_getpeername(self.sock.as_ptr(), (&raw mut sa).cast()) };
+        let n = unsafe { sys::kernel_getpeername(self.sock.as_ptr(), (&raw mut sa).cast()) };
         if n < 0 {
             return Err(Error::from_errno(n));
         }
@@ -270,10 +270,10 @@ impl Socket {
 
 /// Whether `e` is `EADDRNOTAVAIL` (binding to an address this host does not have).
 pub(crate) fn is_addr_not_available(e: Error) -> bool {
-    e.to_errno() == -(bindings::EADDRNOTAVAIL as i32)
+    e.to_errno() == -(sys::EADDRNOTAVAIL as i32)
 }
 
 /// `EPROTO`: a peer broke the protocol (a malformed or unexpected message).
 pub(crate) fn protocol_error() -> Error {
-    Error::from_errno(-(bindings::EPROTO as i32))
+    Error::from_errno(-(sys::EPROTO as i32))
 }

@@ -4,7 +4,7 @@
 //! `get_random_bytes`), for nonces: their uniqueness is what keeps recorded frames from
 //! being replayed, so none is handed out before the pool is seeded.
 
-use kernel::bindings;
+use super::sys;
 use kernel::error::to_result;
 use kernel::prelude::*;
 
@@ -13,9 +13,9 @@ use kernel::prelude::*;
 pub(crate) fn fill(buf: &mut [u8]) -> Result {
     // SAFETY: no arguments; it sleeps until the CRNG is ready or a signal (kthread_stop)
     // interrupts it, and returns 0 or a negative errno.
-    to_result(unsafe { bindings::wait_for_random_bytes() })?;
+    to_result(unsafe { sys::wait_for_random_bytes() })?;
     // SAFETY: `buf` is writable for its length; with the CRNG seeded, the bytes are
     // cryptographically secure.
-    unsafe { bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
+    unsafe { sys::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
     Ok(())
 }

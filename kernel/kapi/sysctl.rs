@@ -10,7 +10,7 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::AtomicI32;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
-use kernel::bindings;
+use super::sys;
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::Arc;
@@ -31,17 +31,17 @@ pub(crate) trait Show: Send + Sync + 'static {
 
 /// One file in a sysctl directory.
 pub(crate) struct Entry {
-    table: bindings::ctl_table,
+    table: sys::ctl_table,
     /// A reference the table's `data` holds, released after unregistering.
     owned: Option<(*mut c_void, unsafe fn(*mut c_void))>,
 }
 
 unsafe extern "C" fn action_handler<T: Action>(
-    table: *const bindings::ctl_table,
+    table: *const sys::ctl_table,
     write: c_int,
     buffer: *mut c_void,
     lenp: *mut usize,
-    ppos: *mut bindings::loff_t,
+    ppos: *mut sys::loff_t,
 ) -> c_int {
     // SAFETY: the sysctl core calls handlers with a valid table, a kernel buffer of
     // `*lenp` bytes and valid `lenp`/`ppos`. `data` of tables using this handler is an
@@ -53,24 +53,24 @@ unsafe extern "C" fn action_handler<T: Action>(
         }
         let input = core::slice::from_raw_parts(buffer.cast::<u8>(), *lenp);
         <Arc<T> as ForeignOwnable>::borrow((*table).data).run(input);
-        *ppos += *lenp as bindings::loff_t;
+        *ppos += *lenp as sys::loff_t;
     }
     0
 }
 
 unsafe extern "C" fn show_handler<T: Show>(
-    table: *const bindings::ctl_table,
+    table: *const sys::ctl_table,
     write: c_int,
     buffer: *mut c_void,
     lenp: *mut usize,
-    ppos: *mut bindings::loff_t,
+    ppos: *mut sys::loff_t,
 ) -> c_int {
     // SAFETY: as in `action_handler`; `data` of tables using this handler is an `Arc<T>`
     // from `into_foreign` (see `Entry::show`). The content is produced whole on the first
     // read (offset 0); later reads at an offset see the end of the file.
     unsafe {
         if write != 0 {
-            return -(bindings::EPERM as c_int);
+            return -(sys::EPERM as c_int);
         }
         if *ppos != 0 {
             *lenp = 0;
@@ -82,7 +82,7 @@ unsafe extern "C" fn show_handler<T: Show>(
         let count = (n + 1).min(*lenp);
         core::ptr::copy_nonoverlapping(line.as_ptr(), buffer.cast::<u8>(), count);
         *lenp = count;
-        *ppos += count as bindings::loff_t;
+        *ppos += count as sys::loff_t;
     }
     0
 }
@@ -98,7 +98,7 @@ impl Entry {
     pub(crate) fn read_only_str(name: &'static CStr, value: &'static CStr) -> Self {
         let maxlen = value.len_with_nul();
         Entry {
-            table: bindings::ctl_table {
+            table: sys::ctl_table {
                 procname: name.as_char_ptr(),
                 // `proc_dostring` only writes through `data` on a write, and mode 0444 makes
                 // the sysctl core refuse writes (even for root) before calling the handler,
@@ -106,7 +106,7 @@ impl Entry {
                 data: value.as_char_ptr().cast_mut().cast(),
                 maxlen: maxlen.try_into().unwrap_or(i32::MAX),
                 mode: 0o444,
-                proc_handler: Some(bindings::proc_dostring),
+                proc_handler: Some(sys::proc_dostring),
                 poll: ptr::null_mut(),
                 extra1: ptr::null_mut(),
                 extra2: ptr::null_mut(),
@@ -119,7 +119,7 @@ impl Entry {
     pub(crate) fn action<T: Action>(name: &'static CStr, target: Arc<T>) -> Self {
         let data = target.into_foreign() as *mut c_void;
         Entry {
-            table: bindings::ctl_table {
+            table: sys::ctl_table {
                 procname: name.as_char_ptr(),
                 data,
                 maxlen: 0,
@@ -137,7 +137,7 @@ impl Entry {
     pub(crate) fn show<T: Show>(name: &'static CStr, source: Arc<T>) -> Self {
         let data = source.into_foreign() as *mut c_void;
         Entry {
-            table: bindings::ctl_table {
+            table: sys::ctl_table {
                 procname: name.as_char_ptr(),
                 data,
                 maxlen: 0,
@@ -155,14 +155,14 @@ impl Entry {
     /// `proc_dointvec_minmax`). Readers of the tunable load it atomically.
     pub(crate) fn int(name: &'static CStr, value: &'static AtomicI32, min: &'static i32, max: &'static i32) -> Self {
         Entry {
-            table: bindings::ctl_table {
+            table: sys::ctl_table {
                 procname: name.as_char_ptr(),
                 // The sysctl core reads and writes the int through `data` (an aligned
                 // 32-bit store, like the atomic's own); the bounds are static constants.
                 data: value.as_ptr().cast(),
                 maxlen: core::mem::size_of::<i32>() as i32,
                 mode: 0o644,
-                proc_handler: Some(bindings::proc_dointvec_minmax),
+                proc_handler: Some(sys::proc_dointvec_minmax),
                 poll: ptr::null_mut(),
                 extra1: (min as *const i32).cast_mut().cast(),
                 extra2: (max as *const i32).cast_mut().cast(),
@@ -190,8 +190,8 @@ impl Drop for Entry {
 /// `table`, and has not been unregistered. `table`'s heap buffer is never modified or
 /// reallocated while registered, and every pointer in it refers to `'static` data.
 pub(crate) struct Registration {
-    header: NonNull<bindings::ctl_table_header>,
-    _table: KVec<bindings::ctl_table>,
+    header: NonNull<sys::ctl_table_header>,
+    _table: KVec<sys::ctl_table>,
     /// References held by the registered table, released after unregistering.
     owned: KVec<(*mut c_void, unsafe fn(*mut c_void))>,
 }
@@ -222,7 +222,7 @@ impl Registration {
         // `'static` data (guaranteed by the `Entry` constructors); its heap buffer stays
         // in place until `drop`, which unregisters first.
         let header = unsafe {
-            bindings::register_sysctl_sz(path.as_char_ptr(), table.as_mut_ptr(), table.len())
+            sys::register_sysctl_sz(path.as_char_ptr(), table.as_mut_ptr(), table.len())
         };
         let Some(header) = NonNull::new(header) else {
             for (data, release) in owned {
@@ -241,7 +241,7 @@ impl Drop for Registration {
         // SAFETY: by the type invariant `header` is registered and not yet unregistered;
         // unregistering waits for running handlers, so afterwards the table and the
         // references its entries hold are no longer used and can be released.
-        unsafe { bindings::unregister_sysctl_table(self.header.as_ptr()) };
+        unsafe { sys::unregister_sysctl_table(self.header.as_ptr()) };
         for (data, release) in core::mem::replace(&mut self.owned, KVec::new()) {
             // SAFETY: each reference is released once, after unregistering.
             unsafe { release(data) };

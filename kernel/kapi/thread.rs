@@ -9,7 +9,7 @@ use core::ffi::c_void;
 use core::ptr::NonNull;
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox};
-use kernel::bindings;
+use super::sys;
 use kernel::error::from_err_ptr;
 use kernel::prelude::*;
 use kernel::str::CStr;
@@ -23,7 +23,7 @@ use kernel::str::CStr;
 /// `data` is the boxed closure handed to the thread; the thread function takes ownership
 /// of it when (and only when) it starts running.
 pub(crate) struct Thread {
-    task: NonNull<bindings::task_struct>,
+    task: NonNull<sys::task_struct>,
     data: *mut c_void,
     drop_data: unsafe fn(*mut c_void),
 }
@@ -54,10 +54,10 @@ impl Thread {
         // SAFETY: `trampoline::<F>` matches the thread function signature and `data` is
         // a valid boxed `F`; the format "%s" with `name` (NUL-terminated) is valid.
         let task = unsafe {
-            bindings::kthread_create_on_node(
+            sys::kthread_create_on_node(
                 Some(trampoline::<F>),
                 data,
-                bindings::NUMA_NO_NODE,
+                sys::NUMA_NO_NODE,
                 c"%s".as_ptr().cast(),
                 name.as_char_ptr(),
             )
@@ -73,8 +73,8 @@ impl Thread {
         // SAFETY: `task` is a valid new kthread; take a reference so that `kthread_stop`
         // is valid even if the thread function has returned already, then start it.
         unsafe {
-            bindings::get_task_struct(task);
-            bindings::wake_up_process(task);
+            sys::get_task_struct(task);
+            sys::wake_up_process(task);
         }
         // INVARIANT: created, referenced, woken; not stopped.
         Ok(Thread { task: NonNull::new(task).ok_or(EINVAL)?, data, drop_data: drop_boxed::<F> })
@@ -87,11 +87,11 @@ impl Drop for Thread {
         // `kthread_stop` returns -EINTR only if the thread function never ran, in which
         // case the closure was never taken and is freed here. Then drop our reference.
         unsafe {
-            let ret = bindings::kthread_stop(self.task.as_ptr());
-            if ret == -(bindings::EINTR as i32) {
+            let ret = sys::kthread_stop(self.task.as_ptr());
+            if ret == -(sys::EINTR as i32) {
                 (self.drop_data)(self.data);
             }
-            bindings::put_task_struct(self.task.as_ptr());
+            sys::put_task_struct(self.task.as_ptr());
         }
     }
 }
@@ -101,14 +101,14 @@ impl Drop for Thread {
 fn in_kthread() -> bool {
     // SAFETY: `get_current` returns the running task, valid while it runs (now); its
     // `flags` are only changed by the task itself.
-    unsafe { (*bindings::get_current()).flags & bindings::PF_KTHREAD != 0 }
+    unsafe { (*sys::get_current()).flags & sys::PF_KTHREAD != 0 }
 }
 
 /// Whether the current kernel thread has been asked to stop (never, outside kernel
 /// threads).
 pub(crate) fn should_stop() -> bool {
     // SAFETY: `kthread_should_stop` may be called from any kernel thread.
-    in_kthread() && unsafe { bindings::kthread_should_stop() }
+    in_kthread() && unsafe { sys::kthread_should_stop() }
 }
 
 /// Sleeps about `ms` milliseconds; less when a signal is pending. In a kernel thread
@@ -116,5 +116,5 @@ pub(crate) fn should_stop() -> bool {
 /// thread, so the sleep ends at once (as do blocking socket calls).
 pub(crate) fn sleep_ms(ms: u32) {
     // SAFETY: sleeping has no preconditions in thread or process context.
-    unsafe { bindings::msleep_interruptible(ms) };
+    unsafe { sys::msleep_interruptible(ms) };
 }

@@ -17,7 +17,7 @@ use core::ffi::c_int;
 use core::ptr;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
-use kernel::bindings;
+use super::sys;
 use kernel::error::{from_err_ptr, to_result};
 use kernel::fmt;
 use kernel::prelude::*;
@@ -27,10 +27,10 @@ use super::file::{File, OpenFlags};
 
 const NS_PER_SEC: u64 = 1_000_000_000;
 
-fn idmap() -> *mut bindings::mnt_idmap {
+fn idmap() -> *mut sys::mnt_idmap {
     // `nop_mnt_idmap` is a static object of the kernel that lives forever; taking its
     // address does not access it (and needs no `unsafe`).
-    ptr::addr_of_mut!(bindings::nop_mnt_idmap)
+    ptr::addr_of_mut!(sys::nop_mnt_idmap)
 }
 
 /// A looked-up path (mount and dentry references), released on drop.
@@ -39,16 +39,16 @@ fn idmap() -> *mut bindings::mnt_idmap {
 ///
 /// `path` was filled by a successful `kern_path` and has not been put.
 struct Path {
-    path: bindings::path,
+    path: sys::path,
 }
 
 impl Path {
     /// Looks `name` up through no symlink (`ELOOP` if one is on the way); a final symlink
     /// is returned as the link itself.
     fn lookup(name: &CStr) -> Result<Path> {
-        let mut path = bindings::path { mnt: ptr::null_mut(), dentry: ptr::null_mut() };
+        let mut path = sys::path { mnt: ptr::null_mut(), dentry: ptr::null_mut() };
         // SAFETY: `name` is NUL-terminated; `path` is valid for writes.
-        to_result(unsafe { bindings::kern_path(name.as_char_ptr(), bindings::LOOKUP_NO_SYMLINKS, &mut path) })?;
+        to_result(unsafe { sys::kern_path(name.as_char_ptr(), sys::LOOKUP_NO_SYMLINKS, &mut path) })?;
         // INVARIANT: kern_path succeeded and filled `path` with references.
         Ok(Path { path })
     }
@@ -57,18 +57,18 @@ impl Path {
     /// else (a symlink, a file).
     fn lookup_dir(name: &CStr) -> Result<Path> {
         let p = Path::lookup(name)?;
-        if file_type(p.inode()) != bindings::S_IFDIR {
+        if file_type(p.inode()) != sys::S_IFDIR {
             return Err(ENOTDIR);
         }
         Ok(p)
     }
 
-    fn dentry(&self) -> *mut bindings::dentry {
+    fn dentry(&self) -> *mut sys::dentry {
         self.path.dentry
     }
 
     /// The inode; never null for a successfully looked-up path.
-    fn inode(&self) -> *mut bindings::inode {
+    fn inode(&self) -> *mut sys::inode {
         // SAFETY: the dentry is referenced (type invariant); a positive dentry returned by
         // kern_path keeps its inode for as long as we hold the reference.
         unsafe { (*self.path.dentry).d_inode }
@@ -78,7 +78,7 @@ impl Path {
 impl Drop for Path {
     fn drop(&mut self) {
         // SAFETY: the references were taken by kern_path (type invariant), released once.
-        unsafe { bindings::path_put(&self.path) };
+        unsafe { sys::path_put(&self.path) };
     }
 }
 
@@ -91,18 +91,18 @@ pub(crate) struct Link {
 }
 
 /// The `S_IFMT` bits of `inode`'s mode.
-fn file_type(inode: *const bindings::inode) -> u32 {
+fn file_type(inode: *const sys::inode) -> u32 {
     // SAFETY: callers pass the inode of a referenced dentry (or of an open file), which
     // stays valid while that reference is held; `i_mode` is a plain field.
     let mode = u32::from(unsafe { (*inode).i_mode });
-    mode & bindings::S_IFMT
+    mode & sys::S_IFMT
 }
 
-fn is_symlink(inode: *const bindings::inode) -> bool {
-    file_type(inode) == bindings::S_IFLNK
+fn is_symlink(inode: *const sys::inode) -> bool {
+    file_type(inode) == sys::S_IFLNK
 }
 
-fn mtime_ns(inode: *const bindings::inode) -> u64 {
+fn mtime_ns(inode: *const sys::inode) -> u64 {
     // SAFETY: callers pass the inode of a referenced dentry; the fields are plain values.
     let (sec, nsec) = unsafe { ((*inode).i_mtime_sec, (*inode).i_mtime_nsec) };
     (sec.max(0) as u64).saturating_mul(NS_PER_SEC).saturating_add(u64::from(nsec))
@@ -121,52 +121,52 @@ pub(crate) fn read_link(name: &CStr) -> Result<Option<Link>> {
         return Err(EINVAL);
     }
     let stamp_ns = mtime_ns(inode);
-    let mut done = bindings::delayed_call { fn_: None, arg: ptr::null_mut() };
+    let mut done = sys::delayed_call { fn_: None, arg: ptr::null_mut() };
     // SAFETY: the dentry is a referenced symlink; `done` is valid for writes and is run
     // below, after the returned string has been copied.
-    let target = from_err_ptr(unsafe { bindings::vfs_get_link(path.dentry(), &mut done) }.cast_mut())?;
+    let target = from_err_ptr(unsafe { sys::vfs_get_link(path.dentry(), &mut done) }.cast_mut())?;
     // SAFETY: on success `target` is a NUL-terminated string valid until `done` runs.
     let bytes = unsafe { CStr::from_char_ptr(target) }.as_bytes();
     let mut value = KVec::new();
     let copied = value.extend_from_slice(bytes, GFP_KERNEL);
     // SAFETY: `done` was set up by vfs_get_link; running it releases the string, which
     // is not used after this point.
-    unsafe { bindings::do_delayed_call(&mut done) };
+    unsafe { sys::mars_do_delayed_call(&mut done) };
     copied?;
     Ok(Some(Link { value, stamp_ns }))
 }
 
 /// Creates the symlink `name` -> `value` (which must not exist yet).
 fn create_symlink(name: &CStr, value: &CStr) -> Result {
-    let mut parent = bindings::path { mnt: ptr::null_mut(), dentry: ptr::null_mut() };
+    let mut parent = sys::path { mnt: ptr::null_mut(), dentry: ptr::null_mut() };
     // SAFETY: `name` is NUL-terminated, `parent` valid for writes. On success the parent
     // directory is locked and referenced until `done_path_create`.
-    let dentry = from_err_ptr(unsafe { bindings::kern_path_create(bindings::AT_FDCWD, name.as_char_ptr(), &mut parent, 0) })?;
+    let dentry = from_err_ptr(unsafe { sys::kern_path_create(sys::AT_FDCWD, name.as_char_ptr(), &mut parent, 0) })?;
     // SAFETY: `parent` holds the locked parent; `dentry` is the new negative dentry in it.
     let ret = unsafe {
-        bindings::vfs_symlink(idmap(), (*parent.dentry).d_inode, dentry, value.as_char_ptr())
+        sys::vfs_symlink(idmap(), (*parent.dentry).d_inode, dentry, value.as_char_ptr())
     };
     // SAFETY: pairs with the successful kern_path_create above (unlocks, puts).
-    unsafe { bindings::done_path_create(&mut parent, dentry) };
+    unsafe { sys::done_path_create(&mut parent, dentry) };
     to_result(ret)
 }
 
 /// Sets the mtime (and atime) of the link `name` itself.
 fn set_link_mtime(name: &CStr, stamp_ns: u64) -> Result {
     let path = Path::lookup(name)?;
-    let ts = bindings::timespec64 { tv_sec: (stamp_ns / NS_PER_SEC) as _, tv_nsec: (stamp_ns % NS_PER_SEC) as _ };
+    let ts = sys::timespec64 { tv_sec: (stamp_ns / NS_PER_SEC) as _, tv_nsec: (stamp_ns % NS_PER_SEC) as _ };
     // SAFETY: `iattr` is plain old data for which all-zero is a valid (empty) value.
-    let mut attr: bindings::iattr = unsafe { core::mem::zeroed() };
-    attr.ia_valid = bindings::ATTR_MTIME | bindings::ATTR_MTIME_SET | bindings::ATTR_ATIME | bindings::ATTR_ATIME_SET;
+    let mut attr: sys::iattr = unsafe { core::mem::zeroed() };
+    attr.ia_valid = sys::ATTR_MTIME | sys::ATTR_MTIME_SET | sys::ATTR_ATIME | sys::ATTR_ATIME_SET;
     attr.ia_mtime = ts;
     attr.ia_atime = ts;
     let inode = path.inode();
     // SAFETY: notify_change requires the inode lock, taken and released around it; the
     // dentry is referenced by `path`; no delegation can exist on a local /mars.
     let ret = unsafe {
-        bindings::inode_lock(inode);
-        let ret = bindings::notify_change(idmap(), path.dentry(), &mut attr, ptr::null_mut());
-        bindings::inode_unlock(inode);
+        sys::mars_inode_lock(inode);
+        let ret = sys::notify_change(idmap(), path.dentry(), &mut attr, ptr::null_mut());
+        sys::mars_inode_unlock(inode);
         ret
     };
     to_result(ret)
@@ -184,20 +184,20 @@ fn rename_in_dir(dir: &CStr, old_name: &[u8], new_name: &[u8]) -> Result {
     // twice locks it once (returns NULL, no trap); lookups happen under that lock as
     // lookup_one_len requires; every dentry obtained is put before unlocking.
     unsafe {
-        bindings::lock_rename(d, d);
+        sys::lock_rename(d, d);
         let result = (|| -> Result {
-            let old = from_err_ptr(bindings::lookup_one_len(old_name.as_ptr().cast(), d, old_name.len() as c_int))?;
-            let new = match from_err_ptr(bindings::lookup_one_len(new_name.as_ptr().cast(), d, new_name.len() as c_int)) {
+            let old = from_err_ptr(sys::lookup_one_len(old_name.as_ptr().cast(), d, old_name.len() as c_int))?;
+            let new = match from_err_ptr(sys::lookup_one_len(new_name.as_ptr().cast(), d, new_name.len() as c_int)) {
                 Ok(n) => n,
                 Err(e) => {
-                    bindings::dput(old);
+                    sys::dput(old);
                     return Err(e);
                 }
             };
             let ret = if (*old).d_inode.is_null() {
-                -(bindings::ENOENT as c_int)
+                -(sys::ENOENT as c_int)
             } else {
-                let mut rd = bindings::renamedata {
+                let mut rd = sys::renamedata {
                     old_mnt_idmap: idmap(),
                     old_dir: (*d).d_inode,
                     old_dentry: old,
@@ -207,13 +207,13 @@ fn rename_in_dir(dir: &CStr, old_name: &[u8], new_name: &[u8]) -> Result {
                     delegated_inode: ptr::null_mut(),
                     flags: 0,
                 };
-                bindings::vfs_rename(&mut rd)
+                sys::vfs_rename(&mut rd)
             };
-            bindings::dput(new);
-            bindings::dput(old);
+            sys::dput(new);
+            sys::dput(old);
             to_result(ret)
         })();
-        bindings::unlock_rename(d, d);
+        sys::unlock_rename(d, d);
         result
     }
 }
@@ -228,20 +228,20 @@ pub(crate) fn unlink(dir: &CStr, name: &[u8]) -> Result<bool> {
     // across the lookup and vfs_unlink as both require, and released after the child
     // dentry is put.
     unsafe {
-        bindings::inode_lock_nested(inode, bindings::inode_i_mutex_lock_class_I_MUTEX_PARENT);
-        let result = match from_err_ptr(bindings::lookup_one_len(name.as_ptr().cast(), d, name.len() as c_int)) {
+        sys::mars_inode_lock_nested(inode, sys::inode_i_mutex_lock_class_I_MUTEX_PARENT);
+        let result = match from_err_ptr(sys::lookup_one_len(name.as_ptr().cast(), d, name.len() as c_int)) {
             Err(e) => Err(e),
             Ok(child) => {
                 let r = if (*child).d_inode.is_null() {
                     Ok(false)
                 } else {
-                    to_result(bindings::vfs_unlink(idmap(), inode, child, ptr::null_mut())).map(|_| true)
+                    to_result(sys::vfs_unlink(idmap(), inode, child, ptr::null_mut())).map(|_| true)
                 };
-                bindings::dput(child);
+                sys::dput(child);
                 r
             }
         };
-        bindings::inode_unlock(inode);
+        sys::mars_inode_unlock(inode);
         result
     }
 }
@@ -269,11 +269,11 @@ pub(crate) fn mkdir(name: &CStr) -> Result<bool> {
     // kern_path_create resolves the parent with the caller's flags ignored: the parent
     // is checked first (the tree below /mars is changed by this module and root only).
     drop(Path::lookup_dir(&parent_of(name)?)?);
-    let mut parent = bindings::path { mnt: ptr::null_mut(), dentry: ptr::null_mut() };
+    let mut parent = sys::path { mnt: ptr::null_mut(), dentry: ptr::null_mut() };
     // SAFETY: as in `create_symlink`: the parent is locked and referenced until
     // `done_path_create`.
     let dentry = match from_err_ptr(unsafe {
-        bindings::kern_path_create(bindings::AT_FDCWD, name.as_char_ptr(), &mut parent, bindings::LOOKUP_DIRECTORY)
+        sys::kern_path_create(sys::AT_FDCWD, name.as_char_ptr(), &mut parent, sys::LOOKUP_DIRECTORY)
     }) {
         Ok(d) => d,
         Err(e) if e == EEXIST => {
@@ -283,9 +283,9 @@ pub(crate) fn mkdir(name: &CStr) -> Result<bool> {
         Err(e) => return Err(e),
     };
     // SAFETY: `parent` holds the locked parent, `dentry` is the negative dentry in it.
-    let ret = unsafe { bindings::vfs_mkdir(idmap(), (*parent.dentry).d_inode, dentry, 0o755) };
+    let ret = unsafe { sys::vfs_mkdir(idmap(), (*parent.dentry).d_inode, dentry, 0o755) };
     // SAFETY: pairs with the successful kern_path_create above.
-    unsafe { bindings::done_path_create(&mut parent, dentry) };
+    unsafe { sys::done_path_create(&mut parent, dentry) };
     to_result(ret).map(|_| true)
 }
 
@@ -315,16 +315,16 @@ pub(crate) fn list_dir(dir: &CStr) -> Result<KVec<CString>> {
     #[repr(C)]
     struct Collector {
         // Must be first: the actor receives a pointer to it and casts back.
-        ctx: bindings::dir_context,
+        ctx: sys::dir_context,
         names: KVec<CString>,
         error: Option<Error>,
     }
 
     unsafe extern "C" fn actor(
-        ctx: *mut bindings::dir_context,
+        ctx: *mut sys::dir_context,
         name: *const u8,
         len: c_int,
-        _offset: bindings::loff_t,
+        _offset: sys::loff_t,
         _ino: u64,
         _d_type: u32,
     ) -> bool {
@@ -354,10 +354,10 @@ pub(crate) fn list_dir(dir: &CStr) -> Result<KVec<CString>> {
         // Replaced between the lookup and the open.
         return Err(EAGAIN);
     }
-    let mut c = Collector { ctx: bindings::dir_context { actor: Some(actor), pos: 0 }, names: KVec::new(), error: None };
+    let mut c = Collector { ctx: sys::dir_context { actor: Some(actor), pos: 0 }, names: KVec::new(), error: None };
     // SAFETY: `file` is an open directory; `c.ctx` is a valid dir_context whose actor
     // expects to be embedded in `c`, which outlives the call.
-    to_result(unsafe { bindings::iterate_dir(file.as_ptr(), &mut c.ctx) })?;
+    to_result(unsafe { sys::iterate_dir(file.as_ptr(), &mut c.ctx) })?;
     match c.error {
         Some(e) => Err(e),
         None => Ok(c.names),
@@ -376,10 +376,10 @@ pub(crate) struct Space {
 pub(crate) fn space(name: &CStr) -> Result<Space> {
     let p = Path::lookup(name)?;
     // SAFETY: all fields of `kstatfs` are integers, valid when zeroed.
-    let mut st: bindings::kstatfs = unsafe { core::mem::zeroed() };
+    let mut st: sys::kstatfs = unsafe { core::mem::zeroed() };
     // SAFETY: `p.path` is a referenced path (type invariant); `st` is a writable
-    // `struct kstatfs` (pre-patches/linux-6.12/0003-rust-bindings-statfs.patch).
-    to_result(unsafe { bindings::vfs_statfs(&p.path, &mut st) })?;
+    // `struct kstatfs`.
+    to_result(unsafe { sys::vfs_statfs(&p.path, &mut st) })?;
     let bsize = u64::try_from(st.f_bsize).map_err(|_| EINVAL)?;
     Ok(Space { total: st.f_blocks.saturating_mul(bsize), free: st.f_bavail.saturating_mul(bsize) })
 }
@@ -387,7 +387,7 @@ pub(crate) fn space(name: &CStr) -> Result<Space> {
 /// Whether `e` is `ELOOP`: a symlink where none is followed (`O_NOFOLLOW`,
 /// `LOOKUP_NO_SYMLINKS`).
 pub(crate) fn is_symlink_refusal(e: Error) -> bool {
-    e.to_errno() == -(bindings::ELOOP as i32)
+    e.to_errno() == -(sys::ELOOP as i32)
 }
 
 /// Opens `name` in directory `dir` (docu/cluster.md, "Paths"): `dir` is reached through
@@ -402,7 +402,7 @@ pub(crate) fn open_in_dir(dir: &CStr, name: &str, flags: OpenFlags, mode: u16) -
     // SAFETY: `d` holds its path's references until it is dropped, after the call;
     // `name` is one component (checked above).
     let file = unsafe { File::open_in(&d.path, &name, flags, mode) }?;
-    if file_type(file.inode()) != bindings::S_IFREG {
+    if file_type(file.inode()) != sys::S_IFREG {
         return Err(EINVAL);
     }
     Ok(file)

@@ -1,7 +1,7 @@
 //! Code shared by the kernel module `mars.ko` and the admin tool `marsadm`.
 //!
 //! Everything here is plain `no_std` Rust without allocation, so the same source compiles
-//! into the module (included with `#[path]` from `kernel/mars.rs`) and into marsadm (as the
+//! into the module (included with `#[path]` from `kernel/mars_main.rs`) and into marsadm (as the
 //! `mars-core` crate), and is unit-tested on the host with `cargo test`. A format or rule
 //! is defined here once; the kernel and the CLI agree because they share this code.
 
