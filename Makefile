@@ -2,9 +2,12 @@
 #   make demo    boot a two-node testbed and show MARS on it
 #   make check   set-up, build, host unit tests, all VM scenarios
 #
-# Plain `make` builds everything: the testbed kernel (from the cache when its inputs are
-# unchanged), mars.ko against it, static marsadm and testbed binaries, and the nodes'
-# initramfs. `make KDIR=/path/to/built/linux` builds mars.ko against another tree.
+# Plain `make` builds everything for both kernels the testbed boots (docu/install.md,
+# "Supported kernels"): Debian's stock 7.3 kernel (unchanged, with the rust/ artifacts
+# its out-of-tree modules need, regenerated in a cached trixie chroot) and the project's
+# 6.12 kernel (from the cache when its inputs are unchanged); mars.ko for each, static
+# marsadm and testbed binaries, the nodes' initramfs, the Debian node image and the
+# packages. `make KDIR=/path/to/built/linux module` builds mars.ko against another tree.
 
 SHELL := /bin/bash
 TOP := $(CURDIR)
@@ -12,26 +15,42 @@ BUILD := $(TOP)/build
 RUST_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN := $(TOP)/target/$(RUST_TARGET)/release
 KDIR ?=
+# build/kernels/<line>/: kdir (the tree mars.ko is built against), vmlinuz, mars.ko,
+# module/ (its build directory), initramfs.cpio. The first line is the testbed's default.
+KERNELS := 7.3 6.12
+KBUILD := $(BUILD)/kernels
 
 .PHONY: all setup kernel module userland initramfs debian-image deb check check-full test-host scenarios demo bench fuzz clean
 
-# The packages too: the systemd scenarios install them on Debian nodes (dpkg -i).
+# The packages too: the systemd scenarios install them on Debian nodes.
 all: initramfs debian-image deb
 
 setup:
 	@scripts/setup.sh
 
-# build/kdir names the kernel tree in use; build/bzImage points at its kernel image.
+# The kernels: 7.3 is Debian's stock kernel (scripts/build-stock-kernel.sh: its vmlinuz
+# from the package, checked; a chroot with the rustc that built it and an overlay of its
+# headers), 6.12 the project's own build (scripts/build-kernel.sh). Each kdir file names
+# the directory mars.ko is built against.
 kernel: setup
-	@mkdir -p $(BUILD)
-	@if [ -n "$(KDIR)" ]; then echo "$(KDIR)"; else scripts/build-kernel.sh; fi > $(BUILD)/kdir.new
-	@test -f "$$(cat $(BUILD)/kdir.new)/Makefile" || { echo "no kernel tree at '$$(cat $(BUILD)/kdir.new)'" >&2; exit 1; }
-	@mv $(BUILD)/kdir.new $(BUILD)/kdir
-	@ln -sfn "$$(cat $(BUILD)/kdir)/arch/x86/boot/bzImage" $(BUILD)/bzImage
+	@mkdir -p $(KBUILD)/7.3 $(KBUILD)/6.12
+	@scripts/build-stock-kernel.sh > $(KBUILD)/7.3/kdir.new && mv $(KBUILD)/7.3/kdir.new $(KBUILD)/7.3/kdir
+	@ln -sfn "$$(cat $(KBUILD)/7.3/kdir)/vmlinuz" $(KBUILD)/7.3/vmlinuz
+	@scripts/build-kernel.sh > $(KBUILD)/6.12/kdir.new && mv $(KBUILD)/6.12/kdir.new $(KBUILD)/6.12/kdir
+	@ln -sfn "$$(cat $(KBUILD)/6.12/kdir)/arch/x86/boot/bzImage" $(KBUILD)/6.12/vmlinuz
 
-# Built in a directory of its own per kernel (scripts/build-module.sh), never in kernel/.
+# mars.ko per kernel, each built in a directory of its own (scripts/build-module.sh),
+# never in kernel/; the stock kernel's with its own rustc, in its chroot.
+ifeq ($(KDIR),)
 module: kernel
-	@scripts/build-module.sh "$$(cat $(BUILD)/kdir)" $(BUILD)/module-6.12 $(BUILD)/mars.ko
+	@for k in $(KERNELS); do \
+	  scripts/build-module.sh "$$(cat $(KBUILD)/$$k/kdir)" $(KBUILD)/$$k/module $(KBUILD)/$$k/mars.ko || exit 1; \
+	done
+else
+module: setup
+	@mkdir -p $(KBUILD)/custom
+	@scripts/build-module.sh "$(KDIR)" $(KBUILD)/custom/module $(KBUILD)/custom/mars.ko
+endif
 
 # Static binaries: they run unchanged inside the testbed nodes (marsadm, the testbed
 # agent, and the test-only hostile peer mars-hostile and bench-tcp-copy).
@@ -40,7 +59,9 @@ userland: setup
 		--target $(RUST_TARGET) -p marsadm -p mars-testbed
 
 initramfs: module userland
-	@scripts/build-initramfs.sh "$$(cat $(BUILD)/kdir)" $(BUILD)/mars.ko $(STATIC_BIN) $(BUILD)/initramfs.cpio
+	@for k in $(KERNELS); do \
+	  scripts/build-initramfs.sh "$$(cat $(KBUILD)/$$k/kdir)" $(KBUILD)/$$k/mars.ko $(STATIC_BIN) $(KBUILD)/$$k/initramfs.cpio || exit 1; \
+	done
 
 # Debian packages in build/deb: mars-tools and mars-module-<release> (docu/packaging.md).
 deb: module userland

@@ -16,14 +16,14 @@
 use core::sync::atomic::Ordering;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 use core::pin::Pin;
 
 use kernel::sync::{Arc, CondVar, Mutex, UniqueArc};
 use kernel::page::PAGE_SIZE;
 use kernel::time::msecs_to_jiffies;
-use kernel::{new_condvar, new_mutex, pin_init};
+use kernel::{new_condvar, new_mutex};
 
 use crate::kapi::gendisk::{Bio, BioStatus};
 use crate::mars_core::writeback::Piece;
@@ -275,7 +275,7 @@ impl WriteBuffer {
         {
             let mut st = self.state.lock();
             let from = pos.saturating_sub(st.longest);
-            let mut cursor = st.index.cursor_lower_bound(&(from, 0));
+            let mut cursor = st.index.cursor_lower_bound_mut(&(from, 0));
             while let Some(c) = cursor {
                 let (&(p, _), e) = c.current();
                 if p >= end {
@@ -365,7 +365,7 @@ impl WriteBuffer {
                 // Dropped if the ring is full.
                 let _ = st.spare_nodes.push(node.into_reservation());
             }
-            if let Some(spare) = e.into_unique_or_drop() {
+            if let Some(spare) = Arc::into_unique_or_drop(e) {
                 let cap = spare.data.capacity();
                 if !st.spare.is_full() && st.spare_bytes + cap <= SPARE_BYTES {
                     st.spare_bytes += cap;

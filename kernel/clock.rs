@@ -4,9 +4,9 @@
 //! fed with the real time. Every link the module reads advances it; every link it
 //! writes gets a fresh stamp.
 
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::sync::SpinLock;
-use kernel::{new_spinlock, pin_init};
+use kernel::new_spinlock;
 
 use crate::kapi::time::real_ns;
 use crate::mars_core::lamport::{LamportClock, Observed};

@@ -12,11 +12,10 @@
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::{CStr, CString};
 use kernel::sync::Arc;
 
-use kernel::fmt;
 
 use crate::kapi::file::DIRECT_ALIGN;
 use crate::kapi::memalloc::NoIoScope;
@@ -387,8 +386,8 @@ impl Listener {
                 let verdict = admit(open.iter().flatten().map(|o| &o.addr), addr);
                 let Some(free) = open.iter_mut().find(|o| o.is_none()).filter(|_| verdict == Admission::Admit) else {
                     let [a, b, c, d] = addr;
-                    peer_warn!(addr, "{}: closing a connection from {}.{}.{}.{}: {}\n", what, a, b, c, d,
-                        if verdict == Admission::PeerFull { "too many open from this address" } else { "too many open connections" });
+                    let why = if verdict == Admission::PeerFull { "too many open from this address" } else { "too many open connections" };
+                    peer_warn!(addr, "{}: closing a connection from {}.{}.{}.{}: {}\n", what, a, b, c, d, why);
                     continue;
                 };
                 // Idle deadline from the first byte on (the serving `Conn` sets it again).

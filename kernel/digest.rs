@@ -14,7 +14,7 @@
 use core::fmt;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::CStr;
 
 use crate::kapi::hash::Hash;
@@ -146,7 +146,7 @@ pub(crate) fn fastest(algorithm: &str, names: &[&CStr], key: Option<&[u8]>, know
         let mut out = [0u8; 64];
         let known_ok = len <= out.len() && hash.digest(known.0, &mut out).is_ok() && out.get(..len) == Some(known.1);
         if index == 0 {
-            let driver = hash.driver_name().as_bytes();
+            let driver = hash.driver_name().to_bytes();
             let n = driver.len().min(default_driver.len());
             default_driver[..n].copy_from_slice(&driver[..n]);
             if !known_ok || hash.digest(&sample, &mut reference).is_err() {

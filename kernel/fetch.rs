@@ -12,12 +12,11 @@
 use core::sync::atomic::Ordering;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
-use kernel::fmt;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::CString;
 use kernel::sync::{Arc, CondVar, Mutex};
 use kernel::time::msecs_to_jiffies;
-use kernel::{new_condvar, new_mutex, pin_init};
+use kernel::{new_condvar, new_mutex};
 
 use crate::conn::{peer_warn, text, Conn, Listener};
 use crate::mars_core::text::escaped;

@@ -8,8 +8,7 @@
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
-use kernel::fmt;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::CStr;
 
 use crate::kapi::file::OpenFlags;

@@ -15,7 +15,7 @@
 //! - [`tunables`]: module-wide tunables and counters.
 //! - [`proc_sys`]: the `/proc/sys/mars` interface.
 
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 
 mod kapi;
 // Shared with marsadm, which uses items the module does not need.
@@ -43,7 +43,7 @@ mod tree;
 mod tunables;
 mod writeback;
 
-module! {
+kapi::compat::module_compat! {
     type: Mars,
     name: "mars",
     author: "The MARS-rs authors",

@@ -18,8 +18,7 @@
 //! rate-limited per peer (`conn::peer_warn`).
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
-use kernel::fmt;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::CString;
 use kernel::sync::Arc;
 
@@ -224,7 +223,8 @@ fn pull_all(main: &Main, peers: &mut KVec<PeerState>) -> Result {
 /// Counts a dropped entry and logs it within the peer's rate limit.
 fn dropped(from: &str, what: &str, why: &dyn core::fmt::Display) {
     DROPPED_TREE_ENTRIES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-    peer_warn!(from.as_bytes(), "dropped \"{}\" from {}: {}\n", escaped(what), from, why);
+    // (Through `format_args!`: the kernel's formatting takes no `dyn core::fmt::Display`.)
+    peer_warn!(from.as_bytes(), "dropped \"{}\" from {}: {}\n", escaped(what), from, format_args!("{}", why));
 }
 
 /// One pull from peer `from` at `to`: hello, tree listing, merge.

@@ -9,7 +9,7 @@
 use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::Arc;
 

@@ -4,8 +4,7 @@
 //! `resource-<res>/actual-<me>/<what>-rate` (bytes per second over the last few seconds)
 //! for `marsadm view`'s progress lines and remaining-time estimates.
 
-use kernel::fmt;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 
 use crate::kapi::time::real_ns;
 use crate::tree::{host_name, path, Tree, ROOT};

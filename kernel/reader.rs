@@ -13,7 +13,7 @@
 use core::sync::atomic::Ordering;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::sync::Arc;
 
 use crate::buffer::Pending;

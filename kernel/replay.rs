@@ -6,8 +6,7 @@
 //! to the same place), so starting at an older position is always safe.
 
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
-use kernel::fmt;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::Arc;
 

@@ -6,8 +6,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
-use kernel::fmt;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::{CStr, CString};
 use kernel::sync::Arc;
 

@@ -4,10 +4,10 @@
 //! [`Ring`] for one thread, [`Queue`] between threads.
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::sync::{Arc, CondVar, Mutex};
 use kernel::time::msecs_to_jiffies;
-use kernel::{new_condvar, new_mutex, pin_init};
+use kernel::{new_condvar, new_mutex};
 
 /// A FIFO of at most `capacity` items.
 pub(crate) struct Ring<T> {

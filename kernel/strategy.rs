@@ -9,12 +9,11 @@
 use core::sync::atomic::Ordering;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
-use kernel::fmt;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::{Arc, CondVar, Mutex};
 use kernel::time::msecs_to_jiffies;
-use kernel::{new_condvar, new_mutex, pin_init};
+use kernel::{new_condvar, new_mutex};
 
 use crate::clock::Clock;
 use crate::kapi::sysctl::Action;
@@ -139,7 +138,7 @@ impl Strategy {
             while !thread::should_stop() {
                 listen(&main, &mut listeners);
                 if let Err(e) = round(&main, &mut resources, module) {
-                    pr_debug!("strategy round failed: {:?}\n", e);
+                    pr_warn!("strategy round failed: {:?}\n", e);
                 }
                 let mut triggered = main.triggered.lock();
                 if !*triggered {

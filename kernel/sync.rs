@@ -19,8 +19,7 @@ use core::iter::Peekable;
 use core::sync::atomic::Ordering;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
-use kernel::fmt;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::sync::Arc;
 
 use crate::conn::{peer_warn, text, Conn, Listener};

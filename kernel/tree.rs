@@ -6,8 +6,7 @@
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use kernel::alloc::KVec;
-use kernel::fmt;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::{CStr, CString};
 
 use crate::clock::Clock;
@@ -144,7 +143,7 @@ impl Tree<'_> {
         let prev = core::str::from_utf8(prev.as_deref().unwrap_or(b"")).map_err(|_| EINVAL)?.trim_end();
         let input = VersionInput { log, pos, prev };
         let text = CString::try_from_fmt(fmt!("{}", input))?;
-        let link = VersionLink::new(&input, digests.md5(text.as_bytes())?);
+        let link = VersionLink::new(&input, digests.md5(text.to_bytes())?);
         let name = path(fmt!("{}{:09}-{}", VERSION_PREFIX, log.nr, me))?;
         let value = path(fmt!("{}", link))?;
         self.write(&path(fmt!("{}", dir))?, name.to_str().map_err(|_| EINVAL)?, value.to_str().map_err(|_| EINVAL)?)

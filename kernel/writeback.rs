@@ -11,8 +11,7 @@
 use core::sync::atomic::Ordering;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
-use kernel::fmt;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::CString;
 use kernel::sync::Arc;
 

@@ -2,7 +2,9 @@
 # Build the testbed nodes' root filesystem as an (uncompressed) initramfs.
 #
 # usage: build-initramfs.sh KDIR MARS_KO BINDIR OUT
-#   KDIR     built kernel tree (for the release name and modules.builtin)
+#   KDIR     the kernel: a built kernel tree (for the release name and modules.builtin),
+#            or a stock kernel directory of scripts/build-stock-kernel.sh (its release,
+#            and its modules: the drivers the nodes need, with what they depend on)
 #   MARS_KO  the module to install as /lib/modules/<release>/extra/mars.ko
 #   BINDIR   directory with static marsadm, testbed-agent, mars-hostile and mars-writer
 #   OUT      the cpio archive to write
@@ -17,7 +19,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 root=$(mktemp -d "${TMPDIR:-/tmp}/mars-initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
 
-release=$(cat "$kdir/include/config/kernel.release")
+if [ -d "$kdir/modules" ]; then
+  release=$(cat "$kdir/release")
+else
+  release=$(cat "$kdir/include/config/kernel.release")
+fi
 
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc,proc,sys,dev,tmp,run,root,mars,var/lib/drbd}
 
@@ -100,9 +106,35 @@ install -m 0755 "$bindir/bench-tcp-copy" "$root/usr/sbin/bench-tcp-copy"
 moddir=$root/lib/modules/$release
 mkdir -p "$moddir/extra"
 install -m 0644 "$mars_ko" "$moddir/extra/mars.ko"
-for f in modules.builtin modules.builtin.modinfo modules.order; do
-  [ -e "$kdir/$f" ] && cp "$kdir/$f" "$moddir/"
-done
+if [ -d "$kdir/modules" ]; then
+  # A stock kernel builds most drivers as modules: those of the nodes' devices and
+  # what the tests use (rc.node loads the devices' drivers, the kernel asks modprobe
+  # for the rest), each with the modules it depends on; the crypto API's algorithms
+  # and the libraries and qdiscs whole (loaded by name on demand).
+  wanted=(virtio_blk virtio_net ext4 xfs loop dm_mod dm_flakey dm_delay drbd)
+  view=$(mktemp -d "${TMPDIR:-/tmp}/mars-modules.XXXXXX")
+  mkdir -p "$view/lib/modules"
+  ln -s "$kdir/modules" "$view/lib/modules/$release"
+  list=$view/list
+  for m in "${wanted[@]}"; do
+    modprobe -d "$view" -S "$release" --show-depends "$m" > "$view/deps" ||
+      { echo "build-initramfs: module $m missing in $kdir/modules" >&2; exit 1; }
+    sed -n "s|^insmod $view/lib/modules/$release/\([^ ]*\).*|\1|p" "$view/deps" >> "$list"
+  done
+  (cd "$kdir/modules" && find kernel/crypto kernel/arch/x86/crypto kernel/lib kernel/net/sched -name '*.ko*') >> "$list"
+  sort -u "$list" | while read -r m; do
+    mkdir -p "$moddir/$(dirname "$m")"
+    cp "$kdir/modules/$m" "$moddir/$m"
+  done
+  rm -rf "$view"
+  for f in modules.builtin modules.builtin.modinfo modules.order modules.softdep; do
+    cp "$kdir/modules/$f" "$moddir/"
+  done
+else
+  for f in modules.builtin modules.builtin.modinfo modules.order; do
+    [ -e "$kdir/$f" ] && cp "$kdir/$f" "$moddir/"
+  done
+fi
 depmod -b "$root" "$release"
 
 # Boot scripts and minimal system files.

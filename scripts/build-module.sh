@@ -4,7 +4,8 @@
 # usage: build-module.sh KDIR BUILDDIR OUT
 #   KDIR      a kernel tree to build against: a built source tree (the project's 6.12),
 #             or a stock kernel directory made by scripts/build-stock-kernel.sh (its
-#             chroot holds the rustc that built that kernel and the headers overlay)
+#             chroot holds the rustc that built that kernel and the headers overlay;
+#             its script `chroot` runs a command there with /proc mounted)
 #   BUILDDIR  where the module's sources are mirrored and built (one per kernel: Kbuild
 #             writes its objects beside the sources, so two kernels never share one)
 #   OUT       where to put mars.ko
@@ -43,7 +44,7 @@ if [ -d "$kdir/root/kdir" ]; then
   root=$kdir/root
   rel=${builddir#/}
   mirror "$root/build/$rel"
-  run_make "$builddir.log" chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+  run_make "$builddir.log" "$kdir/chroot" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
     make -s -C /kdir M="/build/$rel" modules
   install -m 0644 "$root/build/$rel/kernel/mars.ko" "$out"
 else

@@ -9,7 +9,7 @@ use core::ptr::NonNull;
 
 use super::sys;
 use kernel::error::from_err_ptr;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::CStr;
 
 /// An exclusively opened block device.

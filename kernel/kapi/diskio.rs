@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KBox};
 use super::sys;
 use kernel::error::to_result;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::types::Opaque;
 
 use super::bdev::BlockDevice;

@@ -8,7 +8,7 @@ use core::ptr::NonNull;
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use super::sys;
 use kernel::error::{from_err_ptr, to_result};
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::CStr;
 
 /// What direct I/O needs at least of file positions, lengths and buffer addresses: 512
@@ -210,7 +210,7 @@ impl File {
         let len = sys::loff_t::try_from(len).map_err(|_| EINVAL)?;
         // SAFETY: the file is open (type invariant), so its `f_path` is valid for the
         // call; `vfs_truncate` takes its own references and locks.
-        let ret = unsafe { sys::vfs_truncate(&raw const (*self.ptr.as_ptr()).f_path, len) };
+        let ret = unsafe { sys::vfs_truncate(sys::mars_file_path(self.ptr.as_ptr()), len) };
         to_result(ret as i32)
     }
 

@@ -11,7 +11,7 @@ use core::ptr::NonNull;
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVVec};
 use super::sys;
 use kernel::error::{from_err_ptr, to_result};
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::Arc;
 use kernel::types::ForeignOwnable;
@@ -110,9 +110,8 @@ impl Bio {
         // SAFETY: the bio is alive; the vector's allocation has room for at least the
         // bio's bytes (checked above).
         unsafe { sys::mars_bio_copy_to_buf(self.ptr.as_ptr(), buf.as_mut_ptr().cast()) };
-        // SAFETY: the copy initialised the first `len` bytes, which fit in the capacity;
-        // bytes need no drop, so bytes beyond `len` from before are simply forgotten.
-        unsafe { buf.set_len(len) };
+        // SAFETY: the copy initialised the first `len` bytes, which fit in the capacity.
+        unsafe { super::compat::set_len(buf, len) };
         Ok(())
     }
 
@@ -230,7 +229,7 @@ impl<T: BioHandler> Disk<T> {
     /// Creates `/dev/<name>` (e.g. `mars/r0`) of `sectors` sectors, stacked on `lower`
     /// (its block sizes and transfer limits are inherited), sending bios to `handler`.
     pub(crate) fn new(name: &CStr, sectors: u64, lower: &BlockDevice, handler: Arc<T>, module: &'static ThisModule) -> Result<Self> {
-        let bytes = name.as_bytes_with_nul();
+        let bytes = name.to_bytes_with_nul();
         let lower_lim = lower.limits();
         // SAFETY: all fields of `queue_limits` are valid when zeroed.
         let mut lim: sys::queue_limits = unsafe { core::mem::zeroed() };
@@ -256,7 +255,7 @@ impl<T: BioHandler> Disk<T> {
             GFP_KERNEL,
         )?;
 
-        let key: &'static kernel::sync::LockClassKey = kernel::static_lock_class!();
+        let key = super::compat::static_key(kernel::static_lock_class!());
         // SAFETY: `lim` is initialised. `LockClassKey` is `repr(transparent)` over the C
         // `lock_class_key` (via `Opaque`), so the pointer cast is valid; the key is static.
         let gendisk = from_err_ptr(unsafe {

@@ -8,7 +8,7 @@ use core::ptr::NonNull;
 
 use super::sys;
 use kernel::error::{from_err_ptr, to_result};
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::CStr;
 
 /// An allocated hash transform, freed on drop.

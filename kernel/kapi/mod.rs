@@ -8,6 +8,7 @@
 //! for kapi/sys.h and the C helpers of kapi/sys.c, both built with the module.
 
 pub(crate) mod bdev;
+pub(crate) mod compat;
 pub(crate) mod diskio;
 pub(crate) mod file;
 pub(crate) mod gendisk;

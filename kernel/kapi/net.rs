@@ -15,7 +15,7 @@ use core::ptr::NonNull;
 use kernel::alloc::flags::GFP_KERNEL;
 use super::sys;
 use kernel::error::to_result;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::sync::Arc;
 
 /// An IPv4 address and port.

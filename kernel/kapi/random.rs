@@ -6,7 +6,7 @@
 
 use super::sys;
 use kernel::error::to_result;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 
 /// Fills `buf` with cryptographically secure random bytes, waiting (interruptibly) until
 /// the CSPRNG is seeded; at once afterwards.

@@ -2,7 +2,8 @@
 /*
  * The C half of kapi: static inline functions and macros of the kernel made callable
  * from Rust (declared in kapi/sys.h, bound by bindgen at build time), so mars.ko needs
- * no patch to the kernel's Rust bindings.
+ * no patch to the kernel's Rust bindings; and the C API's differences between the
+ * supported kernels ("Compat" below).
  */
 
 #include "sys.h"
@@ -10,6 +11,10 @@
 #include <linux/bvec.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/namei.h>
+#ifdef MARS_API_7
+#include <linux/fs_struct.h>
+#endif
 #include <linux/sched/mm.h>
 #include <linux/vmalloc.h>
 
@@ -115,4 +120,185 @@ void mars_sock_set_rcvtimeo(struct socket *sock, long timeo)
 void mars_init_completion(struct completion *x)
 {
 	init_completion(x);
+}
+
+/*
+ * Compat: operations whose C API differs between the supported kernels, each with one
+ * signature for all of them. MARS_API_7 (set by kernel/Kbuild, like the Rust cfg
+ * mars_api_7 of kapi/compat.rs) selects the 7.x API (tested: 7.3), else 6.12's.
+ *
+ * 6.12 -> 7.x: kern_path_create/done_path_create became start_creating_path/
+ * end_creating_path; vfs_mkdir returns the new dentry; vfs_symlink and vfs_unlink
+ * take a delegated inode (NULL as before); lock_rename + lookup_one_len + renamedata's
+ * old_dir/new_dir became start_renaming/end_renaming with old_parent/new_parent;
+ * lookup_one_len under the parent's lock became start_removing/end_removing; struct
+ * file's f_path moved into an anonymous union; kernel threads resolve paths in an
+ * empty root (nullfs) unless they ask for userspace's (scoped_with_init_fs).
+ *
+ * /mars is never an idmapped mount: every operation uses nop_mnt_idmap. No delegation
+ * (a lease of a network filesystem's server) exists on a local /mars.
+ */
+
+const struct path *mars_file_path(const struct file *f)
+{
+	return &f->f_path;
+}
+
+/* Create the symlink @name -> @target; @name must not exist. */
+int mars_vfs_symlink(const char *name, const char *target)
+{
+	struct path parent;
+	struct dentry *dentry;
+	int err;
+
+#ifdef MARS_API_7
+	dentry = start_creating_path(AT_FDCWD, name, &parent, 0);
+	if (IS_ERR(dentry))
+		return PTR_ERR(dentry);
+	err = vfs_symlink(&nop_mnt_idmap, d_inode(parent.dentry), dentry, target, NULL);
+	end_creating_path(&parent, dentry);
+#else
+	dentry = kern_path_create(AT_FDCWD, name, &parent, 0);
+	if (IS_ERR(dentry))
+		return PTR_ERR(dentry);
+	err = vfs_symlink(&nop_mnt_idmap, d_inode(parent.dentry), dentry, target);
+	done_path_create(&parent, dentry);
+#endif
+	return err;
+}
+
+/* Create the directory @name: 0, or -EEXIST if something exists there. */
+int mars_vfs_mkdir(const char *name, umode_t mode)
+{
+	struct path parent;
+	struct dentry *dentry;
+	int err;
+
+#ifdef MARS_API_7
+	dentry = start_creating_path(AT_FDCWD, name, &parent, LOOKUP_DIRECTORY);
+	if (IS_ERR(dentry))
+		return PTR_ERR(dentry);
+	/* On failure vfs_mkdir has ended the creation itself and returns the error,
+	 * which end_creating_path then takes (it only drops the path). */
+	dentry = vfs_mkdir(&nop_mnt_idmap, d_inode(parent.dentry), dentry, mode, NULL);
+	err = PTR_ERR_OR_ZERO(dentry);
+	end_creating_path(&parent, dentry);
+#else
+	dentry = kern_path_create(AT_FDCWD, name, &parent, LOOKUP_DIRECTORY);
+	if (IS_ERR(dentry))
+		return PTR_ERR(dentry);
+	err = vfs_mkdir(&nop_mnt_idmap, d_inode(parent.dentry), dentry, mode);
+	done_path_create(&parent, dentry);
+#endif
+	return err;
+}
+
+/*
+ * Rename the entry @old_name of directory @dir to @new_name in the same directory,
+ * replacing what is there (as rename(2)); -ENOENT if @old_name does not exist. The
+ * names are single path components (checked by the caller); @dir is a referenced
+ * directory dentry.
+ */
+int mars_vfs_rename_in(struct dentry *dir, const char *old_name, unsigned int old_len,
+		       const char *new_name, unsigned int new_len)
+{
+#ifdef MARS_API_7
+	struct renamedata rd = {
+		.mnt_idmap = &nop_mnt_idmap,
+		.old_parent = dir,
+		.new_parent = dir,
+	};
+	struct qstr old = QSTR_LEN(old_name, old_len);
+	struct qstr new = QSTR_LEN(new_name, new_len);
+	int err;
+
+	err = start_renaming(&rd, 0, &old, &new);
+	if (err)
+		return err;
+	err = vfs_rename(&rd);
+	end_renaming(&rd);
+	return err;
+#else
+	struct dentry *old, *new;
+	int err;
+
+	/* The same directory twice: locked once, no trap dentry. */
+	lock_rename(dir, dir);
+	old = lookup_one_len(old_name, dir, old_len);
+	err = PTR_ERR(old);
+	if (IS_ERR(old))
+		goto out_unlock;
+	new = lookup_one_len(new_name, dir, new_len);
+	err = PTR_ERR(new);
+	if (IS_ERR(new))
+		goto out_old;
+	if (d_is_negative(old)) {
+		err = -ENOENT;
+	} else {
+		struct renamedata rd = {
+			.old_mnt_idmap = &nop_mnt_idmap,
+			.old_dir = d_inode(dir),
+			.old_dentry = old,
+			.new_mnt_idmap = &nop_mnt_idmap,
+			.new_dir = d_inode(dir),
+			.new_dentry = new,
+		};
+		err = vfs_rename(&rd);
+	}
+	dput(new);
+out_old:
+	dput(old);
+out_unlock:
+	unlock_rename(dir, dir);
+	return err;
+#endif
+}
+
+/*
+ * Remove the entry @name (not a directory) of directory @dir: 1 if removed, 0 if it
+ * did not exist, or an error. @name is a single path component (checked by the
+ * caller); @dir is a referenced directory dentry.
+ */
+int mars_vfs_unlink_in(struct dentry *dir, const char *name, unsigned int len)
+{
+	struct dentry *child;
+	int err;
+
+#ifdef MARS_API_7
+	struct qstr q = QSTR_LEN(name, len);
+
+	child = start_removing(&nop_mnt_idmap, dir, &q);
+	if (IS_ERR(child))
+		return PTR_ERR(child) == -ENOENT ? 0 : PTR_ERR(child);
+	err = vfs_unlink(&nop_mnt_idmap, d_inode(dir), child, NULL);
+	end_removing(child);
+	return err ? err : 1;
+#else
+	inode_lock_nested(d_inode(dir), I_MUTEX_PARENT);
+	child = lookup_one_len(name, dir, len);
+	err = PTR_ERR(child);
+	if (!IS_ERR(child)) {
+		err = d_is_negative(child) ? 0 :
+			vfs_unlink(&nop_mnt_idmap, d_inode(dir), child, NULL) ?: 1;
+		dput(child);
+	}
+	inode_unlock(d_inode(dir));
+	return err;
+#endif
+}
+
+/*
+ * Run @fn(@data) with the root and working directory of userspace (PID 1's), for a
+ * kernel thread's whole life: every mars thread resolves paths below /mars. Before 7.x
+ * kernel threads have that root already; from 7.x they start in nullfs, where every
+ * lookup fails.
+ */
+int mars_kthread_run_in_init_fs(int (*fn)(void *), void *data)
+{
+#ifdef MARS_API_7
+	scoped_with_init_fs() {
+		return fn(data);
+	}
+#endif
+	return fn(data);
 }

@@ -12,7 +12,8 @@
  *   typed `MARS_CONST_<NAME>` constants, renamed to `<NAME>` in the bindings (the same
  *   trick as the kernel's RUST_CONST_HELPER);
  * - prototypes of kapi/sys.c: static inline functions and macros made callable, and
- *   the kernel-version differences of the C API (kapi/sys.c, "Compat").
+ *   the kernel-version differences of the C API (kapi/sys.c, "Compat"; those of the
+ *   Rust API are in kapi/compat.rs).
  */
 
 #include <crypto/hash.h>
@@ -42,7 +43,6 @@ const blk_opf_t MARS_CONST_REQ_PREFLUSH = REQ_PREFLUSH;
 const blk_features_t MARS_CONST_BLK_FEAT_WRITE_CACHE = BLK_FEAT_WRITE_CACHE;
 const blk_features_t MARS_CONST_BLK_FEAT_FUA = BLK_FEAT_FUA;
 const gfp_t MARS_CONST_GFP_NOIO = GFP_NOIO;
-const unsigned int MARS_CONST_LOOKUP_DIRECTORY = LOOKUP_DIRECTORY;
 const unsigned int MARS_CONST_LOOKUP_NO_SYMLINKS = LOOKUP_NO_SYMLINKS;
 const int MARS_CONST_IPPROTO_TCP = IPPROTO_TCP;
 
@@ -64,3 +64,12 @@ void mars_memalloc_noio_restore(unsigned int flags);
 struct page *mars_addr_to_page(const void *addr);
 void mars_sock_set_rcvtimeo(struct socket *sock, long timeo);
 void mars_init_completion(struct completion *x);
+
+/* kapi/sys.c, "Compat": one signature on every supported kernel. */
+const struct path *mars_file_path(const struct file *f);
+int mars_vfs_symlink(const char *name, const char *target);
+int mars_vfs_mkdir(const char *name, umode_t mode);
+int mars_vfs_rename_in(struct dentry *dir, const char *old_name, unsigned int old_len,
+		       const char *new_name, unsigned int new_len);
+int mars_vfs_unlink_in(struct dentry *dir, const char *name, unsigned int len);
+int mars_kthread_run_in_init_fs(int (*fn)(void *), void *data);

@@ -11,7 +11,7 @@ use core::sync::atomic::AtomicI32;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use super::sys;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::Arc;
 use kernel::types::ForeignOwnable;
@@ -96,7 +96,7 @@ unsafe fn release_foreign<T: ForeignOwnable>(data: *mut c_void) {
 impl Entry {
     /// A read-only (0444) file whose content is `value`, served by `proc_dostring`.
     pub(crate) fn read_only_str(name: &'static CStr, value: &'static CStr) -> Self {
-        let maxlen = value.len_with_nul();
+        let maxlen = value.to_bytes_with_nul().len();
         Entry {
             table: sys::ctl_table {
                 procname: name.as_char_ptr(),

@@ -11,7 +11,7 @@ use core::ptr::NonNull;
 use kernel::alloc::{flags::GFP_KERNEL, KBox};
 use super::sys;
 use kernel::error::from_err_ptr;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::CStr;
 
 /// A running kernel thread, stopped (and joined) on drop.
@@ -34,6 +34,12 @@ unsafe impl Send for Thread {}
 unsafe impl Sync for Thread {}
 
 unsafe extern "C" fn trampoline<F: FnOnce() + Send + 'static>(data: *mut c_void) -> i32 {
+    // SAFETY: `run::<F>` takes `data` as this function does; the helper calls it once,
+    // in this thread, with the root of userspace (where /mars is) for path lookups.
+    unsafe { sys::mars_kthread_run_in_init_fs(Some(run::<F>), data) }
+}
+
+unsafe extern "C" fn run<F: FnOnce() + Send + 'static>(data: *mut c_void) -> i32 {
     // SAFETY: `data` came from `KBox::into_raw` in `Thread::spawn` for this `F`, and the
     // thread function runs at most once, so ownership is taken exactly once.
     let f = unsafe { KBox::from_raw(data.cast::<F>()) };

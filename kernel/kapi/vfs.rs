@@ -10,8 +10,11 @@
 //! No path is resolved through a symlink (docu/cluster.md, "Paths"): lookups use
 //! `LOOKUP_NO_SYMLINKS` (a symlink on the way is `ELOOP`; a final symlink is the link
 //! itself), a directory operated in must be a directory (`ENOTDIR`, so a symlink dentry
-//! never reaches `lookup_one_len`), and files are opened with `O_NOFOLLOW` and checked
+//! never reaches a name lookup in it), and files are opened with `O_NOFOLLOW` and checked
 //! after the open to be regular files in the directory looked up.
+//!
+//! Creating, renaming and removing entries is done by C helpers (kapi/sys.c, "Compat"):
+//! their locking protocol is what changed most between the supported kernels.
 
 use core::ffi::c_int;
 use core::ptr;
@@ -19,8 +22,7 @@ use core::ptr;
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use super::sys;
 use kernel::error::{from_err_ptr, to_result};
-use kernel::fmt;
-use kernel::prelude::*;
+use crate::kapi::compat::prelude::*;
 use kernel::str::{CStr, CString};
 
 use super::file::{File, OpenFlags};
@@ -126,7 +128,7 @@ pub(crate) fn read_link(name: &CStr) -> Result<Option<Link>> {
     // below, after the returned string has been copied.
     let target = from_err_ptr(unsafe { sys::vfs_get_link(path.dentry(), &mut done) }.cast_mut())?;
     // SAFETY: on success `target` is a NUL-terminated string valid until `done` runs.
-    let bytes = unsafe { CStr::from_char_ptr(target) }.as_bytes();
+    let bytes = unsafe { CStr::from_char_ptr(target) }.to_bytes();
     let mut value = KVec::new();
     let copied = value.extend_from_slice(bytes, GFP_KERNEL);
     // SAFETY: `done` was set up by vfs_get_link; running it releases the string, which
@@ -138,17 +140,8 @@ pub(crate) fn read_link(name: &CStr) -> Result<Option<Link>> {
 
 /// Creates the symlink `name` -> `value` (which must not exist yet).
 fn create_symlink(name: &CStr, value: &CStr) -> Result {
-    let mut parent = sys::path { mnt: ptr::null_mut(), dentry: ptr::null_mut() };
-    // SAFETY: `name` is NUL-terminated, `parent` valid for writes. On success the parent
-    // directory is locked and referenced until `done_path_create`.
-    let dentry = from_err_ptr(unsafe { sys::kern_path_create(sys::AT_FDCWD, name.as_char_ptr(), &mut parent, 0) })?;
-    // SAFETY: `parent` holds the locked parent; `dentry` is the new negative dentry in it.
-    let ret = unsafe {
-        sys::vfs_symlink(idmap(), (*parent.dentry).d_inode, dentry, value.as_char_ptr())
-    };
-    // SAFETY: pairs with the successful kern_path_create above (unlocks, puts).
-    unsafe { sys::done_path_create(&mut parent, dentry) };
-    to_result(ret)
+    // SAFETY: both strings are NUL-terminated and outlive the call.
+    to_result(unsafe { sys::mars_vfs_symlink(name.as_char_ptr(), value.as_char_ptr()) })
 }
 
 /// Sets the mtime (and atime) of the link `name` itself.
@@ -178,77 +171,33 @@ fn rename_in_dir(dir: &CStr, old_name: &[u8], new_name: &[u8]) -> Result {
     check_component(old_name)?;
     check_component(new_name)?;
     let dir = Path::lookup_dir(dir)?;
-    let d = dir.dentry();
-    // SAFETY: `d` is a referenced directory dentry (checked: a directory inode, so
-    // lookup_one_len has a `lookup` operation to call). lock_rename with the same directory
-    // twice locks it once (returns NULL, no trap); lookups happen under that lock as
-    // lookup_one_len requires; every dentry obtained is put before unlocking.
-    unsafe {
-        sys::lock_rename(d, d);
-        let result = (|| -> Result {
-            let old = from_err_ptr(sys::lookup_one_len(old_name.as_ptr().cast(), d, old_name.len() as c_int))?;
-            let new = match from_err_ptr(sys::lookup_one_len(new_name.as_ptr().cast(), d, new_name.len() as c_int)) {
-                Ok(n) => n,
-                Err(e) => {
-                    sys::dput(old);
-                    return Err(e);
-                }
-            };
-            let ret = if (*old).d_inode.is_null() {
-                -(sys::ENOENT as c_int)
-            } else {
-                let mut rd = sys::renamedata {
-                    old_mnt_idmap: idmap(),
-                    old_dir: (*d).d_inode,
-                    old_dentry: old,
-                    new_mnt_idmap: idmap(),
-                    new_dir: (*d).d_inode,
-                    new_dentry: new,
-                    delegated_inode: ptr::null_mut(),
-                    flags: 0,
-                };
-                sys::vfs_rename(&mut rd)
-            };
-            sys::dput(new);
-            sys::dput(old);
-            to_result(ret)
-        })();
-        sys::unlock_rename(d, d);
-        result
-    }
+    // SAFETY: the dentry is a referenced directory (checked: a directory inode, so a
+    // lookup in it has a `lookup` operation to call) while `dir` lives; the names are
+    // single components of the given lengths (checked above, so they fit in `u32`:
+    // a component is at most a path long).
+    to_result(unsafe {
+        sys::mars_vfs_rename_in(
+            dir.dentry(),
+            old_name.as_ptr().cast(),
+            old_name.len() as u32,
+            new_name.as_ptr().cast(),
+            new_name.len() as u32,
+        )
+    })
 }
 
 /// Removes the entry `name` of directory `dir` (not a directory); `Ok(false)` if absent.
 pub(crate) fn unlink(dir: &CStr, name: &[u8]) -> Result<bool> {
     check_component(name)?;
     let dir = Path::lookup_dir(dir)?;
-    let d = dir.dentry();
-    let inode = dir.inode();
-    // SAFETY: the parent directory is referenced and is a directory (checked); its inode lock (parent subclass) is held
-    // across the lookup and vfs_unlink as both require, and released after the child
-    // dentry is put.
-    unsafe {
-        sys::mars_inode_lock_nested(inode, sys::inode_i_mutex_lock_class_I_MUTEX_PARENT);
-        let result = match from_err_ptr(sys::lookup_one_len(name.as_ptr().cast(), d, name.len() as c_int)) {
-            Err(e) => Err(e),
-            Ok(child) => {
-                let r = if (*child).d_inode.is_null() {
-                    Ok(false)
-                } else {
-                    to_result(sys::vfs_unlink(idmap(), inode, child, ptr::null_mut())).map(|_| true)
-                };
-                sys::dput(child);
-                r
-            }
-        };
-        sys::mars_inode_unlock(inode);
-        result
-    }
+    // SAFETY: as in `rename_in_dir`: a referenced directory dentry, one checked component.
+    let ret = unsafe { sys::mars_vfs_unlink_in(dir.dentry(), name.as_ptr().cast(), name.len() as u32) };
+    to_result(ret).map(|_| ret == 1)
 }
 
 /// The part of `name` before its last `/` (`EINVAL` if none).
 fn parent_of(name: &CStr) -> Result<CString> {
-    let bytes = name.as_bytes();
+    let bytes = name.to_bytes();
     let cut = bytes.iter().rposition(|&b| b == b'/').ok_or(EINVAL)?;
     let parent = core::str::from_utf8(&bytes[..cut.max(1)]).map_err(|_| EINVAL)?;
     CString::try_from_fmt(fmt!("{}", parent)).map_err(Error::from)
@@ -269,24 +218,15 @@ pub(crate) fn mkdir(name: &CStr) -> Result<bool> {
     // kern_path_create resolves the parent with the caller's flags ignored: the parent
     // is checked first (the tree below /mars is changed by this module and root only).
     drop(Path::lookup_dir(&parent_of(name)?)?);
-    let mut parent = sys::path { mnt: ptr::null_mut(), dentry: ptr::null_mut() };
-    // SAFETY: as in `create_symlink`: the parent is locked and referenced until
-    // `done_path_create`.
-    let dentry = match from_err_ptr(unsafe {
-        sys::kern_path_create(sys::AT_FDCWD, name.as_char_ptr(), &mut parent, sys::LOOKUP_DIRECTORY)
-    }) {
-        Ok(d) => d,
+    // SAFETY: `name` is NUL-terminated and outlives the call.
+    match to_result(unsafe { sys::mars_vfs_mkdir(name.as_char_ptr(), 0o755) }) {
+        Ok(()) => Ok(true),
         Err(e) if e == EEXIST => {
             drop(Path::lookup_dir(name)?);
-            return Ok(false);
+            Ok(false)
         }
-        Err(e) => return Err(e),
-    };
-    // SAFETY: `parent` holds the locked parent, `dentry` is the negative dentry in it.
-    let ret = unsafe { sys::vfs_mkdir(idmap(), (*parent.dentry).d_inode, dentry, 0o755) };
-    // SAFETY: pairs with the successful kern_path_create above.
-    unsafe { sys::done_path_create(&mut parent, dentry) };
-    to_result(ret).map(|_| true)
+        Err(e) => Err(e),
+    }
 }
 
 /// Replaces (or creates) the symlink `<dir>/<name>` with value `value` and mtime
@@ -301,11 +241,11 @@ pub(crate) fn replace_link(dir: &CStr, name: &str, value: &str, stamp_ns: u64) -
     let tmp_path = CString::try_from_fmt(fmt!("{}/.tmp-{}", dir, name))?;
     let value = CString::try_from_fmt(fmt!("{}", value))?;
     // A leftover from an interrupted earlier attempt.
-    unlink(dir, tmp_name.as_bytes())?;
+    unlink(dir, tmp_name.to_bytes())?;
     create_symlink(&tmp_path, &value)?;
-    let result = set_link_mtime(&tmp_path, stamp_ns).and_then(|_| rename_in_dir(dir, tmp_name.as_bytes(), name.as_bytes()));
+    let result = set_link_mtime(&tmp_path, stamp_ns).and_then(|_| rename_in_dir(dir, tmp_name.to_bytes(), name.as_bytes()));
     if result.is_err() {
-        let _ = unlink(dir, tmp_name.as_bytes());
+        let _ = unlink(dir, tmp_name.to_bytes());
     }
     result
 }
@@ -354,7 +294,11 @@ pub(crate) fn list_dir(dir: &CStr) -> Result<KVec<CString>> {
         // Replaced between the lookup and the open.
         return Err(EAGAIN);
     }
-    let mut c = Collector { ctx: sys::dir_context { actor: Some(actor), pos: 0 }, names: KVec::new(), error: None };
+    // SAFETY: `dir_context` is plain old data for which all-zero is valid (no actor,
+    // position 0, and on 7.x a count of 0, "unknown").
+    let mut ctx: sys::dir_context = unsafe { core::mem::zeroed() };
+    ctx.actor = Some(actor);
+    let mut c = Collector { ctx, names: KVec::new(), error: None };
     // SAFETY: `file` is an open directory; `c.ctx` is a valid dir_context whose actor
     // expects to be embedded in `c`, which outlives the call.
     to_result(unsafe { sys::iterate_dir(file.as_ptr(), &mut c.ctx) })?;

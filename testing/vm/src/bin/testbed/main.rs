@@ -21,8 +21,9 @@ use state::{Image, NodeId, Testbed};
 ///
 /// State lives in $MARS_TESTBED_DIR (default /var/tmp/mars-testbed); the replication
 /// network lives in the network namespace `mars-testbed`. With $MARS_TESTBED_INSTANCE=NAME
-/// a separate testbed: /var/tmp/mars-tb-NAME and namespace `mars-tb-NAME`. Kernel and initramfs come from
-/// $MARS_TESTBED_KERNEL and $MARS_TESTBED_INITRAMFS (default: the repository's build/).
+/// a separate testbed: /var/tmp/mars-tb-NAME and namespace `mars-tb-NAME`. Kernels and
+/// their initramfs come from the repository's build/kernels/ ($MARS_TESTBED_KERNELS); new
+/// nodes boot $MARS_TESTBED_KERNEL (default 7.3) unless `up --kernel` names another.
 #[derive(Debug, Parser)]
 #[command(name = "testbed")]
 struct Cli {
@@ -42,10 +43,16 @@ enum Verb {
         /// Size of the /mars disk /dev/vdc (ext4) of new nodes.
         #[arg(long, default_value_t = 1024)]
         mars_mib: u64,
-        /// What the nodes boot: busybox (initramfs in RAM) or debian (Debian 12 with
+        /// What the nodes boot: busybox (initramfs in RAM) or debian (Debian 13 with
         /// systemd on a root disk; `make debian-image`). All nodes boot the same.
         #[arg(long, value_enum, default_value_t = Image::Busybox)]
         image: Image,
+        /// The kernel line the nodes this call creates boot (7.3: Debian's stock
+        /// kernel; 6.12: the project's); nodes that exist keep theirs, so
+        /// `up --nodes 1 --kernel 7.3` then `up --nodes 2 --kernel 6.12` gives a
+        /// mixed cluster. Default: $MARS_TESTBED_KERNEL, else 7.3.
+        #[arg(long, value_parser = state::check_kernel)]
+        kernel: Option<String>,
     },
     /// Copy HOSTFILE into NODE as GUESTPATH (absolute), with its permission bits.
     Push { node: NodeId, hostfile: std::path::PathBuf, guestpath: String },
@@ -149,7 +156,10 @@ fn main() -> ExitCode {
 fn run(verb: Verb) -> Result<u8, String> {
     let tb = Testbed::from_env()?;
     match verb {
-        Verb::Up { nodes, data_mib, mars_mib, image } => node::up(&tb, nodes, data_mib, mars_mib, image)?,
+        Verb::Up { nodes, data_mib, mars_mib, image, kernel } => {
+            let kernel = kernel.unwrap_or_else(|| tb.default_kernel.clone());
+            node::up(&tb, nodes, data_mib, mars_mib, image, &kernel)?
+        }
         Verb::Push { node, hostfile, guestpath } => return exec::push(&tb, node, &hostfile, &guestpath),
         Verb::Exec { node, cmd } => return exec::exec(&tb, node, &cmd),
         Verb::Crash { node } => node::crash(&tb, node)?,

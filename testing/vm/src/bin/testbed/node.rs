@@ -28,9 +28,9 @@ use crate::state::{read_trimmed, Image, NodeId, Testbed};
 /// more of this size, for several resources per node.
 const SCRATCH_MIB: u64 = 64;
 
-pub fn up(tb: &Testbed, nodes: u8, data_mib: u64, mars_mib: u64, image: Image) -> Result<(), String> {
+pub fn up(tb: &Testbed, nodes: u8, data_mib: u64, mars_mib: u64, image: Image, kernel: &str) -> Result<(), String> {
     let _lock = tb.lock()?;
-    check_artifacts(tb, image)?;
+    check_artifacts(tb, image, kernel)?;
     let ids: Vec<NodeId> = (1..=nodes).map(NodeId).collect();
     // Every node of a testbed boots the same image: switching means `down` first.
     for id in tb.nodes() {
@@ -45,7 +45,7 @@ pub fn up(tb: &Testbed, nodes: u8, data_mib: u64, mars_mib: u64, image: Image) -
     }
     net::ensure(tb)?;
     for &id in &ids {
-        create_disks(tb, id, data_mib, mars_mib, image)?;
+        create_disks(tb, id, data_mib, mars_mib, image, kernel)?;
         if running_pid(tb, id).is_none() {
             launch(tb, id)?;
         }
@@ -68,7 +68,7 @@ pub fn start(tb: &Testbed, id: NodeId) -> Result<(), String> {
         eprintln!("testbed: {id} is already running");
         return Ok(());
     }
-    check_artifacts(tb, tb.image_of(id)?)?;
+    check_artifacts(tb, tb.image_of(id)?, &tb.kernel_of(id)?)?;
     net::ensure(tb)?;
     launch(tb, id)?;
     wait_ready(tb, id)?;
@@ -114,9 +114,9 @@ pub fn status(tb: &Testbed) -> Result<(), String> {
         match running_pid(tb, id) {
             Some(pid) => {
                 let port = read_trimmed(&tb.node_dir(id).join("mgmt.port")).unwrap_or_default();
-                text += &format!("{id} running pid={pid} mgmt=127.0.0.1:{port}\n");
+                text += &format!("{id} running pid={pid} mgmt=127.0.0.1:{port} kernel={}\n", tb.kernel_of(id)?);
             }
-            None => text += &format!("{id} stopped\n"),
+            None => text += &format!("{id} stopped kernel={}\n", tb.kernel_of(id)?),
         }
     }
     // A reader that stops early (`status | grep -q`) is not an error.
@@ -170,11 +170,13 @@ fn kill_and_wait(pid: Pid) -> Result<(), String> {
     Ok(())
 }
 
-fn check_artifacts(tb: &Testbed, image: Image) -> Result<(), String> {
-    let (paths, target) = match image {
-        Image::Busybox => (vec![&tb.kernel, &tb.initramfs], "make"),
-        Image::Debian => (vec![&tb.kernel, &tb.debian_root, &tb.debian_seed], "make debian-image"),
-    };
+fn check_artifacts(tb: &Testbed, image: Image, kernel: &str) -> Result<(), String> {
+    let boot = tb.boot_files(image, kernel)?;
+    let mut paths = vec![&boot.kernel, &boot.initrd];
+    if image == Image::Debian {
+        paths.extend([&tb.debian_root, &tb.debian_seed]);
+    }
+    let target = boot.target;
     for p in paths {
         if !p.is_file() {
             return Err(format!("{} missing: run `{target}` first", p.display()));
@@ -183,7 +185,7 @@ fn check_artifacts(tb: &Testbed, image: Image) -> Result<(), String> {
     Ok(())
 }
 
-fn create_disks(tb: &Testbed, id: NodeId, data_mib: u64, mars_mib: u64, image: Image) -> Result<(), String> {
+fn create_disks(tb: &Testbed, id: NodeId, data_mib: u64, mars_mib: u64, image: Image, kernel: &str) -> Result<(), String> {
     let dir = tb.node_dir(id);
     let fresh = !dir.is_dir();
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -204,6 +206,7 @@ fn create_disks(tb: &Testbed, id: NodeId, data_mib: u64, mars_mib: u64, image: I
     }
     if fresh {
         fs::write(dir.join("image"), format!("{}\n", image.name())).map_err(|e| e.to_string())?;
+        fs::write(dir.join("kernel"), format!("{kernel}\n")).map_err(|e| e.to_string())?;
     }
     let disks = [
         ("scratch.img", SCRATCH_MIB),
@@ -248,6 +251,7 @@ fn launch(tb: &Testbed, id: NodeId) -> Result<(), String> {
         ]
     };
     let image = tb.image_of(id)?;
+    let boot = tb.boot_files(image, &tb.kernel_of(id)?)?;
     // bdev_allow_write_mounted=0: exclusive holders (a resource's disk) block other writers.
     let mut append = format!("console=ttyS0 panic=-1 oops=panic bdev_allow_write_mounted=0 mars.node={k}");
     let mut cmd = Command::new("qemu-system-x86_64");
@@ -257,14 +261,16 @@ fn launch(tb: &Testbed, id: NodeId) -> Result<(), String> {
         .args(["-rtc", "base=utc,clock=host"]);
     match image {
         Image::Busybox => {
-            cmd.arg("-kernel").arg(&tb.kernel).arg("-initrd").arg(&tb.initramfs);
+            cmd.arg("-kernel").arg(&boot.kernel).arg("-initrd").arg(&boot.initrd);
         }
         Image::Debian => {
             // Root on vdf (slot 0xb, after vde), the seed disk vdg (0xc, read-only, shared
             // by all nodes): the names of vda..vde stay those of the busybox nodes.
             append += &format!(" root=/dev/vdf rootfstype=ext4 rw systemd.hostname={id}");
             cmd.arg("-kernel")
-                .arg(&tb.kernel)
+                .arg(&boot.kernel)
+                .arg("-initrd")
+                .arg(&boot.initrd)
                 .arg("-drive")
                 .arg(format!(
                     "file={},if=none,id=root,format=qcow2,cache=writeback,aio=threads",

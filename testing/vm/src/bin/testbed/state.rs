@@ -49,13 +49,16 @@ impl NodeId {
 }
 
 /// What a node boots (docu/testbed.md, "Images"); chosen when the node is created and
-/// kept in its directory (file `image`), so `start` boots the same.
+/// kept in its directory (file `image`), so `start` boots the same. Its kernel is chosen
+/// and kept the same way (file `kernel`, see [`Testbed::kernel_of`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Image {
-    /// Our kernel with the busybox initramfs (`build/initramfs.cpio`) as root, in RAM.
+    /// A kernel with the busybox initramfs built for it (`build/kernels/<kernel>/initramfs.cpio`)
+    /// as root, in RAM.
     Busybox,
-    /// The same kernel with systemd as PID 1 and a minimal Debian 12 as root:
-    /// the cached image `build/debian/root.img` under a per-node qcow2 overlay.
+    /// Debian's stock kernel with systemd as PID 1 and a minimal Debian 13 as root: the
+    /// cached image `build/debian/root.img` under a per-node qcow2 overlay, booted with
+    /// the kernel and initrd installed in it (`build/debian/vmlinuz`, `initrd.img`).
     Debian,
 }
 
@@ -84,10 +87,16 @@ pub struct Testbed {
     /// Network namespace of the replication network.
     pub netns: String,
     pub dir: PathBuf,
-    pub kernel: PathBuf,
-    pub initramfs: PathBuf,
-    /// Debian nodes (same kernel): the root image (a symlink into the cache) and the
-    /// seed disk with this checkout's agent and marsadm.
+    /// One directory per kernel the nodes can boot, named by its kernel line (`7.3`,
+    /// `6.12`): `vmlinuz` and the busybox nodes' `initramfs.cpio` (with that kernel's
+    /// modules and mars.ko).
+    pub kernels: PathBuf,
+    /// The kernel of nodes created without `--kernel`.
+    pub default_kernel: String,
+    /// Debian nodes: the root image (a symlink into the cache), the seed disk with this
+    /// checkout's agent and marsadm, and the kernel installed in the image (`vmlinuz`,
+    /// `initrd.img`, and its line in `kernel`), all in this directory.
+    pub debian: PathBuf,
     pub debian_root: PathBuf,
     pub debian_seed: PathBuf,
     pub mem_mib: u32,
@@ -117,8 +126,9 @@ impl Testbed {
         Ok(Testbed {
             netns,
             dir: path("MARS_TESTBED_DIR", dir),
-            kernel: path("MARS_TESTBED_KERNEL", repo.join("build/bzImage")),
-            initramfs: path("MARS_TESTBED_INITRAMFS", repo.join("build/initramfs.cpio")),
+            kernels: path("MARS_TESTBED_KERNELS", repo.join("build/kernels")),
+            default_kernel: check_kernel(&std::env::var("MARS_TESTBED_KERNEL").unwrap_or_else(|_| DEFAULT_KERNEL.to_owned()))?,
+            debian: repo.join("build/debian"),
             debian_root: path("MARS_TESTBED_DEBIAN_ROOT", repo.join("build/debian/root.img")),
             debian_seed: path("MARS_TESTBED_DEBIAN_SEED", repo.join("build/debian/seed.img")),
             mem_mib: env_or("MARS_TESTBED_MEM_MIB", 1024)?,
@@ -139,6 +149,38 @@ impl Testbed {
         }
     }
 
+    /// The kernel line NODE was created with (a node from before kernels were chosen:
+    /// the default).
+    pub fn kernel_of(&self, node: NodeId) -> Result<String, String> {
+        match read_trimmed(&self.node_dir(node).join("kernel")) {
+            None => Ok(self.default_kernel.clone()),
+            Some(name) => check_kernel(&name).map_err(|e| format!("{node}: {e}")),
+        }
+    }
+
+    /// Kernel image and root filesystem of a node booting `image` with kernel `kernel`.
+    pub fn boot_files(&self, image: Image, kernel: &str) -> Result<BootFiles, String> {
+        match image {
+            Image::Busybox => {
+                let dir = self.kernels.join(kernel);
+                Ok(BootFiles { kernel: dir.join("vmlinuz"), initrd: dir.join("initramfs.cpio"), target: "make" })
+            }
+            Image::Debian => {
+                let have = read_trimmed(&self.debian.join("kernel")).unwrap_or_default();
+                if have != kernel {
+                    return Err(format!(
+                        "the Debian image boots kernel {have:?}, not {kernel:?}: Debian nodes run only that kernel"
+                    ));
+                }
+                Ok(BootFiles {
+                    kernel: self.debian.join("vmlinuz"),
+                    initrd: self.debian.join("initrd.img"),
+                    target: "make debian-image",
+                })
+            }
+        }
+    }
+
     /// Nodes that have been created (have a directory), in order.
     pub fn nodes(&self) -> Vec<NodeId> {
         (1..=MAX_NODES).map(NodeId).filter(|n| self.node_dir(*n).is_dir()).collect()
@@ -150,6 +192,29 @@ impl Testbed {
         std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
         let f = File::open(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
         Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| format!("lock {}: {e}", self.dir.display()))
+    }
+}
+
+/// Files a node boots, and the make target that builds them.
+pub struct BootFiles {
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub target: &'static str,
+}
+
+/// The kernel of new nodes unless `--kernel` or $MARS_TESTBED_KERNEL names another:
+/// Debian's stock kernel (docu/install.md, "Supported kernels").
+pub const DEFAULT_KERNEL: &str = "7.3";
+
+/// Kernel line names: 1 to 16 of 0-9 and '.', starting with a digit (`7.3`, `6.12`).
+pub fn check_kernel(name: &str) -> Result<String, String> {
+    let ok = (1..=16).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(format!("bad kernel {name:?}: a kernel line such as 7.3 or 6.12"))
     }
 }
 
@@ -180,6 +245,16 @@ mod tests {
         assert!("nodex".parse::<NodeId>().is_err());
         assert_eq!(NodeId(2).to_string(), "node2");
         assert_eq!(NodeId(2).tap(), "tap2");
+    }
+
+    #[test]
+    fn kernel_names() {
+        assert_eq!(check_kernel("7.3"), Ok("7.3".to_owned()));
+        assert_eq!(check_kernel("6.12"), Ok("6.12".to_owned()));
+        assert!(check_kernel("").is_err());
+        assert!(check_kernel("../x").is_err());
+        assert!(check_kernel("v7").is_err());
+        assert!(check_kernel("12345678901234567").is_err());
     }
 
     #[test]
