@@ -67,15 +67,17 @@ initramfs: module userland
 deb: module userland
 	@scripts/build-deb.sh
 
-# Debian nodes (testbed up --image debian, docu/testbed.md "Images"): the same kernel and
-# mars.ko as the busybox nodes, the cached root image, and the seed disk with this
-# checkout's agent and marsadm.
+# Debian nodes (testbed up --image debian, docu/testbed.md "Images"): Debian 13 with
+# the stock 7.3 kernel installed from its packages (the busybox nodes' 7.3 kernel), the
+# cached root image with that kernel's vmlinuz and initrd, and the seed disk with this
+# checkout's agent and marsadm. mars.ko comes with the packages (make deb).
 DEBIAN := $(BUILD)/debian
-debian-image: module userland
+debian-image: kernel userland
 	@mkdir -p $(DEBIAN)
-	@scripts/build-debian-image.sh > $(DEBIAN)/root.path
-	@ln -sfn "$$(cat $(DEBIAN)/root.path)" $(DEBIAN)/root.img
-	@scripts/build-debian-seed.sh "$$(cat $(BUILD)/kdir)" $(STATIC_BIN) $(DEBIAN)/seed.img
+	@scripts/build-debian-image.sh "$$(cat $(KBUILD)/7.3/kdir)" > $(DEBIAN)/image.path
+	@for f in root.img vmlinuz initrd.img; do ln -sfn "$$(cat $(DEBIAN)/image.path)/$$f" $(DEBIAN)/$$f; done
+	@echo 7.3 > $(DEBIAN)/kernel
+	@scripts/build-debian-seed.sh $(STATIC_BIN) $(DEBIAN)/seed.img
 
 check:
 	@scripts/check.sh

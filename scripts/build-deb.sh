@@ -3,19 +3,24 @@
 #
 #   mars-tools_<version>_amd64.deb                marsadm, man pages, completions, udev
 #                                                 rule, systemd units and templates
-#   mars-module-<release>_<version>_amd64.deb     mars.ko for kernel <release>
+#   mars-module-<release>_<version>_amd64.deb     mars.ko for Debian's stock kernel
+#                                                 <release>; depends on exactly that
+#                                                 linux-image package
+#   mars-dkms_<version>_all.deb                   the module's source for DKMS, for
+#                                                 other kernels (docu/install.md)
 #
-# Inputs (make deb builds them first): the static marsadm in $MARS_BIN_DIR, build/mars.ko
-# and build/kdir (the kernel tree it was built against, which names <release>), and
-# whatever systemd/ holds when this runs (no systemd/: a package without units).
-# Output: $MARS_DEB_OUT (default build/deb), the .deb files only.
+# Inputs (make deb builds them first): the static marsadm in $MARS_BIN_DIR,
+# build/kernels/7.3/mars.ko and build/kernels/7.3/kdir (the stock kernel directory it
+# was built against: its release, and the package version of its linux-image), the
+# module's sources, and whatever systemd/ holds when this runs (no systemd/: a package
+# without units). Output: $MARS_DEB_OUT (default build/deb), the .deb files only.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin_dir=${MARS_BIN_DIR:-$top/target/x86_64-unknown-linux-gnu/release}
 out=${MARS_DEB_OUT:-$top/build/deb}
-module=${MARS_MODULE:-$top/build/mars.ko}
-kdir=${MARS_KDIR:-$(cat "$top/build/kdir" 2>/dev/null || true)}
+module=${MARS_MODULE:-$top/build/kernels/7.3/mars.ko}
+kdir=${MARS_KDIR:-$(cat "$top/build/kernels/7.3/kdir" 2>/dev/null || true)}
 systemd_dir=${MARS_SYSTEMD_DIR:-$top/systemd}
 
 log() { printf 'build-deb: %s\n' "$*" >&2; }
@@ -23,8 +28,13 @@ die() { log "$*"; exit 1; }
 
 [ -x "$bin_dir/marsadm" ] || die "no $bin_dir/marsadm (run make userland)"
 [ -f "$module" ] || die "no $module (run make module)"
-[ -f "$kdir/include/config/kernel.release" ] || die "no kernel tree at '$kdir' (build/kdir; run make kernel)"
-release=$(cat "$kdir/include/config/kernel.release")
+[ -f "$kdir/release" ] && [ -d "$kdir/debs" ] || die "no stock kernel directory at '$kdir' (build/kernels/7.3/kdir; run make kernel)"
+release=$(cat "$kdir/release")
+# The exact linux-image package the module was built for (its headers, its rustc).
+image_version=$(dpkg-deb --field "$kdir"/debs/linux-image-"$release"_*.deb Version)
+[ -n "$image_version" ] || die "no linux-image-$release package in $kdir/debs"
+[ "$(modinfo -F vermagic "$module" | cut -d' ' -f1)" = "$release" ] || die "$module is not built for $release"
+
 
 # Version: the workspace version from Cargo.toml; at a commit tagged v<version> exactly
 # that, otherwise <version>+git<commits>.g<hash> (commit count first, so later commits
@@ -50,9 +60,9 @@ mkdir -p "$out"
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$top" log -1 --format=%ct 2>/dev/null || date +%s)}
 
 # The common parts of a binary package: copyright, changelog, md5sums, control.
-finish() { # finish ROOT NAME CONTROL-FIELDS...
-  local root=$1 name=$2
-  shift 2
+finish() { # finish ROOT NAME ARCH CONTROL-FIELDS...
+  local root=$1 name=$2 arch=$3
+  shift 3
   local doc=$root/usr/share/doc/$name
   mkdir -p "$doc"
   {
@@ -76,15 +86,15 @@ finish() { # finish ROOT NAME CONTROL-FIELDS...
   {
     echo "Package: $name"
     echo "Version: $version"
-    echo "Architecture: amd64"
+    echo "Architecture: $arch"
     echo "Maintainer: $maintainer"
     echo "Installed-Size: $(du -sk --exclude=DEBIAN "$root" | cut -f1)"
     printf '%s\n' "$@"
   } > "$root/DEBIAN/control"
   (cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0r md5sum) > "$root/DEBIAN/md5sums"
   find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-  local deb=$out/${name}_${version}_amd64.deb
-  rm -f "$out/${name}"_*_amd64.deb
+  local deb=$out/${name}_${version}_$arch.deb
+  rm -f "$out/${name}"_*_"$arch".deb
   dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
   log "built $deb"
 }
@@ -118,7 +128,7 @@ if [ -d "$systemd_dir" ]; then
 fi
 log "mars-tools: $units systemd unit(s) from $systemd_dir"
 install -D -m 0755 "$top/packaging/mars-tools.postinst" "$tools/DEBIAN/postinst"
-finish "$tools" mars-tools \
+finish "$tools" mars-tools amd64 \
   "Section: admin" \
   "Priority: optional" \
   "Depends: kmod" \
@@ -131,19 +141,44 @@ finish "$tools" mars-tools \
   " udev rule for /dev/mars/* and the systemd units. The kernel module comes" \
   " in a mars-module-<kernel release> package."
 
-# ---- mars-module-<release>
+# ---- mars-module-<release> (one kernel: a package for an older one is stale)
+rm -f "$out"/mars-module-*_amd64.deb
+# Debug info stripped, as Debian's own modules are (10 MB -> about 1 MB).
 mod=$stage/mars-module
-install -D -m 0644 "$module" "$mod/lib/modules/$release/extra/mars.ko"
+install -D -m 0644 "$module" "$mod/usr/lib/modules/$release/extra/mars.ko"
+strip --strip-debug "$mod/usr/lib/modules/$release/extra/mars.ko"
 mkdir -p "$mod/DEBIAN"
 for script in postinst postrm; do
   sed "s/@RELEASE@/$release/g" "$top/packaging/mars-module.$script" > "$mod/DEBIAN/$script"
   chmod 0755 "$mod/DEBIAN/$script"
 done
-finish "$mod" "mars-module-$release" \
+finish "$mod" "mars-module-$release" amd64 \
   "Section: kernel" \
   "Priority: optional" \
-  "Depends: kmod" \
+  "Depends: kmod, linux-image-$release (= $image_version)" \
   "Provides: mars-module" \
   "Description: MARS block-level replication: kernel module for Linux $release" \
-  " mars.ko built against the MARS testbed kernel $release (Linux 6.12 with Rust," \
-  " built by the project). It loads only into that kernel."
+  " mars.ko for Debian's kernel $release (package linux-image-$release" \
+  " $image_version), built against its headers by the Rust compiler that built" \
+  " that kernel. It loads only into that kernel; for others, see mars-dkms."
+
+# ---- mars-dkms: the module's source, built by DKMS for each installed kernel
+dkms=$stage/mars-dkms
+src=$dkms/usr/src/mars-$version
+mkdir -p "$src"
+install -m 0644 "$top/Kbuild" "$src/Kbuild"
+(cd "$top" && find kernel -path kernel/core/fuzz -prune -o -path kernel/core/tests -prune -o \
+  \( -name Kbuild -o -name '*.rs' -o -name '*.c' -o -name '*.h' \) -type f -print) | sort |
+  while read -r f; do install -D -m 0644 "$top/$f" "$src/$f"; done
+sed "s/@VERSION@/$version/g" "$top/packaging/dkms.conf" > "$src/dkms.conf"
+finish "$dkms" mars-dkms all \
+  "Section: kernel" \
+  "Priority: optional" \
+  "Depends: dkms" \
+  "Provides: mars-module" \
+  "Description: MARS block-level replication: kernel module source for DKMS" \
+  " The source of mars.ko, built by DKMS for every installed kernel that has" \
+  " CONFIG_RUST. The kernel's headers must carry its rust/ build artifacts," \
+  " and the Rust compiler must be the one that built that kernel: see" \
+  " docu/install.md of MARS-rs, \"Other kernels\". For Debian's stock kernel," \
+  " install mars-module-<release> instead."

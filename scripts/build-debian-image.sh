@@ -1,47 +1,57 @@
 #!/usr/bin/env bash
 # Build (or find in the cache) the root disk of Debian testbed nodes (testbed up --image
-# debian): a minimal Debian 12 (bookworm) made with mmdebstrap from Debian's packages,
-# systemd as PID 1, as a raw ext4 image. Nodes boot it through a per-node qcow2 overlay,
-# so the cached image is never written.
+# debian): a minimal Debian 13 (trixie) made with mmdebstrap from Debian's packages,
+# systemd as PID 1, and Debian's stock kernel installed as a Debian 13 user installs it
+# (linux-image-<release> from trixie-backports, with initramfs-tools), as a raw ext4
+# image. Nodes boot it through a per-node qcow2 overlay, so the cached image is never
+# written, with that kernel and initrd (copied beside the image).
+#
+# usage: build-debian-image.sh STOCK
+#   STOCK  the stock kernel directory of scripts/build-stock-kernel.sh: its .debs are
+#          the ones installed (so the image's kernel is the busybox nodes' 7.3 kernel)
 #
 # Nothing of this checkout's build is in it (no mars.ko, no marsadm, no testbed agent):
 # the testbed hands those to a node on its read-only seed disk (scripts/build-debian-seed.sh),
-# and .deb packages are installed into a node with dpkg -i.
+# and .deb packages are installed into a node with apt or dpkg.
 #
 # The cache directory is keyed by every input (this script with its package list and
-# suite, the guest files in testing/guest/debian/), so a changed input never reuses a
-# stale image; it is built under a temporary name and renamed when complete, so an
-# interrupted build is never used. Package versions are what the mirror has at build
-# time.
+# suite, the guest files in testing/guest/debian/, the kernel packages), so a changed
+# input never reuses a stale image; it is built under a temporary name and renamed when
+# complete, so an interrupted build is never used. Package versions are what the mirror
+# has at build time, the kernel's those of the stock kernel directory.
 #
-# Prints the path of the image on stdout.
+# Prints the path of the image's directory on stdout: root.img, vmlinuz, initrd.img,
+# release.
 set -euo pipefail
 exec 3>&1 1>&2
 
+stock=${1:?usage: build-debian-image.sh STOCK_KERNEL_DIR}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${MARS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mars}
 guest=$top/testing/guest/debian
 
-SUITE=bookworm
+SUITE=trixie
 MIRROR=http://deb.debian.org/debian
 IMAGE_MIB=2048
 PACKAGES=(
-  systemd systemd-sysv udev kmod dpkg
+  systemd systemd-sysv udev kmod dpkg apt initramfs-tools
   xfsprogs e2fsprogs iproute2 util-linux procps
 )
+release=$(cat "$stock/release")
+kernel_debs=("$stock"/debs/linux-{image,binary,modules,base}-"$release"_*.deb)
 
 log() { printf 'build-debian-image: %s\n' "$*" >&2; }
 
 key=$(
   {
-    sha256sum "$0" "$guest"/* | awk '{print $1}'
+    sha256sum "$0" "$guest"/* "${kernel_debs[@]}" | awk '{print $1}'
     echo "$SUITE $MIRROR $IMAGE_MIB ${PACKAGES[*]}"
   } | sha256sum | cut -c1-16
 )
 final=$cache/debian-$key
 if [ -f "$final/root.img" ]; then
   touch "$final/last-used"
-  echo "$final/root.img" >&3
+  echo "$final" >&3
   exit 0
 fi
 
@@ -63,6 +73,29 @@ mmdebstrap --quiet --mode=root --variant=apt --format=directory \
   --dpkgopt='path-include=/usr/share/doc/*/copyright' \
   --aptopt='Acquire::Languages "none"' \
   "$SUITE" "$root" "$MIRROR"
+
+# --- the stock kernel, as a user installs it --------------------------------------------
+# The initrd needs only what mounts the root disk (a virtio disk, ext4): a small one
+# unpacks in a second under TCG, the default (MODULES=most) takes much longer.
+mkdir -p "$root/etc/initramfs-tools"
+sed -i 's/^MODULES=.*/MODULES=list/' "$root/etc/initramfs-tools/initramfs.conf"
+printf 'virtio_blk\next4\n' >> "$root/etc/initramfs-tools/modules"
+mkdir -p "$root/tmp/kernel-debs"
+cp "${kernel_debs[@]}" "$root/tmp/kernel-debs/"
+echo "deb $MIRROR $SUITE-backports main" > "$root/etc/apt/sources.list.d/backports.list"
+mount -t proc proc "$root/proc"
+if ! chroot "$root" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -t $SUITE-backports /tmp/kernel-debs/*.deb" >&2; then
+  umount "$root/proc"
+  log "cannot install the stock kernel packages into the image"
+  exit 1
+fi
+umount "$root/proc"
+rm -rf "$root/tmp/kernel-debs"
+cp "$root/boot/vmlinuz-$release" "$work/vmlinuz"
+cp "$root/boot/initrd.img-$release" "$work/initrd.img"
+echo "$release" > "$work/release"
+# The image boots the stock kernel's own vmlinuz (same package, same bytes).
+cmp -s "$work/vmlinuz" "$stock/vmlinuz" || { log "the image's vmlinuz differs from $stock/vmlinuz"; exit 1; }
 
 # --- configuration -------------------------------------------------------------------
 # Identity: hostname from the kernel command line (systemd.hostname=nodeK); every node
@@ -149,4 +182,4 @@ for old in "$cache"/debian-*; do
   if [ -z "$(find "$old/last-used" -mtime -3 2>/dev/null)" ]; then rm -rf --one-file-system "$old"; fi
 done
 log "image ready: $final/root.img ($(du -h "$final/root.img" | cut -f1) used, $((SECONDS - start)) s)"
-echo "$final/root.img" >&3
+echo "$final" >&3

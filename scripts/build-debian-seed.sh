@@ -5,24 +5,18 @@
 # from there; /usr/bin/marsadm links to its marsadm (an installed package's
 # /usr/sbin/marsadm comes first in PATH).
 #
-# usage: build-debian-seed.sh KDIR BINDIR OUT
-#   KDIR    the Debian nodes' kernel tree (modules.builtin*, modules.order)
+# usage: build-debian-seed.sh BINDIR OUT
 #   BINDIR  directory with static testbed-agent, marsadm, mars-writer, mars-hostile
 #   OUT     the image to write (replaced atomically; running nodes keep the old one)
 set -euo pipefail
 
-kdir=$1 bindir=$2 out=$3
+bindir=$1 out=$2
 dir=$(mktemp -d "${TMPDIR:-/tmp}/mars-seed.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 
 for b in testbed-agent marsadm mars-writer mars-hostile; do
   install -m 0755 "$bindir/$b" "$dir/$b"
 done
-mkdir -p "$dir/modules"
-for f in modules.builtin modules.builtin.modinfo modules.order; do
-  [ -e "$kdir/$f" ] && cp "$kdir/$f" "$dir/modules/"
-done
-cat "$kdir/include/config/kernel.release" > "$dir/kernel-release"
 
 size_mib=$(( $(du -sm "$dir" | cut -f1) + 16 ))
 rm -f "$out.new"

@@ -2,7 +2,8 @@
 # Host test of the Debian packages (make check runs it after the build): builds them with
 # scripts/build-deb.sh from what `make all` built, then checks their fields and files,
 # that the man pages render and the completions load, lintian, an install into a scratch
-# root, and a build that ships a test fixture's units.
+# root, a build that ships a test fixture's units, and a DKMS build of mars-dkms against
+# the stock kernel's headers (in its chroot, with the rustc that built that kernel).
 # Every check counts; the last line is "packages: N passed, N failed".
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,9 +34,12 @@ if ! MARS_DEB_OUT=$out scripts/build-deb.sh 2> "$tmp/build.log"; then
   finish
 fi
 ok "build-deb.sh builds the packages"
-release=$(cat "$(cat build/kdir)/include/config/kernel.release")
+stock=$(cat build/kernels/7.3/kdir)
+release=$(cat "$stock/release")
+image_version=$(dpkg-deb --field "$stock"/debs/linux-image-"$release"_*.deb Version)
 tools=$(ls "$out"/mars-tools_*_amd64.deb)
 module=$(ls "$out"/mars-module-"$release"_*_amd64.deb)
+dkms=$(ls "$out"/mars-dkms_*_all.deb)
 version=$(dpkg-deb --field "$tools" Version)
 
 # ---- fields
@@ -45,20 +49,33 @@ check "mars-tools: amd64, depends on kmod" \
   test "$(dpkg-deb --field "$tools" Architecture Depends | tr '\n' ' ')" = "Architecture: amd64 Depends: kmod "
 check "mars-module-$release: provides mars-module, same version" \
   test "$(dpkg-deb --field "$module" Provides Version | tr '\n' ' ')" = "Provides: mars-module Version: $version "
+check "mars-module-$release: depends on exactly linux-image-$release $image_version" \
+  test "$(dpkg-deb --field "$module" Depends)" = "kmod, linux-image-$release (= $image_version)"
+check "mars-dkms: all, depends on dkms, provides mars-module, same version" \
+  test "$(dpkg-deb --field "$dkms" Architecture Depends Provides Version | tr '\n' ' ')" = "Architecture: all Depends: dkms Provides: mars-module Version: $version "
 check "mars-module-$release: postinst runs depmod for $release" \
   bash -c "dpkg-deb --ctrl-tarfile '$module' | tar -xOf - ./postinst | grep -q 'depmod -b .* -a $release'"
 
 # ---- files
 dpkg-deb --contents "$tools" | awk '{print $6}' | sed 's|^\./||' > "$tmp/tools.list"
 dpkg-deb --contents "$module" | awk '{print $6}' | sed 's|^\./||' > "$tmp/module.list"
+dpkg-deb --contents "$dkms" | awk '{print $6}' | sed 's|^\./||' > "$tmp/dkms.list"
 has() { grep -qx "$2" "$tmp/$1.list" || { echo "  $1 lacks $2"; return 1; }; }
 for f in usr/sbin/marsadm lib/udev/rules.d/60-mars.rules usr/share/bash-completion/completions/marsadm \
   usr/share/zsh/vendor-completions/_marsadm usr/share/man/man8/marsadm.8.gz usr/share/doc/mars-tools/copyright; do
   check "mars-tools ships $f" has tools "$f"
 done
-check "mars-module ships lib/modules/$release/extra/mars.ko" has module "lib/modules/$release/extra/mars.ko"
-check "mars.ko is built for $release" \
-  bash -c "modinfo -F vermagic build/mars.ko | grep -q '^$release '"
+check "mars-module ships usr/lib/modules/$release/extra/mars.ko" has module "usr/lib/modules/$release/extra/mars.ko"
+mkdir -p "$tmp/m"
+dpkg-deb -x "$module" "$tmp/m"
+shipped=$tmp/m/usr/lib/modules/$release/extra/mars.ko
+check "the shipped mars.ko is built for $release" \
+  bash -c "modinfo -F vermagic '$shipped' | grep -q '^$release '"
+check "the shipped mars.ko has no debug info (stripped, < 3 MB)" \
+  bash -c "! readelf -S '$shipped' | grep -q debug_info && test \$(stat -c %s '$shipped') -lt 3000000"
+for f in Kbuild kernel/Kbuild kernel/mars_main.rs kernel/kapi/sys.h kernel/kapi/sys.c kernel/kapi/compat.rs kernel/core/src/lib.rs dkms.conf; do
+  check "mars-dkms ships usr/src/mars-$version/$f" has dkms "usr/src/mars-$version/$f"
+done
 # One man page per command marsadm lists (and marsadm.8).
 commands=$("$bin" --help | sed -n '/^Commands:/,/^$/p' | awk '/^  [a-z0-9]/ && $1 != "help" {print $1}')
 missing=0
@@ -107,7 +124,7 @@ check "udev rule: /dev/mars/* mode 0600 group disk" \
 
 # ---- lintian
 if command -v lintian >/dev/null; then
-  lint=$(lintian --tag-display-limit 0 "$tools" "$module" 2>&1 | grep -v 'running with root privileges')
+  lint=$(lintian --tag-display-limit 0 "$tools" "$module" "$dkms" 2>&1 | grep -v 'running with root privileges')
   [ -z "$lint" ] || echo "$lint"
   check "lintian: no error or warning" bash -c "! grep -q '^[EW]:' <<< '$lint'"
 else
@@ -116,8 +133,10 @@ fi
 
 # ---- install into a scratch root, run the installed marsadm, remove again
 root=$tmp/root
-mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates" "$root/var/lib/dpkg/triggers"
+mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates" "$root/var/lib/dpkg/triggers" "$root/usr/lib"
 touch "$root/var/lib/dpkg/status"
+# merged /usr, as on Debian 13
+ln -s usr/lib "$root/lib"
 dpkg_root() { dpkg --root="$root" --force-script-chrootless --force-depends "$@" > "$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log"; return 1; }; }
 check "dpkg --root -i installs both packages" dpkg_root -i "$tools" "$module"
 check "installed marsadm --version says $version's release" \
@@ -142,4 +161,29 @@ else
   cat "$tmp/fixture.log"
   bad "build-deb.sh with the fixture's units"
 fi
+
+# ---- DKMS: mars-dkms builds against the stock kernel's headers (the dkms tool of the
+# stock kernel's chroot, with the rustc that built the kernel; the headers' overlay with
+# the rust/ artifacts as kernel source directory). A throw-away copy of the chroot's
+# DKMS state: the cached chroot stays as it was.
+dkms_build() {
+  local inroot=$stock/root tree=/tmp/mars-test-dkms.$$
+  rm -rf "$inroot$tree"
+  mkdir -p "$inroot$tree/dkms" "$inroot$tree/src"
+  dpkg-deb -x "$dkms" "$inroot$tree/src"
+  "$stock/chroot" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+    dkms build --dkmstree "$tree/dkms" --sourcetree "$tree/src/usr/src" -m mars -v "$version" \
+    -k "$release" --kernelsourcedir /kdir > "$tmp/dkms.log" 2>&1
+  local rc=$?
+  local ko
+  ko=$(find "$inroot$tree/dkms" -name mars.ko | head -1)
+  if [ "$rc" != 0 ] || [ -z "$ko" ] || ! modinfo -F vermagic "$ko" | grep -q "^$release "; then
+    tail -30 "$tmp/dkms.log"
+    find "$inroot$tree/dkms" -name make.log -exec tail -30 {} \;
+    rm -rf "$inroot$tree"
+    return 1
+  fi
+  rm -rf "$inroot$tree"
+}
+check "dkms build of mars-dkms for $release gives a mars.ko for it" dkms_build
 finish

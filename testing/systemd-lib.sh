@@ -6,8 +6,10 @@ UNITS="mnt-mars-r0.mount mars-writer-r0.service"
 
 # install_mars NODE...: the test writer's template into /etc/mars/systemd-templates
 # (where an administrator's own templates go), then the packages of `make deb`
-# (mars-tools, mars-module-<release> for the node's kernel) with dpkg -i, so these
-# scenarios test them; mars-tools' postinst reloads systemd. Skipped where the same
+# (mars-tools, mars-module-<release> for the node's kernel, Debian's stock kernel
+# installed from its package) with `apt install ./...deb`, as a Debian 13 user installs
+# them (docu/install.md), so these scenarios test them; mars-tools' postinst reloads
+# systemd. Skipped where the same
 # package files are installed already (an earlier scenario since the nodes booted).
 install_mars() { on_nodes install_mars_on "$@"; }
 install_mars_on() {
@@ -38,7 +40,7 @@ install_mars_on() {
     tb push "$n" "$f" "/etc/mars/systemd-templates/$(basename "$f")" >/dev/null || fail "push $f to $n"
   done
   # Once per node boot: a later scenario on the same nodes finds these very packages
-  # installed (dpkg -i and its daemon-reload cost a minute of emulated CPU per node).
+  # installed (installing and its daemon-reload cost a minute of emulated CPU per node).
   sums=$(cat "$tools" "$module" | sha256sum | cut -d' ' -f1)
   if [ "$(on "$n" 'cat /root/mars-debs.sha256 2>/dev/null' || true)" = "$sums" ] &&
     on "$n" 'test "$(dpkg-query -W -f "\${Status}\n" mars-tools "mars-module-$(uname -r)" 2>/dev/null | grep -c "install ok installed")" = 2'; then
@@ -46,8 +48,10 @@ install_mars_on() {
   else
     tb push "$n" "$tools" /root/mars-tools.deb >/dev/null || fail "push $tools to $n"
     tb push "$n" "$module" /root/mars-module.deb >/dev/null || fail "push $module to $n"
-    on "$n" 'dpkg -i /root/mars-tools.deb /root/mars-module.deb >/root/dpkg.log 2>&1' ||
-      fail "dpkg -i on $n: $(on "$n" 'cat /root/dpkg.log')"
+    # (No package lists on the node and no network: apt takes what is installed; the
+    # module's dependency on exactly this linux-image package must be met by it.)
+    on "$n" 'cd /root && DEBIAN_FRONTEND=noninteractive apt-get install -y ./mars-tools.deb ./mars-module.deb >/root/apt.log 2>&1' ||
+      fail "apt install on $n: $(on "$n" 'cat /root/apt.log')"
     on "$n" "echo $sums > /root/mars-debs.sha256"
   fi
   on "$n" 'test "$(command -v marsadm)" = /usr/sbin/marsadm && modinfo -n mars | grep -q "/extra/mars.ko$"' ||

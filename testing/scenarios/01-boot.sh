@@ -11,7 +11,10 @@ grep -q '^node2 running' <<<"$status" || fail "node2 not running"
 for n in node1 node2; do
   step "$n: identity and kernel"
   assert_eq "$n" "$(on $n hostname)" "hostname"
-  on $n 'uname -r' | grep -q '^6\.12\.' || fail "$n does not run our 6.12 kernel"
+  # The kernel line the testbed booted it with (status: kernel=7.3 or 6.12).
+  line=$(sed -n "s/^$n .* kernel=\([0-9.]*\)$/\1/p" <<<"$status")
+  [ -n "$line" ] || fail "$n: status names no kernel"
+  on $n 'uname -r' | grep -q "^${line//./\\.}\." || fail "$n does not run the $line kernel it was booted with"
 
   step "$n: disks"
   assert_eq 536870912 "$(on $n 'blockdev --getsize64 /dev/vdb')" "data disk size"

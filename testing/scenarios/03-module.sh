@@ -2,6 +2,7 @@
 # mars.ko loads and unloads cleanly on both nodes; /proc/sys/mars/version is readable,
 # read-only, and agrees with marsadm; at load it times the kernel's implementations of
 # CRC32C and HMAC-SHA256 and says which it took (kernel/digest.rs).
+# testbed-kernels: 7.3 6.12  (the 6.12 subset: docu/install.md, "Supported kernels")
 source "$(dirname "$0")/../lib.sh"
 
 for n in node1 node2; do

@@ -3,6 +3,7 @@
 # fio with verification passes, the disk equals the device after a clean stop, and
 # after a hard crash every acknowledged durable block is there (fsync'ed, or written
 # O_DIRECT|O_DSYNC: REQ_FUA), also under xfs.
+# testbed-kernels: 7.3 6.12  (the 6.12 subset: docu/install.md, "Supported kernels")
 source "$(dirname "$0")/../lib.sh"
 
 n=node1

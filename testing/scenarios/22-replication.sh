@@ -6,6 +6,7 @@
 # becomes UpToDate; pause/resume of
 # replay and fetch change the states as described and converge after resume; at the end
 # the replay links are equal on both and, after `down` on both, the disks are equal.
+# testbed-kernels: 7.3 6.12  (the 6.12 subset: docu/install.md, "Supported kernels")
 source "$(dirname "$0")/../lib.sh"
 
 fresh_modules node1 node2

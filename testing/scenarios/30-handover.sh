@@ -5,6 +5,9 @@
 # file's sha256 equals what node1 wrote; node2 writes more; node1 follows node2 as a
 # secondary (replay links equal); hand back to node1; after `down` the disks are equal
 # (node2 started from `fake-sync`: its disk is a copy by replay alone).
+# testbed-kernels: 7.3 6.12 7.3,6.12
+# (and a mixed cluster: node1 on Debian's 7.3, node2 on the project's 6.12, handing over
+# both ways, as in a rolling kernel upgrade)
 source "$(dirname "$0")/../lib.sh"
 
 replicated_r0 xfs
