@@ -63,7 +63,8 @@ initramfs: module userland
 	  scripts/build-initramfs.sh "$$(cat $(KBUILD)/$$k/kdir)" $(KBUILD)/$$k/mars.ko $(STATIC_BIN) $(KBUILD)/$$k/initramfs.cpio || exit 1; \
 	done
 
-# Debian packages in build/deb: mars-tools and mars-module-<release> (docu/packaging.md).
+# Debian packages in build/deb: mars-tools, mars-module-<stock release> and mars-dkms
+# (docu/packaging.md).
 deb: module userland
 	@scripts/build-deb.sh
 

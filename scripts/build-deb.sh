@@ -171,6 +171,11 @@ install -m 0644 "$top/Kbuild" "$src/Kbuild"
   \( -name Kbuild -o -name '*.rs' -o -name '*.c' -o -name '*.h' \) -type f -print) | sort |
   while read -r f; do install -D -m 0644 "$top/$f" "$src/$f"; done
 sed "s/@VERSION@/$version/g" "$top/packaging/dkms.conf" > "$src/dkms.conf"
+mkdir -p "$dkms/DEBIAN"
+for script in postinst prerm; do
+  sed "s/@VERSION@/$version/g" "$top/packaging/mars-dkms.$script" > "$dkms/DEBIAN/$script"
+  chmod 0755 "$dkms/DEBIAN/$script"
+done
 finish "$dkms" mars-dkms all \
   "Section: kernel" \
   "Priority: optional" \
