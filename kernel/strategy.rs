@@ -218,7 +218,12 @@ fn round(main: &Arc<Main>, resources: &mut KVec<Option<Resource>>, module: &'sta
     }
     let space = measure_space(&tree, me, &root);
     let mut seen: KVec<KVec<u8>> = KVec::new();
-    for entry in vfs::list_dir(&root)? {
+    // In name order, not the directory's (a hash order on ext4): syncs that become
+    // wanted in the same round queue for `sync_limit` in the order of their names, as
+    // `invalidate all` asks for them.
+    let mut entries = vfs::list_dir(&root)?;
+    entries.sort_unstable_by(|a, b| a.to_bytes().cmp(b.to_bytes()));
+    for entry in entries {
         let Some(res) = entry.to_str().ok().and_then(|n| n.strip_prefix(RESOURCE_PREFIX)) else { continue };
         let mut name = KVec::new();
         name.extend_from_slice(res.as_bytes(), GFP_KERNEL)?;

@@ -158,9 +158,10 @@ finish "$mod" "mars-module-$release" amd64 \
   "Depends: kmod, linux-image-$release (= $image_version)" \
   "Provides: mars-module" \
   "Description: MARS block-level replication: kernel module for Linux $release" \
-  " mars.ko for Debian's kernel $release (package linux-image-$release" \
-  " $image_version), built against its headers by the Rust compiler that built" \
-  " that kernel. It loads only into that kernel; for others, see mars-dkms."
+  " mars.ko for Debian's kernel $release" \
+  " (package linux-image-$release $image_version)," \
+  " built against its headers by the Rust compiler that built that kernel." \
+  " It loads only into that kernel; for others, see mars-dkms."
 
 # ---- mars-dkms: the module's source, built by DKMS for each installed kernel
 dkms=$stage/mars-dkms
