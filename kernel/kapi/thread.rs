@@ -39,6 +39,11 @@ unsafe extern "C" fn trampoline<F: FnOnce() + Send + 'static>(data: *mut c_void)
     unsafe { sys::mars_kthread_run_in_init_fs(Some(run::<F>), data) }
 }
 
+/// The thread's body: takes the closure out of `data` and runs it.
+///
+/// # Safety
+///
+/// `data` is the `KBox<F>` made by [`Thread::spawn`], not yet taken; called once.
 unsafe extern "C" fn run<F: FnOnce() + Send + 'static>(data: *mut c_void) -> i32 {
     // SAFETY: `data` came from `KBox::into_raw` in `Thread::spawn` for this `F`, and the
     // thread function runs at most once, so ownership is taken exactly once.
