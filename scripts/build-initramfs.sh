@@ -10,7 +10,7 @@
 #   OUT      the cpio archive to write
 #
 # Contents: busybox (static), kmod, our static binaries, and host tools the tests use
-# (xfsprogs, e2fsprogs, fio, iproute2's ip and tc, drbd-utils, bash) with every shared
+# (xfsprogs, e2fsprogs, fio, iproute2's ip and tc, drbd-utils, dmsetup, bash) with every shared
 # library they link, copied from this Debian machine.
 set -euo pipefail
 
@@ -53,6 +53,7 @@ tools=(
   /usr/sbin/mke2fs /usr/sbin/e2fsck /usr/sbin/tune2fs /usr/sbin/blkid
   /usr/bin/fio /usr/bin/bash /usr/bin/sha256sum /usr/bin/timeout
   /usr/sbin/drbdadm /usr/sbin/drbdsetup /usr/sbin/drbdmeta
+  /usr/sbin/dmsetup /usr/sbin/blockdev /usr/sbin/blkdiscard
 )
 for t in "${tools[@]}"; do copy_with_libs "$t"; done
 # /bin/sh is dash, as on Debian: busybox's ash runs its own applets (tc, ip, ...) even
@@ -111,7 +112,7 @@ if [ -d "$kdir/modules" ]; then
   # what the tests use (rc.node loads the devices' drivers, the kernel asks modprobe
   # for the rest), each with the modules it depends on; the crypto API's algorithms
   # and the libraries and qdiscs whole (loaded by name on demand).
-  wanted=(virtio_blk virtio_net ext4 xfs loop dm_mod dm_flakey dm_delay drbd)
+  wanted=(virtio_blk virtio_net ext4 xfs loop dm_mod dm_flakey dm_delay dm_log_writes drbd)
   view=$(mktemp -d "${TMPDIR:-/tmp}/mars-modules.XXXXXX")
   mkdir -p "$view/lib/modules"
   ln -s "$kdir/modules" "$view/lib/modules/$release"

@@ -11,7 +11,7 @@ APT_PACKAGES=(
   cpio kmod xz-utils rsync
   # VM testbed: emulator, guest userland, tools copied into the guests
   qemu-system-x86 busybox-static xfsprogs e2fsprogs fio iproute2 nftables drbd-utils bash
-  util-linux procps
+  util-linux procps dmsetup
   # make deb and its test (scripts/build-deb.sh, scripts/test-deb.sh)
   dpkg binutils gzip man-db groff-base lintian zsh
   # promtool (checks `marsadm metrics` output); the server it comes with is stopped below
