@@ -8,7 +8,9 @@
 //! logfile and then marks it logged. The writeback thread takes logged writes sorted by
 //! position, writes them to the disk, and only then removes them from the index. The
 //! buffer is bounded (`mem_limit_mb` and the queue's slots): a writer waits while it is
-//! full; nothing is dropped.
+//! full; nothing is dropped. A write the disk refused stays buffered (reads keep finding
+//! it) and is written again; while the disk refuses writes, a writer that would wait for
+//! room fails instead (as it would without MARS, its disk having failed).
 //!
 //! Entries written back are kept for reuse (up to [`SPARE_BYTES`]), with their index
 //! nodes: in steady state a write allocates nothing, it is copied into a spare entry.
@@ -94,6 +96,8 @@ struct State {
     /// Writes up to this order were handed to the writeback (which takes one batch at a
     /// time and hands it back with `written` before taking the next).
     taken_order: u64,
+    /// The disk refused the last writeback: writers fail rather than wait for room.
+    failing: bool,
     stopping: bool,
     /// Written-back entries for reuse (their data overwritten by the next write), with
     /// the capacity they hold,
@@ -145,6 +149,7 @@ impl WriteBuffer {
             logged_nr: 0,
             logged_pos: 0,
             taken_order: 0,
+            failing: false,
             stopping: false,
             spare: Ring::new(SPARE_ENTRIES)?,
             spare_bytes: 0,
@@ -180,12 +185,11 @@ impl WriteBuffer {
         let asks_durable = tunables::asks_durable(bio.is_preflush(), bio.is_fua(), bio.is_sync());
         let mode = tunables::completion();
         let mut st = self.state.lock();
-        while !st.stopping
-            && (st.queue.is_full() || (st.bytes > 0 && MEM_USED.load(Ordering::Relaxed) + len > tunables::mem_limit()))
-        {
+        let full = |st: &State| st.queue.is_full() || (st.bytes > 0 && MEM_USED.load(Ordering::Relaxed) + len > tunables::mem_limit());
+        while !st.stopping && !st.failing && full(&st) {
             self.room.wait(&mut st);
         }
-        if st.stopping {
+        if st.stopping || (st.failing && full(&st)) {
             drop(st);
             return bio.end(BioStatus::IoError);
         }
@@ -350,6 +354,22 @@ impl WriteBuffer {
         Ok(Some((st.logged_nr, st.logged_pos)))
     }
 
+    /// For the writeback: the disk refused `entries` (they stay buffered) or took them
+    /// again (`failing` false). After a refusal the next [`take_logged`] takes every
+    /// logged write still buffered, the refused ones with the newer.
+    ///
+    /// [`take_logged`]: WriteBuffer::take_logged
+    pub(crate) fn refused(&self, failing: bool) {
+        let mut st = self.state.lock();
+        st.failing = failing;
+        if failing {
+            st.taken_order = 0;
+        }
+        drop(st);
+        // Writers waiting for room fail now rather than wait for a disk that refuses.
+        self.room.notify_all();
+    }
+
     fn has_logged(st: &State) -> bool {
         st.logged_order > st.taken_order
     }
@@ -396,8 +416,13 @@ impl WriteBuffer {
         self.state.lock().queue.is_empty()
     }
 
+    /// Payload bytes buffered.
+    pub(crate) fn bytes(&self) -> usize {
+        self.state.lock().bytes
+    }
+
     /// Nothing is buffered any more.
     pub(crate) fn is_empty(&self) -> bool {
-        self.state.lock().bytes == 0
+        self.bytes() == 0
     }
 }

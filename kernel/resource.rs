@@ -262,6 +262,11 @@ impl Resource {
         Ok(())
     }
 
+    /// Errno of the disk's last failed I/O (negative), 0 if it works.
+    pub(crate) fn disk_error(&self) -> i32 {
+        self.lower.error()
+    }
+
     /// Size in bytes of the underlying disk as it is now (it may grow while attached).
     pub(crate) fn disk_bytes(&self) -> u64 {
         self.lower.sectors().saturating_mul(512)

@@ -26,7 +26,7 @@ use crate::mars_core::replication::is_consistent;
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use crate::mars_core::syncgate::{may_start, queued_before, SyncSlots};
 use crate::mars_core::lamport::format_stamp;
-use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TIME, TODO_PREFIX, VERSION_PREFIX};
+use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, DISK_ERROR, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TIME, TODO_PREFIX, VERSION_PREFIX};
 use crate::conn::{self, Listener};
 use crate::digest::KernelDigests;
 use crate::tunables::{self, Traffic, SYNC_LIMIT, SYNC_NR, SYNC_WANTED};
@@ -471,6 +471,8 @@ fn handle_resource(
         let name = path(fmt!("{}{}", ACTSIZE_PREFIX, me))?;
         tree.write(&dir, name.to_str().map_err(|_| EINVAL)?, path(fmt!("{}", bytes))?.to_str().map_err(|_| EINVAL)?)?;
     }
+    let disk_error = current.map_or(0, |r| r.disk_error());
+    tree.write(&actual, DISK_ERROR, number(disk_error)?.to_str().map_err(|_| EINVAL)?)?;
     let err = problem.map_or(0, |e| e.to_errno());
     tree.write(&actual, "error", number(err)?.to_str().map_err(|_| EINVAL)?)?;
     Ok(())

@@ -29,6 +29,9 @@ use crate::tree::Tree;
 /// How often the replay link is brought up to date while writes flow.
 const PROGRESS_INTERVAL_NS: u64 = 1_000_000_000;
 
+/// Pause before writing again what the disk refused.
+const RETRY_MS: u32 = 1000;
+
 /// A write to apply to the disk: a [`Piece`] with its data.
 pub(crate) trait DiskWrite: Piece {
     fn data(&self) -> &[u8];
@@ -72,7 +75,7 @@ pub(crate) fn write_pieces_while<P: DiskWrite, R>(disk: &BlockDevice, pieces: &[
         }
         merged.push((start, buf), GFP_KERNEL)?;
     }
-    disk.io_while(
+    let written = disk.io_while(
         |batch| {
             let mut next_merged = merged.iter();
             for extent in Extents::new(pieces) {
@@ -87,7 +90,12 @@ pub(crate) fn write_pieces_while<P: DiskWrite, R>(disk: &BlockDevice, pieces: &[
             Ok(())
         },
         meanwhile,
-    )
+    );
+    if written.is_ok() {
+        // The disk takes writes (again): a read or write error before is over.
+        disk.clear_error();
+    }
+    written
 }
 
 /// Starts the `mars_writeback` thread of a primary; `start` is the log position the
@@ -123,19 +131,35 @@ pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockD
                     }
                     match write_pieces(&lower, &entries, false) {
                         Ok(()) => {
+                            if p.failed {
+                                pr_info!("writeback to the disk works again\n");
+                                buffer.refused(false);
+                            }
+                            // The batch held every logged write still buffered, the
+                            // refused ones too: the disk has everything before `log_pos`.
+                            p.failed = false;
                             p.written = log_pos;
                             log.written.store(log_pos, Ordering::Release);
+                            buffer.written(entries);
                         }
                         Err(e) => {
-                            // The log keeps the data: recovery re-applies it from the
-                            // last reported position, which stays where it is.
+                            // The writes stay buffered (reads find them) and are written
+                            // again after a pause; the log keeps them too: recovery
+                            // re-applies them from `replay-<me>`, which stays where it is.
                             if !p.failed {
-                                pr_err!("writeback to the disk failed: {:?}; replay-<me> stays behind\n", e);
+                                pr_err!("writeback to the disk failed: {:?}; retrying every second, replay-<me> stays behind\n", e);
                             }
                             p.failed = true;
+                            drop(entries);
+                            buffer.refused(true);
+                            if thread::should_stop() {
+                                // Given up: the log has it all (recovery at the next attach).
+                                pr_err!("writeback stopped with {} bytes the disk refused; recovery re-applies them from the log\n", buffer.bytes());
+                                break;
+                            }
+                            thread::sleep_ms(RETRY_MS);
                         }
                     }
-                    buffer.written(entries);
                 }
                 Ok(Some((nr, _))) => {
                     // Cannot happen: the logger rotates only after this thread wrote

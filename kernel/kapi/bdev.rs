@@ -6,6 +6,7 @@
 
 use core::ffi::c_void;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicI32, Ordering};
 
 use super::sys;
 use kernel::error::from_err_ptr;
@@ -20,6 +21,9 @@ use kernel::str::CStr;
 /// and has not been released.
 pub(crate) struct BlockDevice {
     file: NonNull<sys::file>,
+    /// Errno of the last failed I/O or flush (negative), until a user of the disk saw
+    /// its writes succeed again ([`BlockDevice::clear_error`]); 0: none.
+    error: AtomicI32,
 }
 
 // SAFETY: the bdev file may be used and released from any thread.
@@ -49,7 +53,7 @@ impl BlockDevice {
             sys::bdev_file_open_by_path(path.as_char_ptr(), mode, holder, core::ptr::null())
         })?;
         // INVARIANT: the open succeeded.
-        NonNull::new(file).map(|file| BlockDevice { file }).ok_or(EINVAL)
+        NonNull::new(file).map(|file| BlockDevice { file, error: AtomicI32::new(0) }).ok_or(EINVAL)
     }
 
     /// The C block device.
@@ -62,6 +66,21 @@ impl BlockDevice {
     pub(crate) fn sectors(&self) -> u64 {
         // SAFETY: the block device is valid while open; `bd_nr_sectors` is a plain field.
         unsafe { (*self.raw()).bd_nr_sectors }
+    }
+
+    /// Records a failed I/O or flush of the disk (shown as `disk-error` in the tree).
+    pub(crate) fn note_error(&self, e: Error) {
+        self.error.store(e.to_errno(), Ordering::Release);
+    }
+
+    /// The disk took writes again: its last error is over.
+    pub(crate) fn clear_error(&self) {
+        self.error.store(0, Ordering::Release);
+    }
+
+    /// Errno of the disk's last failed I/O, negative (0: none since it last worked).
+    pub(crate) fn error(&self) -> i32 {
+        self.error.load(Ordering::Acquire)
     }
 
     /// The device's queue limits, to be inherited by a device stacked on it.

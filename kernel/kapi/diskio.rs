@@ -164,6 +164,7 @@ impl BlockDevice {
         }
         queued?;
         if waiter.failed.load(Ordering::Relaxed) {
+            self.note_error(EIO);
             return Err(EIO);
         }
         result.ok_or(EINVAL)
@@ -172,6 +173,10 @@ impl BlockDevice {
     /// Flushes the disk's volatile write cache: everything completed before is durable.
     pub(crate) fn flush(&self) -> Result {
         // SAFETY: the device is open (type invariant of `BlockDevice`).
-        to_result(unsafe { sys::blkdev_issue_flush(self.raw()) })
+        let r = to_result(unsafe { sys::blkdev_issue_flush(self.raw()) });
+        if let Err(e) = r {
+            self.note_error(e);
+        }
+        r
     }
 }

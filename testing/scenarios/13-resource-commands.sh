@@ -16,7 +16,7 @@ grep -q '^--------- resource r0 (536870912 bytes), primary: node1$' <<<"$out" ||
 grep -q '^node1 UpToDate Replicating Primary /dev/mars/r0 open=0 writeback-rest=0$' <<<"$out" || fail "view line"
 on $n 'marsadm view --json' | python3 -c 'import json, sys
 v = json.load(sys.stdin)
-assert v["schema_version"] == 4 and v["host"] == "node1", v
+assert v["schema_version"] == 5 and v["host"] == "node1", v
 r = v["resources"][0]
 assert (r["name"], r["role"], r["diskstate"], r["is_primary"], r["size"]) == ("r0", "Primary", "UpToDate", True, 536870912), r' ||
   fail "view --json"

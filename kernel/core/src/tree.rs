@@ -168,6 +168,10 @@ pub const TIME: &str = "time";
 /// resource is wanted but waits for `/proc/sys/mars/sync_limit` (`syncgate`).
 pub const IS_SYNC_QUEUED: &str = "is-sync-queued";
 
+/// `resource-<res>/actual-<host>/disk-error`: errno (negative) of the last failed I/O of
+/// the resource's disk there, `0` while the disk works.
+pub const DISK_ERROR: &str = "disk-error";
+
 /// Value of `uuid` on a host that is joining a cluster and has not heard from it yet:
 /// it may read the cluster's tree, and adopts the cluster's uuid from it.
 pub const ANY_CLUSTER: &str = "(any)";

@@ -6,7 +6,7 @@ use mars_core::log_record::{decode_header, HEADER_LEN};
 use mars_core::replication::is_consistent;
 use mars_core::splitbrain::{bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
 use mars_core::tree::{
-    LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, SIZE,
+    LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, DISK_ERROR, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, SIZE,
     SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX,
 };
 use serde::Serialize;
@@ -17,12 +17,12 @@ use crate::error::{Error, Result};
 use crate::liveness;
 
 /// JSON schema version of `view --json` (docu/marsadm-json.md).
-pub(crate) const SCHEMA_VERSION: u32 = 4;
+pub(crate) const SCHEMA_VERSION: u32 = 5;
 
 /// Every word [`role_word`] gives.
 pub const ROLES: [&str; 6] = ["Primary", "ForcedPrimary", "RemainsPrimary", "NotYetPrimary", "Secondary", "None"];
 /// Every disk state [`resource_state`] gives.
-pub const DISKSTATES: [&str; 8] = ["Detached", "Inconsistent", "Outdated", "Outdated[F]", "Outdated[R]", "Outdated[FR]", "WriteBack", "UpToDate"];
+pub const DISKSTATES: [&str; 9] = ["DISK_ERROR", "Detached", "Inconsistent", "Outdated", "Outdated[F]", "Outdated[R]", "Outdated[FR]", "WriteBack", "UpToDate"];
 /// Every replication state [`resource_state`] gives.
 pub const REPLSTATES: [&str; 12] = [
     "NotStarted",
@@ -49,7 +49,7 @@ pub struct ResourceState {
     /// This host's role ([`role_word`]): `Primary`, `ForcedPrimary`, `RemainsPrimary`,
     /// `NotYetPrimary`, `Secondary`, `None`.
     pub role: &'static str,
-    /// `Detached`; on a secondary `Inconsistent` (not a consistent copy yet: sync not
+    /// `DISK_ERROR` (the disk refused I/O: see `disk_error`), `Detached`; on a secondary `Inconsistent` (not a consistent copy yet: sync not
     /// complete or replay not past the sync's end), `Outdated[F]`, `Outdated[R]`,
     /// `Outdated[FR]` (fetch and/or replay behind), `UpToDate`; on the primary
     /// `WriteBack` (logged data not yet on the disk) or `UpToDate`.
@@ -92,6 +92,9 @@ pub struct ResourceState {
     pub rates: Rates,
     /// Last error the module reported for this resource (0: none).
     pub error: i32,
+    /// Errno (negative) of the last failed I/O of the disk here, until it works again
+    /// (`actual-<me>/disk-error`; 0: none).
+    pub disk_error: i32,
     /// The module reports this host took over by force (`actual-<me>/forced-primary`).
     pub is_forced_primary: bool,
     /// Hosts whose module reports `is-primary` = 1, sorted; more than one is worth a look.
@@ -382,8 +385,11 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     } else {
         mine.as_ref().is_some_and(|r| is_consistent(size, synced, syncpos.as_ref(), r))
     };
+    let disk_error = number(actual(DISK_ERROR)?.filter(|v| v != "0").map(|v| v.trim_start_matches('-').to_owned())).map_or(0, |e| -(e.min(4095) as i32));
     let diskstate = if !is_attached {
         "Detached".to_owned()
+    } else if disk_error != 0 {
+        "DISK_ERROR".to_owned()
     } else if is_primary {
         if writeback_rest > 0 { "WriteBack" } else { "UpToDate" }.to_owned()
     } else if !is_consistent {
@@ -464,6 +470,7 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         running,
         rates: Rates { sync: rate("sync-rate")?, fetch: rate("fetch-rate")?, replay: rate("replay-rate")? },
         error: actual("error")?.and_then(|v| v.parse().ok()).unwrap_or(0),
+        disk_error,
         is_forced_primary,
         actual_primaries: actual_primaries(ctx, res)?,
         primary_age_ms,
@@ -637,6 +644,17 @@ fn text_lines(host: &str, s: &ResourceState) -> Vec<String> {
         if s.replstate == "PrimaryUnreachable" {
             out.push(format!("    primary {p} not heard from for {} s", ms / 1000));
         }
+    }
+    if s.disk_error != 0 {
+        out.push(format!(
+            "    DISK ERROR: the disk refused I/O (errno {}); {}",
+            -s.disk_error,
+            if s.is_primary {
+                "the writes it refused stay in RAM and the log and are written again every second; nothing acknowledged is lost. Replace or repair the disk (or hand over to a secondary)"
+            } else {
+                "replay retries from where it stopped, nothing is skipped; it goes on by itself once the disk takes writes. Repair or replace the disk"
+            }
+        ));
     }
     if s.replstate == "Orphan" {
         out.push("    stopped at a hole in the logfile sequence: the primary ceased logging (emergency mode)".to_owned());
