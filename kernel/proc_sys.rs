@@ -16,7 +16,7 @@ use kernel::sync::Arc;
 use crate::kapi::sysctl::{Entry, Registration, Show};
 use crate::mars_core::lamport::format_stamp;
 use crate::mars_core::text::format_into;
-use crate::mars_core::version::{PROC_SYS_LAMPORT_CLOCK_WITH_NUL, PROC_SYS_NAME_WITH_NUL, PROC_SYS_VERSION_WITH_NUL, VERSION_WITH_NUL};
+use crate::mars_core::version::{PROC_SYS_LAMPORT_CLOCK_WITH_NUL, PROC_SYS_NAME_WITH_NUL, PROC_SYS_TREE_WRITE_ERROR_WITH_NUL, PROC_SYS_VERSION_WITH_NUL, VERSION_WITH_NUL};
 use crate::strategy::Main;
 use crate::tunables::*;
 
@@ -145,6 +145,7 @@ impl ProcSys {
         entries.push(Entry::int(kernel::c_str!("sync_limit"), &SYNC_LIMIT, &ZERO, &SYNC_LIMIT_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("mem_limit_mb"), &MEM_LIMIT_MB, &MEM_LIMIT_MB_MIN, &MEM_LIMIT_MB_MAX), GFP_KERNEL)?;
         entries.push(Entry::show(kernel::c_str!("mars_emergency_mode"), Arc::new(Number(&EMERGENCY_LEVEL), GFP_KERNEL)?), GFP_KERNEL)?;
+        entries.push(Entry::show(shared_cstr(PROC_SYS_TREE_WRITE_ERROR_WITH_NUL), Arc::new(Number(&TREE_WRITE_ERROR), GFP_KERNEL)?), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("mars_reset_emergency"), &RESET_EMERGENCY, &ZERO, &ONE), GFP_KERNEL)?;
         let reserves: [&'static CStr; 4] = [
             kernel::c_str!("required_free_space_1_mb"),

@@ -158,8 +158,10 @@ impl Tree<'_> {
                 return Ok(());
             }
         }
-        vfs::mkdir(dir)?;
-        vfs::replace_link(dir, name, value, self.clock.stamp())
+        let written = vfs::mkdir(dir).and_then(|_| vfs::replace_link(dir, name, value, self.clock.stamp()));
+        let errno = written.as_ref().err().map_or(0, |e| e.to_errno());
+        crate::tunables::TREE_WRITE_ERROR.store(errno, core::sync::atomic::Ordering::Relaxed);
+        written
     }
 
     /// Rewrites `/mars/systemd-trigger` (a regular file of this host, never exchanged)

@@ -88,6 +88,8 @@ pub(crate) static SYNC_WANTED: AtomicU64 = AtomicU64::new(0);
 pub(crate) static READS_FROM_BUFFER: AtomicU64 = AtomicU64::new(0);
 
 /// Bytes of buffered writes right now, all resources together.
+/// `tree_write_error`: errno of the last failed write into /mars, 0 after a success.
+pub(crate) static TREE_WRITE_ERROR: AtomicI32 = AtomicI32::new(0);
 pub(crate) static MEM_USED: AtomicUsize = AtomicUsize::new(0);
 
 /// Of those, the bytes not yet in a logfile: what `/mars` still has to take (emergency

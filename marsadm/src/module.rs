@@ -3,7 +3,7 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use mars_core::version::{without_nul, PROC_SYS_DIR, PROC_SYS_VERSION_WITH_NUL};
+use mars_core::version::{without_nul, PROC_SYS_DIR, PROC_SYS_TREE_WRITE_ERROR_WITH_NUL, PROC_SYS_VERSION_WITH_NUL};
 
 use crate::error::{Error, Result};
 
@@ -17,6 +17,15 @@ pub fn loaded_version(proc_sys: &Path) -> Result<Option<String>> {
         Err(e) if e.kind() == ErrorKind::NotFound && !proc_sys.exists() => Ok(None),
         Err(source) => Err(Error::Read { path, source }),
     }
+}
+
+/// Errno (negative) of the loaded module's last failed write into /mars, 0 if the last
+/// one succeeded or the module is not loaded.
+pub fn tree_write_error(proc_sys: &Path) -> i32 {
+    std::fs::read_to_string(proc_sys.join(without_nul(PROC_SYS_TREE_WRITE_ERROR_WITH_NUL)))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// The real `/proc/sys/mars`.

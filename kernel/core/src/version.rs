@@ -22,6 +22,11 @@ pub const PROC_SYS_VERSION_WITH_NUL: &str = "version\0";
 /// stamps its writes after it.
 pub const PROC_SYS_LAMPORT_CLOCK_WITH_NUL: &str = "lamport_clock\0";
 
+/// Read-only entry with the errno (negative) of the module's last failed write into
+/// `/mars`, 0 once one succeeded again, with NUL: while it is not 0 nothing the module
+/// knows reaches the tree (a filesystem shut down after I/O errors answers EROFS).
+pub const PROC_SYS_TREE_WRITE_ERROR_WITH_NUL: &str = "tree_write_error\0";
+
 /// `/proc/sys/<name>` as marsadm sees it.
 pub const PROC_SYS_DIR: &str = "/proc/sys/mars";
 

@@ -127,6 +127,10 @@ pub struct Emergency {
     pub total_space: Option<u64>,
     /// This host's `emergency-limit` of the resource in percent (0: none).
     pub limit_percent: u8,
+    /// /mars takes no writes here (mounted read-only, or the module's writes into it fail:
+    /// `/proc/sys/mars/tree_write_error`): nothing is logged, and what the module reports
+    /// in the tree is stale.
+    pub mars_unwritable: bool,
     /// The operator's next step (`null`: nothing to do).
     pub hint: Option<&'static str>,
 }
@@ -491,6 +495,11 @@ fn emergency_state(ctx: &Context, res: &str, primary: Option<&str>, is_primary: 
         let v = link(ctx, &format!("{ACTUAL_PREFIX}{host}/{}", em::EMERGENCY_LEVEL))?.and_then(|v| v.parse::<u8>().ok());
         Ok(Level::from_number(v.unwrap_or(0).min(4)))
     };
+    // A /mars that takes no writes (its filesystem shut down or read-only after I/O
+    // errors of its disk) takes no log records, and the module cannot say so in the
+    // tree either.
+    let read_only = mars_unwritable(ctx);
+    let mine = mine || read_only;
     let primary_ceased = match primary {
         Some(p) if p == me.as_str() => mine && is_primary,
         Some(p) => flag(p)? && link(ctx, &format!("{dir}/{ACTUAL_PREFIX}{p}/is-primary"))?.as_deref() == Some("1"),
@@ -508,11 +517,22 @@ fn emergency_state(ctx: &Context, res: &str, primary: Option<&str>, is_primary: 
         total_space: host_value(em::TOTAL_SPACE_KB)?.map(|k| k.saturating_mul(1024)),
         limit_percent,
         // What to do depends on the primary's /mars when it ceased logging.
+        mars_unwritable: read_only,
         hint: match primary {
+            _ if read_only => Some(UNWRITABLE_HINT),
             Some(p) if primary_ceased => Some(em::hint(true, level_of(p)?)),
             _ => (is_emergency || level >= Level::Low).then(|| em::hint(false, level)),
         },
     })
+}
+
+/// What to do about a read-only /mars.
+const UNWRITABLE_HINT: &str = "/mars here takes no writes (I/O errors on its disk?): nothing is logged, writes go straight to the disk, and the module cannot record its state. `marsadm down` the resources (or unload mars), replace the disk and make a new /mars, then create the resources again; their secondaries join again (full sync)";
+
+/// /mars takes no writes: mounted read-only, or the module's writes into it fail.
+fn mars_unwritable(ctx: &Context) -> bool {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    statvfs(ctx.tree.root()).is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY)) || crate::module::tree_write_error(&ctx.proc_sys) != 0
 }
 
 /// Whether a secondary replaying `replay` is stuck at a hole: the primary is past the
@@ -663,6 +683,7 @@ fn text_lines(host: &str, s: &ResourceState) -> Vec<String> {
     if e.is_emergency || e.level > 0 {
         let mib = |v: Option<u64>| v.map_or("?".to_owned(), |b| (b >> 20).to_string());
         let what = match (e.primary_ceased, e.is_emergency) {
+            _ if e.mars_unwritable => "EMERGENCY: /mars takes no writes; ",
             (true, _) => "EMERGENCY: the primary ceased transaction logging; ",
             (false, true) => "EMERGENCY: ",
             (false, false) => "",
