@@ -17,7 +17,8 @@ use clap::{Parser, Subcommand};
 /// any.
 ///
 /// Exit status: 0 success, 1 the operation failed, 2 bad command line, 3 a logfile ends
-/// in an incomplete record (cat).
+/// in an incomplete record (cat), 4 another marsadm on this host kept changing things
+/// (commands that change something run one at a time per host).
 #[derive(Debug, Parser)]
 #[command(name = "marsadm", version, propagate_version = true)]
 pub struct Cli {

@@ -104,6 +104,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("another marsadm on this host has been changing things for {secs} s: try again once it has finished (exit status 4)")]
+    Busy { secs: u64 },
     #[error("not every member holds the new key {id} yet ({hosts}): run `marsadm rotate-secret --secret-file F` there first (or --force if they are gone)")]
     RotationBehind { hosts: String, id: String },
 }
@@ -157,6 +159,7 @@ impl Error {
             // A text that does not expand is a command-line error, as clap's own.
             Error::Macro(_) => 2,
             Error::LogIncomplete(_) => 3,
+            Error::Busy { .. } => 4,
         }
     }
 }

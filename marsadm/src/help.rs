@@ -550,7 +550,7 @@ pub fn command() -> clap::Command {
 fn taught() -> clap::Command {
     let mut cmd = Cli::command().after_long_help(
         "Every command's long help (`marsadm help COMMAND`) says what it needs, what makes it refuse and gives an example.\n\
-         Exit status: 0 success, 1 refused or failed, 2 bad command line, 3 incomplete last record (cat).\n\
+         Exit status: 0 success, 1 refused or failed, 2 bad command line, 3 incomplete last record (cat), 4 another marsadm kept changing things here.\n\
          Example:\n  marsadm view all",
     );
     for (name, text) in texts() {

@@ -11,6 +11,7 @@ mod digest;
 mod error;
 mod help;
 mod liveness;
+mod lock;
 mod module;
 #[cfg(test)]
 mod scratch;

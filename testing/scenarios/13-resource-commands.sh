@@ -67,6 +67,17 @@ assert_eq 0 "$(on $n 'marsadm view-is-attached r0')" "attached after detach all"
 on $n 'marsadm attach all' || fail "attach all"
 retry 10 on $n 'test -b /dev/mars/r0' || fail "device not back after attach all"
 
+step "two commands at once: a change waits for the other marsadm, a view does not"
+# A marsadm killed half-way holds nothing: its lock goes with it.
+on $n 'marsadm pause-sync r0 & sleep 0.2; kill -9 $! 2>/dev/null; wait; marsadm resume-sync r0' || fail "a command after a killed one"
+out=$(on $n 'flock /mars sleep 4 & sleep 0.5
+    s=$(date +%s); marsadm view r0 >/dev/null || exit 1; v=$(($(date +%s) - s))
+    marsadm pause-fetch r0 || exit 1; p=$(($(date +%s) - s)); marsadm resume-fetch r0 >/dev/null; wait; echo "$v $p"' 2>&1) || fail "pause-fetch while another holds the lock: $out"
+grep -q "waiting for another marsadm on this host to finish" <<<"$out" || fail "no waiting message: $out"
+read -r v p <<<"$(tail -1 <<<"$out")"
+[ "$v" -le 1 ] && [ "$p" -ge 3 ] || fail "view took $v s (should not wait), pause-fetch $p s (should wait for the lock)"
+expect_status 4 on $n 'flock /mars sleep 3 & sleep 0.5; marsadm --timeout 1 pause-fetch r0; rc=$?; wait; exit $rc'
+
 step "delete-resource: refused while attached, then done"
 out=$(on $n 'marsadm delete-resource r0' 2>&1) && fail "delete-resource succeeded while attached"
 grep -q "still attached here: run marsadm down r0 first" <<<"$out" || fail "delete message: $out"

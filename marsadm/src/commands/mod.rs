@@ -75,10 +75,30 @@ fn wait_each(spec: &str, timeout_s: u64, wait: impl Fn(&Context, &str, u64) -> R
     Ok(())
 }
 
+/// Whether `command` only reads (and waits): it never takes the host lock.
+fn only_reads(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Cat { .. }
+            | Command::View { .. }
+            | Command::View1and1 { .. }
+            | Command::DumpMacros
+            | Command::WaitResource { .. }
+            | Command::WaitCluster
+            | Command::UpdateCluster
+            | Command::Version { .. }
+            | Command::Monitoring(_)
+            | Command::GetSystemdUnit { .. }
+            // Started by systemd while a command that made the change may still run.
+            | Command::SystemdTrigger { .. }
+    ) || macros::variable_of(command).is_some()
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     // --timeout S (global, as in the original), else each command's default.
     let secs = |default: u64| cli.timeout.unwrap_or(default);
     let wait = |default: u64| std::time::Duration::from_secs(secs(default));
+    let _lock = if only_reads(&cli.command) { None } else { crate::lock::exclusive(std::path::Path::new(crate::context::MARS_ROOT), wait(60))? };
     match cli.command {
         Command::CreateCluster { ip } => cluster::create_cluster(&Context::from_system()?, ip),
         Command::LeaveCluster => cluster::leave_cluster(&Context::from_system()?, secs(30)),
