@@ -45,12 +45,12 @@ logged() {
     mount -t ext4 /dev/mapper/lw-mars /mars && modprobe mars" || fail "dm-log-writes setup on $1"
 }
 
-# cut_marks NODE NAME WRITER: a consistent cut of NODE's two devices. Both suspended (no I/O in
-# flight on either), each gets the mark NAME+C (C: the sectors it has completed,
-# written and discarded, so mars-crashstate finds the writes completed but not yet
-# flushed, which dm-log-writes logs after the mark), the writers' acknowledged counts
-# are read, both resumed. Prints "N FSYNC": the last numbers acknowledged by WRITER
-# (dsync, or xfs) and by the fsync writer (-1: none).
+# cut_marks NODE NAME WRITER: a consistent cut of NODE's two devices. While both are
+# suspended (no I/O in flight on either), each gets the mark NAME+C (C: the sectors it
+# has completed, written and discarded, so mars-crashstate finds the writes completed
+# but not yet flushed, which dm-log-writes logs after the mark) and the writers'
+# acknowledged numbers are read; then both resume. Prints "N FSYNC": the last numbers
+# acknowledged by WRITER (dsync, or xfs) and by the fsync writer (-1: none).
 cut_marks() {
   on "$1" "dmsetup suspend --nolockfs lw-mars && dmsetup suspend --nolockfs lw-data &&
     for d in lw-mars lw-data; do
