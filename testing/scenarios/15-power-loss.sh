@@ -112,7 +112,7 @@ for k in $(seq 1 $MARKS); do
   acked[m$k]=$(cut_marks node1 m$k dsync) || fail "cut m$k on node1"
   cut_marks node2 m$k dsync >/dev/null || fail "cut m$k on node2"
   echo "m$k: node1 acknowledged dsync/fsync blocks up to ${acked[m$k]}"
-  sleep 2
+  sleep 1.5
 done
 on node1 'touch /tmp/stop; kill $(pidof mars-writer) 2>/dev/null; true'
 wait $workload || true
@@ -176,7 +176,7 @@ sleep 3
 for k in $(seq 1 $XFS_MARKS); do
   acked[x$k]=$(cut_marks node1 x$k xfs) || fail "cut x$k on node1"
   echo "x$k: node1 acknowledged files up to ${acked[x$k]% *}"
-  sleep 2
+  sleep 1.5
 done
 on node1 'touch /tmp/stop'
 wait $workload || true
@@ -193,11 +193,11 @@ for i in "${!XFS_STATES[@]}"; do
         { echo \"file f\$i is not as written\"; exit 1; }
       i=\$((i + 1)); done" ||
     fail "node1 xfs state $s seed $((SEED + i)): a file acknowledged before $m (up to f$a) is not there"
-  on node1 'umount /mnt/r0 && xfs_repair -n /dev/mars/r0 >/dev/null' || fail "node1 xfs state $s: xfs_repair -n finds problems"
+  on node1 'umount /mnt/r0 && { xfs_repair -n /dev/mars/r0 >/tmp/repair.out 2>&1 || { cat /tmp/repair.out; false; }; }' || fail "node1 xfs state $s: xfs_repair -n finds problems"
   down_state node1
   checked=$((checked + 1))
 done
 
 step "restore the nodes"
 restore
-echo "crash states checked: $checked (node2 followed node1 again after $followed of ${#STATES[@]}, showed a resync after the others)"
+echo "crash states checked: $checked (node2 followed node1 again after $followed of ${#STATES[@]}, showed that it needs a resync after $((${#STATES[@]} - followed)))"
