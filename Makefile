@@ -53,7 +53,8 @@ module: setup
 endif
 
 # Static binaries: they run unchanged inside the testbed nodes (marsadm, the testbed
-# agent, and the test-only hostile peer mars-hostile and bench-tcp-copy).
+# agent, and the test-only hostile peer mars-hostile, mars-writer, mars-crashstate and
+# bench-tcp-copy).
 userland: setup
 	RUSTFLAGS="-C target-feature=+crt-static" cargo build --quiet --release --locked \
 		--target $(RUST_TARGET) -p marsadm -p mars-testbed

@@ -6,7 +6,8 @@
 #            or a stock kernel directory of scripts/build-stock-kernel.sh (its release,
 #            and its modules: the drivers the nodes need, with what they depend on)
 #   MARS_KO  the module to install as /lib/modules/<release>/extra/mars.ko
-#   BINDIR   directory with static marsadm, testbed-agent, mars-hostile and mars-writer
+#   BINDIR   directory with static marsadm, testbed-agent, mars-hostile, mars-writer and
+#            mars-crashstate
 #   OUT      the cpio archive to write
 #
 # Contents: busybox (static), kmod, our static binaries, and host tools the tests use
@@ -100,6 +101,8 @@ install -m 0755 "$bindir/testbed-agent" "$root/sbin/testbed-agent"
 install -m 0755 "$bindir/mars-hostile" "$root/usr/sbin/mars-hostile"
 # Test-only: writes numbered blocks and reports each acknowledged one (crash scenarios).
 install -m 0755 "$bindir/mars-writer" "$root/usr/sbin/mars-writer"
+# Test-only: power-loss crash states from a dm-log-writes log (scenario 15).
+install -m 0755 "$bindir/mars-crashstate" "$root/usr/sbin/mars-crashstate"
 # Test-only: the plain TCP copy `make bench` compares fetch with.
 install -m 0755 "$bindir/bench-tcp-copy" "$root/usr/sbin/bench-tcp-copy"
 
