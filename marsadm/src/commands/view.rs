@@ -519,7 +519,7 @@ fn emergency_state(ctx: &Context, res: &str, primary: Option<&str>, is_primary: 
         // What to do depends on the primary's /mars when it ceased logging.
         mars_unwritable: read_only,
         hint: match primary {
-            _ if read_only => Some(UNWRITABLE_HINT),
+            _ if read_only => Some(UNWRITABLE_HINT[is_primary as usize]),
             Some(p) if primary_ceased => Some(em::hint(true, level_of(p)?)),
             _ => (is_emergency || level >= Level::Low).then(|| em::hint(false, level)),
         },
@@ -527,7 +527,10 @@ fn emergency_state(ctx: &Context, res: &str, primary: Option<&str>, is_primary: 
 }
 
 /// What to do about a read-only /mars.
-const UNWRITABLE_HINT: &str = "/mars here takes no writes (I/O errors on its disk?): nothing is logged, writes go straight to the disk, and the module cannot record its state. `marsadm down` the resources (or unload mars), replace the disk and make a new /mars, then create the resources again; their secondaries join again (full sync)";
+const UNWRITABLE_HINT: [&str; 2] = [
+    "/mars here takes no writes (I/O errors on its disk?): nothing is fetched or recorded here. Unload mars, replace the disk and make a new /mars, then join the cluster and the resources again (full sync)",
+    "/mars here takes no writes (I/O errors on its disk?): nothing is logged, writes go straight to the disk, and the module cannot record its state. `marsadm down` the resources (or unload mars), replace the disk and make a new /mars, then create the resources again; their secondaries join again (full sync)",
+];
 
 /// /mars takes no writes: mounted read-only, or the module's writes into it fail.
 fn mars_unwritable(ctx: &Context) -> bool {
