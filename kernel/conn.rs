@@ -74,6 +74,9 @@ pub(crate) struct Conn {
     /// only handshake frames, so an unproven peer costs about a kilobyte for at most
     /// [`HANDSHAKE_S`].
     unproven: Option<(usize, u64)>,
+    /// When every receive ends at the latest (real time), if set: bounds a whole
+    /// exchange, not only the silence between two frames.
+    until: Option<u64>,
 }
 
 /// Unused bytes before the frame layout in `Conn::buf`: with them, the data of a
@@ -104,7 +107,7 @@ impl Conn {
         let small = max_payload.min(HANDSHAKE_PAYLOAD);
         let buf = KVec::from_elem(0u8, LEAD + SEQ_LEN + HEADER_LEN + small + FRAME_TAG_LEN, GFP_KERNEL)?;
         let deadline = real_ns().saturating_add(HANDSHAKE_S * 1_000_000_000);
-        Ok(Conn { sock, buf, max_payload: small, class, what, auth: None, unproven: Some((max_payload, deadline)) })
+        Ok(Conn { sock, buf, max_payload: small, class, what, auth: None, unproven: Some((max_payload, deadline)), until: None })
     }
 
     /// The peer's first tagged frame checked out: full frames and the class's idle
@@ -253,11 +256,16 @@ impl Conn {
         self.sock.send_all(&self.buf[FRAME..FRAME + n])
     }
 
+    /// Receives from now on end at `at_ns` (real time) at the latest, with `ETIMEDOUT`.
+    pub(crate) fn receive_until(&mut self, at_ns: u64) {
+        self.until = Some(at_ns);
+    }
+
     /// Receives and validates one frame; a bad one is logged and an error (the caller
     /// closes the connection).
     pub(crate) fn recv(&mut self) -> Result<Message<'_>> {
         const H: usize = FRAME;
-        let deadline = self.unproven.map(|(_, d)| d);
+        let deadline = [self.unproven.map(|(_, d)| d), self.until].into_iter().flatten().min();
         self.sock.recv_exact_until(&mut self.buf[H..H + HEADER_LEN], deadline)?;
         let header = decode_header(&self.buf[H..]).map_err(|e| {
             peer_warn!(peer_addr(&self.sock), "{}: bad frame header: {}\n", self.what, e);

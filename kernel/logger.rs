@@ -91,7 +91,13 @@ impl Log {
         me_bytes.extend_from_slice(me.as_bytes(), GFP_KERNEL)?;
         let zero = || AtomicU64::new(0);
         let direct = match open_logfile(dir, LogName { nr, host: me }, OpenFlags::READ_WRITE.direct(), 0) {
-            Ok(f) => Some(f),
+            // Records are multiples of 512 bytes at such positions: a disk under /mars
+            // with 4 KiB logical blocks would refuse them (EINVAL, logging would cease).
+            Ok(f) if f.direct_align_ok() => Some(f),
+            Ok(_) => {
+                pr_info!("{}: logfile {}: direct I/O on /mars needs more than 512-byte alignment; writing it through the page cache\n", dir, nr);
+                None
+            }
             Err(e) => {
                 pr_warn!("{}: logfile {} cannot be opened for direct I/O ({:?}); writing it through the page cache\n", dir, nr, e);
                 None

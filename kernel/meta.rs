@@ -145,6 +145,12 @@ fn send_entry(conn: &mut Conn, rel: &str, depth: u32) -> Result {
 /// Pull interval, and the longest wait for an unreachable peer.
 const PULL_MS: u32 = 2000;
 const PULL_MAX_MS: u32 = 30_000;
+/// One pull (connect to the end of the listing) may take this long and bring this many
+/// entries; beyond, it is cut off as failed (the peer backs off): the one thread that
+/// pulls every peer's tree goes on to the others. Far above a real listing (tens of
+/// entries per resource and member).
+const PULL_LIMIT_S: u64 = 20;
+const PULL_MAX_ENTRIES: u32 = 1 << 18;
 
 /// Retry state of one peer: its backoff and when it is due next.
 struct PeerState {
@@ -227,6 +233,14 @@ fn dropped(from: &str, what: &str, why: &dyn core::fmt::Display) {
     peer_warn!(from.as_bytes(), "dropped \"{}\" from {}: {}\n", escaped(what), from, format_args!("{}", why));
 }
 
+/// Counts and logs a listing cut off for `why`: not within the peer's log rate limit
+/// (its dropped entries may have used that up), but at most once per pull, which backs
+/// off after it.
+fn cut_off(from: &str, why: core::fmt::Arguments<'_>) {
+    DROPPED_TREE_ENTRIES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    pr_warn!("listing from {} cut off: {}; its next pull backs off\n", from, why);
+}
+
 /// One pull from peer `from` at `to`: hello, tree listing, merge.
 fn pull(main: &Main, tree: &Tree<'_>, me: &str, from: &str, to: Endpoint) -> Result {
     let ours = tree.cluster_uuid()?;
@@ -236,7 +250,9 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, from: &str, to: Endpoint) -> Res
     };
     // A member (own address link present) asks to be registered; a leaving host not.
     let flags = if tree.read(&address_link(me)?)?.is_some() { HELLO_REGISTER } else { 0 };
+    let deadline = real_ns().saturating_add(PULL_LIMIT_S * 1_000_000_000);
     let Some(mut conn) = Conn::connect(to, Traffic::Meta, META_PAYLOAD)? else { return Ok(()) };
+    conn.receive_until(deadline);
     conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: main.clock.peek(), flags })?;
     let theirs = match conn.recv()? {
         Message::Hello { cluster, lamport_ns, host, .. } => {
@@ -271,9 +287,24 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, from: &str, to: Endpoint) -> Res
     conn.send(&Message::GetTree { dirs: PULL_PREFIXES })?;
     // A merged role or unit change gives systemd here something to do (docu/systemd.md).
     let mut for_systemd = false;
+    let mut entries = 0u32;
     loop {
-        match conn.recv()? {
+        let message = match conn.recv() {
+            Ok(m) => m,
+            Err(e) => {
+                if real_ns() >= deadline {
+                    cut_off(from, fmt!("not complete within {} s", PULL_LIMIT_S));
+                }
+                return Err(e);
+            }
+        };
+        match message {
+            Message::TreeEntry { .. } if entries >= PULL_MAX_ENTRIES => {
+                cut_off(from, fmt!("more than {} entries", PULL_MAX_ENTRIES));
+                return Err(E2BIG);
+            }
             Message::TreeEntry { path: p, value, stamp_ns } => {
+                entries += 1;
                 // Only what may be merged moves the clock: a dropped entry changes nothing.
                 match merge_one(p, value, stamp_ns, from, me) {
                     Ok(merged) => {

@@ -108,6 +108,10 @@ fn serve(main: &Main, sock: Socket) -> Result {
     }
     let mut name = [0u8; 80];
     conn.send(&Message::SyncPos { log: log_name(&log, &mut name)?, pos: log.appended.load(Ordering::Acquire) })?;
+    // The disk is held only while a request is served (below), never while waiting for
+    // the next one: a detach must find it free once its requests are done.
+    let current = served.log.clone();
+    drop(served);
     let mut data = KVVec::from_elem(0u8, MAX_SYNC_READ as usize, GFP_KERNEL)?;
     let mut sums = KVec::from_elem(0u8, (SPAN / SYNC_BLOCK) as usize * SYNC_DIGEST_LEN, GFP_KERNEL)?;
     loop {
@@ -116,6 +120,15 @@ fn serve(main: &Main, sock: Socket) -> Result {
             Message::SyncRead { offset, len } => Request::Read { offset, len },
             Message::SyncEnd => Request::End,
             _ => return Err(protocol_error()),
+        };
+        // Still the primary of the resource, in the same term (detached, or primary
+        // again since, the sync starts over).
+        let served = match main.served(&res) {
+            Some(s) if Arc::ptr_eq(&s.log, &current) => s,
+            _ => {
+                conn.refuse(2, "this host is no longer the primary of that resource");
+                return Err(ENOENT);
+            }
         };
         // Writes that bypass the log would never reach the copy: nothing is served
         // once logging has ceased (the sync retries, and a copy that spans the hole

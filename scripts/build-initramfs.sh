@@ -11,7 +11,7 @@
 #   OUT      the cpio archive to write
 #
 # Contents: busybox (static), kmod, our static binaries, and host tools the tests use
-# (xfsprogs, e2fsprogs, fio, iproute2's ip and tc, drbd-utils, dmsetup, bash) with every shared
+# (xfsprogs, e2fsprogs, fio, iproute2's ip and tc, drbd-utils, dmsetup, losetup, bash) with every shared
 # library they link, copied from this Debian machine.
 set -euo pipefail
 
@@ -54,7 +54,7 @@ tools=(
   /usr/sbin/mke2fs /usr/sbin/e2fsck /usr/sbin/tune2fs /usr/sbin/blkid
   /usr/bin/fio /usr/bin/bash /usr/bin/sha256sum /usr/bin/timeout
   /usr/sbin/drbdadm /usr/sbin/drbdsetup /usr/sbin/drbdmeta
-  /usr/sbin/dmsetup /usr/sbin/blockdev /usr/sbin/blkdiscard /usr/bin/flock
+  /usr/sbin/dmsetup /usr/sbin/blockdev /usr/sbin/blkdiscard /usr/sbin/losetup /usr/bin/flock
 )
 for t in "${tools[@]}"; do copy_with_libs "$t"; done
 # /bin/sh is dash, as on Debian: busybox's ash runs its own applets (tc, ip, ...) even

@@ -214,6 +214,17 @@ impl File {
         to_result(ret as i32)
     }
 
+    /// Whether direct I/O on this file takes what [`direct_aligned`] allows (positions,
+    /// lengths and addresses aligned to [`DIRECT_ALIGN`]): false where the disk under it
+    /// has coarser logical blocks (4 KiB), or the filesystem does not tell.
+    pub(crate) fn direct_align_ok(&self) -> bool {
+        let (mut offset, mut mem) = (0u32, 0u32);
+        // SAFETY: the file is open (type invariant); the two out-pointers are valid.
+        unsafe { sys::mars_file_dio_align(self.ptr.as_ptr(), &mut offset, &mut mem) };
+        let fits = |a: u32| a != 0 && DIRECT_ALIGN as u32 % a == 0;
+        fits(offset) && fits(mem)
+    }
+
     /// Current size of the file in bytes.
     pub(crate) fn size(&self) -> u64 {
         // SAFETY: the file is open (type invariant), so its inode is valid.

@@ -8,12 +8,13 @@
 use core::ffi::c_void;
 use core::ptr::NonNull;
 
-use kernel::alloc::{flags::GFP_KERNEL, KBox, KVVec};
+use kernel::alloc::{flags::GFP_KERNEL, KVVec};
 use super::sys;
 use kernel::error::{from_err_ptr, to_result};
 use crate::kapi::compat::prelude::*;
 use kernel::str::CStr;
-use kernel::sync::Arc;
+use kernel::new_spinlock;
+use kernel::sync::{Arc, SpinLock};
 use kernel::types::ForeignOwnable;
 
 use super::bdev::BlockDevice;
@@ -189,23 +190,68 @@ pub(crate) trait BioHandler: Send + Sync + 'static {
     fn released(&self) {}
 }
 
+/// What a gendisk's `fops` and `private_data` point to. It lives until the gendisk's last
+/// reference goes (`free_disk`), not only until [`Disk`] is dropped: an opener that got
+/// the device just before `del_gendisk` closes it later, and its `release` (and the
+/// block layer's `module_put(fops->owner)`) still read `fops` then (C drivers such as
+/// loop and nbd free their private data in `free_disk` for the same reason).
+#[pin_data]
+struct Shared<T: BioHandler> {
+    fops: sys::block_device_operations,
+    /// The handler while the device exists; taken when it is removed, so that a late
+    /// release neither reaches a resource that is gone nor keeps its disk open.
+    #[pin]
+    handler: SpinLock<Option<Arc<T>>>,
+}
+
+// SAFETY: `fops` is written once before the disk is added and only read afterwards (by
+// the block layer, from any thread); the handler is behind a lock and `T` is Send + Sync.
+unsafe impl<T: BioHandler> Send for Shared<T> {}
+// SAFETY: as for Send.
+unsafe impl<T: BioHandler> Sync for Shared<T> {}
+
+/// The handler of `disk`, one of ours, if the device has not been removed yet.
+///
+/// # Safety
+///
+/// `disk` is a gendisk made by [`Disk::new`] whose last reference has not gone.
+unsafe fn handler_of<T: BioHandler>(disk: *mut sys::gendisk) -> Option<Arc<T>> {
+    // SAFETY: `private_data` of our disks holds a reference of an `Arc<Shared<T>>` (made by
+    // `into_foreign` in `Disk::new`), released only in `free_disk_callback`, i.e. after
+    // the disk's last reference went; the caller guarantees that has not happened.
+    let shared = unsafe { <Arc<Shared<T>> as ForeignOwnable>::borrow((*disk).private_data) };
+    let handler = shared.handler.lock().clone();
+    handler
+}
+
 unsafe extern "C" fn release_callback<T: BioHandler>(disk: *mut sys::gendisk) {
-    // SAFETY: the block layer passes one of our disks, whose `private_data` is an
-    // `Arc<T>` (see `submit_bio_callback`); a release happens before `del_gendisk`
-    // returns, so the handler is alive.
-    let handler = unsafe { <Arc<T> as ForeignOwnable>::borrow((*disk).private_data) };
-    handler.released();
+    // SAFETY: the block layer passes one of our disks, which the closing opener still
+    // holds a reference of.
+    if let Some(handler) = unsafe { handler_of::<T>(disk) } {
+        handler.released();
+    }
+}
+
+unsafe extern "C" fn free_disk_callback<T: BioHandler>(disk: *mut sys::gendisk) {
+    // SAFETY: called once, when the last reference of one of our (added) disks went;
+    // nothing reads `private_data` or `fops` after this callback returns (the block layer
+    // frees the gendisk next), so the `Arc<Shared<T>>` reference stored there by
+    // `Disk::new` is given back here.
+    drop(unsafe { <Arc<Shared<T>> as ForeignOwnable>::from_foreign((*disk).private_data) });
 }
 
 unsafe extern "C" fn submit_bio_callback<T: BioHandler>(bio: *mut sys::bio) {
-    // SAFETY: the block layer passes a valid, non-null bio of one of our disks;
-    // `private_data` of our disks is an `Arc<T>` made by `into_foreign` in `Disk::new`
-    // and released only after `del_gendisk`, which waits for running `submit_bio` calls.
-    let (handler, bio) = unsafe {
-        (<Arc<T> as ForeignOwnable>::borrow((*(*(*bio).bi_bdev).bd_disk).private_data), NonNull::new_unchecked(bio))
-    };
+    // SAFETY: the block layer passes a valid, non-null bio of one of our disks, which
+    // is alive while the bio is submitted.
+    let (disk, bio) = unsafe { ((*(*bio).bi_bdev).bd_disk, NonNull::new_unchecked(bio)) };
     // INVARIANT: a bio received from the block layer, not yet ended.
-    handler.submit(Bio { ptr: bio });
+    let bio = Bio { ptr: bio };
+    // SAFETY: one of our disks, referenced by the bio. `del_gendisk` waits for running
+    // `submit_bio` calls before `Disk::drop` takes the handler, so it is there; if not,
+    // the bio fails (dropping a `Bio` ends it with an I/O error).
+    if let Some(handler) = unsafe { handler_of::<T>(disk) } {
+        handler.submit(bio);
+    }
 }
 
 /// A MARS device, removed on drop.
@@ -213,11 +259,11 @@ unsafe extern "C" fn submit_bio_callback<T: BioHandler>(bio: *mut sys::bio) {
 /// # Invariants
 ///
 /// `gendisk` was allocated by `__blk_alloc_disk` and added with `device_add_disk`; its
-/// `fops` points to `fops`, its `private_data` is `handler` converted by `into_foreign`.
+/// `fops` points to `shared.fops`, its `private_data` holds a reference of `shared`
+/// (converted by `into_foreign`), given back by `free_disk_callback`.
 pub(crate) struct Disk<T: BioHandler> {
     gendisk: NonNull<sys::gendisk>,
-    fops: KBox<sys::block_device_operations>,
-    _handler: core::marker::PhantomData<Arc<T>>,
+    shared: Arc<Shared<T>>,
 }
 
 // SAFETY: the gendisk may be removed from any thread; `T` is Send + Sync.
@@ -242,16 +288,18 @@ impl<T: BioHandler> Disk<T> {
         // We complete flushes and FUA writes honestly, so let filesystems send them.
         lim.features = sys::BLK_FEAT_WRITE_CACHE | sys::BLK_FEAT_FUA;
 
-        let fops = KBox::new(
-            sys::block_device_operations {
-                submit_bio: Some(submit_bio_callback::<T>),
-                release: Some(release_callback::<T>),
-                // Holding the module while the device is open: rmmod is refused then.
-                owner: module.as_ptr(),
-                // SAFETY: the remaining fields are optional callbacks and pointers, for
-                // which zero (None / null) means "not provided".
-                ..unsafe { core::mem::zeroed() }
-            },
+        let fops = sys::block_device_operations {
+            submit_bio: Some(submit_bio_callback::<T>),
+            release: Some(release_callback::<T>),
+            free_disk: Some(free_disk_callback::<T>),
+            // Holding the module while the device is open: rmmod is refused then.
+            owner: module.as_ptr(),
+            // SAFETY: the remaining fields are optional callbacks and pointers, for
+            // which zero (None / null) means "not provided".
+            ..unsafe { core::mem::zeroed() }
+        };
+        let shared = Arc::pin_init(
+            pin_init!(Shared { fops, handler <- new_spinlock!(Some(handler), "mars_disk_handler") }),
             GFP_KERNEL,
         )?;
 
@@ -268,8 +316,8 @@ impl<T: BioHandler> Disk<T> {
         let gendisk = NonNull::new(gendisk).ok_or(ENOMEM)?;
         let g = gendisk.as_ptr();
         // SAFETY: `g` is a new, not yet added gendisk we exclusively own. The name fits
-        // (checked) into `disk_name`; fops outlives the disk (kept in `Self`, dropped
-        // after `put_disk`); `private_data` takes one reference of the handler.
+        // (checked) into `disk_name`. `fops` lives in `shared`, which `private_data` keeps
+        // alive until `free_disk` (or, if adding fails, which is given back here).
         unsafe {
             if bytes.len() > (*g).disk_name.len() {
                 sys::put_disk(g);
@@ -282,18 +330,20 @@ impl<T: BioHandler> Disk<T> {
             // No partition scanning: the device carries a filesystem, not a table.
             (*g).minors = 0;
             (*g).flags |= sys::GENHD_FL_NO_PART as i32;
-            (*g).fops = &*fops;
-            (*g).private_data = handler.into_foreign() as *mut c_void;
+            (*g).fops = &shared.fops;
+            (*g).private_data = shared.clone().into_foreign() as *mut c_void;
             sys::set_capacity(g, sectors);
             let ret = sys::device_add_disk(core::ptr::null_mut(), g, core::ptr::null_mut());
             if let Err(e) = to_result(ret) {
-                drop(<Arc<T> as ForeignOwnable>::from_foreign((*g).private_data));
+                // Not added: `free_disk` is not called, `put_disk` frees the disk.
+                let private = (*g).private_data;
                 sys::put_disk(g);
+                drop(<Arc<Shared<T>> as ForeignOwnable>::from_foreign(private));
                 return Err(e);
             }
         }
         // INVARIANT: allocated, set up and added as documented.
-        Ok(Disk { gendisk, fops, _handler: core::marker::PhantomData })
+        Ok(Disk { gendisk, shared })
     }
 
     /// How many times the device is open right now.
@@ -325,14 +375,15 @@ impl<T: BioHandler> Disk<T> {
 impl<T: BioHandler> Drop for Disk<T> {
     fn drop(&mut self) {
         let g = self.gendisk.as_ptr();
-        // SAFETY: the disk was added (type invariant). del_gendisk removes it and waits
-        // until no `submit_bio` call runs any more; then the handler reference stored in
-        // `private_data` can be released and the disk put. `fops` is dropped after this.
-        unsafe {
-            sys::del_gendisk(g);
-            drop(<Arc<T> as ForeignOwnable>::from_foreign((*g).private_data));
-            sys::put_disk(g);
-        }
-        let _ = &self.fops;
+        // SAFETY: the disk was added (type invariant). `del_gendisk` removes it (no new
+        // opener gets it) and waits until no `submit_bio` call runs any more; an opener
+        // that has it open keeps its own reference, so `put_disk` may leave the disk (and
+        // `shared`) to `free_disk` at that opener's last close.
+        unsafe { sys::del_gendisk(g) };
+        // From now on a late release finds no handler (and holds no resource open).
+        let handler = self.shared.handler.lock().take();
+        drop(handler);
+        // SAFETY: our reference from `__blk_alloc_disk`, put once.
+        unsafe { sys::put_disk(g) };
     }
 }

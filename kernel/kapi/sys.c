@@ -43,6 +43,24 @@ struct inode *mars_file_inode(const struct file *f)
 	return file_inode(f);
 }
 
+/*
+ * The alignment direct I/O on @f needs of file positions and lengths, and of memory
+ * addresses (statx's STATX_DIOALIGN; 0: no direct I/O, or the filesystem does not say).
+ */
+void mars_file_dio_align(struct file *f, u32 *offset_align, u32 *mem_align)
+{
+	struct kstat stat = {};
+
+	*offset_align = 0;
+	*mem_align = 0;
+	if (vfs_getattr(&f->f_path, &stat, STATX_DIOALIGN, AT_STATX_SYNC_AS_STAT))
+		return;
+	if (!(stat.result_mask & STATX_DIOALIGN))
+		return;
+	*offset_align = stat.dio_offset_align;
+	*mem_align = stat.dio_mem_align;
+}
+
 void mars_do_delayed_call(struct delayed_call *call)
 {
 	do_delayed_call(call);

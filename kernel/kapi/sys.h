@@ -52,6 +52,7 @@ void mars_inode_lock_nested(struct inode *inode, unsigned int subclass);
 void mars_inode_unlock(struct inode *inode);
 loff_t mars_i_size_read(const struct inode *inode);
 struct inode *mars_file_inode(const struct file *f);
+void mars_file_dio_align(struct file *f, u32 *offset_align, u32 *mem_align);
 void mars_do_delayed_call(struct delayed_call *call);
 void mars_bio_set_dev(struct bio *bio, struct block_device *bdev);
 void mars_bio_copy_to_buf(struct bio *bio, void *buf);

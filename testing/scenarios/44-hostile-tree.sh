@@ -57,7 +57,10 @@ on node2 "rm -f $R/log-000000001-node1"
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' >/dev/null || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"
 
 step "node2 plants node1's own state, its address, a bad primary, a logfile symlink, a directory symlink"
-before=$(on node1 "for l in $R/data-node1 $R/replay-node1 $R/syncstatus-node1 $R/primary /mars/ips/ip-node1; do readlink \$l; done")
+on node1 'marsadm set-emergency-limit r0 30' || fail "set-emergency-limit on node1"
+t=$(stamp node1)
+retry 30 heard node2 node1 $t || fail "node2 did not pull node1's tree"
+before=$(on node1 "for l in $R/data-node1 $R/replay-node1 $R/syncstatus-node1 $R/primary /mars/ips/ip-node1 $R/todo-node1/emergency-limit; do readlink \$l; done")
 drops=$(dropped node1)
 ip1=$(on node2 'readlink /mars/ips/ip-node1')
 plant node2 $R/data-node1 /dev/vdd
@@ -67,19 +70,24 @@ plant node2 $R/primary ../../etc
 plant node2 /mars/ips/ip-node1 10.77.0.99
 plant node2 $R/log-000000001-x /etc/passwd
 plant node2 $R/todo-node8 /tmp
+# Another member's emergency-limit (about its /mars only): this host's, and a third's.
+plant node2 $R/todo-node1/emergency-limit 1
+plant node2 $R/todo-node3/emergency-limit 1
 # A unit link any member may set, but only to a unit name: never a path or a command.
 plant node2 $R/systemd-start-unit '../../etc/x.service;reboot'
 t=$(stamp node2)
 retry 30 heard node1 node2 $t || fail "node1 did not pull node2's tree"
-after=$(on node1 "for l in $R/data-node1 $R/replay-node1 $R/syncstatus-node1 $R/primary /mars/ips/ip-node1; do readlink \$l; done")
+after=$(on node1 "for l in $R/data-node1 $R/replay-node1 $R/syncstatus-node1 $R/primary /mars/ips/ip-node1 $R/todo-node1/emergency-limit; do readlink \$l; done")
 [ "$before" = "$after" ] || bad "node1 took node2's links about node1: $(echo $before) -> $(echo $after)"
 on node1 "test -L $R/log-000000001-x" && bad "node1 merged a symlink named like a logfile: $(on node1 "readlink $R/log-000000001-x")"
 on node1 "test -L $R/todo-node8" && bad "node1 merged a symlink for a directory"
+on node1 "test -L $R/todo-node3/emergency-limit" && bad "node1 merged node3's emergency-limit from node2"
 on node1 "test -L $R/systemd-start-unit" && bad "node1 merged a unit link that is no unit name: $(on node1 "readlink $R/systemd-start-unit")"
 [ "$(dropped node1)" -gt "$drops" ] || bad "dropped_tree_entries did not count ($drops -> $(dropped node1))"
 klog node1 | grep "dropped .*from node2" | head -3 || bad "no log line on node1 for the dropped entries"
 # node2's own view back to normal (its planted links replaced by fresh correct ones).
-on node2 "rm -f $R/log-000000001-x $R/todo-node8 $R/systemd-start-unit $R/data-node1 $R/replay-node1 $R/syncstatus-node1"
+on node2 "rm -f $R/log-000000001-x $R/todo-node8 $R/systemd-start-unit $R/data-node1 $R/replay-node1 $R/syncstatus-node1 $R/todo-node3/emergency-limit"
+plant node2 $R/todo-node1/emergency-limit 30
 plant node2 /mars/ips/ip-node1 "$ip1"
 plant node2 $R/primary node1
 

@@ -3,7 +3,9 @@
 # connections to its own three ports, again and again (busybox nc). Replication to the
 # real member node2 goes on; the connections from one address are bounded; a peer's
 # bad frames are logged rate-limited; a base_port change and rmmod return, also rmmod
-# on node2 while its threads sleep in backoff (durations printed, not asserted).
+# on node2 while its threads sleep in backoff (durations printed, not asserted). Last, a
+# member whose tree listing never ends (mars-hostile endless-tree on a second address of
+# node2, as "node9"): node1 goes on pulling node2's tree (docu/wire-protocol.md).
 source "$(dirname "$0")/../lib.sh"
 
 DISK=vda
@@ -102,5 +104,31 @@ on node2 'rmmod mars' || fail "rmmod mars on node2"
 echo "rmmod on node2 took $(($(now_ms) - t0)) ms"
 on node2 'modprobe mars' || fail "modprobe mars on node2"
 on node1 'modprobe mars' || fail "modprobe mars"
+on node1 'marsadm wait-resource r0 --until primary --timeout 60' || fail "node1 not primary again"
+on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate again"
+
+step "a member whose tree listing never ends: node1 goes on pulling node2's tree"
+# node2 holds a second address, 10.77.0.9, where mars-hostile serves as "node9" (with
+# the cluster key) a listing that never ends; node1 learns of node9 and pulls from it.
+stop_endless() {
+  on node2 'kill $(cat /tmp/endless.pid) 2>/dev/null; ip addr del 10.77.0.9/24 dev repl0 2>/dev/null; true'
+}
+trap 'stop_attack; stop_endless' EXIT
+on node2 'ip addr add 10.77.0.9/24 dev repl0' || fail "second address on node2"
+on node2 'setsid mars-hostile --as-host node9 endless-tree --listen 10.77.0.9 </dev/null >/tmp/endless.log 2>&1 & echo $! > /tmp/endless.pid'
+on node1 'ln -s 10.77.0.9 /mars/ips/.ip-node9 && mv /mars/ips/.ip-node9 /mars/ips/ip-node9'
+# stamp NODE: NODE's liveness link (its Lamport clock, rewritten every round), digits only.
+stamp() { on "$1" "readlink /mars/actual-$1/time | tr -d ."; }
+heard() { local t; t=$(on node1 "readlink /mars/actual-node2/time | tr -d .") && [ "${t:-0}" -gt "$1" ]; }
+sleep 5 # node1 is in node9's listing by now
+for round in 1 2 3; do
+  t=$(stamp node2)
+  retry 90 heard "$t" || fail "round $round: node1 no longer pulls node2's tree: $(on node1 'dmesg | grep -e node9 | tail -3')"
+  echo "round $round: node1 has node2's tree of after $t"
+done
+on node1 'dmesg | grep "listing from node9 cut off"' | head -2 || fail "no line about node9's listing being cut off"
+stop_endless
+for n in node1 node2; do on $n 'rmmod mars'; done
+for n in node1 node2; do on $n 'rm -f /mars/ips/ip-node9 && modprobe mars'; done
 on node1 'marsadm wait-resource r0 --until primary --timeout 60' || fail "node1 not primary again"
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate again"

@@ -13,6 +13,7 @@ use super::tree::{
     ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DELETED, DEVICE_PREFIX, IPS_DIR, IP_PREFIX, MAXNR, NONE, PRIMARY,
     REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYSTEMD_START_UNIT, SYSTEMD_STOP_UNIT, SYNCSTATUS_PREFIX, TODO_PREFIX, UUID, VERSION_PREFIX,
 };
+use super::emergency::EMERGENCY_LIMIT;
 use super::merge::{remote_wins, LinkState};
 use super::wire::parse_ipv4;
 
@@ -134,8 +135,15 @@ pub fn classify<'a>(path: &'a str, me: &str) -> Result<Rule<'a>, Refusal> {
                     if !plain_entry(name) {
                         return Err(Refusal::Unknown);
                     }
-                    if per_host(entry, TODO_PREFIX).is_some() {
-                        Ok(Rule::Cluster(Shape::Number))
+                    if let Some(h) = per_host(entry, TODO_PREFIX) {
+                        // A host's emergency-limit is about its own /mars (docu/emergency.md):
+                        // set, and deleted, only by that host. The switches are the
+                        // operator's, from any member.
+                        if name == EMERGENCY_LIMIT {
+                            owner(h, false)
+                        } else {
+                            Ok(Rule::Cluster(Shape::Number))
+                        }
                     } else if let Some(h) = per_host(entry, ACTUAL_PREFIX) {
                         owner(h, true)
                     } else {
@@ -338,7 +346,6 @@ mod tests {
             ok("resource-r0/maxnr", "1", from);
             ok("resource-r0/todo-node1/attach", "0", from);
             ok("resource-r0/todo-node2/connect", "1", from);
-            ok("resource-r0/todo-node1/emergency-limit", "20", from);
         }
         refused("resource-r0/primary", "/etc/passwd", "node2", Refusal::BadValue);
         refused("resource-r0/primary", "../node2", "node2", Refusal::BadValue);
@@ -357,6 +364,20 @@ mod tests {
         refused("resource-r0/size", "-1", "node2", Refusal::BadValue);
         refused("resource-r0/size", "99999999999999999999999", "node2", Refusal::BadValue);
         refused("resource-r0/todo-node1/attach", "/dev/vdc", "node2", Refusal::BadValue);
+    }
+
+    #[test]
+    fn emergency_limit_only_from_its_host() {
+        // The attack: node2 switches node1's (this host's) or node3's limit.
+        refused("resource-r0/todo-node1/emergency-limit", "1", "node2", Refusal::Mine);
+        refused("resource-r0/todo-node1/emergency-limit", DELETED, "node2", Refusal::Mine);
+        refused("resource-r0/todo-node3/emergency-limit", "1", "node2", Refusal::NotOwner);
+        refused("resource-r0/todo-node3/emergency-limit", DELETED, "node2", Refusal::NotOwner);
+        // A host's own limit, as its marsadm set it, is copied from it.
+        ok("resource-r0/todo-node3/emergency-limit", "20", "node3");
+        ok("resource-r0/todo-node3/emergency-limit", DELETED, "node3");
+        // The switches stay the operator's, from any member.
+        ok("resource-r0/todo-node1/attach", "0", "node2");
     }
 
     #[test]

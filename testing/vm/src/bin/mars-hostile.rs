@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use mars_core::auth;
 use mars_testbed::hostile::attacks::{self, Forbidden, Known};
-use mars_testbed::hostile::{fuzz, Creds, Target, Verdict};
+use mars_testbed::hostile::{fuzz, server, Creds, Target, Verdict};
 
 #[derive(Parser)]
 #[command(about = "Attack a MARS host over the replication network (tests only)")]
@@ -60,6 +60,15 @@ enum Cmd {
     Member,
     /// All attacks, one line each.
     All,
+    /// Not an attack on the target: serve, as the member --as-host on ADDR's metadata
+    /// port, a tree listing that never ends to whoever pulls it (until killed).
+    EndlessTree {
+        #[arg(long)]
+        listen: Ipv4Addr,
+        /// Milliseconds between two entries.
+        #[arg(long, default_value_t = 0)]
+        delay_ms: u64,
+    },
     /// Random and mutated frames at all three ports for SECONDS.
     Fuzz {
         #[arg(long, default_value_t = 60)]
@@ -137,6 +146,20 @@ fn main() -> ExitCode {
         Cmd::Tamper => &["tamper"],
         Cmd::Member => &["member"],
         Cmd::All => &["no-key", "wrong-key", "replay", "tamper", "member"],
+        Cmd::EndlessTree { listen, delay_ms } => {
+            let c = match creds() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("endless-tree: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if let Err(e) = server::endless_tree(*listen, cli.base_port, &c, Duration::from_millis(*delay_ms)) {
+                eprintln!("endless-tree: {e}");
+                return ExitCode::from(2);
+            }
+            return ExitCode::SUCCESS;
+        }
         Cmd::Fuzz { seconds, seed, no_key } => {
             let c = if *no_key { None } else { creds().ok() };
             if !*no_key && c.is_none() {

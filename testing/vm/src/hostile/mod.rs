@@ -8,6 +8,7 @@
 
 pub mod attacks;
 pub mod fuzz;
+pub mod server;
 
 use std::fs;
 use std::io::{self, Read, Write};
