@@ -32,8 +32,8 @@ use crate::kapi::time::real_ns;
 use crate::logger::Log;
 use crate::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
-use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
-use crate::mars_core::syncruns::{self, Run, Runs};
+use crate::mars_core::tree::{LogName, ReplayLink, ACTUAL_PREFIX, DELETED, REPLAY_PREFIX, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
+use crate::mars_core::syncruns::{self, Run, Runs, SYNC_SOURCE};
 use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN};
 use crate::strategy::Main;
 use crate::tree::{host_name, path, Tree, ROOT};
@@ -234,6 +234,19 @@ impl Job<'_> {
         let from_log = crate::mars_core::text::format_into(&mut from, format_args!("{}", replay.log)).ok_or(EINVAL)?;
         conn.send(&Message::SyncStart { res: self.res, from_log, from_pos: replay.start })?;
         self.expect_pos(&mut conn)?;
+        // Blocks synced so far from another host (a failover during the sync) are
+        // compared again: the status goes back to 0 before the source changes.
+        let actual = path(fmt!("{}/{}{}", &*dir, ACTUAL_PREFIX, me))?;
+        let source = tree.read(&path(fmt!("{}/{}", &*actual, SYNC_SOURCE))?)?;
+        let status = match syncruns::resume_at(status, source.as_deref().map(text).transpose()?, self.primary) {
+            0 if status > 0 => {
+                pr_info!("resource {}: restarting the full sync at 0: the {} bytes synced so far are not from {}\n", self.res, status, self.primary);
+                tree.write(&dir, status_name, "0")?;
+                0
+            }
+            s => s,
+        };
+        tree.write(&actual, SYNC_SOURCE, self.primary)?;
         if status > 0 {
             pr_info!("resource {}: resuming the full sync at {} of {} bytes\n", self.res, status, self.size);
         }
@@ -319,6 +332,7 @@ impl Job<'_> {
         tree.write(&dir, pos_name.to_str().map_err(|_| EINVAL)?, syncpos.to_str().map_err(|_| EINVAL)?)?;
         let size = path(fmt!("{}", self.size))?;
         tree.write(&dir, status_name, size.to_str().map_err(|_| EINVAL)?)?;
+        tree.write(&actual, SYNC_SOURCE, DELETED)?;
         pr_info!("resource {}: synced {} bytes from {}, {} of them differed; consistent after replay to {}\n",
             self.res, self.size - status, self.primary, copied, &*syncpos);
         Ok(true)

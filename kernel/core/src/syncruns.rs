@@ -5,6 +5,23 @@
 
 use super::wire::{MAX_SYNC_READ, SYNC_BLOCK};
 
+/// In a resource's `actual-<host>/`: the host whose disk the blocks of the host's
+/// unfinished full sync were copied from (deleted when the sync completes).
+pub const SYNC_SOURCE: &str = "sync-source";
+
+/// Where a full sync from `primary` starts, `syncstatus-<me>` being `status` and the
+/// blocks below it copied from `source`: at 0 if `source` is another host, else there
+/// (no source: the disk below `status` is a complete copy, e.g. the old size after
+/// `resize`, or the sync was begun by a module that did not record its source).
+/// After a forced failover the new primary's disk lacks what the old one wrote after the
+/// split; blocks copied from the old one are never compared again by a sync that
+/// resumes, and the replay of the new primary's logfiles does not rewrite them either:
+/// such a copy would count as consistent with another history's blocks. Starting at 0
+/// compares every block (only differing ones are copied).
+pub fn resume_at(status: u64, source: Option<&str>, primary: &str) -> u64 {
+    if source.is_none_or(|s| s == primary) { status } else { 0 }
+}
+
 /// One read: `len` bytes of the disk from `offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Run {
@@ -73,6 +90,16 @@ pub fn take_batch<E>(runs: &mut core::iter::Peekable<Runs<'_>>, max: u32, mut ea
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sync_resumes_only_from_the_same_source() {
+        assert_eq!(resume_at(4096, Some("node1"), "node1"), 4096);
+        // A forced failover to node3 during the sync: every block is compared again.
+        assert_eq!(resume_at(4096, Some("node1"), "node3"), 0);
+        // No source: the disk below the status is a complete copy (resize).
+        assert_eq!(resume_at(4096, None, "node1"), 4096);
+        assert_eq!(resume_at(0, Some("node1"), "node3"), 0);
+    }
     use std::vec::Vec;
 
     const B: u64 = SYNC_BLOCK as u64;
