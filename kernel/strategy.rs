@@ -22,7 +22,7 @@ use crate::kapi::vfs;
 use crate::mars_core::names::check_host_name;
 use crate::mars_core::emergency::{self as em, Level, Reserves};
 use crate::mars_core::handover::{fetch_source, takeover, Here, Mode, OldPrimary, Takeover};
-use crate::mars_core::replication::is_consistent;
+use crate::mars_core::replication::{disk_order, is_consistent, DiskWriter};
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use crate::mars_core::syncgate::{may_start, queued_before, SyncSlots};
 use crate::mars_core::lamport::format_stamp;
@@ -496,9 +496,15 @@ fn follow(main: &Arc<Main>, tree: &Tree<'_>, r: &mut Resource, dir: &CStr, res: 
     let wanted = remote.filter(|_| synced < size && switch_on(sync.as_deref()) && space_allows_sync);
     let start = wanted.filter(|_| r.is_syncing() || may_sync(slots));
     r.queue_sync(res, wanted.is_some() && start.is_none());
-    r.sync_from(main, res, start, size)?;
-    let replay_on = link(fmt!("{}{}/allow-replay", TODO_PREFIX, me))?;
-    r.replay(main, res, synced >= size && switch_on(replay_on.as_deref()))?;
+    let replay_switch = link(fmt!("{}{}/allow-replay", TODO_PREFIX, me))?;
+    let replay_on = synced >= size && switch_on(replay_switch.as_deref());
+    // Never both on the disk: the one that stops goes first (stopping joins its thread).
+    for writer in disk_order(replay_on) {
+        match writer {
+            DiskWriter::Sync => r.sync_from(main, res, start, size)?,
+            DiskWriter::Replay => r.replay(main, res, replay_on)?,
+        }
+    }
     fetching
 }
 

@@ -163,6 +163,24 @@ pub fn is_consistent(size: u64, syncstatus: u64, syncpos: Option<&ReplayLink<'_>
     syncstatus >= size && syncpos.is_none_or(|p| (replay.log.nr, replay.start) >= (p.log.nr, p.start))
 }
 
+/// A secondary's two writers of its disk: the full sync and replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskWriter {
+    Sync,
+    Replay,
+}
+
+/// In which order a strategy round brings the full sync and replay to what it wants
+/// (`replay_on`: replay is to run; it never runs while a sync is wanted): the one that
+/// stops goes first, so the two never write the disk at the same time. The sync reads
+/// the replay link when it starts, and the primary serves it once its writeback has
+/// passed that position; a replay still running then may apply a record beyond it that
+/// the primary's disk does not have yet, the sync copies the block without it, and
+/// replay, resuming after that record, never applies it again.
+pub fn disk_order(replay_on: bool) -> [DiskWriter; 2] {
+    if replay_on { [DiskWriter::Sync, DiskWriter::Replay] } else { [DiskWriter::Replay, DiskWriter::Sync] }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +211,14 @@ mod tests {
         let garbage = ["version-", "version-1", "version-ää", "version-ääääää", "version-+00000011-x", "", "version-\u{1F600}00000011"];
         assert!(!hole_after(cur, garbage));
         assert!(hole_after(cur, ["version-999999999-x"]));
+    }
+
+    #[test]
+    fn the_writer_that_stops_goes_first() {
+        // A sync wanted (replay off): replay stops before the sync may start.
+        assert_eq!(disk_order(false), [DiskWriter::Replay, DiskWriter::Sync]);
+        // Synced: the sync thread is gone before replay starts.
+        assert_eq!(disk_order(true), [DiskWriter::Sync, DiskWriter::Replay]);
     }
 
     #[test]
