@@ -21,7 +21,7 @@ use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;
 use crate::mars_core::names::check_host_name;
 use crate::mars_core::emergency::{self as em, Level, Reserves};
-use crate::mars_core::handover::{fetch_source, takeover, Here, Mode, OldPrimary, Takeover};
+use crate::mars_core::handover::{fetch_source, takeover, Here, Mode, OldPrimary, Stamps, Takeover};
 use crate::mars_core::replication::{disk_order, is_consistent, DiskWriter};
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use crate::mars_core::syncgate::{may_start, queued_before, SyncSlots};
@@ -459,6 +459,9 @@ fn handle_resource(
     if was_primary != (role == Role::Primary) {
         tree.touch_systemd_trigger();
     }
+    if was_primary && role != Role::Primary {
+        restamp_final_links(tree, &dir, me)?;
+    }
     tree.write(&actual, "open-count", number(open)?.to_str().map_err(|_| EINVAL)?)?;
     let (fetching, syncing, replaying) = current.map_or((false, false, false), |r| r.activity());
     tree.write(&actual, "is-fetching", if fetching { "1" } else { "0" })?;
@@ -526,19 +529,44 @@ fn takeover_now(tree: &Tree<'_>, dir: &CStr, me: &str, size: u64, fetch_on: bool
         consistent: is_consistent(size, synced, syncpos.as_ref(), &replay),
     };
     let old_host = replay.log.host;
-    let is_primary = link(fmt!("{}{}/is-primary", ACTUAL_PREFIX, old_host))?;
-    let old_replay_raw = link(fmt!("{}{}", REPLAY_PREFIX, old_host))?;
+    // With their stamps (`Stamps::final_links`); a deleted link counts as missing.
+    let stamped = |name: core::fmt::Arguments<'_>| -> Result<(Option<KVec<u8>>, u64)> {
+        let p = path(fmt!("{}/{}", dir, name))?;
+        let stamp = vfs::read_link(&p).ok().flatten().map_or(0, |l| l.stamp_ns);
+        Ok((tree.read(&p)?, stamp))
+    };
+    let (is_primary, is_primary_stamp) = stamped(fmt!("{}{}/is-primary", ACTUAL_PREFIX, old_host))?;
+    let (old_replay_raw, replay_stamp) = stamped(fmt!("{}{}", REPLAY_PREFIX, old_host))?;
     let old_replay = old_replay_raw.as_deref().and_then(|v| ReplayLink::parse(text(v)).ok());
-    let old_version = match old_replay {
-        Some(l) => version(l.log.nr, old_host)?,
-        None => None,
+    let (old_version, version_stamp) = match old_replay {
+        Some(l) => stamped(fmt!("{}{:09}-{}", VERSION_PREFIX, l.log.nr, old_host))?,
+        None => (None, 0),
     };
     let old = OldPrimary {
         is_primary: is_primary.as_deref().map(|v| text(v) == "1"),
         replay: old_replay,
         version: old_version.as_deref().map(text),
+        stamps: Stamps { is_primary: is_primary_stamp, replay: replay_stamp, version: version_stamp, now: tree.clock.peek() },
     };
     Ok(takeover(me, &here, &old))
+}
+
+/// After `is-primary` = 0: this host's replay link and the version link of the logfile
+/// it names written again, same values, newer stamps, so a host taking over can tell
+/// them from links written before this host left the primary role
+/// (`mars_core::handover::Stamps::final_links`).
+fn restamp_final_links(tree: &Tree<'_>, dir: &CStr, me: &str) -> Result {
+    let replay_name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
+    let Some(raw) = tree.read(&path(fmt!("{}/{}", dir, &*replay_name))?)? else { return Ok(()) };
+    let Ok(link) = ReplayLink::parse(text(&raw)) else { return Ok(()) };
+    let version_name = path(fmt!("{}{:09}-{}", VERSION_PREFIX, link.log.nr, me))?;
+    for name in [&replay_name, &version_name] {
+        let name = name.to_str().map_err(|_| EINVAL)?;
+        if let Some(value) = tree.read(&path(fmt!("{}/{}", dir, name))?)? {
+            vfs::replace_link(dir, name, text(&value), tree.clock.stamp())?;
+        }
+    }
+    Ok(())
 }
 
 fn number(v: i32) -> Result<kernel::str::CString> {

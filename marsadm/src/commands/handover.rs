@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use mars_core::emergency::HAS_EMERGENCY;
-use mars_core::handover::{takeover, Here, OldPrimary, Takeover};
+use mars_core::handover::{takeover, Here, OldPrimary, Stamps, Takeover};
 use mars_core::replication::is_consistent;
 use mars_core::tree::{ReplayLink, VersionLink, NONE, PRIMARY, REPLAY_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 
@@ -107,8 +107,15 @@ impl View<'_> {
             None => None,
         };
         let is_primary = self.actual(old_host, "is-primary")?.map(|v| v == "1");
+        let stamp = |name: String| -> Result<u64> { Ok(self.ctx.tree.get(&format!("{}/{name}", self.dir))?.map_or(0, |l| l.stamp_ns)) };
+        let stamps = Stamps {
+            is_primary: stamp(format!("actual-{old_host}/is-primary"))?,
+            replay: stamp(format!("{REPLAY_PREFIX}{old_host}"))?,
+            version: old_replay.map_or(Ok(0), |l| stamp(format!("{VERSION_PREFIX}{:09}-{old_host}", l.log.nr)))?,
+            now: crate::tree::real_time_ns(),
+        };
         let here = Here { replay, version: mine_version.as_deref(), fetch_on, consistent: self.consistent()? };
-        let old = OldPrimary { is_primary, replay: old_replay, version: old_version.as_deref() };
+        let old = OldPrimary { is_primary, replay: old_replay, version: old_version.as_deref(), stamps };
         Ok(Some(takeover(me, &here, &old)))
     }
 
