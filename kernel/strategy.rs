@@ -25,6 +25,7 @@ use crate::mars_core::handover::{fetch_source, takeover, Here, Mode, OldPrimary,
 use crate::mars_core::replication::{disk_order, is_consistent, DiskWriter};
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use crate::mars_core::syncgate::{may_start, queued_before, SyncSlots};
+use crate::mars_core::syncruns::TOOK_OVER;
 use crate::mars_core::lamport::format_stamp;
 use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TIME, TODO_PREFIX, VERSION_PREFIX};
 use crate::conn::{self, Listener};
@@ -395,7 +396,7 @@ fn handle_resource(
                             r.rotate_if_asked(&dir, me).and_then(|()| r.grow(res, size))
                         }
                         Role::Primary => match takeover_now(tree, &dir, me, size, switch_on(connect.as_deref())) {
-                            Ok(Takeover::Now(mode)) => r.make_primary(&setup, main, &dir, me, module, mode).and_then(|()| {
+                            Ok(Takeover::Now(mode)) => note_takeover(tree, &dir, &actual, me, mode).and_then(|()| r.make_primary(&setup, main, &dir, me, module, mode)).and_then(|()| {
                                 tree.write(&actual, "forced-primary", if mode == Mode::Forced { "1" } else { "0" })
                             }),
                             Ok(Takeover::Wait(why)) => {
@@ -549,6 +550,19 @@ fn takeover_now(tree: &Tree<'_>, dir: &CStr, me: &str, size: u64, fetch_on: bool
         stamps: Stamps { is_primary: is_primary_stamp, replay: replay_stamp, version: version_stamp, now: tree.clock.peek() },
     };
     Ok(takeover(me, &here, &old))
+}
+
+/// `actual-<me>/took-over` = `<mode>,<old primary>` before the device and the sync
+/// server start: a host whose full sync is unfinished resumes it after a planned
+/// handover, and starts it again after any other (`mars_core::syncruns::start_at`).
+fn note_takeover(tree: &Tree<'_>, dir: &CStr, actual: &CStr, me: &str, mode: Mode) -> Result {
+    let raw = tree.read(&path(fmt!("{}/{}{}", dir, REPLAY_PREFIX, me))?)?.ok_or(EINVAL)?;
+    let link = ReplayLink::parse(text(&raw)).map_err(|_| EINVAL)?;
+    let value = path(fmt!("{},{}", mode.word(), link.log.host))?;
+    // Stamped anew also when the value is the same as last time: the stamp says it is
+    // about this takeover.
+    vfs::mkdir(actual)?;
+    vfs::replace_link(actual, TOOK_OVER, value.to_str().map_err(|_| EINVAL)?, tree.clock.stamp())
 }
 
 /// After `is-primary` = 0: this host's replay link and the version link of the logfile

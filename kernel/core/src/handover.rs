@@ -38,6 +38,17 @@ pub enum Mode {
     Forced,
 }
 
+impl Mode {
+    /// The mode in `actual-<host>/took-over` (`syncruns::TOOK_OVER`).
+    pub fn word(self) -> &'static str {
+        match self {
+            Mode::Own => "own",
+            Mode::Planned => "planned",
+            Mode::Forced => "forced",
+        }
+    }
+}
+
 /// Why a designated primary does not take over yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wait {
