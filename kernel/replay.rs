@@ -373,7 +373,14 @@ impl Follower {
             Err(stop) => return self.stopped(res, stop),
         };
         let version = |nr: u32, host: &str| tree.read(&path(fmt!("{}/{}{:09}-{}", &*dir, VERSION_PREFIX, nr, host))?);
-        let mine = version(replay.log.nr, me)?;
+        let mut mine = version(replay.log.nr, me)?;
+        if mine.is_none() {
+            // Nothing applied of this logfile (it is empty here: rotated, then a failover
+            // before anything was logged into it), so no flush wrote this host's version
+            // link of it: its history of it ends at the replay position.
+            tree.write_version_link(&self.main.digests, &dir, replay.log, me, replay.start)?;
+            mine = version(replay.log.nr, me)?;
+        }
         let origin = version(replay.log.nr, replay.log.host)?;
         let next_version = match next {
             Some(n) => version(n.nr, n.host)?,

@@ -21,10 +21,11 @@ use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;
 use crate::mars_core::names::check_host_name;
 use crate::mars_core::emergency::{self as em, Level, Reserves};
-use crate::mars_core::handover::{fetch_source, takeover, Here, Mode, OldPrimary, Takeover};
-use crate::mars_core::replication::is_consistent;
+use crate::mars_core::handover::{fetch_source, takeover, Here, Mode, OldPrimary, Stamps, Takeover};
+use crate::mars_core::replication::{disk_order, is_consistent, DiskWriter};
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use crate::mars_core::syncgate::{may_start, queued_before, SyncSlots};
+use crate::mars_core::syncruns::TOOK_OVER;
 use crate::mars_core::lamport::format_stamp;
 use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, DISK_ERROR, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TIME, TODO_PREFIX, VERSION_PREFIX};
 use crate::conn::{self, Listener};
@@ -395,7 +396,7 @@ fn handle_resource(
                             r.rotate_if_asked(&dir, me).and_then(|()| r.grow(res, size))
                         }
                         Role::Primary => match takeover_now(tree, &dir, me, size, switch_on(connect.as_deref())) {
-                            Ok(Takeover::Now(mode)) => r.make_primary(&setup, main, &dir, me, module, mode).and_then(|()| {
+                            Ok(Takeover::Now(mode)) => note_takeover(tree, &dir, &actual, me, mode).and_then(|()| r.make_primary(&setup, main, &dir, me, module, mode)).and_then(|()| {
                                 tree.write(&actual, "forced-primary", if mode == Mode::Forced { "1" } else { "0" })
                             }),
                             Ok(Takeover::Wait(why)) => {
@@ -459,6 +460,9 @@ fn handle_resource(
     if was_primary != (role == Role::Primary) {
         tree.touch_systemd_trigger();
     }
+    if was_primary && role != Role::Primary {
+        restamp_final_links(tree, &dir, me)?;
+    }
     tree.write(&actual, "open-count", number(open)?.to_str().map_err(|_| EINVAL)?)?;
     let (fetching, syncing, replaying) = current.map_or((false, false, false), |r| r.activity());
     tree.write(&actual, "is-fetching", if fetching { "1" } else { "0" })?;
@@ -498,9 +502,15 @@ fn follow(main: &Arc<Main>, tree: &Tree<'_>, r: &mut Resource, dir: &CStr, res: 
     let wanted = remote.filter(|_| synced < size && switch_on(sync.as_deref()) && space_allows_sync);
     let start = wanted.filter(|_| r.is_syncing() || may_sync(slots));
     r.queue_sync(res, wanted.is_some() && start.is_none());
-    r.sync_from(main, res, start, size)?;
-    let replay_on = link(fmt!("{}{}/allow-replay", TODO_PREFIX, me))?;
-    r.replay(main, res, synced >= size && switch_on(replay_on.as_deref()))?;
+    let replay_switch = link(fmt!("{}{}/allow-replay", TODO_PREFIX, me))?;
+    let replay_on = synced >= size && switch_on(replay_switch.as_deref());
+    // Never both on the disk: the one that stops goes first (stopping joins its thread).
+    for writer in disk_order(replay_on) {
+        match writer {
+            DiskWriter::Sync => r.sync_from(main, res, start, size)?,
+            DiskWriter::Replay => r.replay(main, res, replay_on)?,
+        }
+    }
     fetching
 }
 
@@ -522,19 +532,57 @@ fn takeover_now(tree: &Tree<'_>, dir: &CStr, me: &str, size: u64, fetch_on: bool
         consistent: is_consistent(size, synced, syncpos.as_ref(), &replay),
     };
     let old_host = replay.log.host;
-    let is_primary = link(fmt!("{}{}/is-primary", ACTUAL_PREFIX, old_host))?;
-    let old_replay_raw = link(fmt!("{}{}", REPLAY_PREFIX, old_host))?;
+    // With their stamps (`Stamps::final_links`); a deleted link counts as missing.
+    let stamped = |name: core::fmt::Arguments<'_>| -> Result<(Option<KVec<u8>>, u64)> {
+        let p = path(fmt!("{}/{}", dir, name))?;
+        let stamp = vfs::read_link(&p).ok().flatten().map_or(0, |l| l.stamp_ns);
+        Ok((tree.read(&p)?, stamp))
+    };
+    let (is_primary, is_primary_stamp) = stamped(fmt!("{}{}/is-primary", ACTUAL_PREFIX, old_host))?;
+    let (old_replay_raw, replay_stamp) = stamped(fmt!("{}{}", REPLAY_PREFIX, old_host))?;
     let old_replay = old_replay_raw.as_deref().and_then(|v| ReplayLink::parse(text(v)).ok());
-    let old_version = match old_replay {
-        Some(l) => version(l.log.nr, old_host)?,
-        None => None,
+    let (old_version, version_stamp) = match old_replay {
+        Some(l) => stamped(fmt!("{}{:09}-{}", VERSION_PREFIX, l.log.nr, old_host))?,
+        None => (None, 0),
     };
     let old = OldPrimary {
         is_primary: is_primary.as_deref().map(|v| text(v) == "1"),
         replay: old_replay,
         version: old_version.as_deref().map(text),
+        stamps: Stamps { is_primary: is_primary_stamp, replay: replay_stamp, version: version_stamp, now: tree.clock.peek() },
     };
     Ok(takeover(me, &here, &old))
+}
+
+/// `actual-<me>/took-over` = `<mode>,<old primary>` before the device and the sync
+/// server start: a host whose full sync is unfinished resumes it after a planned
+/// handover, and starts it again after any other (`mars_core::syncruns::start_at`).
+fn note_takeover(tree: &Tree<'_>, dir: &CStr, actual: &CStr, me: &str, mode: Mode) -> Result {
+    let raw = tree.read(&path(fmt!("{}/{}{}", dir, REPLAY_PREFIX, me))?)?.ok_or(EINVAL)?;
+    let link = ReplayLink::parse(text(&raw)).map_err(|_| EINVAL)?;
+    let value = path(fmt!("{},{}", mode.word(), link.log.host))?;
+    // Stamped anew also when the value is the same as last time: the stamp says it is
+    // about this takeover.
+    vfs::mkdir(actual)?;
+    vfs::replace_link(actual, TOOK_OVER, value.to_str().map_err(|_| EINVAL)?, tree.clock.stamp())
+}
+
+/// After `is-primary` = 0: this host's replay link and the version link of the logfile
+/// it names written again, same values, newer stamps, so a host taking over can tell
+/// them from links written before this host left the primary role
+/// (`mars_core::handover::Stamps::final_links`).
+fn restamp_final_links(tree: &Tree<'_>, dir: &CStr, me: &str) -> Result {
+    let replay_name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
+    let Some(raw) = tree.read(&path(fmt!("{}/{}", dir, &*replay_name))?)? else { return Ok(()) };
+    let Ok(link) = ReplayLink::parse(text(&raw)) else { return Ok(()) };
+    let version_name = path(fmt!("{}{:09}-{}", VERSION_PREFIX, link.log.nr, me))?;
+    for name in [&replay_name, &version_name] {
+        let name = name.to_str().map_err(|_| EINVAL)?;
+        if let Some(value) = tree.read(&path(fmt!("{}/{}", dir, name))?)? {
+            vfs::replace_link(dir, name, text(&value), tree.clock.stamp())?;
+        }
+    }
+    Ok(())
 }
 
 fn number(v: i32) -> Result<kernel::str::CString> {

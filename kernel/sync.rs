@@ -20,6 +20,7 @@ use core::sync::atomic::Ordering;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use crate::kapi::compat::prelude::*;
+use kernel::str::CString;
 use kernel::sync::Arc;
 
 use crate::conn::{peer_warn, text, Conn, Listener};
@@ -28,12 +29,13 @@ use crate::kapi::bdev::BlockDevice;
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{protocol_error, Socket};
 use crate::kapi::thread::{self, Thread};
+use crate::kapi::vfs;
 use crate::kapi::time::real_ns;
 use crate::logger::Log;
 use crate::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
-use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
-use crate::mars_core::syncruns::{self, Run, Runs};
+use crate::mars_core::tree::{LogName, ReplayLink, ACTUAL_PREFIX, DELETED, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
+use crate::mars_core::syncruns::{self, Run, Runs, Start, SYNC_SOURCE, TOOK_OVER};
 use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN};
 use crate::strategy::Main;
 use crate::tree::{host_name, path, Tree, ROOT};
@@ -187,6 +189,8 @@ struct Job<'a> {
     primary: &'a str,
     disk: &'a BlockDevice,
     size: u64,
+    /// When the sync first waited for how its primary took over (`syncruns::start_at`).
+    waiting_since: Option<u64>,
 }
 
 impl Syncer {
@@ -200,7 +204,7 @@ impl Syncer {
         let thread = Thread::spawn(kernel::c_str!("mars_sync"), move || {
             let _noio = NoIoScope::enter();
             let (res, primary) = (text(&res_owned).unwrap_or(""), text(&primary_owned).unwrap_or(""));
-            let job = Job { main: &main, res, primary, disk: &disk, size };
+            let mut job = Job { main: &main, res, primary, disk: &disk, size, waiting_since: None };
             let mut backoff = Backoff::new();
             while !thread::should_stop() {
                 match job.run() {
@@ -228,7 +232,7 @@ impl Syncer {
 
 impl Job<'_> {
     /// Syncs from `syncstatus-<me>` to the end; `Ok(true)` once the sync is complete.
-    fn run(&self) -> Result<bool> {
+    fn run(&mut self) -> Result<bool> {
         let tree = Tree { clock: &self.main.clock };
         let me = host_name()?;
         let me = text(&me)?;
@@ -247,6 +251,26 @@ impl Job<'_> {
         let from_log = crate::mars_core::text::format_into(&mut from, format_args!("{}", replay.log)).ok_or(EINVAL)?;
         conn.send(&Message::SyncStart { res: self.res, from_log, from_pos: replay.start })?;
         self.expect_pos(&mut conn)?;
+        // Blocks synced so far from another history (a failover during the sync) are
+        // compared again: the status goes back to 0 before the source changes.
+        let actual = path(fmt!("{}/{}{}", &*dir, ACTUAL_PREFIX, me))?;
+        let source = tree.read(&path(fmt!("{}/{}", &*actual, SYNC_SOURCE))?)?;
+        let source = source.as_deref().map(text).transpose()?;
+        let took_over = self.took_over(&dir)?;
+        let now = real_ns();
+        let since = *self.waiting_since.get_or_insert(now);
+        let status = match syncruns::start_at(status, source, self.primary, took_over.as_deref().map(text).transpose()?, (now - since) / 1_000_000) {
+            Start::Wait => return Ok(false),
+            Start::At(0) if status > 0 => {
+                pr_info!("resource {}: restarting the full sync at 0: the {} bytes synced so far are from {}, another history than {}'s\n",
+                    self.res, status, source.unwrap_or(""), self.primary);
+                tree.write(&dir, status_name, "0")?;
+                0
+            }
+            Start::At(s) => s,
+        };
+        self.waiting_since = None;
+        tree.write(&actual, SYNC_SOURCE, self.primary)?;
         if status > 0 {
             pr_info!("resource {}: resuming the full sync at {} of {} bytes\n", self.res, status, self.size);
         }
@@ -332,9 +356,22 @@ impl Job<'_> {
         tree.write(&dir, pos_name.to_str().map_err(|_| EINVAL)?, syncpos.to_str().map_err(|_| EINVAL)?)?;
         let size = path(fmt!("{}", self.size))?;
         tree.write(&dir, status_name, size.to_str().map_err(|_| EINVAL)?)?;
+        tree.write(&actual, SYNC_SOURCE, DELETED)?;
         pr_info!("resource {}: synced {} bytes from {}, {} of them differed; consistent after replay to {}\n",
             self.res, self.size - status, self.primary, copied, &*syncpos);
         Ok(true)
+    }
+
+    /// The primary's `actual-<primary>/took-over`, if written after its designation
+    /// (stamped after the `primary` link): how it took over this time.
+    fn took_over(&self, dir: &CString) -> Result<Option<KVec<u8>>> {
+        let stamp = |p: &CString| vfs::read_link(p).ok().flatten().map_or(0, |l| l.stamp_ns);
+        let designated = stamp(&path(fmt!("{}/{}", &**dir, PRIMARY))?);
+        let link = path(fmt!("{}/{}{}/{}", &**dir, ACTUAL_PREFIX, self.primary, TOOK_OVER))?;
+        if stamp(&link) <= designated {
+            return Ok(None);
+        }
+        Tree { clock: &self.main.clock }.read(&link)
     }
 
     /// Receives the primary's `SyncPos`: its logfile name and position.

@@ -61,6 +61,41 @@ pub fn heard_anew(ctx: &Context, host: &str, within: Duration) -> Result<bool> {
     Ok(false)
 }
 
+/// Whether a complete listing of `host` has been merged here since this call began:
+/// its liveness link arrives anew twice within `within`. A pull merges a listing entry
+/// by entry, in the peer's directory order, so the first new stamp may come with a
+/// listing whose other entries are still on their way; the second comes with the next
+/// pull, which starts only after that one ended. A host found fresh counts as fresh for
+/// the rest of the command. For decisions taken from another host's links (its replay
+/// position): after a partition the links here are what it said before, and the first
+/// pulls after the heal may come only after the backoff.
+pub fn fresh_view(ctx: &Context, host: &str, within: Duration) -> Result<bool> {
+    // Once per command: a listing holds every resource (`invalidate all`).
+    static FRESH: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let known = || FRESH.lock().map(|f| f.iter().any(|h| h == host)).unwrap_or(false);
+    if host == ctx.host || known() {
+        return Ok(true);
+    }
+    let stamp = || -> Result<Option<u64>> { Ok(ctx.tree.get(&format!("{ACTUAL_PREFIX}{host}/{TIME}"))?.map(|l| l.stamp_ns)) };
+    let (mut last, mut changes) = (stamp()?, 0);
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = stamp()?;
+        if now != last {
+            changes += 1;
+            if changes == 2 {
+                if let Ok(mut f) = FRESH.lock() {
+                    f.push(host.to_owned());
+                }
+                return Ok(true);
+            }
+            last = now;
+        }
+    }
+    Ok(false)
+}
+
 fn age(now_ns: u64, stamp_ns: u64) -> Duration {
     Duration::from_nanos(now_ns.saturating_sub(stamp_ns))
 }

@@ -208,6 +208,10 @@ pub fn hint(primary_ceased: bool, level: Level) -> &'static str {
     }
 }
 
+/// The operator's next step for a secondary whose recovery is stuck before the hole
+/// (`replication::stuck_before_hole`), as `view` shows it.
+pub const STUCK_HINT: &str = "recovery stuck: this host's replay starts before the hole in the logfile sequence, so its copy can never become consistent, and it keeps the logfile before the hole from being deleted: `marsadm invalidate` again here (it starts after the hole)";
+
 #[cfg(test)]
 mod tests {
     use super::*;

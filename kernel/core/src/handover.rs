@@ -7,8 +7,9 @@
 //! in one of two ways:
 //! - **planned** (its fetch switch is on): it goes on fetching and replaying the old
 //!   primary's logfiles until the old primary has left the primary role (its device
-//!   closed, its final replay link written) and this host has replayed everything up to
-//!   that final position with an equal version link. No acknowledged write is lost.
+//!   closed, its final replay link written, known to be final by its stamp) and this
+//!   host has replayed everything up to that final position with an equal version link.
+//!   No acknowledged write is lost.
 //! - **forced** (fetch switched off by `marsadm pause-fetch`): it takes over at once
 //!   with what it has fetched and verified. If the old primary wrote more, or still
 //!   writes, the two histories diverge: a split brain, which the version links show.
@@ -35,6 +36,17 @@ pub enum Mode {
     Planned,
     /// Fetch is off: what is here is used, the rest of the old primary's log is not.
     Forced,
+}
+
+impl Mode {
+    /// The mode in `actual-<host>/took-over` (`syncruns::TOOK_OVER`).
+    pub fn word(self) -> &'static str {
+        match self {
+            Mode::Own => "own",
+            Mode::Planned => "planned",
+            Mode::Forced => "forced",
+        }
+    }
 }
 
 /// Why a designated primary does not take over yet.
@@ -78,6 +90,35 @@ pub struct OldPrimary<'a> {
     pub replay: Option<ReplayLink<'a>>,
     /// `version-<nr>-<old>` of the logfile its replay link names.
     pub version: Option<&'a str>,
+    /// The Lamport stamps of those three links here (0: missing).
+    pub stamps: Stamps,
+}
+
+/// Lamport stamps of the old primary's links as they are here, and this host's clock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stamps {
+    pub is_primary: u64,
+    pub replay: u64,
+    pub version: u64,
+    pub now: u64,
+}
+
+/// How long after the old primary's `is-primary` = 0 its links count as final even when
+/// not stamped after it: a module that does not write them again (an older one). Many
+/// metadata pulls (every 2 s) have brought its final links by then.
+pub const FINAL_LINKS_GRACE_NS: u64 = 20_000_000_000;
+
+impl Stamps {
+    /// Whether the replay and version links are the final ones: written after
+    /// `is-primary` = 0. A host leaving the primary role writes its final links, then
+    /// `is-primary` = 0, then both links again (same values, newer stamps). A peer
+    /// merges a listing entry by entry, in directory order, so `is-primary` = 0 may
+    /// arrive here with links read before the final ones were written; links stamped
+    /// after it cannot be from before. (Or [`FINAL_LINKS_GRACE_NS`] have passed.)
+    pub fn final_links(&self) -> bool {
+        (self.replay > self.is_primary && self.version > self.is_primary)
+            || self.now.saturating_sub(self.is_primary) >= FINAL_LINKS_GRACE_NS
+    }
 }
 
 /// What this host has.
@@ -111,6 +152,9 @@ pub fn takeover(me: &str, here: &Here<'_>, old: &OldPrimary<'_>) -> Takeover {
     let (Some(final_pos), Some(final_version)) = (old.replay, old.version) else {
         return Takeover::Wait(Wait::NoFinalPosition);
     };
+    if !old.stamps.final_links() {
+        return Takeover::Wait(Wait::NoFinalPosition);
+    }
     // The old primary's last logfile is the one replayed here, to its final position,
     // with the same history (equal version links).
     let caught_up = final_pos.log == here.replay.log
@@ -146,7 +190,8 @@ mod tests {
     fn takeover_rules() {
         let v = "aa,log-000000003-node1,1000:bb";
         let here = Here { replay: at(3, "node1", 1000), version: Some(v), fetch_on: true, consistent: true };
-        let done = OldPrimary { is_primary: Some(false), replay: Some(at(3, "node1", 1000)), version: Some(v) };
+        let left = Stamps { is_primary: 10, replay: 11, version: 12, now: 13 };
+        let done = OldPrimary { is_primary: Some(false), replay: Some(at(3, "node1", 1000)), version: Some(v), stamps: left };
         assert_eq!(takeover("node2", &here, &done), Takeover::Now(Mode::Planned));
         // Own log: always (recovery).
         let own = Here { replay: at(3, "node2", 0), consistent: false, ..here };
@@ -168,6 +213,15 @@ mod tests {
         assert_eq!(takeover("node2", &behind, &done), Takeover::Wait(Wait::NotCaughtUp));
         let other_history = Here { version: Some("cc,log-000000003-node1,1000:bb"), ..here };
         assert_eq!(takeover("node2", &other_history, &done), Takeover::Wait(Wait::NotCaughtUp));
+        // `is-primary` = 0 arrived with links from before the old primary left (read
+        // earlier in the same listing): not final, although everything matches.
+        let early = OldPrimary { stamps: Stamps { replay: 9, ..left }, ..done };
+        assert_eq!(takeover("node2", &here, &early), Takeover::Wait(Wait::NoFinalPosition));
+        let early_version = OldPrimary { stamps: Stamps { version: 10, ..left }, ..done };
+        assert_eq!(takeover("node2", &here, &early_version), Takeover::Wait(Wait::NoFinalPosition));
+        // Long after (an old primary that does not write its links again): final.
+        let late = OldPrimary { stamps: Stamps { replay: 9, version: 9, now: 10 + FINAL_LINKS_GRACE_NS, ..left }, ..done };
+        assert_eq!(takeover("node2", &here, &late), Takeover::Now(Mode::Planned));
         // The old primary went on to a later logfile: replay follows it first.
         let rotated = OldPrimary { replay: Some(at(4, "node1", 10)), ..done };
         assert_eq!(takeover("node2", &here, &rotated), Takeover::Wait(Wait::NotCaughtUp));

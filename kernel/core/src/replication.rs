@@ -97,6 +97,18 @@ pub fn hole_after<'a>(current: LogName<'_>, names: impl IntoIterator<Item = &'a 
     beyond && !found
 }
 
+/// Whether a secondary's recovery is stuck: its disk is not a consistent copy, and a
+/// hole in the logfile sequence follows the logfile its replay starts in (`hole_after`
+/// on the resource's entry names). It can never become consistent from there: its sync
+/// is refused while the primary's logging has ceased, and a copy synced later would
+/// still need replay across the hole. Meanwhile its replay position keeps the logfile
+/// before the hole from being deleted (here and on the primary), which can keep the
+/// primary's `/mars` full and its logging ceased. An `invalidate` that starts replay
+/// after the hole gets it out.
+pub fn stuck_before_hole<'a>(consistent: bool, replay: LogName<'_>, names: impl IntoIterator<Item = &'a str>) -> bool {
+    !consistent && hole_after(replay, names)
+}
+
 /// The version links that decide a switchover from logfile N (of origin O) to N + 1
 /// (of origin P), as raw link values.
 #[derive(Debug, Clone, Copy)]
@@ -151,6 +163,24 @@ pub fn is_consistent(size: u64, syncstatus: u64, syncpos: Option<&ReplayLink<'_>
     syncstatus >= size && syncpos.is_none_or(|p| (replay.log.nr, replay.start) >= (p.log.nr, p.start))
 }
 
+/// A secondary's two writers of its disk: the full sync and replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskWriter {
+    Sync,
+    Replay,
+}
+
+/// In which order a strategy round brings the full sync and replay to what it wants
+/// (`replay_on`: replay is to run; it never runs while a sync is wanted): the one that
+/// stops goes first, so the two never write the disk at the same time. The sync reads
+/// the replay link when it starts, and the primary serves it once its writeback has
+/// passed that position; a replay still running then may apply a record beyond it that
+/// the primary's disk does not have yet, the sync copies the block without it, and
+/// replay, resuming after that record, never applies it again.
+pub fn disk_order(replay_on: bool) -> [DiskWriter; 2] {
+    if replay_on { [DiskWriter::Sync, DiskWriter::Replay] } else { [DiskWriter::Replay, DiskWriter::Sync] }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +211,25 @@ mod tests {
         let garbage = ["version-", "version-1", "version-ää", "version-ääääää", "version-+00000011-x", "", "version-\u{1F600}00000011"];
         assert!(!hole_after(cur, garbage));
         assert!(hole_after(cur, ["version-999999999-x"]));
+    }
+
+    #[test]
+    fn the_writer_that_stops_goes_first() {
+        // A sync wanted (replay off): replay stops before the sync may start.
+        assert_eq!(disk_order(false), [DiskWriter::Replay, DiskWriter::Sync]);
+        // Synced: the sync thread is gone before replay starts.
+        assert_eq!(disk_order(true), [DiskWriter::Sync, DiskWriter::Replay]);
+    }
+
+    #[test]
+    fn a_copy_before_the_hole_is_stuck_until_it_is_consistent() {
+        let names = ["log-000000001-node1", "version-000000001-node1", "version-000000011-node1"];
+        // Invalidated with a stale view of the primary: replay starts before the hole.
+        assert!(stuck_before_hole(false, log(1, "node1"), names));
+        // Consistent at the hole: Orphan, not stuck.
+        assert!(!stuck_before_hole(true, log(1, "node1"), names));
+        // Invalidated after the hole: it syncs and replays from there.
+        assert!(!stuck_before_hole(false, log(11, "node1"), names));
     }
 
     /// A version link with a made-up digest (the rules compare, never recompute).

@@ -5,6 +5,50 @@
 
 use super::wire::{MAX_SYNC_READ, SYNC_BLOCK};
 
+/// In a resource's `actual-<host>/`: the host whose disk the blocks of the host's
+/// unfinished full sync were copied from (deleted when the sync completes).
+pub const SYNC_SOURCE: &str = "sync-source";
+
+/// In a resource's `actual-<host>/`: how the host last became primary and from whom,
+/// `<mode>,<old host>` (`mars_core::handover::Mode::word`), written before its device
+/// and sync server start.
+pub const TOOK_OVER: &str = "took-over";
+
+/// How long a sync whose source changed waits for the new primary's [`TOOK_OVER`] to
+/// arrive before it starts again at 0 anyway.
+pub const TAKEOVER_WAIT_MS: u64 = 30_000;
+
+/// Where a full sync from `primary` starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    At(u64),
+    /// Not yet: how `primary` took over is not known here yet.
+    Wait,
+}
+
+/// Where a full sync from `primary` starts, `syncstatus-<me>` being `status` and the
+/// blocks below it copied from `source` (none: the disk below `status` is a complete
+/// copy, e.g. the old size after `resize`, or the sync was begun by a module that did
+/// not record its source). `took_over`: `primary`'s [`TOOK_OVER`] if written after its
+/// designation (else `None`), `waited_ms` since the sync first asked.
+///
+/// From the same source, or from a host that took over from it by a planned handover
+/// (it has replayed everything the source logged), the sync resumes at `status`. After
+/// a forced failover the new primary's disk lacks what the old one wrote after the
+/// split; blocks copied from the old one are never compared again by a sync that
+/// resumes, and the replay of the new primary's logfiles does not rewrite them either:
+/// the copy would count as consistent with another history's blocks. So in every other
+/// case it starts at 0 (every block is compared; only differing ones are copied).
+pub fn start_at(status: u64, source: Option<&str>, primary: &str, took_over: Option<&str>, waited_ms: u64) -> Start {
+    let Some(source) = source.filter(|s| *s != primary) else { return Start::At(status) };
+    match took_over.map(|v| v.split_once(',')) {
+        Some(Some(("planned", from))) if from == source => Start::At(status),
+        Some(_) => Start::At(0),
+        None if waited_ms < TAKEOVER_WAIT_MS => Start::Wait,
+        None => Start::At(0),
+    }
+}
+
 /// One read: `len` bytes of the disk from `offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Run {
@@ -73,6 +117,23 @@ pub fn take_batch<E>(runs: &mut core::iter::Peekable<Runs<'_>>, max: u32, mut ea
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sync_resumes_only_within_one_history() {
+        assert_eq!(start_at(4096, Some("node1"), "node1", None, 0), Start::At(4096));
+        // No source: the disk below the status is a complete copy (resize).
+        assert_eq!(start_at(4096, None, "node1", None, 0), Start::At(4096));
+        // A planned handover node1 -> node2 during the sync: node2 has all of node1's log.
+        assert_eq!(start_at(4096, Some("node1"), "node2", Some("planned,node1"), 0), Start::At(4096));
+        // A forced failover to node3 during the sync: every block is compared again.
+        assert_eq!(start_at(4096, Some("node1"), "node3", Some("forced,node1"), 0), Start::At(0));
+        // Planned, but from another host than the blocks came from.
+        assert_eq!(start_at(4096, Some("node1"), "node3", Some("planned,node2"), 0), Start::At(0));
+        assert_eq!(start_at(4096, Some("node1"), "node3", Some("garbage"), 0), Start::At(0));
+        // How node3 took over is not known here yet: wait, then start again anyway.
+        assert_eq!(start_at(4096, Some("node1"), "node3", None, 0), Start::Wait);
+        assert_eq!(start_at(4096, Some("node1"), "node3", None, TAKEOVER_WAIT_MS), Start::At(0));
+    }
     use std::vec::Vec;
 
     const B: u64 = SYNC_BLOCK as u64;

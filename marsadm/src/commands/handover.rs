@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use mars_core::emergency::HAS_EMERGENCY;
-use mars_core::handover::{takeover, Here, OldPrimary, Takeover};
+use mars_core::handover::{takeover, Here, OldPrimary, Stamps, Takeover};
 use mars_core::replication::is_consistent;
 use mars_core::tree::{ReplayLink, VersionLink, NONE, PRIMARY, REPLAY_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 
@@ -32,6 +32,11 @@ const OPEN_COUNT_FRESH: Duration = Duration::from_secs(6);
 /// the handover, so this host need only come this close before it designates itself;
 /// the module replays the rest before it takes over (`mars_core::handover`).
 const SYSTEMD_CATCH_UP_SLACK: u64 = 4 << 20;
+
+/// How long `invalidate` and `fake-sync` wait for a fresh listing of the designated
+/// primary ([`liveness::fresh_view`]): two pulls, also after a partition, when the
+/// first pull may come only after the longest backoff (30 s).
+const FRESH_WITHIN: Duration = Duration::from_secs(45);
 
 fn refused(res: &str, why: impl Into<String>) -> Error {
     Error::Refused { res: res.into(), why: why.into() }
@@ -102,8 +107,15 @@ impl View<'_> {
             None => None,
         };
         let is_primary = self.actual(old_host, "is-primary")?.map(|v| v == "1");
+        let stamp = |name: String| -> Result<u64> { Ok(self.ctx.tree.get(&format!("{}/{name}", self.dir))?.map_or(0, |l| l.stamp_ns)) };
+        let stamps = Stamps {
+            is_primary: stamp(format!("actual-{old_host}/is-primary"))?,
+            replay: stamp(format!("{REPLAY_PREFIX}{old_host}"))?,
+            version: old_replay.map_or(Ok(0), |l| stamp(format!("{VERSION_PREFIX}{:09}-{old_host}", l.log.nr)))?,
+            now: crate::tree::real_time_ns(),
+        };
         let here = Here { replay, version: mine_version.as_deref(), fetch_on, consistent: self.consistent()? };
-        let old = OldPrimary { is_primary, replay: old_replay, version: old_version.as_deref() };
+        let old = OldPrimary { is_primary, replay: old_replay, version: old_version.as_deref(), stamps };
         Ok(Some(takeover(me, &here, &old)))
     }
 
@@ -376,6 +388,21 @@ fn require_replay_known(v: &View<'_>, res: &str, primary: &str) -> Result<()> {
     Ok(())
 }
 
+/// The designated primary's replay link as it is now: only after a complete listing of
+/// it has arrived (after a partition the link here may be from before it: an
+/// `invalidate` would then start replay at a logfile the primary has left, maybe before
+/// a hole it can never cross, and keep that logfile from being deleted everywhere).
+fn fresh_replay(v: &View<'_>, res: &str, primary: &str) -> Result<String> {
+    if !liveness::fresh_view(v.ctx, primary, FRESH_WITHIN)? {
+        return Err(refused(res, format!("{primary} was not heard from anew within {} s, so its replay position known here may be stale: make it reachable (`marsadm wait-cluster`) and retry", FRESH_WITHIN.as_secs())));
+    }
+    let theirs = v.replay(primary)?.unwrap_or_default();
+    match ReplayLink::parse(&theirs) {
+        Ok(_) => Ok(theirs),
+        Err(_) => Err(refused(res, format!("{primary}'s replay link is not known here"))),
+    }
+}
+
 /// The checks of `fake-sync RES`, before anything changes: this host is a secondary
 /// member and the designated primary's replay link is known here.
 pub fn check_fake_sync(ctx: &Context, res: &str) -> Result<()> {
@@ -423,7 +450,15 @@ pub fn fake_sync(ctx: &Context, res: &str, timeout: Duration) -> Result<()> {
         return Err(Error::WaitTimeout { res: res.into(), what: "sync stopped".into(), secs: timeout.as_secs() });
     }
     let primary = v.designated()?.ok_or_else(|| refused(res, "no host is designated primary"))?;
-    let theirs = v.replay(&primary)?.unwrap_or_default();
+    let theirs = match fresh_replay(&v, res, &primary) {
+        Ok(t) => t,
+        Err(e) => {
+            // Nothing faked: the sync goes on as before.
+            ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{me}/sync"), if sync_on { "1" } else { "0" }, stamp + 1)?;
+            ctx.trigger();
+            return Err(e);
+        }
+    };
     let theirs = ReplayLink::parse(&theirs).map_err(|_| refused(res, format!("{primary}'s replay link is not known here")))?;
     let syncpos = ReplayLink { log: theirs.log, start: theirs.start.saturating_add(theirs.len), len: 0 };
     let stamp = ctx.stamp(&[&dir, &format!("{dir}/{TODO_PREFIX}{me}")])?;
@@ -445,8 +480,8 @@ pub fn invalidate(ctx: &Context, res: &str, timeout: Duration) -> Result<()> {
     let v = View { ctx, dir: resource_dir(res) };
     let me = ctx.host.as_str();
     let primary = v.designated()?.ok_or_else(|| refused(res, "no host is designated primary"))?;
-    let theirs = v.replay(&primary)?.unwrap_or_default();
-    let theirs = ReplayLink::parse(&theirs).map_err(|_| refused(res, format!("{primary}'s replay link is not known here (yet): is it reachable? (marsadm wait-cluster)")))?;
+    let theirs = fresh_replay(&v, res, &primary)?;
+    let theirs = ReplayLink::parse(&theirs).map_err(|_| refused(res, format!("{primary}'s replay link is not known here")))?;
     let size = v.number(SIZE)?.unwrap_or(0);
     if v.actual(&primary, "is-primary")?.as_deref() != Some("1") {
         eprintln!("WARNING: {primary} is designated but not (yet) actual primary; the sync starts once it is");

@@ -139,7 +139,8 @@ pub fn log_delete(ctx: &Context, res: &str, all: bool, quiet: bool) -> Result<u6
     Ok(freed)
 }
 
-/// Removes `.deleted` marks older than [`PURGE_AFTER`] under `rel` (one level deep).
+/// Removes `.deleted` marks older than [`PURGE_AFTER`] under `rel` (one level deep),
+/// except those of removed members (`resource::may_purge_mark`).
 fn purge_deleted(ctx: &Context, rel: &str) -> Result<usize> {
     let cutoff = real_time_ns().saturating_sub(PURGE_AFTER.as_nanos() as u64);
     let mut purged = 0;
@@ -153,7 +154,7 @@ fn purge_deleted(ctx: &Context, rel: &str) -> Result<usize> {
             continue;
         }
         if let Ok(Some(link)) = ctx.tree.get_raw(&child) {
-            if link.value == DELETED && link.stamp_ns < cutoff {
+            if link.value == DELETED && link.stamp_ns < cutoff && super::resource::may_purge_mark(ctx, &child)? {
                 std::fs::remove_file(&path).map_err(|e| Error::Tree { what: "remove", path: path.clone(), source: e })?;
                 purged += 1;
             }
@@ -230,4 +231,34 @@ pub fn log_purge_all(ctx: &Context, res: &str, force: bool) -> Result<()> {
     }
     println!("{res}: {} logfile(s) removed ({bytes} bytes)", removed.len());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scratch::ScratchTree;
+    use mars_core::merge::LinkState;
+    use mars_core::ownership::{classify, decide, Verdict};
+
+    #[test]
+    fn a_removed_host_stays_removed_after_the_purge() {
+        let t = ScratchTree::node1_primary("purge", "node1");
+        let tree = &t.ctx.tree;
+        // node3 removed by `leave-resource --host node3` while away, two hours ago; an
+        // old version link of node1 deleted by log-delete at the same time.
+        let then = real_time_ns() - 2 * PURGE_AFTER.as_nanos() as u64;
+        for rel in ["resource-r0/data-node3", "resource-r0/replay-node3", "resource-r0/version-000000001-node1"] {
+            tree.set(rel, DELETED, then).unwrap();
+        }
+        purge_deleted(&t.ctx, "").unwrap();
+        assert!(tree.get_raw("resource-r0/version-000000001-node1").unwrap().is_none(), "a member's old mark goes");
+        for rel in ["resource-r0/data-node3", "resource-r0/replay-node3"] {
+            let mark = tree.get_raw(rel).unwrap().unwrap_or_else(|| panic!("{rel} purged"));
+            assert_eq!(mark.value, DELETED);
+            // node3 comes back with its links from before its removal: not merged.
+            let local = LinkState { value: &mark.value, stamp_ns: mark.stamp_ns };
+            let back = LinkState { value: "/dev/vdb", stamp_ns: then - 1_000_000_000 };
+            assert_eq!(decide(classify(rel, "node1").unwrap(), Some(local), back, "node3"), Verdict::Ignore, "{rel}");
+        }
+    }
 }

@@ -503,6 +503,27 @@ fn forget_member(ctx: &Context, res: &str, host: &str, stamp: u64) -> Result<()>
     delete_tree(ctx, &format!("{dir}/{TODO_PREFIX}{host}"), stamp)
 }
 
+/// Whether `cron` may remove the old `.deleted` mark at `rel` (relative to `/mars`).
+/// Not the mark of a membership (`resource-<r>/data-<host>`), nor of a link owned by a
+/// host that is no member of the resource (any more): a host removed by
+/// `leave-resource --host` while it was away still has its links, older than the
+/// marks; once a mark is gone, its link would win again when it comes back, and it
+/// would be a member again. A host that joins again writes newer links.
+pub(super) fn may_purge_mark(ctx: &Context, rel: &str) -> Result<bool> {
+    let Some((dir, entry)) = rel.split_once('/') else { return Ok(true) };
+    if !dir.starts_with(RESOURCE_PREFIX) || entry.contains('/') {
+        return Ok(true);
+    }
+    if entry.starts_with(DATA_PREFIX) {
+        return Ok(false);
+    }
+    let owner = mars_core::ownership::classify(rel, &ctx.host).ok().and_then(|r| r.owner().map(str::to_owned));
+    match owner {
+        Some(h) => Ok(ctx.tree.get(&format!("{dir}/{DATA_PREFIX}{h}"))?.is_some()),
+        None => Ok(true),
+    }
+}
+
 /// Discards this host's history of `res` before it becomes a fresh copy of `primary`
 /// from logfile `from` on (join, invalidate): its version links are marked deleted,
 /// and its logfiles go except copies of `primary`'s history from `from` on (still

@@ -3,7 +3,7 @@
 
 use mars_core::emergency::{self as em, Level};
 use mars_core::log_record::{decode_header, HEADER_LEN};
-use mars_core::replication::is_consistent;
+use mars_core::replication::{is_consistent, stuck_before_hole};
 use mars_core::splitbrain::{bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
 use mars_core::tree::{
     LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, DISK_ERROR, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, SIZE,
@@ -448,7 +448,10 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     let stopped_at_hole = replstate == "Orphan";
     // Consistent, but the primary's disk has writes no logfile has.
     let diskstate = if stopped_at_hole { "Outdated".to_owned() } else { diskstate };
-    let emergency = Emergency { hint: emergency.hint.or(stopped_at_hole.then(|| em::hint(false, Level::Normal))), ..emergency };
+    let names = ctx.tree.list(&dir)?;
+    let stuck = secondary && mine.as_ref().is_some_and(|r| stuck_before_hole(is_consistent, r.log, names.iter().map(String::as_str)));
+    let hint = if stuck { Some(em::STUCK_HINT) } else { emergency.hint.or(stopped_at_hole.then(|| em::hint(false, Level::Normal))) };
+    let emergency = Emergency { hint, ..emergency };
     let devname = link(ctx, &format!("{dir}/{DEVICE_PREFIX}{me}"))?.unwrap_or_else(|| res.to_owned());
     let is_forced_primary = actual("forced-primary")?.as_deref() == Some("1");
     let role = role_word(RoleLinks { is_attached, is_primary, is_forced: is_forced_primary, is_designated: primary.as_deref() == Some(me.as_str()) });
@@ -1029,6 +1032,27 @@ mod tests {
         t.set("resource-r0/todo-node2/sync", "1");
         t.set("resource-r0/actual-node2/is-sync-queued", "0");
         assert_eq!(t.state().replstate, "Syncing");
+    }
+
+    #[test]
+    fn a_recovery_stuck_before_the_hole_says_so() {
+        // node2 invalidated while its view of node1 was stale: replay from logfile 1,
+        // which a hole follows (node1 ceased logging and logs into 11).
+        let mut t = Synthetic::new("stuck", "node2");
+        t.set("resource-r0/primary", "node1");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        t.set("resource-r0/actual-node1/has-emergency", "1");
+        t.history("node1", &[(1, "node1", 5000), (11, "node1", 0)]);
+        t.set("resource-r0/replay-node1", "log-000000011-node1,0,0");
+        t.set("resource-r0/replay-node2", "log-000000001-node1,0,0");
+        t.set("resource-r0/syncstatus-node2", "0");
+        let s = t.state();
+        assert!(!s.is_consistent);
+        assert_eq!(s.emergency.hint, Some(em::STUCK_HINT), "{s:?}");
+        assert!(text_lines("node2", &s).iter().any(|l| l.contains("recovery stuck")), "{:?}", text_lines("node2", &s));
+        // Started after the hole: no stuck recovery.
+        t.set("resource-r0/replay-node2", "log-000000011-node1,0,0");
+        assert_ne!(t.state().emergency.hint, Some(em::STUCK_HINT));
     }
 
     /// docu/marsadm-json.md's `view --json` example has exactly the fields and schema
