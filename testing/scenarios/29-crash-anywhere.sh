@@ -57,7 +57,7 @@ retry 60 is_primary_on node1 || fail "node1 not primary again after its crash: $
 follows node1 node2
 
 step "the old primary crashes during a planned handover"
-tb exec node2 -- marsadm primary r0 > /tmp/mars-handover.$$ 2>&1 &
+tb exec node2 -- marsadm --timeout 300 primary r0 > /tmp/mars-handover.$$ 2>&1 &
 sleep 1
 crash_boot node1
 wait || echo "primary on node2 returned $?: $(cat /tmp/mars-handover.$$)"
@@ -66,7 +66,7 @@ on node2 'dd if=/dev/urandom of=/dev/mars/r0 bs=1M count=2 seek=40 oflag=direct 
 follows node2 node1
 
 step "the new primary crashes during a planned handover"
-tb exec node1 -- marsadm primary r0 > /tmp/mars-handover.$$ 2>&1 &
+tb exec node1 -- marsadm --timeout 300 primary r0 > /tmp/mars-handover.$$ 2>&1 &
 sleep 1
 crash_boot node1
 wait || echo "primary on node1 returned $?: $(cat /tmp/mars-handover.$$)"
@@ -75,7 +75,7 @@ on node1 'dd if=/dev/urandom of=/dev/mars/r0 bs=1M count=2 seek=44 oflag=direct 
 follows node1 node2
 
 step "node2 crashes during invalidate"
-tb exec node2 -- marsadm invalidate r0 > /tmp/mars-handover.$$ 2>&1 &
+tb exec node2 -- marsadm --timeout 300 invalidate r0 > /tmp/mars-handover.$$ 2>&1 &
 sleep 1
 crash_boot node2
 wait || echo "invalidate on node2 returned $?: $(cat /tmp/mars-handover.$$)"
