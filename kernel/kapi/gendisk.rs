@@ -224,6 +224,11 @@ unsafe fn handler_of<T: BioHandler>(disk: *mut sys::gendisk) -> Option<Arc<T>> {
     handler
 }
 
+/// The block layer's `release` of one of our disks.
+///
+/// # Safety
+///
+/// `disk` is a gendisk made by [`Disk::new`] for handler type `T`, held by the closing opener.
 unsafe extern "C" fn release_callback<T: BioHandler>(disk: *mut sys::gendisk) {
     // SAFETY: the block layer passes one of our disks, which the closing opener still
     // holds a reference of.
@@ -232,6 +237,12 @@ unsafe extern "C" fn release_callback<T: BioHandler>(disk: *mut sys::gendisk) {
     }
 }
 
+/// The block layer's `free_disk` of one of our disks.
+///
+/// # Safety
+///
+/// `disk` is a gendisk made by [`Disk::new`] for handler type `T` and added; called once,
+/// when its last reference went.
 unsafe extern "C" fn free_disk_callback<T: BioHandler>(disk: *mut sys::gendisk) {
     // SAFETY: called once, when the last reference of one of our (added) disks went;
     // nothing reads `private_data` or `fops` after this callback returns (the block layer
@@ -240,6 +251,12 @@ unsafe extern "C" fn free_disk_callback<T: BioHandler>(disk: *mut sys::gendisk) 
     drop(unsafe { <Arc<Shared<T>> as ForeignOwnable>::from_foreign((*disk).private_data) });
 }
 
+/// The block layer's `submit_bio` of one of our disks.
+///
+/// # Safety
+///
+/// `bio` is a valid bio, not yet ended, of a gendisk made by [`Disk::new`] for handler
+/// type `T`.
 unsafe extern "C" fn submit_bio_callback<T: BioHandler>(bio: *mut sys::bio) {
     // SAFETY: the block layer passes a valid, non-null bio of one of our disks, which
     // is alive while the bio is submitted.
