@@ -216,25 +216,8 @@ pub enum Mode {
     Torn(u64),
 }
 
-/// A small seeded generator (splitmix64): reproducible states from a seed.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    /// Uniform in 0..n (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
+/// The seeded generator of the random and torn modes (reproducible states from a seed).
+pub use crate::hostile::fuzz::Rng;
 
 /// One entry applied to the state, wholly or (torn) only the sectors marked true.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -391,12 +374,12 @@ pub fn plan(log: &Log, point: &Point, mode: Mode) -> Result<Plan, String> {
                     .filter(|&i| log.entries[i].nr_sectors > 1 && !log.entries[i].is_discard())
                     .collect();
                 if !multi.is_empty() {
-                    let t = multi[rng.below(multi.len() as u64) as usize];
+                    let t = multi[rng.below(multi.len())];
                     let k = log.entries[t].nr_sectors;
                     // The mask has one bool per sector: bounded by the log's own length.
                     let mut mask: Vec<bool> = (0..k).map(|_| rng.below(2) == 0).collect();
                     if mask.iter().all(|&b| b) || mask.iter().all(|&b| !b) {
-                        let j = rng.below(k) as usize;
+                        let j = rng.below(k as usize);
                         mask[j] = !mask[j];
                     }
                     dropped.retain(|&i| i != t);
@@ -788,7 +771,7 @@ mod tests {
                         fills.push(None);
                     }
                     r => {
-                        let nr = 1 + rng.below(3);
+                        let nr = 1 + rng.below(3) as u64;
                         let fill = (k * 16 + 1) as u8;
                         b = if r == 1 { b.fua(next, nr, fill) } else { b.write(next, nr, fill) };
                         fills.push(Some((next, nr, fill)));
