@@ -53,6 +53,10 @@ grep -q "No space left on device" <<<"$out" || fail "dd past the end did not fai
 on node1 'mount /dev/mars/r0 /mnt/r0' || fail "xfs does not mount again"
 
 step "resize is refused while the disks are too small, for a shrink, and on the secondary"
+# node2's own syncstatus link reaches node1 a moment after node2 is UpToDate: wait for
+# it, or the snapshot below can race with its arrival.
+synced_seen() { [ "$(link node1 syncstatus-node2)" = "$OLD" ]; }
+retry 30 synced_seen || fail "node1 does not see node2's syncstatus $OLD: '$(link node1 syncstatus-node2)'"
 tree_before=$(on node1 'for l in size syncstatus-node1 syncstatus-node2; do echo "$l $(readlink /mars/resource-r0/$l)"; done')
 out=$(on node1 "marsadm resize r0 ${NEW_MIB}M 2>&1") && fail "resize beyond the disks succeeded: $out"
 echo "$out"
