@@ -20,7 +20,7 @@ KDIR ?=
 KERNELS := 7.3 6.12
 KBUILD := $(BUILD)/kernels
 
-.PHONY: all setup kernel module userland initramfs debian-image deb check check-full test-host scenarios demo bench fuzz clean
+.PHONY: all setup kernel module userland initramfs debian-image deb check check-full check-debug kernel-debug initramfs-debug test-host scenarios demo bench fuzz clean
 
 # The packages too: the systemd scenarios install them on Debian nodes.
 all: initramfs debian-image deb
@@ -88,6 +88,33 @@ check:
 # the covering subset.
 check-full:
 	@MARS_FULL_MATRIX=1 scripts/check.sh
+
+# The debug kernel (docu/testbed.md, "Debug kernel"): 7.3 with KASAN, lockdep and
+# kmemleak (scripts/build-debug-kernel.sh), line 7.3-debug; not in KERNELS: plain
+# `make` and `make check` neither build nor run it. Its kdir is the directory the
+# script prints (laid out like the stock kernel's: mars.ko is built in its chroot).
+DEBUG_LINE := 7.3-debug
+kernel-debug: setup
+	@mkdir -p $(KBUILD)/$(DEBUG_LINE)
+	@scripts/build-debug-kernel.sh > $(KBUILD)/$(DEBUG_LINE)/kdir.new && mv $(KBUILD)/$(DEBUG_LINE)/kdir.new $(KBUILD)/$(DEBUG_LINE)/kdir
+	@ln -sfn "$$(cat $(KBUILD)/$(DEBUG_LINE)/kdir)/vmlinuz" $(KBUILD)/$(DEBUG_LINE)/vmlinuz
+
+initramfs-debug: kernel-debug userland
+	@d=$$(cat $(KBUILD)/$(DEBUG_LINE)/kdir) && \
+	scripts/build-module.sh "$$d" $(KBUILD)/$(DEBUG_LINE)/module $(KBUILD)/$(DEBUG_LINE)/mars.ko && \
+	scripts/build-initramfs.sh "$$d/root/kdir" $(KBUILD)/$(DEBUG_LINE)/mars.ko $(STATIC_BIN) $(KBUILD)/$(DEBUG_LINE)/initramfs.cpio
+
+# Every busybox scenario once, on the debug kernel, on two instances of their own (d1,
+# d2: it can run beside `make check`); any report of the debug kernel fails a scenario
+# (testing/run-scenarios). Boots and scenarios take longer on it: longer timeouts.
+check-debug: initramfs-debug
+	@start=$$SECONDS; \
+	MARS_SCENARIO_DEBUG_KERNEL=$(DEBUG_LINE) \
+	MARS_SCENARIO_INSTANCES="$${MARS_SCENARIO_INSTANCES:-d1 d2}" \
+	MARS_TESTBED_BOOT_TIMEOUT=$${MARS_TESTBED_BOOT_TIMEOUT:-900} \
+	MARS_SCENARIO_TIMEOUT=$${MARS_SCENARIO_TIMEOUT:-1800} \
+	testing/run-scenarios -j $${MARS_SCENARIO_JOBS:-2} $(SCENARIOS) | tee $(BUILD)/scenarios-debug.log; \
+	rc=$${PIPESTATUS[0]}; echo "=== make check-debug took $$((SECONDS - start)) s"; exit $$rc
 
 test-host: setup
 	cargo test --workspace --locked

@@ -206,15 +206,19 @@ pub struct BootFiles {
 /// Debian's stock kernel (docu/install.md, "Supported kernels").
 pub const DEFAULT_KERNEL: &str = "7.3";
 
-/// Kernel line names: 1 to 16 of 0-9 and '.', starting with a digit (`7.3`, `6.12`).
+/// Kernel line names: 1 to 16 characters, a version of 0-9 and '.' starting with a digit
+/// (`7.3`, `6.12`), optionally followed by '-' and a variant of a-z (`7.3-debug`).
 pub fn check_kernel(name: &str) -> Result<String, String> {
+    let (version, variant) = name.split_once('-').unwrap_or((name, "a"));
     let ok = (1..=16).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_digit())
-        && name.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        && version.starts_with(|c: char| c.is_ascii_digit())
+        && version.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && !variant.is_empty()
+        && variant.bytes().all(|b| b.is_ascii_lowercase());
     if ok {
         Ok(name.to_owned())
     } else {
-        Err(format!("bad kernel {name:?}: a kernel line such as 7.3 or 6.12"))
+        Err(format!("bad kernel {name:?}: a kernel line such as 7.3, 6.12 or 7.3-debug"))
     }
 }
 
@@ -255,6 +259,11 @@ mod tests {
         assert!(check_kernel("../x").is_err());
         assert!(check_kernel("v7").is_err());
         assert!(check_kernel("12345678901234567").is_err());
+        assert_eq!(check_kernel("7.3-debug"), Ok("7.3-debug".to_owned()));
+        assert!(check_kernel("7.3-").is_err());
+        assert!(check_kernel("7.3-Debug").is_err());
+        assert!(check_kernel("7.3-debug-x").is_err());
+        assert!(check_kernel("-debug").is_err());
     }
 
     #[test]
