@@ -52,10 +52,10 @@ echo "soak: $CYCLES cycles, checkpoint every $CHECK_EVERY, instance $MARS_TESTBE
 BLOCKS=$((DATA_SECTORS / 8)) # 4 KiB blocks of r0
 work=$(mktemp -d /tmp/mars-soak.XXXXXX)
 model=$work/model.json
-cycle=0 what="setup" P=node1 S=node2 writer=
+cycle=0 doing="setup" P=node1 S=node2 writer=
 declare -A count secs
 for a in "${ACTIONS[@]}"; do count[$a]=0; secs[$a]=0; done
-states=0 followed=0 shown=0 resyncs=0 checkpoints=0
+states=0 followed=0 shown=0 forgot=0 resyncs=0 checkpoints=0
 
 # --- the seeded generator: an LCG (glibc's constants), 31 bits, in this shell ---------
 rng=$SEED
@@ -67,7 +67,7 @@ rand() { # rand N: R = the next number in [0, N)
 # --- failure report -------------------------------------------------------------------
 fail() {
   trap - ERR
-  echo "soak: FAILED at cycle $cycle of $CYCLES, $what: $*" >&2
+  echo "soak: FAILED at cycle $cycle of $CYCLES, $doing: $*" >&2
   echo "soak: seed $SEED; repeat with: make soak SEED=$SEED CYCLES=$cycle" >&2
   local n
   for n in node1 node2; do
@@ -237,6 +237,18 @@ checkpoint() {
   echo "  /mars in use: $(for n in $P $S; do echo -n "$n $(on $n 'df -k /mars | tail -1' | awk '{ print $5 }') "; done)"
 }
 
+# rejoin: the secondary, whose crash state lost the resource (or the cluster), joins again.
+rejoin() {
+  local key
+  if ! on $S 'test -s /mars/uuid && test -s /mars/cluster.key'; then
+    key=$(on $P 'cat /mars/cluster.key')
+    on $S "echo $key | marsadm join-cluster $P --secret-file - >/dev/null" || fail "join-cluster again on $S"
+  fi
+  on $S 'marsadm wait-resource r0 --timeout 30 && marsadm join-resource --force r0 /dev/mapper/lw-data' ||
+    fail "join-resource --force on $S: $(on $S 'marsadm view r0 2>&1')"
+  resyncs=$((resyncs + 1))
+}
+
 # --- the actions -------------------------------------------------------------------------
 # powerloss VICTIM: the resource anew with VICTIM logging, the writer on the primary,
 # PL_MARKS consistent cuts of VICTIM 1.5 s apart; then 2 crash states per cut (modes
@@ -268,7 +280,13 @@ act_powerloss() {
   for j in $(seq 0 $last); do
     m=m$((j / 2 + 1)) mode=${modes[$(((j + sub) % 4))]}
     state $v $m $mode $((sub + j)) | grep -v '^  *\(data\|mars\): \(point\|pending\|wrote\)' | sed 's/^/  /'
-    if [ $v = $S ]; then
+    if [ $v = $S ] && ! on $S 'marsadm view r0 >/dev/null 2>&1'; then
+      # The state lost the victim's join (its /mars links were not yet on disk): it
+      # says so (no resource r0 here); at the last state it joins again.
+      echo "  $S state $m $mode: r0 unknown on $S (its join-resource did not survive): shown"
+      forgot=$((forgot + 1)) shown=$((shown + 1)) quick=1
+      if [ $j = $last ]; then rejoin; fi
+    elif [ $v = $S ]; then
       if secondary_state $P $S "state $m $mode seed $((sub + j))"; then
         followed=$((followed + 1)) quick=120
       else
@@ -389,14 +407,14 @@ for cycle in $(seq 1 "$CYCLES"); do
   done
   if [ $victim = 0 ]; then vnode=$P vrole=primary; else vnode=$S vrole=secondary; fi
   case $action in
-    powerloss) what="powerloss of the $vrole ($vnode), $PL_MARKS cuts, states seed $sub" ;;
-    crash) what="crash of the $vrole ($vnode) after ${dur}s" ;;
-    net) what="network $(echo "cut for ${dur}s|loss of $vnode's packets for ${dur}s|flapping for ${dur}s|netem delay/reorder/duplicate/corrupt for ${dur}s" | cut -d'|' -f$((variant + 1)))" ;;
-    handover) what="handover $P -> $S after ${dur}s of writes" ;;
-    failover) what="forced failover $P -> $S after ${dur}s of writes, $([ $((variant % 2)) = 1 ] && echo 'network cut, writer running' || echo 'writer stopped, network up')" ;;
+    powerloss) doing="powerloss of the $vrole ($vnode), $PL_MARKS cuts, states seed $sub" ;;
+    crash) doing="crash of the $vrole ($vnode) after ${dur}s" ;;
+    net) doing="network $(echo "cut for ${dur}s|loss of $vnode's packets for ${dur}s|flapping for ${dur}s|netem delay/reorder/duplicate/corrupt for ${dur}s" | cut -d'|' -f$((variant + 1)))" ;;
+    handover) doing="handover $P -> $S after ${dur}s of writes" ;;
+    failover) doing="forced failover $P -> $S after ${dur}s of writes, $([ $((variant % 2)) = 1 ] && echo 'network cut, writer running' || echo 'writer stopped, network up')" ;;
   esac
-  what="$what, writes from block $wstart"
-  echo "soak: cycle $cycle: $what"
+  doing="$doing, writes from block $wstart"
+  echo "soak: cycle $cycle: $doing"
   if [ "${SOAK_DRY:-0}" = 1 ]; then
     count[$action]=$((count[$action] + 1))
     case $action in handover | failover) swap ;; esac
@@ -420,14 +438,14 @@ for cycle in $(seq 1 "$CYCLES"); do
   secs[$action]=$((secs[$action] + SECONDS - t0))
   echo "  cycle $cycle done in $((SECONDS - t0)) s; primary $P"
 done
-what="the end"
+doing="the end"
 
 echo "soak: seed $SEED"
 for a in "${ACTIONS[@]}"; do
   [ "${count[$a]}" = 0 ] || echo "soak: $a: ${count[$a]} cycles, $((secs[$a] / count[$a])) s each on average"
 done
 if [ "${SOAK_DRY:-0}" = 1 ]; then exit 0; fi
-echo "soak: $states power-loss crash states (secondary followed again after $followed, showed that it needs a resync after $shown), $resyncs resyncs, $checkpoints disk comparisons"
+echo "soak: $states power-loss crash states (secondary followed again after $followed, showed that it needs a resync after $shown, of which $forgot had lost the secondary's join), $resyncs resyncs, $checkpoints disk comparisons"
 echo "soak: $CYCLES cycles, 0 lost, 0 divergent"
 rm -rf "$work"
 [ "${SOAK_KEEP:-0}" = 1 ] || [ "${SOAK_DRY:-0}" = 1 ] || tb down >/dev/null
