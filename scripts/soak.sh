@@ -442,7 +442,9 @@ doing="the end"
 
 echo "soak: seed $SEED"
 for a in "${ACTIONS[@]}"; do
-  [ "${count[$a]}" = 0 ] || echo "soak: $a: ${count[$a]} cycles, $((secs[$a] / count[$a])) s each on average"
+  if [ "${count[$a]}" = 0 ]; then continue; fi
+  if [ "${SOAK_DRY:-0}" = 1 ]; then echo "soak: $a: ${count[$a]} cycles"; continue; fi
+  echo "soak: $a: ${count[$a]} cycles, $((secs[$a] / count[$a])) s each on average"
 done
 if [ "${SOAK_DRY:-0}" = 1 ]; then exit 0; fi
 echo "soak: $states power-loss crash states (secondary followed again after $followed, showed that it needs a resync after $shown, of which $forgot had lost the secondary's join), $resyncs resyncs, $checkpoints disk comparisons"
