@@ -43,11 +43,14 @@ ACTIONS=(powerloss crash net handover failover)
 WEIGHTS=(36 20 20 12 12)
 [[ "$SEED" =~ ^[0-9]+$ ]] || { echo "soak: SEED must be a number" >&2; exit 2; }
 [[ "$CYCLES" =~ ^[0-9]+$ ]] || { echo "soak: CYCLES must be a number" >&2; exit 2; }
+# The settings that change what a run does, for the line that repeats it.
+settings=$(for v in PL_MARKS CHECK_EVERY SOAK_ACTIONS SOAK_WRITER_MODE; do
+  if [ -n "${!v:-}" ]; then echo -n "$v=${!v} "; fi; done)
 if [ -n "${SOAK_ACTIONS:-}" ]; then
   for i in "${!ACTIONS[@]}"; do [[ ",$SOAK_ACTIONS," == *",${ACTIONS[$i]},"* ]] || WEIGHTS[$i]=0; done
 fi
 echo "soak: seed $SEED"
-echo "soak: $CYCLES cycles, checkpoint every $CHECK_EVERY, instance $MARS_TESTBED_INSTANCE (repeat: make soak SEED=$SEED CYCLES=$CYCLES)"
+echo "soak: $CYCLES cycles, checkpoint every $CHECK_EVERY, instance $MARS_TESTBED_INSTANCE (repeat: ${settings}make soak SEED=$SEED CYCLES=$CYCLES)"
 
 BLOCKS=$((DATA_SECTORS / 8)) # 4 KiB blocks of r0
 work=$(mktemp -d /tmp/mars-soak.XXXXXX)
@@ -68,7 +71,7 @@ rand() { # rand N: R = the next number in [0, N)
 fail() {
   trap - ERR
   echo "soak: FAILED at cycle $cycle of $CYCLES, $doing: $*" >&2
-  echo "soak: seed $SEED; repeat with: make soak SEED=$SEED CYCLES=$cycle" >&2
+  echo "soak: seed $SEED; repeat with: ${settings}make soak SEED=$SEED CYCLES=$cycle" >&2
   local n
   for n in node1 node2; do
     echo "--- $n: kernel log (last 40 lines)" >&2
