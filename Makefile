@@ -20,7 +20,7 @@ KDIR ?=
 KERNELS := 7.3 6.12
 KBUILD := $(BUILD)/kernels
 
-.PHONY: all setup kernel module userland initramfs debian-image deb check check-full check-debug kernel-debug initramfs-debug test-host scenarios demo bench fuzz clean
+.PHONY: all setup kernel module userland initramfs debian-image deb check check-full check-debug kernel-debug initramfs-debug test-host scenarios demo bench soak fuzz clean
 
 # The packages too: the systemd scenarios install them on Debian nodes.
 all: initramfs debian-image deb
@@ -128,6 +128,13 @@ demo: initramfs
 
 bench: initramfs
 	@scripts/bench.sh
+
+# A seeded soak on its own testbed instance (docu/reliability-soak.md): power-loss crash
+# states, host crashes, network faults, handovers and forced failovers under a verifying
+# workload. SEED (default random, printed first) repeats a run's actions, CYCLES
+# (default 20) their number; the 7.3 kernel (dm-log-writes).
+soak: initramfs
+	@$(if $(SEED),SEED=$(SEED)) $(if $(CYCLES),CYCLES=$(CYCLES)) scripts/soak.sh
 
 # Coverage-guided fuzzing of the decoders (docu/fuzzing.md); FUZZ_SECONDS per target.
 fuzz: setup

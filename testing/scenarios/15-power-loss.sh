@@ -11,76 +11,13 @@
 # WRITER_MODE=direct (no O_DSYNC: nothing asks for durability) shows that it can fail.
 # testbed-kernels: 7.3  (dm-log-writes is a module of the stock 7.3 kernel only)
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../powerloss-lib.sh"
 
-DATA_SECTORS=65536  # r0: the first 32 MiB of vda, logged on vdd (64 MiB)
-MARS_SECTORS=524288 # /mars: ext4 on the first 256 MiB of vdc, logged on vdb (512 MiB)
 FSYNC_AT=4096       # the fsync'ed blocks start here (4 KiB units); O_DSYNC ones at 0
 WRITER_MODE=${WRITER_MODE:-dsync}
 SEED=${SEED:-$((RANDOM % 1000))}
 MARKS=5
 echo "seed $SEED (SEED=$SEED reproduces the random and torn states), writer mode $WRITER_MODE"
-
-# reset: no module, no targets, /mars unmounted, the disks zeroed; restore: and /mars
-# ext4 on all of vdc again, as the testbed made it.
-reset() {
-  local n d
-  for n in node1 node2; do
-    on $n 'rmmod mars 2>/dev/null; umount /mars 2>/dev/null; dmsetup remove_all 2>/dev/null; true'
-  done
-  for d in vda vdb vdc vdd; do zero_disks $d node1 node2; done
-}
-restore() {
-  local n
-  reset
-  for n in node1 node2; do on $n 'mkfs.ext4 -q -F -L mars /dev/vdc && mount -t ext4 /dev/vdc /mars'; done
-}
-
-# logged NODE: data disk and /mars on dm-log-writes (logs zeroed: replay starts from
-# zero), /mars made while logging, the module loaded.
-logged() {
-  on "$1" "modprobe dm_log_writes &&
-    dmsetup create lw-data --table '0 $DATA_SECTORS log-writes /dev/vda /dev/vdd' &&
-    dmsetup create lw-mars --table '0 $MARS_SECTORS log-writes /dev/vdc /dev/vdb' && dmsetup mknodes &&
-    mkfs.ext4 -q -F -N 4096 -E lazy_itable_init=0,lazy_journal_init=1 /dev/mapper/lw-mars &&
-    mount -t ext4 /dev/mapper/lw-mars /mars && modprobe mars" || fail "dm-log-writes setup on $1"
-}
-
-# cut_marks NODE NAME WRITER: a consistent cut of NODE's two devices. While both are
-# suspended (no I/O in flight on either), each gets the mark NAME+C (C: the sectors it
-# has completed, written and discarded, so mars-crashstate finds the writes completed
-# but not yet flushed, which dm-log-writes logs after the mark) and the writers'
-# acknowledged numbers are read; then both resume. Prints "N FSYNC": the last numbers
-# acknowledged by WRITER (dsync, or xfs) and by the fsync writer (-1: none).
-cut_marks() {
-  on "$1" "dmsetup suspend --nolockfs lw-mars && dmsetup suspend --nolockfs lw-data &&
-    for d in lw-mars lw-data; do
-      c=\$(awk '{ print \$7 + \$14 }' /sys/block/dm-\$(dmsetup info -c --noheadings -o minor \$d)/stat)
-      dmsetup message \$d 0 mark $2+\$c || echo mark failed >&2
-    done
-    a=\$(tail -n 1 /tmp/acked-$3 2>/dev/null); b=\$(tail -n 1 /tmp/acked-fsync 2>/dev/null)
-    dmsetup resume lw-data; dmsetup resume lw-mars; echo \${a:--1} \${b:--1}"
-}
-
-# unlogged NODE: the module unloaded, /mars unmounted, the targets removed (each log
-# complete, ending with the mark dm-log-writes-end); fails if a log overflowed.
-unlogged() {
-  on "$1" 'rmmod mars && umount /mars && ! dmsetup status | grep logging_disabled &&
-    dmsetup remove lw-data && dmsetup remove lw-mars' || fail "removing the log-writes targets on $1"
-}
-
-# state NODE MARK MODE SEED: NODE's disks as a power loss at MARK could leave them
-# (zeroed first: recovery of the previous state wrote there), /mars mounted, lw-data a
-# plain linear map (the resource's disk name), the module loaded.
-state() {
-  echo "state $1 $2 $3 seed $4"
-  on "$1" "blkdiscard -f -z -l 32M /dev/vda && blkdiscard -f -z -l 256M /dev/vdc &&
-    mars-crashstate apply /dev/vdd /dev/vda --point $2 --mode $3 --seed $4 | sed 's/^/  data: /' &&
-    mars-crashstate apply /dev/vdb /dev/vdc --point $2 --mode $3 --seed $4 | sed 's/^/  mars: /' &&
-    dmsetup create lw-data --table '0 $DATA_SECTORS linear /dev/vda 0' && dmsetup mknodes &&
-    mount -t ext4 /dev/vdc /mars && modprobe mars" 2>&1 | grep -v 'Operation forced' ||
-    fail "crash state $1 $2 $3 $4 does not come up"
-}
-down_state() { on "$1" 'rmmod mars && umount /mars && dmsetup remove lw-data' || fail "stopping $1"; }
 
 # The states each node checks: MARK:MODE, the seed SEED + index.
 STATES=(m1:drop-all m1:keep-all m2:random m2:torn m3:drop-all m3:random m4:torn m4:keep-all m5:random m5:torn)
@@ -125,18 +62,8 @@ step "secondary: node2's crash states, node1 primary with all data"
 for i in "${!STATES[@]}"; do
   s=${STATES[$i]}
   state node2 "${s%:*}" "${s#*:}" $((SEED + i))
-  if retry 60 caught_up node1 node2; then
-    same_disks --bytes $((DATA_SECTORS * 512)) vda node1 node2
+  if secondary_state node1 node2 "state $s seed $((SEED + i))"; then
     followed=$((followed + 1))
-  else
-    # Not following again is acceptable only when it is shown: not a consistent copy
-    # (a sync is needed), or behind a hole in the logfile sequence.
-    on node2 'marsadm view r0'
-    d=$(view_field node2 diskstate)
-    r=$(view_field node2 replstate)
-    [ "$d" = Inconsistent ] || [ "$r" = Orphan ] ||
-      fail "node2 state $s seed $((SEED + i)): neither follows node1 nor shows that it needs a resync ($d, $r)"
-    echo "node2 state $s: shows that it needs a resync ($d, $r)"
   fi
   down_state node2
   checked=$((checked + 1))
@@ -150,12 +77,8 @@ for i in "${!STATES[@]}"; do
   m=${s%:*}
   read -r a b <<<"${acked[$m]}"
   state node1 "$m" "${s#*:}" $((SEED + i))
-  retry 60 on node1 'test -b /dev/mars/r0' || fail "node1 state $s: /dev/mars/r0 did not come back"
-  on node1 "mars-writer /dev/mars/r0 --mode check --tag dsync --count $((a + 1)) &&
-    mars-writer /dev/mars/r0 --mode check --tag fsync --start $FSYNC_AT --count $((b + 1))" ||
-    fail "node1 state $s seed $((SEED + i)): a block acknowledged before $m (dsync $a, fsync $b) is not there"
-  on node1 'for f in /mars/resource-r0/log-*; do marsadm cat --summary $f; rc=$?; [ $rc = 1 ] && exit 1; done; true' |
-    sed 's/^/  /' || fail "node1 state $s: a logfile does not verify"
+  primary_state node1 "state $s seed $((SEED + i))" "mars-writer /dev/mars/r0 --mode check --tag dsync --count $((a + 1))" \
+    "mars-writer /dev/mars/r0 --mode check --tag fsync --start $FSYNC_AT --count $((b + 1))"
   down_state node1
   checked=$((checked + 1))
 done
