@@ -106,12 +106,14 @@ initramfs-debug: kernel-debug userland
 
 # Every busybox scenario once, on the debug kernel, on two instances of their own (d1,
 # d2: it can run beside `make check`); any report of the debug kernel fails a scenario
-# (testing/run-scenarios). Boots and scenarios take longer on it: longer timeouts.
+# (testing/run-scenarios). Boots and scenarios take longer on it: longer timeouts, and
+# every `retry` of the scenarios waits 4 times as long.
 check-debug: initramfs-debug
 	@start=$$SECONDS; \
 	MARS_SCENARIO_DEBUG_KERNEL=$(DEBUG_LINE) \
 	MARS_SCENARIO_INSTANCES="$${MARS_SCENARIO_INSTANCES:-d1 d2}" \
 	MARS_TESTBED_BOOT_TIMEOUT=$${MARS_TESTBED_BOOT_TIMEOUT:-900} \
+	MARS_SCENARIO_SLOWDOWN=$${MARS_SCENARIO_SLOWDOWN:-4} \
 	MARS_SCENARIO_TIMEOUT=$${MARS_SCENARIO_TIMEOUT:-1800} \
 	testing/run-scenarios -j $${MARS_SCENARIO_JOBS:-2} $(SCENARIOS) | tee $(BUILD)/scenarios-debug.log; \
 	rc=$${PIPESTATUS[0]}; echo "=== make check-debug took $$((SECONDS - start)) s"; exit $$rc

@@ -32,8 +32,9 @@ use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::escaped;
 use crate::mars_core::merge::LinkState;
 use crate::mars_core::ownership::{classify, decide, refused_path, Refusal, Verdict};
-use crate::mars_core::tree::{concerns_systemd, ANY_CLUSTER, IP_PREFIX, RESOURCE_PREFIX, UUID};
+use crate::mars_core::tree::{concerns_systemd, ANY_CLUSTER, DELETED, IP_PREFIX, RESOURCE_PREFIX, UUID};
 use crate::mars_core::wire::{parse_ipv4, Message, HELLO_REGISTER};
+use crate::clock::Clock;
 use crate::strategy::Main;
 use crate::tunables::{Traffic, DROPPED_TREE_ENTRIES};
 use crate::tree::{address_link, host_name, ips_dir, path, Tree, ROOT};
@@ -306,7 +307,7 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, from: &str, to: Endpoint) -> Res
             Message::TreeEntry { path: p, value, stamp_ns } => {
                 entries += 1;
                 // Only what may be merged moves the clock: a dropped entry changes nothing.
-                match merge_one(p, value, stamp_ns, from, me) {
+                match merge_one(p, value, stamp_ns, from, me, &main.clock) {
                     Ok(merged) => {
                         main.clock.observe(stamp_ns);
                         for_systemd |= merged && concerns_systemd_path(p);
@@ -354,8 +355,9 @@ fn concerns_systemd_path(rel: &str) -> bool {
 /// Applies a remote symlink from peer `from` if it is newer than ours (with its own
 /// stamp) and the ownership rules let `from` set it (`mars_core::ownership`; an echo
 /// of an older or equal link changes nothing and is no drop, whoever sent it).
-/// `Ok(true)`: the local link was replaced.
-fn merge_one(rel: &str, value: &str, stamp_ns: u64, from: &str, me: &str) -> core::result::Result<bool, Dropped> {
+/// `Ok(true)`: the local link was replaced by the remote one. A newer copy of one of
+/// this host's own links gets this host's link a newer stamp (`Verdict::Reassert`).
+fn merge_one(rel: &str, value: &str, stamp_ns: u64, from: &str, me: &str, clock: &Clock) -> core::result::Result<bool, Dropped> {
     // The path's shape first: nothing on disk is touched for a refused name.
     let rule = match classify(rel, me) {
         Ok(rule) => rule,
@@ -373,11 +375,12 @@ fn merge_one(rel: &str, value: &str, stamp_ns: u64, from: &str, me: &str) -> cor
     };
     let local_value = local.as_ref().map(|l| core::str::from_utf8(&l.value).unwrap_or(""));
     let local_state = local.as_ref().zip(local_value).map(|(l, v)| LinkState { value: v, stamp_ns: l.stamp_ns });
-    match decide(rule, local_state, LinkState { value, stamp_ns }, from) {
-        Verdict::Merge => {}
+    let reassert = match decide(rule, local_state, LinkState { value, stamp_ns }, from) {
+        Verdict::Merge => false,
         Verdict::Ignore => return Ok(false),
         Verdict::Drop(r) => return Err(Dropped::Rule(r)),
-    }
+        Verdict::Reassert => true,
+    };
     let (dir, name) = rel.rsplit_once('/').ok_or(EINVAL)?;
     // Parent directories (at most two levels) may be new here; each must be a
     // directory reached through no symlink (vfs::mkdir checks).
@@ -388,6 +391,14 @@ fn merge_one(rel: &str, value: &str, stamp_ns: u64, from: &str, me: &str) -> cor
     }
     let dir = path(fmt!("{}/{}", ROOT, dir))?;
     vfs::mkdir(&dir)?;
+    if reassert {
+        peer_warn!(from.as_bytes(), "{} has a newer \"{}\" than this host, its owner (lost here in a crash?): this host's own stamped anew\n", from, escaped(rel));
+        // Later than the peer's copy, so that the peer takes this host's link. Only
+        // the stamp changes: a value written here meanwhile is never undone.
+        clock.observe(stamp_ns);
+        vfs::restamp_link(&dir, name, DELETED, clock.stamp())?;
+        return Ok(false);
+    }
     vfs::replace_link(&dir, name, value, stamp_ns)?;
     Ok(true)
 }

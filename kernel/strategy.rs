@@ -456,6 +456,14 @@ fn handle_resource(
     tree.write(&actual, "is-attached", if role == Role::Detached { "0" } else { "1" })?;
     // The device came or went: systemd here may have a unit to start or stop.
     let was_primary = tree.read(&path(fmt!("{}/is-primary", &*actual))?)?.is_some_and(|v| v.as_slice() == b"1");
+    if was_primary && role != Role::Primary {
+        // A host taking over acts on `is-primary` = 0 for good, so what it relies on is
+        // durable before that shows: the final replay and version links and the
+        // `primary` link this host gave way to. Else a crash within the filesystem's
+        // commit interval brings this host back with its old tree: primary again, next
+        // to the new one (docu/failover.md, "A crash during a handover").
+        vfs::sync_dir(&dir)?;
+    }
     tree.write(&actual, "is-primary", if role == Role::Primary { "1" } else { "0" })?;
     if was_primary != (role == Role::Primary) {
         tree.touch_systemd_trigger();

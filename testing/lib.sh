@@ -35,9 +35,10 @@ expect_status() {
   [ "$got" = "$want" ] || fail "'$*' exited $got, expected $want"
 }
 
-# retry SECONDS CMD...: run CMD until it succeeds, at most SECONDS seconds.
+# retry SECONDS CMD...: run CMD until it succeeds, at most SECONDS seconds (times
+# MARS_SCENARIO_SLOWDOWN: make check-debug sets it, its kernel runs several times slower).
 retry() {
-  local limit=$1 start=$SECONDS
+  local limit=$(($1 * ${MARS_SCENARIO_SLOWDOWN:-1})) start=$SECONDS
   shift
   until "$@"; do
     [ $((SECONDS - start)) -lt "$limit" ] || return 1

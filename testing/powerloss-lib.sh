@@ -22,13 +22,14 @@ restore() {
 }
 
 # logged NODE: data disk and /mars on dm-log-writes (logs zeroed: replay starts from
-# zero), /mars made while logging, the module loaded.
+# zero), /mars made while logging (mounted with the options PL_MARS_OPTIONS, if set), the
+# module loaded.
 logged() {
   on "$1" "modprobe dm_log_writes &&
     dmsetup create lw-data --table '0 $DATA_SECTORS log-writes /dev/vda /dev/vdd' &&
     dmsetup create lw-mars --table '0 $MARS_SECTORS log-writes /dev/vdc /dev/vdb' && dmsetup mknodes &&
     mkfs.ext4 -q -F -N 4096 -E lazy_itable_init=0,lazy_journal_init=1 /dev/mapper/lw-mars &&
-    mount -t ext4 /dev/mapper/lw-mars /mars && modprobe mars" || fail "dm-log-writes setup on $1"
+    mount -t ext4 ${PL_MARS_OPTIONS:+-o $PL_MARS_OPTIONS} /dev/mapper/lw-mars /mars && modprobe mars" || fail "dm-log-writes setup on $1"
 }
 
 # cut_marks NODE NAME WRITER: a consistent cut of NODE's two devices. While both are

@@ -250,6 +250,23 @@ pub(crate) fn replace_link(dir: &CStr, name: &str, value: &str, stamp_ns: u64) -
     result
 }
 
+/// Gives the link `<dir>/<name>` the mtime `stamp_ns` and keeps its value (whatever
+/// was written last, also by a concurrent writer); a missing link is created with
+/// `value_if_missing` first (unless one was created meanwhile).
+pub(crate) fn restamp_link(dir: &CStr, name: &str, value_if_missing: &str, stamp_ns: u64) -> Result {
+    check_component(name.as_bytes())?;
+    drop(Path::lookup_dir(dir)?);
+    let full = CString::try_from_fmt(fmt!("{}/{}", dir, name))?;
+    if read_link(&full)?.is_none() {
+        let value = CString::try_from_fmt(fmt!("{}", value_if_missing))?;
+        match create_symlink(&full, &value) {
+            Err(e) if e == EEXIST => {}
+            other => other?,
+        }
+    }
+    set_link_mtime(&full, stamp_ns)
+}
+
 /// Names in directory `dir` that do not start with '.', in no particular order.
 pub(crate) fn list_dir(dir: &CStr) -> Result<KVec<CString>> {
     #[repr(C)]
@@ -332,6 +349,17 @@ pub(crate) fn space(name: &CStr) -> Result<Space> {
 /// `LOOKUP_NO_SYMLINKS`).
 pub(crate) fn is_symlink_refusal(e: Error) -> bool {
     e.to_errno() == -(sys::ELOOP as i32)
+}
+
+/// Makes the entries of directory `dir` durable (`fsync` of the directory, reached
+/// through no symlink): links created, replaced or removed in it so far survive a
+/// power loss, not only a crash of this kernel.
+pub(crate) fn sync_dir(dir: &CStr) -> Result {
+    let d = Path::lookup_dir(dir)?;
+    // SAFETY: `d` holds its path's references until it is dropped, after the call;
+    // "." is one component.
+    let file = unsafe { File::open_in(&d.path, kernel::c_str!("."), OpenFlags::READ, 0) }?;
+    file.sync(false)
 }
 
 /// Opens `name` in directory `dir` (docu/cluster.md, "Paths"): `dir` is reached through

@@ -4,9 +4,11 @@
 //! once (an operator's and a script's, say) run one after the other, each deciding from
 //! the state the other left. A killed marsadm's lock goes with its process. Readers
 //! never wait. Each single change is atomic anyway (a symlink renamed into place), so
-//! a marsadm killed half-way leaves a tree the next command reads and completes.
+//! a marsadm killed half-way leaves a tree the next command reads and completes. When
+//! the lock goes, /mars is made durable first (`syncfs`).
 
 use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -17,7 +19,19 @@ use crate::error::{Error, Result};
 
 /// The lock, held until dropped.
 #[derive(Debug)]
-pub struct HostLock(#[allow(dead_code)] Flock<File>);
+pub struct HostLock(Flock<File>);
+
+impl Drop for HostLock {
+    /// What the command changed is made durable (`syncfs` of /mars) before the lock
+    /// goes: a power loss right after a command returned does not take it back (an
+    /// operator, a script or a peer may already act on it). The module's own changes
+    /// go along.
+    fn drop(&mut self) {
+        if let Err(e) = nix::unistd::syncfs(self.0.as_raw_fd()) {
+            eprintln!("marsadm: warning: cannot make /mars durable (syncfs: {e}); a power loss now may undo this command");
+        }
+    }
+}
 
 /// Takes the lock on `root`, waiting up to `wait` for another marsadm to finish (saying
 /// so once on stderr). `None` if `root` cannot be opened: the command's own checks then

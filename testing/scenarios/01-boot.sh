@@ -11,8 +11,9 @@ grep -q '^node2 running' <<<"$status" || fail "node2 not running"
 for n in node1 node2; do
   step "$n: identity and kernel"
   assert_eq "$n" "$(on $n hostname)" "hostname"
-  # The kernel line the testbed booted it with (status: kernel=7.3 or 6.12).
-  line=$(sed -n "s/^$n .* kernel=\([0-9.]*\)$/\1/p" <<<"$status")
+  # The kernel line the testbed booted it with (status: kernel=7.3, 6.12 or 7.3-debug;
+  # its release starts with the version).
+  line=$(sed -n "s/^$n .* kernel=\([0-9.]*\)\(-debug\)\{0,1\}$/\1/p" <<<"$status")
   [ -n "$line" ] || fail "$n: status names no kernel"
   on $n 'uname -r' | grep -q "^${line//./\\.}\." || fail "$n does not run the $line kernel it was booted with"
 

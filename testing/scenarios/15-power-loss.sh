@@ -6,8 +6,10 @@
 # (keep-all, drop-all, random, torn), the disks a power loss at the mark could leave:
 # on node2 (secondary) it must follow node1 again and end with node1's data, or show
 # that it needs a resync; on node1 (primary) every block acknowledged before the mark
-# must read back, and marsadm cat must find the logfiles clean. Unlike `testbed crash`
-# (qemu killed: every write the guest issued survives), a missing flush or FUA fails.
+# must read back, and marsadm cat must find the logfiles clean. Last, node1 loses
+# power the moment it has handed over to node2: it must come back as node2's
+# secondary. Unlike `testbed crash` (qemu killed: every write the guest issued
+# survives), a missing flush or FUA fails.
 # WRITER_MODE=direct (no O_DSYNC: nothing asks for durability) shows that it can fail.
 # testbed-kernels: 7.3  (dm-log-writes is a module of the stock 7.3 kernel only)
 source "$(dirname "$0")/../lib.sh"
@@ -120,6 +122,37 @@ for i in "${!XFS_STATES[@]}"; do
   down_state node1
   checked=$((checked + 1))
 done
+
+step "handover: node1, the old primary, loses power the moment it has left the primary role"
+# ext4 commits its journal every 60 s here, not every 5: only a flush mars asks for
+# makes /mars durable before the cut. node2 took over on what node1 showed; node1 must
+# come back as node2's secondary, never as a primary next to it (docu/failover.md, "A
+# crash during a handover").
+reset
+PL_MARS_OPTIONS=commit=60 on_nodes 'logged' node1 node2
+on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/mapper/lw-data >/dev/null'
+on node1 'marsadm wait-resource r0 --until primary --timeout 30' || fail "node1 did not become primary of r0"
+join_cluster node2
+on node2 'marsadm join-resource r0 /dev/mapper/lw-data >/dev/null' || fail "join-resource on node2"
+on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate"
+on node1 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=16 oflag=direct conv=fsync status=none' || fail "writing on node1"
+tb exec node2 -- marsadm primary r0 &
+left_role() { [ "$(on node1 'readlink /mars/resource-r0/actual-node1/is-primary')" = 0 ]; }
+retry 60 left_role || fail "node1 did not leave the primary role"
+cut_marks node1 h1 none >/dev/null || fail "cut h1 on node1"
+wait $! || fail "handover to node2"
+unlogged node1
+state node1 h1 drop-all 0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  on node1 'test ! -b /dev/mars/r0' || fail "node1 is primary again after losing power right after the handover: $(on node1 'marsadm view r0')"
+  sleep 1
+done
+assert_eq node2 "$(on node1 'readlink /mars/resource-r0/primary')" "the designated primary on node1 after its power loss"
+on node2 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=16 seek=32 oflag=direct conv=fsync status=none' || fail "writing on node2"
+retry 60 caught_up node2 node1 || fail "node1 does not follow node2 after its power loss: $(on node1 'marsadm view r0')"
+same_disks --bytes $((DATA_SECTORS * 512)) vda node2 node1
+down_state node1
+checked=$((checked + 1))
 
 step "restore the nodes"
 restore

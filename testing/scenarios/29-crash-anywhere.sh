@@ -56,12 +56,17 @@ wait || true
 retry 60 is_primary_on node1 || fail "node1 not primary again after its crash: $(on node1 'marsadm view r0')"
 follows node1 node2
 
-# handover_crash NEW OLD VICTIM SEEK: `marsadm primary` on NEW (OLD is primary), VICTIM
-# crashes a second later and boots; NEW must end up primary, write, and OLD follow it.
+# handover_crash NEW OLD VICTIM SEEK: `marsadm primary` on NEW (OLD is primary); VICTIM
+# crashes at once when OLD has left the primary role (VICTIM OLD) or NEW has taken
+# over (VICTIM NEW), and boots; NEW must end up primary, write, and OLD follow it.
 handover_crash() {
   local new=$1 old=$2 victim=$3
   tb exec "$new" -- marsadm --timeout 300 primary r0 > /tmp/mars-handover.$$ 2>&1 &
-  sleep 1
+  if [ "$victim" = "$old" ]; then
+    retry 120 left_role "$old" || fail "$old did not leave the primary role: $(cat /tmp/mars-handover.$$)"
+  else
+    retry 120 is_primary_on "$new" || fail "$new did not take over: $(cat /tmp/mars-handover.$$)"
+  fi
   crash_boot "$victim"
   wait || echo "primary on $new returned $?: $(cat /tmp/mars-handover.$$)"
   retry 120 is_primary_on "$new" || on "$new" 'marsadm primary r0' ||
@@ -69,17 +74,13 @@ handover_crash() {
   on "$new" "dd if=/dev/urandom of=/dev/mars/r0 bs=1M count=2 seek=$4 oflag=direct status=none" || fail "writing on $new"
   follows "$new" "$old"
 }
+left_role() { [ "$(on "$1" 'readlink /mars/resource-r0/actual-'"$1"'/is-primary')" = 0 ]; }
 
-# Known bug (docu/reliability-findings.md, "Open"): a handover whose old primary crashes
-# can take over at a position short of the old primary's log and end in a split brain
-# (1 of 3 runs). These steps run with MARS_SCENARIO_HANDOVER_CRASH=1 until it is fixed.
-if [ "${MARS_SCENARIO_HANDOVER_CRASH:-0}" = 1 ]; then
-  step "the old primary crashes during a planned handover"
-  handover_crash node2 node1 node1 40
+step "the old primary crashes during a planned handover"
+handover_crash node2 node1 node1 40
 
-  step "the new primary crashes during a planned handover"
-  handover_crash node1 node2 node1 44
-fi
+step "the new primary crashes during a planned handover"
+handover_crash node1 node2 node1 44
 
 step "node2 crashes during invalidate"
 tb exec node2 -- marsadm --timeout 300 invalidate r0 > /tmp/mars-handover.$$ 2>&1 &

@@ -3,7 +3,8 @@
 # own /mars tree holds planted symlinks. The other member merges none of what it may
 # not set (this host's data/replay/syncstatus links, its address, a bad primary, a
 # unit link that is no unit name, a logfile name as a symlink, a symlink for a
-# directory), follows no symlink in /mars
+# directory) and stamps its own links anew so the peer takes them back, follows no
+# symlink in /mars
 # (fetch serving and fetch writing), does not oops on a symlink where a directory is
 # expected, and replication between the two goes on: /etc and the disks unchanged.
 # Every check is made and the failures are listed at the end (one run shows them all).
@@ -86,10 +87,14 @@ on node1 "test -L $R/systemd-start-unit" && bad "node1 merged a unit link that i
 [ "$(dropped node1)" -gt "$drops" ] || bad "dropped_tree_entries did not count ($drops -> $(dropped node1))"
 klog node1 | grep "dropped .*from node2" | head -3 || bad "no log line on node1 for the dropped entries"
 # node2's own view back to normal (its planted links replaced by fresh correct ones).
-on node2 "rm -f $R/log-000000001-x $R/todo-node8 $R/systemd-start-unit $R/data-node1 $R/replay-node1 $R/syncstatus-node1 $R/todo-node3/emergency-limit"
-plant node2 $R/todo-node1/emergency-limit 30
+on node2 "rm -f $R/log-000000001-x $R/todo-node8 $R/systemd-start-unit $R/data-node1 $R/todo-node3/emergency-limit"
 plant node2 /mars/ips/ip-node1 "$ip1"
 plant node2 $R/primary node1
+# node1 stamps its own links anew when a peer has newer copies (a copy of a link that a
+# crash took back on node1, or a forgery): node2, reaching node1 again, takes node1's
+# values back by itself.
+own_again() { [ "$(on node2 "readlink $R/syncstatus-node1; readlink $R/replay-node1; readlink $R/todo-node1/emergency-limit")" = "$(on node1 "readlink $R/syncstatus-node1; readlink $R/replay-node1; readlink $R/todo-node1/emergency-limit")" ]; }
+retry 30 own_again || bad "node2 keeps the planted copies of node1's own links: $(on node2 "readlink $R/syncstatus-node1; readlink $R/replay-node1; readlink $R/todo-node1/emergency-limit")"
 
 step "fetch writing: a planted log-<nr>-node1 symlink in a listing, and one in node2's own tree"
 next=$(( 10#$(cur_log | cut -d- -f2) + 1 ))

@@ -248,6 +248,11 @@ pub enum Verdict {
     Ignore,
     /// It would change the local tree, and the sender may not: count and log it.
     Drop(Refusal),
+    /// A newer value of this host's own state than this host has: a link of this host
+    /// as peers saw it before a crash here took it back (shown before it was durable),
+    /// or a forgery. Never taken; this host writes what it has (`.deleted` if nothing)
+    /// again with a fresh stamp, so that every peer replaces its copy.
+    Reassert,
 }
 
 /// The verdict for an entry whose path passed [`classify`] (`rule`), given the local
@@ -257,6 +262,9 @@ pub enum Verdict {
 pub fn decide(rule: Rule<'_>, local: Option<LinkState<'_>>, remote: LinkState<'_>, from: &str) -> Verdict {
     if !remote_wins(local, remote) {
         return Verdict::Ignore;
+    }
+    if let Rule::Owner(_, _, true) = rule {
+        return if local.is_some_and(|l| l.value == remote.value) { Verdict::Ignore } else { Verdict::Reassert };
     }
     match rule.allows(from, remote.value, local.is_some_and(|l| l.value != DELETED)) {
         Ok(()) => Verdict::Merge,
@@ -413,8 +421,10 @@ mod tests {
         // An echo of this host's own link is no attack; a newer value is.
         let mine = classify("resource-r0/replay-node1", ME).unwrap();
         assert_eq!(decide(mine, Some(l("a", 5)), l("a", 5), "node2"), Verdict::Ignore);
-        assert_eq!(decide(mine, Some(l("a", 5)), l("b", 6), "node2"), Verdict::Drop(Refusal::Mine));
-        assert_eq!(decide(mine, None, l("b", 6), "node2"), Verdict::Drop(Refusal::Mine));
+        assert_eq!(decide(mine, Some(l("a", 5)), l("b", 6), "node2"), Verdict::Reassert);
+        assert_eq!(decide(mine, None, l("b", 6), "node2"), Verdict::Reassert);
+        assert_eq!(decide(mine, Some(l("a", 5)), l("a", 6), "node2"), Verdict::Ignore);
+        assert_eq!(decide(mine, Some(l("a", 5)), l("b", 4), "node2"), Verdict::Ignore);
         let ip = classify("ips/ip-node1", ME).unwrap();
         assert_eq!(decide(ip, Some(l("10.0.0.1", 5)), l("10.0.0.1", 5), "node2"), Verdict::Ignore);
         assert_eq!(decide(ip, Some(l("10.0.0.1", 5)), l("10.0.0.9", 6), "node2"), Verdict::Drop(Refusal::Mine));

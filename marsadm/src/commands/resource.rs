@@ -155,8 +155,9 @@ pub fn join_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&str
     let stamp = stamp + 1;
     // Replication starts at the primary's current logfile.
     let replay = ReplayLink { log: LogName { nr: theirs.log.nr, host: &primary }, start: 0, len: 0 };
-    let links: [(String, String); 7] = [
-        (format!("{dir}/{DATA_PREFIX}{me}"), disk.path.to_string_lossy().into_owned()),
+    // `data-<me>` (membership: a second join-resource refuses) comes last, with
+    // `attach` after it: a join-resource killed before it can simply be run again.
+    let links: [(String, String); 6] = [
         (format!("{dir}/{DEVICE_PREFIX}{me}"), devname.to_owned()),
         (format!("{dir}/{REPLAY_PREFIX}{me}"), replay.to_string()),
         (format!("{dir}/{SYNCSTATUS_PREFIX}{me}"), "0".to_owned()),
@@ -176,6 +177,7 @@ pub fn join_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&str
             ctx.tree.set(&format!("{dir}/{VERSION_PREFIX}{prev:09}-{me}"), &v.value, stamp)?;
         }
     }
+    ctx.tree.set(&format!("{dir}/{DATA_PREFIX}{me}"), &disk.path.to_string_lossy(), stamp)?;
     ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{me}/attach"), "1", stamp + 1)?;
     ctx.trigger();
     println!("joined resource {res} as a secondary of {primary} on {}", disk.path.display());
