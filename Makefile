@@ -131,7 +131,7 @@ demo: initramfs
 bench: initramfs
 	@scripts/bench.sh
 
-# A seeded soak on its own testbed instance (docu/reliability-soak.md): power-loss crash
+# A seeded soak on its own testbed instance (docu/reliability.md, "Seeded soak"): power-loss crash
 # states, host crashes, network faults, handovers and forced failovers under a verifying
 # workload. SEED (default random, printed first) repeats a run's actions, CYCLES
 # (default 20) their number; the 7.3 kernel (dm-log-writes).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make soak SEED=S CYCLES=N` (docu/reliability-soak.md): a seeded soak of a two-node
+# `make soak SEED=S CYCLES=N` (docu/reliability.md, "Seeded soak"): a seeded soak of a two-node
 # resource on its own testbed instance (MARS_TESTBED_INSTANCE, default "soak"; 7.3
 # kernel: dm-log-writes). node1 creates r0 on lw-data (the first 32 MiB of vda, a
 # device-mapper device as in scenario 15), node2 joins. Each cycle runs the verifying
@@ -23,7 +23,8 @@
 #
 # SEED (default random), CYCLES (default 20), CHECK_EVERY (default 5), PL_MARKS (cuts
 # per power-loss recording, default 3), SOAK_ACTIONS (comma list to restrict the
-# actions), SOAK_WRITER_MODE=direct (writes without O_DSYNC: nothing asks for
+# actions), SOAK_WEIGHTS (five numbers, the draw weights of powerloss, crash, net,
+# handover, failover; default "36 20 20 12 12"), SOAK_WRITER_MODE=direct (writes without O_DSYNC: nothing asks for
 # durability, so a power loss may lose acknowledged blocks: shows that the soak can
 # fail), SOAK_KEEP=1 (leave the nodes up at the end), SOAK_DRY=1 (print the cycles'
 # actions only: no testbed).
@@ -40,12 +41,14 @@ CYCLES=${CYCLES:-20}
 CHECK_EVERY=${CHECK_EVERY:-5}
 PL_MARKS=${PL_MARKS:-3}
 ACTIONS=(powerloss crash net handover failover)
-WEIGHTS=(36 20 20 12 12)
+read -r -a WEIGHTS <<<"${SOAK_WEIGHTS:-36 20 20 12 12}"
+[ ${#WEIGHTS[@]} = ${#ACTIONS[@]} ] && [[ "${WEIGHTS[*]}" =~ ^[0-9\ ]+$ ]] ||
+  { echo "soak: SOAK_WEIGHTS must be ${#ACTIONS[@]} numbers (${ACTIONS[*]})" >&2; exit 2; }
 [[ "$SEED" =~ ^[0-9]+$ ]] || { echo "soak: SEED must be a number" >&2; exit 2; }
 [[ "$CYCLES" =~ ^[0-9]+$ ]] || { echo "soak: CYCLES must be a number" >&2; exit 2; }
 # The settings that change what a run does, for the line that repeats it.
-settings=$(for v in PL_MARKS CHECK_EVERY SOAK_ACTIONS SOAK_WRITER_MODE; do
-  if [ -n "${!v:-}" ]; then echo -n "$v=${!v} "; fi; done)
+settings=$(for v in PL_MARKS CHECK_EVERY SOAK_ACTIONS SOAK_WEIGHTS SOAK_WRITER_MODE; do
+  if [ -n "${!v:-}" ]; then echo -n "$v=\"${!v}\" "; fi; done)
 if [ -n "${SOAK_ACTIONS:-}" ]; then
   for i in "${!ACTIONS[@]}"; do [[ ",$SOAK_ACTIONS," == *",${ACTIONS[$i]},"* ]] || WEIGHTS[$i]=0; done
 fi
