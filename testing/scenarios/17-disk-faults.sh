@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Disk faults under a resource (docu/reliability.md, "Disk faults"): the data disks of
 # both hosts are device-mapper devices whose table the scenario switches between
-# linear (healthy), flakey (error_writes: writes fail, reads work) and delay (a disk
-# that hangs for seconds), under running replication.
+# linear (healthy), flakey (error_writes: writes fail, reads work; error_reads) and
+# delay (a disk that hangs for seconds), under running replication.
 # - The primary's disk refuses writes: writes are still acknowledged (logged); a read
 #   through /dev/mars/r0 returns the newest data, never the old (the refused writes stay
 #   in RAM and are retried); view shows DISK_ERROR with disk_error; a writer that would
@@ -10,6 +10,9 @@
 #   again everything reaches it and view is UpToDate.
 # - The secondary's disk refuses writes: view there shows DISK_ERROR, replay retries and
 #   finishes once the disk works; the primary never notices.
+# - The primary's disk refuses reads (flakey error_reads) while node2 syncs from it: the
+#   application's reads fail (as without MARS), view on node1 shows DISK_ERROR, node2's
+#   sync waits and finishes once the disk reads again.
 # - The primary's disk hangs 5 s per write: the application's writes do not wait for it.
 # At the end the disks are equal.
 source "$(dirname "$0")/../lib.sh"
@@ -84,6 +87,20 @@ assert_eq UpToDate "$(diskstate node1)" "node1's diskstate while node2's disk fa
 healthy node2
 retry 60 caught_up node1 node2 || fail "node2 did not catch up after its disk recovered: $(on node2 'marsadm view r0')"
 assert_eq 0 "$(view_field node2 disk_error)" "disk_error on node2 after recovery"
+
+step "the primary's disk refuses reads while node2 syncs"
+dm_table node1 flakey /dev/vda 0 0 3600 1 error_reads
+rc=0
+on node1 'dd if=/dev/mars/r0 of=/dev/null bs=1M skip=16 count=4 iflag=direct status=none' || rc=$?
+[ "$rc" != 0 ] || fail "a read through /dev/mars/r0 succeeded while node1's disk refuses reads"
+on node2 'marsadm invalidate r0 >/dev/null' || fail "invalidate on node2"
+retry 60 diskstate_is node1 DISK_ERROR || fail "view on node1 does not show DISK_ERROR while the sync's reads fail: $(on node1 'marsadm view r0')"
+[ "$(diskstate node2)" != UpToDate ] || fail "node2 UpToDate although its sync source cannot read its disk"
+healthy node1
+on node2 'marsadm wait-resource r0 --until uptodate --timeout 180' || fail "node2's sync did not finish after node1's disk recovered: $(on node2 'marsadm view r0')"
+# The error shows until the disk took a write again.
+on node1 'dd if=/tmp/C of=/dev/mars/r0 bs=1M seek=60 oflag=direct conv=fsync status=none' || fail "writing after the read errors"
+retry 30 diskstate_is node1 UpToDate || fail "node1 not UpToDate after its disk reads again: $(on node1 'marsadm view r0')"
 
 step "the primary's disk hangs 5 s per write"
 dm_table node1 delay /dev/vda 0 0 /dev/vda 0 5000

@@ -2,7 +2,8 @@
 # Crashes outside the primary's plain writing (docu/reliability.md, "Crashes anywhere"):
 # the secondary crashes mid-sync and mid-fetch/replay; the primary crashes during a log
 # rotation; the old primary and then the new one crash during a planned handover; the
-# secondary crashes during invalidate. After each the cluster converges by itself (the
+# secondary crashes during invalidate; the new primary crashes right after a forced
+# takeover. After each the cluster converges by itself (the
 # crashed node boots and loads the module, nothing else) to a state where the secondary
 # follows the primary; at the end the disks are equal.
 source "$(dirname "$0")/../lib.sh"
@@ -87,9 +88,26 @@ tb exec node2 -- marsadm --timeout 300 invalidate r0 > /tmp/mars-handover.$$ 2>&
 sleep 1
 crash_boot node2
 wait || echo "invalidate on node2 returned $?: $(cat /tmp/mars-handover.$$)"
-rm -f /tmp/mars-handover.$$
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 240' || fail "node2 not UpToDate after crashing during invalidate: $(on node2 'marsadm view r0')"
 follows node1 node2
+
+step "node2 crashes the moment it has taken over by force (node1 cut off, not writing)"
+tb net cut node1 node2
+on node2 'marsadm pause-fetch r0 >/dev/null' || fail "pause-fetch on node2"
+tb exec node2 -- marsadm primary --force r0 > /tmp/mars-handover.$$ 2>&1 &
+retry 60 is_primary_on node2 || fail "node2 did not take over by force: $(cat /tmp/mars-handover.$$)"
+crash_boot node2
+wait || echo "primary --force on node2 returned $?: $(cat /tmp/mars-handover.$$)"
+# A takeover whose command had not returned may be undone by the crash: then it is
+# asked for again, as an operator would.
+retry 60 is_primary_on node2 || on node2 'marsadm pause-fetch r0 >/dev/null; marsadm primary --force r0' ||
+  fail "node2 not primary after crashing during its forced takeover: $(on node2 'marsadm view r0')"
+on node2 'dd if=/dev/urandom of=/dev/mars/r0 bs=1M count=2 seek=48 oflag=direct status=none' || fail "writing on node2"
+tb net heal node1 node2
+# node1 wrote nothing after the cut: its history is a prefix of node2's, it follows.
+follows node2 node1
+for n in node1 node2; do [ "$(on $n 'marsadm view-is-split-brain r0')" = 0 ] || fail "split brain shown on $n: $(on $n 'marsadm view r0')"; done
+rm -f /tmp/mars-handover.$$
 
 for n in node1 node2; do on $n 'marsadm down r0' || fail "down on $n"; done
 same_disks vda node1 node2
