@@ -248,9 +248,9 @@ pub enum Verdict {
     Ignore,
     /// It would change the local tree, and the sender may not: count and log it.
     Drop(Refusal),
-    /// A newer value of this host's own state than this host has: a link of this host
-    /// as peers saw it before a crash here took it back (shown before it was durable),
-    /// or a forgery. Never taken; this host writes what it has (`.deleted` if nothing)
+    /// A newer value (not `.deleted`) of this host's own state than this host has: a
+    /// link of this host as peers saw it before a crash here took it back (shown before
+    /// it was durable), or a forgery. Never taken; this host writes what it has (`.deleted` if nothing)
     /// again with a fresh stamp, so that every peer replaces its copy.
     Reassert,
 }
@@ -263,8 +263,12 @@ pub fn decide(rule: Rule<'_>, local: Option<LinkState<'_>>, remote: LinkState<'_
     if !remote_wins(local, remote) {
         return Verdict::Ignore;
     }
+    // A `.deleted` is another member's removal of this host (leave-resource --host,
+    // delete-resource --force, log-delete): judged by the rules below, never reasserted.
     if let Rule::Owner(_, _, true) = rule {
-        return if local.is_some_and(|l| l.value == remote.value) { Verdict::Ignore } else { Verdict::Reassert };
+        if remote.value != DELETED {
+            return if local.is_some_and(|l| l.value == remote.value) { Verdict::Ignore } else { Verdict::Reassert };
+        }
     }
     match rule.allows(from, remote.value, local.is_some_and(|l| l.value != DELETED)) {
         Ok(()) => Verdict::Merge,
@@ -425,6 +429,8 @@ mod tests {
         assert_eq!(decide(mine, None, l("b", 6), "node2"), Verdict::Reassert);
         assert_eq!(decide(mine, Some(l("a", 5)), l("a", 6), "node2"), Verdict::Ignore);
         assert_eq!(decide(mine, Some(l("a", 5)), l("b", 4), "node2"), Verdict::Ignore);
+        // Another member's removal of this host is no lost link of it.
+        assert_eq!(decide(mine, Some(l("a", 5)), l(DELETED, 6), "node2"), Verdict::Drop(Refusal::Mine));
         let ip = classify("ips/ip-node1", ME).unwrap();
         assert_eq!(decide(ip, Some(l("10.0.0.1", 5)), l("10.0.0.1", 5), "node2"), Verdict::Ignore);
         assert_eq!(decide(ip, Some(l("10.0.0.1", 5)), l("10.0.0.9", 6), "node2"), Verdict::Drop(Refusal::Mine));
