@@ -1,14 +1,15 @@
 //! Names and tree values as read from `/mars` or a peer's listing: `LogName`,
 //! `ReplayLink`, `VersionLink`, `parse_log_path`, the name checks, Lamport stamps,
 //! addresses, wire paths, the ownership rules of a peer's entries (`classify`,
-//! `Rule::allows`, `may_merge`), unit names of `systemd-start-unit`/`-stop-unit`
+//! `Rule::allows`, `may_merge`, `decide`), unit names of `systemd-start-unit`/`-stop-unit`
 //! (`check_unit_name`). What parses must print and parse to
 //! the same value.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use mars_core::lamport::parse_stamp;
-use mars_core::ownership::{classify, may_merge};
+use mars_core::merge::LinkState;
+use mars_core::ownership::{classify, decide, may_merge, Rule, Verdict};
 use mars_core::names::{check_device_name, check_host_name, check_resource_name, check_unit_name, UNIT_SUFFIXES};
 use mars_core::tree::{parse_log_path, LogName, ReplayLink, VersionLink};
 use mars_core::wire::{check_tree_path, parse_ipv4};
@@ -45,6 +46,12 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(rule) = classify(path, me) {
         let _ = rule.allows(from, value, value.len() % 2 == 0);
         let _ = rule.owner();
+        // Whatever the stamps: a peer's value never replaces this host's own state.
+        let local = (path.len() % 3 != 0).then_some(LinkState { value: from, stamp_ns: path.len() as u64 });
+        let verdict = decide(rule, local, LinkState { value, stamp_ns: value.len() as u64 }, from);
+        if let Rule::Owner(_, _, true) = rule {
+            assert_ne!(verdict, Verdict::Merge, "{path:?} -> {value:?} from {from:?}");
+        }
     }
     let _ = may_merge(path, value, from, me, path.len() % 2 == 0);
 });
