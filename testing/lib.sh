@@ -81,6 +81,16 @@ replicated_r0() {
   fi
 }
 
+# three_nodes_r0: a testbed of three nodes with fresh modules and zeroed $DISK; node1
+# creates r0 on /dev/$DISK, node2 and node3 join the cluster (not the resource).
+three_nodes_r0() {
+  tb up --nodes 3 >/dev/null
+  fresh_modules node1 node2 node3
+  zero_disks "$DISK" node1 node2 node3
+  create_r0 "/dev/$DISK"
+  join_cluster node2 node3
+}
+
 # join NODE [PEER]: NODE joins the cluster of PEER (default node1) with a copy of PEER's
 # secret, as an operator copies /mars/cluster.key (marsadm's status is the function's).
 join() {

@@ -9,11 +9,7 @@
 source "$(dirname "$0")/../lib.sh"
 DISK=vda
 
-tb up --nodes 3 >/dev/null
-fresh_modules node1 node2 node3
-zero_disks $DISK node1 node2 node3
-create_r0 /dev/$DISK
-join_cluster node2 node3
+three_nodes_r0
 write_some() { on "$1" 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=32 seek='"$2"' oflag=direct status=none' || fail "write on $1"; }
 replay_link() { on "$1" "readlink /mars/resource-r0/replay-$1"; }
 # Every node here fills its disk with differing data, so node3's sync copies.

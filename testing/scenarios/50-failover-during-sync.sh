@@ -8,11 +8,7 @@
 source "$(dirname "$0")/../lib.sh"
 DISK=vda
 
-tb up --nodes 3 >/dev/null
-fresh_modules node1 node2 node3
-zero_disks $DISK node1 node2 node3
-create_r0 /dev/$DISK
-join_cluster node2 node3
+three_nodes_r0
 on node1 'dd if=/dev/urandom of=/dev/mars/r0 bs=1M count=64 oflag=direct status=none' || fail "first write"
 on node2 "marsadm join-resource r0 /dev/$DISK >/dev/null" || fail "join-resource on node2"
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate"
