@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # marsadm killed with SIGKILL in the middle of a state-changing command (docu/reliability.md,
-# "Two marsadm, or one killed"): join-resource, invalidate, primary (both ways),
-# log-rotate and leave-resource, each killed a moment after it started; then the same
+# "Two marsadm at once, and a killed one"): join-resource, invalidate, primary (both
+# ways), log-rotate, the pause/resume switches, down/up, log-purge-all and
+# leave-resource, each killed a moment after it started; then the same
 # command is run again and must complete, and the cluster must converge: node2 follows
 # the primary, and at the end the disks are equal. marsadm changes the tree one atomic
 # link at a time, in an order a second run completes; its lock goes with the process.
@@ -65,6 +66,17 @@ step "log-rotate on node1, killed, then run again"
 killed node1 0.1 "log-rotate r0"
 on node1 'marsadm log-rotate r0' || fail "log-rotate again after the kill"
 write_on node1 64
+follows node1 node2
+
+step "switches, killed each, then run again and undone"
+for sw in "node2 pause-replay resume-replay" "node2 pause-fetch resume-fetch" "node2 pause-sync resume-sync" \
+  "node2 down up" "node1 pause-replay-global resume-replay-global" "node1 log-purge-all log-purge-all"; do
+  read -r node cmd undo <<<"$sw"
+  killed $node 0.05 "$cmd r0"
+  on $node "marsadm $cmd r0 >/dev/null" || fail "$cmd on $node again after the kill"
+  on $node "marsadm $undo r0 >/dev/null" || fail "$undo on $node after the kill"
+done
+write_on node1 80
 follows node1 node2
 
 step "leave-resource on node2, killed, then run again; join again"
