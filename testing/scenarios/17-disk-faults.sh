@@ -40,6 +40,8 @@ zero_disks vda node1 node2
 for n in node1 node2; do
   on $n 'dmsetup remove d0 2>/dev/null; dmsetup create d0 --table "0 $(blockdev --getsz /dev/vda) linear /dev/vda 0" && dmsetup mknodes' || fail "dm device on $n"
 done
+# Also after a failure: no d0 left over the next scenario's disk.
+trap 'for n in node1 node2; do on $n "marsadm down r0; dmsetup remove d0" >/dev/null 2>&1; done' EXIT
 create_r0 /dev/mapper/d0
 join_cluster node2
 on node2 'marsadm join-resource r0 /dev/mapper/d0 >/dev/null' || fail "join-resource on node2"
@@ -83,7 +85,7 @@ step "the secondary's disk refuses writes"
 refusing node2
 on node1 'dd if=/tmp/A of=/dev/mars/r0 bs=1M seek=16 oflag=direct conv=fsync status=none' || fail "writing A again"
 retry 30 diskstate_is node2 DISK_ERROR || fail "view on node2 does not show DISK_ERROR: $(on node2 'marsadm view r0')"
-assert_eq UpToDate "$(diskstate node1)" "node1's diskstate while node2's disk fails"
+retry 30 diskstate_is node1 UpToDate || fail "node1 not UpToDate while node2's disk fails: $(on node1 'marsadm view r0')"
 healthy node2
 retry 60 caught_up node1 node2 || fail "node2 did not catch up after its disk recovered: $(on node2 'marsadm view r0')"
 assert_eq 0 "$(view_field node2 disk_error)" "disk_error on node2 after recovery"
@@ -112,4 +114,5 @@ healthy node1
 retry 60 caught_up node1 node2 || fail "not caught up after the hang"
 
 for n in node1 node2; do on $n 'marsadm down r0 && dmsetup remove d0' || fail "down on $n"; done
+trap - EXIT
 same_disks vda node1 node2
