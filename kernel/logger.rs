@@ -158,13 +158,15 @@ impl Log {
 }
 
 /// The logfile a primary's data path writes now; a rotation (`marsadm log-rotate`)
-/// replaces it. The logger switches only when everything logged to the old logfile is
-/// on the disk and durable, so a logfile is complete once the next one is in use; the
-/// writeback then records the old one's final length and moves `replay-<me>` on.
+/// replaces it. The logger switches once the old logfile is durable and nobody waits
+/// for its durability, so a logfile is complete once the next one is in use. The
+/// writeback may still be writing the old one back: it follows at most one logfile
+/// behind (a rotation waits until it left the one before), records the old one's final
+/// length and moves `replay-<me>` on.
 #[pin_data]
 pub(crate) struct CurrentLog {
     #[pin]
-    log: Mutex<Arc<Log>>,
+    logs: Mutex<Logs>,
     /// A rotation asked for and not yet carried out: the next logfile.
     #[pin]
     next: Mutex<Option<Arc<Log>>>,
@@ -177,11 +179,18 @@ pub(crate) struct CurrentLog {
     failed: AtomicBool,
 }
 
+/// The logfile the logger appends to, and the one before it while the writeback has not
+/// left it.
+struct Logs {
+    now: Arc<Log>,
+    behind: Option<Arc<Log>>,
+}
+
 impl CurrentLog {
     pub(crate) fn new(log: Arc<Log>) -> Result<Arc<CurrentLog>> {
         Arc::pin_init(
             pin_init!(CurrentLog {
-                log <- new_mutex!(log, "mars_current_log"),
+                logs <- new_mutex!(Logs { now: log, behind: None }, "mars_current_log"),
                 next <- new_mutex!(None, "mars_next_log"),
                 cease: AtomicBool::new(false),
                 ceased: AtomicBool::new(false),
@@ -191,8 +200,56 @@ impl CurrentLog {
         )
     }
 
+    /// The logfile the logger appends to.
     pub(crate) fn get(&self) -> Arc<Log> {
-        self.log.lock().clone()
+        self.logs.lock().now.clone()
+    }
+
+    /// For the logger: continues in `next`; the writeback may still be in the old one.
+    fn switch(&self, next: Arc<Log>) {
+        let mut logs = self.logs.lock();
+        let old = core::mem::replace(&mut logs.now, next);
+        logs.behind = Some(old);
+    }
+
+    /// The writeback is in a logfile before the current one.
+    fn behind(&self) -> bool {
+        self.logs.lock().behind.is_some()
+    }
+
+    /// For the writeback: the logfile numbered `nr`, if it is the current one or the one
+    /// before.
+    pub(crate) fn numbered(&self, nr: u32) -> Option<Arc<Log>> {
+        let logs = self.logs.lock();
+        if logs.now.nr == nr {
+            return Some(logs.now.clone());
+        }
+        logs.behind.as_ref().filter(|b| b.nr == nr).cloned()
+    }
+
+    /// For the writeback: the logfile after `log` (`log` itself if it is the current one).
+    pub(crate) fn after(&self, log: &Log) -> Arc<Log> {
+        let logs = self.logs.lock();
+        match &logs.behind {
+            Some(b) if b.nr > log.nr => b.clone(),
+            _ => logs.now.clone(),
+        }
+    }
+
+    /// For the writeback: everything of `log` is on the disk, and it moves on.
+    pub(crate) fn left(&self, log: &Log) {
+        let mut logs = self.logs.lock();
+        if logs.behind.as_ref().is_some_and(|b| b.nr <= log.nr) {
+            logs.behind = None;
+        }
+    }
+
+    /// How far the writeback has written logged writes to the disk: the logfile and
+    /// the position in it before which everything logged is there (maybe not flushed).
+    pub(crate) fn written_back(&self) -> (u32, u64) {
+        let logs = self.logs.lock();
+        let log = logs.behind.as_ref().unwrap_or(&logs.now);
+        (log.nr, log.written.load(Ordering::Acquire))
     }
 
     /// Asks the logger to continue in `next` (unless a rotation is pending already).
@@ -468,7 +525,7 @@ fn cease_logging(b: &WriteBuffer, current: &CurrentLog, syncs: &SyncQueue, t: &m
     let appended = t.log.appended.load(Ordering::Acquire);
     t.log.report_now.store(true, Ordering::Release);
     b.wake_writeback();
-    if !wait_for_writeback(|| t.log.reported.load(Ordering::Acquire) >= appended && syncs.is_empty()) {
+    if !wait_for_writeback(|| !current.behind() && t.log.reported.load(Ordering::Acquire) >= appended && syncs.is_empty()) {
         pr_err!("resource {}: writeback of logfile {} did not finish within {} s\n", t.log.res(), t.log.nr, ROTATE_TIMEOUT_MS / 1000);
     }
     current.ceased.store(true, Ordering::Release);
@@ -479,7 +536,7 @@ fn cease_logging(b: &WriteBuffer, current: &CurrentLog, syncs: &SyncQueue, t: &m
             pr_warn!("resource {}: ceased transaction logging (emergency mode): writes go straight to the disk; secondaries stop after logfile {}; logging resumes in {}\n",
                 t.log.res(), t.log.nr, hole.nr);
             *t = LogTarget::new(hole.clone());
-            *current.log.lock() = hole;
+            current.switch(hole);
             true
         }
         Err(e) => {
@@ -505,7 +562,7 @@ fn resume_logging(current: &CurrentLog, t: &mut LogTarget, hole_made: &mut bool)
         match hole_log(&t.log) {
             Ok(hole) => {
                 *t = LogTarget::new(hole.clone());
-                *current.log.lock() = hole;
+                current.switch(hole);
                 *hole_made = true;
             }
             Err(_) => return false,
@@ -563,13 +620,15 @@ pub(crate) fn create_log(dir: &CStr, name: LogName<'_>) -> Result<File> {
     }
 }
 
-/// Carries out a rotation asked for: once everything in the old logfile is on the disk
-/// and nobody waits for its durability, new records go to the next logfile.
+/// Carries out a rotation asked for: once nobody waits for the old logfile's durability
+/// (the syncer serves the current one) and the writeback has left the logfile before
+/// it, the old one is made durable and new records go to the next logfile. The
+/// writeback finishes the old one meanwhile; the logger does not wait for it.
 fn rotate(current: &CurrentLog, syncs: &SyncQueue, t: &mut LogTarget) {
     let Some(next) = current.next.lock().clone() else { return };
     let appended = t.log.appended.load(Ordering::Acquire);
-    if !wait_for_writeback(|| t.log.written.load(Ordering::Acquire) >= appended && syncs.is_empty()) {
-        pr_err!("logfile {}: writeback did not finish within {} s; not rotating\n", t.log.nr, ROTATE_TIMEOUT_MS / 1000);
+    if !wait_for_writeback(|| !current.behind() && syncs.is_empty()) {
+        pr_err!("logfile {}: the writeback is still in the logfile before; not rotating within {} s\n", t.log.nr, ROTATE_TIMEOUT_MS / 1000);
         *current.next.lock() = None;
         return;
     }
@@ -581,7 +640,7 @@ fn rotate(current: &CurrentLog, syncs: &SyncQueue, t: &mut LogTarget) {
     t.log.trim(appended);
     pr_info!("rotated from logfile {} ({} bytes) to {}\n", t.log.nr, appended, next.nr);
     *t = LogTarget::new(next.clone());
-    *current.log.lock() = next;
+    current.switch(next);
     *current.next.lock() = None;
 }
 

@@ -102,13 +102,13 @@ fn serve(main: &Main, sock: Socket) -> Result {
         conn.refuse(12, CEASED);
         return Err(EAGAIN);
     }
-    let log = served.log.get();
-    let written = log.written.load(Ordering::Acquire);
-    if log.nr < from_nr || (log.nr == from_nr && written < from_pos) {
+    let (nr, written) = served.log.written_back();
+    if nr < from_nr || (nr == from_nr && written < from_pos) {
         conn.refuse(11, "the primary's writeback has not reached the syncing host's replay start yet");
         return Err(EAGAIN);
     }
     let mut name = [0u8; 80];
+    let log = served.log.get();
     conn.send(&Message::SyncPos { log: log_name(&log, &mut name)?, pos: log.appended.load(Ordering::Acquire) })?;
     // The disk is held only while a request is served (below), never while waiting for
     // the next one: a detach must find it free once its requests are done.

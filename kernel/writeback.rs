@@ -105,25 +105,27 @@ pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockD
         // On the I/O path of the device: allocations must not recurse into it.
         let _noio = NoIoScope::enter();
         let mut log = current.get();
-        let mut p = Progress { written: start, reported: start, last_report: 0, failed: false };
+        let mut p = Progress::at(start);
         loop {
             let mut entries = KVec::new();
-            let taken = buffer.take_logged(&mut entries);
-            // After a rotation: finish the old logfile (its final length goes to the
-            // links) before anything of the new one.
-            let now = current.get();
-            if now.nr != log.nr {
-                p.report(&main, &lower, &log, true);
-                log = now;
-                p = Progress { written: 0, reported: 0, last_report: 0, failed: false };
-                p.report(&main, &lower, &log, true);
-            }
-            match taken {
-                Ok(Some((nr, log_pos))) if nr == log.nr => {
+            match buffer.take_logged(&mut entries) {
+                Ok(Some((nr, log_pos))) => {
+                    // The batch ends in this thread's logfile or, after a rotation, in
+                    // the next one (the logger made the old one durable before it left).
+                    let Some(end) = current.numbered(nr) else {
+                        // Cannot happen: the logger rotates again only once this thread
+                        // left the logfile before the current one.
+                        pr_err!("writeback: logged writes of logfile {} while writing back {}\n", nr, log.nr);
+                        if let Err(e) = write_pieces(&lower, &entries, false) {
+                            pr_err!("writeback to the disk failed: {:?}\n", e);
+                        }
+                        buffer.written(entries);
+                        continue;
+                    };
                     // A logfile that cannot be made durable makes logging cease
                     // (emergency mode); the disk gets the data anyway, since the
                     // logger waits for it before writes bypass the log.
-                    if let Err(e) = log.sync_to(log_pos) {
+                    if let Err(e) = end.sync_to(log_pos) {
                         if !current.failed() {
                             pr_err!("cannot sync the logfile before writeback: {:?}; logging ceases\n", e);
                         }
@@ -136,8 +138,17 @@ pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockD
                                 buffer.refused(false);
                             }
                             // The batch held every logged write still buffered, the
-                            // refused ones too: the disk has everything before `log_pos`.
+                            // refused ones too: the disk has every logfile before `end`
+                            // whole, and `end` before `log_pos`.
                             p.failed = false;
+                            while log.nr != end.nr {
+                                let left = log.nr;
+                                p.written = p.written.max(log.appended.load(Ordering::Acquire));
+                                p.leave(&main, &lower, &current, &mut log);
+                                if log.nr == left {
+                                    break;
+                                }
+                            }
                             p.written = log_pos;
                             log.written.store(log_pos, Ordering::Release);
                             buffer.written(entries);
@@ -161,22 +172,15 @@ pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockD
                         }
                     }
                 }
-                Ok(Some((nr, _))) => {
-                    // Cannot happen: the logger rotates only after this thread wrote
-                    // everything of the old logfile, and `current` changes first.
-                    pr_err!("writeback: logged writes of logfile {} while writing back {}\n", nr, log.nr);
-                    if let Err(e) = write_pieces(&lower, &entries, false) {
-                        pr_err!("writeback to the disk failed: {:?}\n", e);
-                    }
-                    buffer.written(entries);
-                }
                 Ok(None) => {
                     if thread::should_stop() && buffer.is_empty() {
+                        p.follow(&main, &lower, &current, &mut log);
                         break;
                     }
                 }
                 Err(e) => pr_err!("writeback: out of memory ({:?}), retrying\n", e),
             }
+            p.follow(&main, &lower, &current, &mut log);
             let due = real_ns().saturating_sub(p.last_report) >= PROGRESS_INTERVAL_NS || log.report_now.load(Ordering::Acquire);
             if p.written != p.reported && due {
                 p.report(&main, &lower, &log, false);
@@ -198,6 +202,31 @@ struct Progress {
 }
 
 impl Progress {
+    /// At position `written` of a logfile, reported there already.
+    fn at(written: u64) -> Progress {
+        Progress { written, reported: written, last_report: 0, failed: false }
+    }
+
+    /// After a rotation (or when logging ceased or resumed): once everything logged in
+    /// `log` is on the disk, records its final length and moves on to the next logfile.
+    fn follow(&mut self, main: &Main, lower: &BlockDevice, current: &CurrentLog, log: &mut Arc<Log>) {
+        if !self.failed && current.after(log).nr != log.nr && self.written >= log.appended.load(Ordering::Acquire) {
+            self.leave(main, lower, current, log);
+            self.report(main, lower, log, true);
+        }
+    }
+
+    /// Everything of `log` is on the disk (up to `written`, its end): records that (the
+    /// old logfile's final length goes to the links) and continues at the start of the
+    /// next logfile.
+    fn leave(&mut self, main: &Main, lower: &BlockDevice, current: &CurrentLog, log: &mut Arc<Log>) {
+        log.written.store(self.written, Ordering::Release);
+        self.report(main, lower, log, true);
+        current.left(log);
+        *log = current.after(log);
+        *self = Progress::at(0);
+    }
+
     /// Flushes the disk, then records in `replay-<me>` that everything logged before
     /// `written` is on the disk (`force`: even if that is what it says already).
     fn report(&mut self, main: &Main, lower: &BlockDevice, log: &Log, force: bool) {

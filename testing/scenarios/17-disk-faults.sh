@@ -13,7 +13,8 @@
 # - The primary's disk refuses reads (flakey error_reads) while node2 syncs from it: the
 #   application's reads fail (as without MARS), view on node1 shows DISK_ERROR, node2's
 #   sync waits and finishes once the disk reads again.
-# - The primary's disk hangs 5 s per write: the application's writes do not wait for it.
+# - The primary's disk hangs 5 s per write: the application's writes do not wait for it,
+#   also not across a log rotation (the writeback finishes the old logfile meanwhile).
 # At the end the disks are equal.
 source "$(dirname "$0")/../lib.sh"
 DISK=vda
@@ -114,6 +115,23 @@ on node1 'dd if=/tmp/B of=/dev/mars/r0 bs=1M seek=48 oflag=direct conv=fsync sta
 [ $((SECONDS - start)) -lt 10 ] || fail "4 MiB took $((SECONDS - start)) s: the writes waited for the hanging disk"
 healthy node1
 retry 60 caught_up node1 node2 || fail "not caught up after the hang"
+
+step "a log rotation while the primary's disk hangs does not hold up the writes"
+dm_table node1 delay /dev/vda 0 0 /dev/vda 0 8000
+# 8 MiB logged; writing it back takes 8 s per trip to the disk (and its flush).
+on node1 'dd if=/dev/urandom of=/dev/mars/r0 bs=1M seek=24 count=8 oflag=direct status=none' || fail "writing 8 MiB"
+on node1 'marsadm log-rotate r0 >/dev/null' || fail "log-rotate"
+next=$(on node1 'ls /mars/resource-r0 | grep "^log-" | tail -1')
+start=$SECONDS
+on node1 'i=0; while [ $i -lt 20 ]; do dd if=/tmp/C of=/dev/mars/r0 bs=4k seek=$((15000 + i)) count=1 oflag=direct conv=fsync status=none || exit 1; i=$((i + 1)); sleep 0.2; done' ||
+  fail "writing after the rotation"
+took=$((SECONDS - start))
+size=$(on node1 "stat -c %s /mars/resource-r0/$next")
+echo "20 fsync'ed writes after log-rotate: $took s; $next: $size bytes"
+healthy node1
+[ "$size" -gt 0 ] || fail "nothing logged in $next while the disk hung: the rotation waited for the writeback"
+[ "$took" -lt 8 ] || fail "20 small writes after log-rotate took $took s: the logger waited for the hanging disk"
+retry 60 caught_up node1 node2 || fail "not caught up after the rotation: $(on node1 'marsadm view r0')"
 
 for n in node1 node2; do on $n 'marsadm down r0 && dmsetup remove d0' || fail "down on $n"; done
 trap - EXIT
