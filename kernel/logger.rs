@@ -28,6 +28,7 @@ use crate::kapi::file::{direct_aligned, File, OpenFlags};
 use crate::kapi::gendisk::{Bio, BioStatus};
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
+use crate::kapi::vfs;
 use crate::mars_core::emergency::after_hole;
 use crate::mars_core::tree::{LogName, RESOURCE_PREFIX};
 use crate::mars_core::log_record::{encode_head, Format, RecordError, RecordHeader, RecordKind, HEAD_LEN};
@@ -71,6 +72,8 @@ pub(crate) struct Log {
     pub(crate) reported: AtomicU64,
     /// The logger waits for `reported`: the writeback records its progress at once.
     pub(crate) report_now: AtomicBool,
+    /// The writeback's last attempt to record its progress in `replay-<me>` failed.
+    pub(crate) report_failed: AtomicBool,
     /// Wakes the fetch server's long polls when `durable` grows.
     grown: Arc<Growth>,
 }
@@ -104,7 +107,7 @@ impl Log {
             }
         };
         let grown = Arc::pin_init(pin_init!(Growth { lock <- new_mutex!((), "mars_log_grown"), cond <- new_condvar!("mars_log_grown") }), GFP_KERNEL)?;
-        Ok(Log { file, direct, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, appended: zero(), durable: zero(), written: zero(), reported: zero(), report_now: AtomicBool::new(false), grown })
+        Ok(Log { file, direct, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, appended: zero(), durable: zero(), written: zero(), reported: zero(), report_now: AtomicBool::new(false), report_failed: AtomicBool::new(false), grown })
     }
 
     /// Waits until the logfile is durable beyond `pos`, for at most `timeout_ms` or
@@ -362,7 +365,11 @@ fn run_syncer(current: &CurrentLog, lower: &BlockDevice, q: &SyncQueue, done: &m
             Err(e) => {
                 pr_err!("resource {}: cannot sync the logfile: {:?}; logging ceases\n", log.res(), e);
                 current.note_failure();
-                durable_on_disk(&log, lower, target)
+                if tunables::mars_broken_fails_writes() {
+                    BioStatus::IoError
+                } else {
+                    durable_on_disk(&log, lower, target)
+                }
             }
         };
         let _ = done.push(first);
@@ -425,12 +432,12 @@ impl Logger {
             // The logger is on the I/O path of the device for its whole life.
             let _noio = NoIoScope::enter();
             let mut target = target;
-            let (mut direct, mut hole_made) = (false, true);
+            let (mut direct, mut hole_made, mut recorded) = (false, true, true);
             let zeros = KVec::from_elem(0u8, PREALLOC_STEP, GFP_KERNEL).unwrap_or_default();
             loop {
                 let cease = current.cease.load(Ordering::Acquire);
                 if !direct && cease {
-                    hole_made = cease_logging(&b, &current, &q, &mut target);
+                    (hole_made, recorded) = cease_logging(&b, &current, &q, &mut target);
                     direct = true;
                 } else if direct && !cease {
                     direct = !resume_logging(&current, &mut target, &mut hole_made);
@@ -444,11 +451,11 @@ impl Logger {
                         // The logfile cannot take the batch: from now on writes go
                         // straight to the disk, never failing because of /mars.
                         current.note_failure();
-                        hole_made = cease_logging(&b, &current, &q, &mut target);
+                        (hole_made, recorded) = cease_logging(&b, &current, &q, &mut target);
                         direct = true;
                     }
                     if direct {
-                        write_direct(&b, &lower, &mut batch);
+                        write_direct(&b, &lower, &mut batch, !recorded && tunables::mars_broken_fails_writes());
                     }
                     // In the logfile or on the disk now: nothing of it is still to go to /mars.
                     tunables::UNLOGGED.fetch_sub(bytes, Ordering::Relaxed);
@@ -520,18 +527,26 @@ fn log_batch(main: &Main, b: &WriteBuffer, syncs: &SyncQueue, t: &mut LogTarget,
 /// over writes that bypassed the log), then continues in a fresh logfile numbered
 /// `mars_core::emergency::HOLE` higher. That hole stops every secondary where the
 /// disk still equals the log. From now on writes go straight to the disk. Returns
-/// whether the logfile after the hole exists.
-fn cease_logging(b: &WriteBuffer, current: &CurrentLog, syncs: &SyncQueue, t: &mut LogTarget) -> bool {
+/// whether the logfile after the hole exists, and whether `/mars` recorded all that
+/// durably (`replay-<me>` at the end of the log, the hole) before any write bypasses
+/// the log: else a crash before `/mars` is repaired would let recovery replay older
+/// records over those writes (`mars_broken_fails_writes`).
+fn cease_logging(b: &WriteBuffer, current: &CurrentLog, syncs: &SyncQueue, t: &mut LogTarget) -> (bool, bool) {
     let appended = t.log.appended.load(Ordering::Acquire);
     t.log.report_now.store(true, Ordering::Release);
     b.wake_writeback();
-    if !wait_for_writeback(|| !current.behind() && t.log.reported.load(Ordering::Acquire) >= appended && syncs.is_empty()) {
-        pr_err!("resource {}: writeback of logfile {} did not finish within {} s\n", t.log.res(), t.log.nr, ROTATE_TIMEOUT_MS / 1000);
+    // Everything logged on the disk and recorded so; or on the disk, and `/mars` refuses
+    // the record (no use waiting for it).
+    let on_disk = |progress: &AtomicU64| !current.behind() && syncs.is_empty() && progress.load(Ordering::Acquire) >= appended;
+    let mut recorded = wait_for_writeback(|| on_disk(&t.log.reported) || (t.log.report_failed.load(Ordering::Acquire) && on_disk(&t.log.written)))
+        && on_disk(&t.log.reported);
+    if !recorded {
+        pr_err!("resource {}: writeback of logfile {} was not recorded within {} s\n", t.log.res(), t.log.nr, ROTATE_TIMEOUT_MS / 1000);
     }
     current.ceased.store(true, Ordering::Release);
     *current.next.lock() = None;
     t.log.trim(appended);
-    match hole_log(&t.log) {
+    let hole_made = match hole_log(&t.log) {
         Ok(hole) => {
             pr_warn!("resource {}: ceased transaction logging (emergency mode): writes go straight to the disk; secondaries stop after logfile {}; logging resumes in {}\n",
                 t.log.res(), t.log.nr, hole.nr);
@@ -543,7 +558,13 @@ fn cease_logging(b: &WriteBuffer, current: &CurrentLog, syncs: &SyncQueue, t: &m
             pr_err!("resource {}: ceased transaction logging; cannot create the logfile after the hole: {:?} (retried before logging resumes)\n", t.log.res(), e);
             false
         }
+    };
+    // The links and the hole must survive a crash before the first write bypasses the log.
+    recorded &= hole_made && vfs::sync_dir(&t.log.dir).is_ok();
+    if !recorded && tunables::mars_broken_fails_writes() {
+        pr_err!("resource {}: /mars cannot record that logging ceased: writes fail until logging resumes (mars_broken_fails_writes)\n", t.log.res());
     }
+    (hole_made, recorded)
 }
 
 /// The empty logfile after the hole, numbered `HOLE` higher than `log`.
@@ -576,17 +597,22 @@ fn resume_logging(current: &CurrentLog, t: &mut LogTarget, hole_made: &mut bool)
 
 /// Writes a batch straight to the disk (logging has ceased): sorted by position, later
 /// writes winning; flushes the disk if a request asks for durability; completes them.
-fn write_direct(b: &WriteBuffer, lower: &BlockDevice, batch: &mut Ring<Request>) {
+/// With `refuse`, every request still waiting for its completion fails instead and
+/// its write leaves the buffer without reaching the disk (writes completed already,
+/// under `logger_completion_semantics` = 0, are written: they were acknowledged).
+fn write_direct(b: &WriteBuffer, lower: &BlockDevice, batch: &mut Ring<Request>, refuse: bool) {
     let mut entries = KVec::with_capacity(batch.iter().count(), GFP_KERNEL).unwrap_or_default();
+    let mut refused = KVec::new();
     let mut durable = false;
     let mut ok = true;
     for req in batch.iter() {
         match req {
+            Request::Write { entry, bio: Some(_), .. } if refuse => ok &= refused.push(entry.clone(), GFP_KERNEL).is_ok(),
             Request::Write { entry, durable: d, .. } => {
                 durable |= *d;
                 ok &= entries.push(entry.clone(), GFP_KERNEL).is_ok();
             }
-            Request::Flush { .. } => durable = true,
+            Request::Flush { .. } => durable |= !refuse,
         }
     }
     entries.sort_unstable_by_key(|e| (e.pos, e.order));
@@ -594,7 +620,9 @@ fn write_direct(b: &WriteBuffer, lower: &BlockDevice, batch: &mut Ring<Request>)
     if !written {
         pr_err!("writing straight to the disk failed\n");
     }
-    let status = if written { BioStatus::Ok } else { BioStatus::IoError };
+    // Gone from the buffer before they fail: a read after the failure finds the disk.
+    b.written(refused);
+    let status = if written && !refuse { BioStatus::Ok } else { BioStatus::IoError };
     while let Some(req) = batch.pop() {
         match req {
             Request::Write { bio: Some(bio), .. } | Request::Flush { bio } => bio.end(status),

@@ -138,6 +138,7 @@ impl ProcSys {
             GFP_KERNEL,
         )?;
         entries.push(Entry::int(kernel::c_str!("logger_sync_is_durable"), &LOGGER_SYNC_IS_DURABLE, &ZERO, &ONE), GFP_KERNEL)?;
+        entries.push(Entry::int(kernel::c_str!("mars_broken_fails_writes"), &MARS_BROKEN_FAILS_WRITES, &ZERO, &ONE), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("log_digest"), &LOG_DIGEST, &LOG_DIGEST_MIN, &LOG_DIGEST_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("fetch_limit_kb"), &FETCH_LIMIT_KB, &ZERO, &FETCH_LIMIT_KB_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("base_port"), &BASE_PORT, &BASE_PORT_MIN, &BASE_PORT_MAX), GFP_KERNEL)?;

@@ -18,6 +18,7 @@ use kernel::{new_condvar, new_mutex};
 use crate::clock::Clock;
 use crate::kapi::sysctl::Action;
 use crate::kapi::thread::{self, Thread};
+use crate::kapi::time::real_ns;
 use crate::kapi::vfs;
 use crate::mars_core::names::check_host_name;
 use crate::mars_core::emergency::{self as em, Level, Reserves};
@@ -136,10 +137,20 @@ impl Strategy {
         let thread = Thread::spawn(kernel::c_str!("mars_main"), move || {
             let mut resources: KVec<Option<Resource>> = KVec::new();
             let mut listeners: Option<Listeners> = None;
+            // The last failure logged and when: the same one again only once a minute
+            // (a /mars that takes no writes fails every round, many a second).
+            let mut failing: Option<(Error, u64)> = None;
             while !thread::should_stop() {
                 listen(&main, &mut listeners);
-                if let Err(e) = round(&main, &mut resources, module) {
-                    pr_warn!("strategy round failed: {:?}\n", e);
+                match round(&main, &mut resources, module) {
+                    Err(e) => {
+                        let now = real_ns();
+                        if failing.is_none_or(|(last, at)| last != e || now.saturating_sub(at) >= 60_000_000_000) {
+                            pr_warn!("strategy round failed: {:?}\n", e);
+                            failing = Some((e, now));
+                        }
+                    }
+                    Ok(()) => failing = None,
                 }
                 let mut triggered = main.triggered.lock();
                 if !*triggered {

@@ -22,6 +22,13 @@ pub(crate) static LOGGER_COMPLETION_SEMANTICS_MAX: i32 = 2;
 /// block-layer contract (docu/data-path.md).
 pub(crate) static LOGGER_SYNC_IS_DURABLE: AtomicI32 = AtomicI32::new(0);
 
+/// What writes do while logging has ceased and `/mars` could not record that (its disk
+/// fails writes, docu/emergency.md): 0 (default) = they go straight to the disk, the
+/// application goes on; 1 = they fail (EIO), and a write asking for durability fails
+/// unless its record is durable in the logfile, so that a crash before `/mars` is
+/// repaired cannot lose an acknowledged write to recovery replaying older records.
+pub(crate) static MARS_BROKEN_FAILS_WRITES: AtomicI32 = AtomicI32::new(0);
+
 /// RAM (MiB, all resources together) that buffered writes may hold until they are on
 /// the disk; writers wait beyond it.
 pub(crate) static MEM_LIMIT_MB: AtomicI32 = AtomicI32::new(128);
@@ -118,6 +125,11 @@ pub(crate) fn completion() -> Completion {
 /// Whether a write with these flags must be durable when it completes.
 pub(crate) fn asks_durable(preflush: bool, fua: bool, sync: bool) -> bool {
     preflush || fua || (sync && LOGGER_SYNC_IS_DURABLE.load(Ordering::Relaxed) != 0)
+}
+
+/// Writes fail while logging has ceased unrecorded ([`MARS_BROKEN_FAILS_WRITES`]).
+pub(crate) fn mars_broken_fails_writes() -> bool {
+    MARS_BROKEN_FAILS_WRITES.load(Ordering::Relaxed) != 0
 }
 
 /// The memory limit in bytes.

@@ -245,8 +245,12 @@ impl Progress {
             Ok(()) => {
                 self.reported = self.written;
                 log.reported.fetch_max(self.written, Ordering::AcqRel);
+                log.report_failed.store(false, Ordering::Release);
             }
-            Err(e) => pr_err!("cannot update the replay link: {:?}\n", e),
+            Err(e) => {
+                pr_err!("cannot update the replay link: {:?}\n", e);
+                log.report_failed.store(true, Ordering::Release);
+            }
         }
         if let Err(e) = tree.write_version_link(&main.digests, &log.dir, link.log, me, self.written) {
             pr_err!("cannot update the version link: {:?}\n", e);

@@ -532,7 +532,7 @@ fn emergency_state(ctx: &Context, res: &str, primary: Option<&str>, is_primary: 
 /// What to do about a read-only /mars.
 const UNWRITABLE_HINT: [&str; 2] = [
     "/mars here takes no writes (I/O errors on its disk?): nothing is fetched or recorded here. Unload mars, replace the disk and make a new /mars, then join the cluster and the resources again (full sync)",
-    "/mars here takes no writes (I/O errors on its disk?): nothing is logged, writes go straight to the disk, and the module cannot record its state. `marsadm down` the resources (or unload mars), replace the disk and make a new /mars, then create the resources again; their secondaries join again (full sync)",
+    "/mars here takes no writes (I/O errors on its disk?): nothing is logged, writes go straight to the disk (or fail, under mars_broken_fails_writes), and the module cannot record its state. `marsadm down` the resources (or unload mars), replace the disk and make a new /mars, then create the resources again; their secondaries join again (full sync). After a crash first, do the same: never start a resource from this /mars again",
 ];
 
 /// /mars takes no writes: mounted read-only, or the module's writes into it fail.
