@@ -449,7 +449,8 @@ impl Logger {
                     let bytes = batch_bytes(&batch);
                     if !direct && !log_batch(&main, &b, &q, &mut target, &mut batch, &mut frames, &zeros) {
                         // The logfile cannot take the batch: from now on writes go
-                        // straight to the disk, never failing because of /mars.
+                        // straight to the disk (or fail, if /mars cannot record that
+                        // and `mars_broken_fails_writes` says so).
                         current.note_failure();
                         (hole_made, recorded) = cease_logging(&b, &current, &q, &mut target);
                         direct = true;
@@ -541,7 +542,7 @@ fn cease_logging(b: &WriteBuffer, current: &CurrentLog, syncs: &SyncQueue, t: &m
     let mut recorded = wait_for_writeback(|| on_disk(&t.log.reported) || (t.log.report_failed.load(Ordering::Acquire) && on_disk(&t.log.written)))
         && on_disk(&t.log.reported);
     if !recorded {
-        pr_err!("resource {}: writeback of logfile {} was not recorded within {} s\n", t.log.res(), t.log.nr, ROTATE_TIMEOUT_MS / 1000);
+        pr_err!("resource {}: replay-<me> does not record the end of logfile {}: /mars takes no writes, or the disk none within {} s\n", t.log.res(), t.log.nr, ROTATE_TIMEOUT_MS / 1000);
     }
     current.ceased.store(true, Ordering::Release);
     *current.next.lock() = None;
