@@ -12,12 +12,12 @@ on $n 'modprobe mars && marsadm create-cluster >/dev/null && marsadm create-reso
 retry 30 on $n 'test -b /dev/mars/r0' || fail "/dev/mars/r0 did not appear"
 
 step "defaults and range checks"
-assert_eq "1 0 128 0" "$(on $n "echo \$(cat $P/logger_completion_semantics $P/log_digest $P/mem_limit_mb $P/logger_sync_is_durable)")" "defaults"
-for bad in "logger_completion_semantics 3" "logger_completion_semantics -1" "log_digest 4" "mem_limit_mb 0" "logger_sync_is_durable 2"; do
+assert_eq "1 0 128 0 0" "$(on $n "echo \$(cat $P/logger_completion_semantics $P/log_digest $P/mem_limit_mb $P/logger_sync_is_durable $P/mars_broken_fails_writes)")" "defaults"
+for bad in "logger_completion_semantics 3" "logger_completion_semantics -1" "log_digest 4" "mem_limit_mb 0" "logger_sync_is_durable 2" "mars_broken_fails_writes 2"; do
   set -- $bad
   on $n "echo $2 > $P/$1" 2>/dev/null && fail "$1 accepted $2"
 done
-assert_eq "1 0 128 0" "$(on $n "echo \$(cat $P/logger_completion_semantics $P/log_digest $P/mem_limit_mb $P/logger_sync_is_durable)")" "unchanged after bad writes"
+assert_eq "1 0 128 0 0" "$(on $n "echo \$(cat $P/logger_completion_semantics $P/log_digest $P/mem_limit_mb $P/logger_sync_is_durable $P/mars_broken_fails_writes)")" "unchanged after bad writes"
 on $n "echo 5 > $P/version" 2>/dev/null && fail "version is writable"
 for d in 0_meta:16 1_replication:4 2_sync:2; do
   dir=$P/tcp_tuning_${d%%:*}_traffic

@@ -25,6 +25,13 @@ write_blocks() {
   on node1 "i=0; while [ \$i -lt 64 ]; do printf '$1 %08d\n' \$i | dd of=/dev/mars/r0 bs=4096 seek=\$i conv=sync,fsync status=none 2>/dev/null || echo \$i; i=\$((i + 1)); done"
 }
 
+# restore: node1 as every scenario finds it, /mars on /dev/vdc (also after a failure).
+restore() {
+  on node1 'marsadm down r0 2>/dev/null; rmmod mars 2>/dev/null; umount /mars 2>/dev/null; dmsetup remove m0 2>/dev/null
+    mkfs.ext4 -q -F /dev/vdc && mount -t ext4 /dev/vdc /mars && modprobe mars'
+}
+trap 'restore >/dev/null 2>&1' EXIT
+
 fresh_modules node1
 zero_disks vda node1
 on node1 'rmmod mars && umount /mars' || fail "unmounting /mars"
@@ -66,4 +73,5 @@ for word in $got; do
 done
 [ "$i" = 64 ] || fail "read $i blocks, not 64"
 echo "all 64 blocks read as their last acknowledged write"
-on node1 'marsadm down r0' || fail "down r0"
+trap - EXIT
+restore || fail "restoring /mars on /dev/vdc"
