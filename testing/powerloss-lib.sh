@@ -57,14 +57,17 @@ unlogged() {
 
 # state NODE MARK MODE SEED: NODE's disks as a power loss at MARK could leave them
 # (zeroed first: recovery of the previous state wrote there), /mars mounted, lw-data a
-# plain linear map (the resource's disk name), the module loaded.
+# plain linear map (the resource's disk name), the module loaded (unless PL_NO_MODULE is
+# set: the caller loads it).
 state() {
+  local load='&& modprobe mars'
+  [ -z "$PL_NO_MODULE" ] || load=
   echo "state $1 $2 $3 seed $4"
   on "$1" "blkdiscard -f -z -l 32M /dev/vda && blkdiscard -f -z -l 256M /dev/vdc &&
     mars-crashstate apply /dev/vdd /dev/vda --point $2 --mode $3 --seed $4 | sed 's/^/  data: /' &&
     mars-crashstate apply /dev/vdb /dev/vdc --point $2 --mode $3 --seed $4 | sed 's/^/  mars: /' &&
     dmsetup create lw-data --table '0 $DATA_SECTORS linear /dev/vda 0' && dmsetup mknodes &&
-    mount -t ext4 /dev/vdc /mars && modprobe mars" 2>&1 | grep -v 'Operation forced' ||
+    mount -t ext4 /dev/vdc /mars $load" 2>&1 | grep -v 'Operation forced' ||
     fail "crash state $1 $2 $3 $4 does not come up"
 }
 down_state() { on "$1" 'rmmod mars && umount /mars && dmsetup remove lw-data' || fail "stopping $1"; }

@@ -8,7 +8,9 @@
 # that it needs a resync; on node1 (primary) every block acknowledged before the mark
 # must read back, and marsadm cat must find the logfiles clean. Last, node1 loses
 # power the moment it has handed over to node2: it must come back as node2's
-# secondary. Unlike `testbed crash` (qemu killed: every write the guest issued
+# secondary. And node1 loses power right after it ceased logging (emergency mode) and
+# wrote straight to the disk: those writes must be there, and node2 must not follow
+# node1 past them (it shows that it needs a resync). Unlike `testbed crash` (qemu killed: every write the guest issued
 # survives), a missing flush or FUA fails.
 # WRITER_MODE=direct (no O_DSYNC: nothing asks for durability) shows that it can fail.
 # testbed-kernels: 7.3  (dm-log-writes is a module of the stock 7.3 kernel only)
@@ -151,6 +153,39 @@ assert_eq node2 "$(on node1 'readlink /mars/resource-r0/primary')" "the designat
 on node2 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=16 seek=32 oflag=direct conv=fsync status=none' || fail "writing on node2"
 retry 60 caught_up node2 node1 || fail "node1 does not follow node2 after its power loss: $(on node1 'marsadm view r0')"
 same_disks --bytes $((DATA_SECTORS * 512)) vda node2 node1
+down_state node1
+checked=$((checked + 1))
+
+step "emergency: node1 loses power right after it ceased logging and wrote straight to the disk"
+# ext4 commits every 60 s here too. The hole (the logfile after it) survives only if
+# ceasing made it durable before the first write that bypasses the log: else node1
+# comes back logging into the next logfile, and node2 follows it without those writes.
+reset
+PL_MARS_OPTIONS=commit=60 on_nodes 'logged' node1 node2
+on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/mapper/lw-data >/dev/null'
+on node1 'marsadm wait-resource r0 --until primary --timeout 30' || fail "node1 did not become primary of r0"
+join_cluster node2
+on node2 'marsadm join-resource r0 /dev/mapper/lw-data >/dev/null' || fail "join-resource on node2"
+on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate"
+on node1 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=16 oflag=direct conv=fsync status=none' || fail "writing on node1"
+retry 60 caught_up node1 node2 || fail "node2 does not catch up before the emergency"
+on node1 'marsadm set-emergency-limit r0 100 >/dev/null' || fail "set-emergency-limit on node1"
+ceased() { on node1 'dmesg | grep -q "ceased transaction logging"'; }
+retry 30 ceased || fail "node1 did not cease logging: $(on node1 'marsadm view r0')"
+# Over the same blocks, straight to the disk (no marsadm from here to the cut: its lock
+# makes /mars durable).
+on node1 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=16 oflag=direct conv=fsync status=none' || fail "writing in emergency mode on node1"
+emergency_sum=$(on node1 'dd if=/dev/mars/r0 bs=64k count=16 iflag=direct status=none | sha256sum')
+cut_marks node1 e1 none >/dev/null || fail "cut e1 on node1"
+unlogged node1
+PL_NO_MODULE=1 state node1 e1 drop-all 0
+# The operator lifts the limit before the module starts (else logging ceases at once).
+on node1 'ln -sfn 0 /mars/resource-r0/todo-node1/emergency-limit && modprobe mars' || fail "starting node1"
+retry 60 on node1 'test -b /dev/mars/r0' || fail "/dev/mars/r0 did not come back on node1: $(on node1 'marsadm view r0')"
+on node1 'ls /mars/resource-r0 | grep "^log-"; dmesg | grep "mars:.*recover\|mars:.*logging to" | tail -2'
+assert_eq "$emergency_sum" "$(on node1 'dd if=/dev/mars/r0 bs=64k count=16 iflag=direct status=none | sha256sum')" "node1's blocks written in emergency mode, after its power loss"
+on node1 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=16 seek=32 oflag=direct conv=fsync status=none' || fail "writing on node1 after its power loss"
+secondary_state node1 node2 "after node1's power loss in emergency mode" || true
 down_state node1
 checked=$((checked + 1))
 

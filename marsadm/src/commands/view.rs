@@ -368,6 +368,11 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
                 let name = LogName { nr, host: p }.to_string();
                 let local = log_size(&name);
                 let version = link(ctx, &format!("{dir}/{VERSION_PREFIX}{nr:09}-{p}"))?;
+                // A hole in the logfile sequence: replay stops before it, nothing after
+                // it is to be fetched.
+                if nr > r.log.nr && version.is_none() && local == 0 {
+                    break;
+                }
                 let remote = version.as_deref().and_then(|v| VersionLink::parse(v).ok()).map_or(0, |v| v.pos);
                 fetch_rest += remote.saturating_sub(local);
                 replay_rest += if nr == r.log.nr { local.saturating_sub(r.start) } else { local };
@@ -1053,6 +1058,22 @@ mod tests {
         // Started after the hole: no stuck recovery.
         t.set("resource-r0/replay-node2", "log-000000011-node1,0,0");
         assert_ne!(t.state().emergency.hint, Some(em::STUCK_HINT));
+    }
+
+    #[test]
+    fn a_secondary_at_the_hole_is_orphan_also_once_the_primary_logs_after_it() {
+        // node1 ceased logging after logfile 1 and logs into 11 again; node2 replayed
+        // logfile 1 to its end and can go no further.
+        let mut t = Synthetic::new("hole", "node2");
+        t.set("resource-r0/primary", "node1");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        t.history("node1", &[(1, "node1", 0), (11, "node1", 4096)]);
+        t.history("node2", &[(1, "node1", 0)]);
+        t.set("resource-r0/replay-node1", "log-000000011-node1,4096,0");
+        t.set("resource-r0/replay-node2", "log-000000001-node1,0,0");
+        t.logfile("log-000000001-node1");
+        let s = t.state();
+        assert_eq!((s.replstate, s.diskstate.as_str(), s.fetch_rest), ("Orphan", "Outdated", 0), "{s:?}");
     }
 
     /// docu/marsadm-json.md's `view --json` example has exactly the fields and schema
