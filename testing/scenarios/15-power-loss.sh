@@ -31,14 +31,20 @@ XFS_STATES=(x1:drop-all x2:random x2:torn x3:keep-all x3:drop-all)
 checked=0
 followed=0
 
+# pair: both nodes on dm-log-writes (/mars mounted with PL_MARS_OPTIONS), r0 on node1,
+# node2 joined and UpToDate.
+pair() {
+  reset
+  on_nodes 'logged' node1 node2
+  on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/mapper/lw-data >/dev/null'
+  on node1 'marsadm wait-resource r0 --until primary --timeout 30' || fail "node1 did not become primary of r0"
+  join_cluster node2
+  on node2 'marsadm join-resource r0 /dev/mapper/lw-data >/dev/null' || fail "join-resource on node2"
+  on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate"
+}
+
 step "setup: both nodes on dm-log-writes, r0 on node1, node2 joins"
-reset
-on_nodes 'logged' node1 node2
-on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/mapper/lw-data >/dev/null'
-on node1 'marsadm wait-resource r0 --until primary --timeout 30' || fail "node1 did not become primary of r0"
-join_cluster node2
-on node2 'marsadm join-resource r0 /dev/mapper/lw-data >/dev/null' || fail "join-resource on node2"
-on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate"
+pair
 
 step "workload on node1 ($WRITER_MODE and fsync writers), $MARKS cuts on each node"
 tb exec node1 -- sh -c "rm -f /tmp/stop
@@ -130,13 +136,7 @@ step "handover: node1, the old primary, loses power the moment it has left the p
 # makes /mars durable before the cut. node2 took over on what node1 showed; node1 must
 # come back as node2's secondary, never as a primary next to it (docu/failover.md, "A
 # crash during a handover").
-reset
-PL_MARS_OPTIONS=commit=60 on_nodes 'logged' node1 node2
-on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/mapper/lw-data >/dev/null'
-on node1 'marsadm wait-resource r0 --until primary --timeout 30' || fail "node1 did not become primary of r0"
-join_cluster node2
-on node2 'marsadm join-resource r0 /dev/mapper/lw-data >/dev/null' || fail "join-resource on node2"
-on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate"
+PL_MARS_OPTIONS=commit=60 pair
 on node1 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=16 oflag=direct conv=fsync status=none' || fail "writing on node1"
 tb exec node2 -- marsadm primary r0 &
 left_role() { [ "$(on node1 'readlink /mars/resource-r0/actual-node1/is-primary')" = 0 ]; }
@@ -160,13 +160,7 @@ step "emergency: node1 loses power right after it ceased logging and wrote strai
 # ext4 commits every 60 s here too. The hole (the logfile after it) survives only if
 # ceasing made it durable before the first write that bypasses the log: else node1
 # comes back logging into the next logfile, and node2 follows it without those writes.
-reset
-PL_MARS_OPTIONS=commit=60 on_nodes 'logged' node1 node2
-on node1 'marsadm create-cluster >/dev/null && marsadm create-resource r0 /dev/mapper/lw-data >/dev/null'
-on node1 'marsadm wait-resource r0 --until primary --timeout 30' || fail "node1 did not become primary of r0"
-join_cluster node2
-on node2 'marsadm join-resource r0 /dev/mapper/lw-data >/dev/null' || fail "join-resource on node2"
-on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate"
+PL_MARS_OPTIONS=commit=60 pair
 on node1 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=16 oflag=direct conv=fsync status=none' || fail "writing on node1"
 retry 60 caught_up node1 node2 || fail "node2 does not catch up before the emergency"
 on node1 'marsadm set-emergency-limit r0 100 >/dev/null' || fail "set-emergency-limit on node1"
