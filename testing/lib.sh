@@ -8,11 +8,25 @@ TB=$TESTING/testbed
 
 tb() { "$TB" "$@"; }
 
-# on NODE SHELL-COMMAND: run a shell command line in NODE.
+# on NODE SHELL-COMMAND: run a shell command line in NODE. Under MARS_SCENARIO_SLOWDOWN
+# (make check-debug) marsadm's waits (`--timeout N`) last that many times longer, as
+# `retry` does.
 on() {
-  local node=$1
+  local node=$1 cmd
   shift
-  "$TB" exec "$node" -- sh -c "$*"
+  cmd=$*
+  [ "${MARS_SCENARIO_SLOWDOWN:-1}" = 1 ] || cmd=$(slow_timeouts "$cmd")
+  "$TB" exec "$node" -- sh -c "$cmd"
+}
+
+slow_timeouts() {
+  local s=$1 out='' m
+  while [[ $s =~ --timeout\ ([0-9]+) ]]; do
+    m=${BASH_REMATCH[0]}
+    out+="${s%%"$m"*}--timeout $((BASH_REMATCH[1] * MARS_SCENARIO_SLOWDOWN))"
+    s=${s#*"$m"}
+  done
+  printf '%s' "$out$s"
 }
 
 fail() {
