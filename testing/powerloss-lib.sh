@@ -61,7 +61,7 @@ unlogged() {
 # set: the caller loads it).
 state() {
   local load='&& modprobe mars'
-  [ -z "$PL_NO_MODULE" ] || load=
+  [ -z "${PL_NO_MODULE:-}" ] || load=
   echo "state $1 $2 $3 seed $4"
   on "$1" "blkdiscard -f -z -l 32M /dev/vda && blkdiscard -f -z -l 256M /dev/vdc &&
     mars-crashstate apply /dev/vdd /dev/vda --point $2 --mode $3 --seed $4 | sed 's/^/  data: /' &&
