@@ -43,7 +43,11 @@ step "every level reached in order, each message once"
 levels=$(on node1 'dmesg | grep -o "emergency level [1-4]:" | cut -c17')
 assert_eq "1 2 3 4" "$(echo $levels)" "levels in the kernel log, in order"
 assert_eq 1 "$(on node1 'dmesg | grep -c "resource r0: ceased transaction logging"')" "cease message"
-assert_eq 4 "$(on node1 'cat /proc/sys/mars/mars_emergency_mode')" "level after the writes"
+# Level 4 ceased logging; the RAM buffer the ceased primary no longer fills counts as
+# space again, so the level may fall to 3 a round later (docu/emergency.md). The resource
+# stays ceased: it resumes only at level 2 or lower.
+level=$(on node1 'cat /proc/sys/mars/mars_emergency_mode')
+[ "$level" = 4 ] || [ "$level" = 3 ] || fail "level after the writes: expected 4 or 3, got '$level'"
 assert_eq 1 "$(on node1 'marsadm view-is-emergency r0')" "view-is-emergency on node1"
 assert_eq EmergencyMode "$(view_field node1 replstate)" "replstate of node1"
 on node1 'marsadm view r0'
