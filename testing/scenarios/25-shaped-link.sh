@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Long distance (design reference §9.2): with node1's replication link shaped to 200 ms
-# delay, 1% loss and 10 Mbit/s (less on a kernel too slow to write 20 Mbit/s locally), the
+# delay, 1% loss and 10 Mbit/s (an eighth of the local rate where that is less), the
 # application on the primary writes at local speed (replication is asynchronous: not
 # held down to the link rate), and replication completes after the writer stops. Prints
 # the rates.
