@@ -21,8 +21,10 @@ use crate::error::{Error, Result};
 use crate::liveness;
 
 /// How long the old primary's liveness link may take to arrive anew before it counts
-/// as unreachable (it is rewritten every second and pulled every 2 s).
-const HEARD_WITHIN: Duration = Duration::from_secs(8);
+/// as unreachable: it is rewritten every second and pulled every 2 s, but a busy or
+/// slow host's pulls can take many seconds (three debug-kernel nodes during a full sync
+/// missed 8 s). As long as a host counts as unreachable by the age of that link.
+const HEARD_WITHIN: Duration = liveness::UNREACHABLE_AFTER;
 
 /// How long a non-zero open count of the old primary is re-read before a refusal: a
 /// few metadata pull intervals.
