@@ -34,8 +34,8 @@ fn logfiles(ctx: &Context, res: &str) -> Result<Vec<(u32, String, u64)>> {
 }
 
 /// `log-rotate RES`: on the actual primary, start the next logfile (the module switches
-/// to it once everything in the current one is on the disk). Nothing to do if the
-/// newest logfile is still empty.
+/// to it at its next round; the writeback follows up to one logfile behind). Nothing to
+/// do if the newest logfile is still empty.
 pub fn log_rotate(ctx: &Context, res: &str) -> Result<()> {
     check_rotate(ctx, res)?;
     let dir = resource_dir(res);
@@ -56,7 +56,7 @@ pub fn log_rotate(ctx: &Context, res: &str) -> Result<()> {
         source: e,
     })?;
     ctx.trigger();
-    println!("rotated {res}: new writes go to {next} once {name} ({size} bytes) is written back");
+    println!("rotated {res}: new writes go to {next} ({name} has {size} bytes now)");
     Ok(())
 }
 
