@@ -475,8 +475,8 @@ pub enum Command {
     ///
     /// Creates the next, empty logfile log-<nr+1>-<host>; the module continues in it at
     /// once (a second rotation waits until the disk has every write of the logfile
-    /// before the current one). Does nothing while the newest logfile is empty. `cron` does this regularly. `all`: every resource this
-    /// host is the actual primary of.
+    /// before the current one). Does nothing while the newest logfile is empty. `cron`
+    /// does this regularly. `all`: every resource this host is the actual primary of.
     LogRotate { resource: String },
     /// Delete this host's oldest logfile of RESOURCE that every member has replayed.
     ///
