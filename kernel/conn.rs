@@ -29,7 +29,7 @@ use crate::mars_core::connlimit::{admit, Admission, MAX_PER_PORT};
 use crate::mars_core::ratelimit::PeerLogLimit;
 use crate::mars_core::text::escaped;
 use crate::mars_core::wire::{check_payload, decode_header, encode_log_data_in_place, parse_ipv4, Message, HEADER_LEN, LOG_DATA_AT};
-use crate::strategy::Main;
+use crate::context::Context;
 use crate::tree::{address_link, host_name, Tree};
 use crate::tunables::Traffic;
 
@@ -175,8 +175,8 @@ impl Conn {
     /// Connects to cluster member `host` (address from `ips/ip-<host>`) on the class's
     /// port and exchanges `Hello`s; `Ok(None)` while the address is unknown. Used by the
     /// fetch and sync clients (members only, unlike the metadata exchange).
-    pub(crate) fn connect_member(main: &Main, host: &str, class: Traffic, max_payload: usize) -> Result<Option<Conn>> {
-        let tree = Tree { clock: &main.clock };
+    pub(crate) fn connect_member(ctx: &Context, host: &str, class: Traffic, max_payload: usize) -> Result<Option<Conn>> {
+        let tree = Tree { clock: &ctx.clock };
         let Some(addr) = tree.read(&address_link(host)?)? else { return Ok(None) };
         let addr = parse_ipv4(text(&addr)?).ok_or(EINVAL)?;
         let Some(ours) = tree.cluster_uuid()? else { return Ok(None) };
@@ -184,9 +184,9 @@ impl Conn {
         let to = Endpoint { addr, port: class.port() };
         let Some(mut conn) = Conn::connect(to, class, max_payload)? else { return Ok(None) };
         let what = conn.what;
-        conn.send(&Message::Hello { cluster: text(&ours)?, host: text(&me)?, lamport_ns: main.clock.peek(), flags: 0 })?;
+        conn.send(&Message::Hello { cluster: text(&ours)?, host: text(&me)?, lamport_ns: ctx.clock.peek(), flags: 0 })?;
         match conn.recv()? {
-            Message::Hello { lamport_ns, .. } => main.clock.observe(lamport_ns),
+            Message::Hello { lamport_ns, .. } => ctx.clock.observe(lamport_ns),
             Message::Error { message, .. } => {
                 peer_warn!(addr, "{}: {} refused us: {}\n", what, host, escaped(message));
                 return Err(EPERM);
@@ -197,8 +197,8 @@ impl Conn {
     }
 
     /// Server side of [`Conn::connect_member`]: accepts only members of our cluster.
-    pub(crate) fn accept_member(main: &Main, sock: Socket, class: Traffic, max_payload: usize) -> Result<Conn> {
-        let tree = Tree { clock: &main.clock };
+    pub(crate) fn accept_member(ctx: &Context, sock: Socket, class: Traffic, max_payload: usize) -> Result<Conn> {
+        let tree = Tree { clock: &ctx.clock };
         let Some(ours) = tree.cluster_uuid()? else { return Err(ENOENT) };
         let me = host_name()?;
         let peer = peer_addr(&sock);
@@ -206,7 +206,7 @@ impl Conn {
         let what = conn.what;
         match conn.recv()? {
             Message::Hello { cluster, host, lamport_ns, .. } => {
-                main.clock.observe(lamport_ns);
+                ctx.clock.observe(lamport_ns);
                 if cluster != text(&ours)? {
                     let [a, b, c, d] = peer;
                     peer_warn!([a, b, c, d], "{}: refusing {} at {}.{}.{}.{}: cluster {} is not ours\n", what, escaped(host), a, b, c, d, escaped(cluster));
@@ -216,7 +216,7 @@ impl Conn {
             }
             _ => return Err(protocol_error()),
         }
-        conn.send(&Message::Hello { cluster: text(&ours)?, host: text(&me)?, lamport_ns: main.clock.peek(), flags: 0 })?;
+        conn.send(&Message::Hello { cluster: text(&ours)?, host: text(&me)?, lamport_ns: ctx.clock.peek(), flags: 0 })?;
         Ok(conn)
     }
 
@@ -318,8 +318,8 @@ pub(crate) fn peer_addr(sock: &Socket) -> [u8; 4] {
 
 /// The address listeners bind to: this host's replication address (`ips/ip-<me>`), or
 /// all addresses while it is unknown.
-pub(crate) fn listen_address(main: &Main) -> [u8; 4] {
-    let tree = Tree { clock: &main.clock };
+pub(crate) fn listen_address(ctx: &Context) -> [u8; 4] {
+    let tree = Tree { clock: &ctx.clock };
     let own = || -> Result<Option<[u8; 4]>> {
         let me = host_name()?;
         let Some(addr) = tree.read(&address_link(text(&me)?)?)? else { return Ok(None) };
@@ -350,7 +350,9 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    pub(crate) fn start(main: Arc<Main>, class: Traffic, name: &CStr, wanted: [u8; 4], serve: fn(&Main, Socket) -> Result) -> Result<Listener> {
+    /// Listens on `class`'s port of `wanted`; each connection is served by `serve` with
+    /// the server's `state`.
+    pub(crate) fn start<T: Send + Sync + 'static>(state: Arc<T>, class: Traffic, name: &CStr, wanted: [u8; 4], serve: fn(&T, Socket) -> Result) -> Result<Listener> {
         let port = class.port();
         let socket = match Socket::listen(Endpoint { addr: wanted, port }, 16) {
             Err(e) if is_addr_not_available(e) && wanted != [0; 4] => {
@@ -401,10 +403,10 @@ impl Listener {
                 // Idle deadline from the first byte on (the serving `Conn` sets it again).
                 sock.set_timeouts(i64::from(class.tuning().tcp_timeout.load(Ordering::Relaxed)));
                 let Ok(done) = Arc::new(AtomicBool::new(false), GFP_KERNEL) else { continue };
-                let (handle, own, flag, main) = (sock.share(), sock.share(), done.clone(), main.clone());
+                let (handle, own, flag, state) = (sock.share(), sock.share(), done.clone(), state.clone());
                 let served = Thread::spawn(&conn_name, move || {
                     let _noio = NoIoScope::enter();
-                    if let Err(e) = serve(&main, sock) {
+                    if let Err(e) = serve(&state, sock) {
                         pr_debug!("connection ended: {:?}\n", e);
                     }
                     // The slot's handle keeps the socket until the next accept: end the

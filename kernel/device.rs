@@ -16,7 +16,7 @@ use crate::kapi::bdev::BlockDevice;
 use crate::kapi::gendisk::{Bio, BioHandler, BioOp, BioStatus};
 use crate::kapi::memalloc::NoIoScope;
 use crate::reader::ReadQueue;
-use crate::strategy::Main;
+use crate::context::Context;
 
 /// The bio handler of a primary's device.
 pub(crate) struct Device {
@@ -24,7 +24,7 @@ pub(crate) struct Device {
     pub(crate) reads: Arc<ReadQueue>,
     pub(crate) lower: Arc<BlockDevice>,
     /// To report a changed open count at once (marsadm waits for it on detach/secondary).
-    pub(crate) main: Arc<Main>,
+    pub(crate) ctx: Arc<Context>,
 }
 
 impl BioHandler for Device {
@@ -44,6 +44,6 @@ impl BioHandler for Device {
     }
 
     fn released(&self) {
-        self.main.trigger();
+        self.ctx.trigger();
     }
 }

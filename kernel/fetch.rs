@@ -26,12 +26,13 @@ use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::{protocol_error, Socket};
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
-use crate::logger::Log;
+use crate::log::Log;
 use crate::mars_core::backoff::Backoff;
 use crate::progress::RateMeter;
 use crate::mars_core::tree::{parse_log_path, LogName, ReplayLink, VersionLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::wire::Message;
-use crate::strategy::Main;
+use crate::context::Context;
+use crate::served::{Primaries, Serving};
 use crate::tree::{host_name, path, Logfile, Tree, ROOT};
 use crate::tunables::{Traffic, FETCH_LIMIT_KB};
 
@@ -68,15 +69,15 @@ fn owned(s: &str) -> Result<KVec<u8>> {
 
 
 /// Starts the fetch listener (base port + 1).
-pub(crate) fn start_server(main: Arc<Main>, at: [u8; 4]) -> Result<Listener> {
-    Listener::start(main, Traffic::Replication, kernel::c_str!("mars_listen_fetch"), at, serve)
+pub(crate) fn start_server(ctx: Arc<Context>, primaries: Arc<Primaries>, at: [u8; 4]) -> Result<Listener> {
+    Listener::start(Serving::new(ctx, primaries)?, Traffic::Replication, kernel::c_str!("mars_listen_fetch"), at, serve)
 }
 
 /// Serves the requests of one connection in order. The logfile of the last request stays
 /// open (reopened when a request names another one). A request at the durable end of
 /// the primary's current logfile waits up to [`LONG_POLL_MS`] for the log to grow.
-fn serve(main: &Main, sock: Socket) -> Result {
-    let mut conn = Conn::accept_member(main, sock, Traffic::Replication, MAX_PAYLOAD)?;
+fn serve(s: &Serving, sock: Socket) -> Result {
+    let mut conn = Conn::accept_member(&s.ctx, sock, Traffic::Replication, MAX_PAYLOAD)?;
     let mut open: Option<(KVec<u8>, Logfile)> = None;
     loop {
         let (p, offset, max_len) = match conn.recv()? {
@@ -103,12 +104,12 @@ fn serve(main: &Main, sock: Socket) -> Result {
         }
         let Some((_, log)) = &open else { return Err(EINVAL) };
         let file = log.file();
-        let mut size = file.size().min(durable_end(main, res, name));
+        let mut size = file.size().min(durable_end(&s.primaries, res, name));
         if offset == size {
-            if let Some(current) = current_log(main, res, name) {
+            if let Some(current) = current_log(&s.primaries, res, name) {
                 let socket_s = Traffic::Replication.tuning().tcp_timeout.load(Ordering::Relaxed).max(1) as u32;
                 current.wait_durable_beyond(offset, LONG_POLL_MS.min(socket_s.saturating_mul(500)));
-                size = file.size().min(durable_end(main, res, name));
+                size = file.size().min(durable_end(&s.primaries, res, name));
             }
         }
         if offset > size {
@@ -123,8 +124,8 @@ fn serve(main: &Main, sock: Socket) -> Result {
 }
 
 /// The log of logfile `name` of `res` if it is this host's current logfile as primary.
-fn current_log(main: &Main, res: &str, name: LogName<'_>) -> Option<Arc<Log>> {
-    let served = main.served(res.as_bytes())?;
+fn current_log(primaries: &Primaries, res: &str, name: LogName<'_>) -> Option<Arc<Log>> {
+    let served = primaries.get(res.as_bytes())?;
     let log = served.log.get();
     (log.nr == name.nr && log.me.as_slice() == name.host.as_bytes()).then_some(log)
 }
@@ -133,8 +134,8 @@ fn current_log(main: &Main, res: &str, name: LogName<'_>) -> Option<Arc<Log>> {
 /// far as it is durable, so nothing a secondary has can be lost by a crash of the
 /// primary (its recovery would cut it, and the histories would differ); everything else
 /// wholly.
-fn durable_end(main: &Main, res: &str, name: LogName<'_>) -> u64 {
-    current_log(main, res, name).map_or(u64::MAX, |log| log.durable.load(Ordering::Acquire))
+fn durable_end(primaries: &Primaries, res: &str, name: LogName<'_>) -> u64 {
+    current_log(primaries, res, name).map_or(u64::MAX, |log| log.durable())
 }
 
 /// What the fetch and the replay thread of a resource tell each other: where replay
@@ -232,7 +233,7 @@ struct Round {
 }
 
 impl Fetcher {
-    pub(crate) fn start(main: Arc<Main>, res: &str, source: &str, repair: Arc<Repair>) -> Result<Fetcher> {
+    pub(crate) fn start(ctx: Arc<Context>, res: &str, source: &str, repair: Arc<Repair>) -> Result<Fetcher> {
         let (res_owned, source_owned) = (owned(res)?, owned(source)?);
         let thread = Thread::spawn(kernel::c_str!("mars_fetch"), move || {
             let _noio = NoIoScope::enter();
@@ -241,8 +242,8 @@ impl Fetcher {
             let mut rate = RateMeter::new("fetch-rate");
             let mut link = None;
             while !thread::should_stop() {
-                let round = fetch_round(&main, res, source, &repair, &mut rate, &mut link);
-                rate.tick(&Tree { clock: &main.clock }, res);
+                let round = fetch_round(&ctx, res, source, &repair, &mut rate, &mut link);
+                rate.tick(&Tree { clock: &ctx.clock }, res);
                 let pause = match round {
                     Ok(round) => {
                         if backoff.succeeded() {
@@ -314,8 +315,8 @@ impl Flight {
 /// version links, so logfiles of any origin (after handovers) are fetched; this host's
 /// own logfiles never are. `link` is the connection, made here when there is none (or
 /// it was idle too long), kept for the next round.
-fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut RateMeter, link: &mut Option<Link>) -> Result<Round> {
-    let tree = Tree { clock: &main.clock };
+fn fetch_round(ctx: &Context, res: &str, source: &str, repair: &Repair, rate: &mut RateMeter, link: &mut Option<Link>) -> Result<Round> {
+    let tree = Tree { clock: &ctx.clock };
     let mut round = Round { fetched: 0, long_polled: false };
     let me = host_name()?;
     let me = text(&me)?;
@@ -333,7 +334,7 @@ fn fetch_round(main: &Main, res: &str, source: &str, repair: &Repair, rate: &mut
         *link = None;
     }
     if link.is_none() {
-        let Some(conn) = Conn::connect_member(main, source, Traffic::Replication, MAX_PAYLOAD)? else { return Ok(round) };
+        let Some(conn) = Conn::connect_member(ctx, source, Traffic::Replication, MAX_PAYLOAD)? else { return Ok(round) };
         *link = Some(Link { conn, used: now, opened: now });
     }
     let Some(Link { conn, used, .. }) = link.as_mut() else { return Err(EINVAL) };

@@ -13,16 +13,15 @@
 //!   the progress in `replay-<me>`;
 //! - `mars_reader` (`reader`) serves reads that need both the disk and buffered data.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use crate::kapi::compat::prelude::*;
-use kernel::str::{CStr, CString};
-use kernel::sync::{Arc, CondVar, CondVarTimeoutResult, Mutex};
-use kernel::time::msecs_to_jiffies;
-use kernel::{new_condvar, new_mutex};
+use kernel::str::CStr;
+use kernel::sync::Arc;
 
 use crate::buffer::{Request, WriteBuffer, QUEUE_SLOTS};
+use crate::log::{CurrentLog, Log};
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::file::{direct_aligned, File, OpenFlags};
 use crate::kapi::gendisk::{Bio, BioStatus};
@@ -30,12 +29,12 @@ use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;
 use crate::mars_core::emergency::after_hole;
-use crate::mars_core::tree::{LogName, RESOURCE_PREFIX};
+use crate::mars_core::tree::LogName;
 use crate::mars_core::log_record::{encode_head, Format, RecordError, RecordHeader, RecordKind, HEAD_LEN};
 use crate::reader::Reader;
 use crate::ring::{Queue, Ring};
-use crate::strategy::Main;
-use crate::tree::{open_logfile, path, ROOT};
+use crate::context::Context;
+use crate::tree::open_logfile;
 use crate::tunables;
 use crate::writeback::{self, write_pieces};
 
@@ -45,250 +44,6 @@ const FRAMES: usize = QUEUE_SLOTS * HEAD_LEN;
 /// in steps of this size: records then overwrite allocated blocks, so an fdatasync of
 /// the logfile has no metadata to commit (no journal commit, only the disk's flush).
 const PREALLOC_STEP: usize = 1 << 20;
-
-/// The current logfile, shared by the logger (appends) and the writeback (syncs it
-/// before writing data back, and names it in the replay link).
-pub(crate) struct Log {
-    /// The open logfile.
-    pub(crate) file: File,
-    /// The same file opened for direct I/O, which the logger writes records with (from
-    /// where their data is, no copy into the page cache); `None` if `/mars` does not
-    /// support direct I/O (then records go through `file`).
-    direct: Option<File>,
-    /// Its number (`log-<nr>-<me>`).
-    pub(crate) nr: u32,
-    /// Resource directory, for the replay link.
-    pub(crate) dir: CString,
-    /// This host.
-    pub(crate) me: KVec<u8>,
-    /// The logger has written the logfile up to here.
-    pub(crate) appended: AtomicU64,
-    /// The logfile is durable up to here.
-    pub(crate) durable: AtomicU64,
-    /// Everything logged before this is written back to the disk (maybe not flushed):
-    /// a full sync of another host may start replaying from here (`sync`).
-    pub(crate) written: AtomicU64,
-    /// `replay-<me>` says this much of the logfile is on the disk (flushed).
-    pub(crate) reported: AtomicU64,
-    /// The logger waits for `reported`: the writeback records its progress at once.
-    pub(crate) report_now: AtomicBool,
-    /// The writeback's last attempt to record its progress in `replay-<me>` failed.
-    pub(crate) report_failed: AtomicBool,
-    /// Wakes the fetch server's long polls when `durable` grows.
-    grown: Arc<Growth>,
-}
-
-/// Where the fetch server's long polls wait for a logfile to grow (`Log::wait_durable_beyond`).
-#[pin_data]
-struct Growth {
-    #[pin]
-    lock: Mutex<()>,
-    #[pin]
-    cond: CondVar,
-}
-
-impl Log {
-    /// The log of logfile `nr` of this host in resource directory `dir`, open in `file`.
-    pub(crate) fn new(file: File, nr: u32, dir: &CStr, me: &str) -> Result<Log> {
-        let mut me_bytes = KVec::new();
-        me_bytes.extend_from_slice(me.as_bytes(), GFP_KERNEL)?;
-        let zero = || AtomicU64::new(0);
-        let direct = match open_logfile(dir, LogName { nr, host: me }, OpenFlags::READ_WRITE.direct(), 0) {
-            // Records are multiples of 512 bytes at such positions: a disk under /mars
-            // with 4 KiB logical blocks would refuse them (EINVAL, logging would cease).
-            Ok(f) if f.direct_align_ok() => Some(f),
-            Ok(_) => {
-                pr_info!("{}: logfile {}: direct I/O on /mars needs more than 512-byte alignment; writing it through the page cache\n", dir, nr);
-                None
-            }
-            Err(e) => {
-                pr_warn!("{}: logfile {} cannot be opened for direct I/O ({:?}); writing it through the page cache\n", dir, nr, e);
-                None
-            }
-        };
-        let grown = Arc::pin_init(pin_init!(Growth { lock <- new_mutex!((), "mars_log_grown"), cond <- new_condvar!("mars_log_grown") }), GFP_KERNEL)?;
-        Ok(Log { file, direct, nr, dir: path(fmt!("{}", dir))?, me: me_bytes, appended: zero(), durable: zero(), written: zero(), reported: zero(), report_now: AtomicBool::new(false), report_failed: AtomicBool::new(false), grown })
-    }
-
-    /// Waits until the logfile is durable beyond `pos`, for at most `timeout_ms` or
-    /// until the thread is asked to stop; returns how far it is durable then.
-    pub(crate) fn wait_durable_beyond(&self, pos: u64, timeout_ms: u32) -> u64 {
-        let mut guard = self.grown.lock.lock();
-        let mut left = msecs_to_jiffies(timeout_ms);
-        loop {
-            let durable = self.durable.load(Ordering::Acquire);
-            if durable > pos {
-                return durable;
-            }
-            match self.grown.cond.wait_interruptible_timeout(&mut guard, left) {
-                CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
-                _ => return self.durable.load(Ordering::Acquire),
-            }
-        }
-    }
-
-    /// Cuts the zeros the logger wrote ahead off the logfile (which then ends at `end`,
-    /// after its last record) and makes that durable: a logfile the logger leaves has
-    /// its exact length, as secondaries fetch it (`fetch`) and marsadm shows it.
-    fn trim(&self, end: u64) {
-        if self.file.size() <= end {
-            return;
-        }
-        if let Err(e) = self.file.truncate(end).and_then(|()| self.file.sync(true)) {
-            pr_warn!("resource {}: cannot cut logfile {} to its end {}: {:?}\n", self.res(), self.nr, end, e);
-        }
-    }
-
-    /// The resource's name, for log lines.
-    fn res(&self) -> &str {
-        let dir = self.dir.to_str().unwrap_or("");
-        dir.strip_prefix(ROOT).and_then(|d| d.strip_prefix('/')).and_then(|d| d.strip_prefix(RESOURCE_PREFIX)).unwrap_or(dir)
-    }
-
-    /// Makes the logfile durable at least up to `pos` (its size when the caller looked).
-    pub(crate) fn sync_to(&self, pos: u64) -> Result {
-        if self.durable.load(Ordering::Acquire) >= pos {
-            return Ok(());
-        }
-        self.file.sync(true)?;
-        self.durable.fetch_max(pos, Ordering::AcqRel);
-        // Under the lock: a waiter checks `durable` and sleeps under it, so it cannot
-        // miss this.
-        let _guard = self.grown.lock.lock();
-        self.grown.cond.notify_all();
-        Ok(())
-    }
-}
-
-/// The logfile a primary's data path writes now; a rotation (`marsadm log-rotate`)
-/// replaces it. The logger switches once the old logfile is durable and nobody waits
-/// for its durability, so a logfile is complete once the next one is in use. The
-/// writeback may still be writing the old one back: it follows at most one logfile
-/// behind (a rotation waits until it left the one before), records the old one's final
-/// length and moves `replay-<me>` on.
-#[pin_data]
-pub(crate) struct CurrentLog {
-    #[pin]
-    logs: Mutex<Logs>,
-    /// A rotation asked for and not yet carried out: the next logfile.
-    #[pin]
-    next: Mutex<Option<Arc<Log>>>,
-    /// Emergency mode (docu/emergency.md): the strategy wants logging to cease (or the
-    /// logger met a write error on the logfile).
-    cease: AtomicBool,
-    /// Logging has ceased: writes go straight to the disk.
-    ceased: AtomicBool,
-    /// A write or sync of the logfile failed since logging last (re)started.
-    failed: AtomicBool,
-}
-
-/// The logfile the logger appends to, and the one before it while the writeback has not
-/// left it.
-struct Logs {
-    now: Arc<Log>,
-    behind: Option<Arc<Log>>,
-}
-
-impl CurrentLog {
-    pub(crate) fn new(log: Arc<Log>) -> Result<Arc<CurrentLog>> {
-        Arc::pin_init(
-            pin_init!(CurrentLog {
-                logs <- new_mutex!(Logs { now: log, behind: None }, "mars_current_log"),
-                next <- new_mutex!(None, "mars_next_log"),
-                cease: AtomicBool::new(false),
-                ceased: AtomicBool::new(false),
-                failed: AtomicBool::new(false),
-            }),
-            GFP_KERNEL,
-        )
-    }
-
-    /// The logfile the logger appends to.
-    pub(crate) fn get(&self) -> Arc<Log> {
-        self.logs.lock().now.clone()
-    }
-
-    /// For the logger: continues in `next`; the writeback may still be in the old one.
-    fn switch(&self, next: Arc<Log>) {
-        let mut logs = self.logs.lock();
-        let old = core::mem::replace(&mut logs.now, next);
-        logs.behind = Some(old);
-    }
-
-    /// The writeback is in a logfile before the current one.
-    fn behind(&self) -> bool {
-        self.logs.lock().behind.is_some()
-    }
-
-    /// For the writeback: the logfile numbered `nr`, if it is the current one or the one
-    /// before.
-    pub(crate) fn numbered(&self, nr: u32) -> Option<Arc<Log>> {
-        let logs = self.logs.lock();
-        if logs.now.nr == nr {
-            return Some(logs.now.clone());
-        }
-        logs.behind.as_ref().filter(|b| b.nr == nr).cloned()
-    }
-
-    /// For the writeback: the logfile after `log` (`log` itself if it is the current one).
-    pub(crate) fn after(&self, log: &Log) -> Arc<Log> {
-        let logs = self.logs.lock();
-        match &logs.behind {
-            Some(b) if b.nr > log.nr => b.clone(),
-            _ => logs.now.clone(),
-        }
-    }
-
-    /// For the writeback: everything of `log` is on the disk, and it moves on.
-    pub(crate) fn left(&self, log: &Log) {
-        let mut logs = self.logs.lock();
-        if logs.behind.as_ref().is_some_and(|b| b.nr <= log.nr) {
-            logs.behind = None;
-        }
-    }
-
-    /// How far the writeback has written logged writes to the disk: the logfile and
-    /// the position in it before which everything logged is there (maybe not flushed).
-    pub(crate) fn written_back(&self) -> (u32, u64) {
-        let logs = self.logs.lock();
-        let log = logs.behind.as_ref().unwrap_or(&logs.now);
-        (log.nr, log.written.load(Ordering::Acquire))
-    }
-
-    /// Asks the logger to continue in `next` (unless a rotation is pending already).
-    pub(crate) fn rotate_to(&self, next: Arc<Log>) {
-        let mut pending = self.next.lock();
-        if pending.is_none() {
-            *pending = Some(next);
-        }
-    }
-
-    /// A rotation is asked for and not yet carried out.
-    pub(crate) fn rotating(&self) -> bool {
-        self.next.lock().is_some()
-    }
-
-    /// Asks the logger to cease logging (`true`) or to resume (`false`).
-    pub(crate) fn set_cease(&self, cease: bool) {
-        self.cease.store(cease, Ordering::Release);
-    }
-
-    /// Logging has ceased: the disk has writes no logfile has.
-    pub(crate) fn ceased(&self) -> bool {
-        self.ceased.load(Ordering::Acquire)
-    }
-
-    /// A logfile write or sync failed since logging last (re)started.
-    pub(crate) fn failed(&self) -> bool {
-        self.failed.load(Ordering::Acquire)
-    }
-
-    /// Records a failed write or sync of the logfile: logging ceases.
-    pub(crate) fn note_failure(&self) {
-        self.failed.store(true, Ordering::Release);
-        self.cease.store(true, Ordering::Release);
-    }
-}
 
 /// How long a rotation waits for the writeback of the old logfile before giving up
 /// (the disk is failing, say); the logger then goes on in the old logfile.
@@ -359,7 +114,7 @@ fn run_syncer(current: &CurrentLog, lower: &BlockDevice, q: &SyncQueue, done: &m
         // Everyone waiting now was queued after their records were appended (to the
         // current logfile: a rotation waits until nobody waits here).
         let log = current.get();
-        let target = log.appended.load(Ordering::Acquire);
+        let target = log.appended();
         let status = match log.sync_to(target) {
             Ok(()) => BioStatus::Ok,
             Err(e) => {
@@ -397,7 +152,7 @@ fn wait_for_writeback(done: impl Fn() -> bool) -> bool {
 /// Waits until the writeback has written everything of `log` before `pos` to the disk,
 /// then flushes the disk: the data is durable there, whatever the logfile is.
 fn durable_on_disk(log: &Log, lower: &BlockDevice, pos: u64) -> BioStatus {
-    if !wait_for_writeback(|| log.written.load(Ordering::Acquire) >= pos) {
+    if !wait_for_writeback(|| log.written() >= pos) {
         pr_err!("resource {}: writeback did not reach {} within {} s\n", log.res(), pos, ROTATE_TIMEOUT_MS / 1000);
         return BioStatus::IoError;
     }
@@ -410,7 +165,7 @@ fn durable_on_disk(log: &Log, lower: &BlockDevice, pos: u64) -> BioStatus {
 impl Logger {
     /// Starts the threads of a primary's data path.
     pub(crate) fn start(
-        main: Arc<Main>,
+        ctx: Arc<Context>,
         buffer: Arc<WriteBuffer>,
         reader: Reader,
         lower: Arc<BlockDevice>,
@@ -420,7 +175,7 @@ impl Logger {
         let mut batch = Ring::new(QUEUE_SLOTS)?;
         let mut done = Ring::new(QUEUE_SLOTS)?;
         let mut frames = KVec::from_elem(0u8, FRAMES, GFP_KERNEL)?;
-        let writeback = writeback::start(main.clone(), buffer.clone(), lower.clone(), current.clone(), target.pos)?;
+        let writeback = writeback::start(ctx.clone(), buffer.clone(), lower.clone(), current.clone(), target.pos)?;
         let syncs = SyncQueue::new(QUEUE_SLOTS)?;
         let (c, q, l) = (current.clone(), syncs.clone(), lower.clone());
         let syncer = Thread::spawn(kernel::c_str!("mars_logsync"), move || {
@@ -435,7 +190,7 @@ impl Logger {
             let (mut direct, mut hole_made, mut recorded) = (false, true, true);
             let zeros = KVec::from_elem(0u8, PREALLOC_STEP, GFP_KERNEL).unwrap_or_default();
             loop {
-                let cease = current.cease.load(Ordering::Acquire);
+                let cease = current.cease_asked();
                 if !direct && cease {
                     (hole_made, recorded) = cease_logging(&b, &current, &q, &mut target);
                     direct = true;
@@ -447,7 +202,7 @@ impl Logger {
                 }
                 if b.take(&mut batch) > 0 {
                     let bytes = batch_bytes(&batch);
-                    if !direct && !log_batch(&main, &b, &q, &mut target, &mut batch, &mut frames, &zeros) {
+                    if !direct && !log_batch(&ctx, &b, &q, &mut target, &mut batch, &mut frames, &zeros) {
                         // The logfile cannot take the batch: from now on writes go
                         // straight to the disk (or fail, if /mars cannot record that
                         // and `mars_broken_fails_writes` says so).
@@ -492,8 +247,8 @@ fn batch_bytes(batch: &Ring<Request>) -> usize {
 /// that, hands those that need durability to the syncer, marks the batch logged;
 /// leaves `batch` empty. If the logfile cannot take the batch, nothing is completed
 /// and `false` is returned (the batch is still there).
-fn log_batch(main: &Main, b: &WriteBuffer, syncs: &SyncQueue, t: &mut LogTarget, batch: &mut Ring<Request>, frames: &mut KVec<u8>, zeros: &[u8]) -> bool {
-    if let Err(e) = append_records(main, t, batch, frames, zeros) {
+fn log_batch(ctx: &Context, b: &WriteBuffer, syncs: &SyncQueue, t: &mut LogTarget, batch: &mut Ring<Request>, frames: &mut KVec<u8>, zeros: &[u8]) -> bool {
+    if let Err(e) = append_records(ctx, t, batch, frames, zeros) {
         pr_err!("resource {}: cannot write the logfile: {:?}; logging ceases\n", t.log.res(), e);
         // A torn batch may have reached the file: cut it back to the last whole one.
         if let Err(e) = t.log.file.truncate(t.pos) {
@@ -501,7 +256,7 @@ fn log_batch(main: &Main, b: &WriteBuffer, syncs: &SyncQueue, t: &mut LogTarget,
         }
         return false;
     }
-    t.log.appended.store(t.pos, Ordering::Release);
+    t.log.appended_to(t.pos);
     let last_order = batch.iter().filter_map(|r| match r {
         Request::Write { entry, .. } => Some(entry.order),
         Request::Flush { .. } => None,
@@ -533,19 +288,18 @@ fn log_batch(main: &Main, b: &WriteBuffer, syncs: &SyncQueue, t: &mut LogTarget,
 /// the log: else a crash before `/mars` is repaired would let recovery replay older
 /// records over those writes (`mars_broken_fails_writes`).
 fn cease_logging(b: &WriteBuffer, current: &CurrentLog, syncs: &SyncQueue, t: &mut LogTarget) -> (bool, bool) {
-    let appended = t.log.appended.load(Ordering::Acquire);
-    t.log.report_now.store(true, Ordering::Release);
+    let appended = t.log.appended();
+    t.log.ask_report();
     b.wake_writeback();
     // Everything logged on the disk and recorded so; or on the disk, and `/mars` refuses
     // the record (no use waiting for it).
-    let on_disk = |progress: &AtomicU64| !current.behind() && syncs.is_empty() && progress.load(Ordering::Acquire) >= appended;
-    let mut recorded = wait_for_writeback(|| on_disk(&t.log.reported) || (t.log.report_failed.load(Ordering::Acquire) && on_disk(&t.log.written)))
-        && on_disk(&t.log.reported);
+    let on_disk = |progress: u64| !current.behind() && syncs.is_empty() && progress >= appended;
+    let mut recorded = wait_for_writeback(|| on_disk(t.log.reported()) || (t.log.report_failed() && on_disk(t.log.written())))
+        && on_disk(t.log.reported());
     if !recorded {
         pr_err!("resource {}: replay-<me> does not record the end of logfile {}: /mars takes no writes, or the disk none within {} s\n", t.log.res(), t.log.nr, ROTATE_TIMEOUT_MS / 1000);
     }
-    current.ceased.store(true, Ordering::Release);
-    *current.next.lock() = None;
+    current.note_ceased();
     t.log.trim(appended);
     let hole_made = match hole_log(&t.log) {
         Ok(hole) => {
@@ -590,8 +344,7 @@ fn resume_logging(current: &CurrentLog, t: &mut LogTarget, hole_made: &mut bool)
             Err(_) => return false,
         }
     }
-    current.failed.store(false, Ordering::Release);
-    current.ceased.store(false, Ordering::Release);
+    current.note_resumed();
     pr_info!("resource {}: resumed transaction logging in logfile {}\n", t.log.res(), t.log.nr);
     true
 }
@@ -654,23 +407,23 @@ pub(crate) fn create_log(dir: &CStr, name: LogName<'_>) -> Result<File> {
 /// it, the old one is made durable and new records go to the next logfile. The
 /// writeback finishes the old one meanwhile; the logger does not wait for it.
 fn rotate(current: &CurrentLog, syncs: &SyncQueue, t: &mut LogTarget) {
-    let Some(next) = current.next.lock().clone() else { return };
-    let appended = t.log.appended.load(Ordering::Acquire);
+    let Some(next) = current.pending_rotation() else { return };
+    let appended = t.log.appended();
     if !wait_for_writeback(|| !current.behind() && syncs.is_empty()) {
         pr_err!("logfile {}: the writeback is still in the logfile before; not rotating within {} s\n", t.log.nr, ROTATE_TIMEOUT_MS / 1000);
-        *current.next.lock() = None;
+        current.rotation_done();
         return;
     }
     if t.log.sync_to(appended).is_err() {
         pr_err!("logfile {}: cannot make it durable; not rotating\n", t.log.nr);
-        *current.next.lock() = None;
+        current.rotation_done();
         return;
     }
     t.log.trim(appended);
     pr_info!("rotated from logfile {} ({} bytes) to {}\n", t.log.nr, appended, next.nr);
     *t = LogTarget::new(next.clone());
     current.switch(next);
-    *current.next.lock() = None;
+    current.rotation_done();
 }
 
 /// Encodes a record for every write of `batch` — its head into `frames`, the payload
@@ -678,14 +431,14 @@ fn rotate(current: &CurrentLog, syncs: &SyncQueue, t: &mut LogTarget) {
 /// when every payload is suitably aligned (they are: `buffer` allocates them so), else
 /// through the page cache. Records of format version 2 are multiples of 512 bytes, so
 /// the logfile's end stays aligned either way.
-fn append_records(main: &Main, t: &mut LogTarget, batch: &Ring<Request>, frames: &mut KVec<u8>, zeros: &[u8]) -> Result {
+fn append_records(ctx: &Context, t: &mut LogTarget, batch: &Ring<Request>, frames: &mut KVec<u8>, zeros: &[u8]) -> Result {
     let digest = tunables::log_digest();
     let (mut n, mut seq) = (0usize, t.next_seq);
     for req in batch.iter() {
         let Request::Write { entry, .. } = req else { continue };
         let header = RecordHeader {
             seq,
-            stamp_ns: main.clock.stamp(),
+            stamp_ns: ctx.clock.stamp(),
             pos: entry.pos,
             data_len: entry.data.len() as u32,
             kind: RecordKind::Write,
@@ -694,7 +447,7 @@ fn append_records(main: &Main, t: &mut LogTarget, batch: &Ring<Request>, frames:
         };
         let head = frames.get_mut(n * HEAD_LEN..(n + 1) * HEAD_LEN).ok_or(ENOSPC)?;
         let encoded = match head.try_into() {
-            Ok(head) => encode_head(&header, &entry.data, &main.digests, head),
+            Ok(head) => encode_head(&header, &entry.data, &ctx.digests, head),
             Err(_) => Err(RecordError::BadLength),
         };
         if let Err(e) = encoded {

@@ -5,7 +5,10 @@
 //! This crate is the kernel module `mars.ko`. Layout:
 //! - [`kapi`]: the only place with `unsafe`; thin safe wrappers over C kernel APIs.
 //! - [`mars_core`]: formats and rules shared with marsadm (`kernel/core/`), plain `no_std` Rust.
-//! - [`strategy`]: the `mars_main` thread acting on the `/mars` tree ([`tree`], [`clock`]).
+//! - [`strategy`]: the `mars_main` thread acting on the `/mars` tree ([`tree`], [`clock`]);
+//!   the only module that knows the others. Everything below it gets a [`context`]
+//!   (clock, digests, trigger); the fetch and sync servers also the registry of what
+//!   this host is primary of ([`served`]).
 //! - [`resource`], [`device`]: a resource on this host and its `/dev/mars/<name>`.
 //! - [`buffer`], [`logger`], [`writeback`], [`reader`]: a primary's data path (the RAM
 //!   write buffer, the transaction logger, sorted writeback, reads); [`replay`]: applying
@@ -25,10 +28,12 @@ mod mars_core;
 mod buffer;
 mod clock;
 mod conn;
+mod context;
 mod device;
 mod digest;
 mod fetch;
 mod keys;
+mod log;
 mod logger;
 mod meta;
 mod proc_sys;
@@ -37,6 +42,7 @@ mod reader;
 mod replay;
 mod resource;
 mod ring;
+mod served;
 mod strategy;
 mod sync;
 mod tree;
@@ -64,10 +70,10 @@ struct Mars {
 impl kernel::Module for Mars {
     fn init(module: &'static ThisModule) -> Result<Self> {
         keys::choose_mac()?;
-        let main = strategy::Main::new()?;
-        let proc_sys = proc_sys::ProcSys::register(main.clone())?;
-        let peers = meta::start_peers(main.clone())?;
-        let strategy = strategy::Strategy::start(main, module)?;
+        let ctx = context::Context::new()?;
+        let proc_sys = proc_sys::ProcSys::register(ctx.clone())?;
+        let peers = meta::start_peers(ctx.clone())?;
+        let strategy = strategy::Strategy::start(ctx, module)?;
         pr_info!("version {} loaded\n", mars_core::version::VERSION);
         Ok(Mars { _proc_sys: proc_sys, _peers: peers, _strategy: strategy })
     }

@@ -35,7 +35,7 @@ use crate::mars_core::ownership::{classify, decide, refused_path, Refusal, Verdi
 use crate::mars_core::tree::{concerns_systemd, ANY_CLUSTER, DELETED, IP_PREFIX, RESOURCE_PREFIX, UUID};
 use crate::mars_core::wire::{parse_ipv4, Message, HELLO_REGISTER};
 use crate::clock::Clock;
-use crate::strategy::Main;
+use crate::context::Context;
 use crate::tunables::{Traffic, DROPPED_TREE_ENTRIES};
 use crate::tree::{address_link, host_name, ips_dir, path, Tree, ROOT};
 
@@ -46,22 +46,22 @@ const PULL_PREFIXES: &str = "uuid|ips|resource-|actual-";
 
 
 /// Starts the metadata listener (base port).
-pub(crate) fn start_server(main: Arc<Main>, at: [u8; 4]) -> Result<Listener> {
-    Listener::start(main, Traffic::Meta, kernel::c_str!("mars_listen_meta"), at, serve)
+pub(crate) fn start_server(ctx: Arc<Context>, at: [u8; 4]) -> Result<Listener> {
+    Listener::start(ctx, Traffic::Meta, kernel::c_str!("mars_listen_meta"), at, serve)
 }
 
 /// Serves one peer connection.
-fn serve(main: &Main, sock: Socket) -> Result {
+fn serve(ctx: &Context, sock: Socket) -> Result {
     let peer = sock.peer()?;
     let mut conn = Conn::accept(sock, Traffic::Meta, META_PAYLOAD)?;
-    let tree = Tree { clock: &main.clock };
+    let tree = Tree { clock: &ctx.clock };
     let me = host_name()?;
     let me = core::str::from_utf8(&me).map_err(|_| EINVAL)?;
     let Some(ours) = tree.cluster_uuid()? else { return Err(ENOENT) };
     let ours = core::str::from_utf8(&ours).map_err(|_| EINVAL)?.trim_end();
     let (member, host) = match conn.recv()? {
         Message::Hello { cluster, host, lamport_ns, flags } => {
-            main.clock.observe(lamport_ns);
+            ctx.clock.observe(lamport_ns);
             if cluster != ours && cluster != ANY_CLUSTER {
                 let [a, b, c, d] = peer.addr;
                 peer_warn!(peer.addr, "refusing {} at {}.{}.{}.{}: foreign cluster {} (ours: {})\n", escaped(host), a, b, c, d, escaped(cluster), ours);
@@ -78,7 +78,7 @@ fn serve(main: &Main, sock: Socket) -> Result {
     if member && host != me {
         register(&tree, host, peer)?;
     }
-    conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: main.clock.peek(), flags: 0 })?;
+    conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: ctx.clock.peek(), flags: 0 })?;
     loop {
         let prefixes = match conn.recv() {
             Ok(Message::GetTree { dirs }) => {
@@ -91,7 +91,7 @@ fn serve(main: &Main, sock: Socket) -> Result {
         };
         let prefixes = core::str::from_utf8(&prefixes).map_err(|_| EINVAL)?;
         send_tree(&mut conn, prefixes)?;
-        conn.send(&Message::TreeEnd { lamport_ns: main.clock.peek() })?;
+        conn.send(&Message::TreeEnd { lamport_ns: ctx.clock.peek() })?;
     }
 }
 
@@ -162,12 +162,12 @@ struct PeerState {
 
 /// The `mars_peers` thread: pulls every peer's tree about every two seconds (an
 /// unreachable peer less often, with backoff; its outage is logged once).
-pub(crate) fn start_peers(main: Arc<Main>) -> Result<Thread> {
+pub(crate) fn start_peers(ctx: Arc<Context>) -> Result<Thread> {
     Thread::spawn(kernel::c_str!("mars_peers"), move || {
         let _noio = NoIoScope::enter();
         let mut peers: KVec<PeerState> = KVec::new();
         while !thread::should_stop() {
-            if let Err(e) = pull_all(&main, &mut peers) {
+            if let Err(e) = pull_all(&ctx, &mut peers) {
                 pr_debug!("peer round failed: {:?}\n", e);
             }
             thread::sleep_ms(PULL_MS);
@@ -188,8 +188,8 @@ fn peer_state<'a>(peers: &'a mut KVec<PeerState>, host: &str) -> Result<&'a mut 
     Ok(&mut peers[i])
 }
 
-fn pull_all(main: &Main, peers: &mut KVec<PeerState>) -> Result {
-    let tree = Tree { clock: &main.clock };
+fn pull_all(ctx: &Context, peers: &mut KVec<PeerState>) -> Result {
+    let tree = Tree { clock: &ctx.clock };
     let me = host_name()?;
     let me = core::str::from_utf8(&me).map_err(|_| EINVAL)?;
     let ips = ips_dir()?;
@@ -207,7 +207,7 @@ fn pull_all(main: &Main, peers: &mut KVec<PeerState>) -> Result {
         if now < state.due_ns {
             continue;
         }
-        match pull(main, &tree, me, host, Endpoint { addr, port: Traffic::Meta.port() }) {
+        match pull(ctx, &tree, me, host, Endpoint { addr, port: Traffic::Meta.port() }) {
             Ok(()) => {
                 if state.backoff.succeeded() {
                     pr_info!("peer {} reachable again\n", host);
@@ -243,7 +243,7 @@ fn cut_off(from: &str, why: core::fmt::Arguments<'_>) {
 }
 
 /// One pull from peer `from` at `to`: hello, tree listing, merge.
-fn pull(main: &Main, tree: &Tree<'_>, me: &str, from: &str, to: Endpoint) -> Result {
+fn pull(ctx: &Context, tree: &Tree<'_>, me: &str, from: &str, to: Endpoint) -> Result {
     let ours = tree.cluster_uuid()?;
     let ours = match &ours {
         Some(v) => core::str::from_utf8(v).map_err(|_| EINVAL)?.trim_end(),
@@ -254,7 +254,7 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, from: &str, to: Endpoint) -> Res
     let deadline = real_ns().saturating_add(PULL_LIMIT_S * 1_000_000_000);
     let Some(mut conn) = Conn::connect(to, Traffic::Meta, META_PAYLOAD)? else { return Ok(()) };
     conn.receive_until(deadline);
-    conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: main.clock.peek(), flags })?;
+    conn.send(&Message::Hello { cluster: ours, host: me, lamport_ns: ctx.clock.peek(), flags })?;
     let theirs = match conn.recv()? {
         Message::Hello { cluster, lamport_ns, host, .. } => {
             if host != from {
@@ -262,7 +262,7 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, from: &str, to: Endpoint) -> Res
                 dropped(from, "listing", &fmt!("the peer at {}.{}.{}.{} says it is {}", to.addr[0], to.addr[1], to.addr[2], to.addr[3], escaped(host)));
                 return Err(EPERM);
             }
-            main.clock.observe(lamport_ns);
+            ctx.clock.observe(lamport_ns);
             let mut v = KVec::new();
             v.extend_from_slice(cluster.as_bytes(), GFP_KERNEL)?;
             v
@@ -307,9 +307,9 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, from: &str, to: Endpoint) -> Res
             Message::TreeEntry { path: p, value, stamp_ns } => {
                 entries += 1;
                 // Only what may be merged moves the clock: a dropped entry changes nothing.
-                match merge_one(p, value, stamp_ns, from, me, &main.clock) {
+                match merge_one(p, value, stamp_ns, from, me, &ctx.clock) {
                     Ok(merged) => {
-                        main.clock.observe(stamp_ns);
+                        ctx.clock.observe(stamp_ns);
                         for_systemd |= merged && concerns_systemd_path(p);
                     }
                     Err(Dropped::Rule(r)) => dropped(from, p, &r.describe()),
@@ -317,7 +317,7 @@ fn pull(main: &Main, tree: &Tree<'_>, me: &str, from: &str, to: Endpoint) -> Res
                 }
             }
             Message::TreeEnd { lamport_ns } => {
-                main.clock.observe(lamport_ns);
+                ctx.clock.observe(lamport_ns);
                 if for_systemd {
                     tree.touch_systemd_trigger();
                 }

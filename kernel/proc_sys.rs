@@ -17,7 +17,7 @@ use crate::kapi::sysctl::{Entry, Registration, Show};
 use crate::mars_core::lamport::format_stamp;
 use crate::mars_core::text::format_into;
 use crate::mars_core::version::{PROC_SYS_LAMPORT_CLOCK_WITH_NUL, PROC_SYS_NAME_WITH_NUL, PROC_SYS_TREE_WRITE_ERROR_WITH_NUL, PROC_SYS_VERSION_WITH_NUL, VERSION_WITH_NUL};
-use crate::strategy::Main;
+use crate::context::Context;
 use crate::tunables::*;
 
 /// A shared `*_WITH_NUL` string as a C string, checked at compile time.
@@ -59,7 +59,7 @@ fn register_tcp() -> Result<KVec<Registration>> {
 
 /// `lamport_clock`: the module's Lamport time (`<seconds>.<nanoseconds>`), which marsadm
 /// uses as the lower bound for the stamps it writes.
-struct LamportClock(Arc<Main>);
+struct LamportClock(Arc<Context>);
 
 impl Show for LamportClock {
     fn show(&self, out: &mut [u8]) -> usize {
@@ -104,14 +104,14 @@ fn copy_str(s: &str, out: &mut [u8]) -> usize {
 
 impl ProcSys {
     /// Creates `/proc/sys/mars` with its entries.
-    pub(crate) fn register(main: Arc<Main>) -> Result<Self> {
+    pub(crate) fn register(ctx: Arc<Context>) -> Result<Self> {
         let mut entries = KVec::new();
         entries.push(
             Entry::read_only_str(shared_cstr(PROC_SYS_VERSION_WITH_NUL), shared_cstr(VERSION_WITH_NUL)),
             GFP_KERNEL,
         )?;
-        entries.push(Entry::action(kernel::c_str!("trigger"), main.clone()), GFP_KERNEL)?;
-        entries.push(Entry::show(shared_cstr(PROC_SYS_LAMPORT_CLOCK_WITH_NUL), Arc::new(LamportClock(main), GFP_KERNEL)?), GFP_KERNEL)?;
+        entries.push(Entry::action(kernel::c_str!("trigger"), ctx.clone()), GFP_KERNEL)?;
+        entries.push(Entry::show(shared_cstr(PROC_SYS_LAMPORT_CLOCK_WITH_NUL), Arc::new(LamportClock(ctx), GFP_KERNEL)?), GFP_KERNEL)?;
         entries.push(Entry::show(kernel::c_str!("mem_used_kb"), Arc::new(MemUsed, GFP_KERNEL)?), GFP_KERNEL)?;
         let counters: [(&'static CStr, &'static AtomicU64); 10] = [
             (kernel::c_str!("write_throttle_count"), &THROTTLED_WRITES),

@@ -26,7 +26,7 @@ use crate::mars_core::log_record::{decode_header, next_window, LogScanner, Recor
 use crate::mars_core::replication::{hole_after, next_logfile, switchover, Stop, SwitchLinks, Switchover};
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
-use crate::strategy::Main;
+use crate::context::Context;
 use crate::tree::{host_name, path, Logfile, Tree, ROOT};
 use crate::writeback::{write_pieces_while, DiskWrite};
 
@@ -270,7 +270,7 @@ struct Unflushed {
 
 /// The state of a replay thread.
 struct Follower {
-    main: Arc<Main>,
+    ctx: Arc<Context>,
     res: KVec<u8>,
     disk: Arc<BlockDevice>,
     repair: Arc<Repair>,
@@ -288,11 +288,11 @@ enum Problem {
 }
 
 impl Replayer {
-    pub(crate) fn start(main: Arc<Main>, res: &str, disk: Arc<BlockDevice>, repair: Arc<Repair>) -> Result<Replayer> {
+    pub(crate) fn start(ctx: Arc<Context>, res: &str, disk: Arc<BlockDevice>, repair: Arc<Repair>) -> Result<Replayer> {
         let mut name = KVec::new();
         name.extend_from_slice(res.as_bytes(), GFP_KERNEL)?;
         let windows = Windows::new()?;
-        let mut f = Follower { main, res: name, disk, repair, windows, unflushed: None, reported: None, rate: RateMeter::new("replay-rate") };
+        let mut f = Follower { ctx, res: name, disk, repair, windows, unflushed: None, reported: None, rate: RateMeter::new("replay-rate") };
         let thread = Thread::spawn(kernel::c_str!("mars_replay"), move || {
             let _noio = NoIoScope::enter();
             let mut backoff = Backoff::new();
@@ -300,7 +300,7 @@ impl Replayer {
                 let seen = f.repair.arrivals();
                 let step = f.step();
                 if let Ok(res) = text(&f.res) {
-                    f.rate.tick(&Tree { clock: &f.main.clock }, res);
+                    f.rate.tick(&Tree { clock: &f.ctx.clock }, res);
                 }
                 match step {
                     Ok(Step::Progress) => {
@@ -326,8 +326,8 @@ impl Replayer {
 
 impl Follower {
     fn step(&mut self) -> Result<Step> {
-        let main = self.main.clone();
-        let tree = Tree { clock: &main.clock };
+        let ctx = self.ctx.clone();
+        let tree = Tree { clock: &ctx.clock };
         let mut res_buf = [0u8; 64];
         let res = format_into(&mut res_buf, format_args!("{}", text(&self.res)?)).ok_or(EINVAL)?;
         let me = host_name()?;
@@ -378,7 +378,7 @@ impl Follower {
             // Nothing applied of this logfile (it is empty here: rotated, then a failover
             // before anything was logged into it), so no flush wrote this host's version
             // link of it: its history of it ends at the replay position.
-            tree.write_version_link(&self.main.digests, &dir, replay.log, me, replay.start)?;
+            tree.write_version_link(&self.ctx.digests, &dir, replay.log, me, replay.start)?;
             mine = version(replay.log.nr, me)?;
         }
         let origin = version(replay.log.nr, replay.log.host)?;
@@ -435,7 +435,7 @@ impl Follower {
         let go_on = |done: u64| {
             real_ns().saturating_sub(since) < FLUSH_INTERVAL_NS && pending.saturating_add(done) < FLUSH_BYTES && !thread::should_stop()
         };
-        let run = apply_windows(log, size, start, first_seq, start, &self.disk, &self.main.digests, &mut self.windows, go_on)?;
+        let run = apply_windows(log, size, start, first_seq, start, &self.disk, &self.ctx.digests, &mut self.windows, go_on)?;
         let damaged = match run.stop {
             Some(ScanEnd::Bad { error: RecordError::Truncated { .. }, .. }) => false,
             // Zeros after the last record: nothing a fetch appends looks like this.
@@ -480,7 +480,7 @@ impl Follower {
         self.disk.flush()?;
         let at = ReplayLink { log: replay.log, start: u.end, len: u.size.saturating_sub(u.end) };
         write_replay_link(tree, dir, me, &at)?;
-        tree.write_version_link(&self.main.digests, dir, replay.log, me, u.end)
+        tree.write_version_link(&self.ctx.digests, dir, replay.log, me, u.end)
     }
 
     /// [`Follower::flush`] with the replay link as it is now.
@@ -488,8 +488,8 @@ impl Follower {
         if self.unflushed.is_none() {
             return Ok(());
         }
-        let main = self.main.clone();
-        let tree = Tree { clock: &main.clock };
+        let ctx = self.ctx.clone();
+        let tree = Tree { clock: &ctx.clock };
         let me = host_name()?;
         let me = text(&me)?;
         let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, text(&self.res)?))?;

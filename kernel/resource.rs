@@ -18,14 +18,16 @@ use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::gendisk::Disk;
 use crate::kapi::vfs;
 use crate::buffer::WriteBuffer;
-use crate::logger::{create_log, CurrentLog, Log, LogTarget, Logger};
+use crate::log::{CurrentLog, Log};
+use crate::logger::{create_log, LogTarget, Logger};
 use crate::reader::Reader;
 use crate::mars_core::emergency::{ResourceEmergency, Resume};
 use crate::mars_core::handover::{Mode, Wait};
 use crate::mars_core::role::Role;
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
 use crate::replay::{replay, Replayed, Replayer};
-use crate::strategy::{Main, Served};
+use crate::context::Context;
+use crate::served::{Primaries, Served};
 use crate::tree::{open_logfile, path, Logfile, Tree};
 
 /// A resource this host is attached to.
@@ -58,7 +60,9 @@ pub(crate) struct Resource {
     /// A `size` this host cannot follow (smaller than the device, or larger than the
     /// disk): logged once, 0 when there is none.
     size_refused: u64,
-    main: Arc<Main>,
+    ctx: Arc<Context>,
+    /// Where it is registered for the servers while primary here.
+    primaries: Arc<Primaries>,
     lower: Arc<BlockDevice>,
     /// Unique address identifying us as the exclusive holder of `lower`.
     _holder: KBox<u8>,
@@ -77,7 +81,7 @@ pub(crate) struct Setup<'a> {
 
 impl Resource {
     /// Attaches: opens the underlying disk exclusively.
-    pub(crate) fn attach(setup: &Setup<'_>, main: &Arc<Main>) -> Result<Resource> {
+    pub(crate) fn attach(setup: &Setup<'_>, ctx: &Arc<Context>, primaries: &Arc<Primaries>) -> Result<Resource> {
         let holder = KBox::new(0u8, GFP_KERNEL)?;
         let holder_ptr = (&*holder as *const u8).cast_mut().cast();
         let lower = BlockDevice::open_exclusive(setup.data_path, holder_ptr)?;
@@ -101,7 +105,8 @@ impl Resource {
             remains: false,
             resume: Resume::default(),
             size_refused: 0,
-            main: main.clone(),
+            ctx: ctx.clone(),
+            primaries: primaries.clone(),
             lower: Arc::new(lower, GFP_KERNEL)?,
             _holder: holder,
         })
@@ -121,7 +126,7 @@ impl Resource {
     /// the rest of the old primary's logfile it replays (`Planned`, `Forced`) — then
     /// starts the next logfile of its own (never appending to one with content), starts
     /// the logger, and only then creates `/dev/mars/<devname>`.
-    pub(crate) fn make_primary(&mut self, setup: &Setup<'_>, main: &Arc<Main>, dir: &CStr, me: &str, module: &'static ThisModule, mode: Mode) -> Result {
+    pub(crate) fn make_primary(&mut self, setup: &Setup<'_>, dir: &CStr, me: &str, module: &'static ThisModule, mode: Mode) -> Result {
         if self.device.is_some() {
             return Ok(());
         }
@@ -135,15 +140,16 @@ impl Resource {
         self.syncer = None;
         self.sync_queued = None;
         self.replayer = None;
-        let tree = Tree { clock: &main.clock };
+        let ctx = &self.ctx;
+        let tree = Tree { clock: &ctx.clock };
         let replay_name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
         let value = tree.read(&path(fmt!("{}/{}", dir, &*replay_name))?)?.ok_or(EINVAL)?;
         let text = core::str::from_utf8(&value).map_err(|_| EINVAL)?.trim_end();
         let link = ReplayLink::parse(text).map_err(|_| EINVAL)?;
         let (log, nr) = if link.log.host == me {
-            recover_own(&tree, main, &self.lower, dir, me, &link)?
+            recover_own(&tree, ctx, &self.lower, dir, me, &link)?
         } else {
-            finish_foreign(&tree, main, &self.lower, dir, me, &link, mode)?
+            finish_foreign(&tree, ctx, &self.lower, dir, me, &link, mode)?
         };
         if nr != link.log.nr || link.log.host != me {
             let fresh = ReplayLink { log: LogName { nr, host: me }, start: 0, len: 0 };
@@ -152,24 +158,24 @@ impl Resource {
         let log = Arc::new(Log::new(log, nr, dir, me)?, GFP_KERNEL)?;
         let buffer = WriteBuffer::new()?;
         let reader = Reader::start(self.lower.clone())?;
-        let handler = Arc::new(Device { buffer: buffer.clone(), reads: reader.queue.clone(), lower: self.lower.clone(), main: main.clone() }, GFP_KERNEL)?;
+        let handler = Arc::new(Device { buffer: buffer.clone(), reads: reader.queue.clone(), lower: self.lower.clone(), ctx: ctx.clone() }, GFP_KERNEL)?;
         // The new logfile's version link exists at once, so secondaries can move on to it.
-        tree.write_version_link(&main.digests, dir, LogName { nr, host: me }, me, 0)?;
+        tree.write_version_link(&ctx.digests, dir, LogName { nr, host: me }, me, 0)?;
         let current = CurrentLog::new(log.clone())?;
         let served = Served { name: owned(&self.name)?, disk: self.lower.clone(), log: current.clone(), size: setup.size };
-        let logger = Logger::start(main.clone(), buffer, reader, self.lower.clone(), current.clone(), LogTarget::new(log))?;
+        let logger = Logger::start(ctx.clone(), buffer, reader, self.lower.clone(), current.clone(), LogTarget::new(log))?;
         let name = path(fmt!("mars/{}", setup.devname))?;
         self.device = Some(Disk::new(&name, setup.size / 512, &self.lower, handler, module)?);
         self.logger = Some(logger);
         self.current = Some(current);
-        main.serve(served)?;
+        self.primaries.serve(served)?;
         pr_info!("{}: primary now, logging to {}\n", dir, LogName { nr, host: me });
         Ok(())
     }
 
     /// On a secondary: fetches `primary`'s logfiles (restarted when the primary changes),
     /// or stops fetching (`None`).
-    pub(crate) fn fetch_from(&mut self, main: &Arc<Main>, res: &str, primary: Option<&str>) -> Result {
+    pub(crate) fn fetch_from(&mut self, res: &str, primary: Option<&str>) -> Result {
         let Some(primary) = primary else {
             self.fetcher = None;
             return Ok(());
@@ -178,13 +184,13 @@ impl Resource {
             return Ok(());
         }
         self.fetcher = None;
-        self.fetcher = Some(Fetcher::start(main.clone(), res, primary, self.repair.clone())?);
+        self.fetcher = Some(Fetcher::start(self.ctx.clone(), res, primary, self.repair.clone())?);
         Ok(())
     }
 
     /// On a secondary: runs the full sync from `primary` (restarted when the primary
     /// changes), or stops it (`None`).
-    pub(crate) fn sync_from(&mut self, main: &Arc<Main>, res: &str, primary: Option<&str>, size: u64) -> Result {
+    pub(crate) fn sync_from(&mut self, res: &str, primary: Option<&str>, size: u64) -> Result {
         let Some(primary) = primary else {
             self.syncer = None;
             return Ok(());
@@ -201,7 +207,7 @@ impl Resource {
             }
             return Ok(());
         }
-        self.syncer = Some(Syncer::start(main.clone(), res, primary, self.lower.clone(), size)?);
+        self.syncer = Some(Syncer::start(self.ctx.clone(), res, primary, self.lower.clone(), size)?);
         Ok(())
     }
 
@@ -255,7 +261,7 @@ impl Resource {
             return Err(ENOSPC);
         }
         let served = Served { name: owned(&self.name)?, disk: self.lower.clone(), log: current.clone(), size };
-        self.main.serve(served)?;
+        self.primaries.serve(served)?;
         device.set_sectors(want);
         self.size_refused = 0;
         pr_info!("resource {}: device grown from {} to {} bytes\n", res, now_bytes, size);
@@ -274,11 +280,11 @@ impl Resource {
 
     /// On a secondary: replays the fetched logfiles (`on`) or stops replaying. Never
     /// together with the sync (the caller decides).
-    pub(crate) fn replay(&mut self, main: &Arc<Main>, res: &str, on: bool) -> Result {
+    pub(crate) fn replay(&mut self, res: &str, on: bool) -> Result {
         if !on {
             self.replayer = None;
         } else if self.replayer.is_none() {
-            self.replayer = Some(Replayer::start(main.clone(), res, self.lower.clone(), self.repair.clone())?);
+            self.replayer = Some(Replayer::start(self.ctx.clone(), res, self.lower.clone(), self.repair.clone())?);
         }
         Ok(())
     }
@@ -362,7 +368,7 @@ impl Resource {
         // the logger wrote ahead.
         self.device = None;
         self.logger = None;
-        self.main.unserve(&self.name);
+        self.primaries.unserve(&self.name);
         self.current = None;
         if was_primary {
             pr_info!("resource {}: left the primary role\n", core::str::from_utf8(&self.name).unwrap_or(""));
@@ -374,7 +380,7 @@ impl Resource {
 impl Drop for Resource {
     fn drop(&mut self) {
         // The sync server must not read a disk that is about to be released.
-        self.main.unserve(&self.name);
+        self.primaries.unserve(&self.name);
     }
 }
 
@@ -384,7 +390,7 @@ impl Drop for Resource {
 /// is; cuts a torn tail at the last valid record (so secondaries can finish the logfile)
 /// and repairs the version link to the real end. Returns the logfile to log into: the
 /// last one if empty, else a new next one.
-fn recover_own(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, me: &str, link: &ReplayLink<'_>) -> Result<(File, u32)> {
+fn recover_own(tree: &Tree<'_>, ctx: &Context, disk: &BlockDevice, dir: &CStr, me: &str, link: &ReplayLink<'_>) -> Result<(File, u32)> {
     let numbers = own_logfiles(dir, me, link.log.nr)?;
     if numbers.first() != Some(&link.log.nr) {
         pr_err!("{}: {} named by the replay link is missing\n", dir, link.log);
@@ -395,13 +401,13 @@ fn recover_own(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, me:
         let start = if nr == link.log.nr { link.start } else { 0 };
         let name = LogName { nr, host: me };
         let log = Logfile::open(dir, name, OpenFlags::READ_WRITE, 0)?;
-        let r = replay(&log, disk, start, &main.digests)?;
+        let r = replay(&log, disk, start, &ctx.digests)?;
         if r.applied > 0 || r.end < r.size {
             pr_info!("{}: recovery applied {} records of logfile {} from {} (valid log {} of {} bytes)\n", dir, r.applied, nr, start, r.end, r.size);
         }
         cut_tail(log.file(), dir, name, &r)?;
         if r.size > 0 {
-            tree.write_version_link(&main.digests, dir, name, me, r.end)?;
+            tree.write_version_link(&ctx.digests, dir, name, me, r.end)?;
         }
         last = Some((log.into_file(), nr, r.end));
     }
@@ -453,10 +459,10 @@ pub(crate) fn delete_replayed(dir: &CStr, res: &str, replay_nr: u32) -> Result<u
 /// damaged tail (forced: the rest was never fetched) is cut and reported. This host's
 /// replay and version links then record where its history of that logfile ends, and
 /// the next logfile number is its own.
-fn finish_foreign(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, me: &str, link: &ReplayLink<'_>, mode: Mode) -> Result<(File, u32)> {
+fn finish_foreign(tree: &Tree<'_>, ctx: &Context, disk: &BlockDevice, dir: &CStr, me: &str, link: &ReplayLink<'_>, mode: Mode) -> Result<(File, u32)> {
     let end = match Logfile::open(dir, link.log, OpenFlags::READ_WRITE, 0) {
         Ok(log) => {
-            let r = replay(&log, disk, link.start, &main.digests)?;
+            let r = replay(&log, disk, link.start, &ctx.digests)?;
             pr_info!("{}: {:?} takeover: replayed {} records of {} from {} to {}\n", dir, mode, r.applied, link.log, link.start, r.end);
             cut_tail(log.file(), dir, link.log, &r)?;
             r.end
@@ -472,7 +478,7 @@ fn finish_foreign(tree: &Tree<'_>, main: &Main, disk: &BlockDevice, dir: &CStr, 
     let at = ReplayLink { log: link.log, start: end, len: 0 };
     let name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
     tree.write(&path(fmt!("{}", dir))?, name.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}", at))?.to_str().map_err(|_| EINVAL)?)?;
-    tree.write_version_link(&main.digests, dir, link.log, me, end)?;
+    tree.write_version_link(&ctx.digests, dir, link.log, me, end)?;
     let next = LogName { nr: link.log.nr, host: me }.next().ok_or(EINVAL)?;
     Ok((create_log(dir, next)?, next.nr))
 }

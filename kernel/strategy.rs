@@ -11,12 +11,9 @@ use core::sync::atomic::Ordering;
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use crate::kapi::compat::prelude::*;
 use kernel::str::CStr;
-use kernel::sync::{Arc, CondVar, Mutex};
-use kernel::time::msecs_to_jiffies;
-use kernel::{new_condvar, new_mutex};
+use kernel::sync::Arc;
 
-use crate::clock::Clock;
-use crate::kapi::sysctl::Action;
+use crate::context::Context;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
 use crate::kapi::vfs;
@@ -30,101 +27,17 @@ use crate::mars_core::syncruns::TOOK_OVER;
 use crate::mars_core::lamport::format_stamp;
 use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, DISK_ERROR, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TIME, TODO_PREFIX, VERSION_PREFIX};
 use crate::conn::{self, Listener};
-use crate::digest::KernelDigests;
 use crate::tunables::{self, Traffic, SYNC_LIMIT, SYNC_NR, SYNC_WANTED};
 use crate::{fetch, meta, sync};
-use crate::kapi::bdev::BlockDevice;
-use crate::logger::CurrentLog;
+use crate::served::Primaries;
 use crate::resource::{delete_replayed, Resource, Setup};
 use crate::tree::{host_name, path, Tree, ROOT};
 
-/// State shared between the strategy thread and the rest of the module.
-#[pin_data]
-pub(crate) struct Main {
-    #[pin]
-    pub(crate) clock: Clock,
-    /// Record digests (CRC32C, MD5, SHA-1) by the kernel.
-    pub(crate) digests: KernelDigests,
-    /// The resources this host is primary of, for the sync server.
-    #[pin]
-    served: Mutex<KVec<Option<Served>>>,
-    #[pin]
-    triggered: Mutex<bool>,
-    #[pin]
-    wake: CondVar,
-}
-
-impl Main {
-    pub(crate) fn new() -> Result<Arc<Main>> {
-        let digests = KernelDigests::new()?;
-        Arc::pin_init(
-            pin_init!(Main {
-                clock <- Clock::new(),
-                digests,
-                served <- new_mutex!(KVec::new(), "mars_served"),
-                triggered <- new_mutex!(false, "mars_trigger"),
-                wake <- new_condvar!("mars_wake"),
-            }),
-            GFP_KERNEL,
-        )
-    }
-}
-
-/// A resource this host is primary of: what the sync server reads and reports.
-pub(crate) struct Served {
-    pub(crate) name: KVec<u8>,
-    /// The underlying disk.
-    pub(crate) disk: Arc<BlockDevice>,
-    /// The logfile being written.
-    pub(crate) log: Arc<CurrentLog>,
-    /// The resource size.
-    pub(crate) size: u64,
-}
-
-impl Main {
-    /// Makes a primary resource available to the sync server (replacing an older entry).
-    pub(crate) fn serve(&self, s: Served) -> Result {
-        let mut served = self.served.lock();
-        let slot = served.iter().position(|o| o.as_ref().is_some_and(|o| o.name == s.name));
-        match slot.or_else(|| served.iter().position(Option::is_none)) {
-            Some(i) => served[i] = Some(s),
-            None => served.push(Some(s), GFP_KERNEL)?,
-        }
-        Ok(())
-    }
-
-    /// Withdraws resource `name` from the sync server.
-    pub(crate) fn unserve(&self, name: &[u8]) {
-        for slot in self.served.lock().iter_mut() {
-            if slot.as_ref().is_some_and(|s| s.name.as_slice() == name) {
-                *slot = None;
-            }
-        }
-    }
-
-    /// The primary resource `name`, if this host is its primary.
-    pub(crate) fn served(&self, name: &[u8]) -> Option<Served> {
-        let served = self.served.lock();
-        let s = served.iter().flatten().find(|s| s.name.as_slice() == name)?;
-        let mut copy = KVec::new();
-        copy.extend_from_slice(&s.name, GFP_KERNEL).ok()?;
-        Some(Served { name: copy, disk: s.disk.clone(), log: s.log.clone(), size: s.size })
-    }
-}
-
-/// `/proc/sys/mars/trigger`: any write makes the strategy thread run a round now.
-impl Action for Main {
-    fn run(&self, _input: &[u8]) {
-        self.trigger();
-    }
-}
-
-impl Main {
-    /// Makes the strategy thread run a round now.
-    pub(crate) fn trigger(&self) {
-        *self.triggered.lock() = true;
-        self.wake.notify_all();
-    }
+/// What the strategy thread works with: the services' context, and the registry of the
+/// resources this host serves as primary (filled by the resources, read by the servers).
+struct Main {
+    ctx: Arc<Context>,
+    primaries: Arc<Primaries>,
 }
 
 /// The running strategy thread; stopping it (drop) detaches every resource.
@@ -133,7 +46,8 @@ pub(crate) struct Strategy {
 }
 
 impl Strategy {
-    pub(crate) fn start(main: Arc<Main>, module: &'static ThisModule) -> Result<Strategy> {
+    pub(crate) fn start(ctx: Arc<Context>, module: &'static ThisModule) -> Result<Strategy> {
+        let main = Main { ctx, primaries: Primaries::new()? };
         let thread = Thread::spawn(kernel::c_str!("mars_main"), move || {
             let mut resources: KVec<Option<Resource>> = KVec::new();
             let mut listeners: Option<Listeners> = None;
@@ -152,11 +66,7 @@ impl Strategy {
                     }
                     Ok(()) => failing = None,
                 }
-                let mut triggered = main.triggered.lock();
-                if !*triggered {
-                    let _ = main.wake.wait_interruptible_timeout(&mut triggered, msecs_to_jiffies(1000));
-                }
-                *triggered = false;
+                main.ctx.wait_trigger(1000);
             }
             // Leaving: no more connections, then the resources (devices, then disks)
             // are released.
@@ -179,9 +89,9 @@ struct Listeners {
 /// Keeps the listeners on the current `base_port` and this host's replication address
 /// (`ips/ip-<me>`, all addresses while unknown): started at the first round, moved when
 /// either changes, retried each round while the ports are taken.
-fn listen(main: &Arc<Main>, listeners: &mut Option<Listeners>) {
+fn listen(main: &Main, listeners: &mut Option<Listeners>) {
     let port = Traffic::Meta.port();
-    let at = conn::listen_address(main);
+    let at = conn::listen_address(&main.ctx);
     if listeners.as_ref().is_some_and(|l| l.port == port && l.at == at) {
         return;
     }
@@ -189,9 +99,9 @@ fn listen(main: &Arc<Main>, listeners: &mut Option<Listeners>) {
     let had = listeners.take().is_some();
     let started = (|| -> Result<Listeners> {
         Ok(Listeners {
-            _meta: meta::start_server(main.clone(), at)?,
-            _fetch: fetch::start_server(main.clone(), at)?,
-            _sync: sync::start_server(main.clone(), at)?,
+            _meta: meta::start_server(main.ctx.clone(), at)?,
+            _fetch: fetch::start_server(main.ctx.clone(), main.primaries.clone(), at)?,
+            _sync: sync::start_server(main.ctx.clone(), main.primaries.clone(), at)?,
             port,
             at,
         })
@@ -213,8 +123,8 @@ fn text(v: &[u8]) -> &str {
 }
 
 /// One pass over the tree.
-fn round(main: &Arc<Main>, resources: &mut KVec<Option<Resource>>, module: &'static ThisModule) -> Result {
-    let tree = Tree { clock: &main.clock };
+fn round(main: &Main, resources: &mut KVec<Option<Resource>>, module: &'static ThisModule) -> Result {
+    let tree = Tree { clock: &main.ctx.clock };
     let me_raw = host_name()?;
     let me = text(&me_raw);
     if check_host_name(me).is_err() {
@@ -225,7 +135,7 @@ fn round(main: &Arc<Main>, resources: &mut KVec<Option<Resource>>, module: &'sta
     // propagates, its age elsewhere is the time since the last metadata exchange.
     if tree.cluster_uuid()?.is_some() {
         let mut buf = [0u8; 32];
-        let now = format_stamp(main.clock.peek(), &mut buf);
+        let now = format_stamp(main.ctx.clock.peek(), &mut buf);
         tree.write(&path(fmt!("{}/{}{}", ROOT, ACTUAL_PREFIX, me))?, TIME, now)?;
     }
     let space = measure_space(&tree, me, &root);
@@ -350,7 +260,7 @@ fn measure_space(tree: &Tree<'_>, me: &str, root: &CStr) -> Space {
 
 #[allow(clippy::too_many_arguments)]
 fn handle_resource(
-    main: &Arc<Main>,
+    main: &Main,
     tree: &Tree<'_>,
     resources: &mut KVec<Option<Resource>>,
     res: &str,
@@ -386,7 +296,7 @@ fn handle_resource(
                 let setup = Setup { name: res.as_bytes(), data_path: &data_path, devname, size };
                 let idx = match idx {
                     Some(i) => Some(i),
-                    None => match Resource::attach(&setup, main) {
+                    None => match Resource::attach(&setup, &main.ctx, &main.primaries) {
                         Ok(r) => {
                             pr_info!("resource {}: attached {}\n", res, &*data_path);
                             Some(insert(resources, r)?)
@@ -407,13 +317,13 @@ fn handle_resource(
                             r.rotate_if_asked(&dir, me).and_then(|()| r.grow(res, size))
                         }
                         Role::Primary => match takeover_now(tree, &dir, me, size, switch_on(connect.as_deref())) {
-                            Ok(Takeover::Now(mode)) => note_takeover(tree, &dir, &actual, me, mode).and_then(|()| r.make_primary(&setup, main, &dir, me, module, mode)).and_then(|()| {
+                            Ok(Takeover::Now(mode)) => note_takeover(tree, &dir, &actual, me, mode).and_then(|()| r.make_primary(&setup, &dir, me, module, mode)).and_then(|()| {
                                 tree.write(&actual, "forced-primary", if mode == Mode::Forced { "1" } else { "0" })
                             }),
                             Ok(Takeover::Wait(why)) => {
                                 r.note_wait(res, Some(why));
                                 followed = true;
-                                follow(main, tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()), slots, emergency.may_sync)
+                                follow(tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()), slots, emergency.may_sync)
                             }
                             Err(e) => Err(e),
                         },
@@ -425,7 +335,7 @@ fn handle_resource(
                         _ => r.make_secondary().and_then(|()| {
                             r.note_remains(res, false);
                             followed = true;
-                            follow(main, tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()), slots, emergency.may_sync)
+                            follow(tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()), slots, emergency.may_sync)
                         }),
                     };
                     if want != Role::Primary {
@@ -506,14 +416,14 @@ fn handle_resource(
 /// yet is synced first from the designated primary (once [`may_sync`] lets it, else it
 /// is queued); replay runs only on a synced disk (never together with the sync).
 #[allow(clippy::too_many_arguments)]
-fn follow(main: &Arc<Main>, tree: &Tree<'_>, r: &mut Resource, dir: &CStr, res: &str, me: &str, primary: Option<&str>, size: u64, connected: bool, slots: SyncSlots, space_allows_sync: bool) -> Result {
+fn follow(tree: &Tree<'_>, r: &mut Resource, dir: &CStr, res: &str, me: &str, primary: Option<&str>, size: u64, connected: bool, slots: SyncSlots, space_allows_sync: bool) -> Result {
     let link = |name: core::fmt::Arguments<'_>| -> Result<Option<KVec<u8>>> { tree.read(&path(fmt!("{}/{}", dir, name))?) };
     let replay = link(fmt!("{}{}", REPLAY_PREFIX, me))?;
     let replaying = replay.as_deref().and_then(|v| ReplayLink::parse(text(v)).ok());
     let source = replaying.and_then(|l| fetch_source(primary, me, l.log));
     // A failing fetch start does not skip the sync queue's decision (the error is
     // returned at the end).
-    let fetching = r.fetch_from(main, res, source.filter(|_| connected));
+    let fetching = r.fetch_from(res, source.filter(|_| connected));
     let synced = link(fmt!("{}{}", SYNCSTATUS_PREFIX, me))?.and_then(|v| text(&v).parse::<u64>().ok()).unwrap_or(size);
     let sync = link(fmt!("{}{}/sync", TODO_PREFIX, me))?;
     let remote = primary.filter(|p| *p != me);
@@ -526,8 +436,8 @@ fn follow(main: &Arc<Main>, tree: &Tree<'_>, r: &mut Resource, dir: &CStr, res: 
     // Never both on the disk: the one that stops goes first (stopping joins its thread).
     for writer in disk_order(replay_on) {
         match writer {
-            DiskWriter::Sync => r.sync_from(main, res, start, size)?,
-            DiskWriter::Replay => r.replay(main, res, replay_on)?,
+            DiskWriter::Sync => r.sync_from(res, start, size)?,
+            DiskWriter::Replay => r.replay(res, replay_on)?,
         }
     }
     fetching

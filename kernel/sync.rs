@@ -31,13 +31,14 @@ use crate::kapi::net::{protocol_error, Socket};
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;
 use crate::kapi::time::real_ns;
-use crate::logger::Log;
+use crate::log::Log;
 use crate::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::tree::{LogName, ReplayLink, ACTUAL_PREFIX, DELETED, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
 use crate::mars_core::syncruns::{self, Run, Runs, Start, SYNC_SOURCE, TOOK_OVER};
 use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN};
-use crate::strategy::Main;
+use crate::context::Context;
+use crate::served::{Primaries, Serving};
 use crate::tree::{host_name, path, Tree, ROOT};
 use crate::tunables::{Traffic, SYNC_LIMIT_KB};
 
@@ -52,8 +53,8 @@ const STATUS_INTERVAL_NS: u64 = 1_000_000_000;
 const CEASED: &str = "the primary ceased transaction logging (emergency mode); the sync waits until it resumes";
 
 /// Starts the sync listener (base port + 2).
-pub(crate) fn start_server(main: Arc<Main>, at: [u8; 4]) -> Result<Listener> {
-    Listener::start(main, Traffic::Sync, kernel::c_str!("mars_listen_sync"), at, serve)
+pub(crate) fn start_server(ctx: Arc<Context>, primaries: Arc<Primaries>, at: [u8; 4]) -> Result<Listener> {
+    Listener::start(Serving::new(ctx, primaries)?, Traffic::Sync, kernel::c_str!("mars_listen_sync"), at, serve)
 }
 
 /// Reads `buf.len()` bytes of `disk` at `pos`.
@@ -63,10 +64,10 @@ fn read_disk(disk: &BlockDevice, pos: u64, buf: &mut [u8]) -> Result {
 
 /// The MD5 digests of the blocks of `data`, one after the other into `out`; returns
 /// the bytes written.
-fn block_digests(main: &Main, data: &[u8], out: &mut [u8]) -> Result<usize> {
+fn block_digests(ctx: &Context, data: &[u8], out: &mut [u8]) -> Result<usize> {
     let mut n = 0;
     for block in data.chunks(SYNC_BLOCK as usize) {
-        out.get_mut(n..n + SYNC_DIGEST_LEN).ok_or(EINVAL)?.copy_from_slice(&main.digests.md5(block)?);
+        out.get_mut(n..n + SYNC_DIGEST_LEN).ok_or(EINVAL)?.copy_from_slice(&ctx.digests.md5(block)?);
         n += SYNC_DIGEST_LEN;
     }
     Ok(n)
@@ -84,8 +85,8 @@ enum Request {
     End,
 }
 
-fn serve(main: &Main, sock: Socket) -> Result {
-    let mut conn = Conn::accept_member(main, sock, Traffic::Sync, MAX_PAYLOAD)?;
+fn serve(s: &Serving, sock: Socket) -> Result {
+    let mut conn = Conn::accept_member(&s.ctx, sock, Traffic::Sync, MAX_PAYLOAD)?;
     let (res, from_nr, from_pos) = match conn.recv()? {
         Message::SyncStart { res, from_log, from_pos } => {
             let mut name = KVec::new();
@@ -94,7 +95,7 @@ fn serve(main: &Main, sock: Socket) -> Result {
         }
         _ => return Err(protocol_error()),
     };
-    let Some(served) = main.served(&res) else {
+    let Some(served) = s.primaries.get(&res) else {
         conn.refuse(2, "this host is not the primary of that resource");
         return Err(ENOENT);
     };
@@ -109,7 +110,7 @@ fn serve(main: &Main, sock: Socket) -> Result {
     }
     let mut name = [0u8; 80];
     let log = served.log.get();
-    conn.send(&Message::SyncPos { log: log_name(&log, &mut name)?, pos: log.appended.load(Ordering::Acquire) })?;
+    conn.send(&Message::SyncPos { log: log_name(&log, &mut name)?, pos: log.appended() })?;
     // The disk is held only while a request is served (below), never while waiting for
     // the next one: a detach must find it free once its requests are done.
     let current = served.log.clone();
@@ -125,7 +126,7 @@ fn serve(main: &Main, sock: Socket) -> Result {
         };
         // Still the primary of the resource, in the same term (detached, or primary
         // again since, the sync starts over).
-        let served = match main.served(&res) {
+        let served = match s.primaries.get(&res) {
             Some(s) if Arc::ptr_eq(&s.log, &current) => s,
             _ => {
                 conn.refuse(2, "this host is no longer the primary of that resource");
@@ -152,7 +153,7 @@ fn serve(main: &Main, sock: Socket) -> Result {
                 while at < end {
                     let chunk = (end - at).min(u64::from(MAX_SYNC_READ)) as usize;
                     read_disk(&served.disk, at, &mut data[..chunk])?;
-                    n += block_digests(main, &data[..chunk], &mut sums[n..])?;
+                    n += block_digests(&s.ctx, &data[..chunk], &mut sums[n..])?;
                     at += chunk as u64;
                 }
                 conn.send(&Message::Sums { offset, sums: &sums[..n] })?;
@@ -165,7 +166,7 @@ fn serve(main: &Main, sock: Socket) -> Result {
                 // Everything read so far was written back, so it was logged before this
                 // (in this logfile or an earlier one).
                 let log = served.log.get();
-                let pos = log.appended.load(Ordering::Acquire);
+                let pos = log.appended();
                 conn.send(&Message::SyncPos { log: log_name(&log, &mut name)?, pos })?;
                 return Ok(());
             }
@@ -184,7 +185,7 @@ pub(crate) struct Syncer {
 
 /// Where a sync is and what it needs.
 struct Job<'a> {
-    main: &'a Main,
+    ctx: &'a Context,
     res: &'a str,
     primary: &'a str,
     disk: &'a BlockDevice,
@@ -194,7 +195,7 @@ struct Job<'a> {
 }
 
 impl Syncer {
-    pub(crate) fn start(main: Arc<Main>, res: &str, primary: &str, disk: Arc<BlockDevice>, size: u64) -> Result<Syncer> {
+    pub(crate) fn start(ctx: Arc<Context>, res: &str, primary: &str, disk: Arc<BlockDevice>, size: u64) -> Result<Syncer> {
         let mut res_owned = KVec::new();
         res_owned.extend_from_slice(res.as_bytes(), GFP_KERNEL)?;
         let mut primary_owned = KVec::new();
@@ -204,7 +205,7 @@ impl Syncer {
         let thread = Thread::spawn(kernel::c_str!("mars_sync"), move || {
             let _noio = NoIoScope::enter();
             let (res, primary) = (text(&res_owned).unwrap_or(""), text(&primary_owned).unwrap_or(""));
-            let mut job = Job { main: &main, res, primary, disk: &disk, size, waiting_since: None };
+            let mut job = Job { ctx: &ctx, res, primary, disk: &disk, size, waiting_since: None };
             let mut backoff = Backoff::new();
             while !thread::should_stop() {
                 match job.run() {
@@ -233,7 +234,7 @@ impl Syncer {
 impl Job<'_> {
     /// Syncs from `syncstatus-<me>` to the end; `Ok(true)` once the sync is complete.
     fn run(&mut self) -> Result<bool> {
-        let tree = Tree { clock: &self.main.clock };
+        let tree = Tree { clock: &self.ctx.clock };
         let me = host_name()?;
         let me = text(&me)?;
         let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, self.res))?;
@@ -246,7 +247,7 @@ impl Job<'_> {
         }
         let Some(replay) = tree.read(&path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(false) };
         let replay = ReplayLink::parse(text(&replay)?).map_err(|_| EINVAL)?;
-        let Some(mut conn) = Conn::connect_member(self.main, self.primary, Traffic::Sync, MAX_PAYLOAD)? else { return Ok(false) };
+        let Some(mut conn) = Conn::connect_member(self.ctx, self.primary, Traffic::Sync, MAX_PAYLOAD)? else { return Ok(false) };
         let mut from = [0u8; 80];
         let from_log = crate::mars_core::text::format_into(&mut from, format_args!("{}", replay.log)).ok_or(EINVAL)?;
         conn.send(&Message::SyncStart { res: self.res, from_log, from_pos: replay.start })?;
@@ -309,7 +310,7 @@ impl Job<'_> {
             while at < span {
                 let chunk = (span - at).min(MAX_SYNC_READ);
                 read_disk(self.disk, pos + u64::from(at), &mut local[..chunk as usize])?;
-                let m = block_digests(self.main, &local[..chunk as usize], &mut mine)?;
+                let m = block_digests(self.ctx, &local[..chunk as usize], &mut mine)?;
                 let first = (at / SYNC_BLOCK) as usize;
                 for (i, digest) in mine[..m].chunks(SYNC_DIGEST_LEN).enumerate() {
                     let j = (first + i) * SYNC_DIGEST_LEN;
@@ -371,7 +372,7 @@ impl Job<'_> {
         if stamp(&link) <= designated {
             return Ok(None);
         }
-        Tree { clock: &self.main.clock }.read(&link)
+        Tree { clock: &self.ctx.clock }.read(&link)
     }
 
     /// Receives the primary's `SyncPos`: its logfile name and position.

@@ -8,7 +8,6 @@
 //! goes to `replay-<me>` = `log-<nr>-<me>,<pos>,0`: everything in the log before `<pos>`
 //! is on the disk; `version-<nr>-<me>` follows (§3.6). [`write_pieces`] is shared with recovery (`replay`).
 
-use core::sync::atomic::Ordering;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use crate::kapi::compat::prelude::*;
@@ -20,10 +19,10 @@ use crate::kapi::bdev::BlockDevice;
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
-use crate::logger::{CurrentLog, Log};
+use crate::log::{CurrentLog, Log};
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
 use crate::mars_core::writeback::{overlap, Extent, Extents, Piece};
-use crate::strategy::Main;
+use crate::context::Context;
 use crate::tree::Tree;
 
 /// How often the replay link is brought up to date while writes flow.
@@ -100,7 +99,7 @@ pub(crate) fn write_pieces_while<P: DiskWrite, R>(disk: &BlockDevice, pieces: &[
 
 /// Starts the `mars_writeback` thread of a primary; `start` is the log position the
 /// disk is known to hold everything before.
-pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockDevice>, current: Arc<CurrentLog>, start: u64) -> Result<Thread> {
+pub(crate) fn start(ctx: Arc<Context>, buffer: Arc<WriteBuffer>, lower: Arc<BlockDevice>, current: Arc<CurrentLog>, start: u64) -> Result<Thread> {
     Thread::spawn(kernel::c_str!("mars_writeback"), move || {
         // On the I/O path of the device: allocations must not recurse into it.
         let _noio = NoIoScope::enter();
@@ -143,14 +142,14 @@ pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockD
                             p.failed = false;
                             while log.nr != end.nr {
                                 let left = log.nr;
-                                p.written = p.written.max(log.appended.load(Ordering::Acquire));
-                                p.leave(&main, &lower, &current, &mut log);
+                                p.written = p.written.max(log.appended());
+                                p.leave(&ctx, &lower, &current, &mut log);
                                 if log.nr == left {
                                     break;
                                 }
                             }
                             p.written = log_pos;
-                            log.written.store(log_pos, Ordering::Release);
+                            log.written_to(log_pos);
                             buffer.written(entries);
                         }
                         Err(e) => {
@@ -174,20 +173,20 @@ pub(crate) fn start(main: Arc<Main>, buffer: Arc<WriteBuffer>, lower: Arc<BlockD
                 }
                 Ok(None) => {
                     if thread::should_stop() && buffer.is_empty() {
-                        p.follow(&main, &lower, &current, &mut log);
+                        p.follow(&ctx, &lower, &current, &mut log);
                         break;
                     }
                 }
                 Err(e) => pr_err!("writeback: out of memory ({:?}), retrying\n", e),
             }
-            p.follow(&main, &lower, &current, &mut log);
-            let due = real_ns().saturating_sub(p.last_report) >= PROGRESS_INTERVAL_NS || log.report_now.load(Ordering::Acquire);
+            p.follow(&ctx, &lower, &current, &mut log);
+            let due = real_ns().saturating_sub(p.last_report) >= PROGRESS_INTERVAL_NS || log.report_asked();
             if p.written != p.reported && due {
-                p.report(&main, &lower, &log, false);
-                log.report_now.store(false, Ordering::Release);
+                p.report(&ctx, &lower, &log, false);
+                log.report_made();
             }
         }
-        p.report(&main, &lower, &log, false);
+        p.report(&ctx, &lower, &log, false);
     })
 }
 
@@ -209,19 +208,19 @@ impl Progress {
 
     /// After a rotation (or when logging ceased or resumed): once everything logged in
     /// `log` is on the disk, records its final length and moves on to the next logfile.
-    fn follow(&mut self, main: &Main, lower: &BlockDevice, current: &CurrentLog, log: &mut Arc<Log>) {
-        if !self.failed && current.after(log).nr != log.nr && self.written >= log.appended.load(Ordering::Acquire) {
-            self.leave(main, lower, current, log);
-            self.report(main, lower, log, true);
+    fn follow(&mut self, ctx: &Context, lower: &BlockDevice, current: &CurrentLog, log: &mut Arc<Log>) {
+        if !self.failed && current.after(log).nr != log.nr && self.written >= log.appended() {
+            self.leave(ctx, lower, current, log);
+            self.report(ctx, lower, log, true);
         }
     }
 
     /// Everything of `log` is on the disk (up to `written`, its end): records that (the
     /// old logfile's final length goes to the links) and continues at the start of the
     /// next logfile.
-    fn leave(&mut self, main: &Main, lower: &BlockDevice, current: &CurrentLog, log: &mut Arc<Log>) {
-        log.written.store(self.written, Ordering::Release);
-        self.report(main, lower, log, true);
+    fn leave(&mut self, ctx: &Context, lower: &BlockDevice, current: &CurrentLog, log: &mut Arc<Log>) {
+        log.written_to(self.written);
+        self.report(ctx, lower, log, true);
         current.left(log);
         *log = current.after(log);
         *self = Progress::at(0);
@@ -229,7 +228,7 @@ impl Progress {
 
     /// Flushes the disk, then records in `replay-<me>` that everything logged before
     /// `written` is on the disk (`force`: even if that is what it says already).
-    fn report(&mut self, main: &Main, lower: &BlockDevice, log: &Log, force: bool) {
+    fn report(&mut self, ctx: &Context, lower: &BlockDevice, log: &Log, force: bool) {
         self.last_report = real_ns();
         if self.failed || (self.written == self.reported && !force) {
             return;
@@ -239,20 +238,19 @@ impl Progress {
             return;
         }
         let me = core::str::from_utf8(&log.me).unwrap_or("");
-        let tree = Tree { clock: &main.clock };
+        let tree = Tree { clock: &ctx.clock };
         let link = ReplayLink { log: LogName { nr: log.nr, host: me }, start: self.written, len: 0 };
         match write_link(&tree, log, fmt!("{}{}", REPLAY_PREFIX, me), fmt!("{}", link)) {
             Ok(()) => {
                 self.reported = self.written;
-                log.reported.fetch_max(self.written, Ordering::AcqRel);
-                log.report_failed.store(false, Ordering::Release);
+                log.reported_to(Some(self.written));
             }
             Err(e) => {
                 pr_err!("cannot update the replay link: {:?}\n", e);
-                log.report_failed.store(true, Ordering::Release);
+                log.reported_to(None);
             }
         }
-        if let Err(e) = tree.write_version_link(&main.digests, &log.dir, link.log, me, self.written) {
+        if let Err(e) = tree.write_version_link(&ctx.digests, &log.dir, link.log, me, self.written) {
             pr_err!("cannot update the version link: {:?}\n", e);
         }
     }
