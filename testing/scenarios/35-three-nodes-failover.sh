@@ -22,7 +22,7 @@ on node3 'echo 1024 > /proc/sys/mars/sync_limit_kb'
 on node1 'dd if=/dev/urandom of=/dev/mars/r0 bs=1M count=60 oflag=direct status=none'
 on node3 "marsadm join-resource r0 /dev/$DISK >/dev/null" || fail "join-resource on node3"
 size=$(on node3 'marsadm view-resource-size r0')
-retry 60 on node3 "test \$(marsadm view-sync-rest r0) -lt $((size - (8 << 20)))" ||
+retry 120 on node3 "test \$(marsadm view-sync-rest r0) -lt $((size - (8 << 20)))" ||
   fail "node3's sync does not progress: $(on node3 'marsadm view r0; ls -l /mars/resource-r0/actual-node3 /mars/resource-r0/todo-node3; cat /proc/sys/mars/sync_nr /proc/sys/mars/sync_wanted /proc/sys/mars/sync_limit; ps | grep mars_')"
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate before the handover"
 on node2 'marsadm primary r0' || fail "handover node1 -> node2: $(on node2 'marsadm view r0')"

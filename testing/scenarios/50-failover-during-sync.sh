@@ -11,7 +11,7 @@ DISK=vda
 three_nodes_r0
 on node1 'dd if=/dev/urandom of=/dev/mars/r0 bs=1M count=64 oflag=direct status=none' || fail "first write"
 on node2 "marsadm join-resource r0 /dev/$DISK >/dev/null" || fail "join-resource on node2"
-on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate"
+on node2 'marsadm wait-resource r0 --until uptodate --timeout 300' || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"
 # A new logfile: node3's replay starts there, after the records of the first write (a
 # replay of those would overwrite what the sync copied, hiding the difference).
 on node1 'marsadm log-rotate r0 >/dev/null' || fail "log-rotate"
