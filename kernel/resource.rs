@@ -162,13 +162,13 @@ impl Resource {
         // The new logfile's version link exists at once, so secondaries can move on to it.
         tree.write_version_link(&ctx.digests, dir, LogName { nr, host: me }, me, 0)?;
         let current = CurrentLog::new(log.clone())?;
-        let served = Served { name: owned(&self.name)?, disk: self.lower.clone(), log: current.clone(), size: setup.size };
+        let served = Served { disk: self.lower.clone(), log: current.clone(), size: setup.size };
         let logger = Logger::start(ctx.clone(), buffer, reader, self.lower.clone(), current.clone(), LogTarget::new(log))?;
         let name = path(fmt!("mars/{}", setup.devname))?;
         self.device = Some(Disk::new(&name, setup.size / 512, &self.lower, handler, module)?);
         self.logger = Some(logger);
         self.current = Some(current);
-        self.primaries.serve(served)?;
+        self.primaries.serve(&self.name, served)?;
         pr_info!("{}: primary now, logging to {}\n", dir, LogName { nr, host: me });
         Ok(())
     }
@@ -260,8 +260,8 @@ impl Resource {
             }
             return Err(ENOSPC);
         }
-        let served = Served { name: owned(&self.name)?, disk: self.lower.clone(), log: current.clone(), size };
-        self.primaries.serve(served)?;
+        let served = Served { disk: self.lower.clone(), log: current.clone(), size };
+        self.primaries.serve(&self.name, served)?;
         device.set_sectors(want);
         self.size_refused = 0;
         pr_info!("resource {}: device grown from {} to {} bytes\n", res, now_bytes, size);
@@ -495,10 +495,4 @@ fn cut_tail(log: &File, dir: &CStr, name: LogName<'_>, r: &Replayed) -> Result {
         log.truncate(r.end)?;
     }
     Ok(())
-}
-
-fn owned(v: &[u8]) -> Result<KVec<u8>> {
-    let mut out = KVec::new();
-    out.extend_from_slice(v, GFP_KERNEL)?;
-    Ok(out)
 }

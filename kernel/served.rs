@@ -12,9 +12,9 @@ use crate::context::Context;
 use crate::kapi::bdev::BlockDevice;
 use crate::log::CurrentLog;
 
-/// A resource this host is primary of: what the sync server reads and reports.
+/// A resource this host is primary of: what the fetch and sync servers read and report.
+#[derive(Clone)]
 pub(crate) struct Served {
-    pub(crate) name: KVec<u8>,
     /// The underlying disk.
     pub(crate) disk: Arc<BlockDevice>,
     /// The logfile being written.
@@ -23,11 +23,11 @@ pub(crate) struct Served {
     pub(crate) size: u64,
 }
 
-/// The registry of [`Served`] resources.
+/// The registry of [`Served`] resources, by name.
 #[pin_data]
 pub(crate) struct Primaries {
     #[pin]
-    served: Mutex<KVec<Option<Served>>>,
+    served: Mutex<KVec<Option<(KVec<u8>, Served)>>>,
 }
 
 impl Primaries {
@@ -35,13 +35,16 @@ impl Primaries {
         Arc::pin_init(pin_init!(Primaries { served <- new_mutex!(KVec::new(), "mars_served") }), GFP_KERNEL)
     }
 
-    /// Makes a primary resource available to the servers (replacing an older entry).
-    pub(crate) fn serve(&self, s: Served) -> Result {
+    /// Makes resource `name`, primary here, available to the servers (replacing an
+    /// older entry).
+    pub(crate) fn serve(&self, name: &[u8], s: Served) -> Result {
+        let mut owned = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+        owned.extend_from_slice(name, GFP_KERNEL)?;
         let mut served = self.served.lock();
-        let slot = served.iter().position(|o| o.as_ref().is_some_and(|o| o.name == s.name));
+        let slot = served.iter().position(|o| o.as_ref().is_some_and(|(n, _)| n.as_slice() == name));
         match slot.or_else(|| served.iter().position(Option::is_none)) {
-            Some(i) => served[i] = Some(s),
-            None => served.push(Some(s), GFP_KERNEL)?,
+            Some(i) => served[i] = Some((owned, s)),
+            None => served.push(Some((owned, s)), GFP_KERNEL)?,
         }
         Ok(())
     }
@@ -49,19 +52,17 @@ impl Primaries {
     /// Withdraws resource `name` from the servers.
     pub(crate) fn unserve(&self, name: &[u8]) {
         for slot in self.served.lock().iter_mut() {
-            if slot.as_ref().is_some_and(|s| s.name.as_slice() == name) {
+            if slot.as_ref().is_some_and(|(n, _)| n.as_slice() == name) {
                 *slot = None;
             }
         }
     }
 
-    /// The primary resource `name`, if this host is its primary.
+    /// The primary resource `name`, if this host is its primary (no allocation: the
+    /// servers look it up for every request).
     pub(crate) fn get(&self, name: &[u8]) -> Option<Served> {
         let served = self.served.lock();
-        let s = served.iter().flatten().find(|s| s.name.as_slice() == name)?;
-        let mut copy = KVec::new();
-        copy.extend_from_slice(&s.name, GFP_KERNEL).ok()?;
-        Some(Served { name: copy, disk: s.disk.clone(), log: s.log.clone(), size: s.size })
+        served.iter().flatten().find(|(n, _)| n.as_slice() == name).map(|(_, s)| s.clone())
     }
 }
 
