@@ -29,8 +29,8 @@ tb net cut node1 node2
 local_kib_s=$(write_rate) || fail "writing with node2 cut off"
 tb net heal node1 node2
 retry 120 caught_up node1 node2 || fail "node2 did not catch up after the cut: $(on node1 'marsadm view r0')"
-# Replicating costs CPU on node1 (fetch server, TCP, MACs): on a slow kernel (the debug
-# kernel) that alone slows its writes a lot. The rate to beat comes from this run.
+# Replicating costs node1 CPU (fetch server, TCP, MACs), and on a slow kernel (the debug
+# kernel) VMs beside it take a large share: the rate to beat comes from this run.
 repl_kib_s=$(write_rate) || fail "writing while replicating"
 retry 120 caught_up node1 node2 || fail "node2 did not catch up: $(on node1 'marsadm view r0')"
 echo "application write rate on the primary: ${local_kib_s} KiB/s with node2 cut off, ${repl_kib_s} KiB/s replicating unshaped"
