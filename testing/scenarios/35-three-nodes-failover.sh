@@ -12,14 +12,16 @@ DISK=vda
 three_nodes_r0
 write_some() { on "$1" 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=32 seek='"$2"' oflag=direct status=none' || fail "write on $1"; }
 replay_link() { on "$1" "readlink /mars/resource-r0/replay-$1"; }
-# Every node here fills its disk with differing data, so node3's sync copies.
 write_some node1 0
 on node2 "marsadm join-resource r0 /dev/$DISK >/dev/null" || fail "join-resource on node2"
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node2 not UpToDate"
 
 step "node3 joins; during its sync node1 hands over to node2"
 on node3 'echo 1024 > /proc/sys/mars/sync_limit_kb'
-on node1 'dd if=/dev/urandom of=/dev/mars/r0 bs=1M count=60 oflag=direct status=none'
+# node3's own disk, not yet a member's, filled with random data: every block differs
+# from node1's, and nothing has to be replicated first.
+on node3 "dd if=/dev/urandom of=/dev/$DISK bs=1M count=\$((\$(cat /sys/block/$DISK/size) / 2048)) oflag=direct status=none" ||
+  fail "fill node3's disk"
 on node3 "marsadm join-resource r0 /dev/$DISK >/dev/null" || fail "join-resource on node3"
 size=$(on node3 'marsadm view-resource-size r0')
 retry 120 on node3 "test \$(marsadm view-sync-rest r0) -lt $((size - (8 << 20)))" ||
