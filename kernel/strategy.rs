@@ -19,19 +19,20 @@ use crate::kapi::time::real_ns;
 use crate::kapi::vfs;
 use crate::mars_core::names::check_host_name;
 use crate::mars_core::emergency::{self as em, Level, Reserves};
-use crate::mars_core::handover::{fetch_source, takeover, Here, Mode, OldPrimary, Stamps, Takeover};
-use crate::mars_core::replication::{disk_order, is_consistent, DiskWriter};
+use crate::mars_core::handover::{Mode, Takeover};
+use crate::mars_core::replication::{disk_order, DiskWriter};
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
+use crate::mars_core::round::{self, step, takeover_here, text, Activity, Host, Step};
 use crate::mars_core::syncgate::{may_start, queued_before, SyncSlots};
 use crate::mars_core::syncruns::TOOK_OVER;
 use crate::mars_core::lamport::format_stamp;
-use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, DISK_ERROR, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TIME, TODO_PREFIX, VERSION_PREFIX};
+use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, DISK_ERROR, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX, VERSION_PREFIX};
 use crate::conn::{self, Listener};
 use crate::tunables::{self, Traffic, SYNC_LIMIT, SYNC_NR, SYNC_WANTED};
 use crate::{fetch, meta, sync};
 use crate::served::Primaries;
 use crate::resource::{delete_replayed, Resource, Setup};
-use crate::tree::{host_name, path, Tree, ROOT};
+use crate::tree::{host_name, path, DirLinks, Tree, ROOT};
 
 /// What the strategy thread works with: the services' context, and the registry of the
 /// resources this host serves as primary (filled by the resources, read by the servers).
@@ -116,10 +117,6 @@ fn listen(main: &Main, listeners: &mut Option<Listeners>) {
         }
         Err(e) => pr_warn!("cannot listen on ports {}-{}: {:?}; retrying\n", port, port.saturating_add(2), e),
     }
-}
-
-fn text(v: &[u8]) -> &str {
-    core::str::from_utf8(v).unwrap_or("").trim_end()
 }
 
 /// One pass over the tree.
@@ -311,31 +308,37 @@ fn handle_resource(
                 if let Some(r) = idx.and_then(|i| resources[i].as_mut()) {
                     // Whether `follow` decided about the sync queue this round.
                     let mut followed = false;
-                    let result = match want {
-                        Role::Primary if r.role() == Role::Primary => {
+                    let links = DirLinks { tree, dir: &dir };
+                    let activity = Activity {
+                        connected: switch_on(connect.as_deref()),
+                        syncing: r.is_syncing(),
+                        sync_slot_free: may_sync(slots),
+                        space_allows_sync: emergency.may_sync,
+                    };
+                    let result = match step(want, r.role(), r.open_count() > 0) {
+                        Step::StayPrimary => {
                             r.follow_emergency(&emergency, space.rest);
                             r.rotate_if_asked(&dir, me).and_then(|()| r.grow(res, size))
                         }
-                        Role::Primary => match takeover_now(tree, &dir, me, size, switch_on(connect.as_deref())) {
+                        Step::TakeOver => match takeover_here(&links, me, size, activity.connected, tree.clock.peek()).and_then(|t| t.ok_or(EINVAL)) {
                             Ok(Takeover::Now(mode)) => note_takeover(tree, &dir, &actual, me, mode).and_then(|()| r.make_primary(&setup, &dir, me, module, mode)).and_then(|()| {
                                 tree.write(&actual, "forced-primary", if mode == Mode::Forced { "1" } else { "0" })
                             }),
                             Ok(Takeover::Wait(why)) => {
                                 r.note_wait(res, Some(why));
                                 followed = true;
-                                follow(tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()), slots, emergency.may_sync)
+                                follow(&links, r, res, me, primary, size, activity)
                             }
                             Err(e) => Err(e),
                         },
-                        // Designated elsewhere: the device goes once nobody has it open.
-                        _ if r.role() == Role::Primary && r.open_count() > 0 => {
+                        Step::Remain => {
                             r.note_remains(res, true);
                             Ok(())
                         }
-                        _ => r.make_secondary().and_then(|()| {
+                        Step::Follow => r.make_secondary().and_then(|()| {
                             r.note_remains(res, false);
                             followed = true;
-                            follow(tree, r, &dir, res, me, primary, size, switch_on(connect.as_deref()), slots, emergency.may_sync)
+                            follow(&links, r, res, me, primary, size, activity)
                         }),
                     };
                     if want != Role::Primary {
@@ -411,76 +414,22 @@ fn handle_resource(
     Ok(())
 }
 
-/// A secondary's work (also of a designated primary that waits to take over): fetch
-/// from `mars_core::handover::fetch_source` while connected; a disk that is not a copy
-/// yet is synced first from the designated primary (once [`may_sync`] lets it, else it
-/// is queued); replay runs only on a synced disk (never together with the sync).
-#[allow(clippy::too_many_arguments)]
-fn follow(tree: &Tree<'_>, r: &mut Resource, dir: &CStr, res: &str, me: &str, primary: Option<&str>, size: u64, connected: bool, slots: SyncSlots, space_allows_sync: bool) -> Result {
-    let link = |name: core::fmt::Arguments<'_>| -> Result<Option<KVec<u8>>> { tree.read(&path(fmt!("{}/{}", dir, name))?) };
-    let replay = link(fmt!("{}{}", REPLAY_PREFIX, me))?;
-    let replaying = replay.as_deref().and_then(|v| ReplayLink::parse(text(v)).ok());
-    let source = replaying.and_then(|l| fetch_source(primary, me, l.log));
+/// Performs `mars_core::round::follow`: fetch, full sync (or its place in the queue)
+/// and replay as decided; the one of sync and replay that stops goes first
+/// (`replication::disk_order`).
+fn follow(links: &DirLinks<'_>, r: &mut Resource, res: &str, me: &str, primary: Option<&str>, size: u64, activity: Activity) -> Result {
+    let plan = round::follow(links, me, primary, size, activity)?;
     // A failing fetch start does not skip the sync queue's decision (the error is
     // returned at the end).
-    let fetching = r.fetch_from(res, source.filter(|_| connected));
-    let synced = link(fmt!("{}{}", SYNCSTATUS_PREFIX, me))?.and_then(|v| text(&v).parse::<u64>().ok()).unwrap_or(size);
-    let sync = link(fmt!("{}{}/sync", TODO_PREFIX, me))?;
-    let remote = primary.filter(|p| *p != me);
-    // Emergency level 3 (or the resource over its limit): no full sync.
-    let wanted = remote.filter(|_| synced < size && switch_on(sync.as_deref()) && space_allows_sync);
-    let start = wanted.filter(|_| r.is_syncing() || may_sync(slots));
-    r.queue_sync(res, wanted.is_some() && start.is_none());
-    let replay_switch = link(fmt!("{}{}/allow-replay", TODO_PREFIX, me))?;
-    let replay_on = synced >= size && switch_on(replay_switch.as_deref());
-    // Never both on the disk: the one that stops goes first (stopping joins its thread).
-    for writer in disk_order(replay_on) {
+    let fetching = r.fetch_from(res, plan.fetch.as_ref().map(Host::as_str));
+    r.queue_sync(res, plan.sync_queued());
+    for writer in disk_order(plan.replay_on) {
         match writer {
-            DiskWriter::Sync => r.sync_from(res, start, size)?,
-            DiskWriter::Replay => r.replay(res, replay_on)?,
+            DiskWriter::Sync => r.sync_from(res, plan.sync_from(), size)?,
+            DiskWriter::Replay => r.replay(res, plan.replay_on)?,
         }
     }
     fetching
-}
-
-/// Whether this host, designated primary and not primary yet, takes over now
-/// (`mars_core::handover::takeover` on what the tree says here).
-fn takeover_now(tree: &Tree<'_>, dir: &CStr, me: &str, size: u64, fetch_on: bool) -> Result<Takeover> {
-    let link = |name: core::fmt::Arguments<'_>| -> Result<Option<KVec<u8>>> { tree.read(&path(fmt!("{}/{}", dir, name))?) };
-    let replay_raw = link(fmt!("{}{}", REPLAY_PREFIX, me))?.ok_or(EINVAL)?;
-    let replay = ReplayLink::parse(text(&replay_raw)).map_err(|_| EINVAL)?;
-    let version = |nr: u32, host: &str| link(fmt!("{}{:09}-{}", VERSION_PREFIX, nr, host));
-    let mine = version(replay.log.nr, me)?;
-    let synced = link(fmt!("{}{}", SYNCSTATUS_PREFIX, me))?.and_then(|v| text(&v).parse::<u64>().ok()).unwrap_or(size);
-    let syncpos_raw = link(fmt!("{}{}", SYNCPOS_PREFIX, me))?;
-    let syncpos = syncpos_raw.as_deref().and_then(|v| ReplayLink::parse(text(v)).ok());
-    let here = Here {
-        replay,
-        version: mine.as_deref().map(text),
-        fetch_on,
-        consistent: is_consistent(size, synced, syncpos.as_ref(), &replay),
-    };
-    let old_host = replay.log.host;
-    // With their stamps (`Stamps::final_links`); a deleted link counts as missing.
-    let stamped = |name: core::fmt::Arguments<'_>| -> Result<(Option<KVec<u8>>, u64)> {
-        let p = path(fmt!("{}/{}", dir, name))?;
-        let stamp = vfs::read_link(&p).ok().flatten().map_or(0, |l| l.stamp_ns);
-        Ok((tree.read(&p)?, stamp))
-    };
-    let (is_primary, is_primary_stamp) = stamped(fmt!("{}{}/is-primary", ACTUAL_PREFIX, old_host))?;
-    let (old_replay_raw, replay_stamp) = stamped(fmt!("{}{}", REPLAY_PREFIX, old_host))?;
-    let old_replay = old_replay_raw.as_deref().and_then(|v| ReplayLink::parse(text(v)).ok());
-    let (old_version, version_stamp) = match old_replay {
-        Some(l) => stamped(fmt!("{}{:09}-{}", VERSION_PREFIX, l.log.nr, old_host))?,
-        None => (None, 0),
-    };
-    let old = OldPrimary {
-        is_primary: is_primary.as_deref().map(|v| text(v) == "1"),
-        replay: old_replay,
-        version: old_version.as_deref().map(text),
-        stamps: Stamps { is_primary: is_primary_stamp, replay: replay_stamp, version: version_stamp, now: tree.clock.peek() },
-    };
-    Ok(takeover(me, &here, &old))
 }
 
 /// `actual-<me>/took-over` = `<mode>,<old primary>` before the device and the sync

@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::kapi::file::{direct_aligned, File, OpenFlags};
 use crate::kapi::vfs;
 use crate::digest::KernelDigests;
+use crate::mars_core::round::Links;
 use crate::mars_core::tree::{LogName, VersionInput, VersionLink, DELETED, IPS_DIR, IP_PREFIX, SYSTEMD_TRIGGER, UUID, VERSION_PREFIX};
 
 /// Root of the tree.
@@ -98,6 +99,21 @@ pub(crate) struct Tree<'a> {
     pub(crate) clock: &'a Clock,
 }
 
+/// The links of the resource directory `dir` in the tree (`mars_core::round`'s seam).
+pub(crate) struct DirLinks<'a> {
+    pub(crate) tree: &'a Tree<'a>,
+    pub(crate) dir: &'a CStr,
+}
+
+impl Links for DirLinks<'_> {
+    type Value = KVec<u8>;
+    type Error = Error;
+
+    fn stamped(&self, name: core::fmt::Arguments<'_>) -> Result<Option<(KVec<u8>, u64)>> {
+        self.tree.read_stamped(&path(fmt!("{}/{}", self.dir, name))?)
+    }
+}
+
 /// Makes a C path from format arguments, e.g. `path(fmt!("{}/resource-{}", ROOT, res))`.
 pub(crate) fn path(args: core::fmt::Arguments<'_>) -> Result<CString> {
     CString::try_from_fmt(args).map_err(Error::from)
@@ -115,11 +131,16 @@ pub(crate) fn address_link(host: &str) -> Result<CString> {
 
 impl Tree<'_> {
     /// The value of the link at `p`, or `None` if missing, deleted or not a link.
-    pub(crate) fn read(&self, p: &CString) -> Result<Option<KVec<u8>>> {
+    pub(crate) fn read(&self, p: &CStr) -> Result<Option<KVec<u8>>> {
+        Ok(self.read_stamped(p)?.map(|(value, _)| value))
+    }
+
+    /// [`Tree::read`] with the link's stamp.
+    pub(crate) fn read_stamped(&self, p: &CStr) -> Result<Option<(KVec<u8>, u64)>> {
         match vfs::read_link(p) {
             Ok(Some(link)) => {
                 self.clock.observe(link.stamp_ns);
-                Ok((link.value.as_slice() != DELETED.as_bytes()).then_some(link.value))
+                Ok((link.value.as_slice() != DELETED.as_bytes()).then_some((link.value, link.stamp_ns)))
             }
             Ok(None) => Ok(None),
             // A regular file or directory where a link is expected counts as absent.

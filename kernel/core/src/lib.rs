@@ -22,6 +22,7 @@ pub mod ownership;
 pub mod ratelimit;
 pub mod replication;
 pub mod role;
+pub mod round;
 pub mod splitbrain;
 pub mod syncgate;
 pub mod syncruns;

@@ -9,8 +9,8 @@
 use std::time::{Duration, Instant};
 
 use mars_core::emergency::HAS_EMERGENCY;
-use mars_core::handover::{takeover, Here, OldPrimary, Stamps, Takeover};
-use mars_core::replication::is_consistent;
+use mars_core::handover::Takeover;
+use mars_core::round::{self, Links};
 use mars_core::tree::{ReplayLink, VersionLink, NONE, PRIMARY, REPLAY_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 
 use super::resource::{discard_history, require_member, resource_dir, set_todo_of};
@@ -50,6 +50,16 @@ struct View<'a> {
     dir: String,
 }
 
+/// The module's decisions (`mars_core::round`) read the same links through it.
+impl Links for View<'_> {
+    type Value = Vec<u8>;
+    type Error = Error;
+
+    fn stamped(&self, name: std::fmt::Arguments<'_>) -> Result<Option<(Vec<u8>, u64)>> {
+        Ok(self.ctx.tree.get(&format!("{}/{name}", self.dir))?.map(|l| (l.value.into_bytes(), l.stamp_ns)))
+    }
+}
+
 impl View<'_> {
     fn link(&self, name: &str) -> Result<Option<String>> {
         Ok(self.ctx.tree.get(&format!("{}/{name}", self.dir))?.map(|l| l.value))
@@ -81,13 +91,7 @@ impl View<'_> {
 
     /// This host's disk is a consistent copy (sync finished, replay past its end).
     fn consistent(&self) -> Result<bool> {
-        let me = &self.ctx.host;
-        let size = self.number(SIZE)?.unwrap_or(0);
-        let synced = self.number(&format!("{SYNCSTATUS_PREFIX}{me}"))?.unwrap_or(size);
-        let syncpos = self.link(&format!("syncpos-{me}"))?;
-        let syncpos = syncpos.as_deref().and_then(|v| ReplayLink::parse(v).ok());
-        let replay = self.replay(me)?;
-        Ok(replay.as_deref().and_then(|v| ReplayLink::parse(v).ok()).is_some_and(|r| is_consistent(size, synced, syncpos.as_ref(), &r)))
+        round::consistent(self, &self.ctx.host, self.number(SIZE)?.unwrap_or(0))
     }
 
     fn reachable(&self, host: &str) -> Result<bool> {
@@ -97,28 +101,8 @@ impl View<'_> {
     /// The module's takeover decision for this host, as far as the tree here tells:
     /// whether everything `old` logged is replayed here (`fetch_on` as given).
     fn takeover(&self, fetch_on: bool) -> Result<Option<Takeover>> {
-        let me = &self.ctx.host;
-        let Some(mine_raw) = self.replay(me)? else { return Ok(None) };
-        let Ok(replay) = ReplayLink::parse(&mine_raw) else { return Ok(None) };
-        let mine_version = self.version(replay.log.nr, me)?;
-        let old_host = replay.log.host;
-        let old_replay_raw = self.replay(old_host)?;
-        let old_replay = old_replay_raw.as_deref().and_then(|v| ReplayLink::parse(v).ok());
-        let old_version = match old_replay {
-            Some(l) => self.version(l.log.nr, old_host)?,
-            None => None,
-        };
-        let is_primary = self.actual(old_host, "is-primary")?.map(|v| v == "1");
-        let stamp = |name: String| -> Result<u64> { Ok(self.ctx.tree.get(&format!("{}/{name}", self.dir))?.map_or(0, |l| l.stamp_ns)) };
-        let stamps = Stamps {
-            is_primary: stamp(format!("actual-{old_host}/is-primary"))?,
-            replay: stamp(format!("{REPLAY_PREFIX}{old_host}"))?,
-            version: old_replay.map_or(Ok(0), |l| stamp(format!("{VERSION_PREFIX}{:09}-{old_host}", l.log.nr)))?,
-            now: crate::tree::real_time_ns(),
-        };
-        let here = Here { replay, version: mine_version.as_deref(), fetch_on, consistent: self.consistent()? };
-        let old = OldPrimary { is_primary, replay: old_replay, version: old_version.as_deref(), stamps };
-        Ok(Some(takeover(me, &here, &old)))
+        let size = self.number(SIZE)?.unwrap_or(0);
+        round::takeover_here(self, &self.ctx.host, size, fetch_on, crate::tree::real_time_ns())
     }
 
     /// Bytes of `old`'s log not yet replayed here (as far as its links tell).

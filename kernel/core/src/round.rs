@@ -1,0 +1,326 @@
+//! What the strategy decides for one resource in one round, from the links of the
+//! resource's directory as this host has them. The links are read through [`Links`],
+//! the seam to a tree store: the module's (kernel/strategy.rs, which then performs the
+//! decisions), marsadm's (which explains them before it changes anything), a
+//! simulation's. One reading of the tree for all of them.
+
+use core::fmt;
+
+use super::handover::{fetch_source, takeover, Here, OldPrimary, Stamps, Takeover};
+use super::names::MAX_NAME_LEN;
+use super::replication::is_consistent;
+use super::role::{switch_on, Role};
+use super::tree::{ReplayLink, ACTUAL_PREFIX, REPLAY_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
+
+/// The links of one resource directory, as a tree store has them.
+pub trait Links {
+    /// A link's value (the bytes of its target).
+    type Value: core::ops::Deref<Target = [u8]>;
+    type Error;
+
+    /// Link `name` of the directory (`replay-node1`, `todo-node1/sync`): its value and
+    /// its stamp (ns), or `None` when it is missing or deleted.
+    fn stamped(&self, name: fmt::Arguments<'_>) -> Result<Option<(Self::Value, u64)>, Self::Error>;
+
+    /// [`Links::stamped`] without the stamp.
+    fn read(&self, name: fmt::Arguments<'_>) -> Result<Option<Self::Value>, Self::Error> {
+        Ok(self.stamped(name)?.map(|(v, _)| v))
+    }
+}
+
+/// A value as text: up to the first invalid byte is not trusted, so invalid UTF-8 is
+/// empty; trailing white space (a value written with `echo`) is not part of it.
+pub fn text(value: &[u8]) -> &str {
+    core::str::from_utf8(value).unwrap_or("").trim_end()
+}
+
+fn number<V: core::ops::Deref<Target = [u8]>>(value: Option<V>) -> Option<u64> {
+    value.and_then(|v| text(&v).parse().ok())
+}
+
+/// What a host attached to a resource does this round, beside what it is (`current`)
+/// and what the tree asks (`want`, not [`Role::Detached`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Primary, and designated: goes on (emergency mode, log rotation, growth).
+    StayPrimary,
+    /// Designated, not primary yet: takes over when [`takeover_here`] says so, and
+    /// follows meanwhile.
+    TakeOver,
+    /// Designated elsewhere, still primary with the device open: the device goes once
+    /// nobody has it open (an application is never cut off).
+    Remain,
+    /// A secondary: leaves the primary role if it has it, then [`follow`]s.
+    Follow,
+}
+
+/// The [`Step`] of a host whose resource is attached (`open`: its device is open).
+pub fn step(want: Role, current: Role, open: bool) -> Step {
+    match want {
+        Role::Primary if current == Role::Primary => Step::StayPrimary,
+        Role::Primary => Step::TakeOver,
+        _ if current == Role::Primary && open => Step::Remain,
+        _ => Step::Follow,
+    }
+}
+
+/// Whether `me`, designated primary and not primary yet, takes over now
+/// (`handover::takeover` on what the links here say; `fetch_on`: its fetch switch, `now`:
+/// its clock). `None`: it has no replay link it could take over from.
+pub fn takeover_here<L: Links>(links: &L, me: &str, size: u64, fetch_on: bool, now: u64) -> Result<Option<Takeover>, L::Error> {
+    let Some(replay_raw) = links.read(format_args!("{REPLAY_PREFIX}{me}"))? else { return Ok(None) };
+    let Ok(replay) = ReplayLink::parse(text(&replay_raw)) else { return Ok(None) };
+    let mine = links.read(format_args!("{VERSION_PREFIX}{:09}-{me}", replay.log.nr))?;
+    let consistent = consistent_at(links, me, size, &replay)?;
+    let here = Here { replay, version: mine.as_ref().map(|v| text(v)), fetch_on, consistent };
+    let old_host = replay.log.host;
+    // With their stamps (`Stamps::final_links`); a deleted link counts as missing.
+    let split = |l: Option<(L::Value, u64)>| match l {
+        Some((v, stamp)) => (Some(v), stamp),
+        None => (None, 0),
+    };
+    let (is_primary, is_primary_stamp) = split(links.stamped(format_args!("{ACTUAL_PREFIX}{old_host}/is-primary"))?);
+    let (old_replay_raw, replay_stamp) = split(links.stamped(format_args!("{REPLAY_PREFIX}{old_host}"))?);
+    let old_replay = old_replay_raw.as_ref().and_then(|v| ReplayLink::parse(text(v)).ok());
+    let (old_version, version_stamp) = match old_replay {
+        Some(l) => split(links.stamped(format_args!("{VERSION_PREFIX}{:09}-{old_host}", l.log.nr))?),
+        None => (None, 0),
+    };
+    let old = OldPrimary {
+        is_primary: is_primary.as_ref().map(|v| text(v) == "1"),
+        replay: old_replay,
+        version: old_version.as_ref().map(|v| text(v)),
+        stamps: Stamps { is_primary: is_primary_stamp, replay: replay_stamp, version: version_stamp, now },
+    };
+    Ok(Some(takeover(me, &here, &old)))
+}
+
+/// Whether `me`'s disk is a consistent copy (`replication::is_consistent`); false
+/// without a replay link.
+pub fn consistent<L: Links>(links: &L, me: &str, size: u64) -> Result<bool, L::Error> {
+    let Some(raw) = links.read(format_args!("{REPLAY_PREFIX}{me}"))? else { return Ok(false) };
+    match ReplayLink::parse(text(&raw)) {
+        Ok(replay) => consistent_at(links, me, size, &replay),
+        Err(_) => Ok(false),
+    }
+}
+
+fn consistent_at<L: Links>(links: &L, me: &str, size: u64, replay: &ReplayLink<'_>) -> Result<bool, L::Error> {
+    let synced = number(links.read(format_args!("{SYNCSTATUS_PREFIX}{me}"))?).unwrap_or(size);
+    let syncpos_raw = links.read(format_args!("{SYNCPOS_PREFIX}{me}"))?;
+    let syncpos = syncpos_raw.as_ref().and_then(|v| ReplayLink::parse(text(v)).ok());
+    Ok(is_consistent(size, synced, syncpos.as_ref(), replay))
+}
+
+/// A host name held by value (a decision that outlives the links it was read from).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Host {
+    bytes: [u8; MAX_NAME_LEN],
+    len: u8,
+}
+
+impl Host {
+    /// `None` if longer than any valid host name.
+    pub fn new(name: &str) -> Option<Host> {
+        let mut bytes = [0; MAX_NAME_LEN];
+        bytes.get_mut(..name.len())?.copy_from_slice(name.as_bytes());
+        Some(Host { bytes, len: name.len() as u8 })
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Copied from a `&str` whole: always valid.
+        core::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// What a secondary's disk and connections are doing here, for [`follow`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// `todo-<me>/connect` is on.
+    pub connected: bool,
+    /// A full sync runs here now.
+    pub syncing: bool,
+    /// The host's sync limit lets another full sync start now (`syncgate::may_start`).
+    pub sync_slot_free: bool,
+    /// `/mars` has room for a full sync (below emergency level 3, the resource within
+    /// its limit: `emergency::ResourceEmergency::may_sync`).
+    pub space_allows_sync: bool,
+}
+
+/// A secondary's work this round (also of a designated primary that waits to take
+/// over): see [`follow`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Follow {
+    /// Whom to fetch logfiles from (`handover::fetch_source`, while connected).
+    pub fetch: Option<Host>,
+    /// From whom a full sync is wanted (the designated primary): the disk is not a
+    /// copy yet, the sync switch is on and `/mars` has room.
+    pub sync_wanted: Option<Host>,
+    /// The wanted sync runs (it does, or a slot is free).
+    pub sync_runs: bool,
+    /// Replay runs: only on a synced disk, never together with the sync.
+    pub replay_on: bool,
+}
+
+impl Follow {
+    /// The wanted sync waits for a slot: it keeps its place in the queue.
+    pub fn sync_queued(&self) -> bool {
+        self.sync_wanted.is_some() && !self.sync_runs
+    }
+
+    /// The sync to run: from whom.
+    pub fn sync_from(&self) -> Option<&str> {
+        self.sync_wanted.as_ref().filter(|_| self.sync_runs).map(Host::as_str)
+    }
+}
+
+/// A secondary's work: fetch from `handover::fetch_source` while connected; a disk that
+/// is not a copy yet is synced first from the designated primary `primary` (once a slot
+/// is free, else it is queued); replay runs only on a synced disk.
+pub fn follow<L: Links>(links: &L, me: &str, primary: Option<&str>, size: u64, here: Activity) -> Result<Follow, L::Error> {
+    let replay = links.read(format_args!("{REPLAY_PREFIX}{me}"))?;
+    let replaying = replay.as_ref().and_then(|v| ReplayLink::parse(text(v)).ok());
+    let fetch = replaying.and_then(|l| fetch_source(primary, me, l.log)).filter(|_| here.connected).and_then(Host::new);
+    let synced = number(links.read(format_args!("{SYNCSTATUS_PREFIX}{me}"))?).unwrap_or(size);
+    let sync_switch = links.read(format_args!("{TODO_PREFIX}{me}/sync"))?;
+    let sync_wanted = primary
+        .filter(|p| *p != me && synced < size && switch_on(sync_switch.as_deref()) && here.space_allows_sync)
+        .and_then(Host::new);
+    let sync_runs = sync_wanted.is_some() && (here.syncing || here.sync_slot_free);
+    let replay_switch = links.read(format_args!("{TODO_PREFIX}{me}/allow-replay"))?;
+    let replay_on = synced >= size && switch_on(replay_switch.as_deref());
+    Ok(Follow { fetch, sync_wanted, sync_runs, replay_on })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use super::super::handover::{Mode, Wait};
+    use std::collections::BTreeMap;
+    use std::string::{String, ToString};
+    use std::vec::Vec;
+
+    /// A resource directory in memory: name -> (value, stamp).
+    #[derive(Default)]
+    struct Dir(BTreeMap<String, (String, u64)>);
+
+    impl Dir {
+        fn set(&mut self, name: &str, value: &str, stamp: u64) -> &mut Self {
+            self.0.insert(name.to_string(), (value.to_string(), stamp));
+            self
+        }
+    }
+
+    impl Links for Dir {
+        type Value = Vec<u8>;
+        type Error = ();
+        fn stamped(&self, name: fmt::Arguments<'_>) -> Result<Option<(Vec<u8>, u64)>, ()> {
+            Ok(self.0.get(&std::fmt::format(name)).map(|(v, s)| (v.as_bytes().to_vec(), *s)))
+        }
+    }
+
+    const V: &str = "aa,log-000000003-node1,1000:bb";
+
+    /// node2, designated, has replayed node1's logfile 3 to its end; node1 has left the
+    /// primary role and written its final links after that.
+    fn handed_over() -> Dir {
+        let mut d = Dir::default();
+        d.set("replay-node2", "log-000000003-node1,1000,0", 5)
+            .set("version-000000003-node2", V, 5)
+            .set("actual-node1/is-primary", "0", 10)
+            .set("replay-node1", "log-000000003-node1,1000,0", 11)
+            .set("version-000000003-node1", V, 12);
+        d
+    }
+
+    #[test]
+    fn takeover_from_the_links() {
+        let d = handed_over();
+        assert_eq!(takeover_here(&d, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Planned))));
+        assert_eq!(takeover_here(&d, "node2", 100, false, 13), Ok(Some(Takeover::Now(Mode::Forced))));
+        // No replay link here, or one that does not parse: nothing to take over from.
+        assert_eq!(takeover_here(&d, "node3", 100, true, 13), Ok(None));
+        let mut bad = handed_over();
+        bad.set("replay-node2", "log-x", 5);
+        assert_eq!(takeover_here(&bad, "node2", 100, true, 13), Ok(None));
+        // The final links' stamps count: read before is-primary = 0, they are not final.
+        let mut early = handed_over();
+        early.set("replay-node1", "log-000000003-node1,1000,0", 9);
+        assert_eq!(takeover_here(&early, "node2", 100, true, 13), Ok(Some(Takeover::Wait(Wait::NoFinalPosition))));
+        // An unfinished sync: never, not even forced.
+        let mut unsynced = handed_over();
+        unsynced.set("syncstatus-node2", "50", 5);
+        assert_eq!(takeover_here(&unsynced, "node2", 100, false, 13), Ok(Some(Takeover::Wait(Wait::NotConsistent))));
+        // The old primary's links missing: it has not left.
+        let mut d = Dir::default();
+        d.set("replay-node2", "log-000000003-node1,1000,0", 5);
+        assert_eq!(takeover_here(&d, "node2", 100, true, 13), Ok(Some(Takeover::Wait(Wait::OldPrimaryActive))));
+    }
+
+    #[test]
+    fn consistency_from_the_links() {
+        let mut d = Dir::default();
+        assert_eq!(consistent(&d, "node2", 100), Ok(false));
+        d.set("replay-node2", "log-000000003-node1,1000,0", 1);
+        assert_eq!(consistent(&d, "node2", 100), Ok(true));
+        d.set("syncstatus-node2", "99", 1);
+        assert_eq!(consistent(&d, "node2", 100), Ok(false));
+        d.set("syncstatus-node2", "100", 1).set("syncpos-node2", "log-000000003-node1,2000,0", 1);
+        assert_eq!(consistent(&d, "node2", 100), Ok(false));
+        d.set("replay-node2", "log-000000003-node1,2000,0", 1);
+        assert_eq!(consistent(&d, "node2", 100), Ok(true));
+    }
+
+    #[test]
+    fn steps() {
+        assert_eq!(step(Role::Primary, Role::Primary, true), Step::StayPrimary);
+        assert_eq!(step(Role::Primary, Role::Secondary, false), Step::TakeOver);
+        assert_eq!(step(Role::Secondary, Role::Primary, true), Step::Remain);
+        assert_eq!(step(Role::Secondary, Role::Primary, false), Step::Follow);
+        assert_eq!(step(Role::Secondary, Role::Secondary, false), Step::Follow);
+    }
+
+    #[test]
+    fn follow_fetches_syncs_replays() {
+        let on = Activity { connected: true, syncing: false, sync_slot_free: true, space_allows_sync: true };
+        let mut d = Dir::default();
+        d.set("replay-node2", "log-000000003-node1,0,0", 1).set("todo-node2/sync", "1", 1).set("todo-node2/allow-replay", "1", 1);
+        let f = follow(&d, "node2", Some("node1"), 100, on).unwrap();
+        assert_eq!(f.fetch.map(|h| h.as_str().to_string()), Some("node1".into()));
+        assert_eq!((f.sync_wanted, f.sync_runs, f.replay_on), (None, false, true));
+        // Disconnected: no fetch.
+        assert_eq!(follow(&d, "node2", Some("node1"), 100, Activity { connected: false, ..on }).unwrap().fetch, None);
+        // An unfinished sync: from the designated primary, and no replay meanwhile.
+        d.set("syncstatus-node2", "10", 1);
+        let f = follow(&d, "node2", Some("node1"), 100, on).unwrap();
+        assert_eq!((f.sync_from(), f.sync_queued(), f.replay_on), (Some("node1"), false, false));
+        // No slot free: queued; a sync that runs keeps running.
+        let f = follow(&d, "node2", Some("node1"), 100, Activity { sync_slot_free: false, ..on }).unwrap();
+        assert_eq!((f.sync_from(), f.sync_queued()), (None, true));
+        let f = follow(&d, "node2", Some("node1"), 100, Activity { sync_slot_free: false, syncing: true, ..on }).unwrap();
+        assert_eq!((f.sync_from(), f.sync_queued()), (Some("node1"), false));
+        // No room in /mars, the sync switch off, no designated primary, or this host
+        // designated: no sync.
+        assert_eq!(follow(&d, "node2", Some("node1"), 100, Activity { space_allows_sync: false, ..on }).unwrap().sync_wanted, None);
+        assert_eq!(follow(&d, "node2", None, 100, on).unwrap().sync_wanted, None);
+        assert_eq!(follow(&d, "node2", Some("node2"), 100, on).unwrap().sync_wanted, None);
+        d.set("todo-node2/sync", "0", 2);
+        assert_eq!(follow(&d, "node2", Some("node1"), 100, on).unwrap().sync_wanted, None);
+        // Replay switched off.
+        d.set("syncstatus-node2", "100", 2).set("todo-node2/allow-replay", "0", 2);
+        assert!(!follow(&d, "node2", Some("node1"), 100, on).unwrap().replay_on);
+    }
+
+    #[test]
+    fn host_names_by_value() {
+        assert_eq!(Host::new("node1").map(|h| h.as_str().to_string()), Some("node1".into()));
+        assert!(Host::new(&"x".repeat(MAX_NAME_LEN)).is_some());
+        assert!(Host::new(&"x".repeat(MAX_NAME_LEN + 1)).is_none());
+    }
+}
