@@ -20,7 +20,7 @@ KDIR ?=
 KERNELS := 7.3 6.12
 KBUILD := $(BUILD)/kernels
 
-.PHONY: all setup kernel module userland initramfs debian-image deb check check-full check-debug kernel-debug initramfs-debug test-host scenarios demo bench soak fuzz clean
+.PHONY: all setup kernel module userland initramfs debian-image deb check check-full check-debug kernel-debug initramfs-debug test-host scenarios demo bench soak sim fuzz clean
 
 # The packages too: the systemd scenarios install them on Debian nodes.
 all: initramfs debian-image deb
@@ -137,6 +137,12 @@ bench: initramfs
 # (default 20) their number; the 7.3 kernel (dm-log-writes).
 soak: initramfs
 	@$(if $(SEED),SEED=$(SEED)) $(if $(CYCLES),CYCLES=$(CYCLES)) scripts/soak.sh
+
+# The protocol simulation (docu/simulation.md) on a range of seeds, e.g. SEEDS=0..10000;
+# `make check` runs 0..1000 in cargo test.
+SEEDS ?= 0..10000
+sim:
+	@cargo run -q --release --locked -p mars-sim -- --seeds $(SEEDS)
 
 # Coverage-guided fuzzing of the decoders (docu/fuzzing.md); FUZZ_SECONDS per target.
 fuzz: setup

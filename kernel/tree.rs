@@ -112,6 +112,15 @@ impl Links for DirLinks<'_> {
     fn stamped(&self, name: core::fmt::Arguments<'_>) -> Result<Option<(KVec<u8>, u64)>> {
         self.tree.read_stamped(&path(fmt!("{}/{}", self.dir, name))?)
     }
+
+    fn names(&self, each: &mut dyn FnMut(&str)) -> Result {
+        for name in vfs::list_dir(self.dir)? {
+            if let Ok(name) = name.to_str() {
+                each(name);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Makes a C path from format arguments, e.g. `path(fmt!("{}/resource-{}", ROOT, res))`.

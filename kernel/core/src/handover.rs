@@ -133,18 +133,36 @@ pub struct Here<'a> {
     /// The disk is a consistent copy (`replication::is_consistent`: the full sync has
     /// finished and replay has passed the sync's end).
     pub consistent: bool,
+    /// Another host went on after the origin of the logfile `replay` names (this host
+    /// or the old primary): it is primary now (its `is-primary` = 1 is newer than the
+    /// origin's `is-primary`), or it has a version link of a logfile numbered above the
+    /// one `replay` names.
+    pub superseded: bool,
 }
 
 /// Whether `me`, designated primary, takes over now (see the module documentation).
 pub fn takeover(me: &str, here: &Here<'_>, old: &OldPrimary<'_>) -> Takeover {
     if here.replay.log.host == me {
-        return Takeover::Now(Mode::Own);
+        // Its own logfile is the newest: recovery. If another host went on after it (a
+        // handover back before this host's replay moved on to the new primary's
+        // logfile), taking over now would start a logfile beside that one and lose what
+        // is in it: a planned takeover waits until replay has moved on (the rules below
+        // then apply); a forced one does that on purpose.
+        return match (here.superseded, here.fetch_on) {
+            (false, _) => Takeover::Now(Mode::Own),
+            (true, true) => Takeover::Wait(Wait::NotCaughtUp),
+            (true, false) => Takeover::Now(Mode::Forced),
+        };
     }
     if !here.consistent {
         return Takeover::Wait(Wait::NotConsistent);
     }
     if !here.fetch_on {
         return Takeover::Now(Mode::Forced);
+    }
+    // Another host took over after the old primary: its logfile comes first.
+    if here.superseded {
+        return Takeover::Wait(Wait::NotCaughtUp);
     }
     if old.is_primary != Some(false) {
         return Takeover::Wait(Wait::OldPrimaryActive);
@@ -189,13 +207,21 @@ mod tests {
     #[test]
     fn takeover_rules() {
         let v = "aa,log-000000003-node1,1000:bb";
-        let here = Here { replay: at(3, "node1", 1000), version: Some(v), fetch_on: true, consistent: true };
+        let here = Here { replay: at(3, "node1", 1000), version: Some(v), fetch_on: true, consistent: true, superseded: false };
         let left = Stamps { is_primary: 10, replay: 11, version: 12, now: 13 };
         let done = OldPrimary { is_primary: Some(false), replay: Some(at(3, "node1", 1000)), version: Some(v), stamps: left };
         assert_eq!(takeover("node2", &here, &done), Takeover::Now(Mode::Planned));
         // Own log: always (recovery).
         let own = Here { replay: at(3, "node2", 0), consistent: false, ..here };
         assert_eq!(takeover("node2", &own, &done), Takeover::Now(Mode::Own));
+        // Unless another primary logged after it: it follows that logfile first.
+        let handed_back = Here { superseded: true, ..own };
+        assert_eq!(takeover("node2", &handed_back, &done), Takeover::Wait(Wait::NotCaughtUp));
+        let forced_back = Here { fetch_on: false, ..handed_back };
+        assert_eq!(takeover("node2", &forced_back, &done), Takeover::Now(Mode::Forced));
+        // Another host took over after the old primary: not at the old one's position.
+        let went_on = Here { superseded: true, ..here };
+        assert_eq!(takeover("node2", &went_on, &done), Takeover::Wait(Wait::NotCaughtUp));
         // Never on an unfinished sync, not even forced.
         let unsynced = Here { consistent: false, fetch_on: false, ..here };
         assert_eq!(takeover("node2", &unsynced, &done), Takeover::Wait(Wait::NotConsistent));

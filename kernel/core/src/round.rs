@@ -10,7 +10,7 @@ use super::handover::{fetch_source, takeover, Here, OldPrimary, Stamps, Takeover
 use super::names::MAX_NAME_LEN;
 use super::replication::is_consistent;
 use super::role::{switch_on, Role};
-use super::tree::{ReplayLink, ACTUAL_PREFIX, REPLAY_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
+use super::tree::{ReplayLink, VersionLink, ACTUAL_PREFIX, REPLAY_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 
 /// The links of one resource directory, as a tree store has them.
 pub trait Links {
@@ -21,6 +21,9 @@ pub trait Links {
     /// Link `name` of the directory (`replay-node1`, `todo-node1/sync`): its value and
     /// its stamp (ns), or `None` when it is missing or deleted.
     fn stamped(&self, name: fmt::Arguments<'_>) -> Result<Option<(Self::Value, u64)>, Self::Error>;
+
+    /// Calls `each` with the name of every entry of the directory.
+    fn names(&self, each: &mut dyn FnMut(&str)) -> Result<(), Self::Error>;
 
     /// [`Links::stamped`] without the stamp.
     fn read(&self, name: fmt::Arguments<'_>) -> Result<Option<Self::Value>, Self::Error> {
@@ -72,7 +75,8 @@ pub fn takeover_here<L: Links>(links: &L, me: &str, size: u64, fetch_on: bool, n
     let Ok(replay) = ReplayLink::parse(text(&replay_raw)) else { return Ok(None) };
     let mine = links.read(format_args!("{VERSION_PREFIX}{:09}-{me}", replay.log.nr))?;
     let consistent = consistent_at(links, me, size, &replay)?;
-    let here = Here { replay, version: mine.as_ref().map(|v| text(v)), fetch_on, consistent };
+    let superseded = superseding(links, me, replay.log.host, replay.log.nr)?.is_some();
+    let here = Here { replay, version: mine.as_ref().map(|v| text(v)), fetch_on, consistent, superseded };
     let old_host = replay.log.host;
     // With their stamps (`Stamps::final_links`); a deleted link counts as missing.
     let split = |l: Option<(L::Value, u64)>| match l {
@@ -93,6 +97,55 @@ pub fn takeover_here<L: Links>(links: &L, me: &str, size: u64, fetch_on: bool, n
         stamps: Stamps { is_primary: is_primary_stamp, replay: replay_stamp, version: version_stamp, now },
     };
     Ok(Some(takeover(me, &here, &old)))
+}
+
+/// The host that went on after `origin`, the writer of logfile `nr` that `me` replays
+/// (`handover::Here::superseded`): a host other than these two whose `is-primary` = 1 is
+/// newer than `origin`'s `is-primary` (it took over after `origin`) or comes with another
+/// version of logfile `nr` than `me`'s (it took over by force), or the writer of a
+/// logfile `nr` + 1 that continues `me`'s history (its version link chains onto `me`'s
+/// version link of `nr`; the logfiles of a diverged host do not). A link that cannot be
+/// read counts as such a host: `me` waits rather than guess.
+pub fn superseding<L: Links>(links: &L, me: &str, origin: &str, nr: u32) -> Result<Option<Host>, L::Error> {
+    let since = links.stamped(format_args!("{ACTUAL_PREFIX}{origin}/is-primary"))?.map_or(0, |(_, stamp)| stamp);
+    let mine = links.read(format_args!("{VERSION_PREFIX}{nr:09}-{me}"))?;
+    let head = mine.as_ref().map(|v| text(v).split(':').next().unwrap_or(""));
+    let Some(next) = nr.checked_add(1) else { return Ok(None) };
+    let mut found: Option<Host> = None;
+    links.names(&mut |name| {
+        if found.is_some() {
+            return;
+        }
+        if let Some(host) = name.strip_prefix(ACTUAL_PREFIX).filter(|h| *h != me && *h != origin) {
+            // Primary since `origin`'s time, or primary on another version of logfile
+            // `nr` than `me`'s (a forced failover: `origin` may have left after it).
+            let went_on = match links.stamped(format_args!("{ACTUAL_PREFIX}{host}/is-primary")) {
+                Ok(Some((v, stamp))) if text(&v) == "1" => {
+                    stamp > since
+                        || match links.read(format_args!("{VERSION_PREFIX}{nr:09}-{host}")) {
+                            Ok(theirs) => theirs.is_some_and(|t| mine.as_ref().is_none_or(|m| text(&t) != text(m))),
+                            Err(_) => true,
+                        }
+                }
+                Ok(_) => false,
+                Err(_) => true,
+            };
+            found = Host::new(host).filter(|_| went_on);
+        } else if let Some((digits, host)) = name.strip_prefix(VERSION_PREFIX).and_then(|r| r.split_once('-')) {
+            if host == me || digits.parse::<u32>().ok() != Some(next) || digits.len() != 9 {
+                return;
+            }
+            found = match links.read(format_args!("{name}")) {
+                Ok(None) => None,
+                Ok(Some(v)) => VersionLink::parse(text(&v))
+                    .ok()
+                    .filter(|l| l.log.nr == next && l.log.host != me && Some(l.prev_head) == head)
+                    .and_then(|l| Host::new(l.log.host)),
+                Err(_) => Host::new(host),
+            };
+        }
+    })?;
+    Ok(found)
 }
 
 /// Whether `me`'s disk is a consistent copy (`replication::is_consistent`); false
@@ -186,7 +239,13 @@ impl Follow {
 pub fn follow<L: Links>(links: &L, me: &str, primary: Option<&str>, size: u64, here: Activity) -> Result<Follow, L::Error> {
     let replay = links.read(format_args!("{REPLAY_PREFIX}{me}"))?;
     let replaying = replay.as_ref().and_then(|v| ReplayLink::parse(text(v)).ok());
-    let fetch = replaying.and_then(|l| fetch_source(primary, me, l.log)).filter(|_| here.connected).and_then(Host::new);
+    let mut fetch = replaying.and_then(|l| fetch_source(primary, me, l.log)).and_then(Host::new);
+    if let Some(l) = replaying.filter(|_| primary == Some(me)) {
+        // Designated, and another host went on after the writer of the logfile it
+        // replays (a handover back, or on): what it has to catch up with comes from there.
+        fetch = superseding(links, me, l.log.host, l.log.nr)?.or(fetch);
+    }
+    let fetch = fetch.filter(|_| here.connected);
     let synced = number(links.read(format_args!("{SYNCSTATUS_PREFIX}{me}"))?).unwrap_or(size);
     let sync_switch = links.read(format_args!("{TODO_PREFIX}{me}/sync"))?;
     let sync_wanted = primary
@@ -202,6 +261,7 @@ pub fn follow<L: Links>(links: &L, me: &str, primary: Option<&str>, size: u64, h
 mod tests {
     use super::*;
     use super::super::handover::{Mode, Wait};
+    use super::super::tree::DELETED;
     use std::collections::BTreeMap;
     use std::string::{String, ToString};
     use std::vec::Vec;
@@ -221,7 +281,13 @@ mod tests {
         type Value = Vec<u8>;
         type Error = ();
         fn stamped(&self, name: fmt::Arguments<'_>) -> Result<Option<(Vec<u8>, u64)>, ()> {
-            Ok(self.0.get(&std::fmt::format(name)).map(|(v, s)| (v.as_bytes().to_vec(), *s)))
+            Ok(self.0.get(&std::fmt::format(name)).filter(|(v, _)| v != DELETED).map(|(v, s)| (v.as_bytes().to_vec(), *s)))
+        }
+
+        fn names(&self, each: &mut dyn FnMut(&str)) -> Result<(), ()> {
+            let entries: std::collections::BTreeSet<&str> = self.0.keys().map(|k| k.split('/').next().unwrap_or(k)).collect();
+            entries.into_iter().for_each(each);
+            Ok(())
         }
     }
 
@@ -257,6 +323,35 @@ mod tests {
         let mut unsynced = handed_over();
         unsynced.set("syncstatus-node2", "50", 5);
         assert_eq!(takeover_here(&unsynced, "node2", 100, false, 13), Ok(Some(Takeover::Wait(Wait::NotConsistent))));
+        // Its own logfile: recovery at once, unless another primary logged after it
+        // (handed back before its replay moved on to that logfile: found by the
+        // simulation, seed 17).
+        let mut own = Dir::default();
+        let mine = "0123456789abcdef0123456789abcdef,log-000000002-node2,77:";
+        own.set("replay-node2", "log-000000002-node2,77,0", 5).set("version-000000002-node2", mine, 5);
+        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Own))));
+        own.set("version-000000002-node1", mine, 6);
+        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Own))));
+        // Another host primary now, after this host's time (its is-primary newer than
+        // this host's): wait. A stale one (this host took over after it): recovery.
+        own.set("actual-node2/is-primary", "0", 4).set("actual-node1/is-primary", "1", 6);
+        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
+        own.set("actual-node2/is-primary", "1", 7);
+        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Own))));
+        // Unless it is primary on another version of this host's logfile (it took over
+        // by force from this host): this host has the older copy, it waits.
+        own.set("version-000000002-node1", "0123456789abcdef0123456789abcdef,log-000000002-node2,70:", 7);
+        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
+        own.set("actual-node1/is-primary", "0", 8);
+        // A logfile after its own that continues its history (chained onto its version
+        // link): wait. A deleted one, or one of another history (a diverged host's): not.
+        let after = |prev: &str| std::format!("fedcba9876543210fedcba9876543210,log-000000003-node1,5:{prev}");
+        own.set("version-000000003-node1", &after("00000000000000000000000000000000,log-000000002-node1,9"), 7);
+        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Own))));
+        own.set("version-000000003-node1", DELETED, 8);
+        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Own))));
+        own.set("version-000000003-node1", &after("0123456789abcdef0123456789abcdef,log-000000002-node2,77"), 9);
+        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
         // The old primary's links missing: it has not left.
         let mut d = Dir::default();
         d.set("replay-node2", "log-000000003-node1,1000,0", 5);

@@ -58,6 +58,11 @@ impl Links for View<'_> {
     fn stamped(&self, name: std::fmt::Arguments<'_>) -> Result<Option<(Vec<u8>, u64)>> {
         Ok(self.ctx.tree.get(&format!("{}/{name}", self.dir))?.map(|l| (l.value.into_bytes(), l.stamp_ns)))
     }
+
+    fn names(&self, each: &mut dyn FnMut(&str)) -> Result<()> {
+        self.ctx.tree.list(&self.dir)?.iter().for_each(|n| each(n));
+        Ok(())
+    }
 }
 
 impl View<'_> {

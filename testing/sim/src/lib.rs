@@ -1,0 +1,918 @@
+//! A deterministic simulation of the replication protocol (docu/simulation.md).
+//!
+//! Hosts run `mars-core`'s decisions — the strategy's round (`round`), takeover
+//! (`handover`), replay's switchover between logfiles (`replication`), the merge of
+//! peers' tree listings (`ownership`, `merge`), version links (`tree`) and split-brain
+//! analysis (`splitbrain`) — over simulated trees, logfiles and disks, a simulated
+//! network (delay, reordering, duplication, loss, partitions also one way) and skewed
+//! clocks. What the module's threads do with the decisions (append, fetch, apply) is
+//! carried out here in a few lines each. An operator writes, rotates logfiles, hands
+//! over and fails over by force, all chosen by one seed: a seed reproduces a run
+//! exactly.
+//!
+//! The checker, after every step of the world: every host's disk holds exactly the
+//! records of the logfile chain it went through (nothing skipped, nothing applied
+//! twice); that chain is a prefix of the chain of the logfile's writer (anytime
+//! consistency: a secondary is always an older copy of one primary's history, never a
+//! mix); a planned takeover has everything the old primary logged. At the end, with the
+//! faults healed: hosts whose histories diverged show it (`splitbrain`), and all others
+//! converge to the primary's disk.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+
+use mars_core::handover::Takeover;
+use mars_core::merge::LinkState;
+use mars_core::ownership::{classify, decide, refused_path, Verdict};
+use mars_core::replication::{next_logfile, switchover, Stop, SwitchLinks, Switchover};
+use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
+use mars_core::round::{follow, step, takeover_here, text, Activity, Links, Step};
+use mars_core::splitbrain::{compare_histories, PairHistory};
+use mars_core::tree::{LogName, ReplayLink, VersionInput, VersionLink, NONE, PRIMARY, RESOURCE_PREFIX};
+use mars_core::xxh64::xxh64;
+
+/// The one resource of the simulation.
+const RES: &str = "r0";
+/// Blocks of its disk.
+const BLOCKS: u32 = 16;
+
+/// SplitMix64: small, fast, and the same on every platform.
+#[derive(Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x6a09_e667_f3bc_c909)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    /// True with probability `p` per mille.
+    pub fn chance(&mut self, per_mille: u64) -> bool {
+        self.below(1000) < per_mille
+    }
+}
+
+/// A logfile, by number and origin (the host that wrote it).
+type LogKey = (u32, String);
+
+/// One logged write: block and the value written (unique per write).
+type Record = (u32, u64);
+
+/// A host's Lamport clock over its skewed real-time clock (ns).
+struct Clock {
+    skew: i64,
+    last: u64,
+}
+
+impl Clock {
+    fn stamp(&mut self, now_ms: u64) -> u64 {
+        let real = (now_ms as i64 * 1_000_000 + self.skew).max(1) as u64;
+        self.last = real.max(self.last + 1);
+        self.last
+    }
+
+    fn peek(&self, now_ms: u64) -> u64 {
+        ((now_ms as i64 * 1_000_000 + self.skew).max(1) as u64).max(self.last)
+    }
+
+    fn observe(&mut self, stamp: u64) {
+        self.last = self.last.max(stamp);
+    }
+}
+
+/// A host's `/mars` tree: path relative to `/mars` -> (value, stamp).
+type Tree = BTreeMap<String, (String, u64)>;
+
+/// The resource directory of a tree, for `mars_core::round`.
+struct DirLinks<'a>(&'a Tree);
+
+impl Links for DirLinks<'_> {
+    type Value = Vec<u8>;
+    type Error = ();
+
+    fn stamped(&self, name: fmt::Arguments<'_>) -> Result<Option<(Vec<u8>, u64)>, ()> {
+        let path = format!("{RESOURCE_PREFIX}{RES}/{name}");
+        Ok(self.0.get(&path).filter(|(v, _)| v != mars_core::tree::DELETED).map(|(v, s)| (v.as_bytes().to_vec(), *s)))
+    }
+
+    fn names(&self, each: &mut dyn FnMut(&str)) -> Result<(), ()> {
+        // The directory's entries: links, and the `actual-<host>` directories.
+        let prefix = format!("{RESOURCE_PREFIX}{RES}/");
+        let mut last = "";
+        for path in self.0.keys() {
+            let Some(rest) = path.strip_prefix(&prefix) else { continue };
+            let name = rest.split('/').next().unwrap_or(rest);
+            if name != last {
+                each(name);
+                last = name;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Host {
+    name: String,
+    tree: Tree,
+    clock: Clock,
+    role: Role,
+    /// The application has the device open (it writes while primary).
+    open: bool,
+    disk: Vec<u64>,
+    /// Local logfiles: written here (primary) or fetched.
+    logs: BTreeMap<LogKey, Vec<Record>>,
+    /// Truth kept by the simulation, not by the host: the records its disk went through,
+    /// per logfile, in order (the checker compares against it).
+    chain: Vec<(LogKey, usize)>,
+    /// Why replay stopped the last time it ran (a split brain it found), if it did.
+    stopped: Option<Stop>,
+}
+
+impl Host {
+    fn new(name: &str, skew: i64) -> Host {
+        Host {
+            name: name.into(),
+            tree: Tree::new(),
+            clock: Clock { skew, last: 0 },
+            role: Role::Secondary,
+            open: false,
+            disk: vec![0; BLOCKS as usize],
+            logs: BTreeMap::new(),
+            chain: Vec::new(),
+            stopped: None,
+        }
+    }
+
+    fn link(&self, name: &str) -> Option<&str> {
+        self.tree.get(&format!("{RESOURCE_PREFIX}{RES}/{name}")).map(|(v, _)| v.as_str()).filter(|v| *v != mars_core::tree::DELETED)
+    }
+
+    /// Sets a link of the resource directory with a fresh stamp, unless it has the value
+    /// already (`force`: also then, a restamp).
+    fn set(&mut self, now: u64, name: &str, value: &str, force: bool) {
+        let path = format!("{RESOURCE_PREFIX}{RES}/{name}");
+        if !force && self.tree.get(&path).is_some_and(|(v, _)| v == value) {
+            return;
+        }
+        let stamp = self.clock.stamp(now);
+        self.tree.insert(path, (value.into(), stamp));
+    }
+
+    fn replay_link(&self) -> Option<(LogKey, u64)> {
+        let raw = self.link(&format!("replay-{}", self.name))?;
+        let l = ReplayLink::parse(text(raw.as_bytes())).ok()?;
+        Some(((l.log.nr, l.log.host.to_string()), l.start))
+    }
+
+    /// Writes `replay-<me>` at `pos` of `log` and the version link of `log` chained to
+    /// this host's link of the logfile before.
+    fn report(&mut self, now: u64, log: &LogKey, pos: u64, force: bool) {
+        let me = self.name.clone();
+        let name = LogName { nr: log.0, host: &log.1 };
+        self.set(now, &format!("replay-{me}"), &format!("{name},{pos},0"), force);
+        let prev = match log.0 {
+            0 | 1 => String::new(),
+            nr => self.link(&format!("version-{:09}-{me}", nr - 1)).unwrap_or("").to_string(),
+        };
+        let input = VersionInput { log: name, pos, prev: &prev };
+        let text = input.to_string();
+        let h = |seed| xxh64(text.as_bytes(), seed).to_be_bytes();
+        let mut digest = [0u8; 16];
+        digest[..8].copy_from_slice(&h(1));
+        digest[8..].copy_from_slice(&h(2));
+        let link = VersionLink::new(&input, digest).to_string();
+        self.set(now, &format!("version-{:09}-{me}", log.0), &link, force);
+    }
+
+    fn note_applied(&mut self, log: &LogKey, n: usize) {
+        match self.chain.last_mut() {
+            Some((k, len)) if k == log => *len += n,
+            _ => self.chain.push((log.clone(), n)),
+        }
+    }
+
+    /// Applies its local copy of the current logfile from the replay position on, and
+    /// moves on to the next logfile where `replication::switchover` lets it.
+    fn replay(&mut self, now: u64) {
+        // Evaluated anew each time, as the module does: a stop lasts while its cause does.
+        self.stopped = None;
+        while let Some((log, pos)) = self.replay_link() {
+            let have = self.logs.get(&log).map_or(0, Vec::len);
+            if (pos as usize) < have {
+                let recs: Vec<Record> = self.logs[&log][pos as usize..].to_vec();
+                for (b, v) in &recs {
+                    self.disk[*b as usize] = *v;
+                }
+                self.note_applied(&log, recs.len());
+                self.report(now, &log, have as u64, false);
+                continue;
+            }
+            let names: Vec<LogName<'_>> = self.logs.keys().map(|(nr, h)| LogName { nr: *nr, host: h }).collect();
+            let current = LogName { nr: log.0, host: &log.1 };
+            let next = match next_logfile(current, names) {
+                Ok(n) => n.map(|n| (n.nr, n.host.to_string())),
+                Err(stop) => {
+                    self.stopped = Some(stop);
+                    return;
+                }
+            };
+            let me = &self.name;
+            let mine = self.link(&format!("version-{:09}-{me}", log.0)).map(str::to_string);
+            let origin = self.link(&format!("version-{:09}-{}", log.0, log.1)).map(str::to_string);
+            let next_link = next.as_ref().and_then(|(nr, h)| self.link(&format!("version-{nr:09}-{h}"))).map(str::to_string);
+            let replay = ReplayLink { log: current, start: pos, len: 0 };
+            let links = SwitchLinks { mine: mine.as_deref(), origin: origin.as_deref(), next: next_link.as_deref() };
+            match switchover(&replay, next.as_ref().map(|(nr, h)| LogName { nr: *nr, host: h }), &links) {
+                Switchover::Switch(n) => {
+                    let key = (n.nr, n.host.to_string());
+                    self.report(now, &key, 0, false);
+                }
+                Switchover::Wait(_) => return,
+                Switchover::Stop(stop) => {
+                    self.stopped = Some(stop);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A message between hosts.
+#[derive(Clone)]
+enum Msg {
+    /// A piece of a host's tree (the metadata pull, answered), when the listing was
+    /// sent, and whether it is the first piece.
+    Listing(Vec<(String, String, u64)>, u64, bool),
+    /// Fetch: what the sender has of each logfile numbered `from` and on.
+    FetchReq { from: u32, have: Vec<(LogKey, usize)> },
+    /// Records of a logfile, starting at `start`.
+    FetchData { log: LogKey, start: usize, recs: Vec<Record> },
+}
+
+struct Packet {
+    at: u64,
+    from: usize,
+    to: usize,
+    msg: Msg,
+}
+
+/// What went wrong: the checker's finding, with the step it was found at.
+#[derive(Debug)]
+pub struct Failure {
+    pub seed: u64,
+    pub at_ms: u64,
+    pub what: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "seed {} at {} ms: {}\n  replay: cargo run -q -p mars-sim --bin mars-sim -- --seed {} --verbose", self.seed, self.at_ms, self.what, self.seed)
+    }
+}
+
+/// Counts of one run, for the figures.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub writes: u64,
+    pub rotations: u64,
+    pub handovers: u64,
+    pub failovers: u64,
+    pub partitions: u64,
+    pub split_brains: u64,
+    /// Hosts whose disk is an older copy of the primary's but whose logfiles or version
+    /// links are not the primary's (replay stopped, or the split brain shown): shown,
+    /// resolved by the operator.
+    pub stopped_bystanders: u64,
+    pub aborted: u64,
+    pub messages: u64,
+}
+
+impl Stats {
+    pub fn add(&mut self, o: &Stats) {
+        self.writes += o.writes;
+        self.rotations += o.rotations;
+        self.handovers += o.handovers;
+        self.failovers += o.failovers;
+        self.partitions += o.partitions;
+        self.split_brains += o.split_brains;
+        self.stopped_bystanders += o.stopped_bystanders;
+        self.aborted += o.aborted;
+        self.messages += o.messages;
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} writes, {} rotations, {} handovers ({} given up), {} forced failovers, {} partitions, {} split brains shown, {} older copies held back by a split brain, {} messages",
+            self.writes, self.rotations, self.handovers, self.aborted, self.failovers, self.partitions, self.split_brains, self.stopped_bystanders, self.messages
+        )
+    }
+}
+
+pub struct World {
+    seed: u64,
+    rng: Rng,
+    now: u64,
+    hosts: Vec<Host>,
+    net: VecDeque<Packet>,
+    /// cut[a][b]: nothing gets from a to b.
+    cut: Vec<Vec<bool>>,
+    /// Faults on: loss, duplication, long delays.
+    lossy: bool,
+    next_value: u64,
+    pub stats: Stats,
+    pub verbose: bool,
+    /// A handover under way: (old primary, new primary, forced).
+    switching: Option<(usize, usize, bool)>,
+    switch_since: u64,
+    /// Hosts an operator failed over from by force: they may have diverged, and are
+    /// never chosen again (invalidate is not simulated yet).
+    forced_out: Vec<bool>,
+    /// A planned handover asked for, waiting for its target to catch up: (old primary,
+    /// new, since, with systemd).
+    pending: Option<(usize, usize, u64, bool)>,
+    /// heard[a][b]: when the newest listing of host b that host a began to merge was sent.
+    heard: Vec<Vec<u64>>,
+    /// A finding made during a step, reported by the checker after it.
+    failure: Option<String>,
+}
+
+/// Length of a run and of its final phase without faults (ms).
+const RUN_MS: u64 = 120_000;
+const SETTLE_MS: u64 = 60_000;
+const TICK_MS: u64 = 50;
+/// How far behind the old primary `marsadm primary` designates a host when systemd
+/// runs the application (marsadm's SYSTEMD_CATCH_UP_SLACK, in records here).
+const SYSTEMD_SLACK: u64 = 20;
+
+impl World {
+    pub fn new(seed: u64) -> World {
+        let mut rng = Rng::new(seed);
+        let n = 2 + rng.below(2) as usize;
+        let mut hosts: Vec<Host> = (0..n).map(|i| Host::new(&format!("node{}", i + 1), rng.below(4_000_000_000) as i64 - 2_000_000_000)).collect();
+        // Every host a member from the start, node1 primary of logfile 1, all disks equal.
+        // node1 created the resource: the cluster-wide links are its, and the others
+        // have merged them (their clocks have seen its stamps); each host wrote its own.
+        for h in &mut hosts {
+            let me = h.name.clone();
+            h.set(0, &format!("data-{me}"), "/dev/vda", false);
+            for switch in ["attach", "connect", "sync", "allow-replay"] {
+                h.set(0, &format!("todo-{me}/{switch}"), "1", false);
+            }
+            h.report(0, &(1, "node1".into()), 0, false);
+        }
+        hosts[0].set(0, "size", &(u64::from(BLOCKS) * 4096).to_string(), false);
+        hosts[0].set(0, PRIMARY, "node1", false);
+        let shared: Vec<(String, (String, u64))> =
+            hosts[0].tree.iter().filter(|(k, _)| k.ends_with("/size") || k.ends_with("/primary")).map(|(k, v)| (k.clone(), v.clone())).collect();
+        for h in &mut hosts[1..] {
+            for (k, (v, stamp)) in &shared {
+                h.clock.observe(*stamp);
+                h.tree.insert(k.clone(), (v.clone(), *stamp));
+            }
+        }
+        hosts[0].role = Role::Primary;
+        hosts[0].open = true;
+        hosts[0].logs.insert((1, "node1".into()), Vec::new());
+        World { seed, rng, now: 0, hosts, net: VecDeque::new(), cut: vec![vec![false; n]; n], lossy: false, next_value: 1, stats: Stats::default(), verbose: false, switching: None, switch_since: 0, pending: None, heard: vec![vec![0; n]; n], forced_out: vec![false; n], failure: None }
+    }
+
+    fn log(&self, what: impl FnOnce() -> String) {
+        if self.verbose {
+            println!("{:>7} ms  {}", self.now, what());
+        }
+    }
+
+    fn fail(&self, what: String) -> Failure {
+        Failure { seed: self.seed, at_ms: self.now, what }
+    }
+
+    fn send(&mut self, from: usize, to: usize, msg: Msg) {
+        self.stats.messages += 1;
+        if self.cut[from][to] || (self.lossy && self.rng.chance(50)) {
+            return;
+        }
+        let copies = if self.lossy && self.rng.chance(30) { 2 } else { 1 };
+        for _ in 0..copies {
+            let delay = 1 + self.rng.below(if self.lossy { 3000 } else { 200 });
+            self.net.push_back(Packet { at: self.now + delay, from, to, msg: msg.clone() });
+        }
+    }
+
+    /// Runs the seed to its end; the first finding of the checker ends it.
+    pub fn run(&mut self) -> Result<Stats, Failure> {
+        while self.now < RUN_MS + SETTLE_MS {
+            let faults = self.now < RUN_MS;
+            if faults {
+                self.operator();
+                self.faults();
+            } else if self.lossy || self.cut.iter().flatten().any(|c| *c) {
+                self.log(|| "faults healed".into());
+                self.lossy = false;
+                for row in &mut self.cut {
+                    row.fill(false);
+                }
+            }
+            self.deliver();
+            for i in 0..self.hosts.len() {
+                // Rounds once a second, at a phase of its own; listings every 2 s.
+                if (self.now + 137 * i as u64) % 1000 < TICK_MS {
+                    self.round(i);
+                }
+                if (self.now + 311 * i as u64) % 2000 < TICK_MS {
+                    self.pull(i);
+                }
+            }
+            self.check()?;
+            self.now += TICK_MS;
+        }
+        self.check_end()?;
+        Ok(self.stats)
+    }
+
+    fn primary(&self) -> Option<usize> {
+        self.hosts.iter().position(|h| h.role == Role::Primary && h.open)
+    }
+
+    /// The operator: writes on the primary's device, log rotation, planned handovers
+    /// and forced failovers.
+    fn operator(&mut self) {
+        if let Some(p) = self.primary() {
+            if self.rng.chance(300) {
+                let block = self.rng.below(u64::from(BLOCKS)) as u32;
+                let value = self.next_value;
+                self.next_value += 1;
+                let h = &mut self.hosts[p];
+                let (log, _) = h.replay_link().expect("a primary has a replay link");
+                h.logs.entry(log.clone()).or_default().push((block, value));
+                h.disk[block as usize] = value;
+                h.note_applied(&log, 1);
+                self.stats.writes += 1;
+            }
+            if self.rng.chance(3) {
+                let now = self.now;
+                let h = &mut self.hosts[p];
+                let (log, _) = h.replay_link().expect("a primary has a replay link");
+                let len = h.logs.get(&log).map_or(0, Vec::len) as u64;
+                h.report(now, &log, len, false);
+                let next = (log.0 + 1, h.name.clone());
+                h.logs.insert(next.clone(), Vec::new());
+                h.report(now, &next, 0, false);
+                self.stats.rotations += 1;
+                self.log(|| format!("{} rotates to logfile {}", self.hosts[p].name, next.0));
+            }
+        }
+        if let Some((old, new, since, systemd)) = self.pending {
+            // `marsadm primary` waits until this host has caught up with the old primary
+            // as far as its tree tells (with systemd: to within a slack, the old
+            // primary's application writes until its systemd stops it), then designates
+            // it; or gives up.
+            let h = &self.hosts[new];
+            let position = |host: &str| h.link(&format!("replay-{host}")).and_then(|v| {
+                let l = ReplayLink::parse(v).ok()?;
+                Some((l.log.nr, l.log.host.to_string(), l.start))
+            });
+            let (theirs, mine) = (position(&self.hosts[old].name), position(&h.name));
+            let caught_up = match (&theirs, &mine) {
+                (Some(t), Some(m)) if systemd => t.0 == m.0 && t.1 == m.1 && t.2.saturating_sub(m.2) <= SYSTEMD_SLACK,
+                (Some(t), Some(m)) => t == m,
+                _ => false,
+            };
+            // (It has heard from the old primary since the command began: marsadm's
+            // `liveness::heard_anew`, the first piece of a listing, not all of it.)
+            let fresh = self.heard[new][old] > since;
+            // marsadm refuses while it shows a split brain with the old primary.
+            let split = self.split_brain_shown(new, new, old);
+            if fresh && h.stopped.is_none() && !split && caught_up {
+                let now = self.now;
+                let name = h.name.clone();
+                self.hosts[new].set(now, PRIMARY, &name, false);
+                self.pending = None;
+                self.switching = Some((old, new, false));
+                self.switch_since = now;
+                self.stats.handovers += 1;
+                self.log(|| format!("handover {} -> {name}: designated", self.hosts[old].name));
+            } else if self.now - since > 30_000 {
+                self.hosts[old].open = true;
+                self.pending = None;
+                self.stats.aborted += 1;
+                self.log(|| format!("handover to {} given up: not caught up", self.hosts[new].name));
+            }
+            return;
+        }
+        if let Some((old, new, false)) = self.switching {
+            // `marsadm primary` gives up waiting for the module after a while and gives
+            // the role back to the old primary (it designates it again).
+            if self.now.saturating_sub(self.switch_since) > 60_000 && self.hosts[new].role != Role::Primary {
+                let now = self.now;
+                let name = self.hosts[old].name.clone();
+                self.hosts[new].set(now, PRIMARY, &name, false);
+                self.hosts[old].open = true;
+                self.switching = None;
+                self.stats.aborted += 1;
+                self.log(|| format!("handover to {} aborted: primary is {name} again", self.hosts[new].name));
+            }
+        }
+        if self.switching.is_none() && self.rng.chance(12) {
+            // Only with one primary (after a forced failover, once the old one has left).
+            let primaries: Vec<usize> = (0..self.hosts.len()).filter(|&i| self.hosts[i].role == Role::Primary).collect();
+            let [old] = primaries[..] else { return };
+            let new = (old + 1 + self.rng.below(self.hosts.len() as u64 - 1) as usize) % self.hosts.len();
+            // Not to a host whose history is not the primary's, or whose replay stopped
+            // (marsadm refuses, view shows the split brain), nor to one failed over from.
+            if self.forced_out[new] || self.hosts[new].stopped.is_some() || !self.prefix(&self.hosts[new].chain, &self.hosts[old].chain) {
+                return;
+            }
+            let forced = self.rng.chance(300);
+            let now = self.now;
+            let name = self.hosts[new].name.clone();
+            if forced {
+                self.forced_out[old] = true;
+                // pause-fetch, then primary --force: the old primary's application goes
+                // on until its host hears of the new one.
+                self.hosts[new].set(now, &format!("todo-{name}/connect"), "0", false);
+                self.stats.failovers += 1;
+                self.hosts[new].set(now, PRIMARY, &name, false);
+                self.switching = Some((old, new, true));
+                self.switch_since = now;
+                self.log(|| format!("FORCED failover {} -> {name}", self.hosts[old].name));
+            } else {
+                // A planned handover: the application stops first (umount), or with
+                // systemd once the old primary's host hears of the new primary.
+                let systemd = self.rng.chance(500);
+                if !systemd {
+                    self.hosts[old].open = false;
+                }
+                self.pending = Some((old, new, now, systemd));
+                self.log(|| format!("handover {} -> {name} asked{}", self.hosts[old].name, if systemd { " (systemd)" } else { "" }));
+            }
+        }
+    }
+
+    /// Network faults: partitions (also one way) come and go; loss, duplication and
+    /// long delays on and off.
+    fn faults(&mut self) {
+        let n = self.hosts.len();
+        if self.rng.chance(5) {
+            let (a, b) = (self.rng.below(n as u64) as usize, self.rng.below(n as u64) as usize);
+            if a != b {
+                let both = self.rng.chance(500);
+                self.cut[a][b] = true;
+                if both {
+                    self.cut[b][a] = true;
+                }
+                self.stats.partitions += 1;
+                self.log(|| format!("cut {} -> {}{}", self.hosts[a].name, self.hosts[b].name, if both { " and back" } else { "" }));
+            }
+        }
+        if self.rng.chance(8) {
+            for row in &mut self.cut {
+                row.fill(false);
+            }
+            self.log(|| "partitions healed".into());
+        }
+        if self.rng.chance(5) {
+            self.lossy = !self.lossy;
+        }
+    }
+
+    fn deliver(&mut self) {
+        let now = self.now;
+        let (due, rest): (Vec<Packet>, Vec<Packet>) = self.net.drain(..).partition(|p| p.at <= now);
+        self.net = rest.into();
+        for p in due {
+            self.receive(p);
+        }
+    }
+
+    fn receive(&mut self, p: Packet) {
+        let from_name = self.hosts[p.from].name.clone();
+        match p.msg {
+            Msg::Listing(entries, sent, first) => {
+                // marsadm's `liveness::heard_anew` sees the liveness link change, which
+                // comes with a listing's first piece (`actual-` sorts first).
+                if first {
+                    self.heard[p.to][p.from] = self.heard[p.to][p.from].max(sent);
+                }
+                let h = &mut self.hosts[p.to];
+                let me = h.name.clone();
+                for (path, value, stamp) in entries {
+                    let verdict = match classify(&path, &me) {
+                        Ok(rule) => {
+                            let local = h.tree.get(&path).map(|(v, s)| LinkState { value: v, stamp_ns: *s });
+                            decide(rule, local, LinkState { value: &value, stamp_ns: stamp }, &from_name)
+                        }
+                        Err(r) => refused_path(r),
+                    };
+                    match verdict {
+                        Verdict::Merge => {
+                            h.clock.observe(stamp);
+                            h.tree.insert(path, (value, stamp));
+                        }
+                        Verdict::Reassert => {
+                            h.clock.observe(stamp);
+                            let now = self.now;
+                            let own = h.tree.get(&path).map_or(mars_core::tree::DELETED.to_string(), |(v, _)| v.clone());
+                            let stamp = h.clock.stamp(now);
+                            h.tree.insert(path, (own, stamp));
+                        }
+                        Verdict::Ignore | Verdict::Drop(_) => {}
+                    }
+                }
+            }
+            Msg::FetchReq { from, have } => {
+                let h = &self.hosts[p.to];
+                let mut replies = Vec::new();
+                for (key, recs) in h.logs.range((from, String::new())..) {
+                    // (An empty logfile too, once: the copy exists, replay can move on.)
+                    let had = have.iter().find(|(k, _)| k == key).map(|(_, n)| *n);
+                    let start = had.unwrap_or(0);
+                    if start < recs.len() || had.is_none() {
+                        replies.push(Msg::FetchData { log: key.clone(), start, recs: recs[start..].to_vec() });
+                    }
+                }
+                for m in replies {
+                    self.send(p.to, p.from, m);
+                }
+            }
+            Msg::FetchData { log, start, recs } => {
+                let h = &mut self.hosts[p.to];
+                // The origin writes its own logfiles; nobody else's copy replaces them.
+                if log.1 == h.name {
+                    return;
+                }
+                let local = h.logs.entry(log).or_default();
+                if start == local.len() {
+                    local.extend(recs);
+                }
+            }
+        }
+    }
+
+    /// The metadata pull: every peer gets this host's whole tree.
+    /// A listing arrives in pieces, in order, and is merged entry by entry as it comes
+    /// (the module does the same): a round may run between two pieces. A connection that
+    /// breaks (faults on) ends it early.
+    fn pull(&mut self, i: usize) {
+        let entries: Vec<(String, String, u64)> = self.hosts[i].tree.iter().map(|(k, (v, s))| (k.clone(), v.clone(), *s)).collect();
+        for j in 0..self.hosts.len() {
+            if j == i || self.cut[i][j] {
+                continue;
+            }
+            self.stats.messages += 1;
+            let mut at = self.now + 1 + self.rng.below(if self.lossy { 3000 } else { 200 });
+            let pieces = 1 + self.rng.below(4) as usize;
+            let size = entries.len().div_ceil(pieces).max(1);
+            for (k, piece) in entries.chunks(size).enumerate() {
+                if self.lossy && self.rng.chance(50) {
+                    break;
+                }
+                let msg = Msg::Listing(piece.to_vec(), self.now, k == 0);
+                self.net.push_back(Packet { at, from: i, to: j, msg });
+                at += self.rng.below(800);
+            }
+        }
+    }
+
+    /// One round of host `i`'s strategy: the decisions of `mars_core::round`, carried out.
+    fn round(&mut self, i: usize) {
+        let now = self.now;
+        let h = &mut self.hosts[i];
+        let me = h.name.clone();
+        let primary = h.link(PRIMARY).filter(|p| *p != NONE).map(str::to_string);
+        let has_data = h.link(&format!("data-{me}")).is_some();
+        let attach = switch_on(h.link(&format!("todo-{me}/attach")).map(str::as_bytes));
+        let connected = switch_on(h.link(&format!("todo-{me}/connect")).map(str::as_bytes));
+        let want = desired_role(&ResourceLinks { has_data, attach, primary: primary.as_deref() }, &me);
+        if want == Role::Detached {
+            return;
+        }
+        let size = u64::from(BLOCKS) * 4096;
+        let activity = Activity { connected, syncing: false, sync_slot_free: true, space_allows_sync: true };
+        let mut follows = false;
+        match step(want, h.role, h.open) {
+            Step::StayPrimary => {
+                if let Some((log, _)) = h.replay_link() {
+                    let len = h.logs.get(&log).map_or(0, Vec::len) as u64;
+                    h.report(now, &log, len, false);
+                }
+            }
+            Step::TakeOver => match takeover_here(&DirLinks(&h.tree), &me, size, connected, h.clock.peek(now)) {
+                Ok(Some(Takeover::Now(mode))) => {
+                    // What is here of the current logfile is replayed first, then this
+                    // host logs into the next number.
+                    h.replay(now);
+                    // (Like the module: never appending to a logfile with content.)
+                    let (log, _) = h.replay_link().expect("takeover needs a replay link");
+                    if log.1 != me || h.logs.get(&log).is_some_and(|l| !l.is_empty()) {
+                        let next = (log.0 + 1, me.clone());
+                        h.logs.insert(next.clone(), Vec::new());
+                        h.report(now, &next, 0, false);
+                    }
+                    h.role = Role::Primary;
+                    h.stopped = None;
+                    h.set(now, &format!("actual-{me}/is-primary"), "1", false);
+                    self.log(|| {
+                        let h = &self.hosts[i];
+                        let links: Vec<String> = h.tree.iter().filter(|(k, _)| k.contains("replay-") || k.contains("is-primary") || k.contains("version-")).map(|(k, (v, s))| format!("{k}={v}@{s}")).collect();
+                        format!("{me} takes over ({mode:?}); its links: {}", links.join(" "))
+                    });
+                    let taken = self.hosts[i].chain.clone();
+                    if let Some((old, new, forced)) = self.switching.take() {
+                        if new == i {
+                            self.hosts[i].open = true;
+                            if forced {
+                                self.hosts[i].set(now, &format!("todo-{me}/connect"), "1", false);
+                            }
+                            let old_chain = &self.hosts[old].chain;
+                            // Planned: everything the old primary logged is here.
+                            if !forced && *old_chain != taken {
+                                return self.found(format!("planned takeover by {me} without all of {}'s log: has {:?}, old primary {:?}", self.hosts[old].name, taken, old_chain));
+                            }
+                        } else {
+                            self.switching = Some((old, new, forced));
+                        }
+                    }
+                    return;
+                }
+                Ok(_) => follows = true,
+                Err(()) => {}
+            },
+            // The application there is stopped once its host hears of the new primary
+            // (systemd does it, docu/systemd.md): next round it leaves.
+            Step::Remain => h.open = false,
+            Step::Follow => {
+                if h.role == Role::Primary {
+                    // Leaving the primary role: the final links, then is-primary = 0,
+                    // then the final links again with newer stamps.
+                    let (log, _) = h.replay_link().expect("a primary has a replay link");
+                    let len = h.logs.get(&log).map_or(0, Vec::len) as u64;
+                    h.report(now, &log, len, false);
+                    h.set(now, &format!("actual-{me}/is-primary"), "0", false);
+                    h.report(now, &log, len, true);
+                    h.role = Role::Secondary;
+                    h.open = false;
+                    self.log(|| format!("{me} leaves the primary role"));
+                }
+                follows = true;
+            }
+        }
+        if !follows {
+            return;
+        }
+        let h = &mut self.hosts[i];
+        let Ok(plan) = follow(&DirLinks(&h.tree), &me, primary.as_deref(), size, activity) else { return };
+        if plan.replay_on {
+            h.replay(now);
+        }
+        let Some(source) = plan.fetch else { return };
+        let Some(src) = self.hosts.iter().position(|x| x.name == source.as_str()) else { return };
+        let h = &self.hosts[i];
+        let Some((log, _)) = h.replay_link() else { return };
+        let have: Vec<(LogKey, usize)> = h.logs.range((log.0, String::new())..).map(|(k, v)| (k.clone(), v.len())).collect();
+        self.send(i, src, Msg::FetchReq { from: log.0, have });
+    }
+
+    /// Whether host `at`'s tree shows a split brain between hosts `a` and `b`
+    /// (`splitbrain::compare_histories` on their version links there).
+    fn split_brain_shown(&self, at: usize, a: usize, b: usize) -> bool {
+        let tree = &self.hosts[at].tree;
+        let versions = |host: &str| -> Vec<(u32, String)> {
+            let prefix = format!("{RESOURCE_PREFIX}{RES}/version-");
+            tree.iter()
+                .filter_map(|(k, (v, _))| {
+                    let (nr, h) = k.strip_prefix(&prefix)?.split_once('-')?;
+                    if h != host || v == mars_core::tree::DELETED {
+                        return None;
+                    }
+                    Some((nr.parse().ok()?, v.clone()))
+                })
+                .collect()
+        };
+        let (va, vb) = (versions(&self.hosts[a].name), versions(&self.hosts[b].name));
+        let a: Vec<(u32, &str)> = va.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let b: Vec<(u32, &str)> = vb.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        matches!(compare_histories(&a, &b), PairHistory::Diverged(_))
+    }
+
+    /// The records of logfile `key` as its origin wrote them.
+    fn origin_copy(&self, key: &LogKey) -> &[Record] {
+        self.hosts.iter().find(|h| h.name == key.1).and_then(|h| h.logs.get(key)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether chain `a` is a prefix of chain `b`: `a` went through what `b` went
+    /// through, up to a point (its last logfile maybe only partly).
+    fn prefix(&self, a: &[(LogKey, usize)], b: &[(LogKey, usize)]) -> bool {
+        let Some(((last_key, last_n), init)) = a.split_last() else { return true };
+        b.len() >= a.len() && init == &b[..init.len()] && {
+            let (k, n) = &b[init.len()];
+            k == last_key && last_n <= n
+        }
+    }
+
+    /// After every step: each disk holds exactly its chain's records, every fetched
+    /// copy is a prefix of its origin's logfile, and each chain is one history with the
+    /// chain of the origin of its last logfile (anytime consistency).
+    fn check(&mut self) -> Result<(), Failure> {
+        if let Some(what) = self.failure.take() {
+            return Err(self.fail(what));
+        }
+        for h in &self.hosts {
+            for (key, recs) in &h.logs {
+                let origin = self.origin_copy(key);
+                if key.1 != h.name && (recs.len() > origin.len() || recs[..] != origin[..recs.len()]) {
+                    return Err(self.fail(format!("{}'s copy of logfile {:?} is not a prefix of its origin's", h.name, key)));
+                }
+            }
+            let mut disk = vec![0u64; BLOCKS as usize];
+            for (key, n) in &h.chain {
+                let recs = self.origin_copy(key);
+                let Some(applied) = recs.get(..*n) else {
+                    return Err(self.fail(format!("{} applied {} records of {:?}, its origin has {}", h.name, n, key, recs.len())));
+                };
+                for (b, v) in applied {
+                    disk[*b as usize] = *v;
+                }
+            }
+            if disk != h.disk {
+                return Err(self.fail(format!("{}'s disk is not what its chain {:?} wrote", h.name, h.chain)));
+            }
+            let Some(((last, _), _)) = h.chain.split_last() else { continue };
+            let Some(origin) = self.hosts.iter().find(|o| o.name == last.1) else { continue };
+            let at = origin.chain.iter().position(|(k, _)| k == last);
+            let ok = match at {
+                Some(i) => self.prefix(&h.chain, &origin.chain[..=i]),
+                None => false,
+            };
+            if !ok {
+                return Err(self.fail(format!(
+                    "ANYTIME CONSISTENCY: {}'s disk mixes histories: its chain {:?}, the chain of {} (origin of {:?}) {:?}",
+                    h.name, h.chain, origin.name, last, origin.chain
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// After the faults healed and the cluster settled: a host whose history is the
+    /// primary's has the primary's disk; one whose history diverged shows it (its
+    /// version links and the primary's compare as diverged).
+    fn check_end(&mut self) -> Result<(), Failure> {
+        for h in &self.hosts {
+            self.log(|| format!("end: {} {:?} open {} replay {:?} stopped {:?} chain {:?}", h.name, h.role, h.open, h.replay_link(), h.stopped, h.chain));
+        }
+        let Some(p) = self.hosts.iter().position(|h| h.role == Role::Primary) else {
+            return Err(self.fail("no primary at the end".into()));
+        };
+        let primary = &self.hosts[p];
+        for (i, h) in self.hosts.iter().enumerate() {
+            if i == p {
+                continue;
+            }
+            let shown = self.split_brain_shown(p, p, i);
+            // On the primary's history (behind or equal): it must have caught up.
+            let on_history = self.prefix(&h.chain, &primary.chain);
+            if on_history && (h.stopped.is_some() || shown) && h.disk != primary.disk {
+                // Its disk is an older copy, but its logfiles or version links are not
+                // the primary's (a logfile of its own, even an empty one, or two
+                // logfiles of one number here): shown, for the operator to resolve.
+                self.stats.stopped_bystanders += 1;
+            } else if on_history {
+                if h.disk != primary.disk {
+                    return Err(self.fail(format!(
+                        "NOT CONVERGED: {} (chain {:?}, stopped {:?}) differs from the primary {} (chain {:?})",
+                        h.name, h.chain, h.stopped, primary.name, primary.chain
+                    )));
+                }
+            } else if !shown {
+                return Err(self.fail(format!(
+                    "SILENT DIVERGENCE: {} (chain {:?}) and the primary {} (chain {:?}) diverged, the version links do not show it",
+                    h.name, h.chain, primary.name, primary.chain
+                )));
+            } else {
+                self.stats.split_brains += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn found(&mut self, what: String) {
+        if self.failure.is_none() {
+            self.failure = Some(what);
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! `mars-sim`: runs seeds of the simulation (docu/simulation.md).
+//!
+//! `mars-sim --seed S [--verbose]` replays one seed (with `--verbose`, every event);
+//! `mars-sim --seeds A..B` runs a range and prints the first failing seed; with
+//! `--count`, runs them all and counts the failing ones (to measure the checker).
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let verbose = args.iter().any(|a| a == "--verbose");
+    let count = args.iter().any(|a| a == "--count");
+    let mut failing: Vec<u64> = Vec::new();
+    let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let seeds: Vec<u64> = if let Some(s) = value("--seed") {
+        match s.parse() {
+            Ok(s) => vec![s],
+            Err(_) => return usage(),
+        }
+    } else if let Some(r) = value("--seeds") {
+        let Some((a, b)) = r.split_once("..").and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?))) else {
+            return usage();
+        };
+        (a..b).collect()
+    } else {
+        return usage();
+    };
+    let mut total = mars_sim::Stats::default();
+    for &seed in &seeds {
+        let mut w = mars_sim::World::new(seed);
+        w.verbose = verbose;
+        match w.run() {
+            Ok(s) => total.add(&s),
+            Err(f) if count => {
+                if failing.is_empty() {
+                    println!("first FAIL {f}");
+                }
+                failing.push(seed);
+            }
+            Err(f) => {
+                println!("FAIL {f}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if count {
+        println!("{} of {} seeds failed", failing.len(), seeds.len());
+        return if failing.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+    }
+    println!("{} seeds passed: {total}", seeds.len());
+    ExitCode::SUCCESS
+}
+
+fn usage() -> ExitCode {
+    eprintln!("usage: mars-sim --seed S [--verbose] | --seeds A..B [--count]");
+    ExitCode::from(2)
+}

@@ -1,0 +1,49 @@
+//! The simulation's seeds in `cargo test` (docu/simulation.md): a fixed budget of
+//! seeds (`MARS_SIM_SEEDS`, default 0..1000) on every core, and the seeds that found
+//! bugs. A failure prints the seed and the command that replays it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Seeds that found bugs (docu/simulation.md, "Found").
+const FOUND: &[u64] = &[87, 692, 998];
+
+fn run(seed: u64) -> Result<mars_sim::Stats, String> {
+    mars_sim::World::new(seed).run().map_err(|f| f.to_string())
+}
+
+#[test]
+fn found_seeds() {
+    for &seed in FOUND {
+        if let Err(f) = run(seed) {
+            panic!("{f}");
+        }
+    }
+}
+
+#[test]
+fn seed_budget() {
+    let range = std::env::var("MARS_SIM_SEEDS").unwrap_or_else(|_| "0..1000".into());
+    let (a, b) = range.split_once("..").and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?))).expect("MARS_SIM_SEEDS is A..B");
+    let next = AtomicU64::new(a);
+    let failures = Mutex::new(Vec::new());
+    let total = Mutex::new(mars_sim::Stats::default());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let seed = next.fetch_add(1, Ordering::Relaxed);
+                if seed >= b || !failures.lock().unwrap().is_empty() {
+                    return;
+                }
+                match run(seed) {
+                    Ok(st) => total.lock().unwrap().add(&st),
+                    Err(f) => failures.lock().unwrap().push(f),
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    println!("seeds {range}: {}", total.into_inner().unwrap());
+}
