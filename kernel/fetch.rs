@@ -104,12 +104,17 @@ fn serve(s: &Serving, sock: Socket) -> Result {
         }
         let Some((_, log)) = &open else { return Err(EINVAL) };
         let file = log.file();
-        let mut size = file.size().min(durable_end(&s.primaries, res, name));
+        // A primary's current logfile is served only as far as it is durable, so nothing
+        // a secondary has can be lost by a crash of the primary (its recovery would cut
+        // it, and the histories would differ); everything else wholly.
+        let current = current_log(&s.primaries, res, name);
+        let durable_end = || current.as_ref().map_or(u64::MAX, |log| log.durable());
+        let mut size = file.size().min(durable_end());
         if offset == size {
-            if let Some(current) = current_log(&s.primaries, res, name) {
+            if let Some(current) = &current {
                 let socket_s = Traffic::Replication.tuning().tcp_timeout.load(Ordering::Relaxed).max(1) as u32;
                 current.wait_durable_beyond(offset, LONG_POLL_MS.min(socket_s.saturating_mul(500)));
-                size = file.size().min(durable_end(&s.primaries, res, name));
+                size = file.size().min(durable_end());
             }
         }
         if offset > size {
@@ -128,14 +133,6 @@ fn current_log(primaries: &Primaries, res: &str, name: LogName<'_>) -> Option<Ar
     let served = primaries.get(res.as_bytes())?;
     let log = served.log.get();
     (log.nr == name.nr && log.me.as_slice() == name.host.as_bytes()).then_some(log)
-}
-
-/// How far logfile `name` of `res` may be served: a primary's current logfile only as
-/// far as it is durable, so nothing a secondary has can be lost by a crash of the
-/// primary (its recovery would cut it, and the histories would differ); everything else
-/// wholly.
-fn durable_end(primaries: &Primaries, res: &str, name: LogName<'_>) -> u64 {
-    current_log(primaries, res, name).map_or(u64::MAX, |log| log.durable())
 }
 
 /// What the fetch and the replay thread of a resource tell each other: where replay

@@ -24,6 +24,7 @@ use crate::reader::Reader;
 use crate::mars_core::emergency::{ResourceEmergency, Resume};
 use crate::mars_core::handover::{Mode, Wait};
 use crate::mars_core::role::Role;
+use crate::mars_core::syncgate::Place;
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
 use crate::replay::{replay, Replayed, Replayer};
 use crate::context::Context;
@@ -44,9 +45,8 @@ pub(crate) struct Resource {
     fetcher: Option<Fetcher>,
     /// On a secondary whose disk is not a copy yet: the full sync thread.
     syncer: Option<Syncer>,
-    /// The sync is wanted but waits for `sync_limit`: its place in the queue (a stamp
-    /// from [`QUEUE_STAMP`], the order syncs became wanted).
-    sync_queued: Option<u64>,
+    /// The sync is wanted but waits for `sync_limit`: its place in the queue.
+    sync_queued: Option<Place>,
     /// On a secondary: the thread replaying the fetched logfiles.
     replayer: Option<Replayer>,
     /// Damage replay found in a fetched logfile, for the fetch thread to repair.
@@ -68,7 +68,7 @@ pub(crate) struct Resource {
     _holder: KBox<u8>,
 }
 
-/// Source of the sync queue's stamps (unique, growing).
+/// Source of the sync queue's `Place::seq` (unique, growing).
 static QUEUE_STAMP: AtomicU64 = AtomicU64::new(0);
 
 /// What the tree says a resource should look like on this host.
@@ -217,18 +217,21 @@ impl Resource {
     }
 
     /// Its place in the queue of syncs waiting for `sync_limit` (`None`: not queued).
-    pub(crate) fn sync_queued(&self) -> Option<u64> {
+    pub(crate) fn sync_queued(&self) -> Option<Place> {
         self.sync_queued
     }
 
-    /// Queues its wanted sync (it keeps its place while it stays queued), or takes it
-    /// out of the queue (`false`: started, or no longer wanted).
-    pub(crate) fn queue_sync(&mut self, res: &str, queued: bool) {
-        if !queued {
-            self.sync_queued = None;
-        } else if self.sync_queued.is_none() {
-            pr_info!("resource {}: full sync waits for sync_limit\n", res);
-            self.sync_queued = Some(QUEUE_STAMP.fetch_add(1, Ordering::Relaxed));
+    /// Queues its wanted sync, asked for at stamp `asked` (it keeps its place while it
+    /// stays queued), or takes it out of the queue (`None`: started, or no longer
+    /// wanted).
+    pub(crate) fn queue_sync(&mut self, res: &str, asked: Option<u64>) {
+        match asked {
+            None => self.sync_queued = None,
+            Some(asked) if self.sync_queued.is_none() => {
+                pr_info!("resource {}: full sync waits for sync_limit\n", res);
+                self.sync_queued = Some(Place { asked, seq: QUEUE_STAMP.fetch_add(1, Ordering::Relaxed) });
+            }
+            Some(_) => {}
         }
     }
 

@@ -346,7 +346,7 @@ fn handle_resource(
                     }
                     if !followed {
                         // No sync wanted here this round: no place in the queue kept.
-                        r.queue_sync(res, false);
+                        r.queue_sync(res, None);
                     }
                     if let Err(e) = result {
                         problem = Some(e);

@@ -5,7 +5,8 @@
 # `marsadm invalidate all` wants three full syncs: at every look at most one runs
 # (sync_nr, and is-syncing over the resources), the others are queued
 # (is-sync-queued, SyncQueued in view), and they run one after the other in the order
-# they became wanted until all are UpToDate; the same with sync_limit = 2 (two run, the
+# invalidate asked for them (name order, although its requests may reach the module in
+# different rounds) until all are UpToDate; the same with sync_limit = 2 (two run, the
 # third waits); after `down` the disks are equal.
 source "$(dirname "$0")/../lib.sh"
 

@@ -217,14 +217,18 @@ pub struct Follow {
     pub sync_wanted: Option<Host>,
     /// The wanted sync runs (it does, or a slot is free).
     pub sync_runs: bool,
+    /// When the sync was asked for: the newer stamp of `todo-<me>/attach` and
+    /// `todo-<me>/sync` (its place in the queue, `syncgate::Place::asked`).
+    pub sync_asked: u64,
     /// Replay runs: only on a synced disk, never together with the sync.
     pub replay_on: bool,
 }
 
 impl Follow {
-    /// The wanted sync waits for a slot: it keeps its place in the queue.
-    pub fn sync_queued(&self) -> bool {
-        self.sync_wanted.is_some() && !self.sync_runs
+    /// The wanted sync waits for a slot: when it was asked for (it keeps its place in
+    /// the queue).
+    pub fn sync_queued(&self) -> Option<u64> {
+        Some(self.sync_asked).filter(|_| self.sync_wanted.is_some() && !self.sync_runs)
     }
 
     /// The sync to run: from whom.
@@ -247,14 +251,15 @@ pub fn follow<L: Links>(links: &L, me: &str, primary: Option<&str>, size: u64, h
     }
     let fetch = fetch.filter(|_| here.connected);
     let synced = number(links.read(format_args!("{SYNCSTATUS_PREFIX}{me}"))?).unwrap_or(size);
-    let sync_switch = links.read(format_args!("{TODO_PREFIX}{me}/sync"))?;
-    let sync_wanted = primary
-        .filter(|p| *p != me && synced < size && switch_on(sync_switch.as_deref()) && here.space_allows_sync)
-        .and_then(Host::new);
+    let sync_switch = links.stamped(format_args!("{TODO_PREFIX}{me}/sync"))?;
+    let sync_on = switch_on(sync_switch.as_ref().map(|(v, _)| &**v));
+    let sync_wanted = primary.filter(|p| *p != me && synced < size && sync_on && here.space_allows_sync).and_then(Host::new);
+    let attached = links.stamped(format_args!("{TODO_PREFIX}{me}/attach"))?;
+    let sync_asked = [sync_switch, attached].iter().flatten().map(|(_, stamp)| *stamp).max().unwrap_or(0);
     let sync_runs = sync_wanted.is_some() && (here.syncing || here.sync_slot_free);
     let replay_switch = links.read(format_args!("{TODO_PREFIX}{me}/allow-replay"))?;
     let replay_on = synced >= size && switch_on(replay_switch.as_deref());
-    Ok(Follow { fetch, sync_wanted, sync_runs, replay_on })
+    Ok(Follow { fetch, sync_wanted, sync_runs, sync_asked, replay_on })
 }
 
 #[cfg(test)]
@@ -394,12 +399,16 @@ mod tests {
         // An unfinished sync: from the designated primary, and no replay meanwhile.
         d.set("syncstatus-node2", "10", 1);
         let f = follow(&d, "node2", Some("node1"), 100, on).unwrap();
-        assert_eq!((f.sync_from(), f.sync_queued(), f.replay_on), (Some("node1"), false, false));
-        // No slot free: queued; a sync that runs keeps running.
+        assert_eq!((f.sync_from(), f.sync_queued(), f.replay_on), (Some("node1"), None, false));
+        // No slot free: queued, at the stamp of the newer of the attach and sync
+        // switches; a sync that runs keeps running.
         let f = follow(&d, "node2", Some("node1"), 100, Activity { sync_slot_free: false, ..on }).unwrap();
-        assert_eq!((f.sync_from(), f.sync_queued()), (None, true));
+        assert_eq!((f.sync_from(), f.sync_queued()), (None, Some(1)));
+        d.set("todo-node2/attach", "1", 4);
+        let f = follow(&d, "node2", Some("node1"), 100, Activity { sync_slot_free: false, ..on }).unwrap();
+        assert_eq!(f.sync_queued(), Some(4));
         let f = follow(&d, "node2", Some("node1"), 100, Activity { sync_slot_free: false, syncing: true, ..on }).unwrap();
-        assert_eq!((f.sync_from(), f.sync_queued()), (Some("node1"), false));
+        assert_eq!((f.sync_from(), f.sync_queued()), (Some("node1"), None));
         // No room in /mars, the sync switch off, no designated primary, or this host
         // designated: no sync.
         assert_eq!(follow(&d, "node2", Some("node1"), 100, Activity { space_allows_sync: false, ..on }).unwrap().sync_wanted, None);
