@@ -222,8 +222,12 @@ pub(crate) fn replay(log: &Logfile, disk: &BlockDevice, start: u64, digests: &Ke
 }
 
 /// How long a caught-up replay thread waits for news of fetched data before looking
-/// again (the fetch thread wakes it when data arrives).
-const IDLE_MS: u32 = 100;
+/// again. The fetch thread wakes it when data arrives; what else it waits for comes
+/// with the metadata exchange (a version link that allows the switch to the next
+/// logfile; pulled every 2 s), or with a new thread (the strategy's). Each look reads
+/// the replay link, the logfile and the resource directory: at 100 ms, an idle
+/// secondary's replay took more emulated CPU than all its other threads together.
+const IDLE_MS: u32 = 1000;
 /// While data flows, the disk is flushed and the replay link moved on about this often
 /// (as the primary's writeback does), and when replay has caught up.
 const FLUSH_INTERVAL_NS: u64 = 1_000_000_000;
