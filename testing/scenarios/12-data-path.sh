@@ -101,11 +101,16 @@ on $n "mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0 && i=0; while [ \$i -le $l
 on $n 'umount /mnt/r0'
 on $n 'xfs_repair -n /dev/mars/r0 >/dev/null' || fail "xfs_repair -n found problems"
 
-step "a logfile grows past 2 GiB"
 # Files the module opens must be large files (O_LARGEFILE, which filp_open does not add):
 # before 2026-12-04 the logger's write across 2 GiB failed (EINVAL) and logging ceased.
 # The testbed's /mars is 1 GiB; for this step an ext4 on the scratch disk vda, grown to
-# 4 GiB, is /mars.
+# 4 GiB, is /mars. On the 7.3 kernel only: the flag is one constant of kernel/kapi/file.rs
+# for every kernel, and the step's 2.5 GiB of emulated writes and reads are the longest
+# part of the scenario (about 100 s).
+case $(on $n 'uname -r') in
+6.12.*) echo "the 2 GiB logfile step runs on the 7.3 kernel only" ;;
+*)
+step "a logfile grows past 2 GiB"
 on $n 'rmmod mars && umount /mars' || fail "cannot free /mars"
 tb disk grow $n vda 4096 || fail "disk grow vda"
 on $n 'mkfs.ext4 -q -F /dev/vda && mount /dev/vda /mars' || fail "no ext4 on vda"
@@ -121,6 +126,8 @@ echo "$big: $end valid bytes"
 [ -n "$end" ] && [ "$end" -gt $((5 * 512 * 1048576)) ] || fail "the logfile does not hold the 2.5 GiB written ($end bytes)"
 on $n 'rmmod mars && umount /mars && mount /dev/vdc /mars' || fail "cannot put /mars back"
 shrink_disks scratch.img 64 $n
+;;
+esac
 
 step "clean up"
 on $n 'rmmod mars 2>/dev/null; rm -rf /mars/*; true'
