@@ -2,8 +2,9 @@
 //!
 //! With `/proc/sys/mars/sync_limit` = n > 0 at most n of this host's resources sync at
 //! once; further wanted syncs wait in a queue, in the order they were asked for (see
-//! [`Place`]), and the first of them starts when a running one ends. 0 means no limit. A sync that runs is
-//! never stopped for the limit (lowering it lets the running ones finish).
+//! [`Place`]), and the first of them starts when a running one ends. 0 means no limit.
+//! A sync that runs is never stopped for the limit (lowering it lets the running ones
+//! finish).
 
 /// What the other resources of this host do with their full syncs, as seen by one
 /// resource whose sync is wanted and not running.
