@@ -133,7 +133,6 @@ if [ -d "$kdir/modules" ]; then
     mkdir -p "$moddir/$(dirname "$m")"
     case $m in
       *.ko.xz) xz -dc "$kdir/modules/$m" > "$moddir/${m%.xz}" ;;
-      *.ko.zst) zstd -q -dc "$kdir/modules/$m" > "$moddir/${m%.zst}" ;;
       *) cp "$kdir/modules/$m" "$moddir/$m" ;;
     esac
   done
