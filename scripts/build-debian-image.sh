@@ -89,6 +89,24 @@ if ! chroot "$root" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive 
   log "cannot install the stock kernel packages into the image"
   exit 1
 fi
+# The kernel's modules uncompressed (as in the busybox nodes' initramfs): under TCG,
+# every xz module costs its decompression at each load, and `depmod -a` (mars-module's
+# postinst) reads all 4000 of them: the package install took 71 s of host CPU per node
+# with .ko.xz, 44 s with .ko (docu/testbed.md). Same modules, same bytes once loaded;
+# modules.dep and the initrd are made again for the new names.
+find "$root/usr/lib/modules/$release" -name '*.ko.xz' -exec unxz {} +
+# udev's coldplug loads a driver for every emulated device; these drive nothing the
+# testbed uses (qemu's IDE, floppy and SMBus controllers, PC speaker, PS/2 mouse,
+# nested KVM) and each load costs seconds of emulated CPU, after the boot too.
+# (blacklist: not loaded by alias, i.e. by udev; modprobe by name still works; in the
+# initrd too, made below.)
+printf 'blacklist %s\n' kvm_amd kvm_intel ccp ata_piix ata_generic floppy pcspkr i2c_piix4 \
+  psmouse serio_raw > "$root/etc/modprobe.d/mars-testbed.conf"
+if ! chroot "$root" sh -c "depmod -a $release && update-initramfs -u -k $release" >&2; then
+  umount "$root/proc"
+  log "cannot make modules.dep and the initrd for the uncompressed modules"
+  exit 1
+fi
 umount "$root/proc"
 rm -rf "$root/tmp/kernel-debs"
 cp "$root/boot/vmlinuz-$release" "$work/vmlinuz"
@@ -159,12 +177,30 @@ mkdir -p "$root/etc/systemd/system-generators"
 for g in "$root"/lib/systemd/system-generators/*; do
   [ "${g##*/}" = systemd-fstab-generator ] || ln -sf /dev/null "$root/etc/systemd/system-generators/${g##*/}"
 done
+# Coldplug (udev's rules and drivers for every device present at boot) only for the
+# block devices (/mars, the root and seed disks: systemd waits for their device units)
+# and NICs: the rest drives nothing the testbed uses, and coldplug with all of them
+# cost 50 s of emulated CPU in udevd per boot. Hotplug (dm targets, /dev/mars/*) is
+# udev's as always.
+mkdir -p "$root/etc/systemd/system/systemd-udev-trigger.service.d"
+printf '[Service]\nExecStart=\nExecStart=-udevadm trigger --type=all --action=add --subsystem-match=block --subsystem-match=net\n' \
+  > "$root/etc/systemd/system/systemd-udev-trigger.service.d/mars-testbed.conf"
 # The journal in memory only (the root disk is a throw-away overlay anyway).
 mkdir -p "$root/etc/systemd/journald.conf.d"
 printf '[Journal]\nStorage=volatile\n' > "$root/etc/systemd/journald.conf.d/mars-testbed.conf"
 rm -rf "$root/var/log/journal"
 # dpkg -i of our packages needs no apt lists; keep the image small.
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
+
+# What systemd does at a first boot after /usr changed (ConditionNeedsUpdate: ldconfig,
+# the journal's message catalog, system users) is done once here, not at every node's
+# boot (each boots a fresh overlay of this image); /etc/.updated and /var/.updated, as
+# systemd-update-done writes them, say that /usr has not changed since.
+chroot "$root" sh -c 'ldconfig && journalctl --update-catalog && systemd-sysusers' >&2
+for f in "$root/etc/.updated" "$root/var/.updated"; do
+  printf 'TIMESTAMP_NSEC=%s\n' "$(stat -c %.9Y "$root/usr" | tr -d .)" > "$f"
+  touch -r "$root/usr" "$f"
+done
 
 # --- the disk image --------------------------------------------------------------------
 truncate -s "${IMAGE_MIB}M" "$work/root.img"

@@ -6,6 +6,7 @@
 //! Also the generator of the man pages and shell completions that the Debian package
 //! ships (`marsadm generate-docs DIR`, hidden; scripts/build-deb.sh runs it).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use clap::{Arg, ArgMatches, CommandFactory};
@@ -553,8 +554,15 @@ fn taught() -> clap::Command {
          Exit status: 0 success, 1 refused or failed, 2 bad command line, 3 incomplete last record (cat), 4 another marsadm kept changing things here.\n\
          Example:\n  marsadm view all",
     );
-    for (name, text) in texts() {
-        cmd = cmd.mut_subcommand(name, |c| c.after_long_help(text));
+    // In place: `mut_subcommand` per text moved the whole subcommand list each time,
+    // most of the start-up time of every marsadm call (docu/testbed.md, "Speed").
+    let mut texts: HashMap<String, String> = texts().into_iter().collect();
+    cmd = cmd.mut_subcommands(|c| match texts.remove(c.get_name()) {
+        Some(text) => c.after_long_help(text),
+        None => c,
+    });
+    if let Some(name) = texts.keys().next() {
+        panic!("teaching text for `{name}`, which is no command");
     }
     cmd
 }
