@@ -24,6 +24,9 @@ pub mod replication;
 pub mod role;
 pub mod round;
 pub mod splitbrain;
+// For the simulation and the test tools only (not in the module).
+#[cfg(not(CONFIG_RUST))]
+pub mod splitmix;
 pub mod syncgate;
 pub mod syncruns;
 pub mod poly1305;

@@ -28,6 +28,7 @@ use mars_core::replication::{next_logfile, switchover, Stop, SwitchLinks, Switch
 use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use mars_core::round::{follow, step, takeover_here, text, Activity, Links, Step};
 use mars_core::splitbrain::{compare_histories, PairHistory};
+use mars_core::splitmix::SplitMix64;
 use mars_core::tree::{LogName, ReplayLink, VersionInput, VersionLink, NONE, PRIMARY, RESOURCE_PREFIX};
 use mars_core::xxh64::xxh64;
 
@@ -36,26 +37,22 @@ const RES: &str = "r0";
 /// Blocks of its disk.
 const BLOCKS: u32 = 16;
 
-/// SplitMix64: small, fast, and the same on every platform.
+/// The simulation's random choices: mars-core's SplitMix64, from the run's seed.
 #[derive(Clone)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x6a09_e667_f3bc_c909)
+        Rng(SplitMix64::new(seed ^ 0x6a09_e667_f3bc_c909))
     }
 
     pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n` (`n` > 0).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.0.below(n)
     }
 
     /// True with probability `p` per mille.

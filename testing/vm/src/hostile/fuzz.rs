@@ -10,30 +10,27 @@
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
+use mars_core::splitmix::SplitMix64;
 use mars_core::wire::{Kind, Message, HEADER_LEN, MAX_SYNC_READ, SYNC_BLOCK};
 
 use super::attacks::Known;
 use super::{fix_crcs, frame, random_bytes, Creds, Got, HandshakeOpts, Port, Session, Target};
 
-/// SplitMix64: small, seedable, good enough to pick mutations.
-pub struct Rng(u64);
+/// Random choices of the fuzzer (and the crash states): mars-core's SplitMix64.
+pub struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(SplitMix64::new(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n` (`n > 0`).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
+        self.0.below(n as u64) as usize
     }
 
     pub fn chance(&mut self, percent: u64) -> bool {
