@@ -105,8 +105,8 @@ on $n 'xfs_repair -n /dev/mars/r0 >/dev/null' || fail "xfs_repair -n found probl
 # before 2026-12-04 the logger's write across 2 GiB failed (EINVAL) and logging ceased.
 # The testbed's /mars is 1 GiB; for this step an ext4 on the scratch disk vda, grown to
 # 4 GiB, is /mars. On the 7.3 kernel only: the flag is one constant of kernel/kapi/file.rs
-# for every kernel, and the step's 2.2 GiB of emulated writes and reads are the longest
-# part of the scenario (about 100 s).
+# for every kernel, and the step's 2.2 GiB of emulated writes are the longest part of
+# the scenario.
 case $(on $n 'uname -r') in
 6.12.*) echo "the 2 GiB logfile step runs on the 7.3 kernel only" ;;
 *)
@@ -117,16 +117,23 @@ on $n 'mkfs.ext4 -q -F /dev/vda && mount /dev/vda /mars' || fail "no ext4 on vda
 fresh_resource
 on $n 'dmesg -c >/dev/null'
 # 2200 MiB of writes (440 MiB of the data disk five times over), all into the first
-# logfile: past 2 GiB (2048 MiB) by 152 MiB, each byte emulated work twice (logged, and
-# read back by marsadm cat).
+# logfile: past 2 GiB (2048 MiB) by 152 MiB.
 on $n 'fio --name=big --filename=/dev/mars/r0 --direct=1 --ioengine=libaio --rw=write --bs=1M --iodepth=16 --size=440M --loops=5 >/dev/null' ||
   fail "writes of 2200 MiB to /dev/mars/r0"
-big=/mars/resource-r0/log-000000001-node1
+big=resource-r0/log-000000001-node1
 on $n 'dmesg | grep "logging ceases"' && fail "logging ceased while the logfile grew past 2 GiB"
-end=$(on $n "marsadm cat --summary --json $big" | sed -n 's/.*"valid_bytes": *\([0-9]*\).*/\1/p')
+on $n 'rmmod mars && umount /mars' || fail "cannot free /mars"
+# The logfile is checked on the host: copied out of the ext4 image with debugfs and
+# walked by this checkout's marsadm cat, the same program at native speed (in the node,
+# reading and checksumming the 2.2 GiB took about a minute of emulated CPU).
+copy=$(mktemp -d)
+debugfs -R "dump /$big $copy/log" "$(tb_state)/$n/scratch.img" 2>/dev/null || fail "debugfs cannot copy $big out of the image"
+end=$("$TESTING/../target/x86_64-unknown-linux-gnu/release/marsadm" cat --summary --json "$copy/log" |
+  sed -n 's/.*"valid_bytes": *\([0-9]*\).*/\1/p')
+rm -rf "$copy"
 echo "$big: $end valid bytes"
 [ -n "$end" ] && [ "$end" -gt $((5 * 440 * 1048576)) ] || fail "the logfile does not hold the 2200 MiB written ($end bytes)"
-on $n 'rmmod mars && umount /mars && mount /dev/vdc /mars' || fail "cannot put /mars back"
+on $n 'mount /dev/vdc /mars' || fail "cannot put /mars back"
 shrink_disks scratch.img 64 $n
 ;;
 esac
