@@ -38,10 +38,10 @@ fi
 passed=$((passed + dp))
 failed=$((failed + df))
 
-# Two testbed instances at once (j1, j2; docu/testbed.md, "Parallel scenarios": one
-# runs the Debian scenarios, the other busybox ones beside them);
+# Three testbed instances at once (j1, j2, j3; docu/testbed.md, "Parallel scenarios":
+# one runs the Debian scenarios, the others busybox ones beside them);
 # MARS_SCENARIO_JOBS=1 runs them one after the other on the default testbed.
-jobs=${MARS_SCENARIO_JOBS:-2}
+jobs=${MARS_SCENARIO_JOBS:-3}
 echo "=== VM scenarios (testing/run-scenarios -j $jobs)"
 testing/run-scenarios -j "$jobs" | tee build/scenarios.log
 read -r sp sf < <(sed -n 's/^scenarios: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' build/scenarios.log | tail -1)
