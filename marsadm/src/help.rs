@@ -555,7 +555,7 @@ fn taught() -> clap::Command {
          Example:\n  marsadm view all",
     );
     // In place: `mut_subcommand` per text moved the whole subcommand list each time,
-    // most of the start-up time of every marsadm call (docu/testbed.md, "Speed").
+    // most of the start-up time of every marsadm call (docu/testbed.md, "Speed under TCG").
     let mut texts: HashMap<String, String> = texts().into_iter().collect();
     cmd = cmd.mut_subcommands(|c| match texts.remove(c.get_name()) {
         Some(text) => c.after_long_help(text),

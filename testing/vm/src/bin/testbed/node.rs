@@ -257,7 +257,7 @@ fn launch(tb: &Testbed, id: NodeId) -> Result<(), String> {
     // finds translated code by virtual address, so a PIE program (marsadm, systemctl, the
     // shared libraries) mapped at a new random address had all its code translated anew
     // at every start: a `marsadm --version` cost 0.16 s of host CPU, 0.03 s without
-    // (docu/testbed.md, "Speed"). The kernel's own randomization (KASLR) stays.
+    // (docu/testbed.md, "Speed under TCG"). The kernel's own randomization (KASLR) stays.
     let mut append =
         format!("console=ttyS0 panic=-1 oops=panic bdev_allow_write_mounted=0 norandmaps mars.node={k}");
     let mut cmd = Command::new("qemu-system-x86_64");
