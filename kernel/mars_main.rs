@@ -2,21 +2,19 @@
 
 //! MARS: asynchronous long-distance block-level replication.
 //!
-//! This crate is the kernel module `mars.ko`. Layout:
+//! This crate is the kernel module `mars.ko`. Its layers, each using only those above
+//! it in this list (docu/architecture.md):
 //! - [`kapi`]: the only place with `unsafe`; thin safe wrappers over C kernel APIs.
-//! - [`mars_core`]: formats and rules shared with marsadm (`kernel/core/`), plain `no_std` Rust.
-//! - [`strategy`]: the `mars_main` thread acting on the `/mars` tree ([`tree`], [`clock`]);
-//!   the only module that knows the others. Everything below it gets a [`context`]
-//!   (clock, digests, trigger); the fetch and sync servers also the registry of what
-//!   this host is primary of ([`served`]).
-//! - [`resource`], [`device`]: a resource on this host and its `/dev/mars/<name>`.
-//! - [`buffer`], [`logger`], [`writeback`], [`reader`]: a primary's data path (the RAM
-//!   write buffer, the transaction logger, sorted writeback, reads); [`replay`]: applying
-//!   a log (recovery, and the secondaries' replay).
-//! - [`conn`], [`meta`], [`fetch`], [`sync`]: the network: framed connections, metadata
-//!   exchange (port 7777), logfile fetch (7778), full sync (7779).
-//! - [`tunables`]: module-wide tunables and counters.
-//! - [`proc_sys`]: the `/proc/sys/mars` interface.
+//! - [`mars_core`]: formats, rules and decisions shared with marsadm and the protocol
+//!   simulation (`kernel/core/`), plain `no_std` Rust.
+//! - [`clock`], [`context`], [`digest`], [`tunables`]: what every service may use (the
+//!   Lamport clock, record digests, the trigger of a strategy round: the context), and
+//!   the module-wide tunables and counters.
+//! - [`tree`]: the `/mars` symlink tree and the cluster keys.
+//! - [`primary`]: a primary's data path (device, buffer, logger, writeback, positions).
+//! - [`net`]: connections, the metadata exchange, the fetch and sync servers.
+//! - [`secondary`]: fetch, replay (also a primary's recovery), full sync.
+//! - [`control`]: the strategy thread and the resources' lifecycle; `/proc/sys/mars`.
 
 use crate::kapi::compat::prelude::*;
 
@@ -25,29 +23,15 @@ mod kapi;
 #[path = "core/src/lib.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod mars_core;
-mod buffer;
 mod clock;
-mod conn;
 mod context;
-mod device;
+mod control;
 mod digest;
-mod fetch;
-mod keys;
-mod log;
-mod logger;
-mod meta;
-mod proc_sys;
-mod progress;
-mod reader;
-mod replay;
-mod resource;
-mod ring;
-mod served;
-mod strategy;
-mod sync;
+mod net;
+mod primary;
+mod secondary;
 mod tree;
 mod tunables;
-mod writeback;
 
 kapi::compat::module_compat! {
     type: Mars,
@@ -62,18 +46,18 @@ kapi::compat::module_compat! {
 /// closes the listeners on ports 7777-7779 and detaches all resources; a device that is
 /// open keeps the module loaded, so none is open here).
 struct Mars {
-    _proc_sys: proc_sys::ProcSys,
+    _proc_sys: control::proc_sys::ProcSys,
     _peers: kapi::thread::Thread,
-    _strategy: strategy::Strategy,
+    _strategy: control::strategy::Strategy,
 }
 
 impl kernel::Module for Mars {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        keys::choose_mac()?;
+        tree::keys::choose_mac()?;
         let ctx = context::Context::new()?;
-        let proc_sys = proc_sys::ProcSys::register(ctx.clone())?;
-        let peers = meta::start_peers(ctx.clone())?;
-        let strategy = strategy::Strategy::start(ctx, module)?;
+        let proc_sys = control::proc_sys::ProcSys::register(ctx.clone())?;
+        let peers = net::meta::start_peers(ctx.clone())?;
+        let strategy = control::strategy::Strategy::start(ctx, module)?;
         pr_info!("version {} loaded\n", mars_core::version::VERSION);
         Ok(Mars { _proc_sys: proc_sys, _peers: peers, _strategy: strategy })
     }

@@ -3,7 +3,7 @@
 //!
 //! Every member's module rewrites `/mars/actual-<host>/time` each strategy round (about
 //! once a second), stamped with its Lamport clock; the link travels with the metadata
-//! pulls, which every host makes of every peer every 2 s (`kernel/meta.rs`, `PULL_MS`).
+//! pulls, which every host makes of every peer every 2 s (`kernel/net/meta.rs`, `PULL_MS`).
 //! Its stamp seen here is therefore at most about 3 s old while the host is reachable
 //! (a round, a pull interval, the pull itself). A failed pull is retried after 2 s, then
 //! with growing backoff, so [`UNREACHABLE_AFTER`] (20 s) tolerates a few lost pulls in a

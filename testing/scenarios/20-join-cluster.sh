@@ -86,7 +86,7 @@ step "a foreign cluster can neither read nor inject, though both sides connect"
 # node2 starts a cluster of its own and plants links: node1's address (so node2 pulls
 # from node1) and a resource. node1 gets node2's address back (it was deleted when node2
 # left), so node1 pulls from node2 too. Both directions connect; the key exchange
-# (kernel/conn.rs: connect and accept) refuses both: the clusters' secrets differ.
+# (kernel/net/conn.rs: connect and accept) refuses both: the clusters' secrets differ.
 on node2 'rmmod mars && rm -rf /mars/* && marsadm create-cluster >/dev/null'
 foreign=$(on node2 'readlink /mars/uuid')
 [ "$foreign" != "$uuid" ] || fail "node2's new cluster has node1's uuid"

@@ -1,6 +1,6 @@
 //! What the strategy decides for one resource in one round, from the links of the
 //! resource's directory as this host has them. The links are read through [`Links`],
-//! the seam to a tree store: the module's (kernel/strategy.rs, which then performs the
+//! the seam to a tree store: the module's (kernel/control/strategy.rs, which then performs the
 //! decisions), marsadm's (which explains them before it changes anything), a
 //! simulation's. One reading of the tree for all of them.
 

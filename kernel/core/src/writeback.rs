@@ -2,7 +2,7 @@
 //! to the disk: sorted by position, later writes win, nothing written out of order where
 //! writes overlap. Also the overlay of buffered writes onto a read.
 //!
-//! The writer side (kernel/writeback.rs, kernel/replay.rs) holds pieces — buffered writes
+//! The writer side (kernel/primary/writeback.rs, kernel/secondary/replay.rs) holds pieces — buffered writes
 //! `(pos, len, order)`, `order` being log order — sorted by `(pos, order)`. [`Extents`]
 //! cuts that sorted list into *extents*: maximal runs of pieces that overlap each other
 //! transitively. Extents are disjoint, so they may be written concurrently and in any

@@ -7,58 +7,96 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
-/// The layers, lowest first. `kapi` (the only place with `unsafe`) and `mars_core`
-/// (this crate) lie below all of them.
+/// The layers, lowest first, by the first part of a module's path (a file directly in
+/// `kernel/`, or a directory of them). `kapi` (the only place with `unsafe`) and
+/// `mars_core` (this crate) lie below all of them.
 const LAYERS: &[(&str, &[&str])] = &[
     ("kapi", &["kapi", "mars_core"]),
-    ("base", &["clock", "context", "digest", "keys", "ring", "tree", "tunables"]),
-    (
-        "services",
-        &["buffer", "conn", "device", "fetch", "log", "logger", "meta", "progress", "reader", "replay", "served", "sync", "writeback"],
-    ),
-    ("control", &["mars_main", "proc_sys", "resource", "strategy"]),
+    ("base", &["clock", "context", "digest", "tunables"]),
+    ("tree", &["tree"]),
+    ("primary", &["primary"]),
+    ("net", &["net"]),
+    ("secondary", &["secondary"]),
+    ("control", &["control", "mars_main"]),
 ];
 
+/// Directories of `kernel/` whose files are modules `<dir>::<file>` (`kapi` counts as
+/// one module).
+const ROOMS: &[&str] = &["tree", "primary", "net", "secondary", "control"];
+
 fn layer_of(module: &str) -> Option<usize> {
-    LAYERS.iter().position(|(_, modules)| modules.contains(&module))
+    let first = module.split("::").next().unwrap_or(module);
+    LAYERS.iter().position(|(_, modules)| modules.contains(&first))
 }
 
-/// The modules `source` names as `crate::<name>` (also in `crate::{a, b::c}`).
-fn references(source: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+/// The modules `source` names as `crate::<name>`, `crate::<room>::<file>` (also in
+/// `crate::{a, b::c}` and `crate::<room>::{a, b}`), where `files` are the modules of the
+/// rooms; an item of a room's own `mod.rs` counts as the room. Line comments are not read.
+fn references(source: &str, files: &BTreeSet<String>) -> BTreeSet<String> {
+    let code: String = source.lines().map(|l| l.find("//").map_or(l, |i| &l[..i])).collect::<Vec<_>>().join("\n");
     let ident = |s: &str| s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>();
-    for (i, _) in source.match_indices("crate::") {
-        let rest = &source[i + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            let group = &group[..group.find('}').unwrap_or(group.len())];
-            // Only the top-level names of the group (`b` of `b::c`); nested groups
-            // would need a parser, and the module has none.
-            out.extend(group.split(',').map(|item| ident(item.trim())).filter(|n| !n.is_empty()));
-        } else {
-            let name = ident(rest);
-            if !name.is_empty() {
-                out.insert(name);
+    // The items of a group `{a, b::c}` (only the first name of each: nested groups would
+    // need a parser, and the module has none), or the one name of a path.
+    let items = |rest: &str| -> Vec<(String, String)> {
+        match rest.strip_prefix('{') {
+            Some(group) => group[..group.find('}').unwrap_or(group.len())]
+                .split(',')
+                .map(|item| (ident(item.trim()), item.trim()[ident(item.trim()).len()..].to_owned()))
+                .filter(|(n, _)| !n.is_empty())
+                .collect(),
+            None => vec![(ident(rest), rest[ident(rest).len()..].to_owned())],
+        }
+    };
+    let mut out = BTreeSet::new();
+    for (i, _) in code.match_indices("crate::") {
+        for (name, after) in items(&code[i + "crate::".len()..]) {
+            if name.is_empty() {
+                continue;
+            }
+            match after.strip_prefix("::") {
+                Some(more) if ROOMS.contains(&name.as_str()) => {
+                    for (file, _) in items(more) {
+                        let full = format!("{name}::{file}");
+                        out.insert(if files.contains(&full) { full } else { name.clone() });
+                    }
+                }
+                _ => {
+                    out.insert(name);
+                }
             }
         }
     }
     out
 }
 
-/// Every file of `kernel/` (not `core/`) with the modules it refers to; `kapi/*` counts
-/// as module `kapi`.
+/// Every file of `kernel/` (not `core/`) with the modules it refers to: `kapi/*` counts
+/// as module `kapi`, `<room>/mod.rs` as `<room>`, `<room>/<file>.rs` as `<room>::<file>`.
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let kernel = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (dir, fixed) in [(kernel.clone(), None), (kernel.join("kapi"), Some("kapi"))] {
+    let mut sources = Vec::new();
+    let mut dirs = vec![(kernel.clone(), String::new()), (kernel.join("kapi"), "kapi".to_owned())];
+    dirs.extend(ROOMS.iter().map(|r| (kernel.join(r), format!("{r}::"))));
+    for (dir, prefix) in dirs {
         for entry in fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().map_or(true, |e| e != "rs") {
                 continue;
             }
-            let module = fixed.map_or_else(|| path.file_stem().unwrap().to_string_lossy().into_owned(), str::to_owned);
-            let refs = references(&fs::read_to_string(&path).unwrap());
-            graph.entry(module.clone()).or_default().extend(refs.into_iter().filter(|r| *r != module));
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let module = match prefix.as_str() {
+                "" => stem,
+                "kapi" => prefix.clone(),
+                room if stem == "mod" => room.trim_end_matches("::").to_owned(),
+                room => format!("{room}{stem}"),
+            };
+            sources.push((module, fs::read_to_string(&path).unwrap()));
         }
+    }
+    let files: BTreeSet<String> = sources.iter().map(|(m, _)| m.clone()).collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, source) in sources {
+        let refs = references(&source, &files);
+        graph.entry(module.clone()).or_default().extend(refs.into_iter().filter(|r| *r != module));
     }
     graph
 }
@@ -94,7 +132,7 @@ fn every_file_has_a_layer_and_refers_only_down() {
     let mut wrong = Vec::new();
     for (module, refs) in &graph {
         let Some(mine) = layer_of(module) else {
-            wrong.push(format!("kernel/{module}.rs has no layer: add it to LAYERS"));
+            wrong.push(format!("{module} has no layer: add it to LAYERS"));
             continue;
         };
         for r in refs {
@@ -119,7 +157,10 @@ fn no_circle_of_references() {
 
 #[test]
 fn references_are_found_in_groups_and_paths() {
-    let src = "use crate::{fetch, meta::x, sync};\nuse crate::tree::{path, ROOT};\nlet t = crate::tunables::X;";
-    let got: Vec<_> = references(src).into_iter().collect();
-    assert_eq!(got, ["fetch", "meta", "sync", "tree", "tunables"]);
+    let src = "use crate::{clock, digest::x};\nuse crate::tree::{path, ROOT};\nuse crate::tree::keys::Keys;\n\
+               use crate::net::{conn::Conn, meta};\nlet t = crate::tunables::X; // crate::control::strategy\n\
+               let p = crate::primary::log::Log::new();";
+    let files = ["net::conn", "net::meta", "primary::log", "tree::keys"].map(String::from).into();
+    let got: Vec<_> = references(src, &files).into_iter().collect();
+    assert_eq!(got, ["clock", "digest", "net::conn", "net::meta", "primary::log", "tree", "tree::keys", "tunables"]);
 }

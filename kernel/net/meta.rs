@@ -23,7 +23,7 @@ use kernel::str::CString;
 use kernel::sync::Arc;
 
 use crate::kapi::memalloc::NoIoScope;
-use crate::conn::{peer_warn, Conn, Listener};
+use crate::net::conn::{peer_warn, Conn, Listener};
 use crate::kapi::net::{protocol_error, Endpoint, Socket};
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;

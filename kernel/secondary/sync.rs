@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Fast full sync on port base + 2 (design reference §6, docu/replication.md).
+//! Fast full sync, the client (design reference §6, docu/replication.md; the server is
+//! `net::sync_server`).
 //!
 //! A member whose disk is not yet a copy (`syncstatus-<me>` below the resource size)
 //! runs `mars_sync`: it asks the primary for MD5 digests of its disk block by block
@@ -10,10 +11,6 @@
 //! position, which becomes `syncpos-<me>`: the blocks were read while the primary went
 //! on writing, so the copy is consistent only once replay (which starts where this
 //! host's `replay-<me>` pointed when the sync began) has passed that position.
-//!
-//! The server only serves resources this host is primary of, and only once its
-//! writeback has passed the syncing host's replay start: every write before that is then
-//! on the disk being copied, and every later one is replayed.
 
 use core::iter::Peekable;
 use core::sync::atomic::Ordering;
@@ -23,156 +20,26 @@ use crate::kapi::compat::prelude::*;
 use kernel::str::CString;
 use kernel::sync::Arc;
 
-use crate::conn::{peer_warn, text, Conn, Listener};
+use crate::net::conn::{peer_warn, text, Conn};
+use crate::net::sync_server::{block_digests, read_disk, MAX_PAYLOAD, SPAN};
 use crate::mars_core::text::escaped;
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::memalloc::NoIoScope;
-use crate::kapi::net::{protocol_error, Socket};
+use crate::kapi::net::protocol_error;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::vfs;
 use crate::kapi::time::real_ns;
-use crate::log::Log;
-use crate::progress::RateMeter;
+use crate::secondary::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
-use crate::mars_core::tree::{LogName, ReplayLink, ACTUAL_PREFIX, DELETED, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
+use crate::mars_core::tree::{ReplayLink, ACTUAL_PREFIX, DELETED, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
 use crate::mars_core::syncruns::{self, Run, Runs, Start, SYNC_SOURCE, TOOK_OVER};
 use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN};
 use crate::context::Context;
-use crate::served::{Primaries, Serving};
 use crate::tree::{host_name, path, Tree, ROOT};
 use crate::tunables::{Traffic, SYNC_LIMIT_KB};
 
-/// Bytes of disk one `SyncSums` request covers.
-const SPAN: u32 = 16 << 20;
-/// Frame payload room: a block read plus the message's fields.
-const MAX_PAYLOAD: usize = MAX_SYNC_READ as usize + 64;
 /// How often `syncstatus-<me>` is brought up to date.
 const STATUS_INTERVAL_NS: u64 = 1_000_000_000;
-
-/// Refusal while the primary's logging has ceased (emergency mode).
-const CEASED: &str = "the primary ceased transaction logging (emergency mode); the sync waits until it resumes";
-
-/// Starts the sync listener (base port + 2).
-pub(crate) fn start_server(ctx: Arc<Context>, primaries: Arc<Primaries>, at: [u8; 4]) -> Result<Listener> {
-    Listener::start(Serving::new(ctx, primaries)?, Traffic::Sync, kernel::c_str!("mars_listen_sync"), at, serve)
-}
-
-/// Reads `buf.len()` bytes of `disk` at `pos`.
-fn read_disk(disk: &BlockDevice, pos: u64, buf: &mut [u8]) -> Result {
-    disk.io(|batch| batch.read(pos, buf))
-}
-
-/// The MD5 digests of the blocks of `data`, one after the other into `out`; returns
-/// the bytes written.
-fn block_digests(ctx: &Context, data: &[u8], out: &mut [u8]) -> Result<usize> {
-    let mut n = 0;
-    for block in data.chunks(SYNC_BLOCK as usize) {
-        out.get_mut(n..n + SYNC_DIGEST_LEN).ok_or(EINVAL)?.copy_from_slice(&ctx.digests.md5(block)?);
-        n += SYNC_DIGEST_LEN;
-    }
-    Ok(n)
-}
-
-fn log_name<'a>(log: &Log, buf: &'a mut [u8; 80]) -> Result<&'a str> {
-    let me = core::str::from_utf8(&log.me).map_err(|_| EINVAL)?;
-    crate::mars_core::text::format_into(buf, format_args!("{}", LogName { nr: log.nr, host: me })).ok_or(EINVAL)
-}
-
-/// What a syncing host asks for.
-enum Request {
-    Sums { offset: u64, len: u32 },
-    Read { offset: u64, len: u32 },
-    End,
-}
-
-fn serve(s: &Serving, sock: Socket) -> Result {
-    let mut conn = Conn::accept_member(&s.ctx, sock, Traffic::Sync, MAX_PAYLOAD)?;
-    let (res, from_nr, from_pos) = match conn.recv()? {
-        Message::SyncStart { res, from_log, from_pos } => {
-            let mut name = KVec::new();
-            name.extend_from_slice(res.as_bytes(), GFP_KERNEL)?;
-            (name, LogName::parse(from_log).map_err(|_| EINVAL)?.nr, from_pos)
-        }
-        _ => return Err(protocol_error()),
-    };
-    let Some(served) = s.primaries.get(&res) else {
-        conn.refuse(2, "this host is not the primary of that resource");
-        return Err(ENOENT);
-    };
-    if served.log.ceased() {
-        conn.refuse(12, CEASED);
-        return Err(EAGAIN);
-    }
-    let (nr, written) = served.log.written_back();
-    if nr < from_nr || (nr == from_nr && written < from_pos) {
-        conn.refuse(11, "the primary's writeback has not reached the syncing host's replay start yet");
-        return Err(EAGAIN);
-    }
-    let mut name = [0u8; 80];
-    let log = served.log.get();
-    conn.send(&Message::SyncPos { log: log_name(&log, &mut name)?, pos: log.appended() })?;
-    // The disk is held only while a request is served (below), never while waiting for
-    // the next one: a detach must find it free once its requests are done.
-    let current = served.log.clone();
-    drop(served);
-    let mut data = KVVec::from_elem(0u8, MAX_SYNC_READ as usize, GFP_KERNEL)?;
-    let mut sums = KVec::from_elem(0u8, (SPAN / SYNC_BLOCK) as usize * SYNC_DIGEST_LEN, GFP_KERNEL)?;
-    loop {
-        let request = match conn.recv()? {
-            Message::SyncSums { offset, len } if len <= SPAN => Request::Sums { offset, len },
-            Message::SyncRead { offset, len } => Request::Read { offset, len },
-            Message::SyncEnd => Request::End,
-            _ => return Err(protocol_error()),
-        };
-        // Still the primary of the resource, in the same term (detached, or primary
-        // again since, the sync starts over).
-        let served = match s.primaries.get(&res) {
-            Some(s) if Arc::ptr_eq(&s.log, &current) => s,
-            _ => {
-                conn.refuse(2, "this host is no longer the primary of that resource");
-                return Err(ENOENT);
-            }
-        };
-        // Writes that bypass the log would never reach the copy: nothing is served
-        // once logging has ceased (the sync retries, and a copy that spans the hole
-        // never becomes consistent, since replay cannot cross it).
-        if served.log.ceased() {
-            conn.refuse(12, CEASED);
-            return Err(EAGAIN);
-        }
-        match request {
-            Request::Sums { offset, len } | Request::Read { offset, len }
-                if offset.checked_add(u64::from(len)).is_none_or(|end| end > served.size) =>
-            {
-                conn.refuse(3, "range beyond the end of the resource");
-                return Err(EINVAL);
-            }
-            Request::Sums { offset, len } => {
-                // No overflow: checked above.
-                let (mut at, end, mut n) = (offset, offset.saturating_add(u64::from(len)), 0);
-                while at < end {
-                    let chunk = (end - at).min(u64::from(MAX_SYNC_READ)) as usize;
-                    read_disk(&served.disk, at, &mut data[..chunk])?;
-                    n += block_digests(&s.ctx, &data[..chunk], &mut sums[n..])?;
-                    at += chunk as u64;
-                }
-                conn.send(&Message::Sums { offset, sums: &sums[..n] })?;
-            }
-            Request::Read { offset, len } => {
-                read_disk(&served.disk, offset, &mut data[..len as usize])?;
-                conn.send(&Message::SyncData { offset, data: &data[..len as usize] })?;
-            }
-            Request::End => {
-                // Everything read so far was written back, so it was logged before this
-                // (in this logfile or an earlier one).
-                let log = served.log.get();
-                let pos = log.appended();
-                conn.send(&Message::SyncPos { log: log_name(&log, &mut name)?, pos })?;
-                return Ok(());
-            }
-        }
-    }
-}
 
 /// A member's sync thread for one resource; stops when dropped.
 pub(crate) struct Syncer {

@@ -16,13 +16,13 @@ use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use crate::kapi::compat::prelude::*;
 use kernel::sync::Arc;
 
-use crate::buffer::Pending;
+use crate::primary::buffer::Pending;
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::gendisk::{Bio, BioStatus};
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
 use crate::mars_core::writeback::overlap;
-use crate::ring::Queue;
+use crate::primary::ring::Queue;
 use crate::tunables::READS_FROM_BUFFER;
 
 /// Reads waiting for the reader thread at most (submitters wait beyond).

@@ -23,7 +23,7 @@ use crate::kapi::net::{is_addr_not_available, protocol_error, Endpoint, Socket};
 use crate::kapi::random;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
-use crate::keys::{KeyedMac, Keys};
+use crate::tree::keys::{KeyedMac, Keys};
 use crate::mars_core::auth::{self, FrameMac, Session, Side, FRAME_TAG_LEN, NONCE_LEN, SEQ_LEN};
 use crate::mars_core::connlimit::{admit, Admission, MAX_PER_PORT};
 use crate::mars_core::ratelimit::PeerLogLimit;
@@ -42,7 +42,7 @@ pub(crate) static PEER_LOG: PeerLogLimit<16> = PeerLogLimit::new(10_000_000_000,
 /// in the line go through `mars_core::text::Escaped`.
 macro_rules! peer_warn {
     ($addr:expr, $($arg:tt)*) => {
-        match $crate::conn::PEER_LOG.check(
+        match $crate::net::conn::PEER_LOG.check(
             $crate::mars_core::ratelimit::peer_key(AsRef::<[u8]>::as_ref(&$addr)),
             $crate::kapi::time::real_ns(),
         ) {
@@ -309,6 +309,13 @@ fn class_name(class: Traffic) -> &'static str {
 /// A tree value as text (without the trailing newline some tools add).
 pub(crate) fn text(v: &[u8]) -> Result<&str> {
     core::str::from_utf8(v).map(str::trim_end).map_err(|_| EINVAL)
+}
+
+/// A copy of `s` that outlives the frame it came in (or a thread's arguments).
+pub(crate) fn owned(s: &str) -> Result<KVec<u8>> {
+    let mut v = KVec::new();
+    v.extend_from_slice(s.as_bytes(), GFP_KERNEL)?;
+    Ok(v)
 }
 
 /// Address of the other end of `sock` for log lines (`0.0.0.0` if unknown).

@@ -10,25 +10,25 @@ use crate::kapi::compat::prelude::*;
 use kernel::str::{CStr, CString};
 use kernel::sync::Arc;
 
-use crate::device::Device;
-use crate::fetch::{Fetcher, Repair};
-use crate::sync::Syncer;
+use crate::primary::device::Device;
+use crate::secondary::fetch::{Fetcher, Repair};
+use crate::secondary::sync::Syncer;
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::gendisk::Disk;
 use crate::kapi::vfs;
-use crate::buffer::WriteBuffer;
-use crate::log::{CurrentLog, Log};
-use crate::logger::{create_log, LogTarget, Logger};
-use crate::reader::Reader;
+use crate::primary::buffer::WriteBuffer;
+use crate::primary::log::{CurrentLog, Log};
+use crate::primary::logger::{create_log, LogTarget, Logger};
+use crate::primary::reader::Reader;
 use crate::mars_core::emergency::{ResourceEmergency, Resume};
 use crate::mars_core::handover::{Mode, Wait};
 use crate::mars_core::role::Role;
 use crate::mars_core::syncgate::Place;
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
-use crate::replay::{replay, Replayed, Replayer};
+use crate::secondary::replay::{replay, Replayed, Replayer};
 use crate::context::Context;
-use crate::served::{Primaries, Served};
+use crate::net::served::{Primaries, Served};
 use crate::tree::{open_logfile, path, Logfile, Tree};
 
 /// A resource this host is attached to.

@@ -20,8 +20,8 @@ use crate::kapi::compat::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::Arc;
 
-use crate::buffer::{Request, WriteBuffer, QUEUE_SLOTS};
-use crate::log::{CurrentLog, Log};
+use crate::primary::buffer::{Request, WriteBuffer, QUEUE_SLOTS};
+use crate::primary::log::{CurrentLog, Log};
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::file::{direct_aligned, File, OpenFlags};
 use crate::kapi::gendisk::{Bio, BioStatus};
@@ -31,12 +31,12 @@ use crate::kapi::vfs;
 use crate::mars_core::emergency::after_hole;
 use crate::mars_core::tree::LogName;
 use crate::mars_core::log_record::{encode_head, Format, RecordError, RecordHeader, RecordKind, HEAD_LEN};
-use crate::reader::Reader;
-use crate::ring::{Queue, Ring};
+use crate::primary::reader::Reader;
+use crate::primary::ring::{Queue, Ring};
 use crate::context::Context;
 use crate::tree::open_logfile;
 use crate::tunables;
-use crate::writeback::{self, write_pieces};
+use crate::primary::writeback::{self, write_pieces};
 
 /// Size of the buffer the record heads of one batch are encoded into.
 const FRAMES: usize = QUEUE_SLOTS * HEAD_LEN;

@@ -10,7 +10,7 @@ use kernel::new_mutex;
 
 use crate::context::Context;
 use crate::kapi::bdev::BlockDevice;
-use crate::log::CurrentLog;
+use crate::primary::log::CurrentLog;
 
 /// A resource this host is primary of: what the fetch and sync servers read and report.
 #[derive(Clone)]

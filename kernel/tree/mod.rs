@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The module's reads and writes of the `/mars` symlink tree (design reference §2):
-//! values are link targets, mtimes are Lamport stamps, `.deleted` means absent.
+//! values are link targets, mtimes are Lamport stamps (`crate::clock`), `.deleted` means
+//! absent; and the cluster keys kept beside them ([`keys`]).
+
+pub(crate) mod keys;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 

@@ -11,11 +11,11 @@
 
 use kernel::sync::Arc;
 
-use crate::buffer::WriteBuffer;
+use crate::primary::buffer::WriteBuffer;
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::gendisk::{Bio, BioHandler, BioOp, BioStatus};
 use crate::kapi::memalloc::NoIoScope;
-use crate::reader::ReadQueue;
+use crate::primary::reader::ReadQueue;
 use crate::context::Context;
 
 /// The bio handler of a primary's device.

@@ -27,11 +27,11 @@ use crate::mars_core::syncgate::{may_start, queued_before, SyncSlots};
 use crate::mars_core::syncruns::TOOK_OVER;
 use crate::mars_core::lamport::format_stamp;
 use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, DISK_ERROR, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX, VERSION_PREFIX};
-use crate::conn::{self, Listener};
+use crate::net::conn::{self, Listener};
 use crate::tunables::{self, Traffic, SYNC_LIMIT, SYNC_NR, SYNC_WANTED};
-use crate::{fetch, meta, sync};
-use crate::served::Primaries;
-use crate::resource::{delete_replayed, Resource, Setup};
+use crate::net::{fetch_server, meta, sync_server};
+use crate::net::served::Primaries;
+use crate::control::resource::{delete_replayed, Resource, Setup};
 use crate::tree::{host_name, path, DirLinks, Tree, ROOT};
 
 /// What the strategy thread works with: the services' context, and the registry of the
@@ -101,8 +101,8 @@ fn listen(main: &Main, listeners: &mut Option<Listeners>) {
     let started = (|| -> Result<Listeners> {
         Ok(Listeners {
             _meta: meta::start_server(main.ctx.clone(), at)?,
-            _fetch: fetch::start_server(main.ctx.clone(), main.primaries.clone(), at)?,
-            _sync: sync::start_server(main.ctx.clone(), main.primaries.clone(), at)?,
+            _fetch: fetch_server::start_server(main.ctx.clone(), main.primaries.clone(), at)?,
+            _sync: sync_server::start_server(main.ctx.clone(), main.primaries.clone(), at)?,
             port,
             at,
         })

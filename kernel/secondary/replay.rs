@@ -10,16 +10,16 @@ use crate::kapi::compat::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::Arc;
 
-use crate::conn::text;
+use crate::net::conn::text;
 use crate::digest::KernelDigests;
-use crate::fetch::Repair;
+use crate::secondary::fetch::Repair;
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::file::{direct_aligned, OpenFlags, DIRECT_ALIGN};
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
 use crate::kapi::vfs;
-use crate::progress::RateMeter;
+use crate::secondary::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::format_into;
 use crate::mars_core::log_record::{decode_header, next_window, LogScanner, RecordError, RecordKind, ScanEnd, HEADER_LEN, MAX_OVERHEAD, MAX_PAYLOAD};
@@ -28,7 +28,7 @@ use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX
 use crate::mars_core::writeback::Piece;
 use crate::context::Context;
 use crate::tree::{host_name, path, Logfile, Tree, ROOT};
-use crate::writeback::{write_pieces_while, DiskWrite};
+use crate::primary::writeback::{write_pieces_while, DiskWrite};
 
 /// A write record of a window being written to the disk.
 struct Record<'a> {

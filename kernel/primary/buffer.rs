@@ -29,7 +29,7 @@ use kernel::{new_condvar, new_mutex};
 
 use crate::kapi::gendisk::{Bio, BioStatus};
 use crate::mars_core::writeback::Piece;
-use crate::ring::Ring;
+use crate::primary::ring::Ring;
 use crate::tunables::{self, Completion, MEM_USED, UNLOGGED};
 
 /// Requests the logger queue holds at most.

@@ -14,12 +14,12 @@ use crate::kapi::compat::prelude::*;
 use kernel::str::CString;
 use kernel::sync::Arc;
 
-use crate::buffer::{Pending, WriteBuffer};
+use crate::primary::buffer::{Pending, WriteBuffer};
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
-use crate::log::{CurrentLog, Log};
+use crate::primary::log::{CurrentLog, Log};
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
 use crate::mars_core::writeback::{overlap, Extent, Extents, Piece};
 use crate::context::Context;
