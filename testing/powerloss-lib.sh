@@ -74,6 +74,37 @@ down_state() { on "$1" 'rmmod mars && umount /mars && dmsetup remove lw-data' ||
 
 caught_up_or_orphan() { caught_up "$1" "$2" || [ "$(view_field "$2" replstate)" = Orphan ]; }
 
+# alone_state NODE WHAT: NODE, in a crash state of a secondary (WHAT says which), with
+# its primary unreachable (the caller cut the network before the state came up), as
+# after a power loss of the secondary followed by the loss of the primary's site: once
+# its replay has applied what its own logfiles hold, its data disk is a consistent
+# copy (each of the scenario's sequential writers' blocks a prefix of what was
+# written), or `marsadm view` shows that it is not (Inconsistent, Orphan), or the state
+# has lost the resource. Anything else is a copy that looks usable and is not.
+alone_state() {
+  local n=$1 what=$2 last= now same=0 d r i c
+  shift 2
+  on "$n" 'test -d /mars/resource-r0' || { echo "$n $what: no r0 (its join was lost)"; return 0; }
+  # Replay has done what it can once its link stays put for 3 s.
+  for i in $(seq 60); do
+    now=$(on "$n" "readlink /mars/resource-r0/replay-$n" 2>/dev/null)
+    if [ "$now" = "$last" ]; then same=$((same + 1)); else same=0; last=$now; fi
+    [ "$same" -lt 3 ] || break
+    sleep 1
+  done
+  d=$(view_field "$n" diskstate)
+  r=$(view_field "$n" replstate)
+  if [ "$d" = Inconsistent ] || [ "$r" = Orphan ]; then
+    echo "$n $what alone: shows that it is no consistent copy ($d, $r)"
+    return 0
+  fi
+  for c in "$@"; do
+    on "$n" "$c" | sed 's/^/  /'
+    [ "${PIPESTATUS[0]}" = 0 ] ||
+      fail "$n $what alone (replay at $now): its disk is not a consistent copy and view does not show it ($d, $r): $c"
+  done
+}
+
 # secondary_state PRIMARY NODE WHAT: NODE, in a crash state (WHAT says which), follows
 # PRIMARY again (its replay reaches PRIMARY's end and their disks are equal: returns 0),
 # or shows that it needs a resync (Inconsistent, or Orphan: returns 1); fails otherwise.

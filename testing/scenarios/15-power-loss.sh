@@ -4,8 +4,10 @@
 # writes numbered blocks (O_DSYNC, and fsync), consistent cuts of both devices of each
 # node are marked. Afterwards mars-crashstate rebuilds, for several marks and modes
 # (keep-all, drop-all, random, torn), the disks a power loss at the mark could leave:
-# on node2 (secondary) it must follow node1 again and end with node1's data, or show
-# that it needs a resync; on node1 (primary) every block acknowledged before the mark
+# on node2 (secondary), first with node1 unreachable, its replay must leave a
+# consistent copy (each writer's blocks a prefix of what was written) or show that it
+# is none, then it must follow node1 again and end with node1's data, or show that it
+# needs a resync; on node1 (primary) every block acknowledged before the mark
 # must read back, and marsadm cat must find the logfiles clean. Last, node1 loses
 # power the moment it has handed over to node2: it must come back as node2's
 # secondary. And node1 loses power right after it ceased logging (emergency mode) and
@@ -71,7 +73,12 @@ on node2 'mars-crashstate list /dev/vdd; mars-crashstate list /dev/vdb' | sed 's
 step "secondary: node2's crash states, node1 primary with all data"
 for i in "${!STATES[@]}"; do
   s=${STATES[$i]}
+  tb net cut node1 node2
   state node2 "${s%:*}" "${s#*:}" $((SEED + i))
+  alone_state node2 "state $s seed $((SEED + i))" \
+    "mars-writer /dev/mapper/lw-data --mode prefix --tag dsync --count $FSYNC_AT" \
+    "mars-writer /dev/mapper/lw-data --mode prefix --tag fsync --start $FSYNC_AT --count 4096"
+  tb net heal node1 node2
   if secondary_state node1 node2 "state $s seed $((SEED + i))"; then
     followed=$((followed + 1))
   fi

@@ -4,7 +4,10 @@
 //! `<tag> <i as %08d>\n`. Modes: `dsync` opens the device O_DIRECT|O_DSYNC (every write a
 //! REQ_FUA write, no flush); `direct` opens it O_DIRECT only (nothing asks for
 //! durability: for checking that the test can fail). `check` reads blocks 0..=count-1
-//! back (O_DIRECT) and exits 1 at the first one that is not as written.
+//! back (O_DIRECT) and exits 1 at the first one that is not as written. `prefix` reads
+//! them back and exits 1 if one is as written after one that is not: a sequential
+//! writer's blocks on a consistent copy are a prefix of what it wrote (prints
+//! `prefix <k>`, the blocks 0..k-1 that are there).
 //!
 //! With `--acks DEV`, each acknowledged number is also written (O_DIRECT) to the start of
 //! DEV before it is printed: a crash (qemu killed) keeps everything a guest wrote to a
@@ -24,6 +27,7 @@ enum Mode {
     Dsync,
     Direct,
     Check,
+    Prefix,
 }
 
 #[derive(Parser)]
@@ -80,9 +84,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let flags = match cli.mode {
         Mode::Dsync => libc::O_DIRECT | libc::O_DSYNC,
-        Mode::Direct | Mode::Check => libc::O_DIRECT,
+        Mode::Direct | Mode::Check | Mode::Prefix => libc::O_DIRECT,
     };
-    let check = matches!(cli.mode, Mode::Check);
+    let check = matches!(cli.mode, Mode::Check | Mode::Prefix);
     let dev = match OpenOptions::new().read(check).write(!check).custom_flags(flags).open(&cli.device) {
         Ok(f) => f,
         Err(e) => {
@@ -100,6 +104,8 @@ fn main() -> ExitCode {
     };
     let (mut buf, mut ack) = (Aligned::new(), Aligned::new());
     let mut out = std::io::stdout().lock();
+    // Prefix mode: the first block that is not as written.
+    let mut missing = None;
     for i in 0..cli.count {
         let text = format!("{} {i:08}\n", cli.tag);
         let b = buf.bytes();
@@ -109,10 +115,19 @@ fn main() -> ExitCode {
                 eprintln!("mars-writer: block {i}: {e}");
                 return ExitCode::from(2);
             }
-            if !b.starts_with(text.as_bytes()) {
-                let got = String::from_utf8_lossy(&b[..text.len()]).into_owned();
-                println!("block {i}: {got:?} instead of {:?}", text);
-                return ExitCode::from(1);
+            let written = b.starts_with(text.as_bytes());
+            match (cli.mode, missing) {
+                (Mode::Prefix, None) if !written => missing = Some(i),
+                (Mode::Prefix, Some(k)) if written => {
+                    println!("block {i} is as written, block {k} is not: not a prefix of the writes");
+                    return ExitCode::from(1);
+                }
+                (Mode::Check, _) if !written => {
+                    let got = String::from_utf8_lossy(&b[..text.len()]).into_owned();
+                    println!("block {i}: {got:?} instead of {:?}", text);
+                    return ExitCode::from(1);
+                }
+                _ => {}
             }
             continue;
         }
@@ -135,6 +150,9 @@ fn main() -> ExitCode {
         if writeln!(out, "{i}").and_then(|_| out.flush()).is_err() {
             return ExitCode::from(1);
         }
+    }
+    if matches!(cli.mode, Mode::Prefix) {
+        println!("prefix {}", missing.unwrap_or(cli.count));
     }
     ExitCode::SUCCESS
 }
