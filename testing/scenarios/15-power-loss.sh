@@ -5,8 +5,8 @@
 # node are marked. Afterwards mars-crashstate rebuilds, for several marks and modes
 # (keep-all, drop-all, random, torn), the disks a power loss at the mark could leave:
 # on node2 (secondary), first with node1 unreachable, its replay must leave a
-# consistent copy (each writer's blocks a prefix of what was written) or show that it
-# is none, then it must follow node1 again and end with node1's data, or show that it
+# consistent copy (each writer's blocks a prefix of what was written, the overwriting
+# writer's blocks what its writes up to some point left) or show that it is none, then it must follow node1 again and end with node1's data, or show that it
 # needs a resync; on node1 (primary) every block acknowledged before the mark
 # must read back, and marsadm cat must find the logfiles clean. Last, node1 loses
 # power the moment it has handed over to node2: it must come back as node2's
@@ -20,6 +20,8 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../powerloss-lib.sh"
 
 FSYNC_AT=4096       # the fsync'ed blocks start here (4 KiB units); O_DSYNC ones at 0
+RING_AT=8128        # a writer that overwrites RING blocks here, over and over (O_DSYNC)
+RING=64
 WRITER_MODE=${WRITER_MODE:-dsync}
 SEED=${SEED:-$((RANDOM % 1000))}
 MARKS=5
@@ -48,10 +50,11 @@ pair() {
 step "setup: both nodes on dm-log-writes, r0 on node1, node2 joins"
 pair
 
-step "workload on node1 ($WRITER_MODE and fsync writers), $MARKS cuts on each node"
+step "workload on node1 ($WRITER_MODE, fsync and ring writers), $MARKS cuts on each node"
 tb exec node1 -- sh -c "rm -f /tmp/stop
   mars-writer /dev/mars/r0 --count $FSYNC_AT --tag dsync --mode $WRITER_MODE > /tmp/acked-dsync 2>/tmp/writer.err &
-  i=0; while [ \$i -lt 4096 ] && [ ! -e /tmp/stop ]; do
+  mars-writer /dev/mars/r0 --count 1000000 --ring $RING --start $RING_AT --tag ring --mode $WRITER_MODE > /dev/null 2>&1 &
+  i=0; while [ \$i -lt $((RING_AT - FSYNC_AT)) ] && [ ! -e /tmp/stop ]; do
     printf 'fsync %08d\n' \$i | dd of=/dev/mars/r0 bs=4096 seek=\$(($FSYNC_AT + i)) conv=sync,fsync status=none || exit 1
     echo \$i; i=\$((i + 1)); done > /tmp/acked-fsync; wait" &
 workload=$!
@@ -77,7 +80,8 @@ for i in "${!STATES[@]}"; do
   state node2 "${s%:*}" "${s#*:}" $((SEED + i))
   alone_state node2 "state $s seed $((SEED + i))" \
     "mars-writer /dev/mapper/lw-data --mode prefix --tag dsync --count $FSYNC_AT" \
-    "mars-writer /dev/mapper/lw-data --mode prefix --tag fsync --start $FSYNC_AT --count 4096"
+    "mars-writer /dev/mapper/lw-data --mode prefix --tag fsync --start $FSYNC_AT --count $((RING_AT - FSYNC_AT))" \
+    "mars-writer /dev/mapper/lw-data --mode prefix --tag ring --start $RING_AT --ring $RING"
   tb net heal node1 node2
   if secondary_state node1 node2 "state $s seed $((SEED + i))"; then
     followed=$((followed + 1))

@@ -9,6 +9,12 @@
 //! writer's blocks on a consistent copy are a prefix of what it wrote (prints
 //! `prefix <k>`, the blocks 0..k-1 that are there).
 //!
+//! With `--ring M`, block `i` goes to `(start + i % M) * 4096`: the writer overwrites its
+//! blocks, as a filesystem does its journal. `prefix` then checks that the `M` blocks
+//! are what the writes up to some `n` left (each block the last write to it up to `n`,
+//! none beyond; prints `ring <n>`): a copy that mixes older and newer writes fails,
+//! which a writer that never overwrites cannot show.
+//!
 //! With `--acks DEV`, each acknowledged number is also written (O_DIRECT) to the start of
 //! DEV before it is printed: a crash (qemu killed) keeps everything a guest wrote to a
 //! disk, so after it DEV holds the last number acknowledged, to the write, whatever the
@@ -46,6 +52,9 @@ struct Cli {
     tag: String,
     #[arg(long, value_enum, default_value = "dsync")]
     mode: Mode,
+    /// Overwrite: block `i` goes to `start + i % ring` (0: no ring).
+    #[arg(long, default_value_t = 0)]
+    ring: u64,
     /// A scratch device that records the last acknowledged number (`acked <i>`).
     #[arg(long)]
     acks: Option<String>,
@@ -104,12 +113,15 @@ fn main() -> ExitCode {
     };
     let (mut buf, mut ack) = (Aligned::new(), Aligned::new());
     let mut out = std::io::stdout().lock();
+    if cli.ring > 0 && matches!(cli.mode, Mode::Prefix) {
+        return check_ring(&dev, &cli, &mut buf);
+    }
     // Prefix mode: the first block that is not as written.
     let mut missing = None;
     for i in 0..cli.count {
         let text = format!("{} {i:08}\n", cli.tag);
         let b = buf.bytes();
-        let at = (cli.start + i) * BLOCK as u64;
+        let at = (cli.start + if cli.ring > 0 { i % cli.ring } else { i }) * BLOCK as u64;
         if check {
             if let Err(e) = dev.read_exact_at(b, at) {
                 eprintln!("mars-writer: block {i}: {e}");
@@ -154,5 +166,36 @@ fn main() -> ExitCode {
     if matches!(cli.mode, Mode::Prefix) {
         println!("prefix {}", missing.unwrap_or(cli.count));
     }
+    ExitCode::SUCCESS
+}
+
+/// `--mode prefix --ring M`: the ring's blocks are what the writes up to the newest
+/// number found left there.
+fn check_ring(dev: &std::fs::File, cli: &Cli, buf: &mut Aligned) -> ExitCode {
+    let prefix = format!("{} ", cli.tag);
+    let mut found = Vec::new();
+    for slot in 0..cli.ring {
+        let b = buf.bytes();
+        if let Err(e) = dev.read_exact_at(b, (cli.start + slot) * BLOCK as u64) {
+            eprintln!("mars-writer: ring block {slot}: {e}");
+            return ExitCode::from(2);
+        }
+        let number = b.strip_prefix(prefix.as_bytes()).and_then(|rest| std::str::from_utf8(rest.get(..8)?).ok()?.parse::<u64>().ok());
+        found.push(number);
+    }
+    let Some(newest) = found.iter().flatten().max().copied() else {
+        println!("ring empty");
+        return ExitCode::SUCCESS;
+    };
+    for (slot, number) in found.iter().enumerate() {
+        let slot = slot as u64;
+        // The last write to this block up to `newest`, if there was one.
+        let expected = (slot <= newest).then(|| newest - (newest - slot) % cli.ring);
+        if *number != expected {
+            println!("ring block {slot} holds write {number:?}, the writes up to {newest} left {expected:?} there: a mix of older and newer writes");
+            return ExitCode::from(1);
+        }
+    }
+    println!("ring {newest}");
     ExitCode::SUCCESS
 }
