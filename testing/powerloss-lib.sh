@@ -82,27 +82,24 @@ caught_up_or_orphan() { caught_up "$1" "$2" || [ "$(view_field "$2" replstate)" 
 # written), or `marsadm view` shows that it is not (Inconsistent, Orphan), or the state
 # has lost the resource. Anything else is a copy that looks usable and is not.
 alone_state() {
-  local n=$1 what=$2 last= now same=0 d r i c
+  local n=$1 what=$2 last= now same=0 state i checks
   shift 2
   on "$n" 'test -d /mars/resource-r0' || { echo "$n $what: no r0 (its join was lost)"; return 0; }
-  # Replay has done what it can once its link stays put for 3 s.
-  for i in $(seq 60); do
+  # Replay has done what it can once its link stays put for 3 polls.
+  for i in $(seq 120); do
     now=$(on "$n" "readlink /mars/resource-r0/replay-$n" 2>/dev/null)
     if [ "$now" = "$last" ]; then same=$((same + 1)); else same=0; last=$now; fi
     [ "$same" -lt 3 ] || break
-    sleep 1
+    sleep 0.5
   done
-  d=$(view_field "$n" diskstate)
-  r=$(view_field "$n" replstate)
-  if [ "$d" = Inconsistent ] || [ "$r" = Orphan ]; then
-    echo "$n $what alone: shows that it is no consistent copy ($d, $r)"
-    return 0
-  fi
-  for c in "$@"; do
-    on "$n" "$c" | sed 's/^/  /'
-    [ "${PIPESTATUS[0]}" = 0 ] ||
-      fail "$n $what alone (replay at $now): its disk is not a consistent copy and view does not show it ($d, $r): $c"
-  done
+  state=$(on "$n" 'marsadm view --json r0' | python3 -c "import json,sys; r=json.load(sys.stdin)['resources'][0]; print(r['diskstate'], r['replstate'])")
+  case " $state " in
+    *" Inconsistent "* | *" Orphan "*) echo "$n $what alone: shows that it is no consistent copy ($state)"; return 0 ;;
+  esac
+  checks=$(printf '%s && ' "$@")
+  on "$n" "${checks% && }" | sed 's/^/  /'
+  [ "${PIPESTATUS[0]}" = 0 ] ||
+    fail "$n $what alone (replay at $now): its disk is not a consistent copy and view does not show it ($state)"
 }
 
 # secondary_state PRIMARY NODE WHAT: NODE, in a crash state (WHAT says which), follows
