@@ -16,6 +16,8 @@
 # survives), a missing flush or FUA fails.
 # WRITER_MODE=direct (no O_DSYNC: nothing asks for durability) shows that it can fail.
 # testbed-kernels: 7.3  (dm-log-writes is a module of the stock 7.3 kernel only)
+# testbed-timeout: 900  (27 crash states: 264-378 s in make check before the secondary's
+# states were also checked alone, 503 s with them beside four other testbeds)
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../powerloss-lib.sh"
 
