@@ -434,6 +434,12 @@ impl Follower {
             Err(RecordError::Truncated { .. }) => return Ok(Outcome::Nothing),
             Err(_) => return Ok(Outcome::Damaged(start)),
         };
+        // What goes to the disk must still be in the local copy after a power loss:
+        // replay then starts again at the replay link and re-applies everything the disk
+        // may hold beyond it; records the disk holds but the copy lost would leave it a
+        // mix of older and newer writes (with the primary gone, for good). The fetch
+        // does not sync its appends, and the disk's flush does not reach /mars.
+        log.file().sync(true)?;
         let since = self.unflushed.as_ref().map_or_else(real_ns, |u| u.since);
         let pending = self.unflushed.as_ref().map_or(0, |u| u.end.saturating_sub(u.from));
         let go_on = |done: u64| {
