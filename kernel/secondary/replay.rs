@@ -23,7 +23,7 @@ use crate::secondary::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::format_into;
 use crate::mars_core::log_record::{decode_header, next_window, LogScanner, RecordError, RecordKind, ScanEnd, HEADER_LEN, MAX_OVERHEAD, MAX_PAYLOAD};
-use crate::mars_core::replication::{hole_after, next_logfile, switchover, Stop, SwitchLinks, Switchover};
+use crate::mars_core::replication::{hole_after, next_logfile, replay_step, rewrite_version, switchover, Copy, ReplayStep, Stop, SwitchLinks, Switchover};
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
 use crate::context::Context;
@@ -272,6 +272,13 @@ struct Unflushed {
     since: u64,
 }
 
+/// How far the local copy of a logfile is durable (replay synced it that far).
+struct Synced {
+    nr: u32,
+    host: KVec<u8>,
+    size: u64,
+}
+
 /// The state of a replay thread.
 struct Follower {
     ctx: Arc<Context>,
@@ -280,6 +287,7 @@ struct Follower {
     repair: Arc<Repair>,
     windows: Windows,
     unflushed: Option<Unflushed>,
+    synced: Option<Synced>,
     /// The last problem reported (so each is logged once).
     reported: Option<Problem>,
     rate: RateMeter,
@@ -296,7 +304,7 @@ impl Replayer {
         let mut name = KVec::new();
         name.extend_from_slice(res.as_bytes(), GFP_KERNEL)?;
         let windows = Windows::new()?;
-        let mut f = Follower { ctx, res: name, disk, repair, windows, unflushed: None, reported: None, rate: RateMeter::new("replay-rate") };
+        let mut f = Follower { ctx, res: name, disk, repair, windows, unflushed: None, synced: None, reported: None, rate: RateMeter::new("replay-rate") };
         let thread = Thread::spawn(kernel::c_str!("mars_replay"), move || {
             let _noio = NoIoScope::enter();
             let mut backoff = Backoff::new();
@@ -341,35 +349,69 @@ impl Follower {
         let replay = ReplayLink::parse(text(&link)?).map_err(|_| EINVAL)?;
         let start = self.resume_at(&replay);
         let log = match Logfile::open(&dir, replay.log, OpenFlags::READ, 0) {
-            Ok(l) => l,
+            Ok(l) => Some(l),
             // Not fetched yet.
-            Err(e) if e == ENOENT => return Ok(Step::Idle),
+            Err(e) if e == ENOENT => None,
             Err(e) => return Err(e),
         };
-        let size = log.file().size();
-        if start < size {
-            let outcome = self.replay_run(&replay, start, &log, size)?;
-            let due = self.unflushed.as_ref().is_some_and(|u| {
-                !matches!(outcome, Outcome::Applied)
-                    || real_ns().saturating_sub(u.since) >= FLUSH_INTERVAL_NS
-                    || u.end.saturating_sub(u.from) >= FLUSH_BYTES
-            });
-            if due {
-                self.flush(&tree, &dir, me, &replay)?;
+        let size = log.as_ref().map_or(0, |l| l.file().size());
+        let copy = log.as_ref().map(|_| Copy { size, synced: self.synced_size(&replay.log) });
+        match (replay_step(start, self.unflushed.is_some(), copy), log) {
+            (ReplayStep::SyncCopy, Some(log)) => {
+                log.file().sync(true)?;
+                self.note_synced(&replay.log, size)?;
+                Ok(Step::Progress)
             }
-            return match outcome {
-                Outcome::Applied => Ok(Step::Progress),
-                Outcome::Nothing => Ok(Step::Idle),
-                Outcome::Damaged(at) => self.damaged(&replay, at),
-            };
+            (ReplayStep::Apply { from, to }, Some(log)) => {
+                let outcome = self.replay_run(&replay, from, &log, to, size)?;
+                let due = self.unflushed.as_ref().is_some_and(|u| {
+                    !matches!(outcome, Outcome::Applied)
+                        || real_ns().saturating_sub(u.since) >= FLUSH_INTERVAL_NS
+                        || u.end.saturating_sub(u.from) >= FLUSH_BYTES
+                });
+                if due {
+                    self.flush(&tree, &dir, me, &replay)?;
+                }
+                match outcome {
+                    Outcome::Applied => Ok(Step::Progress),
+                    Outcome::Nothing => Ok(Step::Idle),
+                    Outcome::Damaged(at) => self.damaged(&replay, at),
+                }
+            }
+            (ReplayStep::SyncCopy | ReplayStep::Apply { .. }, None) => Ok(Step::Idle),
+            (ReplayStep::Flush, _) => {
+                // Caught up: the links say so now.
+                self.flush(&tree, &dir, me, &replay)?;
+                Ok(Step::Progress)
+            }
+            (ReplayStep::AtEnd, _) => self.at_end(&tree, &dir, res, me, &replay),
         }
-        if self.unflushed.is_some() {
-            // Caught up: the links say so now.
-            self.flush(&tree, &dir, me, &replay)?;
-            return Ok(Step::Progress);
+    }
+
+    /// How far the local copy of `log` is durable, as far as this thread knows.
+    fn synced_size(&self, log: &LogName<'_>) -> u64 {
+        match &self.synced {
+            Some(s) if s.nr == log.nr && s.host.as_slice() == log.host.as_bytes() => s.size,
+            _ => 0,
         }
-        // The local copy is replayed to its end: may replay move on to the next logfile?
-        let entries = vfs::list_dir(&dir)?;
+    }
+
+    fn note_synced(&mut self, log: &LogName<'_>, size: u64) -> Result {
+        match &mut self.synced {
+            Some(s) if s.nr == log.nr && s.host.as_slice() == log.host.as_bytes() => s.size = size,
+            _ => {
+                let mut host = KVec::new();
+                host.extend_from_slice(log.host.as_bytes(), GFP_KERNEL)?;
+                self.synced = Some(Synced { nr: log.nr, host, size });
+            }
+        }
+        Ok(())
+    }
+
+    /// The local copy is replayed to its end and flushed: may replay move on to the
+    /// next logfile?
+    fn at_end(&mut self, tree: &Tree<'_>, dir: &CStr, res: &str, me: &str, replay: &ReplayLink<'_>) -> Result<Step> {
+        let entries = vfs::list_dir(dir)?;
         let names = || entries.iter().filter_map(|e| e.to_str().ok());
         let next = match next_logfile(replay.log, names().filter_map(|n| LogName::parse(n).ok())) {
             Ok(None) if hole_after(replay.log, names()) => return self.stopped(res, Stop::NotContiguous),
@@ -378,11 +420,14 @@ impl Follower {
         };
         let version = |nr: u32, host: &str| tree.read(&path(fmt!("{}/{}{:09}-{}", &*dir, VERSION_PREFIX, nr, host))?);
         let mut mine = version(replay.log.nr, me)?;
-        if mine.is_none() {
-            // Nothing applied of this logfile (it is empty here: rotated, then a failover
-            // before anything was logged into it), so no flush wrote this host's version
-            // link of it: its history of it ends at the replay position.
-            tree.write_version_link(&self.ctx.digests, &dir, replay.log, me, replay.start)?;
+        let stale = match mine.as_deref() {
+            None => true,
+            Some(v) => text(v).is_ok_and(|v| rewrite_version(Some(v), replay)),
+        };
+        if stale {
+            // Missing or behind the replay link (`replication::rewrite_version`): this
+            // host's history of the logfile ends at the replay position.
+            tree.write_version_link(&self.ctx.digests, dir, replay.log, me, replay.start)?;
             mine = version(replay.log.nr, me)?;
         }
         let origin = version(replay.log.nr, replay.log.host)?;
@@ -395,10 +440,10 @@ impl Follower {
             origin: origin.as_deref().and_then(|v| text(v).ok()),
             next: next_version.as_deref().and_then(|v| text(v).ok()),
         };
-        match switchover(&replay, next, &links) {
+        match switchover(replay, next, &links) {
             Switchover::Switch(next) => {
                 let fresh = ReplayLink { log: next, start: 0, len: 0 };
-                write_replay_link(&tree, &dir, me, &fresh)?;
+                write_replay_link(tree, dir, me, &fresh)?;
                 pr_info!("resource {}: replay continues with {}\n", res, next);
                 Ok(Step::Progress)
             }
@@ -421,10 +466,10 @@ impl Follower {
         }
     }
 
-    /// Applies what the local copy holds after `start` to the disk, window by window,
-    /// until a flush is due (`FLUSH_INTERVAL_NS`, `FLUSH_BYTES`) or the thread is asked
-    /// to stop; does not flush.
-    fn replay_run(&mut self, replay: &ReplayLink<'_>, start: u64, log: &Logfile, size: u64) -> Result<Outcome> {
+    /// Applies what the local copy holds from `start` up to `to` (`size` long) to the
+    /// disk, window by window, until a flush is due (`FLUSH_INTERVAL_NS`, `FLUSH_BYTES`)
+    /// or the thread is asked to stop; does not flush.
+    fn replay_run(&mut self, replay: &ReplayLink<'_>, start: u64, log: &Logfile, to: u64, size: u64) -> Result<Outcome> {
         // The sequence number continues from the record at the replay position.
         let mut head = [0u8; HEADER_LEN];
         let got = log.file().read_full_at(&mut head, start)?;
@@ -434,18 +479,12 @@ impl Follower {
             Err(RecordError::Truncated { .. }) => return Ok(Outcome::Nothing),
             Err(_) => return Ok(Outcome::Damaged(start)),
         };
-        // What goes to the disk must still be in the local copy after a power loss:
-        // replay then starts again at the replay link and re-applies everything the disk
-        // may hold beyond it; records the disk holds but the copy lost would leave it a
-        // mix of older and newer writes (with the primary gone, for good). The fetch
-        // does not sync its appends, and the disk's flush does not reach /mars.
-        log.file().sync(true)?;
         let since = self.unflushed.as_ref().map_or_else(real_ns, |u| u.since);
         let pending = self.unflushed.as_ref().map_or(0, |u| u.end.saturating_sub(u.from));
         let go_on = |done: u64| {
             real_ns().saturating_sub(since) < FLUSH_INTERVAL_NS && pending.saturating_add(done) < FLUSH_BYTES && !thread::should_stop()
         };
-        let run = apply_windows(log, size, start, first_seq, start, &self.disk, &self.ctx.digests, &mut self.windows, go_on)?;
+        let run = apply_windows(log, to, start, first_seq, start, &self.disk, &self.ctx.digests, &mut self.windows, go_on)?;
         let damaged = match run.stop {
             Some(ScanEnd::Bad { error: RecordError::Truncated { .. }, .. }) => false,
             // Zeros after the last record: nothing a fetch appends looks like this.
@@ -515,6 +554,10 @@ impl Follower {
         if self.reported != Some(problem) {
             pr_warn!("resource {}: {} is damaged at byte {}; it will be fetched again from there\n", text(&self.res)?, replay.log, at);
             self.reported = Some(problem);
+        }
+        // The fetch cuts the copy there: what it appends again is not synced.
+        if let Some(s) = self.synced.as_mut().filter(|s| s.nr == replay.log.nr && s.host.as_slice() == replay.log.host.as_bytes()) {
+            s.size = s.size.min(at);
         }
         self.repair.request(replay.log.nr, at);
         Ok(Step::Idle)

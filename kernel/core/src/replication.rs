@@ -181,12 +181,101 @@ pub fn disk_order(replay_on: bool) -> [DiskWriter; 2] {
     if replay_on { [DiskWriter::Sync, DiskWriter::Replay] } else { [DiskWriter::Replay, DiskWriter::Sync] }
 }
 
+/// Whether replay, at the end of its copy with everything flushed, writes its version
+/// link of the logfile (again) at the replay position before it asks [`switchover`]:
+/// when the link is missing (nothing was applied of an empty logfile, so no flush wrote
+/// it), or names a position before the replay link's. A flush writes the replay link
+/// first and the version link after it; a crash in between can keep only the first
+/// (each is a rename of its own), and the host then reasserts the older version link
+/// against its peers' newer copies. Everything up to the replay position is on the disk.
+/// A link that names another logfile, or a position beyond, is left as it is.
+pub fn rewrite_version(mine: Option<&str>, replay: &ReplayLink<'_>) -> bool {
+    match mine.map(VersionLink::parse) {
+        None => true,
+        Some(Ok(v)) => v.log == replay.log && v.pos < replay.start,
+        Some(Err(_)) => false,
+    }
+}
+
+/// A secondary's local copy of the logfile its replay link names: how long it is, and
+/// how far it is durable (fdatasync'ed since it was last cut or created).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Copy {
+    pub size: u64,
+    pub synced: u64,
+}
+
+/// The next thing a secondary's replay does (one step of its loop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayStep {
+    /// Make the copy durable up to its size before applying any of it.
+    SyncCopy,
+    /// Apply the records from `from` on, none beyond `to` (the copy, durable to there).
+    Apply { from: u64, to: u64 },
+    /// Everything here is applied: flush the disk, then move the links to what was
+    /// applied.
+    Flush,
+    /// Applied to the end of the copy and flushed, or no copy here: ask [`switchover`]
+    /// whether replay may move on to the next logfile.
+    AtEnd,
+}
+
+/// The replay loop's order of I/O (design reference §1.6, docu/replication.md): replay
+/// resumes at `resume` (the replay link's position, or beyond it what was applied and
+/// not flushed yet, `unflushed`), in a copy that is `copy` here.
+///
+/// Nothing is applied that the copy could lose: after a power loss replay starts again
+/// at the replay link and re-applies everything the disk may hold beyond it, so the copy
+/// must still hold it, or the disk would be left a mix of older and newer writes (with
+/// the primary gone, for good). The fetch does not sync its appends, and the disk's
+/// flush does not reach `/mars`: the copy is synced whenever it grew since its last
+/// sync, before anything is applied (a record may end only beyond what was synced, so
+/// applying what is durable first could wait for it forever). Not when nothing new came.
+///
+/// No copy counts as an empty one: a host that took over by force before it had fetched
+/// anything of the logfile continued its history at position 0, and a host that has
+/// nothing of it either may follow it there (the version links decide, not the copy).
+pub fn replay_step(resume: u64, unflushed: bool, copy: Option<Copy>) -> ReplayStep {
+    let copy = copy.unwrap_or(Copy { size: 0, synced: 0 });
+    if resume < copy.size {
+        return if copy.synced >= copy.size { ReplayStep::Apply { from: resume, to: copy.size } } else { ReplayStep::SyncCopy };
+    }
+    if unflushed { ReplayStep::Flush } else { ReplayStep::AtEnd }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn log(nr: u32, host: &str) -> LogName<'_> {
         LogName { nr, host }
+    }
+
+    #[test]
+    fn a_version_link_behind_the_replay_link_is_written_again() {
+        let replay = ReplayLink { log: log(4, "node2"), start: 3, len: 0 };
+        let at = |pos: u64, host| VersionLink { digest: [7; 16], log: log(4, host), pos, prev_head: "00" }.to_string();
+        assert!(rewrite_version(None, &replay));
+        assert!(rewrite_version(Some(&at(0, "node2")), &replay));
+        assert!(!rewrite_version(Some(&at(3, "node2")), &replay));
+        assert!(!rewrite_version(Some(&at(5, "node2")), &replay));
+        assert!(!rewrite_version(Some(&at(0, "node1")), &replay));
+        assert!(!rewrite_version(Some("garbage"), &replay));
+    }
+
+    #[test]
+    fn replay_applies_only_what_the_copy_holds_durably() {
+        let copy = |size, synced| Some(Copy { size, synced });
+        assert_eq!(replay_step(0, false, None), ReplayStep::AtEnd);
+        assert_eq!(replay_step(0, false, copy(100, 0)), ReplayStep::SyncCopy);
+        assert_eq!(replay_step(0, false, copy(100, 100)), ReplayStep::Apply { from: 0, to: 100 });
+        // Grown since the last sync: synced again before more is applied.
+        assert_eq!(replay_step(40, true, copy(150, 100)), ReplayStep::SyncCopy);
+        assert_eq!(replay_step(40, true, copy(150, 150)), ReplayStep::Apply { from: 40, to: 150 });
+        // Cut shorter than it was synced (a repair): what is left is durable.
+        assert_eq!(replay_step(60, true, copy(80, 100)), ReplayStep::Apply { from: 60, to: 80 });
+        assert_eq!(replay_step(150, true, copy(150, 150)), ReplayStep::Flush);
+        assert_eq!(replay_step(150, false, copy(150, 150)), ReplayStep::AtEnd);
     }
 
     #[test]

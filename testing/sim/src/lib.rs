@@ -21,10 +21,10 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
-use mars_core::handover::Takeover;
+use mars_core::handover::{Mode, Takeover};
 use mars_core::merge::LinkState;
 use mars_core::ownership::{classify, decide, refused_path, Verdict};
-use mars_core::replication::{next_logfile, switchover, Stop, SwitchLinks, Switchover};
+use mars_core::replication::{next_logfile, replay_step, rewrite_version, switchover, Copy, ReplayStep, Stop, SwitchLinks, Switchover};
 use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use mars_core::round::{follow, step, takeover_here, text, Activity, Links, Step};
 use mars_core::splitbrain::{compare_histories, PairHistory};
@@ -36,6 +36,8 @@ use mars_core::xxh64::xxh64;
 const RES: &str = "r0";
 /// Blocks of its disk.
 const BLOCKS: u32 = 16;
+/// What a block holds after a crash tore the write to it (no write writes this).
+const TORN: u64 = u64::MAX;
 
 /// The simulation's random choices: mars-core's SplitMix64, from the run's seed.
 #[derive(Clone)]
@@ -127,14 +129,44 @@ struct Host {
     role: Role,
     /// The application has the device open (it writes while primary).
     open: bool,
+    /// The disk as reads see it, and as of its last flush, and the writes since then.
     disk: Vec<u64>,
-    /// Local logfiles: written here (primary) or fetched.
+    flushed: Vec<u64>,
+    unflushed: Vec<(u32, u64)>,
+    /// Local logfiles: written here (primary) or fetched, and how far each is durable.
     logs: BTreeMap<LogKey, Vec<Record>>,
+    synced: BTreeMap<LogKey, usize>,
+    /// The `/mars` filesystem's journal since its last commit, each entry what undoes a
+    /// change (a crash keeps a prefix of it: xfs and ext4 commit metadata in order, and
+    /// every fsync commits all before it).
+    journal: Vec<Undo>,
+    /// Replay: records of the logfile the replay link names applied from its position
+    /// (`from`) up to `end`, not flushed yet.
+    applied: Option<(LogKey, usize, usize)>,
+    /// The primary's writeback: how far its current logfile is written to the disk.
+    written: usize,
+    /// Down after a crash until then (ms).
+    down_until: u64,
+    /// The application ran here when it crashed: it starts again once primary.
+    restart_app: bool,
+    /// Truth: after a crash, the chain its disk had gone through, while its disk is a
+    /// mix (replay has not re-applied all of it yet).
+    dirty: Option<Vec<(LogKey, usize)>>,
+    /// Truth: the last write the application was told is durable (fsync), per logfile.
+    acked: Option<(LogKey, usize)>,
     /// Truth kept by the simulation, not by the host: the records its disk went through,
     /// per logfile, in order (the checker compares against it).
     chain: Vec<(LogKey, usize)>,
     /// Why replay stopped the last time it ran (a split brain it found), if it did.
     stopped: Option<Stop>,
+}
+
+/// What undoes one change of a host's `/mars` at a crash.
+enum Undo {
+    /// A link set: its value before (none: it did not exist).
+    Link(String, Option<(String, u64)>),
+    /// A logfile created.
+    Created(LogKey),
 }
 
 impl Host {
@@ -146,7 +178,17 @@ impl Host {
             role: Role::Secondary,
             open: false,
             disk: vec![0; BLOCKS as usize],
+            flushed: vec![0; BLOCKS as usize],
+            unflushed: Vec::new(),
             logs: BTreeMap::new(),
+            synced: BTreeMap::new(),
+            journal: Vec::new(),
+            applied: None,
+            written: 0,
+            down_until: 0,
+            restart_app: false,
+            dirty: None,
+            acked: None,
             chain: Vec::new(),
             stopped: None,
         }
@@ -164,7 +206,55 @@ impl Host {
             return;
         }
         let stamp = self.clock.stamp(now);
-        self.tree.insert(path, (value.into(), stamp));
+        self.put(path, value.into(), stamp);
+    }
+
+    /// marsadm sets a link: stamped after every link in the directory (its
+    /// `Tree::newest_stamp`), whatever the module's clock says.
+    fn marsadm_set(&mut self, now: u64, name: &str, value: &str) {
+        let newest = self.tree.values().map(|(_, s)| *s).max().unwrap_or(0);
+        self.clock.observe(newest);
+        self.set(now, name, value, false);
+    }
+
+    /// Writes a link of the tree (journaled).
+    fn put(&mut self, path: String, value: String, stamp: u64) {
+        let old = self.tree.insert(path.clone(), (value, stamp));
+        self.journal.push(Undo::Link(path, old));
+    }
+
+    /// Creates an empty logfile (journaled), unless it exists.
+    fn create_log(&mut self, key: &LogKey) {
+        if !self.logs.contains_key(key) {
+            self.logs.insert(key.clone(), Vec::new());
+            self.journal.push(Undo::Created(key.clone()));
+        }
+    }
+
+    /// fdatasync of a logfile: it is durable to its end, and the journal is committed.
+    fn sync_log(&mut self, key: &LogKey) {
+        let len = self.logs.get(key).map_or(0, Vec::len);
+        self.synced.insert(key.clone(), len);
+        self.journal.clear();
+    }
+
+    fn disk_write(&mut self, block: u32, value: u64) {
+        self.disk[block as usize] = value;
+        self.unflushed.push((block, value));
+    }
+
+    fn flush_disk(&mut self) {
+        self.flushed.copy_from_slice(&self.disk);
+        self.unflushed.clear();
+    }
+
+    /// Applies records `from..to` of logfile `log` here to the disk.
+    fn apply(&mut self, log: &LogKey, from: usize, to: usize) {
+        let recs: Vec<Record> = self.logs[log][from..to].to_vec();
+        for (b, v) in &recs {
+            self.disk_write(*b, *v);
+        }
+        self.note_applied(log, recs.len());
     }
 
     fn replay_link(&self) -> Option<(LogKey, u64)> {
@@ -175,10 +265,18 @@ impl Host {
 
     /// Writes `replay-<me>` at `pos` of `log` and the version link of `log` chained to
     /// this host's link of the logfile before.
-    fn report(&mut self, now: u64, log: &LogKey, pos: u64, force: bool) {
+    fn report(&mut self, now: u64, log: &LogKey, pos: u64) {
+        let name = LogName { nr: log.0, host: &log.1 };
+        let me = self.name.clone();
+        self.set(now, &format!("replay-{me}"), &format!("{name},{pos},0"), false);
+        self.write_version(now, log, pos);
+    }
+
+    /// Writes the version link of `log` at `pos`, chained to this host's link of the
+    /// logfile before.
+    fn write_version(&mut self, now: u64, log: &LogKey, pos: u64) {
         let me = self.name.clone();
         let name = LogName { nr: log.0, host: &log.1 };
-        self.set(now, &format!("replay-{me}"), &format!("{name},{pos},0"), force);
         let prev = match log.0 {
             0 | 1 => String::new(),
             nr => self.link(&format!("version-{:09}-{me}", nr - 1)).unwrap_or("").to_string(),
@@ -190,7 +288,16 @@ impl Host {
         digest[..8].copy_from_slice(&h(1));
         digest[8..].copy_from_slice(&h(2));
         let link = VersionLink::new(&input, digest).to_string();
-        self.set(now, &format!("version-{:09}-{me}", log.0), &link, force);
+        self.set(now, &format!("version-{:09}-{me}", log.0), &link, false);
+    }
+
+    /// The history its disk went through: after a crash, while replay goes through it
+    /// again, what it had gone through before.
+    fn history(&self) -> &[(LogKey, usize)] {
+        match &self.dirty {
+            Some(before) if prefix(&self.chain, before) => before,
+            _ => &self.chain,
+        }
     }
 
     fn note_applied(&mut self, log: &LogKey, n: usize) {
@@ -200,49 +307,154 @@ impl Host {
         }
     }
 
-    /// Applies its local copy of the current logfile from the replay position on, and
-    /// moves on to the next logfile where `replication::switchover` lets it.
+    /// One step of replay (`replication::replay_step`), carried out: whether it did
+    /// something.
+    fn replay_once(&mut self, now: u64) -> bool {
+        let Some((log, pos)) = self.replay_link() else { return false };
+        let pos = pos as usize;
+        let resume = match &self.applied {
+            Some((k, from, end)) if *k == log && *from == pos => *end,
+            _ => {
+                self.applied = None;
+                pos
+            }
+        };
+        let copy = self.logs.get(&log).map(|r| Copy { size: r.len() as u64, synced: self.synced.get(&log).map_or(0, |s| *s as u64) });
+        match replay_step(resume as u64, self.applied.is_some(), copy) {
+            ReplayStep::SyncCopy => {
+                self.sync_log(&log);
+                true
+            }
+            ReplayStep::Apply { from, to } => {
+                self.apply(&log, from as usize, to as usize);
+                self.applied = Some((log, pos, to as usize));
+                true
+            }
+            ReplayStep::Flush => {
+                self.flush_applied(now);
+                true
+            }
+            ReplayStep::AtEnd => self.switch(now, &log, pos as u64),
+        }
+    }
+
+    /// Flushes the disk, then moves the links to what replay applied (as the module's
+    /// replay thread does when it ends, before a takeover).
+    fn flush_applied(&mut self, now: u64) {
+        if let Some((log, _, end)) = self.applied.take() {
+            self.flush_disk();
+            self.report(now, &log, end as u64);
+        }
+    }
+
+    /// At the end of its copy of `log`: moves on to the next logfile where
+    /// `replication::switchover` lets it.
+    fn switch(&mut self, now: u64, log: &LogKey, pos: u64) -> bool {
+        let names: Vec<LogName<'_>> = self.logs.keys().map(|(nr, h)| LogName { nr: *nr, host: h }).collect();
+        let current = LogName { nr: log.0, host: &log.1 };
+        let next = match next_logfile(current, names) {
+            Ok(n) => n.map(|n| (n.nr, n.host.to_string())),
+            Err(stop) => {
+                self.stopped = Some(stop);
+                return false;
+            }
+        };
+        let replay = ReplayLink { log: current, start: pos, len: 0 };
+        let me = self.name.clone();
+        let version = format!("version-{:09}-{me}", log.0);
+        if rewrite_version(self.link(&version), &replay) {
+            self.write_version(now, log, pos);
+        }
+        let mine = self.link(&version).map(str::to_string);
+        let origin = self.link(&format!("version-{:09}-{}", log.0, log.1)).map(str::to_string);
+        let next_link = next.as_ref().and_then(|(nr, h)| self.link(&format!("version-{nr:09}-{h}"))).map(str::to_string);
+        let links = SwitchLinks { mine: mine.as_deref(), origin: origin.as_deref(), next: next_link.as_deref() };
+        match switchover(&replay, next.as_ref().map(|(nr, h)| LogName { nr: *nr, host: h }), &links) {
+            Switchover::Switch(n) => {
+                let key = (n.nr, n.host.to_string());
+                self.report(now, &key, 0);
+                true
+            }
+            Switchover::Wait(_) => false,
+            Switchover::Stop(stop) => {
+                self.stopped = Some(stop);
+                false
+            }
+        }
+    }
+
+    /// The replay thread between two rounds: flushes and reports what it applied the
+    /// last time, moves on, applies what is here (left unflushed until next time).
     fn replay(&mut self, now: u64) {
         // Evaluated anew each time, as the module does: a stop lasts while its cause does.
         self.stopped = None;
-        while let Some((log, pos)) = self.replay_link() {
-            let have = self.logs.get(&log).map_or(0, Vec::len);
-            if (pos as usize) < have {
-                let recs: Vec<Record> = self.logs[&log][pos as usize..].to_vec();
-                for (b, v) in &recs {
-                    self.disk[*b as usize] = *v;
-                }
-                self.note_applied(&log, recs.len());
-                self.report(now, &log, have as u64, false);
-                continue;
+        for _ in 0..100 {
+            let before = self.applied.as_ref().map(|a| a.2);
+            if !self.replay_once(now) {
+                return;
             }
-            let names: Vec<LogName<'_>> = self.logs.keys().map(|(nr, h)| LogName { nr: *nr, host: h }).collect();
-            let current = LogName { nr: log.0, host: &log.1 };
-            let next = match next_logfile(current, names) {
-                Ok(n) => n.map(|n| (n.nr, n.host.to_string())),
-                Err(stop) => {
-                    self.stopped = Some(stop);
-                    return;
-                }
-            };
-            let me = &self.name;
-            let mine = self.link(&format!("version-{:09}-{me}", log.0)).map(str::to_string);
-            let origin = self.link(&format!("version-{:09}-{}", log.0, log.1)).map(str::to_string);
-            let next_link = next.as_ref().and_then(|(nr, h)| self.link(&format!("version-{nr:09}-{h}"))).map(str::to_string);
-            let replay = ReplayLink { log: current, start: pos, len: 0 };
-            let links = SwitchLinks { mine: mine.as_deref(), origin: origin.as_deref(), next: next_link.as_deref() };
-            match switchover(&replay, next.as_ref().map(|(nr, h)| LogName { nr: *nr, host: h }), &links) {
-                Switchover::Switch(n) => {
-                    let key = (n.nr, n.host.to_string());
-                    self.report(now, &key, 0, false);
-                }
-                Switchover::Wait(_) => return,
-                Switchover::Stop(stop) => {
-                    self.stopped = Some(stop);
-                    return;
-                }
+            let after = self.applied.as_ref().map(|a| a.2);
+            if after.is_some() && after != before {
+                return;
             }
         }
+    }
+
+    /// Replays everything here and flushes (before a takeover of another's log).
+    fn replay_all(&mut self, now: u64) {
+        self.stopped = None;
+        for _ in 0..1000 {
+            if !self.replay_once(now) {
+                return;
+            }
+        }
+    }
+
+    /// The primary's writeback: what is durable of its current logfile goes to the
+    /// disk (never more: recovery replays the log from the replay link).
+    fn write_back(&mut self) {
+        let Some((log, _)) = self.replay_link() else { return };
+        let durable = self.synced.get(&log).copied().unwrap_or(0);
+        if durable > self.written {
+            self.apply(&log, self.written, durable);
+            self.written = durable;
+        }
+    }
+
+    /// Recovery of its own log when it becomes primary again (the module's
+    /// `recover_own`): every own logfile from the replay link's on is replayed to its
+    /// end; logging goes on in the last if it is empty, else in the next number.
+    fn recover_own(&mut self, now: u64, link: &LogKey, start: usize) -> LogKey {
+        let me = self.name.clone();
+        let numbers: Vec<LogKey> = self.logs.keys().filter(|(nr, h)| *h == me && *nr >= link.0).cloned().collect();
+        let mut last = (link.clone(), 0);
+        for key in &numbers {
+            let from = if key == link { start } else { 0 };
+            let len = self.logs[key].len();
+            if from < len {
+                self.apply(key, from, len);
+            }
+            last = (key.clone(), len);
+        }
+        self.flush_disk();
+        for key in &numbers {
+            let len = self.logs[key].len();
+            if len > 0 {
+                self.report(now, key, len as u64);
+            }
+        }
+        let (key, len) = last;
+        if len == 0 { key } else { (key.0 + 1, me) }
+    }
+}
+
+/// Whether chain `a` is a prefix of chain `b`: `a` went through what `b` went through,
+/// up to a point (its last logfile maybe only partly).
+fn prefix(a: &[(LogKey, usize)], b: &[(LogKey, usize)]) -> bool {
+    let Some(((last_key, last_n), init)) = a.split_last() else { return true };
+    b.len() >= a.len() && init == &b[..init.len()] && {
+        let (k, n) = &b[init.len()];
+        k == last_key && last_n <= n
     }
 }
 
@@ -287,6 +499,7 @@ pub struct Stats {
     pub handovers: u64,
     pub failovers: u64,
     pub partitions: u64,
+    pub crashes: u64,
     pub split_brains: u64,
     /// Hosts whose disk is an older copy of the primary's but whose logfiles or version
     /// links are not the primary's (replay stopped, or the split brain shown): shown,
@@ -303,6 +516,7 @@ impl Stats {
         self.handovers += o.handovers;
         self.failovers += o.failovers;
         self.partitions += o.partitions;
+        self.crashes += o.crashes;
         self.split_brains += o.split_brains;
         self.stopped_bystanders += o.stopped_bystanders;
         self.aborted += o.aborted;
@@ -314,8 +528,8 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} writes, {} rotations, {} handovers ({} given up), {} forced failovers, {} partitions, {} split brains shown, {} older copies held back by a split brain, {} messages",
-            self.writes, self.rotations, self.handovers, self.aborted, self.failovers, self.partitions, self.split_brains, self.stopped_bystanders, self.messages
+            "{} writes, {} rotations, {} handovers ({} given up), {} forced failovers, {} partitions, {} crashes, {} split brains shown, {} older copies held back by a split brain, {} messages",
+            self.writes, self.rotations, self.handovers, self.aborted, self.failovers, self.partitions, self.crashes, self.split_brains, self.stopped_bystanders, self.messages
         )
     }
 }
@@ -370,7 +584,7 @@ impl World {
             for switch in ["attach", "connect", "sync", "allow-replay"] {
                 h.set(0, &format!("todo-{me}/{switch}"), "1", false);
             }
-            h.report(0, &(1, "node1".into()), 0, false);
+            h.report(0, &(1, "node1".into()), 0);
         }
         hosts[0].set(0, "size", &(u64::from(BLOCKS) * 4096).to_string(), false);
         hosts[0].set(0, PRIMARY, "node1", false);
@@ -384,7 +598,10 @@ impl World {
         }
         hosts[0].role = Role::Primary;
         hosts[0].open = true;
-        hosts[0].logs.insert((1, "node1".into()), Vec::new());
+        hosts[0].create_log(&(1, "node1".into()));
+        for h in &mut hosts {
+            h.journal.clear();
+        }
         World { seed, rng, now: 0, hosts, net: VecDeque::new(), cut: vec![vec![false; n]; n], lossy: false, next_value: 1, stats: Stats::default(), verbose: false, switching: None, switch_since: 0, pending: None, heard: vec![vec![0; n]; n], forced_out: vec![false; n], failure: None }
     }
 
@@ -426,6 +643,10 @@ impl World {
             }
             self.deliver();
             for i in 0..self.hosts.len() {
+                if self.hosts[i].down_until > self.now {
+                    continue;
+                }
+                self.threads(i);
                 // Rounds once a second, at a phase of its own; listings every 2 s.
                 if (self.now + 137 * i as u64) % 1000 < TICK_MS {
                     self.round(i);
@@ -441,6 +662,115 @@ impl World {
         Ok(self.stats)
     }
 
+    /// What a host's threads do between rounds: a primary's log-sync and writeback;
+    /// the filesystem's journal commit every 5 s.
+    fn threads(&mut self, i: usize) {
+        let sync = self.rng.chance(200);
+        let h = &mut self.hosts[i];
+        if h.role == Role::Primary {
+            if sync {
+                if let Some((log, _)) = h.replay_link() {
+                    h.sync_log(&log);
+                }
+            }
+            h.write_back();
+        }
+        if (self.now + 733 * i as u64) % 5000 < TICK_MS {
+            h.journal.clear();
+        }
+    }
+
+    /// A host crashes (a power loss): what was not durable is lost, partly; it comes
+    /// back after a few seconds with the module loaded afresh.
+    fn crash(&mut self, i: usize) {
+        let now = self.now;
+        let down = 1000 + self.rng.below(9000);
+        let keep = self.rng.below(self.hosts[i].journal.len() as u64 + 1) as usize;
+        let mut draws: Vec<u64> = (0..64).map(|_| self.rng.next()).collect();
+        let mut draw = move |n: u64| draws.pop().map_or(0, |d| d % n.max(1));
+        let h = &mut self.hosts[i];
+        // The filesystem: a prefix of its journal since the last commit.
+        for undo in h.journal.drain(keep..).rev() {
+            match undo {
+                Undo::Link(path, Some(old)) => {
+                    h.tree.insert(path, old);
+                }
+                Undo::Link(path, None) => {
+                    h.tree.remove(&path);
+                }
+                Undo::Created(key) => {
+                    h.logs.remove(&key);
+                    h.synced.remove(&key);
+                }
+            }
+        }
+        h.journal.clear();
+        // Logfiles: what was synced, and maybe some more (a torn record is cut); what
+        // is there after the crash is on stable storage.
+        for (key, recs) in h.logs.iter_mut() {
+            let synced = h.synced.get(key).copied().unwrap_or(0).min(recs.len());
+            let len = synced + draw((recs.len() - synced) as u64 + 1) as usize;
+            recs.truncate(len);
+            h.synced.insert(key.clone(), len);
+        }
+        // The disk: each block its flushed value or one of the writes to it since, or torn.
+        let mut disk = h.flushed.clone();
+        for b in 0..BLOCKS {
+            let writes: Vec<u64> = h.unflushed.iter().filter(|(x, _)| *x == b).map(|(_, v)| *v).collect();
+            if writes.is_empty() {
+                continue;
+            }
+            let pick = draw(writes.len() as u64 + 2) as usize;
+            disk[b as usize] = match pick {
+                0 => h.flushed[b as usize],
+                p if p > writes.len() => TORN,
+                p => writes[p - 1],
+            };
+        }
+        h.disk = disk;
+        h.flush_disk();
+        // The module starts afresh: no role, no threads, a Lamport clock from zero.
+        h.restart_app = h.role == Role::Primary && h.open;
+        h.role = Role::Secondary;
+        h.open = false;
+        h.applied = None;
+        h.stopped = None;
+        h.written = 0;
+        // (It observes the stamps of the links it reads: of its tree, first thing.)
+        h.clock.last = h.tree.values().map(|(_, s)| *s).max().unwrap_or(0);
+        h.down_until = now + down;
+        // Truth: its disk went through its chain up to the replay link (it must: the
+        // link says only what was flushed), and is a mix beyond until replay has
+        // re-applied what it had gone through.
+        let before = h.history().to_vec();
+        let link = h.replay_link();
+        let mut cut = Vec::new();
+        if let Some((log, pos)) = &link {
+            for (k, n) in &before {
+                if k == log {
+                    if *pos as usize > *n {
+                        let what = format!("{} crashed with its replay link at {:?} {} beyond what its disk went through: {:?}", h.name, log, pos, before);
+                        self.found(what);
+                        return;
+                    }
+                    if *pos > 0 {
+                        cut.push((k.clone(), *pos as usize));
+                    }
+                    break;
+                }
+                cut.push((k.clone(), *n));
+            }
+        }
+        h.chain = cut;
+        h.dirty = Some(before);
+        self.stats.crashes += 1;
+        self.log(|| {
+            let h = &self.hosts[i];
+            let logs: Vec<String> = h.logs.iter().map(|(k, r)| format!("{}-{}:{}", k.0, k.1, r.len())).collect();
+            format!("{} CRASHES (down for {down} ms); comes back with replay link {:?}, logfiles {}, chain {:?}", h.name, link, logs.join(" "), h.dirty)
+        });
+    }
+
     fn primary(&self) -> Option<usize> {
         self.hosts.iter().position(|h| h.role == Role::Primary && h.open)
     }
@@ -453,22 +783,30 @@ impl World {
                 let block = self.rng.below(u64::from(BLOCKS)) as u32;
                 let value = self.next_value;
                 self.next_value += 1;
+                let fsync = self.rng.chance(300);
                 let h = &mut self.hosts[p];
                 let (log, _) = h.replay_link().expect("a primary has a replay link");
                 h.logs.entry(log.clone()).or_default().push((block, value));
-                h.disk[block as usize] = value;
-                h.note_applied(&log, 1);
+                if fsync {
+                    // The write is acknowledged durable once the log is.
+                    h.sync_log(&log);
+                    h.acked = Some((log.clone(), h.logs[&log].len()));
+                }
                 self.stats.writes += 1;
             }
             if self.rng.chance(3) {
                 let now = self.now;
                 let h = &mut self.hosts[p];
                 let (log, _) = h.replay_link().expect("a primary has a replay link");
-                let len = h.logs.get(&log).map_or(0, Vec::len) as u64;
-                h.report(now, &log, len, false);
+                // The old logfile durable, written back, flushed, reported; then the next.
+                h.sync_log(&log);
+                h.write_back();
+                h.flush_disk();
+                h.report(now, &log, h.written as u64);
                 let next = (log.0 + 1, h.name.clone());
-                h.logs.insert(next.clone(), Vec::new());
-                h.report(now, &next, 0, false);
+                h.create_log(&next);
+                h.written = 0;
+                h.report(now, &next, 0);
                 self.stats.rotations += 1;
                 self.log(|| format!("{} rotates to logfile {}", self.hosts[p].name, next.0));
             }
@@ -497,7 +835,7 @@ impl World {
             if fresh && h.stopped.is_none() && !split && caught_up {
                 let now = self.now;
                 let name = h.name.clone();
-                self.hosts[new].set(now, PRIMARY, &name, false);
+                self.hosts[new].marsadm_set(now, PRIMARY, &name);
                 self.pending = None;
                 self.switching = Some((old, new, false));
                 self.switch_since = now;
@@ -517,7 +855,7 @@ impl World {
             if self.now.saturating_sub(self.switch_since) > 60_000 && self.hosts[new].role != Role::Primary {
                 let now = self.now;
                 let name = self.hosts[old].name.clone();
-                self.hosts[new].set(now, PRIMARY, &name, false);
+                self.hosts[new].marsadm_set(now, PRIMARY, &name);
                 self.hosts[old].open = true;
                 self.switching = None;
                 self.stats.aborted += 1;
@@ -531,7 +869,8 @@ impl World {
             let new = (old + 1 + self.rng.below(self.hosts.len() as u64 - 1) as usize) % self.hosts.len();
             // Not to a host whose history is not the primary's, or whose replay stopped
             // (marsadm refuses, view shows the split brain), nor to one failed over from.
-            if self.forced_out[new] || self.hosts[new].stopped.is_some() || !self.prefix(&self.hosts[new].chain, &self.hosts[old].chain) {
+            // (marsadm runs there: not while it is down.)
+            if self.forced_out[new] || self.hosts[new].down_until > self.now || self.hosts[new].stopped.is_some() || !prefix(&self.hosts[new].chain, &self.hosts[old].chain) {
                 return;
             }
             let forced = self.rng.chance(300);
@@ -541,9 +880,9 @@ impl World {
                 self.forced_out[old] = true;
                 // pause-fetch, then primary --force: the old primary's application goes
                 // on until its host hears of the new one.
-                self.hosts[new].set(now, &format!("todo-{name}/connect"), "0", false);
+                self.hosts[new].marsadm_set(now, &format!("todo-{name}/connect"), "0");
                 self.stats.failovers += 1;
-                self.hosts[new].set(now, PRIMARY, &name, false);
+                self.hosts[new].marsadm_set(now, PRIMARY, &name);
                 self.switching = Some((old, new, true));
                 self.switch_since = now;
                 self.log(|| format!("FORCED failover {} -> {name}", self.hosts[old].name));
@@ -585,6 +924,12 @@ impl World {
         if self.rng.chance(5) {
             self.lossy = !self.lossy;
         }
+        if self.rng.chance(2) {
+            let i = self.rng.below(n as u64) as usize;
+            if self.hosts[i].down_until <= self.now {
+                self.crash(i);
+            }
+        }
     }
 
     fn deliver(&mut self) {
@@ -592,7 +937,10 @@ impl World {
         let (due, rest): (Vec<Packet>, Vec<Packet>) = self.net.drain(..).partition(|p| p.at <= now);
         self.net = rest.into();
         for p in due {
-            self.receive(p);
+            // A host that is down gets nothing (its connections broke).
+            if self.hosts[p.to].down_until <= now {
+                self.receive(p);
+            }
         }
     }
 
@@ -618,14 +966,14 @@ impl World {
                     match verdict {
                         Verdict::Merge => {
                             h.clock.observe(stamp);
-                            h.tree.insert(path, (value, stamp));
+                            h.put(path, value, stamp);
                         }
                         Verdict::Reassert => {
                             h.clock.observe(stamp);
                             let now = self.now;
                             let own = h.tree.get(&path).map_or(mars_core::tree::DELETED.to_string(), |(v, _)| v.clone());
                             let stamp = h.clock.stamp(now);
-                            h.tree.insert(path, (own, stamp));
+                            h.put(path, own, stamp);
                         }
                         Verdict::Ignore | Verdict::Drop(_) => {}
                     }
@@ -635,6 +983,9 @@ impl World {
                 let h = &self.hosts[p.to];
                 let mut replies = Vec::new();
                 for (key, recs) in h.logs.range((from, String::new())..) {
+                    // Its own logfiles only as far as they are durable (the module: the
+                    // current one; the others are durable to their end).
+                    let recs = if key.1 == h.name { &recs[..h.synced.get(key).copied().unwrap_or(0).min(recs.len())] } else { &recs[..] };
                     // (An empty logfile too, once: the copy exists, replay can move on.)
                     let had = have.iter().find(|(k, _)| k == key).map(|(_, n)| *n);
                     let start = had.unwrap_or(0);
@@ -652,7 +1003,8 @@ impl World {
                 if log.1 == h.name {
                     return;
                 }
-                let local = h.logs.entry(log).or_default();
+                h.create_log(&log);
+                let local = h.logs.get_mut(&log).expect("just created");
                 if start == local.len() {
                     local.extend(recs);
                 }
@@ -703,24 +1055,32 @@ impl World {
         let mut follows = false;
         match step(want, h.role, h.open) {
             Step::StayPrimary => {
+                // The writeback's report: the disk flushed, then the replay link.
                 if let Some((log, _)) = h.replay_link() {
-                    let len = h.logs.get(&log).map_or(0, Vec::len) as u64;
-                    h.report(now, &log, len, false);
+                    h.flush_disk();
+                    h.report(now, &log, h.written as u64);
                 }
             }
             Step::TakeOver => match takeover_here(&DirLinks(&h.tree), &me, size, connected, h.clock.peek(now)) {
                 Ok(Some(Takeover::Now(mode))) => {
-                    // What is here of the current logfile is replayed first, then this
-                    // host logs into the next number.
-                    h.replay(now);
-                    // (Like the module: never appending to a logfile with content.)
-                    let (log, _) = h.replay_link().expect("takeover needs a replay link");
-                    if log.1 != me || h.logs.get(&log).is_some_and(|l| !l.is_empty()) {
-                        let next = (log.0 + 1, me.clone());
-                        h.logs.insert(next.clone(), Vec::new());
-                        h.report(now, &next, 0, false);
-                    }
+                    h.flush_applied(now);
+                    let (log, pos) = h.replay_link().expect("takeover needs a replay link");
+                    let next = if mode == Mode::Own {
+                        h.recover_own(now, &log, pos as usize)
+                    } else {
+                        // What is here of the current logfile is replayed first, then
+                        // this host logs into the next number.
+                        h.replay_all(now);
+                        let (log, _) = h.replay_link().expect("takeover needs a replay link");
+                        (log.0 + 1, me.clone())
+                    };
+                    h.create_log(&next);
+                    h.report(now, &next, 0);
+                    h.written = 0;
                     h.role = Role::Primary;
+                    if std::mem::take(&mut h.restart_app) {
+                        h.open = true;
+                    }
                     h.stopped = None;
                     h.set(now, &format!("actual-{me}/is-primary"), "1", false);
                     self.log(|| {
@@ -735,10 +1095,14 @@ impl World {
                             if forced {
                                 self.hosts[i].set(now, &format!("todo-{me}/connect"), "1", false);
                             }
-                            let old_chain = &self.hosts[old].chain;
-                            // Planned: everything the old primary logged is here.
-                            if !forced && *old_chain != taken {
-                                return self.found(format!("planned takeover by {me} without all of {}'s log: has {:?}, old primary {:?}", self.hosts[old].name, taken, old_chain));
+                            let o = &self.hosts[old];
+                            // Planned: everything the old primary logged is here (after
+                            // a crash there: all it had written back, and every write
+                            // acknowledged durable).
+                            let acked = o.acked.as_ref().is_none_or(|(log, n)| taken.iter().any(|(k, m)| k == log && m >= n) || taken.iter().any(|(k, _)| k.0 > log.0));
+                            let all = if o.dirty.is_some() { prefix(o.history(), &taken) } else { o.chain == taken };
+                            if !forced && !(all && acked) {
+                                return self.found(format!("planned takeover by {me} without all of {}'s log: has {:?}, old primary {:?} (acknowledged durable {:?})", o.name, taken, o.history(), o.acked));
                             }
                         } else {
                             self.switching = Some((old, new, forced));
@@ -753,17 +1117,34 @@ impl World {
             // (systemd does it, docu/systemd.md): next round it leaves.
             Step::Remain => h.open = false,
             Step::Follow => {
+                h.restart_app = false;
+                let was_primary = h.role == Role::Primary || h.link(&format!("actual-{me}/is-primary")) == Some("1");
                 if h.role == Role::Primary {
-                    // Leaving the primary role: the final links, then is-primary = 0,
-                    // then the final links again with newer stamps.
+                    // Leaving the primary role: the log durable and written back, the
+                    // disk flushed, the final links.
                     let (log, _) = h.replay_link().expect("a primary has a replay link");
-                    let len = h.logs.get(&log).map_or(0, Vec::len) as u64;
-                    h.report(now, &log, len, false);
-                    h.set(now, &format!("actual-{me}/is-primary"), "0", false);
-                    h.report(now, &log, len, true);
+                    h.sync_log(&log);
+                    h.write_back();
+                    h.flush_disk();
+                    h.report(now, &log, h.written as u64);
                     h.role = Role::Secondary;
                     h.open = false;
                     self.log(|| format!("{me} leaves the primary role"));
+                }
+                if was_primary {
+                    // What a host taking over relies on is durable (sync of the
+                    // directory), then is-primary = 0, then the final links again with
+                    // newer stamps (the module's `restamp_final_links`).
+                    let h = &mut self.hosts[i];
+                    h.journal.clear();
+                    h.set(now, &format!("actual-{me}/is-primary"), "0", false);
+                    if let Some((log, _)) = h.replay_link() {
+                        for name in [format!("replay-{me}"), format!("version-{:09}-{me}", log.0)] {
+                            if let Some(value) = h.link(&name).map(str::to_string) {
+                                h.set(now, &name, &value, true);
+                            }
+                        }
+                    }
                 }
                 follows = true;
             }
@@ -811,15 +1192,6 @@ impl World {
         self.hosts.iter().find(|h| h.name == key.1).and_then(|h| h.logs.get(key)).map_or(&[], Vec::as_slice)
     }
 
-    /// Whether chain `a` is a prefix of chain `b`: `a` went through what `b` went
-    /// through, up to a point (its last logfile maybe only partly).
-    fn prefix(&self, a: &[(LogKey, usize)], b: &[(LogKey, usize)]) -> bool {
-        let Some(((last_key, last_n), init)) = a.split_last() else { return true };
-        b.len() >= a.len() && init == &b[..init.len()] && {
-            let (k, n) = &b[init.len()];
-            k == last_key && last_n <= n
-        }
-    }
 
     /// After every step: each disk holds exactly its chain's records, every fetched
     /// copy is a prefix of its origin's logfile, and each chain is one history with the
@@ -827,6 +1199,13 @@ impl World {
     fn check(&mut self) -> Result<(), Failure> {
         if let Some(what) = self.failure.take() {
             return Err(self.fail(what));
+        }
+        // A crashed host's disk is what its chain wrote again once replay went through
+        // everything it had gone through before.
+        for h in &mut self.hosts {
+            if h.dirty.as_ref().is_some_and(|before| prefix(before, &h.chain)) {
+                h.dirty = None;
+            }
         }
         for h in &self.hosts {
             for (key, recs) in &h.logs {
@@ -845,14 +1224,33 @@ impl World {
                     disk[*b as usize] = *v;
                 }
             }
-            if disk != h.disk {
+            if let Some(before) = &h.dirty {
+                // Replay at the end of what it has here, with nothing to move on to: its
+                // view says its disk is a consistent copy. It must be.
+                let idle = h.down_until <= self.now && h.role != Role::Primary && h.applied.is_none() && h.replay_link().is_some_and(|(log, pos)| {
+                    pos as usize == h.logs.get(&log).map_or(0, Vec::len) && !h.logs.keys().any(|k| k.0 > log.0)
+                });
+                if idle && disk != h.disk {
+                    return Err(self.fail(format!(
+                        "MIXED DISK after a crash: {} replayed all its copies hold (chain {:?}), its disk still holds writes it went through before (chain {:?})",
+                        h.name, h.chain, before
+                    )));
+                }
+            } else if disk != h.disk {
                 return Err(self.fail(format!("{}'s disk is not what its chain {:?} wrote", h.name, h.chain)));
             }
             let Some(((last, _), _)) = h.chain.split_last() else { continue };
             let Some(origin) = self.hosts.iter().find(|o| o.name == last.1) else { continue };
-            let at = origin.chain.iter().position(|(k, _)| k == last);
+            let history = origin.history();
+            let at = history.iter().position(|(k, _)| k == last);
             let ok = match at {
-                Some(i) => self.prefix(&h.chain, &origin.chain[..=i]),
+                // (Up to all of the logfile its writer has: the writeback may lag behind
+                // what the fetch got.)
+                Some(i) => {
+                    let mut history = history[..=i].to_vec();
+                    history[i].1 = history[i].1.max(self.origin_copy(last).len());
+                    prefix(&h.chain, &history)
+                }
                 None => false,
             };
             if !ok {
@@ -871,6 +1269,12 @@ impl World {
     fn check_end(&mut self) -> Result<(), Failure> {
         for h in &self.hosts {
             self.log(|| format!("end: {} {:?} open {} replay {:?} stopped {:?} chain {:?}", h.name, h.role, h.open, h.replay_link(), h.stopped, h.chain));
+            self.log(|| {
+                let links: Vec<String> = h.tree.iter().filter(|(k, _)| k.contains("replay-") || k.contains("is-primary") || k.contains("version-") || k.ends_with("/primary")).map(|(k, (v, s))| format!("{k}={v}@{s}")).collect();
+                let logs: Vec<String> = h.logs.iter().map(|(k, r)| format!("{}-{}:{}/{}", k.0, k.1, r.len(), h.synced.get(k).copied().unwrap_or(0))).collect();
+                let t = takeover_here(&DirLinks(&h.tree), &h.name, u64::from(BLOCKS) * 4096, true, h.clock.peek(self.now));
+                format!("   {} takeover {:?} logs {} links {}", h.name, t, logs.join(" "), links.join(" "))
+            });
         }
         let Some(p) = self.hosts.iter().position(|h| h.role == Role::Primary) else {
             return Err(self.fail("no primary at the end".into()));
@@ -882,7 +1286,7 @@ impl World {
             }
             let shown = self.split_brain_shown(p, p, i);
             // On the primary's history (behind or equal): it must have caught up.
-            let on_history = self.prefix(&h.chain, &primary.chain);
+            let on_history = prefix(&h.chain, &primary.chain);
             if on_history && (h.stopped.is_some() || shown) && h.disk != primary.disk {
                 // Its disk is an older copy, but its logfiles or version links are not
                 // the primary's (a logfile of its own, even an empty one, or two
