@@ -2,13 +2,15 @@
 //!
 //! Hosts run `mars-core`'s decisions — the strategy's round (`round`), takeover
 //! (`handover`), replay's switchover between logfiles (`replication`), the merge of
-//! peers' tree listings (`ownership`, `merge`), version links (`tree`) and split-brain
-//! analysis (`splitbrain`) — over simulated trees, logfiles and disks, a simulated
-//! network (delay, reordering, duplication, loss, partitions also one way) and skewed
-//! clocks. What the module's threads do with the decisions (append, fetch, apply) is
-//! carried out here in a few lines each. An operator writes, rotates logfiles, hands
-//! over and fails over by force, all chosen by one seed: a seed reproduces a run
-//! exactly.
+//! peers' tree listings (`ownership`, `merge`), version links (`tree`), replay's steps
+//! (`replication::replay_step`) and split-brain analysis (`splitbrain`) — over simulated
+//! trees, logfiles and disks, a simulated network (delay, reordering, duplication, loss,
+//! partitions also one way), skewed clocks and host crashes (a power loss: what was not
+//! synced or flushed is lost, partly; the tree comes back as a prefix of its journal).
+//! What the module's threads do with the decisions (append, sync, write back, fetch,
+//! apply, flush) is carried out here in a few lines each. An operator writes, rotates
+//! logfiles, hands over and fails over by force, all chosen by one seed: a seed
+//! reproduces a run exactly.
 //!
 //! The checker, after every step of the world: every host's disk holds exactly the
 //! records of the logfile chain it went through (nothing skipped, nothing applied
