@@ -473,6 +473,11 @@ pub fn invalidate(ctx: &Context, res: &str, timeout: Duration) -> Result<()> {
     let primary = v.designated()?.ok_or_else(|| refused(res, "no host is designated primary"))?;
     let theirs = fresh_replay(&v, res, &primary)?;
     let theirs = ReplayLink::parse(&theirs).map_err(|_| refused(res, format!("{primary}'s replay link is not known here")))?;
+    if theirs.log.host == me {
+        // Replay would start in a logfile of this host's, which the invalidation removes
+        // and no one sends back (nobody's copy replaces its origin's logfile).
+        return Err(refused(res, format!("{primary} still replays this host's {} (it is taking over from it): retry once it logs into its own logfile (`marsadm view {res}`)", theirs.log)));
+    }
     let size = v.number(SIZE)?.unwrap_or(0);
     if v.actual(&primary, "is-primary")?.as_deref() != Some("1") {
         eprintln!("WARNING: {primary} is designated but not (yet) actual primary; the sync starts once it is");

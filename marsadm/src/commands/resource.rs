@@ -527,18 +527,42 @@ pub(super) fn may_purge_mark(ctx: &Context, rel: &str) -> Result<bool> {
 }
 
 /// Discards this host's history of `res` before it becomes a fresh copy of `primary`
-/// from logfile `from` on (join, invalidate): its version links are marked deleted,
-/// and its logfiles go except copies of `primary`'s history from `from` on (still
+/// from logfile `from` on (join, invalidate): its version links that differ from the
+/// primary's are marked deleted, and its logfiles go except copies of `primary`'s history from `from` on (still
 /// valid, they need not be fetched again). Returns the bytes of logfiles removed.
 pub(super) fn discard_history(ctx: &Context, res: &str, primary: &str, from: u32, stamp: u64) -> Result<u64> {
     let dir = resource_dir(res);
     let me = ctx.host.as_str();
-    forget_versions(ctx, res, me, stamp)?;
+    forget_versions_off(ctx, res, me, primary, stamp)?;
     let on_history = |name: LogName<'_>| -> bool {
         let v = ctx.tree.get(&format!("{dir}/{VERSION_PREFIX}{:09}-{primary}", name.nr)).ok().flatten();
         v.is_some_and(|v| mars_core::tree::VersionLink::parse(&v.value).is_ok_and(|v| v.log == name))
     };
     remove_logfiles(ctx, res, |log| log.nr < from || log.host == me || !on_history(log))
+}
+
+/// Marks this host's version links of `res` deleted where `primary`'s of the same
+/// logfile number differs: the history it does not share. The links equal to the
+/// primary's stay: where this host wrote a logfile of the primary's history, its link
+/// is the one the others chain to when they move on to that logfile, and compare their
+/// histories with (without it, a host that diverged before that logfile waited for it
+/// forever instead of stopping with a split brain: found by the simulation).
+fn forget_versions_off(ctx: &Context, res: &str, me: &str, primary: &str, stamp: u64) -> Result<()> {
+    let dir = resource_dir(res);
+    for name in ctx.tree.list(&dir)? {
+        let Some(rest) = name.strip_prefix(VERSION_PREFIX) else { continue };
+        let Some((nr, owner)) = rest.split_at_checked(9).and_then(|(nr, h)| Some((nr, h.strip_prefix('-')?))) else { continue };
+        if owner != me {
+            continue;
+        }
+        let rel = format!("{dir}/{name}");
+        let Some(mine) = ctx.tree.get(&rel)? else { continue };
+        let theirs = ctx.tree.get(&format!("{dir}/{VERSION_PREFIX}{nr}-{primary}"))?;
+        if theirs.is_none_or(|t| t.value != mine.value) {
+            ctx.tree.set(&rel, mars_core::tree::DELETED, stamp)?;
+        }
+    }
+    Ok(())
 }
 
 /// Marks `host`'s version links of `res` deleted.

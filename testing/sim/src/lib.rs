@@ -26,12 +26,12 @@ use std::fmt;
 use mars_core::handover::{Mode, Takeover};
 use mars_core::merge::LinkState;
 use mars_core::ownership::{classify, decide, refused_path, Verdict};
-use mars_core::replication::{next_logfile, replay_step, rewrite_version, switchover, Copy, ReplayStep, Stop, SwitchLinks, Switchover};
+use mars_core::replication::{is_consistent, next_logfile, replay_step, rewrite_version, switchover, Copy, ReplayStep, Stop, SwitchLinks, Switchover};
 use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use mars_core::round::{follow, step, takeover_here, text, Activity, Links, Step};
 use mars_core::splitbrain::{compare_histories, PairHistory};
 use mars_core::splitmix::SplitMix64;
-use mars_core::tree::{LogName, ReplayLink, VersionInput, VersionLink, NONE, PRIMARY, RESOURCE_PREFIX};
+use mars_core::tree::{LogName, ReplayLink, VersionInput, VersionLink, DELETED, NONE, PRIMARY, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
 use mars_core::xxh64::xxh64;
 
 /// The one resource of the simulation.
@@ -105,7 +105,7 @@ impl Links for DirLinks<'_> {
 
     fn stamped(&self, name: fmt::Arguments<'_>) -> Result<Option<(Vec<u8>, u64)>, ()> {
         let path = format!("{RESOURCE_PREFIX}{RES}/{name}");
-        Ok(self.0.get(&path).filter(|(v, _)| v != mars_core::tree::DELETED).map(|(v, s)| (v.as_bytes().to_vec(), *s)))
+        Ok(self.0.get(&path).filter(|(v, _)| v != DELETED).map(|(v, s)| (v.as_bytes().to_vec(), *s)))
     }
 
     fn names(&self, each: &mut dyn FnMut(&str)) -> Result<(), ()> {
@@ -156,6 +156,10 @@ struct Host {
     dirty: Option<Vec<(LogKey, usize)>>,
     /// Truth: the last write the application was told is durable (fsync), per logfile.
     acked: Option<(LogKey, usize)>,
+    /// Truth: invalidated, its disk a full sync's mix until the links say consistent.
+    resync: bool,
+    /// The sync thread asked for the primary's log position (the copy is complete).
+    sync_ending: bool,
     /// Truth kept by the simulation, not by the host: the records its disk went through,
     /// per logfile, in order (the checker compares against it).
     chain: Vec<(LogKey, usize)>,
@@ -191,13 +195,15 @@ impl Host {
             restart_app: false,
             dirty: None,
             acked: None,
+            resync: false,
+            sync_ending: false,
             chain: Vec::new(),
             stopped: None,
         }
     }
 
     fn link(&self, name: &str) -> Option<&str> {
-        self.tree.get(&format!("{RESOURCE_PREFIX}{RES}/{name}")).map(|(v, _)| v.as_str()).filter(|v| *v != mars_core::tree::DELETED)
+        self.tree.get(&format!("{RESOURCE_PREFIX}{RES}/{name}")).map(|(v, _)| v.as_str()).filter(|v| *v != DELETED)
     }
 
     /// Sets a link of the resource directory with a fresh stamp, unless it has the value
@@ -212,11 +218,13 @@ impl Host {
     }
 
     /// marsadm sets a link: stamped after every link in the directory (its
-    /// `Tree::newest_stamp`), whatever the module's clock says.
+    /// `Tree::newest_stamp`), whatever the module's clock says; durable when it returns.
     fn marsadm_set(&mut self, now: u64, name: &str, value: &str) {
         let newest = self.tree.values().map(|(_, s)| *s).max().unwrap_or(0);
         self.clock.observe(newest);
         self.set(now, name, value, false);
+        // It syncs the filesystem before it returns (with its trigger).
+        self.journal.clear();
     }
 
     /// Writes a link of the tree (journaled).
@@ -291,6 +299,20 @@ impl Host {
         digest[8..].copy_from_slice(&h(2));
         let link = VersionLink::new(&input, digest).to_string();
         self.set(now, &format!("version-{:09}-{me}", log.0), &link, false);
+    }
+
+    /// Whether its links say its disk is a consistent copy (`replication::is_consistent`).
+    fn consistent(&self) -> bool {
+        let size = u64::from(BLOCKS) * 4096;
+        let status = self.link(&format!("{SYNCSTATUS_PREFIX}{}", self.name)).map_or(Some(size), |v| v.parse().ok());
+        let syncpos = self.link(&format!("{SYNCPOS_PREFIX}{}", self.name)).map(str::to_string);
+        let syncpos = syncpos.as_deref().map(ReplayLink::parse);
+        let replay = self.link(&format!("replay-{}", self.name)).map(str::to_string);
+        match (status, syncpos, replay.as_deref().map(ReplayLink::parse)) {
+            (Some(status), None, Some(Ok(r))) => is_consistent(size, status, None, &r),
+            (Some(status), Some(Ok(p)), Some(Ok(r))) => is_consistent(size, status, Some(&p), &r),
+            _ => false,
+        }
     }
 
     /// The history its disk went through: after a crash, while replay goes through it
@@ -470,7 +492,17 @@ enum Msg {
     FetchReq { from: u32, have: Vec<(LogKey, usize)> },
     /// Records of a logfile, starting at `start`.
     FetchData { log: LogKey, start: usize, recs: Vec<Record> },
+    /// Full sync: blocks from `from` on, once the primary's writeback has passed
+    /// `start` (the syncing host's replay link).
+    SyncReq { from: u32, start: (LogKey, u64) },
+    SyncData { from: u32, values: Vec<u64> },
+    /// The copy is complete: the primary's log position now.
+    SyncEnd,
+    SyncPos { log: LogKey, pos: usize },
 }
+
+/// Blocks one sync request copies.
+const SYNC_BLOCKS: u32 = 4;
 
 struct Packet {
     at: u64,
@@ -502,6 +534,7 @@ pub struct Stats {
     pub failovers: u64,
     pub partitions: u64,
     pub crashes: u64,
+    pub invalidations: u64,
     pub split_brains: u64,
     /// Hosts whose disk is an older copy of the primary's but whose logfiles or version
     /// links are not the primary's (replay stopped, or the split brain shown): shown,
@@ -519,6 +552,7 @@ impl Stats {
         self.failovers += o.failovers;
         self.partitions += o.partitions;
         self.crashes += o.crashes;
+        self.invalidations += o.invalidations;
         self.split_brains += o.split_brains;
         self.stopped_bystanders += o.stopped_bystanders;
         self.aborted += o.aborted;
@@ -530,8 +564,8 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} writes, {} rotations, {} handovers ({} given up), {} forced failovers, {} partitions, {} crashes, {} split brains shown, {} older copies held back by a split brain, {} messages",
-            self.writes, self.rotations, self.handovers, self.aborted, self.failovers, self.partitions, self.crashes, self.split_brains, self.stopped_bystanders, self.messages
+            "{} writes, {} rotations, {} handovers ({} given up), {} forced failovers, {} partitions, {} crashes, {} invalidations, {} split brains shown, {} older copies held back by a split brain, {} messages",
+            self.writes, self.rotations, self.handovers, self.aborted, self.failovers, self.partitions, self.crashes, self.invalidations, self.split_brains, self.stopped_bystanders, self.messages
         )
     }
 }
@@ -549,6 +583,10 @@ pub struct World {
     next_value: u64,
     pub stats: Stats,
     pub verbose: bool,
+    /// The operator invalidates hosts that show a split brain (during the faults, and
+    /// after them, and then the run must end converged). Off by default: it shows open
+    /// findings (docu/simulation.md, "Open").
+    pub invalidate: bool,
     /// A handover under way: (old primary, new primary, forced).
     switching: Option<(usize, usize, bool)>,
     switch_since: u64,
@@ -562,11 +600,18 @@ pub struct World {
     heard: Vec<Vec<u64>>,
     /// A finding made during a step, reported by the checker after it.
     failure: Option<String>,
+    /// Truth: every logfile's records as its writer wrote them (what a crash lost there
+    /// cut off), also after the writer removed the file.
+    truth: BTreeMap<LogKey, Vec<Record>>,
+    /// Truth: the history each logfile continues, its writer's chain when it began it.
+    lineage: BTreeMap<LogKey, Vec<(LogKey, usize)>>,
 }
 
-/// Length of a run and of its final phase without faults (ms).
+/// Length of a run's faults, of the phase without faults until the operator repairs
+/// what shows a split brain (`invalidate`), and of the whole run (ms).
 const RUN_MS: u64 = 120_000;
 const SETTLE_MS: u64 = 60_000;
+const END_MS: u64 = RUN_MS + SETTLE_MS + 90_000;
 const TICK_MS: u64 = 50;
 /// How far behind the old primary `marsadm primary` designates a host when systemd
 /// runs the application (marsadm's SYSTEMD_CATCH_UP_SLACK, in records here).
@@ -604,7 +649,7 @@ impl World {
         for h in &mut hosts {
             h.journal.clear();
         }
-        World { seed, rng, now: 0, hosts, net: VecDeque::new(), cut: vec![vec![false; n]; n], lossy: false, next_value: 1, stats: Stats::default(), verbose: false, switching: None, switch_since: 0, pending: None, heard: vec![vec![0; n]; n], forced_out: vec![false; n], failure: None }
+        World { seed, rng, now: 0, hosts, net: VecDeque::new(), cut: vec![vec![false; n]; n], lossy: false, next_value: 1, stats: Stats::default(), verbose: false, switching: None, switch_since: 0, pending: None, heard: vec![vec![0; n]; n], forced_out: vec![false; n], failure: None, invalidate: false, truth: BTreeMap::new(), lineage: BTreeMap::from([((1, "node1".into()), Vec::new())]) }
     }
 
     fn log(&self, what: impl FnOnce() -> String) {
@@ -631,11 +676,22 @@ impl World {
 
     /// Runs the seed to its end; the first finding of the checker ends it.
     pub fn run(&mut self) -> Result<Stats, Failure> {
-        while self.now < RUN_MS + SETTLE_MS {
+        let end = if self.invalidate { END_MS } else { RUN_MS + SETTLE_MS };
+        while self.now < end {
             let faults = self.now < RUN_MS;
             if faults {
                 self.operator();
                 self.faults();
+            } else if self.now == RUN_MS + SETTLE_MS {
+                // Settled: every divergence is shown; the operator repairs it.
+                self.check_shown()?;
+                for x in self.to_repair() {
+                    self.invalidate(x);
+                }
+            } else if self.now == RUN_MS + SETTLE_MS + 30_000 {
+                for x in self.to_repair() {
+                    self.invalidate(x);
+                }
             } else if self.lossy || self.cut.iter().flatten().any(|c| *c) {
                 self.log(|| "faults healed".into());
                 self.lossy = false;
@@ -660,7 +716,11 @@ impl World {
             self.check()?;
             self.now += TICK_MS;
         }
-        self.check_end()?;
+        if self.invalidate {
+            self.check_converged()?;
+        } else {
+            self.check_shown()?;
+        }
         Ok(self.stats)
     }
 
@@ -703,6 +763,10 @@ impl World {
                 Undo::Created(key) => {
                     h.logs.remove(&key);
                     h.synced.remove(&key);
+                    if key.1 == h.name {
+                        self.truth.remove(&key);
+                        self.lineage.remove(&key);
+                    }
                 }
             }
         }
@@ -714,6 +778,11 @@ impl World {
             let len = synced + draw((recs.len() - synced) as u64 + 1) as usize;
             recs.truncate(len);
             h.synced.insert(key.clone(), len);
+            if key.1 == h.name {
+                if let Some(t) = self.truth.get_mut(key) {
+                    t.truncate(len);
+                }
+            }
         }
         // The disk: each block its flushed value or one of the writes to it since, or torn.
         let mut disk = h.flushed.clone();
@@ -773,6 +842,110 @@ impl World {
         });
     }
 
+    /// `marsadm invalidate` on host `x` (as marsadm does it: detached, this host's
+    /// version links and logfiles off the designated primary's history gone, replay from
+    /// the primary's current logfile after a full sync); refused as marsadm refuses.
+    fn invalidate(&mut self, x: usize) -> bool {
+        let now = self.now;
+        let h = &self.hosts[x];
+        let me = h.name.clone();
+        let Some(p) = h.link(PRIMARY).and_then(|p| self.hosts.iter().position(|o| o.name == p)) else { return false };
+        if p == x || h.role == Role::Primary || h.down_until > now || h.link(&format!("actual-{me}/is-primary")) == Some("1") {
+            return false;
+        }
+        // The primary's replay link, from a listing heard within 45 s.
+        if self.heard[x][p] + 45_000 < now {
+            return false;
+        }
+        let pname = self.hosts[p].name.clone();
+        let Some(theirs) = h.link(&format!("replay-{pname}")).and_then(|v| ReplayLink::parse(v).ok()).map(|l| ((l.log.nr, l.log.host.to_string()), l.start)) else { return false };
+        let ((nr, _), _) = &theirs;
+        let nr = *nr;
+        // (marsadm refuses while the primary still replays a logfile of this host's.)
+        if theirs.0 .1 == me {
+            return false;
+        }
+        let h = &mut self.hosts[x];
+        // The module detaches: its threads end (replay flushes what it applied).
+        h.flush_applied(now);
+        h.sync_ending = false;
+        let newest = h.tree.values().map(|(_, s)| *s).max().unwrap_or(0);
+        h.clock.observe(newest);
+        h.set(now, &format!("todo-{me}/attach"), "0", false);
+        let prefix_v = format!("{RESOURCE_PREFIX}{RES}/version-");
+        // (Those equal to the primary's of the same number stay: shared history.)
+        let primary_v = |k: &str| k.strip_suffix(&format!("-{me}")).and_then(|n| h.tree.get(&format!("{n}-{pname}"))).map(|(v, _)| v.clone());
+        let mine: Vec<String> =
+            h.tree.iter().filter(|(k, (v, _))| k.starts_with(&prefix_v) && k.ends_with(&format!("-{me}")) && v != DELETED && primary_v(k).as_ref() != Some(v)).map(|(k, _)| k.clone()).collect();
+        for path in mine {
+            let stamp = h.clock.stamp(now);
+            h.put(path, DELETED.into(), stamp);
+        }
+        let on_history = |h: &Host, key: &LogKey| {
+            h.link(&format!("version-{:09}-{pname}", key.0)).and_then(|v| VersionLink::parse(v).ok()).is_some_and(|v| v.log.nr == key.0 && v.log.host == key.1)
+        };
+        let gone: Vec<LogKey> = h.logs.keys().filter(|k| k.0 < nr || k.1 == me || !on_history(h, k)).cloned().collect();
+        for k in gone {
+            h.logs.remove(&k);
+            h.synced.remove(&k);
+        }
+        h.set(now, &format!("replay-{me}"), &format!("{},0,0", LogName { nr, host: &theirs.0 .1 }), false);
+        h.set(now, &format!("{SYNCSTATUS_PREFIX}{me}"), "0", false);
+        if h.link(&format!("{SYNCPOS_PREFIX}{me}")).is_some() {
+            h.set(now, &format!("{SYNCPOS_PREFIX}{me}"), DELETED, false);
+        }
+        if nr > 1 {
+            if let Some(v) = h.link(&format!("version-{:09}-{pname}", nr - 1)).map(str::to_string) {
+                h.set(now, &format!("version-{:09}-{me}", nr - 1), &v, false);
+            }
+        }
+        for switch in ["connect", "sync", "allow-replay", "attach"] {
+            h.set(now, &format!("todo-{me}/{switch}"), "1", false);
+        }
+        // marsadm syncs the filesystem before it returns (with its trigger).
+        h.journal.clear();
+        h.applied = None;
+        h.stopped = None;
+        h.dirty = None;
+        h.resync = true;
+        // Truth: its disk becomes the primary's history up to the start of that logfile,
+        // and replay goes on from there.
+        let history: Vec<(LogKey, usize)> = self.hosts[p].history().iter().filter(|(k, _)| k.0 < nr).cloned().collect();
+        self.hosts[x].chain = history;
+        self.forced_out[x] = false;
+        self.stats.invalidations += 1;
+        self.log(|| format!("{me} INVALIDATED: full sync from {pname}, replay from logfile {nr}"));
+        true
+    }
+
+    /// Hosts the operator would invalidate: not the primary, and diverged from it or
+    /// held back (replay stopped, a split brain shown, failed over from).
+    fn to_repair(&self) -> Vec<usize> {
+        let Some(p) = self.hosts.iter().position(|h| h.role == Role::Primary) else { return Vec::new() };
+        (0..self.hosts.len())
+            .filter(|&i| {
+                i != p
+                    && (self.forced_out[i]
+                        || self.hosts[i].stopped.is_some()
+                        || self.split_brain_shown(i, i, p)
+                        || self.stranded(i, p)
+                        || !prefix(&self.hosts[i].chain, self.hosts[p].history()))
+            })
+            .collect()
+    }
+
+    /// Whether host `i`'s replay needs a logfile its source, the primary `p`, does not
+    /// have (any more: an invalidation removes a host's logfiles before the primary's
+    /// current one, and its own): its fetch fails and says so; invalidate repairs it.
+    fn stranded(&self, i: usize, p: usize) -> bool {
+        let h = &self.hosts[i];
+        h.replay_link().is_some_and(|(log, pos)| {
+            // (More of it to come, as the origin's version link there tells.)
+            let more = h.link(&format!("version-{:09}-{}", log.0, log.1)).and_then(|v| VersionLink::parse(v).ok()).is_some_and(|v| v.pos > pos);
+            log.1 != h.name && more && h.logs.get(&log).is_none_or(|r| r.len() as u64 <= pos) && !self.hosts[p].logs.contains_key(&log)
+        })
+    }
+
     fn primary(&self) -> Option<usize> {
         self.hosts.iter().position(|h| h.role == Role::Primary && h.open)
     }
@@ -789,6 +962,7 @@ impl World {
                 let h = &mut self.hosts[p];
                 let (log, _) = h.replay_link().expect("a primary has a replay link");
                 h.logs.entry(log.clone()).or_default().push((block, value));
+                self.truth.entry(log.clone()).or_default().push((block, value));
                 if fsync {
                     // The write is acknowledged durable once the log is.
                     h.sync_log(&log);
@@ -809,9 +983,20 @@ impl World {
                 h.create_log(&next);
                 h.written = 0;
                 h.report(now, &next, 0);
+                self.lineage.insert(next.clone(), h.chain.clone());
+                // (A name this host used before, in a history an invalidation discarded
+                // here: a new logfile.)
+                self.truth.insert(next.clone(), Vec::new());
                 self.stats.rotations += 1;
                 self.log(|| format!("{} rotates to logfile {}", self.hosts[p].name, next.0));
             }
+        }
+        if let Some((old, new, _, _)) = self.pending.filter(|p| self.hosts[p.1].down_until > self.now) {
+            // marsadm died with its host: nothing designated; the application goes on.
+            self.hosts[old].open = self.hosts[old].role == Role::Primary;
+            self.pending = None;
+            self.stats.aborted += 1;
+            self.log(|| format!("handover to {} given up: marsadm died with its host", self.hosts[new].name));
         }
         if let Some((old, new, since, systemd)) = self.pending {
             // `marsadm primary` waits until this host has caught up with the old primary
@@ -864,6 +1049,13 @@ impl World {
                 self.log(|| format!("handover to {} aborted: primary is {name} again", self.hosts[new].name));
             }
         }
+        if self.invalidate && self.rng.chance(3) {
+            let repair = self.to_repair();
+            if !repair.is_empty() {
+                let x = repair[self.rng.below(repair.len() as u64) as usize];
+                self.invalidate(x);
+            }
+        }
         if self.switching.is_none() && self.rng.chance(12) {
             // Only with one primary (after a forced failover, once the old one has left).
             let primaries: Vec<usize> = (0..self.hosts.len()).filter(|&i| self.hosts[i].role == Role::Primary).collect();
@@ -871,8 +1063,8 @@ impl World {
             let new = (old + 1 + self.rng.below(self.hosts.len() as u64 - 1) as usize) % self.hosts.len();
             // Not to a host whose history is not the primary's, or whose replay stopped
             // (marsadm refuses, view shows the split brain), nor to one failed over from.
-            // (marsadm runs there: not while it is down.)
-            if self.forced_out[new] || self.hosts[new].down_until > self.now || self.hosts[new].stopped.is_some() || !prefix(&self.hosts[new].chain, &self.hosts[old].chain) {
+            // (marsadm runs there: not while it is down; not to a disk that is no copy yet.)
+            if self.forced_out[new] || self.hosts[new].down_until > self.now || !self.hosts[new].consistent() || self.hosts[new].stopped.is_some() || !prefix(&self.hosts[new].chain, &self.hosts[old].chain) {
                 return;
             }
             let forced = self.rng.chance(300);
@@ -973,7 +1165,7 @@ impl World {
                         Verdict::Reassert => {
                             h.clock.observe(stamp);
                             let now = self.now;
-                            let own = h.tree.get(&path).map_or(mars_core::tree::DELETED.to_string(), |(v, _)| v.clone());
+                            let own = h.tree.get(&path).map_or(DELETED.to_string(), |(v, _)| v.clone());
                             let stamp = h.clock.stamp(now);
                             h.put(path, own, stamp);
                         }
@@ -1010,6 +1202,64 @@ impl World {
                 if start == local.len() {
                     local.extend(recs);
                 }
+            }
+            Msg::SyncReq { from, start } => {
+                // The sync server: only a primary serves, once its writeback has passed
+                // the syncing host's replay start (every write before it is on the disk
+                // being copied, every later one is replayed there).
+                let h = &self.hosts[p.to];
+                if h.role != Role::Primary {
+                    return;
+                }
+                let Some((cur, _)) = h.replay_link() else { return };
+                if (start.0 .0, start.1) > (cur.0, h.written as u64) {
+                    return;
+                }
+                let to = (from + SYNC_BLOCKS).min(BLOCKS);
+                let values = h.disk[from as usize..to as usize].to_vec();
+                self.send(p.to, p.from, Msg::SyncData { from, values });
+            }
+            Msg::SyncData { from, values } => {
+                let h = &mut self.hosts[p.to];
+                let status = h.link(&format!("{SYNCSTATUS_PREFIX}{}", h.name)).and_then(|v| v.parse::<u64>().ok());
+                if status != Some(u64::from(from) * 4096) {
+                    return;
+                }
+                for (k, v) in values.iter().enumerate() {
+                    h.disk_write(from + k as u32, *v);
+                }
+                self.log(|| format!("{} sync: blocks {from}.. from {}: {values:?}", self.hosts[p.to].name, self.hosts[p.from].name));
+                let h = &mut self.hosts[p.to];
+                h.flush_disk();
+                let next = from + values.len() as u32;
+                if next < BLOCKS {
+                    let me = h.name.clone();
+                    h.set(self.now, &format!("{SYNCSTATUS_PREFIX}{me}"), &(u64::from(next) * 4096).to_string(), false);
+                } else {
+                    h.sync_ending = true;
+                    self.send(p.to, p.from, Msg::SyncEnd);
+                }
+            }
+            Msg::SyncEnd => {
+                let h = &self.hosts[p.to];
+                if h.role != Role::Primary {
+                    return;
+                }
+                let Some((cur, _)) = h.replay_link() else { return };
+                let pos = h.logs.get(&cur).map_or(0, Vec::len);
+                self.send(p.to, p.from, Msg::SyncPos { log: cur, pos });
+            }
+            Msg::SyncPos { log, pos } => {
+                let now = self.now;
+                let h = &mut self.hosts[p.to];
+                if !std::mem::take(&mut h.sync_ending) {
+                    return;
+                }
+                let me = h.name.clone();
+                let name = LogName { nr: log.0, host: &log.1 };
+                h.set(now, &format!("{SYNCPOS_PREFIX}{me}"), &format!("{name},{pos},0"), false);
+                h.set(now, &format!("{SYNCSTATUS_PREFIX}{me}"), &(u64::from(BLOCKS) * 4096).to_string(), false);
+                self.log(|| format!("{me} synced; consistent once replay passes {name},{pos}"));
             }
         }
     }
@@ -1066,6 +1316,9 @@ impl World {
             Step::TakeOver => match takeover_here(&DirLinks(&h.tree), &me, size, connected, h.clock.peek(now)) {
                 Ok(Some(Takeover::Now(mode))) => {
                     h.flush_applied(now);
+                    // is-primary = 1, durable, before the device takes a write.
+                    h.set(now, &format!("actual-{me}/is-primary"), "1", true);
+                    h.journal.clear();
                     let (log, pos) = h.replay_link().expect("takeover needs a replay link");
                     let next = if mode == Mode::Own {
                         h.recover_own(now, &log, pos as usize)
@@ -1076,6 +1329,12 @@ impl World {
                         let (log, _) = h.replay_link().expect("takeover needs a replay link");
                         (log.0 + 1, me.clone())
                     };
+                    if !h.logs.contains_key(&next) {
+                        // A new logfile (maybe under a name this host used before, in a
+                        // history an invalidation discarded here).
+                        self.truth.insert(next.clone(), Vec::new());
+                        self.lineage.insert(next.clone(), h.chain.clone());
+                    }
                     h.create_log(&next);
                     h.report(now, &next, 0);
                     h.written = 0;
@@ -1084,19 +1343,20 @@ impl World {
                         h.open = true;
                     }
                     h.stopped = None;
-                    h.set(now, &format!("actual-{me}/is-primary"), "1", false);
                     self.log(|| {
                         let h = &self.hosts[i];
                         let links: Vec<String> = h.tree.iter().filter(|(k, _)| k.contains("replay-") || k.contains("is-primary") || k.contains("version-")).map(|(k, (v, s))| format!("{k}={v}@{s}")).collect();
                         format!("{me} takes over ({mode:?}); its links: {}", links.join(" "))
                     });
                     let taken = self.hosts[i].chain.clone();
+                    // The operator's `resume-fetch` after `primary --force` (the only
+                    // `pause-fetch` here).
+                    if self.hosts[i].link(&format!("todo-{me}/connect")) == Some("0") {
+                        self.hosts[i].marsadm_set(now, &format!("todo-{me}/connect"), "1");
+                    }
                     if let Some((old, new, forced)) = self.switching.take() {
                         if new == i {
                             self.hosts[i].open = true;
-                            if forced {
-                                self.hosts[i].set(now, &format!("todo-{me}/connect"), "1", false);
-                            }
                             let o = &self.hosts[old];
                             // Planned: everything the old primary logged is here (after
                             // a crash there: all it had written back, and every write
@@ -1159,6 +1419,16 @@ impl World {
         if plan.replay_on {
             h.replay(now);
         }
+        if let Some(source) = plan.sync_wanted.filter(|_| plan.sync_runs) {
+            // The sync thread: the next blocks from where the status says.
+            let status = h.link(&format!("{SYNCSTATUS_PREFIX}{me}")).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            let src = self.hosts.iter().position(|x| x.name == source.as_str());
+            if let (Some(src), Some(start)) = (src, self.hosts[i].replay_link()) {
+                // (The last blocks again until the position arrives: the status says
+                // complete only with it.)
+                self.send(i, src, Msg::SyncReq { from: (status / 4096) as u32, start });
+            }
+        }
         let Some(source) = plan.fetch else { return };
         let Some(src) = self.hosts.iter().position(|x| x.name == source.as_str()) else { return };
         let h = &self.hosts[i];
@@ -1176,7 +1446,7 @@ impl World {
             tree.iter()
                 .filter_map(|(k, (v, _))| {
                     let (nr, h) = k.strip_prefix(&prefix)?.split_once('-')?;
-                    if h != host || v == mars_core::tree::DELETED {
+                    if h != host || v == DELETED {
                         return None;
                     }
                     Some((nr.parse().ok()?, v.clone()))
@@ -1191,7 +1461,7 @@ impl World {
 
     /// The records of logfile `key` as its origin wrote them.
     fn origin_copy(&self, key: &LogKey) -> &[Record] {
-        self.hosts.iter().find(|h| h.name == key.1).and_then(|h| h.logs.get(key)).map_or(&[], Vec::as_slice)
+        self.truth.get(key).map_or(&[], Vec::as_slice)
     }
 
 
@@ -1207,6 +1477,12 @@ impl World {
         for h in &mut self.hosts {
             if h.dirty.as_ref().is_some_and(|before| prefix(before, &h.chain)) {
                 h.dirty = None;
+            }
+            if h.resync && h.down_until <= self.now && h.consistent() {
+                h.resync = false;
+                if self.verbose {
+                    println!("{:>7} ms  {} consistent again (replay at {:?})", self.now, h.name, h.replay_link());
+                }
             }
         }
         for h in &self.hosts {
@@ -1226,7 +1502,9 @@ impl World {
                     disk[*b as usize] = *v;
                 }
             }
-            if let Some(before) = &h.dirty {
+            if h.resync {
+                // A full sync's mix until the links say consistent (then checked below).
+            } else if let Some(before) = &h.dirty {
                 // Replay at the end of what it has here, with nothing to move on to: its
                 // view says its disk is a consistent copy. It must be.
                 let idle = h.down_until <= self.now && h.role != Role::Primary && h.applied.is_none() && h.replay_link().is_some_and(|(log, pos)| {
@@ -1239,26 +1517,16 @@ impl World {
                     )));
                 }
             } else if disk != h.disk {
-                return Err(self.fail(format!("{}'s disk is not what its chain {:?} wrote", h.name, h.chain)));
+                let diff: Vec<(usize, u64, u64)> = (0..disk.len()).filter(|&b| disk[b] != h.disk[b]).map(|b| (b, h.disk[b], disk[b])).collect();
+                return Err(self.fail(format!("{}'s disk is not what its chain {:?} wrote (block, has, should have): {diff:?}", h.name, h.chain)));
             }
-            let Some(((last, _), _)) = h.chain.split_last() else { continue };
-            let Some(origin) = self.hosts.iter().find(|o| o.name == last.1) else { continue };
-            let history = origin.history();
-            let at = history.iter().position(|(k, _)| k == last);
-            let ok = match at {
-                // (Up to all of the logfile its writer has: the writeback may lag behind
-                // what the fetch got.)
-                Some(i) => {
-                    let mut history = history[..=i].to_vec();
-                    history[i].1 = history[i].1.max(self.origin_copy(last).len());
-                    prefix(&h.chain, &history)
-                }
-                None => false,
-            };
-            if !ok {
+            // Its chain is the history its last logfile continues, and part of that.
+            let Some(((last, _), init)) = h.chain.split_last() else { continue };
+            let lineage = self.lineage.get(last);
+            if lineage.is_none_or(|l| l[..] != *init) {
                 return Err(self.fail(format!(
-                    "ANYTIME CONSISTENCY: {}'s disk mixes histories: its chain {:?}, the chain of {} (origin of {:?}) {:?}",
-                    h.name, h.chain, origin.name, last, origin.chain
+                    "ANYTIME CONSISTENCY: {}'s disk mixes histories: its chain {:?}, the history logfile {:?} continues {:?}",
+                    h.name, h.chain, last, lineage
                 )));
             }
         }
@@ -1268,11 +1536,11 @@ impl World {
     /// After the faults healed and the cluster settled: a host whose history is the
     /// primary's has the primary's disk; one whose history diverged shows it (its
     /// version links and the primary's compare as diverged).
-    fn check_end(&mut self) -> Result<(), Failure> {
+    fn check_shown(&mut self) -> Result<(), Failure> {
         for h in &self.hosts {
             self.log(|| format!("end: {} {:?} open {} replay {:?} stopped {:?} chain {:?}", h.name, h.role, h.open, h.replay_link(), h.stopped, h.chain));
             self.log(|| {
-                let links: Vec<String> = h.tree.iter().filter(|(k, _)| k.contains("replay-") || k.contains("is-primary") || k.contains("version-") || k.ends_with("/primary")).map(|(k, (v, s))| format!("{k}={v}@{s}")).collect();
+                let links: Vec<String> = h.tree.iter().filter(|(k, _)| k.contains("replay-") || k.contains("is-primary") || k.contains("version-") || k.contains("todo-") || k.contains("sync") || k.ends_with("/primary")).map(|(k, (v, s))| format!("{k}={v}@{s}")).collect();
                 let logs: Vec<String> = h.logs.iter().map(|(k, r)| format!("{}-{}:{}/{}", k.0, k.1, r.len(), h.synced.get(k).copied().unwrap_or(0))).collect();
                 let t = takeover_here(&DirLinks(&h.tree), &h.name, u64::from(BLOCKS) * 4096, true, h.clock.peek(self.now));
                 format!("   {} takeover {:?} logs {} links {}", h.name, t, logs.join(" "), links.join(" "))
@@ -1294,6 +1562,9 @@ impl World {
                 // the primary's (a logfile of its own, even an empty one, or two
                 // logfiles of one number here): shown, for the operator to resolve.
                 self.stats.stopped_bystanders += 1;
+            } else if on_history && self.stranded(i, p) {
+                // Held back: what it needs is gone from its source (its fetch says so).
+                self.stats.stopped_bystanders += 1;
             } else if on_history {
                 if h.disk != primary.disk {
                     return Err(self.fail(format!(
@@ -1301,13 +1572,32 @@ impl World {
                         h.name, h.chain, h.stopped, primary.name, primary.chain
                     )));
                 }
-            } else if !shown {
+            } else if !shown && h.stopped.is_none() {
+                // (Shown on the primary by the version links, or on the host itself by
+                // its replay's stop.)
                 return Err(self.fail(format!(
                     "SILENT DIVERGENCE: {} (chain {:?}) and the primary {} (chain {:?}) diverged, the version links do not show it",
                     h.name, h.chain, primary.name, primary.chain
                 )));
             } else {
                 self.stats.split_brains += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// At the end, after the operator's repairs: every host has the primary's disk, and
+    /// its links say it is a consistent copy.
+    fn check_converged(&mut self) -> Result<(), Failure> {
+        let Some(p) = self.hosts.iter().position(|h| h.role == Role::Primary) else {
+            return Err(self.fail("no primary at the end".into()));
+        };
+        for (i, h) in self.hosts.iter().enumerate() {
+            if i != p && (h.disk != self.hosts[p].disk || !h.consistent() || h.stopped.is_some()) {
+                return Err(self.fail(format!(
+                    "NOT CONVERGED after repair: {} (chain {:?}, stopped {:?}, consistent {}) differs from the primary {} (chain {:?})",
+                    h.name, h.chain, h.stopped, h.consistent(), self.hosts[p].name, self.hosts[p].chain
+                )));
             }
         }
         Ok(())

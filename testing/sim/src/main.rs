@@ -3,6 +3,8 @@
 //! `mars-sim --seed S [--verbose]` replays one seed (with `--verbose`, every event);
 //! `mars-sim --seeds A..B` runs a range and prints the first failing seed; with
 //! `--count`, runs them all and counts the failing ones (to measure the checker).
+//! `--invalidate`: the operator also repairs split brains with `invalidate`, and the
+//! run must end converged (open findings, docu/simulation.md).
 
 use std::process::ExitCode;
 
@@ -10,6 +12,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let verbose = args.iter().any(|a| a == "--verbose");
     let count = args.iter().any(|a| a == "--count");
+    let invalidate = args.iter().any(|a| a == "--invalidate");
     let mut failing: Vec<u64> = Vec::new();
     let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let seeds: Vec<u64> = if let Some(s) = value("--seed") {
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
     for &seed in &seeds {
         let mut w = mars_sim::World::new(seed);
         w.verbose = verbose;
+        w.invalidate = invalidate;
         match w.run() {
             Ok(s) => total.add(&s),
             Err(f) if count => {
@@ -52,6 +56,6 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: mars-sim --seed S [--verbose] | --seeds A..B [--count]");
+    eprintln!("usage: mars-sim --seed S [--verbose] [--invalidate] | --seeds A..B [--count] [--invalidate]");
     ExitCode::from(2)
 }
