@@ -173,6 +173,35 @@ impl Resource {
         Ok(())
     }
 
+    /// A host that was primary when it crashed and is not designated any more: before it
+    /// says it left the role (`is-primary` = 0, which a host taking over acts on), its
+    /// own log is recovered as a takeover would (replayed to its end, torn tail cut) and
+    /// its replay link names that end. Otherwise it would publish the position it had
+    /// reported before the crash as its final one, and the new primary would take over
+    /// there without the writes logged after it (found by the simulation,
+    /// docu/simulation.md).
+    pub(crate) fn recover_left(&mut self, dir: &CStr, me: &str) -> Result {
+        let tree = Tree { clock: &self.ctx.clock };
+        let replay_name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
+        let Some(value) = tree.read(&path(fmt!("{}/{}", dir, &*replay_name))?)? else { return Ok(()) };
+        let text = core::str::from_utf8(&value).map_err(|_| EINVAL)?.trim_end();
+        let link = ReplayLink::parse(text).map_err(|_| EINVAL)?;
+        if link.log.host != me {
+            return Ok(());
+        }
+        // Nothing else writes the disk meanwhile.
+        self.replayer = None;
+        self.syncer = None;
+        // (It flushes the disk.)
+        let (_, nr, end) = replay_own(&tree, &self.ctx, &self.lower, dir, me, &link)?;
+        if (nr, end) != (link.log.nr, link.start) {
+            let at = ReplayLink { log: LogName { nr, host: me }, start: end, len: 0 };
+            tree.write(&path(fmt!("{}", dir))?, replay_name.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}", at))?.to_str().map_err(|_| EINVAL)?)?;
+            pr_info!("{}: recovered this host's log to {} before leaving the primary role\n", dir, at);
+        }
+        Ok(())
+    }
+
     /// On a secondary: fetches `primary`'s logfiles (restarted when the primary changes),
     /// or stops fetching (`None`).
     pub(crate) fn fetch_from(&mut self, res: &str, primary: Option<&str>) -> Result {
@@ -394,6 +423,18 @@ impl Drop for Resource {
 /// and repairs the version link to the real end. Returns the logfile to log into: the
 /// last one if empty, else a new next one.
 fn recover_own(tree: &Tree<'_>, ctx: &Context, disk: &BlockDevice, dir: &CStr, me: &str, link: &ReplayLink<'_>) -> Result<(File, u32)> {
+    let (log, last_nr, last_size) = replay_own(tree, ctx, disk, dir, me, link)?;
+    if last_size == 0 {
+        return Ok((log, last_nr));
+    }
+    let next = LogName { nr: last_nr, host: me }.next().ok_or(EINVAL)?;
+    Ok((create_log(dir, next)?, next.nr))
+}
+
+/// Replays this host's own logfiles from the one `link` names (from its position) to
+/// their ends, cuts torn tails and writes their version links at the ends; returns the
+/// last logfile, its number and its valid length.
+fn replay_own(tree: &Tree<'_>, ctx: &Context, disk: &BlockDevice, dir: &CStr, me: &str, link: &ReplayLink<'_>) -> Result<(File, u32, u64)> {
     let numbers = own_logfiles(dir, me, link.log.nr)?;
     if numbers.first() != Some(&link.log.nr) {
         pr_err!("{}: {} named by the replay link is missing\n", dir, link.log);
@@ -414,12 +455,7 @@ fn recover_own(tree: &Tree<'_>, ctx: &Context, disk: &BlockDevice, dir: &CStr, m
         }
         last = Some((log.into_file(), nr, r.end));
     }
-    let Some((log, last_nr, last_size)) = last else { return Err(EINVAL) };
-    if last_size == 0 {
-        return Ok((log, last_nr));
-    }
-    let next = LogName { nr: last_nr, host: me }.next().ok_or(EINVAL)?;
-    Ok((create_log(dir, next)?, next.nr))
+    last.ok_or(EINVAL)
 }
 
 /// Numbers of this host's logfiles in `dir` from `from` on, ascending.

@@ -336,6 +336,10 @@ fn handle_resource(
                             Ok(())
                         }
                         Step::Follow => r.make_secondary().and_then(|()| {
+                            // Back after a crash as primary, designated secondary now.
+                            if r.role() != Role::Primary && tree.read(&path(fmt!("{}/is-primary", &*actual))?)?.is_some_and(|v| v.as_slice() == b"1") {
+                                r.recover_left(&dir, me)?;
+                            }
                             r.note_remains(res, false);
                             followed = true;
                             follow(&links, r, res, me, primary, size, activity)

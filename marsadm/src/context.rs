@@ -73,12 +73,8 @@ impl Context {
         Ok(t)
     }
 
-    /// Makes the changes to the tree durable, then asks the module to act on them now
-    /// (if it is loaded). Every command that changes the tree calls it.
+    /// Asks the module to act on the tree now (if it is loaded).
     pub fn trigger(&self) {
-        if let Err(e) = self.tree.sync() {
-            eprintln!("marsadm: warning: {e}: the changes may not survive a power loss in the next seconds");
-        }
         let _ = std::fs::write(self.proc_sys.join("trigger"), "1\n");
     }
 }

@@ -55,15 +55,6 @@ impl MarsTree {
         self.root.join(rel)
     }
 
-    /// Makes everything written to the tree's filesystem durable (syncfs): a command's
-    /// changes survive a power loss once it returns. Without it, the filesystem's commit
-    /// interval (5 s on ext4, up to 30 s on xfs) could take an operator's `primary`,
-    /// `invalidate` or `pause-fetch` back after it was reported done.
-    pub fn sync(&self) -> Result<()> {
-        let dir = std::fs::File::open(&self.root).map_err(io_err(&self.root, "open"))?;
-        nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&dir)).map_err(|e| Error::Tree { path: self.root.clone(), what: "sync", source: e.into() })
-    }
-
     /// Reads a link; `None` if it does not exist or is deleted.
     pub fn get(&self, rel: &str) -> Result<Option<Link>> {
         Ok(self.get_raw(rel)?.filter(|l| l.value != DELETED))

@@ -543,10 +543,11 @@ pub(super) fn discard_history(ctx: &Context, res: &str, primary: &str, from: u32
 
 /// Marks this host's version links of `res` deleted where `primary`'s of the same
 /// logfile number differs: the history it does not share. The links equal to the
-/// primary's stay: where this host wrote a logfile of the primary's history, its link
-/// is the one the others chain to when they move on to that logfile, and compare their
-/// histories with (without it, a host that diverged before that logfile waited for it
-/// forever instead of stopping with a split brain: found by the simulation).
+/// primary's stay, and where the primary's names a logfile this host wrote (the
+/// primary's history has part of it, after a failover), this host's link becomes the
+/// primary's: the others chain to the writer's link when they move on to that logfile
+/// (without it, a host still before it waited forever, and one that had diverged before
+/// it never stopped with a split brain: found by the simulation).
 fn forget_versions_off(ctx: &Context, res: &str, me: &str, primary: &str, stamp: u64) -> Result<()> {
     let dir = resource_dir(res);
     for name in ctx.tree.list(&dir)? {
@@ -558,8 +559,14 @@ fn forget_versions_off(ctx: &Context, res: &str, me: &str, primary: &str, stamp:
         let rel = format!("{dir}/{name}");
         let Some(mine) = ctx.tree.get(&rel)? else { continue };
         let theirs = ctx.tree.get(&format!("{dir}/{VERSION_PREFIX}{nr}-{primary}"))?;
-        if theirs.is_none_or(|t| t.value != mine.value) {
-            ctx.tree.set(&rel, mars_core::tree::DELETED, stamp)?;
+        match theirs {
+            Some(t) if t.value == mine.value => {}
+            Some(t) if mars_core::tree::VersionLink::parse(&t.value).is_ok_and(|v| v.log.host == me) => {
+                ctx.tree.set(&rel, &t.value, stamp)?;
+            }
+            _ => {
+                ctx.tree.set(&rel, mars_core::tree::DELETED, stamp)?;
+            }
         }
     }
     Ok(())

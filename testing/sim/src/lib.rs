@@ -160,6 +160,8 @@ struct Host {
     resync: bool,
     /// The sync thread asked for the primary's log position (the copy is complete).
     sync_ending: bool,
+    /// The module's fetch session (a new one after a detach or a crash).
+    session: u64,
     /// Truth kept by the simulation, not by the host: the records its disk went through,
     /// per logfile, in order (the checker compares against it).
     chain: Vec<(LogKey, usize)>,
@@ -197,6 +199,7 @@ impl Host {
             acked: None,
             resync: false,
             sync_ending: false,
+            session: 0,
             chain: Vec::new(),
             stopped: None,
         }
@@ -223,7 +226,7 @@ impl Host {
         let newest = self.tree.values().map(|(_, s)| *s).max().unwrap_or(0);
         self.clock.observe(newest);
         self.set(now, name, value, false);
-        // It syncs the filesystem before it returns (with its trigger).
+        // It syncs the filesystem before it returns (its lock's syncfs).
         self.journal.clear();
     }
 
@@ -489,9 +492,11 @@ enum Msg {
     /// sent, and whether it is the first piece.
     Listing(Vec<(String, String, u64)>, u64, bool),
     /// Fetch: what the sender has of each logfile numbered `from` and on.
-    FetchReq { from: u32, have: Vec<(LogKey, usize)> },
+    /// (`session`: the requester's fetch session, which its replies name: a fetch that
+    /// ended, with a detach or a crash, gets no more data, as its connection is gone.)
+    FetchReq { from: LogKey, have: Vec<(LogKey, usize)>, session: u64 },
     /// Records of a logfile, starting at `start`.
-    FetchData { log: LogKey, start: usize, recs: Vec<Record> },
+    FetchData { log: LogKey, start: usize, recs: Vec<Record>, session: u64 },
     /// Full sync: blocks from `from` on, once the primary's writeback has passed
     /// `start` (the syncing host's replay link).
     SyncReq { from: u32, start: (LogKey, u64) },
@@ -517,11 +522,14 @@ pub struct Failure {
     pub seed: u64,
     pub at_ms: u64,
     pub what: String,
+    /// The run had the operator's `invalidate` on.
+    pub invalidate: bool,
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "seed {} at {} ms: {}\n  replay: cargo run -q -p mars-sim --bin mars-sim -- --seed {} --verbose", self.seed, self.at_ms, self.what, self.seed)
+        let flag = if self.invalidate { " --invalidate" } else { "" };
+        write!(f, "seed {} at {} ms: {}\n  replay: cargo run -q -p mars-sim --bin mars-sim -- --seed {} --verbose{flag}", self.seed, self.at_ms, self.what, self.seed)
     }
 }
 
@@ -659,7 +667,7 @@ impl World {
     }
 
     fn fail(&self, what: String) -> Failure {
-        Failure { seed: self.seed, at_ms: self.now, what }
+        Failure { seed: self.seed, at_ms: self.now, what, invalidate: self.invalidate }
     }
 
     fn send(&mut self, from: usize, to: usize, msg: Msg) {
@@ -807,6 +815,7 @@ impl World {
         h.applied = None;
         h.stopped = None;
         h.written = 0;
+        h.session += 1;
         // (It observes the stamps of the links it reads: of its tree, first thing.)
         h.clock.last = h.tree.values().map(|(_, s)| *s).max().unwrap_or(0);
         h.down_until = now + down;
@@ -869,17 +878,26 @@ impl World {
         // The module detaches: its threads end (replay flushes what it applied).
         h.flush_applied(now);
         h.sync_ending = false;
+        h.session += 1;
         let newest = h.tree.values().map(|(_, s)| *s).max().unwrap_or(0);
         h.clock.observe(newest);
         h.set(now, &format!("todo-{me}/attach"), "0", false);
         let prefix_v = format!("{RESOURCE_PREFIX}{RES}/version-");
-        // (Those equal to the primary's of the same number stay: shared history.)
+        // (Those equal to the primary's of the same number stay: shared history; where
+        // the primary's names a logfile of this host's, it becomes this host's link.)
         let primary_v = |k: &str| k.strip_suffix(&format!("-{me}")).and_then(|n| h.tree.get(&format!("{n}-{pname}"))).map(|(v, _)| v.clone());
-        let mine: Vec<String> =
-            h.tree.iter().filter(|(k, (v, _))| k.starts_with(&prefix_v) && k.ends_with(&format!("-{me}")) && v != DELETED && primary_v(k).as_ref() != Some(v)).map(|(k, _)| k.clone()).collect();
-        for path in mine {
+        let mine: Vec<(String, String)> = h
+            .tree
+            .iter()
+            .filter(|(k, (v, _))| k.starts_with(&prefix_v) && k.ends_with(&format!("-{me}")) && v != DELETED && primary_v(k).as_ref() != Some(v))
+            .map(|(k, _)| {
+                let theirs = primary_v(k).filter(|t| VersionLink::parse(t).is_ok_and(|l| l.log.host == me));
+                (k.clone(), theirs.unwrap_or_else(|| DELETED.into()))
+            })
+            .collect();
+        for (path, value) in mine {
             let stamp = h.clock.stamp(now);
-            h.put(path, DELETED.into(), stamp);
+            h.put(path, value, stamp);
         }
         let on_history = |h: &Host, key: &LogKey| {
             h.link(&format!("version-{:09}-{pname}", key.0)).and_then(|v| VersionLink::parse(v).ok()).is_some_and(|v| v.log.nr == key.0 && v.log.host == key.1)
@@ -902,7 +920,7 @@ impl World {
         for switch in ["connect", "sync", "allow-replay", "attach"] {
             h.set(now, &format!("todo-{me}/{switch}"), "1", false);
         }
-        // marsadm syncs the filesystem before it returns (with its trigger).
+        // marsadm syncs the filesystem before it returns (its lock's syncfs).
         h.journal.clear();
         h.applied = None;
         h.stopped = None;
@@ -1173,10 +1191,24 @@ impl World {
                     }
                 }
             }
-            Msg::FetchReq { from, have } => {
+            Msg::FetchReq { from, have, session } => {
+                // What the module's fetch asks for: from the logfile the requester
+                // replays to the one the source replays, each named by the source's
+                // version link of its number (the first also by the requester's link).
                 let h = &self.hosts[p.to];
+                let Some((cur, _)) = h.replay_link() else { return };
+                let mut names = Vec::new();
+                for nr in from.0..=cur.0 {
+                    let named = h.link(&format!("version-{nr:09}-{}", h.name)).and_then(|v| VersionLink::parse(v).ok()).map(|v| (v.log.nr, v.log.host.to_string()));
+                    let name = if nr == cur.0 { Some(cur.clone()) } else { named.or((nr == from.0).then(|| from.clone())) };
+                    match name {
+                        Some(n) if n.1 != self.hosts[p.from].name => names.push(n),
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
                 let mut replies = Vec::new();
-                for (key, recs) in h.logs.range((from, String::new())..) {
+                for (key, recs) in names.iter().filter_map(|k| Some((k, h.logs.get(k)?))) {
                     // Its own logfiles only as far as they are durable (the module: the
                     // current one; the others are durable to their end).
                     let recs = if key.1 == h.name { &recs[..h.synced.get(key).copied().unwrap_or(0).min(recs.len())] } else { &recs[..] };
@@ -1184,15 +1216,18 @@ impl World {
                     let had = have.iter().find(|(k, _)| k == key).map(|(_, n)| *n);
                     let start = had.unwrap_or(0);
                     if start < recs.len() || had.is_none() {
-                        replies.push(Msg::FetchData { log: key.clone(), start, recs: recs[start..].to_vec() });
+                        replies.push(Msg::FetchData { log: key.clone(), start, recs: recs[start..].to_vec(), session });
                     }
                 }
                 for m in replies {
                     self.send(p.to, p.from, m);
                 }
             }
-            Msg::FetchData { log, start, recs } => {
+            Msg::FetchData { log, start, recs, session } => {
                 let h = &mut self.hosts[p.to];
+                if session != h.session {
+                    return;
+                }
                 // The origin writes its own logfiles; nobody else's copy replaces them.
                 if log.1 == h.name {
                     return;
@@ -1316,6 +1351,8 @@ impl World {
             Step::TakeOver => match takeover_here(&DirLinks(&h.tree), &me, size, connected, h.clock.peek(now)) {
                 Ok(Some(Takeover::Now(mode))) => {
                     h.flush_applied(now);
+                    // (The fetch stops.)
+                    h.session += 1;
                     // is-primary = 1, durable, before the device takes a write.
                     h.set(now, &format!("actual-{me}/is-primary"), "1", true);
                     h.journal.clear();
@@ -1393,6 +1430,15 @@ impl World {
                     h.open = false;
                     self.log(|| format!("{me} leaves the primary role"));
                 }
+                let h = &mut self.hosts[i];
+                if was_primary && h.role != Role::Primary {
+                    // Back after a crash as primary, designated secondary now: its own
+                    // log recovered first (the module's `recover_left`).
+                    if let Some((log, pos)) = h.replay_link().filter(|(l, _)| l.1 == me) {
+                        h.applied = None;
+                        h.recover_own(now, &log, pos as usize);
+                    }
+                }
                 if was_primary {
                     // What a host taking over relies on is durable (sync of the
                     // directory), then is-primary = 0, then the final links again with
@@ -1434,7 +1480,8 @@ impl World {
         let h = &self.hosts[i];
         let Some((log, _)) = h.replay_link() else { return };
         let have: Vec<(LogKey, usize)> = h.logs.range((log.0, String::new())..).map(|(k, v)| (k.clone(), v.len())).collect();
-        self.send(i, src, Msg::FetchReq { from: log.0, have });
+        let session = h.session;
+        self.send(i, src, Msg::FetchReq { from: log, have, session });
     }
 
     /// Whether host `at`'s tree shows a split brain between hosts `a` and `b`
@@ -1595,8 +1642,8 @@ impl World {
         for (i, h) in self.hosts.iter().enumerate() {
             if i != p && (h.disk != self.hosts[p].disk || !h.consistent() || h.stopped.is_some()) {
                 return Err(self.fail(format!(
-                    "NOT CONVERGED after repair: {} (chain {:?}, stopped {:?}, consistent {}) differs from the primary {} (chain {:?})",
-                    h.name, h.chain, h.stopped, h.consistent(), self.hosts[p].name, self.hosts[p].chain
+                    "NOT CONVERGED after repair: {} (chain {:?}, stopped {:?}, consistent {}, logfiles {:?}) differs from the primary {} (chain {:?})",
+                    h.name, h.chain, h.stopped, h.consistent(), h.logs.iter().map(|(k, r)| (k, r.len())).collect::<Vec<_>>(), self.hosts[p].name, self.hosts[p].chain
                 )));
             }
         }
