@@ -321,7 +321,7 @@ fn handle_resource(
                             r.rotate_if_asked(&dir, me).and_then(|()| r.grow(res, size))
                         }
                         Step::TakeOver => match takeover_here(&links, me, size, activity.connected, tree.clock.peek()).and_then(|t| t.ok_or(EINVAL)) {
-                            Ok(Takeover::Now(mode)) => note_takeover(tree, &dir, &actual, me, mode).and_then(|()| r.make_primary(&setup, &dir, me, module, mode)).and_then(|()| {
+                            Ok(Takeover::Now(mode)) => note_takeover(tree, &dir, &actual, me, mode).and_then(|()| r.make_primary(&setup, &dir, me, module, mode)).and_then(|()| note_primary(&dir, &actual, tree)).and_then(|()| {
                                 tree.write(&actual, "forced-primary", if mode == Mode::Forced { "1" } else { "0" })
                             }),
                             Ok(Takeover::Wait(why)) => {
@@ -439,7 +439,6 @@ fn follow(links: &DirLinks<'_>, r: &mut Resource, res: &str, me: &str, primary: 
 /// `actual-<me>/took-over` = `<mode>,<old primary>` before the device and the sync
 /// server start: a host whose full sync is unfinished resumes it after a planned
 /// handover, and starts it again after any other (`mars_core::syncruns::start_at`).
-/// Then `is-primary` = 1, durable.
 fn note_takeover(tree: &Tree<'_>, dir: &CStr, actual: &CStr, me: &str, mode: Mode) -> Result {
     let raw = tree.read(&path(fmt!("{}/{}{}", dir, REPLAY_PREFIX, me))?)?.ok_or(EINVAL)?;
     let link = ReplayLink::parse(text(&raw)).map_err(|_| EINVAL)?;
@@ -447,13 +446,16 @@ fn note_takeover(tree: &Tree<'_>, dir: &CStr, actual: &CStr, me: &str, mode: Mod
     // Stamped anew also when the value is the same as last time: the stamp says it is
     // about this takeover.
     vfs::mkdir(actual)?;
-    vfs::replace_link(actual, TOOK_OVER, value.to_str().map_err(|_| EINVAL)?, tree.clock.stamp())?;
-    // `is-primary` = 1, durable before the device takes a write: a crash in the
-    // filesystem's commit interval would otherwise bring this host back saying it had
-    // not been primary, and a handover back asked for meanwhile could be designated on
-    // that word and take over beside the writes this host's application made (found by
-    // the simulation, docu/simulation.md). (The round's report sets it back should the
-    // takeover fail.)
+    vfs::replace_link(actual, TOOK_OVER, value.to_str().map_err(|_| EINVAL)?, tree.clock.stamp())
+}
+
+/// `is-primary` = 1 once the device is there (marsadm and systemd take it for that),
+/// made durable at once, right after the device appeared (before marsadm or systemd
+/// can have started an application on it): a crash in the filesystem's commit interval
+/// would otherwise bring this host back saying it had not been primary, and a handover
+/// back asked for meanwhile could be designated on that word and take over beside the
+/// writes this host's application made (found by the simulation, docu/simulation.md).
+fn note_primary(dir: &CStr, actual: &CStr, tree: &Tree<'_>) -> Result {
     vfs::replace_link(actual, "is-primary", "1", tree.clock.stamp())?;
     vfs::sync_dir(dir)
 }
