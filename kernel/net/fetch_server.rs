@@ -16,7 +16,7 @@ use crate::kapi::file::OpenFlags;
 use crate::kapi::net::{protocol_error, Socket};
 use crate::kapi::vfs;
 use crate::mars_core::tree::{parse_log_path, LogName, RESOURCE_PREFIX};
-use crate::mars_core::wire::Message;
+use crate::mars_core::wire::{Message, NO_SUCH_LOGFILE};
 use crate::net::conn::{owned, text, Conn, Listener};
 use crate::net::served::{Primaries, Serving};
 use crate::primary::log::Log;
@@ -60,6 +60,11 @@ fn serve(s: &Serving, sock: Socket) -> Result {
                 Err(e) if vfs::is_symlink_refusal(e) || e == EINVAL || e == ENOTDIR => {
                     conn.refuse(4, "not a regular file");
                     return Err(e);
+                }
+                // Not here (never fetched, or deleted): said, and the connection goes on.
+                Err(e) if e == ENOENT => {
+                    conn.send(&Message::Error { code: NO_SUCH_LOGFILE, message: "no such logfile" })?;
+                    continue;
                 }
                 Err(e) => return Err(e),
             };

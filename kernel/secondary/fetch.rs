@@ -7,7 +7,7 @@
 //! local size: an interrupted fetch resumes where it stopped, and a logfile is complete
 //! once the primary has moved on to the next and the sizes are equal.
 
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use crate::kapi::compat::prelude::*;
@@ -19,7 +19,7 @@ use kernel::{new_condvar, new_mutex};
 use crate::net::conn::{owned, peer_warn, text, Conn};
 use crate::net::fetch_server::{CHUNK, MAX_PAYLOAD};
 use crate::mars_core::text::escaped;
-use crate::kapi::file::OpenFlags;
+use crate::kapi::file::{File, OpenFlags};
 use crate::kapi::vfs;
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::protocol_error;
@@ -27,8 +27,9 @@ use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
 use crate::mars_core::backoff::Backoff;
 use crate::secondary::progress::RateMeter;
-use crate::mars_core::tree::{ReplayLink, VersionLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
-use crate::mars_core::wire::Message;
+use crate::mars_core::replication::{check_copy, CopyCheck, COPY_HEAD};
+use crate::mars_core::tree::{LogName, ReplayLink, VersionLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
+use crate::mars_core::wire::{Message, NO_SUCH_LOGFILE};
 use crate::context::Context;
 use crate::tree::{host_name, path, Logfile, Tree, ROOT};
 use crate::tunables::{Traffic, FETCH_LIMIT_KB};
@@ -53,8 +54,10 @@ const SESSION_NS: u64 = 5_000_000_000;
 
 /// What the fetch and the replay thread of a resource tell each other: where replay
 /// found the local copy of a logfile damaged (the fetch thread cuts the copy there and
-/// fetches the rest again, design reference §1.6, "self-repair"), and that new data has
-/// arrived (replay need not wait for its next look).
+/// fetches the rest again, design reference §1.6, "self-repair"), that new data has
+/// arrived (replay need not wait for its next look), which copies the fetch confirmed
+/// to be its source's logfiles (`replication::check_copy`; replay enters no other), and
+/// that it cut a copy (what replay synced of it is gone).
 #[pin_data]
 pub(crate) struct Repair {
     #[pin]
@@ -64,6 +67,11 @@ pub(crate) struct Repair {
     arrivals: Mutex<u64>,
     #[pin]
     arrived: CondVar,
+    /// Copies confirmed since the fetch started: numbers and writers.
+    #[pin]
+    confirmed: Mutex<KVec<(u32, KVec<u8>)>>,
+    /// Counts the cuts of copies.
+    cuts: AtomicU64,
 }
 
 impl Repair {
@@ -73,6 +81,8 @@ impl Repair {
                 at <- new_mutex!(None, "mars_repair"),
                 arrivals <- new_mutex!(0, "mars_arrivals"),
                 arrived <- new_condvar!("mars_arrived"),
+                confirmed <- new_mutex!(KVec::new(), "mars_confirmed"),
+                cuts: AtomicU64::new(0),
             }),
             GFP_KERNEL,
         )
@@ -98,6 +108,39 @@ impl Repair {
             }
             _ => None,
         }
+    }
+
+    /// Whether the fetch confirmed the copy of `name` to be its source's logfile.
+    pub(crate) fn is_confirmed(&self, name: LogName<'_>) -> bool {
+        self.confirmed.lock().iter().any(|(nr, host)| *nr == name.nr && host.as_slice() == name.host.as_bytes())
+    }
+
+    /// The copy of `name` is its source's logfile; confirmations of logfiles before
+    /// `from` (behind replay) are dropped.
+    fn confirm(&self, name: LogName<'_>, from: u32) -> Result {
+        let mut host = KVec::new();
+        host.extend_from_slice(name.host.as_bytes(), GFP_KERNEL)?;
+        let mut confirmed = self.confirmed.lock();
+        // (The oldest kernels' KVec has no `retain`.)
+        for (nr, host) in core::mem::take(&mut *confirmed) {
+            if nr >= from {
+                confirmed.push((nr, host), GFP_KERNEL)?;
+            }
+        }
+        confirmed.push((name.nr, host), GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// How many copies were cut so far.
+    pub(crate) fn cuts(&self) -> u64 {
+        self.cuts.load(Ordering::Acquire)
+    }
+
+    /// Cuts `copy` to `len` bytes.
+    fn cut(&self, copy: &File, len: u64) -> Result {
+        copy.truncate(len)?;
+        self.cuts.fetch_add(1, Ordering::Release);
+        Ok(())
     }
 
     /// Data was appended to a local logfile copy: wakes the replay thread.
@@ -148,6 +191,8 @@ struct Round {
 impl Fetcher {
     pub(crate) fn start(ctx: Arc<Context>, res: &str, source: &str, repair: Arc<Repair>) -> Result<Fetcher> {
         let (res_owned, source_owned) = (owned(res)?, owned(source)?);
+        // Copies are confirmed against this source anew.
+        *repair.confirmed.lock() = KVec::new();
         let thread = Thread::spawn(kernel::c_str!("mars_fetch"), move || {
             let _noio = NoIoScope::enter();
             let (res, source) = (text(&res_owned).unwrap_or(""), text(&source_owned).unwrap_or(""));
@@ -277,6 +322,14 @@ fn fetch_round(ctx: &Context, res: &str, source: &str, repair: &Repair, rate: &m
             Err(e) => return Err(e),
         };
         let file = copy.file();
+        if !repair.is_confirmed(name) {
+            let replayed = if name == mine.log { mine.start } else { 0 };
+            let there = check_head(conn, &copy, rel, res, source, name, replayed, repair)?;
+            repair.confirm(name, mine.log.nr)?;
+            if !there {
+                continue;
+            }
+        }
         // Requests in flight, oldest first; `asked` is where the next one starts, and
         // `served` how much of the logfile the server had when it last answered: more
         // requests are sent only below that, so each is answered in full (its start is
@@ -289,7 +342,7 @@ fn fetch_round(ctx: &Context, res: &str, source: &str, repair: &Repair, rate: &m
                 if let Some(at) = repair.take_for(nr) {
                     // Replay found damage here: fetch the rest again.
                     pr_warn!("resource {}: {} is damaged at {}; fetching it again from there\n", res, name, at);
-                    file.truncate(at)?;
+                    repair.cut(file, at)?;
                 }
                 if round.fetched >= ROUND_BYTES {
                     return Ok(round);
@@ -338,6 +391,16 @@ fn fetch_round(ctx: &Context, res: &str, source: &str, repair: &Repair, rate: &m
                         }
                     }
                 }
+                Message::Error { code: NO_SUCH_LOGFILE, .. } => {
+                    // Not at the source: the copy here stands as it is. The requests
+                    // still in flight are answered alike.
+                    while flight.pop().is_some() {
+                        if !matches!(conn.recv()?, Message::Error { code: NO_SUCH_LOGFILE, .. } | Message::LogData { .. }) {
+                            return Err(protocol_error());
+                        }
+                    }
+                    break;
+                }
                 Message::Error { message, .. } => {
                     peer_warn!(source, "fetch of {} from {}: {}\n", rel, source, escaped(message));
                     return Err(EIO);
@@ -347,4 +410,41 @@ fn fetch_round(ctx: &Context, res: &str, source: &str, repair: &Repair, rate: &m
         }
     }
     Ok(round)
+}
+
+/// Compares the head of the local copy of logfile `name` with its source's before the
+/// fetch appends to it (`replication::check_copy`): a copy of another logfile of that
+/// name (of a discarded history) is cut and fetched anew; into one that replay applied
+/// some of (`replayed` bytes), nothing more is fetched. False if the source has no
+/// such logfile (it cannot tell; the copy stands as it is).
+#[allow(clippy::too_many_arguments)]
+fn check_head(conn: &mut Conn, copy: &Logfile, rel: &str, res: &str, source: &str, name: LogName<'_>, replayed: u64, repair: &Repair) -> Result<bool> {
+    let size = copy.file().size();
+    if size == 0 {
+        return Ok(true);
+    }
+    let mut ours = KVec::from_elem(0u8, COPY_HEAD, GFP_KERNEL)?;
+    let n = copy.read_full_at(&mut ours[..(size.min(COPY_HEAD as u64) as usize)], 0)?;
+    conn.send(&Message::FetchLog { path: rel, offset: 0, max_len: COPY_HEAD as u32 })?;
+    let check = match conn.recv()? {
+        Message::LogData { offset: 0, data, .. } if data.len() <= COPY_HEAD => check_copy(&ours[..n], data, replayed),
+        Message::Error { code: NO_SUCH_LOGFILE, .. } => return Ok(false),
+        Message::Error { message, .. } => {
+            peer_warn!(source, "fetch of {} from {}: {}\n", rel, source, escaped(message));
+            return Err(EIO);
+        }
+        _ => return Err(protocol_error()),
+    };
+    match check {
+        CopyCheck::Same => Ok(true),
+        CopyCheck::Refetch => {
+            pr_warn!("resource {}: the copy of {} here is another logfile than {}'s of that name (of a discarded history); fetching it anew\n", res, name, source);
+            repair.cut(copy.file(), 0)?;
+            Ok(true)
+        }
+        CopyCheck::Diverged => {
+            peer_warn!(source, "resource {}: the copy of {} here, replayed to {}, is another logfile than {}'s of that name: this host's history went another way (split brain); not fetching it\n", res, name, replayed, source);
+            Err(EIO)
+        }
+    }
 }

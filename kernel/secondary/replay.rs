@@ -23,11 +23,11 @@ use crate::secondary::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::format_into;
 use crate::mars_core::log_record::{decode_header, next_window, LogScanner, RecordError, RecordKind, ScanEnd, HEADER_LEN, MAX_OVERHEAD, MAX_PAYLOAD};
-use crate::mars_core::replication::{hole_after, next_logfile, replay_step, rewrite_version, switchover, Copy, ReplayStep, Stop, SwitchLinks, Switchover};
+use crate::mars_core::replication::{hole_after, next_logfile, replay_step, rewrite_version, switchover, Copy, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
 use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
 use crate::context::Context;
-use crate::tree::{host_name, path, Logfile, Tree, ROOT};
+use crate::tree::{host_name, open_logfile, path, Logfile, Tree, ROOT};
 use crate::primary::writeback::{write_pieces_while, DiskWrite};
 
 /// A write record of a window being written to the disk.
@@ -288,6 +288,8 @@ struct Follower {
     windows: Windows,
     unflushed: Option<Unflushed>,
     synced: Option<Synced>,
+    /// The fetch's cuts of copies when `synced` was last valid ([`Repair::cuts`]).
+    cuts: u64,
     /// The last problem reported (so each is logged once).
     reported: Option<Problem>,
     rate: RateMeter,
@@ -304,7 +306,7 @@ impl Replayer {
         let mut name = KVec::new();
         name.extend_from_slice(res.as_bytes(), GFP_KERNEL)?;
         let windows = Windows::new()?;
-        let mut f = Follower { ctx, res: name, disk, repair, windows, unflushed: None, synced: None, reported: None, rate: RateMeter::new("replay-rate") };
+        let mut f = Follower { ctx, res: name, disk, repair, windows, unflushed: None, synced: None, cuts: 0, reported: None, rate: RateMeter::new("replay-rate") };
         let thread = Thread::spawn(kernel::c_str!("mars_replay"), move || {
             let _noio = NoIoScope::enter();
             let mut backoff = Backoff::new();
@@ -354,6 +356,11 @@ impl Follower {
             Err(e) if e == ENOENT => None,
             Err(e) => return Err(e),
         };
+        // What the fetch cut, replay syncs again.
+        let cuts = self.repair.cuts();
+        if cuts != self.cuts {
+            (self.synced, self.cuts) = (None, cuts);
+        }
         let size = log.as_ref().map_or(0, |l| l.file().size());
         let copy = log.as_ref().map(|_| Copy { size, synced: self.synced_size(&replay.log) });
         match (replay_step(start, self.unflushed.is_some(), copy), log) {
@@ -362,8 +369,8 @@ impl Follower {
                 self.note_synced(&replay.log, size)?;
                 Ok(Step::Progress)
             }
-            (ReplayStep::Apply { from, to }, Some(log)) => {
-                let outcome = self.replay_run(&replay, from, &log, to, size)?;
+            (ReplayStep::Apply { from }, Some(log)) => {
+                let outcome = self.replay_run(&replay, from, &log, size)?;
                 let due = self.unflushed.as_ref().is_some_and(|u| {
                     !matches!(outcome, Outcome::Applied)
                         || real_ns().saturating_sub(u.since) >= FLUSH_INTERVAL_NS
@@ -435,10 +442,22 @@ impl Follower {
             Some(n) => version(n.nr, n.host)?,
             None => None,
         };
+        let next_copy = match next {
+            // Confirmed (its size does not matter then) before the size is read: the
+            // fetch cuts a copy before it confirms it.
+            Some(n) if n.host == me || self.repair.is_confirmed(n) => Some(NextCopy { size: 0, confirmed: true }),
+            Some(n) => match open_logfile(dir, n, OpenFlags::READ, 0) {
+                Ok(f) => Some(NextCopy { size: f.size(), confirmed: false }),
+                Err(e) if e == ENOENT => None,
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
         let links = SwitchLinks {
             mine: mine.as_deref().and_then(|v| text(v).ok()),
             origin: origin.as_deref().and_then(|v| text(v).ok()),
             next: next_version.as_deref().and_then(|v| text(v).ok()),
+            next_copy,
         };
         match switchover(replay, next, &links) {
             Switchover::Switch(next) => {
@@ -466,10 +485,10 @@ impl Follower {
         }
     }
 
-    /// Applies what the local copy holds from `start` up to `to` (`size` long) to the
+    /// Applies what the local copy holds from `start` up to its `size` to the
     /// disk, window by window, until a flush is due (`FLUSH_INTERVAL_NS`, `FLUSH_BYTES`)
     /// or the thread is asked to stop; does not flush.
-    fn replay_run(&mut self, replay: &ReplayLink<'_>, start: u64, log: &Logfile, to: u64, size: u64) -> Result<Outcome> {
+    fn replay_run(&mut self, replay: &ReplayLink<'_>, start: u64, log: &Logfile, size: u64) -> Result<Outcome> {
         // The sequence number continues from the record at the replay position.
         let mut head = [0u8; HEADER_LEN];
         let got = log.file().read_full_at(&mut head, start)?;
@@ -484,7 +503,7 @@ impl Follower {
         let go_on = |done: u64| {
             real_ns().saturating_sub(since) < FLUSH_INTERVAL_NS && pending.saturating_add(done) < FLUSH_BYTES && !thread::should_stop()
         };
-        let run = apply_windows(log, to, start, first_seq, start, &self.disk, &self.ctx.digests, &mut self.windows, go_on)?;
+        let run = apply_windows(log, size, start, first_seq, start, &self.disk, &self.ctx.digests, &mut self.windows, go_on)?;
         let damaged = match run.stop {
             Some(ScanEnd::Bad { error: RecordError::Truncated { .. }, .. }) => false,
             // Zeros after the last record: nothing a fetch appends looks like this.

@@ -17,6 +17,9 @@ pub enum Wait {
     /// The current logfile is not yet completely fetched and replayed (the version
     /// links of this host and of the origin differ).
     NotYetComplete,
+    /// The copy of the next logfile here is not confirmed to be its source's yet
+    /// ([`check_copy`]).
+    NextUnconfirmed,
 }
 
 /// Why replay must stop (until an administrator resolves it).
@@ -45,6 +48,7 @@ impl core::fmt::Display for Wait {
             Wait::NoNextLogfile => "no next logfile yet",
             Wait::NoVersionLink => "version link of the current logfile missing",
             Wait::NextVersionNotYet => "version link of the next logfile not yet there",
+            Wait::NextUnconfirmed => "the copy of the next logfile is not yet compared with its source's",
             Wait::NotYetComplete => "current logfile not yet completely replayed",
         })
     }
@@ -119,6 +123,9 @@ pub struct SwitchLinks<'a> {
     pub origin: Option<&'a str>,
     /// `version-(N+1)-P`.
     pub next: Option<&'a str>,
+    /// The local copy of logfile N + 1, if there is one (its `confirmed`: the fetch
+    /// compared it with its source's, or it is this host's own).
+    pub next_copy: Option<NextCopy>,
 }
 
 /// The switchover check of a secondary that has replayed `replay` to the end of its
@@ -132,6 +139,13 @@ pub struct SwitchLinks<'a> {
 /// host has: it follows the new primary). Otherwise, while the origin's link shows more
 /// than this host replayed, the rest is still to come; when it shows the same, the next
 /// logfile continues another history: a split brain.
+///
+/// Replay enters a copy with data only once it is confirmed to be its source's logfile
+/// (`NextCopy::confirmed`, [`check_copy`]): one of a discarded history under the same name
+/// is cut by the fetch first. (A copy already entered replay goes on with, also after a
+/// crash: its disk may hold records of it beyond the replay link. So a secondary that
+/// restarts while its source is unreachable replays the logfile it is in to its end,
+/// and the next ones only once the source answers.)
 pub fn switchover<'a>(replay: &ReplayLink<'_>, next: Option<LogName<'a>>, links: &SwitchLinks<'_>) -> Switchover<'a> {
     let Some(next) = next else { return Switchover::Wait(Wait::NoNextLogfile) };
     let Some(mine_raw) = links.mine else { return Switchover::Wait(Wait::NoVersionLink) };
@@ -143,6 +157,9 @@ pub fn switchover<'a>(replay: &ReplayLink<'_>, next: Option<LogName<'a>>, links:
         return Switchover::Wait(Wait::NotYetComplete);
     }
     if next_link.log == next && next_link.prev_head == head(mine_raw) {
+        if links.next_copy.is_some_and(|c| c.size > 0 && !c.confirmed) {
+            return Switchover::Wait(Wait::NextUnconfirmed);
+        }
         return Switchover::Switch(next);
     }
     match links.origin.and_then(|v| VersionLink::parse(v).ok()) {
@@ -205,13 +222,63 @@ pub struct Copy {
     pub synced: u64,
 }
 
+/// A secondary's local copy of the next logfile: how long it is, and whether it is
+/// known to be its source's logfile (`confirmed`: the fetch compared its head with the
+/// source's since the fetch started, [`check_copy`], or it is this host's own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextCopy {
+    pub size: u64,
+    pub confirmed: bool,
+}
+
+/// Bytes of the head of a logfile copy that the fetch compares with its source's.
+pub const COPY_HEAD: usize = 4096;
+
+/// What the fetch does with a local copy before it appends to it ([`check_copy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyCheck {
+    /// The copy is the source's logfile (or empty): append to it.
+    Same,
+    /// The copy is another logfile of the same name, none of it applied: cut it to
+    /// nothing and fetch the logfile anew.
+    Refetch,
+    /// The copy is another logfile of the same name and replay applied some of it: this
+    /// host's disk went another way than its source's (a split brain); fetch no more of
+    /// it.
+    Diverged,
+}
+
+/// Whether a local copy of a logfile, whose head is `ours` (its first [`COPY_HEAD`]
+/// bytes, or all of it), is the logfile its source has, whose head is `theirs`; replay
+/// applied `replayed` bytes of it (its replay link's position if the link names it,
+/// else 0).
+///
+/// A logfile's name (number and writer) can be used twice: a host whose logfiles from
+/// some number on were discarded (a forced takeover by another, then `invalidate`)
+/// writes the same numbers again once it is primary on the surviving history. A copy of
+/// the discarded logfile elsewhere must not be extended with the new one, nor replayed.
+/// Logfiles are only ever appended to, and their first record carries its Lamport
+/// stamp, position and payload digest: two logfiles of one name differ in their heads.
+/// An empty source logfile against a copy with data differs too. Where one head is
+/// shorter, the common part decides.
+pub fn check_copy(ours: &[u8], theirs: &[u8], replayed: u64) -> CopyCheck {
+    let n = ours.len().min(theirs.len());
+    if ours.is_empty() || (n > 0 && ours[..n] == theirs[..n]) {
+        CopyCheck::Same
+    } else if replayed == 0 {
+        CopyCheck::Refetch
+    } else {
+        CopyCheck::Diverged
+    }
+}
+
 /// The next thing a secondary's replay does (one step of its loop).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplayStep {
     /// Make the copy durable up to its size before applying any of it.
     SyncCopy,
-    /// Apply the records from `from` on, none beyond `to` (the copy, durable to there).
-    Apply { from: u64, to: u64 },
+    /// Apply the records from `from` on, up to the copy's size (durable to there).
+    Apply { from: u64 },
     /// Everything here is applied: flush the disk, then move the links to what was
     /// applied.
     Flush,
@@ -238,7 +305,7 @@ pub enum ReplayStep {
 pub fn replay_step(resume: u64, unflushed: bool, copy: Option<Copy>) -> ReplayStep {
     let copy = copy.unwrap_or(Copy { size: 0, synced: 0 });
     if resume < copy.size {
-        return if copy.synced >= copy.size { ReplayStep::Apply { from: resume, to: copy.size } } else { ReplayStep::SyncCopy };
+        return if copy.synced >= copy.size { ReplayStep::Apply { from: resume } } else { ReplayStep::SyncCopy };
     }
     if unflushed { ReplayStep::Flush } else { ReplayStep::AtEnd }
 }
@@ -268,14 +335,28 @@ mod tests {
         let copy = |size, synced| Some(Copy { size, synced });
         assert_eq!(replay_step(0, false, None), ReplayStep::AtEnd);
         assert_eq!(replay_step(0, false, copy(100, 0)), ReplayStep::SyncCopy);
-        assert_eq!(replay_step(0, false, copy(100, 100)), ReplayStep::Apply { from: 0, to: 100 });
+        assert_eq!(replay_step(0, false, copy(100, 100)), ReplayStep::Apply { from: 0 });
         // Grown since the last sync: synced again before more is applied.
         assert_eq!(replay_step(40, true, copy(150, 100)), ReplayStep::SyncCopy);
-        assert_eq!(replay_step(40, true, copy(150, 150)), ReplayStep::Apply { from: 40, to: 150 });
+        assert_eq!(replay_step(40, true, copy(150, 150)), ReplayStep::Apply { from: 40 });
         // Cut shorter than it was synced (a repair): what is left is durable.
-        assert_eq!(replay_step(60, true, copy(80, 100)), ReplayStep::Apply { from: 60, to: 80 });
+        assert_eq!(replay_step(60, true, copy(80, 100)), ReplayStep::Apply { from: 60 });
         assert_eq!(replay_step(150, true, copy(150, 150)), ReplayStep::Flush);
         assert_eq!(replay_step(150, false, copy(150, 150)), ReplayStep::AtEnd);
+    }
+
+    #[test]
+    fn a_copy_of_another_logfile_of_the_same_name_is_found() {
+        let head = b"MARS-REC first record";
+        assert_eq!(check_copy(b"", b"", 0), CopyCheck::Same);
+        assert_eq!(check_copy(b"", head, 0), CopyCheck::Same);
+        assert_eq!(check_copy(head, head, 0), CopyCheck::Same);
+        // The source has less, or the copy does: the common part decides.
+        assert_eq!(check_copy(head, &head[..4], 0), CopyCheck::Same);
+        assert_eq!(check_copy(&head[..4], head, 9), CopyCheck::Same);
+        assert_eq!(check_copy(head, b"MARS-REC other record", 0), CopyCheck::Refetch);
+        assert_eq!(check_copy(head, b"", 0), CopyCheck::Refetch);
+        assert_eq!(check_copy(head, b"MARS-REC other record", 512), CopyCheck::Diverged);
     }
 
     #[test]
@@ -334,9 +415,15 @@ mod tests {
         let v4 = version(4, 4, "node1", 0, &v3);
         let replay = ReplayLink { log: log(3, "node1"), start: 1000, len: 0 };
         let next = Some(log(4, "node1"));
-        let links = SwitchLinks { mine: Some(&v3), origin: Some(&v3), next: Some(&v4) };
+        let links = SwitchLinks { mine: Some(&v3), origin: Some(&v3), next: Some(&v4), next_copy: None };
         assert_eq!(switchover(&replay, next, &links), Switchover::Switch(log(4, "node1")));
         assert_eq!(switchover(&replay, None, &links), Switchover::Wait(Wait::NoNextLogfile));
+        // A copy of the next logfile with data is entered once confirmed; an empty one
+        // at once.
+        let copy = |size, confirmed| SwitchLinks { next_copy: Some(NextCopy { size, confirmed }), ..links };
+        assert_eq!(switchover(&replay, next, &copy(512, false)), Switchover::Wait(Wait::NextUnconfirmed));
+        assert_eq!(switchover(&replay, next, &copy(512, true)), Switchover::Switch(log(4, "node1")));
+        assert_eq!(switchover(&replay, next, &copy(0, false)), Switchover::Switch(log(4, "node1")));
         let no_mine = SwitchLinks { mine: None, ..links };
         assert_eq!(switchover(&replay, next, &no_mine), Switchover::Wait(Wait::NoVersionLink));
         let no_next = SwitchLinks { next: None, ..links };

@@ -75,7 +75,7 @@ pub fn takeover_here<L: Links>(links: &L, me: &str, size: u64, fetch_on: bool, n
     let Ok(replay) = ReplayLink::parse(text(&replay_raw)) else { return Ok(None) };
     let mine = links.read(format_args!("{VERSION_PREFIX}{:09}-{me}", replay.log.nr))?;
     let consistent = consistent_at(links, me, size, &replay)?;
-    let superseded = superseding(links, me, replay.log.host, replay.log.nr)?.is_some();
+    let superseded = superseding(links, me, replay.log.host, replay.log.nr)?.is_some() || went_on_unseen(links, me, replay.log.nr)?;
     let here = Here { replay, version: mine.as_ref().map(|v| text(v)), fetch_on, consistent, superseded };
     let old_host = replay.log.host;
     // With their stamps (`Stamps::final_links`); a deleted link counts as missing.
@@ -146,6 +146,29 @@ pub fn superseding<L: Links>(links: &L, me: &str, origin: &str, nr: u32) -> Resu
         }
     })?;
     Ok(found)
+}
+
+/// Whether another host's replay link is beyond logfile `nr` while no version link of
+/// `nr` + 1 (of a host other than `me`) is known here: the history went on, and whether
+/// it continues `me`'s cannot be told yet ([`superseding`] tells it once the version
+/// link is here). A host designated primary on its own logfile `nr` waits then: a crash
+/// can take back what it had merged of its peers' links (found by the simulation, seed
+/// 518 with `--invalidate`: it took over on its own logfile and lost the writes of the
+/// primary after it). A link that cannot be read counts as beyond.
+pub fn went_on_unseen<L: Links>(links: &L, me: &str, nr: u32) -> Result<bool, L::Error> {
+    let Some(next) = nr.checked_add(1) else { return Ok(false) };
+    let (mut next_known, mut beyond) = (false, false);
+    links.names(&mut |name| {
+        if name.strip_prefix(REPLAY_PREFIX).is_some_and(|h| h != me) {
+            beyond |= match links.read(format_args!("{name}")) {
+                Ok(v) => v.is_some_and(|v| ReplayLink::parse(text(&v)).is_ok_and(|l| l.log.nr > nr)),
+                Err(_) => true,
+            };
+        } else if let Some((digits, host)) = name.strip_prefix(VERSION_PREFIX).and_then(|r| r.split_once('-')) {
+            next_known |= host != me && digits.len() == 9 && digits.parse::<u32>().ok() == Some(next);
+        }
+    })?;
+    Ok(beyond && !next_known)
 }
 
 /// Whether `me`'s disk is a consistent copy (`replication::is_consistent`); false
@@ -357,6 +380,17 @@ mod tests {
         assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Own))));
         own.set("version-000000003-node1", &after("0123456789abcdef0123456789abcdef,log-000000002-node2,77"), 9);
         assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
+        // Another host's replay link beyond its logfile, and no version link of the
+        // next number known (a crash took it back here): wait. Once the version link
+        // is here, it decides.
+        let mut own = Dir::default();
+        own.set("replay-node2", "log-000000002-node2,77,0", 5).set("version-000000002-node2", mine, 5);
+        own.set("replay-node1", "log-000000003-node1,5,0", 6);
+        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
+        own.set("version-000000003-node1", &after("00000000000000000000000000000000,log-000000002-node1,9"), 7);
+        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Own))));
+        own.set("replay-node1", "log-000000002-node2,77,0", 8).set("version-000000003-node1", DELETED, 8);
+        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Own))));
         // The old primary's links missing: it has not left.
         let mut d = Dir::default();
         d.set("replay-node2", "log-000000003-node1,1000,0", 5);

@@ -253,6 +253,11 @@ pub fn check_tree_path(p: &str) -> Result<(), WireError> {
     Ok(())
 }
 
+/// The Error code of a fetch server that has no logfile of the requested name: the
+/// only Error after which the connection stays open (the client asks for the next
+/// logfile; a copy it has of this one stands as it is).
+pub const NO_SUCH_LOGFILE: u32 = 5;
+
 /// A message, borrowing its strings and data from the decoded payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Message<'a> {

@@ -20,13 +20,13 @@
 //! faults healed: hosts whose histories diverged show it (`splitbrain`), and all others
 //! converge to the primary's disk.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
 use mars_core::handover::{Mode, Takeover};
 use mars_core::merge::LinkState;
 use mars_core::ownership::{classify, decide, refused_path, Verdict};
-use mars_core::replication::{is_consistent, next_logfile, replay_step, rewrite_version, switchover, Copy, ReplayStep, Stop, SwitchLinks, Switchover};
+use mars_core::replication::{check_copy, is_consistent, next_logfile, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
 use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use mars_core::round::{follow, step, takeover_here, text, Activity, Links, Step};
 use mars_core::splitbrain::{compare_histories, PairHistory};
@@ -162,6 +162,10 @@ struct Host {
     sync_ending: bool,
     /// The module's fetch session (a new one after a detach or a crash).
     session: u64,
+    /// Copies the fetch confirmed to be its source's logfiles (`replication::check_copy`)
+    /// since it started: for which session and source.
+    confirmed: BTreeSet<LogKey>,
+    confirmed_for: Option<(u64, String)>,
     /// Truth kept by the simulation, not by the host: the records its disk went through,
     /// per logfile, in order (the checker compares against it).
     chain: Vec<(LogKey, usize)>,
@@ -200,6 +204,8 @@ impl Host {
             resync: false,
             sync_ending: false,
             session: 0,
+            confirmed: BTreeSet::new(),
+            confirmed_for: None,
             chain: Vec::new(),
             stopped: None,
         }
@@ -352,9 +358,10 @@ impl Host {
                 self.sync_log(&log);
                 true
             }
-            ReplayStep::Apply { from, to } => {
-                self.apply(&log, from as usize, to as usize);
-                self.applied = Some((log, pos, to as usize));
+            ReplayStep::Apply { from } => {
+                let to = self.logs[&log].len();
+                self.apply(&log, from as usize, to);
+                self.applied = Some((log, pos, to));
                 true
             }
             ReplayStep::Flush => {
@@ -395,7 +402,8 @@ impl Host {
         let mine = self.link(&version).map(str::to_string);
         let origin = self.link(&format!("version-{:09}-{}", log.0, log.1)).map(str::to_string);
         let next_link = next.as_ref().and_then(|(nr, h)| self.link(&format!("version-{nr:09}-{h}"))).map(str::to_string);
-        let links = SwitchLinks { mine: mine.as_deref(), origin: origin.as_deref(), next: next_link.as_deref() };
+        let next_copy = next.as_ref().map(|k| NextCopy { size: self.logs[k].len() as u64, confirmed: k.1 == self.name || self.confirmed.contains(k) });
+        let links = SwitchLinks { mine: mine.as_deref(), origin: origin.as_deref(), next: next_link.as_deref(), next_copy };
         match switchover(&replay, next.as_ref().map(|(nr, h)| LogName { nr: *nr, host: h }), &links) {
             Switchover::Switch(n) => {
                 let key = (n.nr, n.host.to_string());
@@ -494,9 +502,13 @@ enum Msg {
     /// Fetch: what the sender has of each logfile numbered `from` and on.
     /// (`session`: the requester's fetch session, which its replies name: a fetch that
     /// ended, with a detach or a crash, gets no more data, as its connection is gone.)
-    FetchReq { from: LogKey, have: Vec<(LogKey, usize)>, session: u64 },
-    /// Records of a logfile, starting at `start`.
-    FetchData { log: LogKey, start: usize, recs: Vec<Record>, session: u64 },
+    /// (`have`: each copy's length, and whether the fetch confirmed it already.)
+    FetchReq { from: LogKey, have: Vec<(LogKey, usize, bool)>, session: u64 },
+    /// Records of a logfile, starting at `start`; `head`: its first record (what the
+    /// module's fetch compares its copy's head with).
+    FetchData { log: LogKey, start: usize, recs: Vec<Record>, head: Option<Record>, session: u64 },
+    /// The source has no such logfile (`wire::NO_SUCH_LOGFILE`): the copy stands as it is.
+    FetchMissing { log: LogKey, session: u64 },
     /// Full sync: blocks from `from` on, once the primary's writeback has passed
     /// `start` (the syncing host's replay link).
     SyncReq { from: u32, start: (LogKey, u64) },
@@ -550,6 +562,8 @@ pub struct Stats {
     pub stopped_bystanders: u64,
     pub aborted: u64,
     pub messages: u64,
+    /// Copies of a logfile whose name its writer used again, fetched anew.
+    pub refetched: u64,
 }
 
 impl Stats {
@@ -565,6 +579,7 @@ impl Stats {
         self.stopped_bystanders += o.stopped_bystanders;
         self.aborted += o.aborted;
         self.messages += o.messages;
+        self.refetched += o.refetched;
     }
 }
 
@@ -572,8 +587,8 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} writes, {} rotations, {} handovers ({} given up), {} forced failovers, {} partitions, {} crashes, {} invalidations, {} split brains shown, {} older copies held back by a split brain, {} messages",
-            self.writes, self.rotations, self.handovers, self.aborted, self.failovers, self.partitions, self.crashes, self.invalidations, self.split_brains, self.stopped_bystanders, self.messages
+            "{} writes, {} rotations, {} handovers ({} given up), {} forced failovers, {} partitions, {} crashes, {} invalidations, {} split brains shown, {} older copies held back by a split brain, {} copies of a reused logfile name fetched anew, {} messages",
+            self.writes, self.rotations, self.handovers, self.aborted, self.failovers, self.partitions, self.crashes, self.invalidations, self.split_brains, self.stopped_bystanders, self.refetched, self.messages
         )
     }
 }
@@ -613,6 +628,8 @@ pub struct World {
     truth: BTreeMap<LogKey, Vec<Record>>,
     /// Truth: the history each logfile continues, its writer's chain when it began it.
     lineage: BTreeMap<LogKey, Vec<(LogKey, usize)>>,
+    /// Ghost names given so far ([`World::begin_logfile`]).
+    ghosts: u64,
 }
 
 /// Length of a run's faults, of the phase without faults until the operator repairs
@@ -657,7 +674,7 @@ impl World {
         for h in &mut hosts {
             h.journal.clear();
         }
-        World { seed, rng, now: 0, hosts, net: VecDeque::new(), cut: vec![vec![false; n]; n], lossy: false, next_value: 1, stats: Stats::default(), verbose: false, switching: None, switch_since: 0, pending: None, heard: vec![vec![0; n]; n], forced_out: vec![false; n], failure: None, invalidate: false, truth: BTreeMap::new(), lineage: BTreeMap::from([((1, "node1".into()), Vec::new())]) }
+        World { seed, rng, now: 0, hosts, net: VecDeque::new(), cut: vec![vec![false; n]; n], lossy: false, next_value: 1, stats: Stats::default(), verbose: false, switching: None, switch_since: 0, pending: None, heard: vec![vec![0; n]; n], forced_out: vec![false; n], failure: None, invalidate: false, truth: BTreeMap::new(), lineage: BTreeMap::from([((1, "node1".into()), Vec::new())]), ghosts: 0 }
     }
 
     fn log(&self, what: impl FnOnce() -> String) {
@@ -816,6 +833,7 @@ impl World {
         h.stopped = None;
         h.written = 0;
         h.session += 1;
+        h.confirmed.clear();
         // (It observes the stamps of the links it reads: of its tree, first thing.)
         h.clock.last = h.tree.values().map(|(_, s)| *s).max().unwrap_or(0);
         h.down_until = now + down;
@@ -1001,10 +1019,8 @@ impl World {
                 h.create_log(&next);
                 h.written = 0;
                 h.report(now, &next, 0);
-                self.lineage.insert(next.clone(), h.chain.clone());
-                // (A name this host used before, in a history an invalidation discarded
-                // here: a new logfile.)
-                self.truth.insert(next.clone(), Vec::new());
+                let chain = h.chain.clone();
+                self.begin_logfile(&next, chain);
                 self.stats.rotations += 1;
                 self.log(|| format!("{} rotates to logfile {}", self.hosts[p].name, next.0));
             }
@@ -1208,22 +1224,27 @@ impl World {
                     }
                 }
                 let mut replies = Vec::new();
+                for key in names.iter().filter(|k| !h.logs.contains_key(k)) {
+                    if have.iter().any(|(k, n, confirmed)| k == key && *n > 0 && !confirmed) {
+                        replies.push(Msg::FetchMissing { log: key.clone(), session });
+                    }
+                }
                 for (key, recs) in names.iter().filter_map(|k| Some((k, h.logs.get(k)?))) {
                     // Its own logfiles only as far as they are durable (the module: the
                     // current one; the others are durable to their end).
                     let recs = if key.1 == h.name { &recs[..h.synced.get(key).copied().unwrap_or(0).min(recs.len())] } else { &recs[..] };
                     // (An empty logfile too, once: the copy exists, replay can move on.)
-                    let had = have.iter().find(|(k, _)| k == key).map(|(_, n)| *n);
-                    let start = had.unwrap_or(0);
-                    if start < recs.len() || had.is_none() {
-                        replies.push(Msg::FetchData { log: key.clone(), start, recs: recs[start..].to_vec(), session });
+                    let had = have.iter().find(|(k, _, _)| k == key);
+                    let start = had.map_or(0, |(_, n, _)| *n).min(recs.len());
+                    if start < recs.len() || had.is_none_or(|(_, _, confirmed)| !confirmed) {
+                        replies.push(Msg::FetchData { log: key.clone(), start, recs: recs[start..].to_vec(), head: recs.first().copied(), session });
                     }
                 }
                 for m in replies {
                     self.send(p.to, p.from, m);
                 }
             }
-            Msg::FetchData { log, start, recs, session } => {
+            Msg::FetchData { log, start, recs, head, session } => {
                 let h = &mut self.hosts[p.to];
                 if session != h.session {
                     return;
@@ -1233,9 +1254,34 @@ impl World {
                     return;
                 }
                 h.create_log(&log);
+                if !h.confirmed.contains(&log) {
+                    // The copy's head against the source's before anything is appended.
+                    let bytes = |r: Option<&Record>| r.map_or(Vec::new(), |(b, v)| [&b.to_le_bytes()[..], &v.to_le_bytes()].concat());
+                    let replayed = h.replay_link().filter(|(k, _)| *k == log).map_or(0, |(_, pos)| pos);
+                    match check_copy(&bytes(h.logs[&log].first()), &bytes(head.as_ref()), replayed) {
+                        CopyCheck::Same => {}
+                        CopyCheck::Refetch => {
+                            let name = h.name.clone();
+                            h.logs.insert(log.clone(), Vec::new());
+                            h.synced.insert(log.clone(), 0);
+                            self.stats.refetched += 1;
+                            self.log(|| format!("{name}'s copy of {log:?} is another logfile of that name: fetched anew"));
+                        }
+                        CopyCheck::Diverged => return,
+                    }
+                    let h = &mut self.hosts[p.to];
+                    h.confirmed.insert(log.clone());
+                }
+                let h = &mut self.hosts[p.to];
                 let local = h.logs.get_mut(&log).expect("just created");
                 if start == local.len() {
                     local.extend(recs);
+                }
+            }
+            Msg::FetchMissing { log, session } => {
+                let h = &mut self.hosts[p.to];
+                if session == h.session {
+                    h.confirmed.insert(log);
                 }
             }
             Msg::SyncReq { from, start } => {
@@ -1366,12 +1412,7 @@ impl World {
                         let (log, _) = h.replay_link().expect("takeover needs a replay link");
                         (log.0 + 1, me.clone())
                     };
-                    if !h.logs.contains_key(&next) {
-                        // A new logfile (maybe under a name this host used before, in a
-                        // history an invalidation discarded here).
-                        self.truth.insert(next.clone(), Vec::new());
-                        self.lineage.insert(next.clone(), h.chain.clone());
-                    }
+                    let fresh = !h.logs.contains_key(&next);
                     h.create_log(&next);
                     h.report(now, &next, 0);
                     h.written = 0;
@@ -1380,6 +1421,10 @@ impl World {
                         h.open = true;
                     }
                     h.stopped = None;
+                    if fresh {
+                        let chain = h.chain.clone();
+                        self.begin_logfile(&next, chain);
+                    }
                     self.log(|| {
                         let h = &self.hosts[i];
                         let links: Vec<String> = h.tree.iter().filter(|(k, _)| k.contains("replay-") || k.contains("is-primary") || k.contains("version-")).map(|(k, (v, s))| format!("{k}={v}@{s}")).collect();
@@ -1462,6 +1507,15 @@ impl World {
         }
         let h = &mut self.hosts[i];
         let Ok(plan) = follow(&DirLinks(&h.tree), &me, primary.as_deref(), size, activity) else { return };
+        // A fetch that starts (a new source, or after a detach or a crash) confirms the
+        // copies anew.
+        if let Some(source) = &plan.fetch {
+            let fetch = Some((h.session, source.as_str().to_string()));
+            if h.confirmed_for != fetch {
+                h.confirmed.clear();
+                h.confirmed_for = fetch;
+            }
+        }
         if plan.replay_on {
             h.replay(now);
         }
@@ -1479,7 +1533,7 @@ impl World {
         let Some(src) = self.hosts.iter().position(|x| x.name == source.as_str()) else { return };
         let h = &self.hosts[i];
         let Some((log, _)) = h.replay_link() else { return };
-        let have: Vec<(LogKey, usize)> = h.logs.range((log.0, String::new())..).map(|(k, v)| (k.clone(), v.len())).collect();
+        let have: Vec<(LogKey, usize, bool)> = h.logs.range((log.0, String::new())..).map(|(k, v)| (k.clone(), v.len(), h.confirmed.contains(k))).collect();
         let session = h.session;
         self.send(i, src, Msg::FetchReq { from: log, have, session });
     }
@@ -1511,6 +1565,40 @@ impl World {
         self.truth.get(key).map_or(&[], Vec::as_slice)
     }
 
+    /// Truth: logfile `key` begins, continuing `lineage` (its writer's chain). A name
+    /// its writer used before, in a history an invalidation discarded there, is another
+    /// logfile: the earlier one's records and lineage move to a ghost name
+    /// (`<host>~<n>`), and so does every chain that went through it. The checker tells
+    /// the two apart; the hosts only by their contents (`replication::check_copy`).
+    fn begin_logfile(&mut self, key: &LogKey, lineage: Vec<(LogKey, usize)>) {
+        if let Some(recs) = self.truth.remove(key) {
+            let ghost = (key.0, format!("{}~{}", key.1, self.ghosts));
+            self.ghosts += 1;
+            self.truth.insert(ghost.clone(), recs);
+            if let Some(l) = self.lineage.remove(key) {
+                self.lineage.insert(ghost.clone(), l);
+            }
+            let rename = |chain: &mut Vec<(LogKey, usize)>| chain.iter_mut().filter(|(k, _)| k == key).for_each(|(k, _)| *k = ghost.clone());
+            self.lineage.values_mut().for_each(rename);
+            for h in &mut self.hosts {
+                rename(&mut h.chain);
+                h.dirty.iter_mut().for_each(rename);
+                if let Some((k, _)) = h.acked.as_mut().filter(|(k, _)| k == key) {
+                    *k = ghost.clone();
+                }
+            }
+        }
+        self.truth.insert(key.clone(), Vec::new());
+        self.lineage.insert(key.clone(), lineage);
+    }
+
+    /// Whether `copy` is a prefix of logfile `key` as its origin wrote it, or of an
+    /// earlier logfile of that name ([`World::begin_logfile`]).
+    fn copy_of_origin(&self, key: &LogKey, copy: &[Record]) -> bool {
+        let ghosts = self.truth.range((key.0, format!("{}~", key.1))..(key.0, format!("{}\u{7f}", key.1)));
+        std::iter::once(self.origin_copy(key)).chain(ghosts.map(|(_, r)| r.as_slice())).any(|o| o.starts_with(copy))
+    }
+
 
     /// After every step: each disk holds exactly its chain's records, every fetched
     /// copy is a prefix of its origin's logfile, and each chain is one history with the
@@ -1534,8 +1622,7 @@ impl World {
         }
         for h in &self.hosts {
             for (key, recs) in &h.logs {
-                let origin = self.origin_copy(key);
-                if key.1 != h.name && (recs.len() > origin.len() || recs[..] != origin[..recs.len()]) {
+                if key.1 != h.name && !self.copy_of_origin(key, recs) {
                     return Err(self.fail(format!("{}'s copy of logfile {:?} is not a prefix of its origin's", h.name, key)));
                 }
             }

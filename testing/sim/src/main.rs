@@ -2,7 +2,7 @@
 //!
 //! `mars-sim --seed S [--verbose]` replays one seed (with `--verbose`, every event);
 //! `mars-sim --seeds A..B` runs a range and prints the first failing seed; with
-//! `--count`, runs them all and counts the failing ones (to measure the checker).
+//! `--count`, runs them all, prints each failure and counts them (to measure the checker).
 //! `--invalidate`: the operator also repairs split brains with `invalidate`, and the
 //! run must end converged (open findings, docu/simulation.md).
 
@@ -36,9 +36,7 @@ fn main() -> ExitCode {
         match w.run() {
             Ok(s) => total.add(&s),
             Err(f) if count => {
-                if failing.is_empty() {
-                    println!("first FAIL {f}");
-                }
+                println!("FAIL {f}");
                 failing.push(seed);
             }
             Err(f) => {
