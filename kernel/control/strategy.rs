@@ -335,15 +335,20 @@ fn handle_resource(
                             r.note_remains(res, true);
                             Ok(())
                         }
-                        Step::Follow => r.make_secondary().and_then(|()| {
-                            // Back after a crash as primary, designated secondary now.
-                            if r.role() != Role::Primary && tree.read(&path(fmt!("{}/is-primary", &*actual))?)?.is_some_and(|v| v.as_slice() == b"1") {
-                                r.recover_left(&dir, me)?;
-                            }
-                            r.note_remains(res, false);
-                            followed = true;
-                            follow(&links, r, res, me, primary, size, activity)
-                        }),
+                        Step::Follow => {
+                            // Back after a crash as primary (no device now), designated
+                            // secondary: its own log first (a host that leaves with its
+                            // device had its logger write the final links).
+                            let crashed = r.role() != Role::Primary;
+                            r.make_secondary().and_then(|()| {
+                                if crashed && tree.read(&path(fmt!("{}/is-primary", &*actual))?)?.is_some_and(|v| v.as_slice() == b"1") {
+                                    r.recover_left(&dir, me)?;
+                                }
+                                r.note_remains(res, false);
+                                followed = true;
+                                follow(&links, r, res, me, primary, size, activity)
+                            })
+                        }
                     };
                     if want != Role::Primary {
                         r.note_wait(res, None);

@@ -14,9 +14,11 @@ use kernel::sync::Arc;
 use crate::context::Context;
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::net::{protocol_error, Socket};
-use crate::mars_core::tree::LogName;
-use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN};
-use crate::net::conn::{Conn, Listener};
+use crate::mars_core::replication::serves_sync;
+use crate::mars_core::tree::{LogName, ReplayLink, RESOURCE_PREFIX, VERSION_PREFIX};
+use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN, SYNC_OFF_HISTORY};
+use crate::net::conn::{owned, text, Conn, Listener};
+use crate::tree::{path, Tree, ROOT};
 use crate::net::served::{Primaries, Serving};
 use crate::primary::log::Log;
 use crate::tunables::Traffic;
@@ -64,14 +66,14 @@ enum Request {
 
 fn serve(s: &Serving, sock: Socket) -> Result {
     let mut conn = Conn::accept_member(&s.ctx, sock, Traffic::Sync, MAX_PAYLOAD)?;
-    let (res, from_nr, from_pos) = match conn.recv()? {
+    let (res, from_log, from_pos) = match conn.recv()? {
         Message::SyncStart { res, from_log, from_pos } => {
-            let mut name = KVec::new();
-            name.extend_from_slice(res.as_bytes(), GFP_KERNEL)?;
-            (name, LogName::parse(from_log).map_err(|_| EINVAL)?.nr, from_pos)
+            LogName::parse(from_log).map_err(|_| EINVAL)?;
+            (owned(res)?, owned(from_log)?, from_pos)
         }
         _ => return Err(protocol_error()),
     };
+    let from = LogName::parse(text(&from_log)?).map_err(|_| EINVAL)?;
     let Some(served) = s.primaries.get(&res) else {
         conn.refuse(2, "this host is not the primary of that resource");
         return Err(ENOENT);
@@ -81,12 +83,20 @@ fn serve(s: &Serving, sock: Socket) -> Result {
         return Err(EAGAIN);
     }
     let (nr, written) = served.log.written_back();
-    if nr < from_nr || (nr == from_nr && written < from_pos) {
+    if nr < from.nr || (nr == from.nr && written < from_pos) {
         conn.refuse(11, "the primary's writeback has not reached the syncing host's replay start yet");
         return Err(EAGAIN);
     }
     let mut name = [0u8; 80];
     let log = served.log.get();
+    let me = text(&log.me)?;
+    let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, text(&res)?))?;
+    let version = Tree { clock: &s.ctx.clock }.read(&path(fmt!("{}/{}{:09}-{}", &*dir, VERSION_PREFIX, from.nr, me))?)?;
+    let start = ReplayLink { log: from, start: from_pos, len: 0 };
+    if !serves_sync(&start, LogName { nr: log.nr, host: me }, version.as_deref().and_then(|v| text(v).ok())) {
+        conn.refuse(SYNC_OFF_HISTORY, "the syncing host's replay start is not on this primary's history (a forced failover since its invalidation): invalidate it again");
+        return Err(EAGAIN);
+    }
     conn.send(&Message::SyncPos { log: log_name(&log, &mut name)?, pos: log.appended() })?;
     // The disk is held only while a request is served (below), never while waiting for
     // the next one: a detach must find it free once its requests are done.

@@ -297,12 +297,27 @@ fn fetch_round(ctx: &Context, res: &str, source: &str, repair: &Repair, rate: &m
     }
     let Some(Link { conn, used, .. }) = link.as_mut() else { return Err(EINVAL) };
     let started = real_ns();
+    // The resource directory, listed once a round where needed.
+    let mut listed = None;
     for nr in mine.log.nr..=theirs.log.nr {
         let version = read(path(fmt!("{}/{}{:09}-{}", &*dir, VERSION_PREFIX, nr, source))?)?;
         let named = version.as_deref().and_then(|v| VersionLink::parse(text(v).ok()?).ok()).map(|v| v.log);
-        let Some(name) = (if nr == theirs.log.nr { Some(theirs.log) } else { named.or((nr == mine.log.nr).then_some(mine.log)) }) else {
-            // Not known yet which logfile `source` has with this number.
-            return Ok(round);
+        let name = match if nr == theirs.log.nr { Some(theirs.log) } else { named.or((nr == mine.log.nr).then_some(mine.log)) } {
+            Some(name) => name,
+            None => {
+                // Not known which logfile `source` has with this number (not yet, or
+                // never: a source that was synced past it). The one copy of that
+                // number here, not yet confirmed, is compared with the source's file
+                // of that name (which may be missing there: then it stands as it is).
+                if listed.is_none() {
+                    listed = Some(vfs::list_dir(&dir)?);
+                }
+                let mut copies = listed.iter().flatten().filter_map(|e| LogName::parse(e.to_str().ok()?).ok()).filter(|l| l.nr == nr && l.host != me);
+                match (copies.next(), copies.next()) {
+                    (Some(copy), None) if !repair.is_confirmed(copy) => copy,
+                    _ => return Ok(round),
+                }
+            }
         };
         if name.host == me {
             continue;
@@ -325,7 +340,12 @@ fn fetch_round(ctx: &Context, res: &str, source: &str, repair: &Repair, rate: &m
         if !repair.is_confirmed(name) {
             let replayed = if name == mine.log { mine.start } else { 0 };
             let there = check_head(conn, &copy, rel, res, source, name, replayed, repair)?;
-            repair.confirm(name, mine.log.nr)?;
+            // Missing at the source: the copy stands as it is if the source's history
+            // is past that number (it never writes it again); its current one it may
+            // not have yet.
+            if there || nr < theirs.log.nr {
+                repair.confirm(name, mine.log.nr)?;
+            }
             if !there {
                 continue;
             }
@@ -416,7 +436,7 @@ fn fetch_round(ctx: &Context, res: &str, source: &str, repair: &Repair, rate: &m
 /// fetch appends to it (`replication::check_copy`): a copy of another logfile of that
 /// name (of a discarded history) is cut and fetched anew; into one that replay applied
 /// some of (`replayed` bytes), nothing more is fetched. False if the source has no
-/// such logfile (it cannot tell; the copy stands as it is).
+/// such logfile.
 #[allow(clippy::too_many_arguments)]
 fn check_head(conn: &mut Conn, copy: &Logfile, rel: &str, res: &str, source: &str, name: LogName<'_>, replayed: u64, repair: &Repair) -> Result<bool> {
     let size = copy.file().size();

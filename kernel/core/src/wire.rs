@@ -258,6 +258,10 @@ pub fn check_tree_path(p: &str) -> Result<(), WireError> {
 /// logfile; a copy it has of this one stands as it is).
 pub const NO_SUCH_LOGFILE: u32 = 5;
 
+/// The Error code of a primary that does not serve a full sync whose replay start is
+/// not on its history (`replication::serves_sync`).
+pub const SYNC_OFF_HISTORY: u32 = 14;
+
 /// A message, borrowing its strings and data from the decoded payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Message<'a> {

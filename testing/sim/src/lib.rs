@@ -26,7 +26,7 @@ use std::fmt;
 use mars_core::handover::{Mode, Takeover};
 use mars_core::merge::LinkState;
 use mars_core::ownership::{classify, decide, refused_path, Verdict};
-use mars_core::replication::{check_copy, is_consistent, next_logfile, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
+use mars_core::replication::{check_copy, is_consistent, serves_sync, next_logfile, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
 use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use mars_core::round::{follow, step, takeover_here, text, Activity, Links, Step};
 use mars_core::splitbrain::{compare_histories, PairHistory};
@@ -160,6 +160,8 @@ struct Host {
     resync: bool,
     /// The sync thread asked for the primary's log position (the copy is complete).
     sync_ending: bool,
+    /// The primary refused the sync (the replay start is not on its history).
+    sync_refused: bool,
     /// The module's fetch session (a new one after a detach or a crash).
     session: u64,
     /// Copies the fetch confirmed to be its source's logfiles (`replication::check_copy`)
@@ -203,6 +205,7 @@ impl Host {
             acked: None,
             resync: false,
             sync_ending: false,
+            sync_refused: false,
             session: 0,
             confirmed: BTreeSet::new(),
             confirmed_for: None,
@@ -515,6 +518,10 @@ enum Msg {
     SyncData { from: u32, values: Vec<u64> },
     /// The copy is complete: the primary's log position now.
     SyncEnd,
+    /// The primary does not serve the sync: the replay start is not on its history
+    /// (`replication::serves_sync`, `wire::SYNC_OFF_HISTORY`).
+    /// (`start`: the replay start it was asked for.)
+    SyncRefused { start: (LogKey, u64) },
     SyncPos { log: LogKey, pos: usize },
 }
 
@@ -896,6 +903,7 @@ impl World {
         // The module detaches: its threads end (replay flushes what it applied).
         h.flush_applied(now);
         h.sync_ending = false;
+        h.sync_refused = false;
         h.session += 1;
         let newest = h.tree.values().map(|(_, s)| *s).max().unwrap_or(0);
         h.clock.observe(newest);
@@ -944,6 +952,9 @@ impl World {
         h.stopped = None;
         h.dirty = None;
         h.resync = true;
+        // Truth: what its application was told is durable here belongs to the history
+        // the operator discards (a later planned takeover need not keep it).
+        h.acked = None;
         // Truth: its disk becomes the primary's history up to the start of that logfile,
         // and replay goes on from there.
         let history: Vec<(LogKey, usize)> = self.hosts[p].history().iter().filter(|(k, _)| k.0 < nr).cloned().collect();
@@ -955,7 +966,8 @@ impl World {
     }
 
     /// Hosts the operator would invalidate: not the primary, and diverged from it or
-    /// held back (replay stopped, a split brain shown, failed over from).
+    /// held back (replay stopped, a split brain shown, failed over from, the sync
+    /// refused).
     fn to_repair(&self) -> Vec<usize> {
         let Some(p) = self.hosts.iter().position(|h| h.role == Role::Primary) else { return Vec::new() };
         (0..self.hosts.len())
@@ -963,6 +975,7 @@ impl World {
                 i != p
                     && (self.forced_out[i]
                         || self.hosts[i].stopped.is_some()
+                        || self.hosts[i].sync_refused
                         || self.split_brain_shown(i, i, p)
                         || self.stranded(i, p)
                         || !prefix(&self.hosts[i].chain, self.hosts[p].history()))
@@ -1224,9 +1237,22 @@ impl World {
                     }
                 }
                 let mut replies = Vec::new();
-                for key in names.iter().filter(|k| !h.logs.contains_key(k)) {
-                    if have.iter().any(|(k, n, confirmed)| k == key && *n > 0 && !confirmed) {
-                        replies.push(Msg::FetchMissing { log: key.clone(), session });
+                // A copy not yet confirmed is compared with the file of its name here,
+                // also where this host's version links do not name it (the module's
+                // fetch asks for the one copy of a number this host names no logfile
+                // of); missing here, the copy stands as it is.
+                // (Missing here counts only before this host's current logfile: its
+                // history passed that number, it never writes it again.)
+                let last = names.last().map_or(from.0, |k| k.0);
+                for (key, n, _) in have.iter().filter(|(k, n, confirmed)| *n > 0 && !confirmed && k.0 <= cur.0 && (names.contains(k) || k.0 > last)) {
+                    match h.logs.get(key) {
+                        None if key.0 < cur.0 => replies.push(Msg::FetchMissing { log: key.clone(), session }),
+                        None => {}
+                        Some(recs) if !names.contains(key) => {
+                            let start = (*n).min(recs.len());
+                            replies.push(Msg::FetchData { log: key.clone(), start, recs: recs[start..].to_vec(), head: recs.first().copied(), session });
+                        }
+                        Some(_) => {}
                     }
                 }
                 for (key, recs) in names.iter().filter_map(|k| Some((k, h.logs.get(k)?))) {
@@ -1296,9 +1322,24 @@ impl World {
                 if (start.0 .0, start.1) > (cur.0, h.written as u64) {
                     return;
                 }
+                let link = ReplayLink { log: LogName { nr: start.0 .0, host: &start.0 .1 }, start: start.1, len: 0 };
+                let version = h.link(&format!("version-{:09}-{}", start.0 .0, h.name));
+                if !serves_sync(&link, LogName { nr: cur.0, host: &cur.1 }, version) {
+                    self.send(p.to, p.from, Msg::SyncRefused { start });
+                    return;
+                }
                 let to = (from + SYNC_BLOCKS).min(BLOCKS);
                 let values = h.disk[from as usize..to as usize].to_vec();
                 self.send(p.to, p.from, Msg::SyncData { from, values });
+            }
+            Msg::SyncRefused { start } => {
+                let h = &mut self.hosts[p.to];
+                // (Not an answer to a request from before an invalidation.)
+                if h.resync && !h.sync_refused && h.replay_link() == Some(start) {
+                    h.sync_refused = true;
+                    let name = h.name.clone();
+                    self.log(|| format!("{name}: the sync is refused (its replay start is not on the primary's history): to be invalidated again"));
+                }
             }
             Msg::SyncData { from, values } => {
                 let h = &mut self.hosts[p.to];
@@ -1696,8 +1737,9 @@ impl World {
                 // the primary's (a logfile of its own, even an empty one, or two
                 // logfiles of one number here): shown, for the operator to resolve.
                 self.stats.stopped_bystanders += 1;
-            } else if on_history && self.stranded(i, p) {
-                // Held back: what it needs is gone from its source (its fetch says so).
+            } else if on_history && (self.stranded(i, p) || h.sync_refused) {
+                // Held back: what it needs is gone from its source (its fetch says so),
+                // or its sync is refused (the primary says: invalidate it again).
                 self.stats.stopped_bystanders += 1;
             } else if on_history {
                 if h.disk != primary.disk {
