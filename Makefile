@@ -139,10 +139,11 @@ soak: initramfs
 	@$(if $(SEED),SEED=$(SEED)) $(if $(CYCLES),CYCLES=$(CYCLES)) scripts/soak.sh
 
 # The protocol simulation (docu/simulation.md) on a range of seeds, e.g. SEEDS=0..10000;
-# `make check` runs 0..1000 in cargo test.
+# INVALIDATE=1: with the operator's repairs (full syncs, invalidate, convergence).
+# `make check` runs 0..1000 of each in cargo test.
 SEEDS ?= 0..10000
 sim:
-	@cargo run -q --release --locked -p mars-sim -- --seeds $(SEEDS)
+	@cargo run -q --release --locked -p mars-sim -- --seeds $(SEEDS) $(if $(INVALIDATE),--invalidate)
 
 # Coverage-guided fuzzing of the decoders (docu/fuzzing.md); FUZZ_SECONDS per target.
 fuzz: setup

@@ -96,7 +96,12 @@ impl View<'_> {
 
     /// This host's disk is a consistent copy (sync finished, replay past its end).
     fn consistent(&self) -> Result<bool> {
-        round::consistent(self, &self.ctx.host, self.number(SIZE)?.unwrap_or(0))
+        self.consistent_at(&self.ctx.host)
+    }
+
+    /// `host`'s disk is a consistent copy, as far as this host's tree tells.
+    fn consistent_at(&self, host: &str) -> Result<bool> {
+        round::consistent(self, host, self.number(SIZE)?.unwrap_or(0))
     }
 
     fn reachable(&self, host: &str) -> Result<bool> {
@@ -286,10 +291,16 @@ pub fn primary(ctx: &Context, res: &str, force: bool, timeout: Duration) -> Resu
     match wait_primary(&v, res, Some(&old), timeout) {
         Ok(()) => systemd::started_primary(ctx, res),
         Err(e) => {
-            // Not taken over: the old primary keeps (or gets back) its role.
+            // Not taken over: the old primary keeps (or gets back) its role, unless it
+            // is no consistent copy any more (invalidated meanwhile: it could never take
+            // over again, found by the simulation, docu/simulation.md).
             if v.actual(me, "is-primary")?.as_deref() != Some("1") {
-                set_primary(ctx, res, &previous)?;
-                eprintln!("{res}: handover aborted; primary is {previous} again");
+                if previous == NONE || v.consistent_at(&previous)? {
+                    set_primary(ctx, res, &previous)?;
+                    eprintln!("{res}: handover aborted; primary is {previous} again");
+                } else {
+                    eprintln!("{res}: handover aborted; {previous} is no consistent copy any more, so {me} stays designated: designate the host to be primary with `marsadm primary {res}` there");
+                }
             }
             Err(e)
         }

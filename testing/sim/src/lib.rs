@@ -26,9 +26,9 @@ use std::fmt;
 use mars_core::handover::{Mode, Takeover};
 use mars_core::merge::LinkState;
 use mars_core::ownership::{classify, decide, refused_path, Verdict};
-use mars_core::replication::{check_copy, is_consistent, serves_sync, next_logfile, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
+use mars_core::replication::{check_copy, serves_sync, next_logfile, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
 use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
-use mars_core::round::{follow, step, takeover_here, text, Activity, Links, Step};
+use mars_core::round::{self, follow, step, takeover_here, text, Activity, Links, Step};
 use mars_core::splitbrain::{compare_histories, PairHistory};
 use mars_core::splitmix::SplitMix64;
 use mars_core::tree::{LogName, ReplayLink, VersionInput, VersionLink, DELETED, NONE, PRIMARY, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
@@ -315,16 +315,12 @@ impl Host {
 
     /// Whether its links say its disk is a consistent copy (`replication::is_consistent`).
     fn consistent(&self) -> bool {
-        let size = u64::from(BLOCKS) * 4096;
-        let status = self.link(&format!("{SYNCSTATUS_PREFIX}{}", self.name)).map_or(Some(size), |v| v.parse().ok());
-        let syncpos = self.link(&format!("{SYNCPOS_PREFIX}{}", self.name)).map(str::to_string);
-        let syncpos = syncpos.as_deref().map(ReplayLink::parse);
-        let replay = self.link(&format!("replay-{}", self.name)).map(str::to_string);
-        match (status, syncpos, replay.as_deref().map(ReplayLink::parse)) {
-            (Some(status), None, Some(Ok(r))) => is_consistent(size, status, None, &r),
-            (Some(status), Some(Ok(p)), Some(Ok(r))) => is_consistent(size, status, Some(&p), &r),
-            _ => false,
-        }
+        self.consistent_of(&self.name)
+    }
+
+    /// Whether its tree says `host`'s disk is a consistent copy (`round::consistent`).
+    fn consistent_of(&self, host: &str) -> bool {
+        round::consistent(&DirLinks(&self.tree), host, u64::from(BLOCKS) * 4096).unwrap_or(false)
     }
 
     /// The history its disk went through: after a crash, while replay goes through it
@@ -724,6 +720,8 @@ impl World {
                 for x in self.to_repair() {
                     self.invalidate(x);
                 }
+            } else if self.now == RUN_MS + 10_000 && self.invalidate {
+                self.designate_if_none();
             } else if self.lossy || self.cut.iter().flatten().any(|c| *c) {
                 self.log(|| "faults healed".into());
                 self.lossy = false;
@@ -965,6 +963,24 @@ impl World {
         true
     }
 
+    /// Nobody primary once the faults are over (say a handover was given up with the
+    /// old primary invalidated): the operator designates the consistent host whose
+    /// replay got furthest, as `view` shows them.
+    fn designate_if_none(&mut self) {
+        if self.hosts.iter().any(|h| h.role == Role::Primary) {
+            return;
+        }
+        let best = (0..self.hosts.len())
+            .filter(|&i| self.hosts[i].consistent() && self.hosts[i].stopped.is_none())
+            .max_by_key(|&i| self.hosts[i].replay_link().map(|((nr, _), pos)| (nr, pos)));
+        if let Some(i) = best {
+            let (now, name) = (self.now, self.hosts[i].name.clone());
+            self.hosts[i].marsadm_set(now, PRIMARY, &name);
+            self.switching = None;
+            self.log(|| format!("no primary: the operator designates {name}"));
+        }
+    }
+
     /// Hosts the operator would invalidate: not the primary, and diverged from it or
     /// held back (replay stopped, a split brain shown, failed over from, the sync
     /// refused).
@@ -1089,10 +1105,16 @@ impl World {
             if self.now.saturating_sub(self.switch_since) > 60_000 && self.hosts[new].role != Role::Primary {
                 let now = self.now;
                 let name = self.hosts[old].name.clone();
-                self.hosts[new].marsadm_set(now, PRIMARY, &name);
-                self.hosts[old].open = true;
                 self.switching = None;
                 self.stats.aborted += 1;
+                // (Not to a host that is no consistent copy any more: invalidated
+                // meanwhile.)
+                if self.hosts[new].down_until <= now && !self.hosts[new].consistent_of(&name) {
+                    self.log(|| format!("handover to {} aborted: {name} is no consistent copy, not designated again", self.hosts[new].name));
+                    return;
+                }
+                self.hosts[new].marsadm_set(now, PRIMARY, &name);
+                self.hosts[old].open = true;
                 self.log(|| format!("handover to {} aborted: primary is {name} again", self.hosts[new].name));
             }
         }

@@ -1,5 +1,6 @@
 //! The simulation's seeds in `cargo test` (docu/simulation.md): a fixed budget of
-//! seeds (`MARS_SIM_SEEDS`, default 0..1000) on every core, and the seeds that found
+//! seeds (`MARS_SIM_SEEDS`, default 0..1000; with the operator's repairs,
+//! `MARS_SIM_INVALIDATE_SEEDS`, default 0..1000) on every core, and the seeds that found
 //! bugs. A failure prints the seed and the command that replays it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,18 +8,19 @@ use std::sync::Mutex;
 
 /// Seeds that found bugs (docu/simulation.md, "Found").
 const FOUND: &[u64] = &[87, 156, 537, 692, 998];
-/// ... and with the operator's `invalidate` (`--invalidate`, not yet in the seed budget:
-/// open findings there).
-const FOUND_INVALIDATE: &[u64] = &[121, 263, 518, 1305];
+/// ... and with the operator's `invalidate` (`--invalidate`).
+const FOUND_INVALIDATE: &[u64] = &[121, 263, 518, 1305, 1467, 1817, 2363];
 
-fn run(seed: u64) -> Result<mars_sim::Stats, String> {
-    mars_sim::World::new(seed).run().map_err(|f| f.to_string())
+fn run(seed: u64, invalidate: bool) -> Result<mars_sim::Stats, String> {
+    let mut w = mars_sim::World::new(seed);
+    w.invalidate = invalidate;
+    w.run().map_err(|f| f.to_string())
 }
 
 #[test]
 fn found_seeds() {
     for &seed in FOUND {
-        if let Err(f) = run(seed) {
+        if let Err(f) = run(seed, false) {
             panic!("{f}");
         }
     }
@@ -27,9 +29,7 @@ fn found_seeds() {
 #[test]
 fn found_seeds_with_invalidate() {
     for &seed in FOUND_INVALIDATE {
-        let mut w = mars_sim::World::new(seed);
-        w.invalidate = true;
-        if let Err(f) = w.run() {
+        if let Err(f) = run(seed, true) {
             panic!("{f}");
         }
     }
@@ -37,8 +37,18 @@ fn found_seeds_with_invalidate() {
 
 #[test]
 fn seed_budget() {
-    let range = std::env::var("MARS_SIM_SEEDS").unwrap_or_else(|_| "0..1000".into());
-    let (a, b) = range.split_once("..").and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?))).expect("MARS_SIM_SEEDS is A..B");
+    budget("MARS_SIM_SEEDS", false);
+}
+
+#[test]
+fn seed_budget_with_invalidate() {
+    budget("MARS_SIM_INVALIDATE_SEEDS", true);
+}
+
+/// Runs the range in `var` (default 0..1000) on every core.
+fn budget(var: &str, invalidate: bool) {
+    let range = std::env::var(var).unwrap_or_else(|_| "0..1000".into());
+    let (a, b) = range.split_once("..").and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?))).unwrap_or_else(|| panic!("{var} is A..B"));
     let next = AtomicU64::new(a);
     let failures = Mutex::new(Vec::new());
     let total = Mutex::new(mars_sim::Stats::default());
@@ -50,7 +60,7 @@ fn seed_budget() {
                 if seed >= b || !failures.lock().unwrap().is_empty() {
                     return;
                 }
-                match run(seed) {
+                match run(seed, invalidate) {
                     Ok(st) => total.lock().unwrap().add(&st),
                     Err(f) => failures.lock().unwrap().push(f),
                 }
@@ -59,5 +69,5 @@ fn seed_budget() {
     });
     let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    println!("seeds {range}: {}", total.into_inner().unwrap());
+    println!("seeds {range}{}: {}", if invalidate { " with invalidate" } else { "" }, total.into_inner().unwrap());
 }
