@@ -7,8 +7,12 @@
 # logfile N (older writes of blocks 0-7 that logfile N+1 overwrote). node2's fetch must
 # find that the copy is not node1's logfile N+2, cut it and fetch it anew, and its
 # replay must not apply the planted records first: the disks end equal.
-# Without the comparison (or with replay entering unconfirmed copies) node2's blocks
-# 0-7 go back to the older writes.
+# Without the comparison, or with replay entering copies the fetch has not confirmed,
+# node2's replay applies the planted records (blocks 0-7 go back to a) and does not
+# catch up (checked with the second: its replay moved on to the planted copy 30 ms
+# before the resumed fetch compared it). In that run replay did not move on while the
+# fetch was paused (it waited at the end of logfile N+1 for the fetch), so the check
+# during the pause alone does not catch it.
 source "$(dirname "$0")/../lib.sh"
 DISK=vda
 
