@@ -312,9 +312,8 @@ fn fetch_round(ctx: &Context, res: &str, source: &str, repair: &Repair, rate: &m
                 if listed.is_none() {
                     listed = Some(vfs::list_dir(&dir)?);
                 }
-                let mut copies = listed.iter().flatten().filter_map(|e| LogName::parse(e.to_str().ok()?).ok()).filter(|l| l.nr == nr && l.host != me);
-                match (copies.next(), copies.next()) {
-                    (Some(copy), None) if !repair.is_confirmed(copy) => copy,
+                match listed.as_deref().and_then(|names| only_copy(names, nr, me)) {
+                    Some(copy) if !repair.is_confirmed(copy) => copy,
                     _ => return Ok(round),
                 }
             }
@@ -430,6 +429,22 @@ fn fetch_round(ctx: &Context, res: &str, source: &str, repair: &Repair, rate: &m
         }
     }
     Ok(round)
+}
+
+/// The one logfile numbered `nr` among `names` (a resource directory's) that another
+/// host than `me` wrote, if there is exactly one.
+fn only_copy<'a>(names: &'a [CString], nr: u32, me: &str) -> Option<LogName<'a>> {
+    let mut found = None;
+    for name in names {
+        let Ok(log) = LogName::parse(name.to_str().unwrap_or("")) else { continue };
+        if log.nr == nr && log.host != me {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(log);
+        }
+    }
+    found
 }
 
 /// Compares the head of the local copy of logfile `name` with its source's before the
