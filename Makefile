@@ -120,6 +120,7 @@ check-debug: initramfs-debug
 
 test-host: setup
 	cargo test --workspace --locked
+	cargo check --locked --quiet --manifest-path kernel/core/fuzz/Cargo.toml --bins
 
 scenarios: all
 	@testing/run-scenarios

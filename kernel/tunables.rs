@@ -29,6 +29,12 @@ pub(crate) static LOGGER_SYNC_IS_DURABLE: AtomicI32 = AtomicI32::new(0);
 /// repaired cannot lose an acknowledged write to recovery replaying older records.
 pub(crate) static MARS_BROKEN_FAILS_WRITES: AtomicI32 = AtomicI32::new(0);
 
+/// For tests only (scenario 60): milliseconds the merge of a peer's link waits between
+/// deciding on the local link and replacing it, which widens the window in which an
+/// operator's marsadm may write that link meanwhile. 0 (default): no wait.
+pub(crate) static MERGE_DELAY_MS: AtomicI32 = AtomicI32::new(0);
+pub(crate) static MERGE_DELAY_MS_MAX: i32 = 60_000;
+
 /// RAM (MiB, all resources together) that buffered writes may hold until they are on
 /// the disk; writers wait beyond it.
 pub(crate) static MEM_LIMIT_MB: AtomicI32 = AtomicI32::new(128);

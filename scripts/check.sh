@@ -28,6 +28,16 @@ if [ "$host_rc" != 0 ] && ! grep -q '^test result: FAILED' build/host-tests.log;
   failed=$((failed + 1))
 fi
 
+# The fuzz targets (make fuzz) are their own crate, outside the workspace: one check
+# that they still build against the decoders they call.
+echo "=== fuzz targets build (kernel/core/fuzz, docu/fuzzing.md)"
+if cargo check --locked --quiet --manifest-path kernel/core/fuzz/Cargo.toml --bins; then
+  passed=$((passed + 1))
+else
+  echo "the fuzz targets do not build"
+  failed=$((failed + 1))
+fi
+
 echo "=== packages (scripts/test-deb.sh: make deb's packages, docu/packaging.md)"
 scripts/test-deb.sh 2>&1 | tee build/deb-tests.log
 read -r dp df < <(sed -n 's/^packages: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' build/deb-tests.log | tail -1)

@@ -18,6 +18,8 @@ APT_PACKAGES=(
   prometheus
   # Debian nodes (testbed up --image debian): root image, per-node qcow2 overlays
   mmdebstrap qemu-utils
+  # the fuzz targets (make fuzz, and make check builds them): libFuzzer is C++
+  g++
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }

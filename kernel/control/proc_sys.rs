@@ -160,6 +160,7 @@ impl ProcSys {
         entries.push(Entry::int(kernel::c_str!("write_throttle_start_percent"), &WRITE_THROTTLE_START_PERCENT, &ZERO, &PERCENT_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("write_throttle_ratelimit_kb"), &WRITE_THROTTLE_RATELIMIT_KB, &ONE, &FETCH_LIMIT_KB_MAX), GFP_KERNEL)?;
         entries.push(Entry::int(kernel::c_str!("write_throttle_size_kb"), &WRITE_THROTTLE_SIZE_KB, &ZERO, &FETCH_LIMIT_KB_MAX), GFP_KERNEL)?;
+        entries.push(Entry::int(kernel::c_str!("test_merge_delay_ms"), &MERGE_DELAY_MS, &ZERO, &MERGE_DELAY_MS_MAX), GFP_KERNEL)?;
         let registration = Registration::new(shared_cstr(PROC_SYS_NAME_WITH_NUL), entries)?;
         Ok(ProcSys { _tcp: register_tcp()?, _registration: registration })
     }

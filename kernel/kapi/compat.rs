@@ -156,5 +156,6 @@ display_as_core!(
     crate::mars_core::tree::VersionLink<'_>,
     crate::mars_core::tree::VersionInput<'_>,
     crate::mars_core::tree::PerHost<'_>,
+    crate::mars_core::tree::TempLinkName<'_>,
     crate::mars_core::wire::WireError,
 );

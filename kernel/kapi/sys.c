@@ -211,14 +211,31 @@ int mars_vfs_mkdir(const char *name, umode_t mode)
 	return err;
 }
 
+/* Whether @new (looked up under the directory's lock, maybe negative) is @expect. */
+static bool mars_rename_expected(struct dentry *new, const struct mars_rename_expect *expect)
+{
+	struct inode *inode = d_inode(new);
+	struct timespec64 mtime;
+
+	if (!expect)
+		return true;
+	if (!inode || !expect->present)
+		return !inode && !expect->present;
+	mtime = inode_get_mtime(inode);
+	return inode->i_ino == expect->ino && timespec64_to_ns(&mtime) == expect->mtime_ns;
+}
+
 /*
  * Rename the entry @old_name of directory @dir to @new_name in the same directory,
- * replacing what is there (as rename(2)); -ENOENT if @old_name does not exist. The
- * names are single path components (checked by the caller); @dir is a referenced
- * directory dentry.
+ * replacing what is there (as rename(2)); -ENOENT if @old_name does not exist. With
+ * @expect, only if @new_name is still what the caller decided on (-EAGAIN if not): the
+ * check and the rename happen under the directory's lock, which every rename and
+ * create in it takes too. The names are single path components (checked by the
+ * caller); @dir is a referenced directory dentry.
  */
 int mars_vfs_rename_in(struct dentry *dir, const char *old_name, unsigned int old_len,
-		       const char *new_name, unsigned int new_len)
+		       const char *new_name, unsigned int new_len,
+		       const struct mars_rename_expect *expect)
 {
 #ifdef MARS_API_7
 	struct renamedata rd = {
@@ -233,7 +250,10 @@ int mars_vfs_rename_in(struct dentry *dir, const char *old_name, unsigned int ol
 	err = start_renaming(&rd, 0, &old, &new);
 	if (err)
 		return err;
-	err = vfs_rename(&rd);
+	if (mars_rename_expected(rd.new_dentry, expect))
+		err = vfs_rename(&rd);
+	else
+		err = -EAGAIN;
 	end_renaming(&rd);
 	return err;
 #else
@@ -252,6 +272,8 @@ int mars_vfs_rename_in(struct dentry *dir, const char *old_name, unsigned int ol
 		goto out_old;
 	if (d_is_negative(old)) {
 		err = -ENOENT;
+	} else if (!mars_rename_expected(new, expect)) {
+		err = -EAGAIN;
 	} else {
 		struct renamedata rd = {
 			.old_mnt_idmap = &nop_mnt_idmap,

@@ -70,7 +70,14 @@ void mars_init_completion(struct completion *x);
 const struct path *mars_file_path(const struct file *f);
 int mars_vfs_symlink(const char *name, const char *target);
 int mars_vfs_mkdir(const char *name, umode_t mode);
+/* What mars_vfs_rename_in must find at the new name to replace it (NULL: anything). */
+struct mars_rename_expect {
+	bool present;		/* false: nothing there */
+	u64 ino;		/* if present: this inode ... */
+	s64 mtime_ns;		/* ... with this mtime */
+};
 int mars_vfs_rename_in(struct dentry *dir, const char *old_name, unsigned int old_len,
-		       const char *new_name, unsigned int new_len);
+		       const char *new_name, unsigned int new_len,
+		       const struct mars_rename_expect *expect);
 int mars_vfs_unlink_in(struct dentry *dir, const char *name, unsigned int len);
 int mars_kthread_run_in_init_fs(int (*fn)(void *), void *data);

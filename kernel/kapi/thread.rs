@@ -115,6 +115,14 @@ fn in_kthread() -> bool {
     unsafe { (*sys::get_current()).flags & sys::PF_KTHREAD != 0 }
 }
 
+/// The current task's id (its pid as the kernel counts threads).
+pub(crate) fn current_id() -> u32 {
+    // SAFETY: `get_current` returns the running task, valid while it runs (now); its
+    // `pid` never changes.
+    let pid = unsafe { (*sys::get_current()).pid };
+    pid as u32
+}
+
 /// Whether the current kernel thread has been asked to stop (never, outside kernel
 /// threads).
 pub(crate) fn should_stop() -> bool {

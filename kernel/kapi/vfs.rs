@@ -26,6 +26,7 @@ use crate::kapi::compat::prelude::*;
 use kernel::str::{CStr, CString};
 
 use super::file::{File, OpenFlags};
+use crate::mars_core::tree::TempLinkName;
 
 const NS_PER_SEC: u64 = 1_000_000_000;
 
@@ -90,6 +91,26 @@ pub(crate) struct Link {
     pub(crate) value: KVec<u8>,
     /// The mtime (a Lamport stamp in the `/mars` tree).
     pub(crate) stamp_ns: u64,
+    /// Its inode: a link replaced by rename is another inode, even with the same value
+    /// and stamp.
+    ino: u64,
+}
+
+/// What [`replace_link_if`] must still find at the link's name: what a decision to
+/// replace it was made on.
+#[derive(Clone, Copy)]
+pub(crate) enum Expect {
+    /// No link (nor anything else).
+    Absent,
+    /// This link, unchanged since it was read.
+    Same { ino: u64, stamp_ns: u64 },
+}
+
+impl Expect {
+    /// `link` as read ([`read_link`]; `None`: nothing there).
+    pub(crate) fn of(link: Option<&Link>) -> Expect {
+        link.map_or(Expect::Absent, |l| Expect::Same { ino: l.ino, stamp_ns: l.stamp_ns })
+    }
 }
 
 /// The `S_IFMT` bits of `inode`'s mode.
@@ -123,6 +144,10 @@ pub(crate) fn read_link(name: &CStr) -> Result<Option<Link>> {
         return Err(EINVAL);
     }
     let stamp_ns = mtime_ns(inode);
+    // SAFETY: `inode` belongs to the referenced dentry; `i_ino` is a plain field
+    // (`unsigned long` on 6.12, `u64` on 7.x: the same 64 bits here).
+    #[allow(clippy::unnecessary_cast)]
+    let ino = unsafe { (*inode).i_ino } as u64;
     let mut done = sys::delayed_call { fn_: None, arg: ptr::null_mut() };
     // SAFETY: the dentry is a referenced symlink; `done` is valid for writes and is run
     // below, after the returned string has been copied.
@@ -135,7 +160,7 @@ pub(crate) fn read_link(name: &CStr) -> Result<Option<Link>> {
     // is not used after this point.
     unsafe { sys::mars_do_delayed_call(&mut done) };
     copied?;
-    Ok(Some(Link { value, stamp_ns }))
+    Ok(Some(Link { value, stamp_ns, ino }))
 }
 
 /// Creates the symlink `name` -> `value` (which must not exist yet).
@@ -167,14 +192,20 @@ fn set_link_mtime(name: &CStr, stamp_ns: u64) -> Result {
 
 /// Renames `old_name` to `new_name`, both entries of directory `dir`, replacing a
 /// `new_name` that exists (atomically, as rename(2) does).
-fn rename_in_dir(dir: &CStr, old_name: &[u8], new_name: &[u8]) -> Result {
+fn rename_in_dir(dir: &CStr, old_name: &[u8], new_name: &[u8], expect: Option<Expect>) -> Result {
     check_component(old_name)?;
     check_component(new_name)?;
+    let expect = expect.map(|e| match e {
+        Expect::Absent => sys::mars_rename_expect { present: false, ino: 0, mtime_ns: 0 },
+        Expect::Same { ino, stamp_ns } => {
+            sys::mars_rename_expect { present: true, ino, mtime_ns: i64::try_from(stamp_ns).unwrap_or(i64::MAX) }
+        }
+    });
     let dir = Path::lookup_dir(dir)?;
     // SAFETY: the dentry is a referenced directory (checked: a directory inode, so a
     // lookup in it has a `lookup` operation to call) while `dir` lives; the names are
     // single components of the given lengths (checked above, so they fit in `u32`:
-    // a component is at most a path long).
+    // a component is at most a path long); `expect` is null or lives through the call.
     to_result(unsafe {
         sys::mars_vfs_rename_in(
             dir.dentry(),
@@ -182,6 +213,7 @@ fn rename_in_dir(dir: &CStr, old_name: &[u8], new_name: &[u8]) -> Result {
             old_name.len() as u32,
             new_name.as_ptr().cast(),
             new_name.len() as u32,
+            expect.as_ref().map_or(ptr::null(), ptr::from_ref),
         )
     })
 }
@@ -230,20 +262,37 @@ pub(crate) fn mkdir(name: &CStr) -> Result<bool> {
 }
 
 /// Replaces (or creates) the symlink `<dir>/<name>` with value `value` and mtime
-/// `stamp_ns`, atomically: a temporary link `.tmp-<name>` gets the value and the mtime
-/// and is then renamed over the old link, so readers see either the old or the new link.
+/// `stamp_ns`, atomically: a temporary link ([`TempLinkName`] of this thread) gets the
+/// value and the mtime and is then renamed over the old link, so readers see either
+/// the old or the new link.
 pub(crate) fn replace_link(dir: &CStr, name: &str, value: &str, stamp_ns: u64) -> Result {
+    replace(dir, name, value, stamp_ns, None)
+}
+
+/// [`replace_link`] only if `<dir>/<name>` is still what `expect` says (checked and
+/// renamed under the directory's lock): `Ok(false)` and nothing changed if another
+/// writer (marsadm) replaced or created it since it was read.
+pub(crate) fn replace_link_if(dir: &CStr, name: &str, value: &str, stamp_ns: u64, expect: Expect) -> Result<bool> {
+    match replace(dir, name, value, stamp_ns, Some(expect)) {
+        Ok(()) => Ok(true),
+        Err(e) if e == EAGAIN => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn replace(dir: &CStr, name: &str, value: &str, stamp_ns: u64, expect: Option<Expect>) -> Result {
     check_component(name.as_bytes())?;
     // The temporary link is created by path (kern_path_create): its directory must be
     // one, reached through no symlink.
     drop(Path::lookup_dir(dir)?);
-    let tmp_name = CString::try_from_fmt(fmt!(".tmp-{}", name))?;
-    let tmp_path = CString::try_from_fmt(fmt!("{}/.tmp-{}", dir, name))?;
+    let tmp = TempLinkName { writer: super::thread::current_id(), name };
+    let tmp_name = CString::try_from_fmt(fmt!("{}", tmp))?;
+    let tmp_path = CString::try_from_fmt(fmt!("{}/{}", dir, tmp))?;
     let value = CString::try_from_fmt(fmt!("{}", value))?;
-    // A leftover from an interrupted earlier attempt.
+    // A leftover of this thread's from an interrupted earlier attempt.
     unlink(dir, tmp_name.to_bytes())?;
     create_symlink(&tmp_path, &value)?;
-    let result = set_link_mtime(&tmp_path, stamp_ns).and_then(|_| rename_in_dir(dir, tmp_name.to_bytes(), name.as_bytes()));
+    let result = set_link_mtime(&tmp_path, stamp_ns).and_then(|_| rename_in_dir(dir, tmp_name.to_bytes(), name.as_bytes(), expect));
     if result.is_err() {
         let _ = unlink(dir, tmp_name.to_bytes());
     }

@@ -17,6 +17,8 @@
 //! refused entries are counted (`/proc/sys/mars/dropped_tree_entries`) and logged,
 //! rate-limited per peer (`conn::peer_warn`).
 
+use core::sync::atomic::Ordering;
+
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use crate::kapi::compat::prelude::*;
 use kernel::str::CString;
@@ -26,17 +28,17 @@ use crate::kapi::memalloc::NoIoScope;
 use crate::net::conn::{peer_warn, Conn, Listener};
 use crate::kapi::net::{protocol_error, Endpoint, Socket};
 use crate::kapi::thread::{self, Thread};
-use crate::kapi::vfs;
+use crate::kapi::vfs::{self, Expect};
 use crate::kapi::time::real_ns;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::escaped;
 use crate::mars_core::merge::LinkState;
-use crate::mars_core::ownership::{classify, decide, refused_path, Refusal, Verdict};
+use crate::mars_core::ownership::{classify, decide, refused_path, Refusal, Rule, Verdict};
 use crate::mars_core::tree::{concerns_systemd, ANY_CLUSTER, DELETED, IP_PREFIX, RESOURCE_PREFIX, UUID};
 use crate::mars_core::wire::{parse_ipv4, Message, HELLO_REGISTER};
 use crate::clock::Clock;
 use crate::context::Context;
-use crate::tunables::{Traffic, DROPPED_TREE_ENTRIES};
+use crate::tunables::{Traffic, DROPPED_TREE_ENTRIES, MERGE_DELAY_MS};
 use crate::tree::{address_link, host_name, ips_dir, path, Tree, ROOT};
 
 /// Largest metadata frame payload we accept.
@@ -229,7 +231,7 @@ fn pull_all(ctx: &Context, peers: &mut KVec<PeerState>) -> Result {
 
 /// Counts a dropped entry and logs it within the peer's rate limit.
 fn dropped(from: &str, what: &str, why: &dyn core::fmt::Display) {
-    DROPPED_TREE_ENTRIES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    DROPPED_TREE_ENTRIES.fetch_add(1, Ordering::Relaxed);
     // (Through `format_args!`: the kernel's formatting takes no `dyn core::fmt::Display`.)
     peer_warn!(from.as_bytes(), "dropped \"{}\" from {}: {}\n", escaped(what), from, format_args!("{}", why));
 }
@@ -238,7 +240,7 @@ fn dropped(from: &str, what: &str, why: &dyn core::fmt::Display) {
 /// (its dropped entries may have used that up), but at most once per pull, which backs
 /// off after it.
 fn cut_off(from: &str, why: core::fmt::Arguments<'_>) {
-    DROPPED_TREE_ENTRIES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    DROPPED_TREE_ENTRIES.fetch_add(1, Ordering::Relaxed);
     pr_warn!("listing from {} cut off: {}; its next pull backs off\n", from, why);
 }
 
@@ -352,6 +354,9 @@ fn concerns_systemd_path(rel: &str) -> bool {
     }
 }
 
+/// How often [`merge_one`] decides again when the local link changed under it.
+const MERGE_ATTEMPTS: u32 = 3;
+
 /// Applies a remote symlink from peer `from` if it is newer than ours (with its own
 /// stamp) and the ownership rules let `from` set it (`mars_core::ownership`; an echo
 /// of an older or equal link changes nothing and is no drop, whoever sent it).
@@ -367,38 +372,51 @@ fn merge_one(rel: &str, value: &str, stamp_ns: u64, from: &str, me: &str, clock:
         },
     };
     let full = path(fmt!("{}/{}", ROOT, rel))?;
-    let local = match vfs::read_link(&full) {
-        Ok(l) => l,
-        // Something else (a file, a directory) is in the way: leave it.
-        Err(e) if e == EINVAL => return Ok(false),
-        Err(e) => return Err(Dropped::Local(e)),
-    };
-    let local_value = local.as_ref().map(|l| core::str::from_utf8(&l.value).unwrap_or(""));
-    let local_state = local.as_ref().zip(local_value).map(|(l, v)| LinkState { value: v, stamp_ns: l.stamp_ns });
-    let reassert = match decide(rule, local_state, LinkState { value, stamp_ns }, from) {
-        Verdict::Merge => false,
-        Verdict::Ignore => return Ok(false),
-        Verdict::Drop(r) => return Err(Dropped::Rule(r)),
-        Verdict::Reassert => true,
-    };
-    let (dir, name) = rel.rsplit_once('/').ok_or(EINVAL)?;
-    // Parent directories (at most two levels) may be new here; each must be a
-    // directory reached through no symlink (vfs::mkdir checks).
-    let mut at = 0;
-    while let Some(i) = dir[at..].find('/').map(|i| i + at) {
-        vfs::mkdir(&path(fmt!("{}/{}", ROOT, &dir[..i]))?)?;
-        at = i + 1;
+    let (dir_rel, name) = rel.rsplit_once('/').ok_or(EINVAL)?;
+    let dir = path(fmt!("{}/{}", ROOT, dir_rel))?;
+    // Decided on the local link as read; replaced only if it is still that link (an
+    // operator's marsadm may write a newer one meanwhile, which must stay): else read
+    // and decided again. A link that keeps changing is left to the next listing.
+    for _ in 0..MERGE_ATTEMPTS {
+        let local = match vfs::read_link(&full) {
+            Ok(l) => l,
+            // Something else (a file, a directory) is in the way: leave it.
+            Err(e) if e == EINVAL => return Ok(false),
+            Err(e) => return Err(Dropped::Local(e)),
+        };
+        let local_value = local.as_ref().map(|l| core::str::from_utf8(&l.value).unwrap_or(""));
+        let local_state = local.as_ref().zip(local_value).map(|(l, v)| LinkState { value: v, stamp_ns: l.stamp_ns });
+        let reassert = match decide(rule, local_state, LinkState { value, stamp_ns }, from) {
+            Verdict::Merge => false,
+            Verdict::Ignore => return Ok(false),
+            Verdict::Drop(r) => return Err(Dropped::Rule(r)),
+            Verdict::Reassert => true,
+        };
+        // Parent directories (at most two levels) may be new here; each must be a
+        // directory reached through no symlink (vfs::mkdir checks).
+        let mut at = 0;
+        while let Some(i) = dir_rel[at..].find('/').map(|i| i + at) {
+            vfs::mkdir(&path(fmt!("{}/{}", ROOT, &dir_rel[..i]))?)?;
+            at = i + 1;
+        }
+        vfs::mkdir(&dir)?;
+        if reassert {
+            peer_warn!(from.as_bytes(), "{} has a newer \"{}\" than this host, its owner (lost here in a crash?): this host's own stamped anew\n", from, escaped(rel));
+            // Later than the peer's copy, so that the peer takes this host's link. Only
+            // the stamp changes: a value written here meanwhile is never undone.
+            clock.observe(stamp_ns);
+            vfs::restamp_link(&dir, name, DELETED, clock.stamp())?;
+            return Ok(false);
+        }
+        // Tests only: an entry that marsadm on any member writes waits here (scenario 60).
+        let delay = MERGE_DELAY_MS.load(Ordering::Relaxed);
+        if delay > 0 && matches!(rule, Rule::Cluster(_)) {
+            pr_info!("merge of \"{}\" from {} waits {} ms (test_merge_delay_ms)\n", escaped(rel), from, delay);
+            thread::sleep_ms(delay as u32);
+        }
+        if vfs::replace_link_if(&dir, name, value, stamp_ns, Expect::of(local.as_ref()))? {
+            return Ok(true);
+        }
     }
-    let dir = path(fmt!("{}/{}", ROOT, dir))?;
-    vfs::mkdir(&dir)?;
-    if reassert {
-        peer_warn!(from.as_bytes(), "{} has a newer \"{}\" than this host, its owner (lost here in a crash?): this host's own stamped anew\n", from, escaped(rel));
-        // Later than the peer's copy, so that the peer takes this host's link. Only
-        // the stamp changes: a value written here meanwhile is never undone.
-        clock.observe(stamp_ns);
-        vfs::restamp_link(&dir, name, DELETED, clock.stamp())?;
-        return Ok(false);
-    }
-    vfs::replace_link(&dir, name, value, stamp_ns)?;
-    Ok(true)
+    Ok(false)
 }

@@ -1,8 +1,10 @@
 //! The one place where marsadm reads and writes the `/mars` symlink tree.
 //!
 //! Rules (design reference §2.1, shared names in `mars_core::tree`): a link's value is its
-//! target, its mtime a Lamport stamp. Writes are atomic (a temporary link renamed over
-//! the old one) and ordered: a link is never replaced by one with an older stamp.
+//! target, its mtime a Lamport stamp. Writes are atomic (a temporary link,
+//! `mars_core::tree::TempLinkName`, renamed over the old one) and ordered by the tree's
+//! one overwrite rule (`mars_core::merge::replaces`): a link is never replaced by one
+//! with an older stamp.
 //! Deleting a link writes the value `.deleted`, which readers treat as absent, so the
 //! deletion itself carries a stamp and propagates like any other change.
 
@@ -12,7 +14,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mars_core::tree::DELETED;
+use mars_core::merge::{replaces, LinkState};
+use mars_core::tree::{TempLinkName, DELETED};
 use nix::sys::stat::{utimensat, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 
@@ -78,18 +81,19 @@ impl MarsTree {
 
     /// Sets `rel` to `value` with Lamport stamp `stamp_ns`, atomically, creating missing
     /// parent directories. Returns `false` (and changes nothing) if the existing link
-    /// carries a newer stamp.
+    /// wins over it (`mars_core::merge::replaces`: a newer stamp, or the same stamp and
+    /// a value not smaller).
     pub fn set(&self, rel: &str, value: &str, stamp_ns: u64) -> Result<bool> {
-        if let Some(old) = self.get_raw(rel)? {
-            if old.stamp_ns > stamp_ns {
-                return Ok(false);
-            }
+        let old = self.get_raw(rel)?;
+        let state = |value, stamp_ns| LinkState { value, stamp_ns };
+        if !replaces(old.as_ref().map(|o| state(&o.value, o.stamp_ns)), state(value, stamp_ns)) {
+            return Ok(false);
         }
         let path = self.path(rel);
         let dir = path.parent().ok_or_else(|| Error::NotALink(path.clone()))?;
         std::fs::create_dir_all(dir).map_err(io_err(dir, "create directory"))?;
         let name = path.file_name().unwrap_or(OsStr::new("link")).to_string_lossy();
-        let tmp = dir.join(format!(".tmp.{}.{}", std::process::id(), name));
+        let tmp = dir.join(TempLinkName { writer: std::process::id(), name: &name }.to_string());
         let _ = std::fs::remove_file(&tmp);
         std::os::unix::fs::symlink(value, &tmp).map_err(io_err(&tmp, "create link"))?;
         let ts = TimeSpec::from_duration(Duration::from_nanos(stamp_ns));

@@ -683,6 +683,23 @@ pub fn next_window(base: u64, got: usize, consumed: usize, size: u64, end: Optio
     }
 }
 
+/// Where the records from `start` on end in a logfile of `size` bytes, judged by their
+/// headers alone: `read_header` reads the [`HEADER_LEN`] bytes at a position (`false`
+/// where it cannot). For a reader that needs the end cheaply and checks no payload
+/// (`marsadm view`: how far a primary's current logfile holds records, whose logger
+/// writes zeros ahead of the last one); whoever uses the records scans them with
+/// [`LogScanner`]. Stops at the first header that is not one.
+pub fn headers_end(start: u64, size: u64, mut read_header: impl FnMut(u64, &mut [u8; HEADER_LEN]) -> bool) -> u64 {
+    let (mut at, mut head) = (start, [0u8; HEADER_LEN]);
+    while at < size && read_header(at, &mut head) {
+        match decode_header(&head) {
+            Ok(h) => at = at.saturating_add(h.record_len() as u64),
+            Err(_) => break,
+        }
+    }
+    at.min(size)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -963,6 +980,37 @@ mod tests {
         // Resuming in the middle.
         let s = LogScanner::resume(&log, offsets[2], 3, &SoftwareDigests);
         assert_eq!(s.map(|(_, r)| r.header.seq).collect::<Vec<_>>(), [3, 4, 5]);
+    }
+
+    #[test]
+    fn headers_end_skips_payloads_and_stops_at_the_zeros() {
+        let mut log = Vec::new();
+        let mut offsets = Vec::new();
+        for seq in 1..=3u64 {
+            offsets.push(log.len() as u64);
+            log.extend(record(&header(seq, 0, 512 * seq as u32), seq as u8));
+        }
+        let records = log.len() as u64;
+        log.extend([0u8; 4096]); // the logger's zeros ahead
+        let read = |log: &[u8]| {
+            let log = log.to_vec();
+            move |at: u64, head: &mut [u8; HEADER_LEN]| {
+                let at = at as usize;
+                log.get(at..at + HEADER_LEN).map(|h| head.copy_from_slice(h)).is_some()
+            }
+        };
+        let size = log.len() as u64;
+        assert_eq!(headers_end(0, size, read(&log)), records);
+        assert_eq!(headers_end(offsets[1], size, read(&log)), records);
+        // A payload's damage is not seen (no payload is read); a header's is.
+        let mut bad = log.clone();
+        bad[offsets[1] as usize + HEADER_LEN + 1] ^= 1;
+        assert_eq!(headers_end(0, size, read(&bad)), records);
+        bad[offsets[2] as usize + 3] ^= 1;
+        assert_eq!(headers_end(0, size, read(&bad)), offsets[2]);
+        // Never past the size given, nor where no header can be read.
+        assert_eq!(headers_end(0, offsets[1] + 10, read(&log)), offsets[1] + 10);
+        assert_eq!(headers_end(0, size, |_, _| false), 0);
     }
 
     /// Scans `log` window by window as replay does; returns the sequence numbers found

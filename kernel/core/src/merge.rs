@@ -12,14 +12,24 @@ pub struct LinkState<'a> {
     pub stamp_ns: u64,
 }
 
-/// Whether the remote link replaces the local one (`None`: no local link). A remote
-/// `.deleted` only replaces an existing, older link: deleting nothing creates nothing.
-pub fn remote_wins(local: Option<LinkState<'_>>, remote: LinkState<'_>) -> bool {
-    match local {
-        None => remote.value != DELETED,
-        Some(l) if remote.stamp_ns != l.stamp_ns => remote.stamp_ns > l.stamp_ns,
-        Some(l) => remote.value > l.value,
+/// Whether the link `new` replaces `old` in a tree (`None`: no link there): the newer
+/// Lamport stamp wins; equal stamps are decided by value, so that every host decides
+/// the same way. The tree's one overwrite rule: marsadm's writes follow it, the
+/// module's merge of what peers send too ([`remote_wins`]), and the module's own writes
+/// take a stamp newer than any it has seen, so they always win by it.
+pub fn replaces(old: Option<LinkState<'_>>, new: LinkState<'_>) -> bool {
+    match old {
+        None => true,
+        Some(l) if new.stamp_ns != l.stamp_ns => new.stamp_ns > l.stamp_ns,
+        Some(l) => new.value > l.value,
     }
+}
+
+/// Whether the remote link replaces the local one (`None`: no local link), by
+/// [`replaces`]. A remote `.deleted` only replaces an existing, older link: deleting
+/// nothing creates nothing.
+pub fn remote_wins(local: Option<LinkState<'_>>, remote: LinkState<'_>) -> bool {
+    (local.is_some() || remote.value != DELETED) && replaces(local, remote)
 }
 
 #[cfg(test)]
@@ -32,6 +42,10 @@ mod tests {
 
     #[test]
     fn newer_wins_and_ties_converge() {
+        assert!(replaces(None, l(DELETED, 5)));
+        assert!(replaces(Some(l("a", 5)), l("a", 6)));
+        assert!(!replaces(Some(l("b", 5)), l("a", 5)));
+        assert!(!replaces(Some(l("a", 5)), l("a", 5)));
         assert!(remote_wins(None, l("node1", 5)));
         assert!(!remote_wins(None, l(DELETED, 5)));
         assert!(remote_wins(Some(l("a", 5)), l("b", 6)));

@@ -13,6 +13,23 @@ pub const NONE: &str = "(none)";
 /// Value of a deleted entry; readers treat it as absent.
 pub const DELETED: &str = ".deleted";
 
+/// The temporary link a writer creates beside link `name`, with the new value and
+/// stamp, and renames over it (so readers see the old link or the new one):
+/// `.tmp-<writer>-<name>`. Hidden from listings and never exchanged (a leading dot);
+/// `writer` keeps concurrent writers apart (marsadm: its process id; the module: its
+/// thread's), and a writer removes a leftover of its own name before it writes.
+#[derive(Debug, Clone, Copy)]
+pub struct TempLinkName<'a> {
+    pub writer: u32,
+    pub name: &'a str,
+}
+
+impl fmt::Display for TempLinkName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, ".tmp-{}-{}", self.writer, self.name)
+    }
+}
+
 /// `/mars/uuid`: cluster identity.
 pub const UUID: &str = "uuid";
 /// Directory of per-resource state: `resource-<res>`.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac as _};
 use mars_core::auth::{self, Mac, KEY_FILE, KEY_LEN, OLD_KEY_FILE, TAG_LEN};
-use mars_core::tree::{ACTUAL_PREFIX, IPS_DIR, IP_PREFIX};
+use mars_core::tree::{TempLinkName, ACTUAL_PREFIX, IPS_DIR, IP_PREFIX};
 use sha2::Sha256;
 
 use crate::context::Context;
@@ -91,7 +91,7 @@ pub fn write_new(path: &Path, key: &[u8; KEY_LEN]) -> Result<()> {
 /// Installs `key` as `/mars/<name>`, atomically.
 fn install_as(ctx: &Context, name: &str, key: &[u8; KEY_LEN]) -> Result<()> {
     let path = ctx.tree.path(name);
-    let tmp: PathBuf = ctx.tree.path(&format!(".tmp.{}.{name}", std::process::id()));
+    let tmp: PathBuf = ctx.tree.path(&TempLinkName { writer: std::process::id(), name }.to_string());
     let _ = std::fs::remove_file(&tmp);
     write_new(&tmp, key)?;
     std::fs::rename(&tmp, &path).map_err(|e| {

@@ -2,7 +2,7 @@
 //! [`resource_state`], and printed by both the text and the JSON form.
 
 use mars_core::emergency::{self as em, Level};
-use mars_core::log_record::{decode_header, HEADER_LEN};
+use mars_core::log_record::headers_end;
 use mars_core::replication::{is_consistent, stuck_before_hole};
 use mars_core::splitbrain::{bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
 use mars_core::tree::{
@@ -319,19 +319,11 @@ pub struct Rates {
 
 /// Where the records from `start` on end in the logfile at `path` (of `size` bytes): the
 /// primary's logger writes zeros ahead of its current logfile's last record (docu/data-
-/// path.md), so its size says nothing. Walks the headers only; stops at the first that is
-/// not one.
+/// path.md), so its size says nothing.
 fn records_end(path: &std::path::Path, start: u64, size: u64) -> u64 {
     use std::os::unix::fs::FileExt;
     let Ok(f) = std::fs::File::open(path) else { return size };
-    let (mut at, mut head) = (start, [0u8; HEADER_LEN]);
-    while at < size && f.read_exact_at(&mut head, at).is_ok() {
-        match decode_header(&head) {
-            Ok(h) => at = at.saturating_add(h.record_len() as u64),
-            Err(_) => break,
-        }
-    }
-    at.min(size)
+    headers_end(start, size, |at, head| f.read_exact_at(head, at).is_ok())
 }
 
 fn link(ctx: &Context, rel: &str) -> Result<Option<String>> {

@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mars_core::log_record::{
-    decode_header, decode_record, encode_record, ChecksumAlgorithm, Digester, Format, LogScanner, RecordHeader, RecordKind, SoftwareDigests, DIGEST_LEN,
+    decode_header, decode_record, encode_record, headers_end, ChecksumAlgorithm, Digester, Format, LogScanner, RecordHeader, RecordKind, SoftwareDigests, DIGEST_LEN,
 };
 
 /// Accepts every algorithm (digest: CRC32C, zero-padded), so records of any checksum
@@ -76,4 +76,11 @@ fuzz_target!(|data: &[u8]| {
     let mut s = LogScanner::resume(&buf, at, u64_at(rest, 8), &SoftwareDigests);
     for _ in s.by_ref() {}
     assert!(s.end().is_some());
+    // The header-only walk ends within the file, at or after where it started.
+    let size = buf.len() as u64;
+    let end = headers_end(at as u64, size, |pos, head| {
+        let pos = pos as usize;
+        buf.get(pos..pos + head.len()).map(|h| head.copy_from_slice(h)).is_some()
+    });
+    assert!(end >= (at as u64).min(size) && end <= size);
 });

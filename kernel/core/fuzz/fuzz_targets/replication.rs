@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mars_core::replication::{hole_after, is_consistent, next_logfile, switchover, SwitchLinks};
+use mars_core::replication::{hole_after, is_consistent, next_logfile, switchover, NextCopy, SwitchLinks};
 use mars_core::tree::{LogName, ReplayLink};
 
 fuzz_target!(|data: &[u8]| {
@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
     let Some(replay) = lines.next().and_then(|l| ReplayLink::parse(l).ok()) else { return };
     let mut link = || lines.next().filter(|v| !v.is_empty());
     let (mine, origin, next) = (link(), link(), link());
-    let links = SwitchLinks { mine, origin, next };
+    // The next logfile's local copy: its size and whether the fetch confirmed it, from
+    // the input's length (any value must be judged).
+    let next_copy = (data.len() % 3 != 0).then(|| NextCopy { size: data.len() as u64, confirmed: data.len() % 3 == 1 });
+    let links = SwitchLinks { mine, origin, next, next_copy };
     let names: Vec<&str> = lines.collect();
     let logs = names.iter().filter_map(|n| LogName::parse(n).ok());
     let next = next_logfile(replay.log, logs).ok().flatten();
