@@ -64,6 +64,32 @@ impl core::fmt::Display for Stop {
     }
 }
 
+/// Log deletion (`marsadm log-delete`, `cron`), on each host for its own files: the
+/// logfiles below the lowest one any member's replay link names, as this host's tree
+/// tells (`replays`: each member's replay link's logfile number, `None` for a member
+/// without a readable one: a joining member, nothing is deleted then). Returns that
+/// lowest number (`None`: delete nothing); the host's newest logfile always stays.
+pub fn delete_below(replays: impl IntoIterator<Item = Option<u32>>) -> Option<u32> {
+    let mut lowest: Option<u32> = None;
+    for nr in replays {
+        let nr = nr?;
+        lowest = Some(lowest.map_or(nr, |l| l.min(nr)));
+    }
+    lowest
+}
+
+/// Whether a deletion marks version link `nr` deleted (for every member: the mark
+/// propagates), where `below` is [`delete_below`]'s bound and `oldest_kept` the oldest
+/// logfile this host keeps: a member's switchover to a logfile checks the version link
+/// before it, so only links below the one before both go. (Not below this host's oldest
+/// logfile alone: a host that has no older logfiles for another reason, a full sync or
+/// an invalidation, would delete the links a member far behind still needs, and a
+/// split brain there would no longer show: found by the simulation.)
+pub fn version_deletable(nr: u32, below: u32, oldest_kept: Option<u32>) -> bool {
+    let keep = oldest_kept.map_or(below, |k| k.min(below));
+    nr.saturating_add(1) < keep
+}
+
 /// The logfile after `current` among `names` (all logfiles of the resource here).
 pub fn next_logfile<'a>(current: LogName<'_>, names: impl IntoIterator<Item = LogName<'a>>) -> Result<Option<LogName<'a>>, Stop> {
     let mut next: Option<LogName<'a>> = None;
@@ -329,6 +355,22 @@ mod tests {
 
     fn log(nr: u32, host: &str) -> LogName<'_> {
         LogName { nr, host }
+    }
+
+    #[test]
+    fn deletion_keeps_what_a_member_still_replays() {
+        assert_eq!(delete_below([Some(5), Some(3), Some(7)]), Some(3));
+        assert_eq!(delete_below([Some(5), None]), None);
+        assert_eq!(delete_below(core::iter::empty()), None);
+        assert!(version_deletable(1, 3, Some(3)));
+        assert!(!version_deletable(2, 3, Some(3)));
+        assert!(!version_deletable(u32::MAX, 3, None));
+        // A member still at logfile 2 keeps the links from 1 on, whatever this host
+        // holds; this host's oldest logfile keeps the one before it.
+        assert!(!version_deletable(1, 2, Some(11)));
+        assert!(version_deletable(0, 2, Some(11)));
+        assert!(version_deletable(4, 9, Some(6)));
+        assert!(!version_deletable(5, 9, Some(6)));
     }
 
     #[test]

@@ -106,6 +106,42 @@ pub fn compare_histories<'a>(a: &[(u32, &'a str)], b: &[(u32, &'a str)]) -> Pair
     PairHistory::Diverged(Divergence { split, bytes_after: [bytes_after(a, &split), bytes_after(b, &split)] })
 }
 
+/// What becomes of one of this host's version links when it discards its history to
+/// become a copy of the primary's (`marsadm invalidate`, `join-resource`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionFate<'a> {
+    /// It stays: the primary's history has it too.
+    Keep,
+    /// It becomes the primary's link of that number: the primary's names a logfile this
+    /// host wrote (its history continued part of it after a failover), and the others
+    /// chain to the writer's link when they move on to that logfile.
+    Replace(&'a str),
+    /// Marked deleted: history the primary does not share.
+    Delete,
+}
+
+/// The fate of this host's (`me`) version link numbered `nr` (in `mine`, this host's
+/// links), given the primary's links (`primary`, as this host's tree has them). Equal
+/// links stay. Where the primary has no link of the number any more (a full sync or a
+/// log deletion took it), this host's stays if a later number has equal links on both:
+/// the links chain the whole history before them (each one's digest covers the one
+/// before), so this one is on the primary's history, and it may be the only link of
+/// that number left to show a third host's split brain there (found by the
+/// simulation: after two repairs no member of the surviving history had one).
+pub fn version_fate<'a>(me: &str, nr: u32, mine: &[(u32, &str)], primary: &[(u32, &'a str)]) -> VersionFate<'a> {
+    let at = |links: &[(u32, &'a str)], n: u32| links.iter().find(|(m, _)| *m == n).map(|(_, v)| *v);
+    let Some(own) = mine.iter().find(|(m, _)| *m == nr).map(|(_, v)| *v) else { return VersionFate::Keep };
+    match at(primary, nr) {
+        Some(theirs) if theirs == own => VersionFate::Keep,
+        Some(theirs) if VersionLink::parse(theirs).is_ok_and(|l| l.log.host == me) => VersionFate::Replace(theirs),
+        Some(_) => VersionFate::Delete,
+        None => {
+            let shared_later = mine.iter().any(|(m, v)| *m > nr && at(primary, *m) == Some(*v) && VersionLink::parse(v).is_ok());
+            if shared_later { VersionFate::Keep } else { VersionFate::Delete }
+        }
+    }
+}
+
 /// Bytes of log data a host's links account for beyond `split` (module doc). Of the split
 /// logfile, nothing is counted when it is unknown (its links are gone).
 pub fn bytes_after(links: &[(u32, &str)], split: &SplitPoint<'_>) -> u64 {
@@ -199,6 +235,33 @@ mod tests {
             // Reversed: the analysis must not depend on the order.
             self.links.iter().rev().map(|(n, v)| (*n, v.as_str())).collect()
         }
+    }
+
+    #[test]
+    fn an_invalidated_host_keeps_the_links_the_primary_no_longer_has_on_its_history() {
+        // node3 and node1 share logfiles 1-4 of node1; node1 (primary) lost its links
+        // below 3 (synced past them); node3 then went on with node1's 5.
+        let node3 = shared(4).push(5, "node1", 10);
+        let node1 = shared(4).push(5, "node1", 10).push(6, "node1", 30).without_below(3);
+        let (mine, primary) = (node3.view(), node1.view());
+        assert_eq!(version_fate("node3", 2, &mine, &primary), VersionFate::Keep);
+        assert_eq!(version_fate("node3", 4, &mine, &primary), VersionFate::Keep);
+        // Diverged after 4: its own 5 goes; 3 and 4 still prove 1 and 2.
+        let node3 = shared(4).push(5, "node3", 7);
+        let mine = node3.view();
+        assert_eq!(version_fate("node3", 5, &mine, &primary), VersionFate::Delete);
+        assert_eq!(version_fate("node3", 2, &mine, &primary), VersionFate::Keep);
+        assert_eq!(version_fate("node3", 4, &mine, &primary), VersionFate::Keep);
+        // With the primary's links below 5 gone too, nothing proves them: they go.
+        let bare = shared(4).push(5, "node1", 10).push(6, "node1", 30).without_below(5);
+        assert_eq!(version_fate("node3", 2, &mine, &bare.view()), VersionFate::Delete);
+        // The primary's link names a logfile of this host's: it becomes this host's.
+        let node1 = shared(4).push(5, "node3", 9).push(6, "node1", 3);
+        let primary = node1.view();
+        let theirs = primary.iter().find(|(n, _)| *n == 5).unwrap().1;
+        assert_eq!(version_fate("node3", 5, &mine, &primary), VersionFate::Replace(theirs));
+        // A number this host has no link of: nothing to do.
+        assert_eq!(version_fate("node3", 9, &mine, &primary), VersionFate::Keep);
     }
 
     fn shared(upto: u32) -> Chain {

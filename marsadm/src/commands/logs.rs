@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use mars_core::replication::{delete_below, version_deletable};
 use mars_core::tree::{LogName, ReplayLink, DATA_PREFIX, DELETED, REPLAY_PREFIX, VERSION_PREFIX};
 
 use super::resource::{resource_dir, resources};
@@ -77,25 +78,25 @@ pub fn is_actual_primary(ctx: &Context, res: &str) -> Result<bool> {
     Ok(ctx.tree.get(&format!("{}/actual-{}/is-primary", resource_dir(res), ctx.host))?.map(|l| l.value).as_deref() == Some("1"))
 }
 
-/// The logfile numbers of `res` that every member has replayed: below the lowest
-/// logfile any member's replay link names (and never the newest logfile).
-fn deletable(ctx: &Context, res: &str) -> Result<Vec<(u32, String)>> {
+/// The logfiles of `res` here that every member has replayed, and the number they are
+/// below (`replication::delete_below`; never the newest logfile here). `None` while a
+/// member has no replay link.
+fn deletable(ctx: &Context, res: &str) -> Result<Option<(u32, Vec<(u32, String)>)>> {
     let dir = resource_dir(res);
-    let names = ctx.tree.list(&dir)?;
-    let mut lowest: Option<u32> = None;
-    for name in &names {
+    let mut replays = Vec::new();
+    for name in ctx.tree.list(&dir)? {
         let Some(host) = name.strip_prefix(DATA_PREFIX) else { continue };
-        let Some(replay) = ctx.tree.get(&format!("{dir}/{REPLAY_PREFIX}{host}"))? else {
-            // A member without a replay link (joining): keep everything.
-            return Ok(Vec::new());
-        };
-        let Ok(link) = ReplayLink::parse(&replay.value) else { return Ok(Vec::new()) };
-        lowest = Some(lowest.map_or(link.log.nr, |l| l.min(link.log.nr)));
+        // A member removed (its `data-` link `.deleted`, kept forever) replays nothing.
+        if ctx.tree.get(&format!("{dir}/{name}"))?.is_none() {
+            continue;
+        }
+        let replay = ctx.tree.get(&format!("{dir}/{REPLAY_PREFIX}{host}"))?;
+        replays.push(replay.and_then(|r| ReplayLink::parse(&r.value).ok().map(|l| l.log.nr)));
     }
-    let Some(lowest) = lowest else { return Ok(Vec::new()) };
+    let Some(lowest) = delete_below(replays) else { return Ok(None) };
     let files = logfiles(ctx, res)?;
     let newest = files.last().map(|(nr, _, _)| *nr);
-    Ok(files.into_iter().filter(|(nr, _, _)| *nr < lowest && Some(*nr) != newest).map(|(nr, n, _)| (nr, n)).collect())
+    Ok(Some((lowest, files.into_iter().filter(|(nr, _, _)| *nr < lowest && Some(*nr) != newest).map(|(nr, n, _)| (nr, n)).collect())))
 }
 
 /// `log-delete RES` (`all`: every deletable logfile, else the oldest one): removes this
@@ -106,7 +107,7 @@ pub fn log_delete(ctx: &Context, res: &str, all: bool, quiet: bool) -> Result<u6
         return Err(Error::NoResource(res.into()));
     }
     let dir = resource_dir(res);
-    let victims = deletable(ctx, res)?;
+    let (below, victims) = deletable(ctx, res)?.unwrap_or_default();
     let mut freed = 0;
     let mut lowest_kept = None;
     for (i, (nr, name)) in victims.iter().enumerate() {
@@ -124,14 +125,15 @@ pub fn log_delete(ctx: &Context, res: &str, all: bool, quiet: bool) -> Result<u6
     if victims.is_empty() && !quiet {
         println!("{res}: no logfile is replayed by every member yet; nothing to delete");
     }
-    // Version links below the oldest logfile kept (one more is kept for the chain).
-    let oldest_kept = lowest_kept.or_else(|| logfiles(ctx, res).ok()?.first().map(|(nr, _, _)| *nr));
-    if let Some(keep) = oldest_kept {
+    // Version links below the one before the oldest logfile kept here and before
+    // every member's replay (`replication::version_deletable`).
+    if below > 0 {
+        let oldest_kept = lowest_kept.or_else(|| logfiles(ctx, res).ok()?.first().map(|(nr, _, _)| *nr));
         let stamp = ctx.stamp(&[&dir])?;
         for name in ctx.tree.list(&dir)? {
             let Some(rest) = name.strip_prefix(VERSION_PREFIX) else { continue };
             let Some(nr) = rest.get(..9).and_then(|d| d.parse::<u32>().ok()) else { continue };
-            if nr + 1 < keep && ctx.tree.get(&format!("{dir}/{name}"))?.is_some() {
+            if version_deletable(nr, below, oldest_kept) && ctx.tree.get(&format!("{dir}/{name}"))?.is_some() {
                 ctx.tree.set(&format!("{dir}/{name}"), DELETED, stamp)?;
             }
         }
@@ -239,6 +241,25 @@ mod tests {
     use crate::scratch::ScratchTree;
     use mars_core::merge::LinkState;
     use mars_core::ownership::{classify, decide, Verdict};
+
+    #[test]
+    fn deletion_waits_for_every_member_but_a_removed_one() {
+        let mut t = ScratchTree::with_pair("deletable", "node1", &[]);
+        t.set("resource-r0/replay-node1", "log-000000003-node1,0,0");
+        t.set("resource-r0/replay-node2", "log-000000002-node1,0,0");
+        for nr in 1..=3 {
+            std::fs::write(t.ctx.tree.path(&format!("resource-r0/log-{nr:09}-node1")), b"").unwrap();
+        }
+        let first = Some((2, vec![(1, "log-000000001-node1".to_owned())]));
+        assert_eq!(deletable(&t.ctx, "r0").unwrap(), first);
+        // A member removed by leave-resource (its marks stay for good) holds nothing back.
+        t.set("resource-r0/data-node3", DELETED);
+        t.set("resource-r0/replay-node3", DELETED);
+        assert_eq!(deletable(&t.ctx, "r0").unwrap(), first);
+        // A member still joining (no replay link yet) holds everything back.
+        t.set("resource-r0/data-node4", "/dev/vdb");
+        assert_eq!(deletable(&t.ctx, "r0").unwrap(), None);
+    }
 
     #[test]
     fn a_removed_host_stays_removed_after_the_purge() {

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use mars_core::emergency::EMERGENCY_LIMIT;
 use mars_core::names::{check_device_name, check_resource_name};
+use mars_core::splitbrain::{version_fate, VersionFate};
 use mars_core::tree::{LogName, ReplayLink, ACTSIZE_PREFIX, DATA_PREFIX, DEVICE_PREFIX, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 
 use crate::context::{check_disk, Context};
@@ -541,30 +542,40 @@ pub(super) fn discard_history(ctx: &Context, res: &str, primary: &str, from: u32
     remove_logfiles(ctx, res, |log| log.nr < from || log.host == me || !on_history(log))
 }
 
-/// Marks this host's version links of `res` deleted where `primary`'s of the same
-/// logfile number differs: the history it does not share. The links equal to the
-/// primary's stay, and where the primary's names a logfile this host wrote (the
-/// primary's history has part of it, after a failover), this host's link becomes the
-/// primary's: the others chain to the writer's link when they move on to that logfile
-/// (without it, a host still before it waited forever, and one that had diverged before
-/// it never stopped with a split brain: found by the simulation).
+/// Marks this host's version links of `res` deleted where they are not on `primary`'s
+/// history, and where the primary's of a number names a logfile this host wrote, this
+/// host's link becomes the primary's (`splitbrain::version_fate`: links the primary has
+/// no more stay where a later one proves them shared; without the writer's link, a host
+/// still before that logfile waited forever, and one that had diverged before it never
+/// stopped with a split brain: found by the simulation).
 fn forget_versions_off(ctx: &Context, res: &str, me: &str, primary: &str, stamp: u64) -> Result<()> {
     let dir = resource_dir(res);
-    for name in ctx.tree.list(&dir)? {
-        let Some(rest) = name.strip_prefix(VERSION_PREFIX) else { continue };
-        let Some((nr, owner)) = rest.split_at_checked(9).and_then(|(nr, h)| Some((nr, h.strip_prefix('-')?))) else { continue };
-        if owner != me {
-            continue;
-        }
-        let rel = format!("{dir}/{name}");
-        let Some(mine) = ctx.tree.get(&rel)? else { continue };
-        let theirs = ctx.tree.get(&format!("{dir}/{VERSION_PREFIX}{nr}-{primary}"))?;
-        match theirs {
-            Some(t) if t.value == mine.value => {}
-            Some(t) if mars_core::tree::VersionLink::parse(&t.value).is_ok_and(|v| v.log.host == me) => {
-                ctx.tree.set(&rel, &t.value, stamp)?;
+    let links = |host: &str| -> Result<Vec<(u32, String)>> {
+        let mut out = Vec::new();
+        for name in ctx.tree.list(&dir)? {
+            let Some(rest) = name.strip_prefix(VERSION_PREFIX) else { continue };
+            let Some((nr, owner)) = rest.split_at_checked(9).and_then(|(nr, h)| Some((nr.parse::<u32>().ok()?, h.strip_prefix('-')?))) else { continue };
+            if owner == host {
+                if let Some(link) = ctx.tree.get(&format!("{dir}/{name}"))? {
+                    out.push((nr, link.value));
+                }
             }
-            _ => {
+        }
+        Ok(out)
+    };
+    let (mine, theirs) = (links(me)?, links(primary)?);
+    fn view(l: &[(u32, String)]) -> Vec<(u32, &str)> {
+        l.iter().map(|(n, v)| (*n, v.as_str())).collect()
+    }
+    let (mine_v, theirs_v) = (view(&mine), view(&theirs));
+    for &(nr, _) in &mine_v {
+        let rel = format!("{dir}/{VERSION_PREFIX}{nr:09}-{me}");
+        match version_fate(me, nr, &mine_v, &theirs_v) {
+            VersionFate::Keep => {}
+            VersionFate::Replace(value) => {
+                ctx.tree.set(&rel, value, stamp)?;
+            }
+            VersionFate::Delete => {
                 ctx.tree.set(&rel, mars_core::tree::DELETED, stamp)?;
             }
         }

@@ -26,10 +26,10 @@ use std::fmt;
 use mars_core::handover::{Mode, Takeover};
 use mars_core::merge::LinkState;
 use mars_core::ownership::{classify, decide, refused_path, Verdict};
-use mars_core::replication::{check_copy, serves_sync, next_logfile, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
+use mars_core::replication::{check_copy, delete_below, serves_sync, next_logfile, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
 use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use mars_core::round::{self, follow, step, takeover_here, text, Activity, Links, Step};
-use mars_core::splitbrain::{compare_histories, PairHistory};
+use mars_core::splitbrain::{compare_histories, version_fate, PairHistory, VersionFate};
 use mars_core::splitmix::SplitMix64;
 use mars_core::tree::{LogName, ReplayLink, VersionInput, VersionLink, DELETED, NONE, PRIMARY, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
 use mars_core::xxh64::xxh64;
@@ -567,6 +567,8 @@ pub struct Stats {
     pub messages: u64,
     /// Copies of a logfile whose name its writer used again, fetched anew.
     pub refetched: u64,
+    /// Logfiles deleted by `marsadm cron` (every member had replayed them).
+    pub deleted: u64,
 }
 
 impl Stats {
@@ -583,6 +585,7 @@ impl Stats {
         self.aborted += o.aborted;
         self.messages += o.messages;
         self.refetched += o.refetched;
+        self.deleted += o.deleted;
     }
 }
 
@@ -590,8 +593,8 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} writes, {} rotations, {} handovers ({} given up), {} forced failovers, {} partitions, {} crashes, {} invalidations, {} split brains shown, {} older copies held back by a split brain, {} copies of a reused logfile name fetched anew, {} messages",
-            self.writes, self.rotations, self.handovers, self.aborted, self.failovers, self.partitions, self.crashes, self.invalidations, self.split_brains, self.stopped_bystanders, self.refetched, self.messages
+            "{} writes, {} rotations, {} handovers ({} given up), {} forced failovers, {} partitions, {} crashes, {} invalidations, {} split brains shown, {} older copies held back by a split brain, {} copies of a reused logfile name fetched anew, {} logfiles deleted, {} messages",
+            self.writes, self.rotations, self.handovers, self.aborted, self.failovers, self.partitions, self.crashes, self.invalidations, self.split_brains, self.stopped_bystanders, self.refetched, self.deleted, self.messages
         )
     }
 }
@@ -641,6 +644,8 @@ const RUN_MS: u64 = 120_000;
 const SETTLE_MS: u64 = 60_000;
 const END_MS: u64 = RUN_MS + SETTLE_MS + 90_000;
 const TICK_MS: u64 = 50;
+/// How often each host's `marsadm cron` deletes the logfiles every member replayed (ms).
+const CRON_MS: u64 = 20_000;
 /// How far behind the old primary `marsadm primary` designates a host when systemd
 /// runs the application (marsadm's SYSTEMD_CATCH_UP_SLACK, in records here).
 const SYSTEMD_SLACK: u64 = 20;
@@ -663,12 +668,20 @@ impl World {
         }
         hosts[0].set(0, "size", &(u64::from(BLOCKS) * 4096).to_string(), false);
         hosts[0].set(0, PRIMARY, "node1", false);
-        let shared: Vec<(String, (String, u64))> =
-            hosts[0].tree.iter().filter(|(k, _)| k.ends_with("/size") || k.ends_with("/primary")).map(|(k, v)| (k.clone(), v.clone())).collect();
-        for h in &mut hosts[1..] {
-            for (k, (v, stamp)) in &shared {
-                h.clock.observe(*stamp);
-                h.tree.insert(k.clone(), (v.clone(), *stamp));
+        // Every host knows the cluster-wide links and every member's membership and
+        // replay link (the members joined before the run: `log-delete` counts them).
+        let mut shared: Vec<(usize, String, (String, u64))> = Vec::new();
+        for (i, h) in hosts.iter().enumerate() {
+            let own = |k: &str| k.ends_with(&format!("/data-{}", h.name)) || k.ends_with(&format!("/replay-{}", h.name));
+            let cluster = |k: &str| i == 0 && (k.ends_with("/size") || k.ends_with("/primary"));
+            shared.extend(h.tree.iter().filter(|(k, _)| own(k) || cluster(k)).map(|(k, v)| (i, k.clone(), v.clone())));
+        }
+        for (i, h) in hosts.iter_mut().enumerate() {
+            for (from, k, (v, stamp)) in &shared {
+                if *from != i {
+                    h.clock.observe(*stamp);
+                    h.tree.insert(k.clone(), (v.clone(), *stamp));
+                }
             }
         }
         hosts[0].role = Role::Primary;
@@ -742,6 +755,9 @@ impl World {
                 if (self.now + 311 * i as u64) % 2000 < TICK_MS {
                     self.pull(i);
                 }
+                if (self.now + 7_919 * i as u64) % CRON_MS < TICK_MS {
+                    self.cron(i);
+                }
             }
             self.check()?;
             self.now += TICK_MS;
@@ -769,6 +785,51 @@ impl World {
         }
         if (self.now + 733 * i as u64) % 5000 < TICK_MS {
             h.journal.clear();
+        }
+    }
+
+    /// `marsadm cron` on host `i`: its logfiles below the lowest one any member's replay
+    /// link names, as its tree tells (`replication::delete_below`), go, never its
+    /// newest; and the version links below the one before that bound and before the
+    /// oldest logfile it keeps are marked deleted (`replication::version_deletable`), as
+    /// `marsadm log-delete` does. Durable when it returns (marsadm's lock syncs the filesystem).
+    fn cron(&mut self, i: usize) {
+        let now = self.now;
+        let h = &mut self.hosts[i];
+        let dir = format!("{RESOURCE_PREFIX}{RES}/");
+        let members: Vec<String> = h
+            .tree
+            .iter()
+            .filter(|(_, (v, _))| v != DELETED)
+            .filter_map(|(k, _)| k.strip_prefix(&dir)?.strip_prefix("data-").map(str::to_owned))
+            .collect();
+        let replays = members.iter().map(|m| h.link(&format!("replay-{m}")).and_then(|v| ReplayLink::parse(v).ok()).map(|l| l.log.nr));
+        let Some(lowest) = delete_below(replays.collect::<Vec<_>>()) else { return };
+        let newest = h.logs.keys().map(|k| k.0).max();
+        let victims: Vec<LogKey> = h.logs.keys().filter(|k| k.0 < lowest && Some(k.0) != newest).cloned().collect();
+        for k in &victims {
+            h.logs.remove(k);
+            h.synced.remove(k);
+        }
+        let oldest_kept = h.logs.keys().map(|k| k.0).min();
+        let old: Vec<String> = h
+            .tree
+            .iter()
+            .filter(|(_, (v, _))| v != DELETED)
+            .filter_map(|(k, _)| {
+                let rest = k.strip_prefix(&dir)?.strip_prefix("version-")?;
+                let nr: u32 = rest.get(..9)?.parse().ok()?;
+                version_deletable(nr, lowest, oldest_kept).then(|| format!("version-{rest}"))
+            })
+            .collect();
+        for name in &old {
+            h.marsadm_set(now, name, DELETED);
+        }
+        h.journal.clear();
+        if !victims.is_empty() || !old.is_empty() {
+            self.stats.deleted += victims.len() as u64;
+            let name = self.hosts[i].name.clone();
+            self.log(|| format!("{name} cron: deleted {victims:?} (below {lowest}), version links {old:?}"));
         }
     }
 
@@ -906,20 +967,34 @@ impl World {
         let newest = h.tree.values().map(|(_, s)| *s).max().unwrap_or(0);
         h.clock.observe(newest);
         h.set(now, &format!("todo-{me}/attach"), "0", false);
-        let prefix_v = format!("{RESOURCE_PREFIX}{RES}/version-");
-        // (Those equal to the primary's of the same number stay: shared history; where
-        // the primary's names a logfile of this host's, it becomes this host's link.)
-        let primary_v = |k: &str| k.strip_suffix(&format!("-{me}")).and_then(|n| h.tree.get(&format!("{n}-{pname}"))).map(|(v, _)| v.clone());
-        let mine: Vec<(String, String)> = h
-            .tree
+        // Its version links off the primary's history go, as marsadm's
+        // `forget_versions_off` decides (`splitbrain::version_fate`).
+        let versions = |host: &str| -> Vec<(u32, String)> {
+            let prefix = format!("{RESOURCE_PREFIX}{RES}/version-");
+            h.tree
+                .iter()
+                .filter(|(_, (v, _))| v != DELETED)
+                .filter_map(|(k, (v, _))| {
+                    let (nr, owner) = k.strip_prefix(&prefix)?.split_once('-')?;
+                    (owner == host).then(|| Some((nr.parse().ok()?, v.clone()))).flatten()
+                })
+                .collect()
+        };
+        let (own_links, primary_links) = (versions(&me), versions(&pname));
+        let mine_v: Vec<(u32, &str)> = own_links.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let theirs_v: Vec<(u32, &str)> = primary_links.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let changes: Vec<(String, String)> = mine_v
             .iter()
-            .filter(|(k, (v, _))| k.starts_with(&prefix_v) && k.ends_with(&format!("-{me}")) && v != DELETED && primary_v(k).as_ref() != Some(v))
-            .map(|(k, _)| {
-                let theirs = primary_v(k).filter(|t| VersionLink::parse(t).is_ok_and(|l| l.log.host == me));
-                (k.clone(), theirs.unwrap_or_else(|| DELETED.into()))
+            .filter_map(|&(nr, _)| {
+                let value = match version_fate(&me, nr, &mine_v, &theirs_v) {
+                    VersionFate::Keep => return None,
+                    VersionFate::Replace(v) => v.to_string(),
+                    VersionFate::Delete => DELETED.to_string(),
+                };
+                Some((format!("{RESOURCE_PREFIX}{RES}/version-{nr:09}-{me}"), value))
             })
             .collect();
-        for (path, value) in mine {
+        for (path, value) in changes {
             let stamp = h.clock.stamp(now);
             h.put(path, value, stamp);
         }
