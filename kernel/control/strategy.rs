@@ -19,7 +19,7 @@ use crate::kapi::time::real_ns;
 use crate::kapi::vfs;
 use crate::mars_core::names::check_host_name;
 use crate::mars_core::emergency::{self as em, Level, Reserves};
-use crate::mars_core::handover::{Mode, Takeover};
+use crate::mars_core::handover::{Mode, Stamps, Takeover};
 use crate::mars_core::replication::{disk_order, DiskWriter};
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use crate::mars_core::round::{self, step, takeover_here, text, Activity, Host, Step};
@@ -320,7 +320,7 @@ fn handle_resource(
                             r.follow_emergency(&emergency, space.rest);
                             r.rotate_if_asked(&dir, me).and_then(|()| r.grow(res, size))
                         }
-                        Step::TakeOver => match takeover_here(&links, me, size, activity.connected, tree.clock.peek()).and_then(|t| t.ok_or(EINVAL)) {
+                        Step::TakeOver => match takeover_here(&links, me, size, activity.connected).and_then(|t| t.ok_or(EINVAL)) {
                             Ok(Takeover::Now(mode)) => note_takeover(tree, &dir, &actual, me, mode).and_then(|()| r.make_primary(&setup, &dir, me, module, mode)).and_then(|()| note_primary(&dir, &actual, tree)).and_then(|()| {
                                 tree.write(&actual, "forced-primary", if mode == Mode::Forced { "1" } else { "0" })
                             }),
@@ -401,8 +401,8 @@ fn handle_resource(
     if was_primary != (role == Role::Primary) {
         tree.touch_systemd_trigger();
     }
-    if was_primary && role != Role::Primary {
-        restamp_final_links(tree, &dir, me)?;
+    if role != Role::Primary {
+        restamp_final_links(tree, &dir, &actual, me, was_primary)?;
     }
     tree.write(&actual, "open-count", number(open)?.to_str().map_err(|_| EINVAL)?)?;
     let (fetching, syncing, replaying) = current.map_or((false, false, false), |r| r.activity());
@@ -468,17 +468,27 @@ fn note_primary(dir: &CStr, actual: &CStr, tree: &Tree<'_>) -> Result {
 /// After `is-primary` = 0: this host's replay link and the version link of the logfile
 /// it names written again, same values, newer stamps, so a host taking over can tell
 /// them from links written before this host left the primary role
-/// (`mars_core::handover::Stamps::final_links`).
-fn restamp_final_links(tree: &Tree<'_>, dir: &CStr, me: &str) -> Result {
+/// (`mars_core::handover::Stamps::final_links`). At once when it has just left
+/// (`left`); at any later round where the links of its own last logfile are not
+/// stamped after `is-primary` = 0 (a crash came between the two writes): a host taking
+/// over waits for that.
+fn restamp_final_links(tree: &Tree<'_>, dir: &CStr, actual: &CStr, me: &str, left: bool) -> Result {
     let replay_name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
-    let Some(raw) = tree.read(&path(fmt!("{}/{}", dir, &*replay_name))?)? else { return Ok(()) };
+    let Some((raw, replay_stamp)) = tree.read_stamped(&path(fmt!("{}/{}", dir, &*replay_name))?)? else { return Ok(()) };
     let Ok(link) = ReplayLink::parse(text(&raw)) else { return Ok(()) };
     let version_name = path(fmt!("{}{:09}-{}", VERSION_PREFIX, link.log.nr, me))?;
-    for name in [&replay_name, &version_name] {
-        let name = name.to_str().map_err(|_| EINVAL)?;
-        if let Some(value) = tree.read(&path(fmt!("{}/{}", dir, name))?)? {
-            vfs::replace_link(dir, name, text(&value), tree.clock.stamp())?;
+    let version = tree.read_stamped(&path(fmt!("{}/{}", dir, &*version_name))?)?;
+    if !left {
+        let Some((_, version_stamp)) = version.as_ref() else { return Ok(()) };
+        let is_primary = tree.read_stamped(&path(fmt!("{}/is-primary", actual))?)?.map_or(0, |(_, s)| s);
+        let stamps = Stamps { is_primary, replay: replay_stamp, version: *version_stamp };
+        if link.log.host != me || stamps.final_links() {
+            return Ok(());
         }
+    }
+    vfs::replace_link(dir, replay_name.to_str().map_err(|_| EINVAL)?, text(&raw), tree.clock.stamp())?;
+    if let Some((value, _)) = version {
+        vfs::replace_link(dir, version_name.to_str().map_err(|_| EINVAL)?, text(&value), tree.clock.stamp())?;
     }
     Ok(())
 }

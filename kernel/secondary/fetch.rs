@@ -72,6 +72,12 @@ pub(crate) struct Repair {
     confirmed: Mutex<KVec<(u32, KVec<u8>)>>,
     /// Counts the cuts of copies.
     cuts: AtomicU64,
+    /// How far replay has applied logfile `.0` (the one its link names), flushed or
+    /// not; held while replay applies and while the fetch decides on cutting a copy, so
+    /// that no cut takes back what is on the disk already ([`Repair::apply`],
+    /// [`Repair::judge`]).
+    #[pin]
+    applied: Mutex<Option<(u32, u64)>>,
 }
 
 impl Repair {
@@ -83,6 +89,7 @@ impl Repair {
                 arrived <- new_condvar!("mars_arrived"),
                 confirmed <- new_mutex!(KVec::new(), "mars_confirmed"),
                 cuts: AtomicU64::new(0),
+                applied <- new_mutex!(None, "mars_applied"),
             }),
             GFP_KERNEL,
         )
@@ -141,6 +148,40 @@ impl Repair {
         copy.truncate(len)?;
         self.cuts.fetch_add(1, Ordering::Release);
         Ok(())
+    }
+
+    /// Replay applies records of logfile `nr` (its link's): `apply` returns what it
+    /// returns and how far it applied. No cut of the fetch comes between, and the fetch
+    /// learns how far that is (after an error: anywhere, so nothing is cut).
+    pub(crate) fn apply<T>(&self, nr: u32, apply: impl FnOnce() -> Result<(T, u64)>) -> Result<T> {
+        let mut applied = self.applied.lock();
+        let before = match *applied {
+            Some((n, end)) if n == nr => end,
+            _ => 0,
+        };
+        let result = apply();
+        let end = result.as_ref().map_or(u64::MAX, |(_, end)| *end);
+        *applied = Some((nr, before.max(end)));
+        result.map(|(t, _)| t)
+    }
+
+    /// Judges the copy of logfile `nr` (`check`, given how far replay applied it: at
+    /// least `replayed`, the position of the replay link if it names the copy) with
+    /// replay's applies held off, and cuts it to 0 where that says `Refetch`. Returns
+    /// the verdict and the applied position it was made with.
+    fn judge(&self, copy: &File, nr: u32, replayed: Option<u64>, check: impl FnOnce(u64) -> CopyCheck) -> Result<(CopyCheck, u64)> {
+        let applied = self.applied.lock();
+        let replayed = match (replayed, *applied) {
+            (Some(link), Some((n, end))) if n == nr => link.max(end),
+            (Some(link), _) => link,
+            (None, _) => 0,
+        };
+        let verdict = check(replayed);
+        if verdict == CopyCheck::Refetch {
+            self.cut(copy, 0)?;
+        }
+        drop(applied);
+        Ok((verdict, replayed))
     }
 
     /// Data was appended to a local logfile copy: wakes the replay thread.
@@ -337,7 +378,7 @@ fn fetch_round(ctx: &Context, res: &str, source: &str, repair: &Repair, rate: &m
         };
         let file = copy.file();
         if !repair.is_confirmed(name) {
-            let replayed = if name == mine.log { mine.start } else { 0 };
+            let replayed = (name == mine.log).then_some(mine.start);
             let there = check_head(conn, &copy, rel, res, source, name, replayed, repair)?;
             // Missing at the source: the copy stands as it is if the source's history
             // is past that number (it never writes it again); its current one it may
@@ -450,10 +491,11 @@ fn only_copy<'a>(names: &'a [CString], nr: u32, me: &str) -> Option<LogName<'a>>
 /// Compares the head of the local copy of logfile `name` with its source's before the
 /// fetch appends to it (`replication::check_copy`): a copy of another logfile of that
 /// name (of a discarded history) is cut and fetched anew; into one that replay applied
-/// some of (`replayed` bytes), nothing more is fetched. False if the source has no
+/// some of (as far as its link says, `replayed` where it names the copy, or beyond,
+/// unflushed: `Repair::judge`), nothing more is fetched. False if the source has no
 /// such logfile.
 #[allow(clippy::too_many_arguments)]
-fn check_head(conn: &mut Conn, copy: &Logfile, rel: &str, res: &str, source: &str, name: LogName<'_>, replayed: u64, repair: &Repair) -> Result<bool> {
+fn check_head(conn: &mut Conn, copy: &Logfile, rel: &str, res: &str, source: &str, name: LogName<'_>, replayed: Option<u64>, repair: &Repair) -> Result<bool> {
     let size = copy.file().size();
     if size == 0 {
         return Ok(true);
@@ -461,8 +503,10 @@ fn check_head(conn: &mut Conn, copy: &Logfile, rel: &str, res: &str, source: &st
     let mut ours = KVec::from_elem(0u8, COPY_HEAD, GFP_KERNEL)?;
     let n = copy.read_full_at(&mut ours[..(size.min(COPY_HEAD as u64) as usize)], 0)?;
     conn.send(&Message::FetchLog { path: rel, offset: 0, max_len: COPY_HEAD as u32 })?;
-    let check = match conn.recv()? {
-        Message::LogData { offset: 0, data, .. } if data.len() <= COPY_HEAD => check_copy(&ours[..n], data, replayed),
+    let (check, replayed) = match conn.recv()? {
+        Message::LogData { offset: 0, data, .. } if data.len() <= COPY_HEAD => {
+            repair.judge(copy.file(), name.nr, replayed, |replayed| check_copy(&ours[..n], data, replayed))?
+        }
         Message::Error { code: NO_SUCH_LOGFILE, .. } => return Ok(false),
         Message::Error { message, .. } => {
             peer_warn!(source, "fetch of {} from {}: {}\n", rel, source, escaped(message));
@@ -474,7 +518,6 @@ fn check_head(conn: &mut Conn, copy: &Logfile, rel: &str, res: &str, source: &st
         CopyCheck::Same => Ok(true),
         CopyCheck::Refetch => {
             pr_warn!("resource {}: the copy of {} here is another logfile than {}'s of that name (of a discarded history); fetching it anew\n", res, name, source);
-            repair.cut(copy.file(), 0)?;
             Ok(true)
         }
         CopyCheck::Diverged => {

@@ -503,7 +503,12 @@ impl Follower {
         let go_on = |done: u64| {
             real_ns().saturating_sub(since) < FLUSH_INTERVAL_NS && pending.saturating_add(done) < FLUSH_BYTES && !thread::should_stop()
         };
-        let run = apply_windows(log, size, start, first_seq, start, &self.disk, &self.ctx.digests, &mut self.windows, go_on)?;
+        let (disk, digests, windows) = (&self.disk, &self.ctx.digests, &mut self.windows);
+        let run = self.repair.apply(replay.log.nr, || {
+            let run = apply_windows(log, size, start, first_seq, start, disk, digests, windows, go_on)?;
+            let end = run.end;
+            Ok((run, end))
+        })?;
         let damaged = match run.stop {
             Some(ScanEnd::Bad { error: RecordError::Truncated { .. }, .. }) => false,
             // Zeros after the last record: nothing a fetch appends looks like this.

@@ -94,19 +94,13 @@ pub struct OldPrimary<'a> {
     pub stamps: Stamps,
 }
 
-/// Lamport stamps of the old primary's links as they are here, and this host's clock.
+/// Lamport stamps of the old primary's links as they are here.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stamps {
     pub is_primary: u64,
     pub replay: u64,
     pub version: u64,
-    pub now: u64,
 }
-
-/// How long after the old primary's `is-primary` = 0 its links count as final even when
-/// not stamped after it: a module that does not write them again (an older one). Many
-/// metadata pulls (every 2 s) have brought its final links by then.
-pub const FINAL_LINKS_GRACE_NS: u64 = 20_000_000_000;
 
 impl Stamps {
     /// Whether the replay and version links are the final ones: written after
@@ -114,10 +108,15 @@ impl Stamps {
     /// `is-primary` = 0, then both links again (same values, newer stamps). A peer
     /// merges a listing entry by entry, in directory order, so `is-primary` = 0 may
     /// arrive here with links read before the final ones were written; links stamped
-    /// after it cannot be from before. (Or [`FINAL_LINKS_GRACE_NS`] have passed.)
+    /// after it cannot be from before. The old primary writes them again at every
+    /// round until they are (a crash between `is-primary` = 0 and the second write), so
+    /// a host taking over waits for them however long a partition holds them back.
+    /// (Until 2026-12-06 they also counted as final 20 s after `is-primary` = 0: with the
+    /// old primary's listings cut one way for longer, a planned takeover went on from
+    /// links read before the old primary's last writes and lost them: found by the
+    /// simulation.)
     pub fn final_links(&self) -> bool {
-        (self.replay > self.is_primary && self.version > self.is_primary)
-            || self.now.saturating_sub(self.is_primary) >= FINAL_LINKS_GRACE_NS
+        self.replay > self.is_primary && self.version > self.is_primary
     }
 }
 
@@ -208,7 +207,7 @@ mod tests {
     fn takeover_rules() {
         let v = "aa,log-000000003-node1,1000:bb";
         let here = Here { replay: at(3, "node1", 1000), version: Some(v), fetch_on: true, consistent: true, superseded: false };
-        let left = Stamps { is_primary: 10, replay: 11, version: 12, now: 13 };
+        let left = Stamps { is_primary: 10, replay: 11, version: 12 };
         let done = OldPrimary { is_primary: Some(false), replay: Some(at(3, "node1", 1000)), version: Some(v), stamps: left };
         assert_eq!(takeover("node2", &here, &done), Takeover::Now(Mode::Planned));
         // Own log: always (recovery).
@@ -245,9 +244,8 @@ mod tests {
         assert_eq!(takeover("node2", &here, &early), Takeover::Wait(Wait::NoFinalPosition));
         let early_version = OldPrimary { stamps: Stamps { version: 10, ..left }, ..done };
         assert_eq!(takeover("node2", &here, &early_version), Takeover::Wait(Wait::NoFinalPosition));
-        // Long after (an old primary that does not write its links again): final.
-        let late = OldPrimary { stamps: Stamps { replay: 9, version: 9, now: 10 + FINAL_LINKS_GRACE_NS, ..left }, ..done };
-        assert_eq!(takeover("node2", &here, &late), Takeover::Now(Mode::Planned));
+        // However long after: not final until written again after it.
+        assert_eq!(takeover("node2", &here, &early), Takeover::Wait(Wait::NoFinalPosition));
         // The old primary went on to a later logfile: replay follows it first.
         let rotated = OldPrimary { replay: Some(at(4, "node1", 10)), ..done };
         assert_eq!(takeover("node2", &here, &rotated), Takeover::Wait(Wait::NotCaughtUp));

@@ -90,6 +90,16 @@ pub fn version_deletable(nr: u32, below: u32, oldest_kept: Option<u32>) -> bool 
     nr.saturating_add(1) < keep
 }
 
+/// Whether `host`'s version link `link` stays when `host` leaves the resource
+/// (`leave-resource`): the links of logfiles it wrote, since every member's switchover
+/// to such a logfile checks the writer's link, also after the writer left (log deletion
+/// takes them once every member is past them); its links of others' logfiles go. (All
+/// went before: a member still replaying a former primary's logfiles when that host
+/// left waited forever; found by the simulation.)
+pub fn kept_at_leave(host: &str, link: &str) -> bool {
+    VersionLink::parse(link).is_ok_and(|l| l.log.host == host)
+}
+
 /// The logfile after `current` among `names` (all logfiles of the resource here).
 pub fn next_logfile<'a>(current: LogName<'_>, names: impl IntoIterator<Item = LogName<'a>>) -> Result<Option<LogName<'a>>, Stop> {
     let mut next: Option<LogName<'a>> = None;
@@ -371,6 +381,10 @@ mod tests {
         assert!(version_deletable(0, 2, Some(11)));
         assert!(version_deletable(4, 9, Some(6)));
         assert!(!version_deletable(5, 9, Some(6)));
+        let link = |host| VersionLink { digest: [7; 16], log: LogName { nr: 4, host }, pos: 9, prev_head: "00" }.to_string();
+        assert!(kept_at_leave("node1", &link("node1")));
+        assert!(!kept_at_leave("node1", &link("node2")));
+        assert!(!kept_at_leave("node1", "garbage"));
     }
 
     #[test]

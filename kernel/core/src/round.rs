@@ -68,9 +68,9 @@ pub fn step(want: Role, current: Role, open: bool) -> Step {
 }
 
 /// Whether `me`, designated primary and not primary yet, takes over now
-/// (`handover::takeover` on what the links here say; `fetch_on`: its fetch switch, `now`:
-/// its clock). `None`: it has no replay link it could take over from.
-pub fn takeover_here<L: Links>(links: &L, me: &str, size: u64, fetch_on: bool, now: u64) -> Result<Option<Takeover>, L::Error> {
+/// (`handover::takeover` on what the links here say; `fetch_on`: its fetch switch).
+/// `None`: it has no replay link it could take over from.
+pub fn takeover_here<L: Links>(links: &L, me: &str, size: u64, fetch_on: bool) -> Result<Option<Takeover>, L::Error> {
     let Some(replay_raw) = links.read(format_args!("{REPLAY_PREFIX}{me}"))? else { return Ok(None) };
     let Ok(replay) = ReplayLink::parse(text(&replay_raw)) else { return Ok(None) };
     let mine = links.read(format_args!("{VERSION_PREFIX}{:09}-{me}", replay.log.nr))?;
@@ -94,7 +94,7 @@ pub fn takeover_here<L: Links>(links: &L, me: &str, size: u64, fetch_on: bool, n
         is_primary: is_primary.as_ref().map(|v| text(v) == "1"),
         replay: old_replay,
         version: old_version.as_ref().map(|v| text(v)),
-        stamps: Stamps { is_primary: is_primary_stamp, replay: replay_stamp, version: version_stamp, now },
+        stamps: Stamps { is_primary: is_primary_stamp, replay: replay_stamp, version: version_stamp },
     };
     Ok(Some(takeover(me, &here, &old)))
 }
@@ -336,65 +336,65 @@ mod tests {
     #[test]
     fn takeover_from_the_links() {
         let d = handed_over();
-        assert_eq!(takeover_here(&d, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Planned))));
-        assert_eq!(takeover_here(&d, "node2", 100, false, 13), Ok(Some(Takeover::Now(Mode::Forced))));
+        assert_eq!(takeover_here(&d, "node2", 100, true), Ok(Some(Takeover::Now(Mode::Planned))));
+        assert_eq!(takeover_here(&d, "node2", 100, false), Ok(Some(Takeover::Now(Mode::Forced))));
         // No replay link here, or one that does not parse: nothing to take over from.
-        assert_eq!(takeover_here(&d, "node3", 100, true, 13), Ok(None));
+        assert_eq!(takeover_here(&d, "node3", 100, true), Ok(None));
         let mut bad = handed_over();
         bad.set("replay-node2", "log-x", 5);
-        assert_eq!(takeover_here(&bad, "node2", 100, true, 13), Ok(None));
+        assert_eq!(takeover_here(&bad, "node2", 100, true), Ok(None));
         // The final links' stamps count: read before is-primary = 0, they are not final.
         let mut early = handed_over();
         early.set("replay-node1", "log-000000003-node1,1000,0", 9);
-        assert_eq!(takeover_here(&early, "node2", 100, true, 13), Ok(Some(Takeover::Wait(Wait::NoFinalPosition))));
+        assert_eq!(takeover_here(&early, "node2", 100, true), Ok(Some(Takeover::Wait(Wait::NoFinalPosition))));
         // An unfinished sync: never, not even forced.
         let mut unsynced = handed_over();
         unsynced.set("syncstatus-node2", "50", 5);
-        assert_eq!(takeover_here(&unsynced, "node2", 100, false, 13), Ok(Some(Takeover::Wait(Wait::NotConsistent))));
+        assert_eq!(takeover_here(&unsynced, "node2", 100, false), Ok(Some(Takeover::Wait(Wait::NotConsistent))));
         // Its own logfile: recovery at once, unless another primary logged after it
         // (handed back before its replay moved on to that logfile: found by the
         // simulation, seed 17).
         let mut own = Dir::default();
         let mine = "0123456789abcdef0123456789abcdef,log-000000002-node2,77:";
         own.set("replay-node2", "log-000000002-node2,77,0", 5).set("version-000000002-node2", mine, 5);
-        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Own))));
+        assert_eq!(takeover_here(&own, "node2", 100, true), Ok(Some(Takeover::Now(Mode::Own))));
         own.set("version-000000002-node1", mine, 6);
-        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Own))));
+        assert_eq!(takeover_here(&own, "node2", 100, true), Ok(Some(Takeover::Now(Mode::Own))));
         // Another host primary now, after this host's time (its is-primary newer than
         // this host's): wait. A stale one (this host took over after it): recovery.
         own.set("actual-node2/is-primary", "0", 4).set("actual-node1/is-primary", "1", 6);
-        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
+        assert_eq!(takeover_here(&own, "node2", 100, true), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
         own.set("actual-node2/is-primary", "1", 7);
-        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Own))));
+        assert_eq!(takeover_here(&own, "node2", 100, true), Ok(Some(Takeover::Now(Mode::Own))));
         // Unless it is primary on another version of this host's logfile (it took over
         // by force from this host): this host has the older copy, it waits.
         own.set("version-000000002-node1", "0123456789abcdef0123456789abcdef,log-000000002-node2,70:", 7);
-        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
+        assert_eq!(takeover_here(&own, "node2", 100, true), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
         own.set("actual-node1/is-primary", "0", 8);
         // A logfile after its own that continues its history (chained onto its version
         // link): wait. A deleted one, or one of another history (a diverged host's): not.
         let after = |prev: &str| std::format!("fedcba9876543210fedcba9876543210,log-000000003-node1,5:{prev}");
         own.set("version-000000003-node1", &after("00000000000000000000000000000000,log-000000002-node1,9"), 7);
-        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Own))));
+        assert_eq!(takeover_here(&own, "node2", 100, true), Ok(Some(Takeover::Now(Mode::Own))));
         own.set("version-000000003-node1", DELETED, 8);
-        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Own))));
+        assert_eq!(takeover_here(&own, "node2", 100, true), Ok(Some(Takeover::Now(Mode::Own))));
         own.set("version-000000003-node1", &after("0123456789abcdef0123456789abcdef,log-000000002-node2,77"), 9);
-        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
+        assert_eq!(takeover_here(&own, "node2", 100, true), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
         // Another host's replay link beyond its logfile, and no version link of the
         // next number known (a crash took it back here): wait. Once the version link
         // is here, it decides.
         let mut own = Dir::default();
         own.set("replay-node2", "log-000000002-node2,77,0", 5).set("version-000000002-node2", mine, 5);
         own.set("replay-node1", "log-000000003-node1,5,0", 6);
-        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
+        assert_eq!(takeover_here(&own, "node2", 100, true), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
         own.set("version-000000003-node1", &after("00000000000000000000000000000000,log-000000002-node1,9"), 7);
-        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Own))));
+        assert_eq!(takeover_here(&own, "node2", 100, true), Ok(Some(Takeover::Now(Mode::Own))));
         own.set("replay-node1", "log-000000002-node2,77,0", 8).set("version-000000003-node1", DELETED, 8);
-        assert_eq!(takeover_here(&own, "node2", 100, true, 13), Ok(Some(Takeover::Now(Mode::Own))));
+        assert_eq!(takeover_here(&own, "node2", 100, true), Ok(Some(Takeover::Now(Mode::Own))));
         // The old primary's links missing: it has not left.
         let mut d = Dir::default();
         d.set("replay-node2", "log-000000003-node1,1000,0", 5);
-        assert_eq!(takeover_here(&d, "node2", 100, true, 13), Ok(Some(Takeover::Wait(Wait::OldPrimaryActive))));
+        assert_eq!(takeover_here(&d, "node2", 100, true), Ok(Some(Takeover::Wait(Wait::OldPrimaryActive))));
     }
 
     #[test]

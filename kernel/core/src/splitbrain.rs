@@ -29,7 +29,9 @@
 //! higher.
 //!
 //! Two logfiles with the same number from different hosts in one directory are a split
-//! brain too, even before any version link shows it ([`duplicate_logfile`]).
+//! brain too, even before any version link shows it ([`duplicate_logfile`]); so is a
+//! member whose links go on beyond the logfile an actual primary logs into
+//! ([`beyond_primary`]), before the primary has logged anything that differs.
 
 use super::tree::{LogName, VersionLink};
 
@@ -104,6 +106,23 @@ pub fn compare_histories<'a>(a: &[(u32, &'a str)], b: &[(u32, &'a str)]) -> Pair
         SplitPoint { nr, log: Some(short.log), pos: short.pos }
     };
     PairHistory::Diverged(Divergence { split, bytes_after: [bytes_after(a, &split), bytes_after(b, &split)] })
+}
+
+/// A member's history gone on beyond the primary's. `primary` is primary now and logs
+/// into logfile number `current`: its history goes on from there, so a member's link of
+/// a later number that names a logfile of another host is a fork (that host was primary
+/// beside it: a forced failover it did not learn of in time), even while the primary has
+/// logged nothing that would make the links differ (rule 3 sees one host ahead). A link
+/// of the primary's own later logfile is only news the tree here lacks of the primary.
+/// Returns where the member left the primary's history: its link of `current`, if any
+/// (found by the simulation: a host that took over by a planned handover and logged was
+/// failed over from at once, by force, to a host that had not heard of it).
+pub fn beyond_primary<'a>(primary: &str, current: u32, links: &[(u32, &'a str)]) -> Option<SplitPoint<'a>> {
+    let forked = links.iter().any(|(nr, raw)| *nr > current && VersionLink::parse(raw).is_ok_and(|l| l.log.host != primary));
+    forked.then(|| {
+        let at = link_at(links, current);
+        SplitPoint { nr: current, log: at.map(|l| l.log), pos: at.map_or(0, |l| l.pos) }
+    })
 }
 
 /// What becomes of one of this host's version links when it discards its history to
@@ -235,6 +254,19 @@ mod tests {
             // Reversed: the analysis must not depend on the order.
             self.links.iter().rev().map(|(n, v)| (*n, v.as_str())).collect()
         }
+    }
+
+    #[test]
+    fn a_member_ahead_of_the_primary_on_a_logfile_of_its_own_has_forked() {
+        // node2 took over at logfile 5 of node1's and logs into it; node1 went on with a
+        // logfile 6 of its own after 5 (it had taken over, node2 was failed over to).
+        let node1 = shared(4).push(5, "node2", 0).push(6, "node1", 8);
+        let split = beyond_primary("node2", 5, &node1.view()).expect("forked");
+        assert_eq!((split.nr, split.log, split.pos), (5, Some(log(5, "node2")), 0));
+        // A later logfile of the primary's own: the tree here is behind the primary.
+        let follower = shared(4).push(5, "node2", 0).push(6, "node2", 8);
+        assert_eq!(beyond_primary("node2", 5, &follower.view()), None);
+        assert_eq!(beyond_primary("node2", 6, &node1.view()), None);
     }
 
     #[test]

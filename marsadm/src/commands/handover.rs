@@ -112,7 +112,7 @@ impl View<'_> {
     /// whether everything `old` logged is replayed here (`fetch_on` as given).
     fn takeover(&self, fetch_on: bool) -> Result<Option<Takeover>> {
         let size = self.number(SIZE)?.unwrap_or(0);
-        round::takeover_here(self, &self.ctx.host, size, fetch_on, crate::tree::real_time_ns())
+        round::takeover_here(self, &self.ctx.host, size, fetch_on)
     }
 
     /// Bytes of `old`'s log not yet replayed here (as far as its links tell).

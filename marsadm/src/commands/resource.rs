@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use mars_core::emergency::EMERGENCY_LIMIT;
 use mars_core::names::{check_device_name, check_resource_name};
+use mars_core::replication::kept_at_leave;
 use mars_core::splitbrain::{version_fate, VersionFate};
 use mars_core::tree::{LogName, ReplayLink, ACTSIZE_PREFIX, DATA_PREFIX, DEVICE_PREFIX, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 
@@ -493,7 +494,9 @@ pub fn leave_resource(ctx: &Context, res: &str, host: Option<&str>, force: bool)
 }
 
 /// Marks every link of `host` in `res` deleted: membership, positions, switches and
-/// version history (so no split-brain analysis counts it any more).
+/// version history (no split-brain analysis counts a non-member), except the version
+/// links of logfiles it wrote, which the others' switchover still checks
+/// (`replication::kept_at_leave`).
 fn forget_member(ctx: &Context, res: &str, host: &str, stamp: u64) -> Result<()> {
     let dir = resource_dir(res);
     for name in [DATA_PREFIX, DEVICE_PREFIX, REPLAY_PREFIX, SYNCSTATUS_PREFIX, SYNCPOS_PREFIX, ACTSIZE_PREFIX] {
@@ -583,14 +586,17 @@ fn forget_versions_off(ctx: &Context, res: &str, me: &str, primary: &str, stamp:
     Ok(())
 }
 
-/// Marks `host`'s version links of `res` deleted.
-pub(super) fn forget_versions(ctx: &Context, res: &str, host: &str, stamp: u64) -> Result<()> {
+/// Marks `host`'s version links of `res` deleted, but those of its own logfiles.
+fn forget_versions(ctx: &Context, res: &str, host: &str, stamp: u64) -> Result<()> {
     let dir = resource_dir(res);
     for name in ctx.tree.list(&dir)? {
         let Some(rest) = name.strip_prefix(VERSION_PREFIX) else { continue };
         let owner = rest.split_at_checked(9).and_then(|(_, h)| h.strip_prefix('-'));
         let rel = format!("{dir}/{name}");
-        if owner == Some(host) && ctx.tree.get(&rel)?.is_some() {
+        if owner != Some(host) {
+            continue;
+        }
+        if ctx.tree.get(&rel)?.is_some_and(|l| !kept_at_leave(host, &l.value)) {
             ctx.tree.set(&rel, mars_core::tree::DELETED, stamp)?;
         }
     }

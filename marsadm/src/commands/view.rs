@@ -4,7 +4,7 @@
 use mars_core::emergency::{self as em, Level};
 use mars_core::log_record::headers_end;
 use mars_core::replication::{is_consistent, stuck_before_hole};
-use mars_core::splitbrain::{bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
+use mars_core::splitbrain::{beyond_primary, bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
 use mars_core::tree::{
     LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, DISK_ERROR, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, SIZE,
     SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX,
@@ -263,6 +263,24 @@ pub fn split_brain(ctx: &Context, res: &str, primary: Option<&str>) -> Result<Op
                 split = Some(split.map_or(d.split, |s| earlier(s, d.split)));
                 involved[i] = true;
                 involved[j] = true;
+            }
+        }
+    }
+    // A member gone on beyond the logfile the actual primary logs into, on a logfile of
+    // another host (`splitbrain::beyond_primary`).
+    let actual_primary = match primary {
+        Some(p) if link(ctx, &format!("{dir}/actual-{p}/is-primary"))?.as_deref() == Some("1") => Some(p),
+        _ => None,
+    };
+    if let Some(p) = actual_primary {
+        let current = link(ctx, &format!("{dir}/{REPLAY_PREFIX}{p}"))?.and_then(|v| ReplayLink::parse(&v).ok().map(|l| l.log.nr));
+        if let (Some(current), Some(pi)) = (current, histories.iter().position(|(m, _)| m == p)) {
+            for (k, view) in views.iter().enumerate() {
+                if let Some(sp) = beyond_primary(p, current, view).filter(|_| k != pi) {
+                    split = Some(split.map_or(sp, |s| earlier(s, sp)));
+                    involved[k] = true;
+                    involved[pi] = true;
+                }
             }
         }
     }
@@ -987,6 +1005,30 @@ mod tests {
         t.set("resource-r0/todo-node2/connect", "1");
         t.heard("node1", 2);
         assert_eq!(t.state().replstate, "Replaying");
+    }
+
+    #[test]
+    fn a_member_ahead_on_a_logfile_of_its_own_is_a_split_brain() {
+        // node2 was failed over to by force at node1's empty logfile 5, which it now logs
+        // into; node1 had taken over meanwhile and logged 800 bytes into a logfile 6 of
+        // its own. No link of a common number differs (yet).
+        let mut t = Synthetic::new("ahead", "node1");
+        t.set("resource-r0/primary", "node2");
+        t.set("resource-r0/actual-node2/is-primary", "1");
+        t.set("resource-r0/replay-node2", "log-000000005-node1,0,0");
+        t.history("node2", &[(4, "node2", 1000), (5, "node1", 0)]);
+        t.history("node1", &[(4, "node2", 1000), (5, "node1", 0), (6, "node1", 800)]);
+        let sb = t.state().split_brain.expect("split brain");
+        assert_eq!((sb.logfile, sb.log.as_deref(), sb.pos), (5, Some("log-000000005-node1"), Some(0)));
+        assert_eq!(sb.hosts.iter().map(|h| (h.host.as_str(), h.bytes_after)).collect::<Vec<_>>(), [("node1", 800), ("node2", 0)]);
+        // Ahead on the primary's own later logfile: only this tree is behind.
+        let mut t = Synthetic::new("ahead-news", "node1");
+        t.set("resource-r0/primary", "node2");
+        t.set("resource-r0/actual-node2/is-primary", "1");
+        t.set("resource-r0/replay-node2", "log-000000005-node2,0,0");
+        t.history("node2", &[(4, "node2", 1000), (5, "node2", 0)]);
+        t.history("node1", &[(4, "node2", 1000), (5, "node2", 70), (6, "node2", 800)]);
+        assert_eq!(t.state().split_brain, None);
     }
 
     #[test]

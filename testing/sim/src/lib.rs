@@ -23,13 +23,13 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
-use mars_core::handover::{Mode, Takeover};
+use mars_core::handover::{Mode, Stamps, Takeover};
 use mars_core::merge::LinkState;
 use mars_core::ownership::{classify, decide, refused_path, Verdict};
-use mars_core::replication::{check_copy, delete_below, serves_sync, next_logfile, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
+use mars_core::replication::{check_copy, delete_below, kept_at_leave, serves_sync, next_logfile, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
 use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use mars_core::round::{self, follow, step, takeover_here, text, Activity, Links, Step};
-use mars_core::splitbrain::{compare_histories, version_fate, PairHistory, VersionFate};
+use mars_core::splitbrain::{beyond_primary, compare_histories, version_fate, PairHistory, VersionFate};
 use mars_core::splitmix::SplitMix64;
 use mars_core::tree::{LogName, ReplayLink, VersionInput, VersionLink, DELETED, NONE, PRIMARY, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
 use mars_core::xxh64::xxh64;
@@ -82,10 +82,6 @@ impl Clock {
         let real = (now_ms as i64 * 1_000_000 + self.skew).max(1) as u64;
         self.last = real.max(self.last + 1);
         self.last
-    }
-
-    fn peek(&self, now_ms: u64) -> u64 {
-        ((now_ms as i64 * 1_000_000 + self.skew).max(1) as u64).max(self.last)
     }
 
     fn observe(&mut self, stamp: u64) {
@@ -218,6 +214,11 @@ impl Host {
         self.tree.get(&format!("{RESOURCE_PREFIX}{RES}/{name}")).map(|(v, _)| v.as_str()).filter(|v| *v != DELETED)
     }
 
+    /// A member of the resource, as its own tree says (`data-<me>`).
+    fn member(&self) -> bool {
+        self.link(&format!("data-{}", self.name)).is_some()
+    }
+
     /// Sets a link of the resource directory with a fresh stamp, unless it has the value
     /// already (`force`: also then, a restamp).
     fn set(&mut self, now: u64, name: &str, value: &str, force: bool) {
@@ -237,6 +238,19 @@ impl Host {
         self.set(now, name, value, false);
         // It syncs the filesystem before it returns (its lock's syncfs).
         self.journal.clear();
+    }
+
+    /// The module's `restamp_final_links`: its replay link and the version link of the
+    /// logfile it names written again with newer stamps.
+    fn restamp_final_links(&mut self, now: u64) {
+        let me = self.name.clone();
+        if let Some((log, _)) = self.replay_link() {
+            for name in [format!("replay-{me}"), format!("version-{:09}-{me}", log.0)] {
+                if let Some(value) = self.link(&name).map(str::to_string) {
+                    self.set(now, &name, &value, true);
+                }
+            }
+        }
     }
 
     /// Writes a link of the tree (journaled).
@@ -569,6 +583,9 @@ pub struct Stats {
     pub refetched: u64,
     /// Logfiles deleted by `marsadm cron` (every member had replayed them).
     pub deleted: u64,
+    /// Hosts that left the resource, and that joined it (again).
+    pub leaves: u64,
+    pub joins: u64,
 }
 
 impl Stats {
@@ -586,6 +603,8 @@ impl Stats {
         self.messages += o.messages;
         self.refetched += o.refetched;
         self.deleted += o.deleted;
+        self.leaves += o.leaves;
+        self.joins += o.joins;
     }
 }
 
@@ -593,8 +612,8 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} writes, {} rotations, {} handovers ({} given up), {} forced failovers, {} partitions, {} crashes, {} invalidations, {} split brains shown, {} older copies held back by a split brain, {} copies of a reused logfile name fetched anew, {} logfiles deleted, {} messages",
-            self.writes, self.rotations, self.handovers, self.aborted, self.failovers, self.partitions, self.crashes, self.invalidations, self.split_brains, self.stopped_bystanders, self.refetched, self.deleted, self.messages
+            "{} writes, {} rotations, {} handovers ({} given up), {} forced failovers, {} partitions, {} crashes, {} invalidations, {} split brains shown, {} older copies held back by a split brain, {} copies of a reused logfile name fetched anew, {} logfiles deleted, {} leaves, {} joins, {} messages",
+            self.writes, self.rotations, self.handovers, self.aborted, self.failovers, self.partitions, self.crashes, self.invalidations, self.split_brains, self.stopped_bystanders, self.refetched, self.deleted, self.leaves, self.joins, self.messages
         )
     }
 }
@@ -726,13 +745,9 @@ impl World {
             } else if self.now == RUN_MS + SETTLE_MS {
                 // Settled: every divergence is shown; the operator repairs it.
                 self.check_shown()?;
-                for x in self.to_repair() {
-                    self.invalidate(x);
-                }
+                self.repair_all();
             } else if self.now == RUN_MS + SETTLE_MS + 30_000 {
-                for x in self.to_repair() {
-                    self.invalidate(x);
-                }
+                self.repair_all();
             } else if self.now == RUN_MS + 10_000 && self.invalidate {
                 self.designate_if_none();
             } else if self.lossy || self.cut.iter().flatten().any(|c| *c) {
@@ -796,6 +811,10 @@ impl World {
     fn cron(&mut self, i: usize) {
         let now = self.now;
         let h = &mut self.hosts[i];
+        // (Only for resources this host is a member of.)
+        if !h.member() {
+            return;
+        }
         let dir = format!("{RESOURCE_PREFIX}{RES}/");
         let members: Vec<String> = h
             .tree
@@ -939,6 +958,61 @@ impl World {
     /// version links and logfiles off the designated primary's history gone, replay from
     /// the primary's current logfile after a full sync); refused as marsadm refuses.
     fn invalidate(&mut self, x: usize) -> bool {
+        self.hosts[x].member() && self.resync(x, false)
+    }
+
+    /// `marsadm join-resource` on host `x`, a member no more: as `invalidate`, and the
+    /// membership (`data-<me>`) written last.
+    fn join(&mut self, x: usize) -> bool {
+        !self.hosts[x].member() && self.resync(x, true)
+    }
+
+    /// `marsadm down` and `leave-resource` on host `x` (not the primary): the module
+    /// detaches (replay flushes what it applied), every link of the member is marked
+    /// deleted but the version links of its own logfiles (`forget_member`,
+    /// `replication::kept_at_leave`), its logfiles go; its disk keeps its content.
+    fn leave(&mut self, x: usize) -> bool {
+        let now = self.now;
+        let h = &mut self.hosts[x];
+        let me = h.name.clone();
+        if !h.member() || h.down_until > now || h.role == Role::Primary || h.link(PRIMARY) == Some(me.as_str()) || h.link(&format!("actual-{me}/is-primary")) == Some("1") {
+            return false;
+        }
+        h.flush_applied(now);
+        h.session += 1;
+        h.sync_ending = false;
+        h.sync_refused = false;
+        let newest = h.tree.values().map(|(_, s)| *s).max().unwrap_or(0);
+        h.clock.observe(newest);
+        let dir = format!("{RESOURCE_PREFIX}{RES}/");
+        let own: Vec<String> = h
+            .tree
+            .iter()
+            .filter(|(_, (v, _))| v != DELETED)
+            .filter(|(k, (v, _))| {
+                let Some(k) = k.strip_prefix(&dir) else { return false };
+                [format!("data-{me}"), format!("replay-{me}"), format!("{SYNCSTATUS_PREFIX}{me}"), format!("{SYNCPOS_PREFIX}{me}")].contains(&k.to_string())
+                    || k.starts_with(&format!("todo-{me}/"))
+                    || (k.starts_with("version-") && k.ends_with(&format!("-{me}")) && !kept_at_leave(&me, v))
+            })
+            .filter_map(|(k, _)| k.strip_prefix(&dir).map(str::to_owned))
+            .collect();
+        for name in &own {
+            h.set(now, name, DELETED, false);
+        }
+        h.logs.clear();
+        h.synced.clear();
+        h.confirmed.clear();
+        h.applied = None;
+        h.stopped = None;
+        h.journal.clear();
+        self.forced_out[x] = false;
+        self.stats.leaves += 1;
+        self.log(|| format!("{me} LEAVES the resource"));
+        true
+    }
+
+    fn resync(&mut self, x: usize, join: bool) -> bool {
         let now = self.now;
         let h = &self.hosts[x];
         let me = h.name.clone();
@@ -1019,6 +1093,9 @@ impl World {
         for switch in ["connect", "sync", "allow-replay", "attach"] {
             h.set(now, &format!("todo-{me}/{switch}"), "1", false);
         }
+        if join {
+            h.set(now, &format!("data-{me}"), "/dev/vda", false);
+        }
         // marsadm syncs the filesystem before it returns (its lock's syncfs).
         h.journal.clear();
         h.applied = None;
@@ -1033,8 +1110,12 @@ impl World {
         let history: Vec<(LogKey, usize)> = self.hosts[p].history().iter().filter(|(k, _)| k.0 < nr).cloned().collect();
         self.hosts[x].chain = history;
         self.forced_out[x] = false;
-        self.stats.invalidations += 1;
-        self.log(|| format!("{me} INVALIDATED: full sync from {pname}, replay from logfile {nr}"));
+        if join {
+            self.stats.joins += 1;
+        } else {
+            self.stats.invalidations += 1;
+        }
+        self.log(|| format!("{me} {}: full sync from {pname}, replay from logfile {nr}", if join { "JOINS" } else { "INVALIDATED" }));
         true
     }
 
@@ -1046,13 +1127,26 @@ impl World {
             return;
         }
         let best = (0..self.hosts.len())
-            .filter(|&i| self.hosts[i].consistent() && self.hosts[i].stopped.is_none())
+            .filter(|&i| self.hosts[i].member() && self.hosts[i].consistent() && self.hosts[i].stopped.is_none())
             .max_by_key(|&i| self.hosts[i].replay_link().map(|((nr, _), pos)| (nr, pos)));
         if let Some(i) = best {
             let (now, name) = (self.now, self.hosts[i].name.clone());
             self.hosts[i].marsadm_set(now, PRIMARY, &name);
             self.switching = None;
             self.log(|| format!("no primary: the operator designates {name}"));
+        }
+    }
+
+    /// The operator's repairs at the end: every host that shows a split brain (or is
+    /// held back) is invalidated, every host that left joins again.
+    fn repair_all(&mut self) {
+        for x in self.to_repair() {
+            self.invalidate(x);
+        }
+        for x in 0..self.hosts.len() {
+            if !self.hosts[x].member() {
+                self.join(x);
+            }
         }
     }
 
@@ -1064,6 +1158,7 @@ impl World {
         (0..self.hosts.len())
             .filter(|&i| {
                 i != p
+                    && self.hosts[i].member()
                     && (self.forced_out[i]
                         || self.hosts[i].stopped.is_some()
                         || self.hosts[i].sync_refused
@@ -1193,6 +1288,26 @@ impl World {
                 self.log(|| format!("handover to {} aborted: primary is {name} again", self.hosts[new].name));
             }
         }
+        if self.invalidate && self.rng.chance(2) {
+            // A member leaves (not one a handover is about), or a host that left joins again.
+            let x = self.rng.below(self.hosts.len() as u64) as usize;
+            // (The operator knows the cluster: not the designated primary in any host's
+            // tree, and only while another host is primary.)
+            let name = self.hosts[x].name.clone();
+            let designated = self.hosts.iter().any(|h| h.link(PRIMARY) == Some(name.as_str()));
+            let other_primary = self.hosts.iter().enumerate().any(|(i, h)| i != x && h.role == Role::Primary);
+            let busy = designated
+                || !other_primary
+                || self.pending.is_some_and(|p| p.0 == x || p.1 == x)
+                || self.switching.is_some_and(|s| s.0 == x || s.1 == x);
+            if self.hosts[x].member() {
+                if !busy {
+                    self.leave(x);
+                }
+            } else {
+                self.join(x);
+            }
+        }
         if self.invalidate && self.rng.chance(3) {
             let repair = self.to_repair();
             if !repair.is_empty() {
@@ -1208,7 +1323,7 @@ impl World {
             // Not to a host whose history is not the primary's, or whose replay stopped
             // (marsadm refuses, view shows the split brain), nor to one failed over from.
             // (marsadm runs there: not while it is down; not to a disk that is no copy yet.)
-            if self.forced_out[new] || self.hosts[new].down_until > self.now || !self.hosts[new].consistent() || self.hosts[new].stopped.is_some() || !prefix(&self.hosts[new].chain, &self.hosts[old].chain) {
+            if self.forced_out[new] || !self.hosts[new].member() || self.hosts[new].down_until > self.now || !self.hosts[new].consistent() || self.hosts[new].stopped.is_some() || !prefix(&self.hosts[new].chain, &self.hosts[old].chain) {
                 return;
             }
             let forced = self.rng.chance(300);
@@ -1380,7 +1495,10 @@ impl World {
                 if !h.confirmed.contains(&log) {
                     // The copy's head against the source's before anything is appended.
                     let bytes = |r: Option<&Record>| r.map_or(Vec::new(), |(b, v)| [&b.to_le_bytes()[..], &v.to_le_bytes()].concat());
-                    let replayed = h.replay_link().filter(|(k, _)| *k == log).map_or(0, |(_, pos)| pos);
+                    // How far replay applied it: its link's position, or beyond, not
+                    // flushed yet (the module's `Repair::judge`).
+                    let unflushed = h.applied.as_ref().filter(|(k, _, _)| *k == log).map_or(0, |(_, _, end)| *end as u64);
+                    let replayed = h.replay_link().filter(|(k, _)| *k == log).map_or(0, |(_, pos)| pos.max(unflushed));
                     match check_copy(&bytes(h.logs[&log].first()), &bytes(head.as_ref()), replayed) {
                         CopyCheck::Same => {}
                         CopyCheck::Refetch => {
@@ -1532,7 +1650,7 @@ impl World {
                     h.report(now, &log, h.written as u64);
                 }
             }
-            Step::TakeOver => match takeover_here(&DirLinks(&h.tree), &me, size, connected, h.clock.peek(now)) {
+            Step::TakeOver => match takeover_here(&DirLinks(&h.tree), &me, size, connected) {
                 Ok(Some(Takeover::Now(mode))) => {
                     h.flush_applied(now);
                     // (The fetch stops.)
@@ -1618,7 +1736,18 @@ impl World {
                     // Back after a crash as primary, designated secondary now: its own
                     // log recovered first (the module's `recover_left`).
                     if let Some((log, pos)) = h.replay_link().filter(|(l, _)| l.1 == me) {
-                        h.applied = None;
+                        // What replay applied meanwhile (it ran while this host waited
+                        // designated primary) is applied again, the same records: the
+                        // truth counts them once.
+                        if let Some((key, from, _)) = h.applied.take() {
+                            if h.chain.last().is_some_and(|(k, _)| *k == key) {
+                                if from == 0 {
+                                    h.chain.pop();
+                                } else if let Some(last) = h.chain.last_mut() {
+                                    last.1 = from;
+                                }
+                            }
+                        }
                         h.recover_own(now, &log, pos as usize);
                     }
                 }
@@ -1629,10 +1758,17 @@ impl World {
                     let h = &mut self.hosts[i];
                     h.journal.clear();
                     h.set(now, &format!("actual-{me}/is-primary"), "0", false);
-                    if let Some((log, _)) = h.replay_link() {
-                        for name in [format!("replay-{me}"), format!("version-{:09}-{me}", log.0)] {
-                            if let Some(value) = h.link(&name).map(str::to_string) {
-                                h.set(now, &name, &value, true);
+                    h.restamp_final_links(now);
+                } else {
+                    // Written again at any round where they are not final (a crash came
+                    // between is-primary = 0 and the restamp).
+                    let h = &mut self.hosts[i];
+                    let stamp = |name: &str| h.tree.get(&format!("{RESOURCE_PREFIX}{RES}/{name}")).filter(|(v, _)| v != DELETED).map(|(_, s)| *s);
+                    if let Some((log, _)) = h.replay_link().filter(|(l, _)| l.1 == me) {
+                        let (is_primary, replay, version) = (stamp(&format!("actual-{me}/is-primary")), stamp(&format!("replay-{me}")), stamp(&format!("version-{:09}-{me}", log.0)));
+                        if let (Some(replay), Some(version)) = (replay, version) {
+                            if !(Stamps { is_primary: is_primary.unwrap_or(0), replay, version }).final_links() {
+                                h.restamp_final_links(now);
                             }
                         }
                     }
@@ -1692,10 +1828,18 @@ impl World {
                 })
                 .collect()
         };
-        let (va, vb) = (versions(&self.hosts[a].name), versions(&self.hosts[b].name));
-        let a: Vec<(u32, &str)> = va.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        let b: Vec<(u32, &str)> = vb.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        matches!(compare_histories(&a, &b), PairHistory::Diverged(_))
+        let (na, nb) = (&self.hosts[a].name, &self.hosts[b].name);
+        let (va, vb) = (versions(na), versions(nb));
+        let la: Vec<(u32, &str)> = va.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let lb: Vec<(u32, &str)> = vb.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        // Either of them primary (as this tree says) and the other gone on beyond the
+        // logfile it logs into (`splitbrain::beyond_primary`, as marsadm's view checks).
+        let link = |name: String| tree.get(&format!("{RESOURCE_PREFIX}{RES}/{name}")).map(|(v, _)| v.as_str()).filter(|v| *v != DELETED);
+        let beyond = |primary: &str, other: &[(u32, &str)]| {
+            link(format!("actual-{primary}/is-primary")) == Some("1")
+                && link(format!("replay-{primary}")).and_then(|v| ReplayLink::parse(v).ok()).is_some_and(|r| beyond_primary(primary, r.log.nr, other).is_some())
+        };
+        matches!(compare_histories(&la, &lb), PairHistory::Diverged(_)) || beyond(na, &lb) || beyond(nb, &la)
     }
 
     /// The records of logfile `key` as its origin wrote them.
@@ -1814,7 +1958,7 @@ impl World {
             self.log(|| {
                 let links: Vec<String> = h.tree.iter().filter(|(k, _)| k.contains("replay-") || k.contains("is-primary") || k.contains("version-") || k.contains("todo-") || k.contains("sync") || k.ends_with("/primary")).map(|(k, (v, s))| format!("{k}={v}@{s}")).collect();
                 let logs: Vec<String> = h.logs.iter().map(|(k, r)| format!("{}-{}:{}/{}", k.0, k.1, r.len(), h.synced.get(k).copied().unwrap_or(0))).collect();
-                let t = takeover_here(&DirLinks(&h.tree), &h.name, u64::from(BLOCKS) * 4096, true, h.clock.peek(self.now));
+                let t = takeover_here(&DirLinks(&h.tree), &h.name, u64::from(BLOCKS) * 4096, true);
                 format!("   {} takeover {:?} logs {} links {}", h.name, t, logs.join(" "), links.join(" "))
             });
         }
@@ -1823,7 +1967,8 @@ impl World {
         };
         let primary = &self.hosts[p];
         for (i, h) in self.hosts.iter().enumerate() {
-            if i == p {
+            // (A host that left the resource is no copy of anything.)
+            if i == p || !h.member() {
                 continue;
             }
             let shown = self.split_brain_shown(p, p, i);

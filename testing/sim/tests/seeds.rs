@@ -9,7 +9,7 @@ use std::sync::Mutex;
 /// Seeds that found bugs (docu/simulation.md, "Found").
 const FOUND: &[u64] = &[87, 156, 537, 692, 998];
 /// ... and with the operator's `invalidate` (`--invalidate`).
-const FOUND_INVALIDATE: &[u64] = &[13, 121, 263, 518, 1305, 1467, 1796, 1817, 2363];
+const FOUND_INVALIDATE: &[u64] = &[13, 21, 121, 263, 518, 860, 1104, 1305, 1467, 1796, 1817, 1918, 1934, 2363, 2423];
 
 fn run(seed: u64, invalidate: bool) -> Result<mars_sim::Stats, String> {
     let mut w = mars_sim::World::new(seed);
