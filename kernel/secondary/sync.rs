@@ -32,8 +32,8 @@ use crate::kapi::time::real_ns;
 use crate::secondary::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::tree::{ReplayLink, ACTUAL_PREFIX, DELETED, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
-use crate::mars_core::syncruns::{self, Run, Runs, Start, SYNC_SOURCE, TOOK_OVER};
-use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN};
+use crate::mars_core::syncruns::{self, Run, Runs, Start, SYNC_REFUSED, SYNC_SOURCE, TOOK_OVER};
+use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN, SYNC_OFF_HISTORY};
 use crate::context::Context;
 use crate::tree::{host_name, path, Tree, ROOT};
 use crate::tunables::{Traffic, SYNC_LIMIT_KB};
@@ -118,10 +118,19 @@ impl Job<'_> {
         let mut from = [0u8; 80];
         let from_log = crate::mars_core::text::format_into(&mut from, format_args!("{}", replay.log)).ok_or(EINVAL)?;
         conn.send(&Message::SyncStart { res: self.res, from_log, from_pos: replay.start })?;
-        self.expect_pos(&mut conn)?;
+        let actual = path(fmt!("{}/{}{}", &*dir, ACTUAL_PREFIX, me))?;
+        match self.expect_pos(&mut conn) {
+            // Off the primary's history: said where views show it, tried again later
+            // (an invalidation ends this job).
+            Err(e) if e == EACCES => {
+                tree.write(&actual, SYNC_REFUSED, "1")?;
+                return Err(e);
+            }
+            other => other?,
+        };
+        tree.write(&actual, SYNC_REFUSED, "0")?;
         // Blocks synced so far from another history (a failover during the sync) are
         // compared again: the status goes back to 0 before the source changes.
-        let actual = path(fmt!("{}/{}{}", &*dir, ACTUAL_PREFIX, me))?;
         let source = tree.read(&path(fmt!("{}/{}", &*actual, SYNC_SOURCE))?)?;
         let source = source.as_deref().map(text).transpose()?;
         let took_over = self.took_over(&dir)?;
@@ -250,9 +259,9 @@ impl Job<'_> {
                 name.extend_from_slice(log.as_bytes(), GFP_KERNEL)?;
                 Ok((name, pos))
             }
-            Message::Error { message, .. } => {
+            Message::Error { code, message } => {
                 peer_warn!(self.primary, "resource {}: sync: {} says: {}\n", self.res, self.primary, escaped(message));
-                Err(EAGAIN)
+                Err(if code == SYNC_OFF_HISTORY { EACCES } else { EAGAIN })
             }
             _ => Err(protocol_error()),
         }

@@ -9,6 +9,15 @@ use super::wire::{MAX_SYNC_READ, SYNC_BLOCK};
 /// unfinished full sync were copied from (deleted when the sync completes).
 pub const SYNC_SOURCE: &str = "sync-source";
 
+/// In a resource's `actual-<host>/`: 1 while the primary refuses the host's full sync
+/// because the host's replay start is not on the primary's history
+/// (`wire::SYNC_OFF_HISTORY`: a forced failover after the host's invalidation), 0 once a
+/// sync was accepted. Views show [`SYNC_REFUSED_HINT`].
+pub const SYNC_REFUSED: &str = "sync-refused";
+
+/// What to do about [`SYNC_REFUSED`].
+pub const SYNC_REFUSED_HINT: &str = "sync refused: the primary's history does not pass through this host's replay start (a forced failover since it was invalidated), so no full sync from it can make this disk consistent: `marsadm invalidate` again here";
+
 /// In a resource's `actual-<host>/`: how the host last became primary and from whom,
 /// `<mode>,<old host>` (`mars_core::handover::Mode::word`), written before its device
 /// and sync server start.

@@ -5,6 +5,7 @@ use mars_core::emergency::{self as em, Level};
 use mars_core::log_record::headers_end;
 use mars_core::replication::{is_consistent, stuck_before_hole};
 use mars_core::splitbrain::{beyond_primary, bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
+use mars_core::syncruns::{SYNC_REFUSED, SYNC_REFUSED_HINT};
 use mars_core::tree::{
     LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, DISK_ERROR, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, SIZE,
     SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX,
@@ -465,7 +466,15 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     let diskstate = if stopped_at_hole { "Outdated".to_owned() } else { diskstate };
     let names = ctx.tree.list(&dir)?;
     let stuck = secondary && mine.as_ref().is_some_and(|r| stuck_before_hole(is_consistent, r.log, names.iter().map(String::as_str)));
-    let hint = if stuck { Some(em::STUCK_HINT) } else { emergency.hint.or(stopped_at_hole.then(|| em::hint(false, Level::Normal))) };
+    // The primary refuses its full sync (its replay start is off the primary's history).
+    let sync_refused = secondary && synced < size && actual(SYNC_REFUSED)?.as_deref() == Some("1");
+    let hint = if stuck {
+        Some(em::STUCK_HINT)
+    } else if sync_refused {
+        Some(SYNC_REFUSED_HINT)
+    } else {
+        emergency.hint.or(stopped_at_hole.then(|| em::hint(false, Level::Normal)))
+    };
     let emergency = Emergency { hint, ..emergency };
     let devname = link(ctx, &format!("{dir}/{DEVICE_PREFIX}{me}"))?.unwrap_or_else(|| res.to_owned());
     let is_forced_primary = actual("forced-primary")?.as_deref() == Some("1");
@@ -1071,6 +1080,26 @@ mod tests {
         t.set("resource-r0/todo-node2/sync", "1");
         t.set("resource-r0/actual-node2/is-sync-queued", "0");
         assert_eq!(t.state().replstate, "Syncing");
+    }
+
+    #[test]
+    fn a_refused_sync_says_invalidate_again() {
+        let mut t = Synthetic::new("refused", "node2");
+        t.set("resource-r0/primary", "node1");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        t.set("resource-r0/replay-node2", "log-000000003-node3,40,0");
+        t.set("resource-r0/syncstatus-node2", "0");
+        t.set("resource-r0/actual-node2/sync-refused", "1");
+        let s = t.state();
+        assert_eq!(s.emergency.hint, Some(SYNC_REFUSED_HINT), "{s:?}");
+        assert!(text_lines("node2", &s).iter().any(|l| l.contains("sync refused")), "{:?}", text_lines("node2", &s));
+        assert_eq!(serde_json::to_value(&s).unwrap()["emergency"]["hint"], SYNC_REFUSED_HINT);
+        // Accepted (the module writes 0), or the sync is complete: no hint.
+        t.set("resource-r0/actual-node2/sync-refused", "0");
+        assert_eq!(t.state().emergency.hint, None);
+        t.set("resource-r0/actual-node2/sync-refused", "1");
+        t.set("resource-r0/syncstatus-node2", "1048576");
+        assert_eq!(t.state().emergency.hint, None);
     }
 
     #[test]
