@@ -17,16 +17,27 @@ pub const DELETED: &str = ".deleted";
 /// stamp, and renames over it (so readers see the old link or the new one):
 /// `.tmp-<writer>-<name>`. Hidden from listings and never exchanged (a leading dot);
 /// `writer` keeps concurrent writers apart (marsadm: its process id; the module: its
-/// thread's), and a writer removes a leftover of its own name before it writes.
+/// thread's), and a writer removes a leftover of its own name before it writes; what a
+/// crash leaves of other writers, `marsadm cron` removes after an hour
+/// ([`TempLinkName::is_one`]).
 #[derive(Debug, Clone, Copy)]
 pub struct TempLinkName<'a> {
     pub writer: u32,
     pub name: &'a str,
 }
 
+impl TempLinkName<'_> {
+    const PREFIX: &'static str = ".tmp-";
+
+    /// Whether the directory entry `name` is such a temporary link (or file).
+    pub fn is_one(name: &str) -> bool {
+        name.starts_with(Self::PREFIX)
+    }
+}
+
 impl fmt::Display for TempLinkName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, ".tmp-{}-{}", self.writer, self.name)
+        write!(f, "{}{}-{}", Self::PREFIX, self.writer, self.name)
     }
 }
 

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use mars_core::replication::{delete_below, version_deletable};
-use mars_core::tree::{LogName, ReplayLink, DATA_PREFIX, DELETED, REPLAY_PREFIX, VERSION_PREFIX};
+use mars_core::tree::{LogName, ReplayLink, TempLinkName, DATA_PREFIX, DELETED, REPLAY_PREFIX, VERSION_PREFIX};
 
 use super::resource::{resource_dir, resources};
 use crate::context::Context;
@@ -165,9 +165,33 @@ fn purge_deleted(ctx: &Context, rel: &str) -> Result<usize> {
     Ok(purged)
 }
 
+/// Removes temporary links (and files) older than [`PURGE_AFTER`] under `rel`, two
+/// levels deep: what a writer killed between creating one and renaming it left
+/// (`mars_core::tree::TempLinkName`; a writer in progress has just stamped its own).
+fn purge_temp_links(ctx: &Context, rel: &str, depth: u32) -> Result<usize> {
+    let cutoff = std::time::SystemTime::now().checked_sub(PURGE_AFTER).unwrap_or(std::time::UNIX_EPOCH);
+    let dir = ctx.tree.path(rel);
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(0) };
+    let mut purged = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(meta) = entry.path().symlink_metadata() else { continue };
+        if meta.is_dir() && depth > 0 && !name.starts_with('.') {
+            let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            purged += purge_temp_links(ctx, &child, depth - 1)?;
+        } else if !meta.is_dir() && TempLinkName::is_one(&name) && meta.modified().is_ok_and(|m| m < cutoff) {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(|e| Error::Tree { what: "remove", path: path.clone(), source: e })?;
+            purged += 1;
+        }
+    }
+    Ok(purged)
+}
+
 /// `cron`: for every resource this host is a member of, rotate the logfile (on the
 /// primary) and delete what every member has replayed; then purge old `.deleted`
-/// marks. Meant to run every few minutes from cron or a systemd timer on every member.
+/// marks and leftover temporary links. Meant to run every few minutes from cron or a
+/// systemd timer on every member.
 pub fn cron(ctx: &Context) -> Result<()> {
     ctx.require_mountpoint()?;
     for res in resources(ctx)? {
@@ -184,6 +208,10 @@ pub fn cron(ctx: &Context) -> Result<()> {
     let purged = purge_deleted(ctx, "")?;
     if purged > 0 {
         println!("purged {purged} .deleted marks older than {} s", PURGE_AFTER.as_secs());
+    }
+    let temps = purge_temp_links(ctx, "", 2)?;
+    if temps > 0 {
+        println!("removed {temps} temporary links older than {} s (left by interrupted writers)", PURGE_AFTER.as_secs());
     }
     Ok(())
 }
@@ -259,6 +287,25 @@ mod tests {
         // A member still joining (no replay link yet) holds everything back.
         t.set("resource-r0/data-node4", "/dev/vdb");
         assert_eq!(deletable(&t.ctx, "r0").unwrap(), None);
+    }
+
+    #[test]
+    fn cron_removes_old_temporary_links_only() {
+        let t = ScratchTree::node1_primary("temps", "node1");
+        let tree = &t.ctx.tree;
+        let then = real_time_ns() - 2 * PURGE_AFTER.as_nanos() as u64;
+        let now = real_time_ns();
+        std::fs::create_dir_all(tree.path("resource-r0/actual-node1")).unwrap();
+        for (rel, stamp) in [("resource-r0/actual-node1/.tmp-77-is-primary", then), ("resource-r0/.tmp-78-primary", now), (".tmp-79-uuid", then)] {
+            let path = tree.path(rel);
+            std::os::unix::fs::symlink("1", &path).unwrap();
+            let ts = nix::sys::time::TimeSpec::from_duration(std::time::Duration::from_nanos(stamp));
+            nix::sys::stat::utimensat(None, &path, &ts, &ts, nix::sys::stat::UtimensatFlags::NoFollowSymlink).unwrap();
+        }
+        assert_eq!(purge_temp_links(&t.ctx, "", 2).unwrap(), 2);
+        assert!(tree.path("resource-r0/.tmp-78-primary").symlink_metadata().is_ok(), "a write in progress stays");
+        assert!(tree.path("resource-r0/actual-node1/.tmp-77-is-primary").symlink_metadata().is_err());
+        assert!(tree.get("resource-r0/primary").unwrap().is_some(), "links stay");
     }
 
     #[test]
