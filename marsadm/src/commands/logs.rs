@@ -78,10 +78,13 @@ pub fn is_actual_primary(ctx: &Context, res: &str) -> Result<bool> {
     Ok(ctx.tree.get(&format!("{}/actual-{}/is-primary", resource_dir(res), ctx.host))?.map(|l| l.value).as_deref() == Some("1"))
 }
 
+/// A logfile's number and name.
+type Logfile = (u32, String);
+
 /// The logfiles of `res` here that every member has replayed, and the number they are
 /// below (`replication::delete_below`; never the newest logfile here). `None` while a
 /// member has no replay link.
-fn deletable(ctx: &Context, res: &str) -> Result<Option<(u32, Vec<(u32, String)>)>> {
+fn deletable(ctx: &Context, res: &str) -> Result<Option<(u32, Vec<Logfile>)>> {
     let dir = resource_dir(res);
     let mut replays = Vec::new();
     for name in ctx.tree.list(&dir)? {
