@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use crate::kapi::compat::prelude::*;
-use kernel::str::{CStr, CString};
+use kernel::str::CStr;
 use kernel::sync::Arc;
 
 use crate::primary::device::Device;
@@ -25,7 +25,7 @@ use crate::mars_core::emergency::{ResourceEmergency, Resume};
 use crate::mars_core::handover::{Mode, Wait};
 use crate::mars_core::role::Role;
 use crate::mars_core::syncgate::Place;
-use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX};
+use crate::mars_core::tree::{LogName, ReplayLink};
 use crate::secondary::replay::{replay, Replayed, Replayer};
 use crate::context::Context;
 use crate::net::served::{Primaries, Served};
@@ -142,8 +142,7 @@ impl Resource {
         self.replayer = None;
         let ctx = &self.ctx;
         let tree = Tree { clock: &ctx.clock };
-        let replay_name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
-        let value = tree.read(&path(fmt!("{}/{}", dir, &*replay_name))?)?.ok_or(EINVAL)?;
+        let value = tree.replay_link(dir, me)?.ok_or(EINVAL)?;
         let text = core::str::from_utf8(&value).map_err(|_| EINVAL)?.trim_end();
         let link = ReplayLink::parse(text).map_err(|_| EINVAL)?;
         let (log, nr) = if link.log.host == me {
@@ -153,7 +152,7 @@ impl Resource {
         };
         if nr != link.log.nr || link.log.host != me {
             let fresh = ReplayLink { log: LogName { nr, host: me }, start: 0, len: 0 };
-            tree.write(&path(fmt!("{}", dir))?, replay_name.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}", fresh))?.to_str().map_err(|_| EINVAL)?)?;
+            tree.write_replay_link(dir, me, &fresh)?;
         }
         let log = Arc::new(Log::new(log, nr, dir, me)?, GFP_KERNEL)?;
         let buffer = WriteBuffer::new()?;
@@ -182,8 +181,7 @@ impl Resource {
     /// docu/simulation.md).
     pub(crate) fn recover_left(&mut self, dir: &CStr, me: &str) -> Result {
         let tree = Tree { clock: &self.ctx.clock };
-        let replay_name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
-        let Some(value) = tree.read(&path(fmt!("{}/{}", dir, &*replay_name))?)? else { return Ok(()) };
+        let Some(value) = tree.replay_link(dir, me)? else { return Ok(()) };
         let text = core::str::from_utf8(&value).map_err(|_| EINVAL)?.trim_end();
         let link = ReplayLink::parse(text).map_err(|_| EINVAL)?;
         if link.log.host != me {
@@ -196,7 +194,7 @@ impl Resource {
         let (_, nr, end) = replay_own(&tree, &self.ctx, &self.lower, dir, me, &link)?;
         if (nr, end) != (link.log.nr, link.start) {
             let at = ReplayLink { log: LogName { nr, host: me }, start: end, len: 0 };
-            tree.write(&path(fmt!("{}", dir))?, replay_name.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}", at))?.to_str().map_err(|_| EINVAL)?)?;
+            tree.write_replay_link(dir, me, &at)?;
             pr_info!("{}: recovered this host's log to {} before leaving the primary role\n", dir, at);
         }
         Ok(())
@@ -515,8 +513,7 @@ fn finish_foreign(tree: &Tree<'_>, ctx: &Context, disk: &BlockDevice, dir: &CStr
         return Err(EINVAL);
     }
     let at = ReplayLink { log: link.log, start: end, len: 0 };
-    let name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
-    tree.write(&path(fmt!("{}", dir))?, name.to_str().map_err(|_| EINVAL)?, &CString::try_from_fmt(fmt!("{}", at))?.to_str().map_err(|_| EINVAL)?)?;
+    tree.write_replay_link(dir, me, &at)?;
     tree.write_version_link(&ctx.digests, dir, link.log, me, end)?;
     let next = LogName { nr: link.log.nr, host: me }.next().ok_or(EINVAL)?;
     Ok((create_log(dir, next)?, next.nr))

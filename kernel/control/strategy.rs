@@ -445,7 +445,7 @@ fn follow(links: &DirLinks<'_>, r: &mut Resource, res: &str, me: &str, primary: 
 /// server start: a host whose full sync is unfinished resumes it after a planned
 /// handover, and starts it again after any other (`mars_core::syncruns::start_at`).
 fn note_takeover(tree: &Tree<'_>, dir: &CStr, actual: &CStr, me: &str, mode: Mode) -> Result {
-    let raw = tree.read(&path(fmt!("{}/{}{}", dir, REPLAY_PREFIX, me))?)?.ok_or(EINVAL)?;
+    let raw = tree.replay_link(dir, me)?.ok_or(EINVAL)?;
     let link = ReplayLink::parse(text(&raw)).map_err(|_| EINVAL)?;
     let value = path(fmt!("{},{}", mode.word(), link.log.host))?;
     // Stamped anew also when the value is the same as last time: the stamp says it is

@@ -24,7 +24,7 @@ use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::format_into;
 use crate::mars_core::log_record::{decode_header, next_window, LogScanner, RecordError, RecordKind, ScanEnd, HEADER_LEN, MAX_OVERHEAD, MAX_PAYLOAD};
 use crate::mars_core::replication::{hole_after, next_logfile, replay_step, rewrite_version, switchover, Copy, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
-use crate::mars_core::tree::{LogName, ReplayLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
+use crate::mars_core::tree::{LogName, ReplayLink, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
 use crate::context::Context;
 use crate::tree::{host_name, open_logfile, path, Logfile, Tree, ROOT};
@@ -347,7 +347,7 @@ impl Follower {
         let me = host_name()?;
         let me = text(&me)?;
         let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
-        let Some(link) = tree.read(&path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(Step::Idle) };
+        let Some(link) = tree.replay_link(&dir, me)? else { return Ok(Step::Idle) };
         let replay = ReplayLink::parse(text(&link)?).map_err(|_| EINVAL)?;
         let start = self.resume_at(&replay);
         let log = match Logfile::open(&dir, replay.log, OpenFlags::READ, 0) {
@@ -462,7 +462,7 @@ impl Follower {
         match switchover(replay, next, &links) {
             Switchover::Switch(next) => {
                 let fresh = ReplayLink { log: next, start: 0, len: 0 };
-                write_replay_link(tree, dir, me, &fresh)?;
+                tree.write_replay_link(dir, me, &fresh)?;
                 pr_info!("resource {}: replay continues with {}\n", res, next);
                 Ok(Step::Progress)
             }
@@ -552,7 +552,7 @@ impl Follower {
         // The disk holds the records before the links say so.
         self.disk.flush()?;
         let at = ReplayLink { log: replay.log, start: u.end, len: u.size.saturating_sub(u.end) };
-        write_replay_link(tree, dir, me, &at)?;
+        tree.write_replay_link(dir, me, &at)?;
         tree.write_version_link(&self.ctx.digests, dir, replay.log, me, u.end)
     }
 
@@ -566,7 +566,7 @@ impl Follower {
         let me = host_name()?;
         let me = text(&me)?;
         let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, text(&self.res)?))?;
-        let Some(link) = tree.read(&path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(()) };
+        let Some(link) = tree.replay_link(&dir, me)? else { return Ok(()) };
         let replay = ReplayLink::parse(text(&link)?).map_err(|_| EINVAL)?;
         self.flush(&tree, &dir, me, &replay)
     }
@@ -595,10 +595,4 @@ impl Follower {
         }
         Ok(Step::Idle)
     }
-}
-
-fn write_replay_link(tree: &Tree<'_>, dir: &CStr, me: &str, link: &ReplayLink<'_>) -> Result {
-    let name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
-    let value = path(fmt!("{}", link))?;
-    tree.write(&path(fmt!("{}", dir))?, name.to_str().map_err(|_| EINVAL)?, value.to_str().map_err(|_| EINVAL)?)
 }

@@ -31,7 +31,7 @@ use crate::kapi::vfs;
 use crate::kapi::time::real_ns;
 use crate::secondary::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
-use crate::mars_core::tree::{ReplayLink, ACTUAL_PREFIX, DELETED, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
+use crate::mars_core::tree::{ReplayLink, ACTUAL_PREFIX, DELETED, PRIMARY, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
 use crate::mars_core::syncruns::{self, Run, Runs, Start, SYNC_REFUSED, SYNC_SOURCE, TOOK_OVER};
 use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN, SYNC_OFF_HISTORY};
 use crate::context::Context;
@@ -112,7 +112,7 @@ impl Job<'_> {
         if status >= self.size {
             return Ok(true);
         }
-        let Some(replay) = tree.read(&path(fmt!("{}/{}{}", &*dir, REPLAY_PREFIX, me))?)? else { return Ok(false) };
+        let Some(replay) = tree.replay_link(&dir, me)? else { return Ok(false) };
         let replay = ReplayLink::parse(text(&replay)?).map_err(|_| EINVAL)?;
         let Some(mut conn) = Conn::connect_member(self.ctx, self.primary, Traffic::Sync, MAX_PAYLOAD)? else { return Ok(false) };
         let mut from = [0u8; 80];

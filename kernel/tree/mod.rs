@@ -17,7 +17,7 @@ use crate::kapi::file::{direct_aligned, File, OpenFlags};
 use crate::kapi::vfs;
 use crate::digest::KernelDigests;
 use crate::mars_core::round::Links;
-use crate::mars_core::tree::{LogName, VersionInput, VersionLink, DELETED, IPS_DIR, IP_PREFIX, SYSTEMD_TRIGGER, UUID, VERSION_PREFIX};
+use crate::mars_core::tree::{LogName, ReplayLink, VersionInput, VersionLink, DELETED, IPS_DIR, IP_PREFIX, REPLAY_PREFIX, SYSTEMD_TRIGGER, UUID, VERSION_PREFIX};
 
 /// Root of the tree.
 pub(crate) const ROOT: &str = "/mars";
@@ -159,6 +159,19 @@ impl Tree<'_> {
             Err(e) if e == EINVAL => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// `replay-<host>` of the resource directory `dir` (missing or deleted: `None`);
+    /// parse it with `ReplayLink::parse`.
+    pub(crate) fn replay_link(&self, dir: &CStr, host: &str) -> Result<Option<KVec<u8>>> {
+        self.read(&path(fmt!("{}/{}{}", dir, REPLAY_PREFIX, host))?)
+    }
+
+    /// Writes this host's (`me`) `replay-<me>` of `dir` ([`Tree::write`]).
+    pub(crate) fn write_replay_link(&self, dir: &CStr, me: &str, link: &ReplayLink<'_>) -> Result {
+        let name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
+        let value = path(fmt!("{}", link))?;
+        self.write(&path(fmt!("{}", dir))?, name.to_str().map_err(|_| EINVAL)?, value.to_str().map_err(|_| EINVAL)?)
     }
 
     /// This host's cluster uuid (`/mars/uuid`), if it is in a cluster.
