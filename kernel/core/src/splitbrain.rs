@@ -140,20 +140,14 @@ pub enum VersionFate<'a> {
 }
 
 /// The fate of this host's (`me`) version link numbered `nr` (in `mine`, this host's
-/// links), given the primary's links (`primary`, as this host's tree has them) and the
-/// number of the logfile its replay link names (`current`). Equal links stay. Where
-/// the primary has no link of the number any more (a full sync or a log deletion took
-/// it), this host's stays if a later number has equal links on both: the links chain
-/// the whole history before them (each one's digest covers the one before), so this one
-/// is on the primary's history, and it may be the only link of that number left to
-/// show a third host's split brain there (found by the simulation: after two repairs no
-/// member of the surviving history had one). Where the primary has no link of it *yet*
-/// (its replay is not past that number), this host's link of a logfile it wrote stays
-/// too: the primary may replay that logfile (after a forced failover), and the others'
-/// switchover to it checks its writer's link (found by the simulation: they waited for
-/// it forever); should the primary write its own logfile of that number instead, the
-/// links show a split brain, and `invalidate` again deletes it.
-pub fn version_fate<'a>(me: &str, nr: u32, mine: &[(u32, &str)], primary: &[(u32, &'a str)], current: Option<u32>) -> VersionFate<'a> {
+/// links), given the primary's links (`primary`, as this host's tree has them). Equal
+/// links stay. Where the primary has no link of the number any more (a full sync or a
+/// log deletion took it), this host's stays if a later number has equal links on both:
+/// the links chain the whole history before them (each one's digest covers the one
+/// before), so this one is on the primary's history, and it may be the only link of
+/// that number left to show a third host's split brain there (found by the
+/// simulation: after two repairs no member of the surviving history had one).
+pub fn version_fate<'a>(me: &str, nr: u32, mine: &[(u32, &str)], primary: &[(u32, &'a str)]) -> VersionFate<'a> {
     let at = |links: &[(u32, &'a str)], n: u32| links.iter().find(|(m, _)| *m == n).map(|(_, v)| *v);
     let Some(own) = mine.iter().find(|(m, _)| *m == nr).map(|(_, v)| *v) else { return VersionFate::Keep };
     match at(primary, nr) {
@@ -162,8 +156,7 @@ pub fn version_fate<'a>(me: &str, nr: u32, mine: &[(u32, &str)], primary: &[(u32
         Some(_) => VersionFate::Delete,
         None => {
             let shared_later = mine.iter().any(|(m, v)| *m > nr && at(primary, *m) == Some(*v) && VersionLink::parse(v).is_ok());
-            let own_ahead = current.is_some_and(|c| c <= nr) && VersionLink::parse(own).is_ok_and(|l| l.log.host == me);
-            if shared_later || own_ahead { VersionFate::Keep } else { VersionFate::Delete }
+            if shared_later { VersionFate::Keep } else { VersionFate::Delete }
         }
     }
 }
@@ -283,30 +276,24 @@ mod tests {
         let node3 = shared(4).push(5, "node1", 10);
         let node1 = shared(4).push(5, "node1", 10).push(6, "node1", 30).without_below(3);
         let (mine, primary) = (node3.view(), node1.view());
-        assert_eq!(version_fate("node3", 2, &mine, &primary, Some(6)), VersionFate::Keep);
-        assert_eq!(version_fate("node3", 4, &mine, &primary, Some(6)), VersionFate::Keep);
+        assert_eq!(version_fate("node3", 2, &mine, &primary), VersionFate::Keep);
+        assert_eq!(version_fate("node3", 4, &mine, &primary), VersionFate::Keep);
         // Diverged after 4: its own 5 goes; 3 and 4 still prove 1 and 2.
         let node3 = shared(4).push(5, "node3", 7);
         let mine = node3.view();
-        assert_eq!(version_fate("node3", 5, &mine, &primary, Some(6)), VersionFate::Delete);
-        assert_eq!(version_fate("node3", 2, &mine, &primary, Some(6)), VersionFate::Keep);
-        assert_eq!(version_fate("node3", 4, &mine, &primary, Some(6)), VersionFate::Keep);
+        assert_eq!(version_fate("node3", 5, &mine, &primary), VersionFate::Delete);
+        assert_eq!(version_fate("node3", 2, &mine, &primary), VersionFate::Keep);
+        assert_eq!(version_fate("node3", 4, &mine, &primary), VersionFate::Keep);
         // With the primary's links below 5 gone too, nothing proves them: they go.
         let bare = shared(4).push(5, "node1", 10).push(6, "node1", 30).without_below(5);
-        assert_eq!(version_fate("node3", 2, &mine, &bare.view(), Some(6)), VersionFate::Delete);
+        assert_eq!(version_fate("node3", 2, &mine, &bare.view()), VersionFate::Delete);
         // The primary's link names a logfile of this host's: it becomes this host's.
         let node1 = shared(4).push(5, "node3", 9).push(6, "node1", 3);
         let primary = node1.view();
         let theirs = primary.iter().find(|(n, _)| *n == 5).unwrap().1;
-        assert_eq!(version_fate("node3", 5, &mine, &primary, Some(6)), VersionFate::Replace(theirs));
-        // Its own logfile 7, of which the primary (still at 6) has no link yet: it
-        // stays; once the primary is past 7 without a link of it, it goes.
-        let node3 = shared(4).push(5, "node1", 10).push(7, "node3", 5);
-        assert_eq!(version_fate("node3", 7, &node3.view(), &bare.view(), Some(6)), VersionFate::Keep);
-        assert_eq!(version_fate("node3", 7, &node3.view(), &bare.view(), Some(8)), VersionFate::Delete);
-        assert_eq!(version_fate("node3", 7, &node3.view(), &bare.view(), None), VersionFate::Delete);
+        assert_eq!(version_fate("node3", 5, &mine, &primary), VersionFate::Replace(theirs));
         // A number this host has no link of: nothing to do.
-        assert_eq!(version_fate("node3", 9, &mine, &primary, Some(6)), VersionFate::Keep);
+        assert_eq!(version_fate("node3", 9, &mine, &primary), VersionFate::Keep);
     }
 
     fn shared(upto: u32) -> Chain {

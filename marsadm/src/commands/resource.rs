@@ -537,7 +537,7 @@ pub(super) fn may_purge_mark(ctx: &Context, rel: &str) -> Result<bool> {
 pub(super) fn discard_history(ctx: &Context, res: &str, primary: &str, from: u32, stamp: u64) -> Result<u64> {
     let dir = resource_dir(res);
     let me = ctx.host.as_str();
-    forget_versions_off(ctx, res, me, primary, from, stamp)?;
+    forget_versions_off(ctx, res, me, primary, stamp)?;
     let on_history = |name: LogName<'_>| -> bool {
         let v = ctx.tree.get(&format!("{dir}/{VERSION_PREFIX}{:09}-{primary}", name.nr)).ok().flatten();
         v.is_some_and(|v| mars_core::tree::VersionLink::parse(&v.value).is_ok_and(|v| v.log == name))
@@ -546,14 +546,12 @@ pub(super) fn discard_history(ctx: &Context, res: &str, primary: &str, from: u32
 }
 
 /// Marks this host's version links of `res` deleted where they are not on `primary`'s
-/// history (whose replay is in logfile `current`), and where the primary's of a number
-/// names a logfile this host wrote, this host's link becomes the primary's
-/// (`splitbrain::version_fate`: links the primary has no more stay where a later one
-/// proves them shared, and links of this host's own logfiles the primary has not
-/// reached yet stay; without the writer's link, a host still before that logfile
-/// waited forever, and one that had diverged before it never stopped with a split
-/// brain: found by the simulation).
-fn forget_versions_off(ctx: &Context, res: &str, me: &str, primary: &str, current: u32, stamp: u64) -> Result<()> {
+/// history, and where the primary's of a number names a logfile this host wrote, this
+/// host's link becomes the primary's (`splitbrain::version_fate`: links the primary has
+/// no more stay where a later one proves them shared; without the writer's link, a host
+/// still before that logfile waited forever, and one that had diverged before it never
+/// stopped with a split brain: found by the simulation).
+fn forget_versions_off(ctx: &Context, res: &str, me: &str, primary: &str, stamp: u64) -> Result<()> {
     let dir = resource_dir(res);
     let links = |host: &str| -> Result<Vec<(u32, String)>> {
         let mut out = Vec::new();
@@ -575,7 +573,7 @@ fn forget_versions_off(ctx: &Context, res: &str, me: &str, primary: &str, curren
     let (mine_v, theirs_v) = (view(&mine), view(&theirs));
     for &(nr, _) in &mine_v {
         let rel = format!("{dir}/{VERSION_PREFIX}{nr:09}-{me}");
-        match version_fate(me, nr, &mine_v, &theirs_v, Some(current)) {
+        match version_fate(me, nr, &mine_v, &theirs_v) {
             VersionFate::Keep => {}
             VersionFate::Replace(value) => {
                 ctx.tree.set(&rel, value, stamp)?;

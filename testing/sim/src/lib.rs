@@ -1060,7 +1060,7 @@ impl World {
         let changes: Vec<(String, String)> = mine_v
             .iter()
             .filter_map(|&(nr, _)| {
-                let value = match version_fate(&me, nr, &mine_v, &theirs_v, Some(nr)) {
+                let value = match version_fate(&me, nr, &mine_v, &theirs_v) {
                     VersionFate::Keep => return None,
                     VersionFate::Replace(v) => v.to_string(),
                     VersionFate::Delete => DELETED.to_string(),
