@@ -214,6 +214,19 @@ impl Host {
         self.tree.get(&format!("{RESOURCE_PREFIX}{RES}/{name}")).map(|(v, _)| v.as_str()).filter(|v| *v != DELETED)
     }
 
+    /// `host`'s version links in this host's tree, `(nr, value)`, deleted ones left out.
+    fn version_links(&self, host: &str) -> Vec<(u32, &str)> {
+        let prefix = format!("{RESOURCE_PREFIX}{RES}/version-");
+        self.tree
+            .iter()
+            .filter(|(_, (v, _))| v != DELETED)
+            .filter_map(|(k, (v, _))| {
+                let (nr, owner) = k.strip_prefix(&prefix)?.split_once('-')?;
+                (owner == host).then(|| Some((nr.parse().ok()?, v.as_str()))).flatten()
+            })
+            .collect()
+    }
+
     /// A member of the resource, as its own tree says (`data-<me>`).
     fn member(&self) -> bool {
         self.link(&format!("data-{}", self.name)).is_some()
@@ -1043,20 +1056,7 @@ impl World {
         h.set(now, &format!("todo-{me}/attach"), "0", false);
         // Its version links off the primary's history go, as marsadm's
         // `forget_versions_off` decides (`splitbrain::version_fate`).
-        let versions = |host: &str| -> Vec<(u32, String)> {
-            let prefix = format!("{RESOURCE_PREFIX}{RES}/version-");
-            h.tree
-                .iter()
-                .filter(|(_, (v, _))| v != DELETED)
-                .filter_map(|(k, (v, _))| {
-                    let (nr, owner) = k.strip_prefix(&prefix)?.split_once('-')?;
-                    (owner == host).then(|| Some((nr.parse().ok()?, v.clone()))).flatten()
-                })
-                .collect()
-        };
-        let (own_links, primary_links) = (versions(&me), versions(&pname));
-        let mine_v: Vec<(u32, &str)> = own_links.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        let theirs_v: Vec<(u32, &str)> = primary_links.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let (mine_v, theirs_v) = (h.version_links(&me), h.version_links(&pname));
         let changes: Vec<(String, String)> = mine_v
             .iter()
             .filter_map(|&(nr, _)| {
@@ -1816,22 +1816,8 @@ impl World {
     /// (`splitbrain::compare_histories` on their version links there).
     fn split_brain_shown(&self, at: usize, a: usize, b: usize) -> bool {
         let tree = &self.hosts[at].tree;
-        let versions = |host: &str| -> Vec<(u32, String)> {
-            let prefix = format!("{RESOURCE_PREFIX}{RES}/version-");
-            tree.iter()
-                .filter_map(|(k, (v, _))| {
-                    let (nr, h) = k.strip_prefix(&prefix)?.split_once('-')?;
-                    if h != host || v == DELETED {
-                        return None;
-                    }
-                    Some((nr.parse().ok()?, v.clone()))
-                })
-                .collect()
-        };
         let (na, nb) = (&self.hosts[a].name, &self.hosts[b].name);
-        let (va, vb) = (versions(na), versions(nb));
-        let la: Vec<(u32, &str)> = va.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        let lb: Vec<(u32, &str)> = vb.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let (la, lb) = (self.hosts[at].version_links(na), self.hosts[at].version_links(nb));
         // Either of them primary (as this tree says) and the other gone on beyond the
         // logfile it logs into (`splitbrain::beyond_primary`, as marsadm's view checks).
         let link = |name: String| tree.get(&format!("{RESOURCE_PREFIX}{RES}/{name}")).map(|(v, _)| v.as_str()).filter(|v| *v != DELETED);
