@@ -25,7 +25,7 @@ use crate::mars_core::emergency::{ResourceEmergency, Resume};
 use crate::mars_core::handover::{Mode, Wait};
 use crate::mars_core::role::Role;
 use crate::mars_core::syncgate::Place;
-use crate::mars_core::tree::{LogName, ReplayLink};
+use crate::mars_core::tree::{LogName, ReplayLink, DEVICE_DIR};
 use crate::secondary::replay::{replay, Replayed, Replayer};
 use crate::context::Context;
 use crate::net::served::{Primaries, Served};
@@ -163,7 +163,7 @@ impl Resource {
         let current = CurrentLog::new(log.clone())?;
         let served = Served { disk: self.lower.clone(), log: current.clone(), size: setup.size };
         let logger = Logger::start(ctx.clone(), buffer, reader, self.lower.clone(), current.clone(), LogTarget::new(log))?;
-        let name = path(fmt!("mars/{}", setup.devname))?;
+        let name = path(fmt!("{}/{}", DEVICE_DIR, setup.devname))?;
         self.device = Some(Disk::new(&name, setup.size / 512, &self.lower, handler, module)?);
         self.logger = Some(logger);
         self.current = Some(current);

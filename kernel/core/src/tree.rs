@@ -53,6 +53,9 @@ pub const PRIMARY: &str = "primary";
 pub const DATA_PREFIX: &str = "data-";
 /// In a resource directory: `device-<host>` names `/dev/mars/<devname>` on that host.
 pub const DEVICE_PREFIX: &str = "device-";
+/// The directory under `/dev` a primary's devices appear in: the module names its disk
+/// `<DEVICE_DIR>/<devname>`.
+pub const DEVICE_DIR: &str = "mars";
 /// In a resource directory: `replay-<host>`, writeback/replay progress (a [`ReplayLink`]).
 pub const REPLAY_PREFIX: &str = "replay-";
 /// In a resource directory: `todo-<host>/`, switches written by marsadm.

@@ -13,7 +13,7 @@ use mars_core::handover::Takeover;
 use mars_core::round::{self, Links};
 use mars_core::tree::{ReplayLink, VersionLink, NONE, PRIMARY, REPLAY_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 
-use super::resource::{discard_history, require_member, resource_dir, set_todo_of};
+use super::resource::{device_up, discard_history, require_member, resource_dir, set_todo_of};
 use super::systemd;
 use super::view::split_brain;
 use crate::context::Context;
@@ -309,10 +309,9 @@ pub fn primary(ctx: &Context, res: &str, force: bool, timeout: Duration) -> Resu
 
 /// Waits until this host is primary, saying why not yet.
 fn wait_primary(v: &View<'_>, res: &str, old: Option<&str>, timeout: Duration) -> Result<()> {
-    let me = v.ctx.host.as_str();
     let done = wait_for(timeout, || {
         v.ctx.trigger();
-        if v.actual(me, "is-primary")?.as_deref() == Some("1") {
+        if device_up(v.ctx, res)? {
             return Ok(Ok(()));
         }
         if let Some(old) = old {

@@ -11,9 +11,9 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use mars_core::tree::{ACTSIZE_PREFIX, DEVICE_PREFIX, NONE, PRIMARY, SIZE, SYNCSTATUS_PREFIX};
+use mars_core::tree::{ACTSIZE_PREFIX, NONE, PRIMARY, SIZE, SYNCSTATUS_PREFIX};
 
-use super::resource::{actual, members, require_member, resource_dir};
+use super::resource::{actual, device_path, device_up, members, require_member, resource_dir};
 use crate::context::Context;
 use crate::error::{Error, Result};
 
@@ -74,7 +74,7 @@ pub fn resize(ctx: &Context, res: &str, requested: Option<u64>, timeout: Duratio
         let who = designated.unwrap_or_else(|| "no host".into());
         return Err(refused(res, format!("{who} is its designated primary, not this host: resize runs on the primary")));
     }
-    if actual(ctx, res, "is-primary")?.as_deref() != Some("1") {
+    if !device_up(ctx, res)? {
         return Err(refused(res, "this host is designated but not yet the actual primary (no /dev/mars device here yet): retry when it is"));
     }
     let old: u64 = link(SIZE)?.and_then(|v| v.parse().ok()).ok_or_else(|| Error::NoResource(res.into()))?;
@@ -84,8 +84,7 @@ pub fn resize(ctx: &Context, res: &str, requested: Option<u64>, timeout: Duratio
         actsizes.push((host, size));
     }
     let new = new_size(old, requested, &actsizes).map_err(|why| refused(res, why))?;
-    let devname = link(&format!("{DEVICE_PREFIX}{me}"))?.unwrap_or_else(|| res.to_owned());
-    let dev = Path::new("/dev/mars").join(&devname);
+    let dev = device_path(ctx, res)?;
     if new == old {
         println!("resource {res} has {old} bytes already (the smallest member disk): nothing to grow");
         return Ok(());

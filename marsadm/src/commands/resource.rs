@@ -1,13 +1,13 @@
 //! Resource membership: `create-resource`, `join-resource`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mars_core::emergency::EMERGENCY_LIMIT;
 use mars_core::names::{check_device_name, check_resource_name};
 use mars_core::replication::kept_at_leave;
 use mars_core::splitbrain::{version_fate, VersionFate};
-use mars_core::tree::{LogName, ReplayLink, ACTSIZE_PREFIX, DATA_PREFIX, DEVICE_PREFIX, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
+use mars_core::tree::{LogName, ReplayLink, ACTSIZE_PREFIX, DATA_PREFIX, DEVICE_DIR, DEVICE_PREFIX, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 
 use crate::context::{check_disk, Context};
 use crate::error::{Error, Result};
@@ -191,6 +191,28 @@ pub fn join_resource(ctx: &Context, res: &str, disk: &Path, devname: Option<&str
 /// `resource-<res>/actual-<me>/<name>`, as reported by the module.
 pub(super) fn actual(ctx: &Context, res: &str, name: &str) -> Result<Option<String>> {
     Ok(ctx.tree.get(&format!("{}/actual-{}/{name}", resource_dir(res), ctx.host))?.map(|l| l.value))
+}
+
+/// The device name of `res` on this host: `device-<me>`, else the resource's name.
+pub fn device_name(ctx: &Context, res: &str) -> Result<String> {
+    Ok(ctx.tree.get(&format!("{}/{DEVICE_PREFIX}{}", resource_dir(res), ctx.host))?.map_or_else(|| res.to_owned(), |l| l.value))
+}
+
+/// `/dev/mars/<dev>` of `res` on this host.
+pub fn device_path(ctx: &Context, res: &str) -> Result<PathBuf> {
+    Ok(device_dir().join(device_name(ctx, res)?))
+}
+
+/// `/dev/mars`, where a primary's devices appear.
+pub fn device_dir() -> PathBuf {
+    Path::new("/dev").join(DEVICE_DIR)
+}
+
+/// This host is the actual primary of `res` and its device is there. `is-primary` = 1
+/// alone is not enough: after a crash it still says so (the protocol needs that: this
+/// host has not left the role) until the module has recovered and taken over again.
+pub fn device_up(ctx: &Context, res: &str) -> Result<bool> {
+    Ok(actual(ctx, res, "is-primary")?.as_deref() == Some("1") && device_path(ctx, res)?.exists())
 }
 
 /// Requires resource `res` to exist and this host to be a member of it.
@@ -627,7 +649,7 @@ pub enum Condition {
     Exists,
     /// This host is attached to it.
     Attached,
-    /// This host is its actual primary (the device is up).
+    /// This host is its actual primary (the device is up: `device_up`).
     Primary,
     /// This host's disk is a consistent copy.
     Consistent,
@@ -708,7 +730,7 @@ pub fn wait_resource(ctx: &Context, res: &str, until: Condition, timeout_s: u64)
             && match until {
                 Condition::Exists => true,
                 Condition::Attached => actual(ctx, res, "is-attached")?.as_deref() == Some("1"),
-                Condition::Primary => actual(ctx, res, "is-primary")?.as_deref() == Some("1"),
+                Condition::Primary => device_up(ctx, res)?,
                 Condition::Consistent => super::view::resource_state(ctx, res)?.is_consistent,
                 Condition::Uptodate => super::view::resource_state(ctx, res)?.diskstate == "UpToDate",
             };
@@ -736,5 +758,22 @@ mod switch_tests {
         assert_eq!(parse_switch("is-sync-on"), Some(Switch { actual: true, link: Some("is-syncing"), on: true }));
         assert_eq!(parse_switch("frobnicate"), None);
         assert_eq!(parse_switch("is-attach-maybe"), None);
+    }
+}
+
+#[cfg(test)]
+mod device_tests {
+    use super::*;
+    use crate::scratch::ScratchTree;
+
+    #[test]
+    fn is_primary_without_a_device_is_not_up() {
+        // Back after a crash: `is-primary` = 1 from before it, no device yet (19's race:
+        // `wait-resource --until primary` returned before recovery).
+        let mut t = ScratchTree::node1_primary("device-up", "node1");
+        t.set("resource-r0/device-node1", "mars-test-no-such-device");
+        assert_eq!(device_path(&t.ctx, "r0").unwrap(), Path::new("/dev/mars/mars-test-no-such-device"));
+        assert!(!device_up(&t.ctx, "r0").unwrap());
+        assert_eq!(device_path(&t.seen_from("node2"), "r0").unwrap(), Path::new("/dev/mars/r0"));
     }
 }

@@ -16,10 +16,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mars_core::names::{check_unit_name, UNIT_SUFFIXES};
-use mars_core::tree::{DATA_PREFIX, DELETED, DEVICE_PREFIX, NONE, PRIMARY, SYSTEMD_START_UNIT, SYSTEMD_STOP_UNIT, SYSTEMD_TRIGGER};
+use mars_core::tree::{DATA_PREFIX, DELETED, NONE, PRIMARY, SYSTEMD_START_UNIT, SYSTEMD_STOP_UNIT, SYSTEMD_TRIGGER};
 use serde_json::json;
 
-use super::resource::{require_member, resource_dir, resource_list};
+use super::resource::{device_dir, device_name, require_member, resource_dir, resource_list};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::liveness;
@@ -83,9 +83,9 @@ pub fn vars(ctx: &Context, res: Option<&str>) -> Result<Vars> {
     v.insert("host", ctx.host.clone());
     v.insert("mars", ctx.tree.root().display().to_string());
     if let Some(res) = res {
-        let dev = ctx.tree.get(&format!("{}/{DEVICE_PREFIX}{}", resource_dir(res), ctx.host))?.map_or_else(|| res.to_owned(), |l| l.value);
+        let dev = device_name(ctx, res)?;
         v.insert("res", res.to_owned());
-        v.insert("devpath", format!("/dev/mars/{dev}"));
+        v.insert("devpath", device_dir().join(&dev).display().to_string());
         v.insert("dev", dev);
     }
     Ok(v)
@@ -114,7 +114,7 @@ impl Systemd<'_> {
         Path::new(UNIT_DIR).is_dir().then(|| Systemd {
             templates: TEMPLATE_DIRS.iter().map(PathBuf::from).collect(),
             units: UNIT_DIR.into(),
-            devices: "/dev/mars".into(),
+            devices: device_dir(),
             ctl: &REAL,
         })
     }

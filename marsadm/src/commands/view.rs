@@ -7,12 +7,12 @@ use mars_core::replication::{is_consistent, stuck_before_hole};
 use mars_core::splitbrain::{beyond_primary, bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
 use mars_core::syncruns::{SYNC_REFUSED, SYNC_REFUSED_HINT};
 use mars_core::tree::{
-    LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, DISK_ERROR, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, SIZE,
+    LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DISK_ERROR, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, SIZE,
     SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX,
 };
 use serde::Serialize;
 
-use super::resource::{resource_dir, resources};
+use super::resource::{device_path, resource_dir, resources};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::liveness;
@@ -476,7 +476,6 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         emergency.hint.or(stopped_at_hole.then(|| em::hint(false, Level::Normal)))
     };
     let emergency = Emergency { hint, ..emergency };
-    let devname = link(ctx, &format!("{dir}/{DEVICE_PREFIX}{me}"))?.unwrap_or_else(|| res.to_owned());
     let is_forced_primary = actual("forced-primary")?.as_deref() == Some("1");
     let role = role_word(RoleLinks { is_attached, is_primary, is_forced: is_forced_primary, is_designated: primary.as_deref() == Some(me.as_str()) });
     let split_brain = split_brain(ctx, res, primary.as_deref())?;
@@ -490,7 +489,7 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         is_primary,
         is_consistent,
         is_sync_queued,
-        device: format!("/dev/mars/{devname}"),
+        device: device_path(ctx, res)?.display().to_string(),
         open_count: actual("open-count")?.and_then(|v| v.parse().ok()).unwrap_or(0),
         writeback_rest,
         sync_rest: size.saturating_sub(synced),
