@@ -235,6 +235,9 @@ pub struct Plan {
     pub last_flush: Option<usize>,
     /// Entries after a mark that had completed before it (from the mark's `+C`).
     pub pending: Vec<usize>,
+    /// Why the mark's pending writes could not be picked (then the state has none of
+    /// them: a valid power-loss state, as each of them was unflushed).
+    pub pending_unknown: Option<String>,
     /// Entries that a power loss may or may not have kept.
     pub droppable: Vec<usize>,
     pub dropped: Vec<usize>,
@@ -249,6 +252,19 @@ impl Plan {
         let _ = writeln!(s, "point: before entry {}; last flush: {flush}", self.point);
         if !self.pending.is_empty() {
             let _ = writeln!(s, "pending at the mark (completed, not flushed): entries {}", list(&self.pending));
+        }
+        if let Some(why) = &self.pending_unknown {
+            let _ = writeln!(s, "pending at the mark not identified ({why}): the state has none of them");
+            let after: Vec<String> = (self.point + 1..log.entries.len())
+                .filter(|&i| log.entries[i].changes() || log.entries[i].is_flush())
+                .take(24)
+                .map(|i| {
+                    let e = &log.entries[i];
+                    let kind = if e.is_flush() { "F" } else if e.is_fua() { "U" } else if e.is_discard() { "D" } else { "W" };
+                    format!("{i}:{kind}{}", e.nr_sectors)
+                })
+                .collect();
+            let _ = writeln!(s, "entries after the mark (W write, U FUA, D discard, F flush; sectors): {}", after.join(" "));
         }
         let kept = self.droppable.len() - self.dropped.len();
         let _ = writeln!(
@@ -307,7 +323,11 @@ pub fn find_mark(log: &Log, name: &str) -> Result<usize, String> {
 /// of a flush that completed after it (make check at 36aa2ff failed on that). A write
 /// larger than what is still missing completed after the mark (it is held and logged
 /// with the pending ones too): it is not one of them, and the search goes on past it
-/// (make check at 8978dcb failed on that, 15-power-loss's xfs state x1).
+/// (make check at 8978dcb failed on that, 15-power-loss's xfs state x1). Where even
+/// that finds no set that adds up (make check at a92b056: one sector missing at the
+/// log's end), the plan takes none of them (`Plan::pending_unknown`): they were
+/// unflushed, so a power loss may have lost them all, and the entries after the mark
+/// are printed for a closer look.
 pub fn pending_at(log: &Log, m: usize, completed: u64) -> Result<Vec<usize>, String> {
     let per = u64::from(log.sectorsize / 512);
     let mut logged: u64 = 0;
@@ -340,17 +360,21 @@ pub fn pending_at(log: &Log, m: usize, completed: u64) -> Result<Vec<usize>, Str
 /// Plans the crash state at `point` in `mode`.
 pub fn plan(log: &Log, point: &Point, mode: Mode) -> Result<Plan, String> {
     let n = log.entries.len();
+    let mut unknown = None;
     let (p, pending) = match point {
         Point::Entry(i) if *i <= n => (*i, Vec::new()),
         Point::Entry(i) => return Err(format!("entry {i}: the log has only {n} entries")),
         Point::Mark(name) => {
             let m = find_mark(log, name)?;
             let text = log.entries[m].mark.as_deref().unwrap_or_default();
-            let pending = match mark_name(text).1 {
-                Some(c) => pending_at(log, m, c)?,
-                None => Vec::new(),
-            };
-            (m, pending)
+            match mark_name(text).1.map(|c| pending_at(log, m, c)) {
+                Some(Ok(pending)) => (m, pending),
+                Some(Err(why)) => {
+                    unknown = Some(why);
+                    (m, Vec::new())
+                }
+                None => (m, Vec::new()),
+            }
         }
     };
     let last_flush = (0..p).rev().find(|&i| log.entries[i].is_flush());
@@ -402,7 +426,7 @@ pub fn plan(log: &Log, point: &Point, mode: Mode) -> Result<Plan, String> {
         let sectors = if torn == Some(i) { torn_mask.clone() } else { None };
         apply.push(Apply { entry: i, sectors });
     }
-    Ok(Plan { point: p, last_flush, pending, droppable, dropped, torn, apply })
+    Ok(Plan { point: p, last_flush, pending, pending_unknown: unknown, droppable, dropped, torn, apply })
 }
 
 /// Where a target sector's content comes from.
@@ -726,18 +750,24 @@ mod tests {
     }
 
     #[test]
-    fn pending_counts_must_add_up() {
+    fn pending_counts_that_do_not_add_up_keep_none() {
         let bytes = Builder::new().fua(0, 1, 1).mark("a+4").write(4, 2, 40).flush().mark("b+0").done();
         let log = parse(&bytes[..], bytes.len() as u64).unwrap();
-        let e = plan(&log, &Point::Mark("a".into()), Mode::KeepAll).unwrap_err();
+        let e = pending_at(&log, 1, 4).unwrap_err();
         assert!(e.contains("the log ends"), "{e}");
-        let e = plan(&log, &Point::Mark("b".into()), Mode::KeepAll).unwrap_err();
+        let e = pending_at(&log, 4, 0).unwrap_err();
         assert!(e.contains("were logged before"), "{e}");
+        // The state: before the mark, none of the writes after it (keep-all too).
+        for (m, why) in [("a", "the log ends"), ("b", "were logged before")] {
+            let p = plan(&log, &Point::Mark(m.into()), Mode::KeepAll).unwrap();
+            assert!(p.pending.is_empty() && p.pending_unknown.as_deref().is_some_and(|w| w.contains(why)), "{p:?}");
+            assert!(p.describe(&log).contains("not identified"), "{}", p.describe(&log));
+        }
+        let (p, t) = state(&Builder::new().fua(0, 1, 1).mark("a+4").write(4, 2, 40).flush().done(), Point::Mark("a".into()), Mode::KeepAll, 0);
+        assert!(p.pending_unknown.is_some());
+        assert_eq!([sector(&t, 0), sector(&t, 4)], [1, 0]);
         let e = plan(&log, &Point::Mark("c".into()), Mode::KeepAll).unwrap_err();
         assert!(e.contains("no mark"), "{e}");
-        let bytes = Builder::new().mark("a+3").write(4, 2, 40).flush().done();
-        let log = parse(&bytes[..], bytes.len() as u64).unwrap();
-        assert!(plan(&log, &Point::Mark("a".into()), Mode::KeepAll).is_err());
     }
 
     #[test]
