@@ -23,8 +23,8 @@ use crate::secondary::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::format_into;
 use crate::mars_core::log_record::{decode_header, next_window, LogScanner, RecordError, RecordKind, ScanEnd, HEADER_LEN, MAX_OVERHEAD, MAX_PAYLOAD};
-use crate::mars_core::replication::{hole_after, next_logfile, replay_step, rewrite_version, switchover, Copy, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
-use crate::mars_core::tree::{LogName, ReplayLink, RESOURCE_PREFIX, VERSION_PREFIX};
+use crate::mars_core::replication::{hole_after, next_logfile, replay_step, rewrite_version, stands_for_writer, switchover, Copy, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
+use crate::mars_core::tree::{LogName, ReplayLink, VersionLink, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
 use crate::context::Context;
 use crate::tree::{host_name, open_logfile, path, Logfile, Tree, ROOT};
@@ -421,7 +421,9 @@ impl Follower {
         let entries = vfs::list_dir(dir)?;
         let names = || entries.iter().filter_map(|e| e.to_str().ok());
         let next = match next_logfile(replay.log, names().filter_map(|n| LogName::parse(n).ok())) {
-            Ok(None) if hole_after(replay.log, names()) => return self.stopped(res, Stop::NotContiguous),
+            Ok(None) if hole_after(replay.log, names(), |name| tree.read(&path(fmt!("{}/{}", &*dir, name)).ok()?).ok().flatten()) => {
+                return self.stopped(res, Stop::NotContiguous)
+            }
             Ok(next) => next,
             Err(stop) => return self.stopped(res, stop),
         };
@@ -438,10 +440,24 @@ impl Follower {
             mine = version(replay.log.nr, me)?;
         }
         let origin = version(replay.log.nr, replay.log.host)?;
-        let next_version = match next {
+        let mut next_version = match next {
             Some(n) => version(n.nr, n.host)?,
             None => None,
         };
+        if let Some(n) = next.filter(|_| next_version.as_deref().and_then(|v| text(v).ok()).is_none_or(|v| VersionLink::parse(v).is_err())) {
+            // The writer's link is missing or deleted: another host's that names the
+            // next logfile and chains onto this host's (`stands_for_writer`).
+            let prefix = path(fmt!("{}{:09}-", VERSION_PREFIX, n.nr))?;
+            let prefix = prefix.to_str().map_err(|_| EINVAL)?;
+            let mine_text = mine.as_deref().and_then(|v| text(v).ok());
+            for name in names().filter(|name| name.starts_with(prefix)) {
+                let Some(v) = tree.read(&path(fmt!("{}/{}", &*dir, name))?)? else { continue };
+                if text(&v).is_ok_and(|t| stands_for_writer(t, n, mine_text)) {
+                    next_version = Some(v);
+                    break;
+                }
+            }
+        }
         let next_copy = match next {
             // Confirmed (its size does not matter then) before the size is read: the
             // fetch cuts a copy before it confirms it.

@@ -3,6 +3,8 @@
 //! on values read from the tree, shared by the module (which acts on them) and marsadm
 //! (which reports them).
 
+use core::ops::Deref;
+
 use super::tree::{LogName, ReplayLink, VersionLink, VERSION_PREFIX};
 
 /// Why replay cannot move on to the next logfile yet; it retries later.
@@ -122,31 +124,51 @@ pub fn next_logfile<'a>(current: LogName<'_>, names: impl IntoIterator<Item = Lo
 }
 
 /// Whether the logfile sequence has a hole after `current` although no logfile beyond
-/// it is here: among the entry names of the resource directory, version links
-/// (`version-<nr>-<host>`) name logfiles beyond current + 1 but none current + 1. That is
-/// what a primary that ceased logging leaves (emergency mode, docu/emergency.md).
-pub fn hole_after<'a>(current: LogName<'_>, names: impl IntoIterator<Item = &'a str>) -> bool {
+/// it is here: among the entry names of the resource directory, the version links of
+/// `current`'s writer (`version-<nr>-<writer>`) name logfiles beyond current + 1, and no
+/// version link of current + 1 chains onto `current` (`read` gives a link's value by its
+/// name; `None`: missing or unreadable). That is what a primary that ceased logging
+/// leaves (emergency mode, docu/emergency.md). Only links that belong to `current`'s
+/// history count: a host that diverged elsewhere (forced out while its logging had
+/// ceased) keeps its links past its own hole, a deleted link is a discarded history, and
+/// a link of current + 1 that does not chain onto `current` says nothing about whether
+/// `current` goes on; counting them, every replay stopped at the end of the current
+/// primary's logfile, or never stopped before a real hole (found by the simulation,
+/// docu/simulation.md).
+pub fn hole_after<'a, R: Deref<Target = [u8]>>(current: LogName<'_>, names: impl IntoIterator<Item = &'a str>, mut read: impl FnMut(&str) -> Option<R>) -> bool {
     let Some(next) = current.nr.checked_add(1) else { return false };
     let (mut beyond, mut found) = (false, false);
     for name in names {
-        let digits = name.strip_prefix(VERSION_PREFIX).and_then(|r| r.get(..9)).filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
+        let Some(rest) = name.strip_prefix(VERSION_PREFIX) else { continue };
+        let digits = rest.get(..9).filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
         let Some(nr) = digits.and_then(|d| d.parse::<u32>().ok()) else { continue };
-        found |= nr == next;
-        beyond |= nr > next;
+        if nr == next && !found {
+            found = read(name).is_some_and(|raw| chains_onto(&raw, current));
+        } else if nr > next && !beyond && rest.get(9..).and_then(|h| h.strip_prefix('-')) == Some(current.host) {
+            // (Not a deleted one: a history an invalidation discarded there.)
+            beyond = read(name).is_some_and(|raw| core::str::from_utf8(&raw).is_ok_and(|t| VersionLink::parse(t).is_ok_and(|l| l.log.nr == nr)));
+        }
     }
     beyond && !found
 }
 
+/// Whether the version link `raw` chains onto logfile `log`: the head of its
+/// predecessor names it.
+fn chains_onto(raw: &[u8], log: LogName<'_>) -> bool {
+    let Ok(text) = core::str::from_utf8(raw) else { return false };
+    VersionLink::parse(text).is_ok_and(|l| l.prev_head.split(',').nth(1).and_then(|n| LogName::parse(n).ok()) == Some(log))
+}
+
 /// Whether a secondary's recovery is stuck: its disk is not a consistent copy, and a
 /// hole in the logfile sequence follows the logfile its replay starts in (`hole_after`
-/// on the resource's entry names). It can never become consistent from there: its sync
+/// on the resource's entries). It can never become consistent from there: its sync
 /// is refused while the primary's logging has ceased, and a copy synced later would
 /// still need replay across the hole. Meanwhile its replay position keeps the logfile
 /// before the hole from being deleted (here and on the primary), which can keep the
 /// primary's `/mars` full and its logging ceased. An `invalidate` that starts replay
 /// after the hole gets it out.
-pub fn stuck_before_hole<'a>(consistent: bool, replay: LogName<'_>, names: impl IntoIterator<Item = &'a str>) -> bool {
-    !consistent && hole_after(replay, names)
+pub fn stuck_before_hole<'a, R: Deref<Target = [u8]>>(consistent: bool, replay: LogName<'_>, names: impl IntoIterator<Item = &'a str>, read: impl FnMut(&str) -> Option<R>) -> bool {
+    !consistent && hole_after(replay, names, read)
 }
 
 /// The version links that decide a switchover from logfile N (of origin O) to N + 1
@@ -202,6 +224,17 @@ pub fn switchover<'a>(replay: &ReplayLink<'_>, next: Option<LogName<'a>>, links:
         Some(origin) if origin != mine && origin.pos > mine.pos => Switchover::Wait(Wait::NotYetComplete),
         _ => Switchover::Stop(Stop::VersionMismatch),
     }
+}
+
+/// Whether `link`, another host's version link of logfile `next`, stands in for the
+/// writer's in [`switchover`] when the writer's own is missing or deleted: it names
+/// `next` and chains onto this host's link `mine` (that host moved on from the same
+/// history to `next` by the same check). The writer's own goes when the writer is
+/// invalidated before it has heard of the primary's link of that number (its own is off
+/// the history it discards), and every member still before `next` waited for it forever
+/// (found by the simulation, docu/simulation.md).
+pub fn stands_for_writer(link: &str, next: LogName<'_>, mine: Option<&str>) -> bool {
+    mine.is_some_and(|m| VersionLink::parse(link).is_ok_and(|l| l.log == next && l.prev_head == head(m)))
 }
 
 /// A version link's part before its predecessor reference.
@@ -362,6 +395,7 @@ pub fn replay_step(resume: u64, unflushed: bool, copy: Option<Copy>) -> ReplaySt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tree::DELETED;
 
     fn log(nr: u32, host: &str) -> LogName<'_> {
         LogName { nr, host }
@@ -453,18 +487,39 @@ mod tests {
         assert_eq!(next_logfile(cur, [log(3, "node1"), log(5, "node1")]), Err(Stop::NotContiguous));
     }
 
+    /// `hole_after` on a directory of (name, value) entries.
+    fn hole(cur: LogName<'_>, entries: &[(&str, String)]) -> bool {
+        hole_after(cur, entries.iter().map(|(n, _)| *n), |name| entries.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_bytes()))
+    }
+
     #[test]
     fn a_hole_shows_in_the_version_links() {
         let cur = log(1, "node1");
-        assert!(hole_after(cur, ["log-000000001-node1", "version-000000001-node1", "version-000000011-node1"]));
-        assert!(!hole_after(cur, ["version-000000002-node1", "version-000000011-node1"]));
-        assert!(!hole_after(cur, ["version-000000001-node1", "version-000000002-node2"]));
-        assert!(!hole_after(cur, ["version-00000001x-node1", "log-000000011-node1"]));
-        assert!(!hole_after(log(u32::MAX, "node1"), ["version-000000011-node1"]));
+        let v1 = version(1, 1, "node1", 100, "");
+        let e = |name: &'static str| (name, String::new());
+        // The writer's link after its hole (chaining onto nothing).
+        let v11 = ("version-000000011-node1", version(11, 11, "node1", 0, ""));
+        assert!(hole(cur, &[e("log-000000001-node1"), ("version-000000001-node1", v1.clone()), v11.clone()]));
+        // Deleted (a history discarded there), or not a link of that number: no hole.
+        assert!(!hole(cur, &[("version-000000011-node1", DELETED.into())]));
+        assert!(!hole(cur, &[("version-000000011-node1", version(12, 12, "node1", 0, ""))]));
+        // A link of logfile 2 that continues logfile 1: no hole (whoever wrote it).
+        let v2 = version(2, 2, "node2", 0, &v1);
+        assert!(!hole(cur, &[("version-000000002-node2", v2.clone()), v11.clone()]));
+        assert!(!hole(cur, &[("version-000000001-node1", v1.clone()), ("version-000000002-node2", v2)]));
+        assert!(!hole(cur, &[e("version-00000001x-node1"), e("log-000000011-node1")]));
+        assert!(!hole(log(u32::MAX, "node1"), &[e("version-000000011-node1")]));
         // Names from peers may be anything: never a panic, never a hole from garbage.
         let garbage = ["version-", "version-1", "version-ää", "version-ääääää", "version-+00000011-x", "", "version-\u{1F600}00000011"];
-        assert!(!hole_after(cur, garbage));
-        assert!(hole_after(cur, ["version-999999999-x"]));
+        assert!(!hole(cur, &garbage.map(e)));
+        assert!(hole(cur, &[("version-999999999-node1", version(9, 999_999_999, "node1", 0, ""))]));
+        // Another host's links beyond (its own hole, after it diverged): no hole here.
+        assert!(!hole(cur, &[("version-000000001-node1", v1.clone()), e("version-000000011-node2")]));
+        assert!(!hole(cur, &[e("version-000000011-node12"), e("version-000000011-node")]));
+        // A link of logfile 2 that does not continue logfile 1 (deleted, or another
+        // history's): the hole stands.
+        let other = version(2, 2, "node3", 0, &version(1, 1, "node3", 7, ""));
+        assert!(hole(cur, &[("version-000000002-node3", other), ("version-000000002-node2", DELETED.into()), v11]));
     }
 
     #[test]
@@ -478,18 +533,32 @@ mod tests {
     #[test]
     fn a_copy_before_the_hole_is_stuck_until_it_is_consistent() {
         let names = ["log-000000001-node1", "version-000000001-node1", "version-000000011-node1"];
+        let after_hole = version(11, 11, "node1", 0, "");
+        let read = |name: &str| (name == "version-000000011-node1").then_some(after_hole.as_bytes());
         // Invalidated with a stale view of the primary: replay starts before the hole.
-        assert!(stuck_before_hole(false, log(1, "node1"), names));
+        assert!(stuck_before_hole(false, log(1, "node1"), names, read));
         // Consistent at the hole: Orphan, not stuck.
-        assert!(!stuck_before_hole(true, log(1, "node1"), names));
+        assert!(!stuck_before_hole(true, log(1, "node1"), names, read));
         // Invalidated after the hole: it syncs and replays from there.
-        assert!(!stuck_before_hole(false, log(11, "node1"), names));
+        assert!(!stuck_before_hole(false, log(11, "node1"), names, read));
     }
 
     /// A version link with a made-up digest (the rules compare, never recompute).
     fn version(d: u8, nr: u32, host: &str, pos: u64, prev: &str) -> String {
         let prev_head = prev.split(':').next().unwrap();
         VersionLink { digest: [d; 16], log: log(nr, host), pos, prev_head }.to_string()
+    }
+
+    #[test]
+    fn another_link_of_the_next_logfile_stands_for_the_writers() {
+        let v3 = version(3, 3, "node1", 1000, "");
+        // node2's link of logfile 4 (node3's), moved on from node1's logfile 3 at 1000.
+        let theirs = version(4, 4, "node3", 5, &v3);
+        assert!(stands_for_writer(&theirs, log(4, "node3"), Some(&v3)));
+        assert!(!stands_for_writer(&theirs, log(4, "node2"), Some(&v3)));
+        assert!(!stands_for_writer(&theirs, log(4, "node3"), Some(&version(3, 3, "node1", 900, ""))));
+        assert!(!stands_for_writer(&theirs, log(4, "node3"), None));
+        assert!(!stands_for_writer(DELETED, log(4, "node3"), Some(&v3)));
     }
 
     #[test]

@@ -6,10 +6,12 @@
 
 use core::fmt;
 
+use super::emergency::HOLE;
 use super::handover::{fetch_source, takeover, Here, OldPrimary, Stamps, Takeover};
 use super::names::MAX_NAME_LEN;
 use super::replication::is_consistent;
 use super::role::{switch_on, Role};
+use super::syncruns::TOOK_OVER;
 use super::tree::{ReplayLink, VersionLink, ACTUAL_PREFIX, REPLAY_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 
 /// The links of one resource directory, as a tree store has them.
@@ -101,11 +103,19 @@ pub fn takeover_here<L: Links>(links: &L, me: &str, size: u64, fetch_on: bool) -
 
 /// The host that went on after `origin`, the writer of logfile `nr` that `me` replays
 /// (`handover::Here::superseded`): a host other than these two whose `is-primary` = 1 is
-/// newer than `origin`'s `is-primary` (it took over after `origin`) or comes with another
-/// version of logfile `nr` than `me`'s (it took over by force), or the writer of a
+/// newer than `origin`'s `is-primary` (it took over after `origin`), or comes with another
+/// version of logfile `nr` than `me`'s (it took over by force), or with a `took-over`
+/// that names `origin` (it took over from `origin`: `origin` may have written its
+/// `is-primary` = 0 again since, after a crash took it back there, which made it look
+/// newer; found by the simulation, docu/simulation.md), or the writer of a
 /// logfile `nr` + 1 that continues `me`'s history (its version link chains onto `me`'s
-/// version link of `nr`; the logfiles of a diverged host do not). A link that cannot be
-/// read counts as such a host: `me` waits rather than guess.
+/// version link of `nr`; the logfiles of a diverged host do not) or, where `origin` is
+/// another host, that went on from the same logfile `nr` at another position and took
+/// over after `origin` did (its `took-over` is newer: it took over by force there while
+/// `origin` wrote on, `me` followed `origin`'s branch, and a planned takeover on it, once
+/// `origin` had left, lost what that host logged afterwards; found by the simulation,
+/// docu/simulation.md). (On its own logfile, the designation has chosen `me`'s branch.)
+/// A link that cannot be read counts as such a host: `me` waits rather than guess.
 pub fn superseding<L: Links>(links: &L, me: &str, origin: &str, nr: u32) -> Result<Option<Host>, L::Error> {
     let since = links.stamped(format_args!("{ACTUAL_PREFIX}{origin}/is-primary"))?.map_or(0, |(_, stamp)| stamp);
     let mine = links.read(format_args!("{VERSION_PREFIX}{nr:09}-{me}"))?;
@@ -126,6 +136,10 @@ pub fn superseding<L: Links>(links: &L, me: &str, origin: &str, nr: u32) -> Resu
                             Ok(theirs) => theirs.is_some_and(|t| mine.as_ref().is_none_or(|m| text(&t) != text(m))),
                             Err(_) => true,
                         }
+                        || match links.read(format_args!("{ACTUAL_PREFIX}{host}/{TOOK_OVER}")) {
+                            Ok(took) => took.is_some_and(|t| text(&t).split_once(',').is_some_and(|(_, from)| from == origin)),
+                            Err(_) => true,
+                        }
                 }
                 Ok(_) => false,
                 Err(_) => true,
@@ -139,7 +153,11 @@ pub fn superseding<L: Links>(links: &L, me: &str, origin: &str, nr: u32) -> Resu
                 Ok(None) => None,
                 Ok(Some(v)) => VersionLink::parse(text(&v))
                     .ok()
-                    .filter(|l| l.log.nr == next && l.log.host != me && Some(l.prev_head) == head)
+                    .filter(|l| {
+                        l.log.nr == next
+                            && l.log.host != me
+                            && head.is_some_and(|h| l.prev_head == h || (origin != me && same_logfile(l.prev_head, h) && took_over_after(links, l.log.host, origin)))
+                    })
                     .and_then(|l| Host::new(l.log.host)),
                 Err(_) => Host::new(host),
             };
@@ -148,20 +166,38 @@ pub fn superseding<L: Links>(links: &L, me: &str, origin: &str, nr: u32) -> Resu
     Ok(found)
 }
 
+/// Whether `host` took over after `origin` did (the stamps of their `took-over` links;
+/// none: never). A link that cannot be read says yes.
+fn took_over_after<L: Links>(links: &L, host: &str, origin: &str) -> bool {
+    let stamp = |h: &str| links.stamped(format_args!("{ACTUAL_PREFIX}{h}/{TOOK_OVER}")).map(|l| l.map_or(0, |(_, s)| s));
+    match (stamp(host), stamp(origin)) {
+        (Ok(a), Ok(b)) => a > b,
+        _ => true,
+    }
+}
+
+/// Whether two version-link heads (`<md5>,<logfile>,<pos>`) name the same logfile.
+fn same_logfile(a: &str, b: &str) -> bool {
+    a.split(',').nth(1).is_some_and(|log| b.split(',').nth(1) == Some(log))
+}
+
 /// Whether another host's replay link is beyond logfile `nr` while no version link of
 /// `nr` + 1 (of a host other than `me`) is known here: the history went on, and whether
 /// it continues `me`'s cannot be told yet ([`superseding`] tells it once the version
 /// link is here). A host designated primary on its own logfile `nr` waits then: a crash
 /// can take back what it had merged of its peers' links (found by the simulation, seed
 /// 518 with `--invalidate`: it took over on its own logfile and lost the writes of the
-/// primary after it). A link that cannot be read counts as beyond.
+/// primary after it). A link that cannot be read counts as beyond; a replay link whose
+/// history went past a hole spanning `nr` + 1 does not ([`skipped_by_hole`]).
 pub fn went_on_unseen<L: Links>(links: &L, me: &str, nr: u32) -> Result<bool, L::Error> {
     let Some(next) = nr.checked_add(1) else { return Ok(false) };
     let (mut next_known, mut beyond) = (false, false);
     links.names(&mut |name| {
-        if name.strip_prefix(REPLAY_PREFIX).is_some_and(|h| h != me) {
+        if let Some(host) = name.strip_prefix(REPLAY_PREFIX).filter(|h| *h != me) {
             beyond |= match links.read(format_args!("{name}")) {
-                Ok(v) => v.is_some_and(|v| ReplayLink::parse(text(&v)).is_ok_and(|l| l.log.nr > nr)),
+                Ok(v) => v.is_some_and(|v| {
+                    ReplayLink::parse(text(&v)).is_ok_and(|l| l.log.nr > nr && !skipped_by_hole(links, host, l.log.nr, next).unwrap_or(false))
+                }),
                 Err(_) => true,
             };
         } else if let Some((digits, host)) = name.strip_prefix(VERSION_PREFIX).and_then(|r| r.split_once('-')) {
@@ -169,6 +205,39 @@ pub fn went_on_unseen<L: Links>(links: &L, me: &str, nr: u32) -> Result<bool, L:
         }
     })?;
     Ok(beyond && !next_known)
+}
+
+/// Whether the history of `host`, replaying logfile `nr`, skipped logfile `skipped` (<
+/// `nr`) at a hole of emergency mode: going down its version links from `nr` (from a
+/// link that chains onto nothing, the one `HOLE` numbers below, where its writer ceased
+/// logging), one chains onto nothing and comes `HOLE` numbers after a logfile below
+/// `skipped`. A host whose history went
+/// past a hole never went through the logfiles in it: one that ceased logging and was
+/// then failed over from (diverged) kept its replay link beyond, and the designated
+/// primary that crashed on its own older logfile waited for it forever (found by the
+/// simulation, docu/simulation.md). A missing link, or more than `MAX_WALK` of them,
+/// says no.
+fn skipped_by_hole<L: Links>(links: &L, host: &str, nr: u32, skipped: u32) -> Result<bool, L::Error> {
+    const MAX_WALK: u32 = 64;
+    let mut k = nr;
+    for _ in 0..MAX_WALK {
+        if k <= skipped {
+            return Ok(false);
+        }
+        let Some(raw) = links.read(format_args!("{VERSION_PREFIX}{k:09}-{host}"))? else { return Ok(false) };
+        let Ok(link) = VersionLink::parse(text(&raw)) else { return Ok(false) };
+        if link.log.nr != k {
+            return Ok(false);
+        }
+        k = match (link.prev_head.is_empty(), k.checked_sub(HOLE)) {
+            // A hole: the writer ceased logging in `start`.
+            (true, Some(start)) if start < skipped => return Ok(true),
+            (true, Some(start)) => start,
+            (true, None) => return Ok(false),
+            (false, _) => k - 1,
+        };
+    }
+    Ok(false)
 }
 
 /// Whether `me`'s disk is a consistent copy (`replication::is_consistent`); false
@@ -338,6 +407,23 @@ mod tests {
         let d = handed_over();
         assert_eq!(takeover_here(&d, "node2", 100, true), Ok(Some(Takeover::Now(Mode::Planned))));
         assert_eq!(takeover_here(&d, "node2", 100, false), Ok(Some(Takeover::Now(Mode::Forced))));
+        // node3 went on from an earlier position of logfile 3 (failed over to by force
+        // while node1 wrote on, and node2 followed node1): wait, else what node3 logged
+        // is lost (found by the simulation).
+        let mut forked = handed_over();
+        forked.set("version-000000004-node3", "fedcba9876543210fedcba9876543210,log-000000004-node3,10:0123456789abcdef0123456789abcdef,log-000000003-node1,900", 13);
+        forked.set("actual-node3/took-over", "forced,node1", 6);
+        assert_eq!(takeover_here(&forked, "node2", 100, true), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
+        // Unless node1 took over after node3 did (node3's branch is the older one).
+        forked.set("actual-node1/took-over", "forced,node3", 7);
+        assert_eq!(takeover_here(&forked, "node2", 100, true), Ok(Some(Takeover::Now(Mode::Planned))));
+        // node3 primary, took over from node1 (node1's is-primary = 0 written again after
+        // a crash, newer than node3's): wait.
+        let mut on = handed_over();
+        on.set("actual-node3/is-primary", "1", 8).set("actual-node3/took-over", "planned,node1", 7);
+        assert_eq!(takeover_here(&on, "node2", 100, true), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
+        on.set("actual-node3/took-over", "forced,node4", 7);
+        assert_eq!(takeover_here(&on, "node2", 100, true), Ok(Some(Takeover::Now(Mode::Planned))));
         // No replay link here, or one that does not parse: nothing to take over from.
         assert_eq!(takeover_here(&d, "node3", 100, true), Ok(None));
         let mut bad = handed_over();
@@ -380,6 +466,11 @@ mod tests {
         assert_eq!(takeover_here(&own, "node2", 100, true), Ok(Some(Takeover::Now(Mode::Own))));
         own.set("version-000000003-node1", &after("0123456789abcdef0123456789abcdef,log-000000002-node2,77"), 9);
         assert_eq!(takeover_here(&own, "node2", 100, true), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
+        // A logfile after it that went on from another position of its own logfile:
+        // the designation chose this host's branch (a forced failover back to it).
+        own.set("version-000000003-node1", &after("0123456789abcdef0123456789abcdef,log-000000002-node2,70"), 10);
+        own.set("actual-node1/took-over", "forced,node2", 9);
+        assert_eq!(takeover_here(&own, "node2", 100, true), Ok(Some(Takeover::Now(Mode::Own))));
         // Another host's replay link beyond its logfile, and no version link of the
         // next number known (a crash took it back here): wait. Once the version link
         // is here, it decides.

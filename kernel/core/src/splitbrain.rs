@@ -22,6 +22,11 @@
 //!      forced failover), and the split point is (N, the smaller position).
 //! 3. Equal links at every compared number: no split ([`PairHistory::Compatible`]); one
 //!    host may have more links (it is ahead, the other behind).
+//! 4. A's links jump over a hole of emergency mode after N (its link of N + 10 names a
+//!    logfile of the writer of its link of N, if that is left, and chains onto nothing)
+//!    and B has a link numbered in between: diverged after A's end of N (A's disk took
+//!    writes no logfile has, B went on without them). The lowest split point of rules 2
+//!    and 4 counts.
 //!
 //! Bytes beyond a split point, per host ([`bytes_after`]): of the split logfile, its
 //! position minus the split position if its link there names the same logfile (the whole
@@ -33,6 +38,7 @@
 //! member whose links go on beyond the logfile an actual primary logs into
 //! ([`beyond_primary`]), before the primary has logged anything that differs.
 
+use super::emergency::HOLE;
 use super::tree::{LogName, VersionLink};
 
 /// Where two histories part: after position `pos` of logfile number `nr`.
@@ -76,6 +82,43 @@ fn has_link_above(links: &[(u32, &str)], nr: u32) -> bool {
 
 /// Compares the version-link histories of two hosts (module doc: the rules).
 pub fn compare_histories<'a>(a: &[(u32, &'a str)], b: &[(u32, &'a str)]) -> PairHistory<'a> {
+    let diverged = |split: SplitPoint<'a>| PairHistory::Diverged(Divergence { split, bytes_after: [bytes_after(a, &split), bytes_after(b, &split)] });
+    // Rule 4, and the lowest split of all rules.
+    let hole = match (hole_fork(a, b), hole_fork(b, a)) {
+        (Some(x), Some(y)) => Some(if x.nr <= y.nr { x } else { y }),
+        (x, y) => x.or(y),
+    };
+    match by_links(a, b) {
+        PairHistory::Diverged(d) if hole.is_none_or(|h| d.split.nr <= h.nr) => PairHistory::Diverged(d),
+        other => hole.map_or(other, diverged),
+    }
+}
+
+/// Rule 4: `x`'s history jumps over a hole of emergency mode (its link of N + `HOLE`
+/// chains onto nothing and names a logfile of the writer of its link of N, if that is
+/// left: the writer ceased logging after N, its disk took writes no logfile has) while `y` has
+/// a link numbered in between: `y` went on from N through logfiles `x`'s history never
+/// had. The split point is the end of N as `x` has it. (Found by the simulation: a
+/// primary failed over from by force while its logging had ceased showed no split brain.)
+fn hole_fork<'a>(x: &[(u32, &'a str)], y: &[(u32, &str)]) -> Option<SplitPoint<'a>> {
+    let mut lowest: Option<SplitPoint<'a>> = None;
+    for &(m, _) in x {
+        let (Some(after), Some(n)) = (link_at(x, m), m.checked_sub(HOLE)) else { continue };
+        // (The link of N may be deleted already: log-delete goes by replay positions.)
+        let before = link_at(x, n);
+        if after.log.nr != m || !after.prev_head.is_empty() || before.is_some_and(|b| b.log.host != after.log.host) {
+            continue;
+        }
+        let between = y.iter().any(|(k, raw)| *k > n && *k < m && VersionLink::parse(raw).is_ok());
+        if between && lowest.is_none_or(|l| n < l.nr) {
+            lowest = Some(SplitPoint { nr: n, log: before.map(|b| b.log), pos: before.map_or(0, |b| b.pos) });
+        }
+    }
+    lowest
+}
+
+/// Rules 1 to 3.
+fn by_links<'a>(a: &[(u32, &'a str)], b: &[(u32, &'a str)]) -> PairHistory<'a> {
     let mut compared = false;
     // The lowest number both have where the links differ, found without sorting.
     let mut first_diff: Option<(u32, VersionLink<'a>, VersionLink<'a>)> = None;

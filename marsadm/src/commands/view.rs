@@ -465,7 +465,8 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     // Consistent, but the primary's disk has writes no logfile has.
     let diskstate = if stopped_at_hole { "Outdated".to_owned() } else { diskstate };
     let names = ctx.tree.list(&dir)?;
-    let stuck = secondary && mine.as_ref().is_some_and(|r| stuck_before_hole(is_consistent, r.log, names.iter().map(String::as_str)));
+    let value = |name: &str| ctx.tree.get(&format!("{dir}/{name}")).ok().flatten().map(|l| l.value.into_bytes());
+    let stuck = secondary && mine.as_ref().is_some_and(|r| stuck_before_hole(is_consistent, r.log, names.iter().map(String::as_str), value));
     // The primary refuses its full sync (its replay start is off the primary's history).
     let sync_refused = secondary && synced < size && actual(SYNC_REFUSED)?.as_deref() == Some("1");
     let hint = if stuck {

@@ -23,10 +23,11 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
+use mars_core::emergency::after_hole;
 use mars_core::handover::{Mode, Stamps, Takeover};
 use mars_core::merge::LinkState;
 use mars_core::ownership::{classify, decide, refused_path, Verdict};
-use mars_core::replication::{check_copy, delete_below, kept_at_leave, serves_sync, next_logfile, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
+use mars_core::replication::{check_copy, delete_below, hole_after, kept_at_leave, serves_sync, next_logfile, stands_for_writer, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
 use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use mars_core::round::{self, follow, step, takeover_here, text, Activity, Links, Step};
 use mars_core::splitbrain::{beyond_primary, compare_histories, version_fate, PairHistory, VersionFate};
@@ -169,6 +170,13 @@ struct Host {
     chain: Vec<(LogKey, usize)>,
     /// Why replay stopped the last time it ran (a split brain it found), if it did.
     stopped: Option<Stop>,
+    /// Emergency mode: the primary's logging has ceased, writes go straight to the disk.
+    ceased: bool,
+    /// Truth: where the writes that bypass the log are kept (a pseudo-logfile no host
+    /// has, `<host>!direct`, numbered as the logfile before the hole), and whether some
+    /// of them are not flushed yet (a crash may lose them).
+    direct: Option<LogKey>,
+    direct_unflushed: bool,
 }
 
 /// What undoes one change of a host's `/mars` at a crash.
@@ -207,6 +215,9 @@ impl Host {
             confirmed_for: None,
             chain: Vec::new(),
             stopped: None,
+            ceased: false,
+            direct: None,
+            direct_unflushed: false,
         }
     }
 
@@ -295,6 +306,7 @@ impl Host {
     fn flush_disk(&mut self) {
         self.flushed.copy_from_slice(&self.disk);
         self.unflushed.clear();
+        self.direct_unflushed = false;
     }
 
     /// Applies records `from..to` of logfile `log` here to the disk.
@@ -412,7 +424,15 @@ impl Host {
     fn switch(&mut self, now: u64, log: &LogKey, pos: u64) -> bool {
         let names: Vec<LogName<'_>> = self.logs.keys().map(|(nr, h)| LogName { nr: *nr, host: h }).collect();
         let current = LogName { nr: log.0, host: &log.1 };
+        let dir = format!("{RESOURCE_PREFIX}{RES}/");
+        let entries = || self.tree.keys().filter_map(|k| k.strip_prefix(&dir));
         let next = match next_logfile(current, names) {
+            // No next logfile here, but version links beyond it: the primary ceased
+            // logging there (the module's replay stops, `hole_after`).
+            Ok(None) if hole_after(current, entries(), |name| self.tree.get(&format!("{dir}{name}")).map(|(v, _)| v.as_bytes())) => {
+                self.stopped = Some(Stop::NotContiguous);
+                return false;
+            }
             Ok(n) => n.map(|n| (n.nr, n.host.to_string())),
             Err(stop) => {
                 self.stopped = Some(stop);
@@ -427,7 +447,15 @@ impl Host {
         }
         let mine = self.link(&version).map(str::to_string);
         let origin = self.link(&format!("version-{:09}-{}", log.0, log.1)).map(str::to_string);
-        let next_link = next.as_ref().and_then(|(nr, h)| self.link(&format!("version-{nr:09}-{h}"))).map(str::to_string);
+        let writer = next.as_ref().and_then(|(nr, h)| self.link(&format!("version-{nr:09}-{h}"))).filter(|v| VersionLink::parse(v).is_ok());
+        // The writer's link missing or deleted: another host's that stands in for it.
+        let stand_in = || {
+            let (nr, h) = next.as_ref()?;
+            let name = LogName { nr: *nr, host: h };
+            let prefix = format!("{RESOURCE_PREFIX}{RES}/version-{nr:09}-");
+            self.tree.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(_, (v, _))| v.as_str()).find(|v| stands_for_writer(v, name, mine.as_deref()))
+        };
+        let next_link = writer.or_else(stand_in).map(str::to_string);
         let next_copy = next.as_ref().map(|k| NextCopy { size: self.logs[k].len() as u64, confirmed: k.1 == self.name || self.confirmed.contains(k) });
         let links = SwitchLinks { mine: mine.as_deref(), origin: origin.as_deref(), next: next_link.as_deref(), next_copy };
         match switchover(&replay, next.as_ref().map(|(nr, h)| LogName { nr: *nr, host: h }), &links) {
@@ -599,6 +627,8 @@ pub struct Stats {
     /// Hosts that left the resource, and that joined it (again).
     pub leaves: u64,
     pub joins: u64,
+    /// Times a primary ceased logging (emergency mode).
+    pub emergencies: u64,
 }
 
 impl Stats {
@@ -618,6 +648,7 @@ impl Stats {
         self.deleted += o.deleted;
         self.leaves += o.leaves;
         self.joins += o.joins;
+        self.emergencies += o.emergencies;
     }
 }
 
@@ -625,8 +656,8 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} writes, {} rotations, {} handovers ({} given up), {} forced failovers, {} partitions, {} crashes, {} invalidations, {} split brains shown, {} older copies held back by a split brain, {} copies of a reused logfile name fetched anew, {} logfiles deleted, {} leaves, {} joins, {} messages",
-            self.writes, self.rotations, self.handovers, self.aborted, self.failovers, self.partitions, self.crashes, self.invalidations, self.split_brains, self.stopped_bystanders, self.refetched, self.deleted, self.leaves, self.joins, self.messages
+            "{} writes, {} rotations, {} handovers ({} given up), {} forced failovers, {} partitions, {} crashes, {} invalidations, {} split brains shown, {} older copies held back by a split brain, {} copies of a reused logfile name fetched anew, {} logfiles deleted, {} leaves, {} joins, {} emergencies, {} messages",
+            self.writes, self.rotations, self.handovers, self.aborted, self.failovers, self.partitions, self.crashes, self.invalidations, self.split_brains, self.stopped_bystanders, self.refetched, self.deleted, self.leaves, self.joins, self.emergencies, self.messages
         )
     }
 }
@@ -668,6 +699,9 @@ pub struct World {
     lineage: BTreeMap<LogKey, Vec<(LogKey, usize)>>,
     /// Ghost names given so far ([`World::begin_logfile`]).
     ghosts: u64,
+    /// The choices of emergency mode, apart from the others: a run without it goes as
+    /// it went before emergency mode was simulated (the found seeds stay what they were).
+    erng: Rng,
 }
 
 /// Length of a run's faults, of the phase without faults until the operator repairs
@@ -700,6 +734,8 @@ impl World {
         }
         hosts[0].set(0, "size", &(u64::from(BLOCKS) * 4096).to_string(), false);
         hosts[0].set(0, PRIMARY, "node1", false);
+        // (node1 took over when it created the resource: its `is-primary` = 1 is durable.)
+        hosts[0].set(0, "actual-node1/is-primary", "1", false);
         // Every host knows the cluster-wide links and every member's membership and
         // replay link (the members joined before the run: `log-delete` counts them).
         let mut shared: Vec<(usize, String, (String, u64))> = Vec::new();
@@ -722,7 +758,7 @@ impl World {
         for h in &mut hosts {
             h.journal.clear();
         }
-        World { seed, rng, now: 0, hosts, net: VecDeque::new(), cut: vec![vec![false; n]; n], lossy: false, next_value: 1, stats: Stats::default(), verbose: false, switching: None, switch_since: 0, pending: None, heard: vec![vec![0; n]; n], forced_out: vec![false; n], failure: None, invalidate: false, truth: BTreeMap::new(), lineage: BTreeMap::from([((1, "node1".into()), Vec::new())]), ghosts: 0 }
+        World { seed, rng, now: 0, hosts, net: VecDeque::new(), cut: vec![vec![false; n]; n], lossy: false, next_value: 1, stats: Stats::default(), verbose: false, switching: None, switch_since: 0, pending: None, heard: vec![vec![0; n]; n], forced_out: vec![false; n], failure: None, invalidate: false, truth: BTreeMap::new(), lineage: BTreeMap::from([((1, "node1".into()), Vec::new())]), ghosts: 0, erng: Rng::new(seed ^ 0xe3e7_9e4c_a5d1_0f3b) }
     }
 
     fn log(&self, what: impl FnOnce() -> String) {
@@ -755,19 +791,27 @@ impl World {
             if faults {
                 self.operator();
                 self.faults();
-            } else if self.now == RUN_MS + SETTLE_MS {
-                // Settled: every divergence is shown; the operator repairs it.
-                self.check_shown()?;
-                self.repair_all();
-            } else if self.now == RUN_MS + SETTLE_MS + 30_000 {
-                self.repair_all();
-            } else if self.now == RUN_MS + 10_000 && self.invalidate {
-                self.designate_if_none();
-            } else if self.lossy || self.cut.iter().flatten().any(|c| *c) {
-                self.log(|| "faults healed".into());
-                self.lossy = false;
-                for row in &mut self.cut {
-                    row.fill(false);
+            } else {
+                // (marsadm primary runs on; `/mars` has space again; the operator
+                // repairs once settled.)
+                self.marsadm_primary();
+                if let Some(p) = self.hosts.iter().position(|h| h.ceased) {
+                    self.resume(p);
+                }
+                if self.now == RUN_MS + SETTLE_MS {
+                    // Settled: every divergence is shown; the operator repairs it.
+                    self.check_shown()?;
+                    self.repair_all();
+                } else if self.now == RUN_MS + SETTLE_MS + 30_000 {
+                    self.repair_all();
+                } else if self.now == RUN_MS + 10_000 && self.invalidate {
+                    self.designate_if_none();
+                } else if self.lossy || self.cut.iter().flatten().any(|c| *c) {
+                    self.log(|| "faults healed".into());
+                    self.lossy = false;
+                    for row in &mut self.cut {
+                        row.fill(false);
+                    }
                 }
             }
             self.deliver();
@@ -874,6 +918,7 @@ impl World {
         let mut draws: Vec<u64> = (0..64).map(|_| self.rng.next()).collect();
         let mut draw = move |n: u64| draws.pop().map_or(0, |d| d % n.max(1));
         let h = &mut self.hosts[i];
+        let direct_unflushed = h.direct_unflushed;
         // The filesystem: a prefix of its journal since the last commit.
         for undo in h.journal.drain(keep..).rev() {
             match undo {
@@ -957,14 +1002,61 @@ impl World {
                 cut.push((k.clone(), *n));
             }
         }
+        // Writes that bypassed the log and were not flushed: each block they wrote holds
+        // what the crash left there (nothing replays them).
+        let lost_direct = direct_unflushed.then(|| format!("{}!direct", h.name)).and_then(|tag| cut.iter().rposition(|(k, _)| k.1 == tag));
         h.chain = cut;
         h.dirty = Some(before);
+        self.end_direct(i);
+        if let Some(at) = lost_direct {
+            self.direct_survived(i, at);
+        }
         self.stats.crashes += 1;
         self.log(|| {
             let h = &self.hosts[i];
             let logs: Vec<String> = h.logs.iter().map(|(k, r)| format!("{}-{}:{}", k.0, k.1, r.len())).collect();
             format!("{} CRASHES (down for {down} ms); comes back with replay link {:?}, logfiles {}, chain {:?}", h.name, link, logs.join(" "), h.dirty)
         });
+    }
+
+    /// Truth after host `i` crashed with writes that bypassed the log unflushed: the
+    /// pseudo-logfile at `at` in its chain becomes what the crash left of it (each block
+    /// it wrote, as the disk has it now), under a name of its own; its chain, the chain
+    /// its disk had gone through and the lineage of the logfiles after it say so.
+    fn direct_survived(&mut self, i: usize, at: usize) {
+        let h = &self.hosts[i];
+        let (key, n) = h.chain[at].clone();
+        let blocks: BTreeSet<u32> = self.origin_copy(&key)[..n].iter().map(|(b, _)| *b).collect();
+        let survived: Vec<Record> = blocks.iter().map(|&b| (b, h.disk[b as usize])).collect();
+        let new = (key.0, format!("{}!survived{}", h.name, self.ghosts));
+        self.ghosts += 1;
+        let lineage = self.lineage.get(&key).cloned().unwrap_or_default();
+        let len = survived.len();
+        self.truth.insert(new.clone(), survived);
+        self.lineage.insert(new.clone(), lineage);
+        let rename = |chain: &mut Vec<(LogKey, usize)>| chain.iter_mut().filter(|(k, m)| *k == key && *m == n).for_each(|e| *e = (new.clone(), len));
+        self.lineage.values_mut().for_each(rename);
+        // (Also the chains of hosts invalidated meanwhile: their full sync copies this
+        // host's disk as it is now.)
+        for (j, h) in self.hosts.iter_mut().enumerate() {
+            if j == i || h.resync {
+                rename(&mut h.chain);
+                h.dirty.iter_mut().for_each(rename);
+            }
+        }
+    }
+
+    /// Host `p`'s writes that bypass the log end here (logging resumes, or it leaves the
+    /// primary role, or crashes). Truth: a host invalidated meanwhile gets all of them
+    /// with its full sync (which waits until logging resumes).
+    fn end_direct(&mut self, p: usize) {
+        let h = &mut self.hosts[p];
+        h.ceased = false;
+        let Some(direct) = h.direct.take() else { return };
+        let Some(n) = h.chain.iter().find(|(k, _)| *k == direct).map(|(_, n)| *n) else { return };
+        for o in self.hosts.iter_mut().filter(|o| o.resync) {
+            o.chain.iter_mut().filter(|(k, _)| *k == direct).for_each(|e| e.1 = n);
+        }
     }
 
     /// `marsadm invalidate` on host `x` (as marsadm does it: detached, this host's
@@ -1185,45 +1277,50 @@ impl World {
         self.hosts.iter().position(|h| h.role == Role::Primary && h.open)
     }
 
-    /// The operator: writes on the primary's device, log rotation, planned handovers
-    /// and forced failovers.
-    fn operator(&mut self) {
-        if let Some(p) = self.primary() {
-            if self.rng.chance(300) {
-                let block = self.rng.below(u64::from(BLOCKS)) as u32;
-                let value = self.next_value;
-                self.next_value += 1;
-                let fsync = self.rng.chance(300);
-                let h = &mut self.hosts[p];
-                let (log, _) = h.replay_link().expect("a primary has a replay link");
-                h.logs.entry(log.clone()).or_default().push((block, value));
-                self.truth.entry(log.clone()).or_default().push((block, value));
-                if fsync {
-                    // The write is acknowledged durable once the log is.
-                    h.sync_log(&log);
-                    h.acked = Some((log.clone(), h.logs[&log].len()));
-                }
-                self.stats.writes += 1;
-            }
-            if self.rng.chance(3) {
-                let now = self.now;
-                let h = &mut self.hosts[p];
-                let (log, _) = h.replay_link().expect("a primary has a replay link");
-                // The old logfile durable, written back, flushed, reported; then the next.
-                h.sync_log(&log);
-                h.write_back();
-                h.flush_disk();
-                h.report(now, &log, h.written as u64);
-                let next = (log.0 + 1, h.name.clone());
-                h.create_log(&next);
-                h.written = 0;
-                h.report(now, &next, 0);
-                let chain = h.chain.clone();
-                self.begin_logfile(&next, chain);
-                self.stats.rotations += 1;
-                self.log(|| format!("{} rotates to logfile {}", self.hosts[p].name, next.0));
-            }
-        }
+    /// Emergency mode on primary `p` (the module's `cease_logging`): everything logged
+    /// written back, flushed and recorded in `replay-<me>`, then the empty logfile
+    /// `HOLE` numbers higher becomes the current one, the directory synced (the links
+    /// and the hole survive a crash); from then on writes go straight to the disk.
+    fn cease(&mut self, p: usize) {
+        let now = self.now;
+        let h = &mut self.hosts[p];
+        let (log, _) = h.replay_link().expect("a primary has a replay link");
+        let Some(nr) = after_hole(log.0) else { return };
+        h.sync_log(&log);
+        h.write_back();
+        h.flush_disk();
+        h.report(now, &log, h.written as u64);
+        let hole = (nr, h.name.clone());
+        h.create_log(&hole);
+        h.written = 0;
+        h.report(now, &hole, 0);
+        h.journal.clear();
+        h.ceased = true;
+        let direct = (log.0, format!("{}!direct", h.name));
+        h.direct = Some(direct.clone());
+        let chain = h.chain.clone();
+        self.begin_logfile(&direct, chain.clone());
+        self.begin_logfile(&hole, chain);
+        self.stats.emergencies += 1;
+        self.log(|| format!("{} CEASES logging (emergency mode): logfile {} ends, logging resumes in {nr}", self.hosts[p].name, log.0));
+    }
+
+    /// Space is back on primary `p`: logging resumes in the logfile after the hole,
+    /// which continues the history with the writes that bypassed the log.
+    fn resume(&mut self, p: usize) {
+        self.end_direct(p);
+        let h = &self.hosts[p];
+        let (hole, _) = h.replay_link().expect("a primary has a replay link");
+        let chain = h.chain.clone();
+        self.lineage.insert(hole.clone(), chain);
+        self.log(|| format!("{} resumes logging in logfile {}", self.hosts[p].name, hole.0));
+    }
+
+    /// `marsadm primary` while it runs: waits until the new primary has caught up and
+    /// designates it, or gives up; then waits for the module's takeover, or gives the
+    /// role back. Whether it is still waiting for the catch-up (the operator does
+    /// nothing else meanwhile). It runs on after the faults, as marsadm does.
+    fn marsadm_primary(&mut self) -> bool {
         if let Some((old, new, _, _)) = self.pending.filter(|p| self.hosts[p.1].down_until > self.now) {
             // marsadm died with its host: nothing designated; the application goes on.
             self.hosts[old].open = self.hosts[old].role == Role::Primary;
@@ -1267,7 +1364,7 @@ impl World {
                 self.stats.aborted += 1;
                 self.log(|| format!("handover to {} given up: not caught up", self.hosts[new].name));
             }
-            return;
+            return true;
         }
         if let Some((old, new, false)) = self.switching {
             // `marsadm primary` gives up waiting for the module after a while and gives
@@ -1281,12 +1378,78 @@ impl World {
                 // meanwhile.)
                 if self.hosts[new].down_until <= now && !self.hosts[new].consistent_of(&name) {
                     self.log(|| format!("handover to {} aborted: {name} is no consistent copy, not designated again", self.hosts[new].name));
-                    return;
+                    return false;
                 }
                 self.hosts[new].marsadm_set(now, PRIMARY, &name);
                 self.hosts[old].open = true;
                 self.log(|| format!("handover to {} aborted: primary is {name} again", self.hosts[new].name));
             }
+        }
+        false
+    }
+
+    /// The operator: writes on the primary's device, log rotation, planned handovers
+    /// and forced failovers.
+    fn operator(&mut self) {
+        if let Some(p) = self.primary() {
+            // Emergency mode (its own choices): `/mars` runs full and logging ceases;
+            // space comes back and it resumes.
+            if self.hosts[p].ceased {
+                if self.erng.below(200) == 0 {
+                    self.resume(p);
+                }
+            } else if self.erng.below(2400) == 0 {
+                self.cease(p);
+            }
+            if self.rng.chance(300) {
+                let block = self.rng.below(u64::from(BLOCKS)) as u32;
+                let value = self.next_value;
+                self.next_value += 1;
+                let fsync = self.rng.chance(300);
+                let h = &mut self.hosts[p];
+                if let Some(direct) = h.direct.clone().filter(|_| h.ceased) {
+                    // Straight to the disk, flushed if the write asks for durability.
+                    h.disk_write(block, value);
+                    h.direct_unflushed = true;
+                    h.note_applied(&direct, 1);
+                    if fsync {
+                        h.flush_disk();
+                    }
+                    self.truth.entry(direct).or_default().push((block, value));
+                } else {
+                    let (log, _) = h.replay_link().expect("a primary has a replay link");
+                    h.logs.entry(log.clone()).or_default().push((block, value));
+                    self.truth.entry(log.clone()).or_default().push((block, value));
+                    if fsync {
+                        // The write is acknowledged durable once the log is.
+                        h.sync_log(&log);
+                        h.acked = Some((log.clone(), h.logs[&log].len()));
+                    }
+                }
+                self.stats.writes += 1;
+            }
+            // (No rotation while logging has ceased.)
+            if self.rng.chance(3) && !self.hosts[p].ceased {
+                let now = self.now;
+                let h = &mut self.hosts[p];
+                let (log, _) = h.replay_link().expect("a primary has a replay link");
+                // The old logfile durable, written back, flushed, reported; then the next.
+                h.sync_log(&log);
+                h.write_back();
+                h.flush_disk();
+                h.report(now, &log, h.written as u64);
+                let next = (log.0 + 1, h.name.clone());
+                h.create_log(&next);
+                h.written = 0;
+                h.report(now, &next, 0);
+                let chain = h.chain.clone();
+                self.begin_logfile(&next, chain);
+                self.stats.rotations += 1;
+                self.log(|| format!("{} rotates to logfile {}", self.hosts[p].name, next.0));
+            }
+        }
+        if self.marsadm_primary() {
+            return;
         }
         if self.invalidate && self.rng.chance(2) {
             // A member leaves (not one a handover is about), or a host that left joins again.
@@ -1530,7 +1693,8 @@ impl World {
                 // the syncing host's replay start (every write before it is on the disk
                 // being copied, every later one is replayed there).
                 let h = &self.hosts[p.to];
-                if h.role != Role::Primary {
+                // (Nor while its logging has ceased: the sync waits until it resumes.)
+                if h.role != Role::Primary || h.ceased {
                     return;
                 }
                 let Some((cur, _)) = h.replay_link() else { return };
@@ -1655,7 +1819,10 @@ impl World {
                     h.flush_applied(now);
                     // (The fetch stops.)
                     h.session += 1;
+                    // took-over (mode, the writer of the logfile it replays), then
                     // is-primary = 1, durable, before the device takes a write.
+                    let (log, _) = h.replay_link().expect("takeover needs a replay link");
+                    h.set(now, &format!("actual-{me}/took-over"), &format!("{},{}", mode.word(), log.1), true);
                     h.set(now, &format!("actual-{me}/is-primary"), "1", true);
                     h.journal.clear();
                     let (log, pos) = h.replay_link().expect("takeover needs a replay link");
@@ -1677,9 +1844,13 @@ impl World {
                         h.open = true;
                     }
                     h.stopped = None;
+                    let chain = h.chain.clone();
                     if fresh {
-                        let chain = h.chain.clone();
                         self.begin_logfile(&next, chain);
+                    } else if self.truth.get(&next).is_none_or(Vec::is_empty) {
+                        // An empty logfile of its own (after the hole of emergency
+                        // mode): its first record continues what this host has now.
+                        self.lineage.insert(next.clone(), chain);
                     }
                     self.log(|| {
                         let h = &self.hosts[i];
@@ -1729,6 +1900,7 @@ impl World {
                     h.report(now, &log, h.written as u64);
                     h.role = Role::Secondary;
                     h.open = false;
+                    self.end_direct(i);
                     self.log(|| format!("{me} leaves the primary role"));
                 }
                 let h = &mut self.hosts[i];
@@ -1942,7 +2114,7 @@ impl World {
         for h in &self.hosts {
             self.log(|| format!("end: {} {:?} open {} replay {:?} stopped {:?} chain {:?}", h.name, h.role, h.open, h.replay_link(), h.stopped, h.chain));
             self.log(|| {
-                let links: Vec<String> = h.tree.iter().filter(|(k, _)| k.contains("replay-") || k.contains("is-primary") || k.contains("version-") || k.contains("todo-") || k.contains("sync") || k.ends_with("/primary")).map(|(k, (v, s))| format!("{k}={v}@{s}")).collect();
+                let links: Vec<String> = h.tree.iter().filter(|(k, _)| k.contains("replay-") || k.contains("is-primary") || k.contains("took-over") || k.contains("version-") || k.contains("todo-") || k.contains("sync") || k.ends_with("/primary")).map(|(k, (v, s))| format!("{k}={v}@{s}")).collect();
                 let logs: Vec<String> = h.logs.iter().map(|(k, r)| format!("{}-{}:{}/{}", k.0, k.1, r.len(), h.synced.get(k).copied().unwrap_or(0))).collect();
                 let t = takeover_here(&DirLinks(&h.tree), &h.name, u64::from(BLOCKS) * 4096, true);
                 format!("   {} takeover {:?} logs {} links {}", h.name, t, logs.join(" "), links.join(" "))
@@ -1976,9 +2148,10 @@ impl World {
                         h.name, h.chain, h.stopped, primary.name, primary.chain
                     )));
                 }
-            } else if !shown && h.stopped.is_none() {
+            } else if !shown && h.stopped.is_none() && h.consistent() {
                 // (Shown on the primary by the version links, or on the host itself by
-                // its replay's stop.)
+                // its replay's stop, or by its links: no consistent copy, a full sync
+                // under way or refused.)
                 return Err(self.fail(format!(
                     "SILENT DIVERGENCE: {} (chain {:?}) and the primary {} (chain {:?}) diverged, the version links do not show it",
                     h.name, h.chain, primary.name, primary.chain

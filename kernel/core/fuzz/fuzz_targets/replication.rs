@@ -20,7 +20,9 @@ fuzz_target!(|data: &[u8]| {
     let names: Vec<&str> = lines.collect();
     let logs = names.iter().filter_map(|n| LogName::parse(n).ok());
     let next = next_logfile(replay.log, logs).ok().flatten();
-    let _ = hole_after(replay.log, names.iter().copied());
+    // A name's value: the line after it (any text must be judged).
+    let value = |name: &str| names.iter().position(|n| *n == name).and_then(|i| names.get(i + 1)).map(|v| v.as_bytes());
+    let _ = hole_after(replay.log, names.iter().copied(), value);
     let _ = switchover(&replay, next, &links);
     let syncpos = names.first().and_then(|n| ReplayLink::parse(n).ok());
     let _ = is_consistent(replay.start, replay.len, syncpos.as_ref(), &replay);
