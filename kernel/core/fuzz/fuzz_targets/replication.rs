@@ -1,11 +1,37 @@
 //! The replication rules on tree values from disk and peers: `next_logfile`,
-//! `hole_after`, `switchover`, `is_consistent`. Lines of the input: the replay link,
-//! three version links (mine, origin's, next's), then logfile and entry names.
+//! `hole_after`, `switchover`, `stands_for_writer`, `is_consistent`, the split-brain
+//! analysis (`compare_histories`, `beyond_primary`, `version_fate`) and the strategy's
+//! takeover and follow decisions (`round::takeover_here`, `round::follow`: their
+//! `superseding`, `went_on_unseen`, `skipped_by_hole`). Lines of the input: the replay
+//! link, three version links (mine, origin's, next's), then entry names, each followed
+//! by its value.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mars_core::replication::{hole_after, is_consistent, next_logfile, switchover, NextCopy, SwitchLinks};
+use std::fmt;
+
+use mars_core::replication::{hole_after, is_consistent, next_logfile, stands_for_writer, switchover, NextCopy, SwitchLinks};
+use mars_core::round::{follow, takeover_here, Activity, Links};
+use mars_core::splitbrain::{beyond_primary, compare_histories, version_fate};
 use mars_core::tree::{LogName, ReplayLink};
+
+/// A resource directory from the input: each entry name with the line after it as its
+/// value, its position as its stamp.
+struct Dir<'a>(&'a [&'a str]);
+
+impl Links for Dir<'_> {
+    type Value = Vec<u8>;
+    type Error = ();
+    fn stamped(&self, name: fmt::Arguments<'_>) -> Result<Option<(Vec<u8>, u64)>, ()> {
+        let name = fmt::format(name);
+        let at = self.0.iter().position(|n| *n == name);
+        Ok(at.and_then(|i| Some((self.0.get(i + 1)?.as_bytes().to_vec(), i as u64))))
+    }
+    fn names(&self, each: &mut dyn FnMut(&str)) -> Result<(), ()> {
+        self.0.iter().for_each(|n| each(n));
+        Ok(())
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(s) = core::str::from_utf8(data) else { return };
@@ -24,6 +50,31 @@ fuzz_target!(|data: &[u8]| {
     let value = |name: &str| names.iter().position(|n| *n == name).and_then(|i| names.get(i + 1)).map(|v| v.as_bytes());
     let _ = hole_after(replay.log, names.iter().copied(), value);
     let _ = switchover(&replay, next, &links);
+    if let Some(n) = next {
+        for v in &names {
+            let _ = stands_for_writer(v, n, mine);
+        }
+    }
+    // Version links of two hosts from the entries (`version-<nr>-<host>` = value).
+    let versions = |host: &str| -> Vec<(u32, &str)> {
+        let links = names.iter().enumerate().filter_map(|(i, n)| {
+            let (nr, h) = n.strip_prefix("version-")?.split_once('-')?;
+            (h == host).then(|| Some((nr.parse().ok()?, *names.get(i + 1)?))).flatten()
+        });
+        links.collect()
+    };
+    let (a, b) = (versions(replay.log.host), versions("node2"));
+    let _ = compare_histories(&a, &b);
+    let _ = beyond_primary(replay.log.host, replay.log.nr, &b);
+    for &(nr, _) in &b {
+        let _ = version_fate("node2", nr, &b, &a);
+    }
+    let dir = Dir(&names);
+    for me in ["node1", "node2", replay.log.host] {
+        let _ = takeover_here(&dir, me, data.len() as u64, data.len() % 2 == 0);
+        let on = Activity { connected: true, syncing: false, sync_slot_free: true, space_allows_sync: true };
+        let _ = follow(&dir, me, Some(me), data.len() as u64, on);
+    }
     let syncpos = names.first().and_then(|n| ReplayLink::parse(n).ok());
     let _ = is_consistent(replay.start, replay.len, syncpos.as_ref(), &replay);
 });
