@@ -156,7 +156,7 @@ pub fn hole_after<'a, R: Deref<Target = [u8]>>(current: LogName<'_>, names: impl
 /// predecessor names it.
 fn chains_onto(raw: &[u8], log: LogName<'_>) -> bool {
     let Ok(text) = core::str::from_utf8(raw) else { return false };
-    VersionLink::parse(text).is_ok_and(|l| l.prev_head.split(',').nth(1).and_then(|n| LogName::parse(n).ok()) == Some(log))
+    VersionLink::parse(text).is_ok_and(|l| l.prev_log() == Some(log))
 }
 
 /// Whether a secondary's recovery is stuck: its disk is not a consistent copy, and a

@@ -12,7 +12,7 @@ use super::names::MAX_NAME_LEN;
 use super::replication::is_consistent;
 use super::role::{switch_on, Role};
 use super::syncruns::TOOK_OVER;
-use super::tree::{ReplayLink, VersionLink, ACTUAL_PREFIX, REPLAY_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
+use super::tree::{head_log, ReplayLink, VersionLink, ACTUAL_PREFIX, REPLAY_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 
 /// The links of one resource directory, as a tree store has them.
 pub trait Links {
@@ -178,7 +178,7 @@ fn took_over_after<L: Links>(links: &L, host: &str, origin: &str) -> bool {
 
 /// Whether two version-link heads (`<md5>,<logfile>,<pos>`) name the same logfile.
 fn same_logfile(a: &str, b: &str) -> bool {
-    a.split(',').nth(1).is_some_and(|log| b.split(',').nth(1) == Some(log))
+    head_log(a).is_some_and(|log| head_log(b) == Some(log))
 }
 
 /// Whether another host's replay link is beyond logfile `nr` while no version link of

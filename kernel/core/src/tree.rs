@@ -290,6 +290,16 @@ impl<'a> VersionLink<'a> {
         }
         Ok(VersionLink { digest, log: LogName::parse(log)?, pos: digits(pos).ok_or(ParseError::Malformed)?, prev_head })
     }
+
+    /// The logfile the previous link names (from `prev_head`; `None`: there is none).
+    pub fn prev_log(&self) -> Option<LogName<'a>> {
+        head_log(self.prev_head)
+    }
+}
+
+/// The logfile a version link's head (`<md5hex>,log-<nr>-<origin>,<pos>`) names.
+pub fn head_log(head: &str) -> Option<LogName<'_>> {
+    head.split(',').nth(1).and_then(|log| LogName::parse(log).ok())
 }
 
 /// `<prefix><host>`, e.g. `replay-node1`.
