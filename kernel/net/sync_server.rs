@@ -20,7 +20,6 @@ use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN
 use crate::net::conn::{owned, text, Conn, Listener};
 use crate::tree::{path, Tree, ROOT};
 use crate::net::served::{Primaries, Serving};
-use crate::primary::log::Log;
 use crate::tunables::Traffic;
 
 /// Bytes of disk one `SyncSums` request covers.
@@ -52,9 +51,8 @@ pub(crate) fn block_digests(ctx: &Context, data: &[u8], out: &mut [u8]) -> Resul
     Ok(n)
 }
 
-fn log_name<'a>(log: &Log, buf: &'a mut [u8; 80]) -> Result<&'a str> {
-    let me = core::str::from_utf8(&log.me).map_err(|_| EINVAL)?;
-    crate::mars_core::text::format_into(buf, format_args!("{}", LogName { nr: log.nr, host: me })).ok_or(EINVAL)
+fn log_name<'a>(log: LogName<'_>, buf: &'a mut [u8; 80]) -> Result<&'a str> {
+    crate::mars_core::text::format_into(buf, format_args!("{}", log)).ok_or(EINVAL)
 }
 
 /// What a syncing host asks for.
@@ -97,7 +95,16 @@ fn serve(s: &Serving, sock: Socket) -> Result {
         conn.refuse(SYNC_OFF_HISTORY, "the syncing host's replay start is not on this primary's history (a forced failover since its invalidation): invalidate it again");
         return Err(EAGAIN);
     }
-    conn.send(&Message::SyncPos { log: log_name(&log, &mut name)?, pos: log.appended() })?;
+    // Where this host's flushed writeback is (its replay link): every write before it is
+    // on the disk the sync reads, so the syncing host's replay may go on from there
+    // (`replication::sync_from`).
+    let tree = Tree { clock: &s.ctx.clock };
+    let at = tree.replay_link(&dir, me)?;
+    let Some(at) = at.as_deref().and_then(|v| ReplayLink::parse(text(v).ok()?).ok()) else {
+        conn.refuse(11, "the primary's replay link is not written yet");
+        return Err(EAGAIN);
+    };
+    conn.send(&Message::SyncPos { log: log_name(at.log, &mut name)?, pos: at.start })?;
     // The disk is held only while a request is served (below), never while waiting for
     // the next one: a detach must find it free once its requests are done.
     let current = served.log.clone();
@@ -153,8 +160,8 @@ fn serve(s: &Serving, sock: Socket) -> Result {
                 // Everything read so far was written back, so it was logged before this
                 // (in this logfile or an earlier one).
                 let log = served.log.get();
-                let pos = log.appended();
-                conn.send(&Message::SyncPos { log: log_name(&log, &mut name)?, pos })?;
+                let me = text(&log.me)?;
+                conn.send(&Message::SyncPos { log: log_name(LogName { nr: log.nr, host: me }, &mut name)?, pos: log.appended() })?;
                 return Ok(());
             }
         }

@@ -31,7 +31,8 @@ use crate::kapi::vfs;
 use crate::kapi::time::real_ns;
 use crate::secondary::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
-use crate::mars_core::tree::{ReplayLink, ACTUAL_PREFIX, DELETED, PRIMARY, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
+use crate::mars_core::replication::{sync_from, SyncFrom};
+use crate::mars_core::tree::{LogName, ReplayLink, ACTUAL_PREFIX, DELETED, PRIMARY, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, VERSION_PREFIX};
 use crate::mars_core::syncruns::{self, Run, Runs, Start, SYNC_REFUSED, SYNC_SOURCE, TOOK_OVER};
 use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN, SYNC_OFF_HISTORY};
 use crate::context::Context;
@@ -119,7 +120,7 @@ impl Job<'_> {
         let from_log = crate::mars_core::text::format_into(&mut from, format_args!("{}", replay.log)).ok_or(EINVAL)?;
         conn.send(&Message::SyncStart { res: self.res, from_log, from_pos: replay.start })?;
         let actual = path(fmt!("{}/{}{}", &*dir, ACTUAL_PREFIX, me))?;
-        match self.expect_pos(&mut conn) {
+        let primary_at = match self.expect_pos(&mut conn) {
             // Off the primary's history: said where views show it, tried again later
             // (an invalidation ends this job).
             Err(e) if e == EACCES => {
@@ -146,6 +147,9 @@ impl Job<'_> {
             }
             Start::At(s) => s,
         };
+        if status == 0 && !self.start_from(&tree, &dir, me, &replay, &primary_at)? {
+            return Ok(false);
+        }
         self.waiting_since = None;
         tree.write(&actual, SYNC_SOURCE, self.primary)?;
         if status > 0 {
@@ -249,6 +253,35 @@ impl Job<'_> {
             return Ok(None);
         }
         Tree { clock: &self.ctx.clock }.read(&link)
+    }
+
+    /// Before a sync copies the whole disk: replay goes on from the primary's flushed
+    /// writeback `at` (its answer to `SyncStart`) if that is beyond this host's replay
+    /// start `start` (`replication::sync_from`). False: the primary's version links the
+    /// move needs have not reached this host yet (the sync asks again later).
+    fn start_from(&self, tree: &Tree<'_>, dir: &CString, me: &str, start: &ReplayLink<'_>, at: &(KVec<u8>, u64)) -> Result<bool> {
+        let at_log = LogName::parse(text(&at.0)?).map_err(|_| protocol_error())?;
+        let at = ReplayLink { log: at_log, start: at.1, len: 0 };
+        let version_of = |nr: u32, host: &str| tree.read(&path(fmt!("{}/{}{:09}-{}", &**dir, VERSION_PREFIX, nr, host))?);
+        let prev_nr = at.log.nr.saturating_sub(1);
+        let (version, prev) = (version_of(at.log.nr, self.primary)?, version_of(prev_nr, self.primary)?);
+        let prev = match sync_from(0, start, &at, utf8(&version), utf8(&prev)) {
+            SyncFrom::Stay => return Ok(true),
+            SyncFrom::Wait => return Ok(false),
+            SyncFrom::Move { prev } => prev,
+        };
+        // The link before first: a crash in between leaves the older start, which
+        // replay goes on from as it did (its own link of that logfile is written then).
+        let prev_name = path(fmt!("{}{:09}-{}", VERSION_PREFIX, prev_nr, me))?;
+        let prev_name = prev_name.to_str().map_err(|_| EINVAL)?;
+        match prev {
+            Some(v) => tree.write(dir, prev_name, v)?,
+            None if version_of(prev_nr, me)?.is_some() => tree.write(dir, prev_name, DELETED)?,
+            None => {}
+        }
+        tree.write_replay_link(dir, me, &at)?;
+        pr_info!("resource {}: replay goes on from {} after the full sync ({}'s writeback; was {})\n", self.res, at, self.primary, start);
+        Ok(true)
     }
 
     /// Receives the primary's `SyncPos`: its logfile name and position.
@@ -364,4 +397,9 @@ impl Slot {
         self.n = 0;
         Ok(n as u64)
     }
+}
+
+/// A link value as text (`None`: absent, or not UTF-8, as a hostile peer may send).
+fn utf8(v: &Option<KVec<u8>>) -> Option<&str> {
+    v.as_deref().and_then(|v| text(v).ok())
 }

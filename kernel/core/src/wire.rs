@@ -26,7 +26,7 @@ use super::tree::LogName;
 /// Frame magic.
 pub const MAGIC: [u8; 4] = *b"MRSW";
 /// The protocol version this code speaks.
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 /// Frame header length.
 pub const HEADER_LEN: usize = 24;
 /// Where the data of a `LogData` payload starts (after `offset` and `file_size`).
@@ -82,7 +82,8 @@ pub enum Kind {
     SyncData = 12,
     /// End of a full sync.
     SyncEnd = 13,
-    /// The primary's log position (reply to `SyncStart` and `SyncEnd`).
+    /// The primary's flushed writeback position, its replay link (reply to
+    /// `SyncStart`, since protocol 4), or its log position (reply to `SyncEnd`).
     SyncPos = 14,
     /// First message of a connection (client → server, untagged): a fresh nonce and
     /// the ids of the keys the client holds (`mars_core::auth`).

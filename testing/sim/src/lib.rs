@@ -27,11 +27,12 @@ use mars_core::emergency::after_hole;
 use mars_core::handover::{Mode, Stamps, Takeover};
 use mars_core::merge::LinkState;
 use mars_core::ownership::{classify, decide, refused_path, Verdict};
-use mars_core::replication::{check_copy, delete_below, hole_after, kept_at_leave, serves_sync, next_logfile, stands_for_writer, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
+use mars_core::replication::{check_copy, delete_below, hole_after, kept_at_leave, serves_sync, sync_from, SyncFrom, next_logfile, stands_for_writer, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
 use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use mars_core::round::{self, follow, step, takeover_here, text, Activity, Links, Step};
 use mars_core::splitbrain::{beyond_primary, compare_histories, version_fate, PairHistory, VersionFate};
 use mars_core::splitmix::SplitMix64;
+use mars_core::syncruns::{start_at, Start, SYNC_SOURCE, TOOK_OVER};
 use mars_core::tree::{LogName, ReplayLink, VersionInput, VersionLink, DELETED, NONE, PRIMARY, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
 use mars_core::xxh64::xxh64;
 
@@ -157,6 +158,11 @@ struct Host {
     resync: bool,
     /// The sync thread asked for the primary's log position (the copy is complete).
     sync_ending: bool,
+    /// How often the last blocks were written (the position must answer the end asked
+    /// for after the last of them: the module asks once, after everything).
+    sync_seq: u64,
+    /// When the sync first waited for how its source took over (`syncruns::start_at`).
+    sync_waiting: Option<u64>,
     /// The primary refused the sync (the replay start is not on its history).
     sync_refused: bool,
     /// The module's fetch session (a new one after a detach or a crash).
@@ -209,6 +215,8 @@ impl Host {
             acked: None,
             resync: false,
             sync_ending: false,
+            sync_seq: 0,
+            sync_waiting: None,
             sync_refused: false,
             session: 0,
             confirmed: BTreeSet::new(),
@@ -566,14 +574,16 @@ enum Msg {
     /// Full sync: blocks from `from` on, once the primary's writeback has passed
     /// `start` (the syncing host's replay link).
     SyncReq { from: u32, start: (LogKey, u64) },
-    SyncData { from: u32, values: Vec<u64> },
-    /// The copy is complete: the primary's log position now.
-    SyncEnd,
+    /// Blocks of the primary's disk, and its replay link when it read them (the
+    /// module's primary answers `SyncStart` with it); `start`: the request's.
+    SyncData { from: u32, values: Vec<u64>, at: (LogKey, u64), start: (LogKey, u64) },
+    /// The copy is complete: the primary's log position now (`seq`: which end).
+    SyncEnd { seq: u64 },
     /// The primary does not serve the sync: the replay start is not on its history
     /// (`replication::serves_sync`, `wire::SYNC_OFF_HISTORY`).
     /// (`start`: the replay start it was asked for.)
     SyncRefused { start: (LogKey, u64) },
-    SyncPos { log: LogKey, pos: usize },
+    SyncPos { log: LogKey, pos: usize, seq: u64 },
 }
 
 /// Blocks one sync request copies.
@@ -785,8 +795,18 @@ impl World {
 
     /// Runs the seed to its end; the first finding of the checker ends it.
     pub fn run(&mut self) -> Result<Stats, Failure> {
-        let end = if self.invalidate { END_MS } else { RUN_MS + SETTLE_MS };
+        let mut settled = RUN_MS + SETTLE_MS;
+        let mut end = if self.invalidate { END_MS } else { settled };
         while self.now < end {
+            // A `marsadm primary` still waiting (it gives up after its timeout) gets
+            // 10 s after it ended to settle (seed 7710: it gave the role back 2 s
+            // before the end, and the end found no primary yet).
+            let waiting = self.pending.is_some() || self.switching.is_some_and(|(_, _, forced)| !forced);
+            if waiting && self.now + 10_000 > settled {
+                let later = self.now + 10_000 - settled;
+                settled += later;
+                end += later;
+            }
             let faults = self.now < RUN_MS;
             if faults {
                 self.operator();
@@ -798,11 +818,11 @@ impl World {
                 if let Some(p) = self.hosts.iter().position(|h| h.ceased) {
                     self.resume(p);
                 }
-                if self.now == RUN_MS + SETTLE_MS {
+                if self.now == settled {
                     // Settled: every divergence is shown; the operator repairs it.
                     self.check_shown()?;
                     self.repair_all();
-                } else if self.now == RUN_MS + SETTLE_MS + 30_000 {
+                } else if self.now == settled + 30_000 {
                     self.repair_all();
                 } else if self.now == RUN_MS + 10_000 && self.invalidate {
                     self.designate_if_none();
@@ -1208,6 +1228,43 @@ impl World {
             self.stats.invalidations += 1;
         }
         self.log(|| format!("{me} {}: full sync from {pname}, replay from logfile {nr}", if join { "JOINS" } else { "INVALIDATED" }));
+        true
+    }
+
+    /// The start of a full sync on host `x` from primary `p`, whose replay link is `at`
+    /// (`replication::sync_from`): replay goes on from there if that is beyond the
+    /// host's start. False: the links the move needs are not here yet (the blocks are
+    /// dropped; the next request asks again).
+    fn sync_from(&mut self, x: usize, p: usize, at: (LogKey, u64)) -> bool {
+        let now = self.now;
+        let pname = self.hosts[p].name.clone();
+        let h = &mut self.hosts[x];
+        let Some(start) = h.replay_link() else { return false };
+        let me = h.name.clone();
+        let link = |(log, pos): &(LogKey, u64)| format!("{},{pos},0", LogName { nr: log.0, host: &log.1 });
+        let (start_text, at_text) = (link(&start), link(&at));
+        let (start_link, at_link) = (ReplayLink::parse(&start_text).expect("written here"), ReplayLink::parse(&at_text).expect("written here"));
+        let version = h.link(&format!("version-{:09}-{pname}", at.0 .0)).map(str::to_string);
+        let prev_name = format!("version-{:09}-{me}", at.0 .0.saturating_sub(1));
+        let prev = h.link(&format!("version-{:09}-{pname}", at.0 .0.saturating_sub(1))).map(str::to_string);
+        match sync_from(0, &start_link, &at_link, version.as_deref(), prev.as_deref()) {
+            SyncFrom::Stay => return true,
+            SyncFrom::Wait => return false,
+            SyncFrom::Move { prev: Some(v) } => h.set(now, &prev_name, v, false),
+            SyncFrom::Move { prev: None } => {
+                if h.link(&prev_name).is_some() {
+                    h.set(now, &prev_name, DELETED, false);
+                }
+            }
+        }
+        h.set(now, &format!("replay-{me}"), &at_text, false);
+        // Truth: its disk becomes the primary's history up to there.
+        let mut chain = self.lineage.get(&at.0).cloned().unwrap_or_default();
+        if at.1 > 0 {
+            chain.push((at.0.clone(), at.1 as usize));
+        }
+        self.hosts[x].chain = chain;
+        self.log(|| format!("{me} sync: replay goes on from {at_text}, {pname}'s writeback (was {start_text})"));
         true
     }
 
@@ -1709,7 +1766,8 @@ impl World {
                 }
                 let to = (from + SYNC_BLOCKS).min(BLOCKS);
                 let values = h.disk[from as usize..to as usize].to_vec();
-                self.send(p.to, p.from, Msg::SyncData { from, values });
+                let at = h.replay_link().expect("checked above");
+                self.send(p.to, p.from, Msg::SyncData { from, values, at, start });
             }
             Msg::SyncRefused { start } => {
                 let h = &mut self.hosts[p.to];
@@ -1720,12 +1778,20 @@ impl World {
                     self.log(|| format!("{name}: the sync is refused (its replay start is not on the primary's history): to be invalidated again"));
                 }
             }
-            Msg::SyncData { from, values } => {
+            Msg::SyncData { from, values, at, start } => {
+                let sender = self.hosts[p.from].name.clone();
                 let h = &mut self.hosts[p.to];
                 let status = h.link(&format!("{SYNCSTATUS_PREFIX}{}", h.name)).and_then(|v| v.parse::<u64>().ok());
-                if status != Some(u64::from(from) * 4096) {
+                // (Nor blocks asked for with another replay start: the module's sync
+                // asks for blocks only on the connection whose start it went by.)
+                let source = h.link(&format!("actual-{}/{SYNC_SOURCE}", h.name));
+                if status != Some(u64::from(from) * 4096) || h.replay_link() != Some(start) || source != Some(sender.as_str()) {
                     return;
                 }
+                if from == 0 && !self.sync_from(p.to, p.from, at) {
+                    return;
+                }
+                let h = &mut self.hosts[p.to];
                 for (k, v) in values.iter().enumerate() {
                     h.disk_write(from + k as u32, *v);
                 }
@@ -1738,22 +1804,25 @@ impl World {
                     h.set(self.now, &format!("{SYNCSTATUS_PREFIX}{me}"), &(u64::from(next) * 4096).to_string(), false);
                 } else {
                     h.sync_ending = true;
-                    self.send(p.to, p.from, Msg::SyncEnd);
+                    h.sync_seq += 1;
+                    let seq = h.sync_seq;
+                    self.send(p.to, p.from, Msg::SyncEnd { seq });
                 }
             }
-            Msg::SyncEnd => {
+            Msg::SyncEnd { seq } => {
                 let h = &self.hosts[p.to];
-                if h.role != Role::Primary {
+                // (Not while its logging has ceased either, as the module refuses.)
+                if h.role != Role::Primary || h.ceased {
                     return;
                 }
                 let Some((cur, _)) = h.replay_link() else { return };
                 let pos = h.logs.get(&cur).map_or(0, Vec::len);
-                self.send(p.to, p.from, Msg::SyncPos { log: cur, pos });
+                self.send(p.to, p.from, Msg::SyncPos { log: cur, pos, seq });
             }
-            Msg::SyncPos { log, pos } => {
+            Msg::SyncPos { log, pos, seq } => {
                 let now = self.now;
                 let h = &mut self.hosts[p.to];
-                if !std::mem::take(&mut h.sync_ending) {
+                if seq != h.sync_seq || !std::mem::take(&mut h.sync_ending) {
                     return;
                 }
                 let me = h.name.clone();
@@ -1966,8 +2035,25 @@ impl World {
             h.replay(now);
         }
         if let Some(source) = plan.sync_wanted.filter(|_| plan.sync_runs) {
-            // The sync thread: the next blocks from where the status says.
-            let status = h.link(&format!("{SYNCSTATUS_PREFIX}{me}")).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            // The sync thread: the next blocks from where the status says, from 0 if
+            // the blocks below it came from a host the source did not take over from
+            // by a planned handover (the module's `syncruns::start_at`).
+            let mut status = h.link(&format!("{SYNCSTATUS_PREFIX}{me}")).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            let recorded = h.link(&format!("actual-{me}/{SYNC_SOURCE}")).map(str::to_string);
+            let stamp = |name: &str| h.tree.get(&format!("{RESOURCE_PREFIX}{RES}/{name}")).filter(|(v, _)| v != DELETED).map(|(v, s)| (v.clone(), *s));
+            let designated = stamp(PRIMARY).map_or(0, |(_, s)| s);
+            let took = stamp(&format!("actual-{}/{TOOK_OVER}", source.as_str())).filter(|(_, s)| *s > designated).map(|(v, _)| v);
+            let since = *h.sync_waiting.get_or_insert(now);
+            match start_at(status, recorded.as_deref(), source.as_str(), took.as_deref(), now - since) {
+                Start::Wait => return,
+                Start::At(0) if status > 0 => {
+                    status = 0;
+                    h.set(now, &format!("{SYNCSTATUS_PREFIX}{me}"), "0", false);
+                }
+                Start::At(_) => {}
+            }
+            h.sync_waiting = None;
+            h.set(now, &format!("actual-{me}/{SYNC_SOURCE}"), source.as_str(), false);
             let src = self.hosts.iter().position(|x| x.name == source.as_str());
             if let (Some(src), Some(start)) = (src, self.hosts[i].replay_link()) {
                 // (The last blocks again until the position arrives: the status says
