@@ -291,7 +291,9 @@ pub enum SyncFrom<'a> {
 /// 3221 with `--invalidate`.) A resumed sync (`status` > 0) never moves: the blocks
 /// it copied before were read at older positions.
 pub fn sync_from<'a>(status: u64, start: &ReplayLink<'_>, primary_at: &ReplayLink<'_>, version: Option<&str>, prev: Option<&'a str>) -> SyncFrom<'a> {
-    if status != 0 || (primary_at.log.nr, primary_at.start) <= (start.log.nr, start.start) {
+    // (Both lie on the primary's history, `serves_sync`: one logfile per number.)
+    let same_history = primary_at.log.nr != start.log.nr || primary_at.log == start.log;
+    if status != 0 || !same_history || (primary_at.log.nr, primary_at.start) <= (start.log.nr, start.start) {
         return SyncFrom::Stay;
     }
     let Some(version) = version.and_then(|v| VersionLink::parse(v).ok()).filter(|v| v.log == primary_at.log) else {
@@ -527,6 +529,8 @@ mod tests {
         assert_eq!(sync_from(4096, &start, &at, Some(&version(6, prev_head)), Some(&prev)), SyncFrom::Stay);
         assert_eq!(sync_from(0, &at, &start, None, None), SyncFrom::Stay);
         assert_eq!(sync_from(0, &at, &at, None, None), SyncFrom::Stay);
+        let other = ReplayLink { log: log(6, "node1"), start: 0, len: 0 };
+        assert_eq!(sync_from(0, &other, &at, Some(&version(6, prev_head)), Some(&prev)), SyncFrom::Stay);
     }
 
     #[test]
