@@ -24,7 +24,7 @@ use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::format_into;
 use crate::mars_core::log_record::{decode_header, next_window, LogScanner, RecordError, RecordKind, ScanEnd, HEADER_LEN, MAX_OVERHEAD, MAX_PAYLOAD};
 use crate::mars_core::replication::{hole_after, next_logfile, replay_step, rewrite_version, stands_for_writer, switchover, Copy, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
-use crate::mars_core::tree::{LogName, ReplayLink, VersionLink, RESOURCE_PREFIX, VERSION_PREFIX};
+use crate::mars_core::tree::{LogName, ReplayLink, VersionLink, RESOURCE_PREFIX, SYNCPOS_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
 use crate::context::Context;
 use crate::tree::{host_name, open_logfile, path, Logfile, Tree, ROOT};
@@ -469,11 +469,13 @@ impl Follower {
             },
             None => None,
         };
+        let syncpos = tree.read(&path(fmt!("{}/{}{}", &*dir, SYNCPOS_PREFIX, me))?)?;
         let links = SwitchLinks {
             mine: mine.as_deref().and_then(|v| text(v).ok()),
             origin: origin.as_deref().and_then(|v| text(v).ok()),
             next: next_version.as_deref().and_then(|v| text(v).ok()),
             next_copy,
+            syncpos: syncpos.as_deref().and_then(|v| text(v).ok()),
         };
         match switchover(replay, next, &links) {
             Switchover::Switch(next) => {

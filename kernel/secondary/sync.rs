@@ -33,7 +33,7 @@ use crate::secondary::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::replication::{sync_from, SyncFrom};
 use crate::mars_core::tree::{LogName, ReplayLink, ACTUAL_PREFIX, DELETED, PRIMARY, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, VERSION_PREFIX};
-use crate::mars_core::syncruns::{self, Run, Runs, Start, SYNC_REFUSED, SYNC_SOURCE, TOOK_OVER};
+use crate::mars_core::syncruns::{self, Run, Runs, Start, SYNC_FROM, SYNC_REFUSED, SYNC_SOURCE, TOOK_OVER};
 use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN, SYNC_OFF_HISTORY};
 use crate::context::Context;
 use crate::tree::{host_name, path, Tree, ROOT};
@@ -147,8 +147,11 @@ impl Job<'_> {
             }
             Start::At(s) => s,
         };
-        if status == 0 && !self.start_from(&tree, &dir, me, &replay, &primary_at)? {
-            return Ok(false);
+        if status == 0 {
+            // Where replay may go on once this pass over the whole disk completes.
+            let at = LogName::parse(text(&primary_at.0)?).map_err(|_| protocol_error())?;
+            let at = path(fmt!("{}", ReplayLink { log: at, start: primary_at.1, len: 0 }))?;
+            tree.write(&actual, SYNC_FROM, at.to_str().map_err(|_| EINVAL)?)?;
         }
         self.waiting_since = None;
         tree.write(&actual, SYNC_SOURCE, self.primary)?;
@@ -232,12 +235,17 @@ impl Job<'_> {
         // position now; then the status says the sync is complete.
         conn.send(&Message::SyncEnd)?;
         let (log, at) = self.expect_pos(&mut conn)?;
+        let from = tree.read(&path(fmt!("{}/{}", &*actual, SYNC_FROM))?)?;
+        if let Some(from) = from.as_deref().and_then(|v| ReplayLink::parse(text(v).ok()?).ok()) {
+            self.start_from(&tree, &dir, me, &replay, &from)?;
+        }
         let syncpos = path(fmt!("{},{},0", text(&log)?, at))?;
         let pos_name = path(fmt!("{}{}", SYNCPOS_PREFIX, me))?;
         tree.write(&dir, pos_name.to_str().map_err(|_| EINVAL)?, syncpos.to_str().map_err(|_| EINVAL)?)?;
         let size = path(fmt!("{}", self.size))?;
         tree.write(&dir, status_name, size.to_str().map_err(|_| EINVAL)?)?;
         tree.write(&actual, SYNC_SOURCE, DELETED)?;
+        tree.write(&actual, SYNC_FROM, DELETED)?;
         pr_info!("resource {}: synced {} bytes from {}, {} of them differed; consistent after replay to {}\n",
             self.res, self.size - status, self.primary, copied, &*syncpos);
         Ok(true)
@@ -255,23 +263,18 @@ impl Job<'_> {
         Tree { clock: &self.ctx.clock }.read(&link)
     }
 
-    /// Before a sync copies the whole disk: replay goes on from the primary's flushed
-    /// writeback `at` (its answer to `SyncStart`) if that is beyond this host's replay
-    /// start `start` (`replication::sync_from`). False: the primary's version links the
-    /// move needs have not reached this host yet (the sync asks again later).
-    fn start_from(&self, tree: &Tree<'_>, dir: &CString, me: &str, start: &ReplayLink<'_>, at: &(KVec<u8>, u64)) -> Result<bool> {
-        let at_log = LogName::parse(text(&at.0)?).map_err(|_| protocol_error())?;
-        let at = ReplayLink { log: at_log, start: at.1, len: 0 };
+    /// A sync that compared the whole disk from its first block is complete: replay
+    /// goes on from the primary's flushed writeback `at` when the sync began (its answer
+    /// to `SyncStart`, kept in `actual-<me>/sync-from`) if that is beyond this host's
+    /// replay start `start` (`replication::sync_from`). Where the primary's version links
+    /// the move needs are not here, replay goes on from `start`.
+    fn start_from(&self, tree: &Tree<'_>, dir: &CString, me: &str, start: &ReplayLink<'_>, at: &ReplayLink<'_>) -> Result {
         let version_of = |nr: u32, host: &str| tree.read(&path(fmt!("{}/{}{:09}-{}", &**dir, VERSION_PREFIX, nr, host))?);
         let prev_nr = at.log.nr.saturating_sub(1);
         let (version, prev) = (version_of(at.log.nr, self.primary)?, version_of(prev_nr, self.primary)?);
-        let prev = match sync_from(0, start, &at, utf8(&version), utf8(&prev)) {
-            SyncFrom::Stay => return Ok(true),
-            SyncFrom::Wait => return Ok(false),
-            SyncFrom::Move { prev } => prev,
-        };
+        let SyncFrom::Move { prev } = sync_from(0, start, at, utf8(&version), utf8(&prev)) else { return Ok(()) };
         // The link before first: a crash in between leaves the older start, which
-        // replay goes on from as it did (its own link of that logfile is written then).
+        // replay goes on from (it writes its own link of that logfile then).
         let prev_name = path(fmt!("{}{:09}-{}", VERSION_PREFIX, prev_nr, me))?;
         let prev_name = prev_name.to_str().map_err(|_| EINVAL)?;
         match prev {
@@ -279,9 +282,9 @@ impl Job<'_> {
             None if version_of(prev_nr, me)?.is_some() => tree.write(dir, prev_name, DELETED)?,
             None => {}
         }
-        tree.write_replay_link(dir, me, &at)?;
-        pr_info!("resource {}: replay goes on from {} after the full sync ({}'s writeback; was {})\n", self.res, at, self.primary, start);
-        Ok(true)
+        tree.write_replay_link(dir, me, at)?;
+        pr_info!("resource {}: replay goes on from {} after the full sync ({}'s writeback when it began; was {})\n", self.res, at, self.primary, start);
+        Ok(())
     }
 
     /// Receives the primary's `SyncPos`: its logfile name and position.

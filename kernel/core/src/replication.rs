@@ -184,6 +184,8 @@ pub struct SwitchLinks<'a> {
     /// The local copy of logfile N + 1, if there is one (its `confirmed`: the fetch
     /// compared it with its source's, or it is this host's own).
     pub next_copy: Option<NextCopy>,
+    /// `syncpos-<me>`: where the primary was when this host's full sync ended.
+    pub syncpos: Option<&'a str>,
 }
 
 /// The switchover check of a secondary that has replayed `replay` to the end of its
@@ -204,6 +206,14 @@ pub struct SwitchLinks<'a> {
 /// crash: its disk may hold records of it beyond the replay link. So a secondary that
 /// restarts while its source is unreachable replays the logfile it is in to its end,
 /// and the next ones only once the source answers.)
+///
+/// A host whose full sync ended at `syncpos` has on its disk what the primary had
+/// logged up to there: a next logfile that continues another history than the one
+/// through `syncpos` (it goes on from an earlier position of that logfile, enters
+/// another logfile of its number, or jumps over its number) is one this host's disk
+/// has diverged from, although the version links agree: a stop. (A forced failover to
+/// a host that had less of the logfile than the sync copied; replay followed it and
+/// the links called the mix consistent.)
 pub fn switchover<'a>(replay: &ReplayLink<'_>, next: Option<LogName<'a>>, links: &SwitchLinks<'_>) -> Switchover<'a> {
     let Some(next) = next else { return Switchover::Wait(Wait::NoNextLogfile) };
     let Some(mine_raw) = links.mine else { return Switchover::Wait(Wait::NoVersionLink) };
@@ -218,12 +228,23 @@ pub fn switchover<'a>(replay: &ReplayLink<'_>, next: Option<LogName<'a>>, links:
         if links.next_copy.is_some_and(|c| c.size > 0 && !c.confirmed) {
             return Switchover::Wait(Wait::NextUnconfirmed);
         }
+        if links.syncpos.and_then(|p| ReplayLink::parse(p).ok()).is_some_and(|p| off_synced(replay, next, &p)) {
+            return Switchover::Stop(Stop::VersionMismatch);
+        }
         return Switchover::Switch(next);
     }
     match links.origin.and_then(|v| VersionLink::parse(v).ok()) {
         Some(origin) if origin != mine && origin.pos > mine.pos => Switchover::Wait(Wait::NotYetComplete),
         _ => Switchover::Stop(Stop::VersionMismatch),
     }
+}
+
+/// Whether moving on from `replay` (at the end of its logfile) to `next` leaves the
+/// history through `synced`, the position a full sync ended at ([`switchover`]).
+fn off_synced(replay: &ReplayLink<'_>, next: LogName<'_>, synced: &ReplayLink<'_>) -> bool {
+    (synced.log == replay.log && replay.start < synced.start)
+        || (synced.log.nr == next.nr && synced.log != next)
+        || (replay.log.nr < synced.log.nr && synced.log.nr < next.nr)
 }
 
 /// Whether `link`, another host's version link of logfile `next`, stands in for the
@@ -262,9 +283,9 @@ pub fn serves_sync(start: &ReplayLink<'_>, current: LogName<'_>, version: Option
     start.log == current || version.and_then(|v| VersionLink::parse(v).ok()).is_some_and(|v| v.log == start.log && v.pos >= start.start)
 }
 
-/// What a host about to copy a primary's disk does with the primary's replay link
-/// (`primary_at`, the position its writeback had flushed when it began to serve):
-/// see [`sync_from`].
+/// What a host whose full sync has copied a primary's disk does with the primary's
+/// replay link (`primary_at`, the position its writeback had flushed when it began to
+/// serve): see [`sync_from`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncFrom<'a> {
     /// Replay goes on from where the host's replay link says.
@@ -278,18 +299,20 @@ pub enum SyncFrom<'a> {
     Wait,
 }
 
-/// Where replay goes on after a full sync that is about to copy the whole disk
-/// (`status` = 0) from a primary whose flushed writeback is at `primary_at`: there if
-/// that is beyond the host's replay start `start` (every write before it is on the disk
-/// the sync reads), else at `start`. `version` and `prev` are the primary's version
+/// Where replay goes on after a full sync that compared and copied the whole disk from
+/// its first block (`status` = 0 when it began) from a primary whose flushed writeback
+/// was at `primary_at` when it began: there if that is beyond the host's replay start
+/// `start` (every write before it was on the disk the sync read), else at `start`. The
+/// move is made when the sync completes, not when it begins: `fake-sync` may end a sync
+/// that has copied nothing, and then the disk is a copy as of `start` only. `version` and `prev` are the primary's version
 /// links of that logfile and the one before, as this host's tree has them: the host's
 /// own version link before the new start must be the primary's, since replay chains
 /// its links onto it. (The start that `invalidate` or `join-resource` chose came from
 /// its view of the primary's replay link, which may be stale: a member that deleted
 /// the version links below a newer bound, not knowing the joining host, left its
 /// replay waiting at a switchover forever; found by the simulation, seeds 3051 and
-/// 3221 with `--invalidate`.) A resumed sync (`status` > 0) never moves: the blocks
-/// it copied before were read at older positions.
+/// 3221 with `--invalidate`.) A sync that began further on (`status` > 0) never moves:
+/// the blocks before were read at older positions.
 pub fn sync_from<'a>(status: u64, start: &ReplayLink<'_>, primary_at: &ReplayLink<'_>, version: Option<&str>, prev: Option<&'a str>) -> SyncFrom<'a> {
     // (Both lie on the primary's history, `serves_sync`: one logfile per number.)
     let same_history = primary_at.log.nr != start.log.nr || primary_at.log == start.log;
@@ -638,7 +661,7 @@ mod tests {
         let v4 = version(4, 4, "node1", 0, &v3);
         let replay = ReplayLink { log: log(3, "node1"), start: 1000, len: 0 };
         let next = Some(log(4, "node1"));
-        let links = SwitchLinks { mine: Some(&v3), origin: Some(&v3), next: Some(&v4), next_copy: None };
+        let links = SwitchLinks { mine: Some(&v3), origin: Some(&v3), next: Some(&v4), next_copy: None, syncpos: None };
         assert_eq!(switchover(&replay, next, &links), Switchover::Switch(log(4, "node1")));
         assert_eq!(switchover(&replay, None, &links), Switchover::Wait(Wait::NoNextLogfile));
         // A copy of the next logfile with data is entered once confirmed; an empty one
@@ -673,6 +696,24 @@ mod tests {
         assert_eq!(switchover(&replay, Some(log(4, "node2")), &split), Switchover::Stop(Stop::VersionMismatch));
         // The next version link must name the logfile found.
         assert_eq!(switchover(&replay, Some(log(4, "node2")), &links), Switchover::Stop(Stop::VersionMismatch));
+        // A full sync copied logfile 3 up to 1001, the next logfile goes on from 1000:
+        // the disk has a write that history has not (a forced failover to a host that
+        // had less). Up to 1000, or a sync that ended before or after, is fine.
+        let synced = |p: &'static str| SwitchLinks { syncpos: Some(p), ..links };
+        assert_eq!(switchover(&replay, next, &synced("log-000000003-node1,1001,0")), Switchover::Stop(Stop::VersionMismatch));
+        assert_eq!(switchover(&replay, next, &synced("log-000000003-node1,1000,0")), Switchover::Switch(log(4, "node1")));
+        assert_eq!(switchover(&replay, next, &synced("log-000000002-node1,9000,0")), Switchover::Switch(log(4, "node1")));
+        assert_eq!(switchover(&replay, next, &synced("log-000000004-node1,10,0")), Switchover::Switch(log(4, "node1")));
+        assert_eq!(switchover(&replay, next, &synced("log-000000005-node2,10,0")), Switchover::Switch(log(4, "node1")));
+        assert_eq!(switchover(&replay, next, &synced("garbage")), Switchover::Switch(log(4, "node1")));
+        // The sync ended in another logfile of the next number, or in one the next
+        // logfile jumps over (a hole).
+        assert_eq!(switchover(&replay, next, &synced("log-000000004-node2,10,0")), Switchover::Stop(Stop::VersionMismatch));
+        let v13 = version(4, 13, "node1", 0, &v3);
+        let hole = SwitchLinks { next: Some(&v13), ..links };
+        assert_eq!(switchover(&replay, Some(log(13, "node1")), &hole), Switchover::Switch(log(13, "node1")));
+        let hole = SwitchLinks { syncpos: Some("log-000000005-node2,10,0"), ..hole };
+        assert_eq!(switchover(&replay, Some(log(13, "node1")), &hole), Switchover::Stop(Stop::VersionMismatch));
     }
 
     #[test]

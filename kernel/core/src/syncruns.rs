@@ -9,6 +9,11 @@ use super::wire::{MAX_SYNC_READ, SYNC_BLOCK};
 /// unfinished full sync were copied from (deleted when the sync completes).
 pub const SYNC_SOURCE: &str = "sync-source";
 
+/// In a resource's `actual-<host>/`: the source's flushed writeback position (a replay
+/// link) when the host's unfinished full sync began to compare the disk from its first
+/// block; once the sync completes, replay goes on from there (`replication::sync_from`).
+pub const SYNC_FROM: &str = "sync-from";
+
 /// In a resource's `actual-<host>/`: 1 while the primary refuses the host's full sync
 /// because the host's replay start is not on the primary's history
 /// (`wire::SYNC_OFF_HISTORY`: a forced failover after the host's invalidation), 0 once a

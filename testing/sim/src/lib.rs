@@ -32,7 +32,7 @@ use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use mars_core::round::{self, follow, step, takeover_here, text, Activity, Links, Step};
 use mars_core::splitbrain::{beyond_primary, compare_histories, version_fate, PairHistory, VersionFate};
 use mars_core::splitmix::SplitMix64;
-use mars_core::syncruns::{start_at, Start, SYNC_SOURCE, TOOK_OVER};
+use mars_core::syncruns::{start_at, Start, SYNC_FROM, SYNC_SOURCE, TOOK_OVER};
 use mars_core::tree::{LogName, ReplayLink, VersionInput, VersionLink, DELETED, NONE, PRIMARY, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
 use mars_core::xxh64::xxh64;
 
@@ -465,7 +465,8 @@ impl Host {
         };
         let next_link = writer.or_else(stand_in).map(str::to_string);
         let next_copy = next.as_ref().map(|k| NextCopy { size: self.logs[k].len() as u64, confirmed: k.1 == self.name || self.confirmed.contains(k) });
-        let links = SwitchLinks { mine: mine.as_deref(), origin: origin.as_deref(), next: next_link.as_deref(), next_copy };
+        let syncpos = self.link(&format!("{SYNCPOS_PREFIX}{me}")).map(str::to_string);
+        let links = SwitchLinks { mine: mine.as_deref(), origin: origin.as_deref(), next: next_link.as_deref(), next_copy, syncpos: syncpos.as_deref() };
         match switchover(&replay, next.as_ref().map(|(nr, h)| LogName { nr: *nr, host: h }), &links) {
             Switchover::Switch(n) => {
                 let key = (n.nr, n.host.to_string());
@@ -1231,15 +1232,14 @@ impl World {
         true
     }
 
-    /// The start of a full sync on host `x` from primary `p`, whose replay link is `at`
-    /// (`replication::sync_from`): replay goes on from there if that is beyond the
-    /// host's start. False: the links the move needs are not here yet (the blocks are
-    /// dropped; the next request asks again).
-    fn sync_from(&mut self, x: usize, p: usize, at: (LogKey, u64)) -> bool {
+    /// The end of a full sync on host `x` from primary `p` that compared the whole disk
+    /// from its first block, when `p`'s replay link was `at` (`replication::sync_from`):
+    /// replay goes on from there if that is beyond the host's start.
+    fn sync_from(&mut self, x: usize, p: usize, at: (LogKey, u64)) {
         let now = self.now;
         let pname = self.hosts[p].name.clone();
         let h = &mut self.hosts[x];
-        let Some(start) = h.replay_link() else { return false };
+        let Some(start) = h.replay_link() else { return };
         let me = h.name.clone();
         let link = |(log, pos): &(LogKey, u64)| format!("{},{pos},0", LogName { nr: log.0, host: &log.1 });
         let (start_text, at_text) = (link(&start), link(&at));
@@ -1248,8 +1248,7 @@ impl World {
         let prev_name = format!("version-{:09}-{me}", at.0 .0.saturating_sub(1));
         let prev = h.link(&format!("version-{:09}-{pname}", at.0 .0.saturating_sub(1))).map(str::to_string);
         match sync_from(0, &start_link, &at_link, version.as_deref(), prev.as_deref()) {
-            SyncFrom::Stay => return true,
-            SyncFrom::Wait => return false,
+            SyncFrom::Stay | SyncFrom::Wait => return,
             SyncFrom::Move { prev: Some(v) } => h.set(now, &prev_name, v, false),
             SyncFrom::Move { prev: None } => {
                 if h.link(&prev_name).is_some() {
@@ -1264,8 +1263,7 @@ impl World {
             chain.push((at.0.clone(), at.1 as usize));
         }
         self.hosts[x].chain = chain;
-        self.log(|| format!("{me} sync: replay goes on from {at_text}, {pname}'s writeback (was {start_text})"));
-        true
+        self.log(|| format!("{me} sync: replay goes on from {at_text}, {pname}'s writeback when the sync began (was {start_text})"));
     }
 
     /// Nobody primary once the faults are over (say a handover was given up with the
@@ -1788,10 +1786,11 @@ impl World {
                 if status != Some(u64::from(from) * 4096) || h.replay_link() != Some(start) || source != Some(sender.as_str()) {
                     return;
                 }
-                if from == 0 && !self.sync_from(p.to, p.from, at) {
-                    return;
+                if from == 0 {
+                    // Where replay may go on once this pass over the whole disk completes.
+                    let me = h.name.clone();
+                    h.set(self.now, &format!("actual-{me}/{SYNC_FROM}"), &format!("{},{},0", LogName { nr: at.0 .0, host: &at.0 .1 }, at.1), false);
                 }
-                let h = &mut self.hosts[p.to];
                 for (k, v) in values.iter().enumerate() {
                     h.disk_write(from + k as u32, *v);
                 }
@@ -1826,6 +1825,11 @@ impl World {
                     return;
                 }
                 let me = h.name.clone();
+                if let Some(from) = h.link(&format!("actual-{me}/{SYNC_FROM}")).and_then(|v| ReplayLink::parse(v).ok()).map(|l| ((l.log.nr, l.log.host.to_string()), l.start)) {
+                    self.sync_from(p.to, p.from, from);
+                }
+                let h = &mut self.hosts[p.to];
+                h.set(now, &format!("actual-{me}/{SYNC_FROM}"), DELETED, false);
                 let name = LogName { nr: log.0, host: &log.1 };
                 h.set(now, &format!("{SYNCPOS_PREFIX}{me}"), &format!("{name},{pos},0"), false);
                 h.set(now, &format!("{SYNCSTATUS_PREFIX}{me}"), &(u64::from(BLOCKS) * 4096).to_string(), false);

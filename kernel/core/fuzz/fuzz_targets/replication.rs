@@ -42,8 +42,8 @@ fuzz_target!(|data: &[u8]| {
     // The next logfile's local copy: its size and whether the fetch confirmed it, from
     // the input's length (any value must be judged).
     let next_copy = (data.len() % 3 != 0).then(|| NextCopy { size: data.len() as u64, confirmed: data.len() % 3 == 1 });
-    let links = SwitchLinks { mine, origin, next, next_copy };
     let names: Vec<&str> = lines.collect();
+    let links = SwitchLinks { mine, origin, next, next_copy, syncpos: names.first().copied() };
     let logs = names.iter().filter_map(|n| LogName::parse(n).ok());
     let next = next_logfile(replay.log, logs).ok().flatten();
     // A name's value: the line after it (any text must be judged).
