@@ -40,6 +40,8 @@ echo "node2 at $lag, node3's sync ended at $syncpos"
 step "node1 cut off; forced failover to node2, which writes on from where it lagged"
 tb net cut node1 node2
 tb net cut node1 node3
+# (The next scenario on this testbed needs node1 reachable, also after a failure here.)
+trap 'tb net heal node1 node2; tb net heal node1 node3' EXIT
 on node2 'marsadm primary --force r0' || fail "forced failover to node2"
 write_some node2 200
 on node3 'marsadm resume-fetch r0 >/dev/null' || fail "resume-fetch on node3"
