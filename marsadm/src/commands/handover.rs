@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use mars_core::emergency::HAS_EMERGENCY;
 use mars_core::handover::Takeover;
 use mars_core::round::{self, Links};
-use mars_core::tree::{ReplayLink, VersionLink, NONE, PRIMARY, REPLAY_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
+use mars_core::syncruns::SYNC_FROM;
+use mars_core::tree::{ReplayLink, VersionLink, ACTUAL_PREFIX, DELETED, NONE, PRIMARY, REPLAY_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 
 use super::resource::{device_up, discard_history, require_member, resource_dir, set_todo_of};
 use super::systemd;
@@ -463,6 +464,12 @@ pub fn fake_sync(ctx: &Context, res: &str, timeout: Duration) -> Result<()> {
     let theirs = ReplayLink::parse(&theirs).map_err(|_| refused(res, format!("{primary}'s replay link is not known here")))?;
     let syncpos = ReplayLink { log: theirs.log, start: theirs.start.saturating_add(theirs.len), len: 0 };
     let stamp = ctx.stamp(&[&dir, &format!("{dir}/{TODO_PREFIX}{me}")])?;
+    // The sync ends without a pass over the whole disk: its replay start does not move
+    // (`replication::sync_from`), also not when a later sync (after `resize`) completes.
+    let from = format!("{dir}/{ACTUAL_PREFIX}{me}/{SYNC_FROM}");
+    if ctx.tree.get(&from)?.is_some() {
+        ctx.tree.set(&from, DELETED, stamp)?;
+    }
     ctx.tree.set(&format!("{dir}/{SYNCPOS_PREFIX}{me}"), &syncpos.to_string(), stamp)?;
     ctx.tree.set(&format!("{dir}/{SYNCSTATUS_PREFIX}{me}"), &size.to_string(), stamp + 1)?;
     ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{me}/sync"), if sync_on { "1" } else { "0" }, stamp + 1)?;
