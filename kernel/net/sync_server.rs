@@ -97,7 +97,7 @@ fn serve(s: &Serving, sock: Socket) -> Result {
     }
     // Where this host's flushed writeback is (its replay link): every write before it is
     // on the disk the sync reads, so the syncing host's replay may go on from there
-    // (`replication::sync_from`).
+    // once its sync is complete (`replication::replay_after_sync`).
     let tree = Tree { clock: &s.ctx.clock };
     let at = tree.replay_link(&dir, me)?;
     let Some(at) = at.as_deref().and_then(|v| ReplayLink::parse(text(v).ok()?).ok()) else {

@@ -31,7 +31,7 @@ use crate::kapi::vfs;
 use crate::kapi::time::real_ns;
 use crate::secondary::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
-use crate::mars_core::replication::{sync_from, SyncFrom};
+use crate::mars_core::replication::{replay_after_sync, AfterSync};
 use crate::mars_core::tree::{LogName, ReplayLink, ACTUAL_PREFIX, DELETED, PRIMARY, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, VERSION_PREFIX};
 use crate::mars_core::syncruns::{self, Run, Runs, Start, SYNC_FROM, SYNC_REFUSED, SYNC_SOURCE, TOOK_OVER};
 use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN, SYNC_OFF_HISTORY};
@@ -266,13 +266,13 @@ impl Job<'_> {
     /// A sync that compared the whole disk from its first block is complete: replay
     /// goes on from the primary's flushed writeback `at` when the sync began (its answer
     /// to `SyncStart`, kept in `actual-<me>/sync-from`) if that is beyond this host's
-    /// replay start `start` (`replication::sync_from`). Where the primary's version links
+    /// replay start `start` (`replication::replay_after_sync`). Where the primary's version links
     /// the move needs are not here, replay goes on from `start`.
     fn start_from(&self, tree: &Tree<'_>, dir: &CString, me: &str, start: &ReplayLink<'_>, at: &ReplayLink<'_>) -> Result {
         let version_of = |nr: u32, host: &str| tree.read(&path(fmt!("{}/{}{:09}-{}", &**dir, VERSION_PREFIX, nr, host))?);
         let prev_nr = at.log.nr.saturating_sub(1);
         let (version, prev) = (version_of(at.log.nr, self.primary)?, version_of(prev_nr, self.primary)?);
-        let SyncFrom::Move { prev } = sync_from(0, start, at, utf8(&version), utf8(&prev)) else { return Ok(()) };
+        let AfterSync::Move { prev } = replay_after_sync(start, at, utf8(&version), utf8(&prev)) else { return Ok(()) };
         // The link before first: a crash in between leaves the older start, which
         // replay goes on from (it writes its own link of that logfile then).
         let prev_name = path(fmt!("{}{:09}-{}", VERSION_PREFIX, prev_nr, me))?;

@@ -283,51 +283,45 @@ pub fn serves_sync(start: &ReplayLink<'_>, current: LogName<'_>, version: Option
     start.log == current || version.and_then(|v| VersionLink::parse(v).ok()).is_some_and(|v| v.log == start.log && v.pos >= start.start)
 }
 
-/// What a host whose full sync has copied a primary's disk does with the primary's
-/// replay link (`primary_at`, the position its writeback had flushed when it began to
-/// serve): see [`sync_from`].
+/// Where a host's replay goes on after its full sync: [`replay_after_sync`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncFrom<'a> {
-    /// Replay goes on from where the host's replay link says.
+pub enum AfterSync<'a> {
+    /// From where the host's replay link says.
     Stay,
-    /// Replay goes on from `primary_at` instead: the host's version link of the logfile
+    /// From the primary's position instead: the host's version link of the logfile
     /// before becomes `prev` (a copy of the primary's), or goes (`None`: the primary's
     /// history has none there, a hole).
     Move { prev: Option<&'a str> },
-    /// The primary's version links that the move needs have not reached this host yet:
-    /// ask again later.
-    Wait,
 }
 
 /// Where replay goes on after a full sync that compared and copied the whole disk from
-/// its first block (`status` = 0 when it began) from a primary whose flushed writeback
-/// was at `primary_at` when it began: there if that is beyond the host's replay start
-/// `start` (every write before it was on the disk the sync read), else at `start`. The
-/// move is made when the sync completes, not when it begins: `fake-sync` may end a sync
-/// that has copied nothing, and then the disk is a copy as of `start` only. `version` and `prev` are the primary's version
-/// links of that logfile and the one before, as this host's tree has them: the host's
-/// own version link before the new start must be the primary's, since replay chains
-/// its links onto it. (The start that `invalidate` or `join-resource` chose came from
-/// its view of the primary's replay link, which may be stale: a member that deleted
-/// the version links below a newer bound, not knowing the joining host, left its
-/// replay waiting at a switchover forever; found by the simulation, seeds 3051 and
-/// 3221 with `--invalidate`.) A sync that began further on (`status` > 0) never moves:
-/// the blocks before were read at older positions.
-pub fn sync_from<'a>(status: u64, start: &ReplayLink<'_>, primary_at: &ReplayLink<'_>, version: Option<&str>, prev: Option<&'a str>) -> SyncFrom<'a> {
+/// its first block, from a primary whose flushed writeback was at `primary_at` when
+/// that pass began: there if that is beyond the host's replay start `start` (every write
+/// before it was on the disk the sync read), else at `start`. `version` and `prev` are
+/// the primary's version links of that logfile and the one before, as this host's tree
+/// has them: the host's own link before the new start must be the primary's, since
+/// replay chains its links onto it (missing here: no move). The start that `invalidate`
+/// or `join-resource` chose came from its view of the primary's replay link, which may
+/// be stale: a member that deleted the version links below a newer bound, not knowing
+/// the new member, left its replay waiting at a switchover forever (found by the
+/// simulation, seeds 3051 and 3221 with `--invalidate`). The move is made when the
+/// sync completes, not when it begins: `fake-sync` may end a sync that has copied
+/// nothing, and that disk is a copy as of `start` only.
+pub fn replay_after_sync<'a>(start: &ReplayLink<'_>, primary_at: &ReplayLink<'_>, version: Option<&str>, prev: Option<&'a str>) -> AfterSync<'a> {
     // (Both lie on the primary's history, `serves_sync`: one logfile per number.)
     let same_history = primary_at.log.nr != start.log.nr || primary_at.log == start.log;
-    if status != 0 || !same_history || (primary_at.log.nr, primary_at.start) <= (start.log.nr, start.start) {
-        return SyncFrom::Stay;
+    if !same_history || (primary_at.log.nr, primary_at.start) <= (start.log.nr, start.start) {
+        return AfterSync::Stay;
     }
     let Some(version) = version.and_then(|v| VersionLink::parse(v).ok()).filter(|v| v.log == primary_at.log) else {
-        return SyncFrom::Wait;
+        return AfterSync::Stay;
     };
     if version.prev_head.is_empty() {
-        return SyncFrom::Move { prev: None };
+        return AfterSync::Move { prev: None };
     }
     match prev {
-        Some(p) if VersionLink::parse(p).is_ok() && head(p) == version.prev_head => SyncFrom::Move { prev: Some(p) },
-        _ => SyncFrom::Wait,
+        Some(p) if VersionLink::parse(p).is_ok() && head(p) == version.prev_head => AfterSync::Move { prev: Some(p) },
+        _ => AfterSync::Stay,
     }
 }
 
@@ -533,27 +527,26 @@ mod tests {
     }
 
     #[test]
-    fn a_fresh_sync_starts_replay_at_the_primary_s_writeback() {
+    fn a_complete_sync_starts_replay_at_the_primary_s_writeback() {
         let start = ReplayLink { log: log(3, "node3"), start: 0, len: 0 };
         let at = ReplayLink { log: log(6, "node3"), start: 20, len: 0 };
         let prev = VersionLink { digest: [5; 16], log: log(5, "node3"), pos: 9, prev_head: "aa" }.to_string();
         let prev_head = prev.split(':').next().unwrap();
         let version = |nr, prev_head| VersionLink { digest: [7; 16], log: log(nr, "node3"), pos: 20, prev_head }.to_string();
-        assert_eq!(sync_from(0, &start, &at, Some(&version(6, prev_head)), Some(&prev)), SyncFrom::Move { prev: Some(&prev) });
+        assert_eq!(replay_after_sync(&start, &at, Some(&version(6, prev_head)), Some(&prev)), AfterSync::Move { prev: Some(&prev) });
         // After a hole, there is no link before to copy.
-        assert_eq!(sync_from(0, &start, &at, Some(&version(6, "")), None), SyncFrom::Move { prev: None });
-        // The links have not arrived (or are older ones): ask again.
-        assert_eq!(sync_from(0, &start, &at, None, Some(&prev)), SyncFrom::Wait);
-        assert_eq!(sync_from(0, &start, &at, Some(&version(5, prev_head)), Some(&prev)), SyncFrom::Wait);
-        assert_eq!(sync_from(0, &start, &at, Some(&version(6, prev_head)), None), SyncFrom::Wait);
-        assert_eq!(sync_from(0, &start, &at, Some(&version(6, "00,log-000000005-node3,9")), Some(&prev)), SyncFrom::Wait);
-        assert_eq!(sync_from(0, &start, &at, Some(&version(6, prev_head)), Some(DELETED)), SyncFrom::Wait);
-        // A resumed sync, or a primary not beyond the start, changes nothing.
-        assert_eq!(sync_from(4096, &start, &at, Some(&version(6, prev_head)), Some(&prev)), SyncFrom::Stay);
-        assert_eq!(sync_from(0, &at, &start, None, None), SyncFrom::Stay);
-        assert_eq!(sync_from(0, &at, &at, None, None), SyncFrom::Stay);
+        assert_eq!(replay_after_sync(&start, &at, Some(&version(6, "")), None), AfterSync::Move { prev: None });
+        // The links have not arrived (or are older ones): no move.
+        assert_eq!(replay_after_sync(&start, &at, None, Some(&prev)), AfterSync::Stay);
+        assert_eq!(replay_after_sync(&start, &at, Some(&version(5, prev_head)), Some(&prev)), AfterSync::Stay);
+        assert_eq!(replay_after_sync(&start, &at, Some(&version(6, prev_head)), None), AfterSync::Stay);
+        assert_eq!(replay_after_sync(&start, &at, Some(&version(6, "00,log-000000005-node3,9")), Some(&prev)), AfterSync::Stay);
+        assert_eq!(replay_after_sync(&start, &at, Some(&version(6, prev_head)), Some(DELETED)), AfterSync::Stay);
+        // A primary not beyond the start, or on another logfile of its number: none.
+        assert_eq!(replay_after_sync(&at, &start, None, None), AfterSync::Stay);
+        assert_eq!(replay_after_sync(&at, &at, None, None), AfterSync::Stay);
         let other = ReplayLink { log: log(6, "node1"), start: 0, len: 0 };
-        assert_eq!(sync_from(0, &other, &at, Some(&version(6, prev_head)), Some(&prev)), SyncFrom::Stay);
+        assert_eq!(replay_after_sync(&other, &at, Some(&version(6, prev_head)), Some(&prev)), AfterSync::Stay);
     }
 
     #[test]

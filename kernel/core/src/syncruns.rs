@@ -11,7 +11,7 @@ pub const SYNC_SOURCE: &str = "sync-source";
 
 /// In a resource's `actual-<host>/`: the source's flushed writeback position (a replay
 /// link) when the host's unfinished full sync began to compare the disk from its first
-/// block; once the sync completes, replay goes on from there (`replication::sync_from`).
+/// block; once the sync completes, replay goes on from there (`replication::replay_after_sync`).
 pub const SYNC_FROM: &str = "sync-from";
 
 /// In a resource's `actual-<host>/`: 1 while the primary refuses the host's full sync

@@ -465,7 +465,7 @@ pub fn fake_sync(ctx: &Context, res: &str, timeout: Duration) -> Result<()> {
     let syncpos = ReplayLink { log: theirs.log, start: theirs.start.saturating_add(theirs.len), len: 0 };
     let stamp = ctx.stamp(&[&dir, &format!("{dir}/{TODO_PREFIX}{me}")])?;
     // The sync ends without a pass over the whole disk: its replay start does not move
-    // (`replication::sync_from`), also not when a later sync (after `resize`) completes.
+    // (`replication::replay_after_sync`), also not when a later sync (after `resize`) completes.
     let from = format!("{dir}/{ACTUAL_PREFIX}{me}/{SYNC_FROM}");
     if ctx.tree.get(&from)?.is_some() {
         ctx.tree.set(&from, DELETED, stamp)?;

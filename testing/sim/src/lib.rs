@@ -27,7 +27,7 @@ use mars_core::emergency::after_hole;
 use mars_core::handover::{Mode, Stamps, Takeover};
 use mars_core::merge::LinkState;
 use mars_core::ownership::{classify, decide, refused_path, Verdict};
-use mars_core::replication::{check_copy, delete_below, hole_after, kept_at_leave, serves_sync, sync_from, SyncFrom, next_logfile, stands_for_writer, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
+use mars_core::replication::{check_copy, delete_below, hole_after, kept_at_leave, serves_sync, replay_after_sync, AfterSync, next_logfile, stands_for_writer, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
 use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use mars_core::round::{self, follow, step, takeover_here, text, Activity, Links, Step};
 use mars_core::splitbrain::{beyond_primary, compare_histories, version_fate, PairHistory, VersionFate};
@@ -1233,9 +1233,9 @@ impl World {
     }
 
     /// The end of a full sync on host `x` from primary `p` that compared the whole disk
-    /// from its first block, when `p`'s replay link was `at` (`replication::sync_from`):
+    /// from its first block, when `p`'s replay link was `at` (`replication::replay_after_sync`):
     /// replay goes on from there if that is beyond the host's start.
-    fn sync_from(&mut self, x: usize, p: usize, at: (LogKey, u64)) {
+    fn replay_after_sync(&mut self, x: usize, p: usize, at: (LogKey, u64)) {
         let now = self.now;
         let pname = self.hosts[p].name.clone();
         let h = &mut self.hosts[x];
@@ -1247,10 +1247,10 @@ impl World {
         let version = h.link(&format!("version-{:09}-{pname}", at.0 .0)).map(str::to_string);
         let prev_name = format!("version-{:09}-{me}", at.0 .0.saturating_sub(1));
         let prev = h.link(&format!("version-{:09}-{pname}", at.0 .0.saturating_sub(1))).map(str::to_string);
-        match sync_from(0, &start_link, &at_link, version.as_deref(), prev.as_deref()) {
-            SyncFrom::Stay | SyncFrom::Wait => return,
-            SyncFrom::Move { prev: Some(v) } => h.set(now, &prev_name, v, false),
-            SyncFrom::Move { prev: None } => {
+        match replay_after_sync(&start_link, &at_link, version.as_deref(), prev.as_deref()) {
+            AfterSync::Stay => return,
+            AfterSync::Move { prev: Some(v) } => h.set(now, &prev_name, v, false),
+            AfterSync::Move { prev: None } => {
                 if h.link(&prev_name).is_some() {
                     h.set(now, &prev_name, DELETED, false);
                 }
@@ -1826,7 +1826,7 @@ impl World {
                 }
                 let me = h.name.clone();
                 if let Some(from) = h.link(&format!("actual-{me}/{SYNC_FROM}")).and_then(|v| ReplayLink::parse(v).ok()).map(|l| ((l.log.nr, l.log.host.to_string()), l.start)) {
-                    self.sync_from(p.to, p.from, from);
+                    self.replay_after_sync(p.to, p.from, from);
                 }
                 let h = &mut self.hosts[p.to];
                 h.set(now, &format!("actual-{me}/{SYNC_FROM}"), DELETED, false);

@@ -1,5 +1,5 @@
 //! The replication rules on tree values from disk and peers: `next_logfile`,
-//! `hole_after`, `switchover`, `stands_for_writer`, `is_consistent`, `sync_from`, the split-brain
+//! `hole_after`, `switchover`, `stands_for_writer`, `is_consistent`, `replay_after_sync`, the split-brain
 //! analysis (`compare_histories`, `beyond_primary`, `version_fate`) and the strategy's
 //! takeover and follow decisions (`round::takeover_here`, `round::follow`: their
 //! `superseding`, `went_on_unseen`, `skipped_by_hole`). Lines of the input: the replay
@@ -10,7 +10,7 @@
 use libfuzzer_sys::fuzz_target;
 use std::fmt;
 
-use mars_core::replication::{hole_after, is_consistent, next_logfile, stands_for_writer, switchover, sync_from, NextCopy, SwitchLinks};
+use mars_core::replication::{hole_after, is_consistent, next_logfile, stands_for_writer, switchover, replay_after_sync, NextCopy, SwitchLinks};
 use mars_core::round::{follow, takeover_here, Activity, Links};
 use mars_core::splitbrain::{beyond_primary, compare_histories, version_fate};
 use mars_core::tree::{LogName, ReplayLink};
@@ -80,6 +80,6 @@ fuzz_target!(|data: &[u8]| {
     // A primary's answer to `SyncStart` (the first entry as its replay link) and its
     // version links as they came.
     if let Some(at) = &syncpos {
-        let _ = sync_from(0, &replay, at, links.origin, links.mine);
+        let _ = replay_after_sync(&replay, at, links.origin, links.mine);
     }
 });
