@@ -2042,27 +2042,30 @@ impl World {
             // The sync thread: the next blocks from where the status says, from 0 if
             // the blocks below it came from a host the source did not take over from
             // by a planned handover (the module's `syncruns::start_at`).
-            let mut status = h.link(&format!("{SYNCSTATUS_PREFIX}{me}")).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            let status = h.link(&format!("{SYNCSTATUS_PREFIX}{me}")).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
             let recorded = h.link(&format!("actual-{me}/{SYNC_SOURCE}")).map(str::to_string);
             let stamp = |name: &str| h.tree.get(&format!("{RESOURCE_PREFIX}{RES}/{name}")).filter(|(v, _)| v != DELETED).map(|(v, s)| (v.clone(), *s));
             let designated = stamp(PRIMARY).map_or(0, |(_, s)| s);
             let took = stamp(&format!("actual-{}/{TOOK_OVER}", source.as_str())).filter(|(_, s)| *s > designated).map(|(v, _)| v);
             let since = *h.sync_waiting.get_or_insert(now);
-            match start_at(status, recorded.as_deref(), source.as_str(), took.as_deref(), now - since) {
-                Start::Wait => return,
+            let status = match start_at(status, recorded.as_deref(), source.as_str(), took.as_deref(), now - since) {
+                // (Only the sync waits: fetch goes on, a thread of its own.)
+                Start::Wait => None,
                 Start::At(0) if status > 0 => {
-                    status = 0;
                     h.set(now, &format!("{SYNCSTATUS_PREFIX}{me}"), "0", false);
+                    Some(0)
                 }
-                Start::At(_) => {}
-            }
-            h.sync_waiting = None;
-            h.set(now, &format!("actual-{me}/{SYNC_SOURCE}"), source.as_str(), false);
-            let src = self.hosts.iter().position(|x| x.name == source.as_str());
-            if let (Some(src), Some(start)) = (src, self.hosts[i].replay_link()) {
-                // (The last blocks again until the position arrives: the status says
-                // complete only with it.)
-                self.send(i, src, Msg::SyncReq { from: (status / 4096) as u32, start });
+                Start::At(_) => Some(status),
+            };
+            if let Some(status) = status {
+                h.sync_waiting = None;
+                h.set(now, &format!("actual-{me}/{SYNC_SOURCE}"), source.as_str(), false);
+                let src = self.hosts.iter().position(|x| x.name == source.as_str());
+                if let (Some(src), Some(start)) = (src, self.hosts[i].replay_link()) {
+                    // (The last blocks again until the position arrives: the status says
+                    // complete only with it.)
+                    self.send(i, src, Msg::SyncReq { from: (status / 4096) as u32, start });
+                }
             }
         }
         let Some(source) = plan.fetch else { return };
