@@ -574,10 +574,12 @@ enum Msg {
     FetchMissing { log: LogKey, session: u64 },
     /// Full sync: blocks from `from` on, once the primary's writeback has passed
     /// `start` (the syncing host's replay link).
-    SyncReq { from: u32, start: (LogKey, u64) },
+    SyncReq { from: u32, start: (LogKey, u64), session: u64 },
     /// Blocks of the primary's disk, and its replay link when it read them (the
-    /// module's primary answers `SyncStart` with it); `start`: the request's.
-    SyncData { from: u32, values: Vec<u64>, at: (LogKey, u64), start: (LogKey, u64) },
+    /// module's primary answers `SyncStart` with it); `start` and `session`: the
+    /// request's (the module's sync asks on a connection of its own, which a crash or a
+    /// detach ends: no answer to an older one arrives on it).
+    SyncData { from: u32, values: Vec<u64>, at: (LogKey, u64), start: (LogKey, u64), session: u64 },
     /// The copy is complete: the primary's log position now (`seq`: which end).
     SyncEnd { seq: u64 },
     /// The primary does not serve the sync: the replay start is not on its history
@@ -1028,6 +1030,12 @@ impl World {
         let lost_direct = direct_unflushed.then(|| format!("{}!direct", h.name)).and_then(|tag| cut.iter().rposition(|(k, _)| k.1 == tag));
         h.chain = cut;
         h.dirty = Some(before);
+        // Truth: a crash that took back the end of a full sync (its status) leaves the
+        // disk a sync's mix again until the links say consistent (seed 15314).
+        let me = h.name.clone();
+        if h.link(&format!("{SYNCSTATUS_PREFIX}{me}")).and_then(|v| v.parse::<u64>().ok()).is_some_and(|s| s < u64::from(BLOCKS) * 4096) {
+            h.resync = true;
+        }
         self.end_direct(i);
         if let Some(at) = lost_direct {
             self.direct_survived(i, at);
@@ -1743,7 +1751,7 @@ impl World {
                     h.confirmed.insert(log);
                 }
             }
-            Msg::SyncReq { from, start } => {
+            Msg::SyncReq { from, start, session } => {
                 // The sync server: only a primary serves, once its writeback has passed
                 // the syncing host's replay start (every write before it is on the disk
                 // being copied, every later one is replayed there).
@@ -1765,7 +1773,7 @@ impl World {
                 let to = (from + SYNC_BLOCKS).min(BLOCKS);
                 let values = h.disk[from as usize..to as usize].to_vec();
                 let at = h.replay_link().expect("checked above");
-                self.send(p.to, p.from, Msg::SyncData { from, values, at, start });
+                self.send(p.to, p.from, Msg::SyncData { from, values, at, start, session });
             }
             Msg::SyncRefused { start } => {
                 let h = &mut self.hosts[p.to];
@@ -1776,21 +1784,24 @@ impl World {
                     self.log(|| format!("{name}: the sync is refused (its replay start is not on the primary's history): to be invalidated again"));
                 }
             }
-            Msg::SyncData { from, values, at, start } => {
+            Msg::SyncData { from, values, at, start, session } => {
                 let sender = self.hosts[p.from].name.clone();
                 let h = &mut self.hosts[p.to];
                 let status = h.link(&format!("{SYNCSTATUS_PREFIX}{}", h.name)).and_then(|v| v.parse::<u64>().ok());
                 // (Nor blocks asked for with another replay start: the module's sync
                 // asks for blocks only on the connection whose start it went by.)
                 let source = h.link(&format!("actual-{}/{SYNC_SOURCE}", h.name));
-                if status != Some(u64::from(from) * 4096) || h.replay_link() != Some(start) || source != Some(sender.as_str()) {
+                if status != Some(u64::from(from) * 4096) || h.replay_link() != Some(start) || source != Some(sender.as_str()) || session != h.session {
                     return;
                 }
                 if from == 0 {
                     // Where replay may go on once this pass over the whole disk completes.
                     let me = h.name.clone();
-                    h.set(self.now, &format!("actual-{me}/{SYNC_FROM}"), &format!("{},{},0", LogName { nr: at.0 .0, host: &at.0 .1 }, at.1), false);
+                    let from = format!("{},{},0", LogName { nr: at.0 .0, host: &at.0 .1 }, at.1);
+                    h.set(self.now, &format!("actual-{me}/{SYNC_FROM}"), &from, false);
+                    self.log(|| format!("{me} sync: a pass from block 0, {sender}'s writeback at {from}"));
                 }
+                let h = &mut self.hosts[p.to];
                 for (k, v) in values.iter().enumerate() {
                     h.disk_write(from + k as u32, *v);
                 }
@@ -2064,7 +2075,8 @@ impl World {
                 if let (Some(src), Some(start)) = (src, self.hosts[i].replay_link()) {
                     // (The last blocks again until the position arrives: the status says
                     // complete only with it.)
-                    self.send(i, src, Msg::SyncReq { from: (status / 4096) as u32, start });
+                    let session = self.hosts[i].session;
+                    self.send(i, src, Msg::SyncReq { from: (status / 4096) as u32, start, session });
                 }
             }
         }
