@@ -265,8 +265,9 @@ mod tests {
         let s1 = watched(&t);
         assert_eq!(names(&diff(Some(&s0), Some(&s1))), ["sync-started", "fetch-started"]);
 
+        // The sync has reached the size; its thread waits for the module's next round to be
+        // stopped (is-syncing still 1): the sync is finished in the same look as UpToDate.
         t.set("resource-r0/syncstatus-node2", "1048576");
-        t.set("resource-r0/actual-node2/is-syncing", "0");
         t.set("resource-r0/actual-node2/is-replaying", "1");
         let s2 = watched(&t);
         let d = diff(Some(&s1), Some(&s2));
@@ -274,6 +275,8 @@ mod tests {
         assert_eq!(d[0], Event::change("diskstate", "Inconsistent", "UpToDate"));
         assert_eq!(d[1], Event::change("replstate", "Syncing", "Replaying"));
         assert!(diff(Some(&s2), Some(&watched(&t))).is_empty(), "nothing changed, nothing printed");
+        t.set("resource-r0/actual-node2/is-syncing", "0");
+        assert!(diff(Some(&s2), Some(&watched(&t))).is_empty(), "the thread's stop is no second sync-finished");
 
         t.set("resource-r0/todo-node2/allow-replay", "0");
         let s3 = watched(&t);

@@ -86,8 +86,9 @@ pub struct ResourceState {
     /// The todo switches of this host: attach, sync, fetch (`connect`), replay
     /// (`allow-replay`).
     pub switches: Switches,
-    /// What the module reports running here: its full sync, fetch and replay
-    /// (`actual-<host>/is-syncing`, `is-fetching`, `is-replaying`).
+    /// What the module reports running here: its full sync (only while `syncstatus-<host>`
+    /// is below the size), fetch and replay (`actual-<host>/is-syncing`, `is-fetching`,
+    /// `is-replaying`).
     pub running: Running,
     /// Rates reported by the module, bytes per second (averaged over seconds).
     pub rates: Rates,
@@ -399,7 +400,9 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         _ => {}
     }
     let switches = Switches { attach: switch("attach")?, sync: switch("sync")?, fetch: switch("connect")?, replay: switch("allow-replay")? };
-    let running = Running { sync: actual("is-syncing")?.as_deref() == Some("1"), fetch: actual("is-fetching")?.as_deref() == Some("1"), replay: actual("is-replaying")?.as_deref() == Some("1") };
+    // A sync that has reached the size is finished, although its thread may wait for the
+    // module's next round to be stopped: `sync-finished` comes no later than UpToDate.
+    let running = Running { sync: synced < size && actual("is-syncing")?.as_deref() == Some("1"), fetch: actual("is-fetching")?.as_deref() == Some("1"), replay: actual("is-replaying")?.as_deref() == Some("1") };
     let is_consistent = if is_primary {
         writeback_rest == 0
     } else {
