@@ -23,8 +23,9 @@ crash_while() {
   echo "last acknowledged: $last"
   [ -n "$last" ] && [ "$last" -gt 0 ] || fail "writer made no progress before the crash"
   tb start node1
-  on node1 'modprobe mars'
-  retry 60 on node1 'test -b /dev/mars/r0' || fail "device did not reappear after recovery"
+  # `marsadm primary` right after the module is back waits for the recovered device
+  # (it said "primary already" before the device was there).
+  on node1 'modprobe mars && marsadm primary r0 --timeout 60 && test -b /dev/mars/r0' || fail "device did not reappear after recovery: $(on node1 'marsadm view r0')"
 }
 
 replicated_r0

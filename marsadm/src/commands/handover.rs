@@ -242,11 +242,17 @@ fn old_primary(v: &View<'_>) -> Result<Option<String>> {
 
 /// `primary [--force] RES`.
 pub fn primary(ctx: &Context, res: &str, force: bool, timeout: Duration) -> Result<()> {
-    if !check_primary(ctx, res, force)? {
-        println!("{res}: this host is primary already");
-        return Ok(());
-    }
     let v = View { ctx, dir: resource_dir(res) };
+    if !check_primary(ctx, res, force)? {
+        if device_up(ctx, res)? {
+            println!("{res}: this host is primary already");
+            return Ok(());
+        }
+        // Primary before a crash or an unload (`is-primary` says so until the role is
+        // left): the module recovers the log and brings the device back.
+        println!("{res}: this host is primary; waiting for the module to bring the device back");
+        return wait_primary(&v, res, None, timeout);
+    }
     let me = ctx.host.as_str();
     let designated = v.designated()?;
     if v.actual(me, "is-primary")?.as_deref() == Some("1") {
