@@ -23,7 +23,7 @@ use crate::secondary::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::format_into;
 use crate::mars_core::log_record::{decode_header, next_window, LogScanner, RecordError, RecordKind, ScanEnd, HEADER_LEN, MAX_OVERHEAD, MAX_PAYLOAD};
-use crate::mars_core::replication::{hole_after, next_logfile, replay_step, rewrite_version, stands_for_writer, switchover, Copy, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
+use crate::mars_core::replication::{next_in_sequence, replay_step, rewrite_version, stands_for_writer, switchover, Copy, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
 use crate::mars_core::tree::{LogName, ReplayLink, VersionLink, RESOURCE_PREFIX, SYNCPOS_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
 use crate::context::Context;
@@ -420,10 +420,9 @@ impl Follower {
     fn at_end(&mut self, tree: &Tree<'_>, dir: &CStr, res: &str, me: &str, replay: &ReplayLink<'_>) -> Result<Step> {
         let entries = vfs::list_dir(dir)?;
         let names = || entries.iter().filter_map(|e| e.to_str().ok());
-        let next = match next_logfile(replay.log, names().filter_map(|n| LogName::parse(n).ok())) {
-            Ok(None) if hole_after(replay.log, names(), |name| tree.read(&path(fmt!("{}/{}", &*dir, name)).ok()?).ok().flatten()) => {
-                return self.stopped(res, Stop::NotContiguous)
-            }
+        // (Deleted links' marks included: they tell a discarded history's copies.)
+        let raw = |name: &str| tree.read_raw(&path(fmt!("{}/{}", &*dir, name)).ok()?).ok().flatten();
+        let next = match next_in_sequence(replay.log, names().filter_map(|n| LogName::parse(n).ok()), names, raw) {
             Ok(next) => next,
             Err(stop) => return self.stopped(res, stop),
         };

@@ -147,12 +147,22 @@ impl Tree<'_> {
         Ok(self.read_stamped(p)?.map(|(value, _)| value))
     }
 
+    /// The link's value as it is, a deleted link's mark ([`DELETED`]) included.
+    pub(crate) fn read_raw(&self, p: &CStr) -> Result<Option<KVec<u8>>> {
+        Ok(self.read_any(p)?.map(|(value, _)| value))
+    }
+
     /// [`Tree::read`] with the link's stamp.
     pub(crate) fn read_stamped(&self, p: &CStr) -> Result<Option<(KVec<u8>, u64)>> {
+        Ok(self.read_any(p)?.filter(|(value, _)| value.as_slice() != DELETED.as_bytes()))
+    }
+
+    /// A link's value (deleted or not) and stamp.
+    fn read_any(&self, p: &CStr) -> Result<Option<(KVec<u8>, u64)>> {
         match vfs::read_link(p) {
             Ok(Some(link)) => {
                 self.clock.observe(link.stamp_ns);
-                Ok((link.value.as_slice() != DELETED.as_bytes()).then_some((link.value, link.stamp_ns)))
+                Ok(Some((link.value, link.stamp_ns)))
             }
             Ok(None) => Ok(None),
             // A regular file or directory where a link is expected counts as absent.

@@ -5,7 +5,7 @@
 
 use core::ops::Deref;
 
-use super::tree::{LogName, ReplayLink, VersionLink, VERSION_PREFIX};
+use super::tree::{LogName, ReplayLink, VersionLink, DELETED, VERSION_PREFIX};
 
 /// Why replay cannot move on to the next logfile yet; it retries later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +121,48 @@ pub fn next_logfile<'a>(current: LogName<'_>, names: impl IntoIterator<Item = Lo
         None if beyond => Err(Stop::NotContiguous),
         n => Ok(n),
     }
+}
+
+/// The logfile replay moves on to after `current`: [`next_logfile`] among `logs` (the
+/// logfiles here) without the copies of a discarded history, and a stop where the
+/// sequence has a hole ([`hole_after`]). `entries` lists the resource directory's
+/// entry names, `read` gives a link's raw value by its name (a deleted link's mark
+/// included; `None`: missing or unreadable).
+pub fn next_in_sequence<'a, 'b, I, R>(current: LogName<'_>, logs: impl IntoIterator<Item = LogName<'a>>, entries: impl Fn() -> I, mut read: impl FnMut(&str) -> Option<R>) -> Result<Option<LogName<'a>>, Stop>
+where
+    I: IntoIterator<Item = &'b str>,
+    R: Deref<Target = [u8]>,
+{
+    let next = next_logfile(current, logs.into_iter().filter(|n| n.nr <= current.nr || !discarded(*n, entries(), &mut read)))?;
+    if next.is_none() && hole_after(current, entries(), &mut read) {
+        return Err(Stop::NotContiguous);
+    }
+    Ok(next)
+}
+
+/// Whether the copy of logfile `log` here belongs to a discarded history: its writer's
+/// version link is marked deleted and no other link of its number names it. Above a
+/// member's replay position only an invalidation of the writer deletes it (log deletion
+/// stays below every member's replay link); a copy fetched before that waited forever for
+/// a link that never comes, even when the primary's logging had a hole right there
+/// (found by the simulation, seed 25892). A link another host wrote when its history went
+/// through `log` keeps the copy (`stands_for_writer`).
+pub fn discarded<'b, R: Deref<Target = [u8]>>(log: LogName<'_>, entries: impl IntoIterator<Item = &'b str>, mut read: impl FnMut(&str) -> Option<R>) -> bool {
+    let mut writer_deleted = false;
+    for name in entries {
+        let Some(rest) = name.strip_prefix(VERSION_PREFIX) else { continue };
+        let Some((nr, host)) = rest.split_once('-') else { continue };
+        if nr.len() != 9 || !nr.bytes().all(|b| b.is_ascii_digit()) || nr.parse::<u32>() != Ok(log.nr) {
+            continue;
+        }
+        let Some(raw) = read(name) else { continue };
+        if host == log.host {
+            writer_deleted = &*raw == DELETED.as_bytes();
+        } else if core::str::from_utf8(&raw).is_ok_and(|t| VersionLink::parse(t).is_ok_and(|l| l.log == log)) {
+            return false;
+        }
+    }
+    writer_deleted
 }
 
 /// Whether the logfile sequence has a hole after `current` although no logfile beyond
@@ -606,6 +648,39 @@ mod tests {
         // history's): the hole stands.
         let other = version(2, 2, "node3", 0, &version(1, 1, "node3", 7, ""));
         assert!(hole(cur, &[("version-000000002-node3", other), ("version-000000002-node2", DELETED.into()), v11]));
+    }
+
+    #[test]
+    fn copies_of_a_discarded_history_are_not_the_next_logfile() {
+        // node2 wrote 9, 10 and 11, was invalidated (its links of 10 and 11 are marked
+        // deleted), logged 9 again, ceased logging there and resumed in 19. node1 still
+        // has copies of the old 10 and 11.
+        let cur = log(9, "node2");
+        let v9 = version(9, 9, "node2", 15, "");
+        let v19 = version(19, 19, "node2", 50, "");
+        let mut entries: Vec<(&str, String)> = vec![
+            ("log-000000009-node2", String::new()),
+            ("log-000000010-node2", String::new()),
+            ("log-000000011-node2", String::new()),
+            ("version-000000009-node2", v9.clone()),
+            ("version-000000010-node2", DELETED.into()),
+            ("version-000000011-node2", DELETED.into()),
+        ];
+        fn next<'a>(cur: LogName<'_>, entries: &'a [(&'a str, String)]) -> Result<Option<LogName<'a>>, Stop> {
+            let logs = entries.iter().filter_map(|(n, _)| LogName::parse(n).ok());
+            next_in_sequence(cur, logs, || entries.iter().map(|(n, _)| *n), |name| entries.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_bytes()))
+        }
+        // Without the link after the hole: nothing to move on to yet.
+        assert_eq!(next(cur, &entries), Ok(None));
+        // With it: the hole stops replay (before, it waited at 10 forever).
+        entries.push(("version-000000019-node2", v19));
+        assert_eq!(next(cur, &entries), Err(Stop::NotContiguous));
+        // Another host's history went through the old 10: its copy is the next logfile.
+        entries.push(("version-000000010-node3", version(10, 10, "node2", 4, &v9)));
+        assert_eq!(next(cur, &entries), Ok(Some(log(10, "node2"))));
+        // The writer's link missing (not yet written: it still logs there), not deleted.
+        let live = [("log-000000010-node2", String::new()), ("version-000000009-node2", v9)];
+        assert_eq!(next(cur, &live), Ok(Some(log(10, "node2"))));
     }
 
     #[test]

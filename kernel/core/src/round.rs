@@ -114,8 +114,10 @@ pub fn takeover_here<L: Links>(links: &L, me: &str, size: u64, fetch_on: bool) -
 /// over after `origin` did (its `took-over` is newer: it took over by force there while
 /// `origin` wrote on, `me` followed `origin`'s branch, and a planned takeover on it, once
 /// `origin` had left, lost what that host logged afterwards; found by the simulation,
-/// docu/simulation.md). (On its own logfile, the designation has chosen `me`'s branch.)
-/// A link that cannot be read counts as such a host: `me` waits rather than guess.
+/// docu/simulation.md), or that took over after `origin` and has left again with its
+/// own logfile `nr` (`forked_after`). (On its own logfile, the designation has chosen
+/// `me`'s branch.) A link that cannot be read counts as such a host: `me` waits rather
+/// than guess.
 pub fn superseding<L: Links>(links: &L, me: &str, origin: &str, nr: u32) -> Result<Option<Host>, L::Error> {
     let since = links.stamped(format_args!("{ACTUAL_PREFIX}{origin}/is-primary"))?.map_or(0, |(_, stamp)| stamp);
     let mine = links.read(format_args!("{VERSION_PREFIX}{nr:09}-{me}"))?;
@@ -141,7 +143,7 @@ pub fn superseding<L: Links>(links: &L, me: &str, origin: &str, nr: u32) -> Resu
                             Err(_) => true,
                         }
                 }
-                Ok(Some((_, left))) => left_unseen(links, host, origin, left),
+                Ok(Some((_, left))) => left_unseen(links, host, origin, left) || (origin != me && forked_after(links, host, origin, nr)),
                 Ok(None) => false,
                 Err(_) => true,
             };
@@ -174,6 +176,21 @@ fn took_over_after<L: Links>(links: &L, host: &str, origin: &str) -> bool {
     match (stamp(host), stamp(origin)) {
         (Ok(a), Ok(b)) => a > b,
         _ => true,
+    }
+}
+
+/// Whether `host` took over after `origin` did and its history has another logfile
+/// numbered `nr` than `origin`'s (its version link of `nr` names another writer's): it
+/// forked the branch `origin` wrote on, and what it logged on its own branch, before it
+/// left the primary role again, is the newer history. A planned takeover on `origin`'s
+/// branch lost it (found by the simulation, seed 123 with resizes: node3 failed over by
+/// force from node2, wrote its own logfile 6, handed over to node1, which had replayed
+/// node2's logfile 6 and took over on it). A link that cannot be read says yes.
+fn forked_after<L: Links>(links: &L, host: &str, origin: &str, nr: u32) -> bool {
+    match links.read(format_args!("{VERSION_PREFIX}{nr:09}-{host}")) {
+        Ok(Some(v)) => VersionLink::parse(text(&v)).is_ok_and(|l| l.log.nr == nr && l.log.host != origin) && took_over_after(links, host, origin),
+        Ok(None) => false,
+        Err(_) => true,
     }
 }
 
@@ -414,6 +431,8 @@ mod tests {
 
     /// node2, designated, has replayed node1's logfile 3 to its end; node1 has left the
     /// primary role and written its final links after that.
+    const V3_NODE2: &str = "00112233445566778899aabbccddeeff,log-000000003-node2,7:0123456789abcdef0123456789abcdef,log-000000002-node1,70";
+
     fn handed_over() -> Dir {
         let mut d = Dir::default();
         d.set("replay-node2", "log-000000003-node1,1000,0", 5)
@@ -439,6 +458,25 @@ mod tests {
         // Unless node1 took over after node3 did (node3's branch is the older one).
         forked.set("actual-node1/took-over", "forced,node3", 7);
         assert_eq!(takeover_here(&forked, "node2", 100, true), Ok(Some(Takeover::Now(Mode::Planned))));
+        // node3 took over by force after node1 did, wrote its own logfile 3 (node2 followed
+        // node1's) and has left the primary role since, its final links here: wait, else
+        // what node3 logged is lost (found by the simulation, seed 123 with resizes).
+        let mut sibling = handed_over();
+        sibling.set("actual-node1/took-over", "planned,node4", 2).set("actual-node3/took-over", "forced,node1", 6);
+        sibling.set("actual-node3/is-primary", "0", 7).set("replay-node3", "log-000000003-node3,40,0", 8);
+        sibling.set("version-000000003-node3", "fedcba9876543210fedcba9876543210,log-000000003-node3,40:0123456789abcdef0123456789abcdef,log-000000002-node1,70", 8);
+        assert_eq!(takeover_here(&sibling, "node2", 100, true), Ok(Some(Takeover::Wait(Wait::NotCaughtUp))));
+        // Not when it took over before node1 did: node1's branch is the newer one.
+        sibling.set("actual-node3/took-over", "forced,node1", 1);
+        assert_eq!(takeover_here(&sibling, "node2", 100, true), Ok(Some(Takeover::Now(Mode::Planned))));
+        // Nor on this host's own logfile: the designation chose its branch (two forced
+        // failovers whose stamps do not tell which came first).
+        let mut mine = Dir::default();
+        mine.set("replay-node2", "log-000000003-node2,7,0", 5).set("version-000000003-node2", V3_NODE2, 5);
+        mine.set("actual-node2/took-over", "forced,node1", 3).set("actual-node3/took-over", "own,node3", 4);
+        mine.set("actual-node3/is-primary", "0", 6).set("replay-node3", "log-000000003-node3,40,0", 7);
+        mine.set("version-000000003-node3", "fedcba9876543210fedcba9876543210,log-000000003-node3,40:0123456789abcdef0123456789abcdef,log-000000002-node1,70", 7);
+        assert_eq!(takeover_here(&mine, "node2", 100, true), Ok(Some(Takeover::Now(Mode::Own))));
         // node3 primary, took over from node1 (node1's is-primary = 0 written again after
         // a crash, newer than node3's): wait.
         let mut on = handed_over();

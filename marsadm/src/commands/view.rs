@@ -3,7 +3,7 @@
 
 use mars_core::emergency::{self as em, Level};
 use mars_core::log_record::headers_end;
-use mars_core::replication::{is_consistent, stuck_before_hole};
+use mars_core::replication::{discarded, is_consistent, stuck_before_hole};
 use mars_core::splitbrain::{beyond_primary, bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
 use mars_core::syncruns::{SYNC_REFUSED, SYNC_REFUSED_HINT};
 use mars_core::tree::{
@@ -376,13 +376,16 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
             replay_pos = r.start;
             let theirs = link(ctx, &format!("{dir}/{REPLAY_PREFIX}{p}"))?;
             let current = theirs.as_deref().and_then(|v| ReplayLink::parse(v).ok()).map_or(r.log.nr, |t| t.log.nr);
+            let names = ctx.tree.list(&dir)?;
+            let raw = |name: &str| ctx.tree.get_raw(&format!("{dir}/{name}")).ok().flatten().map(|l| l.value.into_bytes());
             for nr in r.log.nr..=current.max(r.log.nr) {
-                let name = LogName { nr, host: p }.to_string();
+                let log = LogName { nr, host: p };
+                let name = log.to_string();
                 let local = log_size(&name);
                 let version = link(ctx, &format!("{dir}/{VERSION_PREFIX}{nr:09}-{p}"))?;
                 // A hole in the logfile sequence: replay stops before it, nothing after
-                // it is to be fetched.
-                if nr > r.log.nr && version.is_none() && local == 0 {
+                // it is to be fetched (a copy of a discarded history is no logfile).
+                if nr > r.log.nr && version.is_none() && (local == 0 || discarded(log, names.iter().map(String::as_str), raw)) {
                     break;
                 }
                 let remote = version.as_deref().and_then(|v| VersionLink::parse(v).ok()).map_or(0, |v| v.pos);
@@ -569,7 +572,8 @@ fn mars_unwritable(ctx: &Context) -> bool {
 }
 
 /// Whether a secondary replaying `replay` is stuck at a hole: the primary is past the
-/// next logfile number, and no member has a logfile of that number.
+/// next logfile number, and no member has a logfile of that number (a deleted version
+/// link or a copy of a discarded history, `replication::discarded`, is none).
 fn is_orphan(ctx: &Context, res: &str, replay: &ReplayLink<'_>, primary: &str) -> Result<bool> {
     let dir = resource_dir(res);
     let theirs = link(ctx, &format!("{dir}/{REPLAY_PREFIX}{primary}"))?;
@@ -579,8 +583,16 @@ fn is_orphan(ctx: &Context, res: &str, replay: &ReplayLink<'_>, primary: &str) -
         return Ok(false);
     }
     let prefix = format!("{VERSION_PREFIX}{next:09}-");
-    let log_prefix = format!("log-{next:09}-");
-    Ok(!ctx.tree.list(&dir)?.iter().any(|n| n.starts_with(&prefix) || n.starts_with(&log_prefix)))
+    let names = ctx.tree.list(&dir)?;
+    let raw = |name: &str| ctx.tree.get_raw(&format!("{dir}/{name}")).ok().flatten().map(|l| l.value.into_bytes());
+    for name in &names {
+        let live_link = name.starts_with(&prefix) && link(ctx, &format!("{dir}/{name}"))?.is_some();
+        let live_copy = LogName::parse(name).is_ok_and(|l| l.nr == next && !discarded(l, names.iter().map(String::as_str), raw));
+        if live_link || live_copy {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// `1.5 GiB`-style sizes for the progress lines.
@@ -1140,6 +1152,28 @@ mod tests {
         t.logfile("log-000000001-node1");
         let s = t.state();
         assert_eq!((s.replstate, s.diskstate.as_str(), s.fetch_rest), ("Orphan", "Outdated", 0), "{s:?}");
+    }
+
+    #[test]
+    fn a_copy_of_a_discarded_history_is_no_logfile_after_the_hole() {
+        // node2 fetched node1's logfile 2 before node1 was invalidated (its link of 2 is
+        // marked deleted); node1 then logged 1 again, ceased logging and resumes in 11.
+        let mut t = Synthetic::new("discarded", "node2");
+        t.set("resource-r0/primary", "node1");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        t.history("node1", &[(1, "node1", 0), (11, "node1", 4096)]);
+        t.history("node2", &[(1, "node1", 0)]);
+        t.set("resource-r0/version-000000002-node1", mars_core::tree::DELETED);
+        t.set("resource-r0/replay-node1", "log-000000011-node1,4096,0");
+        t.set("resource-r0/replay-node2", "log-000000001-node1,0,0");
+        t.logfile("log-000000001-node1");
+        std::fs::write(t.ctx.tree.path("resource-r0/log-000000002-node1"), [0u8; 512]).unwrap();
+        let s = t.state();
+        assert_eq!((s.replstate, s.diskstate.as_str(), s.fetch_rest, s.replay_rest), ("Orphan", "Outdated", 0, 0), "{s:?}");
+        // Another member's history went through it: the copy is the next logfile.
+        t.history("node3", &[(1, "node1", 0), (2, "node1", 512)]);
+        let s = t.state();
+        assert_eq!((s.replstate, s.replay_rest), ("Replaying", 512), "{s:?}");
     }
 
     /// docu/marsadm-json.md's `view --json` example has exactly the fields and schema

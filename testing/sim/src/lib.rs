@@ -27,7 +27,7 @@ use mars_core::emergency::after_hole;
 use mars_core::handover::{Mode, Stamps, Takeover};
 use mars_core::merge::LinkState;
 use mars_core::ownership::{classify, decide, refused_path, Verdict};
-use mars_core::replication::{check_copy, delete_below, hole_after, kept_at_leave, serves_sync, replay_after_sync, AfterSync, next_logfile, stands_for_writer, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
+use mars_core::replication::{check_copy, delete_below, kept_at_leave, serves_sync, replay_after_sync, AfterSync, next_in_sequence, stands_for_writer, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
 use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use mars_core::round::{self, follow, step, takeover_here, text, Activity, Links, Step};
 use mars_core::splitbrain::{beyond_primary, compare_histories, version_fate, PairHistory, VersionFate};
@@ -38,7 +38,7 @@ use mars_core::xxh64::xxh64;
 
 /// The one resource of the simulation.
 const RES: &str = "r0";
-/// Blocks of its disk.
+/// Blocks of each host's disk (the resource may be smaller until a resize grows it).
 const BLOCKS: u32 = 16;
 /// What a block holds after a crash tore the write to it (no write writes this).
 const TORN: u64 = u64::MAX;
@@ -360,6 +360,16 @@ impl Host {
         self.set(now, &format!("version-{:09}-{me}", log.0), &link, false);
     }
 
+    /// The resource's size in bytes as its tree says (`size`).
+    fn size(&self) -> u64 {
+        self.link("size").and_then(|v| v.parse::<u64>().ok()).unwrap_or(u64::from(BLOCKS) * 4096)
+    }
+
+    /// The resource's size in blocks (never beyond the disk).
+    fn size_blocks(&self) -> u32 {
+        (self.size() / 4096).min(u64::from(BLOCKS)) as u32
+    }
+
     /// Whether its links say its disk is a consistent copy (`replication::is_consistent`).
     fn consistent(&self) -> bool {
         self.consistent_of(&self.name)
@@ -367,7 +377,7 @@ impl Host {
 
     /// Whether its tree says `host`'s disk is a consistent copy (`round::consistent`).
     fn consistent_of(&self, host: &str) -> bool {
-        round::consistent(&DirLinks(&self.tree), host, u64::from(BLOCKS) * 4096).unwrap_or(false)
+        round::consistent(&DirLinks(&self.tree), host, self.size()).unwrap_or(false)
     }
 
     /// The history its disk went through: after a crash, while replay goes through it
@@ -434,13 +444,9 @@ impl Host {
         let current = LogName { nr: log.0, host: &log.1 };
         let dir = format!("{RESOURCE_PREFIX}{RES}/");
         let entries = || self.tree.keys().filter_map(|k| k.strip_prefix(&dir));
-        let next = match next_logfile(current, names) {
-            // No next logfile here, but version links beyond it: the primary ceased
-            // logging there (the module's replay stops, `hole_after`).
-            Ok(None) if hole_after(current, entries(), |name| self.tree.get(&format!("{dir}{name}")).map(|(v, _)| v.as_bytes())) => {
-                self.stopped = Some(Stop::NotContiguous);
-                return false;
-            }
+        // (No next logfile here, but version links beyond it: the primary ceased logging
+        // there, `hole_after`, and replay stops.)
+        let next = match next_in_sequence(current, names, entries, |name| self.tree.get(&format!("{dir}{name}")).map(|(v, _)| v.as_bytes())) {
             Ok(n) => n.map(|n| (n.nr, n.host.to_string())),
             Err(stop) => {
                 self.stopped = Some(stop);
@@ -607,12 +613,15 @@ pub struct Failure {
     pub what: String,
     /// The run had the operator's `invalidate` on.
     pub invalidate: bool,
+    /// The run had its resizes taken out ([`World::without_resizes`]).
+    pub no_resize: bool,
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let flag = if self.invalidate { " --invalidate" } else { "" };
-        write!(f, "seed {} at {} ms: {}\n  replay: cargo run -q -p mars-sim --bin mars-sim -- --seed {} --verbose{flag}", self.seed, self.at_ms, self.what, self.seed)
+        let resize = if self.no_resize { " --no-resize" } else { "" };
+        write!(f, "seed {} at {} ms: {}\n  replay: cargo run -q -p mars-sim --bin mars-sim -- --seed {} --verbose{flag}{resize}", self.seed, self.at_ms, self.what, self.seed)
     }
 }
 
@@ -642,6 +651,8 @@ pub struct Stats {
     pub joins: u64,
     /// Times a primary ceased logging (emergency mode).
     pub emergencies: u64,
+    /// Online resizes.
+    pub resizes: u64,
 }
 
 impl Stats {
@@ -662,6 +673,7 @@ impl Stats {
         self.leaves += o.leaves;
         self.joins += o.joins;
         self.emergencies += o.emergencies;
+        self.resizes += o.resizes;
     }
 }
 
@@ -669,8 +681,8 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} writes, {} rotations, {} handovers ({} given up), {} forced failovers, {} partitions, {} crashes, {} invalidations, {} split brains shown, {} older copies held back by a split brain, {} copies of a reused logfile name fetched anew, {} logfiles deleted, {} leaves, {} joins, {} emergencies, {} messages",
-            self.writes, self.rotations, self.handovers, self.aborted, self.failovers, self.partitions, self.crashes, self.invalidations, self.split_brains, self.stopped_bystanders, self.refetched, self.deleted, self.leaves, self.joins, self.emergencies, self.messages
+            "{} writes, {} rotations, {} handovers ({} given up), {} forced failovers, {} partitions, {} crashes, {} invalidations, {} split brains shown, {} older copies held back by a split brain, {} copies of a reused logfile name fetched anew, {} logfiles deleted, {} leaves, {} joins, {} emergencies, {} resizes, {} messages",
+            self.writes, self.rotations, self.handovers, self.aborted, self.failovers, self.partitions, self.crashes, self.invalidations, self.split_brains, self.stopped_bystanders, self.refetched, self.deleted, self.leaves, self.joins, self.emergencies, self.resizes, self.messages
         )
     }
 }
@@ -715,6 +727,11 @@ pub struct World {
     /// The choices of emergency mode, apart from the others: a run without it goes as
     /// it went before emergency mode was simulated (the found seeds stay what they were).
     erng: Rng,
+    /// Online resizes still to come, `(not before, new size in blocks)`, in order: a
+    /// third of the runs start with a smaller resource and grow it twice (their choices
+    /// apart from the others too; the other runs go as before).
+    resizes: VecDeque<(u64, u32)>,
+    no_resize: bool,
 }
 
 /// Length of a run's faults, of the phase without faults until the operator repairs
@@ -731,7 +748,25 @@ const SYSTEMD_SLACK: u64 = 20;
 
 impl World {
     pub fn new(seed: u64) -> World {
+        World::build(seed, true)
+    }
+
+    /// The run of `seed` as it went before resizes were simulated (the seeds found
+    /// before keep replaying what they found).
+    pub fn without_resizes(seed: u64) -> World {
+        World::build(seed, false)
+    }
+
+    fn build(seed: u64, resize: bool) -> World {
         let mut rng = Rng::new(seed);
+        let mut zrng = Rng::new(seed ^ 0x5be0_cd19_137e_2179);
+        let resizes: VecDeque<(u64, u32)> = if zrng.below(3) == 0 && resize {
+            let first = 5_000 + zrng.below(60_000);
+            [(first, 13), (first + 1_000 + zrng.below(60_000), BLOCKS)].into()
+        } else {
+            VecDeque::new()
+        };
+        let size = u64::from(resizes.front().map_or(BLOCKS, |_| 10)) * 4096;
         let n = 2 + rng.below(2) as usize;
         let mut hosts: Vec<Host> = (0..n).map(|i| Host::new(&format!("node{}", i + 1), rng.below(4_000_000_000) as i64 - 2_000_000_000)).collect();
         // Every host a member from the start, node1 primary of logfile 1, all disks equal.
@@ -744,8 +779,12 @@ impl World {
                 h.set(0, &format!("todo-{me}/{switch}"), "1", false);
             }
             h.report(0, &(1, "node1".into()), 0);
+            if !resizes.is_empty() {
+                // (As `create-resource` and a join's sync leave it: the whole disk.)
+                h.set(0, &format!("{SYNCSTATUS_PREFIX}{me}"), &size.to_string(), false);
+            }
         }
-        hosts[0].set(0, "size", &(u64::from(BLOCKS) * 4096).to_string(), false);
+        hosts[0].set(0, "size", &size.to_string(), false);
         hosts[0].set(0, PRIMARY, "node1", false);
         // (node1 took over when it created the resource: its `is-primary` = 1 is durable.)
         hosts[0].set(0, "actual-node1/is-primary", "1", false);
@@ -753,7 +792,7 @@ impl World {
         // replay link (the members joined before the run: `log-delete` counts them).
         let mut shared: Vec<(usize, String, (String, u64))> = Vec::new();
         for (i, h) in hosts.iter().enumerate() {
-            let own = |k: &str| k.ends_with(&format!("/data-{}", h.name)) || k.ends_with(&format!("/replay-{}", h.name));
+            let own = |k: &str| [format!("/data-{}", h.name), format!("/replay-{}", h.name), format!("/{SYNCSTATUS_PREFIX}{}", h.name)].iter().any(|end| k.ends_with(end));
             let cluster = |k: &str| i == 0 && (k.ends_with("/size") || k.ends_with("/primary"));
             shared.extend(h.tree.iter().filter(|(k, _)| own(k) || cluster(k)).map(|(k, v)| (i, k.clone(), v.clone())));
         }
@@ -771,7 +810,7 @@ impl World {
         for h in &mut hosts {
             h.journal.clear();
         }
-        World { seed, rng, now: 0, hosts, net: VecDeque::new(), cut: vec![vec![false; n]; n], lossy: false, next_value: 1, stats: Stats::default(), verbose: false, switching: None, switch_since: 0, pending: None, heard: vec![vec![0; n]; n], forced_out: vec![false; n], failure: None, invalidate: false, truth: BTreeMap::new(), lineage: BTreeMap::from([((1, "node1".into()), Vec::new())]), ghosts: 0, erng: Rng::new(seed ^ 0xe3e7_9e4c_a5d1_0f3b) }
+        World { seed, rng, now: 0, hosts, net: VecDeque::new(), cut: vec![vec![false; n]; n], lossy: false, next_value: 1, stats: Stats::default(), verbose: false, switching: None, switch_since: 0, pending: None, heard: vec![vec![0; n]; n], forced_out: vec![false; n], failure: None, invalidate: false, truth: BTreeMap::new(), lineage: BTreeMap::from([((1, "node1".into()), Vec::new())]), ghosts: 0, erng: Rng::new(seed ^ 0xe3e7_9e4c_a5d1_0f3b), resizes, no_resize: !resize }
     }
 
     fn log(&self, what: impl FnOnce() -> String) {
@@ -781,7 +820,7 @@ impl World {
     }
 
     fn fail(&self, what: String) -> Failure {
-        Failure { seed: self.seed, at_ms: self.now, what, invalidate: self.invalidate }
+        Failure { seed: self.seed, at_ms: self.now, what, invalidate: self.invalidate, no_resize: self.no_resize }
     }
 
     fn send(&mut self, from: usize, to: usize, msg: Msg) {
@@ -827,7 +866,10 @@ impl World {
                     self.repair_all();
                 } else if self.now == settled + 30_000 {
                     self.repair_all();
-                } else if self.now == RUN_MS + 10_000 && self.invalidate {
+                } else if self.now == RUN_MS + 10_000 && (self.invalidate || self.stats.resizes > 0) {
+                    // (After a resize also without repairs: a host failed over to by
+                    // force before it heard of the resize is no copy of the grown
+                    // resource until it synced the new area, and waits for good.)
                     self.designate_if_none();
                 } else if self.lossy || self.cut.iter().flatten().any(|c| *c) {
                     self.log(|| "faults healed".into());
@@ -1030,12 +1072,6 @@ impl World {
         let lost_direct = direct_unflushed.then(|| format!("{}!direct", h.name)).and_then(|tag| cut.iter().rposition(|(k, _)| k.1 == tag));
         h.chain = cut;
         h.dirty = Some(before);
-        // Truth: a crash that took back the end of a full sync (its status) leaves the
-        // disk a sync's mix again until the links say consistent (seed 15314).
-        let me = h.name.clone();
-        if h.link(&format!("{SYNCSTATUS_PREFIX}{me}")).and_then(|v| v.parse::<u64>().ok()).is_some_and(|s| s < u64::from(BLOCKS) * 4096) {
-            h.resync = true;
-        }
         self.end_direct(i);
         if let Some(at) = lost_direct {
             self.direct_survived(i, at);
@@ -1287,6 +1323,11 @@ impl World {
         if let Some(i) = best {
             let (now, name) = (self.now, self.hosts[i].name.clone());
             self.hosts[i].marsadm_set(now, PRIMARY, &name);
+            // A forced failover that never took over: its target fetches again.
+            if let Some((_, new, true)) = self.switching.filter(|s| s.1 != i) {
+                let target = self.hosts[new].name.clone();
+                self.hosts[new].marsadm_set(now, &format!("todo-{target}/connect"), "1");
+            }
             self.switching = None;
             self.log(|| format!("no primary: the operator designates {name}"));
         }
@@ -1338,6 +1379,30 @@ impl World {
 
     fn primary(&self) -> Option<usize> {
         self.hosts.iter().position(|h| h.role == Role::Primary && h.open)
+    }
+
+    /// `marsadm resize` on the primary, if it may run now (marsadm/src/commands/resize.rs):
+    /// there, where it is the designated and the actual primary (device up), every
+    /// member's disk holds the new size (they all do here); `syncstatus-<me>` first, then
+    /// `size`. The primary's module grows the device when it sees the size (the writes
+    /// may go there from then on), every secondary syncs the new area.
+    fn resize(&mut self) {
+        let Some(p) = self.primary() else { return };
+        let h = &self.hosts[p];
+        if h.down_until > self.now || h.link(PRIMARY) != Some(h.name.as_str()) {
+            return;
+        }
+        let Some((_, blocks)) = self.resizes.pop_front() else { return };
+        if blocks <= h.size_blocks() {
+            return;
+        }
+        let (now, size) = (self.now, (u64::from(blocks) * 4096).to_string());
+        let h = &mut self.hosts[p];
+        let me = h.name.clone();
+        h.marsadm_set(now, &format!("{SYNCSTATUS_PREFIX}{me}"), &size);
+        h.marsadm_set(now, "size", &size);
+        self.stats.resizes += 1;
+        self.log(|| format!("{me} RESIZES the resource to {blocks} blocks"));
     }
 
     /// Emergency mode on primary `p` (the module's `cease_logging`): everything logged
@@ -1410,8 +1475,8 @@ impl World {
             // (It has heard from the old primary since the command began: marsadm's
             // `liveness::heard_anew`, the first piece of a listing, not all of it.)
             let fresh = self.heard[new][old] > since;
-            // marsadm refuses while it shows a split brain with the old primary.
-            let split = self.split_brain_shown(new, new, old);
+            // marsadm refuses while it shows a split brain.
+            let split = self.split_brain_anywhere(new);
             if fresh && h.stopped.is_none() && !split && caught_up {
                 let now = self.now;
                 let name = h.name.clone();
@@ -1454,6 +1519,9 @@ impl World {
     /// The operator: writes on the primary's device, log rotation, planned handovers
     /// and forced failovers.
     fn operator(&mut self) {
+        if self.resizes.front().is_some_and(|(at, _)| *at <= self.now) {
+            self.resize();
+        }
         if let Some(p) = self.primary() {
             // Emergency mode (its own choices): `/mars` runs full and logging ceases;
             // space comes back and it resumes.
@@ -1465,7 +1533,8 @@ impl World {
                 self.cease(p);
             }
             if self.rng.chance(300) {
-                let block = self.rng.below(u64::from(BLOCKS)) as u32;
+                // (Within the device: the primary's module grows it to `size`.)
+                let block = self.rng.below(u64::from(self.hosts[p].size_blocks())) as u32;
                 let value = self.next_value;
                 self.next_value += 1;
                 let fsync = self.rng.chance(300);
@@ -1770,7 +1839,11 @@ impl World {
                     self.send(p.to, p.from, Msg::SyncRefused { start });
                     return;
                 }
-                let to = (from + SYNC_BLOCKS).min(BLOCKS);
+                // (Not beyond the size it serves: the module refuses, the sync retries.)
+                let to = (from + SYNC_BLOCKS).min(h.size_blocks());
+                if from >= to {
+                    return;
+                }
                 let values = h.disk[from as usize..to as usize].to_vec();
                 let at = h.replay_link().expect("checked above");
                 self.send(p.to, p.from, Msg::SyncData { from, values, at, start, session });
@@ -1802,14 +1875,19 @@ impl World {
                     self.log(|| format!("{me} sync: a pass from block 0, {sender}'s writeback at {from}"));
                 }
                 let h = &mut self.hosts[p.to];
+                // (The module's sync asks for blocks up to the size it syncs to.)
+                let values = &values[..values.len().min(h.size_blocks().saturating_sub(from) as usize)];
                 for (k, v) in values.iter().enumerate() {
                     h.disk_write(from + k as u32, *v);
                 }
+                // Truth: a sync's mix (also of the area a resize added) until the links
+                // say consistent.
+                h.resync = true;
                 self.log(|| format!("{} sync: blocks {from}.. from {}: {values:?}", self.hosts[p.to].name, self.hosts[p.from].name));
                 let h = &mut self.hosts[p.to];
                 h.flush_disk();
                 let next = from + values.len() as u32;
-                if next < BLOCKS {
+                if next < h.size_blocks() {
                     let me = h.name.clone();
                     h.set(self.now, &format!("{SYNCSTATUS_PREFIX}{me}"), &(u64::from(next) * 4096).to_string(), false);
                 } else {
@@ -1843,7 +1921,8 @@ impl World {
                 h.set(now, &format!("actual-{me}/{SYNC_FROM}"), DELETED, false);
                 let name = LogName { nr: log.0, host: &log.1 };
                 h.set(now, &format!("{SYNCPOS_PREFIX}{me}"), &format!("{name},{pos},0"), false);
-                h.set(now, &format!("{SYNCSTATUS_PREFIX}{me}"), &(u64::from(BLOCKS) * 4096).to_string(), false);
+                let size = h.size().to_string();
+                h.set(now, &format!("{SYNCSTATUS_PREFIX}{me}"), &size, false);
                 self.log(|| format!("{me} synced; consistent once replay passes {name},{pos}"));
             }
         }
@@ -1887,7 +1966,7 @@ impl World {
         if want == Role::Detached {
             return;
         }
-        let size = u64::from(BLOCKS) * 4096;
+        let size = h.size();
         let activity = Activity { connected, syncing: false, sync_slot_free: true, space_allows_sync: true };
         let mut follows = false;
         match step(want, h.role, h.open) {
@@ -2105,6 +2184,25 @@ impl World {
         matches!(compare_histories(&la, &lb), PairHistory::Diverged(_)) || beyond(na, &lb) || beyond(nb, &la)
     }
 
+    /// The members as host `at`'s tree lists them (`data-<host>`), which marsadm's view
+    /// compares pairwise.
+    fn members_at(&self, at: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.hosts.len()).filter(move |&x| self.hosts[at].link(&format!("data-{}", self.hosts[x].name)).is_some())
+    }
+
+    /// Whether host `at`'s view lists host `b` among the hosts of a split brain: `b`
+    /// diverged from any member there, not only from the primary (a primary whose old
+    /// version links are deleted shares no logfile number with `b`, a third member's
+    /// links still show the fork: seed 29926).
+    fn split_brain_involves(&self, at: usize, b: usize) -> bool {
+        self.hosts[at].link(&format!("data-{}", self.hosts[b].name)).is_some() && self.members_at(at).any(|a| a != b && self.split_brain_shown(at, a, b))
+    }
+
+    /// Whether host `at`'s view shows a split brain at all (marsadm refuses a handover then).
+    fn split_brain_anywhere(&self, at: usize) -> bool {
+        self.members_at(at).any(|b| self.split_brain_involves(at, b))
+    }
+
     /// The records of logfile `key` as its origin wrote them.
     fn origin_copy(&self, key: &LogKey) -> &[Record] {
         self.truth.get(key).map_or(&[], Vec::as_slice)
@@ -2158,6 +2256,13 @@ impl World {
             if h.dirty.as_ref().is_some_and(|before| prefix(before, &h.chain)) {
                 h.dirty = None;
             }
+            // A status below the size: the disk is a sync's mix (also after a crash took
+            // back the end of a sync, seed 15314, and in the area a resize added) until
+            // the links say consistent.
+            let me = h.name.clone();
+            if h.link(&format!("{SYNCSTATUS_PREFIX}{me}")).and_then(|v| v.parse::<u64>().ok()).is_some_and(|s| s < h.size()) {
+                h.resync = true;
+            }
             if h.resync && h.down_until <= self.now && h.consistent() {
                 h.resync = false;
                 if self.verbose {
@@ -2195,8 +2300,11 @@ impl World {
                         h.name, h.chain, before
                     )));
                 }
-            } else if disk != h.disk {
-                let diff: Vec<(usize, u64, u64)> = (0..disk.len()).filter(|&b| disk[b] != h.disk[b]).map(|b| (b, h.disk[b], disk[b])).collect();
+            } else if disk[..h.size_blocks() as usize] != h.disk[..h.size_blocks() as usize] {
+                // (Blocks beyond the size its tree says are no part of its copy yet: a
+                // crash may have taken back the `size` a resize wrote, and what a sync
+                // copied there is synced again once it arrives.)
+                let diff: Vec<(usize, u64, u64)> = (0..h.size_blocks() as usize).filter(|&b| disk[b] != h.disk[b]).map(|b| (b, h.disk[b], disk[b])).collect();
                 return Err(self.fail(format!("{}'s disk is not what its chain {:?} wrote (block, has, should have): {diff:?}", h.name, h.chain)));
             }
             // Its chain is the history its last logfile continues, and part of that.
@@ -2221,7 +2329,7 @@ impl World {
             self.log(|| {
                 let links: Vec<String> = h.tree.iter().filter(|(k, _)| k.contains("replay-") || k.contains("is-primary") || k.contains("took-over") || k.contains("version-") || k.contains("todo-") || k.contains("sync") || k.ends_with("/primary")).map(|(k, (v, s))| format!("{k}={v}@{s}")).collect();
                 let logs: Vec<String> = h.logs.iter().map(|(k, r)| format!("{}-{}:{}/{}", k.0, k.1, r.len(), h.synced.get(k).copied().unwrap_or(0))).collect();
-                let t = takeover_here(&DirLinks(&h.tree), &h.name, u64::from(BLOCKS) * 4096, true);
+                let t = takeover_here(&DirLinks(&h.tree), &h.name, h.size(), true);
                 format!("   {} takeover {:?} logs {} links {}", h.name, t, logs.join(" "), links.join(" "))
             });
         }
@@ -2253,10 +2361,10 @@ impl World {
                         h.name, h.chain, h.stopped, primary.name, primary.chain
                     )));
                 }
-            } else if !shown && h.stopped.is_none() && h.consistent() {
-                // (Shown on the primary by the version links, or on the host itself by
-                // its replay's stop, or by its links: no consistent copy, a full sync
-                // under way or refused.)
+            } else if !self.split_brain_involves(p, i) && h.stopped.is_none() && h.consistent() {
+                // (Shown on the primary by the version links of any two members, or on
+                // the host itself by its replay's stop, or by its links: no consistent
+                // copy, a full sync under way or refused.)
                 return Err(self.fail(format!(
                     "SILENT DIVERGENCE: {} (chain {:?}) and the primary {} (chain {:?}) diverged, the version links do not show it",
                     h.name, h.chain, primary.name, primary.chain

@@ -4,7 +4,8 @@
 //! `mars-sim --seeds A..B` runs a range and prints the first failing seed; with
 //! `--count`, runs them all, prints each failure and counts them (to measure the checker).
 //! `--invalidate`: the operator also repairs split brains with `invalidate`, and the
-//! run must end converged (open findings, docu/simulation.md).
+//! run must end converged (open findings, docu/simulation.md). `--no-resize`: the run
+//! as it went before resizes were simulated (the seeds found before then).
 
 use std::process::ExitCode;
 
@@ -13,6 +14,7 @@ fn main() -> ExitCode {
     let verbose = args.iter().any(|a| a == "--verbose");
     let count = args.iter().any(|a| a == "--count");
     let invalidate = args.iter().any(|a| a == "--invalidate");
+    let no_resize = args.iter().any(|a| a == "--no-resize");
     let mut failing: Vec<u64> = Vec::new();
     let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let seeds: Vec<u64> = if let Some(s) = value("--seed") {
@@ -30,7 +32,7 @@ fn main() -> ExitCode {
     };
     let mut total = mars_sim::Stats::default();
     for &seed in &seeds {
-        let mut w = mars_sim::World::new(seed);
+        let mut w = if no_resize { mars_sim::World::without_resizes(seed) } else { mars_sim::World::new(seed) };
         w.verbose = verbose;
         w.invalidate = invalidate;
         match w.run() {
@@ -54,6 +56,6 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: mars-sim --seed S [--verbose] [--invalidate] | --seeds A..B [--count] [--invalidate]");
+    eprintln!("usage: mars-sim --seed S [--verbose] [--invalidate] [--no-resize] | --seeds A..B [--count] [--invalidate] [--no-resize]");
     ExitCode::from(2)
 }

@@ -6,10 +6,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-/// Seeds that found bugs (docu/simulation.md, "Found").
+/// Seeds that found bugs (docu/simulation.md, "Found"), before resizes were simulated:
+/// run as they went then (`--no-resize`).
 const FOUND: &[u64] = &[12, 77, 87, 156, 239, 420, 537, 692, 998, 1668, 2360, 7710, 11108];
 /// ... and with the operator's `invalidate` (`--invalidate`).
-const FOUND_INVALIDATE: &[u64] = &[13, 21, 64, 118, 121, 181, 184, 263, 518, 780, 860, 1104, 1168, 1305, 1467, 1796, 1817, 1918, 1934, 2363, 2423, 2454, 2856, 3051, 3221, 582, 5364, 5760, 5796, 15314];
+const FOUND_INVALIDATE: &[u64] = &[13, 21, 64, 118, 121, 181, 184, 263, 518, 780, 860, 1104, 1168, 1305, 1467, 1796, 1817, 1918, 1934, 2363, 2423, 2454, 2856, 3051, 3221, 582, 5364, 5760, 5796, 15314, 25892, 29926];
+/// Seeds that found bugs since, with resizes (`--invalidate`).
+const FOUND_INVALIDATE_RESIZE: &[u64] = &[123];
 
 fn run(seed: u64, invalidate: bool) -> Result<mars_sim::Stats, String> {
     let mut w = mars_sim::World::new(seed);
@@ -17,22 +20,25 @@ fn run(seed: u64, invalidate: bool) -> Result<mars_sim::Stats, String> {
     w.run().map_err(|f| f.to_string())
 }
 
-#[test]
-fn found_seeds() {
-    for &seed in FOUND {
-        if let Err(f) = run(seed, false) {
+fn run_found(seeds: &[u64], invalidate: bool, resize: bool) {
+    for &seed in seeds {
+        let mut w = if resize { mars_sim::World::new(seed) } else { mars_sim::World::without_resizes(seed) };
+        w.invalidate = invalidate;
+        if let Err(f) = w.run() {
             panic!("{f}");
         }
     }
 }
 
 #[test]
+fn found_seeds() {
+    run_found(FOUND, false, false);
+}
+
+#[test]
 fn found_seeds_with_invalidate() {
-    for &seed in FOUND_INVALIDATE {
-        if let Err(f) = run(seed, true) {
-            panic!("{f}");
-        }
-    }
+    run_found(FOUND_INVALIDATE, true, false);
+    run_found(FOUND_INVALIDATE_RESIZE, true, true);
 }
 
 #[test]
