@@ -23,8 +23,8 @@ use crate::secondary::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::format_into;
 use crate::mars_core::log_record::{decode_header, next_window, LogScanner, RecordError, RecordKind, ScanEnd, HEADER_LEN, MAX_OVERHEAD, MAX_PAYLOAD};
-use crate::mars_core::replication::{next_in_sequence, replay_step, rewrite_version, stands_for_writer, switchover, Copy, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
-use crate::mars_core::tree::{LogName, ReplayLink, VersionLink, RESOURCE_PREFIX, SYNCPOS_PREFIX, VERSION_PREFIX};
+use crate::mars_core::replication::{next_in_sequence, replay_step, REPLAY_STOPPED, rewrite_version, stands_for_writer, switchover, Copy, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
+use crate::mars_core::tree::{LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, RESOURCE_PREFIX, SYNCPOS_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
 use crate::context::Context;
 use crate::tree::{host_name, open_logfile, path, Logfile, Tree, ROOT};
@@ -292,6 +292,9 @@ struct Follower {
     cuts: u64,
     /// The last problem reported (so each is logged once).
     reported: Option<Problem>,
+    /// What `actual-<me>/replay-stopped` says as far as this thread wrote it (`None`:
+    /// not yet written: a value left by an earlier thread is cleared first).
+    shown: Option<Option<Stop>>,
     rate: RateMeter,
 }
 
@@ -306,7 +309,7 @@ impl Replayer {
         let mut name = KVec::new();
         name.extend_from_slice(res.as_bytes(), GFP_KERNEL)?;
         let windows = Windows::new()?;
-        let mut f = Follower { ctx, res: name, disk, repair, windows, unflushed: None, synced: None, cuts: 0, reported: None, rate: RateMeter::new("replay-rate") };
+        let mut f = Follower { ctx, res: name, disk, repair, windows, unflushed: None, synced: None, cuts: 0, reported: None, shown: None, rate: RateMeter::new("replay-rate") };
         let thread = Thread::spawn(kernel::c_str!("mars_replay"), move || {
             let _noio = NoIoScope::enter();
             let mut backoff = Backoff::new();
@@ -347,6 +350,9 @@ impl Follower {
         let me = host_name()?;
         let me = text(&me)?;
         let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, res))?;
+        if self.shown.is_none() {
+            self.show_stop(&tree, &dir, me, None)?;
+        }
         let Some(link) = tree.replay_link(&dir, me)? else { return Ok(Step::Idle) };
         let replay = ReplayLink::parse(text(&link)?).map_err(|_| EINVAL)?;
         let start = self.resume_at(&replay);
@@ -424,7 +430,7 @@ impl Follower {
         let raw = |name: &str| tree.read_raw(&path(fmt!("{}/{}", &*dir, name)).ok()?).ok().flatten();
         let next = match next_in_sequence(replay.log, names().filter_map(|n| LogName::parse(n).ok()), names, raw) {
             Ok(next) => next,
-            Err(stop) => return self.stopped(res, stop),
+            Err(stop) => return self.stopped(tree, dir, me, res, stop),
         };
         let version = |nr: u32, host: &str| tree.read(&path(fmt!("{}/{}{:09}-{}", &*dir, VERSION_PREFIX, nr, host))?);
         let mut mine = version(replay.log.nr, me)?;
@@ -476,7 +482,13 @@ impl Follower {
             next_copy,
             syncpos: syncpos.as_deref().and_then(|v| text(v).ok()),
         };
-        match switchover(replay, next, &links) {
+        let decision = switchover(replay, next, &links);
+        if !matches!(decision, Switchover::Stop(_)) && matches!(self.reported, Some(Problem::Stopped(_))) {
+            // The links that stopped it changed: no stop any more.
+            self.reported = None;
+            self.show_stop(tree, dir, me, None)?;
+        }
+        match decision {
             Switchover::Switch(next) => {
                 let fresh = ReplayLink { log: next, start: 0, len: 0 };
                 tree.write_replay_link(dir, me, &fresh)?;
@@ -484,7 +496,7 @@ impl Follower {
                 Ok(Step::Progress)
             }
             Switchover::Wait(_) => Ok(Step::Idle),
-            Switchover::Stop(stop) => self.stopped(res, stop),
+            Switchover::Stop(stop) => self.stopped(tree, dir, me, res, stop),
         }
     }
 
@@ -605,11 +617,24 @@ impl Follower {
     }
 
     /// Replay cannot go on without an administrator: say so once.
-    fn stopped(&mut self, res: &str, stop: Stop) -> Result<Step> {
+    fn stopped(&mut self, tree: &Tree<'_>, dir: &CStr, me: &str, res: &str, stop: Stop) -> Result<Step> {
         if self.reported != Some(Problem::Stopped(stop)) {
             pr_err!("resource {}: replay stopped: {}\n", res, stop);
             self.reported = Some(Problem::Stopped(stop));
         }
+        self.show_stop(tree, dir, me, Some(stop))?;
         Ok(Step::Idle)
+    }
+
+    /// Says in `actual-<me>/replay-stopped` why replay stopped (`0`: it is not), for
+    /// `marsadm view` and `events` (`replication::REPLAY_STOPPED`).
+    fn show_stop(&mut self, tree: &Tree<'_>, dir: &CStr, me: &str, stop: Option<Stop>) -> Result {
+        if self.shown == Some(stop) {
+            return Ok(());
+        }
+        let actual = path(fmt!("{}/{}{}", dir, ACTUAL_PREFIX, me))?;
+        tree.write(&actual, REPLAY_STOPPED, stop.map_or("0", Stop::word))?;
+        self.shown = Some(stop);
+        Ok(())
     }
 }

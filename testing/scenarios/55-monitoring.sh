@@ -73,6 +73,7 @@ for name, field in [("attached", "is_attached"), ("device_up", "is_primary"), ("
                     ("fetch_rest_bytes", "fetch_rest"), ("replay_rest_bytes", "replay_rest")]:
     metric("mars_resource_" + name, r[field])
 metric("mars_resource_split_brain", r["split_brain"] is not None)
+metric("mars_resource_replay_stopped", r["replay_stopped"] is not None)
 metric("mars_resource_emergency", r["emergency"]["is_emergency"])
 metric("mars_resource_actual_primaries", len(r["actual_primaries"]))
 metric("mars_resource_designated_primary", 1, primary=r["primary"])

@@ -51,11 +51,18 @@ retry 60 on node3 'dmesg | grep -q "replay stopped: VERSION MISMATCH"' ||
   fail "node3's replay did not stop at the fork: $(replay_link node3), $(on node3 'marsadm view r0; marsadm view-diskstate r0')"
 state=$(on node3 'marsadm view-diskstate r0')
 [ "$state" != UpToDate ] || fail "node3 shows UpToDate with node1's writes after the fork"
+# The stop shows in view (text, JSON) and in the metrics, not only in the kernel log.
+retry 10 on node3 'marsadm view r0 | grep -q "REPLAY STOPPED: VERSION MISMATCH"' || fail "view on node3 does not show the stop: $(on node3 'marsadm view r0')"
+on node3 'marsadm view r0 --json' | python3 -c 'import json, sys; r = json.load(sys.stdin)["resources"][0]; assert r["replay_stopped"] == "VersionMismatch" and "invalidate" in r["emergency"]["hint"], r' ||
+  fail "view --json on node3: no replay_stopped"
+on node3 'marsadm metrics' | grep -qx 'mars_resource_replay_stopped{resource="r0"} 1' || fail "metrics on node3: no replay stop"
 on node3 'marsadm view r0'
 
 step "node3 invalidated: a copy of node2's"
 on node3 'marsadm invalidate r0' || fail "invalidate on node3"
 on node3 'marsadm wait-resource r0 --until uptodate --timeout 120' || fail "node3 not UpToDate after invalidate: $(on node3 'marsadm view r0')"
+[ "$(on node3 'marsadm view r0 --json' | python3 -c 'import json, sys; print(json.load(sys.stdin)["resources"][0]["replay_stopped"])')" = None ] ||
+  fail "node3 still shows a replay stop after invalidate"
 write_some node2 300
 retry 60 caught_up node2 node3 || fail "node3 does not follow node2: $(replay_link node3) vs $(replay_link node2)"
 for n in node2 node3; do on $n 'marsadm down r0' || fail "down on $n"; done

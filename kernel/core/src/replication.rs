@@ -44,6 +44,31 @@ pub enum Switchover<'a> {
     Stop(Stop),
 }
 
+/// `actual-<host>/replay-stopped`: why the module's replay stopped there (a [`Stop`]'s
+/// [`Stop::word`]), `0` while it is not stopped. Written by the replay thread; read by
+/// `marsadm view` and `events`.
+pub const REPLAY_STOPPED: &str = "replay-stopped";
+
+/// What `marsadm view` advises where replay stopped.
+pub const REPLAY_STOPPED_HINT: &str = "replay stopped: this host's logfiles do not continue the designated primary's history (split brain, or a hole in the logfile sequence): keep the version you want as primary, `marsadm invalidate` here to copy it";
+
+impl Stop {
+    /// Its word in [`REPLAY_STOPPED`].
+    pub fn word(self) -> &'static str {
+        match self {
+            Stop::DuplicateLogfile => "DuplicateLogfile",
+            Stop::NotContiguous => "NotContiguous",
+            Stop::VersionMismatch => "VersionMismatch",
+        }
+    }
+
+    /// The stop a [`REPLAY_STOPPED`] value names (`None`: not stopped, or a word this
+    /// version does not know).
+    pub fn from_word(word: &str) -> Option<Stop> {
+        [Stop::DuplicateLogfile, Stop::NotContiguous, Stop::VersionMismatch].into_iter().find(|s| s.word() == word)
+    }
+}
+
 impl core::fmt::Display for Wait {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
@@ -681,6 +706,15 @@ mod tests {
         // The writer's link missing (not yet written: it still logs there), not deleted.
         let live = [("log-000000010-node2", String::new()), ("version-000000009-node2", v9)];
         assert_eq!(next(cur, &live), Ok(Some(log(10, "node2"))));
+    }
+
+    #[test]
+    fn a_stop_s_word_reads_back() {
+        for stop in [Stop::DuplicateLogfile, Stop::NotContiguous, Stop::VersionMismatch] {
+            assert_eq!(Stop::from_word(stop.word()), Some(stop));
+        }
+        assert_eq!(Stop::from_word("0"), None);
+        assert_eq!(Stop::from_word("versionmismatch"), None);
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Watched {
     pub is_split_brain: bool,
     pub is_emergency: bool,
     pub running: Running,
+    /// Why replay stopped here (`null`: it did not).
+    pub replay_stopped: Option<&'static str>,
 }
 
 impl From<&ResourceState> for Watched {
@@ -39,6 +41,7 @@ impl From<&ResourceState> for Watched {
             is_split_brain: s.split_brain.is_some(),
             is_emergency: s.emergency.is_emergency,
             running: s.running,
+            replay_stopped: s.replay_stopped,
         }
     }
 }
@@ -48,7 +51,8 @@ impl From<&ResourceState> for Watched {
 pub struct Event {
     /// `state` (the whole watched state: at the start and when a resource appears),
     /// `removed`, `primary`, `role`, `diskstate`, `replstate`, `split-brain`,
-    /// `emergency` (with `old` and `new`), `{sync,fetch,replay}-{started,finished}`.
+    /// `emergency`, `replay-stopped` (with `old` and `new`),
+    /// `{sync,fetch,replay}-{started,finished}`.
     pub event: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub old: Option<Value>,
@@ -69,8 +73,8 @@ impl Event {
 }
 
 /// The events that lead from `old` to `new` (`None`: the resource does not exist), in a
-/// fixed order: designated primary, role, disk state, replication state, split brain, emergency,
-/// sync, fetch, replay.
+/// fixed order: designated primary, role, disk state, replication state, split brain,
+/// emergency, replay stop, sync, fetch, replay.
 pub fn diff(old: Option<&Watched>, new: Option<&Watched>) -> Vec<Event> {
     let (o, n) = match (old, new) {
         (None, None) => return Vec::new(),
@@ -97,6 +101,9 @@ pub fn diff(old: Option<&Watched>, new: Option<&Watched>) -> Vec<Event> {
     }
     if o.is_emergency != n.is_emergency {
         out.push(Event::change("emergency", o.is_emergency, n.is_emergency));
+    }
+    if o.replay_stopped != n.replay_stopped {
+        out.push(Event::change("replay-stopped", o.replay_stopped, n.replay_stopped));
     }
     let work = [
         (o.running.sync, n.running.sync, "sync-started", "sync-finished"),
@@ -314,6 +321,22 @@ mod tests {
         let s1 = watched(&t);
         let d = diff(Some(&s0), Some(&s1));
         assert_eq!(d, [Event::change("split-brain", false, true), Event::change("emergency", false, true)]);
+    }
+
+    #[test]
+    fn a_replay_stop_as_events() {
+        let mut t = tree("stop");
+        t.set("resource-r0/replay-node2", "log-000000001-node1,0,0");
+        t.set("resource-r0/actual-node2/is-replaying", "1");
+        t.set("resource-r0/actual-node2/replay-stopped", "0");
+        let s0 = watched(&t);
+        t.set("resource-r0/actual-node2/replay-stopped", "VersionMismatch");
+        let s1 = watched(&t);
+        assert_eq!(diff(Some(&s0), Some(&s1)), [Event::change("replay-stopped", None::<&str>, Some("VersionMismatch"))]);
+        // What a replay thread that has ended wrote last is no stop.
+        t.set("resource-r0/actual-node2/is-replaying", "0");
+        let s2 = watched(&t);
+        assert_eq!(diff(Some(&s1), Some(&s2)), [Event::change("replay-stopped", Some("VersionMismatch"), None::<&str>), Event::bare("replay-finished")]);
     }
 
     /// The documented JSON line has exactly the fields marsadm prints.

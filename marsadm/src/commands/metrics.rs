@@ -137,6 +137,7 @@ fn render(facts: &HostFacts, states: &[(ResourceState, Option<u64>)]) -> String 
     x.family("mars_resource_device_openers", "gauge", "Openers of /dev/mars/<dev> here.", &per(&|s| f64::from(s.open_count)));
     x.family("mars_resource_consistent", "gauge", "1 if this host's disk is a consistent copy.", &per(&|s| flag(s.is_consistent)));
     x.family("mars_resource_split_brain", "gauge", "1 if the members' logfile histories diverged.", &per(&|s| flag(s.split_brain.is_some())));
+    x.family("mars_resource_replay_stopped", "gauge", "1 if the module's replay stopped here (split brain, hole): view's replay_stopped.", &per(&|s| flag(s.replay_stopped.is_some())));
     x.family("mars_resource_emergency", "gauge", "1 if the resource is in emergency mode here or on its designated primary.", &per(&|s| flag(s.emergency.is_emergency)));
     x.family("mars_resource_forced_primary", "gauge", "1 if this host took over by primary --force.", &per(&|s| flag(s.is_forced_primary)));
     x.family("mars_resource_sync_queued", "gauge", "1 if the full sync waits for /proc/sys/mars/sync_limit.", &per(&|s| flag(s.is_sync_queued)));

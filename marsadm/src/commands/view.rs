@@ -3,7 +3,7 @@
 
 use mars_core::emergency::{self as em, Level};
 use mars_core::log_record::headers_end;
-use mars_core::replication::{discarded, is_consistent, stuck_before_hole};
+use mars_core::replication::{discarded, is_consistent, stuck_before_hole, Stop, REPLAY_STOPPED, REPLAY_STOPPED_HINT};
 use mars_core::splitbrain::{beyond_primary, bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
 use mars_core::syncruns::{SYNC_REFUSED, SYNC_REFUSED_HINT};
 use mars_core::tree::{
@@ -106,6 +106,10 @@ pub struct ResourceState {
     pub primary_age_ms: Option<u64>,
     /// The histories of some members diverged (`null`: no split brain seen).
     pub split_brain: Option<SplitBrain>,
+    /// Why the module's replay stopped here (`replication::Stop::word`:
+    /// `DuplicateLogfile`, `NotContiguous`, `VersionMismatch`), while it runs; `null`:
+    /// not stopped.
+    pub replay_stopped: Option<&'static str>,
     /// Space in this host's /mars and emergency mode (docu/emergency.md).
     pub emergency: Emergency,
 }
@@ -475,10 +479,15 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     let stuck = secondary && mine.as_ref().is_some_and(|r| stuck_before_hole(is_consistent, r.log, names.iter().map(String::as_str), value));
     // The primary refuses its full sync (its replay start is off the primary's history).
     let sync_refused = secondary && synced < size && actual(SYNC_REFUSED)?.as_deref() == Some("1");
+    // (What a replay thread that is gone wrote last says nothing.)
+    let replay_stopped = if running.replay { actual(REPLAY_STOPPED)?.as_deref().and_then(Stop::from_word) } else { None };
     let hint = if stuck {
         Some(em::STUCK_HINT)
     } else if sync_refused {
         Some(SYNC_REFUSED_HINT)
+    } else if replay_stopped.is_some_and(|s| s != Stop::NotContiguous) {
+        // (At a hole: Orphan, the emergency hint below.)
+        Some(REPLAY_STOPPED_HINT)
     } else {
         emergency.hint.or(stopped_at_hole.then(|| em::hint(false, Level::Normal)))
     };
@@ -512,6 +521,7 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         actual_primaries: actual_primaries(ctx, res)?,
         primary_age_ms,
         split_brain,
+        replay_stopped: replay_stopped.map(Stop::word),
         primary,
         emergency,
     })
@@ -723,6 +733,8 @@ fn text_lines(host: &str, s: &ResourceState) -> Vec<String> {
     }
     if s.replstate == "Orphan" {
         out.push("    stopped at a hole in the logfile sequence: the primary ceased logging (emergency mode)".to_owned());
+    } else if let Some(stop) = s.replay_stopped.and_then(Stop::from_word) {
+        out.push(format!("    REPLAY STOPPED: {stop}"));
     }
     let e = &s.emergency;
     if e.is_emergency || e.level > 0 {
@@ -1152,6 +1164,24 @@ mod tests {
         t.logfile("log-000000001-node1");
         let s = t.state();
         assert_eq!((s.replstate, s.diskstate.as_str(), s.fetch_rest), ("Orphan", "Outdated", 0), "{s:?}");
+    }
+
+    #[test]
+    fn a_replay_stop_shows_while_replay_runs() {
+        let mut t = Synthetic::new("stopped", "node2");
+        t.set("resource-r0/primary", "node1");
+        t.set("resource-r0/replay-node2", "log-000000001-node1,0,0");
+        t.set("resource-r0/actual-node2/is-replaying", "1");
+        t.set("resource-r0/actual-node2/replay-stopped", "VersionMismatch");
+        let s = t.state();
+        assert_eq!((s.replay_stopped, s.emergency.hint), (Some("VersionMismatch"), Some(REPLAY_STOPPED_HINT)), "{s:?}");
+        assert!(text_lines("node2", &s).iter().any(|l| l.contains("REPLAY STOPPED: VERSION MISMATCH")), "{:?}", text_lines("node2", &s));
+        // Not stopped, or the replay thread that wrote it is gone: nothing.
+        t.set("resource-r0/actual-node2/replay-stopped", "0");
+        assert_eq!(t.state().replay_stopped, None);
+        t.set("resource-r0/actual-node2/replay-stopped", "VersionMismatch");
+        t.set("resource-r0/actual-node2/is-replaying", "0");
+        assert_eq!(t.state().replay_stopped, None);
     }
 
     #[test]
