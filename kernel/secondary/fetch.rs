@@ -493,7 +493,7 @@ fn only_copy<'a>(names: &'a [CString], nr: u32, me: &str) -> Option<LogName<'a>>
 /// name (of a discarded history) is cut and fetched anew; into one that replay applied
 /// some of (as far as its link says, `replayed` where it names the copy, or beyond,
 /// unflushed: `Repair::judge`), nothing more is fetched. False if the source has no
-/// such logfile.
+/// such logfile, or only an empty file of another host's.
 #[allow(clippy::too_many_arguments)]
 fn check_head(conn: &mut Conn, copy: &Logfile, rel: &str, res: &str, source: &str, name: LogName<'_>, replayed: Option<u64>, repair: &Repair) -> Result<bool> {
     let size = copy.file().size();
@@ -505,7 +505,7 @@ fn check_head(conn: &mut Conn, copy: &Logfile, rel: &str, res: &str, source: &st
     conn.send(&Message::FetchLog { path: rel, offset: 0, max_len: COPY_HEAD as u32 })?;
     let (check, replayed) = match conn.recv()? {
         Message::LogData { offset: 0, data, .. } if data.len() <= COPY_HEAD => {
-            repair.judge(copy.file(), name.nr, replayed, |replayed| check_copy(&ours[..n], data, replayed))?
+            repair.judge(copy.file(), name.nr, replayed, |replayed| check_copy(&ours[..n], data, replayed, name.host == source))?
         }
         Message::Error { code: NO_SUCH_LOGFILE, .. } => return Ok(false),
         Message::Error { message, .. } => {
@@ -516,6 +516,8 @@ fn check_head(conn: &mut Conn, copy: &Logfile, rel: &str, res: &str, source: &st
     };
     match check {
         CopyCheck::Same => Ok(true),
+        // An empty file of another host's logfile there: as if missing.
+        CopyCheck::NotThere => Ok(false),
         CopyCheck::Refetch => {
             pr_warn!("resource {}: the copy of {} here is another logfile than {}'s of that name (of a discarded history); fetching it anew\n", res, name, source);
             Ok(true)

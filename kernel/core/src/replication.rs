@@ -458,6 +458,9 @@ pub enum CopyCheck {
     /// host's disk went another way than its source's (a split brain); fetch no more of
     /// it.
     Diverged,
+    /// The source has none of the logfile to compare with: an empty file of a logfile
+    /// it did not write. Taken as missing there: the copy stands as it is.
+    NotThere,
 }
 
 /// Whether a local copy of a logfile, whose head is `ours` (its first [`COPY_HEAD`]
@@ -471,12 +474,17 @@ pub enum CopyCheck {
 /// the discarded logfile elsewhere must not be extended with the new one, nor replayed.
 /// Logfiles are only ever appended to, and their first record carries its Lamport
 /// stamp, position and payload digest: two logfiles of one name differ in their heads.
-/// An empty source logfile against a copy with data differs too. Where one head is
-/// shorter, the common part decides.
-pub fn check_copy(ours: &[u8], theirs: &[u8], replayed: u64) -> CopyCheck {
+/// An empty source logfile against a copy with data differs too, where the source
+/// (`source_wrote`) wrote it; another host's empty file is only where its fetch would
+/// put a copy, or what a full sync that moved its replay start past the logfile left:
+/// cutting a good copy for it stranded a member behind (found by the simulation, seed
+/// 2442). Where one head is shorter, the common part decides.
+pub fn check_copy(ours: &[u8], theirs: &[u8], replayed: u64, source_wrote: bool) -> CopyCheck {
     let n = ours.len().min(theirs.len());
     if ours.is_empty() || (n > 0 && ours[..n] == theirs[..n]) {
         CopyCheck::Same
+    } else if theirs.is_empty() && !source_wrote {
+        CopyCheck::NotThere
     } else if replayed == 0 {
         CopyCheck::Refetch
     } else {
@@ -619,15 +627,21 @@ mod tests {
     #[test]
     fn a_copy_of_another_logfile_of_the_same_name_is_found() {
         let head = b"MARS-REC first record";
-        assert_eq!(check_copy(b"", b"", 0), CopyCheck::Same);
-        assert_eq!(check_copy(b"", head, 0), CopyCheck::Same);
-        assert_eq!(check_copy(head, head, 0), CopyCheck::Same);
+        assert_eq!(check_copy(b"", b"", 0, true), CopyCheck::Same);
+        assert_eq!(check_copy(b"", head, 0, true), CopyCheck::Same);
+        assert_eq!(check_copy(head, head, 0, true), CopyCheck::Same);
         // The source has less, or the copy does: the common part decides.
-        assert_eq!(check_copy(head, &head[..4], 0), CopyCheck::Same);
-        assert_eq!(check_copy(&head[..4], head, 9), CopyCheck::Same);
-        assert_eq!(check_copy(head, b"MARS-REC other record", 0), CopyCheck::Refetch);
-        assert_eq!(check_copy(head, b"", 0), CopyCheck::Refetch);
-        assert_eq!(check_copy(head, b"MARS-REC other record", 512), CopyCheck::Diverged);
+        assert_eq!(check_copy(head, &head[..4], 0, true), CopyCheck::Same);
+        assert_eq!(check_copy(&head[..4], head, 9, false), CopyCheck::Same);
+        assert_eq!(check_copy(head, b"MARS-REC other record", 0, true), CopyCheck::Refetch);
+        assert_eq!(check_copy(head, b"MARS-REC other record", 0, false), CopyCheck::Refetch);
+        assert_eq!(check_copy(head, b"MARS-REC other record", 512, true), CopyCheck::Diverged);
+        // The writer's empty logfile is another one of the name (it writes it anew);
+        // another host's empty file says nothing about the copy (seed 2442).
+        assert_eq!(check_copy(head, b"", 0, true), CopyCheck::Refetch);
+        assert_eq!(check_copy(head, b"", 512, true), CopyCheck::Diverged);
+        assert_eq!(check_copy(head, b"", 0, false), CopyCheck::NotThere);
+        assert_eq!(check_copy(head, b"", 512, false), CopyCheck::NotThere);
     }
 
     #[test]

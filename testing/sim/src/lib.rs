@@ -575,7 +575,8 @@ enum Msg {
     FetchReq { from: LogKey, have: Vec<(LogKey, usize, bool)>, session: u64 },
     /// Records of a logfile, starting at `start`; `head`: its first record (what the
     /// module's fetch compares its copy's head with).
-    FetchData { log: LogKey, start: usize, recs: Vec<Record>, head: Option<Record>, session: u64 },
+    /// (`past`: the source's current logfile is beyond it: it never writes it again.)
+    FetchData { log: LogKey, start: usize, recs: Vec<Record>, head: Option<Record>, past: bool, session: u64 },
     /// The source has no such logfile (`wire::NO_SUCH_LOGFILE`): the copy stands as it is.
     FetchMissing { log: LogKey, session: u64 },
     /// Full sync: blocks from `from` on, once the primary's writeback has passed
@@ -1757,7 +1758,7 @@ impl World {
                         None => {}
                         Some(recs) if !names.contains(key) => {
                             let start = (*n).min(recs.len());
-                            replies.push(Msg::FetchData { log: key.clone(), start, recs: recs[start..].to_vec(), head: recs.first().copied(), session });
+                            replies.push(Msg::FetchData { log: key.clone(), start, recs: recs[start..].to_vec(), head: recs.first().copied(), past: key.0 < cur.0, session });
                         }
                         Some(_) => {}
                     }
@@ -1770,14 +1771,15 @@ impl World {
                     let had = have.iter().find(|(k, _, _)| k == key);
                     let start = had.map_or(0, |(_, n, _)| *n).min(recs.len());
                     if start < recs.len() || had.is_none_or(|(_, _, confirmed)| !confirmed) {
-                        replies.push(Msg::FetchData { log: key.clone(), start, recs: recs[start..].to_vec(), head: recs.first().copied(), session });
+                        replies.push(Msg::FetchData { log: key.clone(), start, recs: recs[start..].to_vec(), head: recs.first().copied(), past: key.0 < cur.0, session });
                     }
                 }
                 for m in replies {
                     self.send(p.to, p.from, m);
                 }
             }
-            Msg::FetchData { log, start, recs, head, session } => {
+            Msg::FetchData { log, start, recs, head, past, session } => {
+                let source_wrote = self.hosts[p.from].name == log.1;
                 let h = &mut self.hosts[p.to];
                 if session != h.session {
                     return;
@@ -1794,8 +1796,16 @@ impl World {
                     // flushed yet (the module's `Repair::judge`).
                     let unflushed = h.applied.as_ref().filter(|(k, _, _)| *k == log).map_or(0, |(_, _, end)| *end as u64);
                     let replayed = h.replay_link().filter(|(k, _)| *k == log).map_or(0, |(_, pos)| pos.max(unflushed));
-                    match check_copy(&bytes(h.logs[&log].first()), &bytes(head.as_ref()), replayed) {
+                    match check_copy(&bytes(h.logs[&log].first()), &bytes(head.as_ref()), replayed, source_wrote) {
                         CopyCheck::Same => {}
+                        // As if missing there (the module's fetch): the copy stands,
+                        // confirmed where the source's history is past it.
+                        CopyCheck::NotThere => {
+                            if past {
+                                h.confirmed.insert(log);
+                            }
+                            return;
+                        }
                         CopyCheck::Refetch => {
                             let name = h.name.clone();
                             h.logs.insert(log.clone(), Vec::new());
