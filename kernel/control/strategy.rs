@@ -10,7 +10,7 @@ use core::sync::atomic::Ordering;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use crate::kapi::compat::prelude::*;
-use kernel::str::CStr;
+use kernel::str::{CStr, CString};
 use kernel::sync::Arc;
 
 use crate::context::Context;
@@ -26,7 +26,7 @@ use crate::mars_core::round::{self, step, takeover_here, text, Activity, Host, S
 use crate::mars_core::syncgate::{may_start, queued_before, SyncSlots};
 use crate::mars_core::syncruns::TOOK_OVER;
 use crate::mars_core::lamport::format_stamp;
-use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, DISK_ERROR, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, TIME, TODO_PREFIX, VERSION_PREFIX};
+use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, DISK_ERROR, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCSTATUS_PREFIX, TIME, TODO_PREFIX, VERSION_PREFIX};
 use crate::net::conn::{self, Listener};
 use crate::tunables::{self, Traffic, SYNC_LIMIT, SYNC_NR, SYNC_WANTED};
 use crate::net::{fetch_server, meta, sync_server};
@@ -318,7 +318,7 @@ fn handle_resource(
                     let result = match step(want, r.role(), r.open_count() > 0) {
                         Step::StayPrimary => {
                             r.follow_emergency(&emergency, space.rest);
-                            r.rotate_if_asked(&dir, me).and_then(|()| r.grow(res, size))
+                            r.rotate_if_asked(&dir, me).and_then(|()| r.grow(res, size)).and_then(|()| own_grown_area(tree, &links, &dir, me, size))
                         }
                         Step::TakeOver => match takeover_here(&links, me, size, activity.connected).and_then(|t| t.ok_or(EINVAL)) {
                             Ok(Takeover::Now(mode)) => note_takeover(tree, &dir, &actual, me, mode).and_then(|()| r.make_primary(&setup, &dir, me, module, mode)).and_then(|()| note_primary(&dir, &actual, tree)).and_then(|()| {
@@ -439,6 +439,14 @@ fn follow(links: &DirLinks<'_>, r: &mut Resource, res: &str, me: &str, primary: 
         }
     }
     fetching
+}
+
+/// On the primary, its device grown to `size`: `syncstatus-<me>` = `size` where it was
+/// below (`round::primary_status`: a resize heard of only after a forced takeover).
+fn own_grown_area(tree: &Tree<'_>, links: &DirLinks<'_>, dir: &CString, me: &str, size: u64) -> Result {
+    let Some(status) = round::primary_status(links, me, size)? else { return Ok(()) };
+    let name = path(fmt!("{}{}", SYNCSTATUS_PREFIX, me))?;
+    tree.write(dir, name.to_str().map_err(|_| EINVAL)?, path(fmt!("{}", status))?.to_str().map_err(|_| EINVAL)?)
 }
 
 /// `actual-<me>/took-over` = `<mode>,<old primary>` before the device and the sync

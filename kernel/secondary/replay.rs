@@ -23,7 +23,7 @@ use crate::secondary::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::text::format_into;
 use crate::mars_core::log_record::{decode_header, next_window, LogScanner, RecordError, RecordKind, ScanEnd, HEADER_LEN, MAX_OVERHEAD, MAX_PAYLOAD};
-use crate::mars_core::replication::{next_in_sequence, replay_step, REPLAY_STOPPED, rewrite_version, stands_for_writer, switchover, Copy, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
+use crate::mars_core::replication::{leaves_synced_history, next_in_sequence, replay_step, REPLAY_STOPPED, rewrite_version, stands_for_writer, switchover, Copy, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
 use crate::mars_core::tree::{LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, RESOURCE_PREFIX, SYNCPOS_PREFIX, VERSION_PREFIX};
 use crate::mars_core::writeback::Piece;
 use crate::context::Context;
@@ -475,12 +475,19 @@ impl Follower {
             None => None,
         };
         let syncpos = tree.read(&path(fmt!("{}/{}{}", &*dir, SYNCPOS_PREFIX, me))?)?;
+        let syncpos = syncpos.as_deref().and_then(|v| text(v).ok());
+        let synced = syncpos.and_then(|p| ReplayLink::parse(p).ok());
+        let off_synced_history = match (next, synced) {
+            (Some(n), Some(s)) => leaves_synced_history(n, s.log, |l| version(l.nr, l.host).ok().flatten()),
+            _ => false,
+        };
         let links = SwitchLinks {
             mine: mine.as_deref().and_then(|v| text(v).ok()),
             origin: origin.as_deref().and_then(|v| text(v).ok()),
             next: next_version.as_deref().and_then(|v| text(v).ok()),
             next_copy,
-            syncpos: syncpos.as_deref().and_then(|v| text(v).ok()),
+            syncpos,
+            off_synced_history,
         };
         let decision = switchover(replay, next, &links);
         if !matches!(decision, Switchover::Stop(_)) && matches!(self.reported, Some(Problem::Stopped(_))) {

@@ -5,6 +5,8 @@
 
 use core::ops::Deref;
 
+use super::emergency::HOLE;
+use super::round::Host;
 use super::tree::{LogName, ReplayLink, VersionLink, DELETED, VERSION_PREFIX};
 
 /// Why replay cannot move on to the next logfile yet; it retries later.
@@ -253,6 +255,9 @@ pub struct SwitchLinks<'a> {
     pub next_copy: Option<NextCopy>,
     /// `syncpos-<me>`: where the primary was when this host's full sync ended.
     pub syncpos: Option<&'a str>,
+    /// The next logfile is off the history that leads to `syncpos`'s logfile, as far as
+    /// the version links tell ([`leaves_synced_history`]).
+    pub off_synced_history: bool,
 }
 
 /// The switchover check of a secondary that has replayed `replay` to the end of its
@@ -295,7 +300,7 @@ pub fn switchover<'a>(replay: &ReplayLink<'_>, next: Option<LogName<'a>>, links:
         if links.next_copy.is_some_and(|c| c.size > 0 && !c.confirmed) {
             return Switchover::Wait(Wait::NextUnconfirmed);
         }
-        if links.syncpos.and_then(|p| ReplayLink::parse(p).ok()).is_some_and(|p| off_synced(replay, next, &p)) {
+        if links.off_synced_history || links.syncpos.and_then(|p| ReplayLink::parse(p).ok()).is_some_and(|p| off_synced(replay, next, &p)) {
             return Switchover::Stop(Stop::VersionMismatch);
         }
         return Switchover::Switch(next);
@@ -312,6 +317,55 @@ fn off_synced(replay: &ReplayLink<'_>, next: LogName<'_>, synced: &ReplayLink<'_
     (synced.log == replay.log && replay.start < synced.start)
         || (synced.log.nr == next.nr && synced.log != next)
         || (replay.log.nr < synced.log.nr && synced.log.nr < next.nr)
+}
+
+/// How many logfiles [`leaves_synced_history`] walks down at most.
+const HISTORY_WALK: u32 = 64;
+
+/// Whether logfile `next` is off the history that leads to `synced`, the logfile a full
+/// sync ended in (`syncpos`), as far as the version links tell: walking down from
+/// `synced` by each logfile's writer's version link (`read`: the raw value of
+/// `version-<nr>-<writer>` of a logfile), that history has another logfile of `next`'s
+/// number, or jumps over the number (a hole of emergency mode: a link that chains onto
+/// nothing continues its writer's logfile [`HOLE`] numbers lower). Replay that moves on
+/// to such a logfile never passes `syncpos`, so the disk never becomes consistent
+/// (found by the simulation, seed 3799: a forced failover to a host that had gone on
+/// from before a hole; replay followed it and showed Inconsistent for good). A link
+/// missing, deleted or unreadable, or more than `HISTORY_WALK` logfiles to walk, says
+/// nothing.
+pub fn leaves_synced_history<R: Deref<Target = [u8]>>(next: LogName<'_>, synced: LogName<'_>, mut read: impl FnMut(LogName<'_>) -> Option<R>) -> bool {
+    let Some(mut host) = Host::new(synced.host) else { return false };
+    let mut nr = synced.nr;
+    for _ in 0..HISTORY_WALK {
+        let log = LogName { nr, host: host.as_str() };
+        if nr == next.nr {
+            return log != next;
+        }
+        if nr < next.nr {
+            return true;
+        }
+        let Some(raw) = read(log) else { return false };
+        let Ok(link) = core::str::from_utf8(&raw).map_err(|_| ()).and_then(|t| VersionLink::parse(t).map_err(|_| ())) else { return false };
+        if link.log != log {
+            return false;
+        }
+        match link.prev_log() {
+            Some(prev) if prev.nr < nr => match Host::new(prev.host) {
+                Some(h) => (nr, host) = (prev.nr, h),
+                None => return false,
+            },
+            Some(_) => return false,
+            // A hole: the writer's logfile `HOLE` lower went on here (none below it: the
+            // first logfile).
+            None if link.prev_head.is_empty() => match nr.checked_sub(HOLE).filter(|&n| n > 0) {
+                Some(before) if before < next.nr => return true,
+                Some(before) => nr = before,
+                None => return false,
+            },
+            None => return false,
+        }
+    }
+    false
 }
 
 /// Whether `link`, another host's version link of logfile `next`, stands in for the
@@ -777,7 +831,7 @@ mod tests {
         let v4 = version(4, 4, "node1", 0, &v3);
         let replay = ReplayLink { log: log(3, "node1"), start: 1000, len: 0 };
         let next = Some(log(4, "node1"));
-        let links = SwitchLinks { mine: Some(&v3), origin: Some(&v3), next: Some(&v4), next_copy: None, syncpos: None };
+        let links = SwitchLinks { mine: Some(&v3), origin: Some(&v3), next: Some(&v4), next_copy: None, syncpos: None, off_synced_history: false };
         assert_eq!(switchover(&replay, next, &links), Switchover::Switch(log(4, "node1")));
         assert_eq!(switchover(&replay, None, &links), Switchover::Wait(Wait::NoNextLogfile));
         // A copy of the next logfile with data is entered once confirmed; an empty one
@@ -830,6 +884,43 @@ mod tests {
         assert_eq!(switchover(&replay, Some(log(13, "node1")), &hole), Switchover::Switch(log(13, "node1")));
         let hole = SwitchLinks { syncpos: Some("log-000000005-node2,10,0"), ..hole };
         assert_eq!(switchover(&replay, Some(log(13, "node1")), &hole), Switchover::Stop(Stop::VersionMismatch));
+        // Off the history to the sync's end further down (leaves_synced_history).
+        let off = SwitchLinks { off_synced_history: true, ..links };
+        assert_eq!(switchover(&replay, next, &off), Switchover::Stop(Stop::VersionMismatch));
+    }
+
+    /// `leaves_synced_history` over (name, value) version links.
+    fn leaves(next: LogName<'_>, synced: LogName<'_>, links: &[(&str, String)]) -> bool {
+        leaves_synced_history(next, synced, |l| {
+            let name = format!("version-{:09}-{}", l.nr, l.host);
+            links.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_bytes().to_vec())
+        })
+    }
+
+    #[test]
+    fn the_history_to_the_sync_s_end() {
+        // node3: 11-node3, ceased (a hole), 21-node3 where the sync ended; node2 went on
+        // from 11-node3 with 12-node2 (seed 3799).
+        let v10 = version(10, 10, "node2", 31, "");
+        let v11 = version(11, 11, "node3", 3, &v10);
+        let v21 = version(21, 21, "node3", 33, "");
+        let links = [("version-000000010-node2", v10.clone()), ("version-000000011-node3", v11), ("version-000000021-node3", v21.clone())];
+        assert!(leaves(log(12, "node2"), log(21, "node3"), &links), "12 is in the hole of that history");
+        assert!(!leaves(log(21, "node3"), log(21, "node3"), &links));
+        assert!(leaves(log(21, "node2"), log(21, "node3"), &links));
+        assert!(!leaves(log(11, "node3"), log(21, "node3"), &links));
+        assert!(leaves(log(11, "node2"), log(21, "node3"), &links));
+        assert!(!leaves(log(10, "node2"), log(21, "node3"), &links));
+        // A chain without holes: another logfile of the number, or the same.
+        let v22 = version(22, 22, "node1", 5, &v21);
+        let links = [("version-000000021-node3", v21), ("version-000000022-node1", v22)];
+        assert!(!leaves(log(21, "node3"), log(22, "node1"), &links));
+        assert!(leaves(log(21, "node1"), log(22, "node1"), &links));
+        // Missing, deleted or garbage links, a walk too long: nothing said.
+        assert!(!leaves(log(20, "node1"), log(22, "node1"), &[]));
+        assert!(!leaves(log(20, "node1"), log(22, "node1"), &[("version-000000022-node1", DELETED.into())]));
+        assert!(!leaves(log(20, "node1"), log(22, "node1"), &[("version-000000022-node1", v10)]));
+        assert!(!leaves(log(1, "node1"), log(1000, "node1"), &[]));
     }
 
     #[test]

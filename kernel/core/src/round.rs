@@ -279,6 +279,20 @@ fn skipped_by_hole<L: Links>(links: &L, host: &str, nr: u32, skipped: u32) -> Re
     Ok(false)
 }
 
+/// The sync status a primary whose device has `size` records for its own disk: `size`
+/// where its `syncstatus-<me>` is below it (`None`: as it is). A primary's disk is the
+/// resource's copy, also in an area a resize added, as `marsadm resize` declares it on
+/// the primary; a host failed over to by force that heard of a resize only after it
+/// had taken over (its status the old size) was a primary no link called consistent:
+/// no host could take over from it again, not even itself after leaving the role
+/// (found by the simulation, seed 5151). It never synced the new area (a status below
+/// the size is no consistent copy, nothing takes over with it): that area holds what
+/// its disk had there and every write made there, logged and replayed.
+pub fn primary_status<L: Links>(links: &L, me: &str, size: u64) -> Result<Option<u64>, L::Error> {
+    let status = number(links.read(format_args!("{SYNCSTATUS_PREFIX}{me}"))?);
+    Ok(status.filter(|s| *s < size).map(|_| size))
+}
+
 /// Whether `me`'s disk is a consistent copy (`replication::is_consistent`); false
 /// without a replay link.
 pub fn consistent<L: Links>(links: &L, me: &str, size: u64) -> Result<bool, L::Error> {
@@ -579,6 +593,17 @@ mod tests {
         assert_eq!(consistent(&d, "node2", 100), Ok(false));
         d.set("replay-node2", "log-000000003-node1,2000,0", 1);
         assert_eq!(consistent(&d, "node2", 100), Ok(true));
+    }
+
+    #[test]
+    fn a_primary_owns_the_area_a_resize_added() {
+        let mut d = Dir::default();
+        // Created with the resource, or synced whole: as it is.
+        assert_eq!(primary_status(&d, "node2", 100), Ok(None));
+        d.set("syncstatus-node2", "100", 1);
+        assert_eq!(primary_status(&d, "node2", 100), Ok(None));
+        // A resize it heard of after it took over (seed 5151): the grown size.
+        assert_eq!(primary_status(&d, "node2", 160), Ok(Some(160)));
     }
 
     #[test]

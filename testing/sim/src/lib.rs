@@ -27,7 +27,7 @@ use mars_core::emergency::after_hole;
 use mars_core::handover::{Mode, Stamps, Takeover};
 use mars_core::merge::LinkState;
 use mars_core::ownership::{classify, decide, refused_path, Verdict};
-use mars_core::replication::{check_copy, delete_below, kept_at_leave, serves_sync, replay_after_sync, AfterSync, next_in_sequence, stands_for_writer, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
+use mars_core::replication::{check_copy, delete_below, kept_at_leave, leaves_synced_history, serves_sync, replay_after_sync, AfterSync, next_in_sequence, stands_for_writer, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
 use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use mars_core::round::{self, follow, step, takeover_here, text, Activity, Links, Step};
 use mars_core::splitbrain::{beyond_primary, compare_histories, version_fate, PairHistory, VersionFate};
@@ -472,7 +472,12 @@ impl Host {
         let next_link = writer.or_else(stand_in).map(str::to_string);
         let next_copy = next.as_ref().map(|k| NextCopy { size: self.logs[k].len() as u64, confirmed: k.1 == self.name || self.confirmed.contains(k) });
         let syncpos = self.link(&format!("{SYNCPOS_PREFIX}{me}")).map(str::to_string);
-        let links = SwitchLinks { mine: mine.as_deref(), origin: origin.as_deref(), next: next_link.as_deref(), next_copy, syncpos: syncpos.as_deref() };
+        let synced = syncpos.as_deref().and_then(|p| ReplayLink::parse(p).ok());
+        let off_synced_history = match (&next, synced) {
+            (Some((nr, h)), Some(s)) => leaves_synced_history(LogName { nr: *nr, host: h }, s.log, |l| self.link(&format!("version-{:09}-{}", l.nr, l.host)).map(str::as_bytes)),
+            _ => false,
+        };
+        let links = SwitchLinks { mine: mine.as_deref(), origin: origin.as_deref(), next: next_link.as_deref(), next_copy, syncpos: syncpos.as_deref(), off_synced_history };
         match switchover(&replay, next.as_ref().map(|(nr, h)| LogName { nr: *nr, host: h }), &links) {
             Switchover::Switch(n) => {
                 let key = (n.nr, n.host.to_string());
@@ -1315,7 +1320,9 @@ impl World {
     /// old primary invalidated): the operator designates the consistent host whose
     /// replay got furthest, as `view` shows them.
     fn designate_if_none(&mut self) {
-        if self.hosts.iter().any(|h| h.role == Role::Primary) {
+        // (Not while a planned handover is under way: its new primary takes over soon,
+        // seed 966.)
+        if self.hosts.iter().any(|h| h.role == Role::Primary) || self.pending.is_some() || self.switching.is_some_and(|(_, _, forced)| !forced) {
             return;
         }
         let best = (0..self.hosts.len())
@@ -1985,6 +1992,10 @@ impl World {
                 if let Some((log, _)) = h.replay_link() {
                     h.flush_disk();
                     h.report(now, &log, h.written as u64);
+                }
+                // The device grown to the size: the area a resize added is this disk's.
+                if let Ok(Some(status)) = round::primary_status(&DirLinks(&h.tree), &me, size) {
+                    h.set(now, &format!("{SYNCSTATUS_PREFIX}{me}"), &status.to_string(), false);
                 }
             }
             Step::TakeOver => match takeover_here(&DirLinks(&h.tree), &me, size, connected) {
