@@ -14,7 +14,7 @@ use kernel::sync::Arc;
 use crate::context::Context;
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::net::{protocol_error, Socket};
-use crate::mars_core::replication::serves_sync;
+use crate::mars_core::replication::{sync_serving, SyncServing};
 use crate::mars_core::tree::{LogName, ReplayLink, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN, SYNC_OFF_HISTORY};
 use crate::net::conn::{owned, text, Conn, Listener};
@@ -80,20 +80,22 @@ fn serve(s: &Serving, sock: Socket) -> Result {
         conn.refuse(12, CEASED);
         return Err(EAGAIN);
     }
-    let (nr, written) = served.log.written_back();
-    if nr < from.nr || (nr == from.nr && written < from_pos) {
-        conn.refuse(11, "the primary's writeback has not reached the syncing host's replay start yet");
-        return Err(EAGAIN);
-    }
     let mut name = [0u8; 80];
     let log = served.log.get();
     let me = text(&log.me)?;
     let dir = path(fmt!("{}/{}{}", ROOT, RESOURCE_PREFIX, text(&res)?))?;
     let version = Tree { clock: &s.ctx.clock }.read(&path(fmt!("{}/{}{:09}-{}", &*dir, VERSION_PREFIX, from.nr, me))?)?;
     let start = ReplayLink { log: from, start: from_pos, len: 0 };
-    if !serves_sync(&start, LogName { nr: log.nr, host: me }, version.as_deref().and_then(|v| text(v).ok())) {
-        conn.refuse(SYNC_OFF_HISTORY, "the syncing host's replay start is not on this primary's history (a forced failover since its invalidation): invalidate it again");
-        return Err(EAGAIN);
+    match sync_serving(&start, LogName { nr: log.nr, host: me }, served.log.written_back(), version.as_deref().and_then(|v| text(v).ok())) {
+        SyncServing::Serve => {}
+        SyncServing::NotYet => {
+            conn.refuse(11, "the primary's writeback has not reached the syncing host's replay start yet");
+            return Err(EAGAIN);
+        }
+        SyncServing::Never => {
+            conn.refuse(SYNC_OFF_HISTORY, "the syncing host's replay start is not on this primary's history (a forced failover since its invalidation): invalidate it again");
+            return Err(EAGAIN);
+        }
     }
     // Where this host's flushed writeback is (its replay link): every write before it is
     // on the disk the sync reads, so the syncing host's replay may go on from there

@@ -404,6 +404,37 @@ pub fn serves_sync(start: &ReplayLink<'_>, current: LogName<'_>, version: Option
     start.log == current || version.and_then(|v| VersionLink::parse(v).ok()).is_some_and(|v| v.log == start.log && v.pos >= start.start)
 }
 
+/// What a primary answers a host that asks for a full sync ([`sync_serving`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncServing {
+    Serve,
+    /// The primary's writeback has not reached the host's replay start yet.
+    NotYet,
+    /// The start is not on the primary's history ([`serves_sync`]): the host must be
+    /// invalidated again.
+    Never,
+}
+
+/// The sync server's answer to a host whose replay link is `start`, from a primary that
+/// logs into `current` (its own logfile), whose flushed writeback is at `written_back`
+/// (logfile number and position) and whose version link of `start`'s number is
+/// `version`: [`serves_sync`] once the writeback has passed the start, and never for a
+/// start in another host's logfile numbered at or above `current`: the primary's history
+/// goes on in its own logfiles only. (It waited for its writeback to get there, and the
+/// host waited with it for good when the primary wrote nothing more: found by the
+/// simulation, seed 5193.)
+pub fn sync_serving(start: &ReplayLink<'_>, current: LogName<'_>, written_back: (u32, u64), version: Option<&str>) -> SyncServing {
+    if start.log.host != current.host && start.log.nr >= current.nr {
+        SyncServing::Never
+    } else if written_back < (start.log.nr, start.start) {
+        SyncServing::NotYet
+    } else if serves_sync(start, current, version) {
+        SyncServing::Serve
+    } else {
+        SyncServing::Never
+    }
+}
+
 /// Where a host's replay goes on after its full sync: [`replay_after_sync`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterSync<'a> {
@@ -653,6 +684,16 @@ mod tests {
         assert!(!serves_sync(&start, log(5, "node1"), Some(&v(90, "node1"))));
         assert!(!serves_sync(&start, log(3, "node1"), None));
         assert!(!serves_sync(&start, log(5, "node1"), Some("garbage")));
+        // The server's answer: not before its writeback has passed the start; never for
+        // another host's logfile at or above its current one (seed 5193).
+        assert_eq!(sync_serving(&start, log(5, "node1"), (5, 0), Some(&v(40, "node3"))), SyncServing::Serve);
+        assert_eq!(sync_serving(&start, log(5, "node1"), (5, 0), Some(&v(39, "node3"))), SyncServing::Never);
+        assert_eq!(sync_serving(&start, log(3, "node3"), (3, 39), None), SyncServing::NotYet);
+        assert_eq!(sync_serving(&start, log(3, "node3"), (3, 40), None), SyncServing::Serve);
+        assert_eq!(sync_serving(&start, log(2, "node1"), (2, 0), None), SyncServing::Never);
+        assert_eq!(sync_serving(&start, log(3, "node1"), (3, 99), None), SyncServing::Never);
+        let own = ReplayLink { log: log(4, "node1"), start: 0, len: 0 };
+        assert_eq!(sync_serving(&own, log(3, "node1"), (3, 99), None), SyncServing::NotYet);
     }
 
     #[test]

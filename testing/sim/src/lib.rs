@@ -27,7 +27,7 @@ use mars_core::emergency::after_hole;
 use mars_core::handover::{Mode, Stamps, Takeover};
 use mars_core::merge::LinkState;
 use mars_core::ownership::{classify, decide, refused_path, Verdict};
-use mars_core::replication::{check_copy, delete_below, kept_at_leave, leaves_synced_history, serves_sync, replay_after_sync, AfterSync, next_in_sequence, stands_for_writer, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
+use mars_core::replication::{check_copy, delete_below, kept_at_leave, leaves_synced_history, sync_serving, SyncServing, replay_after_sync, AfterSync, next_in_sequence, stands_for_writer, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
 use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use mars_core::round::{self, follow, step, takeover_here, text, Activity, Links, Step};
 use mars_core::splitbrain::{beyond_primary, compare_histories, version_fate, PairHistory, VersionFate};
@@ -1847,14 +1847,15 @@ impl World {
                     return;
                 }
                 let Some((cur, _)) = h.replay_link() else { return };
-                if (start.0 .0, start.1) > (cur.0, h.written as u64) {
-                    return;
-                }
                 let link = ReplayLink { log: LogName { nr: start.0 .0, host: &start.0 .1 }, start: start.1, len: 0 };
                 let version = h.link(&format!("version-{:09}-{}", start.0 .0, h.name));
-                if !serves_sync(&link, LogName { nr: cur.0, host: &cur.1 }, version) {
-                    self.send(p.to, p.from, Msg::SyncRefused { start });
-                    return;
+                match sync_serving(&link, LogName { nr: cur.0, host: &cur.1 }, (cur.0, h.written as u64), version) {
+                    SyncServing::Serve => {}
+                    SyncServing::NotYet => return,
+                    SyncServing::Never => {
+                        self.send(p.to, p.from, Msg::SyncRefused { start });
+                        return;
+                    }
                 }
                 // (Not beyond the size it serves: the module refuses, the sync retries.)
                 let to = (from + SYNC_BLOCKS).min(h.size_blocks());

@@ -13,7 +13,7 @@ const FOUND: &[u64] = &[12, 77, 87, 156, 239, 420, 537, 692, 998, 1668, 2360, 77
 const FOUND_INVALIDATE: &[u64] = &[13, 21, 64, 118, 121, 181, 184, 263, 518, 780, 860, 1104, 1168, 1305, 1467, 1796, 1817, 1918, 1934, 2363, 2423, 2454, 2856, 3051, 3221, 582, 5364, 5760, 5796, 15314, 25892, 29926];
 /// Seeds that catch bugs found since, with resizes (`--invalidate`): each fails without
 /// its fix in the model as it is now (docu/simulation.md, "Online resize").
-const FOUND_INVALIDATE_RESIZE: &[u64] = &[609, 2689, 3799];
+const FOUND_INVALIDATE_RESIZE: &[u64] = &[609, 2689, 3799, 5193];
 
 fn run(seed: u64, invalidate: bool) -> Result<mars_sim::Stats, String> {
     let mut w = mars_sim::World::new(seed);

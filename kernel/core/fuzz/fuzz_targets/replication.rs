@@ -1,5 +1,5 @@
 //! The replication rules on tree values from disk and peers: `next_in_sequence`
-//! (`next_logfile`, `hole_after`, `discarded`), `switchover`, `leaves_synced_history`, `stands_for_writer`, `is_consistent`, `replay_after_sync`, the split-brain
+//! (`next_logfile`, `hole_after`, `discarded`), `switchover`, `leaves_synced_history`, `sync_serving`, `stands_for_writer`, `is_consistent`, `replay_after_sync`, the split-brain
 //! analysis (`compare_histories`, `beyond_primary`, `version_fate`) and the strategy's
 //! takeover and follow decisions (`round::takeover_here`, `round::follow`: their
 //! `superseding`, `went_on_unseen`, `skipped_by_hole`). Lines of the input: the replay
@@ -10,7 +10,7 @@
 use libfuzzer_sys::fuzz_target;
 use std::fmt;
 
-use mars_core::replication::{is_consistent, leaves_synced_history, next_in_sequence, stands_for_writer, switchover, replay_after_sync, NextCopy, SwitchLinks};
+use mars_core::replication::{is_consistent, leaves_synced_history, next_in_sequence, stands_for_writer, switchover, sync_serving, replay_after_sync, NextCopy, SwitchLinks};
 use mars_core::round::{follow, takeover_here, Activity, Links};
 use mars_core::splitbrain::{beyond_primary, compare_histories, version_fate};
 use mars_core::tree::{LogName, ReplayLink};
@@ -49,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
     let logs = names.iter().filter_map(|n| LogName::parse(n).ok());
     let next = next_in_sequence(replay.log, logs, || names.iter().copied(), value).ok().flatten();
     let _ = switchover(&replay, next, &links);
+    let _ = sync_serving(&replay, LogName { nr: replay.log.nr.wrapping_add(data.len() as u32 % 3), host: "node1" }, (replay.log.nr, data.len() as u64), mine);
     if let (Some(n), Some(synced)) = (next, names.first().and_then(|p| ReplayLink::parse(p).ok())) {
         let _ = leaves_synced_history(n, synced.log, |l| value(&format!("version-{:09}-{}", l.nr, l.host)));
     }
