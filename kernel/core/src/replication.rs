@@ -332,8 +332,12 @@ const HISTORY_WALK: u32 = 64;
 /// (found by the simulation, seed 3799: a forced failover to a host that had gone on
 /// from before a hole; replay followed it and showed Inconsistent for good). A link
 /// missing, deleted or unreadable, or more than `HISTORY_WALK` logfiles to walk, says
-/// nothing.
+/// nothing; so does a `next` at or beyond `synced`'s number (replay has got there: the
+/// rest is [`switchover`]'s own syncpos rule).
 pub fn leaves_synced_history<R: Deref<Target = [u8]>>(next: LogName<'_>, synced: LogName<'_>, mut read: impl FnMut(LogName<'_>) -> Option<R>) -> bool {
+    if next.nr >= synced.nr {
+        return false;
+    }
     let Some(mut host) = Host::new(synced.host) else { return false };
     let mut nr = synced.nr;
     for _ in 0..HISTORY_WALK {
@@ -948,10 +952,13 @@ mod tests {
         let links = [("version-000000010-node2", v10.clone()), ("version-000000011-node3", v11), ("version-000000021-node3", v21.clone())];
         assert!(leaves(log(12, "node2"), log(21, "node3"), &links), "12 is in the hole of that history");
         assert!(!leaves(log(21, "node3"), log(21, "node3"), &links));
-        assert!(leaves(log(21, "node2"), log(21, "node3"), &links));
         assert!(!leaves(log(11, "node3"), log(21, "node3"), &links));
         assert!(leaves(log(11, "node2"), log(21, "node3"), &links));
         assert!(!leaves(log(10, "node2"), log(21, "node3"), &links));
+        // Replay at or past the sync's end: nothing to say (a member synced long ago
+        // that replays on).
+        assert!(!leaves(log(22, "node1"), log(21, "node3"), &links));
+        assert!(!leaves(log(21, "node2"), log(21, "node3"), &links), "switchover's own rule");
         // A chain without holes: another logfile of the number, or the same.
         let v22 = version(22, 22, "node1", 5, &v21);
         let links = [("version-000000021-node3", v21), ("version-000000022-node1", v22)];

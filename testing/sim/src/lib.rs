@@ -2329,6 +2329,26 @@ impl World {
                 let diff: Vec<(usize, u64, u64)> = (0..h.size_blocks() as usize).filter(|&b| disk[b] != h.disk[b]).map(|b| (b, h.disk[b], disk[b])).collect();
                 return Err(self.fail(format!("{}'s disk is not what its chain {:?} wrote (block, has, should have): {diff:?}", h.name, h.chain)));
             }
+            // A replay stop where the next logfile continues exactly the history its disk
+            // went through, on the primary's history, is a false alarm: that host would
+            // wait for an invalidation it does not need (a stop rule that also hit members
+            // whose sync ended long ago went unnoticed while the operator's repairs
+            // covered it).
+            let primary = self.hosts.iter().find(|p| p.role == Role::Primary).map(Host::history);
+            if h.stopped == Some(Stop::VersionMismatch) && !h.resync && h.dirty.is_none() && h.down_until <= self.now {
+                // (Replay in the chain's last logfile: not in an empty one of its own
+                // after it, a fork, however empty.)
+                let in_last = |last: &LogKey| h.replay_link().is_some_and(|(k, _)| k == *last);
+                if let (Some(((last, _), _)), Some(primary)) = (h.chain.split_last().filter(|((l, _), _)| in_last(l)), primary) {
+                    let on_primary = |k: &LogKey| primary.iter().any(|(p, _)| p == k);
+                    // (The only logfile of its number here: with another one beside it,
+                    // replay may have decided on that one, rightly.)
+                    let alone = |k: &LogKey| h.logs.keys().filter(|o| o.0 == k.0).count() == 1;
+                    if let Some(next) = h.logs.keys().find(|k| k.0 > last.0 && on_primary(k) && alone(k) && self.lineage.get(*k).is_some_and(|l| *l == h.chain)) {
+                        return Err(self.fail(format!("FALSE STOP: {}'s replay stopped (version mismatch) before {next:?}, which continues its chain {:?}", h.name, h.chain)));
+                    }
+                }
+            }
             // Its chain is the history its last logfile continues, and part of that.
             let Some(((last, _), init)) = h.chain.split_last() else { continue };
             let lineage = self.lineage.get(last);
