@@ -259,7 +259,7 @@ fn launch(tb: &Testbed, id: NodeId) -> Result<(), String> {
     // at every start: a `marsadm --version` cost 0.16 s of host CPU, 0.03 s without
     // (docu/testbed.md, "Speed under TCG"). The kernel's own randomization (KASLR) stays.
     let mut append =
-        format!("console=ttyS0 panic=-1 oops=panic bdev_allow_write_mounted=0 norandmaps mars.node={k}");
+        format!("console=ttyS0 panic=-1 oops=panic bdev_allow_write_mounted=0 norandmaps no_timer_check mars.node={k}");
     let mut cmd = Command::new("qemu-system-x86_64");
     // One host thread per node runs its vCPUs in turn (thread=single). With a thread per
     // vCPU, a vCPU could run code another vCPU had just patched (Debian's kernel patches
