@@ -276,102 +276,74 @@ fn handle_resource(
     let primary = primary.as_deref().map(text).filter(|p| *p != NONE);
     let want = desired_role(&ResourceLinks { has_data: data.is_some(), attach: switch_on(attach.as_deref()), primary }, me);
 
-    let idx = find(resources, res);
     let actual = path(fmt!("{}/actual-{}", &*dir, me))?;
     let mut problem: Option<Error> = None;
     let limit = link(fmt!("{}{}/{}", TODO_PREFIX, me, em::EMERGENCY_LIMIT))?.and_then(|v| text(&v).parse::<u8>().ok()).unwrap_or(0);
     let over = em::over_limit(space.rest, space.total, limit.min(100));
     let emergency = em::for_resource(space.level, over, primary == Some(me));
 
-    if want != Role::Detached {
-        let size = link(fmt!("{}", SIZE))?.and_then(|v| text(&v).parse::<u64>().ok());
-        let devname = link(fmt!("{}{}", DEVICE_PREFIX, me))?;
-        match (size, data.as_deref()) {
-            (Some(size), Some(data_path)) => {
-                let data_path = path(fmt!("{}", text(data_path)))?;
-                let devname = devname.as_deref().map(text).unwrap_or(res);
-                let setup = Setup { name: res.as_bytes(), data_path: &data_path, devname, size };
-                let idx = match idx {
-                    Some(i) => Some(i),
-                    None => match Resource::attach(&setup, &main.ctx, &main.primaries) {
-                        Ok(r) => {
-                            pr_info!("resource {}: attached {}\n", res, &*data_path);
-                            Some(insert(resources, r)?)
-                        }
-                        Err(e) => {
-                            problem = Some(e);
-                            None
-                        }
-                    },
-                };
-                let slots = idx.map_or(SyncSlots::default(), |i| sync_slots(resources, i));
-                if let Some(r) = idx.and_then(|i| resources[i].as_mut()) {
-                    // Whether `follow` decided about the sync queue this round.
-                    let mut followed = false;
-                    let links = DirLinks { tree, dir: &dir };
-                    let activity = Activity {
-                        connected: switch_on(connect.as_deref()),
-                        syncing: r.is_syncing(),
-                        sync_slot_free: may_sync(slots),
-                        space_allows_sync: emergency.may_sync,
-                    };
-                    let result = match step(want, r.role(), r.open_count() > 0) {
-                        Step::StayPrimary => {
-                            r.follow_emergency(&emergency, space.rest);
-                            r.rotate_if_asked(&dir, me).and_then(|()| r.grow(res, size)).and_then(|()| own_grown_area(tree, &links, &dir, me, size))
-                        }
-                        Step::TakeOver => match takeover_here(&links, me, size, activity.connected).and_then(|t| t.ok_or(EINVAL)) {
-                            Ok(Takeover::Now(mode)) => note_takeover(tree, &dir, &actual, me, mode).and_then(|()| r.make_primary(&setup, &dir, me, module, mode)).and_then(|()| note_primary(&dir, &actual, tree)).and_then(|()| {
-                                tree.write(&actual, "forced-primary", if mode == Mode::Forced { "1" } else { "0" })
-                            }),
-                            Ok(Takeover::Wait(why)) => {
-                                r.note_wait(res, Some(why));
-                                followed = true;
-                                follow(&links, r, res, me, primary, size, activity)
-                            }
-                            Err(e) => Err(e),
-                        },
-                        Step::Remain => {
-                            r.note_remains(res, true);
-                            Ok(())
-                        }
-                        Step::Follow => {
-                            // Back after a crash as primary (no device now), designated
-                            // secondary: its own log first (a host that leaves with its
-                            // device had its logger write the final links).
-                            let crashed = r.role() != Role::Primary;
-                            r.make_secondary().and_then(|()| {
-                                if crashed && tree.read(&path(fmt!("{}/is-primary", &*actual))?)?.is_some_and(|v| v.as_slice() == b"1") {
-                                    r.recover_left(&dir, me)?;
-                                }
-                                r.note_remains(res, false);
-                                followed = true;
-                                follow(&links, r, res, me, primary, size, activity)
-                            })
-                        }
-                    };
-                    if want != Role::Primary {
-                        r.note_wait(res, None);
-                    }
-                    if !followed {
-                        // No sync wanted here this round: no place in the queue kept.
-                        r.queue_sync(res, None);
-                    }
-                    if let Err(e) = result {
-                        problem = Some(e);
-                    }
-                }
+    // What an attached resource is set up from: missing while it is wanted, nothing
+    // changes here and the error says so.
+    let (size, devname) = if want == Role::Detached {
+        (None, None)
+    } else {
+        (link(fmt!("{}", SIZE))?.and_then(|v| text(&v).parse::<u64>().ok()), link(fmt!("{}{}", DEVICE_PREFIX, me))?)
+    };
+    let data_path = match (size, data.as_deref()) {
+        (Some(_), Some(d)) => Some(path(fmt!("{}", text(d)))?),
+        _ => None,
+    };
+    let setup = data_path.as_deref().zip(size).map(|(data_path, size)| Setup {
+        name: res.as_bytes(),
+        data_path,
+        devname: devname.as_deref().map(text).unwrap_or(res),
+        size,
+    });
+
+    // The resource's state machine (`round::step`): every transition of a resource on
+    // this host is one arm here.
+    let mut idx = find(resources, res);
+    let here = idx.and_then(|i| resources[i].as_ref());
+    let mut next = step(want, here.map_or(Role::Detached, |r| r.role()), here.is_some_and(|r| r.open_count() > 0));
+    if want != Role::Detached && setup.is_none() {
+        problem = Some(EINVAL);
+        next = Step::Idle;
+    }
+    if let (Step::Attach, Some(setup)) = (next, setup.as_ref()) {
+        next = Step::Idle;
+        match Resource::attach(setup, &main.ctx, &main.primaries) {
+            Ok(r) => {
+                pr_info!("resource {}: attached {}\n", res, setup.data_path);
+                let i = insert(resources, r)?;
+                idx = Some(i);
+                next = step(want, Role::Secondary, false);
             }
-            _ => problem = Some(EINVAL),
+            Err(e) => problem = Some(e),
         }
-    } else if let Some(i) = idx {
-        match resources[i].as_mut().map_or(Ok(()), |r| r.make_secondary()) {
+    }
+    match (next, idx, setup.as_ref()) {
+        (Step::Detach, Some(i), _) => match resources[i].as_mut().map_or(Ok(()), |r| r.make_secondary()) {
             Ok(()) => {
                 resources[i] = None;
                 pr_info!("resource {}: detached\n", res);
             }
             Err(e) => problem = Some(e),
+        },
+        (Step::StayPrimary | Step::TakeOver | Step::Remain | Step::Follow, Some(i), Some(setup)) => {
+            let slots = sync_slots(resources, i);
+            if let Some(r) = resources[i].as_mut() {
+                let activity = Activity {
+                    connected: switch_on(connect.as_deref()),
+                    syncing: r.is_syncing(),
+                    sync_slot_free: may_sync(slots),
+                    space_allows_sync: emergency.may_sync,
+                };
+                if let Err(e) = attached_step(next, tree, &dir, r, res, setup, primary, me, module, activity, &emergency, space) {
+                    problem = Some(e);
+                }
+            }
         }
+        _ => {}
     }
 
     // Report what is (not what was asked for).
@@ -421,6 +393,74 @@ fn handle_resource(
     let err = problem.map_or(0, |e| e.to_errno());
     tree.write(&actual, "error", number(err)?.to_str().map_err(|_| EINVAL)?)?;
     Ok(())
+}
+
+/// Performs the step of an attached resource (`round::step`): as primary, as a host
+/// designated primary, as one that leaves the primary role or follows.
+#[allow(clippy::too_many_arguments)]
+fn attached_step(
+    next: Step,
+    tree: &Tree<'_>,
+    dir: &CString,
+    r: &mut Resource,
+    res: &str,
+    setup: &Setup<'_>,
+    primary: Option<&str>,
+    me: &str,
+    module: &'static ThisModule,
+    activity: Activity,
+    emergency: &em::ResourceEmergency,
+    space: &Space,
+) -> Result {
+    let size = setup.size;
+    let links = &DirLinks { tree, dir };
+    let actual = path(fmt!("{}/actual-{}", &**dir, me))?;
+    // Whether `follow` decided about the sync queue this round.
+    let mut followed = false;
+    let result = match next {
+        Step::StayPrimary => {
+            r.follow_emergency(emergency, space.rest);
+            r.rotate_if_asked(dir, me).and_then(|()| r.grow(res, size)).and_then(|()| own_grown_area(tree, links, dir, me, size))
+        }
+        Step::TakeOver => match takeover_here(links, me, size, activity.connected).and_then(|t| t.ok_or(EINVAL)) {
+            Ok(Takeover::Now(mode)) => note_takeover(tree, dir, &actual, me, mode).and_then(|()| r.make_primary(setup, dir, me, module, mode)).and_then(|()| note_primary(dir, &actual, tree)).and_then(|()| {
+                tree.write(&actual, "forced-primary", if mode == Mode::Forced { "1" } else { "0" })
+            }),
+            Ok(Takeover::Wait(why)) => {
+                r.note_wait(res, Some(why));
+                followed = true;
+                follow(links, r, res, me, primary, size, activity)
+            }
+            Err(e) => Err(e),
+        },
+        Step::Remain => {
+            r.note_remains(res, true);
+            Ok(())
+        }
+        Step::Follow => {
+            // Back after a crash as primary (no device now), designated secondary: its
+            // own log first (a host that leaves with its device had its logger write
+            // the final links).
+            let crashed = r.role() != Role::Primary;
+            r.make_secondary().and_then(|()| {
+                if crashed && tree.read(&path(fmt!("{}/is-primary", &*actual))?)?.is_some_and(|v| v.as_slice() == b"1") {
+                    r.recover_left(dir, me)?;
+                }
+                r.note_remains(res, false);
+                followed = true;
+                follow(links, r, res, me, primary, size, activity)
+            })
+        }
+        Step::Idle | Step::Attach | Step::Detach => Ok(()),
+    };
+    if next != Step::StayPrimary && next != Step::TakeOver {
+        r.note_wait(res, None);
+    }
+    if !followed {
+        // No sync wanted here this round: no place in the queue kept.
+        r.queue_sync(res, None);
+    }
+    result
 }
 
 /// Performs `mars_core::round::follow`: fetch, full sync (or its place in the queue)

@@ -43,10 +43,28 @@ fn number<V: core::ops::Deref<Target = [u8]>>(value: Option<V>) -> Option<u64> {
     value.and_then(|v| text(&v).parse().ok())
 }
 
-/// What a host attached to a resource does this round, beside what it is (`current`)
-/// and what the tree asks (`want`, not [`Role::Detached`]).
+/// What a host does with a resource this round: the resource's state machine on one
+/// host, every transition in one place. The state is the role the resource has here
+/// (`current`: [`Role::Detached`] when the disk is not held), the input the role the
+/// tree asks for (`want`, `role::desired_role`) and whether the device is open:
+///
+/// | here, asked | detached | secondary | primary |
+/// |---|---|---|---|
+/// | detached | [`Step::Idle`] | [`Step::Attach`] | [`Step::Attach`] |
+/// | secondary | [`Step::Detach`] | [`Step::Follow`] | [`Step::TakeOver`] |
+/// | primary | [`Step::Detach`] | [`Step::Remain`] while open, else [`Step::Follow`] | [`Step::StayPrimary`] |
+///
+/// After [`Step::Attach`] the host is a secondary and takes that row's step in the same
+/// round. A host back from a crash as primary (its `actual-<me>/is-primary` = 1, no
+/// device) is a secondary here: [`Step::TakeOver`] recovers its own log
+/// (`handover::Mode::Own`), [`Step::Follow`] recovers it first and then follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
+    /// Detached, and asked to stay so: nothing.
+    Idle,
+    /// Detached, asked to be attached: the disk is opened (exclusively), then the
+    /// step of a secondary.
+    Attach,
     /// Primary, and designated: goes on (emergency mode, log rotation, growth).
     StayPrimary,
     /// Designated, not primary yet: takes over when [`takeover_here`] says so, and
@@ -57,14 +75,21 @@ pub enum Step {
     Remain,
     /// A secondary: leaves the primary role if it has it, then [`follow`]s.
     Follow,
+    /// Attached, asked to be detached: the device goes (refused while it is open), then
+    /// the disk is closed.
+    Detach,
 }
 
-/// The [`Step`] of a host whose resource is attached (`open`: its device is open).
+/// The [`Step`] of a host whose resource has the role `current` here and the tree asks
+/// for `want` (`open`: its device is open).
 pub fn step(want: Role, current: Role, open: bool) -> Step {
-    match want {
-        Role::Primary if current == Role::Primary => Step::StayPrimary,
-        Role::Primary => Step::TakeOver,
-        _ if current == Role::Primary && open => Step::Remain,
+    match (current, want) {
+        (Role::Detached, Role::Detached) => Step::Idle,
+        (Role::Detached, _) => Step::Attach,
+        (_, Role::Detached) => Step::Detach,
+        (Role::Primary, Role::Primary) => Step::StayPrimary,
+        (_, Role::Primary) => Step::TakeOver,
+        (Role::Primary, _) if open => Step::Remain,
         _ => Step::Follow,
     }
 }
@@ -608,6 +633,12 @@ mod tests {
 
     #[test]
     fn steps() {
+        for want in [Role::Detached, Role::Secondary, Role::Primary] {
+            assert_eq!(step(want, Role::Detached, false), if want == Role::Detached { Step::Idle } else { Step::Attach });
+        }
+        assert_eq!(step(Role::Detached, Role::Secondary, false), Step::Detach);
+        // Refused while open, by whoever performs it (an application is never cut off).
+        assert_eq!(step(Role::Detached, Role::Primary, true), Step::Detach);
         assert_eq!(step(Role::Primary, Role::Primary, true), Step::StayPrimary);
         assert_eq!(step(Role::Primary, Role::Secondary, false), Step::TakeOver);
         assert_eq!(step(Role::Secondary, Role::Primary, true), Step::Remain);

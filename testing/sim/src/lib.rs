@@ -2072,6 +2072,8 @@ impl World {
             // The application there is stopped once its host hears of the new primary
             // (systemd does it, docu/systemd.md): next round it leaves.
             Step::Remain => h.open = false,
+            // (The simulated hosts stay attached: none detaches.)
+            Step::Idle | Step::Attach | Step::Detach => return,
             Step::Follow => {
                 h.restart_app = false;
                 let was_primary = h.role == Role::Primary || h.link(&format!("actual-{me}/is-primary")) == Some("1");
