@@ -27,7 +27,7 @@ use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
 use crate::mars_core::backoff::Backoff;
 use crate::secondary::progress::RateMeter;
-use crate::mars_core::replication::{check_copy, CopyCheck, COPY_HEAD};
+use crate::mars_core::replication::{check_copy, fetch_name, CopyCheck, COPY_HEAD};
 use crate::mars_core::tree::{LogName, ReplayLink, VersionLink, REPLAY_PREFIX, RESOURCE_PREFIX, VERSION_PREFIX};
 use crate::mars_core::wire::{Message, NO_SUCH_LOGFILE};
 use crate::context::Context;
@@ -343,7 +343,7 @@ fn fetch_round(ctx: &Context, res: &str, source: &str, repair: &Repair, rate: &m
     for nr in mine.log.nr..=theirs.log.nr {
         let version = read(path(fmt!("{}/{}{:09}-{}", &*dir, VERSION_PREFIX, nr, source))?)?;
         let named = version.as_deref().and_then(|v| VersionLink::parse(text(v).ok()?).ok()).map(|v| v.log);
-        let name = match if nr == theirs.log.nr { Some(theirs.log) } else { named.or((nr == mine.log.nr).then_some(mine.log)) } {
+        let name = match fetch_name(nr, mine.log, theirs.log, named) {
             Some(name) => name,
             None => {
                 // Not known which logfile `source` has with this number (not yet, or

@@ -27,16 +27,16 @@ use crate::kapi::bdev::BlockDevice;
 use crate::kapi::memalloc::NoIoScope;
 use crate::kapi::net::protocol_error;
 use crate::kapi::thread::{self, Thread};
-use crate::kapi::vfs;
 use crate::kapi::time::real_ns;
 use crate::secondary::progress::RateMeter;
 use crate::mars_core::backoff::Backoff;
 use crate::mars_core::replication::{replay_after_sync, AfterSync};
-use crate::mars_core::tree::{LogName, ReplayLink, ACTUAL_PREFIX, DELETED, PRIMARY, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, VERSION_PREFIX};
-use crate::mars_core::syncruns::{self, Run, Runs, Start, SYNC_FROM, SYNC_REFUSED, SYNC_SOURCE, TOOK_OVER};
+use crate::mars_core::round;
+use crate::mars_core::tree::{LogName, ReplayLink, ACTUAL_PREFIX, DELETED, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, VERSION_PREFIX};
+use crate::mars_core::syncruns::{self, Run, Runs, Start, SYNC_FROM, SYNC_REFUSED, SYNC_SOURCE};
 use crate::mars_core::wire::{Message, MAX_SYNC_READ, SYNC_BLOCK, SYNC_DIGEST_LEN, SYNC_OFF_HISTORY};
 use crate::context::Context;
-use crate::tree::{host_name, path, Tree, ROOT};
+use crate::tree::{host_name, path, DirLinks, Tree, ROOT};
 use crate::tunables::{Traffic, SYNC_LIMIT_KB};
 
 /// How often `syncstatus-<me>` is brought up to date.
@@ -132,20 +132,19 @@ impl Job<'_> {
         tree.write(&actual, SYNC_REFUSED, "0")?;
         // Blocks synced so far from another history (a failover during the sync) are
         // compared again: the status goes back to 0 before the source changes.
-        let source = tree.read(&path(fmt!("{}/{}", &*actual, SYNC_SOURCE))?)?;
-        let source = source.as_deref().map(text).transpose()?;
-        let took_over = self.took_over(&dir)?;
         let now = real_ns();
         let since = *self.waiting_since.get_or_insert(now);
-        let status = match syncruns::start_at(status, source, self.primary, took_over.as_deref().map(text).transpose()?, (now - since) / 1_000_000) {
-            Start::Wait => return Ok(false),
-            Start::At(0) if status > 0 => {
+        let links = DirLinks { tree: &tree, dir: &dir };
+        let status = match round::sync_start(&links, me, self.primary, (now - since) / 1_000_000)? {
+            (_, Start::Wait) => return Ok(false),
+            (status, Start::At(0)) if status > 0 => {
+                let source = tree.read(&path(fmt!("{}/{}", &*actual, SYNC_SOURCE))?)?;
                 pr_info!("resource {}: restarting the full sync at 0: the {} bytes synced so far are from {}, another history than {}'s\n",
-                    self.res, status, source.unwrap_or(""), self.primary);
+                    self.res, status, source.as_deref().map(text).transpose()?.unwrap_or(""), self.primary);
                 tree.write(&dir, status_name, "0")?;
                 0
             }
-            Start::At(s) => s,
+            (_, Start::At(s)) => s,
         };
         if status == 0 {
             // Where replay may go on once this pass over the whole disk completes.
@@ -249,18 +248,6 @@ impl Job<'_> {
         pr_info!("resource {}: synced {} bytes from {}, {} of them differed; consistent after replay to {}\n",
             self.res, self.size - status, self.primary, copied, &*syncpos);
         Ok(true)
-    }
-
-    /// The primary's `actual-<primary>/took-over`, if written after its designation
-    /// (stamped after the `primary` link): how it took over this time.
-    fn took_over(&self, dir: &CString) -> Result<Option<KVec<u8>>> {
-        let stamp = |p: &CString| vfs::read_link(p).ok().flatten().map_or(0, |l| l.stamp_ns);
-        let designated = stamp(&path(fmt!("{}/{}", &**dir, PRIMARY))?);
-        let link = path(fmt!("{}/{}{}/{}", &**dir, ACTUAL_PREFIX, self.primary, TOOK_OVER))?;
-        if stamp(&link) <= designated {
-            return Ok(None);
-        }
-        Tree { clock: &self.ctx.clock }.read(&link)
     }
 
     /// A sync that compared the whole disk from its first block is complete: replay

@@ -532,6 +532,22 @@ pub struct NextCopy {
     pub confirmed: bool,
 }
 
+/// The logfile numbered `nr` that a fetch asks its source for, on the way from the one
+/// this host replays (`mine`, its replay link's) to the one the source replays
+/// (`theirs`): `theirs` at its number; else the one the source's version link of `nr`
+/// names (`named`), so logfiles of any writer (after handovers) are fetched; else, at
+/// `mine`'s number, `mine`. `None`: which logfile the source has with that number is
+/// not known here (not yet, or never: a source synced past it), and the fetch goes no
+/// further this round than a copy here of that number it has not compared yet. A name
+/// whose writer is this host is skipped: its own logfiles are never fetched.
+pub fn fetch_name<'a>(nr: u32, mine: LogName<'a>, theirs: LogName<'a>, named: Option<LogName<'a>>) -> Option<LogName<'a>> {
+    if nr == theirs.nr {
+        Some(theirs)
+    } else {
+        named.or((nr == mine.nr).then_some(mine))
+    }
+}
+
 /// Bytes of the head of a logfile copy that the fetch compares with its source's.
 pub const COPY_HEAD: usize = 4096;
 
@@ -622,6 +638,20 @@ pub fn replay_step(resume: u64, unflushed: bool, copy: Option<Copy>) -> ReplaySt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fetch_names_each_logfile_from_the_source_s_links() {
+        let log = |nr, host| LogName { nr, host };
+        let (mine, theirs) = (log(3, "node1"), log(6, "node2"));
+        // Its own number: the source's replay link; a version link of the source's names
+        // the others, of any writer; where it names none, this host's own logfile at its
+        // replay link's number; else unknown.
+        assert_eq!(fetch_name(6, mine, theirs, Some(log(6, "node1"))), Some(theirs));
+        assert_eq!(fetch_name(4, mine, theirs, Some(log(4, "node3"))), Some(log(4, "node3")));
+        assert_eq!(fetch_name(3, mine, theirs, None), Some(mine));
+        assert_eq!(fetch_name(3, mine, theirs, Some(log(3, "node2"))), Some(log(3, "node2")));
+        assert_eq!(fetch_name(5, mine, theirs, None), None);
+    }
     use crate::tree::DELETED;
 
     fn log(nr: u32, host: &str) -> LogName<'_> {

@@ -11,8 +11,8 @@ use super::handover::{fetch_source, takeover, Here, OldPrimary, Stamps, Takeover
 use super::names::MAX_NAME_LEN;
 use super::replication::is_consistent;
 use super::role::{switch_on, Role};
-use super::syncruns::TOOK_OVER;
-use super::tree::{head_log, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, REPLAY_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
+use super::syncruns::{start_at, Start, SYNC_SOURCE, TOOK_OVER};
+use super::tree::{head_log, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, PRIMARY, REPLAY_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 
 /// The links of one resource directory, as a tree store has them.
 pub trait Links {
@@ -316,6 +316,20 @@ fn skipped_by_hole<L: Links>(links: &L, host: &str, nr: u32, skipped: u32) -> Re
 pub fn primary_status<L: Links>(links: &L, me: &str, size: u64) -> Result<Option<u64>, L::Error> {
     let status = number(links.read(format_args!("{SYNCSTATUS_PREFIX}{me}"))?);
     Ok(status.filter(|s| *s < size).map(|_| size))
+}
+
+/// Where `me`'s full sync from `source` starts (`syncruns::start_at` on what the links
+/// here say: `syncstatus-<me>`, the source the blocks below it came from, recorded in
+/// `actual-<me>/sync-source`, and `actual-<source>/took-over` where it is newer than the
+/// `primary` link, so about this designation); `waited_ms`: how long the sync has waited
+/// to learn how `source` took over. Returns the status too.
+pub fn sync_start<L: Links>(links: &L, me: &str, source: &str, waited_ms: u64) -> Result<(u64, Start), L::Error> {
+    let status = number(links.read(format_args!("{SYNCSTATUS_PREFIX}{me}"))?).unwrap_or(0);
+    let recorded = links.read(format_args!("{ACTUAL_PREFIX}{me}/{SYNC_SOURCE}"))?;
+    let designated = links.stamped(format_args!("{PRIMARY}"))?.map_or(0, |(_, stamp)| stamp);
+    let took_over = links.stamped(format_args!("{ACTUAL_PREFIX}{source}/{TOOK_OVER}"))?.filter(|(_, stamp)| *stamp > designated);
+    let start = start_at(status, recorded.as_deref().map(text), source, took_over.as_ref().map(|(v, _)| text(v)), waited_ms);
+    Ok((status, start))
 }
 
 /// Whether `me`'s disk is a consistent copy (`replication::is_consistent`); false
@@ -629,6 +643,24 @@ mod tests {
         assert_eq!(primary_status(&d, "node2", 100), Ok(None));
         // A resize it heard of after it took over (seed 5151): the grown size.
         assert_eq!(primary_status(&d, "node2", 160), Ok(Some(160)));
+    }
+
+    #[test]
+    fn a_sync_starts_where_the_links_say() {
+        let mut d = Dir::default();
+        // Never synced: at 0, at once.
+        assert_eq!(sync_start(&d, "node2", "node1", 0), Ok((0, Start::At(0))));
+        d.set("syncstatus-node2", "4096", 1).set("actual-node2/sync-source", "node1", 1).set("primary", "node3", 5);
+        // Its blocks are node1's, node3 is primary now: how node3 took over decides,
+        // told by a took-over newer than the designation; an older one is about another.
+        d.set("actual-node3/took-over", "planned,node1", 4);
+        assert_eq!(sync_start(&d, "node2", "node3", 0), Ok((4096, Start::Wait)));
+        d.set("actual-node3/took-over", "planned,node1", 6);
+        assert_eq!(sync_start(&d, "node2", "node3", 0), Ok((4096, Start::At(4096))));
+        d.set("actual-node3/took-over", "forced,node1", 7);
+        assert_eq!(sync_start(&d, "node2", "node3", 0), Ok((4096, Start::At(0))));
+        // From the same source: resumed.
+        assert_eq!(sync_start(&d, "node2", "node1", 0), Ok((4096, Start::At(4096))));
     }
 
     #[test]

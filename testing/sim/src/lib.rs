@@ -27,12 +27,12 @@ use mars_core::emergency::after_hole;
 use mars_core::handover::{Mode, Stamps, Takeover};
 use mars_core::merge::LinkState;
 use mars_core::ownership::{classify, decide, refused_path, Verdict};
-use mars_core::replication::{check_copy, delete_below, kept_at_leave, leaves_synced_history, sync_serving, SyncServing, replay_after_sync, AfterSync, next_in_sequence, stands_for_writer, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
+use mars_core::replication::{check_copy, delete_below, fetch_name, kept_at_leave, leaves_synced_history, sync_serving, SyncServing, replay_after_sync, AfterSync, next_in_sequence, stands_for_writer, version_deletable, replay_step, rewrite_version, switchover, Copy, CopyCheck, NextCopy, ReplayStep, Stop, SwitchLinks, Switchover};
 use mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use mars_core::round::{self, follow, step, takeover_here, text, Activity, Links, Step};
 use mars_core::splitbrain::{beyond_primary, compare_histories, version_fate, PairHistory, VersionFate};
 use mars_core::splitmix::SplitMix64;
-use mars_core::syncruns::{start_at, Start, SYNC_FROM, SYNC_SOURCE, TOOK_OVER};
+use mars_core::syncruns::{Start, SYNC_FROM, SYNC_SOURCE};
 use mars_core::tree::{LogName, ReplayLink, VersionInput, VersionLink, DELETED, NONE, PRIMARY, RESOURCE_PREFIX, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX};
 use mars_core::xxh64::xxh64;
 
@@ -1743,8 +1743,8 @@ impl World {
                 let Some((cur, _)) = h.replay_link() else { return };
                 let mut names = Vec::new();
                 for nr in from.0..=cur.0 {
-                    let named = h.link(&format!("version-{nr:09}-{}", h.name)).and_then(|v| VersionLink::parse(v).ok()).map(|v| (v.log.nr, v.log.host.to_string()));
-                    let name = if nr == cur.0 { Some(cur.clone()) } else { named.or((nr == from.0).then(|| from.clone())) };
+                    let named = h.link(&format!("version-{nr:09}-{}", h.name)).and_then(|v| VersionLink::parse(v).ok()).map(|v| v.log);
+                    let name = fetch_name(nr, LogName { nr: from.0, host: &from.1 }, LogName { nr: cur.0, host: &cur.1 }, named).map(|n| (n.nr, n.host.to_string()));
                     match name {
                         Some(n) if n.1 != self.hosts[p.from].name => names.push(n),
                         Some(_) => {}
@@ -2156,20 +2156,15 @@ impl World {
             // The sync thread: the next blocks from where the status says, from 0 if
             // the blocks below it came from a host the source did not take over from
             // by a planned handover (the module's `syncruns::start_at`).
-            let status = h.link(&format!("{SYNCSTATUS_PREFIX}{me}")).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-            let recorded = h.link(&format!("actual-{me}/{SYNC_SOURCE}")).map(str::to_string);
-            let stamp = |name: &str| h.tree.get(&format!("{RESOURCE_PREFIX}{RES}/{name}")).filter(|(v, _)| v != DELETED).map(|(v, s)| (v.clone(), *s));
-            let designated = stamp(PRIMARY).map_or(0, |(_, s)| s);
-            let took = stamp(&format!("actual-{}/{TOOK_OVER}", source.as_str())).filter(|(_, s)| *s > designated).map(|(v, _)| v);
             let since = *h.sync_waiting.get_or_insert(now);
-            let status = match start_at(status, recorded.as_deref(), source.as_str(), took.as_deref(), now - since) {
+            let status = match round::sync_start(&DirLinks(&h.tree), &me, source.as_str(), now - since) {
                 // (Only the sync waits: fetch goes on, a thread of its own.)
-                Start::Wait => None,
-                Start::At(0) if status > 0 => {
+                Ok((_, Start::Wait)) | Err(_) => None,
+                Ok((status, Start::At(0))) if status > 0 => {
                     h.set(now, &format!("{SYNCSTATUS_PREFIX}{me}"), "0", false);
                     Some(0)
                 }
-                Start::At(_) => Some(status),
+                Ok((status, Start::At(_))) => Some(status),
             };
             if let Some(status) = status {
                 h.sync_waiting = None;
