@@ -357,6 +357,11 @@ impl Resource {
         self.current.as_ref().map_or((false, false), |c| (c.ceased(), c.failed()))
     }
 
+    /// Why a takeover waits (`None`: it does not), as last recorded.
+    pub(crate) fn waiting(&self) -> Option<Wait> {
+        self.waiting
+    }
+
     /// Records why a takeover waits (`None`: it does not), logging each new reason.
     pub(crate) fn note_wait(&mut self, res: &str, why: Option<Wait>) {
         if why != self.waiting {

@@ -19,7 +19,7 @@ use crate::kapi::time::real_ns;
 use crate::kapi::vfs;
 use crate::mars_core::names::check_host_name;
 use crate::mars_core::emergency::{self as em, Level, Reserves};
-use crate::mars_core::handover::{Mode, Stamps, Takeover};
+use crate::mars_core::handover::{Mode, Stamps, Takeover, Wait, TAKEOVER_WAIT};
 use crate::mars_core::replication::{disk_order, DiskWriter};
 use crate::mars_core::role::{desired_role, switch_on, ResourceLinks, Role};
 use crate::mars_core::round::{self, step, takeover_here, text, Activity, Host, Step};
@@ -388,6 +388,8 @@ fn handle_resource(
         let name = path(fmt!("{}{}", ACTSIZE_PREFIX, me))?;
         tree.write(&dir, name.to_str().map_err(|_| EINVAL)?, path(fmt!("{}", bytes))?.to_str().map_err(|_| EINVAL)?)?;
     }
+    // Why a takeover waits, for `marsadm view` here and on the other members.
+    tree.write(&actual, TAKEOVER_WAIT, current.and_then(|r| r.waiting()).map_or("0", Wait::word))?;
     let disk_error = current.map_or(0, |r| r.disk_error());
     tree.write(&actual, DISK_ERROR, number(disk_error)?.to_str().map_err(|_| EINVAL)?)?;
     let err = problem.map_or(0, |e| e.to_errno());
@@ -415,8 +417,9 @@ fn attached_step(
     let size = setup.size;
     let links = &DirLinks { tree, dir };
     let actual = path(fmt!("{}/actual-{}", &**dir, me))?;
-    // Whether `follow` decided about the sync queue this round.
-    let mut followed = false;
+    // Whether `follow` decided about the sync queue this round, and why a takeover
+    // waits.
+    let (mut followed, mut waits) = (false, None);
     let result = match next {
         Step::StayPrimary => {
             r.follow_emergency(emergency, space.rest);
@@ -427,7 +430,7 @@ fn attached_step(
                 tree.write(&actual, "forced-primary", if mode == Mode::Forced { "1" } else { "0" })
             }),
             Ok(Takeover::Wait(why)) => {
-                r.note_wait(res, Some(why));
+                waits = Some(why);
                 followed = true;
                 follow(links, r, res, me, primary, size, activity)
             }
@@ -453,9 +456,7 @@ fn attached_step(
         }
         Step::Idle | Step::Attach | Step::Detach => Ok(()),
     };
-    if next != Step::StayPrimary && next != Step::TakeOver {
-        r.note_wait(res, None);
-    }
+    r.note_wait(res, waits);
     if !followed {
         // No sync wanted here this round: no place in the queue kept.
         r.queue_sync(res, None);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Planned handover with xfs (design reference §5.3, docu/failover.md): node1 writes
 # files; `marsadm primary` on node2 is refused while node1 has the device mounted
-# (message, exit 1, tree unchanged); after umount it succeeds; node2 mounts and every
+# (message, exit 1, tree unchanged); designated by hand meanwhile, node2 waits and
+# view, JSON and metrics say why (takeover_wait); after umount `primary` succeeds; node2 mounts and every
 # file's sha256 equals what node1 wrote; node2 writes more; node1 follows node2 as a
 # secondary (replay links equal); hand back to node1; after `down` the disks are equal
 # (node2 started from `fake-sync`: its disk is a copy by replay alone).
@@ -47,6 +48,21 @@ diff <(grep -v -e ' replay-' -e ' version-' -e ' actual-' -e ' log-' <<<"$before
      <(grep -v -e ' replay-' -e ' version-' -e ' actual-' -e ' log-' <<<"$after") ||
   fail "the refused primary changed the tree"
 test "$(on node1 'readlink /mars/resource-r0/actual-node1/is-primary')" = 1 || fail "node1 is no longer primary"
+
+step "designated by hand while node1 has it mounted: node2 waits, and says why"
+# (What a script writing the tree does, or marsadm before it refused: the module must
+# neither take over beside node1 nor wait in silence.)
+by_hand() { on "$1" "cd /mars/resource-r0 && ln -sfn $2 .primary.new && mv -fT .primary.new primary && echo 1 > /proc/sys/mars/trigger"; }
+by_hand node2 node2
+retry 20 on node2 'marsadm view r0 | grep -q "not taking over yet: the old primary has not left"' ||
+  fail "view on node2 does not say why it waits: $(on node2 'marsadm view r0')"
+on node2 'marsadm view r0 --json' | python3 -c 'import json, sys; r = json.load(sys.stdin)["resources"][0]; assert (r["role"], r["takeover_wait"]) == ("NotYetPrimary", "OldPrimaryActive") and "umount" in r["emergency"]["hint"], r' ||
+  fail "view --json on node2: no takeover_wait"
+on node2 'marsadm metrics' | grep -qx 'mars_resource_takeover_waiting{resource="r0"} 1' || fail "metrics on node2: no takeover wait"
+test "$(on node1 'readlink /mars/resource-r0/actual-node1/is-primary')" = 1 || fail "node1 left the primary role while mounted"
+by_hand node2 node1
+retry 20 on node2 'test "$(readlink /mars/resource-r0/actual-node2/takeover-wait)" = 0' || fail "node2 still waits after node1 is designated again"
+assert_eq Secondary "$(on node2 'marsadm view-role r0')" "node2's role"
 
 step "after umount on node1, primary on node2 hands over"
 want=$(sums node1)

@@ -75,6 +75,41 @@ impl core::fmt::Display for Wait {
     }
 }
 
+/// `resource-<res>/actual-<host>/takeover-wait`: why the module of `host`, designated
+/// primary, does not take over yet ([`Wait::word`]), or `0`: it does not wait.
+pub const TAKEOVER_WAIT: &str = "takeover-wait";
+
+impl Wait {
+    /// Every reason, in the order [`takeover`] asks.
+    pub const ALL: [Wait; 4] = [Wait::NotConsistent, Wait::NotCaughtUp, Wait::OldPrimaryActive, Wait::NoFinalPosition];
+
+    /// Its word in [`TAKEOVER_WAIT`].
+    pub fn word(self) -> &'static str {
+        match self {
+            Wait::NotConsistent => "NotConsistent",
+            Wait::OldPrimaryActive => "OldPrimaryActive",
+            Wait::NoFinalPosition => "NoFinalPosition",
+            Wait::NotCaughtUp => "NotCaughtUp",
+        }
+    }
+
+    /// The reason a [`TAKEOVER_WAIT`] value names (`None`: not waiting, or a word this
+    /// version does not know).
+    pub fn from_word(word: &str) -> Option<Wait> {
+        Wait::ALL.into_iter().find(|w| w.word() == word)
+    }
+
+    /// What an operator can do about it.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Wait::NotConsistent => "designated primary, but the disk here is not a consistent copy yet: let its full sync (or the replay after it) finish, or designate a host that has one (`marsadm primary` there); `--force` does not skip this",
+            Wait::OldPrimaryActive => "designated primary, but the old primary has not left the role yet: stop what uses its device there (umount); if that host is gone for good, `marsadm primary --force` here",
+            Wait::NoFinalPosition => "designated primary, but the old primary's final log position has not arrived here: check the connection to it; if that host is gone for good, `marsadm primary --force` here",
+            Wait::NotCaughtUp => "designated primary, fetching and replaying the rest of the old primary's log: it takes over once that is done (fetch and replay rest above)",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Takeover {
     Now(Mode),

@@ -29,6 +29,9 @@ pub struct Watched {
     pub running: Running,
     /// Why replay stopped here (`null`: it did not).
     pub replay_stopped: Option<&'static str>,
+    /// Why this host, designated primary, does not take over yet (`null`: it does not
+    /// wait).
+    pub takeover_wait: Option<&'static str>,
 }
 
 impl From<&ResourceState> for Watched {
@@ -42,6 +45,7 @@ impl From<&ResourceState> for Watched {
             is_emergency: s.emergency.is_emergency,
             running: s.running,
             replay_stopped: s.replay_stopped,
+            takeover_wait: s.takeover_wait,
         }
     }
 }
@@ -51,7 +55,7 @@ impl From<&ResourceState> for Watched {
 pub struct Event {
     /// `state` (the whole watched state: at the start and when a resource appears),
     /// `removed`, `primary`, `role`, `diskstate`, `replstate`, `split-brain`,
-    /// `emergency`, `replay-stopped` (with `old` and `new`),
+    /// `emergency`, `replay-stopped`, `takeover-wait` (with `old` and `new`),
     /// `{sync,fetch,replay}-{started,finished}`.
     pub event: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,6 +108,9 @@ pub fn diff(old: Option<&Watched>, new: Option<&Watched>) -> Vec<Event> {
     }
     if o.replay_stopped != n.replay_stopped {
         out.push(Event::change("replay-stopped", o.replay_stopped, n.replay_stopped));
+    }
+    if o.takeover_wait != n.takeover_wait {
+        out.push(Event::change("takeover-wait", o.takeover_wait, n.takeover_wait));
     }
     let work = [
         (o.running.sync, n.running.sync, "sync-started", "sync-finished"),
@@ -297,6 +304,12 @@ mod tests {
         assert_eq!(names(&d), ["primary", "role", "replstate"]);
         assert_eq!(d[0], Event::change("primary", "node1", "node2"));
         assert_eq!(d[1], Event::change("role", "Secondary", "NotYetPrimary"));
+        // Its module says why it waits, then that it does not.
+        t.set("resource-r0/actual-node2/takeover-wait", "OldPrimaryActive");
+        let s4b = watched(&t);
+        assert_eq!(diff(Some(&s4), Some(&s4b)), [Event::change("takeover-wait", None::<&str>, Some("OldPrimaryActive"))]);
+        t.set("resource-r0/actual-node2/takeover-wait", "0");
+        assert_eq!(diff(Some(&s4b), Some(&watched(&t))), [Event::change("takeover-wait", Some("OldPrimaryActive"), None::<&str>)]);
         t.set("resource-r0/actual-node1/is-primary", "0");
         t.set("resource-r0/actual-node2/is-primary", "1");
         t.set("resource-r0/actual-node2/is-fetching", "0");

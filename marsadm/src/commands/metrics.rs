@@ -138,6 +138,7 @@ fn render(facts: &HostFacts, states: &[(ResourceState, Option<u64>)]) -> String 
     x.family("mars_resource_consistent", "gauge", "1 if this host's disk is a consistent copy.", &per(&|s| flag(s.is_consistent)));
     x.family("mars_resource_split_brain", "gauge", "1 if the members' logfile histories diverged.", &per(&|s| flag(s.split_brain.is_some())));
     x.family("mars_resource_replay_stopped", "gauge", "1 if the module's replay stopped here (split brain, hole): view's replay_stopped.", &per(&|s| flag(s.replay_stopped.is_some())));
+    x.family("mars_resource_takeover_waiting", "gauge", "1 if this host is designated primary and its module does not take over yet: view's takeover_wait says why.", &per(&|s| flag(s.takeover_wait.is_some())));
     x.family("mars_resource_emergency", "gauge", "1 if the resource is in emergency mode here or on its designated primary.", &per(&|s| flag(s.emergency.is_emergency)));
     x.family("mars_resource_forced_primary", "gauge", "1 if this host took over by primary --force.", &per(&|s| flag(s.is_forced_primary)));
     x.family("mars_resource_sync_queued", "gauge", "1 if the full sync waits for /proc/sys/mars/sync_limit.", &per(&|s| flag(s.is_sync_queued)));

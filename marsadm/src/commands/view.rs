@@ -2,6 +2,7 @@
 //! [`resource_state`], and printed by both the text and the JSON form.
 
 use mars_core::emergency::{self as em, Level};
+use mars_core::handover::{fetch_source, Wait, TAKEOVER_WAIT};
 use mars_core::log_record::headers_end;
 use mars_core::replication::{discarded, is_consistent, stuck_before_hole, Stop, REPLAY_STOPPED, REPLAY_STOPPED_HINT};
 use mars_core::splitbrain::{beyond_primary, bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
@@ -110,6 +111,11 @@ pub struct ResourceState {
     /// `DuplicateLogfile`, `NotContiguous`, `VersionMismatch`), while it runs; `null`:
     /// not stopped.
     pub replay_stopped: Option<&'static str>,
+    /// Why this host, designated primary, does not take over yet
+    /// (`actual-<host>/takeover-wait`, `handover::Wait::word`: `NotConsistent`,
+    /// `NotCaughtUp`, `OldPrimaryActive`, `NoFinalPosition`), while its role is
+    /// `NotYetPrimary`; `null` otherwise.
+    pub takeover_wait: Option<&'static str>,
     /// Space in this host's /mars and emergency mode (docu/emergency.md).
     pub emergency: Emergency,
 }
@@ -374,9 +380,12 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     let syncpos = syncpos_raw.as_deref().and_then(|v| ReplayLink::parse(v).ok());
     let (mut writeback_rest, mut fetch_rest, mut replay_rest, mut replay_pos) = (0, 0, 0, 0);
     let secondary = is_attached && !is_primary;
-    match (&mine, primary.as_deref()) {
+    // Where a secondary fetches from (`handover::fetch_source`): the designated primary,
+    // or, on the designated host not primary yet, the old primary it replays.
+    let source = mine.as_ref().zip(primary.as_deref()).and_then(|(r, p)| fetch_source(Some(p), me, r.log));
+    match (&mine, source) {
         // A secondary: its replay link names the primary's logfile it replays.
-        (Some(r), Some(p)) if p != me.as_str() && secondary => {
+        (Some(r), Some(p)) if secondary => {
             replay_pos = r.start;
             let theirs = link(ctx, &format!("{dir}/{REPLAY_PREFIX}{p}"))?;
             let current = theirs.as_deref().and_then(|v| ReplayLink::parse(v).ok()).map_or(r.log.nr, |t| t.log.nr);
@@ -480,7 +489,11 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     // The primary refuses its full sync (its replay start is off the primary's history).
     let sync_refused = secondary && synced < size && actual(SYNC_REFUSED)?.as_deref() == Some("1");
     // (What a replay thread that is gone wrote last says nothing.)
+    let is_forced_primary = actual("forced-primary")?.as_deref() == Some("1");
     let replay_stopped = if running.replay { actual(REPLAY_STOPPED)?.as_deref().and_then(Stop::from_word) } else { None };
+    let role = role_word(RoleLinks { is_attached, is_primary, is_forced: is_forced_primary, is_designated: primary.as_deref() == Some(me.as_str()) });
+    // (What a module that is gone wrote last says nothing: only while it waits.)
+    let takeover_wait = if role == "NotYetPrimary" { actual(TAKEOVER_WAIT)?.as_deref().and_then(Wait::from_word) } else { None };
     let hint = if stuck {
         Some(em::STUCK_HINT)
     } else if sync_refused {
@@ -488,12 +501,12 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     } else if replay_stopped.is_some_and(|s| s != Stop::NotContiguous) {
         // (At a hole: Orphan, the emergency hint below.)
         Some(REPLAY_STOPPED_HINT)
+    } else if let Some(wait) = takeover_wait {
+        Some(wait.hint())
     } else {
         emergency.hint.or(stopped_at_hole.then(|| em::hint(false, Level::Normal)))
     };
     let emergency = Emergency { hint, ..emergency };
-    let is_forced_primary = actual("forced-primary")?.as_deref() == Some("1");
-    let role = role_word(RoleLinks { is_attached, is_primary, is_forced: is_forced_primary, is_designated: primary.as_deref() == Some(me.as_str()) });
     let split_brain = split_brain(ctx, res, primary.as_deref())?;
     Ok(ResourceState {
         name: res.to_owned(),
@@ -522,6 +535,7 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         primary_age_ms,
         split_brain,
         replay_stopped: replay_stopped.map(Stop::word),
+        takeover_wait: takeover_wait.map(Wait::word),
         primary,
         emergency,
     })
@@ -699,7 +713,7 @@ fn text_lines(host: &str, s: &ResourceState) -> Vec<String> {
     if s.actual_primaries.len() > 1 {
         out.push(format!("WARNING: several hosts have the device up: {}", s.actual_primaries.join(", ")));
     }
-    let progress = if s.role == "Secondary" {
+    let progress = if s.role == "Secondary" || s.role == "NotYetPrimary" {
         format!("sync-rest={} fetch-rest={} replay-rest={}", s.sync_rest, s.fetch_rest, s.replay_rest)
     } else {
         format!("writeback-rest={}", s.writeback_rest)
@@ -735,6 +749,9 @@ fn text_lines(host: &str, s: &ResourceState) -> Vec<String> {
         out.push("    stopped at a hole in the logfile sequence: the primary ceased logging (emergency mode)".to_owned());
     } else if let Some(stop) = s.replay_stopped.and_then(Stop::from_word) {
         out.push(format!("    REPLAY STOPPED: {stop}"));
+    }
+    if let Some(wait) = s.takeover_wait.and_then(Wait::from_word) {
+        out.push(format!("    not taking over yet: {wait}"));
     }
     let e = &s.emergency;
     if e.is_emergency || e.level > 0 {
@@ -1090,6 +1107,30 @@ mod tests {
         let s = t.state();
         assert_eq!((s.role, s.actual_primaries.as_slice()), ("NotYetPrimary", ["node1".to_owned()].as_slice()));
         assert_eq!(s.primary_age_ms, None, "this host is the designated primary");
+    }
+
+    #[test]
+    fn why_a_designated_primary_waits_and_what_it_still_replays() {
+        let mut t = Synthetic::new("waits", "node2");
+        t.set("resource-r0/primary", "node2");
+        t.set("resource-r0/actual-node1/is-primary", "0");
+        t.history("node1", &[(1, "node1", 0), (2, "node1", 3000)]);
+        t.set("resource-r0/replay-node1", "log-000000002-node1,3000,0");
+        t.set("resource-r0/replay-node2", "log-000000002-node1,1000,0");
+        t.set("resource-r0/actual-node2/takeover-wait", "NotCaughtUp");
+        let s = t.state();
+        assert_eq!((s.role, s.takeover_wait, s.emergency.hint), ("NotYetPrimary", Some("NotCaughtUp"), Some(Wait::NotCaughtUp.hint())), "{s:?}");
+        // The rest of the old primary's log, as on a secondary of it.
+        assert_eq!((s.fetch_rest, s.diskstate.as_str()), (3000, "Outdated[F]"), "{s:?}");
+        let lines = text_lines("node2", &s);
+        assert!(lines.iter().any(|l| l.contains("fetch-rest=3000")), "{lines:?}");
+        assert!(lines.iter().any(|l| l.contains(&format!("not taking over yet: {}", Wait::NotCaughtUp))), "{lines:?}");
+        // It does not wait, or the module that wrote it is gone (detached): nothing.
+        t.set("resource-r0/actual-node2/takeover-wait", "0");
+        assert_eq!(t.state().takeover_wait, None);
+        t.set("resource-r0/actual-node2/takeover-wait", "NotConsistent");
+        t.set("resource-r0/actual-node2/is-attached", "0");
+        assert_eq!(t.state().takeover_wait, None);
     }
 
     #[test]
