@@ -326,7 +326,8 @@ pub enum Command {
     ///
     /// Text: a header line per resource, then this host's line: disk state (Detached,
     /// Inconsistent, Outdated[F|R|FR], WriteBack, UpToDate), replication state
-    /// (Replicating, Syncing, SyncQueued: waiting for /proc/sys/mars/sync_limit, Replaying,
+    /// (Replicating, NoSecondaryConnected: primary, no secondary follows it now, Syncing,
+    /// SyncQueued: waiting for /proc/sys/mars/sync_limit, Replaying,
     /// PausedSync, PausedFetch, PausedReplay, PrimaryUnreachable, NoPrimaryDesignated,
     /// NotStarted), role (Primary, ForcedPrimary,
     /// RemainsPrimary, NotYetPrimary, Secondary, None; see `marsadm role --help`), device,
@@ -334,8 +335,11 @@ pub enum Command {
     /// progress lines with rates and remaining time for a sync, fetch or replay under way.
     /// A split brain is shown on every member, before the host's line: `SPLIT BRAIN of
     /// resource 'R' after logfile N (...) at byte P:` and per diverged host its role and
-    /// the bytes of log it has beyond that point. --json prints the same (schema in
-    /// docu/marsadm-json.md).
+    /// the bytes of log it has beyond that point. With more than one member, a line per
+    /// member follows, the same on every host: its role, disk state, how far it is behind
+    /// the primary in bytes and seconds (the age of the oldest write it has not applied),
+    /// when it was last heard from, why it waits or stopped. --json prints the same
+    /// (schema in docu/marsadm-json.md).
     View {
         /// A resource name, a comma-separated list, or "all" (one block per resource).
         #[arg(default_value = "all")]
@@ -419,7 +423,8 @@ pub enum Command {
     /// Disk state: Detached, Inconsistent (not a usable copy yet: sync incomplete, or replay
     /// not past the end of the sync), Outdated[F|R|FR] (fetch and/or replay behind),
     /// WriteBack (primary: logged data not yet on the disk), UpToDate. Replication state:
-    /// NotStarted, Replicating (primary), PrimaryUnreachable (fetch is on but the
+    /// NotStarted, Replicating (primary), NoSecondaryConnected (primary, no secondary
+    /// reachable and fetching), PrimaryUnreachable (fetch is on but the
     /// designated primary has not been heard from for 20 s), Syncing, SyncQueued (the
     /// sync waits for /proc/sys/mars/sync_limit), PausedSync,
     /// PausedFetch, PausedReplay, NoPrimaryDesignated, Replaying.

@@ -13,12 +13,14 @@ step "view"
 out=$(on $n 'marsadm view r0')
 echo "$out"
 grep -q '^--------- resource r0 (536870912 bytes), primary: node1$' <<<"$out" || fail "view header"
-grep -q '^node1 UpToDate Replicating Primary /dev/mars/r0 open=0 writeback-rest=0$' <<<"$out" || fail "view line"
+# (Its only member: no secondary follows it.)
+grep -q '^node1 UpToDate NoSecondaryConnected Primary /dev/mars/r0 open=0 writeback-rest=0$' <<<"$out" || fail "view line"
 on $n 'marsadm view --json' | python3 -c 'import json, sys
 v = json.load(sys.stdin)
-assert v["schema_version"] == 5 and v["host"] == "node1", v
+assert v["schema_version"] == 6 and v["host"] == "node1", v
 r = v["resources"][0]
-assert (r["name"], r["role"], r["diskstate"], r["is_primary"], r["size"]) == ("r0", "Primary", "UpToDate", True, 536870912), r' ||
+assert (r["name"], r["role"], r["diskstate"], r["is_primary"], r["size"]) == ("r0", "Primary", "UpToDate", True, 536870912), r
+assert [(m["host"], m["role"], m["diskstate"], m["lag_bytes"]) for m in r["members"]] == [("node1", "Primary", "UpToDate", None)], r' ||
   fail "view --json"
 assert_eq 1 "$(on $n 'marsadm view-is-primary r0')" "view-is-primary"
 assert_eq 1 "$(on $n 'marsadm view-is-attached r0')" "view-is-attached"

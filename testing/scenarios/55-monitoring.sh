@@ -2,7 +2,8 @@
 # Monitoring (docu/monitoring.md): `marsadm events --json` runs on node2 from before it
 # joins r0 until the end; node2 syncs, replay is paused and resumed, node2 takes over
 # (handover), then node1 takes over by force while node2 writes (split brain), node2 is
-# invalidated. The expected events appear in order. `marsadm metrics` of both nodes
+# invalidated. The primary sees its secondary (members: lag in bytes and seconds while
+# node2's fetch is paused). The expected events appear in order. `marsadm metrics` of both nodes
 # (secondary during the sync, primary and secondary at rest, both in the split brain)
 # passes the host's `promtool check metrics`, and at rest its values and those of the
 # view-* primitives (also through `view --macro`) equal `view --json`'s; `metrics --listen` answers over HTTP on the
@@ -152,6 +153,31 @@ metrics rest-node2 node2
 against_view node1
 against_view node2
 
+step "the primary sees its secondary: behind in bytes and seconds while node2's fetch is paused"
+on node2 'marsadm pause-fetch r0 >/dev/null'
+write_some node1 400 16
+# members_on_node1 CHECK: node1's view --json, with r (the resource) and m (its members
+# by host), passes the python assertion CHECK.
+members_on_node1() {
+  on node1 'marsadm view --json r0' | python3 -c 'import json, sys
+r = json.load(sys.stdin)["resources"][0]
+m = {x["host"]: x for x in r["members"]}
+'"$1"
+}
+behind='assert r["replstate"] == "NoSecondaryConnected", r["replstate"]
+n2 = m["node2"]
+assert n2["reachable"] and not n2["fetching"] and n2["diskstate"] == "Outdated", n2
+assert n2["lag_bytes"] >= 16 * 65536 and n2["lag_seconds"] >= 2, n2
+assert m["node1"]["role"] == "Primary" and m["node1"]["lag_bytes"] is None, m'
+retry 30 members_on_node1 "$behind" || fail "node1's view of node2 while its fetch is paused: $(on node1 'marsadm view r0')"
+on node1 'marsadm view r0' | grep "member node2: Secondary Outdated, behind .* s), heard" || fail "view's member line on node1: $(on node1 'marsadm view r0')"
+on node1 'marsadm metrics' | grep -E '^mars_member_lag_seconds\{resource="r0",member="node2"\} [0-9.]+$' || fail "no member lag metric on node1"
+on node2 'marsadm resume-fetch r0 >/dev/null'
+retry 60 caught_up node1 node2 || fail "node2 does not catch up after resume-fetch"
+caught='assert r["replstate"] == "Replicating", r["replstate"]
+assert (m["node2"]["diskstate"], m["node2"]["lag_bytes"], m["node2"]["lag_seconds"]) == ("UpToDate", 0, 0), m["node2"]'
+retry 30 members_on_node1 "$caught" || fail "node1's view of node2 once caught up: $(on node1 'marsadm view r0')"
+
 step "metrics --listen on node2's loopback; metrics --output"
 http=$(cat <<'SH'
 marsadm metrics --listen 127.0.0.1:9775 2> /tmp/listen.err & p=$!
@@ -250,8 +276,10 @@ assert first["event"] == "state" and first["state"]["role"] == "None", first
 # replay has passed the sync's end, and then the disk is UpToDate. A set is a group of
 # events in any order, in one look or several: node2 merges node1's listing entry by
 # entry, so a look can see node1's new version link (split brain) before its primary link.
+# node1, the other member, leaves the primary role before node2 takes over; node2 may see
+# that in a look before or after its own role changes.
 expected = ["state", "role:Secondary", "sync-started", "sync-finished", "diskstate:UpToDate", "replstate:PausedReplay",
-            "replay-finished", "replstate:Replaying", "replay-started", "primary:node2", "role:Primary",
+            "replay-finished", "replstate:Replaying", "replay-started", "primary:node2", {"role:Primary", "member-role:Secondary"},
             "replstate:Replicating", {"primary:node1", "split-brain:true"}, "role:Secondary", "split-brain:false"]
 expected = [w if isinstance(w, set) else {w} for w in expected]
 at, left = 0, set(expected[0])

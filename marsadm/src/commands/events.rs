@@ -32,10 +32,22 @@ pub struct Watched {
     /// Why this host, designated primary, does not take over yet (`null`: it does not
     /// wait).
     pub takeover_wait: Option<&'static str>,
+    /// The other members' roles, disk states and reachability (`view`'s `members`).
+    pub members: Vec<WatchedMember>,
 }
 
-impl From<&ResourceState> for Watched {
-    fn from(s: &ResourceState) -> Self {
+/// What the stream watches of a member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WatchedMember {
+    pub host: String,
+    pub role: &'static str,
+    pub diskstate: &'static str,
+    pub reachable: bool,
+}
+
+impl Watched {
+    /// What `me` watches of state `s`: the other members apart from its own state.
+    fn of(s: &ResourceState, me: &str) -> Self {
         Watched {
             role: s.role,
             primary: s.primary.clone(),
@@ -46,6 +58,7 @@ impl From<&ResourceState> for Watched {
             running: s.running,
             replay_stopped: s.replay_stopped,
             takeover_wait: s.takeover_wait,
+            members: s.members.iter().filter(|m| m.host != me).map(|m| WatchedMember { host: m.host.clone(), role: m.role, diskstate: m.diskstate, reachable: m.reachable }).collect(),
         }
     }
 }
@@ -58,6 +71,9 @@ pub struct Event {
     /// `emergency`, `replay-stopped`, `takeover-wait` (with `old` and `new`),
     /// `{sync,fetch,replay}-{started,finished}`.
     pub event: &'static str,
+    /// The member a `member-*` event is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub old: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,17 +84,22 @@ pub struct Event {
 
 impl Event {
     fn change(event: &'static str, old: impl Into<Value>, new: impl Into<Value>) -> Event {
-        Event { event, old: Some(old.into()), new: Some(new.into()), state: None }
+        Event { event, member: None, old: Some(old.into()), new: Some(new.into()), state: None }
     }
 
     fn bare(event: &'static str) -> Event {
-        Event { event, old: None, new: None, state: None }
+        Event { event, member: None, old: None, state: None, new: None }
+    }
+
+    fn of_member(event: &'static str, member: &str, old: impl Into<Value>, new: impl Into<Value>) -> Event {
+        Event { member: Some(member.to_owned()), ..Event::change(event, old, new) }
     }
 }
 
 /// The events that lead from `old` to `new` (`None`: the resource does not exist), in a
 /// fixed order: designated primary, role, disk state, replication state, split brain,
-/// emergency, replay stop, sync, fetch, replay.
+/// emergency, replay stop, takeover wait, sync, fetch, replay, then the members by name
+/// (role, disk state, reachability).
 pub fn diff(old: Option<&Watched>, new: Option<&Watched>) -> Vec<Event> {
     let (o, n) = match (old, new) {
         (None, None) => return Vec::new(),
@@ -120,6 +141,17 @@ pub fn diff(old: Option<&Watched>, new: Option<&Watched>) -> Vec<Event> {
     for (was, is, started, finished) in work {
         if was != is {
             out.push(Event::bare(if is { started } else { finished }));
+        }
+    }
+    // The other members, by name (one that joins or leaves: from or to `null`).
+    let hosts: std::collections::BTreeSet<&str> = o.members.iter().chain(&n.members).map(|m| m.host.as_str()).collect();
+    for host in hosts {
+        let (was, is) = (o.members.iter().find(|m| m.host == host), n.members.iter().find(|m| m.host == host));
+        let values = |m: Option<&WatchedMember>| m.map_or([Value::Null, Value::Null, Value::Null], |m| [m.role.into(), m.diskstate.into(), m.reachable.into()]);
+        for ((event, old), new) in ["member-role", "member-diskstate", "member-reachable"].into_iter().zip(values(was)).zip(values(is)) {
+            if old != new {
+                out.push(Event::of_member(event, host, old, new));
+            }
         }
     }
     out
@@ -178,7 +210,8 @@ fn text_line(time: &str, host: &str, res: &str, e: &Event) -> String {
         ),
         _ => String::new(),
     };
-    format!("{time} {host} {res} {}{what}", e.event)
+    let member = e.member.as_deref().map_or(String::new(), |m| format!(" {m}"));
+    format!("{time} {host} {res} {}{member}{what}", e.event)
 }
 
 /// The watched states of the resources `which` names (`all`: those known now; a named
@@ -188,7 +221,7 @@ fn poll(ctx: &Context, which: &str) -> Result<BTreeMap<String, Watched>> {
     let names: Vec<String> = if which == "all" { known } else { which.split(',').filter(|r| known.iter().any(|k| k == r)).map(str::to_owned).collect() };
     let mut out = BTreeMap::new();
     for res in names {
-        out.insert(res.clone(), Watched::from(&view::resource_state(ctx, &res)?));
+        out.insert(res.clone(), Watched::of(&view::resource_state(ctx, &res)?, &ctx.host));
     }
     Ok(out)
 }
@@ -256,7 +289,7 @@ mod tests {
     }
 
     fn watched(t: &ScratchTree) -> Watched {
-        Watched::from(&view::resource_state(&t.ctx, "r0").unwrap())
+        Watched::of(&view::resource_state(&t.ctx, "r0").unwrap(), &t.ctx.host)
     }
 
     fn names(events: &[Event]) -> Vec<&'static str> {
@@ -301,9 +334,11 @@ mod tests {
         t.set("resource-r0/primary", "node2");
         let s4 = watched(&t);
         let d = diff(Some(&s3), Some(&s4));
-        assert_eq!(names(&d), ["primary", "role", "replstate"]);
+        assert_eq!(names(&d), ["primary", "role", "replstate", "member-role"]);
         assert_eq!(d[0], Event::change("primary", "node1", "node2"));
         assert_eq!(d[1], Event::change("role", "Secondary", "NotYetPrimary"));
+        // node1 keeps its device until it is closed.
+        assert_eq!(d[3], Event::of_member("member-role", "node1", "Primary", "RemainsPrimary"));
         // Its module says why it waits, then that it does not.
         t.set("resource-r0/actual-node2/takeover-wait", "OldPrimaryActive");
         let s4b = watched(&t);
@@ -314,11 +349,25 @@ mod tests {
         t.set("resource-r0/actual-node2/is-primary", "1");
         t.set("resource-r0/actual-node2/is-fetching", "0");
         t.set("resource-r0/actual-node2/is-replaying", "0");
+        // node1 follows node2: its fetch runs.
+        t.set("resource-r0/actual-node1/is-fetching", "1");
         let s5 = watched(&t);
         let d = diff(Some(&s4), Some(&s5));
-        assert_eq!(names(&d), ["role", "replstate", "fetch-finished", "replay-finished"]);
+        assert_eq!(names(&d), ["role", "replstate", "fetch-finished", "replay-finished", "member-role"]);
         assert_eq!(d[0], Event::change("role", "NotYetPrimary", "Primary"));
+        assert_eq!(d[4], Event::of_member("member-role", "node1", "RemainsPrimary", "Secondary"));
         assert_eq!(d[1], Event::change("replstate", "Replaying", "Replicating"));
+        // Its fetch stops: the primary has no secondary following it.
+        t.set("resource-r0/actual-node1/is-fetching", "0");
+        assert_eq!(diff(Some(&s5), Some(&watched(&t))), [Event::change("replstate", "Replicating", "NoSecondaryConnected")]);
+        // node1 not heard from any more; a third member joins.
+        t.heard("node1", 60);
+        t.set("resource-r0/data-node3", "/dev/vdb");
+        let d = diff(Some(&s5), Some(&watched(&t)));
+        assert_eq!(names(&d), ["replstate", "member-reachable", "member-role", "member-diskstate", "member-reachable"], "{d:?}");
+        assert_eq!(d[1], Event::of_member("member-reachable", "node1", true, false));
+        assert_eq!(d[2], Event::of_member("member-role", "node3", Value::Null, "None"));
+        assert_eq!(text_line("T", "node2", "r0", &d[1]), "T node2 r0 member-reachable node1 true -> false");
         assert_eq!(names(&diff(Some(&s5), None)), ["removed"]);
     }
 

@@ -46,9 +46,15 @@ fn refused(res: &str, why: impl Into<String>) -> Error {
 }
 
 /// What the tree says about a resource, read once per decision.
-struct View<'a> {
-    ctx: &'a Context,
+pub(crate) struct View<'a> {
+    pub(crate) ctx: &'a Context,
     dir: String,
+}
+
+impl<'a> View<'a> {
+    pub(crate) fn new(ctx: &'a Context, res: &str) -> View<'a> {
+        View { ctx, dir: resource_dir(res) }
+    }
 }
 
 /// The module's decisions (`mars_core::round`) read the same links through it.
@@ -101,7 +107,7 @@ impl View<'_> {
     }
 
     /// `host`'s disk is a consistent copy, as far as this host's tree tells.
-    fn consistent_at(&self, host: &str) -> Result<bool> {
+    pub(crate) fn consistent_at(&self, host: &str) -> Result<bool> {
         round::consistent(self, host, self.number(SIZE)?.unwrap_or(0))
     }
 
@@ -118,17 +124,24 @@ impl View<'_> {
 
     /// Bytes of `old`'s log not yet replayed here (as far as its links tell).
     fn behind(&self, old: &str) -> Result<u64> {
-        let me = &self.ctx.host;
-        let (Some(mine), Some(theirs)) = (self.replay(me)?, self.replay(old)?) else { return Ok(0) };
-        let (Ok(mine), Ok(theirs)) = (ReplayLink::parse(&mine), ReplayLink::parse(&theirs)) else { return Ok(0) };
+        let mine = self.replay(&self.ctx.host)?;
+        let Some(mine) = mine.as_deref().and_then(|v| ReplayLink::parse(v).ok()) else { return Ok(0) };
+        self.rest_after(&mine, old)
+    }
+
+    /// Bytes of `writer`'s log beyond `from` (a replay position), as far as its links
+    /// here tell: to its replay link, through the logfiles its version links name.
+    pub(crate) fn rest_after(&self, from: &ReplayLink<'_>, writer: &str) -> Result<u64> {
+        let Some(theirs) = self.replay(writer)? else { return Ok(0) };
+        let Ok(theirs) = ReplayLink::parse(&theirs) else { return Ok(0) };
         let mut rest = 0u64;
-        for nr in mine.log.nr..=theirs.log.nr.max(mine.log.nr) {
+        for nr in from.log.nr..=theirs.log.nr.max(from.log.nr) {
             let end = if nr == theirs.log.nr {
                 theirs.start
             } else {
-                self.version(nr, old)?.as_deref().and_then(|v| VersionLink::parse(v).ok().map(|v| v.pos)).unwrap_or(0)
+                self.version(nr, writer)?.as_deref().and_then(|v| VersionLink::parse(v).ok().map(|v| v.pos)).unwrap_or(0)
             };
-            rest = rest.saturating_add(if nr == mine.log.nr { end.saturating_sub(mine.start) } else { end });
+            rest = rest.saturating_add(if nr == from.log.nr { end.saturating_sub(from.start) } else { end });
         }
         Ok(rest)
     }

@@ -9,6 +9,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
+use super::members::Member;
 use super::primitives::{alive_age, progress, Work};
 use super::view::{self, ResourceState, DISKSTATES, REPLSTATES, ROLES};
 use crate::context::Context;
@@ -175,6 +176,17 @@ fn render(facts: &HostFacts, states: &[(ResourceState, Option<u64>)]) -> String 
         }
     }
     x.family("mars_resource_split_brain_bytes_after", "gauge", "Split brain: bytes of log the peer's history has beyond the split point.", &split);
+    // Every member as this host's tree shows it (view's `members`).
+    let member = |value: &dyn Fn(&Member) -> Option<f64>| -> Vec<(Vec<(&str, &str)>, f64)> {
+        states.iter().flat_map(|(s, _)| s.members.iter().filter_map(move |m| Some((vec![("resource", s.name.as_str()), ("member", m.host.as_str())], value(m)?)))).collect()
+    };
+    x.family("mars_member_reachable", "gauge", "1 if the member was heard from within 20 s.", &member(&|m| Some(flag(m.reachable))));
+    x.family("mars_member_fetching", "gauge", "1 if the member's module fetches the primary's logfiles.", &member(&|m| Some(flag(m.fetching))));
+    x.family("mars_member_consistent", "gauge", "1 if the member's disk is a consistent copy (diskstate UpToDate or Outdated).", &member(&|m| Some(flag(matches!(m.diskstate, "UpToDate" | "Outdated")))));
+    x.family("mars_member_sync_rest_bytes", "gauge", "Bytes of the member's disk its full sync has still to go.", &member(&|m| Some(m.sync_rest as f64)));
+    x.family("mars_member_lag_bytes", "gauge", "Bytes of the primary's log the member has not replayed (absent: the primary itself, or none is up).", &member(&|m| m.lag_bytes.map(|b| b as f64)));
+    x.family("mars_member_lag_seconds", "gauge", "Age of the oldest write the member has not applied: its recovery point (absent: unknown here).", &member(&|m| m.lag_seconds));
+    x.family("mars_member_last_heard_seconds", "gauge", "Seconds since the member was last heard from (absent: never).", &member(&|m| m.last_heard_ms.map(|ms| ms as f64 / 1000.0)));
     x.text
 }
 

@@ -6,6 +6,7 @@ mod handover;
 mod events;
 mod logs;
 mod macros;
+mod members;
 mod metrics;
 mod monitoring;
 mod primitives;

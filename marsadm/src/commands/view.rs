@@ -13,22 +13,24 @@ use mars_core::tree::{
 };
 use serde::Serialize;
 
+use super::members::{any_secondary_connected, members, Member};
 use super::resource::{device_path, resource_dir, resources};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::liveness;
 
 /// JSON schema version of `view --json` (docu/marsadm-json.md).
-pub(crate) const SCHEMA_VERSION: u32 = 5;
+pub(crate) const SCHEMA_VERSION: u32 = 6;
 
 /// Every word [`role_word`] gives.
 pub const ROLES: [&str; 6] = ["Primary", "ForcedPrimary", "RemainsPrimary", "NotYetPrimary", "Secondary", "None"];
 /// Every disk state [`resource_state`] gives.
 pub const DISKSTATES: [&str; 9] = ["DISK_ERROR", "Detached", "Inconsistent", "Outdated", "Outdated[F]", "Outdated[R]", "Outdated[FR]", "WriteBack", "UpToDate"];
 /// Every replication state [`resource_state`] gives.
-pub const REPLSTATES: [&str; 12] = [
+pub const REPLSTATES: [&str; 13] = [
     "NotStarted",
     "Replicating",
+    "NoSecondaryConnected",
     "EmergencyMode",
     "PrimaryUnreachable",
     "Syncing",
@@ -56,8 +58,9 @@ pub struct ResourceState {
     /// `Outdated[FR]` (fetch and/or replay behind), `UpToDate`; on the primary
     /// `WriteBack` (logged data not yet on the disk) or `UpToDate`.
     pub diskstate: String,
-    /// `NotStarted` (detached), `Replicating` or `EmergencyMode` (primary; logging
-    /// ceased), or on a secondary `PrimaryUnreachable`, `Syncing`, `SyncQueued`,
+    /// `NotStarted` (detached), `Replicating`, `NoSecondaryConnected` (no secondary is
+    /// reachable and fetching) or `EmergencyMode` (primary; logging ceased), or on a
+    /// secondary `PrimaryUnreachable`, `Syncing`, `SyncQueued`,
     /// `PausedSync`, `PausedFetch`, `PausedReplay`, `NoPrimaryDesignated`, `Orphan`
     /// (stopped at a hole in the logfile sequence: the primary ceased logging),
     /// `Replaying`.
@@ -118,6 +121,9 @@ pub struct ResourceState {
     pub takeover_wait: Option<&'static str>,
     /// Space in this host's /mars and emergency mode (docu/emergency.md).
     pub emergency: Emergency,
+    /// Every member of the resource (this host too), as the links here show them:
+    /// role, disk, contact, lag behind the primary in bytes and seconds.
+    pub members: Vec<Member>,
 }
 
 /// Emergency mode as seen here.
@@ -204,7 +210,7 @@ pub fn role_word(r: RoleLinks) -> &'static str {
 }
 
 /// The role of `host` in `res` as far as its links have arrived here.
-fn host_role(ctx: &Context, res: &str, host: &str, primary: Option<&str>) -> Result<&'static str> {
+pub(crate) fn host_role(ctx: &Context, res: &str, host: &str, primary: Option<&str>) -> Result<&'static str> {
     let dir = resource_dir(res);
     let on = |name: &str| -> Result<bool> { Ok(link(ctx, &format!("{dir}/{ACTUAL_PREFIX}{host}/{name}"))?.as_deref() == Some("1")) };
     Ok(role_word(RoleLinks {
@@ -447,8 +453,11 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         Some(p) => liveness::is_reachable(ctx, p)?,
         None => true,
     };
+    let members = members(ctx, res, primary.as_deref(), size, crate::tree::real_time_ns())?;
     let replstate = if !is_attached {
         "NotStarted"
+    } else if is_primary && !any_secondary_connected(&members, me) {
+        "NoSecondaryConnected"
     } else if is_primary {
         "Replicating"
     } else if switches.fetch && !primary_reachable {
@@ -475,7 +484,7 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     let emergency = emergency_state(ctx, res, primary.as_deref(), is_primary)?;
     let orphan = secondary && mine.as_ref().is_some_and(|r| primary.as_deref().is_some_and(|p| is_orphan(ctx, res, r, p).unwrap_or(false)));
     let replstate = match replstate {
-        "Replicating" if emergency.primary_ceased => "EmergencyMode",
+        "Replicating" | "NoSecondaryConnected" if emergency.primary_ceased => "EmergencyMode",
         // Stopped there: everything before the hole is fetched and replayed.
         "Replaying" | "NoPrimaryDesignated" if orphan && fetch_rest == 0 && replay_rest == 0 => "Orphan",
         other => other,
@@ -535,6 +544,7 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         primary_age_ms,
         split_brain,
         replay_stopped: replay_stopped.map(Stop::word),
+        members,
         takeover_wait: takeover_wait.map(Wait::word),
         primary,
         emergency,
@@ -645,7 +655,7 @@ fn remaining(rest: u64, rate: u64) -> String {
 /// The progress lines of a secondary (design reference §7.3).
 fn progress_lines(s: &ResourceState) -> Vec<String> {
     let mut out = Vec::new();
-    if s.role != "Secondary" {
+    if s.role != "Secondary" && s.role != "NotYetPrimary" {
         return out;
     }
     if s.sync_rest > 0 && s.is_sync_queued {
@@ -775,7 +785,38 @@ fn text_lines(host: &str, s: &ResourceState) -> Vec<String> {
         out.push(format!("    next step: {h}"));
     }
     out.extend(progress_lines(s));
+    if s.members.len() > 1 {
+        out.extend(s.members.iter().map(|m| member_line(host, m)));
+    }
     out
+}
+
+/// `    member node2: Secondary Outdated, behind 1.000 MiB (3.2 s), heard 1 s ago`.
+fn member_line(me: &str, m: &Member) -> String {
+    let mut line = format!("    member {}{}: {} {}", m.host, if m.host == me { " (here)" } else { "" }, m.role, m.diskstate);
+    if m.sync_rest > 0 {
+        line += &format!(", sync rest {}", human(m.sync_rest));
+    }
+    match (m.lag_bytes, m.lag_seconds) {
+        (Some(0), _) => line += ", not behind",
+        (Some(b), Some(secs)) => line += &format!(", behind {} ({secs:.1} s)", human(b)),
+        (Some(b), None) => line += &format!(", behind {}", human(b)),
+        (None, _) => {}
+    }
+    if m.host != me {
+        match m.last_heard_ms {
+            Some(ms) if m.reachable => line += &format!(", heard {} s ago", ms / 1000),
+            Some(ms) => line += &format!(", UNREACHABLE: last heard {} s ago", ms / 1000),
+            None => line += ", never heard from",
+        }
+    }
+    if let Some(w) = m.takeover_wait {
+        line += &format!(", not taking over yet ({w})");
+    }
+    if let Some(stop) = m.replay_stopped {
+        line += &format!(", REPLAY STOPPED ({stop})");
+    }
+    line
 }
 
 /// `SPLIT BRAIN of resource 'r0' after logfile N ...:` and a line per diverged host.
@@ -1263,6 +1304,7 @@ mod tests {
         let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         assert_eq!(keys(&example), keys(&printed));
         assert_eq!(keys(&example["resources"][0]), keys(&printed["resources"][0]));
+        assert_eq!(keys(&example["resources"][0]["members"][0]), keys(&printed["resources"][0]["members"][0]));
         for field in keys(&printed["resources"][0]) {
             assert!(section.contains(&format!("`{field}`")), "field {field} is not described");
         }
