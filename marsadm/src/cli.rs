@@ -326,7 +326,8 @@ pub enum Command {
     ///
     /// Text: a header line per resource, then this host's line: disk state (Detached,
     /// Inconsistent, Outdated[F|R|FR], WriteBack, UpToDate), replication state
-    /// (Replicating, NoSecondaryConnected: primary, no secondary follows it now, Syncing,
+    /// (ModuleNotLoaded: mars.ko is not loaded here, Replicating, NoSecondaryConnected:
+    /// primary, no secondary follows it now, Syncing,
     /// SyncQueued: waiting for /proc/sys/mars/sync_limit, Replaying,
     /// PausedSync, PausedFetch, PausedReplay, PrimaryUnreachable, NoPrimaryDesignated,
     /// NotStarted), role (Primary, ForcedPrimary,
@@ -421,9 +422,11 @@ pub enum Command {
     /// `UpToDate Replaying`.
     ///
     /// Disk state: Detached, Inconsistent (not a usable copy yet: sync incomplete, or replay
-    /// not past the end of the sync), Outdated[F|R|FR] (fetch and/or replay behind),
-    /// WriteBack (primary: logged data not yet on the disk), UpToDate. Replication state:
-    /// NotStarted, Replicating (primary), NoSecondaryConnected (primary, no secondary
+    /// not past the end of the sync), Outdated[F|R|FR] (fetch and/or replay behind by more
+    /// than 10 s, or paused), WriteBack (primary: logged data not yet on the disk),
+    /// UpToDate (a secondary: following within 10 s). Replication state:
+    /// ModuleNotLoaded (mars.ko is not loaded here: exit status 1), NotStarted,
+    /// Replicating (primary), NoSecondaryConnected (primary, no secondary
     /// reachable and fetching), PrimaryUnreachable (fetch is on but the
     /// designated primary has not been heard from for 20 s), Syncing, SyncQueued (the
     /// sync waits for /proc/sys/mars/sync_limit), PausedSync,

@@ -49,12 +49,23 @@ pub struct ScratchTree {
     pub ctx: Context,
     stamp: u64,
     _dir: ScratchDir,
+    _proc_sys: ScratchDir,
 }
 
 impl ScratchTree {
+    /// With a module loaded (a `/proc/sys/mars` of its own with a `version`); see
+    /// [`ScratchTree::without_module`].
     pub fn new(tag: &str, host: &str) -> ScratchTree {
         let dir = ScratchDir::new(tag);
-        ScratchTree { ctx: context(&dir, host), stamp: real_time_ns() - 1_000_000_000, _dir: dir }
+        let proc_sys = ScratchDir::new(&format!("{tag}-proc"));
+        std::fs::write(proc_sys.as_ref().join("version"), "0.1.0-test\n").unwrap();
+        let ctx = Context { proc_sys: proc_sys.as_ref().to_owned(), ..context(&dir, host) };
+        ScratchTree { ctx, stamp: real_time_ns() - 1_000_000_000, _dir: dir, _proc_sys: proc_sys }
+    }
+
+    /// The module unloaded (`/proc/sys/mars` gone).
+    pub fn without_module(&mut self) {
+        self.ctx.proc_sys = "/nonexistent".into();
     }
 
     /// Resource r0 with members node1 and node2 (size 1 MiB, disk `/dev/vdb`, attached, the
@@ -94,8 +105,22 @@ impl ScratchTree {
         self.ctx.tree.set(&format!("actual-{host}/time"), "1.0", real_time_ns() - secs_ago * 1_000_000_000).unwrap();
     }
 
+    /// A logfile at `rel` of 8 KiB with record headers (nothing else) at the given
+    /// offsets with the given stamps (ns).
+    pub fn logfile_with_records(&self, rel: &str, records: &[(u64, u64)]) {
+        use mars_core::log_record::{ChecksumAlgorithm, Format, RecordHeader, RecordKind, HEADER_LEN};
+        let mut bytes = vec![0u8; 8192];
+        for (i, &(at, stamp_ns)) in records.iter().enumerate() {
+            let h = RecordHeader { seq: i as u64 + 1, stamp_ns, pos: 0, data_len: 4096, kind: RecordKind::Write, checksum: ChecksumAlgorithm::Crc32c, format: Format::Aligned };
+            let mut head = [0u8; HEADER_LEN];
+            h.encode(&mut head);
+            bytes[at as usize..at as usize + HEADER_LEN].copy_from_slice(&head);
+        }
+        std::fs::write(self.ctx.tree.path(rel), bytes).unwrap();
+    }
+
     /// The same tree seen from another host.
     pub fn seen_from(&self, host: &str) -> Context {
-        context(self.ctx.tree.root(), host)
+        Context { proc_sys: self.ctx.proc_sys.clone(), ..context(self.ctx.tree.root(), host) }
     }
 }

@@ -2,7 +2,8 @@
 # /proc/sys/mars tunables and counters: defaults, range checks, every completion
 # semantics and record digest under fio verification (with reads right after writes,
 # so reads overlap buffered writes), the memory limit holding writers back, the Lamport
-# clock, and the version links' MD5 hash chain.
+# clock, the module unloaded (view's ModuleNotLoaded, value commands exit 1), and the
+# version links' MD5 hash chain.
 source "$(dirname "$0")/../lib.sh"
 
 n=node1
@@ -59,8 +60,18 @@ echo "largest buffered amount seen: ${max} KiB (limit 2048 KiB)"
 [ "${max:-0}" -le $((2048 + 256)) ] || fail "buffer held ${max} KiB, limit 2048 KiB"
 on $n "echo 128 > $P/mem_limit_mb"
 
+step "module unloaded: view says ModuleNotLoaded, the value commands exit 1"
+on $n 'rmmod mars'
+out=$(on $n 'marsadm view r0') || fail "view without the module: $out"
+echo "$out"
+grep -q '^node1 Detached ModuleNotLoaded None - ' <<<"$out" && grep -q 'mars.ko is not loaded here' <<<"$out" || fail "view without the module: $out"
+expect_status 1 on $n 'marsadm state r0'
+assert_eq "Detached ModuleNotLoaded" "$(on $n 'marsadm state r0 2>/dev/null' || true)" "state without the module"
+expect_status 1 on $n 'marsadm view-is-primary r0'
+on $n 'marsadm view-sync-rest r0 2>&1 >/dev/null' | grep -q 'module is not loaded' || fail "view-sync-rest does not say the module is missing"
+
 step "version links: an MD5 hash chain over the logfiles"
-on $n 'rmmod mars && modprobe mars'
+on $n 'modprobe mars'
 retry 30 on $n 'test -b /dev/mars/r0' || fail "/dev/mars/r0 did not come back"
 on $n 'head -c 1048576 /dev/urandom > /tmp/x && dd if=/tmp/x of=/dev/mars/r0 bs=65536 seek=3200 conv=fsync status=none'
 retry 10 on $n 'test -L /mars/resource-r0/version-000000002-node1' || fail "no version link for logfile 2"

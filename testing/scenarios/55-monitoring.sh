@@ -3,7 +3,8 @@
 # joins r0 until the end; node2 syncs, replay is paused and resumed, node2 takes over
 # (handover), then node1 takes over by force while node2 writes (split brain), node2 is
 # invalidated. The primary sees its secondary (members: lag in bytes and seconds while
-# node2's fetch is paused). The expected events appear in order. `marsadm metrics` of both nodes
+# node2's fetch is paused); under steady writes node2's disk state does not flap. The
+# expected events appear in order. `marsadm metrics` of both nodes
 # (secondary during the sync, primary and secondary at rest, both in the split brain)
 # passes the host's `promtool check metrics`, and at rest its values and those of the
 # view-* primitives (also through `view --macro`) equal `view --json`'s; `metrics --listen` answers over HTTP on the
@@ -177,6 +178,16 @@ retry 60 caught_up node1 node2 || fail "node2 does not catch up after resume-fet
 caught='assert r["replstate"] == "Replicating", r["replstate"]
 assert (m["node2"]["diskstate"], m["node2"]["lag_bytes"], m["node2"]["lag_seconds"]) == ("UpToDate", 0, 0), m["node2"]'
 retry 30 members_on_node1 "$caught" || fail "node1's view of node2 once caught up: $(on node1 'marsadm view r0')"
+
+step "steady writes on node1: node2's disk state stays UpToDate (no flapping)"
+diskstate_events() { grep -c '"event":"diskstate"' "$OUT/events"; }
+before=$(diskstate_events)
+on node1 'i=0; end=$((SECONDS + 15)); while [ $SECONDS -lt $end ]; do
+    dd if=/dev/urandom of=/dev/mars/r0 bs=64k count=1 seek=$((300 + i % 100)) oflag=direct status=none || exit 1
+    i=$((i + 1)); sleep 0.2; done' || fail "steady writer on node1"
+retry 60 caught_up node1 node2 || fail "node2 does not keep up"
+sleep 2
+assert_eq "$before" "$(diskstate_events)" "diskstate events of node2 during steady writes ($(grep '"event":"diskstate"' "$OUT/events" | tail -4 | tr '\n' ' '))"
 
 step "metrics --listen on node2's loopback; metrics --output"
 http=$(cat <<'SH'

@@ -12,14 +12,16 @@ use std::os::unix::fs::FileExt;
 use mars_core::handover::Wait;
 use mars_core::log_record::{decode_header, HEADER_LEN};
 use mars_core::replication::{Stop, REPLAY_STOPPED};
-use mars_core::tree::{LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DISK_ERROR, REPLAY_PREFIX, SYNCSTATUS_PREFIX, VERSION_PREFIX};
+use mars_core::tree::{LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DISK_ERROR, REPLAY_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 use serde::Serialize;
 
 use super::handover::View;
+use super::view::UPTODATE_WITHIN_NS;
 use super::resource::resource_dir;
 use crate::context::Context;
 use crate::error::Result;
 use crate::liveness;
+use crate::module;
 
 /// One member of a resource, as the tree here shows it.
 #[derive(Debug, Serialize, Clone, PartialEq)]
@@ -28,8 +30,9 @@ pub struct Member {
     /// Its role, by its links here (`view`'s role words).
     pub role: &'static str,
     /// `Detached`, `DISK_ERROR`, `Inconsistent` (not a consistent copy: full sync or its
-    /// replay unfinished), `Outdated` (behind the primary: `lag_bytes` > 0), `UpToDate`
-    /// (a primary: its device is up).
+    /// replay unfinished), `Outdated` (behind the primary: `lag_bytes` > 0, and not
+    /// following within 10 s: its fetch or replay off, or `lag_seconds` more or unknown),
+    /// `UpToDate` (a primary: its device is up).
     pub diskstate: &'static str,
     /// Heard from within 20 s (this host always is).
     pub reachable: bool,
@@ -66,11 +69,14 @@ pub(crate) fn members(ctx: &Context, res: &str, primary: Option<&str>, size: u64
     let writer = primary.filter(|p| link(&format!("{ACTUAL_PREFIX}{p}/is-primary")).ok().flatten().as_deref() == Some("1"));
     let mut hosts: Vec<String> = ctx.tree.list(&dir)?.iter().filter_map(|n| n.strip_prefix(DATA_PREFIX)).map(str::to_owned).collect();
     hosts.sort();
+    let module_here = module::loaded_version(&ctx.proc_sys)?.is_some();
     let mut out = Vec::with_capacity(hosts.len());
     for host in hosts {
+        // Without the module here, nothing runs here, whatever it reported last.
+        let stale = host == ctx.host && !module_here;
         let actual = |name: &str| link(&format!("{ACTUAL_PREFIX}{host}/{name}"));
-        let on = |name: &str| -> Result<bool> { Ok(actual(name)?.as_deref() == Some("1")) };
-        let role = super::view::host_role(ctx, res, &host, primary)?;
+        let on = |name: &str| -> Result<bool> { Ok(!stale && actual(name)?.as_deref() == Some("1")) };
+        let role = if stale { "None" } else { super::view::host_role(ctx, res, &host, primary)? };
         let (is_attached, is_primary) = (on("is-attached")?, on("is-primary")?);
         let synced = link(&format!("{SYNCSTATUS_PREFIX}{host}"))?.and_then(|v| v.parse::<u64>().ok()).unwrap_or(size);
         let replay = link(&format!("{REPLAY_PREFIX}{host}"))?;
@@ -84,6 +90,8 @@ pub(crate) fn members(ctx: &Context, res: &str, primary: Option<&str>, size: u64
             _ => (None, None),
         };
         let disk_error = actual(DISK_ERROR)?.is_some_and(|v| v != "0");
+        let switch = |name: &str| -> Result<bool> { Ok(link(&format!("{TODO_PREFIX}{host}/{name}"))?.as_deref() == Some("1")) };
+        let following = switch("connect")? && switch("allow-replay")?;
         let diskstate = if !is_attached {
             "Detached"
         } else if disk_error {
@@ -92,7 +100,7 @@ pub(crate) fn members(ctx: &Context, res: &str, primary: Option<&str>, size: u64
             "UpToDate"
         } else if !view.consistent_at(&host)? {
             "Inconsistent"
-        } else if lag_bytes.is_some_and(|b| b > 0) {
+        } else if lag_bytes.is_some_and(|b| b > 0) && !(following && lag_seconds.is_some_and(|s| s <= UPTODATE_WITHIN_NS as f64 / 1e9)) {
             "Outdated"
         } else {
             "UpToDate"
@@ -118,7 +126,7 @@ pub(crate) fn members(ctx: &Context, res: &str, primary: Option<&str>, size: u64
 /// The stamp of the first log record after replay position `at` on `writer`'s history,
 /// if this host has it: in the logfile `at` names, or, where `at` is at its end, in the
 /// logfiles after it that `writer`'s version links name (a few at most).
-fn oldest_unapplied(ctx: &Context, dir: &str, at: &ReplayLink<'_>, writer: &str) -> Result<Option<u64>> {
+pub(crate) fn oldest_unapplied(ctx: &Context, dir: &str, at: &ReplayLink<'_>, writer: &str) -> Result<Option<u64>> {
     let (mut name, mut start) = (at.log.to_string(), at.start);
     for nr in at.log.nr..at.log.nr.saturating_add(4) {
         if nr > at.log.nr {
@@ -151,8 +159,6 @@ pub(crate) fn any_secondary_connected(members: &[Member], me: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use mars_core::log_record::{ChecksumAlgorithm, Format, RecordHeader, RecordKind};
-
     use super::*;
     use crate::scratch::ScratchTree;
     use crate::tree::real_time_ns;
@@ -169,18 +175,6 @@ mod tests {
         t
     }
 
-    /// A logfile whose records at `at` (offset, stamp) have headers (nothing else).
-    fn logfile(t: &ScratchTree, name: &str, records: &[(u64, u64)]) {
-        let mut bytes = vec![0u8; 8192];
-        for (i, &(at, stamp_ns)) in records.iter().enumerate() {
-            let h = RecordHeader { seq: i as u64 + 1, stamp_ns, pos: 0, data_len: 4096, kind: RecordKind::Write, checksum: ChecksumAlgorithm::Crc32c, format: Format::Aligned };
-            let mut head = [0u8; HEADER_LEN];
-            h.encode(&mut head);
-            bytes[at as usize..at as usize + HEADER_LEN].copy_from_slice(&head);
-        }
-        std::fs::write(t.ctx.tree.path(&format!("resource-r0/{name}")), bytes).unwrap();
-    }
-
     #[test]
     fn every_member_with_its_lag_in_bytes_and_seconds() {
         let now = real_time_ns();
@@ -191,15 +185,22 @@ mod tests {
         t.set("resource-r0/replay-node2", "log-000000001-node1,4608,0");
         t.set("resource-r0/replay-node3", "log-000000001-node1,8192,0");
         t.set("resource-r0/actual-node2/is-fetching", "1");
-        logfile(&t, "log-000000001-node1", &[(0, now - 9_000_000_000), (4608, now - 5_000_000_000)]);
+        t.logfile_with_records("resource-r0/log-000000001-node1", &[(0, now - 9_000_000_000), (4608, now - 5_000_000_000)]);
         let m = members(&t.ctx, "r0", Some("node1"), 1048576, now).unwrap();
         let brief: Vec<_> = m.iter().map(|m| (m.host.as_str(), m.role, m.diskstate, m.lag_bytes)).collect();
-        assert_eq!(brief, [("node1", "Primary", "UpToDate", None), ("node2", "Secondary", "Outdated", Some(3584)), ("node3", "Secondary", "UpToDate", Some(0))]);
+        // (node2 follows within 10 s: UpToDate.)
+        assert_eq!(brief, [("node1", "Primary", "UpToDate", None), ("node2", "Secondary", "UpToDate", Some(3584)), ("node3", "Secondary", "UpToDate", Some(0))]);
         assert_eq!((m[1].lag_seconds, m[2].lag_seconds, m[0].lag_seconds), (Some(5.0), Some(0.0), None));
         assert!(any_secondary_connected(&m, "node1"));
+        // 20 s behind, or its replay paused: Outdated.
+        t.logfile_with_records("resource-r0/log-000000001-node1", &[(0, now - 29_000_000_000), (4608, now - 20_000_000_000)]);
+        assert_eq!(members(&t.ctx, "r0", Some("node1"), 1048576, now).unwrap()[1].diskstate, "Outdated");
+        t.logfile_with_records("resource-r0/log-000000001-node1", &[(0, now - 9_000_000_000), (4608, now - 5_000_000_000)]);
+        t.set("resource-r0/todo-node2/allow-replay", "0");
+        assert_eq!(members(&t.ctx, "r0", Some("node1"), 1048576, now).unwrap()[1].diskstate, "Outdated");
         // A member at the end of a logfile: its next write is the first of the next one.
         t.set("resource-r0/replay-node1", "log-000000002-node1,4096,0");
-        logfile(&t, "log-000000002-node1", &[(0, now - 2_000_000_000)]);
+        t.logfile_with_records("resource-r0/log-000000002-node1", &[(0, now - 2_000_000_000)]);
         t.set("resource-r0/replay-node3", "log-000000001-node1,8192,0");
         let m = members(&t.ctx, "r0", Some("node1"), 1048576, now).unwrap();
         assert_eq!((m[2].lag_bytes, m[2].lag_seconds), (Some(4096), Some(2.0)));

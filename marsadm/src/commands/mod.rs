@@ -179,7 +179,10 @@ pub fn run(cli: Cli) -> Result<()> {
         | Command::ViewIsSplitBrain { .. }
         | Command::ViewActualPrimary { .. } => {
             let (source, res) = macros::variable_of(&cli.command).expect("a value command");
-            macros::print(&Context::from_system()?, source, res)
+            let ctx = Context::from_system()?;
+            macros::print(&ctx, source, res)?;
+            // The value stands as the tree has it; a script is told that nothing runs here.
+            ctx.require_module()
         }
         Command::DumpMacros => macros::dump_macros(),
         Command::LeaveResource { resource, host, force } => {

@@ -653,7 +653,8 @@ pub enum Condition {
     Primary,
     /// This host's disk is a consistent copy.
     Consistent,
-    /// This host's disk is up to date (nothing left to sync, fetch or replay).
+    /// This host's disk is up to date and caught up: `view` says UpToDate, and nothing is
+    /// left to sync, fetch or replay as far as the links here tell.
     Uptodate,
 }
 
@@ -732,7 +733,12 @@ pub fn wait_resource(ctx: &Context, res: &str, until: Condition, timeout_s: u64)
                 Condition::Attached => actual(ctx, res, "is-attached")?.as_deref() == Some("1"),
                 Condition::Primary => device_up(ctx, res)?,
                 Condition::Consistent => super::view::resource_state(ctx, res)?.is_consistent,
-                Condition::Uptodate => super::view::resource_state(ctx, res)?.diskstate == "UpToDate",
+                // Caught up, not only within `view`'s UpToDate tolerance: a script that
+                // waits for it goes on with a complete copy.
+                Condition::Uptodate => {
+                    let s = super::view::resource_state(ctx, res)?;
+                    s.diskstate == "UpToDate" && s.fetch_rest == 0 && s.replay_rest == 0
+                }
             };
         if holds {
             return Ok(());

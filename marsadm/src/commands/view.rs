@@ -13,11 +13,12 @@ use mars_core::tree::{
 };
 use serde::Serialize;
 
-use super::members::{any_secondary_connected, members, Member};
+use super::members::{any_secondary_connected, members, oldest_unapplied, Member};
 use super::resource::{device_path, resource_dir, resources};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::liveness;
+use crate::module;
 
 /// JSON schema version of `view --json` (docu/marsadm-json.md).
 pub(crate) const SCHEMA_VERSION: u32 = 6;
@@ -27,7 +28,8 @@ pub const ROLES: [&str; 6] = ["Primary", "ForcedPrimary", "RemainsPrimary", "Not
 /// Every disk state [`resource_state`] gives.
 pub const DISKSTATES: [&str; 9] = ["DISK_ERROR", "Detached", "Inconsistent", "Outdated", "Outdated[F]", "Outdated[R]", "Outdated[FR]", "WriteBack", "UpToDate"];
 /// Every replication state [`resource_state`] gives.
-pub const REPLSTATES: [&str; 13] = [
+pub const REPLSTATES: [&str; 14] = [
+    "ModuleNotLoaded",
     "NotStarted",
     "Replicating",
     "NoSecondaryConnected",
@@ -58,7 +60,8 @@ pub struct ResourceState {
     /// `Outdated[FR]` (fetch and/or replay behind), `UpToDate`; on the primary
     /// `WriteBack` (logged data not yet on the disk) or `UpToDate`.
     pub diskstate: String,
-    /// `NotStarted` (detached), `Replicating`, `NoSecondaryConnected` (no secondary is
+    /// `ModuleNotLoaded` (mars.ko is not loaded here: nothing runs, whatever it reported
+    /// last), `NotStarted` (detached), `Replicating`, `NoSecondaryConnected` (no secondary is
     /// reachable and fetching) or `EmergencyMode` (primary; logging ceased), or on a
     /// secondary `PrimaryUnreachable`, `Syncing`, `SyncQueued`,
     /// `PausedSync`, `PausedFetch`, `PausedReplay`, `NoPrimaryDesignated`, `Orphan`
@@ -372,8 +375,10 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     let actual = |name: &str| link(ctx, &format!("{dir}/actual-{me}/{name}"));
     let switch = |name: &str| -> Result<bool> { Ok(link(ctx, &format!("{dir}/{TODO_PREFIX}{me}/{name}"))?.as_deref() == Some("1")) };
     let number = |v: Option<String>| v.and_then(|v| v.parse::<u64>().ok());
-    let is_attached = actual("is-attached")?.as_deref() == Some("1");
-    let is_primary = actual("is-primary")?.as_deref() == Some("1");
+    // Without the module nothing runs here, whatever it reported last.
+    let module_loaded = module::loaded_version(&ctx.proc_sys)?.is_some();
+    let is_attached = module_loaded && actual("is-attached")?.as_deref() == Some("1");
+    let is_primary = module_loaded && actual("is-primary")?.as_deref() == Some("1");
     let is_sync_queued = actual(IS_SYNC_QUEUED)?.as_deref() == Some("1");
     let primary = link(ctx, &format!("{dir}/{PRIMARY}"))?.filter(|p| p != NONE);
     let size: u64 = number(link(ctx, &format!("{dir}/{SIZE}"))?).unwrap_or(0);
@@ -424,7 +429,8 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
     let switches = Switches { attach: switch("attach")?, sync: switch("sync")?, fetch: switch("connect")?, replay: switch("allow-replay")? };
     // A sync that has reached the size is finished, although its thread may wait for the
     // module's next round to be stopped: `sync-finished` comes no later than UpToDate.
-    let running = Running { sync: synced < size && actual("is-syncing")?.as_deref() == Some("1"), fetch: actual("is-fetching")?.as_deref() == Some("1"), replay: actual("is-replaying")?.as_deref() == Some("1") };
+    let on = |name: &str| -> Result<bool> { Ok(module_loaded && actual(name)?.as_deref() == Some("1")) };
+    let running = Running { sync: synced < size && on("is-syncing")?, fetch: on("is-fetching")?, replay: on("is-replaying")? };
     let is_consistent = if is_primary {
         writeback_rest == 0
     } else {
@@ -439,7 +445,7 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         if writeback_rest > 0 { "WriteBack" } else { "UpToDate" }.to_owned()
     } else if !is_consistent {
         "Inconsistent".to_owned()
-    } else if fetch_rest > 0 || replay_rest > 0 {
+    } else if (fetch_rest > 0 || replay_rest > 0) && !following_closely(ctx, &dir, mine.as_ref(), source, switches.fetch && switches.replay)? {
         format!("Outdated[{}{}]", if fetch_rest > 0 { "F" } else { "" }, if replay_rest > 0 { "R" } else { "" })
     } else {
         "UpToDate".to_owned()
@@ -454,7 +460,9 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         None => true,
     };
     let members = members(ctx, res, primary.as_deref(), size, crate::tree::real_time_ns())?;
-    let replstate = if !is_attached {
+    let replstate = if !module_loaded {
+        "ModuleNotLoaded"
+    } else if !is_attached {
         "NotStarted"
     } else if is_primary && !any_secondary_connected(&members, me) {
         "NoSecondaryConnected"
@@ -528,7 +536,7 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         is_consistent,
         is_sync_queued,
         device: device_path(ctx, res)?.display().to_string(),
-        open_count: actual("open-count")?.and_then(|v| v.parse().ok()).unwrap_or(0),
+        open_count: if module_loaded { actual("open-count")?.and_then(|v| v.parse().ok()).unwrap_or(0) } else { 0 },
         writeback_rest,
         sync_rest: size.saturating_sub(synced),
         fetch_rest,
@@ -549,6 +557,23 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         primary,
         emergency,
     })
+}
+
+/// How far an asynchronous secondary may be behind and still be `UpToDate`: it has
+/// applied every write the primary made more than this long ago (and keeps doing so:
+/// its fetch and replay are on). Without it, a busy secondary's disk state flapped
+/// between `UpToDate` and `Outdated` with every write in flight.
+pub(crate) const UPTODATE_WITHIN_NS: u64 = 10_000_000_000;
+
+/// Whether a secondary that is behind (some of `source`'s log after replay position
+/// `at` not applied) follows within [`UPTODATE_WITHIN_NS`]: `following` (its fetch and
+/// replay are on) and the oldest write it has not applied, whose log record is here,
+/// is that recent. Where that record is not here (not fetched yet), it is not known to
+/// be: no.
+pub(crate) fn following_closely(ctx: &Context, dir: &str, at: Option<&ReplayLink<'_>>, source: Option<&str>, following: bool) -> Result<bool> {
+    let (Some(at), Some(source), true) = (at, source, following) else { return Ok(false) };
+    let now = crate::tree::real_time_ns();
+    Ok(oldest_unapplied(ctx, dir, at, source)?.is_some_and(|stamp| now.saturating_sub(stamp) <= UPTODATE_WITHIN_NS))
 }
 
 /// Emergency mode of resource `res` as the tree shows it here.
@@ -743,6 +768,9 @@ fn text_lines(host: &str, s: &ResourceState) -> Vec<String> {
         if s.replstate == "PrimaryUnreachable" {
             out.push(format!("    primary {p} not heard from for {} s", ms / 1000));
         }
+    }
+    if s.replstate == "ModuleNotLoaded" {
+        out.push("    mars.ko is not loaded here: nothing runs on this host (`modprobe mars`, or start mars.service); other hosts' lines are what they reported last".to_owned());
     }
     if s.disk_error != 0 {
         out.push(format!(
@@ -1172,6 +1200,42 @@ mod tests {
         t.set("resource-r0/actual-node2/takeover-wait", "NotConsistent");
         t.set("resource-r0/actual-node2/is-attached", "0");
         assert_eq!(t.state().takeover_wait, None);
+    }
+
+    #[test]
+    fn a_secondary_that_follows_within_10_s_is_up_to_date() {
+        let now = crate::tree::real_time_ns();
+        let mut t = Synthetic::new("within", "node2");
+        t.set("resource-r0/primary", "node1");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        t.set("resource-r0/replay-node1", "log-000000001-node1,8192,0");
+        t.set("resource-r0/replay-node2", "log-000000001-node1,0,0");
+        // Fetched, not yet replayed: the oldest of it written 2 s ago.
+        t.logfile_with_records("resource-r0/log-000000001-node1", &[(0, now - 2_000_000_000)]);
+        let s = t.state();
+        assert_eq!((s.diskstate.as_str(), s.replay_rest), ("UpToDate", 8192), "{s:?}");
+        // Written 20 s ago and still not applied: behind.
+        t.logfile_with_records("resource-r0/log-000000001-node1", &[(0, now - 20_000_000_000)]);
+        assert_eq!(t.state().diskstate, "Outdated[R]");
+        // Fresh, but replay is paused: it does not follow.
+        t.logfile_with_records("resource-r0/log-000000001-node1", &[(0, now - 2_000_000_000)]);
+        t.set("resource-r0/todo-node2/allow-replay", "0");
+        assert_eq!(t.state().diskstate, "Outdated[R]");
+    }
+
+    #[test]
+    fn without_the_module_nothing_runs_here() {
+        let mut t = Synthetic::new("nomodule", "node1");
+        t.set("resource-r0/primary", "node1");
+        t.set("resource-r0/actual-node1/is-primary", "1");
+        t.set("resource-r0/actual-node1/is-fetching", "1");
+        assert_eq!(t.state().role, "Primary");
+        // What the module reported before it went stays in the tree: it says nothing.
+        t.without_module();
+        let s = t.state();
+        assert_eq!((s.role, s.diskstate.as_str(), s.replstate, s.is_primary, s.running.fetch), ("None", "Detached", "ModuleNotLoaded", false, false), "{s:?}");
+        assert_eq!(s.members.iter().find(|m| m.host == "node1").map(|m| m.role), Some("None"));
+        assert!(text_lines("node1", &s).iter().any(|l| l.contains("mars.ko is not loaded here")));
     }
 
     #[test]
