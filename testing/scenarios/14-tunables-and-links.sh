@@ -68,7 +68,8 @@ grep -q '^node1 Detached ModuleNotLoaded None - ' <<<"$out" && grep -q 'mars.ko 
 expect_status 1 on $n 'marsadm state r0'
 assert_eq "Detached ModuleNotLoaded" "$(on $n 'marsadm state r0 2>/dev/null' || true)" "state without the module"
 expect_status 1 on $n 'marsadm view-is-primary r0'
-on $n 'marsadm view-sync-rest r0 2>&1 >/dev/null' | grep -q 'module is not loaded' || fail "view-sync-rest does not say the module is missing"
+out=$(on $n 'marsadm view-sync-rest r0 2>&1 >/dev/null' || true)
+grep -q 'module is not loaded' <<<"$out" || fail "view-sync-rest does not say the module is missing: $out"
 
 step "version links: an MD5 hash chain over the logfiles"
 on $n 'modprobe mars'
