@@ -113,6 +113,10 @@ done
 install -D -m 0644 "$stage/docs/completions/marsadm" "$tools/usr/share/bash-completion/completions/marsadm"
 install -D -m 0644 "$stage/docs/completions/_marsadm" "$tools/usr/share/zsh/vendor-completions/_marsadm"
 install -D -m 0644 "$top/packaging/udev/60-mars.rules" "$tools/lib/udev/rules.d/60-mars.rules"
+# Alert rules (with their promtool unit tests) and a Grafana dashboard (docu/monitoring.md).
+for f in prometheus/mars.rules.yml prometheus/mars.rules.test.yml grafana/mars-dashboard.json; do
+  install -D -m 0644 "$top/packaging/$f" "$tools/usr/share/mars/$f"
+done
 units=0
 if [ -d "$systemd_dir" ]; then
   for unit in "$systemd_dir"/*.service "$systemd_dir"/*.path "$systemd_dir"/*.timer "$systemd_dir"/*.mount "$systemd_dir"/*.target; do

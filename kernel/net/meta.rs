@@ -163,16 +163,18 @@ struct PeerState {
 }
 
 /// The `mars_peers` thread: pulls every peer's tree about every two seconds (an
-/// unreachable peer less often, with backoff; its outage is logged once).
+/// unreachable peer less often, with backoff; its outage is logged once), and at once
+/// when asked (`Context::trigger_pull`).
 pub(crate) fn start_peers(ctx: Arc<Context>) -> Result<Thread> {
     Thread::spawn(kernel::c_str!("mars_peers"), move || {
         let _noio = NoIoScope::enter();
         let mut peers: KVec<PeerState> = KVec::new();
+        let mut asked = false;
         while !thread::should_stop() {
-            if let Err(e) = pull_all(&ctx, &mut peers) {
+            if let Err(e) = pull_all(&ctx, &mut peers, asked) {
                 pr_debug!("peer round failed: {:?}\n", e);
             }
-            thread::sleep_ms(PULL_MS);
+            asked = ctx.wait_pull(PULL_MS);
         }
     })
 }
@@ -190,7 +192,9 @@ fn peer_state<'a>(peers: &'a mut KVec<PeerState>, host: &str) -> Result<&'a mut 
     Ok(&mut peers[i])
 }
 
-fn pull_all(ctx: &Context, peers: &mut KVec<PeerState>) -> Result {
+/// Pulls every peer's tree that is due (`asked`: every peer, also one backed off from:
+/// `marsadm update-cluster`).
+fn pull_all(ctx: &Context, peers: &mut KVec<PeerState>, asked: bool) -> Result {
     let tree = Tree { clock: &ctx.clock };
     let me = host_name()?;
     let me = core::str::from_utf8(&me).map_err(|_| EINVAL)?;
@@ -206,7 +210,7 @@ fn pull_all(ctx: &Context, peers: &mut KVec<PeerState>) -> Result {
         let Some(addr) = core::str::from_utf8(&addr).ok().and_then(|a| parse_ipv4(a.trim_end())) else { continue };
         let state = peer_state(peers, host)?;
         let now = real_ns();
-        if now < state.due_ns {
+        if now < state.due_ns && !asked {
             continue;
         }
         match pull(ctx, &tree, me, host, Endpoint { addr, port: Traffic::Meta.port() }) {

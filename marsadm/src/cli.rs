@@ -221,6 +221,20 @@ pub enum Command {
         #[arg(value_parser = clap::value_parser!(u8).range(0..=100))]
         percent: u8,
     },
+    /// Set RESOURCE's recovery point objective: how many seconds of writes a secondary
+    /// may lack (0: none). Cluster-wide (any member; it propagates).
+    ///
+    /// `marsadm view` marks each member whose lag (the age of the oldest write it has not
+    /// applied) is beyond it, `events` reports each crossing (member-rpo), and `metrics`
+    /// carries the objective (mars_resource_rpo_seconds) and the marks
+    /// (mars_member_beyond_rpo) for alerts (docu/monitoring.md). Example: `marsadm
+    /// set-rpo r0 60`.
+    SetRpo {
+        resource: String,
+        /// Seconds, 0 to 31536000 (a year); 0 removes the objective.
+        #[arg(value_parser = clap::value_parser!(u64).range(0..=31_536_000))]
+        seconds: u64,
+    },
     /// Pause fetching RESOURCE's logfiles onto this host (the primary logs on; nothing
     /// is lost: fetch resumes where it stopped).
     #[command(visible_alias = "pause-fetch-local", visible_alias = "disconnect")]
@@ -340,7 +354,8 @@ pub enum Command {
     /// member follows, the same on every host: its role, disk state, how far it is behind
     /// the primary in bytes and seconds (the age of the oldest write it has not applied),
     /// when it was last heard from, why it waits or stopped. --json prints the same
-    /// (schema in docu/marsadm-json.md).
+    /// (schema in docu/marsadm-json.md). `status` is the same command, for DRBD users.
+    #[command(visible_alias = "status")]
     View {
         /// A resource name, a comma-separated list, or "all" (one block per resource).
         #[arg(default_value = "all")]

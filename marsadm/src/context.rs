@@ -77,6 +77,12 @@ impl Context {
     pub fn trigger(&self) {
         let _ = std::fs::write(self.proc_sys.join("trigger"), "1\n");
     }
+
+    /// Asks the module to pull every peer's tree now, also from a peer it backs off from
+    /// after an outage (and to act on the tree).
+    pub fn pull_now(&self) {
+        let _ = std::fs::write(self.proc_sys.join("trigger"), "2\n");
+    }
 }
 
 /// A block device checked to be usable as a resource's underlying disk.

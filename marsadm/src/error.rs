@@ -38,11 +38,11 @@ pub enum Error {
     AlreadyCluster(String),
     #[error("cannot find an IPv4 address for {0} in /etc/hosts: give it with --ip")]
     NoAddress(String),
-    #[error("no answer from {peer} at {ip} within {secs} s: is the module loaded there, is it a cluster member, and is port 7777 reachable?")]
+    #[error("no answer from {peer} at {ip} within {secs} s: is the module loaded there, is it a cluster member, and is its base port (/proc/sys/mars/base_port, the same on all members) reachable?")]
     JoinTimeout { peer: String, ip: String, secs: u64 },
     #[error("this host is still member of resource(s) {0}: leave them first (leave-resource, or delete-resource)")]
     StillMember(String),
-    #[error("not heard from {hosts} within {secs} s: check that their module is loaded and port 7777 is reachable")]
+    #[error("not heard from {hosts} within {secs} s: check that their module is loaded and their base port (/proc/sys/mars/base_port) is reachable")]
     Silent { hosts: String, secs: u64 },
     #[error("bad {what} name {name:?}: {reason}")]
     Name { what: &'static str, name: String, reason: String },
@@ -62,8 +62,8 @@ pub enum Error {
     NoResource(String),
     #[error("{host} is not a member of resource {res}")]
     NotMember { res: String, host: String },
-    #[error("resource {res}: {what} did not happen within 60 s (module reports error {error:?}; see dmesg)")]
-    Timeout { res: String, what: String, error: String },
+    #[error("resource {res}: {what} did not happen within {secs} s (the module reports: {error}; dmesg says more)")]
+    Timeout { res: String, what: String, secs: u64, error: String },
     #[error("resource {res}: /dev/mars device is open by {openers} user(s) (mounted?): close it before {what}")]
     DeviceOpen { res: String, what: String, openers: u32 },
     #[error("resource {res}: refused: {why}")]
@@ -165,3 +165,27 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// An errno the module reports (negative, as `actual-<host>/error` has it; 0: none) as
+/// words: `EBUSY (Device or resource busy)`.
+pub fn errno_text(errno: i32) -> String {
+    if errno == 0 {
+        return "no error".to_owned();
+    }
+    let e = nix::errno::Errno::from_raw(errno.saturating_abs());
+    if e == nix::errno::Errno::UnknownErrno {
+        format!("error {errno}")
+    } else {
+        format!("{e:?} ({})", e.desc())
+    }
+}
+
+#[cfg(test)]
+mod errno_tests {
+    #[test]
+    fn errno_as_words() {
+        assert_eq!(super::errno_text(-16), "EBUSY (Device or resource busy)");
+        assert_eq!(super::errno_text(0), "no error");
+        assert_eq!(super::errno_text(-99999), "error -99999");
+    }
+}

@@ -219,6 +219,14 @@ fn texts() -> Vec<(String, String)> {
             ),
         ),
         (
+            "set-rpo",
+            teach(
+                &[MEMBER],
+                &[NOT_MEMBER, "exit 2: SECONDS is not a number from 0 to 31536000"],
+                &["marsadm set-rpo r0 60", "marsadm set-rpo r0 0"],
+            ),
+        ),
+        (
             "primary",
             teach(
                 &[
@@ -498,7 +506,7 @@ fn texts() -> Vec<(String, String)> {
 /// Commands (besides pause-*, resume-*) that take `all` or a list and check each
 /// resource before they change any.
 const EACH: &[&str] = &[
-    "attach", "detach", "up", "down", "set-emergency-limit", "primary", "invalidate", "fake-sync", "secondary", "log-rotate",
+    "attach", "detach", "up", "down", "set-emergency-limit", "set-rpo", "primary", "invalidate", "fake-sync", "secondary", "log-rotate",
     "log-delete", "log-delete-all",
 ];
 

@@ -155,7 +155,7 @@ against_view node1
 against_view node2
 
 step "the primary sees its secondary: behind in bytes and seconds while node2's fetch is paused"
-on node2 'marsadm pause-fetch r0 >/dev/null'
+on node2 'marsadm set-rpo r0 1 >/dev/null && marsadm pause-fetch r0 >/dev/null' || fail "set-rpo, pause-fetch on node2"
 write_some node1 400 16
 # members_on_node1 CHECK: node1's view --json, with r (the resource) and m (its members
 # by host), passes the python assertion CHECK.
@@ -169,15 +169,19 @@ behind='assert r["replstate"] == "NoSecondaryConnected", r["replstate"]
 n2 = m["node2"]
 assert n2["reachable"] and not n2["fetching"] and n2["diskstate"] == "Outdated", n2
 assert n2["lag_bytes"] >= 16 * 65536 and n2["lag_seconds"] >= 2, n2
+assert r["rpo_seconds"] == 1 and n2["beyond_rpo"], (r["rpo_seconds"], n2)
 assert m["node1"]["role"] == "Primary" and m["node1"]["lag_bytes"] is None, m'
 retry 30 members_on_node1 "$behind" || fail "node1's view of node2 while its fetch is paused: $(on node1 'marsadm view r0')"
-on node1 'marsadm view r0' | grep "member node2: Secondary Outdated, behind .* s), heard" || fail "view's member line on node1: $(on node1 'marsadm view r0')"
+on node1 'marsadm view r0' | grep "member node2: Secondary Outdated, behind .* s), heard .*, BEYOND THE RPO" || fail "view's member line on node1: $(on node1 'marsadm view r0')"
+on node1 'marsadm metrics' | grep -x 'mars_member_beyond_rpo{resource="r0",member="node2"} 1' || fail "no beyond-rpo metric on node1"
 on node1 'marsadm metrics' | grep -E '^mars_member_lag_seconds\{resource="r0",member="node2"\} [0-9.]+$' || fail "no member lag metric on node1"
 on node2 'marsadm resume-fetch r0 >/dev/null'
 retry 60 caught_up node1 node2 || fail "node2 does not catch up after resume-fetch"
 caught='assert r["replstate"] == "Replicating", r["replstate"]
-assert (m["node2"]["diskstate"], m["node2"]["lag_bytes"], m["node2"]["lag_seconds"]) == ("UpToDate", 0, 0), m["node2"]'
+assert (m["node2"]["diskstate"], m["node2"]["lag_bytes"], m["node2"]["lag_seconds"], m["node2"]["beyond_rpo"]) == ("UpToDate", 0, 0, False), m["node2"]'
 retry 30 members_on_node1 "$caught" || fail "node1's view of node2 once caught up: $(on node1 'marsadm view r0')"
+on node1 'marsadm set-rpo r0 0 >/dev/null' || fail "set-rpo 0"
+retry 20 members_on_node1 'assert r["rpo_seconds"] is None, r' || fail "the objective is not gone"
 
 step "steady writes on node1: node2's disk state stays UpToDate (no flapping)"
 diskstate_events() { grep -c '"event":"diskstate"' "$OUT/events"; }

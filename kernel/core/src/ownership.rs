@@ -10,7 +10,7 @@
 
 use super::names::{check_host_name, check_resource_name, check_unit_name};
 use super::tree::{
-    ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DELETED, DEVICE_PREFIX, IPS_DIR, IP_PREFIX, MAXNR, NONE, PRIMARY,
+    ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DELETED, DEVICE_PREFIX, IPS_DIR, IP_PREFIX, MAXNR, NONE, PRIMARY, RPO,
     REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYSTEMD_START_UNIT, SYSTEMD_STOP_UNIT, SYNCSTATUS_PREFIX, TODO_PREFIX, UUID, VERSION_PREFIX,
 };
 use super::emergency::EMERGENCY_LIMIT;
@@ -162,7 +162,7 @@ fn resource_entry<'a>(entry: &'a str, me: &str) -> Result<Rule<'a>, Refusal> {
     }
     match entry {
         PRIMARY => return Ok(Rule::Cluster(Shape::Host)),
-        SIZE | MAXNR => return Ok(Rule::Cluster(Shape::Number)),
+        SIZE | MAXNR | RPO => return Ok(Rule::Cluster(Shape::Number)),
         SYSTEMD_START_UNIT | SYSTEMD_STOP_UNIT => return Ok(Rule::Cluster(Shape::Unit)),
         _ => {}
     }
@@ -363,6 +363,7 @@ mod tests {
             ok("resource-r0/primary", DELETED, from);
             ok("resource-r0/size", "1048576", from);
             ok("resource-r0/maxnr", "1", from);
+            ok("resource-r0/rpo", "60", from);
             ok("resource-r0/todo-node1/attach", "0", from);
             ok("resource-r0/todo-node2/connect", "1", from);
         }
@@ -381,6 +382,7 @@ mod tests {
             refused(unit, "", "node2", Refusal::BadValue);
         }
         refused("resource-r0/size", "-1", "node2", Refusal::BadValue);
+        refused("resource-r0/rpo", "1 minute", "node2", Refusal::BadValue);
         refused("resource-r0/size", "99999999999999999999999", "node2", Refusal::BadValue);
         refused("resource-r0/todo-node1/attach", "/dev/vdc", "node2", Refusal::BadValue);
     }

@@ -71,6 +71,10 @@ pub const SYNCSTATUS_PREFIX: &str = "syncstatus-";
 pub const SYNCPOS_PREFIX: &str = "syncpos-";
 /// In a resource directory: `maxnr`, the first logfile number (written at create).
 pub const MAXNR: &str = "maxnr";
+/// In a resource directory: `rpo`, the recovery point objective in seconds that
+/// `marsadm view` holds every secondary's lag to (cluster-wide, `marsadm set-rpo` on any
+/// member; missing or 0: none).
+pub const RPO: &str = "rpo";
 /// In a resource directory: the systemd unit the designated primary starts once its
 /// device is there (docu/systemd.md); set by `marsadm set-systemd-unit` on any member.
 pub const SYSTEMD_START_UNIT: &str = "systemd-start-unit";

@@ -132,6 +132,16 @@ pub fn leave_cluster(ctx: &Context, timeout_s: u64) -> Result<()> {
 
 /// `wait-cluster`: wait until every other member's liveness link is newer than the
 /// start of the command.
+/// `update-cluster`: [`wait_cluster`] after asking the module to pull every peer's tree
+/// at once (an unreachable peer's backoff, up to 30 s, is not waited for).
+pub fn update_cluster(ctx: &Context, timeout_s: u64) -> Result<()> {
+    ctx.require_mountpoint()?;
+    ctx.require_module()?;
+    ctx.require_cluster()?;
+    ctx.pull_now();
+    wait_cluster(ctx, timeout_s)
+}
+
 pub fn wait_cluster(ctx: &Context, timeout_s: u64) -> Result<()> {
     ctx.require_mountpoint()?;
     ctx.require_module()?;

@@ -43,6 +43,8 @@ pub struct WatchedMember {
     pub role: &'static str,
     pub diskstate: &'static str,
     pub reachable: bool,
+    /// Its lag is beyond the recovery point objective (`view`'s `members[].beyond_rpo`).
+    pub beyond_rpo: bool,
 }
 
 impl Watched {
@@ -58,7 +60,7 @@ impl Watched {
             running: s.running,
             replay_stopped: s.replay_stopped,
             takeover_wait: s.takeover_wait,
-            members: s.members.iter().filter(|m| m.host != me).map(|m| WatchedMember { host: m.host.clone(), role: m.role, diskstate: m.diskstate, reachable: m.reachable }).collect(),
+            members: s.members.iter().filter(|m| m.host != me).map(|m| WatchedMember { host: m.host.clone(), role: m.role, diskstate: m.diskstate, reachable: m.reachable, beyond_rpo: m.beyond_rpo }).collect(),
         }
     }
 }
@@ -99,7 +101,7 @@ impl Event {
 /// The events that lead from `old` to `new` (`None`: the resource does not exist), in a
 /// fixed order: designated primary, role, disk state, replication state, split brain,
 /// emergency, replay stop, takeover wait, sync, fetch, replay, then the members by name
-/// (role, disk state, reachability).
+/// (role, disk state, reachability, recovery point objective).
 pub fn diff(old: Option<&Watched>, new: Option<&Watched>) -> Vec<Event> {
     let (o, n) = match (old, new) {
         (None, None) => return Vec::new(),
@@ -147,8 +149,9 @@ pub fn diff(old: Option<&Watched>, new: Option<&Watched>) -> Vec<Event> {
     let hosts: std::collections::BTreeSet<&str> = o.members.iter().chain(&n.members).map(|m| m.host.as_str()).collect();
     for host in hosts {
         let (was, is) = (o.members.iter().find(|m| m.host == host), n.members.iter().find(|m| m.host == host));
-        let values = |m: Option<&WatchedMember>| m.map_or([Value::Null, Value::Null, Value::Null], |m| [m.role.into(), m.diskstate.into(), m.reachable.into()]);
-        for ((event, old), new) in ["member-role", "member-diskstate", "member-reachable"].into_iter().zip(values(was)).zip(values(is)) {
+        let values = |m: Option<&WatchedMember>| m.map_or([Value::Null, Value::Null, Value::Null, Value::Null], |m| [m.role.into(), m.diskstate.into(), m.reachable.into(), m.beyond_rpo.into()]);
+        let events = ["member-role", "member-diskstate", "member-reachable", "member-beyond-rpo"];
+        for ((event, old), new) in events.into_iter().zip(values(was)).zip(values(is)) {
             if old != new {
                 out.push(Event::of_member(event, host, old, new));
             }
@@ -364,10 +367,19 @@ mod tests {
         t.heard("node1", 60);
         t.set("resource-r0/data-node3", "/dev/vdb");
         let d = diff(Some(&s5), Some(&watched(&t)));
-        assert_eq!(names(&d), ["replstate", "member-reachable", "member-role", "member-diskstate", "member-reachable"], "{d:?}");
+        assert_eq!(names(&d), ["replstate", "member-reachable", "member-role", "member-diskstate", "member-reachable", "member-beyond-rpo"], "{d:?}");
         assert_eq!(d[1], Event::of_member("member-reachable", "node1", true, false));
         assert_eq!(d[2], Event::of_member("member-role", "node3", Value::Null, "None"));
         assert_eq!(text_line("T", "node2", "r0", &d[1]), "T node2 r0 member-reachable node1 true -> false");
+        // An objective of 1 s: node1's replay link is at the start of logfile 1, whose
+        // record here is 5 s old (node2 has it).
+        let now = crate::tree::real_time_ns();
+        t.logfile_with_records("resource-r0/log-000000001-node1", &[(0, now - 5_000_000_000)]);
+        t.set("resource-r0/replay-node2", "log-000000001-node1,8192,0");
+        let s6 = watched(&t);
+        t.set("resource-r0/rpo", "1");
+        let d = diff(Some(&s6), Some(&watched(&t)));
+        assert_eq!(d, [Event::of_member("member-beyond-rpo", "node1", false, true)], "{d:?}");
         assert_eq!(names(&diff(Some(&s5), None)), ["removed"]);
     }
 

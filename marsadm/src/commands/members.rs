@@ -12,7 +12,7 @@ use std::os::unix::fs::FileExt;
 use mars_core::handover::Wait;
 use mars_core::log_record::{decode_header, HEADER_LEN};
 use mars_core::replication::{Stop, REPLAY_STOPPED};
-use mars_core::tree::{LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DISK_ERROR, REPLAY_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
+use mars_core::tree::{LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DISK_ERROR, REPLAY_PREFIX, RPO, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 use serde::Serialize;
 
 use super::handover::View;
@@ -51,6 +51,9 @@ pub struct Member {
     /// when this host does not have that record, on the primary, or when no host is
     /// primary.
     pub lag_seconds: Option<f64>,
+    /// Its `lag_seconds` are beyond the resource's recovery point objective
+    /// (`marsadm set-rpo`); false without one, or where the lag is not known here.
+    pub beyond_rpo: bool,
     /// Why its replay stopped (`view`'s `replay_stopped`), while it runs.
     pub replay_stopped: Option<&'static str>,
     /// Why it does not take over yet while it is `NotYetPrimary` (`view`'s
@@ -70,6 +73,7 @@ pub(crate) fn members(ctx: &Context, res: &str, primary: Option<&str>, size: u64
     let mut hosts: Vec<String> = ctx.tree.list(&dir)?.iter().filter_map(|n| n.strip_prefix(DATA_PREFIX)).map(str::to_owned).collect();
     hosts.sort();
     let module_here = module::loaded_version(&ctx.proc_sys)?.is_some();
+    let rpo = rpo_seconds(ctx, res)?;
     let mut out = Vec::with_capacity(hosts.len());
     for host in hosts {
         // Without the module here, nothing runs here, whatever it reported last.
@@ -113,6 +117,7 @@ pub(crate) fn members(ctx: &Context, res: &str, primary: Option<&str>, size: u64
             sync_rest: size.saturating_sub(synced),
             lag_bytes,
             lag_seconds,
+            beyond_rpo: rpo.zip(lag_seconds).is_some_and(|(rpo, lag)| lag > rpo as f64),
             replay_stopped: if on("is-replaying")? { actual(REPLAY_STOPPED)?.as_deref().and_then(Stop::from_word).map(Stop::word) } else { None },
             takeover_wait: if role == "NotYetPrimary" { actual(mars_core::handover::TAKEOVER_WAIT)?.as_deref().and_then(Wait::from_word).map(Wait::word) } else { None },
             role,
@@ -149,6 +154,11 @@ pub(crate) fn oldest_unapplied(ctx: &Context, dir: &str, at: &ReplayLink<'_>, wr
         }
     }
     Ok(None)
+}
+
+/// The recovery point objective of `res` in seconds (`marsadm set-rpo`), if it has one.
+pub(crate) fn rpo_seconds(ctx: &Context, res: &str) -> Result<Option<u64>> {
+    Ok(ctx.tree.get(&format!("{}/{RPO}", resource_dir(res)))?.and_then(|l| l.value.parse().ok()).filter(|s| *s > 0))
 }
 
 /// Whether a secondary of `members` follows the primary `me` now: reachable, attached,

@@ -99,6 +99,9 @@ pub fn run(cli: Cli) -> Result<()> {
     // --timeout S (global, as in the original), else each command's default.
     let secs = |default: u64| cli.timeout.unwrap_or(default);
     let wait = |default: u64| std::time::Duration::from_secs(secs(default));
+    if let Some(s) = cli.timeout {
+        resource::set_module_wait(std::time::Duration::from_secs(s));
+    }
     let _lock = if only_reads(&cli.command) { None } else { crate::lock::exclusive(std::path::Path::new(crate::context::MARS_ROOT), wait(60))? };
     match cli.command {
         Command::CreateCluster { ip } => cluster::create_cluster(&Context::from_system()?, ip),
@@ -133,6 +136,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::SetEmergencyLimit { resource, percent } => {
             each(&resource, resource::require_member, |ctx, res| resource::set_emergency_limit(ctx, res, percent))
         }
+        Command::SetRpo { resource, seconds } => each(&resource, resource::require_member, |ctx, res| resource::set_rpo(ctx, res, seconds)),
         Command::PauseFetch { resource } => activity(&resource, Activity::Fetch, false, false),
         Command::PauseFetchGlobal { resource } => activity(&resource, Activity::Fetch, false, true),
         Command::ResumeFetch { resource } => activity(&resource, Activity::Fetch, true, false),
@@ -197,7 +201,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::WaitResource { resource, until, condition: None } => {
             wait_each(&resource, secs(60), |ctx, res, left| resource::wait_resource(ctx, res, until, left))
         }
-        Command::UpdateCluster => cluster::wait_cluster(&Context::from_system()?, secs(30)),
+        Command::UpdateCluster => cluster::update_cluster(&Context::from_system()?, secs(30)),
         Command::Resize { resource, size } => resize::resize(&Context::from_system()?, &resource, size, wait(60)),
         Command::LogRotate { resource } => log_rotate(&resource),
         Command::LogDelete { resource } => {

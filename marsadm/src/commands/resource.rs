@@ -7,7 +7,7 @@ use mars_core::emergency::EMERGENCY_LIMIT;
 use mars_core::names::{check_device_name, check_resource_name};
 use mars_core::replication::kept_at_leave;
 use mars_core::splitbrain::{version_fate, VersionFate};
-use mars_core::tree::{LogName, ReplayLink, ACTSIZE_PREFIX, DATA_PREFIX, DEVICE_DIR, DEVICE_PREFIX, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
+use mars_core::tree::{LogName, ReplayLink, ACTSIZE_PREFIX, DATA_PREFIX, DELETED, DEVICE_DIR, DEVICE_PREFIX, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, RPO, SIZE, SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 
 use crate::context::{check_disk, Context};
 use crate::error::{Error, Result};
@@ -227,19 +227,33 @@ pub fn require_member(ctx: &Context, res: &str) -> Result<()> {
     Ok(())
 }
 
-/// How long commands wait for the module to carry out a change.
-pub const WAIT: Duration = Duration::from_secs(60);
+/// How long commands wait for the module to carry out a change, unless `--timeout` says
+/// otherwise ([`set_module_wait`]).
+const WAIT: Duration = Duration::from_secs(60);
+
+static MODULE_WAIT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+/// `--timeout` for the waits of attach, detach, up, down and secondary (set once, before
+/// a command runs).
+pub fn set_module_wait(wait: Duration) {
+    let _ = MODULE_WAIT.set(wait);
+}
+
+fn module_wait() -> Duration {
+    MODULE_WAIT.get().copied().unwrap_or(WAIT)
+}
 
 /// Waits until `actual-<me>/<name>` has value `want` (the module reports it).
 fn wait_actual(ctx: &Context, res: &str, name: &str, want: &str, what: &str) -> Result<()> {
-    let deadline = Instant::now() + WAIT;
+    let wait = module_wait();
+    let deadline = Instant::now() + wait;
     loop {
         if actual(ctx, res, name)?.as_deref() == Some(want) {
             return Ok(());
         }
         if Instant::now() > deadline {
-            let error = actual(ctx, res, "error")?.unwrap_or_default();
-            return Err(Error::Timeout { res: res.into(), what: what.into(), error });
+            let error = actual(ctx, res, "error")?.and_then(|v| v.parse::<i32>().ok()).unwrap_or(0);
+            return Err(Error::Timeout { res: res.into(), what: what.into(), secs: wait.as_secs(), error: crate::error::errno_text(error) });
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -282,6 +296,16 @@ pub fn set_emergency_limit(ctx: &Context, res: &str, percent: u8) -> Result<()> 
     let me = &ctx.host;
     let stamp = ctx.stamp(&[&dir, &format!("{dir}/{TODO_PREFIX}{me}")])?;
     ctx.tree.set(&format!("{dir}/{TODO_PREFIX}{me}/{EMERGENCY_LIMIT}"), &percent.to_string(), stamp)?;
+    ctx.trigger();
+    Ok(())
+}
+
+/// `set-rpo RES SECONDS`: the resource's recovery point objective, cluster-wide
+/// (docu/monitoring.md); 0 removes it.
+pub fn set_rpo(ctx: &Context, res: &str, seconds: u64) -> Result<()> {
+    let dir = resource_dir(res);
+    let value = if seconds == 0 { DELETED.to_owned() } else { seconds.to_string() };
+    ctx.tree.set(&format!("{dir}/{RPO}"), &value, ctx.stamp(&[&dir])?)?;
     ctx.trigger();
     Ok(())
 }

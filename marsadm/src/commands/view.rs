@@ -13,7 +13,7 @@ use mars_core::tree::{
 };
 use serde::Serialize;
 
-use super::members::{any_secondary_connected, members, oldest_unapplied, Member};
+use super::members::{any_secondary_connected, members, oldest_unapplied, rpo_seconds, Member};
 use super::resource::{device_path, resource_dir, resources};
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -124,6 +124,8 @@ pub struct ResourceState {
     pub takeover_wait: Option<&'static str>,
     /// Space in this host's /mars and emergency mode (docu/emergency.md).
     pub emergency: Emergency,
+    /// The recovery point objective in seconds (`marsadm set-rpo`; `null`: none).
+    pub rpo_seconds: Option<u64>,
     /// Every member of the resource (this host too), as the links here show them:
     /// role, disk, contact, lag behind the primary in bytes and seconds.
     pub members: Vec<Member>,
@@ -552,6 +554,7 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         primary_age_ms,
         split_brain,
         replay_stopped: replay_stopped.map(Stop::word),
+        rpo_seconds: rpo_seconds(ctx, res)?,
         members,
         takeover_wait: takeover_wait.map(Wait::word),
         primary,
@@ -741,7 +744,8 @@ pub fn view(ctx: &Context, which: &str, json: bool) -> Result<()> {
 
 /// The text form of one resource's state on `host`.
 fn text_lines(host: &str, s: &ResourceState) -> Vec<String> {
-    let mut out = vec![format!("--------- resource {} ({} bytes), primary: {}", s.name, s.size, s.primary.as_deref().unwrap_or(NONE))];
+    let rpo = s.rpo_seconds.map_or(String::new(), |r| format!(", rpo: {r} s"));
+    let mut out = vec![format!("--------- resource {} ({} bytes), primary: {}{rpo}", s.name, s.size, s.primary.as_deref().unwrap_or(NONE))];
     if let Some(sb) = &s.split_brain {
         out.extend(split_brain_lines(&s.name, sb));
     }
@@ -762,12 +766,15 @@ fn text_lines(host: &str, s: &ResourceState) -> Vec<String> {
         if s.is_primary { s.device.as_str() } else { "-" },
         s.open_count,
         progress,
-        if s.error != 0 { format!(" error={}", s.error) } else { String::new() }
+        if s.error != 0 { format!(" error={}", crate::error::errno_text(s.error).split(' ').next().unwrap_or_default()) } else { String::new() }
     ));
     if let (Some(p), Some(ms)) = (&s.primary, s.primary_age_ms) {
         if s.replstate == "PrimaryUnreachable" {
             out.push(format!("    primary {p} not heard from for {} s", ms / 1000));
         }
+    }
+    if s.error != 0 {
+        out.push(format!("    the module's last error here: {} (dmesg says more)", crate::error::errno_text(s.error)));
     }
     if s.replstate == "ModuleNotLoaded" {
         out.push("    mars.ko is not loaded here: nothing runs on this host (`modprobe mars`, or start mars.service); other hosts' lines are what they reported last".to_owned());
@@ -837,6 +844,9 @@ fn member_line(me: &str, m: &Member) -> String {
             Some(ms) => line += &format!(", UNREACHABLE: last heard {} s ago", ms / 1000),
             None => line += ", never heard from",
         }
+    }
+    if m.beyond_rpo {
+        line += ", BEYOND THE RPO";
     }
     if let Some(w) = m.takeover_wait {
         line += &format!(", not taking over yet ({w})");
