@@ -166,6 +166,12 @@ impl Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// A failure as `--json` prints it on stdout: `{"schema_version":1,"error":{"message":
+/// ...,"exit_status":N}}` (docu/marsadm-json.md).
+pub fn json_error(err: &Error) -> String {
+    serde_json::json!({ "schema_version": 1, "error": { "message": err.to_string(), "exit_status": err.exit_code() } }).to_string()
+}
+
 /// An errno the module reports (negative, as `actual-<host>/error` has it; 0: none) as
 /// words: `EBUSY (Device or resource busy)`.
 pub fn errno_text(errno: i32) -> String {

@@ -34,6 +34,8 @@ fn main() -> ExitCode {
         };
     }
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // Under --json a failure is JSON on stdout too (docu/marsadm-json.md, "Errors").
+    let json = matches.subcommand().is_some_and(|(_, m)| m.try_get_one::<bool>("json").ok().flatten() == Some(&true));
     // `marsadm view all | head`: a closed pipe ends marsadm quietly, as it does any other
     // command-line tool, instead of a panic in println!. `events` sees the closed pipe
     // itself and exits 0 (docu/monitoring.md).
@@ -46,6 +48,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("marsadm: error: {err}");
+            // (An incomplete log's JSON is printed already: its status is the exit code.)
+            if json && !matches!(err, error::Error::LogIncomplete(_)) {
+                println!("{}", error::json_error(&err));
+            }
             ExitCode::from(err.exit_code())
         }
     }

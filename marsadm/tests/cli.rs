@@ -119,6 +119,19 @@ fn cat_missing_file_is_a_clear_error() {
 }
 
 #[test]
+fn a_failure_under_json_is_json_too() {
+    let out = marsadm(&["cat", "--json", "/nonexistent/log-000000001-x"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["error"]["exit_status"], 1);
+    assert!(v["error"]["message"].as_str().unwrap().contains("cannot read /nonexistent/log-000000001-x"), "{v}");
+    assert!(text(&out.stderr).contains("cannot read /nonexistent/log-000000001-x"));
+    // Without --json: nothing on stdout.
+    assert!(marsadm(&["cat", "/nonexistent/log-000000001-x"]).stdout.is_empty());
+}
+
+#[test]
 fn role_state_and_split_brain_commands_teach_and_need_a_resource() {
     for (cmd, words) in [
         ("role", &["ForcedPrimary", "RemainsPrimary", "NotYetPrimary"][..]),

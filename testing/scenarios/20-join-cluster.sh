@@ -62,6 +62,15 @@ on node1 'grep -q "not heard from node2" /tmp/wc.err' || fail "wait-cluster did 
 on node2 'modprobe mars'
 on node1 'marsadm wait-cluster --timeout 20' || fail "wait-cluster after node2 came back"
 
+step "update-cluster pulls at once, also from a member node1 backs off from"
+on node2 'rmmod mars'
+# node1's pulls of node2 are refused meanwhile: 2, 4, 8, 16, then 30 s apart.
+sleep 40
+on node2 'modprobe mars'
+start=$SECONDS
+on node1 'marsadm update-cluster --timeout 10' || fail "update-cluster after node2 came back: $(on node1 'dmesg | grep -i peer | tail -3')"
+echo "update-cluster heard node2 $((SECONDS - start)) s after its module was back"
+
 step "base_port moves the listeners; members with the same base port still talk"
 listening() { on "$1" "grep -q ':$2 00000000:0000 0A' /proc/net/tcp"; } # port in hex
 for n in node1 node2; do on $n 'echo 8777 > /proc/sys/mars/base_port'; done

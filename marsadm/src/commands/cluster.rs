@@ -121,7 +121,7 @@ pub fn leave_cluster(ctx: &Context, timeout_s: u64) -> Result<()> {
     ctx.tree.set(&ip_link(&ctx.host), DELETED, stamp)?;
     // Peers pull every two seconds: once each has been heard from with a stamp two
     // pull rounds after the deletion, it has pulled the deletion too.
-    wait_heard(ctx, stamp + 4_000_000_000, timeout_s)?;
+    wait_heard(ctx, stamp + 4_000_000_000, timeout_s, false)?;
     let uuid = ctx.tree.path(UUID);
     std::fs::remove_file(&uuid).map_err(|e| Error::Tree { path: uuid, what: "remove", source: e })?;
     secret::remove(ctx)?;
@@ -138,8 +138,9 @@ pub fn update_cluster(ctx: &Context, timeout_s: u64) -> Result<()> {
     ctx.require_mountpoint()?;
     ctx.require_module()?;
     ctx.require_cluster()?;
-    ctx.pull_now();
-    wait_cluster(ctx, timeout_s)
+    let peers = wait_heard(ctx, ctx.stamp(&[])?, timeout_s, true)?;
+    println!("heard from all {peers} other member(s)");
+    Ok(())
 }
 
 pub fn wait_cluster(ctx: &Context, timeout_s: u64) -> Result<()> {
@@ -149,17 +150,25 @@ pub fn wait_cluster(ctx: &Context, timeout_s: u64) -> Result<()> {
     // After the module's Lamport clock, not only after real time: a member whose clock
     // runs ahead stamps its links in our future, and one such link pulled before the
     // command started must not count as heard since.
-    let peers = wait_heard(ctx, ctx.stamp(&[])?, timeout_s)?;
+    let peers = wait_heard(ctx, ctx.stamp(&[])?, timeout_s, false)?;
     println!("heard from all {peers} other member(s)");
     Ok(())
 }
 
 /// Waits until every other member's `actual-<host>/time` is stamped `since` or later;
-/// returns how many members there are.
-fn wait_heard(ctx: &Context, since: u64, timeout_s: u64) -> Result<usize> {
+/// returns how many members there are. `pull`: asks the module to pull every peer's tree
+/// at once, again each second until all are heard (a peer whose module is just
+/// starting may refuse the first).
+fn wait_heard(ctx: &Context, since: u64, timeout_s: u64, pull: bool) -> Result<usize> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_s);
+    let mut asked: Option<std::time::Instant> = None;
     loop {
-        ctx.trigger();
+        if pull && asked.is_none_or(|a| a.elapsed() >= std::time::Duration::from_secs(1)) {
+            ctx.pull_now();
+            asked = Some(std::time::Instant::now());
+        } else {
+            ctx.trigger();
+        }
         let mut silent = Vec::new();
         let mut peers = 0;
         for name in ctx.tree.list(IPS_DIR)? {
