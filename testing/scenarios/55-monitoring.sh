@@ -187,9 +187,9 @@ step "steady writes on node1: node2's disk state stays UpToDate (no flapping)"
 diskstate_events() { grep -c '"event":"diskstate"' "$OUT/events"; }
 before=$(diskstate_events)
 # (1 MiB ten times a second: some of it is always in flight to node2.)
-on node1 'i=0; end=$((SECONDS + 15)); while [ $SECONDS -lt $end ]; do
+on node1 'i=0; end=$(($(date +%s) + 15)); while [ "$(date +%s)" -lt $end ]; do
     dd if=/dev/urandom of=/dev/mars/r0 bs=1M count=1 seek=$((20 + i % 8)) oflag=direct status=none || exit 1
-    i=$((i + 1)); sleep 0.1; done' || fail "steady writer on node1"
+    i=$((i + 1)); sleep 0.1; done; echo "$i writes of 1 MiB"; [ $i -ge 20 ]' || fail "steady writer on node1"
 retry 60 caught_up node1 node2 || fail "node2 does not keep up"
 sleep 2
 assert_eq "$before" "$(diskstate_events)" "diskstate events of node2 during steady writes ($(grep '"event":"diskstate"' "$OUT/events" | tail -4 | tr '\n' ' '))"
