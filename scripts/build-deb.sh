@@ -113,6 +113,12 @@ done
 install -D -m 0644 "$stage/docs/completions/marsadm" "$tools/usr/share/bash-completion/completions/marsadm"
 install -D -m 0644 "$stage/docs/completions/_marsadm" "$tools/usr/share/zsh/vendor-completions/_marsadm"
 install -D -m 0644 "$top/packaging/udev/60-mars.rules" "$tools/lib/udev/rules.d/60-mars.rules"
+# The documentation: README and docu/ (markdown, compressed as Debian's policy asks).
+mkdir -p "$tools/usr/share/doc/mars-tools/docu"
+gzip -9n < "$top/README" > "$tools/usr/share/doc/mars-tools/README.gz"
+for page in "$top"/docu/*.md; do
+  gzip -9n < "$page" > "$tools/usr/share/doc/mars-tools/docu/$(basename "$page").gz"
+done
 # Alert rules (with their promtool unit tests) and a Grafana dashboard (docu/monitoring.md).
 for f in prometheus/mars.rules.yml prometheus/mars.rules.test.yml grafana/mars-dashboard.json; do
   install -D -m 0644 "$top/packaging/$f" "$tools/usr/share/mars/$f"

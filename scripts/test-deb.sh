@@ -62,7 +62,9 @@ dpkg-deb --contents "$module" | awk '{print $6}' | sed 's|^\./||' > "$tmp/module
 dpkg-deb --contents "$dkms" | awk '{print $6}' | sed 's|^\./||' > "$tmp/dkms.list"
 has() { grep -qx "$2" "$tmp/$1.list" || { echo "  $1 lacks $2"; return 1; }; }
 for f in usr/sbin/marsadm lib/udev/rules.d/60-mars.rules usr/share/bash-completion/completions/marsadm \
-  usr/share/zsh/vendor-completions/_marsadm usr/share/man/man8/marsadm.8.gz usr/share/doc/mars-tools/copyright; do
+  usr/share/zsh/vendor-completions/_marsadm usr/share/man/man8/marsadm.8.gz usr/share/doc/mars-tools/copyright \
+  usr/share/doc/mars-tools/README.gz usr/share/doc/mars-tools/docu/operations.md.gz usr/share/doc/mars-tools/docu/troubleshooting.md.gz \
+  usr/share/mars/prometheus/mars.rules.yml usr/share/mars/grafana/mars-dashboard.json; do
   check "mars-tools ships $f" has tools "$f"
 done
 check "mars-module ships usr/lib/modules/$release/extra/mars.ko" has module "usr/lib/modules/$release/extra/mars.ko"
@@ -156,7 +158,7 @@ if MARS_DEB_OUT=$tmp/fixture MARS_SYSTEMD_DIR=$fixture scripts/build-deb.sh 2> "
     bash -c "grep -qx './lib/systemd/system/mars-fixture.service' <<< '$list' && grep -qx './lib/systemd/system/mars-fixture.timer' <<< '$list'"
   check "fixture: templates go to /usr/share/mars/systemd-templates" \
     grep -qx './usr/share/mars/systemd-templates/fixture@.service' <<< "$list"
-  check "fixture: other files in the directory are not units" bash -c "! grep -q README <<< '$list'"
+  check "fixture: other files in the directory are not units" bash -c "! grep -E -q 'systemd.*README' <<< '$list'"
 else
   cat "$tmp/fixture.log"
   bad "build-deb.sh with the fixture's units"

@@ -86,7 +86,7 @@ pub enum Error {
     IsPrimary(String),
     #[error("resource {res}: not {what} within {secs} s (marsadm view {res} shows why)")]
     WaitTimeout { res: String, what: String, secs: u64 },
-    #[error("resource {res}: the size link says {size} bytes, but {dev} did not grow to it within {secs} s (module reports error {error:?}; see dmesg)")]
+    #[error("resource {res}: the size link says {size} bytes, but {dev} did not grow to it within {secs} s (the module reports: {error}; dmesg says more)")]
     ResizeTimeout { res: String, dev: String, size: u64, secs: u64, error: String },
     #[error("{0} does not hold a cluster secret (64 hex digits): copy /mars/cluster.key of a member unchanged")]
     BadSecret(PathBuf),

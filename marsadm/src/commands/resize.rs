@@ -102,7 +102,7 @@ pub fn resize(ctx: &Context, res: &str, requested: Option<u64>, timeout: Duratio
             break;
         }
         if Instant::now() > deadline {
-            let error = actual(ctx, res, "error")?.unwrap_or_default();
+            let error = crate::error::errno_text(actual(ctx, res, "error")?.and_then(|v| v.parse().ok()).unwrap_or(0));
             return Err(Error::ResizeTimeout { res: res.into(), dev: dev.display().to_string(), size: new, secs: timeout.as_secs(), error });
         }
         std::thread::sleep(Duration::from_millis(200));
