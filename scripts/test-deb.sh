@@ -79,12 +79,12 @@ for f in Kbuild kernel/Kbuild kernel/mars_main.rs kernel/kapi/sys.h kernel/kapi/
   check "mars-dkms ships usr/src/mars-$version/$f" has dkms "usr/src/mars-$version/$f"
 done
 # One man page per command marsadm lists (and marsadm.8).
-commands=$("$bin" --help | sed -n '/^Commands:/,/^$/p' | awk '/^  [a-z0-9]/ && $1 != "help" {print $1}')
+commands=$("$bin" --help | sed -n '/^Usage:/,/^Options:/p' | awk '/^  [a-z0-9]/ {print $1}')
 missing=0
 for c in $commands; do
   grep -qx "usr/share/man/man8/marsadm-$c.8.gz" "$tmp/tools.list" || { echo "  no man page for $c"; missing=1; }
 done
-check "a man page for each of the $(wc -w <<< "$commands") commands" test "$missing" = 0
+check "a man page for each of the $(wc -w <<< "$commands") commands --help lists" test "$missing" = 0 -a "$(wc -w <<< "$commands")" -gt 90
 # The units in systemd/ (whatever is there) and its templates.
 units_ok=0
 for u in systemd/*.service systemd/*.path systemd/*.timer systemd/*.mount systemd/*.target; do

@@ -15,10 +15,6 @@ use clap::{Parser, Subcommand};
 /// view and view-*: every resource known here) or a comma-separated list (r0,r1) works
 /// too; commands that change something check every resource named before they change
 /// any.
-///
-/// Exit status: 0 success, 1 the operation failed, 2 bad command line, 3 a logfile ends
-/// in an incomplete record (cat), 4 another marsadm on this host kept changing things
-/// (commands that change something run one at a time per host).
 #[derive(Debug, Parser)]
 #[command(name = "marsadm", version, propagate_version = true)]
 pub struct Cli {
@@ -183,7 +179,7 @@ pub enum Command {
     /// Wait until a condition holds for RESOURCE on this host.
     ///
     /// With `all` or a list: until it holds for each, all within --timeout.
-    /// Exit status 0 once it holds, 1 after --timeout seconds.
+    /// Exit status 0 once it holds, 6 after --timeout seconds.
     WaitResource {
         resource: String,
         /// The original's form, instead of --until: [is-|todo-]NAME[-on|-off] with NAME
@@ -440,7 +436,7 @@ pub enum Command {
     /// not past the end of the sync), Outdated[F|R|FR] (fetch and/or replay behind by more
     /// than 10 s, or paused), WriteBack (primary: logged data not yet on the disk),
     /// UpToDate (a secondary: following within 10 s). Replication state:
-    /// ModuleNotLoaded (mars.ko is not loaded here: exit status 1), NotStarted,
+    /// ModuleNotLoaded (mars.ko is not loaded here: exit status 7), NotStarted,
     /// Replicating (primary), NoSecondaryConnected (primary, no secondary
     /// reachable and fetching), PrimaryUnreachable (fetch is on but the
     /// designated primary has not been heard from for 20 s), Syncing, SyncQueued (the

@@ -104,62 +104,91 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("another marsadm on this host has been changing things for {secs} s: try again once it has finished (exit status 4)")]
+    #[error("another marsadm on this host has been changing things for {secs} s: try again once it has finished")]
     Busy { secs: u64 },
     #[error("not every member holds the new key {id} yet ({hosts}): run `marsadm rotate-secret --secret-file F` there first (or --force if they are gone)")]
     RotationBehind { hosts: String, id: String },
 }
 
+/// marsadm's exit statuses, one per class of failure, so that a script can tell them
+/// apart without parsing the message (docu/architecture.md, "marsadm exit codes").
+pub mod exit {
+    /// A check refused the command; nothing was changed.
+    pub const REFUSED: u8 = 1;
+    /// Bad command line (clap's own message), or a `--macro` text that does not expand.
+    pub const USAGE: u8 = 2;
+    /// `cat`: the logfile's last record is incomplete.
+    pub const INCOMPLETE: u8 = 3;
+    /// Another marsadm on this host kept changing things (nothing was changed).
+    pub const BUSY: u8 = 4;
+    /// The resource or file named does not exist, or this host (or the host named) is no
+    /// member.
+    pub const NOT_FOUND: u8 = 5;
+    /// The change was asked for but the module or the cluster did not carry it out within
+    /// `--timeout`: the message says whether it was undone or stays asked for.
+    pub const TIMEOUT: u8 = 6;
+    /// mars.ko is not loaded here (`/proc/sys/mars` is missing).
+    pub const NO_MODULE: u8 = 7;
+    /// The system failed: reading or writing /mars or a file, systemctl, a socket.
+    pub const SYSTEM: u8 = 8;
+
+    /// Each status with what it means, as `marsadm --help` lists them.
+    pub const MEANING: &[(u8, &str)] = &[
+        (0, "success"),
+        (REFUSED, "refused, nothing changed"),
+        (USAGE, "bad command line"),
+        (INCOMPLETE, "incomplete last record (cat)"),
+        (BUSY, "another marsadm kept changing things here, nothing changed"),
+        (NOT_FOUND, "no such resource, member or file"),
+        (TIMEOUT, "not done within --timeout (each command's help says what stays)"),
+        (NO_MODULE, "mars.ko not loaded"),
+        (SYSTEM, "system error (I/O on /mars or a file, systemctl)"),
+    ];
+}
+
 impl Error {
-    /// Exit status for this error. 2 is reserved for command-line errors (clap's own).
+    /// Exit status for this error ([`exit`]).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Read { .. }
-            | Error::Json(_)
-            | Error::NotAFile(_)
+            Error::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => exit::NOT_FOUND,
+            Error::Read { .. } | Error::Json(_) | Error::Tree { .. } | Error::Host(_) | Error::Systemd(_) | Error::Listen { .. } => exit::SYSTEM,
+            Error::ModuleNotLoaded => exit::NO_MODULE,
+            Error::NoResource(_) | Error::NotMember { .. } => exit::NOT_FOUND,
+            Error::JoinTimeout { .. } | Error::Silent { .. } | Error::Timeout { .. } | Error::WaitTimeout { .. } | Error::ResizeTimeout { .. } => {
+                exit::TIMEOUT
+            }
+            Error::NotAFile(_)
             | Error::LogBad(_)
-            | Error::Systemd(_)
-            | Error::Tree { .. }
             | Error::NotALink(_)
-            | Error::Host(_)
             | Error::HostName { .. }
             | Error::NoMars(_)
-            | Error::ModuleNotLoaded
             | Error::NoCluster
             | Error::AlreadyCluster(_)
             | Error::NoAddress(_)
-            | Error::JoinTimeout { .. }
-            | Error::Silent { .. }
             | Error::StillMember(_)
             | Error::Name { .. }
             | Error::ResourceExists(_)
             | Error::DeviceNameTaken { .. }
             | Error::DiskTaken { .. }
             | Error::Disk { .. }
-            | Error::NoResource(_)
             | Error::AlreadyMember { .. }
             | Error::NoPrimary(_)
-            | Error::NotMember { .. }
-            | Error::Timeout { .. }
             | Error::DeviceOpen { .. }
             | Error::Refused { .. }
             | Error::StillAttached(_)
             | Error::OtherMembers { .. }
             | Error::NotPrimary(_)
             | Error::IsPrimary(_)
-            | Error::WaitTimeout { .. }
-            | Error::ResizeTimeout { .. }
             | Error::BadSecret(_)
             | Error::SecretNeeded
             | Error::SecretPresent(_)
             | Error::NoSecret(_)
             | Error::RotationPending
-            | Error::RotationBehind { .. }
-            | Error::Listen { .. } => 1,
+            | Error::RotationBehind { .. } => exit::REFUSED,
             // A text that does not expand is a command-line error, as clap's own.
-            Error::Macro(_) => 2,
-            Error::LogIncomplete(_) => 3,
-            Error::Busy { .. } => 4,
+            Error::Macro(_) => exit::USAGE,
+            Error::LogIncomplete(_) => exit::INCOMPLETE,
+            Error::Busy { .. } => exit::BUSY,
         }
     }
 }
@@ -193,5 +222,29 @@ mod errno_tests {
         assert_eq!(super::errno_text(-16), "EBUSY (Device or resource busy)");
         assert_eq!(super::errno_text(0), "no error");
         assert_eq!(super::errno_text(-99999), "error -99999");
+    }
+}
+
+#[cfg(test)]
+mod exit_tests {
+    use super::{exit, Error};
+
+    #[test]
+    fn each_class_its_own_status() {
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        for (err, want) in [
+            (Error::Refused { res: "r0".into(), why: "split brain".into() }, exit::REFUSED),
+            (Error::Macro("x".into()), exit::USAGE),
+            (Error::LogIncomplete("f".into()), exit::INCOMPLETE),
+            (Error::Busy { secs: 1 }, exit::BUSY),
+            (Error::NoResource("r9".into()), exit::NOT_FOUND),
+            (Error::Read { path: "/x".into(), source: missing }, exit::NOT_FOUND),
+            (Error::WaitTimeout { res: "r0".into(), what: "primary".into(), secs: 1 }, exit::TIMEOUT),
+            (Error::ModuleNotLoaded, exit::NO_MODULE),
+            (Error::Read { path: "/x".into(), source: denied }, exit::SYSTEM),
+        ] {
+            assert_eq!(err.exit_code(), want, "{err}");
+        }
     }
 }

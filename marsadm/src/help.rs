@@ -21,7 +21,7 @@ const MARS: &str = "/mars is a mounted filesystem of its own";
 const MEMBER: &str = "/mars is a mounted filesystem of its own; RESOURCE exists and this host is a member of it";
 const MODULE: &str = "the module is loaded (`modprobe mars`)";
 const CLUSTER: &str = "this host is a cluster member (create-cluster or join-cluster)";
-const NOT_MEMBER: &str = "RESOURCE does not exist, or this host is not a member of it";
+const NOT_MEMBER: &str = "exit 5: RESOURCE does not exist, or this host is not a member of it";
 const ONE: &str = "RESOURCE is one resource name (not `all`, not a list)";
 const ALL: &str = "With `all` or a list (r0,r1) every resource is checked before any changes.";
 
@@ -33,8 +33,8 @@ fn texts() -> Vec<(String, String)> {
             teach(
                 &["LOGFILE is readable (no module, cluster or /mars mount needed: it works on a copy too)"],
                 &[
-                    "fails (exit 1): LOGFILE is not a regular file or cannot be read",
-                    "fails (exit 1): a record is damaged or out of sequence (the report names its offset)",
+                    "LOGFILE is not a regular file (exit 8 if it cannot be read)",
+                    "a record is damaged or out of sequence (the report names its offset)",
                     "exit 3: the last record is incomplete (a log being written or fetched, or cut off by a crash)",
                 ],
                 &["marsadm cat --summary /mars/resource-r0/log-000000001-node1"],
@@ -104,7 +104,7 @@ fn texts() -> Vec<(String, String)> {
             "wait-cluster",
             teach(
                 &[MARS, MODULE, CLUSTER],
-                &["fails (exit 1): some member not heard from within --timeout (default 30 s); the message names them"],
+                &["exit 6: some member not heard from within --timeout (default 30 s); the message names them"],
                 &["marsadm wait-cluster --timeout 60"],
             ),
         ),
@@ -112,7 +112,7 @@ fn texts() -> Vec<(String, String)> {
             "update-cluster",
             teach(
                 &[MARS, MODULE, CLUSTER],
-                &["fails (exit 1): some member not heard from within --timeout (default 30 s); the message names them"],
+                &["exit 6: some member not heard from within --timeout (default 30 s); the message names them"],
                 &["marsadm update-cluster && marsadm view r0"],
             ),
         ),
@@ -146,7 +146,7 @@ fn texts() -> Vec<(String, String)> {
                     "DISK is an unused block device at least the resource's size",
                 ],
                 &[
-                    "RESOURCE does not exist here (yet: `marsadm wait-cluster` first)",
+                    "exit 5: RESOURCE does not exist here (yet: `marsadm wait-cluster` first)",
                     "this host is a member already (--force: join again; the resource must be down here, and this host must not be its designated primary)",
                     "the resource has no primary to join from",
                     "DISK is smaller than the resource, not a block device, or in use",
@@ -173,7 +173,7 @@ fn texts() -> Vec<(String, String)> {
                 &[MARS, "with --until: none more (RESOURCE may appear while it waits); with CONDITION: RESOURCE exists and this host is a member"],
                 &[
                     "an unknown CONDITION word; with CONDITION: RESOURCE does not exist or this host is not a member",
-                    "fails (exit 1): the condition did not hold within --timeout (default 60 s)",
+                    "exit 6: the condition did not hold within --timeout (default 60 s)",
                 ],
                 &["marsadm wait-resource r0 --until uptodate --timeout 600", "marsadm wait-resource r0 is-device-on"],
             ),
@@ -182,7 +182,7 @@ fn texts() -> Vec<(String, String)> {
             "attach",
             teach(
                 &[MEMBER, MODULE],
-                &[NOT_MEMBER, "the module is not loaded", "fails (exit 1): the module did not attach within 60 s (dmesg says why)"],
+                &[NOT_MEMBER, "the module is not loaded", "exit 6: the module did not attach within --timeout (default 60 s; dmesg says why); the switch stays on"],
                 &["marsadm attach r0"],
             ),
         ),
@@ -190,7 +190,7 @@ fn texts() -> Vec<(String, String)> {
             "detach",
             teach(
                 &[MEMBER, MODULE, "/dev/mars/<dev> is not open here (not mounted)"],
-                &[NOT_MEMBER, "the device is open (umount it first)", "fails (exit 1): the module did not detach within 60 s"],
+                &[NOT_MEMBER, "the device is open (umount it first)", "exit 6: the module did not detach within --timeout (default 60 s); the switch stays off"],
                 &["umount /mnt/r0; marsadm detach r0"],
             ),
         ),
@@ -198,7 +198,7 @@ fn texts() -> Vec<(String, String)> {
             "up",
             teach(
                 &[MEMBER, MODULE],
-                &[NOT_MEMBER, "the module is not loaded", "fails (exit 1): the module did not attach within 60 s (dmesg says why)"],
+                &[NOT_MEMBER, "the module is not loaded", "exit 6: the module did not attach within --timeout (default 60 s; dmesg says why); the switch stays on"],
                 &["marsadm up all"],
             ),
         ),
@@ -206,7 +206,7 @@ fn texts() -> Vec<(String, String)> {
             "down",
             teach(
                 &[MEMBER, MODULE, "/dev/mars/<dev> is not open here (not mounted)"],
-                &[NOT_MEMBER, "the device is open (umount it first)", "fails (exit 1): the module did not detach within 60 s"],
+                &[NOT_MEMBER, "the device is open (umount it first)", "exit 6: the module did not detach within --timeout (default 60 s); the switch stays off"],
                 &["umount /mnt/r0; marsadm down r0"],
             ),
         ),
@@ -243,7 +243,7 @@ fn texts() -> Vec<(String, String)> {
                     "this host, or the old primary, is in emergency mode",
                     "planned: fetch or replay paused here, the old primary unreachable or its device open, a split brain",
                     "forced: fetch is not paused",
-                    "fails (exit 1): not caught up with the old primary, or the device not up, within --timeout (default 60 s); the old primary is designated again",
+                    "exit 6: not caught up with the old primary, or the device not up, within --timeout (default 60 s); the old primary is designated again",
                 ],
                 &["marsadm primary r0", "marsadm pause-fetch r0 && marsadm primary --force r0"],
             ),
@@ -258,7 +258,7 @@ fn texts() -> Vec<(String, String)> {
                     "this host is the designated primary",
                     "this host's device is still open",
                     "the primary's replay link is not known here yet (`marsadm wait-cluster`)",
-                    "fails (exit 1): the module did not detach within --timeout (default 60 s)",
+                    "exit 6: the module did not detach within --timeout (default 60 s)",
                 ],
                 &["marsadm invalidate r0"],
             ),
@@ -272,7 +272,7 @@ fn texts() -> Vec<(String, String)> {
                     "no host is designated primary",
                     "this host is the primary",
                     "the primary's replay link is not known here yet (`marsadm wait-cluster`)",
-                    "fails (exit 1): the module did not stop the sync within --timeout (default 60 s)",
+                    "exit 6: the module did not stop the sync within --timeout (default 60 s)",
                     "exit 0 with nothing changed: the sync is finished already",
                 ],
                 &["marsadm join-resource r0 /dev/vdb && marsadm fake-sync r0"],
@@ -282,7 +282,7 @@ fn texts() -> Vec<(String, String)> {
             "secondary",
             teach(
                 &[MEMBER, MODULE, "/dev/mars/<dev> is not open here (not mounted)"],
-                &[NOT_MEMBER, "the device is open (umount it first)", "fails (exit 1): the device did not go away within 60 s"],
+                &[NOT_MEMBER, "the device is open (umount it first)", "exit 6: the device did not go away within --timeout (default 60 s)"],
                 &["umount /mnt/r0; marsadm secondary r0"],
             ),
         ),
@@ -330,7 +330,7 @@ fn texts() -> Vec<(String, String)> {
                     "a member's disk size is unknown",
                     "SIZE is smaller than the current size, larger than a member's disk, or not a multiple of 512",
                     "exit 2: SIZE is not a size (e.g. 640M, 1.5G)",
-                    "fails (exit 1): the device did not grow within --timeout (default 60 s)",
+                    "exit 6: the device did not grow within --timeout (default 60 s)",
                 ],
                 &["marsadm resize r0 200G"],
             ),
@@ -339,17 +339,17 @@ fn texts() -> Vec<(String, String)> {
             "log-rotate",
             teach(
                 &[MARS, "RESOURCE exists and this host is its actual primary (with `all`: only those are rotated)"],
-                &["RESOURCE does not exist", "this host is not its actual primary", "another host's logfile has the highest number"],
+                &["exit 5: RESOURCE does not exist", "this host is not its actual primary", "another host's logfile has the highest number"],
                 &["marsadm log-rotate r0"],
             ),
         ),
         (
             "log-delete",
-            teach(&[MARS, "RESOURCE exists (this host need not be a member)"], &["RESOURCE does not exist"], &["marsadm log-delete r0"]),
+            teach(&[MARS, "RESOURCE exists (this host need not be a member)"], &["exit 5: RESOURCE does not exist"], &["marsadm log-delete r0"]),
         ),
         (
             "log-delete-all",
-            teach(&[MARS, "RESOURCE exists (this host need not be a member)"], &["RESOURCE does not exist"], &["marsadm log-delete-all all"]),
+            teach(&[MARS, "RESOURCE exists (this host need not be a member)"], &["exit 5: RESOURCE does not exist"], &["marsadm log-delete-all all"]),
         ),
         (
             "cron",
@@ -357,7 +357,7 @@ fn texts() -> Vec<(String, String)> {
                 &[MARS, "run on every member, every few minutes (the mars-tools package's timer, or a cron job)"],
                 &[
                     "/mars is not a filesystem of its own",
-                    "fails (exit 1): a step fails for one resource (e.g. log-rotate refused); the resources before it are done",
+                    "a step fails for one resource (e.g. log-rotate refused; exit status that step's): the resources before it are done",
                 ],
                 &["marsadm cron"],
             ),
@@ -415,21 +415,21 @@ fn texts() -> Vec<(String, String)> {
                     NOT_MEMBER,
                     "a name that is no unit name (only A-Z a-z 0-9 : _ . - \\ @, ending in .service, .mount, .target, .path, .timer, .socket or .automount)",
                     "a unit no template made here (e.g. reboot.target): marsadm starts and stops only its own instances",
-                    "fails (exit 1): systemctl start or stop of the unit failed (the links are written)",
+                    "exit 8: systemctl start or stop of the unit failed (the links are written)",
                 ],
                 &["marsadm set-systemd-unit r0 'mars-app-@escvar{res}.service' 'mnt-mars-@escvar{res}.mount'", "marsadm set-systemd-unit r0 ''"],
             ),
         ),
         (
             "get-systemd-unit",
-            teach(&["RESOURCE exists"], &["RESOURCE does not exist"], &["marsadm get-systemd-unit --json r0"]),
+            teach(&["RESOURCE exists"], &["exit 5: RESOURCE does not exist"], &["marsadm get-systemd-unit --json r0"]),
         ),
         (
             "systemd-trigger",
             teach(
                 &["none: without systemd running here it does nothing (exit 0)"],
                 &[
-                    "fails (exit 1): a start or stop failed, a unit was not made here from a template, or (for a start) another member was not heard from within 30 s",
+                    "exit 8: a start or stop failed, a unit was not made here from a template, or (for a start) another member was not heard from within 30 s",
                 ],
                 &["marsadm systemd-trigger", "marsadm systemd-trigger r0"],
             ),
@@ -555,13 +555,78 @@ pub fn command() -> clap::Command {
     )
 }
 
-/// The clap command with the teaching texts.
+/// The commands by task, in the order `marsadm --help` lists them. Every visible
+/// command is in exactly one group (test `every_command_in_one_group`); the `view-*`
+/// values come last but one, under their own heading.
+const GROUPS: &[(&str, &[&str])] = &[
+    ("Cluster", &["create-cluster", "join-cluster", "leave-cluster", "wait-cluster", "update-cluster", "rotate-secret"]),
+    (
+        "Resources",
+        &["create-resource", "join-resource", "leave-resource", "delete-resource", "wait-resource", "resize", "set-rpo", "set-emergency-limit"],
+    ),
+    ("Roles", &["primary", "secondary", "invalidate", "fake-sync"]),
+    (
+        "Replication control",
+        &[
+            "up", "down", "attach", "detach", "pause-fetch", "resume-fetch", "pause-fetch-global", "resume-fetch-global", "pause-sync",
+            "resume-sync", "pause-sync-global", "resume-sync-global", "pause-replay", "resume-replay", "pause-replay-global",
+            "resume-replay-global",
+        ],
+    ),
+    ("Logs", &["log-rotate", "log-delete", "log-delete-all", "log-purge-all", "cron", "cat"]),
+    ("Monitoring", &["view", "state", "role", "events", "metrics", "dump-macros", "version"]),
+    ("systemd", &["set-systemd-unit", "get-systemd-unit", "systemd-trigger"]),
+    ("Values for scripts (one value per line)", &[]),
+];
+
+/// The heading of a command in `--help` ([`GROUPS`]; `view-*`: the values).
+fn group_of(name: &str) -> Option<usize> {
+    GROUPS.iter().position(|(_, names)| names.contains(&name)).or_else(|| name.starts_with("view-").then_some(GROUPS.len() - 1))
+}
+
+/// The command list of `marsadm --help`, by task.
+fn grouped(cmd: &clap::Command) -> String {
+    let subs: Vec<&clap::Command> = cmd.get_subcommands().filter(|c| !c.is_hide_set()).collect();
+    let width = subs.iter().map(|c| c.get_name().len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (i, (heading, _)) in GROUPS.iter().enumerate() {
+        out += &format!("{heading}:\n");
+        let mut members: Vec<&&clap::Command> = subs.iter().filter(|c| group_of(c.get_name()) == Some(i)).collect();
+        if let Some((_, order)) = GROUPS.get(i).filter(|(_, names)| !names.is_empty()) {
+            members.sort_by_key(|c| order.iter().position(|n| *n == c.get_name()));
+        }
+        for c in members {
+            let about = c.get_about().map(|a| a.to_string()).unwrap_or_default();
+            let aliases: Vec<&str> = c.get_visible_aliases().collect();
+            let aliases = if aliases.is_empty() { String::new() } else { format!(" [alias: {}]", aliases.join(", ")) };
+            out += &format!("  {:width$} ", c.get_name());
+            // Wrapped at 100 columns, the continuation under the text.
+            let mut col = width + 3;
+            for word in format!("{about}{aliases}").split(' ') {
+                if col + 1 + word.len() > 100 && col > width + 3 {
+                    out += &format!("\n  {:width$} ", "");
+                    col = width + 3;
+                }
+                out += " ";
+                out += word;
+                col += 1 + word.len();
+            }
+            out += "\n";
+        }
+        out += "\n";
+    }
+    out
+}
+
+/// The clap command with the teaching texts and the command list by task.
 fn taught() -> clap::Command {
-    let mut cmd = Cli::command().after_long_help(
+    let statuses: Vec<String> = crate::error::exit::MEANING.iter().map(|(code, what)| format!("{code} {what}")).collect();
+    let mut cmd = Cli::command().after_long_help(format!(
         "Every command's long help (`marsadm help COMMAND`) says what it needs, what makes it refuse and gives an example.\n\
-         Exit status: 0 success, 1 refused or failed, 2 bad command line, 3 incomplete last record (cat), 4 another marsadm kept changing things here.\n\
+         Exit status: {}.\n\
          Example:\n  marsadm view all",
-    );
+        statuses.join("; ")
+    ));
     // In place: `mut_subcommand` per text moved the whole subcommand list each time,
     // most of the start-up time of every marsadm call (docu/testbed.md, "Speed under TCG").
     let mut texts: HashMap<String, String> = texts().into_iter().collect();
@@ -572,7 +637,8 @@ fn taught() -> clap::Command {
     if let Some(name) = texts.keys().next() {
         panic!("teaching text for `{name}`, which is no command");
     }
-    cmd
+    let list = grouped(&cmd);
+    cmd.help_template(format!("{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n{list}Options:\n{{options}}{{after-help}}"))
 }
 
 /// `marsadm generate-docs DIR`: marsadm.8 and marsadm-<command>.8 for each visible
@@ -621,6 +687,19 @@ mod tests {
 
     fn visible() -> Vec<clap::Command> {
         public_command().get_subcommands().filter(|c| !c.is_hide_set()).cloned().collect()
+    }
+
+    #[test]
+    fn every_command_in_one_group() {
+        for sub in visible() {
+            let name = sub.get_name();
+            let n = GROUPS.iter().filter(|(_, names)| names.contains(&name)).count();
+            assert!(n + usize::from(name.starts_with("view-")) == 1, "{name} is in {n} groups of marsadm --help");
+        }
+        let help = public_command().render_long_help().to_string();
+        assert!(help.find("Cluster:\n  create-cluster") < help.find("Values for scripts"), "{help}");
+        assert!(help.contains("  view-is-primary "), "{help}");
+        assert!(!help.contains("Commands:"), "{help}");
     }
 
     #[test]

@@ -114,17 +114,17 @@ fn cat_incomplete_tail_exits_3() {
 #[test]
 fn cat_missing_file_is_a_clear_error() {
     let out = marsadm(&["cat", "/nonexistent/log-000000001-x"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(5), "exit status: not found");
     assert!(text(&out.stderr).contains("cannot read /nonexistent/log-000000001-x"));
 }
 
 #[test]
 fn a_failure_under_json_is_json_too() {
     let out = marsadm(&["cat", "--json", "/nonexistent/log-000000001-x"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(5));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(v["schema_version"], 1);
-    assert_eq!(v["error"]["exit_status"], 1);
+    assert_eq!(v["error"]["exit_status"], 5);
     assert!(v["error"]["message"].as_str().unwrap().contains("cannot read /nonexistent/log-000000001-x"), "{v}");
     assert!(text(&out.stderr).contains("cannot read /nonexistent/log-000000001-x"));
     // Without --json: nothing on stdout.

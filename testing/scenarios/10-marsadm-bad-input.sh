@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# marsadm refuses bad input with a clear message and exit status 1, and leaves /mars
-# exactly as it was (design reference §2.1, §5.2).
+# marsadm refuses bad input with a clear message and the exit status of its class
+# (1 refused, 7 module not loaded: docu/architecture.md, "marsadm exit codes"), and
+# leaves /mars exactly as it was.
 source "$(dirname "$0")/../lib.sh"
 
 n=node1
@@ -8,12 +9,13 @@ on $n 'rmmod mars 2>/dev/null; rm -rf /mars/* /mars/.tmp* 2>/dev/null; true'
 
 snapshot() { on $n 'cd /mars && find . -printf "%p %y %l %T@\n" | sort'; }
 
-# refuse EXPECTED-MESSAGE COMMAND: must exit 1, print the message, change nothing.
+# refuse EXPECTED-MESSAGE COMMAND [STATUS]: must exit STATUS (default 1), print the
+# message, change nothing.
 refuse() {
-  local want=$1 cmd=$2 before after out rc=0
+  local want=$1 cmd=$2 status=${3:-1} before after out rc=0
   before=$(snapshot)
   out=$(on $n "$cmd" 2>&1) || rc=$?
-  [ "$rc" = 1 ] || fail "'$cmd' exited $rc, expected 1 (output: $out)"
+  [ "$rc" = "$status" ] || fail "'$cmd' exited $rc, expected $status (output: $out)"
   grep -qF -- "$want" <<<"$out" || fail "'$cmd': expected message '$want', got: $out"
   after=$(snapshot)
   [ "$before" = "$after" ] || fail "'$cmd' changed /mars"
@@ -26,7 +28,7 @@ refuse "/mars is not a mounted filesystem of its own" 'marsadm create-cluster'
 on $n 'mount /dev/vdc /mars'
 
 step "no module, no cluster"
-refuse "the kernel module is not loaded" 'marsadm create-resource r0 /dev/vdb'
+refuse "the kernel module is not loaded" 'marsadm create-resource r0 /dev/vdb' 7
 on $n 'modprobe mars'
 refuse "not member of a cluster" 'marsadm create-resource r0 /dev/vdb'
 on $n 'marsadm create-cluster'

@@ -27,7 +27,7 @@ assert_eq 1 "$(on $n 'marsadm view-is-attached r0')" "view-is-attached"
 assert_eq node1 "$(on $n 'marsadm view-get-primary r0')" "view-get-primary"
 assert_eq 536870912 "$(on $n 'marsadm view-resource-size r0')" "view-resource-size"
 assert_eq 0 "$(on $n 'marsadm view-writeback-rest r0')" "view-writeback-rest"
-expect_status 1 on $n 'marsadm view nosuch'
+expect_status 5 on $n 'marsadm view nosuch'
 
 step "refusals while the device is open"
 on $n 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0 && echo hello > /mnt/r0/f && sync'
@@ -84,7 +84,7 @@ step "delete-resource: refused while attached, then done"
 out=$(on $n 'marsadm delete-resource r0' 2>&1) && fail "delete-resource succeeded while attached"
 grep -q "still attached here: run marsadm down r0 first" <<<"$out" || fail "delete message: $out"
 on $n 'marsadm down r0 && marsadm delete-resource r0'
-expect_status 1 on $n 'marsadm view r0'
+expect_status 5 on $n 'marsadm view r0'
 on $n 'ls /mars/resource-r0/log-* 2>/dev/null' && fail "logfiles left after delete-resource"
 on $n 'marsadm create-resource r0 /dev/vdb >/dev/null' || fail "cannot create the resource again"
 retry 30 on $n 'test -b /dev/mars/r0' || fail "re-created resource has no device"

@@ -65,9 +65,9 @@ on $n 'rmmod mars'
 out=$(on $n 'marsadm view r0') || fail "view without the module: $out"
 echo "$out"
 grep -q '^node1 Detached ModuleNotLoaded None - ' <<<"$out" && grep -q 'mars.ko is not loaded here' <<<"$out" || fail "view without the module: $out"
-expect_status 1 on $n 'marsadm state r0'
+expect_status 7 on $n 'marsadm state r0'
 assert_eq "Detached ModuleNotLoaded" "$(on $n 'marsadm state r0 2>/dev/null' || true)" "state without the module"
-expect_status 1 on $n 'marsadm view-is-primary r0'
+expect_status 7 on $n 'marsadm view-is-primary r0'
 out=$(on $n 'marsadm view-sync-rest r0 2>&1 >/dev/null' || true)
 grep -q 'module is not loaded' <<<"$out" || fail "view-sync-rest does not say the module is missing: $out"
 

@@ -17,7 +17,7 @@ out=$(on node2 'marsadm join-cluster node1 2>&1'; echo "status $?")
 case "$out" in *"needs the cluster's secret"*"status 1") ;; *) fail "join-cluster without --secret-file: $out" ;; esac
 on node2 'test ! -e /mars/uuid' || fail "join-cluster without a secret changed the tree"
 on node2 "echo 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff > /root/wrong.key"
-expect_status 1 on node2 'marsadm join-cluster node1 --secret-file /root/wrong.key --timeout 6'
+expect_status 6 on node2 'marsadm join-cluster node1 --secret-file /root/wrong.key --timeout 6'
 assert_eq "(any)" "$(on node2 'readlink /mars/uuid')" "uuid on node2 after a wrong secret"
 on node2 'test ! -e /mars/resource-r0 && test ! -e /mars/actual-node1' || fail "node1 told a host with a wrong secret its tree"
 retry 10 on node1 'dmesg | grep -q "metadata: refusing 10.77.0.2: it holds none of our cluster keys"' ||
@@ -57,7 +57,7 @@ step "wait-cluster: members answer; a silent one is named"
 on node1 'marsadm wait-cluster --timeout 20' || fail "wait-cluster on node1"
 on node2 'marsadm wait-cluster --timeout 20' || fail "wait-cluster on node2"
 on node2 'rmmod mars'
-expect_status 1 on node1 'marsadm wait-cluster --timeout 3 2>/tmp/wc.err'
+expect_status 6 on node1 'marsadm wait-cluster --timeout 3 2>/tmp/wc.err'
 on node1 'grep -q "not heard from node2" /tmp/wc.err' || fail "wait-cluster did not name node2: $(on node1 'cat /tmp/wc.err')"
 on node2 'modprobe mars'
 on node1 'marsadm wait-cluster --timeout 20' || fail "wait-cluster after node2 came back"

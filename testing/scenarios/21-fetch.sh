@@ -41,7 +41,7 @@ assert_eq "PausedSync" "$(view_field node2 replstate)" "replstate of the joined 
 
 step "join-resource refuses bad input"
 expect_status 1 on node2 'marsadm join-resource r0 /dev/vdb'
-expect_status 1 on node2 'marsadm join-resource r9 /dev/vdb'
+expect_status 5 on node2 'marsadm join-resource r9 /dev/vdb'
 expect_status 2 on node2 'marsadm join-resource r0'
 
 step "a network cut stops fetch, healing resumes it"

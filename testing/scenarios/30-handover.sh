@@ -71,7 +71,7 @@ on node2 'marsadm primary r0' || fail "handover to node2 failed: $(on node2 'mar
 assert_eq 1 "$(on node2 'readlink /mars/resource-r0/actual-node2/is-primary')" "node2 is-primary"
 on node1 'marsadm --timeout 20 wait-resource r0 is-primary-off' || fail "node1 still primary"
 on node2 'marsadm wait-resource r0 is-device-on --timeout 5' || fail "wait-resource is-device-on on node2"
-expect_status 1 on node1 'marsadm wait-resource r0 todo-primary --timeout 1'
+expect_status 6 on node1 'marsadm wait-resource r0 todo-primary --timeout 1'
 on node2 'marsadm wait-resource r0 todo-primary-on' || fail "wait-resource todo-primary-on on node2"
 on node2 'mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0' || fail "xfs does not mount on node2"
 assert_eq "$want" "$(sums node2)" "sha256 of node1's files on node2"
@@ -99,9 +99,9 @@ on node1 'marsadm view r0'
 on node2 'marsadm view r0'
 
 step "resource lists: checked for every resource before anything changes"
-expect_status 1 on node2 'marsadm primary r0,nosuch'
+expect_status 5 on node2 'marsadm primary r0,nosuch'
 assert_eq node1 "$(primary_link node2)" "primary after a refused list"
-expect_status 1 on node2 'marsadm pause-replay nosuch,r0'
+expect_status 5 on node2 'marsadm pause-replay nosuch,r0'
 assert_eq 1 "$(on node2 'readlink /mars/resource-r0/todo-node2/allow-replay')" "replay switch after a refused list"
 
 step "after down on both, the disks are equal"

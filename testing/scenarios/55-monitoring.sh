@@ -221,7 +221,7 @@ promtool check metrics < "$OUT/listen.prom" || fail "promtool rejects the HTTP a
 on node2 'mkdir -p /tmp/tf && marsadm metrics --output /tmp/tf/mars.prom && marsadm metrics --output /tmp/tf/mars.prom && ls -a /tmp/tf' > "$OUT/tf" || fail "metrics --output"
 assert_eq ". .. mars.prom" "$(xargs < "$OUT/tf")" "files in the textfile directory"
 on node2 'cat /tmp/tf/mars.prom' | promtool check metrics || fail "promtool rejects the --output file"
-expect_status 1 on node2 'marsadm metrics --output /nonexistent/dir/mars.prom'
+expect_status 8 on node2 'marsadm metrics --output /nonexistent/dir/mars.prom'
 
 step "pause and resume replay on node2"
 on node2 'marsadm pause-replay r0 >/dev/null'
