@@ -176,6 +176,20 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Set the address at which this host reaches member HOST (the original's
+    /// lowlevel-set-host-ip): to move a member to a new address.
+    ///
+    /// Writes /mars/ips/ip-HOST here. A member takes a host's address only from that host
+    /// itself or from its own marsadm (docu/cluster.md, "Ownership"), so run it on every
+    /// member, in any order, HOST included: there the module moves its listeners to IP
+    /// (all addresses while IP is not on the host yet). Members that have it reach HOST
+    /// at IP at their next pull; `marsadm update-cluster` shows that each is heard.
+    LowlevelSetHostIp {
+        /// The member that moves (this host or another).
+        host: String,
+        /// Its new IPv4 address.
+        ip: std::net::Ipv4Addr,
+    },
     /// Wait until a condition holds for RESOURCE on this host.
     ///
     /// With `all` or a list: until it holds for each, all within --timeout.

@@ -34,6 +34,10 @@ pub enum Error {
     ModuleNotLoaded,
     #[error("this host is not member of a cluster: run `marsadm create-cluster` (or join-cluster)")]
     NoCluster,
+    #[error("{0} is not a cluster member here (no /mars/ips/ip-{0}; ls /mars/ips lists them)")]
+    NoHost(String),
+    #[error("{host} has address {ip} already: two members cannot share one")]
+    AddressTaken { ip: String, host: String },
     #[error("this host is already member of cluster {0}")]
     AlreadyCluster(String),
     #[error("cannot find an IPv4 address for {0} in /etc/hosts: give it with --ip")]
@@ -153,7 +157,7 @@ impl Error {
             Error::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => exit::NOT_FOUND,
             Error::Read { .. } | Error::Json(_) | Error::Tree { .. } | Error::Host(_) | Error::Systemd(_) | Error::Listen { .. } => exit::SYSTEM,
             Error::ModuleNotLoaded => exit::NO_MODULE,
-            Error::NoResource(_) | Error::NotMember { .. } => exit::NOT_FOUND,
+            Error::NoResource(_) | Error::NotMember { .. } | Error::NoHost(_) => exit::NOT_FOUND,
             Error::JoinTimeout { .. } | Error::Silent { .. } | Error::Timeout { .. } | Error::WaitTimeout { .. } | Error::ResizeTimeout { .. } => {
                 exit::TIMEOUT
             }
@@ -164,6 +168,7 @@ impl Error {
             | Error::NoMars(_)
             | Error::NoCluster
             | Error::AlreadyCluster(_)
+            | Error::AddressTaken { .. }
             | Error::NoAddress(_)
             | Error::StillMember(_)
             | Error::Name { .. }

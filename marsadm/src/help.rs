@@ -41,6 +41,14 @@ fn texts() -> Vec<(String, String)> {
             ),
         ),
         (
+            "lowlevel-set-host-ip",
+            teach(
+                &[CLUSTER, "HOST is a cluster member (/mars/ips/ip-HOST)"],
+                &["exit 5: HOST is no cluster member here", "another member has address IP already"],
+                &["marsadm lowlevel-set-host-ip node2 192.168.2.10"],
+            ),
+        ),
+        (
             "create-cluster",
             teach(
                 &[MARS, "this host is in no cluster yet", "this host's address is in /etc/hosts, or given with --ip"],
@@ -576,6 +584,7 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("Logs", &["log-rotate", "log-delete", "log-delete-all", "log-purge-all", "cron", "cat"]),
     ("Monitoring", &["view", "state", "role", "events", "metrics", "dump-macros", "version"]),
     ("systemd", &["set-systemd-unit", "get-systemd-unit", "systemd-trigger"]),
+    ("Low-level", &["lowlevel-set-host-ip"]),
     ("Values for scripts (one value per line)", &[]),
 ];
 

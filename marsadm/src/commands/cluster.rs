@@ -1,4 +1,5 @@
-//! Cluster membership: `create-cluster`, `join-cluster`, `leave-cluster`, `wait-cluster`.
+//! Cluster membership: `create-cluster`, `join-cluster`, `leave-cluster`, `wait-cluster`,
+//! `lowlevel-set-host-ip`.
 
 use std::net::Ipv4Addr;
 
@@ -50,6 +51,39 @@ pub fn create_cluster(ctx: &Context, ip: Option<Ipv4Addr>) -> Result<()> {
     ctx.tree.set(UUID, &uuid, stamp)?;
     ctx.trigger();
     println!("created cluster {uuid} with {} at {ip}", ctx.host);
+    Ok(())
+}
+
+/// `lowlevel-set-host-ip HOST IP`: the address this host reaches member HOST at
+/// (docu/cluster.md, "Moving a member to another address"). Each member takes a host's
+/// address only from that host itself or from its own marsadm, so it is run on every
+/// member; on HOST, the module moves its listeners to IP.
+pub fn set_host_ip(ctx: &Context, host: &str, ip: Ipv4Addr) -> Result<()> {
+    ctx.require_cluster()?;
+    let link = ip_link(host);
+    let old = match ctx.tree.get(&link)? {
+        Some(l) if l.value != DELETED => l.value,
+        _ => return Err(Error::NoHost(host.into())),
+    };
+    let new = ip.to_string();
+    if old == new {
+        println!("{host} is at {new} here already");
+        return Ok(());
+    }
+    for other in ctx.tree.list(IPS_DIR)? {
+        let Some(other) = other.strip_prefix(IP_PREFIX) else { continue };
+        if other != host && ctx.tree.get(&ip_link(other))?.is_some_and(|l| l.value == new) {
+            return Err(Error::AddressTaken { ip: new, host: other.into() });
+        }
+    }
+    let stamp = ctx.stamp(&["ips"])?;
+    ctx.tree.set(&link, &new, stamp)?;
+    ctx.pull_now();
+    println!("{host}: {old} -> {new} on {}", ctx.host);
+    println!(
+        "run `marsadm lowlevel-set-host-ip {host} {new}` on every other member too (any order); {}then `marsadm update-cluster` there shows they hear {host}",
+        if host == ctx.host { "the module here listens on it now; " } else { "" }
+    );
     Ok(())
 }
 
@@ -196,6 +230,26 @@ fn wait_heard(ctx: &Context, since: u64, timeout_s: u64, pull: bool) -> Result<u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::ScratchTree;
+
+    #[test]
+    fn a_member_moves_to_another_address() {
+        let mut t = ScratchTree::new("set-host-ip", "node1");
+        t.set(UUID, "node1_1");
+        t.set(&ip_link("node1"), "10.77.0.1");
+        t.set(&ip_link("node2"), "10.77.0.2");
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        set_host_ip(&t.ctx, "node2", ip("10.77.0.12")).unwrap();
+        assert_eq!(t.ctx.tree.get(&ip_link("node2")).unwrap().unwrap().value, "10.77.0.12");
+        // The same again changes nothing.
+        let stamp = t.ctx.tree.get(&ip_link("node2")).unwrap().unwrap().stamp_ns;
+        set_host_ip(&t.ctx, "node2", ip("10.77.0.12")).unwrap();
+        assert_eq!(t.ctx.tree.get(&ip_link("node2")).unwrap().unwrap().stamp_ns, stamp);
+        assert!(matches!(set_host_ip(&t.ctx, "node2", ip("10.77.0.1")), Err(Error::AddressTaken { .. })));
+        assert!(matches!(set_host_ip(&t.ctx, "node3", ip("10.77.0.3")), Err(Error::NoHost(_))));
+        t.set(&ip_link("node3"), DELETED);
+        assert!(matches!(set_host_ip(&t.ctx, "node3", ip("10.77.0.3")), Err(Error::NoHost(_))));
+    }
 
     #[test]
     fn finds_own_address_in_hosts() {

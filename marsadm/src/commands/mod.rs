@@ -202,6 +202,7 @@ pub fn run(cli: Cli) -> Result<()> {
             wait_each(&resource, secs(60), |ctx, res, left| resource::wait_resource(ctx, res, until, left))
         }
         Command::UpdateCluster => cluster::update_cluster(&Context::from_system()?, secs(30)),
+        Command::LowlevelSetHostIp { host, ip } => cluster::set_host_ip(&Context::from_system()?, &host, ip),
         Command::Resize { resource, size } => resize::resize(&Context::from_system()?, &resource, size, wait(60)),
         Command::LogRotate { resource } => log_rotate(&resource),
         Command::LogDelete { resource } => {
