@@ -101,54 +101,9 @@ run_jobs() {
   echo "bench: $name: ${seq[$name]} MB/s, ${rand[$name]} IOPS, ${lat[$name]} µs (p99 ${p99[$name]} µs), ${xfs[$name]} files/s" >&2
 }
 
-# DRBD 8.4 (built into the nodes' kernel) with Debian's drbd-utils 9 in the image.
-# drbdadm runs its 8.4 helpers from /lib/drbd (in the image they are in /usr/lib/drbd,
-# and /lib is a real directory) and needs /var/lock, /var/lib/drbd and /var/run/drbd.
-drbd_prepare() { # drbd_prepare NODE PROTOCOL
-  on "$1" "ln -sfn /usr/lib/drbd /lib/drbd && mkdir -p /var/lock /var/lib/drbd /var/run/drbd && cat > /etc/drbd.conf <<'EOF'
-global { usage-count no; }
-resource r0 {
-  net { protocol $2; ping-timeout 50; timeout 90; }
-  device /dev/drbd0;
-  disk /dev/vdb;
-  meta-disk internal;
-  on node1 { address 10.77.0.1:7789; }
-  on node2 { address 10.77.0.2:7789; }
-}
-EOF"
-}
-# Defaults but for the two timeouts: with the shaped link's full send queue (seconds of
-# queueing delay) the default 0.5 s ping-timeout and 6 s timeout drop the connection,
-# and DRBD then writes without waiting for the network; 5 s and 9 s (which must stay
-# below connect-int and ping-int, 10 s) keep it up, as one would set for a long link.
-# drbd_up PROTOCOL: r0 on node1 (primary) and node2, UpToDate on both without the initial
-# sync: fresh metadata on both, connect, then `new-current-uuid --clear-bitmap` while
-# both are Connected Secondary/Inconsistent (8.4 takes it only then) marks both
-# UpToDate. Fair here because both disks are zeroed on the host just before.
-drbd_up() {
-  local n
-  for n in node1 node2; do
-    drbd_prepare $n "$1"
-    on $n 'yes yes | drbdadm create-md --force r0 >/dev/null 2>&1 && drbdadm up r0'
-  done
-  wait_for node1 30 "DRBD connection" 'grep -q "cs:Connected ro:Secondary/Secondary" /proc/drbd'
-  on node1 'drbdadm new-current-uuid --clear-bitmap r0 && drbdadm primary r0'
-  wait_for node1 30 "UpToDate/UpToDate" 'grep -q "ro:Primary/Secondary ds:UpToDate/UpToDate" /proc/drbd'
-}
-drbd_protocol() { # drbd_protocol P: change the running connection's protocol
-  local n
-  for n in node1 node2; do drbd_prepare $n "$1"; done
-  on node1 "drbdadm net-options --protocol=$1 r0"
-  wait_for node2 30 "protocol $1" "grep -q 'ds:UpToDate/UpToDate $1 ' /proc/drbd"
-}
-drbd_down() { # both nodes; quiet when DRBD is not up (bench.sh wipes the metadata after)
-  local n
-  for n in node1 node2; do
-    on $n 'if [ -e /etc/drbd.conf ]; then drbdadm down r0 2>/dev/null; fi
-      ! grep -q "^ 0: cs:" /proc/drbd || grep -q "^ 0: cs:Unconfigured" /proc/drbd' ||
-      { echo "bench: DRBD still up on $n" >&2; return 1; }
-  done
-}
+# DRBD: drbd_up, drbd_protocol, drbd_down (shared with the migration scenario).
+# shellcheck source=testing/drbd-lib.sh
+. "$top/testing/drbd-lib.sh"
 
 # wait_zero NODE WHAT: until `marsadm view-WHAT r0` on NODE prints 0 (fetch-rest, ...).
 wait_zero() { until [ "$(on "$1" "marsadm view-$2 r0")" = 0 ]; do sleep 0.2; done; }
