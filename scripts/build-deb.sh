@@ -119,6 +119,17 @@ gzip -9n < "$top/README" > "$tools/usr/share/doc/mars-tools/README.gz"
 for page in "$top"/docu/*.md; do
   gzip -9n < "$page" > "$tools/usr/share/doc/mars-tools/docu/$(basename "$page").gz"
 done
+# The same pages as HTML (lowdown), readable in a browser: /usr/share/doc/mars-tools/html/.
+html=$tools/usr/share/doc/mars-tools/html
+mkdir -p "$html"
+printf '# MARS documentation\n\nThe pages of docu/ in the source (start with overview and operations):\n\n' > "$stage/index.md"
+for page in "$top"/docu/*.md; do
+  name=$(basename "$page" .md)
+  title=$(sed -n '1s/^# //p' "$page")
+  lowdown -s -Thtml --out-no-smarty -M "title=MARS: $title" "$page" > "$html/$name.html"
+  printf -- '- [%s](%s.html): %s\n' "$name" "$name" "$title" >> "$stage/index.md"
+done
+lowdown -s -Thtml --out-no-smarty -M "title=MARS documentation" "$stage/index.md" > "$html/index.html"
 # Alert rules (with their promtool unit tests) and a Grafana dashboard (docu/monitoring.md).
 for f in prometheus/mars.rules.yml prometheus/mars.rules.test.yml grafana/mars-dashboard.json; do
   install -D -m 0644 "$top/packaging/$f" "$tools/usr/share/mars/$f"

@@ -13,7 +13,7 @@ APT_PACKAGES=(
   qemu-system-x86 busybox-static xfsprogs e2fsprogs fio iproute2 nftables drbd-utils bash
   util-linux procps dmsetup
   # make deb and its test (scripts/build-deb.sh, scripts/test-deb.sh)
-  dpkg binutils gzip man-db groff-base lintian zsh
+  dpkg binutils gzip man-db groff-base lintian zsh lowdown
   # promtool (checks `marsadm metrics` output); the server it comes with is stopped below
   prometheus
   # Debian nodes (testbed up --image debian): root image, per-node qcow2 overlays

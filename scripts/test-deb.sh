@@ -108,6 +108,16 @@ done
 check "every man page renders without groff warnings" test "$render_ok" = 0
 check "man -l marsadm-primary.8 teaches refusals and an example" \
   bash -c "MANWIDTH=80 man -l '$tmp/x/usr/share/man/man8/marsadm-primary.8.gz' 2>/dev/null | grep -q 'Refusals' && MANWIDTH=80 man -l '$tmp/x/usr/share/man/man8/marsadm-primary.8.gz' 2>/dev/null | grep -q 'marsadm primary --force r0'"
+# docu/ as HTML: one page each, with its title, and the walkthrough's commands in it.
+html_ok=0
+for page in docu/*.md; do
+  h=$tmp/x/usr/share/doc/mars-tools/html/$(basename "$page" .md).html
+  [ -f "$h" ] || { echo "  no HTML page for $page"; html_ok=1; continue; }
+  grep -q "<title>MARS: " "$h" && grep -q "<h1" "$h" || { echo "  $(basename "$h"): no title or heading"; html_ok=1; }
+done
+check "docu/ as HTML: a page each ($(ls docu/*.md | wc -l)), with title and heading" test "$html_ok" = 0
+check "html/index.html links every page" test "$(grep -c '<a href="[a-z0-9-]*\.html">' "$tmp/x/usr/share/doc/mars-tools/html/index.html")" = "$(ls docu/*.md | wc -l)"
+check "operations.html has the walkthrough's commands" grep -q 'alpha# marsadm create-cluster' "$tmp/x/usr/share/doc/mars-tools/html/operations.html"
 comp=$tmp/x/usr/share/bash-completion/completions/marsadm
 check "bash completion: syntax" bash -n "$comp"
 check "bash completion: complete -p marsadm after sourcing" \
