@@ -13,6 +13,7 @@ mod help;
 mod liveness;
 mod lock;
 mod module;
+mod progress;
 #[cfg(test)]
 mod scratch;
 mod template;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Refusals of `marsadm primary` (docu/failover.md): each with one clear line, exit 1,
-# and the tree unchanged: a host that is not a member of the resource; a disk whose
+# Refusals of `marsadm primary` (docu/failover.md): each with one clear line, exit 1
+# (5 for a host that is no member), and the tree unchanged: a host that is not a member of the resource; a disk whose
 # full sync is unfinished (also with --force); replay paused here; fetch paused
 # (planned); the old primary unreachable (the hint names --force); --force without
 # pause-fetch. Then a forced failover with the network cut and nothing written after
@@ -12,14 +12,16 @@ create_r0
 join_cluster node2
 primary_link() { on "$1" 'readlink /mars/resource-r0/primary'; }
 
-# refused NODE PATTERN CMD: CMD on NODE exits 1 with a message matching PATTERN, and
-# the designated primary stays node1 on both nodes.
+# refused [--status=N] NODE PATTERN CMD: CMD on NODE exits N (default 1) with a message
+# matching PATTERN, and the designated primary stays node1 on both nodes.
 refused() {
-  local node=$1 pattern=$2 out rc=0
+  local status=1 node pattern out rc=0
+  case "$1" in --status=*) status=${1#--status=}; shift ;; esac
+  node=$1 pattern=$2
   shift 2
   out=$(on "$node" "$* 2>&1") || rc=$?
   echo "$out"
-  assert_eq 1 "$rc" "exit status of '$*' on $node"
+  assert_eq "$status" "$rc" "exit status of '$*' on $node"
   grep -q -- "$pattern" <<<"$out" || fail "'$*' on $node: message does not match '$pattern': $out"
   [ "$(wc -l <<<"$out")" -le 2 ] || fail "refusal is not a short message: $out"
   assert_eq node1 "$(primary_link node1)" "primary on node1 after '$*'"
@@ -27,7 +29,7 @@ refused() {
 }
 
 step "not a member of the resource"
-refused node2 "not a member" marsadm primary r0
+refused --status=5 node2 "not a member" marsadm primary r0
 
 step "full sync unfinished: refused, also forced"
 on node2 'echo 2048 > /proc/sys/mars/sync_limit_kb'

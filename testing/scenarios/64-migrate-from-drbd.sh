@@ -45,7 +45,13 @@ fresh_modules node1 node2
 create_r0 /dev/mapper/r0data
 join_cluster node2
 on node2 'marsadm join-resource r0 /dev/mapper/r0data' || fail "join-resource on node2"
-on node2 'marsadm wait-resource r0 --until uptodate --timeout 600' || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"
+on node2 'marsadm wait-resource r0 --until uptodate --timeout 600 2>/tmp/wait.err' || fail "node2 not UpToDate: $(on node2 'marsadm view r0')"
+# Its progress in a pipe: a line per step (the sync, maybe the log after it), not one
+# per poll.
+wait_err=$(on node2 'cat /tmp/wait.err')
+echo "$wait_err"
+grep -q '^waiting: r0: full sync: .* to go' <<<"$wait_err" && [ "$(wc -l <<<"$wait_err")" -le 3 ] ||
+  fail "wait-resource's progress in a pipe: $wait_err"
 out=$(on node2 'dmesg | grep "resource r0: synced"') || fail "no sync report in node2's kernel log"
 echo "$out"
 grep -q "synced $size bytes from node1, 196608 of them differed" <<<"$out" || fail "the sync did not copy exactly the three differing blocks: $out"

@@ -108,7 +108,15 @@ on node2 'marsadm wait-cluster --timeout 60' || fail "bravo does not hear alpha"
 retry 30 on node2 'test "$(marsadm view-is-split-brain db)" = 1' || fail "no split brain shown on bravo: $(on node2 'marsadm view db')"
 app_off node2
 run_until 'marsadm invalidate db'
-on node2 'marsadm wait-resource db --until uptodate --timeout 600' || fail "bravo not UpToDate after invalidate: $(on node2 'marsadm view db')"
+# On a terminal (script(1) gives it one) the progress line is rewritten in place, with
+# the rate and the time left once they are known.
+on node2 "script -qec 'marsadm wait-resource db --until uptodate --timeout 600' /tmp/tty.log >/dev/null" ||
+  fail "bravo not UpToDate after invalidate: $(on node2 'marsadm view db')"
+# (rewrites: the line's versions, each after a carriage return and an erase-line.)
+rewrites=$(on node2 "tr '\\r' '\\n' < /tmp/tty.log | grep -c \"^\$(printf '\\033')\\[Kwaiting: db: full sync: \"" || true)
+on node2 "tr '\\r' '\\n' < /tmp/tty.log | grep 'to go' | tail -3"
+[ "${rewrites:-0}" -ge 3 ] && on node2 "tr '\\r' '\\n' < /tmp/tty.log | grep -q 'full sync: .* to go, .*/s, ..:..:.. left'" ||
+  fail "no progress line rewritten in place (${rewrites:-0} versions): $(on node2 'cat -v /tmp/tty.log | tail -c 600')"
 assert_eq 0 "$(on node2 'marsadm view-is-split-brain db')" "split brain on bravo after invalidate"
 app_runs node1
 app_off node2

@@ -18,6 +18,7 @@ use super::resource::{device_up, discard_history, require_member, resource_dir, 
 use super::systemd;
 use super::view::split_brain;
 use crate::context::Context;
+use crate::progress::{Progress, Wait};
 use crate::error::{Error, Result};
 use crate::liveness;
 
@@ -157,18 +158,13 @@ fn replay_origin(v: &View<'_>) -> Result<Option<String>> {
 
 /// Waits until `done` says yes, at most `timeout`, printing what it waits for whenever
 /// that changes; `Ok(false)` after the timeout.
-fn wait_for(timeout: Duration, mut done: impl FnMut() -> Result<std::result::Result<(), String>>) -> Result<bool> {
+fn wait_for(timeout: Duration, mut done: impl FnMut() -> Result<std::result::Result<(), Wait>>) -> Result<bool> {
     let deadline = Instant::now() + timeout;
-    let mut said = String::new();
+    let mut progress = Progress::new();
     loop {
         match done()? {
             Ok(()) => return Ok(true),
-            Err(why) => {
-                if why != said {
-                    println!("waiting: {why}");
-                    said = why;
-                }
-            }
+            Err(wait) => progress.show(&wait),
         }
         if Instant::now() > deadline {
             return Ok(false);
@@ -295,15 +291,15 @@ pub fn primary(ctx: &Context, res: &str, force: bool, timeout: Duration) -> Resu
     let slack = if systemd::configured(ctx, res)? { SYSTEMD_CATCH_UP_SLACK } else { 0 };
     let caught_up = wait_for(timeout, || {
         if !v.reachable(&old)? {
-            return Ok(Err(format!("{old} is unreachable")));
+            return Ok(Err(format!("{old} is unreachable").into()));
         }
         match v.behind(&old)? {
             n if n <= slack => Ok(Ok(())),
-            n => Ok(Err(format!("this host has {n} bytes of {old}'s log still to fetch and replay"))),
+            n => Ok(Err(Wait { why: format!("{old}'s log to fetch and replay here"), rest: Some(n) })),
         }
     })?;
     if !caught_up {
-        return Err(refused(res, format!("this host did not catch up with {old} within {} s (marsadm view {res} shows fetch and replay)", timeout.as_secs())));
+        return Err(Error::WaitTimeout { res: res.into(), what: format!("caught up with {old} (nothing changed)"), secs: timeout.as_secs() });
     }
     let previous = designated.clone().unwrap_or_else(|| NONE.to_owned());
     set_primary(ctx, res, me)?;
@@ -337,12 +333,12 @@ fn wait_primary(v: &View<'_>, res: &str, old: Option<&str>, timeout: Duration) -
         if let Some(old) = old {
             if v.actual(old, "is-primary")?.as_deref() == Some("1") {
                 let open = v.actual(old, "open-count")?.unwrap_or_default();
-                return Ok(Err(format!("{old} to leave the primary role (its device has {open} openers)")));
+                return Ok(Err(format!("{old} to leave the primary role (its device has {open} openers)").into()));
             }
         }
         Ok(Err(match v.takeover(v.switch("connect")?)? {
-            Some(Takeover::Wait(why)) => format!("the module here: {why}"),
-            _ => "the module here to start the device".to_owned(),
+            Some(Takeover::Wait(why)) => format!("the module here: {why}").into(),
+            _ => "the module here to start the device".into(),
         }))
     })?;
     if done {
@@ -358,7 +354,7 @@ fn forced(ctx: &Context, v: &View<'_>, res: &str, old: Option<&str>, timeout: Du
     let me = ctx.host.as_str();
     let stopped = wait_for(Duration::from_secs(10), || {
         ctx.trigger();
-        Ok(if v.actual(me, "is-fetching")?.as_deref() == Some("1") { Err("the fetch to stop".to_owned()) } else { Ok(()) })
+        Ok(if v.actual(me, "is-fetching")?.as_deref() == Some("1") { Err("the fetch to stop".into()) } else { Ok(()) })
     })?;
     if !stopped {
         return Err(refused(res, "the fetch did not stop within 10 s (see dmesg)"));
@@ -462,7 +458,7 @@ pub fn fake_sync(ctx: &Context, res: &str, timeout: Duration) -> Result<()> {
     ctx.trigger();
     let stopped = wait_for(timeout, || {
         ctx.trigger();
-        Ok(if v.actual(me, "is-syncing")?.as_deref() != Some("1") { Ok(()) } else { Err("the module to stop the sync".to_owned()) })
+        Ok(if v.actual(me, "is-syncing")?.as_deref() != Some("1") { Ok(()) } else { Err("the module to stop the sync".into()) })
     })?;
     if !stopped {
         // Nothing faked: the sync goes on as before.
@@ -529,7 +525,7 @@ pub fn invalidate(ctx: &Context, res: &str, timeout: Duration) -> Result<()> {
     ctx.trigger();
     let detached = wait_for(timeout, || {
         ctx.trigger();
-        Ok(if v.actual(me, "is-attached")?.as_deref() == Some("0") { Ok(()) } else { Err("the module to detach".to_owned()) })
+        Ok(if v.actual(me, "is-attached")?.as_deref() == Some("0") { Ok(()) } else { Err("the module to detach".into()) })
     })?;
     if !detached {
         return Err(Error::WaitTimeout { res: res.into(), what: "detached".into(), secs: timeout.as_secs() });

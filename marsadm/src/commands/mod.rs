@@ -22,6 +22,7 @@ use crate::context::Context;
 use crate::error::Result;
 pub use monitoring::Monitoring;
 pub use resource::Condition;
+pub use view::{human, remaining};
 use resource::Activity;
 
 fn activity(spec: &str, what: Activity, on: bool, global: bool) -> Result<()> {

@@ -11,6 +11,7 @@ use mars_core::tree::{LogName, ReplayLink, ACTSIZE_PREFIX, DATA_PREFIX, DELETED,
 
 use crate::context::{check_disk, Context};
 use crate::error::{Error, Result};
+use crate::progress::{Progress, Wait};
 
 pub fn resource_dir(res: &str) -> String {
     format!("{RESOURCE_PREFIX}{res}")
@@ -729,6 +730,7 @@ pub fn wait_switch(ctx: &Context, res: &str, word: &str, timeout_s: u64) -> Resu
     let dir = resource_dir(res);
     let me = ctx.host.as_str();
     let deadline = Instant::now() + Duration::from_secs(timeout_s);
+    let mut progress = Progress::new();
     loop {
         let value = match (sw.actual, sw.link) {
             (true, Some(link)) => actual(ctx, res, link)?.as_deref() == Some("1"),
@@ -738,6 +740,7 @@ pub fn wait_switch(ctx: &Context, res: &str, word: &str, timeout_s: u64) -> Resu
         if value == sw.on {
             return Ok(());
         }
+        progress.show(&format!("{res}: {word}").into());
         if Instant::now() > deadline {
             return Err(Error::WaitTimeout { res: res.into(), what: word.into(), secs: timeout_s });
         }
@@ -749,6 +752,8 @@ pub fn wait_switch(ctx: &Context, res: &str, word: &str, timeout_s: u64) -> Resu
 pub fn wait_resource(ctx: &Context, res: &str, until: Condition, timeout_s: u64) -> Result<()> {
     ctx.require_mountpoint()?;
     let deadline = Instant::now() + Duration::from_secs(timeout_s);
+    let word = format!("{until:?}").to_lowercase();
+    let mut progress = Progress::new();
     loop {
         let known = resources(ctx)?.iter().any(|r| r == res);
         let holds = known
@@ -756,19 +761,36 @@ pub fn wait_resource(ctx: &Context, res: &str, until: Condition, timeout_s: u64)
                 Condition::Exists => true,
                 Condition::Attached => actual(ctx, res, "is-attached")?.as_deref() == Some("1"),
                 Condition::Primary => device_up(ctx, res)?,
-                Condition::Consistent => super::view::resource_state(ctx, res)?.is_consistent,
-                // Caught up, not only within `view`'s UpToDate tolerance: a script that
-                // waits for it goes on with a complete copy.
-                Condition::Uptodate => {
+                Condition::Consistent | Condition::Uptodate => {
                     let s = super::view::resource_state(ctx, res)?;
-                    s.diskstate == "UpToDate" && s.fetch_rest == 0 && s.replay_rest == 0
+                    // Uptodate: caught up, not only within `view`'s UpToDate tolerance: a
+                    // script that waits for it goes on with a complete copy.
+                    let holds = if until == Condition::Consistent {
+                        s.is_consistent
+                    } else {
+                        s.diskstate == "UpToDate" && s.fetch_rest == 0 && s.replay_rest == 0
+                    };
+                    if !holds {
+                        // What is still to go, with rate and time left.
+                        progress.show(&if s.sync_rest > 0 {
+                            Wait { why: format!("{res}: full sync"), rest: Some(s.sync_rest) }
+                        } else if s.fetch_rest + s.replay_rest > 0 {
+                            Wait { why: format!("{res}: log to fetch and replay"), rest: Some(s.fetch_rest + s.replay_rest) }
+                        } else {
+                            format!("{res}: {word} ({} {})", s.diskstate, s.replstate).into()
+                        });
+                    }
+                    holds
                 }
             };
         if holds {
             return Ok(());
         }
+        if !known || !matches!(until, Condition::Consistent | Condition::Uptodate) {
+            progress.show(&format!("{res}: {word}").into());
+        }
         if Instant::now() > deadline {
-            return Err(Error::WaitTimeout { res: res.into(), what: format!("{until:?}").to_lowercase(), secs: timeout_s });
+            return Err(Error::WaitTimeout { res: res.into(), what: word, secs: timeout_s });
         }
         std::thread::sleep(Duration::from_millis(250));
     }

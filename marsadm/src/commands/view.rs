@@ -658,7 +658,7 @@ fn is_orphan(ctx: &Context, res: &str, replay: &ReplayLink<'_>, primary: &str) -
 }
 
 /// `1.5 GiB`-style sizes for the progress lines.
-fn human(bytes: u64) -> String {
+pub fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let (mut v, mut u) = (bytes as f64, 0);
     while v >= 1024.0 && u + 1 < UNITS.len() {
@@ -669,7 +669,7 @@ fn human(bytes: u64) -> String {
 }
 
 /// `hh:mm:ss` to go at `rate`, or `--:--:--` when nothing moves.
-fn remaining(rest: u64, rate: u64) -> String {
+pub fn remaining(rest: u64, rate: u64) -> String {
     if rest == 0 {
         return "00:00:00".to_owned();
     }
