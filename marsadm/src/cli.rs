@@ -22,6 +22,10 @@ pub struct Cli {
     /// (default: 30 for the cluster commands, 60 for the others).
     #[arg(long, global = true, value_name = "S")]
     pub timeout: Option<u64>,
+    /// Run every check of a command that changes something, say what it would do, and
+    /// change nothing (exit status as the command's: 0 if it would go ahead).
+    #[arg(long, global = true)]
+    pub dry_run: bool,
     #[command(subcommand)]
     pub command: Command,
 }

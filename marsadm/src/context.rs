@@ -19,6 +19,29 @@ use crate::tree::{real_time_ns, MarsTree};
 /// Where the tree lives on every MARS host.
 pub const MARS_ROOT: &str = "/mars";
 
+thread_local! {
+    static DRY_RUN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `--dry-run`: commands check everything and stop where they would change something
+/// ([`Context::commit`]); set once, before a command runs.
+pub fn set_dry_run(on: bool) {
+    DRY_RUN.with(|d| d.set(on));
+}
+
+pub fn dry_run() -> bool {
+    DRY_RUN.with(|d| d.get())
+}
+
+/// Before any change of a file or of systemd: under `--dry-run` a command never gets
+/// past it (the net under [`Context::commit`]).
+pub fn changing() -> Result<()> {
+    if dry_run() {
+        return Err(Error::DryRun);
+    }
+    Ok(())
+}
+
 pub struct Context {
     pub tree: MarsTree,
     pub host: String,
@@ -71,6 +94,12 @@ impl Context {
             t = t.max(self.tree.newest_stamp(d)?.saturating_add(1));
         }
         Ok(t)
+    }
+
+    /// Where a command's checks end and its changes begin: under `--dry-run` the command
+    /// stops here ([`Error::DryRun`]), having changed nothing.
+    pub fn commit(&self) -> Result<()> {
+        changing()
     }
 
     /// Asks the module to act on the tree now (if it is loaded).

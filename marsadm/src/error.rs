@@ -38,6 +38,10 @@ pub enum Error {
     NoHost(String),
     #[error("{host} has address {ip} already: two members cannot share one")]
     AddressTaken { ip: String, host: String },
+    /// Not a failure: `--dry-run` stopped the command before its first change
+    /// (commands::run reports it and exits 0).
+    #[error("dry run: every check passed, nothing changed")]
+    DryRun,
     #[error("this host is already member of cluster {0}")]
     AlreadyCluster(String),
     #[error("cannot find an IPv4 address for {0} in /etc/hosts: give it with --ip")]
@@ -194,6 +198,7 @@ impl Error {
             Error::Macro(_) => exit::USAGE,
             Error::LogIncomplete(_) => exit::INCOMPLETE,
             Error::Busy { .. } => exit::BUSY,
+            Error::DryRun => 0,
         }
     }
 }

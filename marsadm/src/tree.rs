@@ -84,6 +84,9 @@ impl MarsTree {
     /// wins over it (`mars_core::merge::replaces`: a newer stamp, or the same stamp and
     /// a value not smaller).
     pub fn set(&self, rel: &str, value: &str, stamp_ns: u64) -> Result<bool> {
+        // The last line of defence of `--dry-run`: a command that reaches a write has
+        // passed its checks (and missed its `Context::commit`).
+        crate::context::changing()?;
         let old = self.get_raw(rel)?;
         let state = |value, stamp_ns| LinkState { value, stamp_ns };
         if !replaces(old.as_ref().map(|o| state(&o.value, o.stamp_ns)), state(value, stamp_ns)) {

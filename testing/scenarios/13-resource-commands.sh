@@ -29,6 +29,24 @@ assert_eq 536870912 "$(on $n 'marsadm view-resource-size r0')" "view-resource-si
 assert_eq 0 "$(on $n 'marsadm view-writeback-rest r0')" "view-writeback-rest"
 expect_status 5 on $n 'marsadm view nosuch'
 
+step "--dry-run: every check, nothing changed (also not the secret, the logfiles, systemd)"
+snapshot() { on $n 'cd /mars && find . -printf "%p %y %s %l %T@\n" | grep -v /actual- | sort'; } # (actual-*: the module's reports)
+before=$(snapshot)
+for cmd in 'secondary r0' 'down r0' 'pause-fetch r0' 'resume-replay-global r0' 'set-rpo r0 30' 'log-rotate r0' \
+  'log-delete-all r0' 'rotate-secret --generate /root/new.key' 'lowlevel-set-host-ip node1 10.77.0.99' 'resize r0' 'cron' \
+  'invalidate r0' 'delete-resource r0'; do
+  out=$(on $n "marsadm --dry-run $cmd" 2>&1) && rc=0 || rc=$?
+  echo "marsadm --dry-run $cmd: exit $rc: $out"
+  case "$cmd" in
+    invalidate* | delete-resource*) [ "$rc" = 1 ] || fail "--dry-run $cmd: exit $rc, expected the refusal (1)" ;;
+    *) [ "$rc" = 0 ] && grep -q '^dry run: ' <<<"$out" || fail "--dry-run $cmd: exit $rc: $out" ;;
+  esac
+done
+on $n 'test ! -e /root/new.key' || fail "--dry-run rotate-secret wrote its file"
+after=$(snapshot)
+[ "$before" = "$after" ] || fail "--dry-run changed /mars: $(diff <(echo "$before") <(echo "$after"))"
+assert_eq 1 "$(on $n 'marsadm view-is-primary r0')" "primary after the dry runs"
+
 step "refusals while the device is open"
 on $n 'mkfs.xfs -q -f /dev/mars/r0 && mkdir -p /mnt/r0 && mount /dev/mars/r0 /mnt/r0 && echo hello > /mnt/r0/f && sync'
 retry 10 on $n 'test "$(readlink /mars/resource-r0/actual-node1/open-count)" = 1' || fail "open-count"

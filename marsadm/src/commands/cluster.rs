@@ -39,6 +39,7 @@ pub fn create_cluster(ctx: &Context, ip: Option<Ipv4Addr>) -> Result<()> {
             address_from_hosts(&hosts, &ctx.host).ok_or_else(|| Error::NoAddress(ctx.host.clone()))?
         }
     };
+    ctx.commit()?;
     let key = secret::generate()?;
     let stamp = ctx.stamp(&["", "ips"])?;
     let mut buf = [0u8; 32];
@@ -46,6 +47,7 @@ pub fn create_cluster(ctx: &Context, ip: Option<Ipv4Addr>) -> Result<()> {
     secret::install(ctx, &key)?;
     ctx.tree.set(&ip_link(&ctx.host), &ip.to_string(), stamp)?;
     let actual = ctx.tree.path(&format!("{ACTUAL_PREFIX}{}", ctx.host));
+    crate::context::changing()?;
     std::fs::create_dir_all(&actual).map_err(|e| Error::Tree { path: actual, what: "create directory", source: e })?;
     // The uuid last: its presence means "this host is a cluster member".
     ctx.tree.set(UUID, &uuid, stamp)?;
@@ -76,6 +78,7 @@ pub fn set_host_ip(ctx: &Context, host: &str, ip: Ipv4Addr) -> Result<()> {
             return Err(Error::AddressTaken { ip: new, host: other.into() });
         }
     }
+    ctx.commit()?;
     let stamp = ctx.stamp(&["ips"])?;
     ctx.tree.set(&link, &new, stamp)?;
     ctx.pull_now();
@@ -110,6 +113,7 @@ pub fn join_cluster(ctx: &Context, peer: &str, peer_ip: Option<Ipv4Addr>, ip: Op
         Some(a) => a,
         None => address_from_hosts(&hosts, &ctx.host).ok_or_else(|| Error::NoAddress(ctx.host.clone()))?,
     };
+    ctx.commit()?;
     secret::install(ctx, &key)?;
     // Preliminary stamps (one second after the epoch): whatever the cluster says wins.
     const PRELIMINARY: u64 = 1_000_000_000;
@@ -117,6 +121,7 @@ pub fn join_cluster(ctx: &Context, peer: &str, peer_ip: Option<Ipv4Addr>, ip: Op
     let stamp = ctx.stamp(&["", "ips"])?;
     ctx.tree.set(&ip_link(&ctx.host), &ip.to_string(), stamp)?;
     let actual = ctx.tree.path(&format!("{ACTUAL_PREFIX}{}", ctx.host));
+    crate::context::changing()?;
     std::fs::create_dir_all(&actual).map_err(|e| Error::Tree { path: actual, what: "create directory", source: e })?;
     ctx.tree.set(UUID, ANY_CLUSTER, PRELIMINARY)?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_s);
@@ -157,6 +162,7 @@ pub fn leave_cluster(ctx: &Context, timeout_s: u64) -> Result<()> {
     // pull rounds after the deletion, it has pulled the deletion too.
     wait_heard(ctx, stamp + 4_000_000_000, timeout_s, false)?;
     let uuid = ctx.tree.path(UUID);
+    crate::context::changing()?;
     std::fs::remove_file(&uuid).map_err(|e| Error::Tree { path: uuid, what: "remove", source: e })?;
     secret::remove(ctx)?;
     ctx.trigger();

@@ -51,6 +51,7 @@ pub fn log_rotate(ctx: &Context, res: &str) -> Result<()> {
     };
     let next = next.to_string();
     let path = ctx.tree.path(&format!("{dir}/{next}"));
+    crate::context::changing()?;
     std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| Error::Tree {
         what: "create",
         path: path.clone(),
@@ -120,6 +121,7 @@ pub fn log_delete(ctx: &Context, res: &str, all: bool, quiet: bool) -> Result<u6
         }
         let path = ctx.tree.path(&format!("{dir}/{name}"));
         freed += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        crate::context::changing()?;
         std::fs::remove_file(&path).map_err(|e| Error::Tree { what: "delete", path: path.clone(), source: e })?;
         if !quiet {
             println!("deleted {}", path.display());
@@ -160,6 +162,7 @@ fn purge_deleted(ctx: &Context, rel: &str) -> Result<usize> {
         }
         if let Ok(Some(link)) = ctx.tree.get_raw(&child) {
             if link.value == DELETED && link.stamp_ns < cutoff && super::resource::may_purge_mark(ctx, &child)? {
+                crate::context::changing()?;
                 std::fs::remove_file(&path).map_err(|e| Error::Tree { what: "remove", path: path.clone(), source: e })?;
                 purged += 1;
             }
@@ -184,6 +187,7 @@ fn purge_temp_links(ctx: &Context, rel: &str, depth: u32) -> Result<usize> {
             purged += purge_temp_links(ctx, &child, depth - 1)?;
         } else if !meta.is_dir() && TempLinkName::is_one(&name) && meta.modified().is_ok_and(|m| m < cutoff) {
             let path = entry.path();
+            crate::context::changing()?;
             std::fs::remove_file(&path).map_err(|e| Error::Tree { what: "remove", path: path.clone(), source: e })?;
             purged += 1;
         }

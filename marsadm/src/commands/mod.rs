@@ -19,7 +19,7 @@ mod version;
 
 use crate::cli::{Cli, Command};
 use crate::context::Context;
-use crate::error::Result;
+use crate::error::{Error, Result};
 pub use monitoring::Monitoring;
 pub use resource::Condition;
 pub use view::{human, remaining};
@@ -38,6 +38,7 @@ fn each(spec: &str, check: impl Fn(&Context, &str) -> Result<()>, act: impl Fn(&
     for res in &list {
         check(&ctx, res)?;
     }
+    ctx.commit()?;
     for res in &list {
         act(&ctx, res)?;
     }
@@ -61,6 +62,7 @@ fn log_rotate(spec: &str) -> Result<()> {
     for res in &list {
         logs::check_rotate(&ctx, res)?;
     }
+    ctx.commit()?;
     for res in &list {
         logs::log_rotate(&ctx, res)?;
     }
@@ -96,14 +98,94 @@ fn only_reads(command: &Command) -> bool {
     ) || macros::variable_of(command).is_some()
 }
 
+/// What a state-changing command would do, as `--dry-run` says once its checks passed.
+fn plan(command: &Command) -> String {
+    let here = |what: &str, on: bool, global: bool, res: &str| {
+        format!("{} {what} of {res} {}", if on { "resume" } else { "pause" }, if global { "on every member" } else { "on this host" })
+    };
+    match command {
+        Command::CreateCluster { .. } => "make this host the first member of a new cluster (secret, uuid, its address)".into(),
+        Command::JoinCluster { peer, .. } => format!("install the secret and join {peer}'s cluster, then wait for its tree"),
+        Command::LeaveCluster => "leave the cluster (mark this host's address deleted, wait until every member has it, remove the secret)".into(),
+        Command::RotateSecret { .. } => "change the cluster secret files here and publish this host's key ids".into(),
+        Command::CreateResource { resource, disk, .. } => format!("create {resource} on {} with this host as its primary (the disk's content is kept)", disk.display()),
+        Command::JoinResource { resource, disk, force, .. } => format!(
+            "join {resource} as a secondary on {}{} (a full sync then copies what differs)",
+            disk.display(),
+            if *force { ", discarding this host's old replay position, versions and logfiles first" } else { "" }
+        ),
+        Command::LeaveResource { resource, host, .. } => format!("remove {} from {resource}", host.as_deref().unwrap_or("this host")),
+        Command::LowlevelSetHostIp { host, ip } => format!("set the address of {host} to {ip} on this host"),
+        Command::Attach { resource } => format!("attach {resource} here"),
+        Command::Detach { resource } => format!("detach {resource} here"),
+        Command::Up { resource } => format!("attach {resource} here and allow fetch, sync and replay"),
+        Command::Down { resource } => format!("pause replay, sync and fetch of {resource} here, then detach"),
+        Command::SetEmergencyLimit { resource, percent } => format!("set this host's emergency limit of {resource} to {percent} %"),
+        Command::SetRpo { resource, seconds } => format!("set the recovery point objective of {resource} to {seconds} s (cluster-wide)"),
+        Command::PauseFetch { resource } => here("fetch", false, false, resource),
+        Command::PauseFetchGlobal { resource } => here("fetch", false, true, resource),
+        Command::ResumeFetch { resource } => here("fetch", true, false, resource),
+        Command::ResumeFetchGlobal { resource } => here("fetch", true, true, resource),
+        Command::PauseSync { resource } => here("sync", false, false, resource),
+        Command::PauseSyncGlobal { resource } => here("sync", false, true, resource),
+        Command::ResumeSync { resource } => here("sync", true, false, resource),
+        Command::ResumeSyncGlobal { resource } => here("sync", true, true, resource),
+        Command::PauseReplay { resource } => here("replay", false, false, resource),
+        Command::PauseReplayGlobal { resource } => here("replay", false, true, resource),
+        Command::ResumeReplay { resource } => here("replay", true, false, resource),
+        Command::ResumeReplayGlobal { resource } => here("replay", true, true, resource),
+        Command::Primary { resource, force: false } => {
+            format!("make this host primary of {resource} by a planned handover (catch up, designate this host, the old primary leaves the role)")
+        }
+        Command::Primary { resource, force: true } => {
+            format!("make this host primary of {resource} at once, with what it has (a failover: what the old primary wrote beyond it becomes a split brain)")
+        }
+        Command::Invalidate { resource } => format!("discard this host's version of {resource} (its own logfiles and versions) and fully sync it from the primary"),
+        Command::FakeSync { resource } => format!("declare this host's disk of {resource} a copy of the primary's without a sync"),
+        Command::Secondary { resource } => format!("give up the primary role of {resource} (no host designated)"),
+        Command::DeleteResource { resource, .. } => format!("delete {resource}: its links and this host's logfiles (the disk keeps its data)"),
+        Command::LogPurgeAll { resource, .. } => format!("remove logfiles of {resource} that no member needs"),
+        Command::Resize { resource, size } => match size {
+            Some(s) => format!("grow {resource} to {s} bytes"),
+            None => format!("grow {resource} to the smallest member disk"),
+        },
+        Command::LogRotate { resource } => format!("start a new logfile of {resource}"),
+        Command::LogDelete { resource } => format!("delete this host's oldest logfile of {resource} that every member has replayed"),
+        Command::LogDeleteAll { resource } => format!("delete this host's logfiles of {resource} that every member has replayed"),
+        Command::Cron => "rotate and delete logfiles and purge old deletion marks".into(),
+        Command::SetSystemdUnit { resource, start_unit, .. } => format!("set the systemd units of {resource} (start unit {start_unit})"),
+        Command::SystemdTrigger { resource } => format!("start or stop the systemd units of {resource} here as the tree says"),
+        _ => "change nothing (it only reads)".into(),
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
+    crate::context::set_dry_run(cli.dry_run);
+    // (A command that only reads runs as always.)
+    let changes = !only_reads(&cli.command) || matches!(cli.command, Command::SystemdTrigger { .. });
+    let plan = (cli.dry_run && changes).then(|| plan(&cli.command));
+    match dispatch(cli) {
+        Err(Error::DryRun) => {
+            println!("dry run: every check passed; it would {}; nothing changed", plan.unwrap_or_default());
+            Ok(())
+        }
+        Ok(()) if plan.is_some() => {
+            println!("dry run: nothing to do, nothing changed");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
     // --timeout S (global, as in the original), else each command's default.
     let secs = |default: u64| cli.timeout.unwrap_or(default);
     let wait = |default: u64| std::time::Duration::from_secs(secs(default));
     if let Some(s) = cli.timeout {
         resource::set_module_wait(std::time::Duration::from_secs(s));
     }
-    let _lock = if only_reads(&cli.command) { None } else { crate::lock::exclusive(std::path::Path::new(crate::context::MARS_ROOT), wait(60))? };
+    // (--dry-run changes nothing: it needs no lock.)
+    let _lock = if only_reads(&cli.command) || cli.dry_run { None } else { crate::lock::exclusive(std::path::Path::new(crate::context::MARS_ROOT), wait(60))? };
     match cli.command {
         Command::CreateCluster { ip } => cluster::create_cluster(&Context::from_system()?, ip),
         Command::LeaveCluster => cluster::leave_cluster(&Context::from_system()?, secs(30)),

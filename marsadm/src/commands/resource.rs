@@ -496,6 +496,7 @@ fn delete_tree(ctx: &Context, rel: &str, stamp: u64) -> Result<()> {
         } else if meta.file_type().is_symlink() {
             ctx.tree.set(&child, mars_core::tree::DELETED, stamp)?;
         } else {
+            crate::context::changing()?;
             std::fs::remove_file(&path).map_err(|e| Error::Tree { path, what: "remove", source: e })?;
         }
     }
@@ -661,6 +662,7 @@ pub(super) fn remove_logfiles(ctx: &Context, res: &str, mut remove: impl FnMut(L
         let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
         if meta.is_file() && remove(log) {
             bytes += meta.len();
+            crate::context::changing()?;
             std::fs::remove_file(&path).map_err(|e| Error::Tree { path, what: "remove", source: e })?;
         }
     }
@@ -827,5 +829,55 @@ mod device_tests {
         assert_eq!(device_path(&t.ctx, "r0").unwrap(), Path::new("/dev/mars/mars-test-no-such-device"));
         assert!(!device_up(&t.ctx, "r0").unwrap());
         assert_eq!(device_path(&t.seen_from("node2"), "r0").unwrap(), Path::new("/dev/mars/r0"));
+    }
+}
+
+#[cfg(test)]
+mod dry_run_tests {
+    use super::*;
+    use crate::scratch::ScratchTree;
+
+    /// Every entry of the tree with its target and time.
+    fn snapshot(dir: &std::path::Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let meta = std::fs::symlink_metadata(e.path()).unwrap();
+            out.push(format!("{} {:?} {:?}", e.path().display(), std::fs::read_link(e.path()).ok(), meta.modified().ok()));
+            if meta.is_dir() {
+                out.extend(snapshot(&e.path()));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Under --dry-run a command that reaches a change stops there, also without its
+    /// own `Context::commit`: the tree's writer refuses.
+    #[test]
+    fn a_dry_run_changes_nothing() {
+        let mut t = ScratchTree::node1_primary("dry-run", "node1");
+        t.set(mars_core::tree::UUID, "node1_1");
+        t.set("ips/ip-node1", "10.0.0.1");
+        let before = snapshot(t.ctx.tree.root());
+        let change = |ctx: &Context| {
+            [
+                set_todo_of(ctx, "r0", "node1", "connect", false),
+                super::super::cluster::set_host_ip(ctx, "node1", "10.0.0.9".parse().unwrap()),
+                super::super::secret::install(ctx, &[7; 32]),
+            ]
+        };
+        crate::context::set_dry_run(true);
+        let results = change(&t.ctx);
+        crate::context::set_dry_run(false);
+        for r in results {
+            assert!(matches!(r, Err(Error::DryRun)), "{r:?}");
+        }
+        assert_eq!(snapshot(t.ctx.tree.root()), before);
+        // And without --dry-run they do change it.
+        for r in change(&t.ctx) {
+            r.unwrap();
+        }
+        assert_ne!(snapshot(t.ctx.tree.root()), before);
     }
 }

@@ -78,6 +78,7 @@ fn installed(ctx: &Context, name: &str) -> Result<Option<[u8; KEY_LEN]>> {
 
 /// Writes `key` to `path` (mode 0600, which must not exist; never through a symlink).
 pub fn write_new(path: &Path, key: &[u8; KEY_LEN]) -> Result<()> {
+    crate::context::changing()?;
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -90,6 +91,7 @@ pub fn write_new(path: &Path, key: &[u8; KEY_LEN]) -> Result<()> {
 
 /// Installs `key` as `/mars/<name>`, atomically.
 fn install_as(ctx: &Context, name: &str, key: &[u8; KEY_LEN]) -> Result<()> {
+    crate::context::changing()?;
     let path = ctx.tree.path(name);
     let tmp: PathBuf = ctx.tree.path(&TempLinkName { writer: std::process::id(), name }.to_string());
     let _ = std::fs::remove_file(&tmp);
@@ -129,6 +131,7 @@ pub fn install(ctx: &Context, key: &[u8; KEY_LEN]) -> Result<()> {
 
 /// Removes the keys of a host that left its cluster.
 pub fn remove(ctx: &Context) -> Result<()> {
+    crate::context::changing()?;
     for name in [KEY_FILE, OLD_KEY_FILE] {
         let path = ctx.tree.path(name);
         match std::fs::remove_file(&path) {
@@ -199,6 +202,7 @@ pub fn rotate(ctx: &Context, how: Rotation<'_>) -> Result<()> {
                 return Err(Error::RotationBehind { hosts: behind.join(", "), id: want });
             }
             let path = ctx.tree.path(OLD_KEY_FILE);
+            crate::context::changing()?;
             std::fs::remove_file(&path).map_err(io_err(&path, "remove"))?;
             publish(ctx)?;
             println!("rotation finished here: only key {want} is accepted");

@@ -54,6 +54,10 @@ pub struct RealSystemctl;
 
 impl Systemctl for RealSystemctl {
     fn run(&self, args: &[&str]) -> Result<bool> {
+        // Only questions under --dry-run.
+        if !matches!(args.first(), Some(&("is-active" | "is-failed" | "is-enabled" | "show" | "status" | "cat" | "is-system-running"))) {
+            crate::context::changing()?;
+        }
         let status = Command::new("systemctl").args(args).status().map_err(|e| err(format!("cannot run systemctl: {e}")))?;
         Ok(status.success())
     }
@@ -146,6 +150,7 @@ impl Systemd<'_> {
     pub fn instantiate(&self, ctx: &Context, resources: &[String]) -> Result<Changes> {
         let mut changes = Changes::default();
         let mut wanted = BTreeSet::new();
+        crate::context::changing()?;
         std::fs::create_dir_all(&self.units).map_err(|e| err(format!("cannot create {}: {e}", self.units.display())))?;
         for (name, path) in self.templates()? {
             let text = std::fs::read_to_string(&path).map_err(|e| err(format!("cannot read template {}: {e}", path.display())))?;
