@@ -84,6 +84,8 @@ pub enum Error {
     LogBad(String),
     #[error("systemd: {0}")]
     Systemd(String),
+    #[error("systemd: {0}")]
+    SystemdRefused(String),
     #[error("--macro: {0}")]
     Macro(String),
     #[error("{0}: the last record is incomplete (being written or fetched, or cut off by a crash)")]
@@ -193,7 +195,8 @@ impl Error {
             | Error::SecretPresent(_)
             | Error::NoSecret(_)
             | Error::RotationPending
-            | Error::RotationBehind { .. } => exit::REFUSED,
+            | Error::RotationBehind { .. }
+            | Error::SystemdRefused(_) => exit::REFUSED,
             // A text that does not expand is a command-line error, as clap's own.
             Error::Macro(_) => exit::USAGE,
             Error::LogIncomplete(_) => exit::INCOMPLETE,

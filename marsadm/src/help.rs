@@ -437,7 +437,7 @@ fn texts() -> Vec<(String, String)> {
             teach(
                 &["none: without systemd running here it does nothing (exit 0)"],
                 &[
-                    "exit 8: a start or stop failed, a unit was not made here from a template, or (for a start) another member was not heard from within 30 s",
+                    "a unit was not made here from a template, or (for a start) another member was not heard from within 30 s", "exit 8: systemctl start or stop failed",
                 ],
                 &["marsadm systemd-trigger", "marsadm systemd-trigger r0"],
             ),

@@ -362,7 +362,9 @@ fn forced(ctx: &Context, v: &View<'_>, res: &str, old: Option<&str>, timeout: Du
     if let Some(old) = old {
         let old_primary = v.actual(old, "is-primary")?.as_deref() == Some("1");
         if v.reachable(old)? && old_primary {
-            eprintln!("WARNING: {old} is reachable and still primary of {res}: if it goes on writing, this creates a SPLIT BRAIN (`marsadm view {res}` will show it)");
+            // (Reachable: heard within 20 s; a host that crashed just now still is.)
+            let ago = crate::liveness::last_heard(ctx, old)?.map_or(0, |d| d.as_secs());
+            eprintln!("WARNING: {old} was primary of {res} when last heard from, {ago} s ago: if it is up and goes on writing, this creates a SPLIT BRAIN (`marsadm view {res}` will show it)");
         }
         let behind = v.behind(old)?;
         if behind > 0 {

@@ -44,6 +44,11 @@ fn err(what: impl Into<String>) -> Error {
     Error::Systemd(what.into())
 }
 
+/// A refusal: nothing was started or stopped (exit status 1, not a system error).
+fn refuse(what: impl Into<String>) -> Error {
+    Error::SystemdRefused(what.into())
+}
+
 /// The one way marsadm talks to systemd: `systemctl ARGS`, `Ok(true)` on exit status 0.
 pub trait Systemctl {
     fn run(&self, args: &[&str]) -> Result<bool>;
@@ -212,7 +217,7 @@ impl Systemd<'_> {
         match std::fs::read_to_string(&path) {
             Ok(old) if old == content => return Ok(false),
             Ok(old) if !old.lines().nth(1).is_some_and(|l| l.starts_with(MARKER)) => {
-                return Err(err(format!("{} exists and was not made by marsadm: remove or rename it", path.display())));
+                return Err(refuse(format!("{} exists and was not made by marsadm: remove or rename it", path.display())));
             }
             _ => {}
         }
@@ -276,7 +281,7 @@ impl Systemd<'_> {
         if self.is_generated(unit) {
             Ok(())
         } else {
-            Err(err(format!(
+            Err(refuse(format!(
                 "resource {res}: unit {unit} was not instantiated here from a template ({} or {}): marsadm starts and stops only those",
                 TEMPLATE_DIRS[0], TEMPLATE_DIRS[1]
             )))
@@ -367,7 +372,7 @@ pub fn act(ctx: &Context, sys: &Systemd<'_>, res: &str, how: Start) -> Result<()
             return Ok(());
         }
         if !silent.is_empty() {
-            return Err(err(format!(
+            return Err(refuse(format!(
                 "resource {res}: not starting {start}: not heard from {} within {} s (one of them may be primary now); if they are down for good: systemctl start {start}",
                 silent.join(", "),
                 within.as_secs()
@@ -473,7 +478,7 @@ pub fn set_unit(ctx: &Context, res: &str, start: &str, stop: Option<&str>) -> Re
     }
     let v = vars(ctx, Some(res))?;
     let name = |given: &str| -> Result<String> {
-        let unit = expand(given, &v).map_err(|e| err(format!("unit {given:?}: {e}")))?;
+        let unit = expand(given, &v).map_err(|e| refuse(format!("unit {given:?}: {e}")))?;
         check_unit_name(&unit).map_err(|e| Error::Name { what: "unit", name: unit.clone(), reason: e.to_string() })?;
         Ok(unit)
     };
