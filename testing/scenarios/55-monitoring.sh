@@ -21,7 +21,7 @@ stop_events() {
     evpid=
   fi
 }
-trap 'stop_events; rm -rf "$OUT"' EXIT
+trap 'stop_events; tb net unshape node1 >/dev/null 2>&1; rm -rf "$OUT"' EXIT
 command -v promtool >/dev/null || fail "promtool missing on the host (scripts/setup.sh installs Debian's prometheus)"
 
 write_some() { on "$1" 'dd if=/dev/urandom of=/dev/mars/r0 bs=64k count='"$3"' seek='"$2"' oflag=direct status=none' || fail "write on $1"; }
@@ -193,6 +193,28 @@ on node1 'i=0; end=$(($(date +%s) + 15)); while [ "$(date +%s)" -lt $end ]; do
 retry 60 caught_up node1 node2 || fail "node2 does not keep up"
 sleep 2
 assert_eq "$before" "$(diskstate_events)" "diskstate events of node2 during steady writes ($(grep '"event":"diskstate"' "$OUT/events" | tail -4 | tr '\n' ' '))"
+
+step "steady writes over a slow link: node2 stays UpToDate while some of the log is in flight"
+# 100 ms and 8 Mbit/s from node1, 2 MiB written every 2 s (each burst takes about two
+# seconds to cross): node2 is often a little behind, within the 10 s that UpToDate
+# allows. Sampled on node2 meanwhile: at least
+# some samples must have a rest to fetch or replay (else this checks nothing), and all
+# must say UpToDate.
+tb net shape node1 --delay 100 --rate 8000
+on node1 'i=0; end=$(($(date +%s) + 20)); while [ "$(date +%s)" -lt $end ]; do
+    dd if=/dev/urandom of=/dev/mars/r0 bs=1M count=2 seek=$((40 + 2 * (i % 8))) oflag=direct status=none || exit 1
+    i=$((i + 1)); sleep 2; done' > "$OUT/slow-writer" 2>&1 &
+writer=$!
+on node2 'end=$(($(date +%s) + 18)); while [ "$(date +%s)" -lt $end ]; do
+    echo "$(marsadm view-diskstate r0) $(($(marsadm view-fetch-rest r0) + $(marsadm view-replay-rest r0)))"
+    sleep 0.3; done' > "$OUT/slow-samples" || fail "sampling on node2"
+wait $writer || fail "slow writer on node1: $(cat "$OUT/slow-writer")"
+tb net unshape node1
+behind=$(awk '$2 > 0' "$OUT/slow-samples" | wc -l)
+echo "$(wc -l < "$OUT/slow-samples") samples, $behind with a rest; disk states: $(cut -d' ' -f1 "$OUT/slow-samples" | sort | uniq -c | xargs)"
+[ "$behind" -ge 3 ] || fail "node2 was never behind: the step checks nothing ($(tr '\n' ' ' < "$OUT/slow-samples"))"
+[ "$(cut -d' ' -f1 "$OUT/slow-samples" | sort -u)" = UpToDate ] || fail "node2's disk state left UpToDate: $(tr '\n' ' ' < "$OUT/slow-samples")"
+retry 60 caught_up node1 node2 || fail "node2 does not catch up after the slow writes"
 
 step "metrics --listen on node2's loopback; metrics --output"
 http=$(cat <<'SH'

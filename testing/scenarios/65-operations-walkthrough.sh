@@ -3,9 +3,9 @@
 # its order, on two Debian nodes with the packages (alpha is node1, bravo node2,
 # /dev/vg0/db their /dev/vdb), with the page's application template and a stand-in for
 # its db-app. Between the steps the scenario checks what the page says happens, and
-# makes happen what the page assumes (step 8: datacenter B goes dark while bravo's
+# makes happen what the page assumes (step 8: datacenter B is cut off while bravo's
 # application writes, so alpha lacks some of bravo's writes: a split brain when
-# bravo comes back). A command the page adds or changes runs here too; the count of
+# the network is back). A command the page adds or changes runs here too; the count of
 # commands run is checked against the page.
 # testbed-image: debian
 source "$(dirname "$0")/../lib.sh"
@@ -83,7 +83,8 @@ app_runs() { # app_runs NODE: the application and its mount are active on NODE a
   a=$(writes "$1"); sleep 2
   [ "$(writes "$1")" -gt "$a" ] || fail "$1: db-app does not write"
 }
-app_off() { ! active "$1" db-app-db.service && ! active "$1" mnt-mars-db.mount || fail "$1: the application runs"; }
+app_stopped() { ! active "$1" db-app-db.service && ! active "$1" mnt-mars-db.mount; }
+app_off() { app_stopped "$1" || fail "$1: the application runs"; }
 app_runs node1
 app_off node2
 
@@ -93,20 +94,19 @@ app_runs node2
 app_off node1
 retry 30 on node2 "test \$(grep -c '^node1 ' /mnt/mars/db/app.log) -gt 0" || fail "alpha's writes are not on bravo"
 
-step "8. datacenter B goes dark while bravo writes; alpha fails over"
+step "8. datacenter B is cut off while bravo writes; alpha fails over"
+# (The page's second case, a partition: bravo keeps running. Its first, a crash, is
+# scenario 52's; a reboot here would double this scenario's time.)
 tb net cut node1 node2
 sleep 3 # bravo's application writes what alpha will never fetch
-tb crash node2
 run_until 'primary --force db'
 app_runs node1
 
-step "8. bravo comes back (it crashed): it starts nothing; a split brain"
+step "8. the network is back: bravo's trigger stops its units; a split brain"
 tb net heal node1 node2
-tb start node2
-on node2 'systemctl is-active --quiet mars.service' || fail "mars.service not active on bravo after its boot"
 on node2 'marsadm wait-cluster --timeout 60' || fail "bravo does not hear alpha"
+retry 60 app_stopped node2 || fail "bravo's application still runs: $(on node2 'marsadm view db')"
 retry 30 on node2 'test "$(marsadm view-is-split-brain db)" = 1' || fail "no split brain shown on bravo: $(on node2 'marsadm view db')"
-app_off node2
 run_until 'marsadm invalidate db'
 # On a terminal (script(1) gives it one) the progress line is rewritten in place, with
 # the rate and the time left once they are known.

@@ -10,7 +10,7 @@
 use std::os::unix::fs::FileExt;
 
 use mars_core::handover::Wait;
-use mars_core::log_record::{decode_header, HEADER_LEN};
+use mars_core::log_record::{decode_header, Format, HEADER_LEN, HEAD_LEN, MAX_PAYLOAD};
 use mars_core::replication::{Stop, REPLAY_STOPPED};
 use mars_core::tree::{LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DISK_ERROR, REPLAY_PREFIX, RPO, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 use serde::Serialize;
@@ -85,13 +85,15 @@ pub(crate) fn members(ctx: &Context, res: &str, primary: Option<&str>, size: u64
         let synced = link(&format!("{SYNCSTATUS_PREFIX}{host}"))?.and_then(|v| v.parse::<u64>().ok()).unwrap_or(size);
         let replay = link(&format!("{REPLAY_PREFIX}{host}"))?;
         let replay = replay.as_deref().and_then(|v| ReplayLink::parse(v).ok());
-        let (lag_bytes, lag_seconds) = match (writer, &replay) {
+        // (within: the oldest write it lacks is at most UPTODATE_WITHIN_NS old.)
+        let (lag_bytes, lag_seconds, within) = match (writer, &replay) {
             (Some(w), Some(r)) if w != host => {
                 let bytes = view.rest_after(r, w)?;
                 let seconds = if bytes == 0 { Some(0.0) } else { oldest_unapplied(ctx, &dir, r, w)?.map(|stamp| now_ns.saturating_sub(stamp) as f64 / 1e9) };
-                (Some(bytes), seconds)
+                let within = bytes == 0 || unapplied_age_bound(ctx, &dir, r, w, now_ns)?.is_some_and(|age| age <= UPTODATE_WITHIN_NS);
+                (Some(bytes), seconds, within)
             }
-            _ => (None, None),
+            _ => (None, None, true),
         };
         let disk_error = actual(DISK_ERROR)?.is_some_and(|v| v != "0");
         let switch = |name: &str| -> Result<bool> { Ok(link(&format!("{TODO_PREFIX}{host}/{name}"))?.as_deref() == Some("1")) };
@@ -104,7 +106,7 @@ pub(crate) fn members(ctx: &Context, res: &str, primary: Option<&str>, size: u64
             "UpToDate"
         } else if !view.consistent_at(&host)? {
             "Inconsistent"
-        } else if lag_bytes.is_some_and(|b| b > 0) && !(following && lag_seconds.is_some_and(|s| s <= UPTODATE_WITHIN_NS as f64 / 1e9)) {
+        } else if lag_bytes.is_some_and(|b| b > 0) && !(following && within) {
             "Outdated"
         } else {
             "UpToDate"
@@ -156,6 +158,45 @@ pub(crate) fn oldest_unapplied(ctx: &Context, dir: &str, at: &ReplayLink<'_>, wr
     Ok(None)
 }
 
+/// At most how old the oldest write of `writer`'s log is that replay position `at` has
+/// not applied: exact where its record is here ([`oldest_unapplied`]); where it is not
+/// (not fetched yet), the age of the last record applied, which is older (log order is
+/// time order). `None`: neither record is here.
+pub(crate) fn unapplied_age_bound(ctx: &Context, dir: &str, at: &ReplayLink<'_>, writer: &str, now_ns: u64) -> Result<Option<u64>> {
+    let stamp = match oldest_unapplied(ctx, dir, at, writer)? {
+        Some(s) => Some(s),
+        None => newest_applied(ctx, dir, at)?,
+    };
+    Ok(stamp.map(|s| now_ns.saturating_sub(s)))
+}
+
+/// The stamp of the record that ends at `at` (the last one applied), if this host has
+/// it: a version 2 record's head sits on a 512-byte boundary at most one record before
+/// (version 1 records, of old logfiles, are not looked for). For display only: a
+/// payload could imitate a head.
+fn newest_applied(ctx: &Context, dir: &str, at: &ReplayLink<'_>) -> Result<Option<u64>> {
+    const BLOCK: u64 = HEAD_LEN as u64;
+    let end = at.start;
+    if end == 0 || end % BLOCK != 0 {
+        return Ok(None);
+    }
+    let span = end.min(BLOCK + u64::from(MAX_PAYLOAD));
+    let Ok(file) = std::fs::File::open(ctx.tree.path(&format!("{dir}/{}", at.log))) else { return Ok(None) };
+    let mut buf = vec![0u8; span as usize];
+    if file.read_exact_at(&mut buf, end - span).is_err() {
+        return Ok(None);
+    }
+    for k in 1..=span / BLOCK {
+        let len = k * BLOCK;
+        if let Ok(h) = decode_header(&buf[(span - len) as usize..]) {
+            if h.format == Format::Aligned && h.record_len() as u64 == len {
+                return Ok(Some(h.stamp_ns));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// The recovery point objective of `res` in seconds (`marsadm set-rpo`), if it has one.
 pub(crate) fn rpo_seconds(ctx: &Context, res: &str) -> Result<Option<u64>> {
     Ok(ctx.tree.get(&format!("{}/{RPO}", resource_dir(res)))?.and_then(|l| l.value.parse().ok()).filter(|s| *s > 0))
@@ -183,6 +224,28 @@ mod tests {
             t.set(&format!("resource-r0/syncstatus-{h}"), "1048576");
         }
         t
+    }
+
+    /// A secondary whose oldest missing write is not fetched yet: UpToDate while the last
+    /// record it applied is recent (the missing one is younger), Outdated once that is
+    /// older than the tolerance.
+    #[test]
+    fn unfetched_writes_after_a_recent_record_are_within_the_tolerance() {
+        let now = real_time_ns();
+        for (ago_s, want) in [(3, "UpToDate"), (30, "Outdated")] {
+            let mut t = three(&format!("unfetched-{ago_s}"), "node2");
+            t.set("resource-r0/replay-node1", "log-000000001-node1,8192,0");
+            t.set("resource-r0/replay-node2", "log-000000001-node1,4608,0");
+            t.set("resource-r0/replay-node3", "log-000000001-node1,8192,0");
+            t.set("resource-r0/actual-node2/is-fetching", "1");
+            // Here: the record at 0 (4608 bytes, applied); what follows is not fetched.
+            t.logfile_with_records("resource-r0/log-000000001-node1", &[(0, now - ago_s * 1_000_000_000)]);
+            let m = members(&t.ctx, "r0", Some("node1"), 1048576, now).unwrap();
+            let node2 = m.iter().find(|m| m.host == "node2").unwrap();
+            assert_eq!((node2.diskstate, node2.lag_bytes, node2.lag_seconds), (want, Some(3584), None), "{ago_s} s");
+            let at = ReplayLink::parse("log-000000001-node1,4608,0").unwrap();
+            assert_eq!(super::super::view::following_closely(&t.ctx, "resource-r0", Some(&at), Some("node1"), true).unwrap(), ago_s == 3);
+        }
     }
 
     #[test]
