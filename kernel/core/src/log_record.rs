@@ -683,6 +683,20 @@ pub fn next_window(base: u64, got: usize, consumed: usize, size: u64, end: Optio
     }
 }
 
+/// The version 2 record that ends where `before` ends: `before` holds the bytes of a
+/// logfile up to a 512-byte boundary of it (a replay position), and the record's head
+/// sits on a 512-byte boundary at most one record back. Judged by the head alone (no
+/// payload digest): for an estimate a reader shows (`marsadm view`: how old the last
+/// applied write is), never for a decision: a payload can imitate a head.
+pub fn aligned_record_ending_at(before: &[u8]) -> Option<RecordHeader> {
+    let most = before.len().min(HEAD_LEN + MAX_PAYLOAD as usize) / HEAD_LEN;
+    (1..=most).find_map(|k| {
+        let len = k * HEAD_LEN;
+        let h = decode_header(&before[before.len() - len..]).ok()?;
+        (h.format == Format::Aligned && h.record_len() == len).then_some(h)
+    })
+}
+
 /// Where the records from `start` on end in a logfile of `size` bytes, judged by their
 /// headers alone: `read_header` reads the [`HEADER_LEN`] bytes at a position (`false`
 /// where it cannot). For a reader that needs the end cheaply and checks no payload
@@ -718,6 +732,19 @@ mod tests {
             checksum: ChecksumAlgorithm::Crc32c,
             format,
         }
+    }
+
+    #[test]
+    fn the_aligned_record_that_ends_at_a_position() {
+        let (a, b) = (header_in(Format::Aligned, 1, 0, 4096), header_in(Format::Aligned, 2, 4096, 512));
+        let mut log = record(&a, 0x11);
+        log.extend(record(&b, 0x22));
+        assert_eq!(aligned_record_ending_at(&log), Some(b));
+        assert_eq!(aligned_record_ending_at(&log[..HEAD_LEN + 4096]), Some(a));
+        // Not at a record's end, nothing before it, or an old packed record: none.
+        assert_eq!(aligned_record_ending_at(&log[..HEAD_LEN + 2048]), None);
+        assert_eq!(aligned_record_ending_at(&[]), None);
+        assert_eq!(aligned_record_ending_at(&record(&header(1, 0, 512), 0x33)), None);
     }
 
     #[test]

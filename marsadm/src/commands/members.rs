@@ -10,7 +10,7 @@
 use std::os::unix::fs::FileExt;
 
 use mars_core::handover::Wait;
-use mars_core::log_record::{decode_header, Format, HEADER_LEN, HEAD_LEN, MAX_PAYLOAD};
+use mars_core::log_record::{aligned_record_ending_at, decode_header, HEADER_LEN, HEAD_LEN, MAX_PAYLOAD};
 use mars_core::replication::{Stop, REPLAY_STOPPED};
 use mars_core::tree::{LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DISK_ERROR, REPLAY_PREFIX, RPO, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX};
 use serde::Serialize;
@@ -89,9 +89,12 @@ pub(crate) fn members(ctx: &Context, res: &str, primary: Option<&str>, size: u64
         let (lag_bytes, lag_seconds, within) = match (writer, &replay) {
             (Some(w), Some(r)) if w != host => {
                 let bytes = view.rest_after(r, w)?;
-                let seconds = if bytes == 0 { Some(0.0) } else { oldest_unapplied(ctx, &dir, r, w)?.map(|stamp| now_ns.saturating_sub(stamp) as f64 / 1e9) };
-                let within = bytes == 0 || unapplied_age_bound(ctx, &dir, r, w, now_ns)?.is_some_and(|age| age <= UPTODATE_WITHIN_NS);
-                (Some(bytes), seconds, within)
+                if bytes == 0 {
+                    (Some(0), Some(0.0), true)
+                } else {
+                    let age = unapplied_age(ctx, &dir, r, w, now_ns)?;
+                    (Some(bytes), age.exact.map(|ns| ns as f64 / 1e9), age.at_most.is_some_and(|ns| ns <= UPTODATE_WITHIN_NS))
+                }
             }
             _ => (None, None, true),
         };
@@ -133,7 +136,7 @@ pub(crate) fn members(ctx: &Context, res: &str, primary: Option<&str>, size: u64
 /// The stamp of the first log record after replay position `at` on `writer`'s history,
 /// if this host has it: in the logfile `at` names, or, where `at` is at its end, in the
 /// logfiles after it that `writer`'s version links name (a few at most).
-pub(crate) fn oldest_unapplied(ctx: &Context, dir: &str, at: &ReplayLink<'_>, writer: &str) -> Result<Option<u64>> {
+fn oldest_unapplied(ctx: &Context, dir: &str, at: &ReplayLink<'_>, writer: &str) -> Result<Option<u64>> {
     let (mut name, mut start) = (at.log.to_string(), at.start);
     for nr in at.log.nr..at.log.nr.saturating_add(4) {
         if nr > at.log.nr {
@@ -158,43 +161,41 @@ pub(crate) fn oldest_unapplied(ctx: &Context, dir: &str, at: &ReplayLink<'_>, wr
     Ok(None)
 }
 
-/// At most how old the oldest write of `writer`'s log is that replay position `at` has
-/// not applied: exact where its record is here ([`oldest_unapplied`]); where it is not
-/// (not fetched yet), the age of the last record applied, which is older (log order is
-/// time order). `None`: neither record is here.
-pub(crate) fn unapplied_age_bound(ctx: &Context, dir: &str, at: &ReplayLink<'_>, writer: &str, now_ns: u64) -> Result<Option<u64>> {
-    let stamp = match oldest_unapplied(ctx, dir, at, writer)? {
-        Some(s) => Some(s),
-        None => newest_applied(ctx, dir, at)?,
+/// How old the oldest write of `writer`'s log is that replay position `at` has not
+/// applied, as far as this host can tell.
+pub(crate) struct UnappliedAge {
+    /// From its record, where that is here.
+    pub exact: Option<u64>,
+    /// At most: `exact`; where its record is not here (not fetched yet), the age of the
+    /// last record applied, which is older (log order is time order).
+    pub at_most: Option<u64>,
+}
+
+pub(crate) fn unapplied_age(ctx: &Context, dir: &str, at: &ReplayLink<'_>, writer: &str, now_ns: u64) -> Result<UnappliedAge> {
+    let age = |stamp: u64| now_ns.saturating_sub(stamp);
+    let exact = oldest_unapplied(ctx, dir, at, writer)?.map(age);
+    let at_most = match exact {
+        Some(a) => Some(a),
+        None => newest_applied(ctx, dir, at)?.map(age),
     };
-    Ok(stamp.map(|s| now_ns.saturating_sub(s)))
+    Ok(UnappliedAge { exact, at_most })
 }
 
 /// The stamp of the record that ends at `at` (the last one applied), if this host has
-/// it: a version 2 record's head sits on a 512-byte boundary at most one record before
-/// (version 1 records, of old logfiles, are not looked for). For display only: a
-/// payload could imitate a head.
+/// it (`log_record::aligned_record_ending_at`; records of old, packed logfiles are not
+/// looked for).
 fn newest_applied(ctx: &Context, dir: &str, at: &ReplayLink<'_>) -> Result<Option<u64>> {
-    const BLOCK: u64 = HEAD_LEN as u64;
     let end = at.start;
-    if end == 0 || end % BLOCK != 0 {
+    if end == 0 || !end.is_multiple_of(HEAD_LEN as u64) {
         return Ok(None);
     }
-    let span = end.min(BLOCK + u64::from(MAX_PAYLOAD));
+    let span = end.min((HEAD_LEN + MAX_PAYLOAD as usize) as u64);
     let Ok(file) = std::fs::File::open(ctx.tree.path(&format!("{dir}/{}", at.log))) else { return Ok(None) };
-    let mut buf = vec![0u8; span as usize];
-    if file.read_exact_at(&mut buf, end - span).is_err() {
+    let mut before = vec![0u8; span as usize];
+    if file.read_exact_at(&mut before, end - span).is_err() {
         return Ok(None);
     }
-    for k in 1..=span / BLOCK {
-        let len = k * BLOCK;
-        if let Ok(h) = decode_header(&buf[(span - len) as usize..]) {
-            if h.format == Format::Aligned && h.record_len() as u64 == len {
-                return Ok(Some(h.stamp_ns));
-            }
-        }
-    }
-    Ok(None)
+    Ok(aligned_record_ending_at(&before).map(|h| h.stamp_ns))
 }
 
 /// The recovery point objective of `res` in seconds (`marsadm set-rpo`), if it has one.

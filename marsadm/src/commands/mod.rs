@@ -25,8 +25,25 @@ pub use resource::Condition;
 pub use view::{human, remaining};
 use resource::Activity;
 
-fn activity(spec: &str, what: Activity, on: bool, global: bool) -> Result<()> {
-    each(spec, resource::require_member, |ctx, res| resource::set_activity(ctx, res, what, on, global))
+/// What a pause-* or resume-* command switches: (resources, activity, on, on every
+/// member).
+fn activity_of(command: &Command) -> Option<(&str, Activity, bool, bool)> {
+    use Activity::{Fetch, Replay, Sync};
+    Some(match command {
+        Command::PauseFetch { resource } => (resource, Fetch, false, false),
+        Command::PauseFetchGlobal { resource } => (resource, Fetch, false, true),
+        Command::ResumeFetch { resource } => (resource, Fetch, true, false),
+        Command::ResumeFetchGlobal { resource } => (resource, Fetch, true, true),
+        Command::PauseSync { resource } => (resource, Sync, false, false),
+        Command::PauseSyncGlobal { resource } => (resource, Sync, false, true),
+        Command::ResumeSync { resource } => (resource, Sync, true, false),
+        Command::ResumeSyncGlobal { resource } => (resource, Sync, true, true),
+        Command::PauseReplay { resource } => (resource, Replay, false, false),
+        Command::PauseReplayGlobal { resource } => (resource, Replay, false, true),
+        Command::ResumeReplay { resource } => (resource, Replay, true, false),
+        Command::ResumeReplayGlobal { resource } => (resource, Replay, true, true),
+        _ => return None,
+    })
 }
 
 /// Runs `act` on every resource `spec` names (`all`: every resource this host is a
@@ -100,9 +117,10 @@ fn only_reads(command: &Command) -> bool {
 
 /// What a state-changing command would do, as `--dry-run` says once its checks passed.
 fn plan(command: &Command) -> String {
-    let here = |what: &str, on: bool, global: bool, res: &str| {
-        format!("{} {what} of {res} {}", if on { "resume" } else { "pause" }, if global { "on every member" } else { "on this host" })
-    };
+    if let Some((resource, what, on, global)) = activity_of(command) {
+        let verb = if on { "resume" } else { "pause" };
+        return format!("{verb} {} of {resource} {}", what.name(), if global { "on every member" } else { "on this host" });
+    }
     match command {
         Command::CreateCluster { .. } => "make this host the first member of a new cluster (secret, uuid, its address)".into(),
         Command::JoinCluster { peer, .. } => format!("install the secret and join {peer}'s cluster, then wait for its tree"),
@@ -122,18 +140,6 @@ fn plan(command: &Command) -> String {
         Command::Down { resource } => format!("pause replay, sync and fetch of {resource} here, then detach"),
         Command::SetEmergencyLimit { resource, percent } => format!("set this host's emergency limit of {resource} to {percent} %"),
         Command::SetRpo { resource, seconds } => format!("set the recovery point objective of {resource} to {seconds} s (cluster-wide)"),
-        Command::PauseFetch { resource } => here("fetch", false, false, resource),
-        Command::PauseFetchGlobal { resource } => here("fetch", false, true, resource),
-        Command::ResumeFetch { resource } => here("fetch", true, false, resource),
-        Command::ResumeFetchGlobal { resource } => here("fetch", true, true, resource),
-        Command::PauseSync { resource } => here("sync", false, false, resource),
-        Command::PauseSyncGlobal { resource } => here("sync", false, true, resource),
-        Command::ResumeSync { resource } => here("sync", true, false, resource),
-        Command::ResumeSyncGlobal { resource } => here("sync", true, true, resource),
-        Command::PauseReplay { resource } => here("replay", false, false, resource),
-        Command::PauseReplayGlobal { resource } => here("replay", false, true, resource),
-        Command::ResumeReplay { resource } => here("replay", true, false, resource),
-        Command::ResumeReplayGlobal { resource } => here("replay", true, true, resource),
         Command::Primary { resource, force: false } => {
             format!("make this host primary of {resource} by a planned handover (catch up, designate this host, the old primary leaves the role)")
         }
@@ -220,18 +226,21 @@ fn dispatch(cli: Cli) -> Result<()> {
             each(&resource, resource::require_member, |ctx, res| resource::set_emergency_limit(ctx, res, percent))
         }
         Command::SetRpo { resource, seconds } => each(&resource, resource::require_member, |ctx, res| resource::set_rpo(ctx, res, seconds)),
-        Command::PauseFetch { resource } => activity(&resource, Activity::Fetch, false, false),
-        Command::PauseFetchGlobal { resource } => activity(&resource, Activity::Fetch, false, true),
-        Command::ResumeFetch { resource } => activity(&resource, Activity::Fetch, true, false),
-        Command::ResumeFetchGlobal { resource } => activity(&resource, Activity::Fetch, true, true),
-        Command::PauseSync { resource } => activity(&resource, Activity::Sync, false, false),
-        Command::PauseSyncGlobal { resource } => activity(&resource, Activity::Sync, false, true),
-        Command::ResumeSync { resource } => activity(&resource, Activity::Sync, true, false),
-        Command::ResumeSyncGlobal { resource } => activity(&resource, Activity::Sync, true, true),
-        Command::PauseReplay { resource } => activity(&resource, Activity::Replay, false, false),
-        Command::PauseReplayGlobal { resource } => activity(&resource, Activity::Replay, false, true),
-        Command::ResumeReplay { resource } => activity(&resource, Activity::Replay, true, false),
-        Command::ResumeReplayGlobal { resource } => activity(&resource, Activity::Replay, true, true),
+        Command::PauseFetch { .. }
+        | Command::PauseFetchGlobal { .. }
+        | Command::ResumeFetch { .. }
+        | Command::ResumeFetchGlobal { .. }
+        | Command::PauseSync { .. }
+        | Command::PauseSyncGlobal { .. }
+        | Command::ResumeSync { .. }
+        | Command::ResumeSyncGlobal { .. }
+        | Command::PauseReplay { .. }
+        | Command::PauseReplayGlobal { .. }
+        | Command::ResumeReplay { .. }
+        | Command::ResumeReplayGlobal { .. } => {
+            let (resource, what, on, global) = activity_of(&cli.command).expect("a pause or resume command");
+            each(resource, resource::require_member, |ctx, res| resource::set_activity(ctx, res, what, on, global))
+        }
         Command::Up { resource } => each(&resource, resource::require_member, resource::up),
         Command::Down { resource } => each(&resource, resource::check_down, resource::down),
         Command::Primary { resource, force } => each(

@@ -329,7 +329,7 @@ impl Activity {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Activity::Fetch => "fetch",
             Activity::Sync => "sync",

@@ -13,7 +13,7 @@ use mars_core::tree::{
 };
 use serde::Serialize;
 
-use super::members::{any_secondary_connected, members, rpo_seconds, unapplied_age_bound, Member};
+use super::members::{any_secondary_connected, members, rpo_seconds, unapplied_age, Member};
 use super::resource::{device_path, resource_dir, resources};
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -572,11 +572,11 @@ pub(crate) const UPTODATE_WITHIN_NS: u64 = 10_000_000_000;
 /// `at` not applied) follows within [`UPTODATE_WITHIN_NS`]: `following` (its fetch and
 /// replay are on) and the oldest write it has not applied is that recent: its record's
 /// stamp where it is here; where it is not (not fetched yet), the last applied
-/// record's, which is older (`members::unapplied_age_bound`).
+/// record's, which is older (`members::unapplied_age`).
 pub(crate) fn following_closely(ctx: &Context, dir: &str, at: Option<&ReplayLink<'_>>, source: Option<&str>, following: bool) -> Result<bool> {
     let (Some(at), Some(source), true) = (at, source, following) else { return Ok(false) };
     let now = crate::tree::real_time_ns();
-    Ok(unapplied_age_bound(ctx, dir, at, source, now)?.is_some_and(|age| age <= UPTODATE_WITHIN_NS))
+    Ok(unapplied_age(ctx, dir, at, source, now)?.at_most.is_some_and(|age| age <= UPTODATE_WITHIN_NS))
 }
 
 /// Emergency mode of resource `res` as the tree shows it here.

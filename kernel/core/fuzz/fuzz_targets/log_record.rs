@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mars_core::log_record::{
-    decode_header, decode_record, encode_record, headers_end, ChecksumAlgorithm, Digester, Format, LogScanner, RecordHeader, RecordKind, SoftwareDigests, DIGEST_LEN,
+    aligned_record_ending_at, decode_header, decode_record, encode_record, headers_end, ChecksumAlgorithm, Digester, Format, LogScanner, RecordHeader, RecordKind, SoftwareDigests, DIGEST_LEN,
 };
 
 /// Accepts every algorithm (digest: CRC32C, zero-padded), so records of any checksum
@@ -83,4 +83,8 @@ fuzz_target!(|data: &[u8]| {
         buf.get(pos..pos + head.len()).map(|h| head.copy_from_slice(h)).is_some()
     });
     assert!(end >= (at as u64).min(size) && end <= size);
+    // The record ending at a position (backwards from it) is a whole aligned one there.
+    if let Some(h) = aligned_record_ending_at(&buf[..at]) {
+        assert!(h.record_len() <= at && h.record_len() % 512 == 0);
+    }
 });
