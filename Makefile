@@ -20,10 +20,11 @@ KDIR ?=
 KERNELS := 7.3 6.12
 KBUILD := $(BUILD)/kernels
 
-.PHONY: all setup kernel module userland initramfs debian-image deb check check-full check-debug kernel-debug initramfs-debug test-host scenarios demo bench soak sim fuzz clean
+.PHONY: all setup kernel module previous userland initramfs debian-image deb check check-full check-debug kernel-debug initramfs-debug test-host scenarios demo bench soak sim fuzz clean
 
-# The packages too: the systemd scenarios install them on Debian nodes.
-all: initramfs debian-image deb
+# The packages too: the systemd scenarios install them on Debian nodes; and the previous
+# protocol's mars.ko and marsadm for the upgrade scenario.
+all: initramfs debian-image deb previous
 
 setup:
 	@scripts/setup.sh
@@ -51,6 +52,12 @@ module: setup
 	@mkdir -p $(KBUILD)/custom
 	@scripts/build-module.sh "$(KDIR)" $(KBUILD)/custom/module $(KBUILD)/custom/mars.ko
 endif
+
+# mars.ko and marsadm of the last commit of the previous wire protocol (named in
+# testing/previous-protocol) for the testbed's default kernel, from the repository's
+# history into a cache keyed by commit and kernel; links in build/previous.
+previous: kernel
+	@scripts/build-previous.sh "$$(cat $(KBUILD)/$(firstword $(KERNELS))/kdir)" $(BUILD)/previous
 
 # Static binaries: they run unchanged inside the testbed nodes (marsadm, the testbed
 # agent, and the test-only hostile peer mars-hostile, mars-writer, mars-crashstate and

@@ -273,6 +273,11 @@ pub(crate) fn is_addr_not_available(e: Error) -> bool {
     e.to_errno() == -(sys::EADDRNOTAVAIL as i32)
 }
 
+/// Whether `e` is `ECONNRESET`: the peer closed the connection (or reset it).
+pub(crate) fn is_closed(e: Error) -> bool {
+    e.to_errno() == -(sys::ECONNRESET as i32)
+}
+
 /// `EPROTO`: a peer broke the protocol (a malformed or unexpected message).
 pub(crate) fn protocol_error() -> Error {
     Error::from_errno(-(sys::EPROTO as i32))

@@ -7,7 +7,10 @@
 //! once when the listener stops.
 //!
 //! Every connection starts with the key exchange of `mars_core::auth`; from then on
-//! every frame both ways carries a tag, checked before the frame is decoded.
+//! every frame both ways carries a tag, checked before the frame is decoded. The
+//! client's first frame sets the protocol version of the connection (`mars_core::
+//! negotiate`): a client falls back to the previous version for a peer that does not
+//! speak its newest.
 
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
@@ -19,16 +22,20 @@ use kernel::sync::Arc;
 
 use crate::kapi::file::DIRECT_ALIGN;
 use crate::kapi::memalloc::NoIoScope;
-use crate::kapi::net::{is_addr_not_available, protocol_error, Endpoint, Socket};
+use crate::kapi::net::{is_addr_not_available, is_closed, protocol_error, Endpoint, Socket};
 use crate::kapi::random;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
 use crate::tree::keys::{KeyedMac, Keys};
 use crate::mars_core::auth::{self, FrameMac, Session, Side, FRAME_TAG_LEN, NONCE_LEN, SEQ_LEN};
 use crate::mars_core::connlimit::{admit, Admission, MAX_PER_PORT};
+use crate::mars_core::negotiate::{fall_back, Answer, PeerVersions, REMEMBER_NS};
 use crate::mars_core::ratelimit::PeerLogLimit;
 use crate::mars_core::text::escaped;
-use crate::mars_core::wire::{check_payload, decode_header, encode_log_data_in_place, parse_ipv4, Message, HEADER_LEN, LOG_DATA_AT};
+use crate::mars_core::wire::{
+    check_payload, decode_header, encode_log_data_in_place, parse_ipv4, Kind, Message, WireError, HEADER_LEN, LOG_DATA_AT, OLDEST_PROTOCOL_VERSION,
+    PROTOCOL_VERSION, UNSUPPORTED_VERSION,
+};
 use crate::context::Context;
 use crate::tree::{address_link, host_name, Tree};
 use crate::tunables::Traffic;
@@ -58,6 +65,10 @@ macro_rules! peer_warn {
 }
 pub(crate) use peer_warn;
 
+/// Peers that answered in an older protocol version after a fallback, offered that
+/// version first for a while (`mars_core::negotiate`).
+static PEER_VERSIONS: PeerVersions<16> = PeerVersions::new();
+
 /// A connection speaking framed messages of one traffic class.
 pub(crate) struct Conn {
     pub(crate) sock: Socket,
@@ -67,6 +78,12 @@ pub(crate) struct Conn {
     max_payload: usize,
     class: Traffic,
     what: &'static str,
+    /// The protocol version of every frame both ways: the client's choice; on a server
+    /// `None` until the client's first frame has come.
+    version: Option<u16>,
+    /// The version of the last frame received: the connection's, or (before the key
+    /// exchange) that of a server's `UNSUPPORTED_VERSION` error.
+    peer_version: u16,
     /// The session MAC and frame counters, once the key exchange is done.
     auth: Option<(FrameMac<KeyedMac>, Session)>,
     /// Until the peer has proven itself (its first tagged frame checked): the payload
@@ -93,8 +110,9 @@ const HANDSHAKE_S: u64 = 10;
 const HANDSHAKE_PAYLOAD: usize = 1024;
 
 impl Conn {
-    /// Wraps `sock`, applying the class's TCP tunables; frames up to `max_payload`.
-    fn new(sock: Socket, class: Traffic, max_payload: usize) -> Result<Conn> {
+    /// Wraps `sock`, applying the class's TCP tunables; frames up to `max_payload` of
+    /// `version` (a server: `None`, the client's).
+    fn new(sock: Socket, class: Traffic, max_payload: usize, version: Option<u16>) -> Result<Conn> {
         let t = class.tuning();
         let get = |a: &AtomicI32| a.load(Ordering::Relaxed);
         sock.set_timeouts(i64::from(get(&t.tcp_timeout)));
@@ -107,7 +125,18 @@ impl Conn {
         let small = max_payload.min(HANDSHAKE_PAYLOAD);
         let buf = KVec::from_elem(0u8, LEAD + SEQ_LEN + HEADER_LEN + small + FRAME_TAG_LEN, GFP_KERNEL)?;
         let deadline = real_ns().saturating_add(HANDSHAKE_S * 1_000_000_000);
-        Ok(Conn { sock, buf, max_payload: small, class, what, auth: None, unproven: Some((max_payload, deadline)), until: None })
+        Ok(Conn {
+            sock,
+            buf,
+            max_payload: small,
+            class,
+            what,
+            version,
+            peer_version: version.unwrap_or(PROTOCOL_VERSION),
+            auth: None,
+            unproven: Some((max_payload, deadline)),
+            until: None,
+        })
     }
 
     /// The peer's first tagged frame checked out: full frames and the class's idle
@@ -123,28 +152,65 @@ impl Conn {
     }
 
     /// Connects to `to` and authenticates (client side of `mars_core::auth`); `Ok(None)`
-    /// while this host has no cluster key.
+    /// while this host has no cluster key. Offers the newest protocol version, or the
+    /// older one `to` answered in lately, and falls back as `mars_core::negotiate` says.
     pub(crate) fn connect(to: Endpoint, class: Traffic, max_payload: usize) -> Result<Option<Conn>> {
         let Some(keys) = Keys::load()? else { return Ok(None) };
-        let mut conn = Conn::new(Socket::connect(to, 2)?, class, max_payload)?;
+        let offered = PEER_VERSIONS.offer(to.addr, real_ns());
+        let mut version = offered;
+        loop {
+            let answer = match Conn::handshake(to, class, max_payload, &keys, version)? {
+                Ok(conn) => {
+                    if version != offered {
+                        let [a, b, c, d] = to.addr;
+                        peer_warn!(to.addr, "{}: {}.{}.{}.{} speaks protocol {}, not {}: talking {} with it (offering {} again in {} s)\n",
+                            conn.what, a, b, c, d, version, offered, version, PROTOCOL_VERSION, REMEMBER_NS / 1_000_000_000);
+                        PEER_VERSIONS.fell_back(to.addr, version, real_ns());
+                    }
+                    return Ok(Some(conn));
+                }
+                Err(answer) => answer,
+            };
+            match fall_back(version, answer) {
+                Some(older) => version = older,
+                None => {
+                    if let Answer::Unsupported { newest } = answer {
+                        let [a, b, c, d] = to.addr;
+                        peer_warn!(to.addr, "{}: {}.{}.{}.{} speaks protocol {} at most; this host speaks {} to {}\n",
+                            class_name(class), a, b, c, d, newest, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION);
+                    }
+                    return Err(protocol_error());
+                }
+            }
+        }
+    }
+
+    /// One attempt of [`Conn::connect`] in protocol `version`: the authenticated
+    /// connection, or what the server answered instead of a challenge that may mean
+    /// another version (`mars_core::negotiate::Answer`).
+    fn handshake(to: Endpoint, class: Traffic, max_payload: usize, keys: &Keys, version: u16) -> Result<core::result::Result<Conn, Answer>> {
+        let mut conn = Conn::new(Socket::connect(to, 2)?, class, max_payload, Some(version))?;
         let mut ours = [0u8; NONCE_LEN];
         random::fill(&mut ours)?;
         let [id, alt] = keys.offered();
         let what = conn.what;
         conn.send(&Message::AuthHello { nonce: &ours, key_id: id, alt_key_id: alt })?;
-        let (theirs, key_id) = match conn.recv()? {
-            Message::AuthChallenge { nonce, key_id } if key_id == id || key_id == alt => (*nonce, key_id),
-            Message::Error { message, .. } => {
+        let (theirs, key_id) = match conn.recv() {
+            Ok(Message::AuthChallenge { nonce, key_id }) if key_id == id || key_id == alt => (*nonce, key_id),
+            Ok(Message::Error { code: UNSUPPORTED_VERSION, .. }) => return Ok(Err(Answer::Unsupported { newest: conn.peer_version })),
+            Ok(Message::Error { message, .. }) => {
                 let [a, b, c, d] = to.addr;
                 peer_warn!(to.addr, "{}: {}.{}.{}.{} refused us: {}\n", what, a, b, c, d, escaped(message));
                 return Err(EPERM);
             }
-            _ => return Err(protocol_error()),
+            Ok(_) => return Err(protocol_error()),
+            Err(e) if is_closed(e) => return Ok(Err(Answer::Closed)),
+            Err(e) => return Err(e),
         };
         let key = keys.get(key_id).ok_or(EPERM)?;
         let session = auth::session_key(key, &ours, &theirs, key_id).map_err(|_| EINVAL)?;
         conn.auth = Some((FrameMac::new(KeyedMac::new(&session)?).map_err(|_| EINVAL)?, Session::new(Side::Client)));
-        Ok(Some(conn))
+        Ok(Ok(conn))
     }
 
     /// Server side of [`Conn::connect`]: a host without a key this host holds gets
@@ -152,7 +218,7 @@ impl Conn {
     pub(crate) fn accept(sock: Socket, class: Traffic, max_payload: usize) -> Result<Conn> {
         let Some(keys) = Keys::load()? else { return Err(EACCES) };
         let peer = peer_addr(&sock);
-        let mut conn = Conn::new(sock, class, max_payload)?;
+        let mut conn = Conn::new(sock, class, max_payload, None)?;
         let (theirs, offered) = match conn.recv()? {
             Message::AuthHello { nonce, key_id, alt_key_id } => (*nonce, [key_id, alt_key_id]),
             _ => return Err(protocol_error()),
@@ -226,9 +292,16 @@ impl Conn {
         let _ = self.send(&Message::Error { code, message });
     }
 
+    /// The protocol version of the frames sent: the connection's (a server's newest
+    /// before the client's first frame).
+    fn send_version(&self) -> u16 {
+        self.version.unwrap_or(PROTOCOL_VERSION)
+    }
+
     /// Sends one frame, tagged once the connection is authenticated.
     pub(crate) fn send(&mut self, m: &Message<'_>) -> Result {
-        let n = m.encode(&mut self.buf[FRAME..]).map_err(|_| EINVAL)?;
+        let version = self.send_version();
+        let n = m.encode(version, &mut self.buf[FRAME..]).map_err(|_| EINVAL)?;
         self.seal_and_send(n)
     }
 
@@ -243,7 +316,8 @@ impl Conn {
         if n > room {
             return Err(EINVAL);
         }
-        let len = encode_log_data_in_place(&mut self.buf[FRAME..], offset, file_size(n), n).map_err(|_| EINVAL)?;
+        let version = self.send_version();
+        let len = encode_log_data_in_place(&mut self.buf[FRAME..], version, offset, file_size(n), n).map_err(|_| EINVAL)?;
         self.seal_and_send(len)
     }
 
@@ -267,10 +341,32 @@ impl Conn {
         const H: usize = FRAME;
         let deadline = [self.unproven.map(|(_, d)| d), self.until].into_iter().flatten().min();
         self.sock.recv_exact_until(&mut self.buf[H..H + HEADER_LEN], deadline)?;
-        let header = decode_header(&self.buf[H..]).map_err(|e| {
-            peer_warn!(peer_addr(&self.sock), "{}: bad frame header: {}\n", self.what, e);
-            protocol_error()
-        })?;
+        let header = match decode_header(&self.buf[H..]) {
+            Ok(header) => header,
+            Err(WireError::UnsupportedVersion(v)) if self.version.is_none() => {
+                // A client's first frame: tell it which versions are spoken here.
+                peer_warn!(peer_addr(&self.sock), "{}: a client speaking protocol {}: refused (this host speaks {} to {})\n",
+                    self.what, v, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION);
+                let _ = self.send(&Message::Error { code: UNSUPPORTED_VERSION, message: "protocol version not spoken here" });
+                return Err(protocol_error());
+            }
+            Err(e) => {
+                peer_warn!(peer_addr(&self.sock), "{}: bad frame header: {}\n", self.what, e);
+                return Err(protocol_error());
+            }
+        };
+        // One version per connection; before the key exchange a server may say in
+        // another one that it does not speak the client's.
+        match self.version {
+            None => self.version = Some(header.version),
+            Some(v) if v == header.version => {}
+            Some(_) if self.auth.is_none() && header.kind == Kind::Error => {}
+            Some(v) => {
+                peer_warn!(peer_addr(&self.sock), "{}: a frame of protocol {} on a connection of {}\n", self.what, header.version, v);
+                return Err(protocol_error());
+            }
+        }
+        self.peer_version = header.version;
         let len = header.payload_len as usize;
         if len > self.max_payload {
             peer_warn!(peer_addr(&self.sock), "{}: frame of {} bytes too large\n", self.what, len);

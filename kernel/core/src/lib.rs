@@ -18,6 +18,7 @@ pub mod lamport;
 pub mod log_record;
 pub mod merge;
 pub mod names;
+pub mod negotiate;
 pub mod ownership;
 pub mod ratelimit;
 pub mod replication;

@@ -5,7 +5,7 @@
 //! plain `&str` forms are derived from them at compile time, so each is written once.
 
 /// [`VERSION`] with a terminating NUL. This is the one place the version is written down.
-pub const VERSION_WITH_NUL: &str = "0.1.0\0";
+pub const VERSION_WITH_NUL: &str = "0.2.0\0";
 
 /// Release version of this MARS implementation. marsadm's Cargo version must match
 /// (checked by a unit test in marsadm), so a module and a marsadm of one release agree.

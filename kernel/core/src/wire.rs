@@ -7,7 +7,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 4 | magic `MRSW` |
-//! | 4 | 2 | protocol version ([`PROTOCOL_VERSION`]) |
+//! | 4 | 2 | protocol version ([`PROTOCOL_VERSION`] or [`OLDEST_PROTOCOL_VERSION`]) |
 //! | 6 | 2 | message kind ([`Kind`]) |
 //! | 8 | 4 | payload length (≤ [`MAX_PAYLOAD`]) |
 //! | 12 | 4 | CRC32C of the payload |
@@ -18,6 +18,12 @@
 //! (`u16` length, UTF-8, no NUL); a message's payload has exactly its fields, nothing
 //! more. Decoding validates everything and borrows strings from the input: a frame that
 //! fails any check is an error, never a panic, and the connection is closed.
+//!
+//! A connection speaks one version, the client's choice: a server answers in the version
+//! of the client's first frame if it speaks it, else with an [`UNSUPPORTED_VERSION`]
+//! error in its own newest one; a client falls back to an older version it speaks
+//! (`negotiate`), so a host talks to hosts of the previous protocol (N-1) and a cluster
+//! upgrades one host at a time.
 
 use super::auth::NONCE_LEN;
 use super::crc32c::crc32c;
@@ -25,8 +31,17 @@ use super::tree::LogName;
 
 /// Frame magic.
 pub const MAGIC: [u8; 4] = *b"MRSW";
-/// The protocol version this code speaks.
-pub const PROTOCOL_VERSION: u16 = 4;
+/// The newest protocol version this code speaks, the one it offers first. Version 5:
+/// version 4's frames, and the negotiation of the module doc.
+pub const PROTOCOL_VERSION: u16 = 5;
+/// The oldest protocol version this code still speaks (N-1): hosts of the previous
+/// release talk to this one.
+pub const OLDEST_PROTOCOL_VERSION: u16 = 4;
+
+/// Whether this code speaks protocol `version`.
+pub const fn speaks(version: u16) -> bool {
+    version >= OLDEST_PROTOCOL_VERSION && version <= PROTOCOL_VERSION
+}
 /// Frame header length.
 pub const HEADER_LEN: usize = 24;
 /// Where the data of a `LogData` payload starts (after `offset` and `file_size`).
@@ -189,6 +204,8 @@ fn check_sync_range(offset: u64, len: u32, max: u32) -> Result<(), WireError> {
 /// A checked frame header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
+    /// A version this code speaks ([`speaks`]).
+    pub version: u16,
     pub kind: Kind,
     pub payload_len: u32,
     pub payload_crc: u32,
@@ -212,7 +229,7 @@ pub fn decode_header(buf: &[u8]) -> Result<FrameHeader, WireError> {
         return Err(WireError::HeaderChecksum);
     }
     let version = le16(h, 4);
-    if version != PROTOCOL_VERSION {
+    if !speaks(version) {
         return Err(WireError::UnsupportedVersion(version));
     }
     let kind = Kind::from_u16(le16(h, 6)).ok_or(WireError::UnknownKind(le16(h, 6)))?;
@@ -223,7 +240,7 @@ pub fn decode_header(buf: &[u8]) -> Result<FrameHeader, WireError> {
     if le32(h, 16) != 0 {
         return Err(WireError::Reserved);
     }
-    Ok(FrameHeader { kind, payload_len, payload_crc: le32(h, 12) })
+    Ok(FrameHeader { version, kind, payload_len, payload_crc: le32(h, 12) })
 }
 
 /// Checks a payload against its header.
@@ -262,6 +279,10 @@ pub const NO_SUCH_LOGFILE: u32 = 5;
 /// The Error code of a primary that does not serve a full sync whose replay start is
 /// not on its history (`replication::serves_sync`).
 pub const SYNC_OFF_HISTORY: u32 = 14;
+
+/// The Error code of a server whose client's first frame has a version it does not
+/// speak (since protocol 5): the error frame is in the server's newest version.
+pub const UNSUPPORTED_VERSION: u32 = 15;
 
 /// A message, borrowing its strings and data from the decoded payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -561,27 +582,30 @@ impl<'a> Message<'a> {
         }
     }
 
-    /// Encodes the whole frame (header and payload) into `out`; returns its length. The
-    /// result decodes to `self` (checked by the tests).
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+    /// Encodes the whole frame (header and payload) of protocol `version` into `out`;
+    /// returns its length. The result decodes to `self` (checked by the tests).
+    pub fn encode(&self, version: u16, out: &mut [u8]) -> Result<usize, WireError> {
         let (head, body) = out.split_at_mut_checked(HEADER_LEN).ok_or(WireError::NoSpace)?;
         let mut w = Writer { buf: body, pos: 0 };
         self.encode_payload(&mut w)?;
         let len = w.pos;
-        write_header(head, self.kind(), &body[..len])
+        write_header(head, version, self.kind(), &body[..len])
     }
 }
 
-/// Writes the header of a frame of `kind` with `payload` into `head`; returns the
-/// frame's length.
-fn write_header(head: &mut [u8], kind: Kind, payload: &[u8]) -> Result<usize, WireError> {
+/// Writes the header of a frame of `version` and `kind` with `payload` into `head`;
+/// returns the frame's length.
+fn write_header(head: &mut [u8], version: u16, kind: Kind, payload: &[u8]) -> Result<usize, WireError> {
     let len = payload.len();
+    if !speaks(version) {
+        return Err(WireError::UnsupportedVersion(version));
+    }
     if len > MAX_PAYLOAD as usize {
         return Err(WireError::TooLarge(len as u32));
     }
     let payload_crc = crc32c(payload);
     head[..4].copy_from_slice(&MAGIC);
-    head[4..6].copy_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+    head[4..6].copy_from_slice(&version.to_le_bytes());
     head[6..8].copy_from_slice(&(kind as u16).to_le_bytes());
     head[8..12].copy_from_slice(&(len as u32).to_le_bytes());
     head[12..16].copy_from_slice(&payload_crc.to_le_bytes());
@@ -594,23 +618,23 @@ fn write_header(head: &mut [u8], kind: Kind, payload: &[u8]) -> Result<usize, Wi
 /// Encodes a `LogData` frame into `out` around its data, already in place: `data_len`
 /// bytes at `HEADER_LEN + LOG_DATA_AT` (the fetch server reads logfile data straight into
 /// its frame buffer). Returns the frame's length; the frame is the one
-/// [`Message::encode`] makes of the same message.
-pub fn encode_log_data_in_place(out: &mut [u8], offset: u64, file_size: u64, data_len: usize) -> Result<usize, WireError> {
+/// [`Message::encode`] makes of the same message in the same `version`.
+pub fn encode_log_data_in_place(out: &mut [u8], version: u16, offset: u64, file_size: u64, data_len: usize) -> Result<usize, WireError> {
     let end = (HEADER_LEN + LOG_DATA_AT).checked_add(data_len).ok_or(WireError::NoSpace)?;
     let (head, body) = out.get_mut(..end).ok_or(WireError::NoSpace)?.split_at_mut(HEADER_LEN);
     body[..8].copy_from_slice(&offset.to_le_bytes());
     body[8..LOG_DATA_AT].copy_from_slice(&file_size.to_le_bytes());
-    write_header(head, Kind::LogData, body)
+    write_header(head, version, Kind::LogData, body)
 }
 
-/// Decodes one complete frame from the start of `buf`; returns the message and the
-/// frame's length.
-pub fn decode_frame(buf: &[u8]) -> Result<(Message<'_>, usize), WireError> {
+/// Decodes one complete frame from the start of `buf`; returns its version, the message
+/// and the frame's length.
+pub fn decode_frame(buf: &[u8]) -> Result<(u16, Message<'_>, usize), WireError> {
     let header = decode_header(buf)?;
     let end = HEADER_LEN + header.payload_len as usize;
     let payload = buf.get(HEADER_LEN..end).ok_or(WireError::Truncated)?;
     check_payload(&header, payload)?;
-    Ok((Message::decode(header.kind, payload)?, end))
+    Ok((header.version, Message::decode(header.kind, payload)?, end))
 }
 
 #[cfg(test)]
@@ -621,14 +645,14 @@ mod tests {
     fn log_data_in_place_is_the_encoded_frame() {
         let data: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
         let mut want = vec![0u8; HEADER_LEN + LOG_DATA_AT + data.len()];
-        let n = Message::LogData { offset: 4096, file_size: 1 << 20, data: &data }.encode(&mut want).unwrap();
+        let n = Message::LogData { offset: 4096, file_size: 1 << 20, data: &data }.encode(PROTOCOL_VERSION, &mut want).unwrap();
         assert_eq!(n, want.len());
         assert_eq!(&want[HEADER_LEN + LOG_DATA_AT..], &data[..]);
         let mut got = vec![0xeeu8; n + 3];
         got[HEADER_LEN + LOG_DATA_AT..n].copy_from_slice(&data);
-        assert_eq!(encode_log_data_in_place(&mut got, 4096, 1 << 20, data.len()), Ok(n));
+        assert_eq!(encode_log_data_in_place(&mut got, PROTOCOL_VERSION, 4096, 1 << 20, data.len()), Ok(n));
         assert_eq!(&got[..n], &want[..]);
-        assert_eq!(encode_log_data_in_place(&mut got[..n - 1], 4096, 1 << 20, data.len()), Err(WireError::NoSpace));
+        assert_eq!(encode_log_data_in_place(&mut got[..n - 1], PROTOCOL_VERSION, 4096, 1 << 20, data.len()), Err(WireError::NoSpace));
     }
 
     #[test]
@@ -664,11 +688,24 @@ mod tests {
     }
 
     #[test]
-    fn round_trip() {
-        for m in samples() {
-            let mut buf = vec![0u8; 8192];
-            let n = m.encode(&mut buf).unwrap();
-            assert_eq!(decode_frame(&buf[..n]), Ok((m, n)));
+    fn round_trip_in_every_version_spoken() {
+        for version in OLDEST_PROTOCOL_VERSION..=PROTOCOL_VERSION {
+            for m in samples() {
+                let mut buf = vec![0u8; 8192];
+                let n = m.encode(version, &mut buf).unwrap();
+                assert_eq!(decode_frame(&buf[..n]), Ok((version, m, n)));
+            }
+        }
+        // A host speaks its version and the one before (docu/wire-protocol.md, "Versions").
+        assert_eq!(OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION - 1);
+        let mut buf = vec![0u8; 8192];
+        for version in [0, 1, 2, 3, PROTOCOL_VERSION + 1, u16::MAX] {
+            assert_eq!(Message::SyncEnd.encode(version, &mut buf), Err(WireError::UnsupportedVersion(version)));
+            let mut f = frame(Kind::SyncEnd as u16, &[]);
+            f[4..6].copy_from_slice(&version.to_le_bytes());
+            let c = crc32c(&f[..20]);
+            f[20..24].copy_from_slice(&c.to_le_bytes());
+            assert_eq!(decode_header(&f), Err(WireError::UnsupportedVersion(version)));
         }
     }
 
@@ -676,7 +713,7 @@ mod tests {
     fn every_single_byte_corruption_is_detected() {
         for m in samples() {
             let mut buf = vec![0u8; 8192];
-            let n = m.encode(&mut buf).unwrap();
+            let n = m.encode(PROTOCOL_VERSION, &mut buf).unwrap();
             for i in 0..n {
                 for flip in [0x01u8, 0x80, 0xff] {
                     let mut bad = buf[..n].to_vec();

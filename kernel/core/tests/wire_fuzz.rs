@@ -2,7 +2,7 @@
 //! never panics, never reads past its input, and accepts only what encodes back to the
 //! same bytes. A bounded run is part of `make check`.
 
-use mars_core::wire::{decode_frame, Message, HEADER_LEN};
+use mars_core::wire::{decode_frame, Message, HEADER_LEN, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION};
 use proptest::prelude::*;
 
 fn name() -> impl Strategy<Value = String> {
@@ -39,7 +39,7 @@ fn spec() -> impl Strategy<Value = Spec> {
     ]
 }
 
-fn encode(s: &Spec) -> Vec<u8> {
+fn encode(s: &Spec, version: u16) -> Vec<u8> {
     let dirs;
     let m = match s {
         Spec::Hello(c, h, l, f) => Message::Hello { cluster: c, host: h, lamport_ns: *l, flags: *f },
@@ -54,10 +54,10 @@ fn encode(s: &Spec) -> Vec<u8> {
         Spec::Data(o, size, d) => Message::LogData { offset: *o, file_size: *size, data: d },
     };
     let mut buf = vec![0u8; HEADER_LEN + 8192];
-    let n = m.encode(&mut buf).expect("valid message encodes");
+    let n = m.encode(version, &mut buf).expect("valid message encodes");
     buf.truncate(n);
-    let (back, used) = decode_frame(&buf).expect("encoded frame decodes");
-    assert_eq!(back, m);
+    let (v, back, used) = decode_frame(&buf).expect("encoded frame decodes");
+    assert_eq!((v, back), (version, m));
     assert_eq!(used, n);
     buf
 }
@@ -67,33 +67,34 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        if let Ok((_, used)) = decode_frame(&bytes) {
+        if let Ok((_, _, used)) = decode_frame(&bytes) {
             prop_assert!(used <= bytes.len());
         }
     }
 
     #[test]
-    fn valid_messages_round_trip(s in spec()) {
-        encode(&s);
+    fn valid_messages_round_trip(s in spec(), version in OLDEST_PROTOCOL_VERSION..=PROTOCOL_VERSION) {
+        encode(&s, version);
     }
 
     #[test]
     fn mutated_frames_are_refused_or_reencode_identically(
         s in spec(),
+        version in OLDEST_PROTOCOL_VERSION..=PROTOCOL_VERSION,
         edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
         cut in any::<prop::sample::Index>(),
     ) {
-        let mut buf = encode(&s);
+        let mut buf = encode(&s, version);
         for (at, v) in &edits {
             let i = at.index(buf.len());
             buf[i] = *v;
         }
         let len = cut.index(buf.len() + 1);
         let input = &buf[..len];
-        if let Ok((m, used)) = decode_frame(input) {
+        if let Ok((v, m, used)) = decode_frame(input) {
             // Anything accepted is a well-formed frame that encodes to exactly its bytes.
             let mut again = vec![0u8; used + 16];
-            let n = m.encode(&mut again).unwrap();
+            let n = m.encode(v, &mut again).unwrap();
             prop_assert_eq!(&again[..n], &input[..used]);
         }
     }

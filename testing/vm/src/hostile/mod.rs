@@ -109,7 +109,7 @@ pub fn key_id_of(key: &[u8; KEY_LEN]) -> u64 {
 /// Encodes `m` as a whole frame.
 pub fn frame(m: &Message<'_>) -> Vec<u8> {
     let mut buf = vec![0u8; HEADER_LEN + MAX_PAYLOAD as usize];
-    let n = m.encode(&mut buf).expect("encodable message");
+    let n = m.encode(PROTOCOL_VERSION, &mut buf).expect("encodable message");
     buf.truncate(n);
     buf
 }
