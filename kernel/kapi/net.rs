@@ -207,7 +207,7 @@ impl Socket {
                 return Err(Error::from_errno(n));
             }
             if n == 0 {
-                return Err(Error::from_errno(-(sys::ECONNRESET as i32)));
+                return Err(closed());
             }
             buf = &buf[n as usize..];
         }
@@ -242,7 +242,7 @@ impl Socket {
                 return Err(Error::from_errno(n));
             }
             if n == 0 {
-                return Err(Error::from_errno(-(sys::ECONNRESET as i32)));
+                return Err(closed());
             }
             buf = &mut buf[n as usize..];
         }
@@ -273,9 +273,14 @@ pub(crate) fn is_addr_not_available(e: Error) -> bool {
     e.to_errno() == -(sys::EADDRNOTAVAIL as i32)
 }
 
-/// Whether `e` is `ECONNRESET`: the peer closed the connection (or reset it).
+/// `ECONNRESET`: the peer closed the connection (or reset it).
+pub(crate) fn closed() -> Error {
+    Error::from_errno(-(sys::ECONNRESET as i32))
+}
+
+/// Whether `e` is [`closed`]'s error.
 pub(crate) fn is_closed(e: Error) -> bool {
-    e.to_errno() == -(sys::ECONNRESET as i32)
+    e.to_errno() == closed().to_errno()
 }
 
 /// `EPROTO`: a peer broke the protocol (a malformed or unexpected message).

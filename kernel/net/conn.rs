@@ -22,18 +22,18 @@ use kernel::sync::Arc;
 
 use crate::kapi::file::DIRECT_ALIGN;
 use crate::kapi::memalloc::NoIoScope;
-use crate::kapi::net::{is_addr_not_available, is_closed, protocol_error, Endpoint, Socket};
+use crate::kapi::net::{closed, is_addr_not_available, is_closed, protocol_error, Endpoint, Socket};
 use crate::kapi::random;
 use crate::kapi::thread::{self, Thread};
 use crate::kapi::time::real_ns;
 use crate::tree::keys::{KeyedMac, Keys};
 use crate::mars_core::auth::{self, FrameMac, Session, Side, FRAME_TAG_LEN, NONCE_LEN, SEQ_LEN};
 use crate::mars_core::connlimit::{admit, Admission, MAX_PER_PORT};
-use crate::mars_core::negotiate::{fall_back, Answer, PeerVersions, REMEMBER_NS};
+use crate::mars_core::negotiate::{fall_back, frame_version, Answer, PeerVersions, REMEMBER_NS};
 use crate::mars_core::ratelimit::PeerLogLimit;
 use crate::mars_core::text::escaped;
 use crate::mars_core::wire::{
-    check_payload, decode_header, encode_log_data_in_place, parse_ipv4, Kind, Message, WireError, HEADER_LEN, LOG_DATA_AT, OLDEST_PROTOCOL_VERSION,
+    check_payload, decode_header, encode_log_data_in_place, parse_ipv4, Message, WireError, HEADER_LEN, LOG_DATA_AT, OLDEST_PROTOCOL_VERSION,
     PROTOCOL_VERSION, UNSUPPORTED_VERSION,
 };
 use crate::context::Context;
@@ -171,14 +171,13 @@ impl Conn {
                 }
                 Err(answer) => answer,
             };
-            match fall_back(version, answer) {
-                Some(older) => version = older,
-                None => {
-                    if let Answer::Unsupported { newest } = answer {
-                        let [a, b, c, d] = to.addr;
-                        peer_warn!(to.addr, "{}: {}.{}.{}.{} speaks protocol {} at most; this host speaks {} to {}\n",
-                            class_name(class), a, b, c, d, newest, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION);
-                    }
+            match (fall_back(version, answer), answer) {
+                (Some(older), _) => version = older,
+                (None, Answer::Closed) => return Err(closed()),
+                (None, Answer::Unsupported { newest }) => {
+                    let [a, b, c, d] = to.addr;
+                    peer_warn!(to.addr, "{}: {}.{}.{}.{} speaks protocol {} at most; this host speaks {} to {}\n",
+                        class_name(class), a, b, c, d, newest, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION);
                     return Err(protocol_error());
                 }
             }
@@ -355,17 +354,11 @@ impl Conn {
                 return Err(protocol_error());
             }
         };
-        // One version per connection; before the key exchange a server may say in
-        // another one that it does not speak the client's.
-        match self.version {
-            None => self.version = Some(header.version),
-            Some(v) if v == header.version => {}
-            Some(_) if self.auth.is_none() && header.kind == Kind::Error => {}
-            Some(v) => {
-                peer_warn!(peer_addr(&self.sock), "{}: a frame of protocol {} on a connection of {}\n", self.what, header.version, v);
-                return Err(protocol_error());
-            }
-        }
+        let Some(version) = frame_version(self.version, self.auth.is_some(), header.version, header.kind) else {
+            peer_warn!(peer_addr(&self.sock), "{}: a frame of protocol {} on a connection of {}\n", self.what, header.version, self.send_version());
+            return Err(protocol_error());
+        };
+        self.version = Some(version);
         self.peer_version = header.version;
         let len = header.payload_len as usize;
         if len > self.max_payload {

@@ -15,7 +15,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::ratelimit::peer_key;
-use super::wire::{speaks, PROTOCOL_VERSION};
+use super::wire::{speaks, Kind, PROTOCOL_VERSION};
 
 /// What a server said to a client's first frame instead of a challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +39,19 @@ pub fn fall_back(tried: u16, answer: Answer) -> Option<u16> {
         Answer::Unsupported { newest } => newest,
     };
     (next < tried && speaks(next)).then_some(next)
+}
+
+/// The version of a connection after a frame of version `got` (one spoken here) and
+/// `kind` came in on it: `version`, the connection's (a server's is `None` until the
+/// client's first frame: then that frame's). A frame of another version ends the
+/// connection (`None`), but for a server's error before the key exchange (`keyed`):
+/// the one that says it does not speak the client's version, in its own.
+pub fn frame_version(version: Option<u16>, keyed: bool, got: u16, kind: Kind) -> Option<u16> {
+    match version {
+        None => Some(got),
+        Some(v) if v == got || (!keyed && kind == Kind::Error) => Some(v),
+        Some(_) => None,
+    }
 }
 
 /// How long a client keeps offering a peer the older version it fell back to before it
@@ -126,6 +139,21 @@ mod tests {
             assert_eq!(fall_back(PROTOCOL_VERSION, Answer::Unsupported { newest }), None, "{newest}");
         }
         assert_eq!(fall_back(0, Answer::Closed), None);
+    }
+
+    #[test]
+    fn a_connection_speaks_one_version() {
+        let (old, new) = (OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION);
+        // A server takes the client's first frame's version.
+        assert_eq!(frame_version(None, false, old, Kind::AuthHello), Some(old));
+        assert_eq!(frame_version(None, false, new, Kind::AuthHello), Some(new));
+        assert_eq!(frame_version(Some(old), true, old, Kind::GetTree), Some(old));
+        // Another version later ends the connection, tagged or not.
+        assert_eq!(frame_version(Some(old), true, new, Kind::GetTree), None);
+        assert_eq!(frame_version(Some(new), true, old, Kind::Error), None);
+        assert_eq!(frame_version(Some(new), false, old, Kind::AuthChallenge), None);
+        // But a server's unsupported-version error before the key exchange is heard.
+        assert_eq!(frame_version(Some(new), false, old, Kind::Error), Some(new));
     }
 
     const S: u64 = 1_000_000_000;

@@ -10,7 +10,7 @@
 use mars_core::auth::{FRAME_TAG_LEN, KEY_LEN};
 use mars_core::tree::ReplayLink;
 use mars_core::tree::ANY_CLUSTER;
-use mars_core::wire::{Kind, Message, MAX_SYNC_READ, SYNC_BLOCK};
+use mars_core::wire::{Kind, Message, MAX_SYNC_READ, OLDEST_PROTOCOL_VERSION, SYNC_BLOCK};
 
 use super::{fix_crcs, frame, random_bytes, with_version, Creds, Got, HandshakeError, HandshakeOpts, Link, Port, Session, Target, Verdict};
 
@@ -248,7 +248,8 @@ pub fn replay(t: &Target, creds: &Creds, k: &Known, forbidden: &Forbidden) -> Ve
 
 /// (d) Tampering inside a member's session: a changed frame under its old tag, a flipped
 /// tag bit, two frames swapped, a frame tagged for the other direction, a frame without
-/// tag, a frame sent twice. Each must close the connection with nothing more said.
+/// tag, a frame sent twice, a rightly tagged frame of another protocol version than the
+/// session's. Each must close the connection with nothing more said.
 pub fn tamper(t: &Target, creds: &Creds, k: &Known, forbidden: &Forbidden) -> Verdict {
     let mut v = Verdict::new("tamper");
     let lp = k.log_path();
@@ -261,7 +262,7 @@ pub fn tamper(t: &Target, creds: &Creds, k: &Known, forbidden: &Forbidden) -> Ve
             Port::Sync => frame(&Message::SyncStart { res: &k.res, from_log: &k.log, from_pos: 1 }),
         };
         type Tampering = fn(&mut Session, &[u8], &[u8]) -> Vec<u8>;
-        let cases: [(&str, Tampering); 6] = [
+        let cases: [(&str, Tampering); 7] = [
             ("another valid frame under this one's tag", |s, req, other| {
                 // `other` is a valid request of the same length: only the tag is wrong.
                 let mut sealed = s.seal(req);
@@ -284,6 +285,10 @@ pub fn tamper(t: &Target, creds: &Creds, k: &Known, forbidden: &Forbidden) -> Ve
             ("the same frame twice", |s, req, _| {
                 let sealed = s.seal(req);
                 [sealed.clone(), sealed].concat()
+            }),
+            ("a frame of the other protocol version, tagged", |s, req, _| {
+                // The session speaks the newest version; this frame's tag is right.
+                s.seal(&with_version(req.to_vec(), OLDEST_PROTOCOL_VERSION))
             }),
         ];
         for (what, tampering) in cases {
