@@ -1,6 +1,6 @@
 //! `mars-hostile`'s attacks and fuzzer on loopback, against a server double that follows
-//! the rules of protocol version 2 with the same core code as the module
-//! (`mars_core::auth`, `mars_core::wire`). Each protection of the double can be removed
+//! the rules of the protocol with the same core code as the module
+//! (`mars_core::auth`, `mars_core::wire`, `mars_core::negotiate`). Each protection of the double can be removed
 //! ([`Weakness`]): the attack aimed at it must then report a breach, so no verdict
 //! passes for want of trying. The real tests run against mars.ko in the VM scenario
 //! 46-hostile-client.sh.
@@ -11,6 +11,7 @@ use std::thread;
 use std::time::Duration;
 
 use mars_core::auth::{self, FrameMac, Side, FRAME_TAG_LEN, KEY_LEN, NONCE_LEN, SEQ_LEN};
+use mars_core::negotiate::frame_version;
 use mars_core::tree::parse_log_path;
 use mars_core::wire::{self, Kind, Message, HEADER_LEN, MAX_PAYLOAD};
 use mars_testbed::hostile::attacks::{self, Forbidden};
@@ -32,6 +33,8 @@ enum Weakness {
     OpenHello,
     /// Fetch serves any path the decoder lets through, not only logfiles.
     AnyFetchPath,
+    /// Frames of any version spoken are taken, not only the connection's.
+    AnyVersion,
 }
 
 #[derive(Clone, Copy)]
@@ -45,6 +48,8 @@ struct Conn {
     mac: Option<FrameMac<HostMac>>,
     sess: auth::Session,
     weak: Weakness,
+    /// The connection's protocol version, from the client's first frame.
+    version: Option<u16>,
 }
 
 impl Conn {
@@ -53,6 +58,8 @@ impl Conn {
         let mut head = [0u8; HEADER_LEN];
         self.s.read_exact(&mut head).ok()?;
         let h = wire::decode_header(&head).ok()?;
+        let same = frame_version(self.version, self.mac.is_some(), h.version, h.kind);
+        self.version = Some(same.or((self.weak == Weakness::AnyVersion).then_some(h.version))?);
         let tagged = self.mac.is_some();
         let mut body = vec![0u8; h.payload_len as usize + if tagged { FRAME_TAG_LEN } else { 0 }];
         self.s.read_exact(&mut body).ok()?;
@@ -88,7 +95,7 @@ impl Conn {
 
 fn serve(d: Double, port: usize, s: TcpStream) -> Option<()> {
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut c = Conn { s, mac: None, sess: auth::Session::new(Side::Server), weak: d.weak };
+    let mut c = Conn { s, mac: None, sess: auth::Session::new(Side::Server), weak: d.weak, version: None };
     let (kind, p) = c.recv()?;
     let (nonce_c, offered) = match Message::decode(kind, &p).ok()? {
         Message::AuthHello { nonce, key_id, alt_key_id } => (*nonce, [key_id, alt_key_id]),
@@ -245,6 +252,16 @@ fn unchecked_tags_are_breaches_of_tamper_and_wrong_key() {
     assert_eq!(v.status(), 1, "{}", v.line());
     let v = attacks::wrong_key(&t, &c, &forbid_uuid());
     assert_eq!(v.status(), 1, "{}", v.line());
+}
+
+#[test]
+fn a_frame_of_another_version_taken_is_a_breach_of_tamper() {
+    let (t, c) = setup(Weakness::AnyVersion);
+    let k = attacks::learn(&t, &c, "r0").unwrap();
+    let v = attacks::tamper(&t, &c, &k, &Forbidden::with_defaults(vec![]));
+    assert_eq!(v.status(), 1, "{}", v.line());
+    assert_eq!(v.breaches.len(), 3, "{}", v.line());
+    assert!(v.breaches.iter().all(|b| b.contains("other protocol version")), "{}", v.line());
 }
 
 #[test]
