@@ -519,22 +519,26 @@ fn note_primary(dir: &CStr, actual: &CStr, tree: &Tree<'_>) -> Result {
 /// them from links written before this host left the primary role
 /// (`mars_core::handover::Stamps::final_links`). At once when it has just left
 /// (`left`); at any later round where the links of its own last logfile are not
-/// stamped after `is-primary` = 0 (a crash came between the two writes): a host taking
-/// over waits for that.
+/// stamped after `is-primary` = 0 (a crash came between the two writes) or after the
+/// `primary` link (a designation newer than its leaving): a host taking over waits for
+/// that.
 fn restamp_final_links(tree: &Tree<'_>, dir: &CStr, actual: &CStr, me: &str, left: bool) -> Result {
     let replay_name = path(fmt!("{}{}", REPLAY_PREFIX, me))?;
     let Some((raw, replay_stamp)) = tree.read_stamped(&path(fmt!("{}/{}", dir, &*replay_name))?)? else { return Ok(()) };
     let Ok(link) = ReplayLink::parse(text(&raw)) else { return Ok(()) };
     let version_name = path(fmt!("{}{:09}-{}", VERSION_PREFIX, link.log.nr, me))?;
     let version = tree.read_stamped(&path(fmt!("{}/{}", dir, &*version_name))?)?;
+    let designated = tree.read_stamped(&path(fmt!("{}/{}", dir, PRIMARY))?)?.map_or(0, |(_, s)| s);
     if !left {
         let Some((_, version_stamp)) = version.as_ref() else { return Ok(()) };
         let is_primary = tree.read_stamped(&path(fmt!("{}/is-primary", actual))?)?.map_or(0, |(_, s)| s);
-        let stamps = Stamps { is_primary, replay: replay_stamp, version: *version_stamp };
+        let stamps = Stamps { is_primary, replay: replay_stamp, version: *version_stamp, designated };
         if link.log.host != me || stamps.final_links() {
             return Ok(());
         }
     }
+    // Stamped after the designation, also one written by hand with another clock.
+    tree.clock.observe(designated);
     vfs::replace_link(dir, replay_name.to_str().map_err(|_| EINVAL)?, text(&raw), tree.clock.stamp())?;
     if let Some((value, _)) = version {
         vfs::replace_link(dir, version_name.to_str().map_err(|_| EINVAL)?, text(&value), tree.clock.stamp())?;

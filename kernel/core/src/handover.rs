@@ -135,11 +135,13 @@ pub struct Stamps {
     pub is_primary: u64,
     pub replay: u64,
     pub version: u64,
+    /// The `primary` link's stamp here: the designation in force.
+    pub designated: u64,
 }
 
 impl Stamps {
     /// Whether the replay and version links are the final ones: written after
-    /// `is-primary` = 0. A host leaving the primary role writes its final links, then
+    /// `is-primary` = 0 and after the designation in force. A host leaving the primary role writes its final links, then
     /// `is-primary` = 0, then both links again (same values, newer stamps). A peer
     /// merges a listing entry by entry, in directory order, so `is-primary` = 0 may
     /// arrive here with links read before the final ones were written; links stamped
@@ -150,8 +152,19 @@ impl Stamps {
     /// old primary's listings cut one way for longer, a planned takeover went on from
     /// links read before the old primary's last writes and lost them: found by the
     /// simulation.)
+    ///
+    /// After the designation too: the old primary's final links answer *this*
+    /// designation, so it has given way to it and does not take the role back. A host
+    /// that left on a designation it saw on its own (old → new) and then merged an
+    /// older one naming itself (→ old, written before it left but pulled after) took
+    /// over again on its own logfile while the new primary, designated once more by
+    /// `marsadm primary`, took over from the links it had written before: two logfiles
+    /// of one number, a fork (scenario 30 on mixed kernels, 2026-12-07). The old primary
+    /// writes its links again when a newer designation arrives (the module's
+    /// `restamp_final_links`), so the new one waits at most a pull round for that.
     pub fn final_links(&self) -> bool {
-        self.replay > self.is_primary && self.version > self.is_primary
+        let after = self.is_primary.max(self.designated);
+        self.replay > after && self.version > after
     }
 }
 
@@ -242,7 +255,7 @@ mod tests {
     fn takeover_rules() {
         let v = "aa,log-000000003-node1,1000:bb";
         let here = Here { replay: at(3, "node1", 1000), version: Some(v), fetch_on: true, consistent: true, superseded: false };
-        let left = Stamps { is_primary: 10, replay: 11, version: 12 };
+        let left = Stamps { is_primary: 10, replay: 11, version: 12, designated: 9 };
         let done = OldPrimary { is_primary: Some(false), replay: Some(at(3, "node1", 1000)), version: Some(v), stamps: left };
         assert_eq!(takeover("node2", &here, &done), Takeover::Now(Mode::Planned));
         // Own log: always (recovery).
@@ -281,6 +294,13 @@ mod tests {
         assert_eq!(takeover("node2", &here, &early_version), Takeover::Wait(Wait::NoFinalPosition));
         // However long after: not final until written again after it.
         assert_eq!(takeover("node2", &here, &early), Takeover::Wait(Wait::NoFinalPosition));
+        // Designated after the old primary left (it left on an earlier designation and
+        // may take the role back on one naming itself): not final until it has written
+        // its links again after this designation.
+        let designated_later = OldPrimary { stamps: Stamps { designated: 13, ..left }, ..done };
+        assert_eq!(takeover("node2", &here, &designated_later), Takeover::Wait(Wait::NoFinalPosition));
+        let acknowledged = OldPrimary { stamps: Stamps { replay: 14, version: 15, designated: 13, ..left }, ..done };
+        assert_eq!(takeover("node2", &here, &acknowledged), Takeover::Now(Mode::Planned));
         // The old primary went on to a later logfile: replay follows it first.
         let rotated = OldPrimary { replay: Some(at(4, "node1", 10)), ..done };
         assert_eq!(takeover("node2", &here, &rotated), Takeover::Wait(Wait::NotCaughtUp));

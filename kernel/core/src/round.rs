@@ -117,11 +117,12 @@ pub fn takeover_here<L: Links>(links: &L, me: &str, size: u64, fetch_on: bool) -
         Some(l) => split(links.stamped(format_args!("{VERSION_PREFIX}{:09}-{old_host}", l.log.nr))?),
         None => (None, 0),
     };
+    let designated = links.stamped(format_args!("{PRIMARY}"))?.map_or(0, |(_, stamp)| stamp);
     let old = OldPrimary {
         is_primary: is_primary.as_ref().map(|v| text(v) == "1"),
         replay: old_replay,
         version: old_version.as_ref().map(|v| text(v)),
-        stamps: Stamps { is_primary: is_primary_stamp, replay: replay_stamp, version: version_stamp },
+        stamps: Stamps { is_primary: is_primary_stamp, replay: replay_stamp, version: version_stamp, designated },
     };
     Ok(Some(takeover(me, &here, &old)))
 }

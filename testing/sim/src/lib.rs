@@ -276,6 +276,11 @@ impl Host {
     /// logfile it names written again with newer stamps.
     fn restamp_final_links(&mut self, now: u64) {
         let me = self.name.clone();
+        // Stamped after the designation in force (`Stamps::final_links`).
+        if let Some((_, designated)) = self.tree.get(&format!("{RESOURCE_PREFIX}{RES}/primary")) {
+            let designated = *designated;
+            self.clock.observe(designated);
+        }
         if let Some((log, _)) = self.replay_link() {
             for name in [format!("replay-{me}"), format!("version-{:09}-{me}", log.0)] {
                 if let Some(value) = self.link(&name).map(str::to_string) {
@@ -2125,8 +2130,9 @@ impl World {
                     let stamp = |name: &str| h.tree.get(&format!("{RESOURCE_PREFIX}{RES}/{name}")).filter(|(v, _)| v != DELETED).map(|(_, s)| *s);
                     if let Some((log, _)) = h.replay_link().filter(|(l, _)| l.1 == me) {
                         let (is_primary, replay, version) = (stamp(&format!("actual-{me}/is-primary")), stamp(&format!("replay-{me}")), stamp(&format!("version-{:09}-{me}", log.0)));
+                        let designated = h.tree.get(&format!("{RESOURCE_PREFIX}{RES}/primary")).map_or(0, |(_, s)| *s);
                         if let (Some(replay), Some(version)) = (replay, version) {
-                            if !(Stamps { is_primary: is_primary.unwrap_or(0), replay, version }).final_links() {
+                            if !(Stamps { is_primary: is_primary.unwrap_or(0), replay, version, designated }).final_links() {
                                 h.restamp_final_links(now);
                             }
                         }
