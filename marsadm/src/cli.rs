@@ -377,13 +377,16 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
-        /// Print TEXT for each resource instead, its macros expanded: %{diskstate},
-        /// @{replay-remain}, ... (every view-<name> command is variable <name>; `marsadm
-        /// dump-macros` lists them), e.g. --macro '%{res} %{role} %{replay-rest}'.
+        /// Print TEXT for each resource instead, evaluated in the original's macro
+        /// language (docu/view-macros.md): %diskstate{} or %{diskstate}, ... (every
+        /// view-<name> command is primitive <name>; `marsadm dump-macros` lists them),
+        /// %if{…}{…}{…}, %let, %foreach, <name>.tpl files on $MARS_PATH, e.g.
+        /// --macro '%{res} %role{} %if{%is-primary{}}{}{%replay-rest{} to replay}'.
         #[arg(long = "macro", value_name = "TEXT", conflicts_with = "json")]
         macro_text: Option<String>,
     },
-    /// List the variables of `view --macro TEXT` (and of unit templates), one a line.
+    /// List the values of `view --macro TEXT` (and the variables of unit templates), one
+    /// a line.
     DumpMacros,
     /// Print 1 if RESOURCE is in emergency mode (docu/emergency.md), else 0.
     ///

@@ -310,13 +310,13 @@ fn texts() -> Vec<(String, String)> {
             "view",
             teach(
                 &[MARS, "each RESOURCE named exists (`all`: every resource known here)"],
-                &["a RESOURCE named does not exist", "--macro TEXT with an undefined variable or an unclosed macro (exit 2)"],
+                &["a RESOURCE named does not exist", "--macro TEXT calling an unknown macro, dividing by zero or reaching %die{…} (exit 2, with the macro, file, line and column)"],
                 &["marsadm view all", "marsadm view r0 --json", "marsadm view --macro '%{res}:%{diskstate}:%{replstate}:%{replay-rest}' all"],
             ),
         ),
         (
             "dump-macros",
-            teach(&["none"], &["none (exit 0)"], &["marsadm dump-macros", "marsadm view --macro '@{host}=@{role}' r0"]),
+            teach(&["none"], &["none (exit 0)"], &["marsadm dump-macros", "marsadm view --macro '%{host}=%role{}' r0"]),
         ),
         (
             "view-1and1",

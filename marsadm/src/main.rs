@@ -12,6 +12,7 @@ mod error;
 mod help;
 mod liveness;
 mod lock;
+mod macrolang;
 mod module;
 mod progress;
 #[cfg(test)]

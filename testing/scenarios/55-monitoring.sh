@@ -44,7 +44,8 @@ against_view() {
     printf "my-resources=%s\n" "$(marsadm view-my-resources)"
     # The same values through view --macro (every view-<name> is variable <name>).
     printf "macro=%s\n" "$(marsadm view --macro "$m" r0 | tr "\n" " " | sed "s/ $//")"
-    marsadm view --macro "%{no-such-thing}" r0 >/dev/null 2>&1; printf "macro-undefined=%s\n" $?' > "$OUT/against-$1" || fail "view, metrics, primitives on $1"
+    marsadm view --macro "%no-such-thing{}" r0 >/dev/null 2>&1; printf "macro-undefined=%s\n" $?
+    printf "macro-language=%s\n" "$(marsadm view --macro "%if{%is-primary{}}{P}{S}:%{no-such-thing}:%let{n}{0}%foreach{h}{%resource-members{}}{\\n}{%let{n}{%+{%{n}}{1}}}%{n}:%human-numbers{}{}{}{%rest-space{}}" r0)"' > "$OUT/against-$1" || fail "view, metrics, primitives on $1"
   python3 - "$OUT/against-$1" "$1" "/dev/$DISK" <<'PY' || fail "metrics or primitives of $1 differ from view --json (above)"
 import json, sys
 view, prom, prims = open(sys.argv[1]).read().split("#####\n")
@@ -111,7 +112,14 @@ for item in p.get("macro", "").split("|")[:-1]:
     k, v = item.split(":", 1)
     if k != "alive-age":
         eq(f"view --macro %{{{k}}}", p.get(k), v)
-eq("view --macro with an undefined variable: exit", "2", p.get("macro-undefined"))
+eq("view --macro calling an unknown macro: exit", "2", p.get("macro-undefined"))
+# The macro language (docu/view-macros.md): a condition on a primitive, an unset
+# variable (empty, as in the original), a loop over the members, a human number.
+role, _, count, space = p.get("macro-language", "").split(":", 3)
+eq("%if{%is-primary{}}", "P" if want["is-primary"] == "1" else "S", role)
+eq("members counted by %foreach", str(len(p.get("resource-members", "").split())), count)
+if not space.endswith("B") or not space.split()[0].replace(".", "").isdigit():
+    bad.append(f"%human-numbers of rest-space printed {space!r}")
 if p.get("macro", "").count("|") < 30:
     bad.append(f"view --macro printed {p.get('macro')!r}")
 age = int(p.get("alive-age", "-1"))

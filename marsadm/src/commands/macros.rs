@@ -1,10 +1,13 @@
-//! `view --macro TEXT` and `dump-macros` (docu/monitoring.md, "Macros"): the macro
-//! processor of the unit templates (`crate::template`) over the values the `view-*`
-//! commands print. Every `view-<name> RESOURCE` command is variable `<name>`, found by
-//! parsing that command line with the real clap definition, so a new `view-*` command is
-//! a variable too, with no list to keep in step.
+//! `view --macro TEXT` and `dump-macros` (docu/view-macros.md): the original's macro
+//! language (`crate::macrolang`) over the values the `view-*` commands print. Every
+//! `view-<name> RESOURCE` command is primitive `%<name>{}` (and variable `%{<name>}`
+//! while no variable of that name is set), found by parsing that command line with the
+//! real clap definition, so a new `view-*` command is one too, with no list to keep in
+//! step. A `<name>.tpl` file on the search path is macro `%<name>{}`.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::rc::Rc;
 
 use clap::{CommandFactory, Parser};
 
@@ -15,7 +18,7 @@ use super::view::{self, Macro};
 use crate::cli::{Cli, Command};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::template::{expand_with, MacroError};
+use crate::macrolang::{self, Interp, Vars, World};
 
 /// Where a `view-*` command's value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,11 +93,12 @@ pub fn variable_names() -> Vec<String> {
     names
 }
 
-/// `view --macro TEXT RES`: TEXT expanded once per resource, each ending in a newline.
+/// `view --macro TEXT RES`: TEXT evaluated once per resource, each ending in a newline.
 pub fn view_macro_text(ctx: &Context, text: &str, which: &str) -> Result<()> {
     ctx.require_mountpoint()?;
+    let src = Rc::new(macrolang::Source::written("default", "--macro", text));
     for res in view::selected(ctx, which)? {
-        let out = expand_for(ctx, text, &res)?;
+        let out = evaluate(ctx, &src, &res)?;
         if out.ends_with('\n') {
             print!("{out}");
         } else {
@@ -104,42 +108,88 @@ pub fn view_macro_text(ctx: &Context, text: &str, which: &str) -> Result<()> {
     Ok(())
 }
 
-/// TEXT with the template variables of `res` (res, host, dev, devpath, mars) and the
-/// value variables, each found once and only if used.
-fn expand_for(ctx: &Context, text: &str, res: &str) -> Result<String> {
-    let base = systemd::vars(ctx, Some(res))?;
-    let mut found: BTreeMap<String, String> = BTreeMap::new();
-    let mut failure: Option<Error> = None;
-    let mut lookup = |name: &str| -> Option<String> {
-        if let Some(v) = base.get(name) {
-            return Some(v.clone());
+/// Where `<name>.tpl` files are looked for: `$MARS_PATH` (`:`-separated), else the
+/// original's directories.
+pub fn search_path() -> Vec<PathBuf> {
+    match std::env::var("MARS_PATH") {
+        Ok(p) => p.split(':').map(PathBuf::from).collect(),
+        Err(_) => {
+            let home = std::env::var("HOME").unwrap_or_default();
+            [".".into(), format!("{home}/.marsadm"), "/etc/marsadm".into(), "/usr/lib/marsadm".into(), "/usr/local/lib/marsadm".into()]
+                .into_iter()
+                .map(PathBuf::from)
+                .collect()
         }
-        if let Some(v) = found.get(name) {
-            return Some(v.clone());
-        }
-        let source = source_of(name)?;
-        match value(ctx, source, res) {
-            Ok(v) => {
-                found.insert(name.to_owned(), v.clone());
-                Some(v)
-            }
-            Err(e) => {
-                failure.get_or_insert(e);
-                Some(String::new())
-            }
-        }
-    };
-    let out = expand_with(text, &mut lookup);
-    if let Some(e) = failure {
-        return Err(e);
     }
-    out.map_err(|e: MacroError| Error::Macro(e.to_string()))
+}
+
+/// The macro language's view of this host for resource `res`.
+struct ViewWorld<'c> {
+    ctx: &'c Context,
+    res: String,
+    path: Vec<PathBuf>,
+    found: BTreeMap<String, Option<Rc<macrolang::Source>>>,
+}
+
+impl World for ViewWorld<'_> {
+    fn find_macro(&mut self, name: &str) -> Option<Rc<macrolang::Source>> {
+        if name.is_empty() || name.contains('/') || name.starts_with('.') {
+            return None;
+        }
+        if let Some(s) = self.found.get(name) {
+            return s.clone();
+        }
+        let src = self.path.iter().find_map(|dir| {
+            let file = dir.join(format!("{name}.tpl"));
+            let text = std::fs::read(&file).ok()?;
+            Some(Rc::new(macrolang::Source::written(name, &file.display().to_string(), &String::from_utf8_lossy(&text))))
+        });
+        self.found.insert(name.to_owned(), src.clone());
+        src
+    }
+
+    fn is_primitive(&self, name: &str) -> bool {
+        source_of(name).is_some()
+    }
+
+    fn primitive(&mut self, name: &str, args: &[String], vars: &Vars) -> std::result::Result<String, String> {
+        let source = source_of(name).ok_or_else(|| format!("call to unknown macro '{name}'"))?;
+        // The resource: the argument, else the variable `res` (which `%let{res}` or
+        // `%tmp{…}` may change).
+        let res = args.first().or_else(|| vars.get("res")).unwrap_or(&self.res).clone();
+        value(self.ctx, source, &res).map_err(|e| e.to_string())
+    }
+
+    fn value(&mut self, name: &str, vars: &Vars) -> Option<std::result::Result<String, String>> {
+        source_of(name).map(|_| self.primitive(name, &[], vars))
+    }
+
+    fn warn(&mut self, message: &str) {
+        eprintln!("marsadm: warning: {message}");
+    }
+}
+
+/// `src` evaluated for `res` with the original's variables (res, resdir, mars, host,
+/// window, threshold, …) and the unit templates' (dev, devpath).
+fn evaluate(ctx: &Context, src: &Rc<macrolang::Source>, res: &str) -> Result<String> {
+    let base = systemd::vars(ctx, Some(res))?;
+    let mut given: Vec<(&str, String)> = base.iter().map(|(k, v)| (*k, v.clone())).collect();
+    given.extend([
+        ("cmd", "default".to_string()),
+        ("resdir", format!("{}/resource-{res}", ctx.tree.root().display())),
+        ("real_host", ctx.host.clone()),
+        ("window", "60".into()),
+        ("threshold", (10u64 << 20).to_string()),
+    ]);
+    let mut vars = macrolang::new_vars(&given);
+    let mut world = ViewWorld { ctx, res: res.to_owned(), path: search_path(), found: BTreeMap::new() };
+    Interp::new(&mut world).run_top(src, &mut vars).map_err(|e| Error::Macro(e.to_string()))
 }
 
 /// `dump-macros`: every variable of `view --macro` and of unit templates, one a line.
 pub fn dump_macros() -> Result<()> {
-    println!("# Variables of `marsadm view --macro TEXT` (per resource; @{{name}} or %{{name}}),");
-    println!("# also @escvar{{name}}, @esc{{text}}, @verbatim{{text}} as in unit templates.");
+    println!("# Values of `marsadm view --macro TEXT` (per resource: %name{{}} or %{{name}};");
+    println!("# docu/view-macros.md), and the variables of unit templates (@{{name}}).");
     for (name, what) in [
         ("res", "the resource (also in unit templates)"),
         ("host", "this host (also in unit templates)"),
