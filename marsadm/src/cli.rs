@@ -380,7 +380,7 @@ pub enum Command {
         /// Print TEXT for each resource instead, evaluated in the original's macro
         /// language (docu/view-macros.md): %diskstate{} or %{diskstate}, ... (every
         /// view-<name> command is primitive <name>; `marsadm dump-macros` lists them),
-        /// %if{…}{…}{…}, %let, %foreach, <name>.tpl files on $MARS_PATH, e.g.
+        /// %if{c}{then}{else}, %let, %foreach, <name>.tpl files on $MARS_PATH, e.g.
         /// --macro '%{res} %role{} %if{%is-primary{}}{}{%replay-rest{} to replay}'.
         #[arg(long = "macro", value_name = "TEXT", conflicts_with = "json")]
         macro_text: Option<String>,
