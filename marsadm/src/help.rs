@@ -310,7 +310,7 @@ fn texts() -> Vec<(String, String)> {
             "view",
             teach(
                 &[MARS, "each RESOURCE named exists (`all`: every resource known here)"],
-                &["a RESOURCE named does not exist", "--macro TEXT calling an unknown macro, dividing by zero or reaching %die{…} (exit 2, with the macro, file, line and column)"],
+                &["a RESOURCE named does not exist", "--macro TEXT calling an unknown macro, dividing by zero or reaching %die{...} (exit 2, with the macro, file, line and column)"],
                 &["marsadm view all", "marsadm view r0 --json", "marsadm view --macro '%{res}:%{diskstate}:%{replstate}:%{replay-rest}' all"],
             ),
         ),
