@@ -148,6 +148,10 @@ caught_up() {
   done
 }
 
+# write_block NODE BLOCK: 64 KiB of random data at BLOCK (64 KiB units) of /dev/mars/r0
+# on NODE, flushed.
+write_block() { on "$1" "head -c 65536 /dev/urandom | dd of=/dev/mars/r0 bs=65536 seek=$2 conv=fsync status=none"; }
+
 # view_field NODE FIELD: one field of `marsadm view --json r0` on NODE.
 view_field() {
   on "$1" 'marsadm view --json r0' | python3 -c "import json,sys; print(json.load(sys.stdin)['resources'][0]['$2'])"

@@ -16,8 +16,6 @@ trap restore EXIT
 replicated_r0
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 300' || fail "node2 not UpToDate after its sync"
 
-# write NODE BLOCK: 64 KiB of random data at BLOCK (64 KiB units), flushed.
-write() { on "$1" "head -c 65536 /dev/urandom | dd of=/dev/mars/r0 bs=65536 seek=$2 conv=fsync status=none"; }
 
 step "node2 moves; told on node2 only"
 # (promote_secondaries: deleting the old address keeps the new one of the same subnet.)
@@ -35,12 +33,12 @@ expect_status 5 on node1 "marsadm lowlevel-set-host-ip node9 $NEW"
 expect_status 1 on node1 'marsadm lowlevel-set-host-ip node2 10.77.0.1'
 on node1 "marsadm lowlevel-set-host-ip node2 $NEW" || fail "lowlevel-set-host-ip on node1"
 on node1 'marsadm update-cluster --timeout 30' || fail "node1 does not hear node2 at $NEW"
-write node1 10
+write_block node1 10
 retry 60 caught_up node1 node2 || fail "node2 did not replay node1's write after the move"
 
 step "handover to node2: node1 fetches from $NEW"
 on node2 'marsadm primary r0' || fail "handover to node2: $(on node2 'marsadm view r0')"
-write node2 20
+write_block node2 20
 retry 60 caught_up node2 node1 || fail "node1 did not replay node2's write from $NEW: $(on node1 'marsadm view r0')"
 disk_sums=$(for n in node1 node2; do on $n 'dd if=/dev/vda bs=1M count=2 iflag=direct status=none | md5sum'; done | sort -u | wc -l)
 assert_eq 1 "$disk_sums" "distinct checksums of the first 2 MiB of the two disks"

@@ -22,8 +22,6 @@ assert_eq $((new - 1)) "$old" "the previous build's protocol (this checkout spea
 restore() { on node2 'test ! -e /root/marsadm.new || cp /root/marsadm.new /usr/sbin/marsadm' >/dev/null 2>&1 || true; }
 trap restore EXIT
 
-# write NODE BLOCK: 64 KiB of random data at BLOCK (64 KiB units), flushed.
-write() { on "$1" "head -c 65536 /dev/urandom | dd of=/dev/mars/r0 bs=65536 seek=$2 conv=fsync status=none"; }
 version_on() { on "$1" 'marsadm version' | sed -n 's/^mars.ko //p'; }
 
 step "node1 runs this checkout (protocol $new), node2 the previous release (protocol $old)"
@@ -40,11 +38,11 @@ echo "node1: mars.ko $v1, node2: mars.ko $v2"
 step "node2 (old) joins node1's cluster and r0, and syncs from node1"
 zero_disks "$DISK" node1 node2
 create_r0 /dev/$DISK
-write node1 3
+write_block node1 3
 join_cluster node2
 on node2 "marsadm join-resource r0 /dev/$DISK" >/dev/null || fail "join-resource on node2"
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 300' || fail "node2 (old) did not sync: $(on node2 'marsadm view r0')"
-write node1 10
+write_block node1 10
 retry 60 caught_up node1 node2 || fail "node2 (old) did not replay node1's write: $(on node2 'marsadm view r0')"
 # node1 pulls node2's tree every 2 s: its metadata client falls back.
 fell_back() { on node1 "dmesg | grep -q 'speaks protocol $old, not $new: talking $old with it'"; }
@@ -54,31 +52,31 @@ echo "node1: $(on node1 "dmesg | grep -m1 'speaks protocol $old'")"
 
 step "handover to node2 (old primary): node1 fetches from it in protocol $old"
 on node2 'marsadm primary r0' || fail "handover to node2: $(on node2 'marsadm view r0')"
-write node2 20
+write_block node2 20
 retry 60 caught_up node2 node1 || fail "node1 did not replay node2's write: $(on node1 'marsadm view r0')"
 
 step "handover back to node1"
 on node1 'marsadm primary r0' || fail "handover to node1: $(on node1 'marsadm view r0')"
-write node1 30
+write_block node1 30
 retry 60 caught_up node1 node2 || fail "node2 (old) did not replay node1's write after the handover back"
 
 step "node2 is upgraded as docu/migration.md says, while node1 writes on"
 on node2 'marsadm down all' || fail "down all on node2"
-write node1 40
+write_block node1 40
 on node2 'cp /root/marsadm.new /usr/sbin/marsadm && rmmod mars && modprobe mars' || fail "upgrading node2"
 on node2 'marsadm up all' || fail "up all on node2"
 assert_eq "$v1" "$(version_on node2)" "node2's mars.ko after the upgrade"
-write node1 50
+write_block node1 50
 retry 60 caught_up node1 node2 || fail "node2 (upgraded) did not catch up: $(on node2 'marsadm view r0')"
 # node2 offers protocol $new and node1 answers in it: no fallback on node2's side.
 if on node2 "dmesg | grep 'speaks protocol'"; then fail "node2 (upgraded) fell back"; fi
 
 step "both upgraded: handover to node2 and back"
 on node2 'marsadm primary r0' || fail "handover to node2 after the upgrade"
-write node2 60
+write_block node2 60
 retry 60 caught_up node2 node1 || fail "node1 did not replay node2's write after the upgrade"
 on node1 'marsadm primary r0' || fail "handover to node1 after the upgrade"
-write node1 70
+write_block node1 70
 retry 60 caught_up node1 node2 || fail "node2 did not replay node1's last write"
 for n in node2 node1; do on $n 'marsadm down r0' || fail "down on $n"; done
 same_disks "$DISK" node1 node2

@@ -42,7 +42,7 @@ tb net cut node1 node2
 designate node1 node1 5
 retry 20 role_is 1 node1 node1 ||
   fail "node1 did not take the role back: $(on node1 'marsadm view r0')"
-on node1 'head -c 65536 /dev/urandom | dd of=/dev/mars/r0 bs=65536 seek=7 conv=fsync status=none' || fail "write on node1"
+write_block node1 7 || fail "write on node1"
 want=$(block node1 7)
 
 step "node2 designated again, newer: it waits for node1 to answer that designation"
@@ -64,7 +64,7 @@ for n in node1 node2; do
 done
 assert_eq "$want" "$(block node2 7)" "node1's write during the partition, on node2"
 on node2 'ls /mars/resource-r0 | grep "^log-"'
-on node2 'head -c 65536 /dev/urandom | dd of=/dev/mars/r0 bs=65536 seek=9 conv=fsync status=none' || fail "write on node2"
+write_block node2 9 || fail "write on node2"
 retry 60 caught_up node2 node1 || fail "node1 does not follow node2: $(on node1 'marsadm view r0')"
 for n in node2 node1; do on $n 'marsadm down r0' || fail "down on $n"; done
 same_disks "$DISK" node1 node2
