@@ -81,7 +81,7 @@ pub fn expand(text: &str, vars: &Vars) -> Result<String, MacroError> {
 
 /// Expands every macro of `text`, asking `lookup` for each variable's value (`None`:
 /// undefined) as it is met, so values that are costly to find are found only when used.
-pub fn expand_with(text: &str, lookup: &mut dyn FnMut(&str) -> Option<String>) -> Result<String, MacroError> {
+fn expand_with(text: &str, lookup: &mut dyn FnMut(&str) -> Option<String>) -> Result<String, MacroError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = 0;
     while rest < text.len() {
