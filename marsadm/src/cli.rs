@@ -26,6 +26,43 @@ pub struct Cli {
     /// change nothing (exit status as the command's: 0 if it would go ahead).
     #[arg(long, global = true)]
     pub dry_run: bool,
+    /// Skip a command's safety checks where it has a --force (see its help); accepted
+    /// before the command as in the original, ignored by commands without one.
+    #[arg(long, short = 'f', global = true)]
+    pub force: bool,
+    /// Act as host H: view and view-* show what H's links say (from this host's tree);
+    /// leave-resource removes member H. Other commands refuse it.
+    #[arg(long, global = true, value_name = "H")]
+    pub host: Option<String>,
+    /// view and view-*: print TEXT for each resource instead, evaluated in the original's
+    /// macro language (docu/view-macros.md): %diskstate{} or %{diskstate}, ...,
+    /// %if{c}{then}{else}, %let, %foreach, <name>.tpl files on $MARS_PATH, e.g.
+    /// --macro '%{res} %role{} %if{%is-primary{}}{}{%replay-rest{} to replay}'.
+    #[arg(long = "macro", global = true, value_name = "TEXT")]
+    pub macro_text: Option<String>,
+    /// Seconds without news after which a host counts as not alive in view's macros
+    /// (%{window}, is-alive, commstate; default 60).
+    #[arg(long, global = true, value_name = "S", default_value_t = 60)]
+    pub window: u64,
+    /// Bytes of log a secondary may be behind and still count as having reached it
+    /// (%{threshold}, *-threshold-reached; default 10M; suffixes as resize).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size, default_value = "10M")]
+    pub threshold: u64,
+    /// Seconds after which view's macros call a replay that does not move stuck
+    /// (%{stuck_seconds}; default 3600).
+    #[arg(long, global = true, value_name = "S", default_value_t = 3600)]
+    pub stuck_seconds: u64,
+    /// More detail (repeat for more): view's macros see it as %{verbose}.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Accepted as in the original: a handover here never refuses because a secondary
+    /// is syncing (its sync goes on from the new primary).
+    #[arg(long, global = true)]
+    pub ignore_sync: bool,
+    /// With several resources (all, or a list): act on N of them at once (no N: all at
+    /// once) instead of one after the other, once every check has passed.
+    #[arg(long, global = true, value_name = "N", num_args = 0..=1, default_missing_value = "0", require_equals = true)]
+    pub parallel: Option<usize>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -377,13 +414,6 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
-        /// Print TEXT for each resource instead, evaluated in the original's macro
-        /// language (docu/view-macros.md): %diskstate{} or %{diskstate}, ... (every
-        /// view-<name> command is primitive <name>; `marsadm dump-macros` lists them),
-        /// %if{c}{then}{else}, %let, %foreach, <name>.tpl files on $MARS_PATH, e.g.
-        /// --macro '%{res} %role{} %if{%is-primary{}}{}{%replay-rest{} to replay}'.
-        #[arg(long = "macro", value_name = "TEXT", conflicts_with = "json")]
-        macro_text: Option<String>,
     },
     /// List the values of `view --macro TEXT` (and the variables of unit templates), one
     /// a line.
@@ -642,6 +672,34 @@ mod tests {
         let cli = Cli::try_parse_from(["marsadm", "resize", "r0", "640M"]).unwrap();
         assert!(matches!(cli.command, Command::Resize { size: Some(s), .. } if s == 640 << 20));
         assert!(Cli::try_parse_from(["marsadm", "resize", "r0", "lots"]).is_err());
+    }
+
+    /// The original's global options work before the command (its Nagios check:
+    /// `marsadm --macro=... --window=N view RES`) and after it.
+    #[test]
+    fn global_options_before_and_after_the_command() {
+        for args in [
+            &["marsadm", "--macro=%rest-space{}", "--window=120", "--threshold=1M", "-v", "-v", "view", "r0"][..],
+            &["marsadm", "view", "r0", "--macro", "%rest-space{}", "--window", "120", "--threshold", "1M", "--verbose", "-v"][..],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            assert_eq!((cli.macro_text.as_deref(), cli.window, cli.threshold, cli.verbose), (Some("%rest-space{}"), 120, 1 << 20, 2), "{args:?}");
+        }
+        let cli = Cli::try_parse_from(["marsadm", "--force", "primary", "r0"]).unwrap();
+        assert!(cli.force || matches!(cli.command, Command::Primary { force: true, .. }), "{cli:?}");
+        let cli = Cli::try_parse_from(["marsadm", "primary", "r0", "--force"]).unwrap();
+        assert!(matches!(cli.command, Command::Primary { force: true, .. }));
+        let cli = Cli::try_parse_from(["marsadm", "--host=node2", "--ignore-sync", "--parallel", "view", "all"]).unwrap();
+        assert_eq!((cli.host.as_deref(), cli.ignore_sync, cli.parallel), (Some("node2"), true, Some(0)));
+        let cli = Cli::try_parse_from(["marsadm", "up", "all", "--parallel=4", "--stuck-seconds=10"]).unwrap();
+        assert_eq!((cli.parallel, cli.stuck_seconds), (Some(4), 10));
+        let cli = Cli::try_parse_from(["marsadm", "--host", "node2", "leave-resource", "r0"]).unwrap();
+        // (clap hands a global value to the command's own option of that name, or not:
+        // commands::run takes either.)
+        let Command::LeaveResource { host, .. } = &cli.command else { panic!() };
+        assert_eq!(host.as_deref().or(cli.host.as_deref()), Some("node2"));
+        assert!(Cli::try_parse_from(["marsadm", "--threshold=lots", "view", "r0"]).is_err());
+        assert!(Cli::try_parse_from(["marsadm", "--window=-1", "view", "r0"]).is_err());
     }
 
     #[test]

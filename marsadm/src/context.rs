@@ -42,6 +42,37 @@ pub fn changing() -> Result<()> {
     Ok(())
 }
 
+/// The original's global options that change what commands show or how they go about
+/// it (cli.rs says what each means), set once before a command runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Globals {
+    pub window: u64,
+    pub threshold: u64,
+    pub stuck_seconds: u64,
+    pub verbose: u8,
+    /// `--parallel[=N]`: `Some(0)` all at once.
+    pub parallel: Option<usize>,
+    /// `--host H`: the host commands that only read act as.
+    pub host: Option<String>,
+}
+
+impl Default for Globals {
+    fn default() -> Self {
+        Globals { window: 60, threshold: 10 << 20, stuck_seconds: 3600, verbose: 0, parallel: None, host: None }
+    }
+}
+
+static GLOBALS: std::sync::OnceLock<Globals> = std::sync::OnceLock::new();
+
+/// Sets the global options (once; later calls change nothing).
+pub fn set_globals(g: Globals) {
+    let _ = GLOBALS.set(g);
+}
+
+pub fn globals() -> &'static Globals {
+    GLOBALS.get_or_init(Globals::default)
+}
+
 pub struct Context {
     pub tree: MarsTree,
     pub host: String,
@@ -52,7 +83,7 @@ impl Context {
     /// The real host: `/mars`, `/proc/sys/mars`, the kernel's node name.
     pub fn from_system() -> Result<Context> {
         let uts = nix::sys::utsname::uname().map_err(|e| Error::Host(e.to_string()))?;
-        let host = uts.nodename().to_string_lossy().into_owned();
+        let host = globals().host.clone().unwrap_or_else(|| uts.nodename().to_string_lossy().into_owned());
         check_host_name(&host).map_err(|e| Error::HostName { host: host.clone(), reason: e.to_string() })?;
         Ok(Context { tree: MarsTree::new(MARS_ROOT), host, proc_sys: module::proc_sys_dir().to_owned() })
     }

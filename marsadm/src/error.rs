@@ -86,6 +86,8 @@ pub enum Error {
     Systemd(String),
     #[error("systemd: {0}")]
     SystemdRefused(String),
+    #[error("{0}")]
+    Usage(String),
     #[error("--macro: {0}")]
     Macro(String),
     #[error("{0}: the last record is incomplete (being written or fetched, or cut off by a crash)")]
@@ -198,7 +200,7 @@ impl Error {
             | Error::RotationBehind { .. }
             | Error::SystemdRefused(_) => exit::REFUSED,
             // A text that does not expand is a command-line error, as clap's own.
-            Error::Macro(_) => exit::USAGE,
+            Error::Macro(_) | Error::Usage(_) => exit::USAGE,
             Error::LogIncomplete(_) => exit::INCOMPLETE,
             Error::Busy { .. } => exit::BUSY,
             Error::DryRun => 0,

@@ -173,13 +173,16 @@ impl World for ViewWorld<'_> {
 /// window, threshold, …) and the unit templates' (dev, devpath).
 fn evaluate(ctx: &Context, src: &Rc<macrolang::Source>, res: &str) -> Result<String> {
     let base = systemd::vars(ctx, Some(res))?;
+    let g = crate::context::globals();
     let mut given: Vec<(&str, String)> = base.iter().map(|(k, v)| (*k, v.clone())).collect();
     given.extend([
         ("cmd", "default".to_string()),
         ("resdir", format!("{}/resource-{res}", ctx.tree.root().display())),
-        ("real_host", ctx.host.clone()),
-        ("window", "60".into()),
-        ("threshold", (10u64 << 20).to_string()),
+        ("real_host", nix::sys::utsname::uname().map(|u| u.nodename().to_string_lossy().into_owned()).unwrap_or_else(|_| ctx.host.clone())),
+        ("window", g.window.to_string()),
+        ("threshold", g.threshold.to_string()),
+        ("stuck_seconds", g.stuck_seconds.to_string()),
+        ("verbose", g.verbose.to_string()),
     ]);
     let mut vars = macrolang::new_vars(&given);
     let mut world = ViewWorld { ctx, res: res.to_owned(), path: search_path(), found: BTreeMap::new() };

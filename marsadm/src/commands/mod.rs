@@ -49,15 +49,29 @@ fn activity_of(command: &Command) -> Option<(&str, Activity, bool, bool)> {
 /// Runs `act` on every resource `spec` names (`all`: every resource this host is a
 /// member of; or a comma-separated list), once `check` has passed for all of them:
 /// with several resources, nothing changes unless every check passes.
-fn each(spec: &str, check: impl Fn(&Context, &str) -> Result<()>, act: impl Fn(&Context, &str) -> Result<()>) -> Result<()> {
+fn each(spec: &str, check: impl Fn(&Context, &str) -> Result<()>, act: impl Fn(&Context, &str) -> Result<()> + Sync) -> Result<()> {
     let ctx = Context::from_system()?;
     let list = resource::resource_list(&ctx, spec)?;
     for res in &list {
         check(&ctx, res)?;
     }
     ctx.commit()?;
-    for res in &list {
-        act(&ctx, res)?;
+    match crate::context::globals().parallel {
+        Some(n) if list.len() > 1 => in_parallel(&ctx, &list, n, &act),
+        _ => list.iter().try_for_each(|res| act(&ctx, res)),
+    }
+}
+
+/// `--parallel[=N]`: `act` on the resources, N at a time (0: all at once); the first
+/// failure is returned once every started one has finished.
+fn in_parallel(ctx: &Context, list: &[String], n: usize, act: &(impl Fn(&Context, &str) -> Result<()> + Sync)) -> Result<()> {
+    let n = if n == 0 { list.len() } else { n };
+    for batch in list.chunks(n) {
+        let results: Vec<Result<()>> = std::thread::scope(|s| {
+            let handles: Vec<_> = batch.iter().map(|res| s.spawn(move || act(ctx, res))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        });
+        results.into_iter().collect::<Result<()>>()?;
     }
     Ok(())
 }
@@ -116,7 +130,8 @@ fn only_reads(command: &Command) -> bool {
 }
 
 /// What a state-changing command would do, as `--dry-run` says once its checks passed.
-fn plan(command: &Command) -> String {
+fn plan(cli: &Cli) -> String {
+    let (command, global_force) = (&cli.command, cli.force);
     if let Some((resource, what, on, global)) = activity_of(command) {
         let verb = if on { "resume" } else { "pause" };
         return format!("{verb} {} of {resource} {}", what.name(), if global { "on every member" } else { "on this host" });
@@ -130,9 +145,9 @@ fn plan(command: &Command) -> String {
         Command::JoinResource { resource, disk, force, .. } => format!(
             "join {resource} as a secondary on {}{} (a full sync then copies what differs)",
             disk.display(),
-            if *force { ", discarding this host's old replay position, versions and logfiles first" } else { "" }
+            if *force || global_force { ", discarding this host's old replay position, versions and logfiles first" } else { "" }
         ),
-        Command::LeaveResource { resource, host, .. } => format!("remove {} from {resource}", host.as_deref().unwrap_or("this host")),
+        Command::LeaveResource { resource, host, .. } => format!("remove {} from {resource}", host.as_deref().or(cli.host.as_deref()).unwrap_or("this host")),
         Command::LowlevelSetHostIp { host, ip } => format!("set the address of {host} to {ip} on this host"),
         Command::Attach { resource } => format!("attach {resource} here"),
         Command::Detach { resource } => format!("detach {resource} here"),
@@ -140,10 +155,10 @@ fn plan(command: &Command) -> String {
         Command::Down { resource } => format!("pause replay, sync and fetch of {resource} here, then detach"),
         Command::SetEmergencyLimit { resource, percent } => format!("set this host's emergency limit of {resource} to {percent} %"),
         Command::SetRpo { resource, seconds } => format!("set the recovery point objective of {resource} to {seconds} s (cluster-wide)"),
-        Command::Primary { resource, force: false } => {
+        Command::Primary { resource, force } if !(*force || global_force) => {
             format!("make this host primary of {resource} by a planned handover (catch up, designate this host, the old primary leaves the role)")
         }
-        Command::Primary { resource, force: true } => {
+        Command::Primary { resource, .. } => {
             format!("make this host primary of {resource} at once, with what it has (a failover: what the old primary wrote beyond it becomes a split brain)")
         }
         Command::Invalidate { resource } => format!("discard this host's version of {resource} (its own logfiles and versions) and fully sync it from the primary"),
@@ -165,11 +180,42 @@ fn plan(command: &Command) -> String {
     }
 }
 
+/// The global options a command cannot take, refused before anything runs.
+fn check_globals(cli: &Cli) -> Result<()> {
+    let value_command = matches!(cli.command, Command::View { .. }) || macros::variable_of(&cli.command).is_some();
+    if let Some(h) = &cli.host {
+        mars_core::names::check_host_name(h).map_err(|e| Error::Name { what: "host", name: h.clone(), reason: e.to_string() })?;
+        if !only_reads(&cli.command) && !matches!(cli.command, Command::LeaveResource { .. }) {
+            return Err(Error::Usage("--host H is for view, view-* and leave-resource here: a command that changes something acts only as this host".into()));
+        }
+    }
+    if cli.macro_text.is_some() && !value_command {
+        return Err(Error::Usage("--macro TEXT is for view and view-* (e.g. marsadm --macro='%diskstate{}' view r0)".into()));
+    }
+    if cli.macro_text.is_some() && matches!(cli.command, Command::View { json: true, .. }) {
+        return Err(Error::Usage("--macro and --json exclude each other: give one".into()));
+    }
+    Ok(())
+}
+
 pub fn run(cli: Cli) -> Result<()> {
+    check_globals(&cli)?;
     crate::context::set_dry_run(cli.dry_run);
+    let acting = cli.host.clone().filter(|_| !matches!(cli.command, Command::LeaveResource { .. }));
+    if let Some(h) = &acting {
+        eprintln!("ATTENTION: acting as if I were host {h}");
+    }
+    crate::context::set_globals(crate::context::Globals {
+        window: cli.window,
+        threshold: cli.threshold,
+        stuck_seconds: cli.stuck_seconds,
+        verbose: cli.verbose,
+        parallel: cli.parallel,
+        host: acting,
+    });
     // (A command that only reads runs as always.)
     let changes = !only_reads(&cli.command) || matches!(cli.command, Command::SystemdTrigger { .. });
-    let plan = (cli.dry_run && changes).then(|| plan(&cli.command));
+    let plan = (cli.dry_run && changes).then(|| plan(&cli));
     match dispatch(cli) {
         Err(Error::DryRun) => {
             println!("dry run: every check passed; it would {}; nothing changed", plan.unwrap_or_default());
@@ -200,6 +246,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             cluster::join_cluster(&Context::from_system()?, &peer, peer_ip, ip, secret_file.as_deref(), secs(30))
         }
         Command::RotateSecret { generate, secret_file, finish, force } => {
+            let force = force || cli.force;
             let how = match (&generate, &secret_file) {
                 (Some(f), _) => secret::Rotation::Generate(f),
                 (_, Some(f)) => secret::Rotation::Install(f),
@@ -208,12 +255,14 @@ fn dispatch(cli: Cli) -> Result<()> {
             secret::rotate(&Context::from_system()?, how)
         }
         Command::JoinResource { resource, disk, devname, force } => {
+            let force = force || cli.force;
             let ctx = Context::from_system()?;
             resource::join_resource(&ctx, &resource, &disk, devname.as_deref(), force)?;
             systemd::membership_changed(&ctx);
             Ok(())
         }
         Command::CreateResource { resource, disk, devname, force } => {
+            let force = force || cli.force;
             let ctx = Context::from_system()?;
             resource::create_resource(&ctx, &resource, &disk, devname.as_deref(), force)?;
             systemd::membership_changed(&ctx);
@@ -243,18 +292,19 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Up { resource } => each(&resource, resource::require_member, resource::up),
         Command::Down { resource } => each(&resource, resource::check_down, resource::down),
-        Command::Primary { resource, force } => each(
-            &resource,
-            |ctx, res| handover::check_primary(ctx, res, force).map(drop),
-            |ctx, res| handover::primary(ctx, res, force, wait(60)),
-        ),
+        Command::Primary { resource, force } => {
+            let force = force || cli.force;
+            each(&resource, |ctx, res| handover::check_primary(ctx, res, force).map(drop), |ctx, res| handover::primary(ctx, res, force, wait(60)))
+        }
         Command::FakeSync { resource } => each(&resource, handover::check_fake_sync, |ctx, res| handover::fake_sync(ctx, res, wait(60))),
         Command::Invalidate { resource } => each(&resource, handover::check_invalidate, |ctx, res| handover::invalidate(ctx, res, wait(60))),
         Command::Secondary { resource } => each(&resource, resource::check_secondary, resource::secondary),
-        Command::DeleteResource { resource, force } => resource::delete_resource(&Context::from_system()?, &resource, force),
-        Command::LogPurgeAll { resource, force } => logs::log_purge_all(&Context::from_system()?, &resource, force),
-        Command::View { resource, json: _, macro_text: Some(text) } => macros::view_macro_text(&Context::from_system()?, &text, &resource),
-        Command::View { resource, json, macro_text: None } => view::view(&Context::from_system()?, &resource, json),
+        Command::DeleteResource { resource, force } => resource::delete_resource(&Context::from_system()?, &resource, force || cli.force),
+        Command::LogPurgeAll { resource, force } => logs::log_purge_all(&Context::from_system()?, &resource, force || cli.force),
+        Command::View { resource, .. } if cli.macro_text.is_some() => {
+            macros::view_macro_text(&Context::from_system()?, cli.macro_text.as_deref().unwrap_or_default(), &resource)
+        }
+        Command::View { resource, json } => view::view(&Context::from_system()?, &resource, json),
         Command::View1and1 { resource } => view::view_1and1(&Context::from_system()?, &resource),
         // The value commands (view-<name> RES): macros::variable_of says which they are.
         Command::ViewIsEmergency { .. }
@@ -276,14 +326,18 @@ fn dispatch(cli: Cli) -> Result<()> {
         | Command::ViewActualPrimary { .. } => {
             let (source, res) = macros::variable_of(&cli.command).expect("a value command");
             let ctx = Context::from_system()?;
-            macros::print(&ctx, source, res)?;
+            match &cli.macro_text {
+                // As the original: --macro replaces the command's own macro.
+                Some(text) => macros::view_macro_text(&ctx, text, res)?,
+                None => macros::print(&ctx, source, res)?,
+            }
             // The value stands as the tree has it; a script is told that nothing runs here.
             ctx.require_module()
         }
         Command::DumpMacros => macros::dump_macros(),
         Command::LeaveResource { resource, host, force } => {
             let ctx = Context::from_system()?;
-            resource::leave_resource(&ctx, &resource, host.as_deref(), force)?;
+            resource::leave_resource(&ctx, &resource, host.as_deref().or(cli.host.as_deref()), force || cli.force)?;
             systemd::membership_changed(&ctx);
             Ok(())
         }
