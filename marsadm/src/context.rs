@@ -54,11 +54,13 @@ pub struct Globals {
     pub parallel: Option<usize>,
     /// `--host H`: the host commands that only read act as.
     pub host: Option<String>,
+    /// `--timeout S`, if given.
+    pub timeout: Option<u64>,
 }
 
 impl Default for Globals {
     fn default() -> Self {
-        Globals { window: 60, threshold: 10 << 20, stuck_seconds: 3600, verbose: 0, parallel: None, host: None }
+        Globals { window: 60, threshold: 10 << 20, stuck_seconds: 3600, verbose: 0, parallel: None, host: None, timeout: None }
     }
 }
 

@@ -15,6 +15,7 @@ use super::monitoring;
 use super::primitives::{self, Prim};
 use super::systemd;
 use super::view::{self, Macro};
+use super::vocabulary;
 use crate::cli::{Cli, Command};
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -129,6 +130,7 @@ struct ViewWorld<'c> {
     res: String,
     path: Vec<PathBuf>,
     found: BTreeMap<String, Option<Rc<macrolang::Source>>>,
+    here: vocabulary::Here<'c>,
 }
 
 impl World for ViewWorld<'_> {
@@ -149,19 +151,25 @@ impl World for ViewWorld<'_> {
     }
 
     fn is_primitive(&self, name: &str) -> bool {
-        source_of(name).is_some()
+        vocabulary::find(name).is_some() || source_of(name).is_some()
     }
 
     fn primitive(&mut self, name: &str, args: &[String], vars: &Vars) -> std::result::Result<String, String> {
+        // The resource: the variable `res` (which `%let{res}` or `%tmp{…}` may change).
+        let res = vars.get("res").unwrap_or(&self.res).clone();
+        if vocabulary::find(name).is_some() {
+            // The original's primitive, with the original's arguments (a peer, a limit, ...).
+            self.here.res = res;
+            return self.here.value(name, args).map_err(|e| e.to_string());
+        }
         let source = source_of(name).ok_or_else(|| format!("call to unknown macro '{name}'"))?;
-        // The resource: the argument, else the variable `res` (which `%let{res}` or
-        // `%tmp{…}` may change).
-        let res = args.first().or_else(|| vars.get("res")).unwrap_or(&self.res).clone();
+        // One of this implementation's values: its argument, if any, is the resource.
+        let res = args.first().filter(|a| !a.is_empty()).unwrap_or(&res).clone();
         value(self.ctx, source, &res).map_err(|e| e.to_string())
     }
 
     fn value(&mut self, name: &str, vars: &Vars) -> Option<std::result::Result<String, String>> {
-        source_of(name).map(|_| self.primitive(name, &[], vars))
+        self.is_primitive(name).then(|| self.primitive(name, &[], vars))
     }
 
     fn warn(&mut self, message: &str) {
@@ -185,7 +193,7 @@ fn evaluate(ctx: &Context, src: &Rc<macrolang::Source>, res: &str) -> Result<Str
         ("verbose", g.verbose.to_string()),
     ]);
     let mut vars = macrolang::new_vars(&given);
-    let mut world = ViewWorld { ctx, res: res.to_owned(), path: search_path(), found: BTreeMap::new() };
+    let mut world = ViewWorld { ctx, res: res.to_owned(), path: search_path(), found: BTreeMap::new(), here: vocabulary::Here::new(ctx, res) };
     Interp::new(&mut world).run_top(src, &mut vars).map_err(|e| Error::Macro(e.to_string()))
 }
 

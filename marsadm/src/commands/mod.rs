@@ -16,6 +16,7 @@ mod secret;
 mod systemd;
 mod view;
 mod version;
+mod vocabulary;
 
 use crate::cli::{Cli, Command};
 use crate::context::Context;
@@ -110,11 +111,31 @@ fn wait_each(spec: &str, timeout_s: u64, wait: impl Fn(&Context, &str, u64) -> R
     Ok(())
 }
 
+/// `view-<name> [RES] [ARG...]` of one of the original's primitives that has no command
+/// of its own (`vocabulary`); any other unknown command is a usage error.
+fn external(words: &[String], macro_text: Option<&str>) -> Result<()> {
+    let cmd = words.first().map(String::as_str).unwrap_or_default();
+    let Some(name) = cmd.strip_prefix("view-").filter(|n| vocabulary::find(n).is_some()) else {
+        return Err(Error::Usage(format!("unrecognized subcommand '{cmd}': `marsadm --help` lists the commands, docu/view-primitives.md the view-<name> values")));
+    };
+    let ctx = Context::from_system()?;
+    let (res, args) = match (vocabulary::cluster_wide(name), words.get(1)) {
+        (true, _) => (None, &words[1..]),
+        (false, Some(r)) => (Some(r.as_str()), &words[2..]),
+        (false, None) => return Err(Error::Usage(format!("{cmd} RESOURCE: give the resource (or all)"))),
+    };
+    match macro_text {
+        Some(text) => macros::view_macro_text(&ctx, text, res.unwrap_or("all")),
+        None => vocabulary::view(&ctx, name, res, args),
+    }
+}
+
 /// Whether `command` only reads (and waits): it never takes the host lock.
 fn only_reads(command: &Command) -> bool {
     matches!(
         command,
         Command::Cat { .. }
+            | Command::External(_)
             | Command::View { .. }
             | Command::View1and1 { .. }
             | Command::DumpMacros
@@ -182,7 +203,7 @@ fn plan(cli: &Cli) -> String {
 
 /// The global options a command cannot take, refused before anything runs.
 fn check_globals(cli: &Cli) -> Result<()> {
-    let value_command = matches!(cli.command, Command::View { .. }) || macros::variable_of(&cli.command).is_some();
+    let value_command = matches!(cli.command, Command::View { .. } | Command::External(_)) || macros::variable_of(&cli.command).is_some();
     if let Some(h) = &cli.host {
         mars_core::names::check_host_name(h).map_err(|e| Error::Name { what: "host", name: h.clone(), reason: e.to_string() })?;
         if !only_reads(&cli.command) && !matches!(cli.command, Command::LeaveResource { .. }) {
@@ -212,6 +233,7 @@ pub fn run(cli: Cli) -> Result<()> {
         verbose: cli.verbose,
         parallel: cli.parallel,
         host: acting,
+        timeout: cli.timeout,
     });
     // (A command that only reads runs as always.)
     let changes = !only_reads(&cli.command) || matches!(cli.command, Command::SystemdTrigger { .. });
@@ -335,6 +357,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             ctx.require_module()
         }
         Command::DumpMacros => macros::dump_macros(),
+        Command::External(words) => external(&words, cli.macro_text.as_deref()),
         Command::LeaveResource { resource, host, force } => {
             let ctx = Context::from_system()?;
             resource::leave_resource(&ctx, &resource, host.as_deref().or(cli.host.as_deref()), force || cli.force)?;
@@ -365,5 +388,19 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::GetSystemdUnit { resource, json } => systemd::get_unit(&Context::from_system()?, &resource, json),
         Command::SystemdTrigger { resource } => systemd::trigger(&Context::from_system()?, &resource),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_command_is_a_usage_error() {
+        for words in [&["frobnicate"][..], &["view-frobnicate", "r0"], &["view-fetch-lognr"]] {
+            let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+            let err = external(&words, None).unwrap_err();
+            assert_eq!(err.exit_code(), crate::error::exit::USAGE, "{words:?}: {err}");
+        }
     }
 }

@@ -12,6 +12,7 @@ use super::view::{self, ResourceState};
 use crate::context::Context;
 use crate::error::Result;
 use crate::liveness;
+use crate::macrolang::format_number;
 
 /// One of the three activities a secondary has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +54,7 @@ pub enum Prim {
     ReplState,
     DeviceOpened,
     Rate(Work),
+    Rest(Work),
     Remain(Work),
     Percent(Work),
     AliveAge,
@@ -61,22 +63,23 @@ pub enum Prim {
     ResourceMembers,
 }
 
-/// Seconds the rest takes at `rate` bytes/s, rounded up: 0 with nothing left, `None`
-/// while nothing moves (printed as -1, as the original).
-pub fn remain_seconds(rest: u64, rate: u64) -> Option<u64> {
+/// Seconds the rest takes at `rate` bytes/s, with fractions as the original: 0 with
+/// nothing left, `None` while nothing moves (printed as -1, as the original).
+pub fn remain_seconds(rest: u64, rate: u64) -> Option<f64> {
     match (rest, rate) {
-        (0, _) => Some(0),
+        (0, _) => Some(0.0),
         (_, 0) => None,
-        (rest, rate) => Some(rest.div_ceil(rate)),
+        (rest, rate) => Some(rest as f64 / rate as f64),
     }
 }
 
-/// Whole percent of `done` out of `total`, rounded down (100 when there is nothing to do).
-pub fn percent(done: u64, total: u64) -> u64 {
+/// Percent of `done` out of `total` as the original computes it: `100.5 * done / total`,
+/// at most 100 (100 when there is nothing to do).
+pub fn percent(done: u64, total: u64) -> f64 {
     if total == 0 {
-        return 100;
+        return 100.0;
     }
-    (u128::from(done.min(total)) * 100 / u128::from(total)) as u64
+    (100.5 * done as f64 / total as f64).min(100.0)
 }
 
 /// The (bytes left, bytes done, rate) of one activity as the view computed them.
@@ -104,7 +107,16 @@ pub fn value(ctx: &Context, p: Prim, res: &str) -> Result<String> {
         Prim::ResourceMembers => return Ok(members(ctx, res)?.join("\n")),
         _ => {}
     }
-    let s = view::resource_state(ctx, res)?;
+    value_of(ctx, &view::resource_state(ctx, res)?, p)
+}
+
+/// The value of `p` in state `s` of a resource here.
+pub fn value_of(ctx: &Context, s: &ResourceState, p: Prim) -> Result<String> {
+    match p {
+        Prim::GetDisk | Prim::ResourceMembers => return value(ctx, p, &s.name),
+        Prim::AliveAge => return Ok(alive_age(ctx, s)?.map_or("-1".to_owned(), |a| a.to_string())),
+        _ => {}
+    }
     let me = ctx.host.as_str();
     Ok(match p {
         Prim::IsAttach => bit(s.is_attached),
@@ -118,18 +130,18 @@ pub fn value(ctx: &Context, p: Prim, res: &str) -> Result<String> {
         Prim::DiskState => s.diskstate.clone(),
         Prim::ReplState => s.replstate.to_owned(),
         Prim::DeviceOpened => s.open_count.to_string(),
-        Prim::Rate(w) => progress(&s, w).2.to_string(),
+        Prim::Rate(w) => progress(s, w).2.to_string(),
         Prim::Remain(w) => {
-            let (rest, _, rate) = progress(&s, w);
-            remain_seconds(rest, rate).map_or("-1".to_owned(), |v| v.to_string())
+            let (rest, _, rate) = progress(s, w);
+            remain_seconds(rest, rate).map_or("-1".to_owned(), format_number)
         }
         Prim::Percent(w) => {
-            let (rest, done, _) = progress(&s, w);
-            percent(done, done.saturating_add(rest)).to_string()
+            let (rest, done, _) = progress(s, w);
+            format_number(percent(done, done.saturating_add(rest)))
         }
-        Prim::AliveAge => alive_age(ctx, &s)?.map_or("-1".to_owned(), |a| a.to_string()),
+        Prim::Rest(w) => progress(s, w).0.to_string(),
         Prim::GetDevice => s.device.clone(),
-        Prim::GetDisk | Prim::ResourceMembers => unreachable!("handled above"),
+        Prim::GetDisk | Prim::ResourceMembers | Prim::AliveAge => unreachable!("handled above"),
     })
 }
 
@@ -189,7 +201,7 @@ mod tests {
         std::fs::write(t.ctx.tree.path("resource-r0/log-000000001-node1"), [0u8; 300]).unwrap();
         t.heard("node1", 2);
         let get = |p| value(&t.ctx, p, "r0").unwrap();
-        assert_eq!((get(Prim::Percent(Work::Fetch)), get(Prim::Percent(Work::Replay)), get(Prim::Percent(Work::Sync))), ("60".into(), "33".into(), "100".into()));
+        assert_eq!((get(Prim::Percent(Work::Fetch)), get(Prim::Percent(Work::Replay)), get(Prim::Percent(Work::Sync))), ("60.3".into(), "33.5".into(), "100".into()));
         assert_eq!((get(Prim::Remain(Work::Replay)), get(Prim::Remain(Work::Fetch)), get(Prim::Remain(Work::Sync))), ("4".into(), "-1".into(), "0".into()));
         assert_eq!((get(Prim::Rate(Work::Replay)), get(Prim::IsRunning(Work::Replay)), get(Prim::IsRunning(Work::Fetch))), ("50".into(), "1".into(), "0".into()));
         assert_eq!((get(Prim::DiskState), get(Prim::ReplState)), ("Outdated[FR]".into(), "Replaying".into()));
@@ -200,12 +212,11 @@ mod tests {
 
     #[test]
     fn remaining_time_and_percent() {
-        assert_eq!(remain_seconds(0, 0), Some(0));
+        assert_eq!(remain_seconds(0, 0), Some(0.0));
         assert_eq!(remain_seconds(10, 0), None);
-        assert_eq!(remain_seconds(10, 3), Some(4));
-        assert_eq!(percent(0, 0), 100);
-        assert_eq!(percent(1, 3), 33);
-        assert_eq!(percent(999, 1000), 99, "100 only when done");
-        assert_eq!(percent(u64::MAX, u64::MAX), 100);
+        assert_eq!(remain_seconds(10, 4), Some(2.5));
+        assert_eq!(percent(0, 0), 100.0);
+        assert_eq!(percent(1, 2), 50.25, "the original's 100.5 * done / total");
+        assert_eq!(percent(u64::MAX, u64::MAX), 100.0);
     }
 }

@@ -963,11 +963,16 @@ pub fn view_macro(ctx: &Context, m: Macro, which: &str) -> Result<()> {
 }
 
 pub(crate) fn macro_value(ctx: &Context, m: Macro, res: &str) -> Result<String> {
-    let s = resource_state(ctx, res)?;
-    let out = match m {
+    Ok(macro_value_of(&resource_state(ctx, res)?, m))
+}
+
+/// The value of `m` in state `s`.
+pub(crate) fn macro_value_of(s: &ResourceState, m: Macro) -> String {
+    match m {
         Macro::IsPrimary => (s.is_primary as u8).to_string(),
         Macro::IsAttached => (s.is_attached as u8).to_string(),
-        Macro::GetPrimary => s.primary.unwrap_or_else(|| NONE.to_owned()),
+        // (Empty for none, as the original.)
+        Macro::GetPrimary => s.primary.clone().unwrap_or_default(),
         Macro::ResourceSize => s.size.to_string(),
         Macro::WritebackRest => s.writeback_rest.to_string(),
         Macro::FetchRest => s.fetch_rest.to_string(),
@@ -977,13 +982,11 @@ pub(crate) fn macro_value(ctx: &Context, m: Macro, res: &str) -> Result<String> 
         Macro::Role => s.role.to_owned(),
         Macro::State => format!("{} {}", s.diskstate, s.replstate),
         Macro::IsSplitBrain => (s.split_brain.is_some() as u8).to_string(),
-        Macro::ActualPrimary if s.actual_primaries.is_empty() => NONE.to_owned(),
         Macro::ActualPrimary => s.actual_primaries.join(","),
         Macro::IsEmergency => (s.emergency.is_emergency as u8).to_string(),
         Macro::RestSpace => s.emergency.rest_space.unwrap_or(0).to_string(),
         Macro::TotalSpace => s.emergency.total_space.unwrap_or(0).to_string(),
-    };
-    Ok(out)
+    }
 }
 
 #[cfg(test)]
