@@ -109,6 +109,56 @@ pub fn view_macro_text(ctx: &Context, text: &str, which: &str) -> Result<()> {
     Ok(())
 }
 
+/// The original's 39 complex macros as this implementation writes them
+/// (`marsadm/macros/*.tpl`): what `view` and `view-<name>` evaluate unless a `<name>.tpl`
+/// on the search path replaces one; `dump-macros` writes them out for editing.
+pub const COMPLEX: &[(&str, &str)] = &[
+    ("1and1", include_str!("../../macros/1and1.tpl")),
+    ("comminfo", include_str!("../../macros/comminfo.tpl")),
+    ("commstate", include_str!("../../macros/commstate.tpl")),
+    ("cstate", include_str!("../../macros/cstate.tpl")),
+    ("default-footer", include_str!("../../macros/default-footer.tpl")),
+    ("default-global", include_str!("../../macros/default-global.tpl")),
+    ("default-header", include_str!("../../macros/default-header.tpl")),
+    ("default-resource", include_str!("../../macros/default-resource.tpl")),
+    ("default", include_str!("../../macros/default.tpl")),
+    ("device-info", include_str!("../../macros/device-info.tpl")),
+    ("device-stats", include_str!("../../macros/device-stats.tpl")),
+    ("diskstate-1and1", include_str!("../../macros/diskstate-1and1.tpl")),
+    ("diskstate", include_str!("../../macros/diskstate.tpl")),
+    ("dstate", include_str!("../../macros/dstate.tpl")),
+    ("fetch-line-1and1", include_str!("../../macros/fetch-line-1and1.tpl")),
+    ("fetch-line", include_str!("../../macros/fetch-line.tpl")),
+    ("flags-1and1", include_str!("../../macros/flags-1and1.tpl")),
+    ("flags", include_str!("../../macros/flags.tpl")),
+    ("outdated-flags-1and1", include_str!("../../macros/outdated-flags-1and1.tpl")),
+    ("outdated-flags", include_str!("../../macros/outdated-flags.tpl")),
+    ("primarynode-1and1", include_str!("../../macros/primarynode-1and1.tpl")),
+    ("primarynode", include_str!("../../macros/primarynode.tpl")),
+    ("replay-line-1and1", include_str!("../../macros/replay-line-1and1.tpl")),
+    ("replay-line", include_str!("../../macros/replay-line.tpl")),
+    ("replinfo-1and1", include_str!("../../macros/replinfo-1and1.tpl")),
+    ("replinfo", include_str!("../../macros/replinfo.tpl")),
+    ("replstate-1and1", include_str!("../../macros/replstate-1and1.tpl")),
+    ("replstate", include_str!("../../macros/replstate.tpl")),
+    ("resource-errors-1and1", include_str!("../../macros/resource-errors-1and1.tpl")),
+    ("resource-errors", include_str!("../../macros/resource-errors.tpl")),
+    ("role-1and1", include_str!("../../macros/role-1and1.tpl")),
+    ("role", include_str!("../../macros/role.tpl")),
+    ("state", include_str!("../../macros/state.tpl")),
+    ("status", include_str!("../../macros/status.tpl")),
+    ("sync-line-1and1", include_str!("../../macros/sync-line-1and1.tpl")),
+    ("sync-line", include_str!("../../macros/sync-line.tpl")),
+    ("syncinfo-1and1", include_str!("../../macros/syncinfo-1and1.tpl")),
+    ("syncinfo", include_str!("../../macros/syncinfo.tpl")),
+    ("todo-role", include_str!("../../macros/todo-role.tpl")),
+];
+
+/// The built-in complex macro `name`.
+fn complex(name: &str) -> Option<&'static str> {
+    COMPLEX.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
 /// Where `<name>.tpl` files are looked for: `$MARS_PATH` (`:`-separated), else the
 /// original's directories.
 pub fn search_path() -> Vec<PathBuf> {
@@ -141,11 +191,15 @@ impl World for ViewWorld<'_> {
         if let Some(s) = self.found.get(name) {
             return s.clone();
         }
-        let src = self.path.iter().find_map(|dir| {
-            let file = dir.join(format!("{name}.tpl"));
-            let text = std::fs::read(&file).ok()?;
-            Some(Rc::new(macrolang::Source::written(name, &file.display().to_string(), &String::from_utf8_lossy(&text))))
-        });
+        let src = self
+            .path
+            .iter()
+            .find_map(|dir| {
+                let file = dir.join(format!("{name}.tpl"));
+                let text = std::fs::read(&file).ok()?;
+                Some(Rc::new(macrolang::Source::written(name, &file.display().to_string(), &String::from_utf8_lossy(&text))))
+            })
+            .or_else(|| complex(name).map(|t| Rc::new(macrolang::Source::written(name, &format!("<built-in {name}.tpl>"), t))));
         self.found.insert(name.to_owned(), src.clone());
         src
     }
@@ -177,15 +231,73 @@ impl World for ViewWorld<'_> {
     }
 }
 
+/// `view-NAME [RES|all|r1,r2]` (`view`: NAME `default`), as the original: for each
+/// resource macro NAME's text (a `NAME.tpl` on the search path, else the built-in one),
+/// ending in one newline; with several, each after a line `--------- resource
+/// <default-resource>`, and with `all` NAME-header before and NAME-global and
+/// NAME-footer after them, where those exist.
+pub fn view_named(ctx: &Context, name: &str, which: &str) -> Result<()> {
+    ctx.require_mountpoint()?;
+    if crate::module::loaded_version(&ctx.proc_sys)?.is_none() {
+        eprintln!("WARNING: mars kernel module is not loaded: nothing runs on this host; what other hosts show is what they reported last");
+    }
+    let list = view::selected(ctx, which)?;
+    let text_of = |n: &str| -> Option<Rc<macrolang::Source>> {
+        let mut w = ViewWorld { ctx, res: String::new(), path: search_path(), found: BTreeMap::new(), here: vocabulary::Here::new(ctx, "") };
+        w.find_macro(n)
+    };
+    let src = text_of(name).ok_or_else(|| Error::Macro(format!("cannot find macro '{name}' (no {name}.tpl on the search path, and no built-in one)")))?;
+    let show = |src: &Rc<macrolang::Source>, res: &str| -> Result<()> {
+        let out = evaluate(ctx, src, res)?;
+        if !out.is_empty() {
+            println!("{}", out.strip_suffix('\n').unwrap_or(&out));
+        }
+        Ok(())
+    };
+    let all = which == "all";
+    if all {
+        if let Some(h) = text_of(&format!("{name}-header")) {
+            show(&h, "")?;
+        }
+    }
+    let several = all || which.contains(',');
+    let separator = text_of("default-resource");
+    for res in &list {
+        if several {
+            let member = vocabulary::Here::new(ctx, res).value("is-member", &[])? == "1";
+            let what = match &separator {
+                Some(s) => evaluate(ctx, s, res)?,
+                None => res.clone(),
+            };
+            println!("--------- {} {}", if member { "resource" } else { "guest" }, what.trim_end());
+        }
+        show(&src, res)?;
+    }
+    if all {
+        for part in ["global", "footer"] {
+            if let Some(t) = text_of(&format!("{name}-{part}")) {
+                show(&t, "")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `view-NAME` is a complex macro (built in, or a `NAME.tpl` on the search path).
+pub fn is_view_macro(name: &str) -> bool {
+    complex(name).is_some() || search_path().iter().any(|d| d.join(format!("{name}.tpl")).is_file())
+}
+
 /// `src` evaluated for `res` with the original's variables (res, resdir, mars, host,
 /// window, threshold, …) and the unit templates' (dev, devpath).
 fn evaluate(ctx: &Context, src: &Rc<macrolang::Source>, res: &str) -> Result<String> {
-    let base = systemd::vars(ctx, Some(res))?;
+    let base = systemd::vars(ctx, Some(res).filter(|r| !r.is_empty()))?;
     let g = crate::context::globals();
     let mut given: Vec<(&str, String)> = base.iter().map(|(k, v)| (*k, v.clone())).collect();
     given.extend([
         ("cmd", "default".to_string()),
-        ("resdir", format!("{}/resource-{res}", ctx.tree.root().display())),
+        ("res", res.to_owned()),
+        ("resdir", if res.is_empty() { String::new() } else { format!("{}/resource-{res}", ctx.tree.root().display()) }),
         ("real_host", nix::sys::utsname::uname().map(|u| u.nodename().to_string_lossy().into_owned()).unwrap_or_else(|_| ctx.host.clone())),
         ("window", g.window.to_string()),
         ("threshold", g.threshold.to_string()),
@@ -222,6 +334,40 @@ pub fn dump_macros() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::ScratchTree;
+
+    fn builtin(name: &str) -> Rc<macrolang::Source> {
+        Rc::new(macrolang::Source::written(name, name, complex(name).unwrap()))
+    }
+
+    /// Every built-in macro evaluates on a pair of hosts, on either side.
+    #[test]
+    fn the_complex_macros_evaluate() {
+        let mut t = ScratchTree::node1_primary("complex", "node2");
+        t.set("resource-r0/replay-node1", "log-000000001-node1,500,0");
+        t.set("resource-r0/replay-node2", "log-000000001-node1,100,0");
+        t.heard("node1", 1);
+        t.set("ips/ip-node1", "10.0.0.1");
+        t.set("ips/ip-node2", "10.0.0.2");
+        // (A disk that is not here: NotPresent, role None.)
+        t.set("resource-r0/data-node2", "/dev/no-such-disk-here");
+        for host in ["node1", "node2"] {
+            let ctx = t.seen_from(host);
+            for (name, _) in COMPLEX {
+                let out = evaluate(&ctx, &builtin(name), "r0");
+                assert!(out.is_ok(), "{name} on {host}: {out:?}");
+            }
+        }
+        let node2 = t.seen_from("node2");
+        let out = evaluate(&node2, &builtin("default"), "r0").unwrap();
+        let line = out.lines().find(|l| l.starts_with("  r0 ")).unwrap_or_else(|| panic!("{out}"));
+        assert!(line.starts_with("  r0 [2/2] "), "{out}");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!((words[2], words[3], words[4], words[5], words[6]), ("NotPresent", "Replaying", "--ASFR", "None", "node1"), "{out}");
+        assert!(out.contains("    member node2 (here): Secondary Outdated, behind 400 B"), "{out}");
+        let one = evaluate(&node2, &builtin("1and1"), "r0").unwrap();
+        assert!(one.starts_with("  r0 "), "{one}");
+    }
 
     #[test]
     fn every_value_command_is_a_variable() {

@@ -111,10 +111,29 @@ fn wait_each(spec: &str, timeout_s: u64, wait: impl Fn(&Context, &str, u64) -> R
     Ok(())
 }
 
+/// The commands that print one of the original's complex macros (`view-<name>`): the
+/// macro and the resources named.
+fn complex_of(command: &Command) -> Option<(&'static str, &str)> {
+    Some(match command {
+        Command::View { resource, json: false } => ("default", resource),
+        Command::View1and1 { resource } => ("1and1", resource),
+        Command::Role { resource } | Command::ViewRole { resource } => ("role", resource),
+        Command::Monitoring(Monitoring::ViewDiskstate { resource }) => ("diskstate", resource),
+        Command::Monitoring(Monitoring::ViewReplstate { resource }) => ("replstate", resource),
+        _ => return None,
+    })
+}
+
 /// `view-<name> [RES] [ARG...]` of one of the original's primitives that has no command
 /// of its own (`vocabulary`); any other unknown command is a usage error.
 fn external(words: &[String], macro_text: Option<&str>) -> Result<()> {
     let cmd = words.first().map(String::as_str).unwrap_or_default();
+    if let Some(name) = cmd.strip_prefix("view-").filter(|n| macros::is_view_macro(n)) {
+        if let Some(text) = macro_text {
+            return macros::view_macro_text(&Context::from_system()?, text, words.get(1).map_or("all", String::as_str));
+        }
+        return macros::view_named(&Context::from_system()?, name, words.get(1).map_or("all", String::as_str));
+    }
     let Some(name) = cmd.strip_prefix("view-").filter(|n| vocabulary::find(n).is_some()) else {
         return Err(Error::Usage(format!("unrecognized subcommand '{cmd}': `marsadm --help` lists the commands, docu/view-primitives.md the view-<name> values")));
     };
@@ -258,6 +277,16 @@ fn dispatch(cli: Cli) -> Result<()> {
     if let Some(s) = cli.timeout {
         resource::set_module_wait(std::time::Duration::from_secs(s));
     }
+    // --macro TEXT replaces what a view or view-* command prints (as the original).
+    if let (Some(text), Some((_, res))) = (&cli.macro_text, macros::variable_of(&cli.command)) {
+        return macros::view_macro_text(&Context::from_system()?, text, res);
+    }
+    // The value commands that are the original's complex macros evaluate them.
+    if let Some((name, res)) = complex_of(&cli.command) {
+        let ctx = Context::from_system()?;
+        macros::view_named(&ctx, name, res)?;
+        return if name == "1and1" { Ok(()) } else { ctx.require_module() };
+    }
     // (--dry-run changes nothing: it needs no lock.)
     let _lock = if only_reads(&cli.command) || cli.dry_run { None } else { crate::lock::exclusive(std::path::Path::new(crate::context::MARS_ROOT), wait(60))? };
     match cli.command {
@@ -327,7 +356,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             macros::view_macro_text(&Context::from_system()?, cli.macro_text.as_deref().unwrap_or_default(), &resource)
         }
         Command::View { resource, json } => view::view(&Context::from_system()?, &resource, json),
-        Command::View1and1 { resource } => view::view_1and1(&Context::from_system()?, &resource),
+        Command::View1and1 { .. } => unreachable!("a complex macro"),
         // The value commands (view-<name> RES): macros::variable_of says which they are.
         Command::ViewIsEmergency { .. }
         | Command::ViewRestSpace { .. }

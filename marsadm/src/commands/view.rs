@@ -728,18 +728,39 @@ pub fn view(ctx: &Context, which: &str, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
-    // As the original's default-header: a hint when a sync limit is set here.
-    let proc_number = |name: &str| std::fs::read_to_string(ctx.proc_sys.join(name)).ok().and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(limit) = proc_number("sync_limit").filter(|l| *l > 0) {
-        let (nr, wanted) = (proc_number("sync_nr").unwrap_or(0), proc_number("sync_wanted").unwrap_or(0));
-        println!("sync_limit={limit}: at most {limit} full sync(s) at a time here; {nr} running, {} queued", wanted.saturating_sub(nr));
-    }
     for s in &states {
-        for line in text_lines(&ctx.host, s) {
+        for line in lines(ctx, s) {
             println!("{line}");
         }
     }
     Ok(())
+}
+
+/// This implementation's own text form of a resource (`view-lines`; `view` printed it
+/// before the original's shape): a sync-limit line, a header and a line of the words,
+/// then what is worth knowing, a line each.
+pub fn lines(ctx: &Context, s: &ResourceState) -> Vec<String> {
+    let proc_number = |name: &str| std::fs::read_to_string(ctx.proc_sys.join(name)).ok().and_then(|v| v.trim().parse::<u64>().ok());
+    let mut out = Vec::new();
+    if let Some(limit) = proc_number("sync_limit").filter(|l| *l > 0) {
+        let (nr, wanted) = (proc_number("sync_nr").unwrap_or(0), proc_number("sync_wanted").unwrap_or(0));
+        out.push(format!("sync_limit={limit}: at most {limit} full sync(s) at a time here; {nr} running, {} queued", wanted.saturating_sub(nr)));
+    }
+    out.extend(text_lines(&ctx.host, s));
+    out
+}
+
+/// The lines `view` adds to the original's shape: a split brain, and a line per member
+/// when there are several.
+pub fn split_brain_and_member_lines(host: &str, s: &ResourceState, members: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if let (Some(sb), false) = (&s.split_brain, members) {
+        out.extend(split_brain_lines(&s.name, sb));
+    }
+    if members && s.members.len() > 1 {
+        out.extend(s.members.iter().map(|m| member_line(host, m)));
+    }
+    out
 }
 
 /// The text form of one resource's state on `host`.
@@ -897,31 +918,6 @@ pub(crate) fn selected(ctx: &Context, which: &str) -> Result<Vec<String>> {
         }
     }
     Ok(out)
-}
-
-/// `view-1and1 [RES|all]`: the compact line of the original's 1&1 variant (§7.3).
-pub fn view_1and1(ctx: &Context, which: &str) -> Result<()> {
-    ctx.require_mountpoint()?;
-    for res in selected(ctx, which)? {
-        let s = resource_state(ctx, &res)?;
-        let disk = match s.diskstate.as_str() {
-            "UpToDate" | "WriteBack" => "Uptodate",
-            d => d,
-        };
-        let flag = |on: bool, c: char| if on { c } else { '-' };
-        println!(
-            "  {} {} {} -{}{}{}- {} {}",
-            s.name,
-            disk,
-            s.replstate,
-            flag(s.switches.sync, 'S'),
-            flag(s.switches.fetch, 'F'),
-            flag(s.switches.replay, 'R'),
-            s.role,
-            s.primary.as_deref().unwrap_or("-")
-        );
-    }
-    Ok(())
 }
 
 /// The `view-<macro>` primitives: one value on one line, for scripts.

@@ -332,7 +332,7 @@ fn resource_messages(h: &mut Here<'_>) -> Result<Vec<Message>> {
         }
         if let Some(l) = link(host, DISK_ERROR)?.filter(|l| l.value != "0") {
             let e = l.value.parse::<i32>().unwrap_or(0);
-            say(Level::Err, "disk-error", l.stamp_ns, format!("the disk refused I/O: {}", errno_text(e)));
+            say(Level::Err, "disk-error", l.stamp_ns, format!("DISK ERROR: the disk refused I/O: {}", errno_text(e)));
         }
         if let (Some(l), Some(stop)) = (link(host, REPLAY_STOPPED)?, m.replay_stopped.and_then(Stop::from_word)) {
             say(Level::Err, "replay-stopped", l.stamp_ns, format!("REPLAY STOPPED: {stop}"));
@@ -359,7 +359,7 @@ fn resource_messages(h: &mut Here<'_>) -> Result<Vec<Message>> {
         out.push(Message { level: Level::Err, key: format!("{me} split-brain"), stamp_ns: now, text: format!("SPLIT BRAIN after logfile {}", sb.logfile) });
     }
     if let Some(hint) = s.emergency.hint {
-        out.push(Message { level: Level::Inf, key: format!("{me} next-step"), stamp_ns: now, text: hint.to_owned() });
+        out.push(Message { level: Level::Wrn, key: format!("{me} next-step"), stamp_ns: now, text: hint.to_owned() });
     }
     if s.is_sync_queued && s.sync_rest > 0 {
         out.push(Message { level: Level::Inf, key: format!("{me} sync-queued"), stamp_ns: now, text: "the full sync waits for /proc/sys/mars/sync_limit".into() });
@@ -969,6 +969,18 @@ static EXTRA: &[Primitive] = &[
         h.value(&format!("is-{what}"), &[])
     }),
     here!("is-split", "= is-split-brain", |h, _| h.view_macro(Macro::IsSplitBrain)),
+    here!("lines", "this implementation's own text form of the resource (view printed it before it took the original's shape)", |h, _| {
+        let s = h.state()?;
+        Ok(lines(&view::lines(h.ctx, &s)))
+    }),
+    here!("member-lines", "a line per member (role, disk state, lag, contact), when there are several (this implementation's)", |h, _| {
+        let s = h.state()?;
+        Ok(lines(&view::split_brain_and_member_lines(&h.ctx.host, &s, true)))
+    }),
+    here!("split-brain-lines", "the split brain, if any: where the histories diverged, and each host's data after that (this implementation's)", |h, _| {
+        let s = h.state()?;
+        Ok(lines(&view::split_brain_and_member_lines(&h.ctx.host, &s, false)))
+    }),
     here!("readlink", "the value of a link under /mars (PATH relative to /mars or absolute within it)", |h, a| {
         let path = a.first().map(String::as_str).unwrap_or_default();
         let root = h.ctx.tree.root().to_string_lossy().into_owned();
@@ -1015,7 +1027,8 @@ pub fn cluster_wide(name: &str) -> bool {
 }
 
 /// The table of docu/view-primitives.md: one row per primitive.
-pub fn doc_table(list: &[Primitive]) -> String {
+#[cfg(test)]
+fn doc_table(list: &[Primitive]) -> String {
     let mut out = String::from("| name | here |\n|---|---|\n");
     for p in list {
         let what = match p.status {

@@ -1,0 +1,2 @@
+/* After all resources of `view all`. */\
+%call{comminfo}\

@@ -1,0 +1,2 @@
+/* DRBD's word for the disk state: the disk state word. */\
+%diskstate{}\

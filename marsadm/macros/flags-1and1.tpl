@@ -1,0 +1,1 @@
+-%if{%todo-sync{}}{S}{-}%if{%todo-fetch{}}{F}{-}%if{%todo-replay{}}{R}{-}-\

@@ -1,0 +1,1 @@
+%if{%is-primary{}}{%{host}}{%if{%actual-primary{}}{%actual-primary{}}{-}}\

@@ -1,0 +1,1 @@
+%if{%todo-primary{}}{%{host}}{%get-primary{}}\

@@ -1,0 +1,1 @@
+%if{%is-primary{}}{Primary}{Secondary}\
