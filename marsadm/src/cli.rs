@@ -415,9 +415,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List the values of `view --macro TEXT` (and the variables of unit templates), one
-    /// a line.
-    DumpMacros,
+    /// Write the complex macros (default, diskstate, flags, 1and1, ...) as editable
+    /// NAME.tpl files into the current directory.
+    ///
+    /// An existing NAME.tpl is renamed to NAME.tpl.oldN first. Edit a file and move it to
+    /// ~/.marsadm, /etc/marsadm (or a directory of $MARS_PATH): `view` and `view-NAME`
+    /// then use it instead of the built-in one (docu/view-macros.md). With --list: print
+    /// the values and variables a macro text can use instead, one a line.
+    DumpMacros {
+        /// Print the values and variables instead of writing files.
+        #[arg(long)]
+        list: bool,
+    },
+    /// Write every macro as NAME.tpl into the current directory: the complex ones and
+    /// one per primitive (%primitive-NAME{%{1}}), as dump-macros.
+    DumpAllMacros,
     /// `view-<name> [RESOURCE] [ARG]` for each of the original's primitives that has no
     /// command above (docu/view-primitives.md lists all 236 names).
     #[command(external_subcommand)]

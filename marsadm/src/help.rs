@@ -316,7 +316,15 @@ fn texts() -> Vec<(String, String)> {
         ),
         (
             "dump-macros",
-            teach(&["none"], &["none (exit 0)"], &["marsadm dump-macros", "marsadm view --macro '%{host}=%role{}' r0"]),
+            teach(
+                &["the current directory is writable (not with --list)"],
+                &["a file cannot be written or renamed (exit 8)"],
+                &["cd /etc/marsadm && marsadm dump-macros", "marsadm dump-macros --list", "marsadm view --macro '%{host}=%role{}' r0"],
+            ),
+        ),
+        (
+            "dump-all-macros",
+            teach(&["the current directory is writable"], &["a file cannot be written or renamed (exit 8)"], &["cd /tmp/m && marsadm dump-all-macros"]),
         ),
         (
             "view-1and1",
@@ -582,7 +590,7 @@ const GROUPS: &[(&str, &[&str])] = &[
         ],
     ),
     ("Logs", &["log-rotate", "log-delete", "log-delete-all", "log-purge-all", "cron", "cat"]),
-    ("Monitoring", &["view", "state", "role", "events", "metrics", "dump-macros", "version"]),
+    ("Monitoring", &["view", "state", "role", "events", "metrics", "dump-macros", "dump-all-macros", "version"]),
     ("systemd", &["set-systemd-unit", "get-systemd-unit", "systemd-trigger"]),
     ("Low-level", &["lowlevel-set-host-ip"]),
     ("Values for scripts (one value per line)", &[]),

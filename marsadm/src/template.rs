@@ -33,7 +33,7 @@ pub enum MacroError {
 impl fmt::Display for MacroError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MacroError::Undefined(v) => write!(f, "undefined variable {v:?} (`marsadm dump-macros` lists them)"),
+            MacroError::Undefined(v) => write!(f, "undefined variable {v:?} (`marsadm dump-macros --list` lists them)"),
             MacroError::Unclosed(at) => write!(f, "macro at byte {at} has no closing '}}'"),
         }
     }

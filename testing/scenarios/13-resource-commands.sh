@@ -12,9 +12,13 @@ retry 30 on $n 'test -b /dev/mars/r0' || fail "/dev/mars/r0 did not appear"
 step "view"
 out=$(on $n 'marsadm view r0')
 echo "$out"
-grep -q '^--------- resource r0 (536870912 bytes), primary: node1$' <<<"$out" || fail "view header"
-# (Its only member: no secondary follows it.)
-grep -q '^node1 UpToDate NoSecondaryConnected Primary /dev/mars/r0 open=0 writeback-rest=0$' <<<"$out" || fail "view line"
+# The original's shape: the LocalDevice line, the resource line [members/configured].
+grep -q '^  LocalDevice /dev/mars/r0 \[Closed\]$' <<<"$out" || fail "view: no LocalDevice line"
+grep -q '^  r0 \[1/1\] UpToDate Replicating DCASFR Primary node1 *$' <<<"$out" || fail "view: resource line"
+# This implementation's own form (its only member: no secondary follows it).
+out=$(on $n 'marsadm view-lines r0')
+grep -q '^--------- resource r0 (536870912 bytes), primary: node1$' <<<"$out" || fail "view-lines header: $out"
+grep -q '^node1 UpToDate NoSecondaryConnected Primary /dev/mars/r0 open=0 writeback-rest=0$' <<<"$out" || fail "view-lines line: $out"
 on $n 'marsadm view --json' | python3 -c 'import json, sys
 v = json.load(sys.stdin)
 assert v["schema_version"] == 6 and v["host"] == "node1", v
@@ -60,7 +64,8 @@ step "secondary: the device goes away; primary: it comes back with the data"
 on $n 'marsadm secondary r0'
 on $n 'test ! -e /dev/mars/r0' || fail "device still there after secondary"
 assert_eq "" "$(on $n 'marsadm view-get-primary r0')" "primary after secondary (empty for none, as the original)"
-on $n 'marsadm view r0' | grep -q '^node1 UpToDate NoPrimaryDesignated Secondary - ' || fail "view after secondary"
+on $n 'marsadm view-lines r0' | grep -q '^node1 UpToDate NoPrimaryDesignated Secondary - ' || fail "view-lines after secondary"
+on $n 'marsadm view r0' | grep -q '^  r0 \[1/1\] UpToDate NoPrimaryDesignated dCASFR Secondary  *$' || fail "view after secondary: $(on $n 'marsadm view r0')"
 on $n 'marsadm primary r0'
 on $n 'mount /dev/mars/r0 /mnt/r0 && test "$(cat /mnt/r0/f)" = hello && umount /mnt/r0' || fail "data after primary"
 
@@ -68,7 +73,7 @@ step "down and up"
 on $n 'marsadm down r0'
 on $n 'test ! -e /dev/mars/r0' || fail "device still there after down"
 assert_eq 0 "$(on $n 'marsadm view-is-attached r0')" "attached after down"
-on $n 'marsadm view r0' | grep -q '^node1 Detached NotStarted None - ' || fail "view after down"
+on $n 'marsadm view-lines r0' | grep -q '^node1 Detached NotStarted None - ' || fail "view-lines after down"
 on $n 'dd if=/dev/vdb of=/dev/null bs=4096 count=1 status=none' || fail "disk not readable after down"
 on $n 'marsadm up r0'
 retry 10 on $n 'test -b /dev/mars/r0' || fail "device not back after up"

@@ -62,9 +62,11 @@ on $n "echo 128 > $P/mem_limit_mb"
 
 step "module unloaded: view says ModuleNotLoaded, the value commands exit 1"
 on $n 'rmmod mars'
-out=$(on $n 'marsadm view r0') || fail "view without the module: $out"
+out=$(on $n 'marsadm view r0 2>&1') || fail "view without the module: $out"
 echo "$out"
-grep -q '^node1 Detached ModuleNotLoaded None - ' <<<"$out" && grep -q 'mars.ko is not loaded here' <<<"$out" || fail "view without the module: $out"
+grep -q '^WARNING: mars kernel module is not loaded' <<<"$out" && grep -q '^  r0 \[1/1\] [A-Za-z]* ModuleNotLoaded ' <<<"$out" || fail "view without the module: $out"
+out=$(on $n 'marsadm view-lines r0') || fail "view-lines without the module: $out"
+grep -q '^node1 Detached ModuleNotLoaded None - ' <<<"$out" && grep -q 'mars.ko is not loaded here' <<<"$out" || fail "view-lines without the module: $out"
 expect_status 7 on $n 'marsadm state r0'
 assert_eq "Detached ModuleNotLoaded" "$(on $n 'marsadm state r0 2>/dev/null' || true)" "state without the module"
 expect_status 7 on $n 'marsadm view-is-primary r0'

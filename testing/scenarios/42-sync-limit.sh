@@ -82,7 +82,7 @@ watch() {
     [ "$syncing" -le "$limit" ] || fail "$syncing resources syncing at once with sync_limit $limit: $rest"
     # Once, while r2 waits behind a running sync: the view shows it queued.
     if [ "$limit" = 1 ] && [ "$viewed" = 0 ] && [ -n "$now" ] && [ "$now" != " r2" ] && [[ "$rest" == *r2:0:1:* ]]; then
-      text=$(on node2 'marsadm view r2')
+      text=$(on node2 'marsadm view-lines r2')
       echo "$text"
       grep -q ' Inconsistent SyncQueued Secondary ' <<<"$text" || fail "view r2 does not show SyncQueued: $text"
       grep -q 'sync queued: waiting for sync_limit' <<<"$text" || fail "view r2 has no queue line: $text"

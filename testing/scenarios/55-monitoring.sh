@@ -134,6 +134,26 @@ sys.exit(1 if bad else 0)
 PY
 }
 
+# nagios NODE [OPTIONS]: a monitoring check written as the original's contrib Nagios
+# check is (global --macro with %name{} calls and %if, --window, view): its first word
+# is OK, WARNING or CRITICAL. A secondary is OK when it has replayed all but --threshold
+# of the log and hears its primary within --window; a primary when every other member
+# fetches from it.
+nagios() {
+  local node=$1; shift
+  on $node "marsadm --window=30 $* --macro='%if{%is-primary{}}{\
+%if{%=={%nr-fetch{}}{%-{%count-resource-peers{}}{1}}}{OK}{WARNING}}{\
+%if{%not{%is-alive{}}}{CRITICAL}{%if{%work-threshold-reached{}}{OK}{WARNING}}} \
+%{res} %role{} %diskstate{} behind=%work-rest{} primary=%get-primary{} space=%rest-space{}' view r0"
+}
+
+# check_nagios NODE WORD [OPTIONS]: the check on NODE says WORD.
+check_nagios() {
+  local out; out=$(nagios "$1" "${@:3}") || fail "the nagios check on $1: $out"
+  echo "$1: $out"
+  [ "${out%% *}" = "$2" ] || fail "the nagios check on $1 says '$out', expected $2"
+}
+
 step "node1 creates r0 on $DISK with data; node2 joins the cluster; events on node2"
 fresh_modules node1 node2
 zero_disks "$DISK" node1 node2
@@ -162,6 +182,19 @@ metrics rest-node2 node2
 against_view node1
 against_view node2
 
+step "a Nagios-style check and .tpl overrides, healthy"
+check_nagios node1 OK
+check_nagios node2 OK
+# The shipped macros, written out by dump-macros, give view's resource line unchanged;
+# an edited one changes what view prints.
+line() { on node2 "$1 marsadm view r0" | grep '^  r0 \['; }
+on node2 'rm -rf /tmp/tpl && mkdir /tmp/tpl && cd /tmp/tpl && marsadm dump-macros >/dev/null && ls | wc -l' | grep -qx 39 || fail "dump-macros did not write 39 files"
+assert_eq "$(line '')" "$(line 'MARS_PATH=/tmp/tpl')" "view with the dumped macros"
+on node2 'echo "%{res}-flags\\" > /tmp/tpl/flags.tpl'
+line 'MARS_PATH=/tmp/tpl' | grep -q ' r0-flags ' || fail "flags.tpl does not change view: $(line 'MARS_PATH=/tmp/tpl')"
+assert_eq r0-flags "$(on node2 'MARS_PATH=/tmp/tpl marsadm view-flags r0')" "view-flags with flags.tpl"
+line '' | grep -q ' r0-flags ' && fail "flags.tpl is used without MARS_PATH"
+
 step "the primary sees its secondary: behind in bytes and seconds while node2's fetch is paused"
 on node2 'marsadm set-rpo r0 1 >/dev/null && marsadm pause-fetch r0 >/dev/null' || fail "set-rpo, pause-fetch on node2"
 write_some node1 400 16
@@ -181,6 +214,11 @@ assert r["rpo_seconds"] == 1 and n2["beyond_rpo"], (r["rpo_seconds"], n2)
 assert m["node1"]["role"] == "Primary" and m["node1"]["lag_bytes"] is None, m'
 retry 30 members_on_node1 "$behind" || fail "node1's view of node2 while its fetch is paused: $(on node1 'marsadm view r0')"
 on node1 'marsadm view r0' | grep "member node2: Secondary Outdated, behind .* s), heard .*, BEYOND THE RPO" || fail "view's member line on node1: $(on node1 'marsadm view r0')"
+on node1 'marsadm view r0' | grep -q "^node2 rpo: .* BEYOND THE RPO" || fail "view's warnings on node1: $(on node1 'marsadm view r0')"
+# Degraded: node2 does not fetch, 1 MiB behind.
+check_nagios node1 WARNING
+check_nagios node2 WARNING --threshold=64k
+check_nagios node2 OK --threshold=100M
 on node1 'marsadm metrics' | grep -x 'mars_member_beyond_rpo{resource="r0",member="node2"} 1' || fail "no beyond-rpo metric on node1"
 on node1 'marsadm metrics' | grep -E '^mars_member_lag_seconds\{resource="r0",member="node2"\} [0-9.]+$' || fail "no member lag metric on node1"
 on node2 'marsadm resume-fetch r0 >/dev/null'

@@ -309,8 +309,33 @@ fn evaluate(ctx: &Context, src: &Rc<macrolang::Source>, res: &str) -> Result<Str
     Interp::new(&mut world).run_top(src, &mut vars).map_err(|e| Error::Macro(e.to_string()))
 }
 
-/// `dump-macros`: every variable of `view --macro` and of unit templates, one a line.
-pub fn dump_macros() -> Result<()> {
+/// `dump-macros` (`all`: `dump-all-macros`): the complex macros (and with `all` one per
+/// primitive) as `NAME.tpl` files in the current directory, an existing one renamed to
+/// `NAME.tpl.oldN` first.
+pub fn dump_macros(all: bool) -> Result<()> {
+    let mut files: Vec<(String, String)> = COMPLEX.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+    if all {
+        files.extend(vocabulary::PRIMITIVES.iter().map(|p| (p.name.to_owned(), format!("%primitive-{}{{%{{1}}}}\\\n", p.name))));
+    }
+    crate::context::changing()?;
+    fn io<'p>(path: &'p std::path::Path, what: &'static str) -> impl FnOnce(std::io::Error) -> Error + 'p {
+        move |source| Error::Tree { what, path: path.to_owned(), source }
+    }
+    for (name, text) in &files {
+        let path = PathBuf::from(format!("{name}.tpl"));
+        if path.exists() {
+            let old = (0..).map(|n| PathBuf::from(format!("{name}.tpl.old{n}"))).find(|p| !p.exists()).expect("a free name");
+            std::fs::rename(&path, &old).map_err(io(&path, "rename"))?;
+        }
+        std::fs::write(&path, text).map_err(io(&path, "write"))?;
+    }
+    let dir = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| ".".into());
+    println!("wrote {} macros to {dir} as NAME.tpl: edit one and put it into ~/.marsadm or /etc/marsadm to change view", files.len());
+    Ok(())
+}
+
+/// `dump-macros --list`: every variable of `view --macro` and of unit templates, one a line.
+pub fn list_values() -> Result<()> {
     println!("# Values of `marsadm view --macro TEXT` (per resource: %name{{}} or %{{name}};");
     println!("# docu/view-macros.md), and the variables of unit templates (@{{name}}).");
     for (name, what) in [

@@ -157,7 +157,8 @@ fn only_reads(command: &Command) -> bool {
             | Command::External(_)
             | Command::View { .. }
             | Command::View1and1 { .. }
-            | Command::DumpMacros
+            | Command::DumpMacros { .. }
+            | Command::DumpAllMacros
             | Command::WaitResource { .. }
             | Command::WaitCluster
             | Command::UpdateCluster
@@ -385,7 +386,9 @@ fn dispatch(cli: Cli) -> Result<()> {
             // The value stands as the tree has it; a script is told that nothing runs here.
             ctx.require_module()
         }
-        Command::DumpMacros => macros::dump_macros(),
+        Command::DumpMacros { list: true } => macros::list_values(),
+        Command::DumpMacros { list: false } => macros::dump_macros(false),
+        Command::DumpAllMacros => macros::dump_macros(true),
         Command::External(words) => external(&words, cli.macro_text.as_deref()),
         Command::LeaveResource { resource, host, force } => {
             let ctx = Context::from_system()?;
