@@ -32,7 +32,7 @@ pub struct Cli {
     pub force: bool,
     /// Act as host H: view and view-* show what H's links say (from this host's tree);
     /// leave-resource removes member H. Other commands refuse it.
-    #[arg(long, global = true, value_name = "H")]
+    #[arg(long = "host", id = "act_as", global = true, value_name = "H")]
     pub host: Option<String>,
     /// view and view-*: print TEXT for each resource instead, evaluated in the original's
     /// macro language (docu/view-macros.md): %diskstate{} or %{diskstate}, ...,
@@ -210,10 +210,7 @@ pub enum Command {
     /// unreachable (--force: also a reachable one; its module then detaches).
     LeaveResource {
         resource: String,
-        /// The member to remove (default: this host).
-        #[arg(long)]
-        host: Option<String>,
-        /// With --host: remove it even though it is reachable.
+        /// With --host H: remove H even though it is reachable.
         #[arg(long)]
         force: bool,
     },
@@ -711,10 +708,12 @@ mod tests {
         let cli = Cli::try_parse_from(["marsadm", "up", "all", "--parallel=4", "--stuck-seconds=10"]).unwrap();
         assert_eq!((cli.parallel, cli.stuck_seconds), (Some(4), 10));
         let cli = Cli::try_parse_from(["marsadm", "--host", "node2", "leave-resource", "r0"]).unwrap();
-        // (clap hands a global value to the command's own option of that name, or not:
-        // commands::run takes either.)
-        let Command::LeaveResource { host, .. } = &cli.command else { panic!() };
-        assert_eq!(host.as_deref().or(cli.host.as_deref()), Some("node2"));
+        assert!(matches!(cli.command, Command::LeaveResource { .. }) && cli.host.as_deref() == Some("node2"));
+        let cli = Cli::try_parse_from(["marsadm", "leave-resource", "r0", "--host", "node2", "--force"]).unwrap();
+        assert!(matches!(cli.command, Command::LeaveResource { force: true, .. }) && cli.host.as_deref() == Some("node2"));
+        // (A command's own argument named host is not the global option.)
+        let cli = Cli::try_parse_from(["marsadm", "lowlevel-set-host-ip", "node1", "10.0.0.1"]).unwrap();
+        assert_eq!(cli.host, None);
         assert!(Cli::try_parse_from(["marsadm", "--threshold=lots", "view", "r0"]).is_err());
         assert!(Cli::try_parse_from(["marsadm", "--window=-1", "view", "r0"]).is_err());
     }

@@ -188,7 +188,7 @@ fn plan(cli: &Cli) -> String {
             disk.display(),
             if *force || global_force { ", discarding this host's old replay position, versions and logfiles first" } else { "" }
         ),
-        Command::LeaveResource { resource, host, .. } => format!("remove {} from {resource}", host.as_deref().or(cli.host.as_deref()).unwrap_or("this host")),
+        Command::LeaveResource { resource, .. } => format!("remove {} from {resource}", cli.host.as_deref().unwrap_or("this host")),
         Command::LowlevelSetHostIp { host, ip } => format!("set the address of {host} to {ip} on this host"),
         Command::Attach { resource } => format!("attach {resource} here"),
         Command::Detach { resource } => format!("detach {resource} here"),
@@ -279,14 +279,17 @@ fn dispatch(cli: Cli) -> Result<()> {
         resource::set_module_wait(std::time::Duration::from_secs(s));
     }
     // --macro TEXT replaces what a view or view-* command prints (as the original).
-    if let (Some(text), Some((_, res))) = (&cli.macro_text, macros::variable_of(&cli.command)) {
+    let named = macros::variable_of(&cli.command).map(|(_, r)| r).or(complex_of(&cli.command).map(|(_, r)| r));
+    if let (Some(text), Some(res)) = (&cli.macro_text, named) {
         return macros::view_macro_text(&Context::from_system()?, text, res);
     }
     // The value commands that are the original's complex macros evaluate them.
     if let Some((name, res)) = complex_of(&cli.command) {
         let ctx = Context::from_system()?;
         macros::view_named(&ctx, name, res)?;
-        return if name == "1and1" { Ok(()) } else { ctx.require_module() };
+        // (A value stands as the tree has it; a script is told that nothing runs here.
+        // The views say so themselves.)
+        return if matches!(name, "default" | "1and1") { Ok(()) } else { ctx.require_module() };
     }
     // (--dry-run changes nothing: it needs no lock.)
     let _lock = if only_reads(&cli.command) || cli.dry_run { None } else { crate::lock::exclusive(std::path::Path::new(crate::context::MARS_ROOT), wait(60))? };
@@ -390,9 +393,9 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::DumpMacros { list: false } => macros::dump_macros(false),
         Command::DumpAllMacros => macros::dump_macros(true),
         Command::External(words) => external(&words, cli.macro_text.as_deref()),
-        Command::LeaveResource { resource, host, force } => {
+        Command::LeaveResource { resource, force } => {
             let ctx = Context::from_system()?;
-            resource::leave_resource(&ctx, &resource, host.as_deref().or(cli.host.as_deref()), force || cli.force)?;
+            resource::leave_resource(&ctx, &resource, cli.host.as_deref(), force || cli.force)?;
             systemd::membership_changed(&ctx);
             Ok(())
         }
