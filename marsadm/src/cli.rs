@@ -154,6 +154,11 @@ pub enum Command {
         #[arg(long, requires = "finish")]
         force: bool,
     },
+    /// Wait until the device of RESOURCE is closed here (not mounted, no opener).
+    ///
+    /// Exit status 0 once /dev/mars/<dev> is not open here (or not up), 6 after
+    /// --timeout seconds (default 60).
+    WaitUmount { resource: String },
     /// Wait until every other cluster member has been heard from.
     ///
     /// Succeeds once each host in /mars/ips has exchanged metadata with this host since
@@ -561,13 +566,17 @@ pub enum Command {
     /// before the current one). Does nothing while the newest logfile is empty. `cron`
     /// does this regularly. `all`: every resource this host is the actual primary of.
     LogRotate { resource: String },
-    /// Delete this host's oldest logfile of RESOURCE that every member has replayed.
+    /// Delete all of this host's logfiles of RESOURCE that every member has replayed
+    /// (as the original's log-delete).
     ///
     /// A logfile is deletable when its number is below the logfile every member's
     /// replay link names; the newest logfile is never deleted. Each member deletes its
     /// own copies (run it, or `cron`, on every member).
+    #[command(visible_alias = "log-delete-all-replayed")]
     LogDelete { resource: String },
-    /// Delete all of this host's logfiles of RESOURCE that every member has replayed.
+    /// Delete this host's oldest logfile of RESOURCE that every member has replayed.
+    LogDeleteOne { resource: String },
+    /// The same as log-delete (the original's name for it in cron jobs).
     LogDeleteAll { resource: String },
     /// Housekeeping for every resource of this host: log-rotate (on the primary),
     /// log-delete-all, and removal of `.deleted` marks older than an hour.

@@ -368,6 +368,18 @@ fn texts() -> Vec<(String, String)> {
             teach(&[MARS, "RESOURCE exists (this host need not be a member)"], &["exit 5: RESOURCE does not exist"], &["marsadm log-delete-all all"]),
         ),
         (
+            "log-delete-one",
+            teach(&[MARS, "RESOURCE exists (this host need not be a member)"], &["exit 5: RESOURCE does not exist"], &["marsadm log-delete-one r0"]),
+        ),
+        (
+            "wait-umount",
+            teach(
+                &[MARS, "RESOURCE exists"],
+                &["exit 5: RESOURCE does not exist", "exit 6: the device is still open after --timeout seconds"],
+                &["umount /mnt/r0; marsadm wait-umount r0 --timeout 30"],
+            ),
+        ),
+        (
             "cron",
             teach(
                 &[MARS, "run on every member, every few minutes (the mars-tools package's timer, or a cron job)"],
@@ -523,7 +535,7 @@ fn texts() -> Vec<(String, String)> {
 /// resource before they change any.
 const EACH: &[&str] = &[
     "attach", "detach", "up", "down", "set-emergency-limit", "set-rpo", "primary", "invalidate", "fake-sync", "secondary", "log-rotate",
-    "log-delete", "log-delete-all",
+    "log-delete", "log-delete-one", "log-delete-all",
 ];
 
 /// The three parts of a teaching text. Refusals without an exit status named exit with 1
@@ -578,7 +590,7 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("Cluster", &["create-cluster", "join-cluster", "leave-cluster", "wait-cluster", "update-cluster", "rotate-secret"]),
     (
         "Resources",
-        &["create-resource", "join-resource", "leave-resource", "delete-resource", "wait-resource", "resize", "set-rpo", "set-emergency-limit"],
+        &["create-resource", "join-resource", "leave-resource", "delete-resource", "wait-resource", "wait-umount", "resize", "set-rpo", "set-emergency-limit"],
     ),
     ("Roles", &["primary", "secondary", "invalidate", "fake-sync"]),
     (
@@ -589,7 +601,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "resume-replay-global",
         ],
     ),
-    ("Logs", &["log-rotate", "log-delete", "log-delete-all", "log-purge-all", "cron", "cat"]),
+    ("Logs", &["log-rotate", "log-delete", "log-delete-one", "log-delete-all", "log-purge-all", "cron", "cat"]),
     ("Monitoring", &["view", "state", "role", "events", "metrics", "dump-macros", "dump-all-macros", "version"]),
     ("systemd", &["set-systemd-unit", "get-systemd-unit", "systemd-trigger"]),
     ("Low-level", &["lowlevel-set-host-ip"]),

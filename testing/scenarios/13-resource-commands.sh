@@ -58,7 +58,11 @@ for cmd in secondary down detach; do
   out=$(on $n "marsadm $cmd r0" 2>&1) && fail "$cmd succeeded while mounted"
   grep -q "device is open by 1 user(s) (mounted?): close it before $cmd" <<<"$out" || fail "$cmd message: $out"
 done
+# The original's view shape: the LocalDevice line says where it is mounted.
+on $n 'marsadm view r0' | grep -q '^  LocalDevice /dev/mars/r0 \[Opened, /mnt/r0, openers: 1\]$' || fail "LocalDevice line: $(on $n 'marsadm view r0')"
+expect_status 6 on $n 'marsadm wait-umount r0 --timeout 2'
 on $n 'umount /mnt/r0'
+on $n 'marsadm wait-umount r0 --timeout 10' || fail "wait-umount once unmounted"
 
 step "secondary: the device goes away; primary: it comes back with the data"
 on $n 'marsadm secondary r0'

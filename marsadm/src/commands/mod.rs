@@ -160,6 +160,7 @@ fn only_reads(command: &Command) -> bool {
             | Command::DumpMacros { .. }
             | Command::DumpAllMacros
             | Command::WaitResource { .. }
+            | Command::WaitUmount { .. }
             | Command::WaitCluster
             | Command::UpdateCluster
             | Command::Version { .. }
@@ -212,8 +213,8 @@ fn plan(cli: &Cli) -> String {
             None => format!("grow {resource} to the smallest member disk"),
         },
         Command::LogRotate { resource } => format!("start a new logfile of {resource}"),
-        Command::LogDelete { resource } => format!("delete this host's oldest logfile of {resource} that every member has replayed"),
-        Command::LogDeleteAll { resource } => format!("delete this host's logfiles of {resource} that every member has replayed"),
+        Command::LogDeleteOne { resource } => format!("delete this host's oldest logfile of {resource} that every member has replayed"),
+        Command::LogDelete { resource } | Command::LogDeleteAll { resource } => format!("delete this host's logfiles of {resource} that every member has replayed"),
         Command::Cron => "rotate and delete logfiles and purge old deletion marks".into(),
         Command::SetSystemdUnit { resource, start_unit, .. } => format!("set the systemd units of {resource} (start unit {start_unit})"),
         Command::SystemdTrigger { resource } => format!("start or stop the systemd units of {resource} here as the tree says"),
@@ -399,6 +400,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             systemd::membership_changed(&ctx);
             Ok(())
         }
+        Command::WaitUmount { resource } => wait_each(&resource, secs(60), resource::wait_umount),
         Command::WaitResource { resource, condition: Some(word), .. } => {
             wait_each(&resource, secs(60), |ctx, res, left| resource::wait_switch(ctx, res, &word, left))
         }
@@ -409,10 +411,10 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::LowlevelSetHostIp { host, ip } => cluster::set_host_ip(&Context::from_system()?, &host, ip),
         Command::Resize { resource, size } => resize::resize(&Context::from_system()?, &resource, size, wait(60)),
         Command::LogRotate { resource } => log_rotate(&resource),
-        Command::LogDelete { resource } => {
+        Command::LogDeleteOne { resource } => {
             each(&resource, resource::require_exists, |ctx, res| logs::log_delete(ctx, res, false, false).map(drop))
         }
-        Command::LogDeleteAll { resource } => {
+        Command::LogDelete { resource } | Command::LogDeleteAll { resource } => {
             each(&resource, resource::require_exists, |ctx, res| logs::log_delete(ctx, res, true, false).map(drop))
         }
         Command::Cron => logs::cron(&Context::from_system()?),

@@ -750,6 +750,25 @@ pub fn wait_switch(ctx: &Context, res: &str, word: &str, timeout_s: u64) -> Resu
     }
 }
 
+/// `wait-umount RES`: waits until the device is not open here (or not up at all).
+pub fn wait_umount(ctx: &Context, res: &str, timeout_s: u64) -> Result<()> {
+    require_exists(ctx, res)?;
+    let deadline = Instant::now() + Duration::from_secs(timeout_s);
+    let mut progress = Progress::new();
+    loop {
+        let up = actual(ctx, res, "is-primary")?.as_deref() == Some("1");
+        let openers: u64 = actual(ctx, res, "open-count")?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        if !up || openers == 0 {
+            return Ok(());
+        }
+        progress.show(&format!("{res}: the device has {openers} opener(s)").into());
+        if Instant::now() > deadline {
+            return Err(Error::WaitTimeout { res: res.into(), what: "closed".into(), secs: timeout_s });
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 /// `wait-resource RES [--until C]`: waits until condition `until` holds here.
 pub fn wait_resource(ctx: &Context, res: &str, until: Condition, timeout_s: u64) -> Result<()> {
     ctx.require_mountpoint()?;
