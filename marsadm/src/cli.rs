@@ -584,6 +584,11 @@ pub enum Command {
     /// Run it every few minutes on every member (cron job or systemd timer), so /mars
     /// holds only what some member still needs.
     Cron,
+    /// Remove old `.deleted` marks and temporary links from /mars (the last step of cron).
+    ///
+    /// A deleted link stays as a `.deleted` mark until every member has had time to see
+    /// it; marks older than an hour go, as do temporary links an interrupted writer left.
+    LinkPurgeAll,
     /// Monitoring: events, metrics, view-<primitive> (commands/monitoring.rs).
     #[command(flatten)]
     Monitoring(crate::commands::Monitoring),

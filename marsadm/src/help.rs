@@ -368,6 +368,10 @@ fn texts() -> Vec<(String, String)> {
             teach(&[MARS, "RESOURCE exists (this host need not be a member)"], &["exit 5: RESOURCE does not exist"], &["marsadm log-delete-all all"]),
         ),
         (
+            "link-purge-all",
+            teach(&[MARS], &["none"], &["marsadm link-purge-all"]),
+        ),
+        (
             "log-delete-one",
             teach(&[MARS, "RESOURCE exists (this host need not be a member)"], &["exit 5: RESOURCE does not exist"], &["marsadm log-delete-one r0"]),
         ),
@@ -601,7 +605,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "resume-replay-global",
         ],
     ),
-    ("Logs", &["log-rotate", "log-delete", "log-delete-one", "log-delete-all", "log-purge-all", "cron", "cat"]),
+    ("Logs", &["log-rotate", "log-delete", "log-delete-one", "log-delete-all", "log-purge-all", "link-purge-all", "cron", "cat"]),
     ("Monitoring", &["view", "state", "role", "events", "metrics", "dump-macros", "dump-all-macros", "version"]),
     ("systemd", &["set-systemd-unit", "get-systemd-unit", "systemd-trigger"]),
     ("Low-level", &["lowlevel-set-host-ip"]),

@@ -15,6 +15,8 @@ echo "$out"
 # The original's shape: the LocalDevice line, the resource line [members/configured].
 grep -q '^  LocalDevice /dev/mars/r0 \[Closed\]$' <<<"$out" || fail "view: no LocalDevice line"
 grep -q '^  r0 \[1/1\] UpToDate Replicating DCASFR Primary node1 *$' <<<"$out" || fail "view: resource line"
+# DRBD's words, as macros.
+assert_eq "UpToDate WFConnection" "$(on $n 'echo $(marsadm dstate r0) $(marsadm cstate r0)')" "dstate and cstate"
 # This implementation's own form (its only member: no secondary follows it).
 out=$(on $n 'marsadm view-lines r0')
 grep -q '^--------- resource r0 (536870912 bytes), primary: node1$' <<<"$out" || fail "view-lines header: $out"

@@ -212,6 +212,14 @@ pub fn cron(ctx: &Context) -> Result<()> {
         let freed = log_delete(ctx, &res, true, true)?;
         println!("{res}: deleted {freed} bytes of logfiles every member has replayed");
     }
+    link_purge_all(ctx)
+}
+
+/// `link-purge-all` (and the last step of `cron`): removes `.deleted` marks every member
+/// has seen and temporary links left by interrupted writers, both older than
+/// [`PURGE_AFTER`].
+pub fn link_purge_all(ctx: &Context) -> Result<()> {
+    ctx.require_mountpoint()?;
     let purged = purge_deleted(ctx, "")?;
     if purged > 0 {
         println!("purged {purged} .deleted marks older than {} s", PURGE_AFTER.as_secs());

@@ -134,6 +134,10 @@ fn external(words: &[String], macro_text: Option<&str>) -> Result<()> {
         }
         return macros::view_named(&Context::from_system()?, name, words.get(1).map_or("all", String::as_str));
     }
+    // DRBD's words for the states (the original left them to be written as macros).
+    if matches!(cmd, "cstate" | "dstate") {
+        return macros::view_named(&Context::from_system()?, cmd, words.get(1).map_or("all", String::as_str));
+    }
     let Some(name) = cmd.strip_prefix("view-").filter(|n| vocabulary::find(n).is_some()) else {
         return Err(Error::Usage(format!("unrecognized subcommand '{cmd}': `marsadm --help` lists the commands, docu/view-primitives.md the view-<name> values")));
     };
@@ -216,6 +220,7 @@ fn plan(cli: &Cli) -> String {
         Command::LogDeleteOne { resource } => format!("delete this host's oldest logfile of {resource} that every member has replayed"),
         Command::LogDelete { resource } | Command::LogDeleteAll { resource } => format!("delete this host's logfiles of {resource} that every member has replayed"),
         Command::Cron => "rotate and delete logfiles and purge old deletion marks".into(),
+        Command::LinkPurgeAll => "remove .deleted marks and temporary links older than an hour".into(),
         Command::SetSystemdUnit { resource, start_unit, .. } => format!("set the systemd units of {resource} (start unit {start_unit})"),
         Command::SystemdTrigger { resource } => format!("start or stop the systemd units of {resource} here as the tree says"),
         _ => "change nothing (it only reads)".into(),
@@ -418,6 +423,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             each(&resource, resource::require_exists, |ctx, res| logs::log_delete(ctx, res, true, false).map(drop))
         }
         Command::Cron => logs::cron(&Context::from_system()?),
+        Command::LinkPurgeAll => logs::link_purge_all(&Context::from_system()?),
         Command::Version { json } => version::exec(json),
         Command::Monitoring(cmd) => monitoring::run(cmd),
         Command::SetSystemdUnit { resource, start_unit, stop_unit } => {
