@@ -409,19 +409,8 @@ fn stamp_text(ns: u64) -> String {
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC), as the original's pretty messages.
 fn pretty_stamp(ns: u64) -> String {
-    let secs = ns / 1_000_000_000;
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rest / 3600, rest / 60 % 60, rest % 60)
+    let t = super::events::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns));
+    format!("{} {}", &t[..10], &t[11..19])
 }
 
 /// `errno-text`: each code of a comma-separated list as `[NAME:text]` (blanks as `_`).
