@@ -64,7 +64,8 @@ fn each(spec: &str, check: impl Fn(&Context, &str) -> Result<()>, act: impl Fn(&
 }
 
 /// `--parallel[=N]`: `act` on the resources, N at a time (0: all at once); the first
-/// failure is returned once every started one has finished.
+/// failure is returned once every started one has finished, and no batch starts after
+/// it (as one after the other, no resource is acted on after a failure).
 fn in_parallel(ctx: &Context, list: &[String], n: usize, act: &(impl Fn(&Context, &str) -> Result<()> + Sync)) -> Result<()> {
     let n = if n == 0 { list.len() } else { n };
     for batch in list.chunks(n) {
@@ -437,6 +438,24 @@ fn dispatch(cli: Cli) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--parallel=N`: every resource is acted on, N at a time; a failure is returned
+    /// after the others ran.
+    #[test]
+    fn parallel_acts_on_every_resource() {
+        let t = crate::scratch::ScratchTree::new("parallel", "node1");
+        let list: Vec<String> = (0..5).map(|i| format!("r{i}")).collect();
+        let done = std::sync::Mutex::new(Vec::new());
+        let res = in_parallel(&t.ctx, &list, 2, &|_: &Context, r: &str| {
+            done.lock().unwrap().push(r.to_owned());
+            if r == "r1" { Err(Error::NoResource(r.into())) } else { Ok(()) }
+        });
+        assert!(matches!(res, Err(Error::NoResource(r)) if r == "r1"));
+        let mut done = done.into_inner().unwrap();
+        done.sort();
+        assert_eq!(done, ["r0", "r1"], "a batch after a failure does not start");
+        assert!(in_parallel(&t.ctx, &list, 0, &|_: &Context, _: &str| Ok(())).is_ok());
+    }
 
     #[test]
     fn unknown_command_is_a_usage_error() {
