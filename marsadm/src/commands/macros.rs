@@ -291,6 +291,22 @@ pub fn is_view_macro(name: &str) -> bool {
 /// `src` evaluated for `res` with the original's variables (res, resdir, mars, host,
 /// window, threshold, …) and the unit templates' (dev, devpath).
 fn evaluate(ctx: &Context, src: &Rc<macrolang::Source>, res: &str) -> Result<String> {
+    evaluate_in(ctx, src, res, search_path(), vocabulary::Here::new(ctx, res))
+}
+
+/// The original's words for resource `res` in state `s`, by the built-in macros (no
+/// `.tpl` file changes them): `view --json`'s `original`.
+pub fn original_words(ctx: &Context, s: Rc<view::ResourceState>) -> Result<view::OriginalWords> {
+    let src = Rc::new(macrolang::Source::written("original", "<view --json>", "%diskstate{}\\n%replstate{}\\n%flags{}\\n%role{}"));
+    let res = s.name.clone();
+    let out = evaluate_in(ctx, &src, &res, Vec::new(), vocabulary::Here::with_state(ctx, s))?;
+    let mut words = out.split('\n').map(str::to_owned);
+    let mut next = || words.next().unwrap_or_default();
+    Ok(view::OriginalWords { diskstate: next(), replstate: next(), flags: next(), role: next() })
+}
+
+/// `src` evaluated for `res` with macro files from `path` and the primitives of `here`.
+fn evaluate_in(ctx: &Context, src: &Rc<macrolang::Source>, res: &str, path: Vec<PathBuf>, here: vocabulary::Here<'_>) -> Result<String> {
     let base = systemd::vars(ctx, Some(res).filter(|r| !r.is_empty()))?;
     let g = crate::context::globals();
     let mut given: Vec<(&str, String)> = base.iter().map(|(k, v)| (*k, v.clone())).collect();
@@ -305,7 +321,7 @@ fn evaluate(ctx: &Context, src: &Rc<macrolang::Source>, res: &str) -> Result<Str
         ("verbose", g.verbose.to_string()),
     ]);
     let mut vars = macrolang::new_vars(&given);
-    let mut world = ViewWorld { ctx, res: res.to_owned(), path: search_path(), found: BTreeMap::new(), here: vocabulary::Here::new(ctx, res) };
+    let mut world = ViewWorld { ctx, res: res.to_owned(), path, found: BTreeMap::new(), here };
     Interp::new(&mut world).run_top(src, &mut vars).map_err(|e| Error::Macro(e.to_string()))
 }
 

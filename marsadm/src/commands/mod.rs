@@ -366,7 +366,10 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::View { resource, .. } if cli.macro_text.is_some() => {
             macros::view_macro_text(&Context::from_system()?, cli.macro_text.as_deref().unwrap_or_default(), &resource)
         }
-        Command::View { resource, json } => view::view(&Context::from_system()?, &resource, json),
+        Command::View { resource, .. } => {
+            let ctx = Context::from_system()?;
+            view::view_json(&ctx, &resource, |s| macros::original_words(&ctx, s))
+        }
         Command::View1and1 { .. } => unreachable!("a complex macro"),
         // The value commands (view-<name> RES): macros::variable_of says which they are.
         Command::ViewIsEmergency { .. }

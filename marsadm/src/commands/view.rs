@@ -21,7 +21,7 @@ use crate::liveness;
 use crate::module;
 
 /// JSON schema version of `view --json` (docu/marsadm-json.md).
-pub(crate) const SCHEMA_VERSION: u32 = 6;
+pub(crate) const SCHEMA_VERSION: u32 = 7;
 
 /// Every word [`role_word`] gives.
 pub const ROLES: [&str; 6] = ["Primary", "ForcedPrimary", "RemainsPrimary", "NotYetPrimary", "Secondary", "None"];
@@ -712,27 +712,40 @@ fn progress_lines(s: &ResourceState) -> Vec<String> {
 }
 
 #[derive(Debug, Serialize)]
-pub(crate) struct ViewReport {
+pub(crate) struct ViewReport<'s> {
     schema_version: u32,
     host: String,
-    resources: Vec<ResourceState>,
+    resources: Vec<JsonResource<'s>>,
 }
 
-/// `view [RES[,RES...]|all] [--json]`.
-pub fn view(ctx: &Context, which: &str, json: bool) -> Result<()> {
+#[derive(Debug, Serialize)]
+pub(crate) struct JsonResource<'s> {
+    #[serde(flatten)]
+    state: &'s ResourceState,
+    original: OriginalWords,
+}
+
+/// The original's words for a resource here: what its complex macros `diskstate`,
+/// `replstate`, `flags` and `role` print (docu/view-macros.md).
+#[derive(Debug, Serialize, Clone, Default, PartialEq, Eq)]
+pub struct OriginalWords {
+    pub diskstate: String,
+    pub replstate: String,
+    pub flags: String,
+    pub role: String,
+}
+
+/// `view [RES[,RES...]|all] --json`; `original` gives the original's words.
+pub fn view_json(ctx: &Context, which: &str, original: impl Fn(std::rc::Rc<ResourceState>) -> Result<OriginalWords>) -> Result<()> {
     ctx.require_mountpoint()?;
-    let names = selected(ctx, which)?;
-    let states = names.iter().map(|r| resource_state(ctx, r)).collect::<Result<Vec<_>>>()?;
-    if json {
-        let report = ViewReport { schema_version: SCHEMA_VERSION, host: ctx.host.clone(), resources: states };
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(());
+    let mut states = Vec::new();
+    for res in selected(ctx, which)? {
+        let state = std::rc::Rc::new(resource_state(ctx, &res)?);
+        states.push((original(state.clone())?, state));
     }
-    for s in &states {
-        for line in lines(ctx, s) {
-            println!("{line}");
-        }
-    }
+    let resources = states.iter().map(|(original, state)| JsonResource { state, original: original.clone() }).collect();
+    let report = ViewReport { schema_version: SCHEMA_VERSION, host: ctx.host.clone(), resources };
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
 
@@ -1372,7 +1385,9 @@ mod tests {
         assert_eq!(example["schema_version"], SCHEMA_VERSION);
         assert!(section.contains(&format!("(schema_version {SCHEMA_VERSION})")));
         let t = Synthetic::new("jsondoc", "node2");
-        let report = ViewReport { schema_version: SCHEMA_VERSION, host: "node2".into(), resources: vec![t.state()] };
+        let state = t.state();
+        let resources = vec![JsonResource { state: &state, original: OriginalWords::default() }];
+        let report = ViewReport { schema_version: SCHEMA_VERSION, host: "node2".into(), resources };
         let printed = serde_json::to_value(&report).unwrap();
         let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         assert_eq!(keys(&example), keys(&printed));

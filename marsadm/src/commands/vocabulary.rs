@@ -70,6 +70,11 @@ impl<'c> Here<'c> {
         Here { ctx, res: res.to_owned(), states: BTreeMap::new() }
     }
 
+    /// For the resource of state `s`, computed already.
+    pub fn with_state(ctx: &'c Context, s: Rc<ResourceState>) -> Self {
+        Here { ctx, res: s.name.clone(), states: BTreeMap::from([(s.name.clone(), s)]) }
+    }
+
     /// The value of primitive `name` with `args`.
     pub fn value(&mut self, name: &str, args: &[String]) -> Result<String> {
         let p = find(name).ok_or_else(|| Error::Usage(format!("call to unknown macro '{name}'")))?;
