@@ -389,25 +389,26 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Show the state of a resource (or of all): disk state, role, device, progress.
+    /// Show the state of a resource (or of all), in the original's shape.
     ///
-    /// Text: a header line per resource, then this host's line: disk state (Detached,
-    /// Inconsistent, Outdated[F|R|FR], WriteBack, UpToDate), replication state
-    /// (ModuleNotLoaded: mars.ko is not loaded here, Replicating, NoSecondaryConnected:
-    /// primary, no secondary follows it now, Syncing,
-    /// SyncQueued: waiting for /proc/sys/mars/sync_limit, Replaying,
-    /// PausedSync, PausedFetch, PausedReplay, PrimaryUnreachable, NoPrimaryDesignated,
-    /// NotStarted), role (Primary, ForcedPrimary,
-    /// RemainsPrimary, NotYetPrimary, Secondary, None; see `marsadm role --help`), device,
-    /// open count, and the bytes still to write back, sync, fetch and replay; then
-    /// progress lines with rates and remaining time for a sync, fetch or replay under way.
-    /// A split brain is shown on every member, before the host's line: `SPLIT BRAIN of
-    /// resource 'R' after logfile N (...) at byte P:` and per diverged host its role and
-    /// the bytes of log it has beyond that point. With more than one member, a line per
-    /// member follows, the same on every host: its role, disk state, how far it is behind
-    /// the primary in bytes and seconds (the age of the oldest write it has not applied),
-    /// when it was last heard from, why it waits or stopped. --json prints the same
-    /// (schema in docu/marsadm-json.md). `status` is the same command, for DRBD users.
+    ///   LocalDevice /dev/mars/r0 [Opened, /mnt/r0, openers: 1]
+    ///   r0 [2/2] UpToDate Replicating DCASFR Primary node1
+    ///
+    /// The LocalDevice line where the device is up; the resource line: members and
+    /// configured hosts, disk state (UpToDate, OutDated[F|R|FR], InConsistent,
+    /// WriteBack[..], Detached, ...), replication state (Replicating, Replaying, Syncing,
+    /// PausedReplay, PrimaryUnreachable, ModuleNotLoaded, ...), six flags (Disk and
+    /// device, Consistent, Attached, Sync, Fetch, Replay: upper case done, lower case
+    /// wanted, - neither), role, designated primary, and how long it has not been heard
+    /// from once that is --window or more; then hints, the progress of a sync, fetch or
+    /// replay, the ERRORS and WARNINGS of every member, a split brain, and a line per
+    /// member (role, disk state, how far behind in bytes and seconds, when last heard
+    /// from). It is the macro `default` of the original's macro language: a default.tpl
+    /// in ~/.marsadm or /etc/marsadm replaces it (docu/view-macros.md, dump-macros).
+    /// view-lines prints this implementation's earlier form, --json the same state for
+    /// scripts (schema in docu/marsadm-json.md). `status` is the same command, for DRBD
+    /// users.
+    #[command(verbatim_doc_comment)]
     #[command(visible_alias = "status")]
     View {
         /// A resource name, a comma-separated list, or "all" (one block per resource).
