@@ -194,6 +194,12 @@ on node2 'echo "%{res}-flags\\" > /tmp/tpl/flags.tpl'
 line 'MARS_PATH=/tmp/tpl' | grep -q ' r0-flags ' || fail "flags.tpl does not change view: $(line 'MARS_PATH=/tmp/tpl')"
 assert_eq r0-flags "$(on node2 'MARS_PATH=/tmp/tpl marsadm view-flags r0')" "view-flags with flags.tpl"
 line '' | grep -q ' r0-flags ' && fail "flags.tpl is used without MARS_PATH"
+# The original's primitives by name, with their arguments; one without a meaning here.
+assert_eq "2 1 1 0 node1" "$(on node2 'echo $(marsadm view-count-resource-peers r0) $(marsadm view-is-alive r0 node1) $(marsadm view-work-reached r0) $(marsadm view-is-primary r0) $(marsadm view-actual-primary r0)')" "primitives on node2"
+out=$(on node2 'marsadm view-device-nrflying r0 2>&1'; echo "exit $?")
+grep -q 'not applicable in this implementation' <<<"$out" && grep -q 'exit 2' <<<"$out" || fail "view-device-nrflying: $out"
+# --host: node2's role as node1's links show it.
+assert_eq Secondary "$(on node1 'marsadm --host=node2 view-role r0 2>/dev/null')" "view-role as node2 on node1"
 
 step "the primary sees its secondary: behind in bytes and seconds while node2's fetch is paused"
 on node2 'marsadm set-rpo r0 1 >/dev/null && marsadm pause-fetch r0 >/dev/null' || fail "set-rpo, pause-fetch on node2"
