@@ -129,15 +129,14 @@ fn complex_of(command: &Command) -> Option<(&'static str, &str)> {
 /// of its own (`vocabulary`); any other unknown command is a usage error.
 fn external(words: &[String], macro_text: Option<&str>) -> Result<()> {
     let cmd = words.first().map(String::as_str).unwrap_or_default();
-    if let Some(name) = cmd.strip_prefix("view-").filter(|n| macros::is_view_macro(n)) {
-        if let Some(text) = macro_text {
-            return macros::view_macro_text(&Context::from_system()?, text, words.get(1).map_or("all", String::as_str));
-        }
-        return macros::view_named(&Context::from_system()?, name, words.get(1).map_or("all", String::as_str));
-    }
-    // DRBD's words for the states (the original left them to be written as macros).
-    if matches!(cmd, "cstate" | "dstate") {
-        return macros::view_named(&Context::from_system()?, cmd, words.get(1).map_or("all", String::as_str));
+    // A complex macro: view-<name>, or DRBD's words for the states (macros cstate, dstate).
+    let name = cmd.strip_prefix("view-").unwrap_or(cmd);
+    if (name != cmd || matches!(cmd, "cstate" | "dstate")) && macros::is_view_macro(name) {
+        let (ctx, which) = (Context::from_system()?, words.get(1).map_or("all", String::as_str));
+        return match macro_text {
+            Some(text) => macros::view_macro_text(&ctx, text, which),
+            None => macros::view_named(&ctx, name, which),
+        };
     }
     let Some(name) = cmd.strip_prefix("view-").filter(|n| vocabulary::find(n).is_some()) else {
         return Err(Error::Usage(format!("unrecognized subcommand '{cmd}': `marsadm --help` lists the commands, docu/view-primitives.md the view-<name> values")));
