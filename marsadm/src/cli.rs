@@ -26,6 +26,11 @@ pub struct Cli {
     /// change nothing (exit status as the command's: 0 if it would go ahead).
     #[arg(long, global = true)]
     pub dry_run: bool,
+    /// view-<name> and the other commands that print a value: print it as JSON,
+    /// {"schema_version":1,"host":..,"name":..,"values":[{"resource":..,"value":..}]}
+    /// (docu/marsadm-json.md); commands with a --json of their own say what they print.
+    #[arg(long, global = true)]
+    pub json: bool,
     /// Skip a command's safety checks where it has a --force (see its help); accepted
     /// before the command as in the original, ignored by commands without one.
     #[arg(long, short = 'f', global = true)]
@@ -638,6 +643,44 @@ pub enum Command {
     },
 }
 
+/// The command line with the global options that follow a `view-<primitive>` word moved
+/// before it: clap hands everything after an unknown (external) command to it as is, and
+/// the original takes options anywhere (`marsadm view-is-alive r0 node1 --window=30`).
+pub fn options_first(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let known = |w: &str| cmd.get_subcommands().any(|c| c.get_name() == w || c.get_all_aliases().any(|a| a == w));
+    let takes_value = |o: &str| ["--window", "--threshold", "--stuck-seconds", "--host", "--macro", "--timeout"].contains(&o);
+    // The command word: the first that is no option and no option's value.
+    let mut at = 1;
+    while let Some(w) = args.get(at).and_then(|a| a.to_str()) {
+        match w {
+            o if takes_value(o) => at += 2,
+            o if o.starts_with('-') => at += 1,
+            w if known(w) => return args,
+            _ => break,
+        }
+    }
+    if at >= args.len() {
+        return args;
+    }
+    let (mut before, mut after) = (args[..at].to_vec(), vec![args[at].clone()]);
+    let mut rest = args[at + 1..].iter();
+    while let Some(a) = rest.next() {
+        match a.to_str() {
+            Some(o) if o.starts_with("--") || matches!(o, "-v" | "-f" | "-vv") => {
+                before.push(a.clone());
+                if takes_value(o) {
+                    before.extend(rest.next().cloned());
+                }
+            }
+            _ => after.push(a.clone()),
+        }
+    }
+    before.extend(after);
+    before
+}
+
 /// A size argument: bytes, or a number (with an optional fraction) followed by a
 /// suffix as in the original marsadm: k, m, g, t, p are powers of 1000; K, M, G, T, P
 /// powers of 1024. The result must be a whole number of bytes.
@@ -731,6 +774,21 @@ mod tests {
         assert_eq!(cli.host, None);
         assert!(Cli::try_parse_from(["marsadm", "--threshold=lots", "view", "r0"]).is_err());
         assert!(Cli::try_parse_from(["marsadm", "--window=-1", "view", "r0"]).is_err());
+    }
+
+    /// Global options after a view-<primitive> word are parsed as such (values included).
+    #[test]
+    fn options_after_an_external_command() {
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let moved = options_first(args(&["marsadm", "view-is-alive", "r0", "node1", "--window", "30", "--json", "-2"]));
+        assert_eq!(moved, args(&["marsadm", "--window", "30", "--json", "view-is-alive", "r0", "node1", "-2"]));
+        let cli = Cli::try_parse_from(moved).unwrap();
+        assert!(cli.json && cli.window == 30 && matches!(&cli.command, Command::External(w) if w == &["view-is-alive", "r0", "node1", "-2"]));
+        // Known commands are left to clap.
+        let same = args(&["marsadm", "view", "r0", "--json"]);
+        assert_eq!(options_first(same.clone()), same);
+        let same = args(&["marsadm", "--timeout", "5", "primary", "r0"]);
+        assert_eq!(options_first(same.clone()), same);
     }
 
     #[test]

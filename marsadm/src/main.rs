@@ -25,7 +25,7 @@ use std::process::ExitCode;
 use clap::FromArgMatches;
 
 fn main() -> ExitCode {
-    let matches = help::command().get_matches();
+    let matches = help::command().get_matches_from(cli::options_first(std::env::args_os().collect()));
     if let Some((help::GENERATE, m)) = matches.subcommand() {
         return match help::generate(m) {
             Ok(()) => ExitCode::SUCCESS,
@@ -46,7 +46,7 @@ fn main() -> ExitCode {
         // default action installs no handler code that could run at a bad time.
         let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
     }
-    match commands::run(cli) {
+    match commands::run(cli, matches.subcommand_name().unwrap_or_default()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("marsadm: error: {err}");

@@ -283,6 +283,35 @@ pub fn view_named(ctx: &Context, name: &str, which: &str) -> Result<()> {
     Ok(())
 }
 
+/// `view-NAME [RES] [ARG] --json`: the value of NAME (a complex macro, one of the
+/// original's primitives, or one of this implementation's values) for each resource
+/// (`which`; `None`: a cluster-wide one), as `{"schema_version":1,"host":..,"name":..,
+/// "values":[{"resource":..,"value":..}]}`.
+pub fn values_json(ctx: &Context, name: &str, which: Option<&str>, args: &[String]) -> Result<()> {
+    ctx.require_mountpoint()?;
+    let list: Vec<Option<String>> = match which {
+        Some(w) => view::selected(ctx, w)?.into_iter().map(Some).collect(),
+        None => vec![None],
+    };
+    let mut values = Vec::new();
+    for res in &list {
+        let r = res.as_deref().unwrap_or_default();
+        let mut w = ViewWorld { ctx, res: r.to_owned(), path: search_path(), found: BTreeMap::new(), here: vocabulary::Here::new(ctx, r) };
+        let value = if let Some(src) = w.find_macro(name) {
+            evaluate(ctx, &src, r)?
+        } else if vocabulary::find(name).is_some() {
+            w.here.value(name, args)?
+        } else if let Some(source) = source_of(name) {
+            value(ctx, source, r)?
+        } else {
+            return Err(Error::Usage(format!("view-{name}: no such value (docu/view-primitives.md)")));
+        };
+        values.push(serde_json::json!({ "resource": res, "value": value.strip_suffix('\n').unwrap_or(&value) }));
+    }
+    println!("{}", serde_json::json!({ "schema_version": 1, "host": ctx.host, "name": name, "values": values }));
+    Ok(())
+}
+
 /// Whether `view-NAME` is a complex macro (built in, or a `NAME.tpl` on the search path).
 pub fn is_view_macro(name: &str) -> bool {
     complex(name).is_some() || search_path().iter().any(|d| d.join(format!("{name}.tpl")).is_file())

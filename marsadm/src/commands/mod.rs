@@ -245,7 +245,32 @@ fn check_globals(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
-pub fn run(cli: Cli) -> Result<()> {
+/// `run` with the command's name as typed (`view-<name>` for an external one).
+pub fn run(cli: Cli, name: &str) -> Result<()> {
+    if cli.json {
+        if let Some((value, which, args)) = value_of(&cli.command, name) {
+            check_globals(&cli)?;
+            return macros::values_json(&Context::from_system()?, value, which, &args);
+        }
+    }
+    run_command(cli)
+}
+
+/// The value a `view-<name>` (or `role`, `state`) command prints: its name, the
+/// resources and the arguments after them.
+fn value_of<'c>(command: &'c Command, name: &'c str) -> Option<(&'c str, Option<&'c str>, Vec<String>)> {
+    if let Command::External(words) = command {
+        let value = words.first()?.strip_prefix("view-")?;
+        let cluster_wide = vocabulary::cluster_wide(value);
+        let which = if cluster_wide { None } else { words.get(1).map(String::as_str) };
+        let skip = if cluster_wide { 1 } else { 2 };
+        return Some((value, which, words.iter().skip(skip).cloned().collect()));
+    }
+    let which = macros::variable_of(command).map(|(_, r)| r).or(complex_of(command).map(|(_, r)| r))?;
+    (!matches!(command, Command::View { .. })).then(|| (name.strip_prefix("view-").unwrap_or(name), Some(which), Vec::new()))
+}
+
+fn run_command(cli: Cli) -> Result<()> {
     check_globals(&cli)?;
     crate::context::set_dry_run(cli.dry_run);
     let acting = cli.host.clone().filter(|_| !matches!(cli.command, Command::LeaveResource { .. }));
