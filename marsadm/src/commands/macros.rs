@@ -286,8 +286,9 @@ pub fn view_named(ctx: &Context, name: &str, which: &str) -> Result<()> {
 /// `view-NAME [RES] [ARG] --json`: the value of NAME (a complex macro, one of the
 /// original's primitives, or one of this implementation's values) for each resource
 /// (`which`; `None`: a cluster-wide one), as `{"schema_version":1,"host":..,"name":..,
-/// "values":[{"resource":..,"value":..}]}`.
-pub fn values_json(ctx: &Context, name: &str, which: Option<&str>, args: &[String]) -> Result<()> {
+/// "values":[{"resource":..,"value":..}]}`. `own`: the value of a command of this
+/// implementation that is no macro (`state`, `view-is-attached`, ...).
+pub fn values_json(ctx: &Context, name: &str, which: Option<&str>, args: &[String], own: Option<Source>) -> Result<()> {
     ctx.require_mountpoint()?;
     let list: Vec<Option<String>> = match which {
         Some(w) => view::selected(ctx, w)?.into_iter().map(Some).collect(),
@@ -297,7 +298,9 @@ pub fn values_json(ctx: &Context, name: &str, which: Option<&str>, args: &[Strin
     for res in &list {
         let r = res.as_deref().unwrap_or_default();
         let mut w = ViewWorld { ctx, res: r.to_owned(), path: search_path(), found: BTreeMap::new(), here: vocabulary::Here::new(ctx, r) };
-        let value = if let Some(src) = w.find_macro(name) {
+        let value = if let Some(source) = own {
+            value(ctx, source, r)?
+        } else if let Some(src) = w.find_macro(name) {
             evaluate(ctx, &src, r)?
         } else if vocabulary::find(name).is_some() {
             w.here.value(name, args)?

@@ -250,7 +250,9 @@ pub fn run(cli: Cli, name: &str) -> Result<()> {
     if cli.json {
         if let Some((value, which, args)) = value_of(&cli.command, name) {
             check_globals(&cli)?;
-            return macros::values_json(&Context::from_system()?, value, which, &args);
+            // (A command that is no macro prints its own value: the same in JSON.)
+            let own = macros::variable_of(&cli.command).filter(|_| complex_of(&cli.command).is_none()).map(|(s, _)| s);
+            return macros::values_json(&Context::from_system()?, value, which, &args, own);
         }
     }
     run_command(cli)
