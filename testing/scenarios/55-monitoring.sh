@@ -198,6 +198,14 @@ line '' | grep -q ' r0-flags ' && fail "flags.tpl is used without MARS_PATH"
 assert_eq "2 1 1 0 node1" "$(on node2 'echo $(marsadm view-count-resource-peers r0) $(marsadm view-is-alive r0 node1) $(marsadm view-work-reached r0) $(marsadm view-is-primary r0) $(marsadm view-actual-primary r0)')" "primitives on node2"
 out=$(on node2 'marsadm view-device-nrflying r0 2>&1'; echo "exit $?")
 grep -q 'not applicable in this implementation' <<<"$out" && grep -q 'exit 2' <<<"$out" || fail "view-device-nrflying: $out"
+# Values as JSON, options after a view-<primitive> word taken as global ones.
+on node2 'marsadm view-is-alive r0 node1 --window=30 --json; marsadm view-state r0 --json; marsadm state r0 --json' > "$OUT/values.json" || fail "view-* --json"
+python3 - "$OUT/values.json" <<'PY' || fail "view-* --json: $(cat "$OUT/values.json")"
+import json, sys
+a, b, c = (json.loads(l) for l in open(sys.argv[1]))
+assert (a["schema_version"], a["host"], a["name"], a["values"]) == (1, "node2", "is-alive", [{"resource": "r0", "value": "1"}]), a
+assert b["values"][0]["value"] == "UpToDate Replaying" and c["values"][0]["value"] == "UpToDate Replaying", (b, c)
+PY
 # --host: node2's role as node1's links show it.
 assert_eq Secondary "$(on node1 'marsadm --host=node2 view-role r0 2>/dev/null')" "view-role as node2 on node1"
 
