@@ -127,6 +127,47 @@ pub enum Command {
         #[arg(long)]
         ip: Option<std::net::Ipv4Addr>,
     },
+    /// Merge this host's cluster into PEER's, keeping every resource as it is.
+    ///
+    /// Run it on each host of the cluster that gives up its identity, naming a host of
+    /// the other cluster and giving that cluster's secret (a copy of its
+    /// /mars/cluster.key). marsadm first reads PEER's tree (port 7777, as a joining host
+    /// does; nothing changes there) and refuses if a resource name is used by both
+    /// clusters for different resources or a host has two addresses. Then it installs
+    /// the secret as in a rotation (the old one stays accepted), takes PEER's cluster
+    /// uuid and waits until the module has PEER's tree. Replication between this host
+    /// and the hosts of its old cluster pauses until they have merged too: run it on
+    /// all of them one after the other, then `rotate-secret --finish` on each.
+    ///
+    /// Example: node3# marsadm merge-cluster node1 --secret-file /root/node1-cluster.key
+    #[command(verbatim_doc_comment)]
+    MergeCluster {
+        /// A host of the other cluster.
+        peer: String,
+        /// The other cluster's secret (a copy of its /mars/cluster.key; - reads stdin).
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<std::path::PathBuf>,
+        /// PEER's IPv4 address (default: from /etc/hosts).
+        peer_ip: Option<std::net::Ipv4Addr>,
+    },
+    /// Check whether merge-cluster with PEER would work (changes nothing).
+    ///
+    /// Reads PEER's tree as merge-cluster does and lists what conflicts: a resource
+    /// name both clusters use for different resources, a host with two addresses.
+    /// Exit 0: it can merge (or is in this cluster already); 1: conflicts.
+    MergeClusterCheck {
+        /// A host of the other cluster.
+        peer: String,
+        /// The other cluster's secret (a copy of its /mars/cluster.key; - reads stdin).
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<std::path::PathBuf>,
+        /// PEER's IPv4 address (default: from /etc/hosts).
+        peer_ip: Option<std::net::Ipv4Addr>,
+    },
+    /// List this cluster's uuid, hosts and resources (with their members).
+    ///
+    /// For comparing two clusters by hand before merge-cluster.
+    MergeClusterList,
     /// Leave the cluster (this host must be member of no resource).
     ///
     /// Marks this host's address deleted (/mars/ips/ip-<host> = .deleted), waits until
@@ -169,6 +210,7 @@ pub enum Command {
     /// Succeeds once each host in /mars/ips has exchanged metadata with this host since
     /// the command started (its actual-<host>/time link arrived here newer than that).
     /// Fails after --timeout seconds, naming the hosts not heard from.
+    #[command(visible_alias = "wait-connect")]
     WaitCluster,
     /// Create a resource on this host, which becomes its primary.
     ///
@@ -238,6 +280,20 @@ pub enum Command {
         /// Its new IPv4 address.
         ip: std::net::Ipv4Addr,
     },
+    /// List the cluster's members and their addresses, as this host knows them.
+    LowlevelLsHostIps,
+    /// Remove member HOST from the cluster here: for a host that is gone for good.
+    ///
+    /// Marks /mars/ips/ip-HOST deleted here, so this host stops pulling from it. HOST must
+    /// be member of no resource (leave-resource --host HOST RES first); a host that can
+    /// still run commands leaves with leave-cluster instead. As with lowlevel-set-host-ip,
+    /// a member takes a host's address only from that host or its own marsadm: run it on
+    /// every member. A host that still runs registers again at its next pull (so does a
+    /// host that comes back): for one that runs, leave-cluster there is the way.
+    LowlevelDeleteHost {
+        /// The member to remove (not this host).
+        host: String,
+    },
     /// Wait until a condition holds for RESOURCE on this host.
     ///
     /// With `all` or a list: until it holds for each, all within --timeout.
@@ -279,6 +335,22 @@ pub enum Command {
         #[arg(value_parser = clap::value_parser!(u8).range(0..=100))]
         percent: u8,
     },
+    /// Print this host's emergency limit of RESOURCE in percent (0: none).
+    #[command(visible_alias = "emergency-limit")]
+    GetEmergencyLimit { resource: String },
+    /// Set how many full syncs may run at once on this host (0: any number).
+    ///
+    /// Writes /proc/sys/mars/sync_limit (docu/proc-sys-mars.md); further syncs wait
+    /// their turn. The module forgets it when unloaded: to keep it, put
+    /// `mars.sync_limit = N` into /etc/sysctl.d/60-mars.conf.
+    #[command(visible_alias = "set-sync-limit-value")]
+    SetGlobalSyncLimitValue {
+        #[arg(value_parser = clap::value_parser!(u32).range(0..=1048576))]
+        value: u32,
+    },
+    /// Print how many full syncs may run at once on this host (0: any number).
+    #[command(visible_alias = "get-sync-limit-value")]
+    GetGlobalSyncLimitValue,
     /// Set RESOURCE's recovery point objective: how many seconds of writes a secondary
     /// may lack (0: none). Cluster-wide (any member; it propagates).
     ///

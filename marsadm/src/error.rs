@@ -48,6 +48,12 @@ pub enum Error {
     NoAddress(String),
     #[error("no answer from {peer} at {ip} within {secs} s: is the module loaded there, is it a cluster member, and is its base port (/proc/sys/mars/base_port, the same on all members) reachable?")]
     JoinTimeout { peer: String, ip: String, secs: u64 },
+    #[error("cannot read {peer}'s tree at {ip}: {reason}")]
+    Probe { peer: String, ip: String, reason: String },
+    #[error("{host} is member of resource(s) {resources}: remove it there first (marsadm leave-resource RES --host {host})")]
+    HostInResources { host: String, resources: String },
+    #[error("this cluster cannot merge with {peer}'s: {conflicts}; rename or remove one side's (merge-cluster-list on both sides shows them)")]
+    MergeConflicts { peer: String, conflicts: String },
     #[error("this host is still member of resource(s) {0}: leave them first (leave-resource, or delete-resource)")]
     StillMember(String),
     #[error("not heard from {hosts} within {secs} s: check that their module is loaded and their base port (/proc/sys/mars/base_port) is reachable")]
@@ -166,7 +172,7 @@ impl Error {
             Error::Read { .. } | Error::Json(_) | Error::Tree { .. } | Error::Host(_) | Error::Systemd(_) | Error::Listen { .. } => exit::SYSTEM,
             Error::ModuleNotLoaded => exit::NO_MODULE,
             Error::NoResource(_) | Error::NotMember { .. } | Error::NoHost(_) => exit::NOT_FOUND,
-            Error::JoinTimeout { .. } | Error::Silent { .. } | Error::Timeout { .. } | Error::WaitTimeout { .. } | Error::ResizeTimeout { .. } => {
+            Error::JoinTimeout { .. } | Error::Probe { .. } | Error::Silent { .. } | Error::Timeout { .. } | Error::WaitTimeout { .. } | Error::ResizeTimeout { .. } => {
                 exit::TIMEOUT
             }
             Error::NotAFile(_)
@@ -179,6 +185,8 @@ impl Error {
             | Error::AddressTaken { .. }
             | Error::NoAddress(_)
             | Error::StillMember(_)
+            | Error::MergeConflicts { .. }
+            | Error::HostInResources { .. }
             | Error::Name { .. }
             | Error::ResourceExists(_)
             | Error::DeviceNameTaken { .. }

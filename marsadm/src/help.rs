@@ -227,6 +227,63 @@ fn texts() -> Vec<(String, String)> {
             ),
         ),
         (
+            "get-emergency-limit",
+            teach(&[MEMBER], &[NOT_MEMBER], &["marsadm get-emergency-limit all"]),
+        ),
+        (
+            "set-global-sync-limit-value",
+            teach(&[MODULE], &["exit 2: N is not a number from 0 to 1048576"], &["marsadm set-global-sync-limit-value 2"]),
+        ),
+        (
+            "get-global-sync-limit-value",
+            teach(&[MODULE], &["exit 7: the module is not loaded"], &["marsadm get-global-sync-limit-value"]),
+        ),
+        (
+            "merge-cluster",
+            teach(
+                &[
+                    MARS,
+                    MODULE,
+                    CLUSTER,
+                    "a copy of the other cluster's /mars/cluster.key (--secret-file FILE, or - for stdin)",
+                    "PEER is a member of the other cluster, its module loaded, its base port reachable",
+                ],
+                &[
+                    "no --secret-file, or FILE does not hold a cluster secret",
+                    "PEER is not a valid host name, or is this host; no address of PEER in /etc/hosts and none given",
+                    "exit 6: PEER's tree cannot be read (no answer, or FILE is not its cluster's secret)",
+                    "a resource name both clusters use for different resources, or a host with two addresses",
+                    "a secret rotation is in progress here (finish it first)",
+                    "exit 6: the module has not pulled PEER's tree within --timeout (default 30 s); the secret and uuid stay installed, a second try continues",
+                ],
+                &["marsadm merge-cluster node1 --secret-file /root/other-cluster.key"],
+            ),
+        ),
+        (
+            "merge-cluster-check",
+            teach(
+                &[MARS, MODULE, CLUSTER, "a copy of the other cluster's /mars/cluster.key (--secret-file FILE)"],
+                &["exit 6: PEER's tree cannot be read", "conflicts: the resource names or hosts merge-cluster would refuse"],
+                &["marsadm merge-cluster-check node1 --secret-file /root/other-cluster.key"],
+            ),
+        ),
+        (
+            "merge-cluster-list",
+            teach(&[CLUSTER], &["this host is in no cluster"], &["marsadm merge-cluster-list"]),
+        ),
+        (
+            "lowlevel-ls-host-ips",
+            teach(&[CLUSTER], &["this host is in no cluster"], &["marsadm lowlevel-ls-host-ips"]),
+        ),
+        (
+            "lowlevel-delete-host",
+            teach(
+                &[CLUSTER, "HOST is a cluster member here and member of no resource"],
+                &["exit 5: HOST is no cluster member here", "HOST is this host (leave-cluster)", "HOST is member of a resource"],
+                &["marsadm lowlevel-delete-host node9"],
+            ),
+        ),
+        (
             "set-rpo",
             teach(
                 &[MEMBER],
@@ -538,7 +595,7 @@ fn texts() -> Vec<(String, String)> {
 /// Commands (besides pause-*, resume-*) that take `all` or a list and check each
 /// resource before they change any.
 const EACH: &[&str] = &[
-    "attach", "detach", "up", "down", "set-emergency-limit", "set-rpo", "primary", "invalidate", "fake-sync", "secondary", "log-rotate",
+    "attach", "detach", "up", "down", "set-emergency-limit", "get-emergency-limit", "set-rpo", "primary", "invalidate", "fake-sync", "secondary", "log-rotate",
     "log-delete", "log-delete-one", "log-delete-all",
 ];
 
@@ -591,10 +648,16 @@ pub fn command() -> clap::Command {
 /// command is in exactly one group (test `every_command_in_one_group`); the `view-*`
 /// values come last but one, under their own heading.
 const GROUPS: &[(&str, &[&str])] = &[
-    ("Cluster", &["create-cluster", "join-cluster", "leave-cluster", "wait-cluster", "update-cluster", "rotate-secret"]),
+    (
+        "Cluster",
+        &["create-cluster", "join-cluster", "leave-cluster", "wait-cluster", "update-cluster", "rotate-secret", "merge-cluster", "merge-cluster-check", "merge-cluster-list"],
+    ),
     (
         "Resources",
-        &["create-resource", "join-resource", "leave-resource", "delete-resource", "wait-resource", "wait-umount", "resize", "set-rpo", "set-emergency-limit"],
+        &[
+            "create-resource", "join-resource", "leave-resource", "delete-resource", "wait-resource", "wait-umount", "resize", "set-rpo",
+            "set-emergency-limit", "get-emergency-limit",
+        ],
     ),
     ("Roles", &["primary", "secondary", "invalidate", "fake-sync"]),
     (
@@ -608,7 +671,7 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("Logs", &["log-rotate", "log-delete", "log-delete-one", "log-delete-all", "log-purge-all", "link-purge-all", "cron", "cat"]),
     ("Monitoring", &["view", "state", "role", "events", "metrics", "dump-macros", "dump-all-macros", "version"]),
     ("systemd", &["set-systemd-unit", "get-systemd-unit", "systemd-trigger"]),
-    ("Low-level", &["lowlevel-set-host-ip"]),
+    ("Low-level", &["lowlevel-set-host-ip", "lowlevel-ls-host-ips", "lowlevel-delete-host", "set-global-sync-limit-value", "get-global-sync-limit-value"]),
     ("Values for scripts (one value per line)", &[]),
 ];
 

@@ -1,13 +1,16 @@
 //! Cluster membership: `create-cluster`, `join-cluster`, `leave-cluster`, `wait-cluster`,
-//! `lowlevel-set-host-ip`.
+//! `lowlevel-set-host-ip`, `merge-cluster`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use mars_core::lamport::format_stamp;
 use mars_core::names::check_host_name;
 use mars_core::tree::{ACTUAL_PREFIX, ANY_CLUSTER, DATA_PREFIX, DELETED, IPS_DIR, IP_PREFIX, RESOURCE_PREFIX, TIME, UUID};
 
-use super::secret;
+use mars_core::wire::DEFAULT_BASE_PORT;
+
+use super::{probe, secret};
 use crate::context::Context;
 use crate::error::{Error, Result};
 
@@ -160,7 +163,7 @@ pub fn leave_cluster(ctx: &Context, timeout_s: u64) -> Result<()> {
     ctx.tree.set(&ip_link(&ctx.host), DELETED, stamp)?;
     // Peers pull every two seconds: once each has been heard from with a stamp two
     // pull rounds after the deletion, it has pulled the deletion too.
-    wait_heard(ctx, stamp + 4_000_000_000, timeout_s, false)?;
+    wait_heard(ctx, stamp + 4_000_000_000, timeout_s, false, None)?;
     let uuid = ctx.tree.path(UUID);
     crate::context::changing()?;
     std::fs::remove_file(&uuid).map_err(|e| Error::Tree { path: uuid, what: "remove", source: e })?;
@@ -178,7 +181,7 @@ pub fn update_cluster(ctx: &Context, timeout_s: u64) -> Result<()> {
     ctx.require_mountpoint()?;
     ctx.require_module()?;
     ctx.require_cluster()?;
-    let peers = wait_heard(ctx, ctx.stamp(&[])?, timeout_s, true)?;
+    let peers = wait_heard(ctx, ctx.stamp(&[])?, timeout_s, true, None)?;
     println!("heard from all {peers} other member(s)");
     Ok(())
 }
@@ -190,16 +193,17 @@ pub fn wait_cluster(ctx: &Context, timeout_s: u64) -> Result<()> {
     // After the module's Lamport clock, not only after real time: a member whose clock
     // runs ahead stamps its links in our future, and one such link pulled before the
     // command started must not count as heard since.
-    let peers = wait_heard(ctx, ctx.stamp(&[])?, timeout_s, false)?;
+    let peers = wait_heard(ctx, ctx.stamp(&[])?, timeout_s, false, None)?;
     println!("heard from all {peers} other member(s)");
     Ok(())
 }
 
-/// Waits until every other member's `actual-<host>/time` is stamped `since` or later;
+/// Waits until every other member's (or `only` that one's) `actual-<host>/time` is
+/// stamped `since` or later;
 /// returns how many members there are. `pull`: asks the module to pull every peer's tree
 /// at once, again each second until all are heard (a peer whose module is just
 /// starting may refuse the first).
-fn wait_heard(ctx: &Context, since: u64, timeout_s: u64, pull: bool) -> Result<usize> {
+fn wait_heard(ctx: &Context, since: u64, timeout_s: u64, pull: bool, only: Option<&str>) -> Result<usize> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_s);
     let mut asked: Option<std::time::Instant> = None;
     loop {
@@ -213,7 +217,7 @@ fn wait_heard(ctx: &Context, since: u64, timeout_s: u64, pull: bool) -> Result<u
         let mut peers = 0;
         for name in ctx.tree.list(IPS_DIR)? {
             let Some(host) = name.strip_prefix(IP_PREFIX) else { continue };
-            if host == ctx.host || ctx.tree.get(&format!("ips/{name}"))?.is_none() {
+            if host == ctx.host || only.is_some_and(|o| o != host) || ctx.tree.get(&format!("ips/{name}"))?.is_none() {
                 continue;
             }
             peers += 1;
@@ -231,6 +235,207 @@ fn wait_heard(ctx: &Context, since: u64, timeout_s: u64, pull: bool) -> Result<u
         }
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
+}
+
+/// `lowlevel-ls-host-ips`: `HOST ADDRESS` of every member known here.
+pub fn ls_host_ips(ctx: &Context) -> Result<()> {
+    ctx.require_cluster()?;
+    for (host, ip) in our_side(ctx)?.addresses {
+        println!("{host} {ip}");
+    }
+    Ok(())
+}
+
+/// `lowlevel-delete-host`: this host forgets member `host` (see the command's help).
+pub fn delete_host(ctx: &Context, host: &str) -> Result<()> {
+    ctx.require_cluster()?;
+    if host == ctx.host {
+        return Err(Error::Name { what: "host", name: host.into(), reason: "that is this host: leave-cluster removes it".into() });
+    }
+    let side = our_side(ctx)?;
+    if !side.addresses.contains_key(host) {
+        return Err(Error::NoHost(host.into()));
+    }
+    let resources: Vec<&str> = side.resources.iter().filter(|(_, m)| m.contains(host)).map(|(r, _)| r.as_str()).collect();
+    if !resources.is_empty() {
+        return Err(Error::HostInResources { host: host.into(), resources: resources.join(", ") });
+    }
+    ctx.commit()?;
+    let stamp = ctx.stamp(&["ips"])?;
+    ctx.tree.set(&ip_link(host), DELETED, stamp)?;
+    ctx.trigger();
+    println!("{host} deleted on {}; run `marsadm lowlevel-delete-host {host}` on every other member too", ctx.host);
+    Ok(())
+}
+
+/// What one side of a cluster merge knows: its live addresses and, per resource, its
+/// members (hosts with a live `data-<host>`; none for the remains of a deleted one).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Side {
+    pub addresses: BTreeMap<String, String>,
+    pub resources: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Side {
+    /// From `(path, value)` pairs as a listing has them.
+    pub fn from_entries<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> Side {
+        let mut side = Side::default();
+        for (path, value) in entries {
+            if let Some(host) = path.strip_prefix(IPS_DIR).and_then(|p| p.strip_prefix('/')).and_then(|p| p.strip_prefix(IP_PREFIX)) {
+                if value != DELETED {
+                    side.addresses.insert(host.into(), value.into());
+                }
+            } else if let Some((res, rest)) = path.strip_prefix(RESOURCE_PREFIX).and_then(|p| p.split_once('/')) {
+                let members = side.resources.entry(res.into()).or_default();
+                if let Some(host) = rest.strip_prefix(DATA_PREFIX).filter(|_| value != DELETED) {
+                    members.insert(host.into());
+                }
+            }
+        }
+        side
+    }
+}
+
+/// Why two clusters cannot be merged (empty: they can). A resource of the same name on
+/// both sides is one resource only if a host is its member on both (a host is in one
+/// cluster, so the first host of a cluster that merged carries its resources over, and
+/// the others find them on the other side already); else merging the trees would mix
+/// two resources' links. A host known on both sides must have one address.
+pub fn merge_conflicts(ours: &Side, theirs: &Side) -> Vec<String> {
+    let names = |m: &BTreeSet<String>| if m.is_empty() { "none (deleted)".to_string() } else { m.iter().cloned().collect::<Vec<_>>().join(", ") };
+    let mut out = Vec::new();
+    for (res, here) in &ours.resources {
+        if let Some(there) = theirs.resources.get(res) {
+            if here.is_disjoint(there) {
+                out.push(format!("resource {res} is in both clusters (members here: {}; there: {})", names(here), names(there)));
+            }
+        }
+    }
+    for (host, here) in &ours.addresses {
+        if let Some(there) = theirs.addresses.get(host).filter(|a| *a != here) {
+            out.push(format!("host {host} is at {here} here and at {there} there"));
+        }
+    }
+    out
+}
+
+/// This host's side of a merge, from its tree.
+fn our_side(ctx: &Context) -> Result<Side> {
+    let mut entries = Vec::new();
+    for name in ctx.tree.list(IPS_DIR)? {
+        let path = format!("{IPS_DIR}/{name}");
+        if let Some(l) = ctx.tree.get(&path)? {
+            entries.push((path, l.value));
+        }
+    }
+    for top in ctx.tree.list("")? {
+        if !top.starts_with(RESOURCE_PREFIX) {
+            continue;
+        }
+        entries.push((format!("{top}/"), String::new()));
+        for name in ctx.tree.list(&top)?.into_iter().filter(|n| n.starts_with(DATA_PREFIX)) {
+            let path = format!("{top}/{name}");
+            if let Some(l) = ctx.tree.get(&path)? {
+                entries.push((path, l.value));
+            }
+        }
+    }
+    Ok(Side::from_entries(entries.iter().map(|(p, v)| (p.as_str(), v.as_str()))))
+}
+
+/// What `merge-cluster` and `merge-cluster-check` find out before changing anything.
+struct MergePlan {
+    key: [u8; secret::KEY_LEN],
+    peer_ip: Ipv4Addr,
+    ours: String,
+    theirs: String,
+    conflicts: Vec<String>,
+    /// Members of this cluster the other one does not know: they run merge-cluster too.
+    to_follow: Vec<String>,
+}
+
+fn plan_merge(ctx: &Context, peer: &str, peer_ip: Option<Ipv4Addr>, secret_file: Option<&std::path::Path>) -> Result<MergePlan> {
+    ctx.require_mountpoint()?;
+    ctx.require_module()?;
+    ctx.require_cluster()?;
+    let key = secret::read_secret_file(secret_file.ok_or(Error::SecretNeeded)?)?;
+    check_host_name(peer).map_err(|e| Error::Name { what: "host", name: peer.into(), reason: e.to_string() })?;
+    if peer == ctx.host {
+        return Err(Error::Name { what: "peer host", name: peer.into(), reason: "that is this host".into() });
+    }
+    let peer_ip = match peer_ip {
+        Some(a) => a,
+        None => address_from_hosts(&std::fs::read_to_string("/etc/hosts").unwrap_or_default(), peer).ok_or_else(|| Error::NoAddress(peer.into()))?,
+    };
+    let ours = ctx.tree.get(UUID)?.map(|l| l.value).unwrap_or_default();
+    let port = std::fs::read_to_string(ctx.proc_sys.join("base_port")).ok().and_then(|p| p.trim().parse().ok()).unwrap_or(DEFAULT_BASE_PORT);
+    let timeout = std::time::Duration::from_secs(crate::context::globals().timeout.unwrap_or(10).max(1));
+    let listing = probe::look(peer_ip, port, &key, &ctx.host, timeout).map_err(|reason| Error::Probe { peer: peer.into(), ip: peer_ip.to_string(), reason })?;
+    let mine = our_side(ctx)?;
+    let other = Side::from_entries(listing.entries.iter().map(|e| (e.path.as_str(), e.value.as_str())));
+    let to_follow = mine.addresses.keys().filter(|h| **h != ctx.host && !other.addresses.contains_key(*h)).cloned().collect();
+    Ok(MergePlan { key, peer_ip, conflicts: merge_conflicts(&mine, &other), ours, theirs: listing.uuid, to_follow })
+}
+
+/// `merge-cluster-check`: whether this host's cluster and PEER's can be merged.
+pub fn merge_cluster_check(ctx: &Context, peer: &str, peer_ip: Option<Ipv4Addr>, secret_file: Option<&std::path::Path>) -> Result<()> {
+    let plan = plan_merge(ctx, peer, peer_ip, secret_file)?;
+    if plan.theirs == plan.ours {
+        println!("{peer} is in this cluster ({}) already", plan.ours);
+        return Ok(());
+    }
+    if !plan.conflicts.is_empty() {
+        return Err(Error::MergeConflicts { peer: peer.into(), conflicts: plan.conflicts.join("; ") });
+    }
+    println!("this cluster ({}) can merge into {peer}'s ({}): no resource or host conflicts", plan.ours, plan.theirs);
+    Ok(())
+}
+
+/// `merge-cluster`: this host leaves its cluster's identity for PEER's, keeping its
+/// resources (docu/cluster.md, "Merging two clusters").
+pub fn merge_cluster(ctx: &Context, peer: &str, peer_ip: Option<Ipv4Addr>, secret_file: Option<&std::path::Path>, timeout_s: u64) -> Result<()> {
+    let plan = plan_merge(ctx, peer, peer_ip, secret_file)?;
+    if plan.theirs == plan.ours {
+        println!("{peer} is in this cluster ({}) already", plan.ours);
+        return Ok(());
+    }
+    if !plan.conflicts.is_empty() {
+        return Err(Error::MergeConflicts { peer: peer.into(), conflicts: plan.conflicts.join("; ") });
+    }
+    secret::check_adoptable(ctx, &plan.key)?;
+    ctx.commit()?;
+    let since = ctx.stamp(&["", "ips"])?;
+    secret::adopt(ctx, &plan.key)?;
+    if ctx.tree.get(&ip_link(peer))?.is_none() {
+        ctx.tree.set(&ip_link(peer), &plan.peer_ip.to_string(), since)?;
+    }
+    ctx.tree.set(UUID, &plan.theirs, since)?;
+    println!("{}: cluster {} -> {}", ctx.host, plan.ours, plan.theirs);
+    wait_heard(ctx, since, timeout_s, true, Some(peer))?;
+    println!("merged: {peer}'s tree is here; {peer} pulls this host's within seconds (`marsadm wait-resource RES` there waits for one)");
+    if !plan.to_follow.is_empty() {
+        println!(
+            "next, without delay (replication between them and this host pauses until then): `marsadm merge-cluster {peer} --secret-file F` on {}",
+            plan.to_follow.join(", ")
+        );
+    }
+    println!("when every host of the old cluster has merged: `marsadm rotate-secret --finish` on each of them");
+    Ok(())
+}
+
+/// `merge-cluster-list`: this cluster's identity, members and resources, to compare
+/// with another's by hand.
+pub fn merge_cluster_list(ctx: &Context) -> Result<()> {
+    ctx.require_cluster()?;
+    let side = our_side(ctx)?;
+    println!("uuid {}", ctx.tree.get(UUID)?.map(|l| l.value).unwrap_or_default());
+    for (host, ip) in &side.addresses {
+        println!("host {host} {ip}");
+    }
+    for (res, members) in &side.resources {
+        println!("resource {res} {}", members.iter().cloned().collect::<Vec<_>>().join(","));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -265,4 +470,37 @@ mod tests {
         assert_eq!(address_from_hosts(hosts, "node3"), None);
         assert_eq!(address_from_hosts("127.0.0.1 node4\n", "node4"), None);
     }
+
+    fn side(entries: &[(&str, &str)]) -> Side {
+        Side::from_entries(entries.iter().copied())
+    }
+
+    #[test]
+    fn clusters_merge_only_without_conflicts() {
+        let a = side(&[("ips/ip-node1", "10.0.0.1"), ("resource-r0/data-node1", "/dev/vdb"), ("resource-r0/size", "1")]);
+        let b = side(&[("ips/ip-node2", "10.0.0.2"), ("ips/ip-node3", "10.0.0.3"), ("resource-r1/data-node2", "/dev/vdb"), ("resource-r1/data-node3", "/dev/vdb")]);
+        assert!(merge_conflicts(&b, &a).is_empty());
+        // node2 has merged: the other cluster knows r1 and node3 through it; node3 follows.
+        let a2 = side(&[
+            ("ips/ip-node1", "10.0.0.1"),
+            ("ips/ip-node2", "10.0.0.2"),
+            ("ips/ip-node3", "10.0.0.3"),
+            ("resource-r0/data-node1", "/dev/vdb"),
+            ("resource-r1/data-node2", "/dev/vdb"),
+            ("resource-r1/data-node3", "/dev/vdb"),
+        ]);
+        assert!(merge_conflicts(&b, &a2).is_empty());
+        // Two resources of one name: never merged, deleted remains included.
+        let c = side(&[("ips/ip-node4", "10.0.0.4"), ("resource-r0/data-node4", "/dev/vdb")]);
+        assert_eq!(merge_conflicts(&c, &a), ["resource r0 is in both clusters (members here: node4; there: node1)"]);
+        let gone = side(&[("resource-r0/data-node4", DELETED), ("resource-r0/size", DELETED)]);
+        assert_eq!(merge_conflicts(&gone, &a), ["resource r0 is in both clusters (members here: none (deleted); there: node1)"]);
+        // One host, two addresses.
+        let d = side(&[("ips/ip-node1", "10.0.0.99"), ("ips/ip-node5", "10.0.0.5")]);
+        assert_eq!(merge_conflicts(&d, &a), ["host node1 is at 10.0.0.99 here and at 10.0.0.1 there"]);
+        // A deleted address is no address.
+        let e = side(&[("ips/ip-node1", DELETED)]);
+        assert!(merge_conflicts(&e, &a).is_empty());
+    }
+
 }

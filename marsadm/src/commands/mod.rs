@@ -10,6 +10,7 @@ mod members;
 mod metrics;
 mod monitoring;
 mod primitives;
+mod probe;
 mod resize;
 mod resource;
 mod secret;
@@ -138,6 +139,9 @@ fn external(words: &[String], macro_text: Option<&str>) -> Result<()> {
             None => macros::view_named(&ctx, name, which),
         };
     }
+    if let Some(why) = vocabulary::not_here_command(cmd) {
+        return Err(Error::Usage(format!("{cmd} is the original's and has no meaning in this implementation: {why}")));
+    }
     let Some(name) = cmd.strip_prefix("view-").filter(|n| vocabulary::find(n).is_some()) else {
         return Err(Error::Usage(format!("unrecognized subcommand '{cmd}': `marsadm --help` lists the commands, docu/view-primitives.md the view-<name> values")));
     };
@@ -167,6 +171,11 @@ fn only_reads(command: &Command) -> bool {
             | Command::WaitUmount { .. }
             | Command::WaitCluster
             | Command::UpdateCluster
+            | Command::MergeClusterCheck { .. }
+            | Command::MergeClusterList
+            | Command::LowlevelLsHostIps
+            | Command::GetEmergencyLimit { .. }
+            | Command::GetGlobalSyncLimitValue
             | Command::Version { .. }
             | Command::Monitoring(_)
             | Command::GetSystemdUnit { .. }
@@ -185,6 +194,7 @@ fn plan(cli: &Cli) -> String {
     match command {
         Command::CreateCluster { .. } => "make this host the first member of a new cluster (secret, uuid, its address)".into(),
         Command::JoinCluster { peer, .. } => format!("install the secret and join {peer}'s cluster, then wait for its tree"),
+        Command::MergeCluster { peer, .. } => format!("adopt {peer}'s cluster secret (keeping this one's as the old key) and uuid, then wait for its tree"),
         Command::LeaveCluster => "leave the cluster (mark this host's address deleted, wait until every member has it, remove the secret)".into(),
         Command::RotateSecret { .. } => "change the cluster secret files here and publish this host's key ids".into(),
         Command::CreateResource { resource, disk, .. } => format!("create {resource} on {} with this host as its primary (the disk's content is kept)", disk.display()),
@@ -195,11 +205,13 @@ fn plan(cli: &Cli) -> String {
         ),
         Command::LeaveResource { resource, .. } => format!("remove {} from {resource}", cli.host.as_deref().unwrap_or("this host")),
         Command::LowlevelSetHostIp { host, ip } => format!("set the address of {host} to {ip} on this host"),
+        Command::LowlevelDeleteHost { host } => format!("mark {host}'s address deleted on this host"),
         Command::Attach { resource } => format!("attach {resource} here"),
         Command::Detach { resource } => format!("detach {resource} here"),
         Command::Up { resource } => format!("attach {resource} here and allow fetch, sync and replay"),
         Command::Down { resource } => format!("pause replay, sync and fetch of {resource} here, then detach"),
         Command::SetEmergencyLimit { resource, percent } => format!("set this host's emergency limit of {resource} to {percent} %"),
+        Command::SetGlobalSyncLimitValue { value } => format!("let {value} full syncs run at once on this host (/proc/sys/mars/sync_limit)"),
         Command::SetRpo { resource, seconds } => format!("set the recovery point objective of {resource} to {seconds} s (cluster-wide)"),
         Command::Primary { resource, force } if !(*force || global_force) => {
             format!("make this host primary of {resource} by a planned handover (catch up, designate this host, the old primary leaves the role)")
@@ -329,6 +341,13 @@ fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::CreateCluster { ip } => cluster::create_cluster(&Context::from_system()?, ip),
         Command::LeaveCluster => cluster::leave_cluster(&Context::from_system()?, secs(30)),
+        Command::MergeCluster { peer, peer_ip, secret_file } => {
+            cluster::merge_cluster(&Context::from_system()?, &peer, peer_ip, secret_file.as_deref(), secs(30))
+        }
+        Command::MergeClusterCheck { peer, peer_ip, secret_file } => {
+            cluster::merge_cluster_check(&Context::from_system()?, &peer, peer_ip, secret_file.as_deref())
+        }
+        Command::MergeClusterList => cluster::merge_cluster_list(&Context::from_system()?),
         Command::WaitCluster => cluster::wait_cluster(&Context::from_system()?, secs(30)),
         Command::JoinCluster { peer, peer_ip, ip, secret_file } => {
             cluster::join_cluster(&Context::from_system()?, &peer, peer_ip, ip, secret_file.as_deref(), secs(30))
@@ -362,6 +381,9 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::SetEmergencyLimit { resource, percent } => {
             each(&resource, resource::require_member, |ctx, res| resource::set_emergency_limit(ctx, res, percent))
         }
+        Command::GetEmergencyLimit { resource } => resource::get_emergency_limit(&Context::from_system()?, &resource),
+        Command::SetGlobalSyncLimitValue { value } => resource::set_sync_limit(&Context::from_system()?, value),
+        Command::GetGlobalSyncLimitValue => resource::get_sync_limit(&Context::from_system()?),
         Command::SetRpo { resource, seconds } => each(&resource, resource::require_member, |ctx, res| resource::set_rpo(ctx, res, seconds)),
         Command::PauseFetch { .. }
         | Command::PauseFetchGlobal { .. }
@@ -444,6 +466,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::UpdateCluster => cluster::update_cluster(&Context::from_system()?, secs(30)),
         Command::LowlevelSetHostIp { host, ip } => cluster::set_host_ip(&Context::from_system()?, &host, ip),
+        Command::LowlevelDeleteHost { host } => cluster::delete_host(&Context::from_system()?, &host),
+        Command::LowlevelLsHostIps => cluster::ls_host_ips(&Context::from_system()?),
         Command::Resize { resource, size } => resize::resize(&Context::from_system()?, &resource, size, wait(60)),
         Command::LogRotate { resource } => log_rotate(&resource),
         Command::LogDeleteOne { resource } => {

@@ -301,6 +301,44 @@ pub fn set_emergency_limit(ctx: &Context, res: &str, percent: u8) -> Result<()> 
     Ok(())
 }
 
+/// `/proc/sys/mars/sync_limit`.
+pub const SYNC_LIMIT: &str = "sync_limit";
+
+/// `get-emergency-limit RES|all`: this host's limit in percent (0: none); with several
+/// resources, `RES PERCENT` lines.
+pub fn get_emergency_limit(ctx: &Context, spec: &str) -> Result<()> {
+    let list = resource_list(ctx, spec)?;
+    for res in &list {
+        require_member(ctx, res)?;
+        let link = format!("{}/{TODO_PREFIX}{}/{EMERGENCY_LIMIT}", resource_dir(res), ctx.host);
+        let percent = ctx.tree.get(&link)?.map(|l| l.value).unwrap_or_else(|| "0".into());
+        match list.len() {
+            1 => println!("{percent}"),
+            _ => println!("{res} {percent}"),
+        }
+    }
+    Ok(())
+}
+
+/// `set-global-sync-limit-value N`: `/proc/sys/mars/sync_limit` (docu/proc-sys-mars.md).
+pub fn set_sync_limit(ctx: &Context, value: u32) -> Result<()> {
+    ctx.require_module()?;
+    ctx.commit()?;
+    let path = ctx.proc_sys.join(SYNC_LIMIT);
+    std::fs::write(&path, value.to_string()).map_err(|source| Error::Tree { path, what: "write", source })?;
+    println!("sync limit {value} on {} (until the module is unloaded: mars.sync_limit = {value} in /etc/sysctl.d/60-mars.conf keeps it)", ctx.host);
+    Ok(())
+}
+
+/// `get-global-sync-limit-value`.
+pub fn get_sync_limit(ctx: &Context) -> Result<()> {
+    ctx.require_module()?;
+    let path = ctx.proc_sys.join(SYNC_LIMIT);
+    let value = std::fs::read_to_string(&path).map_err(|source| Error::Read { path, source })?;
+    println!("{}", value.trim());
+    Ok(())
+}
+
 /// `set-rpo RES SECONDS`: the resource's recovery point objective, cluster-wide
 /// (docu/monitoring.md); 0 removes it.
 pub fn set_rpo(ctx: &Context, res: &str, seconds: u64) -> Result<()> {

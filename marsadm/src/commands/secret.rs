@@ -12,7 +12,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac as _};
-use mars_core::auth::{self, Mac, KEY_FILE, KEY_LEN, OLD_KEY_FILE, TAG_LEN};
+use mars_core::auth::{self, Mac, KEY_FILE, OLD_KEY_FILE, TAG_LEN};
+pub use mars_core::auth::KEY_LEN;
 use mars_core::tree::{TempLinkName, ACTUAL_PREFIX, IPS_DIR, IP_PREFIX};
 use sha2::Sha256;
 
@@ -142,6 +143,32 @@ pub fn remove(ctx: &Context) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a key that could not be installed as [`adopt`] does: another key than the
+/// current one while a rotation is in progress.
+pub fn check_adoptable(ctx: &Context, new: &[u8; KEY_LEN]) -> Result<()> {
+    let current = installed(ctx, KEY_FILE)?.ok_or_else(|| Error::NoSecret(ctx.tree.path(KEY_FILE)))?;
+    if current != *new && installed(ctx, OLD_KEY_FILE)?.is_some() {
+        return Err(Error::RotationPending);
+    }
+    Ok(())
+}
+
+/// Installs `new` as the current key, the current one staying accepted as the old one
+/// (the first step of a rotation; `merge-cluster`); nothing if it is the current key.
+pub fn adopt(ctx: &Context, new: &[u8; KEY_LEN]) -> Result<()> {
+    check_adoptable(ctx, new)?;
+    let current = installed(ctx, KEY_FILE)?.ok_or_else(|| Error::NoSecret(ctx.tree.path(KEY_FILE)))?;
+    if current == *new {
+        return publish(ctx);
+    }
+    // The old key first: at every moment the module holds a key every peer has.
+    install_as(ctx, OLD_KEY_FILE, &current)?;
+    install_as(ctx, KEY_FILE, new)?;
+    publish(ctx)?;
+    println!("installed key {}; the old key {} is still accepted", id_text(new), id_text(&current));
+    Ok(())
+}
+
 /// How `rotate-secret` was asked to proceed.
 pub enum Rotation<'a> {
     /// Generate a new key, write it to this file (for the other hosts) and install it.
@@ -168,17 +195,11 @@ pub fn rotate(ctx: &Context, how: Rotation<'_>) -> Result<()> {
                 println!("this host holds key {} already", id_text(&new));
                 return publish(ctx);
             }
-            if old.is_some() {
-                return Err(Error::RotationPending);
-            }
+            check_adoptable(ctx, &new)?;
             if let Rotation::Generate(path) = how {
                 write_new(path, &new)?;
             }
-            // The old key first: at every moment the module holds a key every peer has.
-            install_as(ctx, OLD_KEY_FILE, &current)?;
-            install_as(ctx, KEY_FILE, &new)?;
-            publish(ctx)?;
-            println!("installed key {}; the old key {} is still accepted", id_text(&new), id_text(&current));
+            adopt(ctx, &new)?;
             println!("next: `marsadm rotate-secret --secret-file F` on every other member, then `marsadm rotate-secret --finish` on each");
         }
         Rotation::Finish { force } => {

@@ -1020,6 +1020,35 @@ pub fn cluster_wide(name: &str) -> bool {
     ) || name.contains("-global-")
 }
 
+/// The original's commands that have no meaning here, each with why and what to use
+/// instead (docu/migration.md lists them too): `marsadm NAME` says so (exit 2).
+pub const NOT_HERE_COMMANDS: &[(&[&str], &str)] = &[
+    (&["err-purge-all"], "messages are what the members' links say now, nothing stale to purge (view-the-err-msg RES shows them)"),
+    (
+        &["set-link", "get-link", "delete-file", "set-replay"],
+        "the tree is written by the module and marsadm only, each host its own links (docu/cluster.md); view-readlink RES PATH reads a link under /mars",
+    ),
+    (&["set-systemd-want", "get-systemd-want"], "the units follow the designated primary (docu/systemd.md): marsadm primary moves them"),
+    (&["split-cluster"], "deprecated in the original; hosts leave a cluster with leave-resource and leave-cluster (docu/cluster.md)"),
+    (&["activate-guest", "deactivate-guest"], "every host pulls every member's whole tree, so each resource is known everywhere (update-cluster pulls at once)"),
+    (&["set-connect-pref-list", "get-connect-pref-list"], "a secondary fetches from the designated primary (docu/replication.md)"),
+    (
+        &["set-global-enabled-log-compressions", "set-global-enabled-net-compressions", "set-global-disabled-log-digests", "set-global-disabled-net-digests"],
+        "one fixed checksum per format and no compression (docu/log-format.md, docu/wire-protocol.md)",
+    ),
+    (&["show", "show-errors", "show-state", "show-info", "mars-state", "mars-info"], "deprecated in the original: marsadm view, view-the-err-msg RES, view --json"),
+    (&["create-uuid"], "deprecated in the original: create-cluster makes the uuid"),
+    (
+        &["syncer", "check-resize", "get-gi", "show-gi", "outdate", "adjust", "create-md", "dump-md", "dump", "new-current-uuid", "verify", "invalidate-remote"],
+        "a DRBD word the original ignored or refused: MARS keeps no metadata on the disk (docu/migration.md)",
+    ),
+];
+
+/// Why the original's command `name` is not here, if it is one of [`NOT_HERE_COMMANDS`].
+pub fn not_here_command(name: &str) -> Option<&'static str> {
+    NOT_HERE_COMMANDS.iter().find(|(names, _)| names.contains(&name)).map(|(_, why)| *why)
+}
+
 /// The table of docu/view-primitives.md: one row per primitive.
 #[cfg(test)]
 fn doc_table(list: &[Primitive]) -> String {
@@ -1038,6 +1067,22 @@ fn doc_table(list: &[Primitive]) -> String {
 mod tests {
     use super::*;
     use crate::scratch::ScratchTree;
+
+    /// docu/migration.md names every command of the original that is not here, on a
+    /// row that says so, and none of them is a command here.
+    #[test]
+    fn the_commands_not_here_are_documented() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docu/migration.md")).unwrap();
+        let cli = <crate::cli::Cli as clap::CommandFactory>::command();
+        for (names, _) in NOT_HERE_COMMANDS {
+            for name in *names {
+                let row = doc.lines().find(|l| l.starts_with('|') && l.contains(&format!("`{name}`")));
+                assert!(row.is_some_and(|r| r.contains("not here")), "docu/migration.md: no \"not here\" row for `{name}`");
+                assert!(cli.find_subcommand(name).is_none(), "{name} is a command here");
+            }
+        }
+        assert!(!doc.contains("| not yet |"), "docu/migration.md still lists commands as not yet here");
+    }
 
     /// docu/view-primitives.md holds the tables of [`PRIMITIVES`] and [`EXTRA`] as they
     /// are (`MARS_BLESS=1 cargo test` writes them).
