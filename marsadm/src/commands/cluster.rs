@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use mars_core::lamport::format_stamp;
-use mars_core::names::check_host_name;
+use mars_core::names::{check_host_name, check_resource_name};
 use mars_core::tree::{ACTUAL_PREFIX, ANY_CLUSTER, DATA_PREFIX, DELETED, IPS_DIR, IP_PREFIX, RESOURCE_PREFIX, TIME, UUID};
 
 use mars_core::wire::DEFAULT_BASE_PORT;
@@ -277,17 +277,22 @@ pub struct Side {
 }
 
 impl Side {
-    /// From `(path, value)` pairs as a listing has them.
+    /// From `(path, value)` pairs as a listing has them. Only valid host and resource
+    /// names and addresses count (a listing comes from the network, and the conflicts
+    /// are printed).
     pub fn from_entries<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> Side {
         let mut side = Side::default();
         for (path, value) in entries {
             if let Some(host) = path.strip_prefix(IPS_DIR).and_then(|p| p.strip_prefix('/')).and_then(|p| p.strip_prefix(IP_PREFIX)) {
-                if value != DELETED {
+                if check_host_name(host).is_ok() && value.parse::<Ipv4Addr>().is_ok() {
                     side.addresses.insert(host.into(), value.into());
                 }
             } else if let Some((res, rest)) = path.strip_prefix(RESOURCE_PREFIX).and_then(|p| p.split_once('/')) {
+                if check_resource_name(res).is_err() {
+                    continue;
+                }
                 let members = side.resources.entry(res.into()).or_default();
-                if let Some(host) = rest.strip_prefix(DATA_PREFIX).filter(|_| value != DELETED) {
+                if let Some(host) = rest.strip_prefix(DATA_PREFIX).filter(|h| value != DELETED && check_host_name(h).is_ok()) {
                     members.insert(host.into());
                 }
             }
@@ -498,9 +503,11 @@ mod tests {
         // One host, two addresses.
         let d = side(&[("ips/ip-node1", "10.0.0.99"), ("ips/ip-node5", "10.0.0.5")]);
         assert_eq!(merge_conflicts(&d, &a), ["host node1 is at 10.0.0.99 here and at 10.0.0.1 there"]);
-        // A deleted address is no address.
+        // A deleted address is no address; what is no name or address does not count.
         let e = side(&[("ips/ip-node1", DELETED)]);
         assert!(merge_conflicts(&e, &a).is_empty());
+        let hostile = side(&[("ips/ip-node1", "\u{1b}[2J"), ("ips/ip-Node1", "10.0.0.7"), ("resource-R0/data-node1", "/dev/vdb"), ("resource-r0/data-x y", "/dev/vdb")]);
+        assert_eq!(hostile, side(&[("resource-r0/size", "1")]));
     }
 
 }

@@ -14,8 +14,8 @@ use mars_core::wire::{self, Kind, Message, HEADER_LEN, PROTOCOL_VERSION};
 
 use super::secret::HostMac;
 
-/// What the listing asks for: the module's own pull set.
-const PREFIXES: &str = "uuid|ips|resource-|actual-";
+/// What the listing asks for: addresses and resources (a merge needs no more).
+const PREFIXES: &str = "ips|resource-";
 /// Largest payload taken (the module's metadata limit).
 const MAX_PAYLOAD: usize = 16 << 10;
 /// Most entries taken (the module's limit for one pull).
@@ -86,6 +86,12 @@ fn unexpected(kind: Kind, payload: &[u8], waiting_for: &str) -> String {
     }
 }
 
+/// Whether `uuid` has the shape of one `create-cluster` makes (`<host>_<stamp>`): it is
+/// written into /mars/uuid and printed, so nothing else is taken.
+fn plausible_uuid(uuid: &str) -> bool {
+    (1..=128).contains(&uuid.len()) && uuid != ANY_CLUSTER && uuid.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 /// Reads the tree of the host at `addr:port` with cluster key `key`, presenting `me`.
 pub fn look(addr: Ipv4Addr, port: u16, key: &[u8; KEY_LEN], me: &str, timeout: Duration) -> Result<Listing, String> {
     let stream = TcpStream::connect_timeout(&SocketAddr::from((addr, port)), timeout).map_err(|e| format!("cannot connect to port {port}: {e}"))?;
@@ -106,7 +112,8 @@ pub fn look(addr: Ipv4Addr, port: u16, key: &[u8; KEY_LEN], me: &str, timeout: D
     conn.send(&Message::Hello { cluster: ANY_CLUSTER, host: me, lamport_ns: 0, flags: 0 })?;
     let (kind, payload) = conn.recv()?;
     let uuid = match Message::decode(kind, &payload) {
-        Ok(Message::Hello { cluster, .. }) => cluster.to_string(),
+        Ok(Message::Hello { cluster, .. }) if plausible_uuid(cluster) => cluster.to_string(),
+        Ok(Message::Hello { .. }) => return Err("its cluster uuid is not one create-cluster makes".into()),
         _ => return Err(unexpected(kind, &payload, "Hello")),
     };
     conn.send(&Message::GetTree { dirs: PREFIXES })?;
@@ -120,6 +127,19 @@ pub fn look(addr: Ipv4Addr, port: u16, key: &[u8; KEY_LEN], me: &str, timeout: D
             Ok(Message::TreeEnd { .. }) => return Ok(Listing { uuid, entries }),
             Ok(Message::TreeEntry { .. }) => return Err(format!("more than {MAX_ENTRIES} entries")),
             _ => return Err(unexpected(kind, &payload, "the tree")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_uuids_as_create_cluster_makes_them() {
+        assert!(plausible_uuid("node1_1796684864.030794924"));
+        for bad in ["", ANY_CLUSTER, "../x", "a/b", "x\u{1b}[2J", "a b", &"x".repeat(129)] {
+            assert!(!plausible_uuid(bad), "{bad:?}");
         }
     }
 }
