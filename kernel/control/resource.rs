@@ -15,7 +15,7 @@ use crate::secondary::fetch::{Fetcher, Repair};
 use crate::secondary::sync::Syncer;
 use crate::kapi::bdev::BlockDevice;
 use crate::kapi::file::{File, OpenFlags};
-use crate::kapi::gendisk::Disk;
+use crate::kapi::gendisk::{Disk, IoStats};
 use crate::kapi::vfs;
 use crate::primary::buffer::WriteBuffer;
 use crate::primary::log::{CurrentLog, Log};
@@ -389,6 +389,11 @@ impl Resource {
     /// Openers of the device (0 without a device).
     pub(crate) fn open_count(&self) -> i32 {
         self.device.as_ref().map_or(0, |d| d.open_count())
+    }
+
+    /// What the device's requests did (without a device: none).
+    pub(crate) fn io_stats(&self) -> Option<&IoStats> {
+        self.device.as_ref().map(|d| d.io_stats())
     }
 
     /// Gives up the primary role (removes the device); refused while it is open.

@@ -26,7 +26,7 @@ use crate::mars_core::round::{self, step, takeover_here, text, Activity, Host, S
 use crate::mars_core::syncgate::{may_start, queued_before, SyncSlots};
 use crate::mars_core::syncruns::TOOK_OVER;
 use crate::mars_core::lamport::format_stamp;
-use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, DISK_ERROR, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCSTATUS_PREFIX, TIME, TODO_PREFIX, VERSION_PREFIX};
+use crate::mars_core::tree::{ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DEVICE_PREFIX, DISK_ERROR, IF_AMOUNT_RATE, IF_COMPLETION_STAMP, IF_FLYING, IF_OPS_RATE, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCSTATUS_PREFIX, TIME, TODO_PREFIX, VERSION_PREFIX};
 use crate::net::conn::{self, Listener};
 use crate::tunables::{self, Traffic, SYNC_LIMIT, SYNC_NR, SYNC_WANTED};
 use crate::net::{fetch_server, meta, sync_server};
@@ -377,6 +377,13 @@ fn handle_resource(
         restamp_final_links(tree, &dir, &actual, me, was_primary)?;
     }
     tree.write(&actual, "open-count", number(open)?.to_str().map_err(|_| EINVAL)?)?;
+    // The device's requests, for the LocalDevice line of `marsadm view`.
+    let io = current.and_then(|r| r.io_stats());
+    let ((ops, bytes), snap) = (io.map_or((0, 0), |s| s.rates()), io.map(|s| s.snapshot()));
+    tree.write(&actual, IF_OPS_RATE, path(fmt!("{}", ops))?.to_str().map_err(|_| EINVAL)?)?;
+    tree.write(&actual, IF_AMOUNT_RATE, path(fmt!("{}", bytes))?.to_str().map_err(|_| EINVAL)?)?;
+    tree.write(&actual, IF_FLYING, path(fmt!("{}", snap.map_or(0, |s| s.flying)))?.to_str().map_err(|_| EINVAL)?)?;
+    tree.write(&actual, IF_COMPLETION_STAMP, path(fmt!("{}", snap.map_or(0, |s| s.progress_ns)))?.to_str().map_err(|_| EINVAL)?)?;
     let (fetching, syncing, replaying) = current.map_or((false, false, false), |r| r.activity());
     tree.write(&actual, "is-fetching", if fetching { "1" } else { "0" })?;
     tree.write(&actual, "is-syncing", if syncing { "1" } else { "0" })?;

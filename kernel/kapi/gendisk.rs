@@ -7,6 +7,7 @@
 
 use core::ffi::c_void;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KVVec};
 use super::sys;
@@ -43,6 +44,78 @@ pub(crate) enum BioStatus {
     IoError,
 }
 
+/// What the bios of one device did, counted where each starts and ends (for `marsadm
+/// view`'s LocalDevice line: IOPS, requests in flight, hanging ones).
+pub(crate) struct IoStats {
+    submitted: AtomicU64,
+    /// Ended, or passed on to the disk below (which completes them itself).
+    ended: AtomicU64,
+    /// Bytes of the bios ended or passed on.
+    bytes: AtomicU64,
+    /// Real time of the last end, or of a submission to a device with none in flight:
+    /// what was in flight has been waiting at most since then.
+    progress_ns: AtomicU64,
+    /// `submitted`, `bytes` and the real time at the last [`IoStats::rates`].
+    rate_count: AtomicU64,
+    rate_bytes: AtomicU64,
+    rate_ns: AtomicU64,
+}
+
+/// A look at [`IoStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IoSnapshot {
+    /// Bios the device holds (received, not ended nor passed on).
+    pub(crate) flying: u64,
+    /// Real time (ns) since which the oldest of them waits at most.
+    pub(crate) progress_ns: u64,
+}
+
+impl IoStats {
+    fn new() -> IoStats {
+        let now = super::time::real_ns();
+        let zero = || AtomicU64::new(0);
+        IoStats {
+            submitted: zero(),
+            ended: zero(),
+            bytes: zero(),
+            progress_ns: AtomicU64::new(now),
+            rate_count: zero(),
+            rate_bytes: zero(),
+            rate_ns: AtomicU64::new(now),
+        }
+    }
+
+    fn started(&self) {
+        if self.submitted.fetch_add(1, Ordering::Relaxed) == self.ended.load(Ordering::Relaxed) {
+            self.progress_ns.store(super::time::real_ns(), Ordering::Relaxed);
+        }
+    }
+
+    fn ended(&self, bytes: u32) {
+        self.ended.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(u64::from(bytes), Ordering::Relaxed);
+        self.progress_ns.store(super::time::real_ns(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> IoSnapshot {
+        let ended = self.ended.load(Ordering::Relaxed);
+        let flying = self.submitted.load(Ordering::Relaxed).saturating_sub(ended);
+        IoSnapshot { flying, progress_ns: self.progress_ns.load(Ordering::Relaxed) }
+    }
+
+    /// Bios per second and bytes per second since the last call (one caller: the
+    /// strategy's report).
+    pub(crate) fn rates(&self) -> (u64, u64) {
+        let now = super::time::real_ns();
+        let (count, bytes) = (self.submitted.load(Ordering::Relaxed), self.bytes.load(Ordering::Relaxed));
+        let ops = count.saturating_sub(self.rate_count.swap(count, Ordering::Relaxed));
+        let amount = bytes.saturating_sub(self.rate_bytes.swap(bytes, Ordering::Relaxed));
+        // Per millisecond first: no 128-bit division in the kernel.
+        let ms = (now.saturating_sub(self.rate_ns.swap(now, Ordering::Relaxed)) / 1_000_000).max(1);
+        (ops.saturating_mul(1000) / ms, amount.saturating_mul(1000) / ms)
+    }
+}
+
 /// A bio submitted to a MARS device. It must be ended exactly once: by [`Bio::end`], by
 /// [`Bio::split_to_limits`] (which may end it), or else on drop, with an I/O error (a bug,
 /// but never a hang).
@@ -50,8 +123,10 @@ pub(crate) enum BioStatus {
 /// # Invariants
 ///
 /// `ptr` is a bio we received from the block layer and have not ended or passed on.
+/// `stats` is its device's, counted as started; taken when the bio ends or is passed on.
 pub(crate) struct Bio {
     ptr: NonNull<sys::bio>,
+    stats: Option<Arc<IoStats>>,
 }
 
 // SAFETY: a bio may be completed or resubmitted from any thread (logger, writeback).
@@ -128,7 +203,8 @@ impl Bio {
 
     /// Passes the bio on to `lower`, unchanged (same position and data): the lower disk
     /// completes it. Used for reads that no buffered write overlaps.
-    pub(crate) fn remap_to(self, lower: &BlockDevice) {
+    pub(crate) fn remap_to(mut self, lower: &BlockDevice) {
+        self.count_end();
         let ptr = self.ptr.as_ptr();
         core::mem::forget(self);
         // SAFETY: we own the bio (consumed here). `lower` is open; its completion goes
@@ -141,7 +217,8 @@ impl Bio {
     }
 
     /// Completes the bio with `status`.
-    pub(crate) fn end(self, status: BioStatus) {
+    pub(crate) fn end(mut self, status: BioStatus) {
+        self.count_end();
         let status = match status {
             BioStatus::Ok => sys::BLK_STS_OK as sys::blk_status_t,
             BioStatus::NotSupported => sys::BLK_STS_NOTSUPP,
@@ -158,19 +235,35 @@ impl Bio {
 
     /// Splits off what exceeds the device's limits (the rest is resubmitted by the
     /// block layer); `None` if the bio was invalid and has been ended already.
-    pub(crate) fn split_to_limits(self) -> Option<Bio> {
-        let ptr = self.ptr.as_ptr();
+    pub(crate) fn split_to_limits(mut self) -> Option<Bio> {
+        let (ptr, stats) = (self.ptr.as_ptr(), self.stats.take());
         core::mem::forget(self);
         // SAFETY: we own the bio (consumed here); bio_split_to_limits returns the part to
-        // handle now (owned by us), or NULL after ending the bio itself.
+        // handle now (owned by us), or NULL after ending the bio itself. The rest, if
+        // split off, comes back through `submit_bio` as a bio of its own.
         let part = unsafe { sys::bio_split_to_limits(ptr) };
-        // INVARIANT: a bio handed to us, not yet ended.
-        NonNull::new(part).map(|ptr| Bio { ptr })
+        match NonNull::new(part) {
+            // INVARIANT: a bio handed to us, not yet ended, counted as started.
+            Some(ptr) => Some(Bio { ptr, stats }),
+            None => {
+                if let Some(s) = stats {
+                    s.ended(0);
+                }
+                None
+            }
+        }
+    }
+
+    fn count_end(&mut self) {
+        if let Some(s) = self.stats.take() {
+            s.ended(self.len());
+        }
     }
 }
 
 impl Drop for Bio {
     fn drop(&mut self) {
+        self.count_end();
         pr_err!("bio dropped without completion: failing it\n");
         // SAFETY: not ended yet (type invariant; `end` and `split_to_limits` forget `self`).
         unsafe {
@@ -202,6 +295,7 @@ struct Shared<T: BioHandler> {
     /// release neither reaches a resource that is gone nor keeps its disk open.
     #[pin]
     handler: SpinLock<Option<Arc<T>>>,
+    stats: Arc<IoStats>,
 }
 
 // SAFETY: `fops` is written once before the disk is added and only read afterwards (by
@@ -216,12 +310,22 @@ unsafe impl<T: BioHandler> Sync for Shared<T> {}
 ///
 /// `disk` is a gendisk made by [`Disk::new`] whose last reference has not gone.
 unsafe fn handler_of<T: BioHandler>(disk: *mut sys::gendisk) -> Option<Arc<T>> {
+    // SAFETY: as the caller guarantees.
+    unsafe { handler_and_stats_of::<T>(disk) }.0
+}
+
+/// [`handler_of`], and the disk's [`IoStats`].
+///
+/// # Safety
+///
+/// As for [`handler_of`].
+unsafe fn handler_and_stats_of<T: BioHandler>(disk: *mut sys::gendisk) -> (Option<Arc<T>>, Arc<IoStats>) {
     // SAFETY: `private_data` of our disks holds a reference of an `Arc<Shared<T>>` (made by
     // `into_foreign` in `Disk::new`), released only in `free_disk_callback`, i.e. after
     // the disk's last reference went; the caller guarantees that has not happened.
     let shared = unsafe { <Arc<Shared<T>> as ForeignOwnable>::borrow((*disk).private_data) };
     let handler = shared.handler.lock().clone();
-    handler
+    (handler, shared.stats.clone())
 }
 
 /// The block layer's `release` of one of our disks.
@@ -261,12 +365,14 @@ unsafe extern "C" fn submit_bio_callback<T: BioHandler>(bio: *mut sys::bio) {
     // SAFETY: the block layer passes a valid, non-null bio of one of our disks, which
     // is alive while the bio is submitted.
     let (disk, bio) = unsafe { ((*(*bio).bi_bdev).bd_disk, NonNull::new_unchecked(bio)) };
-    // INVARIANT: a bio received from the block layer, not yet ended.
-    let bio = Bio { ptr: bio };
     // SAFETY: one of our disks, referenced by the bio. `del_gendisk` waits for running
     // `submit_bio` calls before `Disk::drop` takes the handler, so it is there; if not,
     // the bio fails (dropping a `Bio` ends it with an I/O error).
-    if let Some(handler) = unsafe { handler_of::<T>(disk) } {
+    let (handler, stats) = unsafe { handler_and_stats_of::<T>(disk) };
+    stats.started();
+    // INVARIANT: a bio received from the block layer, not yet ended, counted as started.
+    let bio = Bio { ptr: bio, stats: Some(stats) };
+    if let Some(handler) = handler {
         handler.submit(bio);
     }
 }
@@ -315,8 +421,9 @@ impl<T: BioHandler> Disk<T> {
             // which zero (None / null) means "not provided".
             ..unsafe { core::mem::zeroed() }
         };
+        let stats = Arc::new(IoStats::new(), GFP_KERNEL)?;
         let shared = Arc::pin_init(
-            pin_init!(Shared { fops, handler <- new_spinlock!(Some(handler), "mars_disk_handler") }),
+            pin_init!(Shared { fops, handler <- new_spinlock!(Some(handler), "mars_disk_handler"), stats }),
             GFP_KERNEL,
         )?;
 
@@ -368,6 +475,11 @@ impl<T: BioHandler> Disk<T> {
         // SAFETY: the disk is added (type invariant), so `part0` is valid; `bd_openers`
         // is an atomic counter read without a lock, as `disk_openers()` does.
         unsafe { (*(*self.gendisk.as_ptr()).part0).bd_openers.counter }
+    }
+
+    /// What the device's bios did.
+    pub(crate) fn io_stats(&self) -> &IoStats {
+        &self.shared.stats
     }
 
     /// The device's size in 512-byte sectors (C: `get_capacity`).

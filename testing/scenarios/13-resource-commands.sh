@@ -62,7 +62,7 @@ for cmd in secondary down detach; do
   grep -q "device is open by 1 user(s) (mounted?): close it before $cmd" <<<"$out" || fail "$cmd message: $out"
 done
 # The original's view shape: the LocalDevice line says where it is mounted.
-on $n 'marsadm view r0' | grep -q '^  LocalDevice /dev/mars/r0 \[Opened, /mnt/r0, openers: 1\]$' || fail "LocalDevice line: $(on $n 'marsadm view r0')"
+on $n 'marsadm view r0' | grep -Eq '^  LocalDevice /dev/mars/r0 \[Opened, /mnt/r0, [0-9]+ IOPS(, [0-9]+ Flying)?\]$' || fail "LocalDevice line: $(on $n 'marsadm view r0')"
 expect_status 6 on $n 'marsadm wait-umount r0 --timeout 2'
 on $n 'umount /mnt/r0'
 on $n 'marsadm wait-umount r0 --timeout 10' || fail "wait-umount once unmounted"

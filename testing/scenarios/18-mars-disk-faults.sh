@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The /mars disk fails (docu/reliability.md, "Disk faults"): /mars of both nodes is ext4
 # on a device-mapper device, switched to dm-flakey error_writes under running writes.
+# Before, node1's /mars stalls (dm-delay, writes 8 s): view's LocalDevice line shows
+# the write in flight and HANGING (the module's if-* links).
 # First node2's (secondary): node1's application does not notice, node2's view says
 # /mars takes no writes. Then node1's (primary): the application does not notice
 # either: its writes (with fsync) are acknowledged and read back; logging ceases
@@ -34,6 +36,15 @@ on node2 'marsadm join-resource r0 /dev/vda >/dev/null' || fail "join-resource o
 on node2 'marsadm wait-resource r0 --until uptodate --timeout 180' || fail "node2 not UpToDate"
 on node1 'i=0; while [ $i -lt 100 ]; do printf "block %08d\n" $i | dd of=/dev/mars/r0 bs=4096 seek=$i conv=sync,fsync status=none || exit 1; i=$((i + 1)); done' ||
   fail "writes before the fault"
+
+step "node1's /mars stalls: view shows the requests in flight, then HANGING"
+mars_table node1 delay /dev/vdc 0 0 /dev/vdc 0 8000
+on node1 'setsid sh -c "dd if=/dev/urandom of=/dev/mars/r0 bs=4096 count=1 seek=400 oflag=direct conv=fsync status=none" </dev/null >/dev/null 2>&1 &'
+retry 20 on node1 'marsadm --window=2 view r0 | grep -Eq "^  LocalDevice /dev/mars/r0 \[Opened, [0-9]+ IOPS, [1-9][0-9]* Flying, HANGING age: "' ||
+  fail "no HANGING request in view while /mars stalls: $(on node1 'marsadm --window=2 view r0')"
+on node1 'marsadm --window=2 view r0' | grep LocalDevice
+mars_table node1 linear /dev/vdc 0
+retry 30 on node1 'test "$(marsadm view-device-nrflying r0)" = 0' || fail "requests still in flight after the stall"
 
 step "node2's /mars refuses writes while node1's application writes"
 mars_table node2 flakey /dev/vdc 0 0 3600 1 error_writes

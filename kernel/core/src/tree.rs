@@ -203,6 +203,22 @@ pub const TIME: &str = "time";
 /// resource is wanted but waits for `/proc/sys/mars/sync_limit` (`syncgate`).
 pub const IS_SYNC_QUEUED: &str = "is-sync-queued";
 
+/// `resource-<res>/actual-<host>/if-ops-rate`: requests per second to the host's
+/// `/dev/mars/<dev>` over the last round (0 without a device).
+pub const IF_OPS_RATE: &str = "if-ops-rate";
+
+/// `resource-<res>/actual-<host>/if-amount-rate`: bytes per second of those requests.
+pub const IF_AMOUNT_RATE: &str = "if-amount-rate";
+
+/// `resource-<res>/actual-<host>/if-flying`: requests the device holds (received, not
+/// completed yet; reads passed on to the disk below are the disk's).
+pub const IF_FLYING: &str = "if-flying";
+
+/// `resource-<res>/actual-<host>/if-completion-stamp`: real time in nanoseconds since
+/// which the oldest request in flight waits at most (the last completion, or the
+/// arrival of a request at an idle device); `0` without a device.
+pub const IF_COMPLETION_STAMP: &str = "if-completion-stamp";
+
 /// `resource-<res>/actual-<host>/disk-error`: errno (negative) of the last failed I/O of
 /// the resource's disk there, `0` while the disk works.
 pub const DISK_ERROR: &str = "disk-error";

@@ -16,7 +16,7 @@ use mars_core::lamport::parse_stamp;
 use mars_core::replication::{Stop, REPLAY_STOPPED};
 use mars_core::syncruns::{SYNC_REFUSED, SYNC_REFUSED_HINT};
 use mars_core::tree::{
-    LogName, ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DISK_ERROR, IPS_DIR, IP_PREFIX, NONE, PRIMARY, REPLAY_PREFIX,
+    LogName, ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DISK_ERROR, IF_AMOUNT_RATE, IF_COMPLETION_STAMP, IF_FLYING, IF_OPS_RATE, IPS_DIR, IP_PREFIX, NONE, PRIMARY, REPLAY_PREFIX,
     SYSTEMD_START_UNIT, SYSTEMD_STOP_UNIT, TIME, UUID, VERSION_PREFIX,
 };
 
@@ -119,6 +119,11 @@ impl<'c> Here<'c> {
     /// `R/actual-<host>/<name>`.
     fn actual(&self, host: &str, name: &str) -> Result<Option<String>> {
         self.res_link(&format!("{ACTUAL_PREFIX}{host}/{name}"))
+    }
+
+    /// A number the module reports about the device here (`R/actual-<me>/NAME`; 0: none).
+    fn device_number(&self, name: &str) -> Result<String> {
+        Ok(self.actual(self.me(), name)?.filter(|v| v.parse::<u64>().is_ok()).unwrap_or_else(|| "0".into()))
     }
 
     /// The peer argument, or this host.
@@ -596,7 +601,6 @@ macro_rules! wait {
 }
 
 const NO_GUESTS: &str = "(none: a host either is a member of a resource or only sees its links; there are no guests)";
-const NO_DEVICE_STATS: &str = "the module does not report the device's request rates, flying requests or completion times";
 const NO_FEATURES: &str = "one log format and one wire protocol, each with its own fixed checksums (docu/log-format.md, docu/wire-protocol.md): no feature bits, digests or compressions to choose";
 const BROKEN: &str = "a typo in the original's table: it was never callable there either";
 
@@ -668,15 +672,21 @@ pub static PRIMITIVES: &[Primitive] = &[
         let oldest = oldest.ok_or_else(|| Error::Usage(format!("deletable-size: no replay links in resource {}", h.res)))?;
         Ok(h.logfile_sizes()?.iter().filter(|(nr, _)| *nr < oldest).map(|(_, s)| s).sum::<u64>().to_string())
     }),
-    not_here!("device-amount-rate", NO_DEVICE_STATS),
-    not_here!("device-completion-age", NO_DEVICE_STATS),
-    not_here!("device-completion-stamp", NO_DEVICE_STATS),
+    here!("device-amount-rate", "bytes per second to the device here, over the module's last round (about a second)", |h, _| h.device_number(IF_AMOUNT_RATE)),
+    here!("device-completion-age", "seconds the oldest request in flight on the device here waits at most (since the last completion or since it came to an idle device)", |h, _| {
+        let ns: u64 = h.device_number(IF_COMPLETION_STAMP)?.parse().unwrap_or(0);
+        Ok(if ns == 0 { "0".into() } else { format_number(Here::age_of(ns).max(0.0)) })
+    }),
+    here!("device-completion-stamp", "real time (sec.nsec) since which the oldest request in flight on the device here waits at most; 0: no device", |h, _| {
+        let ns: u64 = h.device_number(IF_COMPLETION_STAMP)?.parse().unwrap_or(0);
+        Ok(if ns == 0 { "0".into() } else { stamp_text(ns) })
+    }),
     not_here!("device-error", "the module reports the disk's errors (disk-error), not the device's: a write to /dev/mars never fails for the disk's sake"),
-    not_here!("device-nrflying", NO_DEVICE_STATS),
+    here!("device-nrflying", "requests the device here holds, received and not completed (reads passed on to the disk are the disk's)", |h, _| h.device_number(IF_FLYING)),
     here!("device-opened", "how many openers the device has here (0: closed)", |h, _| h.prim(Prim::DeviceOpened)),
-    not_here!("device-ops-rate", NO_DEVICE_STATS),
+    here!("device-ops-rate", "requests per second to the device here, over the module's last round (about a second)", |h, _| h.device_number(IF_OPS_RATE)),
     here!("device-present", "1 if the device /dev/mars/<dev> is up here, else 0", |h, _| h.view_macro(Macro::IsPrimary)),
-    not_here!("device-rate", NO_DEVICE_STATS),
+    here!("device-rate", "the same as device-amount-rate", |h, _| h.device_number(IF_AMOUNT_RATE)),
     here!("device-size", "bytes of the device (the resource's size)", |h, _| h.view_macro(Macro::ResourceSize)),
     not_here!("disabled-log|net-digests", BROKEN),
     here!("disk-error", "the errno (negative) of the disk's last failed I/O here while it fails, else 0", |h, _| Ok(h.state()?.disk_error.to_string())),
@@ -1169,7 +1179,8 @@ mod tests {
         assert_eq!(get("occupied-size", &[]), "300");
         assert_eq!(get("deletable-size", &[]), "0");
         assert_eq!(get("errno-text", &["-28"]), "[ENOSPC:No_space_left_on_device]");
-        let err = h.value("device-nrflying", &[]).unwrap_err().to_string();
+        assert_eq!(get("device-nrflying", &[]), "0");
+        let err = h.value("device-error", &[]).unwrap_err().to_string();
         assert!(err.contains("not applicable in this implementation"), "{err}");
         assert!(h.value("nonsense", &[]).is_err());
     }
