@@ -52,6 +52,8 @@ pub enum Error {
     Probe { peer: String, ip: String, reason: String },
     #[error("{host} is member of resource(s) {resources}: remove it there first (marsadm leave-resource RES --host {host})")]
     HostInResources { host: String, resources: String },
+    #[error("hook {hook} failed ({status}): nothing changed (--force runs the command anyway)")]
+    HookFailed { hook: String, status: String },
     #[error("this cluster cannot merge with {peer}'s: {conflicts}; rename or remove one side's (merge-cluster-list on both sides shows them)")]
     MergeConflicts { peer: String, conflicts: String },
     #[error("this host is still member of resource(s) {0}: leave them first (leave-resource, or delete-resource)")]
@@ -187,6 +189,7 @@ impl Error {
             | Error::StillMember(_)
             | Error::MergeConflicts { .. }
             | Error::HostInResources { .. }
+            | Error::HookFailed { .. }
             | Error::Name { .. }
             | Error::ResourceExists(_)
             | Error::DeviceNameTaken { .. }

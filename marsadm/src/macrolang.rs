@@ -153,7 +153,23 @@ pub trait World {
     }
     /// A warning (`%warn{}`, a bad index): to stderr.
     fn warn(&mut self, message: &str);
+    /// The paths `pattern` matches (`*`, `?`, `[...]`, `{a,b}`), sorted, without links
+    /// whose value is `.deleted` (`%get-glob`, `%foreach-glob`).
+    fn glob(&mut self, _pattern: &str) -> std::result::Result<Vec<String>, String> {
+        Err("no file system to look at here".into())
+    }
+    /// The global `--timeout` in seconds, if given (`%timeout{}`).
+    fn timeout(&self) -> Option<f64> {
+        None
+    }
+    /// Waits `secs` seconds (`%sleep{}`, `%timeout{}`).
+    fn sleep(&mut self, secs: f64) {
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+    }
 }
+
+/// The longest `%sleep{}` (one call), in seconds.
+const MAX_SLEEP_S: f64 = 3600.0;
 
 /// The variables of one evaluation (undefined: absent).
 pub type Vars = HashMap<String, String>;
@@ -263,6 +279,8 @@ pub struct Interp<'w> {
     world: &'w mut dyn World,
     steps: u64,
     depth: usize,
+    /// Seconds `%timeout{}` has waited so far.
+    waited_s: f64,
 }
 
 /// A call found in a text: its name, its raw arguments (with their offsets in the
@@ -357,7 +375,7 @@ impl At<'_> {
 
 impl<'w> Interp<'w> {
     pub fn new(world: &'w mut dyn World) -> Interp<'w> {
-        Interp { world, steps: 0, depth: 0 }
+        Interp { world, steps: 0, depth: 0, waited_s: 0.0 }
     }
 
     /// Evaluates macro source `src` with `vars`.
@@ -775,6 +793,45 @@ impl<'w> Interp<'w> {
                 }
                 out
             }
+            "get-glob" | "getglob" | "get_glob" | "foreach-glob" | "foreachglob" | "foreach_glob" => {
+                let pattern = self.arg(vars, call, 0, at)?;
+                let var = self.arg(vars, call, 1, at)?;
+                let paths = match self.world.glob(&pattern) {
+                    Ok(p) => p,
+                    Err(e) => return err(format!("%{name}{{{pattern}}}: {e}")),
+                };
+                if name.starts_with("get") {
+                    paths.join(&self.arg(vars, call, 2, at)?)
+                } else {
+                    let mut out = String::new();
+                    for path in paths {
+                        vars.insert(var.clone(), path);
+                        out.push_str(&self.arg(vars, call, 2, at)?);
+                        if self.loop_control(vars, &out)? {
+                            break;
+                        }
+                    }
+                    out
+                }
+            }
+            "sleep" => {
+                let secs = number(&self.arg(vars, call, 0, at)?);
+                self.world.sleep(secs.clamp(0.0, MAX_SLEEP_S));
+                String::new()
+            }
+            "timeout" => {
+                let secs = number(&self.arg(vars, call, 0, at)?).clamp(0.0, MAX_SLEEP_S);
+                match self.world.timeout() {
+                    None => self.world.sleep(secs),
+                    Some(limit) if self.waited_s >= limit => return err(format!("%timeout: the --timeout of {limit} s is reached")),
+                    Some(limit) => {
+                        let now = secs.min(limit - self.waited_s);
+                        self.world.sleep(now);
+                        self.waited_s += now;
+                    }
+                }
+                String::new()
+            }
             "protect" => Self::raw(call, 0).unwrap_or("").to_string(),
             "eval" => {
                 let times = int(number(&self.arg(vars, call, 0, at)?)).clamp(0, 1000);
@@ -1142,6 +1199,8 @@ mod tests {
     struct Test {
         macros: HashMap<String, Rc<Source>>,
         warnings: Vec<String>,
+        slept: Vec<f64>,
+        timeout: Option<f64>,
     }
 
     impl World for Test {
@@ -1160,6 +1219,28 @@ mod tests {
         fn warn(&mut self, message: &str) {
             self.warnings.push(message.into());
         }
+        fn glob(&mut self, pattern: &str) -> std::result::Result<Vec<String>, String> {
+            Ok(["a", "b", "c"].iter().map(|x| format!("{pattern}{x}")).collect())
+        }
+        fn timeout(&self) -> Option<f64> {
+            self.timeout
+        }
+        fn sleep(&mut self, secs: f64) {
+            self.slept.push(secs);
+        }
+    }
+
+    #[test]
+    fn globs_sleeps_and_timeouts() {
+        assert_eq!(ev("%get-glob{/mars/x-}{v}{,}"), "/mars/x-a,/mars/x-b,/mars/x-c");
+        assert_eq!(ev("%foreach-glob{p}{v}{[%{v}]}"), "[pa][pb][pc]");
+        let mut w = Test::default();
+        ev_in(&mut w, "%sleep{1.5}%sleep{-3}%sleep{99999}%timeout{2}").unwrap();
+        assert_eq!(w.slept, [1.5, 0.0, MAX_SLEEP_S, 2.0]);
+        let mut w = Test { timeout: Some(3.0), ..Test::default() };
+        let e = ev_in(&mut w, "%timeout{2}%timeout{2}%timeout{2}").unwrap_err().to_string();
+        assert_eq!(w.slept, [2.0, 1.0]);
+        assert!(e.contains("--timeout of 3 s is reached"), "{e}");
     }
 
     fn ev_in(w: &mut Test, text: &str) -> Result<String> {

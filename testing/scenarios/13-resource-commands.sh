@@ -110,6 +110,20 @@ read -r v p <<<"$(tail -1 <<<"$out")"
 [ "$v" -le 1 ] && [ "$p" -ge 3 ] || fail "view took $v s (should not wait), pause-fetch $p s (should wait for the lock)"
 expect_status 4 on $n 'flock /mars sleep 3 & sleep 0.5; marsadm --timeout 1 pause-fetch r0; rc=$?; wait; exit $rc'
 
+step "hook scripts: run before and after a change; a failing pre hook refuses it"
+on $n 'mkdir -p /etc/marsadm/hook-pre.d && rm -f /tmp/hooks.log
+  printf "#!/bin/sh\necho pre \"\$@\" >> /tmp/hooks.log\n" > /etc/marsadm/hook-pre-pause-fetch
+  printf "#!/bin/sh\necho post \"\$@\" >> /tmp/hooks.log\n" > /etc/marsadm/hook-post
+  printf "#!/bin/sh\n[ \"\$1\" != resume-fetch ]\n" > /etc/marsadm/hook-pre.d/10-no-resume
+  chmod +x /etc/marsadm/hook-pre-pause-fetch /etc/marsadm/hook-post /etc/marsadm/hook-pre.d/10-no-resume'
+on $n 'marsadm pause-fetch r0 && marsadm view r0 >/dev/null' || fail "pause-fetch with hooks"
+assert_eq "$(printf 'pre pause-fetch r0\npost pause-fetch r0')" "$(on $n 'cat /tmp/hooks.log')" "what the hooks saw"
+expect_status 1 on $n 'marsadm resume-fetch r0'
+assert_eq 0 "$(on $n 'readlink /mars/resource-r0/todo-node1/connect')" "fetch after a refusing pre hook"
+on $n 'marsadm --force resume-fetch r0' || fail "resume-fetch --force despite the pre hook"
+assert_eq 1 "$(on $n 'readlink /mars/resource-r0/todo-node1/connect')" "fetch after --force"
+on $n 'rm -rf /etc/marsadm/hook-*'
+
 step "delete-resource: refused while attached, then done"
 out=$(on $n 'marsadm delete-resource r0' 2>&1) && fail "delete-resource succeeded while attached"
 grep -q "still attached here: run marsadm down r0 first" <<<"$out" || fail "delete message: $out"

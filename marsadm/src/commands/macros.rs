@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use clap::{CommandFactory, Parser};
+use mars_core::tree::DELETED;
 
 use super::monitoring;
 use super::primitives::{self, Prim};
@@ -229,6 +230,139 @@ impl World for ViewWorld<'_> {
     fn warn(&mut self, message: &str) {
         eprintln!("marsadm: warning: {message}");
     }
+
+    fn glob(&mut self, pattern: &str) -> std::result::Result<Vec<String>, String> {
+        glob_in(&self.ctx.tree.root().to_string_lossy(), pattern)
+    }
+
+    fn timeout(&self) -> Option<f64> {
+        crate::context::globals().timeout.map(|t| t as f64)
+    }
+}
+
+/// Most paths one glob gives.
+const MAX_GLOB: usize = 100_000;
+
+/// `%get-glob{PATTERN}`: the paths under `root` (the tree: nothing outside it is listed)
+/// that PATTERN (absolute within `root`, or relative to it) matches, with the shell's
+/// `*`, `?`, `[...]` (`[!...]`) and `{a,b}`; a name starting with `.` only where the
+/// pattern's does. Links whose value is `.deleted` are left out; a pattern without
+/// wildcards is given back as it is, as the original's (Perl's glob).
+pub fn glob_in(root: &str, pattern: &str) -> std::result::Result<Vec<String>, String> {
+    let outside = || format!("{pattern} is not under {root}");
+    let rel = match pattern.strip_prefix(root) {
+        Some(r) if r.is_empty() || r.starts_with('/') => r,
+        _ if pattern.starts_with('/') => return Err(outside()),
+        _ => pattern,
+    }
+    .trim_start_matches('/');
+    if rel.split('/').any(|c| c == "..") {
+        return Err(outside());
+    }
+    let mut out = Vec::new();
+    for alt in braces(rel)? {
+        let mut at = vec![std::path::PathBuf::from(root)];
+        for comp in alt.split('/').filter(|c| !c.is_empty()) {
+            let mut next = Vec::new();
+            if !comp.contains(['*', '?', '[']) {
+                next = at.into_iter().map(|p| p.join(comp)).collect();
+            } else {
+                let re = glob_regex(comp)?;
+                for dir in at {
+                    let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+                    for name in entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()) {
+                        if re.is_match(&name) && (comp.starts_with('.') || !name.starts_with('.')) {
+                            next.push(dir.join(name));
+                        }
+                    }
+                    if next.len() > MAX_GLOB {
+                        return Err(format!("more than {MAX_GLOB} paths"));
+                    }
+                }
+            }
+            at = next;
+        }
+        let wild = alt.contains(['*', '?', '[']);
+        for p in at {
+            let deleted = std::fs::read_link(&p).is_ok_and(|v| v.as_os_str() == DELETED);
+            if !deleted && (!wild || std::fs::symlink_metadata(&p).is_ok()) {
+                out.push(p.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// `{a,b}` expanded (nested too), at most 1024 patterns.
+fn braces(p: &str) -> std::result::Result<Vec<String>, String> {
+    let Some(open) = p.find('{') else { return Ok(vec![p.to_string()]) };
+    let (mut depth, mut close, mut commas) = (0, None, vec![]);
+    for (i, c) in p[open..].char_indices().map(|(i, c)| (i + open, c)) {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(i);
+                    break;
+                }
+            }
+            ',' if depth == 1 => commas.push(i),
+            _ => {}
+        }
+    }
+    let close = close.ok_or_else(|| format!("unbalanced {{ in {p}"))?;
+    let mut out = Vec::new();
+    let mut start = open + 1;
+    for end in commas.into_iter().chain([close]) {
+        for rest in braces(&format!("{}{}{}", &p[..open], &p[start..end], &p[close + 1..]))? {
+            out.push(rest);
+            if out.len() > 1024 {
+                return Err("more than 1024 patterns from {...}".into());
+            }
+        }
+        start = end + 1;
+    }
+    Ok(out)
+}
+
+/// One path component's pattern as an anchored regex.
+fn glob_regex(comp: &str) -> std::result::Result<regex::Regex, String> {
+    let mut re = String::from("^");
+    let mut chars = comp.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => re.push_str(".*"),
+            '?' => re.push('.'),
+            '[' => {
+                re.push('[');
+                if chars.peek() == Some(&'!') {
+                    chars.next();
+                    re.push('^');
+                }
+                let mut closed = false;
+                for c in chars.by_ref() {
+                    if c == ']' {
+                        closed = true;
+                        break;
+                    }
+                    if c == '\\' || c == '[' {
+                        re.push('\\');
+                    }
+                    re.push(c);
+                }
+                if !closed {
+                    return Err(format!("unclosed [ in {comp}"));
+                }
+                re.push(']');
+            }
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re).map_err(|e| e.to_string())
 }
 
 /// `view-NAME [RES|all|r1,r2]` (`view`: NAME `default`), as the original: for each
@@ -414,6 +548,25 @@ mod tests {
     }
 
     /// Every built-in macro evaluates on a pair of hosts, on either side.
+    #[test]
+    fn globs_within_the_tree() {
+        let mut t = ScratchTree::node1_primary("glob", "node2");
+        t.set("resource-r0/data-node2", DELETED);
+        t.set("resource-r1/data-node1", "/dev/vdd");
+        t.set("resource-r1/.hidden-x", "1");
+        let root = t.ctx.tree.root().to_string_lossy().into_owned();
+        let rel = |v: Vec<String>| v.into_iter().map(|p| p.strip_prefix(&root).unwrap().to_owned()).collect::<Vec<_>>();
+        assert_eq!(rel(glob_in(&root, &format!("{root}/resource-*/data-*")).unwrap()), ["/resource-r0/data-node1", "/resource-r1/data-node1"]);
+        assert_eq!(rel(glob_in(&root, "resource-r{0,1}/data-node[!2]").unwrap()), ["/resource-r0/data-node1", "/resource-r1/data-node1"]);
+        assert_eq!(rel(glob_in(&root, "resource-r1/*").unwrap()), ["/resource-r1/data-node1"]);
+        assert_eq!(rel(glob_in(&root, "resource-r1/.h*").unwrap()), ["/resource-r1/.hidden-x"]);
+        assert_eq!(rel(glob_in(&root, "resource-r9/none").unwrap()), ["/resource-r9/none"]);
+        for bad in ["/etc/*", "resource-r0/../../*", "x{a,b", "resource-[r0"] {
+            assert!(glob_in(&root, bad).is_err(), "{bad}");
+        }
+        assert!(glob_in(&root, &format!("{root}x/*")).is_err());
+    }
+
     #[test]
     fn the_complex_macros_evaluate() {
         let mut t = ScratchTree::node1_primary("complex", "node2");

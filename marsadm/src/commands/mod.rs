@@ -3,6 +3,7 @@
 mod cat;
 mod cluster;
 mod handover;
+mod hooks;
 mod events;
 mod logs;
 mod macros;
@@ -267,7 +268,10 @@ pub fn run(cli: Cli, name: &str) -> Result<()> {
             return macros::values_json(&Context::from_system()?, value, which, &args, own);
         }
     }
-    run_command(cli)
+    // The command's words, for hook scripts (`primary r0`).
+    let args: Vec<String> = std::env::args().collect();
+    let words = args.iter().position(|a| a == name).map_or_else(|| vec![name.to_owned()], |i| args[i..].to_vec());
+    run_command(cli, &words)
 }
 
 /// The value a `view-<name>` (or `role`, `state`) command prints: its name, the
@@ -284,7 +288,7 @@ fn value_of<'c>(command: &'c Command, name: &'c str) -> Option<(&'c str, Option<
     (!matches!(command, Command::View { .. })).then(|| (name.strip_prefix("view-").unwrap_or(name), Some(which), Vec::new()))
 }
 
-fn run_command(cli: Cli) -> Result<()> {
+fn run_command(cli: Cli, words: &[String]) -> Result<()> {
     check_globals(&cli)?;
     crate::context::set_dry_run(cli.dry_run);
     let acting = cli.host.clone().filter(|_| !matches!(cli.command, Command::LeaveResource { .. }));
@@ -303,7 +307,16 @@ fn run_command(cli: Cli) -> Result<()> {
     // (A command that only reads runs as always.)
     let changes = !only_reads(&cli.command) || matches!(cli.command, Command::SystemdTrigger { .. });
     let plan = (cli.dry_run && changes).then(|| plan(&cli));
-    match dispatch(cli) {
+    let hooked = changes && !cli.dry_run;
+    let force = cli.force;
+    if hooked {
+        hooks::run("pre", words, force)?;
+    }
+    let result = dispatch(cli);
+    if hooked && result.is_ok() {
+        hooks::run("post", words, force)?;
+    }
+    match result {
         Err(Error::DryRun) => {
             println!("dry run: every check passed; it would {}; nothing changed", plan.unwrap_or_default());
             Ok(())
