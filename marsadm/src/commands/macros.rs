@@ -184,6 +184,12 @@ struct ViewWorld<'c> {
     here: vocabulary::Here<'c>,
 }
 
+impl<'c> ViewWorld<'c> {
+    fn new(ctx: &'c Context, res: &str, path: Vec<PathBuf>, here: vocabulary::Here<'c>) -> ViewWorld<'c> {
+        ViewWorld { ctx, res: res.to_owned(), path, found: BTreeMap::new(), here }
+    }
+}
+
 impl World for ViewWorld<'_> {
     fn find_macro(&mut self, name: &str) -> Option<Rc<macrolang::Source>> {
         if name.is_empty() || name.contains('/') || name.starts_with('.') {
@@ -377,17 +383,18 @@ pub fn view_named(ctx: &Context, name: &str, which: &str) -> Result<()> {
     }
     let list = view::selected(ctx, which)?;
     let text_of = |n: &str| -> Option<Rc<macrolang::Source>> {
-        let mut w = ViewWorld { ctx, res: String::new(), path: search_path(), found: BTreeMap::new(), here: vocabulary::Here::new(ctx, "") };
+        let mut w = ViewWorld::new(ctx, "", search_path(), vocabulary::Here::new(ctx, ""));
         w.find_macro(n)
     };
     let src = text_of(name).ok_or_else(|| Error::Macro(format!("cannot find macro '{name}' (no {name}.tpl on the search path, and no built-in one)")))?;
-    let show = |src: &Rc<macrolang::Source>, res: &str| -> Result<()> {
-        let out = evaluate(ctx, src, res)?;
+    let show_with = |src: &Rc<macrolang::Source>, res: &str, here: vocabulary::Here<'_>| -> Result<()> {
+        let out = evaluate_in(ctx, src, res, search_path(), here)?;
         if !out.is_empty() {
             println!("{}", out.strip_suffix('\n').unwrap_or(&out));
         }
         Ok(())
     };
+    let show = |src: &Rc<macrolang::Source>, res: &str| show_with(src, res, vocabulary::Here::new(ctx, res));
     let all = which == "all";
     if all {
         if let Some(h) = text_of(&format!("{name}-header")) {
@@ -397,15 +404,18 @@ pub fn view_named(ctx: &Context, name: &str, which: &str) -> Result<()> {
     let several = all || which.contains(',');
     let separator = text_of("default-resource");
     for res in &list {
+        // One state of the resource for the separator and the body.
+        let mut here = vocabulary::Here::new(ctx, res);
         if several {
-            let member = vocabulary::Here::new(ctx, res).value("is-member", &[])? == "1";
+            here.state()?;
+            let member = here.value("is-member", &[])? == "1";
             let what = match &separator {
-                Some(s) => evaluate(ctx, s, res)?,
+                Some(s) => evaluate_in(ctx, s, res, search_path(), here.clone())?,
                 None => res.clone(),
             };
             println!("--------- {} {}", if member { "resource" } else { "guest" }, what.trim_end());
         }
-        show(&src, res)?;
+        show_with(&src, res, here)?;
     }
     if all {
         for part in ["global", "footer"] {
@@ -431,7 +441,7 @@ pub fn values_json(ctx: &Context, name: &str, which: Option<&str>, args: &[Strin
     let mut values = Vec::new();
     for res in &list {
         let r = res.as_deref().unwrap_or_default();
-        let mut w = ViewWorld { ctx, res: r.to_owned(), path: search_path(), found: BTreeMap::new(), here: vocabulary::Here::new(ctx, r) };
+        let mut w = ViewWorld::new(ctx, r, search_path(), vocabulary::Here::new(ctx, r));
         let value = if let Some(source) = own {
             value(ctx, source, r)?
         } else if let Some(src) = w.find_macro(name) {
@@ -487,7 +497,7 @@ fn evaluate_in(ctx: &Context, src: &Rc<macrolang::Source>, res: &str, path: Vec<
         ("verbose", g.verbose.to_string()),
     ]);
     let mut vars = macrolang::new_vars(&given);
-    let mut world = ViewWorld { ctx, res: res.to_owned(), path, found: BTreeMap::new(), here };
+    let mut world = ViewWorld::new(ctx, res, path, here);
     Interp::new(&mut world).run_top(src, &mut vars).map_err(|e| Error::Macro(e.to_string()))
 }
 

@@ -158,19 +158,10 @@ pub fn alive_age(ctx: &Context, s: &ResourceState) -> Result<Option<u64>> {
 /// `view-<primitive> RES`: the value; for `all` or a list, each resource's value after a
 /// line `--------- resource <res>`, as the older primitives.
 pub fn view_primitive(ctx: &Context, p: Prim, which: &str) -> Result<()> {
-    ctx.require_mountpoint()?;
-    let names = view::selected(ctx, which)?;
-    let headers = which == "all" || which.contains(',');
-    for res in &names {
-        if headers {
-            println!("--------- resource {res}");
-        }
+    view::each_value(ctx, Some(which), |res| {
         let v = value(ctx, p, res)?;
-        if !v.is_empty() || p != Prim::ResourceMembers {
-            println!("{v}");
-        }
-    }
-    Ok(())
+        Ok(if v.is_empty() && p == Prim::ResourceMembers { v } else { v + "\n" })
+    })
 }
 
 /// `view-my-resources`: the resources this host is a member of, one a line.

@@ -959,14 +959,24 @@ pub enum Macro {
 /// `view-<macro> RES`: the value; for `all` or a list, each resource's value after a
 /// line `--------- resource <res>` (as the original).
 pub fn view_macro(ctx: &Context, m: Macro, which: &str) -> Result<()> {
+    each_value(ctx, Some(which), |res| Ok(format!("{}\n", macro_value(ctx, m, res)?)))
+}
+
+/// What a `view-<value>` command prints: `text(res)` for each resource of `which` (`all`,
+/// a list, one), after a line `--------- resource <res>` where there are several; `None`:
+/// a value of the cluster, once (`res` empty).
+pub fn each_value(ctx: &Context, which: Option<&str>, mut text: impl FnMut(&str) -> Result<String>) -> Result<()> {
     ctx.require_mountpoint()?;
-    let names = selected(ctx, which)?;
-    let headers = which == "all" || which.contains(',');
+    let names = match which {
+        Some(w) => selected(ctx, w)?,
+        None => vec![String::new()],
+    };
+    let headers = which.is_some_and(|w| w == "all" || w.contains(','));
     for res in &names {
         if headers {
             println!("--------- resource {res}");
         }
-        println!("{}", macro_value(ctx, m, res)?);
+        print!("{}", text(res)?);
     }
     Ok(())
 }

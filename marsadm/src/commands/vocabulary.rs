@@ -49,6 +49,8 @@ pub struct Primitive {
     pub status: Status,
     /// What it gives here, or why it is not here.
     pub note: &'static str,
+    /// Of the cluster or this host, not of a resource: `view-<name>` takes no resource.
+    pub cluster: bool,
 }
 
 /// Whether `name` is one of the original's 236 primitive names (or one its complex
@@ -58,7 +60,8 @@ pub fn find(name: &str) -> Option<&'static Primitive> {
 }
 
 /// The evaluation of primitives for one resource (`%{res}`; empty for cluster-wide
-/// ones), with each resource's state computed once.
+/// ones), with each resource's state computed once (a clone shares those computed).
+#[derive(Clone)]
 pub struct Here<'c> {
     pub ctx: &'c Context,
     pub res: String,
@@ -571,17 +574,23 @@ fn mount_field(h: &mut Here<'_>, field: usize) -> Result<String> {
 
 macro_rules! here {
     ($name:literal, $note:expr, $f:expr) => {
-        Primitive { name: $name, status: Status::Here($f), note: $note }
+        Primitive { name: $name, status: Status::Here($f), note: $note, cluster: false }
+    };
+}
+/// A value of the cluster or of this host: `view-<name>` takes no resource.
+macro_rules! global {
+    ($name:literal, $note:expr, $f:expr) => {
+        Primitive { name: $name, status: Status::Here($f), note: $note, cluster: true }
     };
 }
 macro_rules! alias {
     ($name:literal, $to:literal) => {
-        Primitive { name: $name, status: Status::Alias($to), note: concat!("deprecated alias of ", $to) }
+        Primitive { name: $name, status: Status::Alias($to), note: concat!("deprecated alias of ", $to), cluster: false }
     };
 }
 macro_rules! not_here {
     ($name:literal, $why:expr) => {
-        Primitive { name: $name, status: Status::NotHere, note: $why }
+        Primitive { name: $name, status: Status::NotHere, note: $why, cluster: false }
     };
 }
 macro_rules! vector {
@@ -591,7 +600,7 @@ macro_rules! vector {
 }
 macro_rules! msg {
     ($name:literal, $note:literal, $global:expr, $level:expr, $pretty:expr) => {
-        here!($name, $note, |h, _| h.msg($global, $level, $pretty, false))
+        Primitive { name: $name, status: Status::Here(|h, _| h.msg($global, $level, $pretty, false)), note: $note, cluster: $global }
     };
 }
 macro_rules! wait {
@@ -615,9 +624,9 @@ pub static PRIMITIVES: &[Primitive] = &[
     msg!("all-global-inf-msg", "information of this host about the cluster", true, Some(Level::Inf), false),
     msg!("all-global-msg", "all messages of this host about the cluster and its /mars", true, None, false),
     msg!("all-global-wrn-msg", "warnings of this host about the cluster (peers not heard from within --window)", true, Some(Level::Wrn), false),
-    here!("all-guests", NO_GUESTS, |_, _| Ok(String::new())),
+    global!("all-guests", NO_GUESTS, |_, _| Ok(String::new())),
     msg!("all-inf-msg", "information about every member of the resource", false, Some(Level::Inf), false),
-    here!("all-members", "resources that have members, one a line", |h, _| {
+    global!("all-members", "resources that have members, one a line", |h, _| {
         let mut out = Vec::new();
         for r in resources(h.ctx)? {
             if !members(h.ctx, &r)?.is_empty() {
@@ -635,10 +644,10 @@ pub static PRIMITIVES: &[Primitive] = &[
     msg!("all-pretty-inf-msg", "all-inf-msg with dates", false, Some(Level::Inf), true),
     msg!("all-pretty-msg", "all-msg with dates", false, None, true),
     msg!("all-pretty-wrn-msg", "all-wrn-msg with dates", false, Some(Level::Wrn), true),
-    here!("all-resources", "every resource, one a line", |h, _| Ok(lines(&resources(h.ctx)?))),
+    global!("all-resources", "every resource, one a line", |h, _| Ok(lines(&resources(h.ctx)?))),
     msg!("all-wrn-msg", "warnings about every member of the resource (not taking over yet, emergency, unreachable, beyond the RPO)", false, Some(Level::Wrn), false),
     alias!("cluster-members", "cluster-peers"),
-    here!("cluster-peers", "every host of the cluster (/mars/ips and the members of resources), one a line", |h, _| {
+    global!("cluster-peers", "every host of the cluster (/mars/ips and the members of resources), one a line", |h, _| {
         let mut all = h.configured_peers()?;
         for r in resources(h.ctx)? {
             all.extend(members(h.ctx, &r)?);
@@ -647,18 +656,18 @@ pub static PRIMITIVES: &[Primitive] = &[
         all.dedup();
         Ok(lines(&all))
     }),
-    here!("configured-peers", "the hosts in /mars/ips, one a line", |h, _| Ok(lines(&h.configured_peers()?))),
-    here!("count-all-guests", NO_GUESTS, |_, _| Ok("0".into())),
-    here!("count-all-members", "number of resources that have members", |h, _| Ok(h.value("all-members", &[])?.lines().count().to_string())),
-    here!("count-all-resources", "number of resources", |h, _| Ok(resources(h.ctx)?.len().to_string())),
+    global!("configured-peers", "the hosts in /mars/ips, one a line", |h, _| Ok(lines(&h.configured_peers()?))),
+    global!("count-all-guests", NO_GUESTS, |_, _| Ok("0".into())),
+    global!("count-all-members", "number of resources that have members", |h, _| Ok(h.value("all-members", &[])?.lines().count().to_string())),
+    global!("count-all-resources", "number of resources", |h, _| Ok(resources(h.ctx)?.len().to_string())),
     alias!("count-cluster-members", "count-cluster-peers"),
-    here!("count-cluster-peers", "number of cluster-peers", |h, _| Ok(h.value("cluster-peers", &[])?.lines().count().to_string())),
-    here!("count-configured-peers", "number of hosts in /mars/ips (view's [a/b]: b)", |h, _| Ok(h.configured_peers()?.len().to_string())),
+    global!("count-cluster-peers", "number of cluster-peers", |h, _| Ok(h.value("cluster-peers", &[])?.lines().count().to_string())),
+    global!("count-configured-peers", "number of hosts in /mars/ips (view's [a/b]: b)", |h, _| Ok(h.configured_peers()?.len().to_string())),
     alias!("count-guest-members", "count-guest-peers"),
     here!("count-guest-peers", NO_GUESTS, |_, _| Ok("0".into())),
-    here!("count-my-guests", NO_GUESTS, |_, _| Ok("0".into())),
-    here!("count-my-members", "number of resources PEER (default: this host) is a member of", |h, a| Ok(h.resources_of(&h.peer(a))?.len().to_string())),
-    here!("count-my-resources", "the same as count-my-members", |h, a| Ok(h.resources_of(&h.peer(a))?.len().to_string())),
+    global!("count-my-guests", NO_GUESTS, |_, _| Ok("0".into())),
+    global!("count-my-members", "number of resources PEER (default: this host) is a member of", |h, a| Ok(h.resources_of(&h.peer(a))?.len().to_string())),
+    global!("count-my-resources", "the same as count-my-members", |h, a| Ok(h.resources_of(&h.peer(a))?.len().to_string())),
     alias!("count-resource-members", "count-resource-peers"),
     here!("count-resource-peers", "number of members of the resource (view's [a/b]: a)", |h, _| Ok(members(h.ctx, &h.res)?.len().to_string())),
     here!("deletable-size", "bytes of the logfiles here that every member has replayed (log-delete-all would remove them)", |h, _| {
@@ -704,7 +713,7 @@ pub static PRIMITIVES: &[Primitive] = &[
         Ok(h.res_link(&format!("{ACTSIZE_PREFIX}{peer}"))?.unwrap_or_default())
     }),
     not_here!("enabled-log|net-compressions", BROKEN),
-    here!("errno-text", "each code of a comma-separated list as [NAME:text], e.g. -2: [ENOENT:No_such_file_or_directory]", |_, a| Ok(errno_words(&a.join(",")))),
+    global!("errno-text", "each code of a comma-separated list as [NAME:text], e.g. -2: [ENOENT:No_such_file_or_directory]", |_, a| Ok(errno_words(&a.join(",")))),
     not_here!("features-version", NO_FEATURES),
     here!("fetch-age", "seconds since PEER's (default: this host's) newest version link was written", |h, a| age(h, Stamp::Fetch, a)),
     vector!("fetch-almost-reached", "1 if fetch-pos reaches LIMIT permille (default 990) of fetch-size", Fetch, "almost-reached"),
@@ -740,7 +749,7 @@ pub static PRIMITIVES: &[Primitive] = &[
     here!("get-resource-fat-count", "0", |_, _| Ok("0".into())),
     here!("get-resource-wrn", "the warnings about the resource's members (all-pretty-wrn-msg)", |h, _| h.msg(false, Some(Level::Wrn), true, false)),
     here!("get-resource-wrn-count", "their number", |h, _| h.msg(false, Some(Level::Wrn), true, true)),
-    here!("global-sync-limit-value", "how many full syncs may run at once here (/proc/sys/mars/sync_limit; 0: any)", |h, _| {
+    global!("global-sync-limit-value", "how many full syncs may run at once here (/proc/sys/mars/sync_limit; 0: any)", |h, _| {
         Ok(std::fs::read_to_string(h.ctx.proc_sys.join("sync_limit")).map(|v| v.trim().to_owned()).unwrap_or_default())
     }),
     here!("guest-peers", NO_GUESTS, |_, _| Ok(String::new())),
@@ -785,9 +794,9 @@ pub static PRIMITIVES: &[Primitive] = &[
     here!("known-device-mounted", "1 if the device is mounted here, else empty", |h, _| mount_field(h, 0)),
     here!("known-device-mountflags", "the mount options of the device here", |h, _| mount_field(h, 3)),
     here!("known-device-mountpoint", "where the device is mounted here", |h, _| mount_field(h, 1)),
-    here!("my-guests", NO_GUESTS, |_, _| Ok(String::new())),
-    here!("my-members", "the resources PEER (default: this host) is a member of, one a line", |h, a| Ok(lines(&h.resources_of(&h.peer(a))?))),
-    here!("my-resources", "the same as my-members", |h, a| Ok(lines(&h.resources_of(&h.peer(a))?))),
+    global!("my-guests", NO_GUESTS, |_, _| Ok(String::new())),
+    global!("my-members", "the resources PEER (default: this host) is a member of, one a line", |h, a| Ok(lines(&h.resources_of(&h.peer(a))?))),
+    global!("my-resources", "the same as my-members", |h, a| Ok(lines(&h.resources_of(&h.peer(a))?))),
     here!("nr-attach", "number of members whose disk is attached", |h, _| h.nr("is-attached", true)),
     here!("nr-fetch", "number of members that fetch", |h, _| h.nr("is-fetching", true)),
     here!("nr-primary", "number of members whose device is up (more than 1: look at view)", |h, _| h.nr("is-primary", true)),
@@ -798,7 +807,7 @@ pub static PRIMITIVES: &[Primitive] = &[
     not_here!("potential-features", NO_FEATURES),
     alias!("present-device", "device-present"),
     alias!("present-disk", "disk-present"),
-    here!("real-time", "seconds since 1970 (this host's clock)", |_, _| Ok((real_time_ns() / 1_000_000_000).to_string())),
+    global!("real-time", "seconds since 1970 (this host's clock)", |_, _| Ok((real_time_ns() / 1_000_000_000).to_string())),
     here!("replay-age", "seconds since PEER's (default: this host's) replay link was written", |h, a| age(h, Stamp::Replay, a)),
     vector!("replay-almost-reached", "1 if replay-pos reaches LIMIT permille (default 990) of replay-size", Replay, "almost-reached"),
     here!("replay-amount-rate", "bytes per second replayed (as replay-rate)", |h, _| h.prim(Prim::Rate(Work::Replay))),
@@ -886,7 +895,7 @@ pub static PRIMITIVES: &[Primitive] = &[
     msg!("the-pretty-msg", "= all-pretty-msg", false, None, true),
     msg!("the-pretty-wrn-msg", "= all-pretty-wrn-msg", false, Some(Level::Wrn), true),
     msg!("the-wrn-msg", "= all-wrn-msg", false, Some(Level::Wrn), false),
-    here!("time", "the Lamport time here (sec.nsec)", |h, _| {
+    global!("time", "the Lamport time here (sec.nsec)", |h, _| {
         let clock = std::fs::read_to_string(h.ctx.proc_sys.join("lamport_clock")).ok().and_then(|s| parse_stamp(s.trim()));
         Ok(stamp_text(clock.unwrap_or_else(real_time_ns)))
     }),
@@ -897,7 +906,7 @@ pub static PRIMITIVES: &[Primitive] = &[
     here!("todo-secondary", "1 if this host is not the designated primary (the original's was always 0)", |h, _| h.prim(Prim::TodoSecondary)),
     here!("todo-sync", "1 if the full sync is switched on here", |h, _| h.prim(Prim::Todo(Work::Sync))),
     here!("total-space", "bytes of this host's /mars (the original: KiB)", |h, _| h.view_macro(Macro::TotalSpace)),
-    here!("tree", "the tree format version this host's module reports", |h, _| Ok(h.link(&format!("{ACTUAL_PREFIX}{}/tree", h.me()))?.unwrap_or_default())),
+    global!("tree", "the tree format version this host's module reports", |h, _| Ok(h.link(&format!("{ACTUAL_PREFIX}{}/tree", h.me()))?.unwrap_or_default())),
     not_here!("tree-version", NO_FEATURES),
     not_here!("usable-compressions", NO_FEATURES),
     not_here!("usable-digests", NO_FEATURES),
@@ -906,7 +915,7 @@ pub static PRIMITIVES: &[Primitive] = &[
     not_here!("used-log-digest", NO_FEATURES),
     not_here!("used-net-compression", NO_FEATURES),
     not_here!("used-net-digest", NO_FEATURES),
-    here!("uuid", "the cluster's identity", |h, _| Ok(h.link(UUID)?.unwrap_or_default())),
+    global!("uuid", "the cluster's identity", |h, _| Ok(h.link(UUID)?.unwrap_or_default())),
     wait!("wait-is-attach-off", "is-attach-off"),
     wait!("wait-is-attach-on", "is-attach-on"),
     wait!("wait-is-fetch-off", "is-fetch-off"),
@@ -956,14 +965,14 @@ pub static PRIMITIVES: &[Primitive] = &[
 
 /// Primitives the original's complex macros call that are not among the 236.
 static EXTRA: &[Primitive] = &[
-    here!("is-module-loaded", "1 if mars.ko is loaded here, else empty", |h, _| {
+    global!("is-module-loaded", "1 if mars.ko is loaded here, else empty", |h, _| {
         Ok(if crate::module::loaded_version(&h.ctx.proc_sys)?.is_some() { "1".into() } else { String::new() })
     }),
     here!("the-err-count", "number of the-err-msg lines", |h, _| h.msg(false, Some(Level::Err), false, true)),
     here!("the-wrn-count", "number of the-wrn-msg lines", |h, _| h.msg(false, Some(Level::Wrn), false, true)),
     here!("the-inf-count", "number of the-inf-msg lines", |h, _| h.msg(false, Some(Level::Inf), false, true)),
-    here!("the-global-err-count", "number of the-global-err-msg lines", |h, _| h.msg(true, Some(Level::Err), false, true)),
-    here!("the-global-wrn-count", "number of the-global-wrn-msg lines", |h, _| h.msg(true, Some(Level::Wrn), false, true)),
+    global!("the-global-err-count", "number of the-global-err-msg lines", |h, _| h.msg(true, Some(Level::Err), false, true)),
+    global!("the-global-wrn-count", "number of the-global-wrn-msg lines", |h, _| h.msg(true, Some(Level::Wrn), false, true)),
     here!("todo", "the todo switch WHAT (attach, sync, fetch, replay, primary) here", |h, a| {
         let what = a.first().map(String::as_str).unwrap_or_default();
         h.value(&format!("todo-{what}"), &[])
@@ -1000,34 +1009,19 @@ static EXTRA: &[Primitive] = &[
 /// each resource named (after a `--------- resource` line with several), or once for a
 /// cluster-wide one.
 pub fn view(ctx: &Context, name: &str, which: Option<&str>, args: &[String]) -> Result<()> {
-    ctx.require_mountpoint()?;
-    let names = match which {
-        Some(w) => view::selected(ctx, w)?,
-        None => vec![String::new()],
-    };
-    let headers = which.is_some_and(|w| w == "all" || w.contains(','));
-    for res in &names {
-        if headers {
-            println!("--------- resource {res}");
-        }
+    view::each_value(ctx, which, |res| {
         let v = Here::new(ctx, res).value(name, args)?;
-        print!("{v}");
-        if !v.ends_with('\n') && !v.is_empty() {
-            println!();
-        }
-    }
-    Ok(())
+        Ok(if v.is_empty() || v.ends_with('\n') { v } else { v + "\n" })
+    })
 }
 
 /// The primitives that need no resource (`view-<name>` takes none).
 pub fn cluster_wide(name: &str) -> bool {
-    matches!(
-        name,
-        "all-resources" | "all-members" | "all-guests" | "count-all-resources" | "count-all-members" | "count-all-guests" | "cluster-peers"
-            | "cluster-members" | "count-cluster-peers" | "count-cluster-members" | "configured-peers" | "count-configured-peers"
-            | "my-members" | "my-resources" | "my-guests" | "count-my-members" | "count-my-resources" | "count-my-guests" | "real-time"
-            | "time" | "uuid" | "tree" | "errno-text" | "global-sync-limit-value" | "is-module-loaded"
-    ) || name.contains("-global-")
+    match find(name) {
+        Some(Primitive { status: Status::Alias(to), .. }) => cluster_wide(to),
+        Some(p) => p.cluster,
+        None => false,
+    }
 }
 
 /// The original's commands that have no meaning here, each with why and what to use
@@ -1077,6 +1071,16 @@ fn doc_table(list: &[Primitive]) -> String {
 mod tests {
     use super::*;
     use crate::scratch::ScratchTree;
+
+    #[test]
+    fn values_of_the_cluster_take_no_resource() {
+        for name in ["uuid", "cluster-members", "count-cluster-members", "the-global-msg", "all-pretty-global-wrn-msg", "is-module-loaded", "the-global-err-count"] {
+            assert!(cluster_wide(name), "{name}");
+        }
+        for name in ["diskstate", "the-err-msg", "device-nrflying", "is-alive", "nonsense"] {
+            assert!(!cluster_wide(name), "{name}");
+        }
+    }
 
     /// docu/migration.md names every command of the original that is not here, on a
     /// row that says so, and none of them is a command here.
