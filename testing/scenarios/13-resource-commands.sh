@@ -23,10 +23,11 @@ grep -q '^--------- resource r0 (536870912 bytes), primary: node1$' <<<"$out" ||
 grep -q '^node1 UpToDate NoSecondaryConnected Primary /dev/mars/r0 open=0 writeback-rest=0$' <<<"$out" || fail "view-lines line: $out"
 on $n 'marsadm view --json' | python3 -c 'import json, sys
 v = json.load(sys.stdin)
-assert v["schema_version"] == 7 and v["host"] == "node1", v
+assert v["schema_version"] == 8 and v["host"] == "node1", v
 assert v["resources"][0]["original"] == {"diskstate": "UpToDate", "replstate": "Replicating", "flags": "DCASFR", "role": "Primary"}, v
 r = v["resources"][0]
 assert (r["name"], r["role"], r["diskstate"], r["is_primary"], r["size"]) == ("r0", "Primary", "UpToDate", True, 536870912), r
+assert (r["device_in_flight"], r["device_wait_s"]) == (0, 0.0) and r["device_ops_rate"] >= 0 and r["rates"]["device"] >= 0, r
 assert [(m["host"], m["role"], m["diskstate"], m["lag_bytes"]) for m in r["members"]] == [("node1", "Primary", "UpToDate", None)], r' ||
   fail "view --json"
 assert_eq 1 "$(on $n 'marsadm view-is-primary r0')" "view-is-primary"

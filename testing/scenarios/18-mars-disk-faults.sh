@@ -43,6 +43,10 @@ on node1 'setsid sh -c "dd if=/dev/urandom of=/dev/mars/r0 bs=4096 count=1 seek=
 retry 20 on node1 'marsadm --window=2 view r0 | grep -Eq "^  LocalDevice /dev/mars/r0 \[Opened, [0-9]+ IOPS, [1-9][0-9]* Flying, HANGING age: "' ||
   fail "no HANGING request in view while /mars stalls: $(on node1 'marsadm --window=2 view r0')"
 on node1 'marsadm --window=2 view r0' | grep LocalDevice
+on node1 'marsadm view --json r0' | python3 -c 'import json, sys
+r = json.load(sys.stdin)["resources"][0]
+assert r["device_in_flight"] >= 1 and r["device_wait_s"] > 2, r' || fail "view --json while /mars stalls"
+on node1 'marsadm metrics' | grep -E '^mars_resource_device_requests_in_flight\{resource="r0"\} [1-9]' || fail "metrics while /mars stalls"
 mars_table node1 linear /dev/vdc 0
 retry 30 on node1 'test "$(marsadm view-device-nrflying r0)" = 0' || fail "requests still in flight after the stall"
 

@@ -136,6 +136,10 @@ fn render(facts: &HostFacts, states: &[(ResourceState, Option<u64>)]) -> String 
     x.family("mars_resource_attached", "gauge", "1 if this host is attached (the module reports is-attached).", &per(&|s| flag(s.is_attached)));
     x.family("mars_resource_device_up", "gauge", "1 if the device is up here (the module reports is-primary).", &per(&|s| flag(s.is_primary)));
     x.family("mars_resource_device_openers", "gauge", "Openers of /dev/mars/<dev> here.", &per(&|s| f64::from(s.open_count)));
+    x.family("mars_resource_device_requests_per_second", "gauge", "Requests per second to /dev/mars/<dev> here.", &per(&|s| s.device_ops_rate as f64));
+    x.family("mars_resource_device_bytes_per_second", "gauge", "Bytes per second to /dev/mars/<dev> here.", &per(&|s| s.rates.device as f64));
+    x.family("mars_resource_device_requests_in_flight", "gauge", "Requests /dev/mars/<dev> holds, received and not completed.", &per(&|s| s.device_in_flight as f64));
+    x.family("mars_resource_device_wait_seconds", "gauge", "Seconds the oldest request in flight on /dev/mars/<dev> waits at most (0: none).", &per(&|s| s.device_wait_s));
     x.family("mars_resource_consistent", "gauge", "1 if this host's disk is a consistent copy.", &per(&|s| flag(s.is_consistent)));
     x.family("mars_resource_split_brain", "gauge", "1 if the members' logfile histories diverged.", &per(&|s| flag(s.split_brain.is_some())));
     x.family("mars_resource_replay_stopped", "gauge", "1 if the module's replay stopped here (split brain, hole): view's replay_stopped.", &per(&|s| flag(s.replay_stopped.is_some())));

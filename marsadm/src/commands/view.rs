@@ -8,6 +8,7 @@ use mars_core::replication::{discarded, is_consistent, stuck_before_hole, Stop, 
 use mars_core::splitbrain::{beyond_primary, bytes_after, compare_histories, duplicate_logfile, earlier, PairHistory, SplitPoint};
 use mars_core::syncruns::{SYNC_REFUSED, SYNC_REFUSED_HINT};
 use mars_core::tree::{
+    IF_AMOUNT_RATE, IF_COMPLETION_STAMP, IF_FLYING, IF_OPS_RATE,
     LogName, ReplayLink, VersionLink, ACTUAL_PREFIX, DATA_PREFIX, DISK_ERROR, IS_SYNC_QUEUED, NONE, PRIMARY, REPLAY_PREFIX, SIZE,
     SYNCPOS_PREFIX, SYNCSTATUS_PREFIX, TODO_PREFIX, VERSION_PREFIX,
 };
@@ -21,7 +22,7 @@ use crate::liveness;
 use crate::module;
 
 /// JSON schema version of `view --json` (docu/marsadm-json.md).
-pub(crate) const SCHEMA_VERSION: u32 = 7;
+pub(crate) const SCHEMA_VERSION: u32 = 8;
 
 /// Every word [`role_word`] gives.
 pub const ROLES: [&str; 6] = ["Primary", "ForcedPrimary", "RemainsPrimary", "NotYetPrimary", "Secondary", "None"];
@@ -77,6 +78,13 @@ pub struct ResourceState {
     pub is_sync_queued: bool,
     pub device: String,
     pub open_count: u32,
+    /// Requests per second to the device here (`actual-<me>/if-ops-rate`; bytes per
+    /// second: `rates.device`).
+    pub device_ops_rate: u64,
+    /// Requests the device holds, received and not completed (`if-flying`).
+    pub device_in_flight: u64,
+    /// Seconds the oldest of them waits at most (from `if-completion-stamp`; 0 without).
+    pub device_wait_s: f64,
     /// Bytes logged but not yet known to be on the disk (primary; 0 elsewhere).
     pub writeback_rest: u64,
     /// Bytes of the disk the full sync has still to go (0 when synced).
@@ -356,6 +364,8 @@ pub struct Rates {
     pub sync: u64,
     pub fetch: u64,
     pub replay: u64,
+    /// Bytes per second to the device here (`if-amount-rate`).
+    pub device: u64,
 }
 
 /// Where the records from `start` on end in the logfile at `path` (of `size` bytes): the
@@ -491,6 +501,9 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         "Replaying"
     };
     let rate = |name: &str| -> Result<u64> { Ok(number(actual(name)?).unwrap_or(0)) };
+    let device_in_flight = rate(IF_FLYING)?;
+    let since = rate(IF_COMPLETION_STAMP)?;
+    let device_wait_s = if device_in_flight > 0 && since > 0 { (crate::tree::real_time_ns().saturating_sub(since) as f64 / 1e9 * 1000.0).round() / 1000.0 } else { 0.0 };
     let emergency = emergency_state(ctx, res, primary.as_deref(), is_primary)?;
     let orphan = secondary && mine.as_ref().is_some_and(|r| primary.as_deref().is_some_and(|p| is_orphan(ctx, res, r, p).unwrap_or(false)));
     let replstate = match replstate {
@@ -539,6 +552,9 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         is_sync_queued,
         device: device_path(ctx, res)?.display().to_string(),
         open_count: if module_loaded { actual("open-count")?.and_then(|v| v.parse().ok()).unwrap_or(0) } else { 0 },
+        device_ops_rate: rate(IF_OPS_RATE)?,
+        device_in_flight,
+        device_wait_s,
         writeback_rest,
         sync_rest: size.saturating_sub(synced),
         fetch_rest,
@@ -546,7 +562,7 @@ pub fn resource_state(ctx: &Context, res: &str) -> Result<ResourceState> {
         replay_pos,
         switches,
         running,
-        rates: Rates { sync: rate("sync-rate")?, fetch: rate("fetch-rate")?, replay: rate("replay-rate")? },
+        rates: Rates { sync: rate("sync-rate")?, fetch: rate("fetch-rate")?, replay: rate("replay-rate")?, device: rate(IF_AMOUNT_RATE)? },
         error: actual("error")?.and_then(|v| v.parse().ok()).unwrap_or(0),
         disk_error,
         is_forced_primary,

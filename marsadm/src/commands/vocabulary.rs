@@ -16,7 +16,7 @@ use mars_core::lamport::parse_stamp;
 use mars_core::replication::{Stop, REPLAY_STOPPED};
 use mars_core::syncruns::{SYNC_REFUSED, SYNC_REFUSED_HINT};
 use mars_core::tree::{
-    LogName, ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DISK_ERROR, IF_AMOUNT_RATE, IF_COMPLETION_STAMP, IF_FLYING, IF_OPS_RATE, IPS_DIR, IP_PREFIX, NONE, PRIMARY, REPLAY_PREFIX,
+    LogName, ReplayLink, ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DISK_ERROR, IF_COMPLETION_STAMP, IPS_DIR, IP_PREFIX, NONE, PRIMARY, REPLAY_PREFIX,
     SYSTEMD_START_UNIT, SYSTEMD_STOP_UNIT, TIME, UUID, VERSION_PREFIX,
 };
 
@@ -122,11 +122,6 @@ impl<'c> Here<'c> {
     /// `R/actual-<host>/<name>`.
     fn actual(&self, host: &str, name: &str) -> Result<Option<String>> {
         self.res_link(&format!("{ACTUAL_PREFIX}{host}/{name}"))
-    }
-
-    /// A number the module reports about the device here (`R/actual-<me>/NAME`; 0: none).
-    fn device_number(&self, name: &str) -> Result<String> {
-        Ok(self.actual(self.me(), name)?.filter(|v| v.parse::<u64>().is_ok()).unwrap_or_else(|| "0".into()))
     }
 
     /// The peer argument, or this host.
@@ -681,21 +676,20 @@ pub static PRIMITIVES: &[Primitive] = &[
         let oldest = oldest.ok_or_else(|| Error::Usage(format!("deletable-size: no replay links in resource {}", h.res)))?;
         Ok(h.logfile_sizes()?.iter().filter(|(nr, _)| *nr < oldest).map(|(_, s)| s).sum::<u64>().to_string())
     }),
-    here!("device-amount-rate", "bytes per second to the device here, over the module's last round (about a second)", |h, _| h.device_number(IF_AMOUNT_RATE)),
-    here!("device-completion-age", "seconds the oldest request in flight on the device here waits at most (since the last completion or since it came to an idle device)", |h, _| {
-        let ns: u64 = h.device_number(IF_COMPLETION_STAMP)?.parse().unwrap_or(0);
-        Ok(if ns == 0 { "0".into() } else { format_number(Here::age_of(ns).max(0.0)) })
+    here!("device-amount-rate", "bytes per second to the device here, over the module's last round (about a second)", |h, _| Ok(h.state()?.rates.device.to_string())),
+    here!("device-completion-age", "seconds the oldest request in flight on the device here waits at most (since the last completion or since it came to an idle device; 0: none in flight)", |h, _| {
+        Ok(format_number(h.state()?.device_wait_s))
     }),
     here!("device-completion-stamp", "real time (sec.nsec) since which the oldest request in flight on the device here waits at most; 0: no device", |h, _| {
-        let ns: u64 = h.device_number(IF_COMPLETION_STAMP)?.parse().unwrap_or(0);
+        let ns: u64 = h.actual(h.me(), IF_COMPLETION_STAMP)?.and_then(|v| v.parse().ok()).unwrap_or(0);
         Ok(if ns == 0 { "0".into() } else { stamp_text(ns) })
     }),
     not_here!("device-error", "the module reports the disk's errors (disk-error), not the device's: a write to /dev/mars never fails for the disk's sake"),
-    here!("device-nrflying", "requests the device here holds, received and not completed (reads passed on to the disk are the disk's)", |h, _| h.device_number(IF_FLYING)),
+    here!("device-nrflying", "requests the device here holds, received and not completed (reads passed on to the disk are the disk's)", |h, _| Ok(h.state()?.device_in_flight.to_string())),
     here!("device-opened", "how many openers the device has here (0: closed)", |h, _| h.prim(Prim::DeviceOpened)),
-    here!("device-ops-rate", "requests per second to the device here, over the module's last round (about a second)", |h, _| h.device_number(IF_OPS_RATE)),
+    here!("device-ops-rate", "requests per second to the device here, over the module's last round (about a second)", |h, _| Ok(h.state()?.device_ops_rate.to_string())),
     here!("device-present", "1 if the device /dev/mars/<dev> is up here, else 0", |h, _| h.view_macro(Macro::IsPrimary)),
-    here!("device-rate", "the same as device-amount-rate", |h, _| h.device_number(IF_AMOUNT_RATE)),
+    here!("device-rate", "the same as device-amount-rate", |h, _| Ok(h.state()?.rates.device.to_string())),
     here!("device-size", "bytes of the device (the resource's size)", |h, _| h.view_macro(Macro::ResourceSize)),
     not_here!("disabled-log|net-digests", BROKEN),
     here!("disk-error", "the errno (negative) of the disk's last failed I/O here while it fails, else 0", |h, _| Ok(h.state()?.disk_error.to_string())),
