@@ -44,7 +44,7 @@ use crate::tree::{address_link, host_name, ips_dir, path, Tree, ROOT};
 /// Largest metadata frame payload we accept.
 const META_PAYLOAD: usize = 16 << 10;
 /// Top-level entries a peer pull asks for.
-const PULL_PREFIXES: &str = "uuid|ips|resource-|actual-";
+const PULL_PREFIXES: &str = "uuid|ips|resource-|actual-|userspace";
 
 
 /// Starts the metadata listener (base port).

@@ -294,6 +294,25 @@ pub enum Command {
         /// The member to remove (not this host).
         host: String,
     },
+    /// Set an operator's link, cluster-wide: /mars/userspace/NAME or
+    /// /mars/resource-<res>/userspace/NAME.
+    ///
+    /// For scripts that keep their own state in the tree, as with the original: every
+    /// member takes the newest value (Lamport time); the module never acts on these
+    /// links. NAME: a-z, 0-9, '-', '_', '.'; VALUE: 1 to 255 printable ASCII characters.
+    /// The rest of the tree is the module's and marsadm's own: refused there.
+    SetLink {
+        value: String,
+        /// /mars/userspace/NAME or /mars/resource-<res>/userspace/NAME (or relative to /mars).
+        path: String,
+    },
+    /// Print the value of each link under /mars (nothing for a missing or deleted one).
+    GetLink {
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// Delete an operator's link (see set-link), cluster-wide.
+    DeleteFile { path: String },
     /// Wait until a condition holds for RESOURCE on this host.
     ///
     /// With `all` or a list: until it holds for each, all within --timeout.

@@ -227,6 +227,26 @@ fn texts() -> Vec<(String, String)> {
             ),
         ),
         (
+            "set-link",
+            teach(
+                &[CLUSTER, "PATH is /mars/userspace/NAME or /mars/resource-<res>/userspace/NAME"],
+                &["exit 2: PATH is elsewhere in the tree, NAME or VALUE malformed"],
+                &["marsadm set-link moving-to-node3 /mars/resource-r0/userspace/migration"],
+            ),
+        ),
+        (
+            "get-link",
+            teach(&["PATH is under /mars"], &["exit 2: PATH is outside /mars"], &["marsadm get-link /mars/resource-r0/userspace/migration"]),
+        ),
+        (
+            "delete-file",
+            teach(
+                &[CLUSTER, "PATH is a userspace link (see set-link) that exists"],
+                &["exit 2: PATH is elsewhere in the tree, or no such link"],
+                &["marsadm delete-file /mars/resource-r0/userspace/migration"],
+            ),
+        ),
+        (
             "get-emergency-limit",
             teach(&[MEMBER], &[NOT_MEMBER], &["marsadm get-emergency-limit all"]),
         ),
@@ -671,7 +691,13 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("Logs", &["log-rotate", "log-delete", "log-delete-one", "log-delete-all", "log-purge-all", "link-purge-all", "cron", "cat"]),
     ("Monitoring", &["view", "state", "role", "events", "metrics", "dump-macros", "dump-all-macros", "version"]),
     ("systemd", &["set-systemd-unit", "get-systemd-unit", "systemd-trigger"]),
-    ("Low-level", &["lowlevel-set-host-ip", "lowlevel-ls-host-ips", "lowlevel-delete-host", "set-global-sync-limit-value", "get-global-sync-limit-value"]),
+    (
+        "Low-level",
+        &[
+            "lowlevel-set-host-ip", "lowlevel-ls-host-ips", "lowlevel-delete-host", "set-global-sync-limit-value", "get-global-sync-limit-value",
+            "set-link", "get-link", "delete-file",
+        ],
+    ),
     ("Values for scripts (one value per line)", &[]),
 ];
 

@@ -11,7 +11,7 @@
 use super::names::{check_host_name, check_resource_name, check_unit_name};
 use super::tree::{
     ACTSIZE_PREFIX, ACTUAL_PREFIX, DATA_PREFIX, DELETED, DEVICE_PREFIX, IPS_DIR, IP_PREFIX, MAXNR, NONE, PRIMARY, RPO,
-    REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYSTEMD_START_UNIT, SYSTEMD_STOP_UNIT, SYNCSTATUS_PREFIX, TODO_PREFIX, UUID, VERSION_PREFIX,
+    REPLAY_PREFIX, RESOURCE_PREFIX, SIZE, SYNCPOS_PREFIX, SYSTEMD_START_UNIT, SYSTEMD_STOP_UNIT, SYNCSTATUS_PREFIX, TODO_PREFIX, USERSPACE_DIR, UUID, VERSION_PREFIX, MAX_USERSPACE_VALUE,
 };
 use super::emergency::EMERGENCY_LIMIT;
 use super::merge::{remote_wins, LinkState};
@@ -49,6 +49,8 @@ pub enum Shape {
     /// to quote). Which units a host actually starts or stops is its own decision
     /// (marsadm acts only on units it instantiated from a local template).
     Unit,
+    /// A userspace link's text: printable ASCII, at most [`MAX_USERSPACE_VALUE`] bytes.
+    Text,
 }
 
 /// Why an entry of a peer's listing is not merged.
@@ -121,6 +123,7 @@ pub fn classify<'a>(path: &'a str, me: &str) -> Result<Rule<'a>, Refusal> {
             Some(h) => Ok(Rule::Address(h, h == me)),
             None => Err(Refusal::Unknown),
         },
+        (Some(USERSPACE_DIR), Some(name), None, None) if plain_entry(name) => Ok(Rule::Cluster(Shape::Text)),
         (Some(dir), Some(entry), None, None) if dir.starts_with(ACTUAL_PREFIX) => match per_host(dir, ACTUAL_PREFIX) {
             Some(h) if plain_entry(entry) => owner(h, false),
             _ => Err(Refusal::Unknown),
@@ -146,6 +149,8 @@ pub fn classify<'a>(path: &'a str, me: &str) -> Result<Rule<'a>, Refusal> {
                         }
                     } else if let Some(h) = per_host(entry, ACTUAL_PREFIX) {
                         owner(h, true)
+                    } else if entry == USERSPACE_DIR {
+                        Ok(Rule::Cluster(Shape::Text))
                     } else {
                         Err(Refusal::Unknown)
                     }
@@ -184,6 +189,7 @@ fn shape_ok(shape: Shape, value: &str) -> bool {
         Shape::Host => value == NONE || check_host_name(value).is_ok(),
         Shape::Number => !value.is_empty() && value.len() <= 20 && value.bytes().all(|b| b.is_ascii_digit()),
         Shape::Unit => check_unit_name(value).is_ok(),
+        Shape::Text => !value.is_empty() && value.len() <= MAX_USERSPACE_VALUE && value.bytes().all(|b| (0x20..0x7f).contains(&b)),
     }
 }
 
@@ -385,6 +391,23 @@ mod tests {
         refused("resource-r0/rpo", "1 minute", "node2", Refusal::BadValue);
         refused("resource-r0/size", "99999999999999999999999", "node2", Refusal::BadValue);
         refused("resource-r0/todo-node1/attach", "/dev/vdc", "node2", Refusal::BadValue);
+    }
+
+    #[test]
+    fn userspace_links_by_lamport_from_anyone() {
+        for path in ["userspace/football-state", "resource-r0/userspace/note"] {
+            for from in ["node2", "node3"] {
+                ok(path, "moving to node3 at 12:00", from);
+                ok(path, DELETED, from);
+            }
+            refused(path, "", "node2", Refusal::BadValue);
+            refused(path, "x\ny", "node2", Refusal::BadValue);
+            refused(path, "\u{1b}[2J", "node2", Refusal::BadValue);
+            refused(path, &"x".repeat(MAX_USERSPACE_VALUE + 1), "node2", Refusal::BadValue);
+        }
+        refused("userspace/.tmp", "x", "node2", Refusal::Unknown);
+        refused("userspace/a/b", "x", "node2", Refusal::Unknown);
+        refused("resource-r0/userspace/a/b", "x", "node2", Refusal::Unknown);
     }
 
     #[test]

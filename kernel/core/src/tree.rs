@@ -203,6 +203,13 @@ pub const TIME: &str = "time";
 /// resource is wanted but waits for `/proc/sys/mars/sync_limit` (`syncgate`).
 pub const IS_SYNC_QUEUED: &str = "is-sync-queued";
 
+/// `userspace/<name>` and `resource-<res>/userspace/<name>`: the operator's own links
+/// (`marsadm set-link`), cluster-wide by Lamport rule; the module never acts on them.
+pub const USERSPACE_DIR: &str = "userspace";
+
+/// Longest value of a userspace link.
+pub const MAX_USERSPACE_VALUE: usize = 255;
+
 /// `resource-<res>/actual-<host>/if-ops-rate`: requests per second to the host's
 /// `/dev/mars/<dev>` over the last round (0 without a device).
 pub const IF_OPS_RATE: &str = "if-ops-rate";

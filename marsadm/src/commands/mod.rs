@@ -16,6 +16,7 @@ mod resize;
 mod resource;
 mod secret;
 mod systemd;
+mod userspace;
 mod view;
 mod version;
 mod vocabulary;
@@ -175,6 +176,7 @@ fn only_reads(command: &Command) -> bool {
             | Command::MergeClusterCheck { .. }
             | Command::MergeClusterList
             | Command::LowlevelLsHostIps
+            | Command::GetLink { .. }
             | Command::GetEmergencyLimit { .. }
             | Command::GetGlobalSyncLimitValue
             | Command::Version { .. }
@@ -207,6 +209,8 @@ fn plan(cli: &Cli) -> String {
         Command::LeaveResource { resource, .. } => format!("remove {} from {resource}", cli.host.as_deref().unwrap_or("this host")),
         Command::LowlevelSetHostIp { host, ip } => format!("set the address of {host} to {ip} on this host"),
         Command::LowlevelDeleteHost { host } => format!("mark {host}'s address deleted on this host"),
+        Command::SetLink { value, path } => format!("set {path} to {value:?} (cluster-wide)"),
+        Command::DeleteFile { path } => format!("mark {path} deleted (cluster-wide)"),
         Command::Attach { resource } => format!("attach {resource} here"),
         Command::Detach { resource } => format!("detach {resource} here"),
         Command::Up { resource } => format!("attach {resource} here and allow fetch, sync and replay"),
@@ -481,6 +485,9 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::LowlevelSetHostIp { host, ip } => cluster::set_host_ip(&Context::from_system()?, &host, ip),
         Command::LowlevelDeleteHost { host } => cluster::delete_host(&Context::from_system()?, &host),
         Command::LowlevelLsHostIps => cluster::ls_host_ips(&Context::from_system()?),
+        Command::SetLink { value, path } => userspace::set_link(&Context::from_system()?, &value, &path),
+        Command::DeleteFile { path } => userspace::delete_link(&Context::from_system()?, &path),
+        Command::GetLink { paths } => userspace::get_links(&Context::from_system()?, &paths),
         Command::Resize { resource, size } => resize::resize(&Context::from_system()?, &resource, size, wait(60)),
         Command::LogRotate { resource } => log_rotate(&resource),
         Command::LogDeleteOne { resource } => {

@@ -1022,10 +1022,7 @@ pub fn cluster_wide(name: &str) -> bool {
 /// instead (docu/migration.md lists them too): `marsadm NAME` says so (exit 2).
 pub const NOT_HERE_COMMANDS: &[(&[&str], &str)] = &[
     (&["err-purge-all"], "messages are what the members' links say now, nothing stale to purge (view-the-err-msg RES shows them)"),
-    (
-        &["set-link", "get-link", "delete-file", "set-replay"],
-        "the tree is written by the module and marsadm only, each host its own links (docu/cluster.md); view-readlink RES PATH reads a link under /mars",
-    ),
+    (&["set-replay"], "a host's replay link is its module's own (docu/cluster.md): invalidate, or leave-resource and join-resource, start a replay anew"),
     (&["set-systemd-want", "get-systemd-want"], "the units follow the designated primary (docu/systemd.md): marsadm primary moves them"),
     (&["split-cluster"], "deprecated in the original; hosts leave a cluster with leave-resource and leave-cluster (docu/cluster.md)"),
     (&["activate-guest", "deactivate-guest"], "every host pulls every member's whole tree, so each resource is known everywhere (update-cluster pulls at once)"),
