@@ -54,6 +54,20 @@ impl MarsTree {
         &self.root
     }
 
+    /// `path` relative to the root: given absolute within it, or relative already
+    /// (`None`: outside, or a `..` in it). Nothing given on a command line or in a macro
+    /// reaches beyond the tree.
+    pub fn relative<'p>(&self, path: &'p str) -> Option<&'p str> {
+        let root = self.root.to_str()?;
+        let rel = match path.strip_prefix(root) {
+            Some(r) if r.is_empty() || r.starts_with('/') => r,
+            _ if path.starts_with('/') => return None,
+            _ => path,
+        };
+        let rel = rel.trim_start_matches('/');
+        (!rel.split('/').any(|c| c == "..")).then_some(rel)
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.root.join(rel)
     }

@@ -238,7 +238,7 @@ impl World for ViewWorld<'_> {
     }
 
     fn glob(&mut self, pattern: &str) -> std::result::Result<Vec<String>, String> {
-        glob_in(&self.ctx.tree.root().to_string_lossy(), pattern)
+        glob_in(&self.ctx.tree, pattern)
     }
 
     fn timeout(&self) -> Option<f64> {
@@ -254,20 +254,11 @@ const MAX_GLOB: usize = 100_000;
 /// `*`, `?`, `[...]` (`[!...]`) and `{a,b}`; a name starting with `.` only where the
 /// pattern's does. Links whose value is `.deleted` are left out; a pattern without
 /// wildcards is given back as it is, as the original's (Perl's glob).
-pub fn glob_in(root: &str, pattern: &str) -> std::result::Result<Vec<String>, String> {
-    let outside = || format!("{pattern} is not under {root}");
-    let rel = match pattern.strip_prefix(root) {
-        Some(r) if r.is_empty() || r.starts_with('/') => r,
-        _ if pattern.starts_with('/') => return Err(outside()),
-        _ => pattern,
-    }
-    .trim_start_matches('/');
-    if rel.split('/').any(|c| c == "..") {
-        return Err(outside());
-    }
+pub fn glob_in(tree: &crate::tree::MarsTree, pattern: &str) -> std::result::Result<Vec<String>, String> {
+    let rel = tree.relative(pattern).ok_or_else(|| format!("{pattern} is not under {}", tree.root().display()))?;
     let mut out = Vec::new();
     for alt in braces(rel)? {
-        let mut at = vec![std::path::PathBuf::from(root)];
+        let mut at = vec![tree.root().to_path_buf()];
         for comp in alt.split('/').filter(|c| !c.is_empty()) {
             let mut next = Vec::new();
             if !comp.contains(['*', '?', '[']) {
@@ -564,17 +555,18 @@ mod tests {
         t.set("resource-r0/data-node2", DELETED);
         t.set("resource-r1/data-node1", "/dev/vdd");
         t.set("resource-r1/.hidden-x", "1");
-        let root = t.ctx.tree.root().to_string_lossy().into_owned();
+        let tree = &t.ctx.tree;
+        let root = tree.root().to_string_lossy().into_owned();
         let rel = |v: Vec<String>| v.into_iter().map(|p| p.strip_prefix(&root).unwrap().to_owned()).collect::<Vec<_>>();
-        assert_eq!(rel(glob_in(&root, &format!("{root}/resource-*/data-*")).unwrap()), ["/resource-r0/data-node1", "/resource-r1/data-node1"]);
-        assert_eq!(rel(glob_in(&root, "resource-r{0,1}/data-node[!2]").unwrap()), ["/resource-r0/data-node1", "/resource-r1/data-node1"]);
-        assert_eq!(rel(glob_in(&root, "resource-r1/*").unwrap()), ["/resource-r1/data-node1"]);
-        assert_eq!(rel(glob_in(&root, "resource-r1/.h*").unwrap()), ["/resource-r1/.hidden-x"]);
-        assert_eq!(rel(glob_in(&root, "resource-r9/none").unwrap()), ["/resource-r9/none"]);
+        assert_eq!(rel(glob_in(tree, &format!("{root}/resource-*/data-*")).unwrap()), ["/resource-r0/data-node1", "/resource-r1/data-node1"]);
+        assert_eq!(rel(glob_in(tree, "resource-r{0,1}/data-node[!2]").unwrap()), ["/resource-r0/data-node1", "/resource-r1/data-node1"]);
+        assert_eq!(rel(glob_in(tree, "resource-r1/*").unwrap()), ["/resource-r1/data-node1"]);
+        assert_eq!(rel(glob_in(tree, "resource-r1/.h*").unwrap()), ["/resource-r1/.hidden-x"]);
+        assert_eq!(rel(glob_in(tree, "resource-r9/none").unwrap()), ["/resource-r9/none"]);
         for bad in ["/etc/*", "resource-r0/../../*", "x{a,b", "resource-[r0"] {
-            assert!(glob_in(&root, bad).is_err(), "{bad}");
+            assert!(glob_in(tree, bad).is_err(), "{bad}");
         }
-        assert!(glob_in(&root, &format!("{root}x/*")).is_err());
+        assert!(glob_in(tree, &format!("{root}x/*")).is_err());
     }
 
     #[test]

@@ -11,17 +11,10 @@ use crate::error::{Error, Result};
 
 /// `PATH` relative to /mars: absolute within it, or relative already.
 fn relative<'p>(ctx: &Context, path: &'p str) -> Result<&'p str> {
-    let root = ctx.tree.root().to_string_lossy().into_owned();
-    let rel = match path.strip_prefix(&root) {
-        Some(r) if r.is_empty() || r.starts_with('/') => r,
-        _ if path.starts_with('/') => return Err(Error::Usage(format!("{path} is not under {root}"))),
-        _ => path,
-    };
-    let rel = rel.trim_start_matches('/');
-    if rel.is_empty() || rel.split('/').any(|c| c == ".." || c == "." || c.is_empty()) {
-        return Err(Error::Usage(format!("{path} is no link under {root}")));
+    match ctx.tree.relative(path) {
+        Some(rel) if !rel.is_empty() && !rel.split('/').any(|c| c == "." || c.is_empty()) => Ok(rel),
+        _ => Err(Error::Usage(format!("{path} is no link under {}", ctx.tree.root().display()))),
     }
-    Ok(rel)
 }
 
 /// A userspace link's path relative to /mars, or why `path` is none.

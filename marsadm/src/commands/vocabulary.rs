@@ -990,11 +990,7 @@ static EXTRA: &[Primitive] = &[
     }),
     here!("readlink", "the value of a link under /mars (PATH relative to /mars or absolute within it)", |h, a| {
         let path = a.first().map(String::as_str).unwrap_or_default();
-        let root = h.ctx.tree.root().to_string_lossy().into_owned();
-        let rel = path.strip_prefix(&root).unwrap_or(path).trim_start_matches('/');
-        if rel.split('/').any(|c| c == "..") {
-            return Err(Error::Usage(format!("readlink: {path} is not under {root}")));
-        }
+        let rel = h.ctx.tree.relative(path).ok_or_else(|| Error::Usage(format!("readlink: {path} is not under {}", h.ctx.tree.root().display())))?;
         Ok(h.link(rel)?.unwrap_or_default())
     }),
 ];
