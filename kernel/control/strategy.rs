@@ -378,12 +378,12 @@ fn handle_resource(
     }
     tree.write(&actual, "open-count", number(open)?.to_str().map_err(|_| EINVAL)?)?;
     // The device's requests, for the LocalDevice line of `marsadm view`.
-    let io = current.and_then(|r| r.io_stats());
-    let ((ops, bytes), snap) = (io.map_or((0, 0), |s| s.rates()), io.map(|s| s.snapshot()));
-    tree.write(&actual, IF_OPS_RATE, path(fmt!("{}", ops))?.to_str().map_err(|_| EINVAL)?)?;
-    tree.write(&actual, IF_AMOUNT_RATE, path(fmt!("{}", bytes))?.to_str().map_err(|_| EINVAL)?)?;
-    tree.write(&actual, IF_FLYING, path(fmt!("{}", snap.map_or(0, |s| s.flying)))?.to_str().map_err(|_| EINVAL)?)?;
-    tree.write(&actual, IF_COMPLETION_STAMP, path(fmt!("{}", snap.map_or(0, |s| s.progress_ns)))?.to_str().map_err(|_| EINVAL)?)?;
+    let io = current.and_then(|r| r.io_stats()).map(|s| s.sample());
+    let figure = |v: u64| path(fmt!("{}", v));
+    tree.write(&actual, IF_OPS_RATE, figure(io.map_or(0, |s| s.ops_rate))?.to_str().map_err(|_| EINVAL)?)?;
+    tree.write(&actual, IF_AMOUNT_RATE, figure(io.map_or(0, |s| s.bytes_rate))?.to_str().map_err(|_| EINVAL)?)?;
+    tree.write(&actual, IF_FLYING, figure(io.map_or(0, |s| s.flying))?.to_str().map_err(|_| EINVAL)?)?;
+    tree.write(&actual, IF_COMPLETION_STAMP, figure(io.map_or(0, |s| s.progress_ns))?.to_str().map_err(|_| EINVAL)?)?;
     let (fetching, syncing, replaying) = current.map_or((false, false, false), |r| r.activity());
     tree.write(&actual, "is-fetching", if fetching { "1" } else { "0" })?;
     tree.write(&actual, "is-syncing", if syncing { "1" } else { "0" })?;

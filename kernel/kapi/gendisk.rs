@@ -45,28 +45,33 @@ pub(crate) enum BioStatus {
 }
 
 /// What the bios of one device did, counted where each starts and ends (for `marsadm
-/// view`'s LocalDevice line: IOPS, requests in flight, hanging ones).
+/// view`'s LocalDevice line: IOPS, requests in flight, hanging ones). The I/O path only
+/// counts (no clock is read there); [`IoStats::sample`] makes the figures once a round.
 pub(crate) struct IoStats {
     submitted: AtomicU64,
     /// Ended, or passed on to the disk below (which completes them itself).
     ended: AtomicU64,
     /// Bytes of the bios ended or passed on.
     bytes: AtomicU64,
-    /// Real time of the last end, or of a submission to a device with none in flight:
-    /// what was in flight has been waiting at most since then.
+    /// The sampler's: `ended`, `submitted`, `bytes` at the last sample, its real time,
+    /// and the real time of the last sample that saw an end or none in flight.
+    last_ended: AtomicU64,
+    last_submitted: AtomicU64,
+    last_bytes: AtomicU64,
+    last_ns: AtomicU64,
     progress_ns: AtomicU64,
-    /// `submitted`, `bytes` and the real time at the last [`IoStats::rates`].
-    rate_count: AtomicU64,
-    rate_bytes: AtomicU64,
-    rate_ns: AtomicU64,
 }
 
-/// A look at [`IoStats`].
+/// What [`IoStats::sample`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct IoSnapshot {
+pub(crate) struct IoSample {
+    /// Bios per second and bytes per second since the sample before.
+    pub(crate) ops_rate: u64,
+    pub(crate) bytes_rate: u64,
     /// Bios the device holds (received, not ended nor passed on).
     pub(crate) flying: u64,
-    /// Real time (ns) since which the oldest of them waits at most.
+    /// Real time (ns) since which the oldest of them waits at most (to the sampling's
+    /// granularity): the last sample that saw one end, or none in flight.
     pub(crate) progress_ns: u64,
 }
 
@@ -78,41 +83,37 @@ impl IoStats {
             submitted: zero(),
             ended: zero(),
             bytes: zero(),
+            last_ended: zero(),
+            last_submitted: zero(),
+            last_bytes: zero(),
+            last_ns: AtomicU64::new(now),
             progress_ns: AtomicU64::new(now),
-            rate_count: zero(),
-            rate_bytes: zero(),
-            rate_ns: AtomicU64::new(now),
         }
     }
 
     fn started(&self) {
-        if self.submitted.fetch_add(1, Ordering::Relaxed) == self.ended.load(Ordering::Relaxed) {
-            self.progress_ns.store(super::time::real_ns(), Ordering::Relaxed);
-        }
+        self.submitted.fetch_add(1, Ordering::Relaxed);
     }
 
     fn ended(&self, bytes: u32) {
-        self.ended.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(u64::from(bytes), Ordering::Relaxed);
-        self.progress_ns.store(super::time::real_ns(), Ordering::Relaxed);
+        self.ended.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn snapshot(&self) -> IoSnapshot {
-        let ended = self.ended.load(Ordering::Relaxed);
-        let flying = self.submitted.load(Ordering::Relaxed).saturating_sub(ended);
-        IoSnapshot { flying, progress_ns: self.progress_ns.load(Ordering::Relaxed) }
-    }
-
-    /// Bios per second and bytes per second since the last call (one caller: the
-    /// strategy's report).
-    pub(crate) fn rates(&self) -> (u64, u64) {
+    /// The figures since the last call (one caller: the strategy's report, each round).
+    pub(crate) fn sample(&self) -> IoSample {
         let now = super::time::real_ns();
-        let (count, bytes) = (self.submitted.load(Ordering::Relaxed), self.bytes.load(Ordering::Relaxed));
-        let ops = count.saturating_sub(self.rate_count.swap(count, Ordering::Relaxed));
-        let amount = bytes.saturating_sub(self.rate_bytes.swap(bytes, Ordering::Relaxed));
+        let ended = self.ended.load(Ordering::Relaxed);
+        let (submitted, bytes) = (self.submitted.load(Ordering::Relaxed), self.bytes.load(Ordering::Relaxed));
+        let flying = submitted.saturating_sub(ended);
+        if flying == 0 || self.last_ended.swap(ended, Ordering::Relaxed) != ended {
+            self.progress_ns.store(now, Ordering::Relaxed);
+        }
+        let ops = submitted.saturating_sub(self.last_submitted.swap(submitted, Ordering::Relaxed));
+        let amount = bytes.saturating_sub(self.last_bytes.swap(bytes, Ordering::Relaxed));
         // Per millisecond first: no 128-bit division in the kernel.
-        let ms = (now.saturating_sub(self.rate_ns.swap(now, Ordering::Relaxed)) / 1_000_000).max(1);
-        (ops.saturating_mul(1000) / ms, amount.saturating_mul(1000) / ms)
+        let ms = (now.saturating_sub(self.last_ns.swap(now, Ordering::Relaxed)) / 1_000_000).max(1);
+        IoSample { ops_rate: ops.saturating_mul(1000) / ms, bytes_rate: amount.saturating_mul(1000) / ms, flying, progress_ns: self.progress_ns.load(Ordering::Relaxed) }
     }
 }
 

@@ -196,8 +196,8 @@ assert_eq r0-flags "$(on node2 'MARS_PATH=/tmp/tpl marsadm view-flags r0')" "vie
 line '' | grep -q ' r0-flags ' && fail "flags.tpl is used without MARS_PATH"
 # The original's primitives by name, with their arguments; one without a meaning here.
 assert_eq "2 1 1 0 node1" "$(on node2 'echo $(marsadm view-count-resource-peers r0) $(marsadm view-is-alive r0 node1) $(marsadm view-work-reached r0) $(marsadm view-is-primary r0) $(marsadm view-actual-primary r0)')" "primitives on node2"
-out=$(on node2 'marsadm view-device-nrflying r0 2>&1'; echo "exit $?")
-grep -q 'not applicable in this implementation' <<<"$out" && grep -q 'exit 2' <<<"$out" || fail "view-device-nrflying: $out"
+out=$(on node2 'marsadm view-device-error r0 2>&1'; echo "exit $?")
+grep -q 'not applicable in this implementation' <<<"$out" && grep -q 'exit 2' <<<"$out" || fail "view-device-error: $out"
 # Values as JSON, options after a view-<primitive> word taken as global ones.
 on node2 'marsadm view-is-alive r0 node1 --window=30 --json; marsadm view-state r0 --json; marsadm state r0 --json' > "$OUT/values.json" || fail "view-* --json"
 python3 - "$OUT/values.json" <<'PY' || fail "view-* --json: $(cat "$OUT/values.json")"

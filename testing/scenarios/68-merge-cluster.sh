@@ -4,7 +4,8 @@
 # changed); a wrong secret gets nothing. Then node2 merges into node1's cluster: it takes
 # node1's secret (its old one still accepted) and uuid, both see both resources, node1
 # joins r1 and syncs it from node2, writes replicate, node2 finishes the rotation, and
-# the disks of r1 end equal. Then the original's low-level commands: lowlevel-ls-host-ips,
+# the disks of r1 end equal. The operator's links (set-link, get-link, delete-file)
+# travel both ways. Then the original's low-level commands: lowlevel-ls-host-ips,
 # (get-)emergency-limit, the sync limit, and lowlevel-delete-host (refused while node2
 # is member of r1; once node2 gave r1 up and went, node1 forgets it; back, it registers
 # again, as a member still running does at its next pull).
@@ -56,6 +57,15 @@ retry 60 caught_up -r r1 node2 node1 || fail "node1 did not replay r1: $(on node
 on node2 'marsadm rotate-secret --finish' || fail "rotate-secret --finish on node2"
 on node2 'test ! -e /mars/cluster.key.old' || fail "node2 still holds its old key"
 on node2 'marsadm wait-cluster --timeout 20' || fail "node2 does not hear node1 after the rotation"
+
+step "the operator's links: set on one member, seen on the other, deleted"
+on node2 "marsadm set-link 'moving r1 to node1' /mars/userspace/football" || fail "set-link on node2"
+on node1 'marsadm set-link 42 resource-r1/userspace/round' || fail "set-link on node1"
+retry 20 on node1 'test "$(marsadm get-link /mars/userspace/football)" = "moving r1 to node1"' || fail "node1 does not see node2's userspace link"
+retry 20 on node2 'test "$(marsadm get-link /mars/resource-r1/userspace/round)" = 42' || fail "node2 does not see node1's link of r1"
+expect_status 2 on node1 'marsadm set-link node1 /mars/resource-r1/primary'
+on node2 'marsadm delete-file /mars/userspace/football' || fail "delete-file on node2"
+retry 20 on node1 'test -z "$(marsadm get-link /mars/userspace/football)"' || fail "the deletion did not reach node1"
 
 step "the original's low-level commands: ls-host-ips, limits, delete-host refused"
 assert_eq "node1 10.77.0.1 node2 10.77.0.2" "$(on node1 'marsadm lowlevel-ls-host-ips' | tr '\n' ' ' | sed 's/ $//')" "lowlevel-ls-host-ips on node1"

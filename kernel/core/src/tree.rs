@@ -222,8 +222,8 @@ pub const IF_AMOUNT_RATE: &str = "if-amount-rate";
 pub const IF_FLYING: &str = "if-flying";
 
 /// `resource-<res>/actual-<host>/if-completion-stamp`: real time in nanoseconds since
-/// which the oldest request in flight waits at most (the last completion, or the
-/// arrival of a request at an idle device); `0` without a device.
+/// which the oldest request in flight waits at most, to a round (about a second): the
+/// last round that saw a request complete or none in flight; `0` without a device.
 pub const IF_COMPLETION_STAMP: &str = "if-completion-stamp";
 
 /// `resource-<res>/actual-<host>/disk-error`: errno (negative) of the last failed I/O of
