@@ -544,11 +544,13 @@ fn restamp_final_links(tree: &Tree<'_>, dir: &CStr, actual: &CStr, me: &str, lef
             return Ok(());
         }
     }
-    // Stamped after the designation, also one written by hand with another clock.
+    // Stamped after the designation, also one written by hand with another clock. Only
+    // the stamps change: a value marsadm wrote since they were read (create-resource
+    // --force re-creating the resource here) stays, it is not undone by the one read.
     tree.clock.observe(designated);
-    vfs::replace_link(dir, replay_name.to_str().map_err(|_| EINVAL)?, text(&raw), tree.clock.stamp())?;
+    vfs::restamp_link(dir, replay_name.to_str().map_err(|_| EINVAL)?, text(&raw), tree.clock.stamp())?;
     if let Some((value, _)) = version {
-        vfs::replace_link(dir, version_name.to_str().map_err(|_| EINVAL)?, text(&value), tree.clock.stamp())?;
+        vfs::restamp_link(dir, version_name.to_str().map_err(|_| EINVAL)?, text(&value), tree.clock.stamp())?;
     }
     Ok(())
 }
