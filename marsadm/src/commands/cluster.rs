@@ -348,18 +348,18 @@ fn our_side(ctx: &Context) -> Result<Side> {
     Ok(Side::from_entries(entries.iter().map(|(p, v)| (p.as_str(), v.as_str()))))
 }
 
-/// What `merge-cluster` and `merge-cluster-check` find out before changing anything.
+/// What `merge-cluster` and `merge-cluster-check` find out before changing anything
+/// (`None`: the same cluster already; an error: conflicts).
 struct MergePlan {
     key: [u8; secret::KEY_LEN],
     peer_ip: Ipv4Addr,
     ours: String,
     theirs: String,
-    conflicts: Vec<String>,
     /// Members of this cluster the other one does not know: they run merge-cluster too.
     to_follow: Vec<String>,
 }
 
-fn plan_merge(ctx: &Context, peer: &str, peer_ip: Option<Ipv4Addr>, secret_file: Option<&std::path::Path>) -> Result<MergePlan> {
+fn plan_merge(ctx: &Context, peer: &str, peer_ip: Option<Ipv4Addr>, secret_file: Option<&std::path::Path>) -> Result<Option<MergePlan>> {
     ctx.require_mountpoint()?;
     ctx.require_module()?;
     ctx.require_cluster()?;
@@ -378,35 +378,30 @@ fn plan_merge(ctx: &Context, peer: &str, peer_ip: Option<Ipv4Addr>, secret_file:
     let listing = probe::look(peer_ip, port, &key, &ctx.host, timeout).map_err(|reason| Error::Probe { peer: peer.into(), ip: peer_ip.to_string(), reason })?;
     let mine = our_side(ctx)?;
     let other = Side::from_entries(listing.entries.iter().map(|e| (e.path.as_str(), e.value.as_str())));
+    if listing.uuid == ours {
+        println!("{peer} is in this cluster ({ours}) already");
+        return Ok(None);
+    }
+    let conflicts = merge_conflicts(&mine, &other);
+    if !conflicts.is_empty() {
+        return Err(Error::MergeConflicts { peer: peer.into(), conflicts: conflicts.join("; ") });
+    }
     let to_follow = mine.addresses.keys().filter(|h| **h != ctx.host && !other.addresses.contains_key(*h)).cloned().collect();
-    Ok(MergePlan { key, peer_ip, conflicts: merge_conflicts(&mine, &other), ours, theirs: listing.uuid, to_follow })
+    Ok(Some(MergePlan { key, peer_ip, ours, theirs: listing.uuid, to_follow }))
 }
 
 /// `merge-cluster-check`: whether this host's cluster and PEER's can be merged.
 pub fn merge_cluster_check(ctx: &Context, peer: &str, peer_ip: Option<Ipv4Addr>, secret_file: Option<&std::path::Path>) -> Result<()> {
-    let plan = plan_merge(ctx, peer, peer_ip, secret_file)?;
-    if plan.theirs == plan.ours {
-        println!("{peer} is in this cluster ({}) already", plan.ours);
-        return Ok(());
+    if let Some(plan) = plan_merge(ctx, peer, peer_ip, secret_file)? {
+        println!("this cluster ({}) can merge into {peer}'s ({}): no resource or host conflicts", plan.ours, plan.theirs);
     }
-    if !plan.conflicts.is_empty() {
-        return Err(Error::MergeConflicts { peer: peer.into(), conflicts: plan.conflicts.join("; ") });
-    }
-    println!("this cluster ({}) can merge into {peer}'s ({}): no resource or host conflicts", plan.ours, plan.theirs);
     Ok(())
 }
 
 /// `merge-cluster`: this host leaves its cluster's identity for PEER's, keeping its
 /// resources (docu/cluster.md, "Merging two clusters").
 pub fn merge_cluster(ctx: &Context, peer: &str, peer_ip: Option<Ipv4Addr>, secret_file: Option<&std::path::Path>, timeout_s: u64) -> Result<()> {
-    let plan = plan_merge(ctx, peer, peer_ip, secret_file)?;
-    if plan.theirs == plan.ours {
-        println!("{peer} is in this cluster ({}) already", plan.ours);
-        return Ok(());
-    }
-    if !plan.conflicts.is_empty() {
-        return Err(Error::MergeConflicts { peer: peer.into(), conflicts: plan.conflicts.join("; ") });
-    }
+    let Some(plan) = plan_merge(ctx, peer, peer_ip, secret_file)? else { return Ok(()) };
     secret::check_adoptable(ctx, &plan.key)?;
     ctx.commit()?;
     let since = ctx.stamp(&["", "ips"])?;
